@@ -1,0 +1,178 @@
+#include "config_schema.h"
+
+#include <stddef.h>
+
+#define F(k, t) { k, t, NULL, NULL, NULL }
+#define OBJ(k, f) { k, SCHEMA_OBJECT, f, NULL, NULL }
+#define ARR(k, i) { k, SCHEMA_ARRAY, NULL, i, NULL }
+#define MAP(k, i) { k, SCHEMA_MAP, NULL, i, NULL }
+#define ONE(k, v) { k, SCHEMA_STRING, NULL, NULL, v }
+#define END { NULL, SCHEMA_END, NULL, NULL, NULL }
+
+static const char *const repo_types[] = { "local", "sftp", "s3", NULL };
+static const char *const transport_types[] = { "local", "ssh", NULL };
+static const char *const host_key_policies[] = { "strict", "accept-new", NULL };
+static const char *const row_count_modes[] = { "exact", "estimate", "off", NULL };
+static const char *const on_failure_modes[] = { "rollback", "none", NULL };
+static const char *const data_restore_modes[] = { "never", "if-irreversible", "always", NULL };
+
+static const struct schema repository_fields[] = {
+	ONE("type", repo_types),
+	F("path", SCHEMA_STRING),
+	/* sftp */
+	F("host", SCHEMA_STRING),
+	F("port", SCHEMA_INT),
+	F("user", SCHEMA_STRING),
+	F("key", SCHEMA_STRING),
+	F("passphrase_env", SCHEMA_STRING),
+	F("known_hosts", SCHEMA_STRING),
+	ONE("host_key_policy", host_key_policies),
+	/* s3 */
+	F("endpoint", SCHEMA_STRING),
+	F("region", SCHEMA_STRING),
+	F("bucket", SCHEMA_STRING),
+	F("prefix", SCHEMA_STRING),
+	F("access_key_env", SCHEMA_STRING),
+	F("secret_key_env", SCHEMA_STRING),
+	F("session_token_env", SCHEMA_STRING),
+	F("path_style", SCHEMA_BOOL),
+	F("ca_file", SCHEMA_STRING),
+	F("part_size", SCHEMA_INT),
+	END
+};
+
+static const struct schema database_fields[] = {
+	F("name", SCHEMA_STRING),
+	F("conninfo", SCHEMA_STRING),
+	F("password_env", SCHEMA_STRING),
+	F("dump_command", SCHEMA_STRINGS),
+	F("restore_command", SCHEMA_STRINGS),
+	ONE("row_counts", row_count_modes),
+	F("exclude_tables", SCHEMA_STRINGS),
+	END
+};
+static const struct schema database_item = OBJ(NULL, database_fields);
+
+static const struct schema volume_fields[] = {
+	F("name", SCHEMA_STRING),
+	F("path", SCHEMA_STRING),
+	F("exclude", SCHEMA_STRINGS),
+	F("before", SCHEMA_STRINGS),
+	F("after", SCHEMA_STRINGS),
+	END
+};
+static const struct schema volume_item = OBJ(NULL, volume_fields);
+
+static const struct schema compression_fields[] = {
+	F("level", SCHEMA_INT),
+	F("threads", SCHEMA_INT),
+	END
+};
+
+static const struct schema retention_fields[] = {
+	F("keep_last", SCHEMA_INT),
+	F("keep_hourly", SCHEMA_INT),
+	F("keep_daily", SCHEMA_INT),
+	F("keep_weekly", SCHEMA_INT),
+	F("keep_monthly", SCHEMA_INT),
+	F("keep_yearly", SCHEMA_INT),
+	F("incomplete_grace", SCHEMA_DURATION),
+	END
+};
+
+static const struct schema notify_fields[] = {
+	F("webhook", SCHEMA_STRING),
+	F("ping", SCHEMA_STRING),
+	F("on", SCHEMA_STRINGS),
+	F("timeout", SCHEMA_DURATION),
+	END
+};
+
+static const struct schema metrics_fields[] = {
+	F("textfile", SCHEMA_STRING),
+	END
+};
+
+static const struct schema migrations_fields[] = {
+	F("dir", SCHEMA_STRING),
+	F("database", SCHEMA_STRING),
+	F("schema", SCHEMA_STRING),
+	F("table", SCHEMA_STRING),
+	F("lock_timeout", SCHEMA_DURATION),
+	F("statement_timeout", SCHEMA_DURATION),
+	F("lock_wait", SCHEMA_DURATION),
+	END
+};
+
+static const struct schema string_item = F(NULL, SCHEMA_STRING);
+
+static const struct schema transport_fields[] = {
+	ONE("type", transport_types),
+	F("host", SCHEMA_STRING),
+	F("port", SCHEMA_INT),
+	F("user", SCHEMA_STRING),
+	F("key", SCHEMA_STRING),
+	F("passphrase_env", SCHEMA_STRING),
+	F("known_hosts", SCHEMA_STRING),
+	ONE("host_key_policy", host_key_policies),
+	END
+};
+
+static const struct schema health_fields[] = {
+	F("url", SCHEMA_STRING),
+	F("status", SCHEMA_INT),
+	F("body", SCHEMA_STRING),
+	F("timeout", SCHEMA_DURATION),
+	F("interval", SCHEMA_DURATION),
+	F("deadline", SCHEMA_DURATION),
+	F("stable_for", SCHEMA_DURATION),
+	F("ca_file", SCHEMA_STRING),
+	F("insecure", SCHEMA_BOOL),
+	END
+};
+static const struct schema health_item = OBJ(NULL, health_fields);
+
+static const struct schema hook_item = { NULL, SCHEMA_STRING_OR_STRINGS, NULL, NULL, NULL };
+
+static const struct schema environment_fields[] = {
+	OBJ("transport", transport_fields),
+	F("app_dir", SCHEMA_STRING),
+	F("compose_file", SCHEMA_STRING),
+	F("env_file", SCHEMA_STRING),
+	F("project_name", SCHEMA_STRING),
+	F("compose_command", SCHEMA_STRINGS),
+	MAP("images", &string_item),
+	F("refs", SCHEMA_STRINGS),
+	F("tag", SCHEMA_STRING),
+	F("snapshot", SCHEMA_BOOL),
+	ONE("on_failure", on_failure_modes),
+	ONE("data_restore", data_restore_modes),
+	F("lint", SCHEMA_BOOL),
+	F("lock_ttl", SCHEMA_DURATION),
+	F("min_free", SCHEMA_STRING),
+	ARR("health", &health_item),
+	MAP("hooks", &hook_item),
+	F("backup_command", SCHEMA_STRINGS),
+	F("migrate_command", SCHEMA_STRINGS),
+	F("config", SCHEMA_STRING),
+	END
+};
+static const struct schema environment_item = OBJ(NULL, environment_fields);
+
+static const struct schema root_fields[] = {
+	F("project", SCHEMA_STRING),
+	F("state_dir", SCHEMA_STRING),
+	OBJ("repository", repository_fields),
+	ARR("databases", &database_item),
+	ARR("volumes", &volume_item),
+	OBJ("compression", compression_fields),
+	OBJ("retention", retention_fields),
+	OBJ("notify", notify_fields),
+	OBJ("metrics", metrics_fields),
+	OBJ("migrations", migrations_fields),
+	MAP("images", &string_item),
+	MAP("environments", &environment_item),
+	END
+};
+
+const struct schema config_schema_root = OBJ(NULL, root_fields);

@@ -1,0 +1,35 @@
+/*
+ * config_schema: the shape of ballast.json, as data.
+ *
+ * Contract: a node describes one JSON value. Objects list their fields
+ * (NULL-terminated by key); maps ("environments", "images") and arrays give
+ * the schema of each value in `item`. Features that need new keys add them
+ * here and only here.
+ */
+#ifndef BALLAST_CONFIG_SCHEMA_H
+#define BALLAST_CONFIG_SCHEMA_H
+
+enum schema_type {
+	SCHEMA_END = 0,
+	SCHEMA_STRING,
+	SCHEMA_INT,       /* integer, or a string of digits after interpolation */
+	SCHEMA_BOOL,
+	SCHEMA_DURATION,  /* "5s", "500ms", "0" */
+	SCHEMA_OBJECT,
+	SCHEMA_MAP,       /* object with free keys; values match item */
+	SCHEMA_ARRAY,     /* values match item */
+	SCHEMA_STRINGS,   /* array of strings */
+	SCHEMA_STRING_OR_STRINGS
+};
+
+struct schema {
+	const char *key;
+	enum schema_type type;
+	const struct schema *fields;  /* SCHEMA_OBJECT */
+	const struct schema *item;    /* SCHEMA_MAP, SCHEMA_ARRAY */
+	const char *const *oneof;     /* allowed string values, NULL-terminated */
+};
+
+extern const struct schema config_schema_root;
+
+#endif

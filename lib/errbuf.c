@@ -1,0 +1,63 @@
+#include "errbuf.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+int errbuf_set(struct errbuf *e, int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!e)
+		return code;
+	e->code = code;
+	va_start(ap, fmt);
+	vsnprintf(e->msg, sizeof(e->msg), fmt, ap);
+	va_end(ap);
+	return code;
+}
+
+int errbuf_errno(struct errbuf *e, int code, int errnum, const char *fmt, ...)
+{
+	va_list ap;
+	size_t n;
+
+	if (!e)
+		return code;
+	e->code = code;
+	va_start(ap, fmt);
+	vsnprintf(e->msg, sizeof(e->msg), fmt, ap);
+	va_end(ap);
+	n = strlen(e->msg);
+	snprintf(e->msg + n, sizeof(e->msg) - n, ": %s", strerror(errnum));
+	return code;
+}
+
+void errbuf_prefix(struct errbuf *e, const char *fmt, ...)
+{
+	char head[ERRBUF_MSG_MAX], old[ERRBUF_MSG_MAX];
+	va_list ap;
+
+	if (!e)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(head, sizeof(head), fmt, ap);
+	va_end(ap);
+	size_t hl = strlen(head);
+
+	memcpy(old, e->msg, sizeof(old));
+	if (hl >= sizeof(e->msg))
+		hl = sizeof(e->msg) - 1;
+	memcpy(e->msg, head, hl);
+	/* Keep as much of the old message as fits after the prefix. */
+	old[sizeof(old) - 1 - hl] = '\0';
+	memcpy(e->msg + hl, old, strlen(old) + 1);
+}
+
+void errbuf_clear(struct errbuf *e)
+{
+	if (!e)
+		return;
+	e->code = 0;
+	e->msg[0] = '\0';
+}

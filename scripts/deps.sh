@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Install what building and testing ballast needs, if it is missing.
+# Debian/Ubuntu packages via apt-get (as root, or with sudo); npm packages
+# for the test services into tests/services/node_modules (git-ignored).
+set -euo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+
+pkgs=(build-essential cmake pkg-config git
+      libpq-dev libcurl4-openssl-dev libzstd-dev libarchive-dev libjansson-dev
+      libssh2-1-dev libssl-dev libyaml-dev check libsubunit-dev
+      postgresql postgresql-client zstd openssh-server openssh-client
+      nodejs npm python3 curl acl attr)
+missing=()
+for p in "${pkgs[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+	echo "deps: installing ${missing[*]}"
+	sudo=""
+	[ "$(id -u)" = 0 ] || sudo="sudo"
+	export DEBIAN_FRONTEND=noninteractive
+	$sudo apt-get update -qq
+	$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# The distribution's cluster is not needed: tests start their own.
+if command -v pg_lsclusters >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+	pg_lsclusters -h 2>/dev/null | awk '$4=="online"{print $1, $2}' | while read -r v c; do
+		pg_ctlcluster "$v" "$c" stop >/dev/null 2>&1 || true
+	done
+fi
+
+if [ -f "$top/tests/services/package.json" ] && [ ! -d "$top/tests/services/node_modules" ]; then
+	echo "deps: npm install in tests/services"
+	(cd "$top/tests/services" && npm install --no-audit --no-fund --silent >/dev/null)
+fi

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# The README's test command: install what is missing, build, run every
+# suite through CTest, then build and run them again under ASan+UBSan.
+# Exits non-zero on any failure; the last lines are CTest's summary.
+#
+#   scripts/test.sh            everything
+#   scripts/test.sh --no-asan  skip the sanitizer pass (quicker, for development)
+#   scripts/test.sh -R REGEX   only the tests whose names match (both passes)
+set -euo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
+
+asan=1
+ctest_args=()
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--no-asan) asan=0 ;;
+	-R|-E|-L) ctest_args+=("$1" "$2"); shift ;;
+	*) echo "usage: scripts/test.sh [--no-asan] [-R REGEX]" >&2; exit 2 ;;
+	esac
+	shift
+done
+
+scripts/deps.sh
+jobs=$(nproc 2>/dev/null || echo 2)
+
+run_pass() {
+	local dir=$1; shift
+	cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo "$@" >/dev/null
+	cmake --build "$dir" -j "$jobs" >/dev/null 2>"$dir.build.log" || { cat "$dir.build.log" >&2; return 1; }
+	(cd "$dir" && ctest --output-on-failure -j "$jobs" "${ctest_args[@]}")
+}
+
+echo "== build and test ($top/build)"
+run_pass build
+if [ "$asan" = 1 ]; then
+	echo "== build and test under ASan+UBSan ($top/build-asan)"
+	export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
+	export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+	# CK_FORK stays on: each test in its own process, as in the first pass.
+	run_pass build-asan -DBALLAST_SANITIZE=ON
+fi

@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# A throwaway PostgreSQL cluster for tests.
+#
+#   pg.sh start DIR   initdb into DIR/data, unix socket in DIR, listen on
+#                     127.0.0.1 at a free port, wait until it accepts
+#                     connections, write DIR/conninfo, DIR/port, DIR/host,
+#                     and print the conninfo.
+#   pg.sh stop DIR    stop the cluster and remove DIR.
+#
+# Run as root, the cluster belongs to the `postgres` user (initdb refuses
+# root); otherwise to the caller. The superuser is "postgres" with password
+# "ballast-test-pw" (password auth on TCP, trust on the socket), so tests can
+# exercise both. PG_BINDIR overrides where initdb/pg_ctl are found.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/lib.sh"
+
+cmd=${1:-}; dir=${2:-}
+[ -n "$cmd" ] && [ -n "$dir" ] || svc_die "usage: pg.sh start|stop DIR"
+
+bindir=${PG_BINDIR:-}
+if [ -z "$bindir" ]; then
+	for v in 17 16 15; do
+		[ -x "/usr/lib/postgresql/$v/bin/initdb" ] && { bindir=/usr/lib/postgresql/$v/bin; break; }
+	done
+fi
+[ -n "$bindir" ] || bindir=$(dirname "$(command -v initdb || echo /nonexistent/initdb)")
+[ -x "$bindir/initdb" ] || svc_die "initdb not found (install postgresql or set PG_BINDIR)"
+
+as_owner() {
+	if [ "$(id -u)" = 0 ]; then
+		runuser -u postgres -- "$@"
+	else
+		"$@"
+	fi
+}
+
+case "$cmd" in
+start)
+	rm -rf "$dir"
+	mkdir -p "$dir"
+	dir=$(cd "$dir" && pwd)
+	if [ "$(id -u)" = 0 ]; then
+		id postgres >/dev/null 2>&1 || svc_die "user postgres missing (install postgresql)"
+		chown postgres: "$dir"
+		# The socket dir must be reachable by postgres through every parent.
+		p=$dir
+		while [ "$p" != / ]; do p=$(dirname "$p"); chmod o+x "$p" 2>/dev/null || true; done
+	fi
+	pwfile=$dir/.pw
+	echo "ballast-test-pw" > "$pwfile"
+	[ "$(id -u)" = 0 ] && chown postgres: "$pwfile"
+	as_owner "$bindir/initdb" -D "$dir/data" -U postgres --auth-local=trust \
+		--auth-host=scram-sha-256 --pwfile="$pwfile" -E UTF8 --locale=C.UTF-8 \
+		>"$dir/initdb.log" 2>&1 || { cat "$dir/initdb.log" >&2; svc_die "initdb failed in $dir"; }
+	rm -f "$pwfile"
+	started=0
+	for attempt in 1 2 3 4 5; do
+		port=$(svc_free_port)
+		if as_owner "$bindir/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
+			-o "-c listen_addresses=127.0.0.1 -p $port -c unix_socket_directories=$dir -c fsync=off -c max_connections=100 -c shared_buffers=64MB" \
+			start >/dev/null 2>&1; then
+			started=1; break
+		fi
+	done
+	[ "$started" = 1 ] || { tail -5 "$dir/server.log" >&2; svc_die "postgres did not start in $dir"; }
+	for _ in $(seq 1 100); do
+		"$bindir/pg_isready" -q -h "$dir" -p "$port" && break
+		sleep 0.1
+	done
+	"$bindir/pg_isready" -q -h "$dir" -p "$port" || svc_die "postgres in $dir does not accept connections"
+	echo "$port" > "$dir/port"
+	echo "$dir" > "$dir/host"
+	echo "$bindir" > "$dir/bindir"
+	echo "host=$dir port=$port user=postgres dbname=postgres" > "$dir/conninfo"
+	echo "host=127.0.0.1 port=$port user=postgres dbname=postgres" > "$dir/conninfo_tcp"
+	echo "ballast-test-pw" > "$dir/password"
+	cat "$dir/conninfo"
+	;;
+stop)
+	[ -d "$dir" ] || exit 0
+	if [ -f "$dir/data/postmaster.pid" ]; then
+		as_owner "$bindir/pg_ctl" -D "$dir/data" -m immediate -w -t 30 stop >/dev/null 2>&1 || true
+	fi
+	rm -rf "$dir"
+	;;
+*)
+	svc_die "usage: pg.sh start|stop DIR"
+	;;
+esac

@@ -1,0 +1,30 @@
+/*
+ * tsupport: helpers shared by the Check suites.
+ *
+ * Contract: tsvc_read() returns a service fact written by
+ * tests/services/<svc>.sh (trailing newline removed; caller frees) or NULL.
+ * ttmp_dir() makes a fresh 0700 directory under $TMPDIR; ttmp_rm() removes a
+ * tree. trun() runs a command (argv), capturing stdout and stderr, and
+ * returns its exit status (128+signal when killed).
+ */
+#ifndef BALLAST_TSUPPORT_H
+#define BALLAST_TSUPPORT_H
+
+#include <check.h>
+
+#include "strbuf.h"
+
+char *tsvc_read(const char *svc, const char *fact);
+char *ttmp_dir(const char *tag);
+void ttmp_rm(const char *path);
+int trun(const char *const *argv, const char *const *env, struct strbuf *out, struct strbuf *err);
+/* Path of a built binary: "ballast-backup" -> "<build>/ballast-backup". */
+const char *tbin(const char *name, struct strbuf *out);
+/* Write a whole file; 0 on success. */
+int twrite_file(const char *path, const char *text);
+/* Read a whole file into sb; 0 on success. */
+int tread_file(const char *path, struct strbuf *sb);
+/* Run a suite with CK_ENV-independent defaults; returns the exit code for main. */
+int trun_suite(Suite *s);
+
+#endif
