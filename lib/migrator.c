@@ -425,10 +425,42 @@ static void rollback(PGconn *conn)
 	PQclear(r);
 }
 
+/* "LOCAL" also opens the transaction: one round trip instead of two,
+ * which is most of the per-migration cost when migrations are small. */
 static int set_timeouts(struct migrator *m, const char *scope, struct errbuf *e)
 {
-	return pg_execf(m->conn, NULL, e, "SET %s lock_timeout = %lld; SET %s statement_timeout = %lld",
-			scope, m->opts.lock_timeout_ms, scope, m->opts.statement_timeout_ms);
+	return pg_execf(m->conn, NULL, e, "%sSET %s lock_timeout = %lld; SET %s statement_timeout = %lld",
+			strcmp(scope, "LOCAL") ? "" : "BEGIN; ", scope, m->opts.lock_timeout_ms, scope,
+			m->opts.statement_timeout_ms);
+}
+
+/* The history row and the COMMIT in one round trip. Values go in as
+ * escaped literals because a parameterised query cannot carry a second
+ * statement. */
+static int insert_and_commit(struct migrator *m, const char *const *params, struct errbuf *e)
+{
+	struct strbuf sql = STRBUF_INIT, lit = STRBUF_INIT;
+	int rc = 0;
+
+	strbuf_addf(&sql, "INSERT INTO %s (version, name, checksum, down_sql, duration_ms,"
+			  " applied_by, release) VALUES (", m->qtable);
+	for (int i = 0; i < 7; i++) {
+		if (!params[i]) {
+			strbuf_addstr(&sql, i ? ", NULL" : "NULL");
+			continue;
+		}
+		if (pg_quote_literal(m->conn, params[i], &lit)) {
+			rc = errbuf_set(e, BL_EFAIL, "cannot quote a value: %s", PQerrorMessage(m->conn));
+			goto out;
+		}
+		strbuf_addf(&sql, "%s%s", i ? ", " : "", lit.buf);
+	}
+	strbuf_addstr(&sql, "); COMMIT");
+	rc = pg_exec(m->conn, sql.buf, NULL, e);
+out:
+	strbuf_release(&sql);
+	strbuf_release(&lit);
+	return rc;
 }
 
 static void reset_timeouts(struct migrator *m)
@@ -503,9 +535,7 @@ int migrator_apply(struct migrator *m, const struct migration *mig, struct errbu
 	params[6] = m->opts.release && *m->opts.release ? m->opts.release : NULL;
 
 	if (!no_tx) {
-		rc = pg_exec(m->conn, "BEGIN", NULL, e);
-		if (!rc)
-			rc = set_timeouts(m, "LOCAL", e);
+		rc = set_timeouts(m, "LOCAL", e);
 		if (rc)
 			goto fail_tx;
 		t0 = now_ms();
@@ -523,14 +553,7 @@ int migrator_apply(struct migrator *m, const struct migration *mig, struct errbu
 		r = NULL;
 		strbuf_addf(&ds, "%lld", now_ms() - t0);
 		params[4] = ds.buf;
-		strbuf_reset(&hint);
-		strbuf_addf(&hint, "INSERT INTO %s (version, name, checksum, down_sql, duration_ms,"
-				   " applied_by, release) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-			    m->qtable);
-		rc = pg_execp(m->conn, hint.buf, 7, params, NULL, e);
-		strbuf_reset(&hint);
-		if (!rc)
-			rc = pg_exec(m->conn, "COMMIT", NULL, e);
+		rc = insert_and_commit(m, params, e);
 		if (rc)
 			goto fail_tx;
 		goto out;
@@ -607,9 +630,7 @@ int migrator_revert(struct migrator *m, const struct migrator_row *row, struct e
 	strbuf_addf(&sql, "DELETE FROM %s WHERE version = $1", m->qtable);
 
 	if (!migration_no_transaction(row->down_sql)) {
-		rc = pg_exec(m->conn, "BEGIN", NULL, e);
-		if (!rc)
-			rc = set_timeouts(m, "LOCAL", e);
+		rc = set_timeouts(m, "LOCAL", e);
 		if (rc)
 			goto fail_tx;
 		r = exec_sql(m->conn, row->down_sql, &ok);
@@ -624,9 +645,10 @@ int migrator_revert(struct migrator *m, const struct migrator_row *row, struct e
 		}
 		PQclear(r);
 		r = NULL;
-		rc = pg_execp(m->conn, sql.buf, 1, params, NULL, e);
-		if (!rc)
-			rc = pg_exec(m->conn, "COMMIT", NULL, e);
+		strbuf_reset(&sql);
+		strbuf_addf(&sql, "DELETE FROM %s WHERE version = %" PRIu64 "; COMMIT", m->qtable,
+			    row->version);
+		rc = pg_exec(m->conn, sql.buf, NULL, e);
 		if (rc)
 			goto fail_tx;
 		goto out;
