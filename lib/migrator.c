@@ -874,6 +874,22 @@ static int resolve_database(const struct config *cfg, const struct migrator_cli 
 	return 0;
 }
 
+/* A password inside --database or $DATABASE_URL must not reach a log line. */
+static void redact_conninfo_password(const char *conninfo)
+{
+	PQconninfoOption *opts;
+	char *err = NULL;
+
+	if (!conninfo || !*conninfo)
+		return;
+	opts = PQconninfoParse(conninfo, &err);
+	for (PQconninfoOption *o = opts; o && o->keyword; o++)
+		if (!strcmp(o->keyword, "password") && o->val && *o->val)
+			log_add_secret(o->val);
+	PQconninfoFree(opts);
+	PQfreemem(err);
+}
+
 int migrator_session_open(struct cli_ctx *ctx, const struct migrator_cli *cli,
 			  enum migrator_open_mode mode, struct migrator_session *s, struct errbuf *e)
 {
@@ -900,6 +916,7 @@ int migrator_session_open(struct cli_ctx *ctx, const struct migrator_cli *cli,
 	o.password = s->password.len ? s->password.buf : NULL;
 	if (o.password)
 		log_add_secret(o.password);
+	redact_conninfo_password(s->conninfo.len ? s->conninfo.buf : getenv("DATABASE_URL"));
 	o.schema = cfg ? config_str(cfg, "migrations.schema", NULL) : NULL;
 	o.table = cfg ? config_str(cfg, "migrations.table", NULL) : NULL;
 	o.release = cli->release && *cli->release ? cli->release : getenv("BALLAST_RELEASE");
