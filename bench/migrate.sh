@@ -84,7 +84,12 @@ db=0
 for kind in tiny small; do
 	gen "$kind"
 	d=$work/$kind
-	ballast_times=(); alembic_times=()
+	# The floor: psql running the same files, BEGIN/COMMIT around each, no
+	# history table. What is left above it is each tool's own overhead.
+	for i in $(seq 1 "$N"); do
+		printf 'BEGIN;\n'; cat "$d/sql/${i}_bench_$i.up.sql"; printf 'COMMIT;\n'
+	done > "$d/all.sql"
+	ballast_times=(); alembic_times=(); floor_times=()
 	for run in $(seq 1 "$RUNS"); do
 		db=$((db + 1))
 		psql -d postgres -c "CREATE DATABASE b_$db" -c "CREATE DATABASE a_$db"
@@ -95,18 +100,26 @@ for kind in tiny small; do
 			$py -m alembic -c "$d/alembic/alembic.ini" upgrade head >/dev/null 2>"$work/alembic.log" \
 			|| { cat "$work/alembic.log" >&2; exit 1; }
 		t2=$(now_ms)
+		psql -d postgres -c "CREATE DATABASE f_$db"
+		t3=$(now_ms)
+		psql -d "f_$db" -f "$d/all.sql"
+		t4=$(now_ms)
+		floor_times+=($((t4 - t3)))
 		[ "$(count_tables "b_$db")" = "$N" ] || { echo "bench: ballast did not create $N tables" >&2; exit 1; }
 		[ "$(count_tables "a_$db")" = "$N" ] || { echo "bench: alembic did not create $N tables" >&2; exit 1; }
 		ballast_times+=($((t1 - t0))); alembic_times+=($((t2 - t1)))
-		echo "$kind run $run: ballast-migrate $((t1 - t0)) ms, alembic $((t2 - t1)) ms" >&2
+		echo "$kind run $run: ballast-migrate $((t1 - t0)) ms, alembic $((t2 - t1)) ms, psql floor $((t4 - t3)) ms" >&2
 	done
 	b=$(printf '%s\n' "${ballast_times[@]}" | median)
 	a=$(printf '%s\n' "${alembic_times[@]}" | median)
+	fl=$(printf '%s\n' "${floor_times[@]}" | median)
 	ratio=$(awk -v a="$a" -v b="$b" 'BEGIN { printf "%.1f", a / (b > 0 ? b : 1) }')
 	report+=("$kind ($(head -c 60 "$d/sql/1_bench_1.up.sql" | tr '\n' ' ')...):"
 		 "  ballast-migrate ms: ${ballast_times[*]}  median $b"
 		 "  alembic ms:         ${alembic_times[*]}  median $a"
-		 "  ratio (alembic / ballast-migrate, median): ${ratio}x")
+		 "  psql floor ms:      ${floor_times[*]}  median $fl  (same SQL, no history table)"
+		 "  ratio (alembic / ballast-migrate, median): ${ratio}x"
+		 "  overhead above the floor (median): ballast-migrate $((b - fl)) ms, alembic $((a - fl)) ms")
 done
 mkdir -p "$top/bench/results"
 out="$top/bench/results/migrate-$(date -u +%Y%m%d).txt"
