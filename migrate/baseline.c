@@ -31,7 +31,7 @@ int cmd_baseline(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e)
 		case 'n': dry_run = 1; break;
 		default:
 			json_decref(arr);
-			return cli_usage_error(ctx, e, "baseline: unknown option %s", argv[optind - 1]);
+			return cli_usage_error(ctx, e, "baseline: unknown option or missing value: %s", argv[optind - 1]);
 		}
 	}
 	if (optind + 1 != argc || migration_parse_version(argv[optind], "baseline", &v, e) || !v) {

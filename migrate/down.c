@@ -37,7 +37,7 @@ int cmd_down(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e)
 				return cli_usage_error(ctx, e, "down --steps: expected a positive count, got \"%s\"", optarg);
 			has_steps = 1;
 			break;
-		default: return cli_usage_error(ctx, e, "down: unknown option %s", argv[optind - 1]);
+		default: return cli_usage_error(ctx, e, "down: unknown option or missing value: %s", argv[optind - 1]);
 		}
 	}
 	if (optind < argc)

@@ -26,7 +26,7 @@ int cmd_force(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e)
 		case 'd': cli.dir = optarg; break;
 		case 'D': cli.database = optarg; break;
 		case 'n': dry_run = 1; break;
-		default: return cli_usage_error(ctx, e, "force: unknown option %s", argv[optind - 1]);
+		default: return cli_usage_error(ctx, e, "force: unknown option or missing value: %s", argv[optind - 1]);
 		}
 	}
 	if (optind + 1 != argc)

@@ -30,7 +30,7 @@ int cmd_goto(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e)
 		case 'r': cli.release = optarg; break;
 		case 'n': dry_run = 1; break;
 		case 'a': allow_drift = 1; break;
-		default: return cli_usage_error(ctx, e, "goto: unknown option %s", argv[optind - 1]);
+		default: return cli_usage_error(ctx, e, "goto: unknown option or missing value: %s", argv[optind - 1]);
 		}
 	}
 	if (optind + 1 != argc)

@@ -24,7 +24,7 @@ int cmd_history(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e)
 		switch (c) {
 		case 'd': cli.dir = optarg; break;
 		case 'D': cli.database = optarg; break;
-		default: return cli_usage_error(ctx, e, "history: unknown option %s", argv[optind - 1]);
+		default: return cli_usage_error(ctx, e, "history: unknown option or missing value: %s", argv[optind - 1]);
 		}
 	}
 	if (optind < argc)

@@ -51,7 +51,7 @@ int cmd_new(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e)
 		switch (c) {
 		case 'd': dir_opt = optarg; break;
 		case 'N': no_down = 1; break;
-		default: return cli_usage_error(ctx, e, "new: unknown option %s", argv[optind - 1]);
+		default: return cli_usage_error(ctx, e, "new: unknown option or missing value: %s", argv[optind - 1]);
 		}
 	}
 	if (optind + 1 != argc)

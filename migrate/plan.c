@@ -32,7 +32,7 @@ int cmd_plan(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e)
 				return cli_usage_error(ctx, e, "%s", e->msg);
 			has_to = 1;
 			break;
-		default: return cli_usage_error(ctx, e, "plan: unknown option %s", argv[optind - 1]);
+		default: return cli_usage_error(ctx, e, "plan: unknown option or missing value: %s", argv[optind - 1]);
 		}
 	}
 	if (optind < argc)

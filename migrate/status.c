@@ -36,7 +36,7 @@ int cmd_status(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e)
 		case 'd': cli.dir = optarg; break;
 		case 'D': cli.database = optarg; break;
 		case 'x': exit_code = 1; break;
-		default: return cli_usage_error(ctx, e, "status: unknown option %s", argv[optind - 1]);
+		default: return cli_usage_error(ctx, e, "status: unknown option or missing value: %s", argv[optind - 1]);
 		}
 	}
 	if (optind < argc)

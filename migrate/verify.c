@@ -26,7 +26,7 @@ int cmd_verify(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e)
 		switch (c) {
 		case 'd': cli.dir = optarg; break;
 		case 'D': cli.database = optarg; break;
-		default: return cli_usage_error(ctx, e, "verify: unknown option %s", argv[optind - 1]);
+		default: return cli_usage_error(ctx, e, "verify: unknown option or missing value: %s", argv[optind - 1]);
 		}
 	}
 	if (optind < argc)

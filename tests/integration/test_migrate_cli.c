@@ -762,6 +762,68 @@ START_TEST(test_new_pair)
 }
 END_TEST
 
+/* The database from ballast.json: databases[] entry named by
+ * migrations.database, password from password_env over TCP (scram), the
+ * directory relative to the config file. */
+START_TEST(test_config_database)
+{
+	struct fx f;
+	struct strbuf out = STRBUF_INIT, err = STRBUF_INIT, bin = STRBUF_INIT, ci = STRBUF_INIT;
+	struct errbuf e = ERRBUF_INIT;
+	char *tcp = tsvc_read("pg", "conninfo_tcp"), *pw = tsvc_read("pg", "password");
+	char cfg[4200], text[8400], envpw[256];
+	json_t *j;
+	int rc;
+
+	fx_init(&f, "cfgdb");
+	put(&f, "1_a.up.sql", "CREATE TABLE a (id int);\n");
+	ck_assert_int_eq(pg_conninfo_with_db(tcp, f.dbname, &ci, &e), 0);
+	snprintf(cfg, sizeof(cfg), "%s/ballast.json", f.dir);
+	snprintf(text, sizeof(text),
+		 "{ \"databases\": [ { \"name\": \"other\", \"conninfo\": \"host=/nonexistent\" },"
+		 " { \"name\": \"app\", \"conninfo\": \"%s\", \"password_env\": \"MIG_TEST_PW\" } ],"
+		 " \"migrations\": { \"database\": \"app\", \"dir\": \"m\" } }\n", ci.buf);
+	ck_assert_int_eq(twrite_file(cfg, text), 0);
+	snprintf(envpw, sizeof(envpw), "MIG_TEST_PW=%s", pw);
+	{
+		const char *argv[] = { tbin("ballast-migrate", &bin), "--config", cfg, "up", "--json", NULL };
+		const char *envv[] = { envpw, "DATABASE_URL", "PGPASSWORD", NULL };
+
+		rc = trun(argv, envv, &out, &err);
+		ck_assert_msg(rc == 0, "%s", err.buf);
+		j = result_of(&out);
+		ck_assert_uint_eq(json_array_size(json_object_get(j, "applied")), 1);
+		json_decref(j);
+	}
+	ck_assert_int_eq(status_version(&f, NULL), 1);
+	{
+		/* a wrong password fails with a line that does not show it */
+		const char *argv[] = { tbin("ballast-migrate", &bin), "--config", cfg, "status", NULL };
+		const char *envv[] = { "MIG_TEST_PW=wrong-secret-pw", "PGPASSWORD", NULL };
+
+		strbuf_reset(&err);
+		ck_assert_int_eq(trun(argv, envv, &out, &err), 1);
+		ck_assert_msg(strstr(err.buf, "password") && !strstr(err.buf, "wrong-secret-pw"), "%s", err.buf);
+	}
+	snprintf(text, sizeof(text), "{ \"migrations\": { \"database\": \"nope\" } }\n");
+	ck_assert_int_eq(twrite_file(cfg, text), 0);
+	{
+		const char *argv[] = { tbin("ballast-migrate", &bin), "--config", cfg, "status", NULL };
+
+		strbuf_reset(&err);
+		ck_assert_int_eq(trun(argv, NULL, &out, &err), 2);
+		ck_assert_msg(strstr(err.buf, "migrations.database") && strstr(err.buf, "nope"), "%s", err.buf);
+	}
+	free(tcp);
+	free(pw);
+	strbuf_release(&out);
+	strbuf_release(&err);
+	strbuf_release(&bin);
+	strbuf_release(&ci);
+	fx_free(&f);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("migrate_cli");
@@ -778,6 +840,7 @@ int main(void)
 	tcase_add_test(tc, test_drift_pending_and_bad_files);
 	tcase_add_test(tc, test_baseline_history_and_env_connection);
 	tcase_add_test(tc, test_new_pair);
+	tcase_add_test(tc, test_config_database);
 	suite_add_tcase(s, tc);
 	return trun_suite(s);
 }
