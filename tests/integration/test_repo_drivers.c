@@ -21,6 +21,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "proc.h"
 #include "repo.h"
 #include "tsupport.h"
 
@@ -474,10 +475,665 @@ START_TEST(test_describe)
 }
 END_TEST
 
+/* ---- bad input: sftp ---- */
+
+static json_t *sftp_spec_in(const char *dir)
+{
+	json_t *spec = spec_sftp("sftp-bad");
+
+	ttmp_rm(json_string_value(json_object_get(spec, "path")));
+	json_object_set_new(spec, "path", json_string(dir));
+	return spec;
+}
+
+static void keygen(const char *path)
+{
+	const char *argv[] = { "ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", path, NULL };
+
+	ck_assert_int_eq(trun(argv, NULL, NULL, NULL), 0);
+}
+
+START_TEST(test_sftp_wrong_key)
+{
+	char *dir = ttmp_dir("sftp-wrongkey"), *port = fact("sshd", "port");
+	json_t *spec = sftp_spec_in(dir);
+	struct repo *r = NULL;
+	struct errbuf e = ERRBUF_INIT;
+	struct strbuf key = STRBUF_INIT, want = STRBUF_INIT;
+
+	strbuf_addf(&key, "%s/stranger", dir);
+	keygen(key.buf);
+	json_object_set_new(spec, "key", json_string(key.buf));
+	ck_assert_int_eq(repo_open_json(spec, "/", &r, &e), BL_EFAIL);
+	ck_assert_ptr_null(r);
+	strbuf_addf(&want, "@127.0.0.1:%s", port);
+	ck_assert_msg(strstr(e.msg, want.buf) && strstr(e.msg, "authentication") &&
+		      strstr(e.msg, key.buf), "%s", e.msg);
+	/* A passphrase variable that is not set is a configuration error. */
+	json_object_set_new(spec, "passphrase_env", json_string("BALLAST_TEST_NO_SUCH_VAR"));
+	unsetenv("BALLAST_TEST_NO_SUCH_VAR");
+	ck_assert_int_eq(repo_open_json(spec, "/", &r, &e), BL_EUSAGE);
+	ck_assert_msg(strstr(e.msg, "BALLAST_TEST_NO_SUCH_VAR") != NULL, "%s", e.msg);
+	/* The passphrase-protected key works with its passphrase from the env. */
+	{
+		char *kp = fact("sshd", "key_pass"), *pp = fact("sshd", "key_pass_passphrase");
+
+		setenv("BALLAST_TEST_PASSPHRASE", pp, 1);
+		json_object_set_new(spec, "key", json_string(kp));
+		json_object_set_new(spec, "passphrase_env", json_string("BALLAST_TEST_PASSPHRASE"));
+		ck_assert_msg(repo_open_json(spec, "/", &r, &e) == 0, "%s", e.msg);
+		repo_close(r);
+		free(kp);
+		free(pp);
+	}
+	json_decref(spec);
+	strbuf_release(&key);
+	strbuf_release(&want);
+	ttmp_rm(dir);
+	free(dir);
+	free(port);
+}
+END_TEST
+
+START_TEST(test_sftp_host_keys)
+{
+	char *dir = ttmp_dir("sftp-hostkeys"), *port = fact("sshd", "port");
+	char *hostpub = fact("sshd", "host_pubkey");
+	json_t *spec = sftp_spec_in(dir);
+	struct repo *r = NULL;
+	struct errbuf e = ERRBUF_INIT;
+	struct strbuf kh = STRBUF_INIT, other = STRBUF_INIT, line = STRBUF_INIT, got = STRBUF_INIT;
+
+	/* Unknown: refused with the fingerprint, file untouched. */
+	strbuf_addf(&kh, "%s/known_hosts", dir);
+	ck_assert_int_eq(twrite_file(kh.buf, ""), 0);
+	json_object_set_new(spec, "known_hosts", json_string(kh.buf));
+	ck_assert_int_eq(repo_open_json(spec, "/", &r, &e), BL_EFAIL);
+	ck_assert_msg(strstr(e.msg, "unknown host key") && strstr(e.msg, "SHA256:") &&
+		      strstr(e.msg, port), "%s", e.msg);
+	ck_assert_int_eq(tread_file(kh.buf, &got), 0);
+	ck_assert_uint_eq(got.len, 0);
+
+	/* accept-new records it, and the repository works. */
+	json_object_set_new(spec, "host_key_policy", json_string("accept-new"));
+	ck_assert_msg(repo_open_json(spec, "/", &r, &e) == 0, "%s", e.msg);
+	ck_assert_int_eq(repo_put_bytes(r, "x", "1", 1, &e), 0);
+	repo_close(r);
+	ck_assert_int_eq(tread_file(kh.buf, &got), 0);
+	ck_assert_msg(strstr(got.buf, hostpub) != NULL, "%s", got.buf);
+
+	/* Changed: refused even with accept-new. */
+	strbuf_addf(&other, "%s/otherhost", dir);
+	keygen(other.buf);
+	strbuf_addstr(&other, ".pub");
+	strbuf_reset(&got);
+	ck_assert_int_eq(tread_file(other.buf, &got), 0);
+	strbuf_addf(&line, "[127.0.0.1]:%s %s", port, got.buf);
+	ck_assert_int_eq(twrite_file(kh.buf, line.buf), 0);
+	ck_assert_int_eq(repo_open_json(spec, "/", &r, &e), BL_EFAIL);
+	ck_assert_msg(strstr(e.msg, "CHANGED") && strstr(e.msg, "SHA256:"), "%s", e.msg);
+	json_object_set_new(spec, "host_key_policy", json_string("sometimes"));
+	ck_assert_int_eq(repo_open_json(spec, "/", &r, &e), BL_EUSAGE);
+	json_decref(spec);
+	strbuf_release(&kh);
+	strbuf_release(&other);
+	strbuf_release(&line);
+	strbuf_release(&got);
+	ttmp_rm(dir);
+	free(dir);
+	free(port);
+	free(hostpub);
+}
+END_TEST
+
+START_TEST(test_sftp_refused)
+{
+	char *dir = ttmp_dir("sftp-refused");
+	json_t *spec = sftp_spec_in(dir);
+	struct repo *r = NULL;
+	struct errbuf e = ERRBUF_INIT;
+
+	json_object_set_new(spec, "port", json_integer(1));
+	ck_assert_int_eq(repo_open_json(spec, "/", &r, &e), BL_EFAIL);
+	ck_assert_msg(strstr(e.msg, "127.0.0.1:1:") && strstr(e.msg, "refused"), "%s", e.msg);
+	json_object_del(spec, "host");
+	ck_assert_int_eq(repo_open_json(spec, "/", &r, &e), BL_EUSAGE);
+	ck_assert_msg(strstr(e.msg, "repository.host") != NULL, "%s", e.msg);
+	json_decref(spec);
+	ttmp_rm(dir);
+	free(dir);
+}
+END_TEST
+
+/* Every descendant of pid (not pid itself): the per-connection sshd
+ * processes of the test server. */
+static int descendants(pid_t pid, pid_t *out, int max)
+{
+	int n = 0, changed = 1, i;
+	pid_t parents[256];
+	int np = 1;
+
+	parents[0] = pid;
+	while (changed) {
+		DIR *d = opendir("/proc");
+		struct dirent *de;
+
+		changed = 0;
+		ck_assert_ptr_nonnull(d);
+		while ((de = readdir(d))) {
+			char path[64], buf[512], *cp;
+			pid_t p = (pid_t)atoi(de->d_name), pp;
+			FILE *f;
+			int known = 0;
+
+			if (p <= 0)
+				continue;
+			snprintf(path, sizeof(path), "/proc/%d/stat", (int)p);
+			if (!(f = fopen(path, "r")))
+				continue;
+			if (!fgets(buf, sizeof(buf), f)) {
+				fclose(f);
+				continue;
+			}
+			fclose(f);
+			cp = strrchr(buf, ')');
+			if (!cp || sscanf(cp + 2, "%*c %d", &pp) != 1)
+				continue;
+			for (i = 0; i < np; i++)
+				if (parents[i] == p)
+					known = 1;
+			if (known)
+				continue;
+			for (i = 0; i < np; i++) {
+				if (parents[i] == pp && n < max && np < 256) {
+					out[n++] = p;
+					parents[np++] = p;
+					changed = 1;
+					break;
+				}
+			}
+		}
+		closedir(d);
+	}
+	return n;
+}
+
+START_TEST(test_sftp_drop_mid_upload)
+{
+	char *dir = ttmp_dir("sftp-drop"), *pidstr = fact("sshd", "pid");
+	json_t *spec = sftp_spec_in(dir);
+	struct repo *r = NULL, *r2 = NULL;
+	struct repo_writer *w;
+	struct errbuf e = ERRBUF_INIT;
+	struct strbuf sb = STRBUF_INIT;
+	struct listing l;
+	static unsigned char buf[MIB];
+	pid_t kids[64];
+	int nk, k, rc = 0;
+
+	ck_assert_msg(repo_open_json(spec, "/", &r, &e) == 0, "%s", e.msg);
+	ck_assert_int_eq(repo_put_bytes(r, "b/earlier/manifest.json", "{}", 2, &e), 0);
+	ck_assert_int_eq(repo_writer_open(r, "b/new/db.dump.zst", -1, &w, &e), 0);
+	fill(buf, sizeof(buf), 5, 0);
+	ck_assert_int_eq(repo_writer_write(w, buf, sizeof(buf), &e), 0);
+	/* The server side of our connection dies mid-stream. */
+	nk = descendants((pid_t)atoi(pidstr), kids, 64);
+	ck_assert_int_gt(nk, 0);
+	for (k = 0; k < nk; k++)
+		kill(kids[k], SIGKILL);
+	for (k = 0; k < 50 && !rc; k++)
+		rc = repo_writer_write(w, buf, sizeof(buf), &e);
+	if (!rc)
+		rc = repo_writer_commit(w, &e);
+	else
+		repo_writer_abort(w);
+	ck_assert_int_eq(rc, BL_EFAIL);
+	ck_assert_msg(strstr(e.msg, "b/new/db.dump.zst") && strstr(e.msg, "sftp://"), "%s", e.msg);
+	repo_close(r);
+
+	/* A new connection: nothing under the key, the earlier backup intact. */
+	ck_assert_msg(repo_open_json(spec, "/", &r2, &e) == 0, "%s", e.msg);
+	ck_assert_int_eq(exists(r2, "b/new/db.dump.zst", NULL), 0);
+	ck_assert_int_eq(repo_get_bytes(r2, "b/earlier/manifest.json", &sb, 100, &e), 0);
+	ck_assert_str_eq(sb.buf, "{}");
+	list(r2, "b/", &l);
+	ck_assert_int_eq(l.n, 1);
+	ck_assert_int_le(l.ntmp, 1);  /* the dead writer's temporary, marked as such */
+	strbuf_release(&l.keys);
+	repo_close(r2);
+	strbuf_release(&sb);
+	json_decref(spec);
+	ttmp_rm(dir);
+	free(dir);
+	free(pidstr);
+}
+END_TEST
+
+/* ---- bad input: s3 ---- */
+
+START_TEST(test_s3_forbidden)
+{
+	json_t *spec = spec_s3("s3-403");
+	struct repo *r = NULL;
+	struct errbuf e = ERRBUF_INIT;
+	struct listing l = { STRBUF_INIT, 0, 0, "" };
+	long long t0;
+
+	setenv("BALLAST_TEST_S3_ACCESS", "NOT-A-KEY", 1);
+	ck_assert_msg(repo_open_json(spec, "/", &r, &e) == 0, "%s", e.msg);
+	t0 = proc_now_ms();
+	ck_assert_int_eq(repo_put_bytes(r, "f/manifest.json", "{}", 2, &e), BL_EFAIL);
+	ck_assert_msg(strstr(e.msg, "403") && strstr(e.msg, "InvalidAccessKeyId") &&
+		      strstr(e.msg, "bucket ballast-test") && strstr(e.msg, "f/manifest.json"),
+		      "%s", e.msg);
+	/* A 4xx is final: no retries, no backoff. */
+	ck_assert_int_lt(proc_now_ms() - t0, 2000);
+	ck_assert_int_eq(repo_list(r, "", list_cb, &l, &e), BL_EFAIL);
+	ck_assert_msg(strstr(e.msg, "403") != NULL, "%s", e.msg);
+	repo_close(r);
+	/* Credentials missing altogether: configuration error naming the variable. */
+	unsetenv("BALLAST_TEST_S3_ACCESS");
+	ck_assert_int_eq(repo_open_json(spec, "/", &r, &e), BL_EUSAGE);
+	ck_assert_msg(strstr(e.msg, "BALLAST_TEST_S3_ACCESS") != NULL, "%s", e.msg);
+	json_decref(spec);
+}
+END_TEST
+
+START_TEST(test_s3_no_bucket)
+{
+	json_t *spec = spec_s3("s3-nobucket");
+	struct repo *r = NULL;
+	struct repo_writer *w;
+	struct errbuf e = ERRBUF_INIT;
+	struct listing l = { STRBUF_INIT, 0, 0, "" };
+	static unsigned char buf[MIB];
+	int k, rc = 0;
+
+	json_object_set_new(spec, "bucket", json_string("no-such-bucket-here"));
+	ck_assert_msg(repo_open_json(spec, "/", &r, &e) == 0, "%s", e.msg);
+	ck_assert_int_eq(repo_put_bytes(r, "m", "{}", 2, &e), BL_EFAIL);
+	ck_assert_msg(strstr(e.msg, "NoSuchBucket") && strstr(e.msg, "no-such-bucket-here"),
+		      "%s", e.msg);
+	ck_assert_int_eq(repo_list(r, "", list_cb, &l, &e), BL_EFAIL);
+	ck_assert_msg(strstr(e.msg, "NoSuchBucket") != NULL, "%s", e.msg);
+	ck_assert_int_eq(repo_delete(r, "m", &e), BL_EFAIL);
+	ck_assert_msg(strstr(e.msg, "NoSuchBucket") != NULL, "%s", e.msg);
+	/* A multipart stream fails at its first part, naming the bucket. */
+	ck_assert_int_eq(repo_writer_open(r, "big", -1, &w, &e), 0);
+	for (k = 0; k < 12 && !rc; k++)
+		rc = repo_writer_write(w, buf, sizeof(buf), &e);
+	if (!rc)
+		rc = repo_writer_commit(w, &e);
+	else
+		repo_writer_abort(w);
+	ck_assert_int_eq(rc, BL_EFAIL);
+	ck_assert_msg(strstr(e.msg, "NoSuchBucket") && strstr(e.msg, "big"), "%s", e.msg);
+	repo_close(r);
+	json_decref(spec);
+}
+END_TEST
+
+/* A fault-injecting HTTP proxy in front of s3rver: each connection carries
+ * one request (Connection: close); requests whose request line contains
+ * `match` get a 500, or have their connection dropped mid-body, `times`
+ * times (-1: always). Everything else is relayed. */
+struct proxy {
+	int lfd, port, upstream;
+	const char *match;
+	int drop;            /* 0: answer 500; 1: close mid-body */
+	int times;
+	pthread_mutex_t mu;
+	int faults, aborts, requests;
+	pthread_t th;
+	volatile int stop;
+};
+
+static int read_full(int fd, char *buf, size_t n)
+{
+	size_t got = 0;
+
+	while (got < n) {
+		ssize_t r = read(fd, buf + got, n - got);
+
+		if (r <= 0)
+			return -1;
+		got += (size_t)r;
+	}
+	return 0;
+}
+
+static void write_all(int fd, const char *buf, size_t n)
+{
+	while (n) {
+		ssize_t w = write(fd, buf, n);
+
+		if (w <= 0)
+			return;
+		buf += w;
+		n -= (size_t)w;
+	}
+}
+
+struct conn {
+	struct proxy *p;
+	int fd;
+};
+
+static void *proxy_conn(void *arg)
+{
+	struct conn *c = arg;
+	struct proxy *p = c->p;
+	char hdr[65536], chunk[65536];
+	size_t hl = 0;
+	char *end, *line, *next;
+	long long clen = 0, left;
+	int expect = 0, fault = 0, up = -1;
+	struct strbuf out = STRBUF_INIT;
+	struct sockaddr_in sa;
+
+	/* Headers. */
+	while (!(end = memmem(hdr, hl, "\r\n\r\n", 4))) {
+		ssize_t r = read(c->fd, hdr + hl, sizeof(hdr) - hl - 1);
+
+		if (r <= 0)
+			goto out;
+		hl += (size_t)r;
+	}
+	hdr[hl] = 0;
+	pthread_mutex_lock(&p->mu);
+	p->requests++;
+	if (!strncmp(hdr, "DELETE ", 7) && strstr(hdr, "uploadId=") < strstr(hdr, "\r\n"))
+		p->aborts++;
+	if (p->match && (line = strstr(hdr, p->match)) && line < strstr(hdr, "\r\n") &&
+	    (p->times < 0 || p->faults < p->times)) {
+		p->faults++;
+		fault = 1;
+	}
+	pthread_mutex_unlock(&p->mu);
+	/* Rewrite: no Expect, no keep-alive. */
+	for (line = hdr; line < end + 2; line = next + 2) {
+		next = strstr(line, "\r\n");
+		if (!strncasecmp(line, "Content-Length:", 15))
+			clen = atoll(line + 15);
+		if (!strncasecmp(line, "Expect:", 7)) {
+			expect = 1;
+			continue;
+		}
+		if (!strncasecmp(line, "Connection:", 11))
+			continue;
+		if (next == line)
+			break;
+		strbuf_add(&out, line, (size_t)(next - line) + 2);
+	}
+	strbuf_addstr(&out, "Connection: close\r\n\r\n");
+	if (expect)
+		write_all(c->fd, "HTTP/1.1 100 Continue\r\n\r\n", 25);
+	left = clen - (long long)(hl - (size_t)(end + 4 - hdr));
+	if (fault && p->drop) {
+		/* Take some of the body, then vanish. */
+		if (left > 0)
+			read_full(c->fd, chunk, (size_t)(left / 2 < (long long)sizeof(chunk) ?
+							 left / 2 : (long long)sizeof(chunk)));
+		goto out;
+	}
+	if (fault) {
+		const char *body = "<?xml version=\"1.0\"?><Error><Code>InternalError</Code>"
+				   "<Message>injected by the test proxy</Message></Error>";
+		char resp[512];
+
+		while (left > 0) {
+			size_t n = left < (long long)sizeof(chunk) ? (size_t)left : sizeof(chunk);
+
+			if (read_full(c->fd, chunk, n))
+				goto out;
+			left -= (long long)n;
+		}
+		snprintf(resp, sizeof(resp), "HTTP/1.1 500 Internal Server Error\r\nContent-Type: "
+			 "application/xml\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n%s",
+			 strlen(body), body);
+		write_all(c->fd, resp, strlen(resp));
+		goto out;
+	}
+	up = socket(AF_INET, SOCK_STREAM, 0);
+	memset(&sa, 0, sizeof(sa));
+	sa.sin_family = AF_INET;
+	sa.sin_port = htons((uint16_t)p->upstream);
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (connect(up, (struct sockaddr *)&sa, sizeof(sa)))
+		goto out;
+	write_all(up, out.buf, out.len);
+	write_all(up, end + 4, hl - (size_t)(end + 4 - hdr));
+	while (left > 0) {
+		size_t n = left < (long long)sizeof(chunk) ? (size_t)left : sizeof(chunk);
+
+		if (read_full(c->fd, chunk, n))
+			goto out;
+		write_all(up, chunk, n);
+		left -= (long long)n;
+	}
+	for (;;) {
+		ssize_t r = read(up, chunk, sizeof(chunk));
+
+		if (r <= 0)
+			break;
+		write_all(c->fd, chunk, (size_t)r);
+	}
+out:
+	if (up >= 0)
+		close(up);
+	close(c->fd);
+	strbuf_release(&out);
+	free(c);
+	return NULL;
+}
+
+static void *proxy_main(void *arg)
+{
+	struct proxy *p = arg;
+
+	while (!p->stop) {
+		int fd = accept(p->lfd, NULL, NULL);
+		struct conn *c;
+		pthread_t t;
+
+		if (fd < 0)
+			continue;
+		c = malloc(sizeof(*c));
+		c->p = p;
+		c->fd = fd;
+		pthread_create(&t, NULL, proxy_conn, c);
+		pthread_detach(t);
+	}
+	return NULL;
+}
+
+static void proxy_start(struct proxy *p, const char *match, int drop, int times)
+{
+	struct sockaddr_in sa;
+	socklen_t sl = sizeof(sa);
+	char *port = fact("s3", "port");
+	struct timeval tv = { 0, 200000 };
+
+	memset(p, 0, sizeof(*p));
+	p->upstream = atoi(port);
+	free(port);
+	p->match = match;
+	p->drop = drop;
+	p->times = times;
+	pthread_mutex_init(&p->mu, NULL);
+	p->lfd = socket(AF_INET, SOCK_STREAM, 0);
+	memset(&sa, 0, sizeof(sa));
+	sa.sin_family = AF_INET;
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ck_assert_int_eq(bind(p->lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	ck_assert_int_eq(listen(p->lfd, 16), 0);
+	/* accept() wakes up now and then to see `stop`. */
+	setsockopt(p->lfd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	getsockname(p->lfd, (struct sockaddr *)&sa, &sl);
+	p->port = ntohs(sa.sin_port);
+	pthread_create(&p->th, NULL, proxy_main, p);
+}
+
+static void proxy_stop(struct proxy *p)
+{
+	p->stop = 1;
+	pthread_join(p->th, NULL);
+	close(p->lfd);
+}
+
+static json_t *spec_via_proxy(struct proxy *p, const char *tag)
+{
+	json_t *spec = spec_s3(tag);
+	char ep[64];
+
+	snprintf(ep, sizeof(ep), "http://127.0.0.1:%d", p->port);
+	json_object_set_new(spec, "endpoint", json_string(ep));
+	return spec;
+}
+
+/* A 20 MiB stream through the proxy: four parts of 5 MiB. */
+static int put_via(struct repo *r, const char *key, struct errbuf *e)
+{
+	return put_stream(r, key, 7, 20LL * MIB, -1, e);
+}
+
+START_TEST(test_s3_500_on_one_part)
+{
+	struct proxy p;
+	json_t *spec;
+	struct repo *r = NULL, *direct = NULL;
+	struct errbuf e = ERRBUF_INIT;
+	struct strbuf sb = STRBUF_INIT;
+	struct listing l;
+
+	/* Once: the retry hides it and the object is whole. */
+	proxy_start(&p, "partNumber=2&", 0, 1);
+	spec = spec_via_proxy(&p, "s3-500");
+	ck_assert_msg(repo_open_json(spec, "/", &r, &e) == 0, "%s", e.msg);
+	ck_assert_int_eq(repo_put_bytes(r, "bk/earlier/manifest.json", "{}", 2, &e), 0);
+	ck_assert_msg(put_via(r, "bk/retried", &e) == 0, "%s", e.msg);
+	ck_assert_int_eq(p.faults, 1);
+	check_stream(r, "bk/retried", 7, 20LL * MIB);
+	repo_close(r);
+	proxy_stop(&p);
+
+	/* Always: the upload fails naming the part, and is aborted. */
+	proxy_start(&p, "partNumber=2&", 0, -1);
+	{
+		char ep[64];
+
+		snprintf(ep, sizeof(ep), "http://127.0.0.1:%d", p.port);
+		json_object_set_new(spec, "endpoint", json_string(ep));
+	}
+	ck_assert_msg(repo_open_json(spec, "/", &r, &e) == 0, "%s", e.msg);
+	ck_assert_int_eq(put_via(r, "bk/new/db.dump.zst", &e), BL_EFAIL);
+	ck_assert_msg(strstr(e.msg, "bk/new/db.dump.zst (part 2)") && strstr(e.msg, "500") &&
+		      strstr(e.msg, "InternalError") && strstr(e.msg, "bucket ballast-test") &&
+		      strstr(e.msg, "3 attempts"), "%s", e.msg);
+	ck_assert_int_eq(p.faults, 3);  /* first try + 2 retries */
+	ck_assert_int_ge(p.aborts, 1);
+	repo_close(r);
+	proxy_stop(&p);
+
+	/* Straight to the server: nothing under the key, the earlier intact. */
+	json_decref(spec);
+	spec = spec_s3("direct");
+	json_object_set_new(spec, "prefix", json_string(""));
+	ck_assert_int_eq(repo_open_json(spec, "/", &direct, &e), 0);
+	list(direct, "", &l);
+	ck_assert_msg(!strstr(l.keys.buf, "bk/new/"), "%s", l.keys.buf);
+	ck_assert_msg(strstr(l.keys.buf, "bk/earlier/manifest.json=2;") != NULL, "%s", l.keys.buf);
+	strbuf_release(&l.keys);
+	repo_close(direct);
+	strbuf_release(&sb);
+	json_decref(spec);
+}
+END_TEST
+
+START_TEST(test_s3_drop_mid_upload)
+{
+	struct proxy p;
+	json_t *spec;
+	struct repo *r = NULL;
+	struct errbuf e = ERRBUF_INIT;
+	struct listing l;
+
+	proxy_start(&p, "partNumber=3&", 1, -1);
+	spec = spec_via_proxy(&p, "s3-drop");
+	ck_assert_msg(repo_open_json(spec, "/", &r, &e) == 0, "%s", e.msg);
+	ck_assert_int_eq(repo_put_bytes(r, "d/earlier", "ok", 2, &e), 0);
+	ck_assert_int_eq(put_via(r, "d/new", &e), BL_EFAIL);
+	ck_assert_msg(strstr(e.msg, "d/new (part 3)") && strstr(e.msg, "127.0.0.1"), "%s", e.msg);
+	ck_assert_int_eq(p.faults, 3);
+	ck_assert_int_eq(exists(r, "d/new", NULL), 0);
+	list(r, "d/", &l);
+	ck_assert_int_eq(l.n, 1);
+	ck_assert(has(&l, "d/earlier=2;"));
+	strbuf_release(&l.keys);
+	repo_close(r);
+	proxy_stop(&p);
+	json_decref(spec);
+}
+END_TEST
+
+/* Last: kills the real server mid-stream, then brings it back. */
+START_TEST(test_s3_server_killed)
+{
+	json_t *spec = spec_s3("s3-killed");
+	struct repo *r = NULL;
+	struct repo_writer *w;
+	struct errbuf e = ERRBUF_INIT;
+	struct strbuf sb = STRBUF_INIT, dir = STRBUF_INIT;
+	struct listing l;
+	static unsigned char buf[MIB];
+	char *pid = fact("s3", "pid");
+	const char *argv[] = { BALLAST_SOURCE_DIR "/tests/services/s3.sh", "restart", NULL, NULL };
+	int k, rc = 0;
+
+	json_object_set_new(spec, "retries", json_integer(1));
+	ck_assert_msg(repo_open_json(spec, "/", &r, &e) == 0, "%s", e.msg);
+	ck_assert_int_eq(repo_put_bytes(r, "earlier/manifest.json", "{\"ok\":1}", 8, &e), 0);
+	ck_assert_int_eq(repo_writer_open(r, "new/db.dump.zst", -1, &w, &e), 0);
+	for (k = 0; k < 7; k++) {
+		fill(buf, sizeof(buf), 8, (long long)k * MIB);
+		ck_assert_msg(repo_writer_write(w, buf, sizeof(buf), &e) == 0, "%s", e.msg);
+	}
+	ck_assert_int_eq(kill((pid_t)atoi(pid), SIGKILL), 0);
+	for (k = 0; k < 20 && !rc; k++)
+		rc = repo_writer_write(w, buf, sizeof(buf), &e);
+	if (!rc)
+		rc = repo_writer_commit(w, &e);
+	else
+		repo_writer_abort(w);
+	ck_assert_int_eq(rc, BL_EFAIL);
+	ck_assert_msg(strstr(e.msg, "new/db.dump.zst") && strstr(e.msg, "127.0.0.1") &&
+		      (strstr(e.msg, "onnect") || strstr(e.msg, "refused") ||
+		       strstr(e.msg, "reply") || strstr(e.msg, "Send") || strstr(e.msg, "Recv")),
+		      "%s", e.msg);
+
+	strbuf_addf(&dir, "%s/s3", getenv("BALLAST_TEST_SVC"));
+	argv[2] = dir.buf;
+	ck_assert_int_eq(trun(argv, NULL, NULL, NULL), 0);
+	ck_assert_int_eq(exists(r, "new/db.dump.zst", NULL), 0);
+	ck_assert_int_eq(repo_get_bytes(r, "earlier/manifest.json", &sb, 100, &e), 0);
+	ck_assert_str_eq(sb.buf, "{\"ok\":1}");
+	list(r, "", &l);
+	ck_assert_int_eq(l.n, 1);
+	strbuf_release(&l.keys);
+	repo_close(r);
+	strbuf_release(&sb);
+	strbuf_release(&dir);
+	json_decref(spec);
+	free(pid);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("repo_drivers");
 	TCase *tc = tcase_create("contract");
+	TCase *bad = tcase_create("bad_input");
+	TCase *last = tcase_create("server_killed");
 
 	tcase_set_timeout(tc, 300);
 	tcase_add_loop_test(tc, test_stream_round_trip, 0, NDRIVERS);
@@ -487,5 +1143,20 @@ int main(void)
 	tcase_add_loop_test(tc, test_crash_before_commit, 0, NDRIVERS);
 	tcase_add_loop_test(tc, test_describe, 0, NDRIVERS);
 	suite_add_tcase(s, tc);
+
+	tcase_set_timeout(bad, 300);
+	tcase_add_test(bad, test_sftp_wrong_key);
+	tcase_add_test(bad, test_sftp_host_keys);
+	tcase_add_test(bad, test_sftp_refused);
+	tcase_add_test(bad, test_sftp_drop_mid_upload);
+	tcase_add_test(bad, test_s3_forbidden);
+	tcase_add_test(bad, test_s3_no_bucket);
+	tcase_add_test(bad, test_s3_500_on_one_part);
+	tcase_add_test(bad, test_s3_drop_mid_upload);
+	suite_add_tcase(s, bad);
+
+	tcase_set_timeout(last, 300);
+	tcase_add_test(last, test_s3_server_killed);
+	suite_add_tcase(s, last);
 	return trun_suite(s);
 }

@@ -9,6 +9,8 @@
 #                     requests go to <bucket>.s3.localhost, which curl
 #                     resolves to the loopback), bucket, access_key,
 #                     secret_key, region, port, pid.
+#   s3.sh restart DIR start it again on the same port and data (after a
+#                     test killed it).
 #   s3.sh stop DIR    stop it and remove DIR.
 #
 # s3rver knows one account (S3RVER/S3RVER): an unknown access key gets 403
@@ -19,7 +21,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
 
 cmd=${1:-}; dir=${2:-}
-[ -n "$cmd" ] && [ -n "$dir" ] || svc_die "usage: s3.sh start|stop DIR"
+[ -n "$cmd" ] && [ -n "$dir" ] || svc_die "usage: s3.sh start|restart|stop DIR"
 
 bucket=ballast-test
 
@@ -62,12 +64,23 @@ start)
 	echo "us-east-1" > "$dir/region"
 	echo "http://127.0.0.1:$port/$bucket"
 	;;
+restart)
+	# For tests that kill the server mid-upload: the same port and data.
+	[ -f "$dir/port" ] || svc_die "no s3rver state in $dir"
+	dir=$(cd "$dir" && pwd)
+	port=$(cat "$dir/port")
+	svc_kill_pidfile "$dir/pid"
+	node "$here/node_modules/s3rver/bin/s3rver.js" -d "$dir/data" -a 127.0.0.1 -p "$port" \
+		--silent --service-endpoint localhost </dev/null >>"$dir/s3rver.log" 2>&1 &
+	echo $! > "$dir/pid"
+	svc_wait_tcp "$port" 20 || svc_die "s3rver did not restart on port $port"
+	;;
 stop)
 	[ -d "$dir" ] || exit 0
 	svc_kill_pidfile "$dir/pid"
 	rm -rf "$dir"
 	;;
 *)
-	svc_die "usage: s3.sh start|stop DIR"
+	svc_die "usage: s3.sh start|restart|stop DIR"
 	;;
 esac
