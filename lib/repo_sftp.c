@@ -420,15 +420,19 @@ int repo_sftp_open(json_t *spec, const char *cfgdir, struct repo **out, struct e
 	}
 	if ((v = json_string_value(json_object_get(spec, "passphrase_env"))) && *v) {
 		o.passphrase = getenv(v);
-		if (!o.passphrase)
-			return errbuf_set(e, BL_EUSAGE, "repository.passphrase_env: environment "
-					  "variable %s is not set", v);
+		if (!o.passphrase) {
+			rc = errbuf_set(e, BL_EUSAGE, "repository.passphrase_env: environment "
+					"variable %s is not set", v);
+			goto out;
+		}
 		log_add_secret(o.passphrase);
 	}
 	v = json_string_value(json_object_get(spec, "host_key_policy"));
-	if (v && strcmp(v, "strict") && strcmp(v, "accept-new"))
-		return errbuf_set(e, BL_EUSAGE, "repository.host_key_policy: expected \"strict\" "
-				  "or \"accept-new\", got \"%s\"", v);
+	if (v && strcmp(v, "strict") && strcmp(v, "accept-new")) {
+		rc = errbuf_set(e, BL_EUSAGE, "repository.host_key_policy: expected \"strict\" "
+				"or \"accept-new\", got \"%s\"", v);
+		goto out;
+	}
 	o.accept_new = v && !strcmp(v, "accept-new");
 	if ((v = json_string_value(json_object_get(spec, "timeout"))) && *v) {
 		if (config_duration_ms(v, &n) || n <= 0) {
