@@ -89,6 +89,17 @@ static json_t *spec_s3_vhost(const char *tag)
 	return spec_s3_with(tag, "endpoint_vhost", 0);
 }
 
+/* HTTPS with a private CA given by ca_file. */
+static json_t *spec_s3_tls(const char *tag)
+{
+	json_t *j = spec_s3_with(tag, "endpoint_tls", 1);
+	char *ca = fact("s3", "ca_file");
+
+	json_object_set_new(j, "ca_file", json_string(ca));
+	free(ca);
+	return j;
+}
+
 struct driver {
 	const char *name;
 	json_t *(*spec)(const char *tag);
@@ -99,6 +110,7 @@ static const struct driver drivers[] = {
 	{ "sftp", spec_sftp, 1 },
 	{ "s3", spec_s3, 0 },
 	{ "s3-vhost", spec_s3_vhost, 0 },
+	{ "s3-tls", spec_s3_tls, 0 },
 	/* { "local", spec_local, 1 }, once lib/repo_local.c lands */
 };
 #define NDRIVERS ((int)(sizeof(drivers) / sizeof(drivers[0])))
@@ -773,6 +785,69 @@ START_TEST(test_s3_no_bucket)
 }
 END_TEST
 
+START_TEST(test_s3_tls_verification)
+{
+	json_t *spec = spec_s3_tls("s3-tls");
+	struct repo *r = NULL;
+	struct errbuf e = ERRBUF_INIT;
+	struct strbuf sb = STRBUF_INIT, dir = STRBUF_INIT;
+	char *ca = fact("s3", "ca_file"), *ep = fact("s3", "endpoint_tls");
+
+	/* Without the CA the server's certificate is refused, at once. */
+	json_object_del(spec, "ca_file");
+	ck_assert_msg(repo_open_json(spec, "/", &r, &e) == 0, "%s", e.msg);
+	ck_assert_int_eq(repo_put_bytes(r, "t/x", "x", 1, &e), BL_EFAIL);
+	ck_assert_msg(strstr(e.msg, ep) && strstr(e.msg, "t/x") && strstr(e.msg, "certificate") &&
+		      !strstr(e.msg, "attempts"), "%s", e.msg);
+	repo_close(r);
+	/* A relative ca_file resolves from the config's directory. */
+	strbuf_add(&dir, ca, (size_t)(strrchr(ca, '/') - ca));
+	json_object_set_new(spec, "ca_file", json_string(strrchr(ca, '/') + 1));
+	ck_assert_msg(repo_open_json(spec, dir.buf, &r, &e) == 0, "%s", e.msg);
+	ck_assert_msg(repo_put_bytes(r, "t/x", "x", 1, &e) == 0, "%s", e.msg);
+	ck_assert_int_eq(repo_get_bytes(r, "t/x", &sb, 10, &e), 0);
+	ck_assert_str_eq(sb.buf, "x");
+	repo_close(r);
+	/* A CA file that does not exist fails naming it. */
+	json_object_set_new(spec, "ca_file", json_string("/nonexistent/ca.pem"));
+	ck_assert_msg(repo_open_json(spec, "/", &r, &e) == 0, "%s", e.msg);
+	ck_assert_int_eq(repo_put_bytes(r, "t/y", "y", 1, &e), BL_EFAIL);
+	repo_close(r);
+	strbuf_release(&sb);
+	strbuf_release(&dir);
+	json_decref(spec);
+	free(ca);
+	free(ep);
+}
+END_TEST
+
+START_TEST(test_s3_list_pages)
+{
+	json_t *spec = spec_s3("s3-pages");
+	struct repo *r = NULL;
+	struct errbuf e = ERRBUF_INIT;
+	struct listing l;
+	char key[32];
+	int k;
+
+	json_object_set_new(spec, "max_keys", json_integer(2));
+	ck_assert_msg(repo_open_json(spec, "/", &r, &e) == 0, "%s", e.msg);
+	for (k = 0; k < 7; k++) {
+		snprintf(key, sizeof(key), "pg/%d", k);
+		ck_assert_int_eq(repo_put_bytes(r, key, key, strlen(key), &e), 0);
+	}
+	list(r, "pg/", &l);
+	ck_assert_int_eq(l.n, 7);
+	for (k = 0; k < 7; k++) {
+		snprintf(key, sizeof(key), "pg/%d=4;", k);
+		ck_assert_msg(has(&l, key), "%s missing from %s", key, l.keys.buf);
+	}
+	strbuf_release(&l.keys);
+	repo_close(r);
+	json_decref(spec);
+}
+END_TEST
+
 /* A fault-injecting HTTP proxy in front of s3rver: each connection carries
  * one request (Connection: close); requests whose request line contains
  * `match` get a 500, or have their connection dropped mid-body, `times`
@@ -1151,6 +1226,8 @@ int main(void)
 	tcase_add_test(bad, test_sftp_drop_mid_upload);
 	tcase_add_test(bad, test_s3_forbidden);
 	tcase_add_test(bad, test_s3_no_bucket);
+	tcase_add_test(bad, test_s3_tls_verification);
+	tcase_add_test(bad, test_s3_list_pages);
 	tcase_add_test(bad, test_s3_500_on_one_part);
 	tcase_add_test(bad, test_s3_drop_mid_upload);
 	suite_add_tcase(s, bad);
