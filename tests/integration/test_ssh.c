@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -261,6 +262,57 @@ START_TEST(test_wrong_key_refused)
 }
 END_TEST
 
+/* No key file: the keys of the ssh-agent at SSH_AUTH_SOCK. */
+START_TEST(test_agent_auth)
+{
+	struct topts t;
+	struct ssh_session *s = NULL;
+	struct errbuf e = ERRBUF_INIT;
+	struct child agent = CHILD_INIT;
+	struct strbuf sock = STRBUF_INIT, out = STRBUF_INIT;
+	char *dir = ttmp_dir("ssh-agent");
+	const char *agent_argv[] = { "ssh-agent", "-D", "-a", NULL, NULL };
+	const char *add_argv[] = { "ssh-add", NULL, NULL };
+	int i;
+
+	topts_init(&t);
+	strbuf_addf(&sock, "%s/agent.sock", dir);
+	agent_argv[3] = sock.buf;
+	agent.argv = agent_argv;
+	agent.in_mode = PROC_NULL;
+	agent.out_mode = PROC_NULL;
+	agent.err_mode = PROC_NULL;
+	ck_assert_msg(proc_start(&agent, &e) == 0, "%s", e.msg);
+	for (i = 0; i < 100 && access(sock.buf, F_OK); i++)
+		usleep(50000);
+	setenv("SSH_AUTH_SOCK", sock.buf, 1);
+
+	/* An empty agent: refused, saying so. */
+	t.o.key_path = NULL;
+	ck_assert_int_eq(ssh_connect(&t.o, &s, &e), BL_EFAIL);
+	ck_assert_msg(strstr(e.msg, "ssh-agent") != NULL, "%s", e.msg);
+	/* With the user's key loaded it logs in. */
+	add_argv[1] = t.key;
+	ck_assert_int_eq(trun(add_argv, NULL, &out, &out), 0);
+	ck_assert_msg(ssh_connect(&t.o, &s, &e) == 0, "%s", e.msg);
+	ssh_close(s);
+	s = NULL;
+	/* No agent at all. */
+	unsetenv("SSH_AUTH_SOCK");
+	ck_assert_int_eq(ssh_connect(&t.o, &s, &e), BL_EFAIL);
+	ck_assert_msg(strstr(e.msg, "no key file") && strstr(e.msg, "SSH_AUTH_SOCK"), "%s", e.msg);
+
+	proc_kill(&agent, SIGTERM);
+	proc_finish(&agent, &e);
+	proc_release(&agent);
+	strbuf_release(&sock);
+	strbuf_release(&out);
+	ttmp_rm(dir);
+	free(dir);
+	topts_free(&t);
+}
+END_TEST
+
 START_TEST(test_connection_refused)
 {
 	struct topts t;
@@ -489,6 +541,7 @@ int main(void)
 	tcase_add_test(tc, test_changed_host_key_refused);
 	tcase_add_test(tc, test_accept_new_writes_known_hosts);
 	tcase_add_test(tc, test_wrong_key_refused);
+	tcase_add_test(tc, test_agent_auth);
 	tcase_add_test(tc, test_connection_refused);
 	tcase_add_test(tc, test_exec);
 	tcase_add_test(tc, test_sftp_round_trip);
