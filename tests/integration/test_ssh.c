@@ -211,6 +211,20 @@ START_TEST(test_accept_new_writes_known_hosts)
 	ck_assert_msg(strstr(got.buf, want.buf) != NULL, "known_hosts: %s", got.buf);
 	ck_assert_int_eq(stat(kh.buf, &st), 0);
 	ck_assert_int_eq(st.st_mode & 0777, 0600);
+	/* Lines libssh2 cannot parse do not hide the ones it can. */
+	{
+		struct strbuf mixed = STRBUF_INIT;
+
+		strbuf_addstr(&mixed, "# comment\n\n@cert-authority *.example.org ssh-ed25519 "
+			      "AAAAC3NzaC1lZDI1NTE5AAAAIMDLl3IrRzQP2rhRT0pNoD/QR6pLdkYkS0Pdw2FnmYfd\n"
+			      "example.org sk-ssh-ed25519@openssh.com AAAAGnNrLXNzaC1lZDI1NTE5QG9wZW5zc2guY29tAAAAIE\n"
+			      "garbage\n");
+		strbuf_add(&mixed, got.buf, got.len);
+		ck_assert_int_eq(twrite_file(kh.buf, mixed.buf), 0);
+		strbuf_release(&mixed);
+		strbuf_reset(&got);
+		ck_assert_int_eq(tread_file(kh.buf, &got), 0);
+	}
 	/* Now known: strict mode accepts it, and nothing is added twice. */
 	t.o.accept_new = 0;
 	ck_assert_msg(ssh_connect(&t.o, &s, &e) == 0, "%s", e.msg);
