@@ -272,6 +272,10 @@ START_TEST(test_stream_round_trip)
 	ck_assert_msg(put_stream(r, "a/backups/x/hinted", 2, 11LL * MIB, 11LL * MIB, &e) == 0,
 		      "%s", e.msg);
 	check_stream(r, "a/backups/x/hinted", 2, 11LL * MIB);
+	/* A stream far larger than its hint. */
+	ck_assert_msg(put_stream(r, "a/underestimated", 4, 6LL * MIB + 1, 1000, &e) == 0, "%s",
+		      e.msg);
+	check_stream(r, "a/underestimated", 4, 6LL * MIB + 1);
 	/* Exactly one part's worth stays one object. */
 	ck_assert_msg(put_stream(r, "a/exact", 3, 5LL * MIB, -1, &e) == 0, "%s", e.msg);
 	check_stream(r, "a/exact", 3, 5LL * MIB);
