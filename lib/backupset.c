@@ -4,6 +4,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "config.h"
 #include "manifest.h"
 
 struct collect {
@@ -439,4 +440,16 @@ int backupset_remove_tmp(struct repo *r, const char *project, int *removed, stru
 	json_decref(ids);
 	json_decref(tmps);
 	return rc;
+}
+
+int backupset_open(const struct config *cfg, struct repo **r, const char **project,
+		   struct errbuf *e)
+{
+	*r = NULL;
+	*project = config_str(cfg, "project", NULL);
+	if (!*project || !**project || strchr(*project, '/') || !strcmp(*project, "..") ||
+	    !strcmp(*project, "."))
+		return errbuf_set(e, BL_EUSAGE, "%s: project: expected a name (it is the "
+				  "repository's top-level folder)", cfg->path);
+	return repo_open(cfg, r, e);
 }

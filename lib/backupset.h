@@ -27,6 +27,12 @@
 
 #define BACKUPSET_MANIFEST_MAX (64 * 1024 * 1024)
 
+struct config;
+
+/* The configured repository and project name ("project" must be set). */
+int backupset_open(const struct config *cfg, struct repo **r, const char **project,
+		   struct errbuf *e);
+
 int backupset_list(struct repo *r, const char *project, json_t **out, struct errbuf *e);
 
 /* Load and check a committed backup's manifest. BL_EUSAGE when id is
