@@ -108,6 +108,7 @@ int cmd_restore(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e)
 				     "databases", id, n);
 		goto out;
 	}
+	cli_catch_signals();
 	progress_init(&prog);
 	ro.progress = progress_update;
 	ro.progress_ctx = &prog;

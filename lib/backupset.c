@@ -238,6 +238,7 @@ int backupset_read_object(struct repo *r, json_t *obj, zstream_sink_fn sink, voi
 	long long size = json_integer_value(json_object_get(obj, "size"));
 	struct repo_reader *rd = NULL;
 	struct zstream *z = NULL;
+	struct errbuf bad = ERRBUF_INIT, ignore = ERRBUF_INIT;
 	size_t cap = 1 << 20, got;
 	char *buf = NULL;
 	int rc;
@@ -264,29 +265,27 @@ int backupset_read_object(struct repo *r, json_t *obj, zstream_sink_fn sink, voi
 					"manifest records", key, size);
 			goto out;
 		}
-		rc = zstream_write(z, buf, got, e);
-		if (rc)
-			break;
+		/* After a decoding error keep reading: the hash decides how the
+		 * failure is reported. A sink failure stops at once. */
+		if (zstream_write(z, buf, got, bad.code ? &ignore : &bad) && bad.code != BL_EVERIFY) {
+			rc = errbuf_set(e, bad.code, "%s", bad.msg);
+			goto out;
+		}
 	}
-	if (rc) {
-		if (rc == BL_EVERIFY)
-			errbuf_prefix(e, "object %s: ", key);
+	if (rc)
 		goto out;
-	}
 	if (zstream_stored_bytes(z) != size) {
 		rc = errbuf_set(e, BL_EVERIFY, "object %s: size %lld, the manifest records %lld "
 				"(truncated or replaced)", key, zstream_stored_bytes(z), size);
 		goto out;
 	}
-	rc = zstream_finish(z, e);
-	if (rc) {
-		if (rc == BL_EVERIFY)
-			errbuf_prefix(e, "object %s: ", key);
-		goto out;
-	}
+	if (zstream_finish(z, bad.code ? &ignore : &bad) && !bad.code)
+		bad.code = BL_EVERIFY;
 	if (strcmp(zstream_sha256(z), want))
 		rc = errbuf_set(e, BL_EVERIFY, "object %s: sha256 mismatch (manifest %.12s..., "
 				"stored bytes %.12s...)", key, want, zstream_sha256(z));
+	else if (bad.code)
+		rc = errbuf_set(e, bad.code, "object %s: %s", key, bad.msg);
 out:
 	free(buf);
 	zstream_free(z);

@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <libpq-fe.h>
 #include <stdlib.h>
@@ -254,6 +255,82 @@ static int collect_counts(PGconn *conn, json_t *tables, struct errbuf *e)
 	return rc;
 }
 
+/* proc_stream() with one difference: a SIGTERM/SIGINT (cli_interrupted)
+ * stops the dump even while pg_dump is silent (waiting for a lock, or a
+ * wrapper that sleeps), instead of when the next chunk arrives. */
+static int pump(struct child *c, proc_sink_fn sink, void *ctx, struct errbuf *e)
+{
+	char *buf = malloc(PROC_CHUNK);
+	int rc = 0;
+
+	if (!buf)
+		return errbuf_set(e, BL_EFAIL, "out of memory");
+	while (c->out >= 0) {
+		struct pollfd p[2];
+		nfds_t np = 0;
+		int rv;
+
+		if (cli_interrupted) {
+			rc = errbuf_set(e, BL_EFAIL, "interrupted by signal %d", cli_interrupted);
+			break;
+		}
+		p[np++] = (struct pollfd){ .fd = c->out, .events = POLLIN };
+		if (c->err >= 0)
+			p[np++] = (struct pollfd){ .fd = c->err, .events = POLLIN };
+		rv = poll(p, np, 500);
+		if (rv < 0 && errno == EINTR)
+			continue;
+		if (rv < 0) {
+			rc = errbuf_errno(e, BL_EFAIL, errno, "%s: poll failed", c->argv[0]);
+			break;
+		}
+		if (np > 1 && p[1].revents) {
+			ssize_t n = read(c->err, buf, 4096);
+
+			if (n <= 0) {
+				close(c->err);
+				c->err = -1;
+			} else {
+				strbuf_add(&c->err_tail, buf, (size_t)n);
+				if (c->err_tail.len > PROC_ERR_TAIL) {
+					size_t drop = c->err_tail.len - PROC_ERR_TAIL;
+
+					memmove(c->err_tail.buf, c->err_tail.buf + drop, PROC_ERR_TAIL);
+					strbuf_setlen(&c->err_tail, PROC_ERR_TAIL);
+				}
+			}
+		}
+		if (p[0].revents) {
+			ssize_t n = read(c->out, buf, PROC_CHUNK);
+
+			if (n > 0) {
+				rc = sink(ctx, buf, (size_t)n, e);
+				if (rc)
+					break;
+			} else if (n == 0) {
+				close(c->out);
+				c->out = -1;
+			} else if (errno != EINTR && errno != EAGAIN) {
+				rc = errbuf_errno(e, BL_EFAIL, errno, "%s: read failed", c->argv[0]);
+				break;
+			}
+		}
+	}
+	free(buf);
+	if (rc) {
+		struct errbuf ignore = ERRBUF_INIT;
+
+		proc_kill(c, SIGKILL);
+		if (c->out >= 0) {
+			close(c->out);
+			c->out = -1;
+		}
+		proc_finish(c, &ignore);
+		return rc;
+	}
+	return proc_finish(c, e);
+}
+
 int dbdump_backup(json_t *db, struct repo *r, const char *key, const struct dbdump_opts *o,
 		  json_t **item, struct errbuf *e)
 {
@@ -374,7 +451,7 @@ int dbdump_backup(json_t *db, struct repo *r, const char *key, const struct dbdu
 	sink.w = w;
 	sink.name = name;
 	sink.o = o;
-	rc = proc_stream(&c, dump_sink_fn, &sink, e);
+	rc = pump(&c, dump_sink_fn, &sink, e);
 	if (rc)
 		goto out;
 	if (sink.raw < 5) {
@@ -505,6 +582,8 @@ static int fd_sink(void *ctx, const void *buf, size_t len, struct errbuf *e)
 	while (len) {
 		ssize_t n = write(p->fd, b, len);
 
+		if (n < 0 && errno == EINTR && cli_interrupted)
+			return errbuf_set(e, BL_EFAIL, "interrupted by signal %d", cli_interrupted);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {

@@ -59,6 +59,7 @@ struct zstream {
 	long long raw, stored;
 	size_t last_ret;   /* decompress: 0 when the last frame was complete */
 	int finished;
+	int corrupt;       /* decompress: bad data seen; later input is only hashed */
 	char hex[ZSTREAM_SHA256_HEX];
 };
 
@@ -177,16 +178,20 @@ static int decompress_step(struct zstream *z, const void *buf, size_t len, struc
 
 	zhash_update(z->hash, buf, len);
 	z->stored += (long long)len;
+	if (z->corrupt)
+		return 0;
 	/* Keep calling until the input is consumed and the output buffer was not
 	 * filled completely (zstd may hold decoded bytes otherwise). */
 	for (;;) {
 		ZSTD_outBuffer o = { z->obuf, z->ocap, 0 };
 		size_t r = ZSTD_decompressStream(z->dctx, &o, &in);
 
-		if (ZSTD_isError(r))
+		if (ZSTD_isError(r)) {
+			z->corrupt = 1;
 			return errbuf_set(e, BL_EVERIFY, "zstd: corrupt data at stored byte %lld: %s",
 					  z->stored - (long long)(in.size - in.pos),
 					  ZSTD_getErrorName(r));
+		}
 		z->last_ret = r;
 		rc = emit(z, z->obuf, o.pos, e);
 		if (rc)
@@ -200,6 +205,11 @@ int zstream_write(struct zstream *z, const void *buf, size_t len, struct errbuf 
 {
 	if (z->finished)
 		return errbuf_set(e, BL_EFAIL, "zstd: write after finish");
+	if (z->corrupt && !z->compress) {
+		zhash_update(z->hash, buf, len);
+		z->stored += (long long)len;
+		return 0;
+	}
 	if (!len)
 		return 0;
 	if (z->compress) {
@@ -217,16 +227,20 @@ int zstream_finish(struct zstream *z, struct errbuf *e)
 		return 0;
 	if (z->compress)
 		rc = compress_step(z, NULL, 0, ZSTD_e_end, e);
+	else if (z->corrupt)
+		rc = errbuf_set(e, BL_EVERIFY, "zstd: corrupt data");
 	else if (z->stored == 0)
 		rc = errbuf_set(e, BL_EVERIFY, "zstd: empty input, expected a zstd frame");
 	else if (z->last_ret != 0)
 		rc = errbuf_set(e, BL_EVERIFY, "zstd: input is truncated (the last frame is "
 				"incomplete after %lld stored bytes)", z->stored);
-	if (rc)
+	if (rc && z->compress)
 		return rc;
+	/* Even a bad stream gets its hash: callers report a checksum mismatch
+	 * before a decoding error, which is the more useful of the two. */
 	zhash_final(z->hash, z->hex);
 	z->finished = 1;
-	return 0;
+	return rc;
 }
 
 void zstream_free(struct zstream *z)

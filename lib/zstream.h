@@ -10,7 +10,11 @@
  * (zstd's recommended sizes): memory never grows with the stream. A sink
  * error stops the stream and is returned as is. zstream_finish() ends the
  * frame (compress) or checks that the input ended on a complete frame
- * (decompress: a truncated object is an error, BL_EVERIFY).
+ * (decompress: a truncated object is an error, BL_EVERIFY). After a
+ * decoding error a decompressing zstream keeps hashing and counting what it
+ * is given (without decoding), so a caller can finish reading and compare
+ * the SHA-256 too; zstream_finish() then still sets the hash and returns
+ * BL_EVERIFY.
  */
 #ifndef BALLAST_ZSTREAM_H
 #define BALLAST_ZSTREAM_H
