@@ -598,6 +598,45 @@ static int fd_sink(void *ctx, const void *buf, size_t len, struct errbuf *e)
 	return 0;
 }
 
+/* --clean without --create: empty the target database, then restore into
+ * it. pg_restore --clean cannot do this reliably (it fails dropping the
+ * constraints of partitions, and it leaves objects the dump does not know,
+ * such as tables a later migration added), so every schema goes, the way
+ * a rollback to the snapshot expects, and public comes back as initdb makes
+ * it. Roles and other databases are untouched. */
+static const char empty_sql[] =
+	"DO $ballast$ DECLARE s text; BEGIN "
+	"FOR s IN SELECT nspname FROM pg_namespace WHERE nspname NOT IN "
+	"('pg_catalog', 'information_schema') AND nspname NOT LIKE 'pg\\_toast%' "
+	"AND nspname NOT LIKE 'pg\\_temp\\_%' LOOP "
+	"EXECUTE format('DROP SCHEMA %I CASCADE', s); END LOOP; "
+	"IF current_setting('server_version_num')::int >= 150000 THEN "
+	"CREATE SCHEMA public AUTHORIZATION pg_database_owner; "
+	"GRANT USAGE ON SCHEMA public TO PUBLIC; "
+	"COMMENT ON SCHEMA public IS 'standard public schema'; "
+	"ELSE CREATE SCHEMA public; GRANT ALL ON SCHEMA public TO PUBLIC; "
+	"COMMENT ON SCHEMA public IS 'standard public schema'; END IF; "
+	"END $ballast$";
+
+static int empty_database(const char *conninfo, const char *password, struct errbuf *e)
+{
+	PGconn *conn = NULL;
+	int rc = pg_connect(conninfo, password, &conn, e);
+
+	if (!rc)
+		rc = pg_exec(conn, "SET client_min_messages = warning", NULL, e);
+	if (!rc)
+		rc = pg_exec(conn, "BEGIN", NULL, e);
+	if (!rc)
+		rc = pg_exec(conn, empty_sql, NULL, e);
+	if (!rc)
+		rc = pg_exec(conn, "COMMIT", NULL, e);
+	if (rc)
+		errbuf_prefix(e, "cannot empty the target for --clean: ");
+	PQfinish(conn);
+	return rc;
+}
+
 /* A 0600 scratch file for pg_restore -j, which needs a seekable archive. */
 static int scratch_file(struct strbuf *path, int *fd, struct errbuf *e)
 {
@@ -659,7 +698,7 @@ int dbdump_restore(const struct config *cfg, struct repo *r, json_t *item,
 
 	extra[nx++] = "--no-password";
 	extra[nx++] = "--exit-on-error";
-	if (o->clean) {
+	if (o->clean && o->create) {
 		extra[nx++] = "--clean";
 		extra[nx++] = "--if-exists";
 	}
@@ -687,6 +726,11 @@ int dbdump_restore(const struct config *cfg, struct repo *r, json_t *item,
 		extra[nx++] = scratch.buf;
 	}
 	extra[nx] = NULL;
+	if (o->clean && !o->create) {
+		rc = empty_database(target, pw.len ? pw.buf : NULL, e);
+		if (rc)
+			goto out;
+	}
 	argv = build_argv(restorecmd, "pg_restore", extra);
 	c.argv = argv;
 	c.env = env;
