@@ -115,21 +115,27 @@ struct proj {
 	char repo[1024];
 };
 
-/* dbs: the JSON text of the "databases" array. */
-TH_FN void proj_init(struct proj *p, const char *tag, const char *dbs)
+/* Write a ballast.json for p's repository at path; dbs: the JSON text of
+ * the "databases" array. */
+TH_FN void proj_write_cfg(const struct proj *p, const char *path, const char *dbs)
 {
 	char text[8192];
 
-	p->dir = ttmp_dir(tag);
-	ck_assert_ptr_nonnull(p->dir);
-	snprintf(p->cfg, sizeof(p->cfg), "%s/ballast.json", p->dir);
-	snprintf(p->repo, sizeof(p->repo), "%s/repo", p->dir);
 	snprintf(text, sizeof(text),
 		 "{ \"project\": \"shop\", \"state_dir\": \"%s/state\",\n"
 		 "  \"repository\": { \"type\": \"local\", \"path\": \"%s\" },\n"
 		 "  \"compression\": { \"level\": 3, \"threads\": 2 },\n"
 		 "  \"databases\": %s }\n", p->dir, p->repo, dbs);
-	ck_assert_int_eq(twrite_file(p->cfg, text), 0);
+	ck_assert_int_eq(twrite_file(path, text), 0);
+}
+
+TH_FN void proj_init(struct proj *p, const char *tag, const char *dbs)
+{
+	p->dir = ttmp_dir(tag);
+	ck_assert_ptr_nonnull(p->dir);
+	snprintf(p->cfg, sizeof(p->cfg), "%s/ballast.json", p->dir);
+	snprintf(p->repo, sizeof(p->repo), "%s/repo", p->dir);
+	proj_write_cfg(p, p->cfg, dbs);
 }
 
 TH_FN void proj_done(struct proj *p)
