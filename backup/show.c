@@ -44,9 +44,15 @@ static void print_human(json_t *m)
 		       json_string_value(json_object_get(it, "row_counts")));
 		json_array_foreach(json_object_get(it, "tables"), j, t) {
 			json_t *rows = json_object_get(t, "rows");
+			char full[300];
 
-			printf("    %-40s %lld\n", json_string_value(json_object_get(t, "name")),
-			       json_is_integer(rows) ? (long long)json_integer_value(rows) : -1LL);
+			snprintf(full, sizeof(full), "%s.%s",
+				 json_string_value(json_object_get(t, "schema")),
+				 json_string_value(json_object_get(t, "name")));
+			if (json_is_integer(rows))
+				printf("    %-44s %lld\n", full, (long long)json_integer_value(rows));
+			else
+				printf("    %s\n", full);
 		}
 	}
 }

@@ -681,6 +681,20 @@ int dbdump_restore(const struct config *cfg, struct repo *r, json_t *item,
 	}
 	if (db)
 		dbdump_password(db, &pw);
+	if (o->target) {
+		/* a password given with --target wins over the configured one */
+		json_t *spec = json_pack("{s:s}", "conninfo", o->target);
+		struct strbuf tpw = STRBUF_INIT;
+
+		dbdump_password(spec, &tpw);
+		if (tpw.len) {
+			log_add_secret(tpw.buf);
+			strbuf_reset(&pw);
+			strbuf_addstr(&pw, tpw.buf);
+		}
+		strbuf_release(&tpw);
+		json_decref(spec);
+	}
 	if (pw.len) {
 		strbuf_addf(&envpw, "PGPASSWORD=%s", pw.buf);
 		env[0] = envpw.buf;
