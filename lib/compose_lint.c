@@ -148,9 +148,12 @@ static yaml_node_t *map_get_depth(yaml_document_t *d, yaml_node_t *m, const char
 		if (!scalar_is(yget(d, p->key), "<<"))
 			continue;
 		v = yget(d, p->value);
-		if (is_map(v))
-			return map_get_depth(d, v, key, depth + 1);
-		if (is_seq(v)) {
+		if (is_map(v)) {
+			yaml_node_t *got = map_get_depth(d, v, key, depth + 1);
+
+			if (got)
+				return got;
+		} else if (is_seq(v)) {
 			for (yaml_node_item_t *i = v->data.sequence.items.start;
 			     i < v->data.sequence.items.top; i++) {
 				yaml_node_t *got = map_get_depth(d, yget(d, *i), key, depth + 1);
@@ -836,7 +839,8 @@ static int lint_service(struct lint *L, yaml_node_t *key, yaml_node_t *svc, stru
 
 /* YAML says a mapping's keys are unique; PyYAML keeps the last, go-yaml
  * refuses. Refuse too, so lint never judges a different value than the
- * engine that runs the file. */
+ * engine that runs the file. Two "<<" keys are refused as well: engines
+ * disagree on which merge wins. */
 static int check_duplicates(yaml_document_t *d, const char *file, struct errbuf *e)
 {
 	for (yaml_node_t *n = d->nodes.start; n < d->nodes.top; n++) {
@@ -846,7 +850,7 @@ static int check_duplicates(yaml_document_t *d, const char *file, struct errbuf 
 		     a < n->data.mapping.pairs.top; a++) {
 			yaml_node_t *ka = yget(d, a->key);
 
-			if (!is_scalar(ka) || scalar_is(ka, "<<"))
+			if (!is_scalar(ka))
 				continue;
 			for (yaml_node_pair_t *b = a + 1; b < n->data.mapping.pairs.top; b++) {
 				yaml_node_t *kb = yget(d, b->key);
