@@ -66,7 +66,7 @@ int cmd_lint(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e)
 	const char *file = NULL, *env = NULL;
 	int c, rc;
 
-	while ((c = getopt_long(argc, argv, "+:f:", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":f:", opts, NULL)) != -1) {
 		switch (c) {
 		case 'f':
 			file = optarg;
