@@ -37,15 +37,17 @@ static int env_compose_path(struct cli_ctx *ctx, const char *env, struct strbuf 
 		goto out;
 	}
 	cf = json_object_get(node, "compose_file");
-	if (!json_is_string(cf)) {
-		rc = errbuf_set(e, BL_EUSAGE, "%s: environments.%s.compose_file: expected the "
-				"compose file to lint", ctx->cfg->path, env);
+	if (cf && !json_is_string(cf)) {
+		rc = errbuf_set(e, BL_EUSAGE, "%s: environments.%s.compose_file: expected a string",
+				ctx->cfg->path, env);
 		goto out;
 	}
+	strbuf_reset(&where);
 	strbuf_addf(&where, "environments.%s.compose_file", env);
 	/* Only this key is expanded: linting must not need the deploy secrets
-	 * the rest of the environment refers to. */
-	rc = config_interpolate(json_string_value(cf), NULL, &raw, ctx->cfg->path, where.buf, e);
+	 * the rest of the environment refers to. The default is deploy's. */
+	rc = config_interpolate(cf ? json_string_value(cf) : "docker-compose.yml", NULL, &raw,
+				ctx->cfg->path, where.buf, e);
 	if (rc)
 		goto out;
 	config_path(ctx->cfg, raw.buf, path);

@@ -177,6 +177,11 @@ cd /
 t_run 0 "$bin" --config "$tmp/proj/ballast.json" lint p
 t_contains "$t_out" "$tmp/proj/stack.yml: clean" "relative compose_file"
 cd "$tmp"
+# Without compose_file, deploy's default docker-compose.yml.
+cp "$ex/docker-compose.dev.yml" "$tmp/proj/docker-compose.yml"
+printf '{"project": "x", "environments": {"d": {"app_dir": "/srv/x"}}}\n' > "$tmp/proj/default.json"
+t_run 4 "$bin" --config "$tmp/proj/default.json" lint d
+t_contains "$t_out" "$tmp/proj/docker-compose.yml: " "default compose_file"
 t_run 0 "$bin" lint --help
 t_contains "$t_out" "lint ENV|--file COMPOSE" "lint --help"
 t_done
