@@ -11,7 +11,8 @@ pkgs=(build-essential cmake pkg-config git
       postgresql postgresql-client zstd openssh-server openssh-client
       nodejs npm python3 curl acl attr openssl
       clang libclang-rt-14-dev
-      python3-alembic python3-psycopg2)
+      python3-alembic python3-psycopg2
+      docker-compose)
 missing=()
 for p in "${pkgs[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
