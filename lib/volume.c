@@ -171,8 +171,12 @@ static int copy_data(struct archive *disk, struct archive *w, struct wctx *wc,
 	if (r != ARCHIVE_OK && r != ARCHIVE_EOF) {
 		if (r == ARCHIVE_FATAL && wc->failed)
 			return write_error(wc, w, root, e);
-		warn_add(st, rel, "cannot read: %s; stored padded with zeros",
-			 archive_error_string(disk) ? archive_error_string(disk) : "read error");
+		if (lstat(full, &after) < 0 && errno == ENOENT)
+			warn_add(st, rel, "vanished while being read; stored as %lld zero bytes",
+				 before->size);
+		else
+			warn_add(st, rel, "cannot read: %s; stored padded with zeros",
+				 archive_error_string(disk) ? archive_error_string(disk) : "read error");
 		return 0;
 	}
 	st->bytes += progress;
@@ -278,7 +282,10 @@ int volume_archive(const char *root_in, const struct volume_archive_opts *o,
 	if (archive_write_set_format_pax(w) != ARCHIVE_OK ||
 	    archive_write_add_filter_none(w) != ARCHIVE_OK ||
 	    archive_write_set_bytes_per_block(w, 64 * 1024) != ARCHIVE_OK ||
-	    archive_write_set_bytes_in_last_block(w, 1) != ARCHIVE_OK) {
+	    archive_write_set_bytes_in_last_block(w, 1) != ARCHIVE_OK ||
+	    /* Linux names are bytes: store them as they are, whatever the
+	     * locale, instead of failing to translate them to UTF-8. */
+	    archive_write_set_format_option(w, "pax", "hdrcharset", "BINARY") != ARCHIVE_OK) {
 		rc = errbuf_set(e, BL_EFAIL, "volume: libarchive: %s", archive_error_string(w));
 		goto out;
 	}
@@ -548,6 +555,21 @@ out:
 	return rc;
 }
 
+/* libarchive's message, with strerror when it recorded an errno. */
+static const char *la_error(struct archive *a, char *buf, size_t n)
+{
+	const char *msg = archive_error_string(a);
+	int err = archive_errno(a);
+
+	if (!msg)
+		msg = "unknown error";
+	if (err > 0 && !strstr(msg, strerror(err)))
+		snprintf(buf, n, "%s: %s", msg, strerror(err));
+	else
+		snprintf(buf, n, "%s", msg);
+	return buf;
+}
+
 static int read_error(struct rctx *rc, struct archive *a, struct errbuf *e)
 {
 	if (rc->failed)
@@ -566,7 +588,9 @@ int volume_extract(const char *dir, volume_source_fn src, void *src_ctx,
 	struct rctx rcx = { src, src_ctx, e, 0, 0, NULL, 0 };
 	struct archive *rd = NULL, *dw = NULL;
 	struct archive_entry *ent;
-	int cwd = -1, moved = 0, rc = BL_EFAIL, r;
+	char msg[512];
+	struct timespec root_times[2];
+	int cwd = -1, moved = 0, rc = BL_EFAIL, r, root_time_set = 0;
 
 	if (!st->warnings)
 		st->warnings = json_array();
@@ -617,10 +641,15 @@ int volume_extract(const char *dir, volume_source_fn src, void *src_ctx,
 		rc = check_entry(ent, e);
 		if (rc)
 			goto out;
+		if ((!strcmp(name, ".") || !strcmp(name, "./")) && archive_entry_mtime_is_set(ent)) {
+			root_times[0].tv_sec = root_times[1].tv_sec = archive_entry_mtime(ent);
+			root_times[0].tv_nsec = root_times[1].tv_nsec = archive_entry_mtime_nsec(ent);
+			root_time_set = 1;
+		}
 		r = archive_write_header(dw, ent);
 		if (r < ARCHIVE_WARN) {
 			rc = errbuf_set(e, BL_EFAIL, "volume: cannot restore '%s' into %s: %s", name, dir,
-					archive_error_string(dw));
+					la_error(dw, msg, sizeof(msg)));
 			goto out;
 		}
 		if (r == ARCHIVE_WARN)
@@ -648,7 +677,7 @@ int volume_extract(const char *dir, volume_source_fn src, void *src_ctx,
 				}
 				if (archive_write_data_block(dw, buf, size, off) < ARCHIVE_OK) {
 					rc = errbuf_set(e, BL_EFAIL, "volume: cannot write '%s' in %s: %s", name,
-							dir, archive_error_string(dw));
+							dir, la_error(dw, msg, sizeof(msg)));
 					goto out;
 				}
 				st->bytes += (long long)size;
@@ -661,7 +690,7 @@ int volume_extract(const char *dir, volume_source_fn src, void *src_ctx,
 		r = archive_write_finish_entry(dw);
 		if (r < ARCHIVE_WARN) {
 			rc = errbuf_set(e, BL_EFAIL, "volume: cannot restore '%s' into %s: %s", name, dir,
-					archive_error_string(dw));
+					la_error(dw, msg, sizeof(msg)));
 			goto out;
 		}
 		if (r == ARCHIVE_WARN)
@@ -671,9 +700,13 @@ int volume_extract(const char *dir, volume_source_fn src, void *src_ctx,
 	 * working directory: close before leaving it. */
 	if (archive_write_close(dw) != ARCHIVE_OK) {
 		rc = errbuf_set(e, BL_EFAIL, "volume: cannot finish restoring into %s: %s", dir,
-				archive_error_string(dw));
+				la_error(dw, msg, sizeof(msg)));
 		goto out;
 	}
+	/* libarchive leaves the extraction root's own mtime alone; the
+	 * volume directory's time is part of what was saved. */
+	if (root_time_set && utimensat(AT_FDCWD, ".", root_times, 0) < 0)
+		warn_add(st, ".", "cannot restore the modification time: %s", strerror(errno));
 	/* Read the source to its end: a source that checks a checksum at EOF
 	 * must see every byte before the restored tree is trusted. */
 	while (!rcx.eof && !rcx.failed) {

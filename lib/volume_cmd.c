@@ -136,10 +136,10 @@ static int run_phase(const struct volume_spec *v, const char *phase, const char 
 
 int volume_cmd_before(struct volume_cmd *c, struct errbuf *e)
 {
-	if (!c->v->before || c->before_started)
+	if (c->before_started)
 		return 0;
 	c->before_started = 1;
-	return run_phase(c->v, "before", c->v->before, e);
+	return c->v->before ? run_phase(c->v, "before", c->v->before, e) : 0;
 }
 
 int volume_cmd_after(struct volume_cmd *c, struct errbuf *e)
@@ -158,10 +158,7 @@ int volume_snapshot(const struct volume_spec *v, proc_sink_fn sink, void *sink_c
 	struct errbuf after_err = ERRBUF_INIT;
 	int rc, arc;
 
-	/* `after` is owed as soon as `before` started, so `before` is
-	 * considered started even when it fails. */
-	cmd.before_started = v->before ? 1 : 0;
-	rc = v->before ? run_phase(v, "before", v->before, e) : 0;
+	rc = volume_cmd_before(&cmd, e);
 	if (!rc && cli_interrupted)
 		rc = errbuf_set(e, BL_EFAIL, "volume %s: interrupted by signal %d", v->name,
 				cli_interrupted);

@@ -6,9 +6,10 @@
  * (name, path resolved from the config's directory, exclude, before,
  * after); the spec borrows strings from the JSON, which must outlive it.
  *
- * volume_cmd_before() runs the `before` argv; from then on `after` is owed:
- * volume_cmd_after() runs it exactly once if `before` was started, whether
- * `before` succeeded or not, and does nothing otherwise. Both run without a
+ * volume_cmd_before() runs the `before` argv (if any); from then on `after`
+ * is owed: volume_cmd_after() runs it exactly once if volume_cmd_before()
+ * was called, whether `before` succeeded or not (or was not configured),
+ * and does nothing otherwise. Both run without a
  * shell, in the config's directory (where a compose project usually lives),
  * with stdin from /dev/null, stdout logged at debug level, and a timeout of
  * VOLUME_CMD_TIMEOUT_MS; a failure names the volume, the phase and the
