@@ -380,6 +380,7 @@ int volume_archive(const char *root_in, const struct volume_archive_opts *o,
 	}
 	/* The tar strategy never defers an entry; drain anyway so a change of
 	 * format cannot silently drop one. */
+	archive_entry_free(ent);
 	ent = NULL;
 	for (;;) {
 		archive_entry_linkify(lr, &ent, &spare);

@@ -97,6 +97,7 @@ int volume_spec_find(const struct config *cfg, const char *name,
 
 		if (json_is_string(n) && !strcmp(json_string_value(n), name)) {
 			snprintf(where, sizeof(where), "volumes[%zu]", i);
+			strbuf_release(&known);
 			return volume_spec_load(cfg, v, where, out, e);
 		}
 		if (json_is_string(n))
