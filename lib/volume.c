@@ -617,6 +617,10 @@ int volume_extract(const char *dir, volume_source_fn src, void *src_ctx,
 		goto out;
 	}
 	archive_read_support_format_tar(rd);
+	/* A stored volume object is zstd-compressed; libarchive decodes it in
+	 * the same pull loop, so memory stays bounded by zstd's window. Only
+	 * zstd: every other decoder would be attack surface for nothing. */
+	archive_read_support_filter_zstd(rd);
 	/* No name lookup: owners are restored by number. */
 	archive_write_disk_set_options(dw, flags);
 	if (archive_read_open(rd, &rcx, NULL, read_cb, NULL) != ARCHIVE_OK) {

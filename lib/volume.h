@@ -26,7 +26,8 @@
  * error (BL_EFAIL) before any byte reaches sink. SIGINT/SIGTERM caught by
  * cli_catch_signals() stop the walk with BL_EFAIL ("interrupted").
  *
- * Contract, extracting: volume_extract() reads a pax tar from src into an
+ * Contract, extracting: volume_extract() reads a pax tar, plain or
+ * zstd-compressed (as stored in a repository), from src into an
  * existing empty directory with libarchive's secure flags (no "..", no
  * absolute paths, never through a symlink) plus ballast's own checks: every
  * entry name and hard-link target must stay inside the directory, a hard

@@ -208,6 +208,41 @@ START_TEST(test_roundtrip_every_type)
 }
 END_TEST
 
+START_TEST(test_zstd_compressed_archive_restores)
+{
+	char *src = pathf("src"), *tar = pathf("v.tar"), *zst = pathf("v.tar.zst");
+	char *dst = pathf("restored");
+	const char *argv[] = { "zstd", "-q", "-T2", "-3", tar, "-o", zst, NULL };
+	struct strbuf a = STRBUF_INIT, b = STRBUF_INIT;
+	struct volume_stats st = VOLUME_STATS_INIT;
+	struct volume_restore_result res;
+	struct errbuf e = ERRBUF_INIT;
+	struct stat sb;
+
+	ck_assert_int_eq(mkdir(src, 0755), 0);
+	ck_assert_int_eq(ttree_make_sample(src), 0);
+	listing(src, &a);
+	ck_assert_msg(archive_to(src, NULL, tar, &st, &e) == 0, "%s", e.msg);
+	ck_assert_int_eq(trun(argv, NULL, NULL, NULL), 0);
+	ck_assert_int_eq(unlink(tar), 0);
+	volume_stats_release(&st);
+	st = (struct volume_stats)VOLUME_STATS_INIT;
+	ck_assert_msg(restore_from(zst, dst, "Z", 0, &res, &st, &e) == 0, "%s", e.msg);
+	listing(dst, &b);
+	same_listing(a.buf, b.buf);
+	/* tar_bytes counts what was read from the source: the stored bytes. */
+	ck_assert_int_eq(stat(zst, &sb), 0);
+	ck_assert_int_eq(st.tar_bytes, sb.st_size);
+	volume_stats_release(&st);
+	strbuf_release(&a);
+	strbuf_release(&b);
+	free(src);
+	free(tar);
+	free(zst);
+	free(dst);
+}
+END_TEST
+
 START_TEST(test_restore_swaps_and_keeps_old)
 {
 	char *src = pathf("src"), *tar = pathf("v.tar");
@@ -900,6 +935,7 @@ int main(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, test_roundtrip_every_type);
+	tcase_add_test(tc, test_zstd_compressed_archive_restores);
 	tcase_add_test(tc, test_restore_swaps_and_keeps_old);
 	tcase_add_test(tc, test_excludes);
 	tcase_add_test(tc, test_changed_and_vanished_are_warnings);
