@@ -78,8 +78,10 @@ int volume_spec_load(const struct config *cfg, json_t *v, const char *where,
 		out->before = string_list(json_object_get(v, "before"), where, "before", 1, e, &rc);
 	if (!rc)
 		out->after = string_list(json_object_get(v, "after"), where, "after", 1, e, &rc);
-	if (rc)
+	if (rc) {
 		volume_spec_release(out);
+		out->name = NULL;
+	}
 	return rc;
 }
 
