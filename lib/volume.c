@@ -850,19 +850,20 @@ static int id_ok(const char *id)
 	return 1;
 }
 
-int volume_restore(const char *path_in, const struct volume_restore_opts *o,
-		   struct volume_restore_result *res, struct volume_stats *st,
-		   struct errbuf *e)
+/* Normalise the target and check everything a restore needs before it
+ * starts: fills path (absolute), parent, staging and old; *exists. */
+static int restore_prepare(const char *path_in, const char *id, int keep_old,
+			   struct strbuf *path, struct strbuf *parent, struct strbuf *staging,
+			   struct strbuf *old, int *exists, struct errbuf *e)
 {
-	struct strbuf path = STRBUF_INIT, parent = STRBUF_INIT, base = STRBUF_INIT;
-	struct strbuf staging = STRBUF_INIT, old = STRBUF_INIT;
+	struct strbuf base = STRBUF_INIT;
 	struct stat sb;
-	int exists = 0, staged = 0, rc = BL_EFAIL, fd;
 	char cwd[PATH_MAX];
+	int rc = 0;
 
-	memset(res, 0, sizeof(*res));
-	if (!id_ok(o->id)) {
-		rc = errbuf_set(e, BL_EUSAGE, "volume: invalid backup id '%s'", o->id ? o->id : "");
+	*exists = 0;
+	if (!id_ok(id)) {
+		rc = errbuf_set(e, BL_EUSAGE, "volume: invalid backup id '%s'", id ? id : "");
 		goto out;
 	}
 	/* Absolute, because extraction changes the working directory. */
@@ -871,39 +872,70 @@ int volume_restore(const char *path_in, const struct volume_restore_opts *o,
 			rc = errbuf_errno(e, BL_EFAIL, errno, "volume: cannot resolve %s", path_in);
 			goto out;
 		}
-		strbuf_addf(&path, "%s/", cwd);
+		strbuf_addf(path, "%s/", cwd);
 	}
-	strbuf_addstr(&path, path_in);
-	while (path.len > 1 && path.buf[path.len - 1] == '/')
-		strbuf_setlen(&path, path.len - 1);
-	split_path(path.buf, &parent, &base);
-	if (!strcmp(path.buf, "/") || !strcmp(base.buf, ".") || !strcmp(base.buf, "..")) {
-		rc = errbuf_set(e, BL_EUSAGE, "volume: refusing to restore onto %s", path.buf);
+	strbuf_addstr(path, path_in);
+	while (path->len > 1 && path->buf[path->len - 1] == '/')
+		strbuf_setlen(path, path->len - 1);
+	split_path(path->buf, parent, &base);
+	if (!strcmp(path->buf, "/") || !strcmp(base.buf, ".") || !strcmp(base.buf, "..")) {
+		rc = errbuf_set(e, BL_EUSAGE, "volume: refusing to restore onto %s", path->buf);
 		goto out;
 	}
-	if (stat(parent.buf, &sb) < 0 || !S_ISDIR(sb.st_mode)) {
+	if (stat(parent->buf, &sb) < 0 || !S_ISDIR(sb.st_mode)) {
 		rc = errbuf_set(e, BL_EFAIL, "volume: cannot restore %s: parent directory %s does not exist",
-				path.buf, parent.buf);
+				path->buf, parent->buf);
 		goto out;
 	}
-	if (lstat(path.buf, &sb) == 0) {
+	if (lstat(path->buf, &sb) == 0) {
 		if (!S_ISDIR(sb.st_mode)) {
 			rc = errbuf_set(e, BL_EFAIL, "volume: %s exists and is not a directory; refusing to replace it",
-					path.buf);
+					path->buf);
 			goto out;
 		}
-		exists = 1;
+		*exists = 1;
 	} else if (errno != ENOENT) {
-		rc = errbuf_errno(e, BL_EFAIL, errno, "volume: cannot inspect %s", path.buf);
+		rc = errbuf_errno(e, BL_EFAIL, errno, "volume: cannot inspect %s", path->buf);
 		goto out;
 	}
-	volume_staging_path(path.buf, o->id, &staging);
-	volume_old_path(path.buf, o->id, &old);
-	if (exists && o->keep_old && lstat(old.buf, &sb) == 0) {
+	volume_staging_path(path->buf, id, staging);
+	volume_old_path(path->buf, id, old);
+	if (*exists && keep_old && lstat(old->buf, &sb) == 0) {
 		rc = errbuf_set(e, BL_EFAIL, "volume: %s already exists (kept by an earlier restore of this backup); remove it or restore with --no-keep",
-				old.buf);
+				old->buf);
 		goto out;
 	}
+out:
+	strbuf_release(&base);
+	return rc;
+}
+
+int volume_restore_check(const char *path, const char *id, int keep_old, struct errbuf *e)
+{
+	struct strbuf p = STRBUF_INIT, parent = STRBUF_INIT, staging = STRBUF_INIT, old = STRBUF_INIT;
+	int exists, rc = restore_prepare(path, id, keep_old, &p, &parent, &staging, &old, &exists, e);
+
+	strbuf_release(&p);
+	strbuf_release(&parent);
+	strbuf_release(&staging);
+	strbuf_release(&old);
+	return rc;
+}
+
+int volume_restore(const char *path_in, const struct volume_restore_opts *o,
+		   struct volume_restore_result *res, struct volume_stats *st,
+		   struct errbuf *e)
+{
+	struct strbuf path = STRBUF_INIT, parent = STRBUF_INIT;
+	struct strbuf staging = STRBUF_INIT, old = STRBUF_INIT;
+	struct stat sb;
+	int exists = 0, staged = 0, rc = BL_EFAIL, fd;
+
+	memset(res, 0, sizeof(*res));
+	rc = restore_prepare(path_in, o->id, o->keep_old, &path, &parent, &staging, &old,
+			     &exists, e);
+	if (rc)
+		goto out;
 	/* A staging directory left by an interrupted restore of the same
 	 * backup holds nothing anyone relies on. */
 	rc = volume_remove_tree(staging.buf, e);
@@ -1000,7 +1032,6 @@ out:
 	}
 	strbuf_release(&path);
 	strbuf_release(&parent);
-	strbuf_release(&base);
 	strbuf_release(&staging);
 	strbuf_release(&old);
 	return rc;

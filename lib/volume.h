@@ -123,6 +123,11 @@ int volume_restore(const char *path, const struct volume_restore_opts *o,
 		   struct volume_restore_result *res, struct volume_stats *st,
 		   struct errbuf *e);
 
+/* Every check volume_restore() makes before it writes anything (id, parent
+ * directory, target type, an existing kept copy), so a caller can fail
+ * before stopping services. */
+int volume_restore_check(const char *path, const char *id, int keep_old, struct errbuf *e);
+
 /* "<parent>/.<name>.ballast-restore-<id>" and "<path>.ballast-old-<id>". */
 void volume_staging_path(const char *path, const char *id, struct strbuf *out);
 void volume_old_path(const char *path, const char *id, struct strbuf *out);

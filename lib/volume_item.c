@@ -177,6 +177,9 @@ int volume_item_restore(const struct volume_spec *spec, struct repo *r, json_t *
 	if (rc)
 		goto out;
 	s.h = zhash_new();
+	rc = volume_restore_check(where->buf, o->id, o->keep_old, e);
+	if (rc)
+		goto out;
 	/* The containers writing to the volume are stopped around the swap;
 	 * a restore elsewhere (--to) leaves them alone. */
 	hooks = spec && !o->to;
