@@ -2,8 +2,12 @@
 # Volume snapshot benchmark: `ballast-backup run --only volume:bench` beside
 # the command an operator would use instead, `tar -I 'zstd -T0 -3' -cf`, on
 # the same tree of mixed small and large files, warm cache, same machine.
-# Reports ratios (ballast / tar) for wall time and stored size, the median
-# of ROUNDS alternating runs. Writes a summary to bench/results/.
+# Reports ratios (ballast / tar) for wall time, CPU time (user + system,
+# which a busy shared machine distorts far less than wall time) and stored
+# size, the median of ROUNDS alternating runs. ballast fsyncs the object
+# before it commits it; tar does not, so "tar + sync" (sync of the output
+# file after tar) is measured too, as the like-for-like durability
+# comparison. Writes a summary to bench/results/.
 #
 #   bench/volume.sh [BUILD_DIR]      (default: ./build)
 #   env: BENCH_DIR (scratch, default /tmp/ballast-bench-volume), ROUNDS (3),
@@ -81,34 +85,49 @@ cat > "$work/ballast.json" <<EOF
   "compression": { "level": 3, "threads": 0 } }
 EOF
 
-now() { date +%s.%N; }
+# run CMD...: sets t (wall seconds) and c (user + system CPU seconds)
+measure() {
+	local f
+	f=$(mktemp)
+	/usr/bin/time -f '%e %U %S' -o "$f" "$@"
+	read -r t u s < "$f"
+	c=$(echo "$u + $s" | bc)
+	rm -f "$f"
+}
+load0=$(cut -d' ' -f1-3 /proc/loadavg)
 # Warm the page cache for both sides alike.
 tar -cf - -C "$tree" . >/dev/null
 
-tar_t=() tar_s=() bl_t=() bl_s=()
+tar_t=() tar_c=() tar_s=() ts_t=() bl_t=() bl_c=() bl_s=()
 for r in $(seq 1 "$rounds"); do
 	rm -f "$work/out.tar.zst"
-	t0=$(now)
-	tar -I 'zstd -T0 -3' -cf "$work/out.tar.zst" -C "$tree" .
-	t1=$(now)
-	tar_t+=("$(echo "$t1 - $t0" | bc)")
+	sync
+	measure tar -I 'zstd -T0 -3' -cf "$work/out.tar.zst" -C "$tree" .
+	tar_t+=("$t") tar_c+=("$c")
 	tar_s+=("$(stat -c %s "$work/out.tar.zst")")
 
+	rm -f "$work/out.tar.zst"
+	sync
+	measure sh -c "tar -I 'zstd -T0 -3' -cf '$work/out.tar.zst' -C '$tree' . && sync '$work/out.tar.zst'"
+	ts_t+=("$t")
+
 	rm -rf "$work/repo/bench"
-	t0=$(now)
-	"$bin" --config "$work/ballast.json" -q run --only volume:bench
-	t1=$(now)
-	bl_t+=("$(echo "$t1 - $t0" | bc)")
+	sync
+	measure "$bin" --config "$work/ballast.json" -q run --only volume:bench
+	bl_t+=("$t") bl_c+=("$c")
 	obj=$(find "$work/repo/bench/backups" -name 'volume-bench.tar.zst')
 	bl_s+=("$(stat -c %s "$obj")")
 done
 
 median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-tt=$(median "${tar_t[@]}") ts=$(median "${tar_s[@]}")
-bt=$(median "${bl_t[@]}") bs=$(median "${bl_s[@]}")
+tt=$(median "${tar_t[@]}") ts=$(median "${tar_s[@]}") tc=$(median "${tar_c[@]}")
+tst=$(median "${ts_t[@]}")
+bt=$(median "${bl_t[@]}") bs=$(median "${bl_s[@]}") bc_=$(median "${bl_c[@]}")
 raw=$(du -sb --apparent-size "$tree" | cut -f1)
 files=$(find "$tree" -type f | wc -l)
 tratio=$(echo "scale=3; $bt / $tt" | bc)
+tsratio=$(echo "scale=3; $bt / $tst" | bc)
+cratio=$(echo "scale=3; $bc_ / $tc" | bc)
 sratio=$(echo "scale=4; $bs / $ts" | bc)
 
 mkdir -p "$top/bench/results"
@@ -118,9 +137,13 @@ out="$top/bench/results/volume-$(date -u +%Y%m%dT%H%M%SZ).txt"
 	echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ)  host: $(nproc) cores, $(uname -r)"
 	echo "tree: $files files, $raw bytes ($small small text files, 200 logs of 100 KiB-1 MiB, 4 x $large_mb MiB)"
 	echo "rounds: $rounds, median; warm page cache; level 3, all cores on both sides"
-	echo "tar:     ${tt}s  $ts bytes   (runs: ${tar_t[*]})"
-	echo "ballast: ${bt}s  $bs bytes   (runs: ${bl_t[*]})"
-	echo "time ratio ballast/tar: $tratio   (<= 1 means ballast is no slower)"
-	echo "size ratio ballast/tar: $sratio   (<= 1 means ballast is no larger)"
+	echo "load average before: $load0"
+	echo "tar:        wall ${tt}s  cpu ${tc}s  $ts bytes   (wall runs: ${tar_t[*]})"
+	echo "tar + sync: wall ${tst}s                          (wall runs: ${ts_t[*]})"
+	echo "ballast:    wall ${bt}s  cpu ${bc_}s  $bs bytes   (wall runs: ${bl_t[*]})"
+	echo "wall ratio ballast/tar:        $tratio   (<= 1 means ballast is no slower)"
+	echo "wall ratio ballast/(tar+sync): $tsratio"
+	echo "cpu ratio ballast/tar:         $cratio"
+	echo "size ratio ballast/tar:        $sratio   (<= 1 means ballast is no larger)"
 	echo "ballast stores more than tar here: nanosecond mtimes, xattrs and ACLs (pax)."
 } | tee "$out"

@@ -1,5 +1,7 @@
 #include "volume_item.h"
 
+#include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "backupset.h"
@@ -9,25 +11,105 @@
 #include "proc.h"
 #include "zstream.h"
 
-struct bsink {
-	struct zstream *z;
+/*
+ * Backup runs as two stages, like `tar | zstd`: a producer thread walks the
+ * volume and writes the tar (reading files, metadata, xattrs) into a small
+ * ring of buffers, while the calling thread feeds zstd's workers, hashes
+ * the compressed bytes and writes them to the repository. Reading the next
+ * files thus overlaps compressing the last ones; memory is the ring,
+ * VOLUME_RING buffers of VOLUME_CHUNK bytes.
+ */
+#define VOLUME_RING 8
+
+struct ring {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	char *buf[VOLUME_RING];
+	size_t len[VOLUME_RING];
+	int head, count;   /* next to read, filled slots */
+	int done;          /* producer finished (its rc is in prc) */
+	int stop;          /* consumer failed: producer must give up */
+	int prc;
+	struct errbuf pe;  /* the producer's error */
 	const struct volume_spec *v;
-	const struct volume_item_opts *o;
+	struct volume_stats *st;
 };
+
+static int ring_sink(void *ctx, const void *buf, size_t len, struct errbuf *e)
+{
+	struct ring *q = ctx;
+	int slot;
+
+	pthread_mutex_lock(&q->mu);
+	while (q->count == VOLUME_RING && !q->stop)
+		pthread_cond_wait(&q->cv, &q->mu);
+	if (q->stop) {
+		pthread_mutex_unlock(&q->mu);
+		return errbuf_set(e, BL_EFAIL, "volume %s: stopped", q->v->name);
+	}
+	slot = (q->head + q->count) % VOLUME_RING;
+	pthread_mutex_unlock(&q->mu);
+	/* Only the producer writes into a free slot: no lock for the copy. */
+	memcpy(q->buf[slot], buf, len);
+	q->len[slot] = len;
+	pthread_mutex_lock(&q->mu);
+	q->count++;
+	pthread_cond_broadcast(&q->cv);
+	pthread_mutex_unlock(&q->mu);
+	return 0;
+}
+
+static void *producer(void *arg)
+{
+	struct ring *q = arg;
+	int rc = volume_snapshot(q->v, ring_sink, q, q->st, &q->pe);
+
+	pthread_mutex_lock(&q->mu);
+	q->prc = rc;
+	q->done = 1;
+	pthread_cond_broadcast(&q->cv);
+	pthread_mutex_unlock(&q->mu);
+	return NULL;
+}
 
 static int writer_sink(void *ctx, const void *buf, size_t len, struct errbuf *e)
 {
 	return repo_writer_write(ctx, buf, len, e);
 }
 
-static int tar_sink(void *ctx, const void *buf, size_t len, struct errbuf *e)
+/* Drain the ring into z until the producer is done; returns the first
+ * failure, the consumer's own or the producer's. */
+static int consume(struct ring *q, struct zstream *z, const struct volume_item_opts *o,
+		   struct errbuf *e)
 {
-	struct bsink *s = ctx;
-	int rc = zstream_write(s->z, buf, len, e);
+	int rc = 0;
 
-	if (!rc && s->o->progress)
-		s->o->progress(s->o->progress_ctx, s->v->name, zstream_raw_bytes(s->z),
-			       zstream_stored_bytes(s->z));
+	for (;;) {
+		int slot;
+
+		pthread_mutex_lock(&q->mu);
+		while (!q->count && !q->done)
+			pthread_cond_wait(&q->cv, &q->mu);
+		if (!q->count) {
+			pthread_mutex_unlock(&q->mu);
+			break;
+		}
+		slot = q->head;
+		pthread_mutex_unlock(&q->mu);
+		rc = zstream_write(z, q->buf[slot], q->len[slot], e);
+		if (!rc && o->progress)
+			o->progress(o->progress_ctx, q->v->name, zstream_raw_bytes(z),
+				    zstream_stored_bytes(z));
+		pthread_mutex_lock(&q->mu);
+		q->head = (q->head + 1) % VOLUME_RING;
+		q->count--;
+		if (rc)
+			q->stop = 1;
+		pthread_cond_broadcast(&q->cv);
+		pthread_mutex_unlock(&q->mu);
+		if (rc)
+			break;
+	}
 	return rc;
 }
 
@@ -37,24 +119,52 @@ int volume_item_backup(const struct volume_spec *v, struct repo *r, const char *
 	struct volume_stats st = VOLUME_STATS_INIT;
 	struct repo_writer *w = NULL;
 	struct zstream *z = NULL;
-	struct bsink s;
+	struct ring q;
+	pthread_t th;
 	json_t *ex = json_array();
 	long long t0 = proc_now_ms();
-	int rc;
+	int rc, started = 0, crc;
 
 	*item = NULL;
+	memset(&q, 0, sizeof(q));
+	pthread_mutex_init(&q.mu, NULL);
+	pthread_cond_init(&q.cv, NULL);
+	q.v = v;
+	q.st = &st;
 	for (const char **p = v->exclude; p && *p; p++)
 		json_array_append_new(ex, json_string(*p));
+	for (int i = 0; i < VOLUME_RING; i++) {
+		q.buf[i] = malloc(VOLUME_CHUNK);
+		if (!q.buf[i]) {
+			rc = errbuf_set(e, BL_EFAIL, "volume %s: out of memory", v->name);
+			goto out;
+		}
+	}
 	rc = repo_writer_open(r, key, -1, &w, e);
 	if (rc)
 		goto out;
 	rc = zstream_compress_new(o->level, o->threads, writer_sink, w, &z, e);
 	if (rc)
 		goto out;
-	s.z = z;
-	s.v = v;
-	s.o = o;
-	rc = volume_snapshot(v, tar_sink, &s, &st, e);
+	if (pthread_create(&th, NULL, producer, &q)) {
+		rc = errbuf_set(e, BL_EFAIL, "volume %s: cannot start the archive thread", v->name);
+		goto out;
+	}
+	started = 1;
+	crc = consume(&q, z, o, e);
+	pthread_join(th, NULL);
+	started = 0;
+	/* The producer's failure (a missing path, `before`, a signal) is the
+	 * cause when it has one; a consumer failure makes the producer report
+	 * only "stopped". */
+	if (q.prc && !crc) {
+		*e = q.pe;
+		rc = q.prc;
+	} else {
+		rc = crc;
+		if (q.prc && strstr(q.pe.msg, "after command failed"))
+			log_error("%s", q.pe.msg);
+	}
 	if (!rc)
 		rc = zstream_finish(z, e);
 	if (rc)
@@ -63,7 +173,7 @@ int volume_item_backup(const struct volume_spec *v, struct repo *r, const char *
 	w = NULL;
 	if (rc)
 		goto out;
-	*item = json_pack("{s:s, s:s, s:s, s:o, s:{s:I, s:I, s:I, s:I, s:I}, s:I, s:o, s:O, s:{s:I}}",
+	*item = json_pack("{s:s, s:s, s:s, s:o, s:{s:I, s:I, s:I, s:I, s:I}, s:I, s:O, s:O, s:{s:I}}",
 			  "type", "volume", "name", v->name, "path", v->path.buf,
 			  "object", manifest_object(key, zstream_stored_bytes(z), zstream_sha256(z),
 						    zstream_raw_bytes(z)),
@@ -71,16 +181,27 @@ int volume_item_backup(const struct volume_spec *v, struct repo *r, const char *
 			  "symlinks", (json_int_t)st.symlinks, "hardlinks", (json_int_t)st.hardlinks,
 			  "others", (json_int_t)st.others,
 			  "bytes", (json_int_t)st.bytes,
-			  "exclude", json_incref(ex),
-			  "warnings", st.warnings ? st.warnings : json_array(),
+			  "exclude", ex,
+			  "warnings", st.warnings,
 			  "timings", "total_ms", (json_int_t)(proc_now_ms() - t0));
 	if (!*item)
 		rc = errbuf_set(e, BL_EFAIL, "volume %s: cannot build the manifest item", v->name);
 out:
+	if (started) {
+		pthread_mutex_lock(&q.mu);
+		q.stop = 1;
+		pthread_cond_broadcast(&q.cv);
+		pthread_mutex_unlock(&q.mu);
+		pthread_join(th, NULL);
+	}
 	if (rc && strncmp(e->msg, "volume ", 7))
 		errbuf_prefix(e, "volume %s: ", v->name);
 	repo_writer_abort(w);
 	zstream_free(z);
+	for (int i = 0; i < VOLUME_RING; i++)
+		free(q.buf[i]);
+	pthread_mutex_destroy(&q.mu);
+	pthread_cond_destroy(&q.cv);
 	json_decref(ex);
 	volume_stats_release(&st);
 	return rc;
