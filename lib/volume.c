@@ -464,44 +464,70 @@ static int name_inside(const char *name)
 	return 1;
 }
 
-/* Walk name's components below the working directory with lstat. Returns
- * the first component that is a symlink (in *bad, a prefix of name), so a
- * write through it can be refused. *final_type gets the last component's
- * type, 0 when it does not exist. */
+/* Walk name's components below the working directory, one directory
+ * descriptor at a time (no path length limit, nothing followed). Returns 1
+ * with the first component that is a symlink in *bad (a prefix of name), so
+ * a write through it can be refused; -1 when a component cannot be
+ * examined (refused too: it cannot be shown to be safe). *final_type gets
+ * the last component's type, 0 when it does not exist. */
 static int find_symlink(const char *name, struct strbuf *bad, mode_t *final_type)
 {
-	struct strbuf pre = STRBUF_INIT;
+	struct strbuf pre = STRBUF_INIT, comp = STRBUF_INIT;
 	const char *p = name;
-	int found = 0;
+	int dfd = AT_FDCWD, found = 0;
 
 	*final_type = 0;
 	while (*p) {
 		size_t n = strcspn(p, "/");
-		int dot = n == 1 && *p == '.';
 		struct stat sb;
+		int last, fd;
 
-		if (!dot) {
-			if (pre.len)
-				strbuf_addch(&pre, '/');
-			strbuf_add(&pre, p, n);
-		}
+		strbuf_reset(&comp);
+		strbuf_add(&comp, p, n);
 		p += n;
 		while (*p == '/')
 			p++;
-		if (dot && (*p || !pre.len))
+		last = !*p;
+		if (!strcmp(comp.buf, "."))
 			continue;
-		if (lstat(pre.buf, &sb) < 0)
+		if (pre.len)
+			strbuf_addch(&pre, '/');
+		strbuf_addstr(&pre, comp.buf);
+		if (fstatat(dfd, comp.buf, &sb, AT_SYMLINK_NOFOLLOW) < 0) {
+			if (errno != ENOENT) {
+				strbuf_reset(bad);
+				strbuf_addstr(bad, pre.buf);
+				found = -1;
+			}
 			break;  /* does not exist yet: nothing below it can be a link */
+		}
 		if (S_ISLNK(sb.st_mode)) {
 			strbuf_reset(bad);
 			strbuf_addstr(bad, pre.buf);
 			found = 1;
 			break;
 		}
-		if (!*p)
+		if (last) {
 			*final_type = sb.st_mode & S_IFMT;
+			break;
+		}
+		if (!S_ISDIR(sb.st_mode))
+			break;  /* libarchive fails to create below a non-directory */
+		fd = openat(dfd, comp.buf, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (fd < 0) {
+			strbuf_reset(bad);
+			strbuf_addstr(bad, pre.buf);
+			found = -1;
+			break;
+		}
+		if (dfd != AT_FDCWD)
+			close(dfd);
+		dfd = fd;
 	}
+	if (dfd != AT_FDCWD)
+		close(dfd);
 	strbuf_release(&pre);
+	strbuf_release(&comp);
 	return found;
 }
 
@@ -512,7 +538,7 @@ static int check_entry(struct archive_entry *ent, struct errbuf *e)
 	struct strbuf bad = STRBUF_INIT;
 	mode_t ft;
 	int type = (int)archive_entry_filetype(ent);
-	int rc = 0;
+	int rc = 0, r;
 
 	if (!name || !name_inside(name)) {
 		rc = errbuf_set(e, BL_EVERIFY, "volume: refusing archive entry '%s': the path leaves the target directory",
@@ -524,7 +550,14 @@ static int check_entry(struct archive_entry *ent, struct errbuf *e)
 				type == AE_IFSOCK ? "a socket" : "a device node");
 		goto out;
 	}
-	if (find_symlink(name, &bad, &ft) && strcmp(bad.buf, name) != 0) {
+	switch (find_symlink(name, &bad, &ft)) {
+	case -1:
+		rc = errbuf_set(e, BL_EVERIFY, "volume: refusing archive entry '%s': cannot examine '%s'",
+				name, bad.buf);
+		goto out;
+	case 1:
+		if (strcmp(bad.buf, name) == 0)
+			break;
 		rc = errbuf_set(e, BL_EVERIFY, "volume: refusing archive entry '%s': it would be written through the symlink '%s'",
 				name, bad.buf);
 		goto out;
@@ -540,8 +573,10 @@ static int check_entry(struct archive_entry *ent, struct errbuf *e)
 					name, link);
 			goto out;
 		}
-		if (find_symlink(link, &bad, &ft)) {
-			rc = errbuf_set(e, BL_EVERIFY, "volume: refusing hard link '%s' to '%s': the target is reached through the symlink '%s'",
+		r = find_symlink(link, &bad, &ft);
+		if (r) {
+			rc = errbuf_set(e, BL_EVERIFY, r > 0 ? "volume: refusing hard link '%s' to '%s': the target is reached through the symlink '%s'" :
+					"volume: refusing hard link '%s' to '%s': cannot examine '%s'",
 					name, link, bad.buf);
 			goto out;
 		}
