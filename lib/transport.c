@@ -514,6 +514,46 @@ out:
 	return rc;
 }
 
+int transport_append_file(struct transport *t, const char *path, const void *data,
+			  size_t len, struct errbuf *e)
+{
+	struct strbuf cmd = STRBUF_INIT, err = STRBUF_INIT;
+	int rc, status = 0;
+
+	if (t->local) {
+		struct wtarget w = { t, -1, NULL, path };
+
+		w.fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+		if (w.fd < 0)
+			return errbuf_errno(e, BL_EFAIL, errno, "cannot open %s", path);
+		rc = wt_write(&w, data, len, e);
+		if (!rc && fsync(w.fd))
+			rc = errbuf_errno(e, BL_EFAIL, errno, "cannot fsync %s", path);
+		close(w.fd);
+		return rc;
+	}
+	if ((rc = need_ssh(t, e)))
+		return rc;
+	{
+		/* SFTP has no portable append: let the remote shell open the file
+		 * with O_APPEND and feed it on stdin. */
+		const char *argv[] = { "sh", "-c", "cat >> \"$1\" || exit 1; sync \"$1\" 2>/dev/null; exit 0", "sh", path, NULL };
+
+		shquote_argv(&cmd, argv);
+	}
+	rc = ssh_exec(t->ssh, cmd.buf, data, len, NULL, NULL, &err, &status, 30000, e);
+	if (rc) {
+		errbuf_prefix(e, "%s: appending to %s: ", t->describe, path);
+	} else if (status != 0) {
+		strbuf_rtrim(&err);
+		rc = errbuf_set(e, BL_EFAIL, "%s: cannot append to %s: %s", t->describe, path,
+				err.len ? err.buf : "sh failed");
+	}
+	strbuf_release(&cmd);
+	strbuf_release(&err);
+	return rc;
+}
+
 int transport_put_file(struct transport *t, const char *local_path, const char *path,
 		       int mode, struct errbuf *e)
 {

@@ -73,6 +73,10 @@ int transport_read_file(struct transport *t, const char *path, struct strbuf *ou
 			size_t max, int *exists, struct errbuf *e);
 int transport_write_file(struct transport *t, const char *path, const void *data,
 			 size_t len, int mode, struct errbuf *e);
+/* Append data to path (created 0644 when missing) and flush it to disk.
+ * For line-oriented logs: a crash may leave a partial last line. */
+int transport_append_file(struct transport *t, const char *path, const void *data,
+			  size_t len, struct errbuf *e);
 /* Copy a local file to path on the target, atomically. */
 int transport_put_file(struct transport *t, const char *local_path, const char *path,
 		       int mode, struct errbuf *e);
