@@ -1597,3 +1597,32 @@ out:
 	strbuf_release(&ver);
 	return rc;
 }
+
+void deploy_plan_print(struct deploy_env *env, const struct deploy_opts *o, json_t *plan)
+{
+	size_t i;
+	json_t *s;
+
+	if (log_json()) {
+		json_t *res = json_pack("{s:s, s:s, s:s, s:s, s:O}", "event", "result", "env",
+					env->name, "release", o->release, "target",
+					transport_describe(env->t), "steps", plan);
+
+		log_json_result(res);
+		json_decref(res);
+		return;
+	}
+	printf("plan: deploy %s to %s (%s); nothing is run\n", o->release, env->name,
+	       transport_describe(env->t));
+	json_array_foreach(plan, i, s) {
+		const char *cmd = json_string_value(json_object_get(s, "command"));
+		struct strbuf red = STRBUF_INIT;
+
+		printf("%3zu. %-15s %s\n", i + 1, json_string_value(json_object_get(s, "step")),
+		       json_string_value(json_object_get(s, "what")));
+		if (cmd)
+			printf("     %-15s $ %s\n", "", log_redact_str(cmd, &red));
+		strbuf_release(&red);
+	}
+	fflush(stdout);
+}

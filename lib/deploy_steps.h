@@ -66,6 +66,10 @@ int deploy_preflight_report(struct deploy_env *env, const char *release, json_t 
 int deploy_plan(struct deploy_env *env, const struct deploy_opts *o, json_t *plan,
 		struct errbuf *e);
 
+/* Print a plan: numbered lines on stdout, or with --json one result
+ * object {"event":"result","env","release","steps":[...]}. */
+void deploy_plan_print(struct deploy_env *env, const struct deploy_opts *o, json_t *plan);
+
 /* Find the migrations directory to upload: explicit, else
  * environments.<env>.migrations_dir, else migrations.dir, resolved from the
  * config's directory. *dir NULL when none is configured and none exists
