@@ -24,7 +24,7 @@ int cmd_deploy(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e)
 	int c, dry = 0, rc;
 	char *end;
 
-	while ((c = getopt_long(argc, argv, "+r:w:n", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "r:w:n", opts, NULL)) != -1) {
 		switch (c) {
 		case 'r': o.release = optarg; break;
 		case 'M': o.migrations_dir = optarg; break;

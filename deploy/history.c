@@ -20,7 +20,7 @@ int cmd_history(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e)
 	int c, rc;
 	char *end;
 
-	while ((c = getopt_long(argc, argv, "+n:", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "n:", opts, NULL)) != -1) {
 		switch (c) {
 		case 'n':
 			limit = strtol(optarg, &end, 10);

@@ -55,7 +55,7 @@ int cmd_lock(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e)
 	long long ttl_ms = 0;
 	int c, force = 0, rc;
 
-	while ((c = getopt_long(argc, argv, "+m:t:f", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "m:t:f", opts, NULL)) != -1) {
 		switch (c) {
 		case 'm': msg = optarg; break;
 		case 't':

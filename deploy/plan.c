@@ -17,7 +17,7 @@ int cmd_plan(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e)
 	json_t *plan;
 	int c, rc;
 
-	while ((c = getopt_long(argc, argv, "+r:", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "r:", opts, NULL)) != -1) {
 		switch (c) {
 		case 'r': o.release = optarg; break;
 		case 'M': o.migrations_dir = optarg; break;

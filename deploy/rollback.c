@@ -18,7 +18,7 @@ int cmd_rollback(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e)
 	int c, rc;
 	char *end;
 
-	while ((c = getopt_long(argc, argv, "+t:w:", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "t:w:", opts, NULL)) != -1) {
 		switch (c) {
 		case 't': o.release = optarg; break;
 		case 'w':

@@ -259,8 +259,12 @@ int deploy_env_open(struct config *cfg, const char *name, int connect,
 					log_add_secret(json_string_value(v));
 		}
 	}
-	if ((rc = config_expand_env(cfg, name, env->envvars, e)))
+	if ((rc = config_expand_env(cfg, name, env->envvars, e))) {
+		if (connect && env_file_raw && !env->env_file_exists)
+			rc = errbuf_set(e, BL_EFAIL, "environment %s: env file %s is missing on %s (%s)",
+					name, sb.buf, transport_describe(env->t), e->msg);
 		goto out;
+	}
 	env->node = json_object_get(envs, name);
 	env->compose_file = node_str(env->node, "compose_file", "docker-compose.yml");
 	env->env_file = node_str(env->node, "env_file", NULL);

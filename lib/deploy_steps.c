@@ -937,11 +937,15 @@ static void finish_line(struct run *r, enum deploy_result res, const char *error
 static int complete_pending(struct run *outer, enum deploy_result *res, struct errbuf *e)
 {
 	json_t *pending = json_object_get(outer->state, "pending");
-	const char *cur = json_string_value(json_object_get(outer->state, "release"));
+	/* copies: recover() rewrites the state these strings live in */
+	char *cur = json_is_string(json_object_get(outer->state, "release")) ?
+		strdup(json_string_value(json_object_get(outer->state, "release"))) : NULL;
+	char *pend_rel = json_is_string(json_object_get(pending, "release")) ?
+		strdup(json_string_value(json_object_get(pending, "release"))) : NULL;
+	json_t *images = json_incref(json_object_get(outer->state, "images"));
 	struct run r;
 	struct target tg;
 	struct strbuf dir = STRBUF_INIT;
-	const char *pend_rel = json_string_value(json_object_get(pending, "release"));
 	int rc = 0;
 
 	run_init(&r, outer->env, "recover");
@@ -958,7 +962,7 @@ static int complete_pending(struct run *outer, enum deploy_result *res, struct e
 		 json_string_value(json_object_get(pending, "by")) : "?", cur ? cur : "(none)");
 	memset(&tg, 0, sizeof(tg));
 	tg.release = cur;
-	tg.images = json_object_get(outer->state, "images");
+	tg.images = images;
 	tg.backup_id = r.backup_id;
 	if (json_is_integer(json_object_get(pending, "schema_before"))) {
 		tg.schema = json_integer_value(json_object_get(pending, "schema_before"));
@@ -995,6 +999,9 @@ static int complete_pending(struct run *outer, enum deploy_result *res, struct e
 out:
 	strbuf_release(&dir);
 	run_release(&r);
+	json_decref(images);
+	free(cur);
+	free(pend_rel);
 	return rc;
 }
 
@@ -1258,6 +1265,7 @@ int deploy_rollback(struct deploy_env *env, const struct deploy_opts *o,
 	struct strbuf dir = STRBUF_INIT;
 	json_t *images = NULL, *cur_images;
 	const char *cur, *to;
+	char *cur_s = NULL, *to_s = NULL;
 	enum deploy_result res = DEPLOY_ABORTED;
 	long long t, schema = 0;
 	int rc, schema_known = 0;
@@ -1277,13 +1285,20 @@ int deploy_rollback(struct deploy_env *env, const struct deploy_opts *o,
 			goto unlock;
 		cur = json_string_value(json_object_get(r.state, "release"));
 		if (!o->release || (cur && !strcmp(o->release, cur))) {
-			r.release = cur;
+			cur_s = cur ? strdup(cur) : NULL;
+			r.release = cur_s;
 			goto unlock;
 		}
 		res = DEPLOY_ABORTED;
 	}
-	cur = json_string_value(json_object_get(r.state, "release"));
-	to = o->release ? o->release : json_string_value(json_object_get(r.state, "previous_release"));
+	cur_s = json_is_string(json_object_get(r.state, "release")) ?
+		strdup(json_string_value(json_object_get(r.state, "release"))) : NULL;
+	to_s = o->release ? strdup(o->release) :
+	       json_is_string(json_object_get(r.state, "previous_release")) ?
+	       strdup(json_string_value(json_object_get(r.state, "previous_release"))) : NULL;
+	/* copies: the state object is rewritten below */
+	cur = cur_s;
+	to = to_s;
 	if (!cur) {
 		rc = errbuf_set(e, BL_EUSAGE, "environment %s: nothing was deployed here yet", env->name);
 		goto unlock;
@@ -1376,6 +1391,8 @@ unlock:
 	}
 done:
 	*result = res;
+	free(cur_s);
+	free(to_s);
 	json_decref(images);
 	strbuf_release(&dir);
 	run_release(&r);
