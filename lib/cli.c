@@ -38,6 +38,7 @@ static void print_usage(FILE *f, const char *tool, const char *about,
 	fprintf(f, "commands:\n");
 	for (const struct cli_command *c = cmds; c->name; c++)
 		fprintf(f, "  %-12s %s\n", c->name, c->summary);
+	fprintf(f, "  %-12s %s\n", "config", "validate the configuration and print it, secrets redacted");
 	fprintf(f, "\nglobal options:\n"
 		   "  --config FILE  configuration (else $BALLAST_CONFIG, ./ballast.json,\n"
 		   "                 /etc/ballast/ballast.json)\n"
@@ -88,6 +89,31 @@ int cli_not_built(struct cli_ctx *ctx, struct errbuf *e, const char *issue)
 {
 	return errbuf_set(e, BL_EFAIL, "'%s %s' is not built yet (%s); nothing was done",
 			  ctx->tool, ctx->cmd ? ctx->cmd->name : "?", issue);
+}
+
+/* Built into every binary: load, validate and print the configuration. */
+static int builtin_config(struct cli_ctx *ctx, struct errbuf *e)
+{
+	struct strbuf sb = STRBUF_INIT;
+	char *text;
+	int rc = cli_config(ctx, e);
+
+	if (rc)
+		return rc;
+	if (ctx->json) {
+		json_t *o = json_pack("{s:s, s:s, s:O}", "event", "result", "path", ctx->cfg->path,
+				      "config", ctx->cfg->root);
+
+		log_json_result(o);
+		json_decref(o);
+		return 0;
+	}
+	text = json_dumps(ctx->cfg->root, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	log_redact_str(text ? text : "", &sb);
+	printf("# %s: valid\n%s\n", ctx->cfg->path, sb.buf);
+	free(text);
+	strbuf_release(&sb);
+	return 0;
 }
 
 static int is_help(const char *a)
@@ -162,6 +188,23 @@ int cli_main(const char *tool, const char *about, const struct cli_command *cmds
 		print_usage(stdout, tool, about, cmds);
 		free(rest);
 		return 0;
+	}
+	if (!strcmp(rest[0], "config")) {
+		if (help) {
+			printf("usage: %s config [--config FILE] [--json]\n\nvalidate the configuration "
+			       "and print it, secrets redacted\n", tool);
+			rc = 0;
+		} else if (nrest > 1) {
+			fprintf(stderr, "%s: error: config takes no arguments, got '%s'\n", tool, rest[1]);
+			rc = BL_EUSAGE;
+		} else {
+			rc = builtin_config(&ctx, &e);
+			if (rc)
+				fprintf(stderr, "%s: error: %s\n", tool, e.msg);
+		}
+		config_free(ctx.cfg);
+		free(rest);
+		return rc;
 	}
 	for (const struct cli_command *c = cmds; c->name; c++) {
 		if (strcmp(c->name, rest[0]))

@@ -9,7 +9,8 @@ pkgs=(build-essential cmake pkg-config git
       libpq-dev libcurl4-openssl-dev libzstd-dev libarchive-dev libjansson-dev
       libssh2-1-dev libssl-dev libyaml-dev check libsubunit-dev
       postgresql postgresql-client zstd openssh-server openssh-client
-      nodejs npm python3 curl acl attr jq)
+      nodejs npm python3 curl acl attr clang libclang-rt-14-dev
+      jq)
 missing=()
 for p in "${pkgs[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

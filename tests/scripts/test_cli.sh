@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# The three binaries' shared interface: help, version, unknown commands and
+# options, and configuration errors (exit 2, one line naming file and path).
+. "$(dirname "$0")/lib.sh"
+tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
+
+for tool in backup migrate deploy; do
+	bin=$B/ballast-$tool
+	t_run 0 "$bin" --help
+	t_contains "$t_out" "usage: ballast-$tool" "$tool --help"
+	t_contains "$t_out" "exit codes: 0 ok, 1 failed, 2 usage" "$tool --help"
+	t_run 0 "$bin" --version
+	t_contains "$t_out" "ballast-$tool " "$tool --version"
+	t_run 2 "$bin"
+	t_contains "$t_err" "usage: ballast-$tool" "$tool without a command"
+	t_run 2 "$bin" frobnicate
+	t_lines "$t_err" 1 "$tool unknown command"
+	t_contains "$t_err" "unknown command 'frobnicate'" "$tool unknown command"
+	t_run 0 "$bin" config --help
+	t_run 2 "$bin" --config
+done
+
+# Every command of every binary has --help.
+for tool in backup migrate deploy; do
+	bin=$B/ballast-$tool
+	cmds=$("$bin" --help | awk '/^commands:/{f=1;next} /^$/{f=0} f{print $1}')
+	[ -n "$cmds" ] || t_fail "$tool lists no commands"
+	for c in $cmds; do
+		t_run 0 "$bin" "$c" --help
+		t_contains "$t_out" "usage: ballast-$tool $c" "$tool $c --help"
+	done
+done
+
+bin=$B/ballast-backup
+# Missing config file.
+t_run 2 "$bin" --config "$tmp/none.json" config
+t_lines "$t_err" 1 "missing config"
+t_contains "$t_err" "$tmp/none.json" "missing config"
+# No config anywhere.
+(cd "$tmp" && BALLAST_CONFIG= t_run 2 "$bin" config && t_contains "$t_err" "no configuration" "no config")
+# Malformed JSON: file, line and column.
+printf '{\n  "project": "x",\n  "repository": { "type": "local", }\n}\n' > "$tmp/bad.json"
+t_run 2 "$bin" --config "$tmp/bad.json" config
+t_lines "$t_err" 1 "malformed json"
+t_contains "$t_err" "$tmp/bad.json:3:" "malformed json"
+# Unknown key with a hint.
+echo '{"project": "x", "retention": {"keep_dialy": 7}}' > "$tmp/typo.json"
+t_run 2 "$bin" --config "$tmp/typo.json" config
+t_contains "$t_err" 'retention.keep_dialy: unknown key (did you mean "keep_daily"?)' "unknown key"
+# Wrong type.
+echo '{"project": "x", "compression": {"level": "max"}}' > "$tmp/type.json"
+t_run 2 "$bin" --config "$tmp/type.json" config
+t_contains "$t_err" "compression.level: expected an integer, got a string" "wrong type"
+# Undefined variable.
+echo '{"project": "x", "repository": {"type": "local", "path": "${BALLAST_T_UNSET}"}}' > "$tmp/var.json"
+t_run 2 env -u BALLAST_T_UNSET "$bin" --config "$tmp/var.json" config
+t_contains "$t_err" 'repository.path: undefined variable ${BALLAST_T_UNSET}' "undefined var"
+# A valid config prints, with secrets redacted, also in --json.
+echo '{"project": "x", "databases": [{"name": "app", "conninfo": "postgresql://u:pw-in-url-77@h/db"}]}' > "$tmp/ok.json"
+t_run 0 "$bin" --config "$tmp/ok.json" config
+t_contains "$t_out" "valid" "config ok"
+t_not_contains "$t_out" "pw-in-url-77" "config redaction"
+t_run 0 "$bin" config --json --config "$tmp/ok.json"
+t_not_contains "$t_out" "pw-in-url-77" "config --json redaction"
+t_contains "$t_out" '"event":"result"' "config --json"
+BALLAST_CONFIG=$tmp/ok.json t_run 0 "$bin" config
+t_done

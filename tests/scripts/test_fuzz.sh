@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Every libFuzzer target runs for BALLAST_FUZZ_SECONDS (default 20) without
+# a crash, a leak or a sanitizer report. Skipped in the ASan pass of
+# scripts/test.sh (the fuzz build is already sanitized).
+. "$(dirname "$0")/lib.sh"
+if ! command -v clang >/dev/null; then
+	echo "clang missing: scripts/deps.sh installs it" >&2
+	exit 1
+fi
+cd "$S"
+BALLAST_FUZZ_BUILD=$B/fuzz scripts/fuzz.sh "${BALLAST_FUZZ_SECONDS:-20}" && t_ok || t_fail "a fuzz target crashed (see above)"
+t_done

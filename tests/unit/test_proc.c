@@ -1,0 +1,198 @@
+#include <stdio.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "proc.h"
+#include "tsupport.h"
+
+struct count {
+	size_t bytes;
+	size_t calls;
+	size_t max_chunk;
+};
+
+static int count_sink(void *ctx, const void *buf, size_t len, struct errbuf *e)
+{
+	struct count *c = ctx;
+
+	c->bytes += len;
+	c->calls++;
+	if (len > c->max_chunk)
+		c->max_chunk = len;
+	return 0;
+}
+
+START_TEST(test_capture_stdout_and_env)
+{
+	const char *argv[] = { "sh", "-c", "printf '%s|%s' \"$T_SECRET\" \"${T_GONE-unset}\"", NULL };
+	const char *env[] = { "T_SECRET=pw-in-env", "T_GONE", NULL };
+	struct strbuf out = STRBUF_INIT;
+	struct errbuf e = ERRBUF_INIT;
+
+	setenv("T_GONE", "present", 1);
+	ck_assert_int_eq(proc_run(argv, env, NULL, &out, 5000, &e), 0);
+	ck_assert_str_eq(out.buf, "pw-in-env|unset");
+	strbuf_release(&out);
+}
+END_TEST
+
+START_TEST(test_exit_status_and_stderr_in_error)
+{
+	const char *argv[] = { "sh", "-c", "echo first >&2; echo 'the real reason' >&2; exit 3", NULL };
+	struct errbuf e = ERRBUF_INIT;
+
+	ck_assert_int_eq(proc_run(argv, NULL, NULL, NULL, 5000, &e), BL_EFAIL);
+	ck_assert_str_eq(e.msg, "sh exited with status 3: the real reason");
+}
+END_TEST
+
+START_TEST(test_signal_reported)
+{
+	const char *argv[] = { "sh", "-c", "kill -KILL $$", NULL };
+	struct errbuf e = ERRBUF_INIT;
+
+	ck_assert_int_eq(proc_run(argv, NULL, NULL, NULL, 5000, &e), BL_EFAIL);
+	ck_assert_str_eq(e.msg, "sh killed by signal 9 (Killed)");
+}
+END_TEST
+
+START_TEST(test_missing_program)
+{
+	const char *argv[] = { "ballast-no-such-program", NULL };
+	struct errbuf e = ERRBUF_INIT;
+
+	ck_assert_int_eq(proc_run(argv, NULL, NULL, NULL, 5000, &e), BL_EFAIL);
+	ck_assert_str_eq(e.msg, "cannot run ballast-no-such-program: No such file or directory");
+}
+END_TEST
+
+/* Alive and not a zombie (an orphan may wait a while for its reaper). */
+static int alive(pid_t pid)
+{
+	char path[64], buf[256] = { 0 };
+	FILE *f;
+	char *p;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	f = fopen(path, "r");
+	if (!f)
+		return 0;
+	if (!fgets(buf, sizeof(buf), f))
+		buf[0] = 0;
+	fclose(f);
+	p = strrchr(buf, ')');
+	return p && p[1] == ' ' && p[2] != 'Z' && p[2] != 'X';
+}
+
+START_TEST(test_timeout_kills_process_group)
+{
+	/* The grandchild would outlive a plain kill of sh; the group kill
+	 * reaches it. It writes its pid so we can check it is gone. */
+	char *dir = ttmp_dir("proc");
+	char pidfile[512], cmd[1024];
+	struct strbuf sb = STRBUF_INIT;
+	struct errbuf e = ERRBUF_INIT;
+	const char *argv[] = { "sh", "-c", cmd, NULL };
+	long long t0 = proc_now_ms();
+	pid_t gpid;
+
+	snprintf(pidfile, sizeof(pidfile), "%s/pid", dir);
+	snprintf(cmd, sizeof(cmd), "sleep 30 & echo $! > %s; wait", pidfile);
+	ck_assert_int_eq(proc_run(argv, NULL, NULL, NULL, 300, &e), BL_EFAIL);
+	ck_assert_msg(strstr(e.msg, "sh: timed out after 300ms") == e.msg, "%s", e.msg);
+	ck_assert_int_lt(proc_now_ms() - t0, 5000);
+	ck_assert_int_eq(tread_file(pidfile, &sb), 0);
+	gpid = (pid_t)atoi(sb.buf);
+	ck_assert_int_gt(gpid, 0);
+	for (int i = 0; i < 50 && alive(gpid); i++)
+		usleep(20000);
+	ck_assert_msg(!alive(gpid), "grandchild %d survived the timeout", (int)gpid);
+	strbuf_release(&sb);
+	ttmp_rm(dir);
+	free(dir);
+}
+END_TEST
+
+START_TEST(test_stream_bounded_chunks)
+{
+	/* 20 MiB through the sink: chunks never exceed PROC_CHUNK. */
+	const char *argv[] = { "sh", "-c", "head -c 20971520 /dev/zero", NULL };
+	struct child c = CHILD_INIT;
+	struct errbuf e = ERRBUF_INIT;
+	struct count cnt = { 0, 0, 0 };
+
+	c.argv = argv;
+	c.out_mode = PROC_PIPE;
+	c.err_mode = PROC_PIPE;
+	ck_assert_int_eq(proc_start(&c, &e), 0);
+	ck_assert_int_eq(proc_stream(&c, count_sink, &cnt, &e), 0);
+	proc_release(&c);
+	ck_assert_uint_eq(cnt.bytes, 20971520);
+	ck_assert_uint_le(cnt.max_chunk, PROC_CHUNK);
+	ck_assert_uint_ge(cnt.calls, 20971520 / PROC_CHUNK);
+}
+END_TEST
+
+static int failing_sink(void *ctx, const void *buf, size_t len, struct errbuf *e)
+{
+	return errbuf_set(e, BL_EFAIL, "repo: disk full");
+}
+
+START_TEST(test_sink_failure_kills_child)
+{
+	const char *argv[] = { "sh", "-c", "while :; do echo data; done", NULL };
+	struct child c = CHILD_INIT;
+	struct errbuf e = ERRBUF_INIT;
+
+	c.argv = argv;
+	c.out_mode = PROC_PIPE;
+	ck_assert_int_eq(proc_start(&c, &e), 0);
+	ck_assert_int_eq(proc_stream(&c, failing_sink, NULL, &e), BL_EFAIL);
+	ck_assert_str_eq(e.msg, "repo: disk full");
+	ck_assert_int_eq(c.pid, -1);
+	proc_release(&c);
+}
+END_TEST
+
+START_TEST(test_stdin_pipe)
+{
+	const char *argv[] = { "wc", "-c", NULL };
+	struct child c = CHILD_INIT;
+	struct errbuf e = ERRBUF_INIT;
+	char buf[64] = { 0 };
+	ssize_t n;
+
+	c.argv = argv;
+	c.in_mode = PROC_PIPE;
+	c.out_mode = PROC_PIPE;
+	ck_assert_int_eq(proc_start(&c, &e), 0);
+	ck_assert_int_eq(write(c.in, "12345", 5), 5);
+	close(c.in);
+	c.in = -1;
+	n = read(c.out, buf, sizeof(buf) - 1);
+	ck_assert_int_gt(n, 0);
+	ck_assert_int_eq(atoi(buf), 5);
+	ck_assert_int_eq(proc_finish(&c, &e), 0);
+	proc_release(&c);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("proc");
+	TCase *tc = tcase_create("proc");
+
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_capture_stdout_and_env);
+	tcase_add_test(tc, test_exit_status_and_stderr_in_error);
+	tcase_add_test(tc, test_signal_reported);
+	tcase_add_test(tc, test_missing_program);
+	tcase_add_test(tc, test_timeout_kills_process_group);
+	tcase_add_test(tc, test_stream_bounded_chunks);
+	tcase_add_test(tc, test_sink_failure_kills_child);
+	tcase_add_test(tc, test_stdin_pipe);
+	suite_add_tcase(s, tc);
+	return trun_suite(s);
+}
