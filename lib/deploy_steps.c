@@ -650,8 +650,11 @@ static enum deploy_result recover(struct run *r, const struct target *tg, struct
 
 	rc = rollback_to(r, tg, &re);
 	if (rc) {
+		char first[ERRBUF_MSG_MAX];
+
+		snprintf(first, sizeof(first), "%s", e->msg);
 		errbuf_set(e, BL_EVERIFY, "failed-needs-attention: %s; then the rollback to %s failed: %s",
-			   e->msg, tg->release ? tg->release : "(none)", re.msg);
+			   first, tg->release ? tg->release : "(none)", re.msg);
 		return DEPLOY_FAILED_ATTENTION;
 	}
 	json_object_del(r->state, "pending");

@@ -21,7 +21,7 @@ FAILED=0
 NTESTS=0
 
 ok() { NTESTS=$((NTESTS + 1)); echo "ok - $*"; }
-not_ok() { NTESTS=$((NTESTS + 1)); FAILED=$((FAILED + 1)); echo "not ok - $*"; }
+not_ok() { NTESTS=$((NTESTS + 1)); FAILED=$((FAILED + 1)); echo "not ok - $*"; printf "    last stderr: %s\n" "$(printf "%s" "${ERR:-}" | tail -n 3)"; }
 # check DESCRIPTION COMMAND...: pass when the command succeeds
 check() { local d=$1; shift; if "$@"; then ok "$d"; else not_ok "$d"; fi; }
 eq() { [ "$1" = "$2" ] || { echo "    expected [$2], got [$1]" >&2; return 1; }; }
