@@ -441,6 +441,36 @@ static int restore(struct run *r, const char *backup_id, struct errbuf *e)
 	return rc;
 }
 
+/* The release's directory is replaced as a whole: a tag deployed again
+ * with other migrations (a moving "dev" tag) must not see stale files. */
+static int upload_migrations(struct run *r, struct errbuf *e)
+{
+	struct strbuf tmp = STRBUF_INIT;
+	struct strvec rm = STRVEC_INIT;
+	int rc;
+
+	strbuf_addf(&tmp, "%s.tmp-%ld", r->remote_dir.buf, (long)getpid());
+	strvec_push(&rm, "rm");
+	strvec_push(&rm, "-rf");
+	strvec_push(&rm, "--");
+	strvec_push(&rm, tmp.buf);
+	if ((rc = target_run(r->env, &rm, NULL, NULL, NULL, 60000, e)))
+		goto out;
+	if ((rc = transport_put_tree(r->env->t, r->local_migrations, tmp.buf, e)))
+		goto out;
+	free(rm.v[3]);
+	rm.v[3] = strdup(r->remote_dir.buf);
+	if (!rm.v[3])
+		abort();
+	if ((rc = target_run(r->env, &rm, NULL, NULL, NULL, 60000, e)))
+		goto out;
+	rc = transport_rename(r->env->t, tmp.buf, r->remote_dir.buf, e);
+out:
+	strvec_clear(&rm);
+	strbuf_release(&tmp);
+	return rc;
+}
+
 /* ---- state ---- */
 
 static int write_pending(struct run *r, struct errbuf *e)
@@ -1072,7 +1102,7 @@ int deploy_run(struct deploy_env *env, const struct deploy_opts *o, enum deploy_
 		deploy_env_state_path(env, rel.buf, &r.remote_dir);
 		strbuf_release(&rel);
 		t = step_begin("upload", r.remote_dir.buf);
-		rc = transport_put_tree(env->t, r.local_migrations, r.remote_dir.buf, e);
+		rc = upload_migrations(&r, e);
 		step_end(&r, "upload", t, rc, e);
 		if (rc)
 			goto failed;

@@ -11,6 +11,9 @@ B=${BALLAST_BINARY_DIR:?}
 S=${BALLAST_SOURCE_DIR:?}
 SVC=${BALLAST_TEST_SVC:?}
 DEPLOY=$B/ballast-deploy
+# Where ballast-backup and ballast-migrate come from (the build, unless a
+# developer points it at another build of the same tree).
+TOOLS=${BALLAST_DEPLOY_TOOLS_DIR:-$B}
 HTTP_STATE=$(cat "$SVC/http/state")
 HEALTH_URL=$(cat "$SVC/http/url")
 SECRET=s3cr3t-deploy-pw-4711
@@ -65,11 +68,11 @@ new_env() {
       "compose_file": "docker-compose.yml",
       "env_file": ".env.qa",
       "compose_command": ["$S/tests/standin/compose", "--standin", "$STANDIN"],
-      "backup_command": ["$B/ballast-backup"],
-      "migrate_command": ["$B/ballast-migrate"],
+      "backup_command": ["$TOOLS/ballast-backup"],
+      "migrate_command": ["$TOOLS/ballast-migrate"],
       "min_free": "1M",
-      "snapshot": false,
-      "data_restore": "never",
+      "snapshot": ${SNAPSHOT:-false},
+      "data_restore": "${DATA_RESTORE:-never}",
       "lock_ttl": "10m",
       "health": [ { "url": "$HEALTH_URL", "status": 200, "body": "\"status\": \"ok\"",
                     "timeout": "1s", "interval": "100ms", "deadline": "3s", "stable_for": "300ms" } ]
