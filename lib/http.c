@@ -155,6 +155,7 @@ struct wait_state {
 	long long ok_since;   /* -1 while failing */
 	long long next_at;
 	int passed;
+	int tries;
 	struct errbuf last;
 };
 
@@ -162,7 +163,7 @@ int http_wait(const struct http_check *checks, size_t n, http_extra_fn extra, vo
 	      struct errbuf *e)
 {
 	struct wait_state *ws = NULL;
-	struct wait_state xs = { NULL, -1, 0, 0, ERRBUF_INIT };
+	struct wait_state xs = { NULL, -1, 0, 0, 0, ERRBUF_INIT };
 	long long start = proc_now_ms(), extra_deadline = 0, min_interval = 2000;
 	int rc = 0;
 
@@ -199,7 +200,6 @@ int http_wait(const struct http_check *checks, size_t n, http_extra_fn extra, vo
 		}
 		for (size_t i = 0; i < n; i++) {
 			const struct http_check *c = &checks[i];
-			long long left = start + c->deadline_ms - now;
 			long st;
 
 			if (ws[i].passed)
@@ -208,8 +208,10 @@ int http_wait(const struct http_check *checks, size_t n, http_extra_fn extra, vo
 			if (now < ws[i].next_at)
 				continue;
 			errbuf_clear(&ws[i].last);
-			if (probe_with(ws[i].h, c, left < c->timeout_ms ? left : c->timeout_ms, &st,
-				       &ws[i].last) == 0) {
+			/* A request started before the deadline gets its whole timeout:
+			 * cutting the last one short would fail a check that was about
+			 * to pass. */
+			if (probe_with(ws[i].h, c, c->timeout_ms, &st, &ws[i].last) == 0) {
 				now = proc_now_ms();
 				if (ws[i].ok_since < 0)
 					ws[i].ok_since = now;
@@ -232,15 +234,18 @@ int http_wait(const struct http_check *checks, size_t n, http_extra_fn extra, vo
 				goto out;
 			}
 		}
-		if (!xs.passed) {
+		/* The extra probe (a remote `compose ps`) can be slow: it runs once
+		 * the HTTP checks have passed, so it never starves them. */
+		if (!xs.passed && all) {
 			all = 0;
 			if (now >= xs.next_at) {
 				errbuf_clear(&xs.last);
+				xs.tries++;
 				if (extra(ctx, &xs.last) == 0)
 					xs.passed = 1;
 				now = proc_now_ms();
 				xs.next_at = now + min_interval;
-				if (!xs.passed && now >= start + extra_deadline) {
+				if (!xs.passed && now >= start + extra_deadline && xs.tries > 1) {
 					rc = errbuf_set(e, BL_EVERIFY, "%s (deadline %.1fs passed)",
 							xs.last.msg, extra_deadline / 1000.0);
 					goto out;
@@ -249,10 +254,12 @@ int http_wait(const struct http_check *checks, size_t n, http_extra_fn extra, vo
 		}
 		if (all)
 			break;
-		wake = xs.passed ? -1 : xs.next_at;
+		wake = -1;
 		for (size_t i = 0; i < n; i++)
 			if (!ws[i].passed && (wake < 0 || ws[i].next_at < wake))
 				wake = ws[i].next_at;
+		if (wake < 0 && !xs.passed)
+			wake = xs.next_at;
 		now = proc_now_ms();
 		if (wake > now)
 			usleep((useconds_t)((wake - now) > 1000 ? 1000000 : (wake - now) * 1000));
