@@ -34,7 +34,8 @@ cleanup() {
 }
 trap cleanup EXIT
 if ! id "$user" >/dev/null 2>&1; then
-	useradd --system --no-create-home --home-dir "$work/home" --shell /bin/sh "$user"
+	# "*" rather than the locked "!": sshd without PAM refuses locked accounts
+	useradd --system --no-create-home --home-dir "$work/home" --shell /bin/sh -p "*" "$user"
 	created=1
 fi
 mkdir -p "$work/home"
@@ -98,4 +99,6 @@ out=$top/bench/results/deploy-$(date -u +%Y%m%d).txt
 	echo "  shell script (one ssh per step) ms:      $s_times  median $sm"
 	echo "  ratio (script / ballast, median): $(awk -v s="$sm" -v b="$bm" 'BEGIN {printf "%.1fx", s / b}')"
 	echo "  ballast under 2 s: $([ "$bm" -lt 2000 ] && echo yes || echo NO)"
+	echo "  ballast's steps in its last run (ms): $(grep '"action":"deploy"' "$app/.ballast/history.jsonl" | tail -n1 | jq -r '[.steps[] | "\(.step) \(.ms)"] | join(", ")')"
+	echo "  load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
 } | tee "$out"
