@@ -38,6 +38,10 @@ static const struct schema repository_fields[] = {
 	F("path_style", SCHEMA_BOOL),
 	F("ca_file", SCHEMA_STRING),
 	F("part_size", SCHEMA_INT),
+	F("max_keys", SCHEMA_INT),
+	/* sftp and s3 */
+	F("retries", SCHEMA_INT),
+	F("timeout", SCHEMA_DURATION),
 	END
 };
 

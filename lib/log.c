@@ -122,9 +122,10 @@ static void iso_now(char *buf, size_t n)
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	gmtime_r(&ts.tv_sec, &tm);
-	snprintf(buf, n, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", tm.tm_year + 1900,
-		 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-		 ts.tv_nsec / 1000000);
+	char date[32];
+
+	strftime(date, sizeof(date), "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(buf, n, "%.20s.%03dZ", date, (int)(ts.tv_nsec / 1000000) % 1000);
 }
 
 /* Redact every string in a JSON value, recursively, in place. */

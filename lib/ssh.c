@@ -257,6 +257,35 @@ out:
 	return rc;
 }
 
+/* Line by line rather than libssh2_knownhost_readfile, which gives up on
+ * the whole file at the first line it cannot parse (a key type newer than
+ * libssh2, "@cert-authority"): such lines are skipped, so they can never
+ * match, and every other line still counts. */
+static int known_hosts_read(LIBSSH2_KNOWNHOSTS *kh, const char *path, const char *desc,
+			    struct errbuf *e)
+{
+	FILE *f = fopen(path, "r");
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t n;
+
+	if (!f)
+		return errbuf_errno(e, BL_EFAIL, errno, "ssh %s: cannot read known_hosts %s",
+				    desc, path);
+	while ((n = getline(&line, &cap, f)) > 0) {
+		const char *p = line;
+
+		while (*p == ' ' || *p == '\t')
+			p++;
+		if (*p == '#' || *p == '\n' || !*p || *p == '@')
+			continue;
+		libssh2_knownhost_readline(kh, line, (size_t)n, LIBSSH2_KNOWNHOST_FILE_OPENSSH);
+	}
+	free(line);
+	fclose(f);
+	return 0;
+}
+
 static int check_host_key(struct ssh_session *s, const struct ssh_opts *o, int port,
 			  struct errbuf *e)
 {
@@ -287,11 +316,10 @@ static int check_host_key(struct ssh_session *s, const struct ssh_opts *o, int p
 		rc = errbuf_set(e, BL_EFAIL, "ssh %s: %s", s->desc, ssh_last(s));
 		goto out;
 	}
-	if (!stat(khpath.buf, &st) &&
-	    libssh2_knownhost_readfile(kh, khpath.buf, LIBSSH2_KNOWNHOST_FILE_OPENSSH) < 0) {
-		rc = errbuf_set(e, BL_EFAIL, "ssh %s: cannot read known_hosts %s: %s", s->desc,
-				khpath.buf, ssh_last(s));
-		goto out;
+	if (!stat(khpath.buf, &st)) {
+		rc = known_hosts_read(kh, khpath.buf, s->desc, e);
+		if (rc)
+			goto out;
 	}
 	check = libssh2_knownhost_checkp(kh, o->host, port, key, keylen,
 					 LIBSSH2_KNOWNHOST_TYPE_PLAIN |

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -210,6 +211,20 @@ START_TEST(test_accept_new_writes_known_hosts)
 	ck_assert_msg(strstr(got.buf, want.buf) != NULL, "known_hosts: %s", got.buf);
 	ck_assert_int_eq(stat(kh.buf, &st), 0);
 	ck_assert_int_eq(st.st_mode & 0777, 0600);
+	/* Lines libssh2 cannot parse do not hide the ones it can. */
+	{
+		struct strbuf mixed = STRBUF_INIT;
+
+		strbuf_addstr(&mixed, "# comment\n\n@cert-authority *.example.org ssh-ed25519 "
+			      "AAAAC3NzaC1lZDI1NTE5AAAAIMDLl3IrRzQP2rhRT0pNoD/QR6pLdkYkS0Pdw2FnmYfd\n"
+			      "example.org sk-ssh-ed25519@openssh.com AAAAGnNrLXNzaC1lZDI1NTE5QG9wZW5zc2guY29tAAAAIE\n"
+			      "garbage\n");
+		strbuf_add(&mixed, got.buf, got.len);
+		ck_assert_int_eq(twrite_file(kh.buf, mixed.buf), 0);
+		strbuf_release(&mixed);
+		strbuf_reset(&got);
+		ck_assert_int_eq(tread_file(kh.buf, &got), 0);
+	}
 	/* Now known: strict mode accepts it, and nothing is added twice. */
 	t.o.accept_new = 0;
 	ck_assert_msg(ssh_connect(&t.o, &s, &e) == 0, "%s", e.msg);
@@ -255,6 +270,57 @@ START_TEST(test_wrong_key_refused)
 	ck_assert_int_eq(ssh_connect(&t.o, &s, &e), BL_EUSAGE);
 	ck_assert_msg(strstr(e.msg, path.buf) != NULL, "%s", e.msg);
 	strbuf_release(&path);
+	ttmp_rm(dir);
+	free(dir);
+	topts_free(&t);
+}
+END_TEST
+
+/* No key file: the keys of the ssh-agent at SSH_AUTH_SOCK. */
+START_TEST(test_agent_auth)
+{
+	struct topts t;
+	struct ssh_session *s = NULL;
+	struct errbuf e = ERRBUF_INIT;
+	struct child agent = CHILD_INIT;
+	struct strbuf sock = STRBUF_INIT, out = STRBUF_INIT;
+	char *dir = ttmp_dir("ssh-agent");
+	const char *agent_argv[] = { "ssh-agent", "-D", "-a", NULL, NULL };
+	const char *add_argv[] = { "ssh-add", NULL, NULL };
+	int i;
+
+	topts_init(&t);
+	strbuf_addf(&sock, "%s/agent.sock", dir);
+	agent_argv[3] = sock.buf;
+	agent.argv = agent_argv;
+	agent.in_mode = PROC_NULL;
+	agent.out_mode = PROC_NULL;
+	agent.err_mode = PROC_NULL;
+	ck_assert_msg(proc_start(&agent, &e) == 0, "%s", e.msg);
+	for (i = 0; i < 100 && access(sock.buf, F_OK); i++)
+		usleep(50000);
+	setenv("SSH_AUTH_SOCK", sock.buf, 1);
+
+	/* An empty agent: refused, saying so. */
+	t.o.key_path = NULL;
+	ck_assert_int_eq(ssh_connect(&t.o, &s, &e), BL_EFAIL);
+	ck_assert_msg(strstr(e.msg, "ssh-agent") != NULL, "%s", e.msg);
+	/* With the user's key loaded it logs in. */
+	add_argv[1] = t.key;
+	ck_assert_int_eq(trun(add_argv, NULL, &out, &out), 0);
+	ck_assert_msg(ssh_connect(&t.o, &s, &e) == 0, "%s", e.msg);
+	ssh_close(s);
+	s = NULL;
+	/* No agent at all. */
+	unsetenv("SSH_AUTH_SOCK");
+	ck_assert_int_eq(ssh_connect(&t.o, &s, &e), BL_EFAIL);
+	ck_assert_msg(strstr(e.msg, "no key file") && strstr(e.msg, "SSH_AUTH_SOCK"), "%s", e.msg);
+
+	proc_kill(&agent, SIGTERM);
+	proc_finish(&agent, &e);
+	proc_release(&agent);
+	strbuf_release(&sock);
+	strbuf_release(&out);
 	ttmp_rm(dir);
 	free(dir);
 	topts_free(&t);
@@ -489,6 +555,7 @@ int main(void)
 	tcase_add_test(tc, test_changed_host_key_refused);
 	tcase_add_test(tc, test_accept_new_writes_known_hosts);
 	tcase_add_test(tc, test_wrong_key_refused);
+	tcase_add_test(tc, test_agent_auth);
 	tcase_add_test(tc, test_connection_refused);
 	tcase_add_test(tc, test_exec);
 	tcase_add_test(tc, test_sftp_round_trip);

@@ -1,0 +1,90 @@
+/* ballast-backup show ID: one backup's manifest. */
+#include <string.h>
+
+#include "backupset.h"
+#include "commands.h"
+#include "log.h"
+#include "progress.h"
+
+static void print_human(json_t *m)
+{
+	const char *k;
+	json_t *v, *it;
+	size_t i;
+	char sz[32];
+
+	progress_bytes(json_integer_value(json_object_get(m, "size")), sz, sizeof(sz));
+	printf("backup   %s\nproject  %s\ncreated  %s\nfinished %s\nhost     %s\nsize     %s\n",
+	       json_string_value(json_object_get(m, "id")),
+	       json_string_value(json_object_get(m, "project")),
+	       json_string_value(json_object_get(m, "created")),
+	       json_string_value(json_object_get(m, "finished")),
+	       json_string_value(json_object_get(m, "host")), sz);
+	json_object_foreach(json_object_get(m, "labels"), k, v)
+		printf("label    %s=%s\n", k, json_string_value(v) ? json_string_value(v) : "");
+	json_array_foreach(json_object_get(m, "items"), i, it) {
+		json_t *obj = json_object_get(it, "object"), *t;
+		char raw[32];
+		size_t j;
+
+		progress_bytes(json_integer_value(json_object_get(obj, "size")), sz, sizeof(sz));
+		progress_bytes(json_integer_value(json_object_get(obj, "raw_size")), raw,
+			       sizeof(raw));
+		printf("\n%s %s\n  object   %s\n  size     %s (%s raw)\n  sha256   %s\n",
+		       json_string_value(json_object_get(it, "type")),
+		       json_string_value(json_object_get(it, "name")),
+		       json_string_value(json_object_get(obj, "key")), sz, raw,
+		       json_string_value(json_object_get(obj, "sha256")));
+		if (strcmp(json_string_value(json_object_get(it, "type")), "db"))
+			continue;
+		printf("  database %s (server %s, %s)\n  rows     %s\n",
+		       json_string_value(json_object_get(it, "database")),
+		       json_string_value(json_object_get(it, "server_version")),
+		       json_string_value(json_object_get(it, "pg_dump_version")),
+		       json_string_value(json_object_get(it, "row_counts")));
+		json_array_foreach(json_object_get(it, "tables"), j, t) {
+			json_t *rows = json_object_get(t, "rows");
+			char full[300];
+
+			snprintf(full, sizeof(full), "%s.%s",
+				 json_string_value(json_object_get(t, "schema")),
+				 json_string_value(json_object_get(t, "name")));
+			if (json_is_integer(rows))
+				printf("    %-44s %lld\n", full, (long long)json_integer_value(rows));
+			else
+				printf("    %s\n", full);
+		}
+	}
+}
+
+int cmd_show(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e)
+{
+	struct repo *r = NULL;
+	const char *project;
+	json_t *m = NULL;
+	int rc;
+
+	if (argc != 2)
+		return cli_usage_error(ctx, e, argc < 2 ? "missing backup ID" :
+				       "unexpected argument %s", argc < 2 ? "" : argv[2]);
+	rc = cli_config(ctx, e);
+	if (rc)
+		return rc;
+	rc = backupset_open(ctx->cfg, &r, &project, e);
+	if (!rc)
+		rc = backupset_load(r, project, argv[1], &m, e);
+	if (rc)
+		goto out;
+	if (ctx->json) {
+		json_t *res = json_pack("{s:s, s:O}", "event", "result", "manifest", m);
+
+		log_json_result(res);
+		json_decref(res);
+	} else {
+		print_human(m);
+	}
+out:
+	json_decref(m);
+	repo_close(r);
+	return rc;
+}

@@ -1,0 +1,131 @@
+/* ballast-backup verify ID|--latest|--all: re-read every stored object,
+ * compare sizes and SHA-256 with the manifest, test-decompress. */
+#include <getopt.h>
+#include <string.h>
+
+#include "backupset.h"
+#include "commands.h"
+#include "log.h"
+#include "manifest.h"
+
+static int verify_one(struct repo *r, const char *project, const char *id, struct errbuf *e)
+{
+	struct errbuf re = ERRBUF_INIT;
+	json_t *m = NULL, *it;
+	size_t i;
+	int rc = backupset_load(r, project, id, &m, e);
+
+	if (rc == BL_EFAIL)
+		goto out; /* no such backup: nothing to record */
+	if (!rc) {
+		json_array_foreach(json_object_get(m, "items"), i, it) {
+			rc = backupset_verify_object(r, json_object_get(it, "object"), 1, e);
+			if (rc)
+				break;
+			log_info("backup %s: %s %s ok", id, json_string_value(json_object_get(it, "type")),
+				 json_string_value(json_object_get(it, "name")));
+		}
+	}
+	if (backupset_record_verify(r, project, id, rc == 0, rc ? e->msg : NULL, &re))
+		log_warn("cannot record the verify result of %s: %s", id, re.msg);
+out:
+	json_decref(m);
+	return rc;
+}
+
+int cmd_verify(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e)
+{
+	static const struct option opts[] = {
+		{ "latest", no_argument, NULL, 'l' },
+		{ "all", no_argument, NULL, 'a' },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct repo *r = NULL;
+	const char *project;
+	json_t *ids = json_array(), *results = json_array(), *list = NULL, *v;
+	int rc, opt, latest = 0, all = 0, failed = 0, worst = 0;
+	char first[ERRBUF_MSG_MAX] = "";
+	size_t i;
+
+	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (opt == 'l')
+			latest = 1;
+		else if (opt == 'a')
+			all = 1;
+		else {
+			rc = cli_usage_error(ctx, e, "unknown option %s", argv[optind - 1]);
+			goto out;
+		}
+	}
+	if (latest + all + (argc - optind) != 1) {
+		rc = cli_usage_error(ctx, e, "expected one of ID, --latest or --all");
+		goto out;
+	}
+	rc = cli_config(ctx, e);
+	if (!rc)
+		rc = backupset_open(ctx->cfg, &r, &project, e);
+	if (rc)
+		goto out;
+	if (latest || all) {
+		rc = backupset_list(r, project, &list, e);
+		if (rc)
+			goto out;
+		for (i = json_array_size(list); i-- > 0;) {
+			json_t *ent = json_array_get(list, i);
+
+			if (!strcmp(json_string_value(json_object_get(ent, "status")), "incomplete"))
+				continue;
+			json_array_insert(ids, 0, json_object_get(ent, "id"));
+			if (latest)
+				break;
+		}
+		if (!json_array_size(ids)) {
+			rc = errbuf_set(e, BL_EFAIL, "no committed backup of %s in %s", project,
+					repo_describe(r));
+			goto out;
+		}
+	} else {
+		json_array_append_new(ids, json_string(argv[optind]));
+	}
+	json_array_foreach(ids, i, v) {
+		struct errbuf one = ERRBUF_INIT;
+		const char *id = json_string_value(v);
+		int st = verify_one(r, project, id, &one);
+
+		json_array_append_new(results, st ?
+				      json_pack("{s:s, s:s, s:s}", "id", id, "status", "failed", "error",
+						one.msg) :
+				      json_pack("{s:s, s:s}", "id", id, "status", "ok"));
+		if (st) {
+			failed++;
+			if (st > worst)
+				worst = st;
+			if (!first[0])
+				snprintf(first, sizeof(first), "%s", one.msg);
+			if (all)
+				log_error("backup %s: %s", id, one.msg);
+		}
+	}
+	if (ctx->json) {
+		json_t *res = json_pack("{s:s, s:b, s:O}", "event", "result", "ok", !failed,
+					"backups", results);
+
+		log_json_result(res);
+		json_decref(res);
+	}
+	if (failed == 1 && json_array_size(ids) == 1)
+		rc = errbuf_set(e, worst, "verify %s: %s", json_string_value(json_array_get(ids, 0)),
+				first);
+	else if (failed)
+		rc = errbuf_set(e, worst, "%d of %zu backups failed verification; first: %s",
+				failed, json_array_size(ids), first);
+	else
+		log_info("%zu backup%s verified", json_array_size(ids),
+			 json_array_size(ids) == 1 ? "" : "s");
+out:
+	json_decref(ids);
+	json_decref(results);
+	json_decref(list);
+	repo_close(r);
+	return rc;
+}

@@ -1,0 +1,148 @@
+#!/usr/bin/env bash
+# Benchmark: ballast-backup run beside the tools an operator would use instead.
+#
+#   bench/backup_db.sh [BUILD_DIR]
+#
+# Starts a throwaway PostgreSQL (tests/services/pg.sh), generates a database
+# of realistic rows (customers and orders: text, numerics, timestamps, jsonb;
+# BENCH_ROWS orders, default 3 million, which is over 500 MB of table
+# data), then times, RUNS times each (default 2):
+#   A  pg_dump -Fc                          (zlib, single-threaded)
+#   B  pg_dump -Fc -Z0 | zstd -T0 -3        (the hand-made pipeline)
+#   C  ballast-backup run                   (row_counts exact: the default)
+#   D  ballast-backup run, row_counts off   (what exact counts cost)
+# with /usr/bin/time -v (wall time, peak RSS of the measured process) and
+# the output size. Results go to bench/results/backup_db-<UTC date>.md.
+set -euo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
+build=${1:-$here/build}
+rows=${BENCH_ROWS:-3000000}
+runs=${RUNS:-2}
+bin=$build/ballast-backup
+[ -x "$bin" ] || { echo "no $bin: build first" >&2; exit 2; }
+[ -x /usr/bin/time ] || { echo "/usr/bin/time missing (scripts/deps.sh installs it)" >&2; exit 2; }
+
+work=$(mktemp -d "${TMPDIR:-/var/tmp}/ballast-bench.XXXXXX")
+chmod 755 "$work"
+cleanup() { "$here/tests/services/pg.sh" stop "$work/pg" >/dev/null 2>&1 || true; rm -rf "$work"; }
+trap cleanup EXIT
+"$here/tests/services/pg.sh" start "$work/pg" >/dev/null
+sock=$work/pg; port=$(cat "$work/pg/port")
+ci="host=$sock port=$port user=postgres dbname=bench"
+psql_() { psql -X -q -v ON_ERROR_STOP=1 -h "$sock" -p "$port" -U postgres "$@"; }
+
+echo "generating $rows orders..." >&2
+psql_ -d postgres -c "CREATE DATABASE bench"
+psql_ -d bench <<SQL
+CREATE TABLE customers (id int PRIMARY KEY, name text, email text, country text,
+  plan text, created timestamptz, lifetime_value numeric(12,2));
+INSERT INTO customers
+SELECT g, (ARRAY['Anna','Bruno','Chloé','Dmitri','Elif','Farid','Greta','Hiro'])[1 + g % 8]
+          || ' ' || (ARRAY['Martin','Schmidt','Rossi','Nowak','García','Dubois','Jansen'])[1 + (g * 7) % 7],
+       'user' || g || '@' || (ARRAY['example.com','mail.org','corp.net','shop.io'])[1 + g % 4],
+       (ARRAY['FR','DE','US','GB','ES','IT','NL','PL'])[1 + g % 8],
+       (ARRAY['free','pro','team','enterprise'])[1 + (g * 13) % 4],
+       timestamptz '2020-01-01' + (g * 431) % 157680000 * interval '1 second',
+       round((random() * 10000)::numeric, 2)
+FROM generate_series(1, 200000) g;
+CREATE TABLE orders (id bigint PRIMARY KEY, customer_id int NOT NULL, status text,
+  amount numeric(12,2), currency char(3), placed_at timestamptz, shipped_at timestamptz,
+  note text, attrs jsonb);
+INSERT INTO orders
+SELECT g, (1 + (g::bigint * 7919) % 200000)::int,
+       (ARRAY['new','paid','shipped','delivered','cancelled','refunded'])[1 + (g * 31) % 6],
+       round((random() * 500 + 1)::numeric, 2),
+       (ARRAY['EUR','USD','GBP'])[1 + g % 3],
+       ts, CASE WHEN g % 5 = 0 THEN NULL ELSE ts + (g % 72) * interval '1 hour' END,
+       CASE WHEN g % 3 = 0 THEN 'deliver to ' || (ARRAY['front desk','back door','neighbour','locker'])[1 + g % 4]
+                               || ', ref ' || substr(md5(g::text), 1, 10)
+            ELSE '' END,
+       jsonb_build_object('sku', 'SKU-' || lpad((g % 50000)::text, 6, '0'), 'qty', 1 + g % 7,
+                          'gift', g % 11 = 0, 'channel', (ARRAY['web','app','store','phone'])[1 + g % 4],
+                          'tags', jsonb_build_array('t' || g % 13, 't' || g % 17),
+                          'session', 's-' || (g / 3) % 400000, 'device', (ARRAY['ios','android','desktop'])[1 + g % 3])
+FROM (SELECT g, timestamptz '2023-01-01' + g * interval '7 seconds' + (random() * 5) * interval '1 second' AS ts
+      FROM generate_series(1, $rows) g) s;
+CREATE INDEX ON orders (customer_id);
+VACUUM ANALYZE;
+SQL
+tables=$(psql_ -d bench -At -c "SELECT pg_size_pretty(sum(pg_table_size(oid))) FROM pg_class WHERE relname IN ('orders','customers')")
+dbsize=$(psql_ -d bench -At -c "SELECT pg_size_pretty(pg_database_size('bench'))")
+tablebytes=$(psql_ -d bench -At -c "SELECT sum(pg_table_size(oid)) FROM pg_class WHERE relname IN ('orders','customers')")
+
+mkcfg() { # $1 file, $2 row_counts
+	cat > "$1" <<JSON
+{ "project": "bench", "state_dir": "$work/state",
+  "repository": { "type": "local", "path": "$work/repo" },
+  "compression": { "level": 3, "threads": 0 },
+  "databases": [ { "name": "bench", "conninfo": "$ci", "row_counts": "$2" } ] }
+JSON
+}
+mkcfg "$work/exact.json" exact
+mkcfg "$work/off.json" off
+
+# measure NAME CMD...: runs CMD under /usr/bin/time -v, prints "secs rss_kib"
+measure() {
+	local name=$1; shift
+	/usr/bin/time -v -o "$work/time.$name" "$@" >/dev/null 2>"$work/err.$name" || {
+		cat "$work/err.$name" >&2; echo "$name failed" >&2; exit 1; }
+	local wall rss
+	wall=$(awk -F': ' '/Elapsed \(wall clock\)/ {print $2}' "$work/time.$name" |
+	       awk -F: '{ if (NF == 3) print $1 * 3600 + $2 * 60 + $3; else print $1 * 60 + $2 }')
+	rss=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$work/time.$name")
+	echo "$wall $rss"
+}
+latest_size() { find "$work/repo" -name 'db-bench.dump.zst' -newer "$work/mark" -printf '%s\n' | head -1; }
+
+declare -A T S R
+for run in $(seq 1 "$runs"); do
+	echo "run $run/$runs..." >&2
+	read -r t r < <(measure A pg_dump -Fc -f "$work/a.dump" -d "$ci")
+	T[A$run]=$t; R[A$run]=$r; S[A$run]=$(stat -c %s "$work/a.dump"); rm -f "$work/a.dump"
+	read -r t r < <(measure B sh -c "pg_dump -Fc -Z0 -d '$ci' | zstd -q -T0 -3 -o '$work/b.dump.zst'")
+	T[B$run]=$t; R[B$run]=$r; S[B$run]=$(stat -c %s "$work/b.dump.zst"); rm -f "$work/b.dump.zst"
+	touch "$work/mark"; sleep 1
+	read -r t r < <(measure C "$bin" --config "$work/exact.json" run)
+	T[C$run]=$t; R[C$run]=$r; S[C$run]=$(latest_size)
+	touch "$work/mark"; sleep 1
+	read -r t r < <(measure D "$bin" --config "$work/off.json" run)
+	T[D$run]=$t; R[D$run]=$r; S[D$run]=$(latest_size)
+	rm -rf "$work/repo"
+done
+
+best() { # lowest time of $1 over the runs
+	local k=$1 b="" v
+	for run in $(seq 1 "$runs"); do v=${T[$k$run]}; if [ -z "$b" ] || awk "BEGIN{exit !($v < $b)}"; then b=$v; fi; done
+	echo "$b"
+}
+A=$(best A); B=$(best B); C=$(best C); D=$(best D)
+ratio() { awk "BEGIN{printf \"%.2f\", $1 / $2}"; }
+out=$here/bench/results/backup_db-$(date -u +%Y%m%dT%H%M%SZ).md
+{
+	echo "# ballast-backup run vs pg_dump ($(date -u +%Y-%m-%dT%H:%M:%SZ))"
+	echo
+	echo "Machine: $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')), $(free -g | awk '/Mem:/ {print $2}') GiB RAM, shared with other jobs while it ran."
+	echo "PostgreSQL $(psql_ -d bench -At -c 'SHOW server_version'); $(pg_dump --version); zstd $(zstd -V | grep -o 'v[0-9.]*')."
+	echo "Data: $rows orders + 200000 customers (text, numeric, timestamptz, jsonb): tables $tables ($tablebytes bytes), database $dbsize."
+	echo "Each variant ran $runs times, in turn; times are wall clock, RSS is the peak of the measured process tree's largest process (/usr/bin/time -v)."
+	echo
+	echo "| variant | run | seconds | output bytes | peak RSS KiB |"
+	echo "| --- | --- | --- | --- | --- |"
+	for k in A B C D; do
+		case $k in
+		A) n='pg_dump -Fc';; B) n='pg_dump -Fc -Z0 \| zstd -T0 -3';;
+		C) n='ballast-backup run (row_counts exact)';; D) n='ballast-backup run (row_counts off)';;
+		esac
+		for run in $(seq 1 "$runs"); do echo "| $n | $run | ${T[$k$run]} | ${S[$k$run]} | ${R[$k$run]} |"; done
+	done
+	echo
+	echo "Best of $runs, as ratios:"
+	echo
+	echo "- speed, pg_dump -Fc / ballast: $(ratio "$A" "$C")x (target >= 2x)"
+	echo "- speed, zstd pipeline / ballast: $(ratio "$B" "$C")x (target >= 1.0x: no slower)"
+	echo "- size, ballast / pg_dump -Fc: $(ratio "${S[C1]}" "${S[A1]}") (target <= 0.75)"
+	echo "- size, ballast / zstd pipeline: $(ratio "${S[C1]}" "${S[B1]}")"
+	echo "- exact row counts cost: ballast exact / ballast off: $(ratio "$C" "$D")x"
+	echo "- ballast peak RSS: $(( ${R[C1]} / 1024 )) MiB (target < 100 MiB)"
+} > "$out"
+cat "$out"

@@ -1,0 +1,67 @@
+/*
+ * backupset: the backups of a project in a repository, as the commands see
+ * them (list, show, verify, restore; later prune and drill).
+ *
+ * Contract: only lib/repo.h calls, so every driver works. A backup is the
+ * set of objects under "<project>/backups/<id>/"; it is committed when its
+ * manifest.json exists. Temporary objects (interrupted writes) are ignored.
+ *
+ * backupset_list() returns a JSON array sorted by id (oldest first) of
+ *   {"id", "time", "labels", "items": [{"type","name"}], "size",
+ *    "status": "good" | "incomplete" | "failed-verify", "error"?}
+ * where "incomplete" has no manifest and "failed-verify" has a manifest that
+ * does not check out or whose last verify (verify.json beside it) failed.
+ *
+ * backupset_verify_object() re-reads one stored object, compares its size
+ * and SHA-256 with the manifest and test-decompresses it; BL_EVERIFY naming
+ * the object on any difference.
+ */
+#ifndef BALLAST_BACKUPSET_H
+#define BALLAST_BACKUPSET_H
+
+#include <jansson.h>
+
+#include "errbuf.h"
+#include "repo.h"
+#include "zstream.h"
+
+#define BACKUPSET_MANIFEST_MAX (64 * 1024 * 1024)
+
+struct config;
+
+/* The configured repository and project name ("project" must be set). */
+int backupset_open(const struct config *cfg, struct repo **r, const char **project,
+		   struct errbuf *e);
+
+int backupset_list(struct repo *r, const char *project, json_t **out, struct errbuf *e);
+
+/* Load and check a committed backup's manifest. BL_EUSAGE when id is
+ * malformed, BL_EFAIL when there is no such committed backup, BL_EVERIFY
+ * when the manifest is corrupt. */
+int backupset_load(struct repo *r, const char *project, const char *id, json_t **manifest,
+		   struct errbuf *e);
+
+/* The newest backup whose status is "good"; BL_EFAIL when there is none. */
+int backupset_latest(struct repo *r, const char *project, char *id, size_t n,
+		     struct errbuf *e);
+
+/* Re-read obj (an item's "object"); decompress: also test-decompress. */
+int backupset_verify_object(struct repo *r, json_t *obj, int decompress, struct errbuf *e);
+
+/* Stream obj out of the repository through zstd into sink, checking its
+ * size and SHA-256 on the way; BL_EVERIFY (after the sink saw the data)
+ * when they differ. */
+int backupset_read_object(struct repo *r, json_t *obj, zstream_sink_fn sink, void *ctx,
+			  struct errbuf *e);
+
+/* Record a verify result beside the manifest (verify.json). */
+int backupset_record_verify(struct repo *r, const char *project, const char *id, int ok,
+			    const char *error, struct errbuf *e);
+
+/* Remove every object of a backup (a failed run's leftovers). */
+int backupset_delete(struct repo *r, const char *project, const char *id, struct errbuf *e);
+
+/* Remove temporary objects under the project's backups (after a crash). */
+int backupset_remove_tmp(struct repo *r, const char *project, int *removed, struct errbuf *e);
+
+#endif

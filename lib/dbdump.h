@@ -1,0 +1,81 @@
+/*
+ * dbdump: the database item of a backup: pg_dump into the repository, and
+ * back out through pg_restore.
+ *
+ * Backup: `<dump_command> --format=custom --compress=0` (default pg_dump)
+ * streams through zstream into a repo writer; nothing is staged on disk.
+ * Row counts (the database's "row_counts": exact, estimate, off):
+ *   exact     a libpq connection opens a REPEATABLE READ transaction,
+ *             exports its snapshot, pg_dump runs with --snapshot, and one
+ *             count(*) query over every table runs in that same snapshot
+ *             while the dump streams, so the counts describe exactly the
+ *             rows the dump holds;
+ *   estimate  pg_class.reltuples;
+ *   off       no counts.
+ * The item records the server version, the dump tool's version, the
+ * database size, the tables and their counts, and timings.
+ *
+ * Restore: the object's checksum is verified in full before pg_restore is
+ * started. jobs == 1 streams the object through zstd into pg_restore's
+ * stdin (hashed again on the way); jobs > 1 decompresses into a 0600
+ * temporary file (checked before use) and runs pg_restore -j. Afterwards
+ * every table's row count is compared with the manifest (BL_EVERIFY on any
+ * difference, naming the tables).
+ *
+ * Passwords reach the children only as PGPASSWORD in their environment; the
+ * conninfo on their command line has any password removed.
+ */
+#ifndef BALLAST_DBDUMP_H
+#define BALLAST_DBDUMP_H
+
+#include <jansson.h>
+
+#include "errbuf.h"
+#include "repo.h"
+#include "strbuf.h"
+
+struct config;
+
+typedef void (*dbdump_progress_fn)(void *ctx, const char *name, long long raw,
+				   long long stored);
+
+struct dbdump_opts {
+	int level;      /* zstd level */
+	int threads;    /* 0 = every core */
+	dbdump_progress_fn progress;
+	void *progress_ctx;
+};
+
+/* Dump database spec db (an element of "databases") into key; on success
+ * *item is the manifest item ({"type":"db", ...}). */
+int dbdump_backup(json_t *db, struct repo *r, const char *key, const struct dbdump_opts *o,
+		  json_t **item, struct errbuf *e);
+
+struct dbrestore_opts {
+	const char *target;   /* conninfo; NULL = the configured database's */
+	int create;           /* pg_restore --create (target names the maintenance db) */
+	int clean;            /* pg_restore --clean --if-exists */
+	int jobs;
+	dbdump_progress_fn progress;
+	void *progress_ctx;
+};
+
+/* Restore item (type "db") using its configured database (config may be
+ * NULL when o->target is set). */
+int dbdump_restore(const struct config *cfg, struct repo *r, json_t *item,
+		   const struct dbrestore_opts *o, struct errbuf *e);
+
+/* Compare the tables of item with the database at conninfo. */
+int dbdump_check_rows(const char *conninfo, const char *password, json_t *item,
+		      struct errbuf *e);
+
+/* The "databases" entry named name, or NULL. */
+json_t *dbdump_find_db(const struct config *cfg, const char *name);
+/* The password for a database spec: $<password_env>, else one inside its
+ * conninfo; empty when none. */
+void dbdump_password(json_t *db, struct strbuf *out);
+/* conninfo (or URL; "" = $DATABASE_URL) as key='value' pairs without any
+ * password, for a child's command line. */
+int dbdump_conninfo_nopw(const char *conninfo, struct strbuf *out, struct errbuf *e);
+
+#endif

@@ -1,0 +1,541 @@
+#include "migration.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Files bigger than this are not migrations someone reviewed; refusing
+ * them keeps memory bounded (a migration is held whole to send it). */
+#define MIGRATION_MAX_FILE (64u * 1024 * 1024)
+
+static int is_name_char(int c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+	       c == '_' || c == '-';
+}
+
+int migration_valid_name(const char *name)
+{
+	size_t n = strlen(name);
+
+	if (n == 0 || n > 100)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (!is_name_char((unsigned char)name[i]))
+			return 0;
+	return 1;
+}
+
+static int ends_with(const char *s, size_t n, const char *suffix)
+{
+	size_t m = strlen(suffix);
+
+	return n >= m && !memcmp(s + n - m, suffix, m);
+}
+
+int migration_parse_name(const char *fname, uint64_t *version, struct strbuf *name,
+			 enum migration_kind *kind, struct errbuf *e)
+{
+	size_t n = strlen(fname), stem;
+	uint64_t v = 0;
+	const char *p = fname;
+
+	if (!ends_with(fname, n, ".sql"))
+		return 1;
+	if (ends_with(fname, n, ".up.sql")) {
+		*kind = MIGRATION_UP;
+		stem = n - 7;
+	} else if (ends_with(fname, n, ".down.sql")) {
+		*kind = MIGRATION_DOWN;
+		stem = n - 9;
+	} else {
+		goto bad;
+	}
+	if (*p < '0' || *p > '9')
+		goto bad;
+	while (p < fname + stem && *p >= '0' && *p <= '9') {
+		unsigned d = (unsigned)(*p - '0');
+
+		if (v > (UINT64_MAX - d) / 10)
+			return errbuf_set(e, BL_EUSAGE,
+					  "migration file %s: version does not fit in 64 bits", fname);
+		v = v * 10 + d;
+		p++;
+	}
+	/* PostgreSQL's bigint is signed: keep versions storable. */
+	if (v == 0 || v > INT64_MAX)
+		return errbuf_set(e, BL_EUSAGE,
+				  "migration file %s: version must be between 1 and %" PRId64, fname,
+				  INT64_MAX);
+	if (p >= fname + stem || *p != '_' || p + 1 >= fname + stem)
+		goto bad;
+	p++;
+	for (const char *q = p; q < fname + stem; q++)
+		if (!is_name_char((unsigned char)*q))
+			goto bad;
+	*version = v;
+	strbuf_reset(name);
+	strbuf_add(name, p, (size_t)(fname + stem - p));
+	return 0;
+bad:
+	return errbuf_set(e, BL_EUSAGE,
+			  "migration file %s: expected <version>_<name>.up.sql or .down.sql "
+			  "(version a positive integer, name letters, digits, '_' or '-')",
+			  fname);
+}
+
+static int cmp_version(const void *a, const void *b)
+{
+	const struct migration *x = a, *y = b;
+
+	return x->version < y->version ? -1 : x->version > y->version;
+}
+
+void migration_set_release(struct migration_set *set)
+{
+	for (size_t i = 0; i < set->n; i++) {
+		free(set->items[i].name);
+		free(set->items[i].up_path);
+		free(set->items[i].down_path);
+	}
+	free(set->items);
+	set->items = NULL;
+	set->n = set->alloc = 0;
+}
+
+const struct migration *migration_find(const struct migration_set *set, uint64_t version)
+{
+	size_t lo = 0, hi = set->n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (set->items[mid].version == version)
+			return &set->items[mid];
+		if (set->items[mid].version < version)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
+/* Scan order is readdir's; entries are matched by a linear search while
+ * scanning because directories hold hundreds, not millions, of files. */
+static struct migration *slot_for(struct migration_set *set, uint64_t version)
+{
+	for (size_t i = 0; i < set->n; i++)
+		if (set->items[i].version == version)
+			return &set->items[i];
+	if (set->n == set->alloc) {
+		size_t na = set->alloc ? set->alloc * 2 : 64;
+		struct migration *ni = realloc(set->items, na * sizeof(*ni));
+
+		if (!ni)
+			abort();
+		set->items = ni;
+		set->alloc = na;
+	}
+	memset(&set->items[set->n], 0, sizeof(set->items[0]));
+	set->items[set->n].version = version;
+	return &set->items[set->n++];
+}
+
+int migration_scan(const char *dir, struct migration_set *out, struct errbuf *e)
+{
+	struct strbuf name = STRBUF_INIT, path = STRBUF_INIT;
+	DIR *d;
+	struct dirent *de;
+	int rc = 0;
+
+	out->missing = 0;
+	d = opendir(dir);
+	if (!d) {
+		if (errno == ENOENT) {
+			out->missing = 1;
+			return 0;
+		}
+		return errbuf_errno(e, BL_EUSAGE, errno, "cannot read migrations directory %s", dir);
+	}
+	while ((de = readdir(d))) {
+		uint64_t v;
+		enum migration_kind kind;
+		struct migration *m;
+		char **slot;
+
+		if (de->d_name[0] == '.')
+			continue;
+		rc = migration_parse_name(de->d_name, &v, &name, &kind, e);
+		if (rc == 1) {
+			rc = 0;
+			continue;
+		}
+		if (rc) {
+			errbuf_prefix(e, "%s: ", dir);
+			goto out;
+		}
+		m = slot_for(out, v);
+		if (m->name && strcmp(m->name, name.buf)) {
+			rc = errbuf_set(e, BL_EUSAGE,
+					"%s: two migrations with version %" PRIu64 ": %s and %s", dir,
+					v, m->name, name.buf);
+			goto out;
+		}
+		slot = kind == MIGRATION_UP ? &m->up_path : &m->down_path;
+		if (*slot) {
+			rc = errbuf_set(e, BL_EUSAGE, "%s: two %s files for version %" PRIu64, dir,
+					kind == MIGRATION_UP ? "up" : "down", v);
+			goto out;
+		}
+		if (!m->name)
+			m->name = strdup(name.buf);
+		strbuf_reset(&path);
+		strbuf_addf(&path, "%s/%s", dir, de->d_name);
+		*slot = strdup(path.buf);
+		if (!m->name || !*slot)
+			abort();
+	}
+	for (size_t i = 0; i < out->n; i++)
+		if (!out->items[i].up_path) {
+			rc = errbuf_set(e, BL_EUSAGE,
+					"%s: %s has no matching .up.sql (a down file alone cannot be applied)",
+					dir, out->items[i].down_path);
+			goto out;
+		}
+	if (out->n)
+		qsort(out->items, out->n, sizeof(out->items[0]), cmp_version);
+out:
+	closedir(d);
+	strbuf_release(&name);
+	strbuf_release(&path);
+	if (rc)
+		migration_set_release(out);
+	return rc;
+}
+
+int migration_read(const char *path, struct strbuf *out, struct errbuf *e)
+{
+	char buf[65536];
+	FILE *f = fopen(path, "rb");
+	size_t n;
+	int rc = 0;
+
+	strbuf_reset(out);
+	if (!f)
+		return errbuf_errno(e, BL_EUSAGE, errno, "cannot open %s", path);
+	while ((n = fread(buf, 1, sizeof(buf), f)) > 0) {
+		if (out->len + n > MIGRATION_MAX_FILE) {
+			rc = errbuf_set(e, BL_EUSAGE, "%s: larger than %u bytes", path,
+					MIGRATION_MAX_FILE);
+			goto out;
+		}
+		strbuf_add(out, buf, n);
+	}
+	if (ferror(f)) {
+		rc = errbuf_errno(e, BL_EFAIL, errno, "cannot read %s", path);
+		goto out;
+	}
+	if (memchr(out->buf, '\0', out->len))
+		rc = errbuf_set(e, BL_EUSAGE, "%s: contains a NUL byte; expected SQL text", path);
+out:
+	fclose(f);
+	return rc;
+}
+
+int migration_sha256_hex(const void *data, size_t len, char out[65], struct errbuf *e)
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0;
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	int rc = 0;
+
+	if (!ctx || EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1 ||
+	    EVP_DigestUpdate(ctx, data, len) != 1 || EVP_DigestFinal_ex(ctx, md, &mdlen) != 1 ||
+	    mdlen != 32) {
+		rc = errbuf_set(e, BL_EFAIL, "sha-256: openssl digest failed");
+		goto out;
+	}
+	for (unsigned i = 0; i < mdlen; i++)
+		snprintf(out + 2 * i, 3, "%02x", md[i]);
+out:
+	EVP_MD_CTX_free(ctx);
+	return rc;
+}
+
+static const char *skip_blanks(const char *p, const char *end)
+{
+	while (p < end && (*p == ' ' || *p == '\t'))
+		p++;
+	return p;
+}
+
+/* Is [p, end) a "-- ballast:<word>" directive line? */
+static int is_directive(const char *p, const char *end, const char *word)
+{
+	size_t wl = strlen(word);
+
+	p = skip_blanks(p, end);
+	if (end - p < 2 || p[0] != '-' || p[1] != '-')
+		return 0;
+	p = skip_blanks(p + 2, end);
+	if ((size_t)(end - p) < 8 + wl || strncmp(p, "ballast:", 8))
+		return 0;
+	p += 8;
+	if (strncmp(p, word, wl))
+		return 0;
+	p = skip_blanks(p + wl, end);
+	while (p < end && (*p == '\r' || *p == ' ' || *p == '\t'))
+		p++;
+	return p == end;
+}
+
+int migration_no_transaction(const char *sql)
+{
+	const char *nl = strchr(sql, '\n');
+	const char *end = nl ? nl : sql + strlen(sql);
+
+	/* A UTF-8 byte order mark is invisible in editors: accept it. */
+	if (!strncmp(sql, "\xef\xbb\xbf", 3))
+		sql += 3;
+	return is_directive(sql, end, "no-transaction");
+}
+
+void migration_first_line(const char *sql, struct strbuf *out)
+{
+	const char *p = sql;
+
+	strbuf_reset(out);
+	while (*p) {
+		const char *nl = strchr(p, '\n');
+		const char *end = nl ? nl : p + strlen(p);
+		const char *s = skip_blanks(p, end), *t = end;
+
+		while (t > s && (t[-1] == '\r' || t[-1] == ' ' || t[-1] == '\t'))
+			t--;
+		if (t > s && !(t - s > 12 && !strncmp(s, "--", 2) &&
+			       strstr(s, "ballast:") && strstr(s, "ballast:") < t)) {
+			size_t n = (size_t)(t - s);
+
+			if (n > 120) {
+				n = 120;
+				/* do not cut a UTF-8 sequence in half */
+				while (n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80)
+					n--;
+			}
+			strbuf_add(out, s, n);
+			return;
+		}
+		if (!nl)
+			break;
+		p = nl + 1;
+	}
+}
+
+/* A dollar-quote tag at p ("$$" or "$tag$"); returns its length or 0. */
+static size_t dollar_tag(const char *p, const char *end)
+{
+	const char *q = p + 1;
+
+	if (q < end && *q == '$')
+		return 2;
+	if (q >= end || !((*q >= 'a' && *q <= 'z') || (*q >= 'A' && *q <= 'Z') || *q == '_' ||
+			  (unsigned char)*q >= 0x80))
+		return 0;
+	while (q < end && ((*q >= 'a' && *q <= 'z') || (*q >= 'A' && *q <= 'Z') ||
+			   (*q >= '0' && *q <= '9') || *q == '_' || (unsigned char)*q >= 0x80))
+		q++;
+	if (q < end && *q == '$')
+		return (size_t)(q - p + 1);
+	return 0;
+}
+
+static unsigned count_lines(const char *from, const char *to)
+{
+	unsigned n = 0;
+
+	for (const char *p = from; p < to; p++)
+		if (*p == '\n')
+			n++;
+	return n;
+}
+
+int migration_split(const char *sql, size_t len, struct migration_stmt **out, size_t *n,
+		    struct errbuf *e)
+{
+	const char *p = sql, *end = sql + len, *start = sql;
+	struct migration_stmt *v = NULL;
+	size_t nv = 0, av = 0;
+	int meaningful = 0, rc = 0;
+	unsigned line = 1, start_line = 1;
+
+	*out = NULL;
+	*n = 0;
+	while (p <= end) {
+		const char *open = p;
+
+		if (p == end || *p == ';') {
+			if (meaningful) {
+				if (nv == av) {
+					av = av ? av * 2 : 16;
+					v = realloc(v, av * sizeof(*v));
+					if (!v)
+						abort();
+				}
+				v[nv].start = (size_t)(start - sql);
+				v[nv].len = (size_t)(p - start) + (p < end);
+				v[nv].line = start_line;
+				nv++;
+			}
+			if (p == end)
+				break;
+			p++;
+			start = p;
+			start_line = line;
+			meaningful = 0;
+			continue;
+		}
+		if (*p == '\n') {
+			line++;
+			p++;
+			continue;
+		}
+		if (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\f' || *p == '\v') {
+			p++;
+			continue;
+		}
+		if (*p == '-' && p + 1 < end && p[1] == '-') {
+			while (p < end && *p != '\n')
+				p++;
+			continue;
+		}
+		if (!meaningful) {
+			/* A statement starts at its first token, so error lines
+			 * count from where the SQL is, not from preceding comments. */
+			start = p;
+			start_line = line;
+		}
+		if (*p == '/' && p + 1 < end && p[1] == '*') {
+			int depth = 1;
+
+			p += 2;
+			while (p < end && depth) {
+				if (*p == '/' && p + 1 < end && p[1] == '*') {
+					depth++;
+					p += 2;
+				} else if (*p == '*' && p + 1 < end && p[1] == '/') {
+					depth--;
+					p += 2;
+				} else {
+					p++;
+				}
+			}
+			if (depth) {
+				rc = errbuf_set(e, BL_EUSAGE, "line %u: unterminated /* comment",
+						line);
+				goto out;
+			}
+			line += count_lines(open, p);
+			if (!meaningful)
+				start = p;
+			continue;
+		}
+		meaningful = 1;
+		if (*p == '\'' || *p == '"') {
+			char q = *p;
+			/* E'...' strings escape with backslashes. */
+			int backslash = q == '\'' && p > sql && (p[-1] == 'E' || p[-1] == 'e') &&
+					(p - 1 == sql || !is_name_char((unsigned char)p[-2]));
+
+			p++;
+			for (;;) {
+				if (p >= end) {
+					rc = errbuf_set(e, BL_EUSAGE, "line %u: unterminated %s",
+							line,
+							q == '"' ? "quoted identifier" : "string");
+					goto out;
+				}
+				if (backslash && *p == '\\' && p + 1 < end) {
+					p += 2;
+					continue;
+				}
+				if (*p == q) {
+					if (p + 1 < end && p[1] == q) {
+						p += 2;
+						continue;
+					}
+					p++;
+					break;
+				}
+				p++;
+			}
+			line += count_lines(open, p);
+			continue;
+		}
+		if (*p == '$' && !(p > sql && is_name_char((unsigned char)p[-1]))) {
+			size_t tl = dollar_tag(p, end);
+
+			if (tl) {
+				const char *q = p + tl;
+
+				while (q + tl <= end && memcmp(q, p, tl))
+					q++;
+				if (q + tl > end) {
+					rc = errbuf_set(e, BL_EUSAGE,
+							"line %u: unterminated dollar quote %.*s", line,
+							(int)tl, p);
+					goto out;
+				}
+				p = q + tl;
+				line += count_lines(open, p);
+				continue;
+			}
+		}
+		p++;
+	}
+	*out = v;
+	*n = nv;
+	v = NULL;
+out:
+	free(v);
+	return rc;
+}
+
+unsigned migration_line_at(const char *text, size_t len, long pos, unsigned base_line)
+{
+	unsigned line = base_line ? base_line : 1;
+	long chars = 0;
+
+	if (pos < 1)
+		return 0;
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)text[i];
+
+		if ((c & 0xc0) != 0x80 && ++chars == pos)
+			return line;
+		if (c == '\n')
+			line++;
+	}
+	return 0;
+}
+
+int migration_parse_version(const char *s, const char *what, uint64_t *v, struct errbuf *e)
+{
+	uint64_t x = 0;
+
+	if (!s || !*s)
+		goto bad;
+	for (const char *p = s; *p; p++) {
+		if (*p < '0' || *p > '9' || x > ((uint64_t)INT64_MAX - (uint64_t)(*p - '0')) / 10)
+			goto bad;
+		x = x * 10 + (uint64_t)(*p - '0');
+	}
+	*v = x;
+	return 0;
+bad:
+	return errbuf_set(e, BL_EUSAGE, "%s: expected a version (0 to %" PRId64 "), got \"%s\"",
+			  what, INT64_MAX, s ? s : "");
+}

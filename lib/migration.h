@@ -1,0 +1,98 @@
+/*
+ * migration: the file side of ballast-migrate, pure and without a database.
+ *
+ * Contract: a migrations directory holds `<version>_<name>.up.sql` and an
+ * optional `<version>_<name>.down.sql`; version is a positive 64-bit
+ * integer written in decimal without a sign, name is [A-Za-z0-9_-]+.
+ * migration_scan() reads the directory and returns the migrations sorted by
+ * version, or BL_EUSAGE with one line naming the file for: a `.sql` file
+ * whose name does not match, two files for one version, a `.down.sql`
+ * without its `.up.sql`. Other files (README.md, .gitkeep) are ignored. A
+ * directory that does not exist scans as empty with `missing` set, because
+ * a downgrade must work from a release that ships no migrations at all.
+ *
+ * The helpers below work on SQL text in memory: the SHA-256 of a file,
+ * the `-- ballast:no-transaction` directive on the first line, the first
+ * meaningful line for plans, a statement splitter that honours quotes,
+ * dollar quotes and comments (for files run outside a transaction), and the
+ * mapping from PostgreSQL's error position (1-based characters) to a line.
+ */
+#ifndef BALLAST_MIGRATION_H
+#define BALLAST_MIGRATION_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "errbuf.h"
+#include "strbuf.h"
+
+struct migration {
+	uint64_t version;
+	char *name;
+	char *up_path;    /* NULL only transiently while scanning */
+	char *down_path;  /* NULL: irreversible */
+};
+
+struct migration_set {
+	struct migration *items;
+	size_t n;
+	size_t alloc;
+	int missing;      /* the directory does not exist */
+};
+
+#define MIGRATION_SET_INIT { NULL, 0, 0, 0 }
+
+enum migration_kind { MIGRATION_UP = 1, MIGRATION_DOWN = 2 };
+
+/* Parse a bare file name. Returns 0 and fills version/name/kind for a
+ * migration file; 1 when the name is not a .sql file (ignore it); BL_EUSAGE
+ * with a message for a .sql file that does not match the pattern. */
+int migration_parse_name(const char *fname, uint64_t *version, struct strbuf *name,
+			 enum migration_kind *kind, struct errbuf *e);
+
+int migration_scan(const char *dir, struct migration_set *out, struct errbuf *e);
+void migration_set_release(struct migration_set *set);
+/* The migration with this version, or NULL. */
+const struct migration *migration_find(const struct migration_set *set, uint64_t version);
+
+/* Read a whole (small) SQL file. A NUL byte is an error: libpq cannot send it. */
+int migration_read(const char *path, struct strbuf *out, struct errbuf *e);
+
+/* Lowercase hex SHA-256 of data (65 bytes with the NUL). */
+int migration_sha256_hex(const void *data, size_t len, char out[65], struct errbuf *e);
+
+/* True when the first line is `-- ballast:no-transaction` (spaces allowed
+ * around the words, trailing blanks ignored). */
+int migration_no_transaction(const char *sql);
+
+/* The first line that is neither blank nor a ballast directive, trimmed and
+ * cut to 120 bytes; "" for an empty file. */
+void migration_first_line(const char *sql, struct strbuf *out);
+
+/* One statement of a split file: [start, start+len) in the text, and the
+ * 1-based line where it starts. */
+struct migration_stmt {
+	size_t start;
+	size_t len;
+	unsigned line;
+};
+
+/* Split sql at top-level semicolons. Statements that hold only blanks and
+ * comments are dropped. *out is malloc'ed (free it). BL_EUSAGE for an
+ * unterminated quote, dollar quote or block comment, naming its line. */
+int migration_split(const char *sql, size_t len, struct migration_stmt **out, size_t *n,
+		    struct errbuf *e);
+
+/* 1-based line of the character at 1-based character position pos (as
+ * PostgreSQL reports it, counting UTF-8 code points) in text, plus
+ * base_line - 1. 0 when pos is out of range. */
+unsigned migration_line_at(const char *text, size_t len, long pos, unsigned base_line);
+
+/* Parse a version argument ("0" allowed: the empty schema). BL_EUSAGE
+ * naming `what` unless s is decimal digits fitting a bigint. */
+int migration_parse_version(const char *s, const char *what, uint64_t *v, struct errbuf *e);
+
+/* Check a name for `new`: [A-Za-z0-9_-]+, at most 100 bytes. */
+int migration_valid_name(const char *name);
+
+#endif

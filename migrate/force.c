@@ -1,0 +1,68 @@
+/* force: clear the dirty state after a no-transaction migration failed. */
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+
+#include "commands.h"
+#include "log.h"
+#include "migrator.h"
+
+int cmd_force(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e)
+{
+	static const struct option opts[] = {
+		{ "dir", required_argument, NULL, 'd' },
+		{ "database", required_argument, NULL, 'D' },
+		{ "dry-run", no_argument, NULL, 'n' },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct migrator_cli cli = { NULL, NULL, NULL };
+	struct migrator_session s = MIGRATOR_SESSION_INIT;
+	json_t *res = NULL;
+	uint64_t v = 0, from_dirty;
+	int c, dry_run = 0, rc;
+
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 'd': cli.dir = optarg; break;
+		case 'D': cli.database = optarg; break;
+		case 'n': dry_run = 1; break;
+		default: return cli_usage_error(ctx, e, "force: unknown option or missing value: %s", argv[optind - 1]);
+		}
+	}
+	if (optind + 1 != argc)
+		return cli_usage_error(ctx, e, "force: expected one VERSION");
+	if (migration_parse_version(argv[optind], "force", &v, e))
+		return cli_usage_error(ctx, e, "%s", e->msg);
+	rc = migrator_session_open(ctx, &cli, dry_run ? MIGRATOR_READ : MIGRATOR_WRITE, &s, e);
+	if (rc)
+		goto out;
+	if (!s.st.dirty) {
+		rc = errbuf_set(e, BL_EUSAGE, "force %" PRIu64 ": the database is not dirty (version %" PRIu64 "); nothing to do",
+				v, s.st.current);
+		goto out;
+	}
+	from_dirty = s.st.dirty_version;
+	if (!dry_run) {
+		rc = migrator_force(s.m, v, e);
+		if (!rc)
+			rc = migrator_session_reload(&s, e);
+		if (rc)
+			goto out;
+	}
+	res = json_pack("{s:s, s:I, s:I, s:s, s:I, s:b, s:b}", "event", "result", "dirty_version",
+			(json_int_t)from_dirty, "forced", (json_int_t)v, "outcome",
+			v >= from_dirty ? "kept as applied" : "removed as not applied",
+			"current_version", (json_int_t)s.st.current, "dirty", s.st.dirty,
+			"dry_run", dry_run);
+	if (ctx->json)
+		log_json_result(res);
+	else
+		printf("%sdirty migration %" PRIu64 " %s; version %" PRIu64 "\n",
+		       dry_run ? "dry run: " : "", from_dirty,
+		       v >= from_dirty ? "kept as applied" : "removed as not applied",
+		       s.st.current);
+out:
+	json_decref(res);
+	migrator_session_close(&s);
+	return rc;
+}

@@ -1,0 +1,65 @@
+/* history: applied migrations in the order they were applied. */
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+
+#include "commands.h"
+#include "log.h"
+#include "migrator.h"
+
+int cmd_history(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e)
+{
+	static const struct option opts[] = {
+		{ "dir", required_argument, NULL, 'd' },
+		{ "database", required_argument, NULL, 'D' },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct migrator_cli cli = { NULL, NULL, NULL };
+	struct migrator_session s = MIGRATOR_SESSION_INIT;
+	struct migrator_state h = { 0 };
+	json_t *res = NULL, *arr;
+	int c, rc;
+
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 'd': cli.dir = optarg; break;
+		case 'D': cli.database = optarg; break;
+		default: return cli_usage_error(ctx, e, "history: unknown option or missing value: %s", argv[optind - 1]);
+		}
+	}
+	if (optind < argc)
+		return cli_usage_error(ctx, e, "history: unexpected argument %s", argv[optind]);
+	rc = migrator_session_open(ctx, &cli, MIGRATOR_READ, &s, e);
+	if (!rc)
+		rc = migrator_load_history(s.m, &h, e);
+	if (rc)
+		goto out;
+	arr = json_array();
+	for (size_t i = 0; i < h.n; i++) {
+		const struct migrator_row *r = &h.rows[i];
+
+		json_array_append_new(arr,
+			json_pack("{s:I, s:s, s:s?, s:I, s:s?, s:s?, s:b, s:b, s:s?}", "version",
+				  (json_int_t)r->version, "name", r->name, "applied_at", r->applied_at,
+				  "duration_ms", (json_int_t)r->duration_ms, "applied_by",
+				  r->applied_by, "release", r->release, "reversible",
+				  r->down_sql != NULL, "dirty", r->dirty, "note", r->note));
+		if (!ctx->json)
+			printf("%-24s %-20" PRIu64 " %-32s %-12s %6lld ms  %s%s%s%s\n",
+			       r->applied_at ? r->applied_at : "", r->version, r->name,
+			       r->release ? r->release : "-", r->duration_ms,
+			       r->applied_by ? r->applied_by : "", r->dirty ? "  DIRTY" : "",
+			       r->note ? "  " : "", r->note ? r->note : "");
+	}
+	if (!ctx->json && !h.n)
+		printf("no migrations applied\n");
+	res = json_pack("{s:s, s:I, s:b, s:o}", "event", "result", "current_version",
+			(json_int_t)s.st.current, "dirty", s.st.dirty, "history", arr);
+	if (ctx->json)
+		log_json_result(res);
+out:
+	json_decref(res);
+	migrator_state_release(&h);
+	migrator_session_close(&s);
+	return rc;
+}

@@ -1,0 +1,88 @@
+/* plan: what reaching a version would run, in order, changing nothing. */
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "commands.h"
+#include "log.h"
+#include "migrator.h"
+
+int cmd_plan(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e)
+{
+	static const struct option opts[] = {
+		{ "dir", required_argument, NULL, 'd' },
+		{ "database", required_argument, NULL, 'D' },
+		{ "to", required_argument, NULL, 't' },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct migrator_cli cli = { NULL, NULL, NULL };
+	struct migrator_session s = MIGRATOR_SESSION_INIT;
+	struct migrator_plan plan = { 0 };
+	json_t *res = NULL, *steps = NULL, *irr;
+	uint64_t to = 0;
+	int c, has_to = 0, rc;
+
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 'd': cli.dir = optarg; break;
+		case 'D': cli.database = optarg; break;
+		case 't':
+			if (migration_parse_version(optarg, "plan --to", &to, e))
+				return cli_usage_error(ctx, e, "%s", e->msg);
+			has_to = 1;
+			break;
+		default: return cli_usage_error(ctx, e, "plan: unknown option or missing value: %s", argv[optind - 1]);
+		}
+	}
+	if (optind < argc)
+		return cli_usage_error(ctx, e, "plan: unexpected argument %s", argv[optind]);
+	rc = migrator_session_open(ctx, &cli, MIGRATOR_READ, &s, e);
+	if (!rc)
+		rc = migrator_refuse_dirty(&s.st, e);
+	if (rc)
+		goto out;
+	if (!has_to)
+		to = s.files.n && s.files.items[s.files.n - 1].version > s.st.current ?
+			     s.files.items[s.files.n - 1].version : s.st.current;
+	rc = migrator_plan_to(&s.files, &s.st, to, &plan, e);
+	if (!rc)
+		rc = migrator_plan_steps_json(&plan, &steps, e);
+	if (rc)
+		goto out;
+	irr = json_array();
+	for (size_t i = 0; i < plan.n_irreversible; i++)
+		json_array_append_new(irr, json_integer((json_int_t)plan.irreversible[i]));
+	res = json_pack("{s:s, s:I, s:I, s:s, s:O, s:o}", "event", "result", "from",
+			(json_int_t)plan.from, "to", (json_int_t)to, "direction",
+			plan.direction > 0 ? "up" : plan.direction < 0 ? "down" : "none", "steps",
+			steps, "irreversible", irr);
+	if (ctx->json) {
+		log_json_result(res);
+	} else {
+		size_t i;
+		json_t *st;
+
+		printf("plan: %s from %" PRIu64 " to %" PRIu64 ", %zu step%s\n",
+		       plan.direction > 0 ? "up" : plan.direction < 0 ? "down" : "nothing to do",
+		       plan.from, to, plan.n, plan.n == 1 ? "" : "s");
+		json_array_foreach(steps, i, st)
+			printf("  %-4s %-20" JSON_INTEGER_FORMAT " %-32s %s%s\n",
+			       json_string_value(json_object_get(st, "direction")),
+			       json_integer_value(json_object_get(st, "version")),
+			       json_string_value(json_object_get(st, "name")),
+			       json_is_true(json_object_get(st, "reversible")) ? "" : "[irreversible] ",
+			       json_string_value(json_object_get(st, "first_line")));
+		if (plan.n_irreversible)
+			printf("refused: the downgrade crosses %zu irreversible migration%s\n",
+			       plan.n_irreversible, plan.n_irreversible == 1 ? "" : "s");
+	}
+	if (to > s.st.current && !migration_find(&s.files, to))
+		log_warn("plan --to %" PRIu64 ": no migration file has that version", to);
+out:
+	json_decref(res);
+	json_decref(steps);
+	migrator_plan_release(&plan);
+	migrator_session_close(&s);
+	return rc;
+}

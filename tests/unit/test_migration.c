@@ -1,0 +1,254 @@
+/* migration: file names, directory scans, directives, checksums, splitting. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "migration.h"
+#include "tsupport.h"
+
+START_TEST(test_parse_name)
+{
+	struct strbuf name = STRBUF_INIT;
+	struct errbuf e = ERRBUF_INIT;
+	enum migration_kind k;
+	uint64_t v;
+
+	ck_assert_int_eq(migration_parse_name("20261127093000_add_users.up.sql", &v, &name, &k, &e), 0);
+	ck_assert_uint_eq(v, 20261127093000ULL);
+	ck_assert_str_eq(name.buf, "add_users");
+	ck_assert_int_eq(k, MIGRATION_UP);
+	ck_assert_int_eq(migration_parse_name("7_x-y.down.sql", &v, &name, &k, &e), 0);
+	ck_assert_uint_eq(v, 7);
+	ck_assert_str_eq(name.buf, "x-y");
+	ck_assert_int_eq(k, MIGRATION_DOWN);
+	/* not SQL: ignored */
+	ck_assert_int_eq(migration_parse_name("README.md", &v, &name, &k, &e), 1);
+	/* SQL that does not match: an error naming the file */
+	ck_assert_int_eq(migration_parse_name("1_a.sql", &v, &name, &k, &e), BL_EUSAGE);
+	ck_assert_ptr_nonnull(strstr(e.msg, "1_a.sql"));
+	ck_assert_int_eq(migration_parse_name("abc_a.up.sql", &v, &name, &k, &e), BL_EUSAGE);
+	ck_assert_int_eq(migration_parse_name("0_zero.up.sql", &v, &name, &k, &e), BL_EUSAGE);
+	ck_assert_int_eq(migration_parse_name("1_.up.sql", &v, &name, &k, &e), BL_EUSAGE);
+	ck_assert_int_eq(migration_parse_name("1.up.sql", &v, &name, &k, &e), BL_EUSAGE);
+	ck_assert_int_eq(migration_parse_name("1_a b.up.sql", &v, &name, &k, &e), BL_EUSAGE);
+	ck_assert_int_eq(migration_parse_name("-1_a.up.sql", &v, &name, &k, &e), BL_EUSAGE);
+	/* bigint range: 2^63-1 fits, 2^63 does not, 2^64 overflows */
+	ck_assert_int_eq(migration_parse_name("9223372036854775807_max.up.sql", &v, &name, &k, &e), 0);
+	ck_assert_uint_eq(v, 9223372036854775807ULL);
+	ck_assert_int_eq(migration_parse_name("9223372036854775808_big.up.sql", &v, &name, &k, &e), BL_EUSAGE);
+	ck_assert_int_eq(migration_parse_name("18446744073709551616_big.up.sql", &v, &name, &k, &e), BL_EUSAGE);
+	strbuf_release(&name);
+}
+END_TEST
+
+START_TEST(test_parse_version)
+{
+	struct errbuf e = ERRBUF_INIT;
+	uint64_t v = 99;
+
+	ck_assert_int_eq(migration_parse_version("0", "x", &v, &e), 0);
+	ck_assert_uint_eq(v, 0);
+	ck_assert_int_eq(migration_parse_version("42", "x", &v, &e), 0);
+	ck_assert_uint_eq(v, 42);
+	ck_assert_int_eq(migration_parse_version("4a", "goto", &v, &e), BL_EUSAGE);
+	ck_assert_ptr_nonnull(strstr(e.msg, "goto"));
+	ck_assert_int_eq(migration_parse_version("", "x", &v, &e), BL_EUSAGE);
+	ck_assert_int_eq(migration_parse_version("-3", "x", &v, &e), BL_EUSAGE);
+	ck_assert_int_eq(migration_parse_version("9223372036854775808", "x", &v, &e), BL_EUSAGE);
+}
+END_TEST
+
+static char *scan_dir(const char *const *files)
+{
+	char *d = ttmp_dir("migration");
+	char path[4096];
+
+	for (; *files; files++) {
+		snprintf(path, sizeof(path), "%s/%s", d, *files);
+		ck_assert_int_eq(twrite_file(path, "SELECT 1;\n"), 0);
+	}
+	return d;
+}
+
+START_TEST(test_scan)
+{
+	const char *files[] = { "10_c.up.sql", "2_b.up.sql", "2_b.down.sql", "1_a.up.sql",
+				"1_a.down.sql", "README.md", ".gitkeep", NULL };
+	struct migration_set set = MIGRATION_SET_INIT;
+	struct errbuf e = ERRBUF_INIT;
+	char *d = scan_dir(files);
+
+	ck_assert_int_eq(migration_scan(d, &set, &e), 0);
+	ck_assert_uint_eq(set.n, 3);
+	ck_assert_int_eq(set.missing, 0);
+	ck_assert_uint_eq(set.items[0].version, 1);
+	ck_assert_uint_eq(set.items[1].version, 2);
+	ck_assert_uint_eq(set.items[2].version, 10);
+	ck_assert_ptr_nonnull(set.items[0].down_path);
+	ck_assert_ptr_null(set.items[2].down_path);
+	ck_assert_str_eq(set.items[2].name, "c");
+	ck_assert_ptr_nonnull(migration_find(&set, 2));
+	ck_assert_ptr_null(migration_find(&set, 3));
+	migration_set_release(&set);
+	ttmp_rm(d);
+	free(d);
+}
+END_TEST
+
+START_TEST(test_scan_errors)
+{
+	const char *dup[] = { "1_a.up.sql", "1_b.up.sql", NULL };
+	const char *orphan[] = { "1_a.up.sql", "2_b.down.sql", NULL };
+	const char *bad[] = { "1_a.up.sql", "2-b.up.sql", NULL };
+	const char *const *cases[] = { dup, orphan, bad };
+	const char *expect[] = { "two migrations with version 1", "2_b.down.sql has no matching .up.sql",
+				 "2-b.up.sql: expected" };
+	struct migration_set set = MIGRATION_SET_INIT;
+	struct errbuf e = ERRBUF_INIT;
+
+	for (size_t i = 0; i < 3; i++) {
+		char *d = scan_dir(cases[i]);
+
+		ck_assert_int_eq(migration_scan(d, &set, &e), BL_EUSAGE);
+		ck_assert_msg(strstr(e.msg, expect[i]), "case %zu: %s", i, e.msg);
+		ck_assert_uint_eq(set.n, 0);
+		ttmp_rm(d);
+		free(d);
+	}
+	/* a directory that does not exist: empty, flagged */
+	ck_assert_int_eq(migration_scan("/nonexistent/ballast/migrations", &set, &e), 0);
+	ck_assert_int_eq(set.missing, 1);
+	ck_assert_uint_eq(set.n, 0);
+}
+END_TEST
+
+START_TEST(test_sha256)
+{
+	struct errbuf e = ERRBUF_INIT;
+	char hex[65];
+
+	ck_assert_int_eq(migration_sha256_hex("abc", 3, hex, &e), 0);
+	ck_assert_str_eq(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+	ck_assert_int_eq(migration_sha256_hex("", 0, hex, &e), 0);
+	ck_assert_str_eq(hex, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+}
+END_TEST
+
+START_TEST(test_directive_first_line)
+{
+	struct strbuf sb = STRBUF_INIT;
+
+	ck_assert(migration_no_transaction("-- ballast:no-transaction\nCREATE INDEX;"));
+	ck_assert(migration_no_transaction("--ballast:no-transaction  \r\nX"));
+	ck_assert(migration_no_transaction("\xef\xbb\xbf-- ballast:no-transaction"));
+	ck_assert(!migration_no_transaction("CREATE TABLE t();\n-- ballast:no-transaction\n"));
+	ck_assert(!migration_no_transaction("-- ballast:no-transactional\n"));
+	ck_assert(!migration_no_transaction("-- not ballast:no-transaction\n"));
+	migration_first_line("-- ballast:no-transaction\n\n  CREATE INDEX CONCURRENTLY i ON t(x);  \nmore", &sb);
+	ck_assert_str_eq(sb.buf, "CREATE INDEX CONCURRENTLY i ON t(x);");
+	migration_first_line("-- add users\nCREATE TABLE users();", &sb);
+	ck_assert_str_eq(sb.buf, "-- add users");
+	migration_first_line("\n\n", &sb);
+	ck_assert_str_eq(sb.buf, "");
+	strbuf_release(&sb);
+}
+END_TEST
+
+static void split_expect(const char *sql, size_t want, const char *const *texts, const unsigned *lines)
+{
+	struct migration_stmt *st = NULL;
+	struct errbuf e = ERRBUF_INIT;
+	size_t n = 0;
+
+	ck_assert_msg(migration_split(sql, strlen(sql), &st, &n, &e) == 0, "%s", e.msg);
+	ck_assert_uint_eq(n, want);
+	for (size_t i = 0; i < n; i++) {
+		ck_assert_msg(strlen(texts[i]) == st[i].len && !memcmp(sql + st[i].start, texts[i], st[i].len),
+			      "stmt %zu: got [%.*s] want [%s]", i, (int)st[i].len, sql + st[i].start, texts[i]);
+		ck_assert_uint_eq(st[i].line, lines[i]);
+	}
+	free(st);
+}
+
+START_TEST(test_split)
+{
+	const char *sql1 = "-- ballast:no-transaction\nCREATE INDEX CONCURRENTLY a ON t(x);\n\n"
+			   "CREATE INDEX CONCURRENTLY b ON t(y);\n";
+	const char *t1[] = { "CREATE INDEX CONCURRENTLY a ON t(x);", "CREATE INDEX CONCURRENTLY b ON t(y);" };
+	const unsigned l1[] = { 2, 4 };
+	const char *sql2 = "SELECT 'a;b''c;';\nSELECT \"we;ird\" FROM x; /* c; /* nested; */ ; */\n"
+			   "CREATE FUNCTION f() RETURNS int AS $body$ BEGIN RETURN 1; END $body$ LANGUAGE plpgsql;\n"
+			   "SELECT $$;$$, E'\\';', $1;\nSELECT 1 -- trailing; comment\n;  \n-- only a comment;\n";
+	const char *t2[] = { "SELECT 'a;b''c;';", "SELECT \"we;ird\" FROM x;",
+			     "CREATE FUNCTION f() RETURNS int AS $body$ BEGIN RETURN 1; END $body$ LANGUAGE plpgsql;",
+			     "SELECT $$;$$, E'\\';', $1;", "SELECT 1 -- trailing; comment\n;" };
+	const unsigned l2[] = { 1, 2, 3, 4, 5 };
+	const char *sql3 = "SELECT 1";
+	const char *t3[] = { "SELECT 1" };
+	const unsigned l3[] = { 1 };
+
+	split_expect(sql1, 2, t1, l1);
+	split_expect(sql2, 5, t2, l2);
+	split_expect(sql3, 1, t3, l3);
+	split_expect(";;  ;\n-- x\n/* y */", 0, NULL, NULL);
+}
+END_TEST
+
+START_TEST(test_split_unterminated)
+{
+	const char *bad[] = { "SELECT 'abc;\n", "SELECT $x$ abc;\n", "SELECT 1;\n/* open", "SELECT \"x;" };
+	struct migration_stmt *st = NULL;
+	struct errbuf e = ERRBUF_INIT;
+	size_t n = 0;
+
+	for (size_t i = 0; i < 4; i++) {
+		ck_assert_int_eq(migration_split(bad[i], strlen(bad[i]), &st, &n, &e), BL_EUSAGE);
+		ck_assert_ptr_nonnull(strstr(e.msg, "unterminated"));
+		ck_assert_ptr_null(st);
+	}
+}
+END_TEST
+
+START_TEST(test_line_at)
+{
+	const char *t = "SELECT 1;\nSELECT 'é';\nSELECT nosuch;\n";
+
+	ck_assert_uint_eq(migration_line_at(t, strlen(t), 1, 1), 1);
+	/* 'é' is two bytes but one character: position 29 is "nosuch"'s n. */
+	ck_assert_uint_eq(migration_line_at(t, strlen(t), 29, 1), 3);
+	ck_assert_uint_eq(migration_line_at(t, strlen(t), 21, 1), 2);
+	ck_assert_uint_eq(migration_line_at(t, strlen(t), 29, 10), 12);
+	ck_assert_uint_eq(migration_line_at(t, strlen(t), 999, 1), 0);
+	ck_assert_uint_eq(migration_line_at(t, strlen(t), 0, 1), 0);
+}
+END_TEST
+
+START_TEST(test_valid_name)
+{
+	ck_assert(migration_valid_name("add_users"));
+	ck_assert(migration_valid_name("A-1"));
+	ck_assert(!migration_valid_name(""));
+	ck_assert(!migration_valid_name("a b"));
+	ck_assert(!migration_valid_name("../x"));
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("migration");
+	TCase *tc = tcase_create("migration");
+
+	tcase_add_test(tc, test_parse_name);
+	tcase_add_test(tc, test_parse_version);
+	tcase_add_test(tc, test_scan);
+	tcase_add_test(tc, test_scan_errors);
+	tcase_add_test(tc, test_sha256);
+	tcase_add_test(tc, test_directive_first_line);
+	tcase_add_test(tc, test_split);
+	tcase_add_test(tc, test_split_unterminated);
+	tcase_add_test(tc, test_line_at);
+	tcase_add_test(tc, test_valid_name);
+	suite_add_tcase(s, tc);
+	return trun_suite(s);
+}
