@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "compose_lint.h"
 #include "deploy_lock.h"
 #include "deploy_state.h"
 #include "hooks.h"
@@ -803,6 +804,34 @@ static int check_tool(struct run *r, json_t *checks, const char *name, json_t *p
 	return ok;
 }
 
+/* "lint": true: the compose file on the target must pass the hardening
+ * rules (compose_lint), read through the transport. */
+static int check_lint(struct run *r, json_t *checks)
+{
+	struct strbuf path = STRBUF_INIT, text = STRBUF_INIT, d = STRBUF_INIT;
+	struct compose_lint cl = COMPOSE_LINT_INIT;
+	struct errbuf e = ERRBUF_INIT;
+	int exists = 0, ok = 0;
+
+	deploy_env_path(r->env, r->env->compose_file, &path);
+	if (transport_read_file(r->env->t, path.buf, &text, COMPOSE_LINT_MAX_BYTES, &exists, &e)) {
+		strbuf_addstr(&d, e.msg);
+	} else if (!exists) {
+		strbuf_addf(&d, "%s: missing", path.buf);
+	} else if (compose_lint_string(text.buf, text.len, path.buf, &cl, &e)) {
+		strbuf_addf(&d, "%s (see 'ballast-deploy lint %s')", e.msg, r->env->name);
+	} else {
+		strbuf_addf(&d, "%s: %zu services pass the hardening rules", path.buf, cl.services);
+		ok = 1;
+	}
+	check_add(checks, "lint", ok, d.buf);
+	compose_lint_release(&cl);
+	strbuf_release(&path);
+	strbuf_release(&text);
+	strbuf_release(&d);
+	return ok;
+}
+
 /* Every preflight check; fills r->schema_before. Returns 0 when all pass;
  * current health only warns (deploying a fix to a broken release is what
  * deploys are for) and is reported as its own status. */
@@ -819,6 +848,8 @@ static int preflight(struct run *r, json_t *checks, int *health_ok, struct errbu
 		ok &= check_file(r, checks, "compose-file", r->env->compose_file, 0);
 		if (r->env->env_file)
 			ok &= check_file(r, checks, "env-file", r->env->env_file, 0);
+		if (json_is_true(json_object_get(r->env->node, "lint")))
+			ok &= check_lint(r, checks);
 		ok &= check_free(r, checks);
 		ok &= check_tool(r, checks, "compose", r->env->compose_command, 1);
 		if (r->env->snapshot || r->env->data_restore != DEPLOY_RESTORE_NEVER)
@@ -1152,17 +1183,21 @@ int deploy_run(struct deploy_env *env, const struct deploy_opts *o, enum deploy_
 	/* record */
 	t = step_begin("record", "state.json and history.jsonl");
 	json_object_del(r.state, "pending");
-	if (r.prev_release)
-		json_object_set_new(r.state, "previous_release", json_string(r.prev_release));
-	if (r.prev_images)
-		json_object_set(r.state, "previous_images", r.prev_images);
-	if (json_is_integer(json_object_get(r.state, "schema_version")))
-		json_object_set(r.state, "previous_schema_version",
-				json_object_get(r.state, "schema_version"));
-	if (r.backup_id)
-		json_object_set_new(r.state, "backup_id", json_string(r.backup_id));
-	else
-		json_object_del(r.state, "backup_id");
+	/* Redeploying the running release keeps the older one as "previous",
+	 * so that a rollback still has somewhere to go. */
+	if (!r.prev_release || strcmp(r.prev_release, o->release)) {
+		if (r.prev_release)
+			json_object_set_new(r.state, "previous_release", json_string(r.prev_release));
+		if (r.prev_images)
+			json_object_set(r.state, "previous_images", r.prev_images);
+		if (json_is_integer(json_object_get(r.state, "schema_version")))
+			json_object_set(r.state, "previous_schema_version",
+					json_object_get(r.state, "schema_version"));
+		if (r.backup_id)
+			json_object_set_new(r.state, "backup_id", json_string(r.backup_id));
+		else
+			json_object_del(r.state, "backup_id");
+	}
 	state_set_release(r.state, o->release, r.new_images, r.use_migrate, r.schema_after);
 	rc = deploy_state_write(env, r.state, e);
 	step_end(&r, "record", t, rc, e);

