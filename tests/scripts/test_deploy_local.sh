@@ -77,6 +77,20 @@ check "compose service unhealthy: rolled back" contains "$ERR" "compose service 
 check "after unhealthy service: state v2" eq "$(state_release)" v2
 rm "$STANDIN/ps-health-v3"
 
+# ---- SIGTERM mid-deploy: the step ends, the run rolls back and unlocks ----
+echo hang > "$HTTP_STATE/fail/v3"
+"$DEPLOY" --config "$CFG" deploy qa --release v3 >/dev/null 2>"$WORK/stderr" &
+pid=$!
+for _ in $(seq 1 100); do grep -q "v3" "$STANDIN/current" 2>/dev/null && break; sleep 0.1; done
+sleep 0.5
+kill -TERM "$pid"
+wait "$pid"; RC=$?; ERR=$(cat "$WORK/stderr")
+check "SIGTERM: exit 1 (rolled back)" eq "$RC" 1
+check "SIGTERM: says it was interrupted" contains "$ERR" "interrupted by signal 15"
+check "SIGTERM: back on v2" eq "$(state_release) $(health_status) $(health_release)" "v2 200 v2"
+check "SIGTERM: lock released" test ! -e "$APP/.ballast/lock"
+rm -f "$HTTP_STATE/fail/v3"
+
 # ---- on_failure none: stop and say so ----
 EXTRA=', "on_failure": "none"' new_env nofix
 run_deploy deploy qa --release v1
@@ -230,6 +244,6 @@ EXTRA=', "lint": true' new_env lint
 run_deploy deploy qa --release v1
 check "lint: a compose file breaking the rules aborts the deploy (exit 1)" eq "$RC" 1
 check "lint: the preflight names the lint check" contains "$ERR" "preflight lint"
-check "lint: nothing ran" test ! -e "$STANDIN/calls.jsonl"
+check "lint: no pull or up ran" eq "$(grep -c '"pull"\|"up"' "$STANDIN/calls.jsonl")" 0
 
 finish
