@@ -47,10 +47,25 @@ static char *ref_tag(const char *ref)
 	return t;
 }
 
+/* The tag the built-in mapping gives a ref, or NULL when it has none. */
+static const char *builtin_tag(const char *ref)
+{
+	for (size_t i = 0; i < sizeof(builtin) / sizeof(builtin[0]); i++) {
+		if (builtin[i].pattern ? fnmatch(builtin[i].pattern, ref, FNM_PATHNAME) == 0
+				       : is_version(ref))
+			return builtin[i].tag ? builtin[i].tag : ref;
+	}
+	return NULL;
+}
+
 static int finish(const char *ref, const char *env, const char *tag, char **eout, char **tout,
 		  struct errbuf *e)
 {
-	char *t = tag ? strdup(tag) : ref_tag(ref);
+	char *t;
+
+	if (!tag)
+		tag = builtin_tag(ref);
+	t = tag ? strdup(tag) : ref_tag(ref);
 
 	if (!t)
 		return errbuf_set(e, BL_EFAIL, "out of memory");

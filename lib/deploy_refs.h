@@ -7,7 +7,8 @@
  * order, each entry a shell glob (fnmatch, '*' does not cross '/') with an
  * optional ":TAG" ("main:latest", "hotfix-?:qa", "v*.*.*"); the first
  * match wins. The tag is the entry's TAG, else the environment's "tag",
- * else the ref itself with '/' turned into '-'. Without any "refs" in the
+ * else the built-in mapping's tag for that ref (main -> latest, vX.Y.Z ->
+ * itself), else the ref itself with '/' turned into '-'. Without any "refs" in the
  * config (or without a config), the built-in mapping applies:
  *   develop -> dev/dev, qa and release/(anything) -> qa/qa, main -> prod/latest,
  *   vX.Y.Z (digits) -> prod/vX.Y.Z.

@@ -56,6 +56,7 @@ START_TEST(test_configured)
 		" \"staging\": {\"app_dir\": \"/srv/s\", \"refs\": [\"develop\", \"hotfix/*\"], \"tag\": \"edge\"},"
 		" \"preview\": {\"app_dir\": \"/srv/p\", \"refs\": [\"feature/*\"]},"
 		" \"live\": {\"app_dir\": \"/srv/l\", \"refs\": [\"main:stable\", \"v*.*.*\"]},"
+		" \"prodlike\": {\"app_dir\": \"/srv/p\", \"refs\": [\"main\", \"stable/*\"]},"
 		" \"bad\": {\"app_dir\": \"/srv/b\", \"refs\": [\"weird:no/slash\"]}"
 		"}}";
 	struct config *cfg = NULL;
@@ -67,9 +68,29 @@ START_TEST(test_configured)
 	expect(cfg, "feature/login", "preview", "feature-login");
 	expect(cfg, "main", "live", "stable");
 	expect(cfg, "v2.0.1", "live", "v2.0.1");
+	/* no TAG and no "tag": the built-in tag for the ref, else the ref */
+	expect(cfg, "stable/2", "prodlike", "stable-2");
 	/* configured refs replace the built-in mapping entirely */
 	expect_none(cfg, "qa", BL_EFAIL);
 	expect_none(cfg, "weird", BL_EUSAGE);
+	config_free(cfg);
+}
+END_TEST
+
+/* The worked example's refs give the issue's mapping. */
+START_TEST(test_example_config)
+{
+	struct config *cfg = NULL;
+	struct errbuf e = ERRBUF_INIT;
+
+	ck_assert_msg(config_load(BALLAST_SOURCE_DIR "/examples/audit_app/ballast.json", &cfg, &e) == 0,
+		      "%s", e.msg);
+	expect(cfg, "develop", "dev", "dev");
+	expect(cfg, "qa", "qa", "qa");
+	expect(cfg, "refs/heads/release/2.1", "qa", "qa");
+	expect(cfg, "refs/heads/main", "prod", "latest");
+	expect(cfg, "refs/tags/v1.2.3", "prod", "v1.2.3");
+	expect_none(cfg, "feature/x", BL_EFAIL);
 	config_free(cfg);
 }
 END_TEST
@@ -81,6 +102,7 @@ int main(void)
 
 	tcase_add_test(tc, test_builtin);
 	tcase_add_test(tc, test_configured);
+	tcase_add_test(tc, test_example_config);
 	suite_add_tcase(s, tc);
 	return trun_suite(s);
 }
