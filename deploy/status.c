@@ -52,8 +52,15 @@ int cmd_status(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e)
 		return rc;
 	if ((rc = deploy_state_read(env, &state, e)) || (rc = deploy_lock_read(env, &lock, e)))
 		goto out;
-	mig = tool_result(env, 0, margs, &why_m);
-	bk = tool_result(env, 1, bargs, &why_b);
+	/* Ask the tools only about what this project uses. */
+	if (json_object_get(state, "schema_version") || config_get(ctx->cfg, "migrations"))
+		mig = tool_result(env, 0, margs, &why_m);
+	else
+		strbuf_addstr(&why_m, "not managed (no migrations configured)");
+	if (config_get(ctx->cfg, "repository"))
+		bk = tool_result(env, 1, bargs, &why_b);
+	else
+		strbuf_addstr(&why_b, "no repository configured");
 	if (bk) {
 		json_t *b;
 		size_t i;
@@ -105,7 +112,7 @@ int cmd_status(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e)
 			       json_is_true(json_object_get(mig, "dirty")) ? " (DIRTY)" : "",
 			       json_array_size(json_object_get(mig, "pending")) ? " (migrations pending)" : "");
 		else
-			printf("schema       unknown: %s\n", why_m.buf);
+			printf("schema       %s\n", why_m.buf);
 		if (last)
 			printf("last backup  %s\n", json_string_value(json_object_get(last, "id")));
 		else

@@ -1249,8 +1249,8 @@ failed:
 		if (sig)
 			cli_interrupted = sig;
 	}
-	history(&r, r.prev_release, res == DEPLOY_FAILED_ATTENTION ? o->release : r.prev_release,
-		res == DEPLOY_FAILED_ATTENTION ? r.new_images : r.prev_images, res, e->msg);
+	/* from/to: what was attempted; the result says where it ended */
+	history(&r, r.prev_release, o->release, r.new_images, res, e->msg);
 	if (res != DEPLOY_FAILED_ATTENTION)
 		hook_warn(&r, "post-rollback");
 unlock:
@@ -1298,8 +1298,13 @@ static int find_release(struct deploy_env *env, json_t *state, const char *relea
 		to = json_string_value(json_object_get(h, "to"));
 		if (!res || !to || strcmp(to, release) || !json_object_size(json_object_get(h, "images")))
 			continue;
-		if (strcmp(res, "deployed") && strcmp(res, "rolled-back") &&
-		    strcmp(res, "rolled-back-with-restore"))
+		/* a deploy entry's images are the release it tried; only a
+		 * deployed one ran them. A rollback or recovery entry's are the
+		 * release it went back to. */
+		if (!json_is_string(json_object_get(h, "action")) ||
+		    (!strcmp(json_string_value(json_object_get(h, "action")), "deploy") ?
+		     strcmp(res, "deployed") :
+		     strncmp(res, "rolled-back", 11)))
 			continue;
 		*images = json_incref(json_object_get(h, "images"));
 		if (json_is_integer(json_object_get(h, "schema_after"))) {
