@@ -32,11 +32,18 @@ keep=0
 bold() { if [ -t 1 ]; then printf '\033[1m%s\033[0m\n' "$*"; else printf '%s\n' "$*"; fi; }
 say() { printf '  %s\n' "$*"; }
 
-bold "== ballast demo: setting up (dependencies, build)"
-scripts/deps.sh
-cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build build -j "$(nproc 2>/dev/null || echo 2)" >/dev/null
-export PATH=$top/build:$PATH
+# BALLAST_DEMO_BUILD=DIR uses binaries already built there (the test suite
+# does this) instead of installing dependencies and building ./build.
+if [ -n "${BALLAST_DEMO_BUILD:-}" ]; then
+	bold "== ballast demo: using the binaries in $BALLAST_DEMO_BUILD"
+	export PATH=$BALLAST_DEMO_BUILD:$PATH
+else
+	bold "== ballast demo: setting up (dependencies, build)"
+	scripts/deps.sh
+	cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+	cmake --build build -j "$(nproc 2>/dev/null || echo 2)" >/dev/null
+	export PATH=$top/build:$PATH
+fi
 . tests/services/lib.sh
 
 DEMO_DIR=$(mktemp -d "${TMPDIR:-/tmp}/ballast-demo-XXXXXX")
