@@ -481,7 +481,7 @@ int drill_save_report(struct repo *r, const char *project, json_t *report, struc
 	strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm);
 	manifest_backup_prefix(project, id, &key);
 	strbuf_addf(&key, "drill-%s.json", stamp);
-	text = json_dumps(report, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	text = json_dumps(report, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(6));
 	rc = repo_put_bytes(r, key.buf, text, strlen(text), e);
 	free(text);
 	strbuf_release(&key);

@@ -30,8 +30,10 @@
  * not configured and no target was given. e names the first problem.
  *
  * drill_save_report() stores the report beside the backup as
- * "<project>/backups/<id>/drill-<YYYYMMDDTHHMMSSZ>.json" (prune reads the
- * newest one to find "the newest backup that passed a drill").
+ * "<project>/backups/<id>/drill-<YYYYMMDDTHHMMSSZ>.json". prune reads the
+ * newest report whose result is "passed" or "failed" to find "the newest
+ * backup that passed a drill"; an "error" report says nothing about the
+ * backup itself.
  */
 #ifndef BALLAST_DRILL_H
 #define BALLAST_DRILL_H

@@ -6,51 +6,70 @@
 #include "backupset.h"
 #include "manifest.h"
 
-struct newest_drill {
-	char key[512];
-};
-
 static int drill_fn(void *ctx, const struct repo_entry *ent, struct errbuf *e)
 {
-	struct newest_drill *d = ctx;
 	const char *base = strrchr(ent->key, '/');
 	size_t n;
 
 	(void)e;
 	base = base ? base + 1 : ent->key;
 	n = strlen(base);
-	if (ent->tmp || strncmp(base, "drill-", 6) || n < 11 || strcmp(base + n - 5, ".json"))
-		return 0;
-	/* drill-<UTC time>.json: the greatest name is the newest report */
-	if (strlen(ent->key) < sizeof(d->key) && strcmp(ent->key, d->key) > 0)
-		memcpy(d->key, ent->key, strlen(ent->key) + 1);
+	if (!ent->tmp && !strncmp(base, "drill-", 6) && n > 11 && !strcmp(base + n - 5, ".json"))
+		json_array_append_new(ctx, json_string(ent->key));
 	return 0;
+}
+
+static int cmp_desc(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)b, *(const char *const *)a);
 }
 
 int prune_drill_passed(struct repo *r, const char *project, const char *id, int *passed,
 		       struct errbuf *e)
 {
 	struct strbuf prefix = STRBUF_INIT, text = STRBUF_INIT;
-	struct newest_drill d = { "" };
-	json_t *rep = NULL;
+	json_t *keys = json_array(), *k;
+	const char **v = NULL;
+	size_t n = 0, i;
 	int rc;
 
 	*passed = 0;
 	manifest_backup_prefix(project, id, &prefix);
-	rc = repo_list(r, prefix.buf, drill_fn, &d, e);
-	if (rc || !d.key[0])
+	rc = repo_list(r, prefix.buf, drill_fn, keys, e);
+	if (rc || !json_array_size(keys))
 		goto out;
-	rc = repo_get_bytes(r, d.key, &text, 4 * 1024 * 1024, e);
-	if (rc)
-		goto out;
-	rep = json_loadb(text.buf, text.len, 0, NULL);
-	/* An unreadable report proves nothing: not a pass, not an error. */
-	*passed = rep && json_is_string(json_object_get(rep, "result")) &&
-		  !strcmp(json_string_value(json_object_get(rep, "result")), "passed") &&
-		  json_is_string(json_object_get(rep, "backup_id")) &&
-		  !strcmp(json_string_value(json_object_get(rep, "backup_id")), id);
+	v = calloc(json_array_size(keys), sizeof(*v));
+	json_array_foreach(keys, i, k)
+		v[n++] = json_string_value(k);
+	/* drill-<UTC time>.json: newest first. A report whose result is
+	 * "error" (the server refused a scratch database, say) says nothing
+	 * about the backup, so the newest "passed" or "failed" decides. */
+	qsort(v, n, sizeof(*v), cmp_desc);
+	for (i = 0; i < n; i++) {
+		json_t *rep;
+		const char *res;
+		int decided = 0;
+
+		strbuf_reset(&text);
+		rc = repo_get_bytes(r, v[i], &text, 4 * 1024 * 1024, e);
+		if (rc)
+			goto out;
+		rep = json_loadb(text.buf, text.len, 0, NULL);
+		res = json_string_value(json_object_get(rep, "result"));
+		/* an unreadable report proves nothing: neither a pass nor an error */
+		if (res && json_is_string(json_object_get(rep, "backup_id")) &&
+		    !strcmp(json_string_value(json_object_get(rep, "backup_id")), id) &&
+		    (!strcmp(res, "passed") || !strcmp(res, "failed"))) {
+			*passed = !strcmp(res, "passed");
+			decided = 1;
+		}
+		json_decref(rep);
+		if (decided)
+			break;
+	}
 out:
-	json_decref(rep);
+	free(v);
+	json_decref(keys);
 	strbuf_release(&prefix);
 	strbuf_release(&text);
 	return rc;

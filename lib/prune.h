@@ -41,8 +41,9 @@ int prune_plan(struct repo *r, const char *project, const struct retention_polic
 int prune_apply(struct repo *r, const char *project, json_t *plan, int *removed,
 		struct errbuf *e);
 
-/* Whether the newest drill report stored beside backup id passed; the
- * reports are <project>/backups/<id>/drill-<time>.json (lib/drill.h). */
+/* Whether the newest drill report stored beside backup id that judged the
+ * backup ("passed" or "failed", not "error") passed; the reports are
+ * <project>/backups/<id>/drill-<time>.json (lib/drill.h). */
 int prune_drill_passed(struct repo *r, const char *project, const char *id, int *passed,
 		       struct errbuf *e);
 
