@@ -450,6 +450,14 @@ int drill_run(const struct config *cfg, struct repo *r, const char *project, con
 			note(&worst, &first, rc, &ie);
 		}
 	}
+	/* A signal that arrived after the last item's data was sent still
+	 * means the drill was not carried out as asked. */
+	if (cli_interrupted && !worst) {
+		struct errbuf ie = ERRBUF_INIT;
+
+		errbuf_set(&ie, BL_EFAIL, "interrupted by signal %d", cli_interrupted);
+		note(&worst, &first, BL_EFAIL, &ie);
+	}
 	if (!json_array_size(dbs) && !json_array_size(vols) && !worst) {
 		errbuf_set(&first, BL_EFAIL, "backup %s holds no item to drill", id);
 		worst = BL_EFAIL;

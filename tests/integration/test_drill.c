@@ -368,6 +368,48 @@ START_TEST(test_bad_usage)
 }
 END_TEST
 
+/* SIGTERM while the scratch database exists: exit 1, nothing left behind. */
+START_TEST(test_sigterm_drops_scratch)
+{
+	struct strbuf bin = STRBUF_INIT, log = STRBUF_INIT;
+	struct errbuf e = ERRBUF_INIT;
+	struct child c = CHILD_INIT;
+	struct proj p;
+	const char *argv[6];
+	char outfile[2048];
+	char *id;
+	int seen = 0;
+
+	drill_proj(&p, "drill-term", "pagila");
+	id = backup_ok(&p, NULL);
+	argv[0] = tbin("ballast-backup", &bin);
+	argv[1] = "--config";
+	argv[2] = p.cfg;
+	argv[3] = "drill";
+	argv[4] = id;
+	argv[5] = NULL;
+	snprintf(outfile, sizeof(outfile), "%s/drill.out", p.dir);
+	bb_start(&c, argv, outfile, NULL);
+	for (int i = 0; i < 600 && !seen; i++) {
+		seen = scratch_dbs() > 0;
+		if (!seen)
+			usleep(50000);
+	}
+	ck_assert_msg(seen, "the scratch database never appeared");
+	kill(c.pid, SIGTERM);
+	proc_finish(&c, &e);
+	ck_assert_msg(WIFEXITED(c.status) && WEXITSTATUS(c.status) == 1, "status %d", c.status);
+	proc_release(&c);
+	tread_file(outfile, &log);
+	ck_assert_msg(strstr(log.buf, "interrupted by signal 15"), "output: %s", log.buf);
+	ck_assert_int_eq(scratch_dbs(), 0);
+	free(id);
+	strbuf_release(&bin);
+	strbuf_release(&log);
+	proj_done(&p);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("drill");
@@ -381,6 +423,7 @@ int main(void)
 	tcase_add_test(tc, test_scratch_refused_exit_1);
 	tcase_add_test(tc, test_sql_checks);
 	tcase_add_test(tc, test_bad_usage);
+	tcase_add_test(tc, test_sigterm_drops_scratch);
 	suite_add_tcase(s, tc);
 	return trun_suite(s);
 }
