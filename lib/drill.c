@@ -301,7 +301,10 @@ static int drill_db(const struct config *cfg, struct repo *r, json_t *item,
 	drill_scratch_name(name, o->now, scratch);
 	json_object_set_new(rep, "scratch_database", json_string(scratch));
 	json_object_set_new(rep, "row_counts", json_string(mode ? mode : "off"));
-	base = o->target ? o->target : json_string_value(json_object_get(db, "conninfo"));
+	/* a configured database without conninfo uses $DATABASE_URL / PG* ("") */
+	base = o->target ? o->target : !db ? NULL :
+	       json_string_value(json_object_get(db, "conninfo")) ?
+	       json_string_value(json_object_get(db, "conninfo")) : "";
 	if (!base) {
 		rc = errbuf_set(&one, BL_EUSAGE, "backup holds database \"%s\", which the "
 				"configuration does not name: pass --target CONNINFO", name);
