@@ -1,6 +1,7 @@
 #include "drill.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +18,8 @@
 #include "migration.h"
 #include "pg.h"
 #include "proc.h"
+#include "volume.h"
+#include "zstream.h"
 
 #define BOOLOID 16
 
@@ -399,6 +402,145 @@ out:
 	return worst;
 }
 
+/* --- volumes ----------------------------------------------------------- */
+
+/* The stored object for libarchive, hashed on the way; the size and
+ * SHA-256 are compared when it ends. */
+struct vsource {
+	struct repo_reader *rd;
+	struct zhash *h;
+	long long got, want;
+	const char *sha, *key;
+	int done;
+};
+
+static int vsource_read(void *ctx, void *buf, size_t cap, size_t *got, struct errbuf *e)
+{
+	struct vsource *s = ctx;
+	char hex[ZSTREAM_SHA256_HEX];
+	int rc;
+
+	*got = 0;
+	if (s->done)
+		return 0;
+	if (cli_interrupted)
+		return errbuf_set(e, BL_EFAIL, "interrupted by signal %d", cli_interrupted);
+	rc = repo_reader_read(s->rd, buf, cap, got, e);
+	if (rc)
+		return rc;
+	if (*got) {
+		zhash_update(s->h, buf, *got);
+		s->got += (long long)*got;
+		return 0;
+	}
+	s->done = 1;
+	zhash_final(s->h, hex);
+	if (s->got != s->want)
+		return errbuf_set(e, BL_EVERIFY, "object %s: size %lld, the manifest records %lld "
+				  "(truncated or replaced)", s->key, s->got, s->want);
+	if (strcmp(hex, s->sha))
+		return errbuf_set(e, BL_EVERIFY, "object %s: sha256 mismatch (manifest %.12s..., "
+				  "stored bytes %.12s...)", s->key, s->sha, hex);
+	return 0;
+}
+
+/* Extract a volume item into a fresh temporary directory and compare what
+ * came out with the manifest's counts; the directory is always removed. */
+static int drill_volume(struct repo *r, json_t *item, json_t *rep, struct errbuf *e)
+{
+	static const char *const kinds[] = { "files", "dirs", "symlinks", "hardlinks", "others" };
+	const char *name = json_string_value(json_object_get(item, "name"));
+	json_t *obj = json_object_get(item, "object");
+	json_t *want = json_object_get(item, "entries"), *diffs = json_array();
+	struct volume_stats st = VOLUME_STATS_INIT;
+	struct strbuf dir = STRBUF_INIT;
+	struct errbuf re = ERRBUF_INIT;
+	struct vsource s;
+	const char *tmp = getenv("TMPDIR");
+	long long t0 = proc_now_ms();
+	int rc, made = 0;
+
+	memset(&s, 0, sizeof(s));
+	s.key = json_string_value(json_object_get(obj, "key"));
+	s.sha = json_string_value(json_object_get(obj, "sha256"));
+	s.want = json_integer_value(json_object_get(obj, "size"));
+	if (!s.key || !s.sha) {
+		rc = errbuf_set(e, BL_EVERIFY, "volume %s: the manifest item has no complete object",
+				name);
+		goto out;
+	}
+	/* the stored bytes first, as for a database */
+	rc = backupset_verify_object(r, obj, 0, e);
+	json_object_set_new(rep, "checksum", json_string(rc ? "mismatch" : "ok"));
+	if (rc)
+		goto out;
+	strbuf_addf(&dir, "%s/ballast-drill-XXXXXX", tmp && *tmp ? tmp : "/var/tmp");
+	if (!mkdtemp(dir.buf)) {
+		rc = errbuf_errno(e, BL_EFAIL, errno, "cannot create a scratch directory %s", dir.buf);
+		goto out;
+	}
+	made = 1;
+	json_object_set_new(rep, "scratch_directory", json_string(dir.buf));
+	rc = repo_reader_open(r, s.key, &s.rd, e);
+	if (rc)
+		goto out;
+	s.h = zhash_new();
+	rc = volume_extract(dir.buf, vsource_read, &s, &st, e);
+	json_object_set_new(rep, "restore_seconds",
+			    json_real((double)(proc_now_ms() - t0) / 1000.0));
+	if (rc)
+		goto out;
+	{
+		long long have[5] = { st.files, st.dirs, st.symlinks, st.hardlinks, st.others };
+
+		for (size_t i = 0; i < 5; i++) {
+			json_t *w = json_object_get(want, kinds[i]);
+
+			if (json_is_integer(w) && json_integer_value(w) != have[i])
+				json_array_append_new(diffs, json_pack("{s:s, s:O, s:I}", "what", kinds[i],
+								       "backup", w, "restored",
+								       (json_int_t)have[i]));
+		}
+		if (json_is_integer(json_object_get(item, "bytes")) &&
+		    json_integer_value(json_object_get(item, "bytes")) != st.bytes)
+			json_array_append_new(diffs, json_pack("{s:s, s:O, s:I}", "what", "bytes",
+							       "backup", json_object_get(item, "bytes"),
+							       "restored", (json_int_t)st.bytes));
+	}
+	json_object_set_new(rep, "files", json_integer(st.files));
+	json_object_set_new(rep, "bytes", json_integer(st.bytes));
+	if (json_array_size(diffs)) {
+		json_t *d0 = json_array_get(diffs, 0);
+
+		rc = errbuf_set(e, BL_EVERIFY, "volume %s: %s differ from the backup (backup %lld, "
+				"restored %lld)", name, json_string_value(json_object_get(d0, "what")),
+				(long long)json_integer_value(json_object_get(d0, "backup")),
+				(long long)json_integer_value(json_object_get(d0, "restored")));
+	}
+out:
+	if (made && volume_remove_tree(dir.buf, &re)) {
+		log_error("%s", re.msg);
+		if (rc != BL_EFAIL)
+			rc = errbuf_set(e, BL_EFAIL, "cannot remove the scratch directory %s: %s",
+					dir.buf, re.msg);
+	}
+	json_object_set_new(rep, "differences", diffs);
+	json_object_set_new(rep, "scratch_removed", json_boolean(!made || !re.code));
+	json_object_set_new(rep, "result", json_string(!rc ? "passed" : rc == BL_EVERIFY ?
+						       "failed" : "error"));
+	if (rc) {
+		json_object_set_new(rep, "error", json_string(e->msg));
+		if (strncmp(e->msg, "volume ", 7))
+			errbuf_prefix(e, "volume %s: ", name);
+	}
+	repo_reader_close(s.rd);
+	if (s.h)
+		zhash_free(s.h);
+	volume_stats_release(&st);
+	strbuf_release(&dir);
+	return rc;
+}
+
 int drill_run(const struct config *cfg, struct repo *r, const char *project, const char *id,
 	      const struct drill_opts *o, json_t **report, struct errbuf *e)
 {
@@ -441,8 +583,12 @@ int drill_run(const struct config *cfg, struct repo *r, const char *project, con
 			json_array_append_new(dbs, one);
 			rc = drill_db(cfg, r, it, o, one, &ie);
 			note(&worst, &first, rc, &ie);
+		} else if (!strcmp(type, "volume")) {
+			json_array_append_new(vols, one);
+			rc = drill_volume(r, it, one, &ie);
+			note(&worst, &first, rc, &ie);
 		} else {
-			/* other item types: at least their stored bytes must check out */
+			/* unknown item types: at least their stored bytes must check out */
 			json_array_append_new(vols, one);
 			json_object_set_new(one, "type", json_string(type));
 			rc = backupset_verify_object(r, json_object_get(it, "object"), 1, &ie);

@@ -22,7 +22,16 @@
  *                   [{"table", "backup", "restored" (null: missing)}],
  *                   "checks": [{"file", "line", "sql", "ok", "error"?}],
  *                   "scratch_dropped", "result", "error"?}],
- *    "volumes": [...], "error"?}
+ *    "volumes": [see below], "error"?}
+ * A volume item is checked the same way (size and SHA-256 first), then
+ * extracted with volume_extract() into a fresh directory under $TMPDIR (else
+ * /var/tmp; it needs the volume's size free), hashed again on the way; its
+ * counts of files, directories, symlinks, hard links and others and its
+ * content bytes are compared with the manifest's "entries" and "bytes",
+ * and the directory is removed whatever happened:
+ *   "volumes": [{"name", "checksum", "scratch_directory", "restore_seconds",
+ *                "files", "bytes", "differences": [{"what", "backup",
+ *                "restored"}], "scratch_removed", "result", "error"?}]
  * Status: 0 passed; BL_EVERIFY when a checksum, a row count or a check
  * differs; BL_EFAIL when the drill could not be carried out (the scratch
  * database cannot be created, the server is unreachable, a scratch

@@ -410,6 +410,97 @@ START_TEST(test_sigterm_drops_scratch)
 }
 END_TEST
 
+/* A volume in the set: extracted to a scratch directory under $TMPDIR,
+ * counts and bytes compared, the directory removed; an altered count or a
+ * truncated archive fails with 4 and names the volume. */
+START_TEST(test_volume_drill)
+{
+	struct strbuf out = STRBUF_INIT, err = STRBUF_INIT, m = STRBUF_INIT, text = STRBUF_INIT;
+	struct errbuf e = ERRBUF_INIT;
+	struct proj p;
+	char vol[2048], tmpd[2048], env_tmp[2100], path[4096], mpath[4096], cfgtext[8192];
+	const char *env[] = { env_tmp, NULL };
+	char *ci = ci_db("small"), *id;
+	json_t *rep, *v, *man, *it;
+	struct stat st;
+	size_t i;
+
+	drill_proj(&p, "drill-vol", "small");
+	snprintf(vol, sizeof(vol), "%s/vol", p.dir);
+	snprintf(tmpd, sizeof(tmpd), "%s/tmp", p.dir);
+	snprintf(env_tmp, sizeof(env_tmp), "TMPDIR=%s", tmpd);
+	ck_assert_int_eq(mkdir(vol, 0755), 0);
+	ck_assert_int_eq(mkdir(tmpd, 0700), 0);
+	snprintf(path, sizeof(path), "%s/sub", vol);
+	ck_assert_int_eq(mkdir(path, 0755), 0);
+	snprintf(path, sizeof(path), "%s/a.txt", vol);
+	ck_assert_int_eq(twrite_file(path, "hello volume\n"), 0);
+	snprintf(path, sizeof(path), "%s/sub/b.bin", vol);
+	ck_assert_int_eq(twrite_file(path, "0123456789"), 0);
+	snprintf(path, sizeof(path), "%s/link", vol);
+	ck_assert_int_eq(symlink("a.txt", path), 0);
+	snprintf(cfgtext, sizeof(cfgtext),
+		 "{ \"project\": \"shop\", \"state_dir\": \"%s/state\",\n"
+		 "  \"repository\": { \"type\": \"local\", \"path\": \"%s\" },\n"
+		 "  \"metrics\": { \"textfile\": \"%s/ballast.prom\" },\n"
+		 "  \"databases\": [ { \"name\": \"app\", \"conninfo\": \"%s\" } ],\n"
+		 "  \"volumes\": [ { \"name\": \"files\", \"path\": \"%s\" } ] }\n",
+		 p.dir, p.repo, p.dir, ci, vol);
+	ck_assert_int_eq(twrite_file(p.cfg, cfgtext), 0);
+	id = backup_ok(&p, NULL);
+
+	ck_assert_msg(bb_env(&p, env, &out, &err, "drill", id, "--json", (const char *)NULL) == 0,
+		      "drill: %s", err.buf);
+	rep = report_of(&out);
+	ck_assert_str_eq(json_string_value(json_object_get(rep, "result")), "passed");
+	v = json_array_get(json_object_get(rep, "volumes"), 0);
+	ck_assert_str_eq(json_string_value(json_object_get(v, "name")), "files");
+	ck_assert_int_eq((int)json_integer_value(json_object_get(v, "files")), 2);
+	ck_assert_int_eq((int)json_integer_value(json_object_get(v, "bytes")), 23);
+	ck_assert(json_is_true(json_object_get(v, "scratch_removed")));
+	ck_assert_ptr_nonnull(strstr(json_string_value(json_object_get(v, "scratch_directory")), tmpd));
+	json_decref(rep);
+	/* nothing left in $TMPDIR, not even an empty directory */
+	ck_assert_int_eq(rmdir(tmpd), 0);
+	ck_assert_int_eq(mkdir(tmpd, 0700), 0);
+	ck_assert(prom_value(p.dir, "ballast_drill_last_success_timestamp_seconds{project=\"shop\",item=\"volume:files\"}") > 0);
+
+	/* the manifest claims one file more than the archive holds */
+	snprintf(mpath, sizeof(mpath), "%s/shop/backups/%s/manifest.json", p.repo, id);
+	ck_assert_int_eq(tread_file(mpath, &m), 0);
+	ck_assert_int_eq(manifest_parse(m.buf, m.len, mpath, &man, &e), 0);
+	json_array_foreach(json_object_get(man, "items"), i, it)
+		if (!strcmp(json_string_value(json_object_get(it, "type")), "volume"))
+			json_object_set_new(json_object_get(it, "entries"), "files", json_integer(3));
+	ck_assert_int_eq(manifest_seal(man, &text, &e), 0);
+	ck_assert_int_eq(twrite_file(mpath, text.buf), 0);
+	json_decref(man);
+	ck_assert_int_eq(bb_env(&p, env, &out, &err, "drill", id, "--json", (const char *)NULL), 4);
+	ck_assert_msg(strstr(err.buf, "volume files: files differ from the backup (backup 3, restored 2)"),
+		      "stderr: %s", err.buf);
+	/* nothing left in $TMPDIR, not even an empty directory */
+	ck_assert_int_eq(rmdir(tmpd), 0);
+	ck_assert_int_eq(mkdir(tmpd, 0700), 0);
+	ck_assert_int_eq(scratch_dbs(), 0);
+
+	/* a truncated archive: exit 4 naming the object, nothing extracted */
+	snprintf(path, sizeof(path), "%s/shop/backups/%s/volume-files.tar.zst", p.repo, id);
+	ck_assert_int_eq(stat(path, &st), 0);
+	ck_assert_int_eq(truncate(path, st.st_size - 7), 0);
+	ck_assert_int_eq(bb_env(&p, env, &out, &err, "drill", id, (const char *)NULL), 4);
+	ck_assert_msg(strstr(err.buf, "volume-files.tar.zst"), "stderr: %s", err.buf);
+	ck_assert_int_eq(scratch_dbs(), 0);
+	ck_assert_int_eq(rmdir(tmpd), 0);
+	free(ci);
+	free(id);
+	strbuf_release(&out);
+	strbuf_release(&err);
+	strbuf_release(&m);
+	strbuf_release(&text);
+	proj_done(&p);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("drill");
@@ -424,6 +515,7 @@ int main(void)
 	tcase_add_test(tc, test_sql_checks);
 	tcase_add_test(tc, test_bad_usage);
 	tcase_add_test(tc, test_sigterm_drops_scratch);
+	tcase_add_test(tc, test_volume_drill);
 	suite_add_tcase(s, tc);
 	return trun_suite(s);
 }
