@@ -9,7 +9,7 @@ pkgs=(build-essential cmake pkg-config git
       libpq-dev libcurl4-openssl-dev libzstd-dev libarchive-dev libjansson-dev
       libssh2-1-dev libssl-dev libyaml-dev check libsubunit-dev
       postgresql postgresql-client zstd openssh-server openssh-client
-      nodejs npm python3 curl acl attr openssl
+      nodejs npm python3 curl acl attr openssl time
       clang libclang-rt-14-dev
       python3-alembic python3-psycopg2)
 missing=()
