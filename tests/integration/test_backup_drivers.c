@@ -161,6 +161,19 @@ START_TEST(test_pagila_roundtrip)
 	json_decref(m);
 	/* and no temporary object is left behind */
 	ck_assert_int_eq(tdrv_pending(d.spec, "shop/"), 0);
+	/* the human forms read the same repository */
+	ck_assert_msg(bb(&d.p, &out, &err, "list") == 0, "%s", err.buf);
+	ck_assert_msg(strstr(out.buf, id) && strstr(out.buf, "good"), "%s: list: %s", tdrv_name(_i),
+		      out.buf);
+	ck_assert_msg(bb(&d.p, &out, &err, "show", id) == 0, "%s", err.buf);
+	ck_assert_msg(strstr(out.buf, id) && strstr(out.buf, "rental"), "%s: show: %s",
+		      tdrv_name(_i), out.buf);
+	/* an id the repository does not hold: exit 1 naming the repository */
+	ck_assert_int_eq(bb(&d.p, &out, &err, "show", "20200101T000000Z-0000"), 1);
+	ck_assert_msg(strstr(err.buf, "no committed backup 20200101T000000Z-0000") &&
+		      strstr(err.buf, _i == TDRV_S3 ? "s3://" : _i == TDRV_SFTP ? "sftp://" :
+			     json_string_value(json_object_get(d.spec, "path"))), "%s: %s",
+		      tdrv_name(_i), err.buf);
 
 	ck_assert_msg(bb(&d.p, &out, &err, "verify", id) == 0, "%s: verify: %s", tdrv_name(_i),
 		      err.buf);
