@@ -86,7 +86,7 @@ int tdrv_of(json_t *spec)
 }
 
 void tdrv_write_config(const char *path, const char *project, const char *state_dir,
-		       json_t *spec, const char *databases_json)
+		       json_t *spec, const char *databases_json, const char *extra_json)
 {
 	json_error_t je;
 	json_t *dbs = json_loads(databases_json, 0, &je), *cfg;
@@ -97,6 +97,13 @@ void tdrv_write_config(const char *path, const char *project, const char *state_
 			state_dir, "repository", spec, "compression", "level", 3, "threads", 2,
 			"databases", dbs);
 	ck_assert_ptr_nonnull(cfg);
+	if (extra_json) {
+		json_t *extra = json_loads(extra_json, 0, &je);
+
+		ck_assert_msg(json_is_object(extra), "extra JSON: %s", je.text);
+		ck_assert_int_eq(json_object_update(cfg, extra), 0);
+		json_decref(extra);
+	}
 	text = json_dumps(cfg, JSON_INDENT(2));
 	ck_assert_int_eq(twrite_file(path, text), 0);
 	free(text);

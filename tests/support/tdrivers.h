@@ -43,9 +43,10 @@ json_t *tdrv_spec(int drv, const char *tag);
 /* Which driver a spec is for (its "type"). */
 int tdrv_of(json_t *spec);
 /* { "project", "state_dir", "repository": spec, "compression": level 3,
- *   2 threads, "databases": <databases_json> } */
+ *   2 threads, "databases": <databases_json> } plus the members of the
+ *   JSON object extra_json (NULL: none), e.g. "volumes" or "retention". */
 void tdrv_write_config(const char *path, const char *project, const char *state_dir,
-		       json_t *spec, const char *databases_json);
+		       json_t *spec, const char *databases_json, const char *extra_json);
 struct repo *tdrv_open(json_t *spec);
 void tdrv_object_path(json_t *spec, const char *key, struct strbuf *out);
 int tdrv_pending(json_t *spec, const char *prefix);
