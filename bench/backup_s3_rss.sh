@@ -70,10 +70,15 @@ mkcfg() { # $1 file, $2 repository JSON
   "databases": [ { "name": "bench", "conninfo": "$ci" } ] }
 JSON
 }
+# s3rver joins the parts before it answers CompleteMultipartUpload and sends
+# nothing meanwhile (AWS sends keep-alive whitespace): for 2 GiB on a busy
+# machine that silence outlasts the default 30 s stall timeout, the retry
+# finds the upload gone and the run fails. Hence a long timeout here.
 mkcfg "$work/local.json" "{ \"type\": \"local\", \"path\": \"$work/repo\" }"
 mkcfg "$work/s3.json" "{ \"type\": \"s3\", \"endpoint\": \"$(cat "$work/s3/endpoint")\",
   \"bucket\": \"$(cat "$work/s3/bucket")\", \"prefix\": \"bench\", \"path_style\": true,
-  \"access_key_env\": \"BENCH_S3_ACCESS\", \"secret_key_env\": \"BENCH_S3_SECRET\" }"
+  \"access_key_env\": \"BENCH_S3_ACCESS\", \"secret_key_env\": \"BENCH_S3_SECRET\",
+  \"timeout\": \"10m\" }"
 
 # measure NAME CMD...: runs CMD under /usr/bin/time -v, prints "secs rss_kib"
 measure() {
