@@ -14,6 +14,10 @@
  *   earlier backup still verifies.
  * - A run SIGKILLed mid-upload: `list` shows nothing new as good or
  *   incomplete, and the next run succeeds.
+ * - prune (keep_last 1) removes the older backups' objects from the store
+ *   and keeps the newest; drill restores into a scratch database, stores
+ *   its report beside the backup and leaves no scratch database; after a
+ *   flipped byte it exits 4.
  * - A volume (every kind of entry, plus 12 MiB of random data: several
  *   s3 parts) beside a database: restored with --to, the tree listings
  *   are identical; a flipped byte in its archive: verify exits 4, restore
@@ -35,6 +39,10 @@ static void setup(void)
 	sql("bulk", "CREATE TABLE blob (id int primary key, body text); "
 	    "INSERT INTO blob SELECT g, (SELECT string_agg(md5(random()::text), '' ORDER BY k) "
 	    "FROM generate_series(1, 12) k WHERE g > 0) FROM generate_series(1, 60000) g");
+	sql("postgres", "DROP DATABASE IF EXISTS tiny");
+	sql("postgres", "CREATE DATABASE tiny");
+	sql("tiny", "CREATE TABLE t (id int primary key, v text); "
+	    "INSERT INTO t SELECT g, 'row ' || g FROM generate_series(1, 777) g");
 	sdir = ttmp_dir("drvscripts");
 	ck_assert_ptr_nonnull(sdir);
 }
@@ -455,10 +463,101 @@ START_TEST(test_volume_roundtrip)
 }
 END_TEST
 
+static int count_fn(void *ctx, const struct repo_entry *ent, struct errbuf *e)
+{
+	(void)e;
+	*(int *)ctx += !ent->tmp;
+	return 0;
+}
+
+/* Committed objects under prefix, through the driver. */
+static int objects_under(json_t *spec, const char *prefix)
+{
+	struct repo *r = tdrv_open(spec);
+	struct errbuf e = ERRBUF_INIT;
+	int n = 0;
+
+	ck_assert_msg(repo_list(r, prefix, count_fn, &n, &e) == 0, "%s", e.msg);
+	repo_close(r);
+	return n;
+}
+
+START_TEST(test_prune)
+{
+	struct strbuf out = STRBUF_INIT, err = STRBUF_INIT;
+	struct dproj d;
+	char dbs[2048], prefix[256], *ids[3];
+	json_t *b;
+	int k;
+
+	one_db(dbs, sizeof(dbs), "app", "tiny", NULL);
+	dproj_init_x(&d, _i, "prune", dbs, "{ \"retention\": { \"keep_last\": 1 } }");
+	for (k = 0; k < 3; k++)
+		ids[k] = backup_ok(&d.p, NULL);
+	ck_assert_msg(bb(&d.p, &out, &err, "prune", "--dry-run") == 0, "%s: %s", tdrv_name(_i),
+		      err.buf);
+	ck_assert_int_eq(count_status(&d.p, "good"), 3);
+	ck_assert_msg(bb(&d.p, &out, &err, "prune") == 0, "%s: prune: %s", tdrv_name(_i), err.buf);
+	b = list_backups(&d.p);
+	ck_assert_int_eq((int)json_array_size(b), 1);
+	ck_assert_str_eq(json_string_value(json_object_get(json_array_get(b, 0), "id")), ids[2]);
+	json_decref(b);
+	for (k = 0; k < 3; k++) {
+		snprintf(prefix, sizeof(prefix), "shop/backups/%s/", ids[k]);
+		if (k < 2)
+			ck_assert_msg(objects_under(d.spec, prefix) == 0, "%s: %s not removed",
+				      tdrv_name(_i), prefix);
+		else
+			ck_assert_int_ge(objects_under(d.spec, prefix), 2);
+		free(ids[k]);
+	}
+	ck_assert_msg(bb(&d.p, &out, &err, "verify", "--all") == 0, "%s", err.buf);
+	strbuf_release(&out);
+	strbuf_release(&err);
+	dproj_done(&d);
+}
+END_TEST
+
+START_TEST(test_drill)
+{
+	struct strbuf out = STRBUF_INIT, err = STRBUF_INIT, obj = STRBUF_INIT;
+	struct dproj d;
+	char dbs[2048], prefix[256], *id, *key;
+	struct stat st;
+
+	one_db(dbs, sizeof(dbs), "app", "tiny", NULL);
+	dproj_init(&d, _i, "drill", dbs);
+	id = backup_ok(&d.p, NULL);
+	ck_assert_msg(bb(&d.p, &out, &err, "drill", "--latest") == 0, "%s: drill: %s",
+		      tdrv_name(_i), err.buf);
+	snprintf(prefix, sizeof(prefix), "shop/backups/%s/drill-", id);
+	ck_assert_int_eq(objects_under(d.spec, prefix), 1);
+	ck_assert_int_eq(sql_int("postgres", "SELECT count(*) FROM pg_database "
+				 "WHERE datname LIKE 'ballast\\_drill\\_%'"), 0);
+	ck_assert_int_eq(count_status(&d.p, "good"), 1);
+	/* bit rot: the drill fails as a verification, naming the object */
+	key = dump_key(&d, id);
+	tdrv_object_path(d.spec, key, &obj);
+	ck_assert_int_eq(stat(obj.buf, &st), 0);
+	tdrv_flip_byte(d.spec, key, (long long)st.st_size / 2);
+	ck_assert_int_eq(bb(&d.p, &out, &err, "drill", id), 4);
+	ck_assert_msg(strstr(err.buf, key), "%s: %s", tdrv_name(_i), err.buf);
+	ck_assert_int_eq(sql_int("postgres", "SELECT count(*) FROM pg_database "
+				 "WHERE datname LIKE 'ballast\\_drill\\_%'"), 0);
+	free(key);
+	free(id);
+	strbuf_release(&out);
+	strbuf_release(&err);
+	strbuf_release(&obj);
+	dproj_done(&d);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("backup_drivers");
 	TCase *tc = tcase_create("drivers");
+	TCase *ops = tcase_create("ops");
 
 	tcase_add_unchecked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 300);
@@ -467,5 +566,11 @@ int main(void)
 	tcase_add_loop_test(tc, test_sigkill_then_clean_run, 0, TDRV_COUNT);
 	tcase_add_loop_test(tc, test_volume_roundtrip, 0, TDRV_COUNT);
 	suite_add_tcase(s, tc);
+
+	tcase_add_unchecked_fixture(ops, setup, teardown);
+	tcase_set_timeout(ops, 300);
+	tcase_add_loop_test(ops, test_prune, 0, TDRV_COUNT);
+	tcase_add_loop_test(ops, test_drill, 0, TDRV_COUNT);
+	suite_add_tcase(s, ops);
 	return trun_suite(s);
 }
