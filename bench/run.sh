@@ -64,6 +64,7 @@ bpsql() { "$pgbin/psql" -X -q -v ON_ERROR_STOP=1 -h "$sock" -p "$port" -U postgr
 export PATH="$pgbin:$PATH"   # pg_dump/pg_restore of the server's version
 
 echo "bench: $mode mode, $rounds rounds; generating data in $work..." >&2
+t0=$(date +%s)
 bench_gen_db bpsql bench "$rows"
 bench_gen_db bpsql bench4 $((rows * 4))
 bench_gen_tree "$work/tree" "$small" "$nlarge" "$large_mb"
@@ -71,6 +72,7 @@ dbbytes=$(bpsql -d postgres -At -c "SELECT pg_database_size('bench')")
 db4bytes=$(bpsql -d postgres -At -c "SELECT pg_database_size('bench4')")
 treefiles=$(find "$work/tree" -type f | wc -l)
 treebytes=$(du -sb --apparent-size "$work/tree" | cut -f1)
+echo "bench: data ready in $(( $(date +%s) - t0 )) s" >&2
 
 cat > "$work/ballast.json" <<JSON
 { "project": "bench", "state_dir": "$work/state",
@@ -80,13 +82,13 @@ cat > "$work/ballast.json" <<JSON
                  { "name": "bench4", "conninfo": "$(ci bench4)" } ],
   "volumes": [ { "name": "vol", "path": "$work/tree" } ] }
 JSON
-b() { "$bin" --config "$work/ballast.json" -q "$@"; }
+B=("$bin" --config "$work/ballast.json" -q)
 latest_obj() { find "$work/repo" -name "$1" -printf '%T@ %s\n' | sort -n | tail -n 1 | cut -d' ' -f2; }
 raw=$work/raw.tsv
 : > "$raw"
 m() { bench_measure "$raw" "$@"; }
 n=0   # restore target databases are fresh each time
-fresh_db() { n=$((n + 1)); bpsql -d postgres -c "CREATE DATABASE r_$n" >/dev/null; echo "r_$n"; }
+fresh_db() { n=$((n + 1)); d=r_$n; bpsql -d postgres -c "CREATE DATABASE $d" >/dev/null; }
 
 # Warm the page cache for every side alike.
 tar -cf - -C "$work/tree" . >/dev/null
@@ -102,13 +104,13 @@ for r in $(seq 1 "$rounds"); do
 	m backup pg_dump_Fd_j "$r" "du -sb $work/c.dir | cut -f1" -- \
 		pg_dump -Fd -j "$cores" -f "$work/c.dir" -d "$(ci bench)"
 	m backup ballast "$r" "find $work/repo -name db-bench.dump.zst -printf '%T@ %s\n' | sort -n | tail -n 1 | cut -d' ' -f2" -- \
-		b run --only db:bench
+		"${B[@]}" run --only db:bench
 
 	# 2. restore (the latest backup is the db:bench one just taken)
-	d=$(fresh_db); m restore pg_restore "$r" "" -- pg_restore -d "$(ci "$d")" --exit-on-error "$work/a.dump"
-	d=$(fresh_db); m restore ballast "$r" "" -- b restore --latest --db bench --target "$(ci "$d")"
-	d=$(fresh_db); m restore pg_restore_j "$r" "" -- pg_restore -j "$cores" -d "$(ci "$d")" --exit-on-error "$work/a.dump"
-	d=$(fresh_db); m restore ballast_jobs "$r" "" -- b restore --latest --db bench --target "$(ci "$d")" --jobs "$cores"
+	fresh_db; m restore pg_restore "$r" "" -- pg_restore -d "$(ci "$d")" --exit-on-error "$work/a.dump"
+	fresh_db; m restore ballast "$r" "" -- "${B[@]}" restore --latest --db bench --target "$(ci "$d")"
+	fresh_db; m restore pg_restore_j "$r" "" -- pg_restore -j "$cores" -d "$(ci "$d")" --exit-on-error "$work/a.dump"
+	fresh_db; m restore ballast_jobs "$r" "" -- "${B[@]}" restore --latest --db bench --target "$(ci "$d")" --jobs "$cores"
 	[ "$(bpsql -d "$d" -At -c 'SELECT count(*) FROM orders')" = "$rows" ] ||
 		{ echo "bench: ballast restore into $d lost rows" >&2; exit 1; }
 	for i in $(seq $((n - 3)) "$n"); do bpsql -d postgres -c "DROP DATABASE r_$i" >/dev/null; done
@@ -117,17 +119,17 @@ for r in $(seq 1 "$rounds"); do
 	rm -f "$work/t.tar.zst"
 	m volume tar_zstd "$r" "stat -c %s $work/t.tar.zst" -- tar -I 'zstd -T0 -3' -cf "$work/t.tar.zst" -C "$work/tree" .
 	m volume ballast "$r" "find $work/repo -name volume-vol.tar.zst -printf '%T@ %s\n' | sort -n | tail -n 1 | cut -d' ' -f2" -- \
-		b run --only volume:vol
+		"${B[@]}" run --only volume:vol
 	rm -rf "$work/x1" "$work/x2"; mkdir "$work/x1"
 	m volume_restore tar_x "$r" "" -- tar -I zstd -xf "$work/t.tar.zst" -C "$work/x1"
-	m volume_restore ballast "$r" "" -- b restore --latest --volume vol --to "$work/x2" --no-keep
+	m volume_restore ballast "$r" "" -- "${B[@]}" restore --latest --volume vol --to "$work/x2" --no-keep
 	[ "$(find "$work/x2" -type f | wc -l)" = "$treefiles" ] ||
 		{ echo "bench: ballast volume restore into $work/x2 is missing files" >&2; exit 1; }
 	rm -rf "$work/x1" "$work/x2"
 
 	# 4. memory at 1x and 4x the database
-	m memory ballast_1x "$r" "" -- b run --only db:bench
-	m memory ballast_4x "$r" "" -- b run --only db:bench4
+	m memory ballast_1x "$r" "" -- "${B[@]}" run --only db:bench
+	m memory ballast_4x "$r" "" -- "${B[@]}" run --only db:bench4
 	rm -rf "$work/repo" "$work/a.dump" "$work/b.dump.zst" "$work/c.dir"
 done
 
