@@ -157,7 +157,7 @@ export BENCH_MODE=$mode BENCH_ROUNDS=$rounds BENCH_CORES=$cores \
 	BENCH_CPU="$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')" \
 	BENCH_LOAD="$(cut -d' ' -f1-3 /proc/loadavg)" \
 	BENCH_POSTGRES="$("$pgbin/postgres" --version)" BENCH_PG_DUMP="$(pg_dump --version)" \
-	BENCH_ZSTD="$(zstd --version)" BENCH_TAR="$(tar --version | head -n 1)" \
+	BENCH_ZSTD="zstd $(zstd -V | grep -o 'v[0-9.]*' | head -n 1)" BENCH_TAR="$(tar --version | head -n 1)" \
 	BENCH_BALLAST="$("$bin" --version) (${buildtype:-unknown} build)" \
 	BENCH_ORDERS=$rows BENCH_DBBYTES=$dbbytes BENCH_DB4BYTES=$db4bytes \
 	BENCH_TREEFILES=$treefiles BENCH_TREEBYTES=$treebytes BENCH_DATE=$stamp BENCH_HOST=$host
