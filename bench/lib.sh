@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # bench/lib.sh: shell functions shared by bench/run.sh (sourced, not run).
 #
 # Contract:
