@@ -37,6 +37,7 @@ while [ $# -gt 0 ]; do
 done
 case $rounds in ''|*[!0-9]*) echo "bench: --rounds '$rounds' is not a number" >&2; exit 2 ;; esac
 [ "$rounds" -ge 3 ] || { echo "bench: --rounds must be at least 3, got $rounds" >&2; exit 2; }
+[ -d "$build" ] || { echo "bench: build directory $build does not exist (build first, or pass --build DIR)" >&2; exit 2; }
 build=$(cd "$build" && pwd)
 bin=$build/ballast-backup
 [ -x "$bin" ] || { echo "bench: $bin not built" >&2; exit 2; }
@@ -152,14 +153,19 @@ fi
 stamp=$(date -u +%Y%m%dT%H%M%SZ)
 host=$(hostname -s 2>/dev/null || hostname)
 buildtype=$(grep -m1 '^CMAKE_BUILD_TYPE:' "$build/CMakeCache.txt" 2>/dev/null | cut -d= -f2 || true)
-export BENCH_MODE=$mode BENCH_ROUNDS=$rounds BENCH_CORES=$cores \
-	BENCH_MEM=$(free -b | awk '/Mem:/ {print $2}') \
-	BENCH_CPU="$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')" \
-	BENCH_LOAD="$(cut -d' ' -f1-3 /proc/loadavg)" \
-	BENCH_POSTGRES="$("$pgbin/postgres" --version)" BENCH_PG_DUMP="$(pg_dump --version)" \
-	BENCH_ZSTD="zstd $(zstd -V | grep -o 'v[0-9.]*' | head -n 1)" BENCH_TAR="$(tar --version | head -n 1)" \
-	BENCH_BALLAST="$("$bin" --version) (${buildtype:-unknown} build)" \
-	BENCH_ORDERS=$rows BENCH_DBBYTES=$dbbytes BENCH_DB4BYTES=$db4bytes \
-	BENCH_TREEFILES=$treefiles BENCH_TREEBYTES=$treebytes BENCH_DATE=$stamp BENCH_HOST=$host
+BENCH_MODE=$mode BENCH_ROUNDS=$rounds BENCH_CORES=$cores BENCH_DATE=$stamp BENCH_HOST=$host
+BENCH_MEM=$(free -b | awk '/Mem:/ {print $2}')
+BENCH_CPU=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')
+BENCH_LOAD=$(cut -d' ' -f1-3 /proc/loadavg)
+BENCH_POSTGRES=$("$pgbin/postgres" --version)
+BENCH_PG_DUMP=$(pg_dump --version)
+BENCH_ZSTD="zstd $(zstd -V | grep -o 'v[0-9.]*' | head -n 1)"
+BENCH_TAR=$(tar --version | head -n 1)
+BENCH_BALLAST="$("$bin" --version) (${buildtype:-unknown} build)"
+BENCH_ORDERS=$rows BENCH_DBBYTES=$dbbytes BENCH_DB4BYTES=$db4bytes
+BENCH_TREEFILES=$treefiles BENCH_TREEBYTES=$treebytes
+export BENCH_MODE BENCH_ROUNDS BENCH_CORES BENCH_DATE BENCH_HOST BENCH_MEM BENCH_CPU BENCH_LOAD \
+	BENCH_POSTGRES BENCH_PG_DUMP BENCH_ZSTD BENCH_TAR BENCH_BALLAST BENCH_ORDERS BENCH_DBBYTES \
+	BENCH_DB4BYTES BENCH_TREEFILES BENCH_TREEBYTES
 python3 "$top/bench/report.py" "$raw" "$work/migrate.out" "$work/deploy.out" "$out/$stamp-$host"
 echo "bench: wrote $out/$stamp-$host.md and .json" >&2
