@@ -4,7 +4,7 @@
 #
 #   bench/run.sh [--quick] [--out DIR] [--build DIR] [--rounds N]
 #
-#   --quick    a few MB database, 2,000 small files, about 2 minutes; pairs
+#   --quick    a few MB database, 2,000 small files, 2.5-4 minutes; pairs
 #              5 (migrate) and 6 (deploy) are recorded as skipped. What the
 #              test suite smoke-tests (tests/scripts/test_bench_quick.sh).
 #   (full)     a database of over 1 GB (4,000,000 orders, 4 indexes) plus a
