@@ -1,0 +1,128 @@
+# shellcheck shell=bash
+# bench/lib.sh: shell functions shared by bench/run.sh (sourced, not run).
+#
+# Contract:
+#   bench_measure FILE PAIR VARIANT ROUND BYTES_CMD -- CMD...
+#       runs CMD under /usr/bin/time, then appends one tab-separated line
+#       "PAIR VARIANT ROUND wall_seconds peak_rss_kib bytes" to FILE, where
+#       bytes is the output of `sh -c BYTES_CMD` ("" for none: written as -1).
+#       A failing CMD prints its stderr and returns 1: a benchmark of a
+#       command that failed is no measurement.
+#   bench_gen_db PSQL_FUNC DBNAME ORDERS
+#       creates DBNAME with customers and ORDERS orders (text, numeric,
+#       timestamptz, jsonb) and four indexes. PSQL_FUNC is the name of a
+#       function running psql with connection options, taking psql's args.
+#   bench_gen_tree DIR SMALL LARGE_COUNT LARGE_MB
+#       writes a deterministic tree: SMALL small text files in 200 folders,
+#       LARGE_COUNT large files of LARGE_MB MiB each (text, logs, random).
+#
+# Peak RSS is what GNU time reports for the child it waited for: for a
+# pipeline run by `sh -c` that is the largest single process of the tree,
+# not their sum.
+
+bench_measure() {
+	local file=$1 pair=$2 variant=$3 round=$4 bytes_cmd=$5
+	shift 5
+	[ "$1" = -- ] && shift
+	local tf ef wall rss bytes
+	tf=$(mktemp) ef=$(mktemp)
+	if ! /usr/bin/time -f '%e %M' -o "$tf" "$@" >/dev/null 2>"$ef"; then
+		echo "bench: $pair/$variant round $round failed: $*" >&2
+		tail -n 20 "$ef" >&2
+		rm -f "$tf" "$ef"
+		return 1
+	fi
+	# time's own line is the last one (a command may warn before it)
+	read -r wall rss < <(tail -n 1 "$tf")
+	bytes=-1
+	[ -n "$bytes_cmd" ] && bytes=$(sh -c "$bytes_cmd")
+	printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$pair" "$variant" "$round" "$wall" "$rss" "$bytes" >> "$file"
+	rm -f "$tf" "$ef"
+}
+
+bench_gen_db() {
+	local psql_=$1 db=$2 rows=$3
+	"$psql_" -d postgres -c "CREATE DATABASE $db" >/dev/null
+	"$psql_" -d "$db" >/dev/null <<SQL
+CREATE TABLE customers (id int PRIMARY KEY, name text, email text, country text,
+  plan text, created timestamptz, lifetime_value numeric(12,2));
+INSERT INTO customers
+SELECT g, (ARRAY['Anna','Bruno','Chloé','Dmitri','Elif','Farid','Greta','Hiro'])[1 + g % 8]
+          || ' ' || (ARRAY['Martin','Schmidt','Rossi','Nowak','García','Dubois','Jansen'])[1 + (g * 7) % 7],
+       'user' || g || '@' || (ARRAY['example.com','mail.org','corp.net','shop.io'])[1 + g % 4],
+       (ARRAY['FR','DE','US','GB','ES','IT','NL','PL'])[1 + g % 8],
+       (ARRAY['free','pro','team','enterprise'])[1 + (g * 13) % 4],
+       timestamptz '2020-01-01' + (g * 431) % 157680000 * interval '1 second',
+       round((random() * 10000)::numeric, 2)
+FROM generate_series(1, greatest($rows / 15, 100)) g;
+CREATE TABLE orders (id bigint PRIMARY KEY, customer_id int NOT NULL, status text,
+  amount numeric(12,2), currency char(3), placed_at timestamptz, shipped_at timestamptz,
+  note text, attrs jsonb);
+INSERT INTO orders
+SELECT g, (1 + (g::bigint * 7919) % greatest($rows / 15, 100))::int,
+       (ARRAY['new','paid','shipped','delivered','cancelled','refunded'])[1 + (g * 31) % 6],
+       round((random() * 500 + 1)::numeric, 2),
+       (ARRAY['EUR','USD','GBP'])[1 + g % 3],
+       ts, CASE WHEN g % 5 = 0 THEN NULL ELSE ts + (g % 72) * interval '1 hour' END,
+       CASE WHEN g % 3 = 0 THEN 'deliver to ' || (ARRAY['front desk','back door','neighbour','locker'])[1 + g % 4]
+                               || ', ref ' || substr(md5(g::text), 1, 10)
+            ELSE '' END,
+       jsonb_build_object('sku', 'SKU-' || lpad((g % 50000)::text, 6, '0'), 'qty', 1 + g % 7,
+                          'gift', g % 11 = 0, 'channel', (ARRAY['web','app','store','phone'])[1 + g % 4],
+                          'tags', jsonb_build_array('t' || g % 13, 't' || g % 17),
+                          'session', 's-' || (g / 3) % 400000, 'device', (ARRAY['ios','android','desktop'])[1 + g % 3])
+FROM (SELECT g, timestamptz '2023-01-01' + g * interval '7 seconds' + (random() * 5) * interval '1 second' AS ts
+      FROM generate_series(1, $rows) g) s;
+CREATE INDEX ON orders (customer_id);
+CREATE INDEX ON orders (placed_at);
+CREATE INDEX ON orders (status, currency);
+CREATE INDEX ON customers (email);
+VACUUM ANALYZE;
+SQL
+}
+
+bench_gen_tree() {
+	local dir=$1 small=$2 nlarge=$3 large_mb=$4
+	rm -rf "$dir"
+	mkdir -p "$dir"
+	python3 - "$dir" "$small" "$nlarge" "$large_mb" <<'EOF'
+import os, random, sys
+root, small, nlarge, large_mb = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+rng = random.Random(20261127)
+words = [''.join(rng.choice('abcdefghijklmnopqrstuvwxyz') for _ in range(rng.randint(2, 10)))
+         for _ in range(5000)]
+def text(n):
+    out, size = [], 0
+    while size < n:
+        line = ' '.join(rng.choice(words) for _ in range(rng.randint(4, 16))) + '\n'
+        out.append(line); size += len(line)
+    return ''.join(out)[:n].encode()
+def logs(n):
+    out, size, t = [], 0, 1700000000
+    while size < n:
+        t += rng.randint(0, 3)
+        line = '%d level=%s req=%08x dur=%dms path=/%s/%s\n' % (
+            t, rng.choice(['info', 'warn', 'debug']), rng.getrandbits(32),
+            rng.randint(1, 900), rng.choice(words), rng.choice(words))
+        out.append(line); size += len(line)
+    return ''.join(out)[:n].encode()
+for i in range(small):
+    d = os.path.join(root, 'small', 'd%03d' % (i % 200))
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, 'f%05d.txt' % i), 'wb') as f:
+        f.write(text(rng.randint(200, 12000)))
+os.makedirs(os.path.join(root, 'large'), exist_ok=True)
+chunk = 1 << 20
+kinds = ['text', 'logs', 'random']
+for i in range(nlarge):
+    kind = kinds[i % 3]
+    with open(os.path.join(root, 'large', 'big%d.%s' % (i, kind)), 'wb') as f:
+        for _ in range(large_mb):
+            if kind == 'random':
+                f.write(rng.randbytes(chunk))
+            elif kind == 'logs':
+                f.write(logs(chunk))
+            else:
+                f.write(text(chunk))
+EOF
+}

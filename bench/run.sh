@@ -1,0 +1,171 @@
+#!/usr/bin/env bash
+# bench/run.sh: every benchmark pair of docs/BENCHMARKS.md on data it makes
+# itself, side by side, written as <date>-<host>.md and .json.
+#
+#   bench/run.sh [--quick] [--out DIR] [--build DIR] [--rounds N]
+#
+#   --quick    a few MB database, 2,000 small files, 2.5-4 minutes; pairs
+#              5 (migrate) and 6 (deploy) are recorded as skipped. What the
+#              test suite smoke-tests (tests/scripts/test_bench_quick.sh).
+#   (full)     a database of over 1 GB (4,000,000 orders, 4 indexes) plus a
+#              4x copy for the memory pair, 50,000 small files + 6 x 128 MiB,
+#              pairs 5 and 6 through bench/migrate.sh and bench/deploy.sh
+#              (pair 6 needs root: it creates a throwaway login user).
+#   --out DIR  where results go (default bench/results)
+#   --build    the build directory holding the binaries (default ./build)
+#   --rounds   rounds per pair (default 3, at least 3); in each round every
+#              variant of a pair runs once, in turn, so A and B alternate.
+#
+# Needs /usr/bin/time (GNU), zstd, tar, python3, PostgreSQL server binaries
+# (tests/services/pg.sh finds them). Exit 0 with both files written; 1 when a
+# measured command failed; 2 on bad usage or a missing tool.
+set -euo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+. "$top/bench/lib.sh"
+
+quick=0 out=$top/bench/results build=$top/build rounds=3
+while [ $# -gt 0 ]; do
+	case $1 in
+	--quick) quick=1 ;;
+	--out) out=${2:?--out needs a directory}; shift ;;
+	--build) build=${2:?--build needs a directory}; shift ;;
+	--rounds) rounds=${2:?--rounds needs a number}; shift ;;
+	-h|--help) sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	*) echo "bench: unknown argument '$1' (expected --quick, --out DIR, --build DIR, --rounds N)" >&2; exit 2 ;;
+	esac
+	shift
+done
+case $rounds in ''|*[!0-9]*) echo "bench: --rounds '$rounds' is not a number" >&2; exit 2 ;; esac
+[ "$rounds" -ge 3 ] || { echo "bench: --rounds must be at least 3, got $rounds" >&2; exit 2; }
+[ -d "$build" ] || { echo "bench: build directory $build does not exist (build first, or pass --build DIR)" >&2; exit 2; }
+build=$(cd "$build" && pwd)
+bin=$build/ballast-backup
+[ -x "$bin" ] || { echo "bench: $bin not built" >&2; exit 2; }
+for t in /usr/bin/time zstd tar python3; do
+	command -v "$t" >/dev/null || { echo "bench: $t not installed (scripts/deps.sh)" >&2; exit 2; }
+done
+mkdir -p "$out"
+out=$(cd "$out" && pwd)
+
+if [ "$quick" = 1 ]; then
+	mode=quick rows=20000 small=2000 nlarge=2 large_mb=4
+else
+	mode=full rows=4000000 small=50000 nlarge=6 large_mb=128
+fi
+cores=$(nproc)
+
+work=$(mktemp -d "${TMPDIR:-/var/tmp}/ballast-bench-run.XXXXXX")
+chmod 755 "$work"
+cleanup() { "$top/tests/services/pg.sh" stop "$work/pg" >/dev/null 2>&1 || true; rm -rf "$work"; }
+trap cleanup EXIT
+"$top/tests/services/pg.sh" start "$work/pg" >/dev/null
+sock=$(cat "$work/pg/host"); port=$(cat "$work/pg/port"); pgbin=$(cat "$work/pg/bindir")
+ci() { echo "host=$sock port=$port user=postgres dbname=$1"; }
+bpsql() { "$pgbin/psql" -X -q -v ON_ERROR_STOP=1 -h "$sock" -p "$port" -U postgres "$@"; }
+export PATH="$pgbin:$PATH"   # pg_dump/pg_restore of the server's version
+
+echo "bench: $mode mode, $rounds rounds; generating data in $work..." >&2
+t0=$(date +%s)
+bench_gen_db bpsql bench "$rows"
+bench_gen_db bpsql bench4 $((rows * 4))
+bench_gen_tree "$work/tree" "$small" "$nlarge" "$large_mb"
+dbbytes=$(bpsql -d postgres -At -c "SELECT pg_database_size('bench')")
+db4bytes=$(bpsql -d postgres -At -c "SELECT pg_database_size('bench4')")
+treefiles=$(find "$work/tree" -type f | wc -l)
+treebytes=$(du -sb --apparent-size "$work/tree" | cut -f1)
+echo "bench: data ready in $(( $(date +%s) - t0 )) s" >&2
+
+cat > "$work/ballast.json" <<JSON
+{ "project": "bench", "state_dir": "$work/state",
+  "repository": { "type": "local", "path": "$work/repo" },
+  "compression": { "level": 3, "threads": 0 },
+  "databases": [ { "name": "bench", "conninfo": "$(ci bench)" },
+                 { "name": "bench4", "conninfo": "$(ci bench4)" } ],
+  "volumes": [ { "name": "vol", "path": "$work/tree" } ] }
+JSON
+B=("$bin" --config "$work/ballast.json" -q)
+latest_obj() { find "$work/repo" -name "$1" -printf '%T@ %s\n' | sort -n | tail -n 1 | cut -d' ' -f2; }
+raw=$work/raw.tsv
+: > "$raw"
+m() { bench_measure "$raw" "$@"; }
+n=0   # restore target databases are fresh each time
+fresh_db() { n=$((n + 1)); d=r_$n; bpsql -d postgres -c "CREATE DATABASE $d" >/dev/null; }
+
+# Warm the page cache for every side alike.
+tar -cf - -C "$work/tree" . >/dev/null
+"$pgbin/pg_dump" -Fc -Z0 -d "$(ci bench)" >/dev/null
+
+for r in $(seq 1 "$rounds"); do
+	echo "bench: round $r/$rounds" >&2
+	# 1. backup
+	m backup pg_dump_Fc "$r" "stat -c %s $work/a.dump" -- pg_dump -Fc -f "$work/a.dump" -d "$(ci bench)"
+	m backup pg_dump_zstd "$r" "stat -c %s $work/b.dump.zst" -- \
+		sh -c "pg_dump -Fc -Z0 -d '$(ci bench)' | zstd -q -f -T0 -3 -o '$work/b.dump.zst'"
+	rm -rf "$work/c.dir"
+	m backup pg_dump_Fd_j "$r" "du -sb $work/c.dir | cut -f1" -- \
+		pg_dump -Fd -j "$cores" -f "$work/c.dir" -d "$(ci bench)"
+	m backup ballast "$r" "find $work/repo -name db-bench.dump.zst -printf '%T@ %s\n' | sort -n | tail -n 1 | cut -d' ' -f2" -- \
+		"${B[@]}" run --only db:bench
+
+	# 2. restore (the latest backup is the db:bench one just taken)
+	fresh_db; m restore pg_restore "$r" "" -- pg_restore -d "$(ci "$d")" --exit-on-error "$work/a.dump"
+	fresh_db; m restore ballast "$r" "" -- "${B[@]}" restore --latest --db bench --target "$(ci "$d")"
+	fresh_db; m restore pg_restore_j "$r" "" -- pg_restore -j "$cores" -d "$(ci "$d")" --exit-on-error "$work/a.dump"
+	fresh_db; m restore ballast_jobs "$r" "" -- "${B[@]}" restore --latest --db bench --target "$(ci "$d")" --jobs "$cores"
+	[ "$(bpsql -d "$d" -At -c 'SELECT count(*) FROM orders')" = "$rows" ] ||
+		{ echo "bench: ballast restore into $d lost rows" >&2; exit 1; }
+	for i in $(seq $((n - 3)) "$n"); do bpsql -d postgres -c "DROP DATABASE r_$i" >/dev/null; done
+
+	# 3. volume snapshot and its restore
+	rm -f "$work/t.tar.zst"
+	m volume tar_zstd "$r" "stat -c %s $work/t.tar.zst" -- tar -I 'zstd -T0 -3' -cf "$work/t.tar.zst" -C "$work/tree" .
+	m volume ballast "$r" "find $work/repo -name volume-vol.tar.zst -printf '%T@ %s\n' | sort -n | tail -n 1 | cut -d' ' -f2" -- \
+		"${B[@]}" run --only volume:vol
+	rm -rf "$work/x1" "$work/x2"; mkdir "$work/x1"
+	m volume_restore tar_x "$r" "" -- tar -I zstd -xf "$work/t.tar.zst" -C "$work/x1"
+	m volume_restore ballast "$r" "" -- "${B[@]}" restore --latest --volume vol --to "$work/x2" --no-keep
+	[ "$(find "$work/x2" -type f | wc -l)" = "$treefiles" ] ||
+		{ echo "bench: ballast volume restore into $work/x2 is missing files" >&2; exit 1; }
+	rm -rf "$work/x1" "$work/x2"
+
+	# 4. memory at 1x and 4x the database
+	m memory ballast_1x "$r" "" -- "${B[@]}" run --only db:bench
+	m memory ballast_4x "$r" "" -- "${B[@]}" run --only db:bench4
+	rm -rf "$work/repo" "$work/a.dump" "$work/b.dump.zst" "$work/c.dir"
+done
+
+# 5. and 6. delegate to the per-area scripts, which own their setups;
+# bench/report.py reads their medians from what they print.
+if [ "$quick" = 1 ]; then
+	echo "skipped in --quick: 500 migrations under alembic take minutes" > "$work/migrate.out"
+	echo "skipped in --quick: needs root to create a login user, and an sshd" > "$work/deploy.out"
+else
+	RUNS=$rounds "$top/bench/migrate.sh" "$build" > "$work/migrate.out" 2>"$work/migrate.err" ||
+		echo "skipped: bench/migrate.sh failed: $(tail -n 1 "$work/migrate.err")" > "$work/migrate.out"
+	if [ "$(id -u)" != 0 ]; then
+		echo "skipped: needs root (bench/deploy.sh creates a throwaway login user)" > "$work/deploy.out"
+	else
+		RUNS=$rounds "$top/bench/deploy.sh" "$build" > "$work/deploy.out" 2>"$work/deploy.err" ||
+			echo "skipped: bench/deploy.sh failed: $(tail -n 1 "$work/deploy.err")" > "$work/deploy.out"
+	fi
+fi
+
+stamp=$(date -u +%Y%m%dT%H%M%SZ)
+host=$(hostname -s 2>/dev/null || hostname)
+buildtype=$(grep -m1 '^CMAKE_BUILD_TYPE:' "$build/CMakeCache.txt" 2>/dev/null | cut -d= -f2 || true)
+BENCH_MODE=$mode BENCH_ROUNDS=$rounds BENCH_CORES=$cores BENCH_DATE=$stamp BENCH_HOST=$host
+BENCH_MEM=$(free -b | awk '/Mem:/ {print $2}')
+BENCH_CPU=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')
+BENCH_LOAD=$(cut -d' ' -f1-3 /proc/loadavg)
+BENCH_POSTGRES=$("$pgbin/postgres" --version)
+BENCH_PG_DUMP=$(pg_dump --version)
+BENCH_ZSTD="zstd $(zstd -V | grep -o 'v[0-9.]*' | head -n 1)"
+BENCH_TAR=$(tar --version | head -n 1)
+BENCH_BALLAST="$("$bin" --version) (${buildtype:-unknown} build)"
+BENCH_ORDERS=$rows BENCH_DBBYTES=$dbbytes BENCH_DB4BYTES=$db4bytes
+BENCH_TREEFILES=$treefiles BENCH_TREEBYTES=$treebytes
+export BENCH_MODE BENCH_ROUNDS BENCH_CORES BENCH_DATE BENCH_HOST BENCH_MEM BENCH_CPU BENCH_LOAD \
+	BENCH_POSTGRES BENCH_PG_DUMP BENCH_ZSTD BENCH_TAR BENCH_BALLAST BENCH_ORDERS BENCH_DBBYTES \
+	BENCH_DB4BYTES BENCH_TREEFILES BENCH_TREEBYTES
+python3 "$top/bench/report.py" "$raw" "$work/migrate.out" "$work/deploy.out" "$out/$stamp-$host"
+echo "bench: wrote $out/$stamp-$host.md and .json" >&2
