@@ -86,8 +86,8 @@ FT_FN void ft_proj(struct proj *p, const char *tag, json_t *spec, const char *db
 /* An S3 repository spec under a fresh prefix of the test bucket; the
  * credentials travel by environment variable names, set here for this
  * process and handed to the children through ft_env. */
-static char ft_ak[256], ft_sk[256];
-static const char *ft_env[] = { ft_ak, ft_sk, NULL };
+static __attribute__((unused)) char ft_ak[256], ft_sk[256];
+static __attribute__((unused)) const char *ft_env[] = { ft_ak, ft_sk, NULL };
 
 FT_FN json_t *ft_spec_s3(const char *tag)
 {
