@@ -36,11 +36,6 @@ int cmd_check(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e)
 	return cli_not_built(ctx, e, "issue #8");
 }
 
-int cmd_lint(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e)
-{
-	return cli_not_built(ctx, e, "issue #9");
-}
-
 int cmd_tag_for_ref(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e)
 {
 	return cli_not_built(ctx, e, "issue #8");

@@ -8,14 +8,18 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 pkgs=(build-essential cmake pkg-config git
       libpq-dev libcurl4-openssl-dev libzstd-dev libarchive-dev libjansson-dev
       libssh2-1-dev libssl-dev libyaml-dev check libsubunit-dev
-      postgresql postgresql-client zstd openssh-server openssh-client
-      nodejs npm python3 curl acl attr openssl
+      postgresql zstd openssh-server openssh-client
+      python3 curl acl attr openssl
       clang libclang-rt-14-dev
-      python3-alembic python3-psycopg2)
+      python3-alembic python3-psycopg2
+      docker-compose time)
 missing=()
 for p in "${pkgs[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
+# Node.js may come from Debian (nodejs + npm) or from NodeSource (one
+# nodejs package that bundles npm and conflicts with Debian's npm).
+command -v npm >/dev/null 2>&1 || missing+=(nodejs npm)
 if [ ${#missing[@]} -gt 0 ]; then
 	echo "deps: installing ${missing[*]}"
 	sudo=""

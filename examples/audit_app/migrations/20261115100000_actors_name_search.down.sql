@@ -1,0 +1,2 @@
+-- ballast:no-transaction
+DROP INDEX CONCURRENTLY IF EXISTS actors_display_name_idx;

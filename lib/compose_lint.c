@@ -1,0 +1,1089 @@
+#include "compose_lint.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <yaml.h>
+
+#include "config.h"
+
+/* Keep in step with docs/lint.md: the ids are part of the interface (labels
+ * name them, --json carries them). */
+enum {
+	R_NON_ROOT,
+	R_NO_NEW_PRIVS,
+	R_PRIVILEGED,
+	R_READ_ONLY,
+	R_TMP_TMPFS,
+	R_CPU_LIMIT,
+	R_MEMORY_LIMIT,
+	R_HEALTHCHECK,
+	R_RESTART,
+	R_LOGGING,
+	R_PORTS,
+	R_WRITABLE_PATHS,
+	R_PG_DATA_VOLUME,
+	R_COUNT
+};
+
+static const struct compose_rule rules[] = {
+	[R_NON_ROOT] = { "non-root", "the container runs as a non-root user (user:)" },
+	[R_NO_NEW_PRIVS] = { "no-new-privileges",
+			     "security_opt has no-new-privileges:true" },
+	[R_PRIVILEGED] = { "privileged", "the container is not privileged" },
+	[R_READ_ONLY] = { "read-only", "the root filesystem is read-only (read_only: true)" },
+	[R_TMP_TMPFS] = { "tmp-tmpfs", "a read-only container has a tmpfs at /tmp" },
+	[R_CPU_LIMIT] = { "cpu-limit", "a CPU limit (deploy.resources.limits.cpus or cpus:)" },
+	[R_MEMORY_LIMIT] = { "memory-limit",
+			     "a memory limit (deploy.resources.limits.memory or mem_limit:)" },
+	[R_HEALTHCHECK] = { "healthcheck", "a healthcheck with a test" },
+	[R_RESTART] = { "restart", "a restart policy other than \"no\"" },
+	[R_LOGGING] = { "logging", "json-file logging with max-size and max-file (or local)" },
+	[R_PORTS] = { "ports", "only host ports 80 and 443 are published" },
+	[R_WRITABLE_PATHS] = { "writable-paths",
+			       "writable mounts only where ballast.lint.writable allows" },
+	[R_PG_DATA_VOLUME] = { "pg-data-volume",
+			       "PostgreSQL data lives in a named volume" },
+	{ NULL, NULL }
+};
+
+#define LABEL_ALLOW "ballast.lint.allow"
+#define LABEL_WRITABLE "ballast.lint.writable"
+/* Merge keys may chain; a cycle through aliases must not hang the lint. */
+#define MERGE_DEPTH 16
+
+const struct compose_rule *compose_lint_rules(void)
+{
+	return rules;
+}
+
+struct lint {
+	yaml_document_t *doc;
+	struct compose_lint *r;
+	const char *svc;      /* service being checked */
+	int svc_line;
+	unsigned allow;       /* bit per rule exempted by the label */
+};
+
+/* ---- YAML helpers ---- */
+
+static yaml_node_t *yget(yaml_document_t *d, int idx)
+{
+	return idx ? yaml_document_get_node(d, idx) : NULL;
+}
+
+static int line_of(const yaml_node_t *n)
+{
+	return n ? (int)n->start_mark.line + 1 : 0;
+}
+
+static int is_scalar(const yaml_node_t *n)
+{
+	return n && n->type == YAML_SCALAR_NODE;
+}
+
+static int is_map(const yaml_node_t *n)
+{
+	return n && n->type == YAML_MAPPING_NODE;
+}
+
+static int is_seq(const yaml_node_t *n)
+{
+	return n && n->type == YAML_SEQUENCE_NODE;
+}
+
+/* A plain `~`, `null` or empty value: compose treats it as absent. */
+static int is_null(const yaml_node_t *n)
+{
+	const char *v;
+
+	if (!n)
+		return 1;
+	if (!is_scalar(n) || n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
+		return 0;
+	v = (const char *)n->data.scalar.value;
+	return !*v || !strcmp(v, "~") || !strcmp(v, "null") || !strcmp(v, "Null") ||
+	       !strcmp(v, "NULL");
+}
+
+/* libyaml NUL-terminates scalar values; an embedded NUL just ends it early,
+ * which can only make a value look less like what a rule accepts. */
+static const char *sval(const yaml_node_t *n)
+{
+	return is_scalar(n) ? (const char *)n->data.scalar.value : NULL;
+}
+
+static int scalar_is(const yaml_node_t *n, const char *s)
+{
+	return is_scalar(n) && n->data.scalar.length == strlen(s) &&
+	       !memcmp(n->data.scalar.value, s, n->data.scalar.length);
+}
+
+static int is_true(const yaml_node_t *n)
+{
+	const char *v = sval(n);
+
+	/* YAML 1.1 (docker-compose 1.x) also reads yes/on as true. */
+	return v && (!strcmp(v, "true") || !strcmp(v, "True") || !strcmp(v, "TRUE") ||
+		     !strcmp(v, "yes") || !strcmp(v, "on"));
+}
+
+static yaml_node_t *map_get_depth(yaml_document_t *d, yaml_node_t *m, const char *key,
+				  int depth)
+{
+	yaml_node_pair_t *p;
+
+	if (!is_map(m) || depth > MERGE_DEPTH)
+		return NULL;
+	for (p = m->data.mapping.pairs.start; p < m->data.mapping.pairs.top; p++)
+		if (scalar_is(yget(d, p->key), key))
+			return yget(d, p->value);
+	/* Not set here: look in `<<: *anchor` / `<<: [*a, *b]` (earlier wins). */
+	for (p = m->data.mapping.pairs.start; p < m->data.mapping.pairs.top; p++) {
+		yaml_node_t *v;
+
+		if (!scalar_is(yget(d, p->key), "<<"))
+			continue;
+		v = yget(d, p->value);
+		if (is_map(v)) {
+			yaml_node_t *got = map_get_depth(d, v, key, depth + 1);
+
+			if (got)
+				return got;
+		} else if (is_seq(v)) {
+			for (yaml_node_item_t *i = v->data.sequence.items.start;
+			     i < v->data.sequence.items.top; i++) {
+				yaml_node_t *got = map_get_depth(d, yget(d, *i), key, depth + 1);
+
+				if (got)
+					return got;
+			}
+		}
+	}
+	return NULL;
+}
+
+static yaml_node_t *map_get(yaml_document_t *d, yaml_node_t *m, const char *key)
+{
+	yaml_node_t *v = map_get_depth(d, m, key, 0);
+
+	return is_null(v) ? NULL : v;
+}
+
+/* deploy.resources.limits.cpus and friends. */
+static yaml_node_t *map_path(yaml_document_t *d, yaml_node_t *m, const char *const *keys)
+{
+	for (; *keys && m; keys++)
+		m = map_get(d, m, *keys);
+	return m;
+}
+
+/* ---- findings ---- */
+
+static void add_finding(struct lint *L, int rule, const yaml_node_t *at, const char *fix,
+			const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+static void add_finding(struct lint *L, int rule, const yaml_node_t *at, const char *fix,
+			const char *fmt, ...)
+{
+	struct compose_lint *r = L->r;
+	struct compose_finding *f;
+	struct strbuf sb = STRBUF_INIT;
+	va_list ap;
+
+	if (r->nr == r->alloc) {
+		size_t n = r->alloc ? r->alloc * 2 : 16;
+		struct compose_finding *v = realloc(r->findings, n * sizeof(*v));
+
+		if (!v)
+			abort(); /* OOM is fatal, as in strbuf */
+		r->findings = v;
+		r->alloc = n;
+	}
+	va_start(ap, fmt);
+	strbuf_vaddf(&sb, fmt, ap);
+	va_end(ap);
+	f = &r->findings[r->nr++];
+	f->rule = rules[rule].id;
+	f->service = strdup(L->svc);
+	f->line = at ? line_of(at) : L->svc_line;
+	f->problem = strbuf_detach(&sb, NULL);
+	f->fix = strdup(fix);
+	if (!f->service || !f->fix)
+		abort();
+	f->allowed = !!(L->allow & (1u << rule));
+	if (!f->allowed)
+		r->violations++;
+}
+
+/* ---- labels ---- */
+
+/* The value of label `name` (map or "k=v" list form), or NULL. */
+static const char *label_get(struct lint *L, yaml_node_t *svc, const char *name,
+			     yaml_node_t **at, struct strbuf *tmp)
+{
+	yaml_node_t *labels = map_get(L->doc, svc, "labels");
+	size_t n = strlen(name);
+
+	if (is_map(labels)) {
+		yaml_node_t *v = map_get(L->doc, labels, name);
+
+		*at = v;
+		return v ? sval(v) : NULL;
+	}
+	if (!is_seq(labels))
+		return NULL;
+	for (yaml_node_item_t *i = labels->data.sequence.items.start;
+	     i < labels->data.sequence.items.top; i++) {
+		yaml_node_t *it = yget(L->doc, *i);
+		const char *s = sval(it);
+
+		if (s && !strncmp(s, name, n) && (s[n] == '=' || !s[n])) {
+			*at = it;
+			strbuf_reset(tmp);
+			strbuf_addstr(tmp, s[n] ? s + n + 1 : "");
+			return tmp->buf;
+		}
+	}
+	return NULL;
+}
+
+static int next_token(const char **p, struct strbuf *tok)
+{
+	const char *s = *p;
+	size_t n;
+
+	s += strspn(s, ", \t");
+	n = strcspn(s, ", \t");
+	strbuf_reset(tok);
+	if (!n)
+		return 0;
+	strbuf_add(tok, s, n);
+	*p = s + n;
+	return 1;
+}
+
+static int parse_allow(struct lint *L, yaml_node_t *svc, struct errbuf *e)
+{
+	struct strbuf tmp = STRBUF_INIT, tok = STRBUF_INIT;
+	yaml_node_t *at = NULL;
+	const char *v = label_get(L, svc, LABEL_ALLOW, &at, &tmp);
+	int rc = 0;
+
+	L->allow = 0;
+	while (v && next_token(&v, &tok)) {
+		int i, best = -1, bestd = 1000;
+
+		for (i = 0; i < R_COUNT; i++) {
+			int dist = config_edit_distance(tok.buf, rules[i].id);
+
+			if (!dist)
+				break;
+			if (dist < bestd) {
+				bestd = dist;
+				best = i;
+			}
+		}
+		if (i < R_COUNT) {
+			L->allow |= 1u << i;
+			continue;
+		}
+		/* A typo in an exemption must not pass silently as "no exemption"
+		 * on one day and as a rule nobody checks on another. */
+		if (best >= 0 && bestd <= 3)
+			rc = errbuf_set(e, BL_EUSAGE,
+					"%s:%d: services.%s.labels.%s: unknown rule '%s' (did you mean \"%s\"?)",
+					L->r->file, line_of(at), L->svc, LABEL_ALLOW, tok.buf,
+					rules[best].id);
+		else
+			rc = errbuf_set(e, BL_EUSAGE,
+					"%s:%d: services.%s.labels.%s: unknown rule '%s' (see 'ballast-deploy lint --help')",
+					L->r->file, line_of(at), L->svc, LABEL_ALLOW, tok.buf);
+		break;
+	}
+	strbuf_release(&tmp);
+	strbuf_release(&tok);
+	return rc;
+}
+
+/* ---- mounts ---- */
+
+enum mount_kind { M_VOLUME, M_BIND, M_TMPFS, M_ANON, M_UNKNOWN };
+
+struct mount {
+	enum mount_kind kind;
+	char source[512];
+	char target[512];
+	int ro;
+	yaml_node_t *at;
+};
+
+static enum mount_kind source_kind(const char *src)
+{
+	if (!*src)
+		return M_ANON;
+	if (src[0] == '/' || src[0] == '.' || src[0] == '~')
+		return M_BIND;
+	if (strstr(src, "${") || src[0] == '$')
+		return M_UNKNOWN;
+	return M_VOLUME;
+}
+
+static int mode_has_ro(const char *mode)
+{
+	struct strbuf tok = STRBUF_INIT;
+	int ro = 0;
+
+	while (next_token(&mode, &tok))
+		if (!strcmp(tok.buf, "ro"))
+			ro = 1;
+	strbuf_release(&tok);
+	return ro;
+}
+
+/* One `volumes:` entry of a service, short ("src:dst:mode") or long form. */
+static int parse_volume(struct lint *L, yaml_node_t *it, struct mount *m)
+{
+	memset(m, 0, sizeof(*m));
+	m->at = it;
+	if (is_scalar(it)) {
+		const char *s = sval(it), *c1 = strchr(s, ':'), *c2;
+
+		if (!c1) {
+			m->kind = M_ANON;
+			snprintf(m->target, sizeof(m->target), "%s", s);
+			return 0;
+		}
+		snprintf(m->source, sizeof(m->source), "%.*s", (int)(c1 - s), s);
+		c2 = strchr(c1 + 1, ':');
+		snprintf(m->target, sizeof(m->target), "%.*s",
+			 (int)(c2 ? c2 - c1 - 1 : (long)strlen(c1 + 1)), c1 + 1);
+		m->ro = c2 ? mode_has_ro(c2 + 1) : 0;
+		m->kind = source_kind(m->source);
+		return 0;
+	}
+	if (is_map(it)) {
+		const char *type = sval(map_get(L->doc, it, "type"));
+		const char *src = sval(map_get(L->doc, it, "source"));
+		const char *dst = sval(map_get(L->doc, it, "target"));
+
+		snprintf(m->source, sizeof(m->source), "%s", src ? src : "");
+		snprintf(m->target, sizeof(m->target), "%s", dst ? dst : "");
+		m->ro = is_true(map_get(L->doc, it, "read_only"));
+		if (type && !strcmp(type, "tmpfs"))
+			m->kind = M_TMPFS;
+		else if (type && !strcmp(type, "bind"))
+			m->kind = M_BIND;
+		else
+			m->kind = source_kind(m->source);
+		return 0;
+	}
+	return -1;
+}
+
+/* "/tmp:size=64m,noexec" -> "/tmp" */
+static void tmpfs_target(const char *s, char *out, size_t n)
+{
+	snprintf(out, n, "%.*s", (int)strcspn(s, ":"), s);
+}
+
+/* Is path equal to dir or below it? Both absolute, no trailing slash games. */
+static int path_under(const char *path, const char *dir)
+{
+	size_t n = strlen(dir);
+
+	while (n > 1 && dir[n - 1] == '/')
+		n--;
+	return !strncmp(path, dir, n) && (path[n] == '\0' || path[n] == '/' ||
+					  (n == 1 && dir[0] == '/'));
+}
+
+/* ---- rules ---- */
+
+static void check_user(struct lint *L, yaml_node_t *svc)
+{
+	yaml_node_t *u = map_get(L->doc, svc, "user");
+	const char *v = sval(u);
+	static const char fix[] = "run as an unprivileged uid:gid, e.g. user: \"10001:10001\", "
+				  "and make the image's writable paths owned by it";
+
+	if (!u) {
+		add_finding(L, R_NON_ROOT, NULL, fix, "runs as the image's default user, "
+			    "usually root (no user:)");
+		return;
+	}
+	if (!v) {
+		add_finding(L, R_NON_ROOT, u, fix, "user: is not a string");
+		return;
+	}
+	/* A uid of 0 or the name root, with or without a group. */
+	if (!strcmp(v, "0") || !strncmp(v, "0:", 2) || !strcmp(v, "root") ||
+	    !strncmp(v, "root:", 5))
+		add_finding(L, R_NON_ROOT, u, fix, "runs as root (user: \"%s\")", v);
+}
+
+static void check_privileges(struct lint *L, yaml_node_t *svc)
+{
+	yaml_node_t *so = map_get(L->doc, svc, "security_opt");
+	yaml_node_t *priv = map_get(L->doc, svc, "privileged");
+	int found = 0;
+
+	if (is_seq(so)) {
+		for (yaml_node_item_t *i = so->data.sequence.items.start;
+		     i < so->data.sequence.items.top; i++) {
+			const char *s = sval(yget(L->doc, *i));
+
+			if (s && (!strcmp(s, "no-new-privileges") ||
+				  !strcmp(s, "no-new-privileges:true") ||
+				  !strcmp(s, "no-new-privileges=true")))
+				found = 1;
+		}
+	}
+	if (!found)
+		add_finding(L, R_NO_NEW_PRIVS, so, "add security_opt: [\"no-new-privileges:true\"]",
+			    "%s", so ? "security_opt lacks no-new-privileges:true"
+				     : "processes may gain privileges through setuid binaries "
+				       "(no security_opt)");
+	if (is_true(priv))
+		add_finding(L, R_PRIVILEGED, priv, "remove privileged: true; grant single "
+			    "capabilities with cap_add if one is really needed",
+			    "runs privileged (privileged: true): every host device and "
+			    "capability");
+}
+
+static int has_tmpfs_at(struct lint *L, yaml_node_t *svc, const char *target)
+{
+	yaml_node_t *t = map_get(L->doc, svc, "tmpfs");
+	yaml_node_t *vols = map_get(L->doc, svc, "volumes");
+	char buf[512];
+
+	if (is_scalar(t)) {
+		tmpfs_target(sval(t), buf, sizeof(buf));
+		if (!strcmp(buf, target))
+			return 1;
+	} else if (is_seq(t)) {
+		for (yaml_node_item_t *i = t->data.sequence.items.start;
+		     i < t->data.sequence.items.top; i++) {
+			const char *s = sval(yget(L->doc, *i));
+
+			if (!s)
+				continue;
+			tmpfs_target(s, buf, sizeof(buf));
+			if (!strcmp(buf, target))
+				return 1;
+		}
+	}
+	if (is_seq(vols)) {
+		for (yaml_node_item_t *i = vols->data.sequence.items.start;
+		     i < vols->data.sequence.items.top; i++) {
+			struct mount m;
+
+			if (!parse_volume(L, yget(L->doc, *i), &m) && m.kind == M_TMPFS &&
+			    !strcmp(m.target, target))
+				return 1;
+		}
+	}
+	return 0;
+}
+
+static void check_read_only(struct lint *L, yaml_node_t *svc)
+{
+	yaml_node_t *ro = map_get(L->doc, svc, "read_only");
+
+	if (!is_true(ro)) {
+		add_finding(L, R_READ_ONLY, ro,
+			    "set read_only: true and mount what the process must write: "
+			    "tmpfs for scratch (/tmp), named volumes for data",
+			    "the root filesystem is writable (%s)",
+			    ro ? "read_only is not true" : "no read_only:");
+		return;
+	}
+	if (!has_tmpfs_at(L, svc, "/tmp"))
+		add_finding(L, R_TMP_TMPFS, ro, "add tmpfs: [\"/tmp:size=64m,noexec,nosuid\"]",
+			    "read-only root filesystem without a tmpfs at /tmp: temporary "
+			    "files will fail");
+}
+
+static void check_limits(struct lint *L, yaml_node_t *svc)
+{
+	static const char *const cpus[] = { "deploy", "resources", "limits", "cpus", NULL };
+	static const char *const mem[] = { "deploy", "resources", "limits", "memory", NULL };
+
+	if (!map_path(L->doc, svc, cpus) && !map_get(L->doc, svc, "cpus"))
+		add_finding(L, R_CPU_LIMIT, NULL,
+			    "add deploy: {resources: {limits: {cpus: \"1.0\"}}}",
+			    "no CPU limit: one runaway container can starve the host");
+	if (!map_path(L->doc, svc, mem) && !map_get(L->doc, svc, "mem_limit"))
+		add_finding(L, R_MEMORY_LIMIT, NULL,
+			    "add deploy: {resources: {limits: {memory: 512M}}}",
+			    "no memory limit: one leak can push the host into the OOM killer");
+}
+
+static void check_healthcheck(struct lint *L, yaml_node_t *svc)
+{
+	yaml_node_t *hc = map_get(L->doc, svc, "healthcheck");
+	yaml_node_t *test = map_get(L->doc, hc, "test");
+	static const char fix[] = "add healthcheck: {test: [\"CMD\", ...], interval: 10s, "
+				  "timeout: 5s, retries: 5}";
+
+	if (!hc) {
+		add_finding(L, R_HEALTHCHECK, NULL, fix,
+			    "no healthcheck: a deploy cannot tell a started container from a "
+			    "working one");
+		return;
+	}
+	if (is_true(map_get(L->doc, hc, "disable"))) {
+		add_finding(L, R_HEALTHCHECK, hc, fix, "healthcheck is disabled");
+		return;
+	}
+	if (!test) {
+		add_finding(L, R_HEALTHCHECK, hc, fix, "healthcheck has no test");
+		return;
+	}
+	if (scalar_is(test, "NONE") ||
+	    (is_seq(test) && test->data.sequence.items.top > test->data.sequence.items.start &&
+	     scalar_is(yget(L->doc, *test->data.sequence.items.start), "NONE")))
+		add_finding(L, R_HEALTHCHECK, test, fix, "healthcheck test is NONE (disabled)");
+}
+
+static void check_restart(struct lint *L, yaml_node_t *svc)
+{
+	static const char *const cond[] = { "deploy", "restart_policy", "condition", NULL };
+	yaml_node_t *r = map_get(L->doc, svc, "restart");
+	yaml_node_t *c = map_path(L->doc, svc, cond);
+	const char *v = sval(r), *cv = sval(c);
+	static const char fix[] = "add restart: unless-stopped";
+
+	if (v && (!strcmp(v, "always") || !strcmp(v, "unless-stopped") ||
+		  !strncmp(v, "on-failure", 10)))
+		return;
+	if (cv && (!strcmp(cv, "any") || !strcmp(cv, "on-failure")))
+		return;
+	if (r || c)
+		add_finding(L, R_RESTART, r ? r : c, fix, "restart policy \"%s\" never restarts "
+			    "the container", v ? v : cv ? cv : "?");
+	else
+		add_finding(L, R_RESTART, NULL, fix,
+			    "no restart policy: a crash or a reboot leaves it down");
+}
+
+static void check_logging(struct lint *L, yaml_node_t *svc)
+{
+	yaml_node_t *lg = map_get(L->doc, svc, "logging");
+	yaml_node_t *drv = map_get(L->doc, lg, "driver");
+	yaml_node_t *opts = map_get(L->doc, lg, "options");
+	const char *d = sval(drv);
+	static const char fix[] = "add logging: {driver: json-file, options: {max-size: \"10m\", "
+				  "max-file: \"5\"}}";
+
+	if (!lg) {
+		add_finding(L, R_LOGGING, NULL, fix,
+			    "no logging: the daemon default may keep logs until the disk is full");
+		return;
+	}
+	if (!d) {
+		add_finding(L, R_LOGGING, lg, fix, "logging has no driver: the daemon default "
+			    "may not rotate");
+		return;
+	}
+	if (!strcmp(d, "local"))
+		return; /* rotates by default (5 x 20 MB) */
+	if (strcmp(d, "json-file")) {
+		add_finding(L, R_LOGGING, drv, fix, "logging driver \"%s\" is not json-file", d);
+		return;
+	}
+	if (!map_get(L->doc, opts, "max-size") || !map_get(L->doc, opts, "max-file"))
+		add_finding(L, R_LOGGING, opts ? opts : drv, fix,
+			    "json-file logging without rotation (options max-size and max-file)");
+}
+
+static int port_allowed(const char *p)
+{
+	return !strcmp(p, "80") || !strcmp(p, "443");
+}
+
+static void check_one_port(struct lint *L, yaml_node_t *it)
+{
+	static const char fix[] = "publish only 80 and 443 (the reverse proxy); reach other "
+				  "services over the compose network, or use expose:";
+	char buf[512], *parts[8], *slash, *s;
+	int n = 0;
+
+	if (is_map(it)) {
+		const char *pub = sval(map_get(L->doc, it, "published"));
+		const char *tgt = sval(map_get(L->doc, it, "target"));
+
+		if (!pub)
+			add_finding(L, R_PORTS, it, fix, "publishes container port %s on a "
+				    "random host port", tgt ? tgt : "?");
+		else if (!port_allowed(pub))
+			add_finding(L, R_PORTS, it, fix, "publishes host port %s", pub);
+		return;
+	}
+	if (!is_scalar(it))
+		return;
+	snprintf(buf, sizeof(buf), "%s", sval(it));
+	slash = strchr(buf, '/');
+	if (slash)
+		*slash = '\0';
+	/* [ip:][host:]container, split from the right so an IPv6 address in
+	 * brackets stays in the (ignored) ip part. */
+	for (s = buf; n < 8;) {
+		parts[n++] = s;
+		if (*s == '[') {
+			char *close = strchr(s, ']');
+
+			s = close ? close : s;
+		}
+		s = strchr(s, ':');
+		if (!s)
+			break;
+		*s++ = '\0';
+	}
+	if (n == 1)
+		add_finding(L, R_PORTS, it, fix, "publishes container port %s on a random host "
+			    "port", parts[0]);
+	else if (!port_allowed(parts[n - 2]))
+		add_finding(L, R_PORTS, it, fix, "publishes host port %s (\"%s\")",
+			    *parts[n - 2] ? parts[n - 2] : "random", sval(it));
+}
+
+static void check_ports(struct lint *L, yaml_node_t *svc)
+{
+	yaml_node_t *ports = map_get(L->doc, svc, "ports");
+	yaml_node_t *nm = map_get(L->doc, svc, "network_mode");
+
+	if (scalar_is(nm, "host"))
+		add_finding(L, R_PORTS, nm, "remove network_mode: host and publish 80/443 with "
+			    "ports:", "network_mode: host exposes every port the process opens");
+	if (!is_seq(ports))
+		return;
+	for (yaml_node_item_t *i = ports->data.sequence.items.start;
+	     i < ports->data.sequence.items.top; i++)
+		check_one_port(L, yget(L->doc, *i));
+}
+
+static int writable_ok(const char *target, const char *allowed)
+{
+	struct strbuf tok = STRBUF_INIT;
+	int ok = 0;
+
+	while (!ok && next_token(&allowed, &tok))
+		ok = path_under(target, tok.buf);
+	strbuf_release(&tok);
+	return ok;
+}
+
+static void writable_tmpfs(struct lint *L, yaml_node_t *n, const char *allowed,
+			   const char *fix)
+{
+	char buf[512];
+
+	if (!is_scalar(n))
+		return;
+	tmpfs_target(sval(n), buf, sizeof(buf));
+	if (!writable_ok(buf, allowed))
+		add_finding(L, R_WRITABLE_PATHS, n, fix, "writable tmpfs at %s outside %s=%s", buf,
+			    LABEL_WRITABLE, allowed);
+}
+
+static void check_writable(struct lint *L, yaml_node_t *svc)
+{
+	struct strbuf tmp = STRBUF_INIT;
+	yaml_node_t *at = NULL;
+	const char *allowed = label_get(L, svc, LABEL_WRITABLE, &at, &tmp);
+	yaml_node_t *vols, *t;
+	char fix[1024];
+
+	if (!allowed)
+		goto out;
+	snprintf(fix, sizeof(fix), "mount it read-only (\":ro\") or drop it; this service may "
+		 "write only to %s", allowed);
+	vols = map_get(L->doc, svc, "volumes");
+	if (is_seq(vols)) {
+		for (yaml_node_item_t *i = vols->data.sequence.items.start;
+		     i < vols->data.sequence.items.top; i++) {
+			struct mount m;
+
+			if (parse_volume(L, yget(L->doc, *i), &m) || m.ro)
+				continue;
+			if (!writable_ok(m.target, allowed))
+				add_finding(L, R_WRITABLE_PATHS, m.at, fix,
+					    "writable mount at %s outside %s=%s", m.target,
+					    LABEL_WRITABLE, allowed);
+		}
+	}
+	t = map_get(L->doc, svc, "tmpfs");
+	if (is_scalar(t)) {
+		writable_tmpfs(L, t, allowed, fix);
+	} else if (is_seq(t)) {
+		for (yaml_node_item_t *i = t->data.sequence.items.start;
+		     i < t->data.sequence.items.top; i++)
+			writable_tmpfs(L, yget(L->doc, *i), allowed, fix);
+	}
+out:
+	strbuf_release(&tmp);
+}
+
+/* The official image (any registry/tag) and PostGIS, which shares its layout. */
+static int is_postgres_image(const char *img)
+{
+	char name[512];
+	const char *slash, *base;
+	size_t n;
+
+	if (!img)
+		return 0;
+	snprintf(name, sizeof(name), "%.*s", (int)strcspn(img, "@"), img);
+	slash = strrchr(name, '/');
+	base = slash ? slash + 1 : name;
+	n = strcspn(base, ":");
+	return (n == 8 && !strncmp(base, "postgres", 8)) || (n == 7 && !strncmp(base, "postgis", 7));
+}
+
+static const char *env_get(struct lint *L, yaml_node_t *svc, const char *name,
+			   struct strbuf *tmp)
+{
+	yaml_node_t *env = map_get(L->doc, svc, "environment");
+	size_t n = strlen(name);
+
+	if (is_map(env))
+		return sval(map_get(L->doc, env, name));
+	if (!is_seq(env))
+		return NULL;
+	for (yaml_node_item_t *i = env->data.sequence.items.start;
+	     i < env->data.sequence.items.top; i++) {
+		const char *s = sval(yget(L->doc, *i));
+
+		if (s && !strncmp(s, name, n) && s[n] == '=') {
+			strbuf_reset(tmp);
+			strbuf_addstr(tmp, s + n + 1);
+			return tmp->buf;
+		}
+	}
+	return NULL;
+}
+
+static void check_pg_data(struct lint *L, yaml_node_t *svc)
+{
+	yaml_node_t *img = map_get(L->doc, svc, "image"), *vols;
+	struct strbuf tmp = STRBUF_INIT;
+	const char *pgdata;
+	char fix[1024];
+	int found = 0;
+
+	if (!is_postgres_image(sval(img)))
+		return;
+	pgdata = env_get(L, svc, "PGDATA", &tmp);
+	if (!pgdata || !*pgdata || strstr(pgdata, "${"))
+		pgdata = "/var/lib/postgresql/data";
+	snprintf(fix, sizeof(fix), "mount a named volume there: volumes: [\"postgres_data:%s\"] "
+		 "and declare postgres_data under the top-level volumes:", pgdata);
+	vols = map_get(L->doc, svc, "volumes");
+	if (is_seq(vols)) {
+		for (yaml_node_item_t *i = vols->data.sequence.items.start;
+		     i < vols->data.sequence.items.top; i++) {
+			struct mount m;
+
+			if (parse_volume(L, yget(L->doc, *i), &m) || !path_under(pgdata, m.target))
+				continue;
+			found = 1;
+			if (m.kind != M_VOLUME)
+				add_finding(L, R_PG_DATA_VOLUME, m.at, fix,
+					    "database files at %s are in a %s, not a named volume",
+					    pgdata, m.kind == M_BIND ? "bind mount" :
+					    m.kind == M_TMPFS ? "tmpfs" :
+					    m.kind == M_ANON ? "anonymous volume" :
+					    "mount whose source is a variable");
+		}
+	}
+	if (!found)
+		add_finding(L, R_PG_DATA_VOLUME, img, fix, "database files at %s are in the "
+			    "container's writable layer: a re-create loses them", pgdata);
+	strbuf_release(&tmp);
+}
+
+static int lint_service(struct lint *L, yaml_node_t *key, yaml_node_t *svc, struct errbuf *e)
+{
+	int rc;
+
+	L->svc = sval(key);
+	L->svc_line = line_of(key);
+	if (!is_null(svc) && !is_map(svc))
+		return errbuf_set(e, BL_EUSAGE, "%s:%d: services.%s: expected a mapping",
+				  L->r->file, line_of(svc), L->svc);
+	if (map_get_depth(L->doc, svc, "extends", 0))
+		return errbuf_set(e, BL_EUSAGE,
+				  "%s:%d: services.%s.extends: not supported; lint the merged "
+				  "file ('docker compose config > merged.yml')",
+				  L->r->file, line_of(svc), L->svc);
+	rc = parse_allow(L, svc, e);
+	if (rc)
+		return rc;
+	check_user(L, svc);
+	check_privileges(L, svc);
+	check_read_only(L, svc);
+	check_limits(L, svc);
+	check_healthcheck(L, svc);
+	check_restart(L, svc);
+	check_logging(L, svc);
+	check_ports(L, svc);
+	check_writable(L, svc);
+	check_pg_data(L, svc);
+	L->r->services++;
+	return 0;
+}
+
+/* YAML says a mapping's keys are unique; PyYAML keeps the last, go-yaml
+ * refuses. Refuse too, so lint never judges a different value than the
+ * engine that runs the file. Two "<<" keys are refused as well: engines
+ * disagree on which merge wins. */
+static int key_cmp(const void *pa, const void *pb)
+{
+	const yaml_node_t *a = *(yaml_node_t *const *)pa, *b = *(yaml_node_t *const *)pb;
+	int c;
+
+	if (a->data.scalar.length != b->data.scalar.length)
+		return a->data.scalar.length < b->data.scalar.length ? -1 : 1;
+	c = memcmp(a->data.scalar.value, b->data.scalar.value, a->data.scalar.length);
+	if (c)
+		return c;
+	/* Equal keys in file order, so the message names the first one. */
+	return a->start_mark.index < b->start_mark.index ? -1 :
+	       a->start_mark.index > b->start_mark.index;
+}
+
+/* Sorted, not pairwise: a 4 MiB file of one flat mapping stays fast. */
+static int check_duplicates(yaml_document_t *d, const char *file, struct errbuf *e)
+{
+	yaml_node_t **keys = NULL;
+	size_t cap = 0;
+	int rc = 0;
+
+	for (yaml_node_t *n = d->nodes.start; n < d->nodes.top && !rc; n++) {
+		size_t nk = 0;
+
+		if (n->type != YAML_MAPPING_NODE)
+			continue;
+		for (yaml_node_pair_t *p = n->data.mapping.pairs.start;
+		     p < n->data.mapping.pairs.top; p++) {
+			yaml_node_t *k = yget(d, p->key);
+
+			if (!is_scalar(k))
+				continue;
+			if (nk == cap) {
+				size_t ncap = cap ? cap * 2 : 64;
+				yaml_node_t **v = realloc(keys, ncap * sizeof(*v));
+
+				if (!v)
+					abort();
+				keys = v;
+				cap = ncap;
+			}
+			keys[nk++] = k;
+		}
+		if (nk < 2)
+			continue;
+		qsort(keys, nk, sizeof(*keys), key_cmp);
+		for (size_t i = 1; i < nk; i++) {
+			yaml_node_t *ka = keys[i - 1], *kb = keys[i];
+
+			if (ka->data.scalar.length == kb->data.scalar.length &&
+			    !memcmp(ka->data.scalar.value, kb->data.scalar.value,
+				    ka->data.scalar.length)) {
+				rc = errbuf_set(e, BL_EUSAGE, "%s:%d: duplicate key '%s' (first at line %d)",
+						file, line_of(kb), sval(kb), line_of(ka));
+				break;
+			}
+		}
+	}
+	free(keys);
+	return rc;
+}
+
+int compose_lint_string(const char *text, size_t len, const char *name,
+			struct compose_lint *out, struct errbuf *e)
+{
+	yaml_parser_t parser;
+	yaml_document_t doc;
+	int have_parser = 0, have_doc = 0, rc = 0;
+	yaml_node_t *root, *services;
+	struct lint L;
+
+	free(out->file);
+	out->file = strdup(name ? name : "compose file");
+	if (!out->file)
+		abort();
+	if (len > COMPOSE_LINT_MAX_BYTES) {
+		rc = errbuf_set(e, BL_EUSAGE, "%s: %zu bytes is too large for a compose file "
+				"(at most %d)", out->file, len, COMPOSE_LINT_MAX_BYTES);
+		goto out;
+	}
+	if (!yaml_parser_initialize(&parser)) {
+		rc = errbuf_set(e, BL_EFAIL, "%s: cannot initialise the YAML parser", out->file);
+		goto out;
+	}
+	have_parser = 1;
+	yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
+	if (!yaml_parser_load(&parser, &doc)) {
+		rc = errbuf_set(e, BL_EUSAGE, "%s:%zu:%zu: invalid YAML: %s%s%s", out->file,
+				parser.problem_mark.line + 1, parser.problem_mark.column + 1,
+				parser.problem ? parser.problem : "parse error",
+				parser.context ? " " : "", parser.context ? parser.context : "");
+		goto out;
+	}
+	have_doc = 1;
+	root = yaml_document_get_root_node(&doc);
+	if (!root) {
+		rc = errbuf_set(e, BL_EUSAGE, "%s: empty file, expected a compose file with "
+				"services:", out->file);
+		goto out;
+	}
+	if (!is_map(root)) {
+		rc = errbuf_set(e, BL_EUSAGE, "%s:%d: expected a mapping at the top level",
+				out->file, line_of(root));
+		goto out;
+	}
+	rc = check_duplicates(&doc, out->file, e);
+	if (rc)
+		goto out;
+	services = map_get(&doc, root, "services");
+	if (!is_map(services)) {
+		rc = errbuf_set(e, BL_EUSAGE, "%s:%d: services: expected a mapping of services "
+				"(compose v2/v3 syntax)", out->file,
+				services ? line_of(services) : 1);
+		goto out;
+	}
+	memset(&L, 0, sizeof(L));
+	L.doc = &doc;
+	L.r = out;
+	for (yaml_node_pair_t *p = services->data.mapping.pairs.start;
+	     p < services->data.mapping.pairs.top; p++) {
+		yaml_node_t *k = yget(&doc, p->key);
+
+		if (!is_scalar(k)) {
+			rc = errbuf_set(e, BL_EUSAGE, "%s:%d: services: a service name must be "
+					"a string", out->file, line_of(k));
+			goto out;
+		}
+		rc = lint_service(&L, k, yget(&doc, p->value), e);
+		if (rc)
+			goto out;
+	}
+	if (out->violations) {
+		const struct compose_finding *f = NULL;
+
+		for (size_t i = 0; i < out->nr && !f; i++)
+			if (!out->findings[i].allowed)
+				f = &out->findings[i];
+		rc = errbuf_set(e, BL_EVERIFY, "lint: %s: %zu hardening violation%s in %zu "
+				"service%s (first: %s: %s)", out->file, out->violations,
+				out->violations == 1 ? "" : "s", out->services,
+				out->services == 1 ? "" : "s", f->service, f->rule);
+	}
+out:
+	if (have_doc)
+		yaml_document_delete(&doc);
+	if (have_parser)
+		yaml_parser_delete(&parser);
+	return rc;
+}
+
+int compose_lint_file(const char *path, struct compose_lint *out, struct errbuf *e)
+{
+	struct strbuf sb = STRBUF_INIT;
+	char buf[65536];
+	FILE *f;
+	int rc = 0;
+
+	f = fopen(path, "rb");
+	if (!f) {
+		free(out->file);
+		out->file = strdup(path);
+		if (!out->file)
+			abort();
+		return errbuf_errno(e, errno == ENOENT || errno == ENOTDIR || errno == EACCES ?
+				    BL_EUSAGE : BL_EFAIL, errno, "lint: cannot open %s", path);
+	}
+	sb.max = COMPOSE_LINT_MAX_BYTES;
+	for (;;) {
+		size_t n = fread(buf, 1, sizeof(buf), f);
+
+		if (n && strbuf_add(&sb, buf, n) < 0) {
+			rc = errbuf_set(e, BL_EUSAGE, "%s: larger than %d bytes, too large for a "
+					"compose file", path, COMPOSE_LINT_MAX_BYTES);
+			goto out;
+		}
+		if (n < sizeof(buf))
+			break;
+	}
+	if (ferror(f)) {
+		rc = errbuf_errno(e, BL_EFAIL, errno, "lint: cannot read %s", path);
+		goto out;
+	}
+	rc = compose_lint_string(sb.buf, sb.len, path, out, e);
+out:
+	fclose(f);
+	strbuf_release(&sb);
+	return rc;
+}
+
+void compose_lint_release(struct compose_lint *r)
+{
+	for (size_t i = 0; i < r->nr; i++) {
+		free(r->findings[i].service);
+		free(r->findings[i].problem);
+		free(r->findings[i].fix);
+	}
+	free(r->findings);
+	free(r->file);
+	memset(r, 0, sizeof(*r));
+}
+
+void compose_lint_format(const struct compose_lint *r, struct strbuf *out)
+{
+	size_t allowed = r->nr - r->violations;
+
+	for (size_t i = 0; i < r->nr; i++) {
+		const struct compose_finding *f = &r->findings[i];
+
+		strbuf_addf(out, "%s:%d: %s: %s: %s%s\n", r->file ? r->file : "", f->line,
+			    f->service, f->rule, f->problem,
+			    f->allowed ? " (allowed by label " LABEL_ALLOW ")" : "");
+		if (!f->allowed)
+			strbuf_addf(out, "    fix: %s\n", f->fix);
+	}
+	if (r->violations)
+		strbuf_addf(out, "%s: %zu violation%s in %zu service%s", r->file, r->violations,
+			    r->violations == 1 ? "" : "s", r->services,
+			    r->services == 1 ? "" : "s");
+	else
+		strbuf_addf(out, "%s: clean, %zu service%s checked", r->file, r->services,
+			    r->services == 1 ? "" : "s");
+	if (allowed)
+		strbuf_addf(out, " (%zu allowed by label)", allowed);
+	strbuf_addch(out, '\n');
+}
+
+json_t *compose_lint_json(const struct compose_lint *r)
+{
+	json_t *arr = json_array();
+	json_t *o;
+
+	for (size_t i = 0; i < r->nr; i++) {
+		const struct compose_finding *f = &r->findings[i];
+
+		json_array_append_new(arr, json_pack("{s:s, s:s, s:i, s:s, s:s, s:b}",
+						     "rule", f->rule, "service", f->service,
+						     "line", f->line, "problem", f->problem,
+						     "fix", f->fix, "allowed", f->allowed));
+	}
+	o = json_pack("{s:s, s:I, s:I, s:I, s:b, s:o}", "file", r->file ? r->file : "",
+		      "services", (json_int_t)r->services, "violations",
+		      (json_int_t)r->violations, "allowed", (json_int_t)(r->nr - r->violations),
+		      "clean", r->violations == 0, "findings", arr);
+	return o;
+}
