@@ -292,7 +292,7 @@ int cmd_run(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e)
 		json_array_append_new(json_object_get(manifest, "items"), item);
 		progress_bytes(json_integer_value(json_object_get(json_object_get(item, "object"),
 								  "size")), sz, sizeof(sz));
-		log_info("database %s: %s stored, %zu tables", n, sz,
+		log_info("database %s: %s stored, %zu tables listed", n, sz,
 			 json_array_size(json_object_get(item, "tables")));
 		ev = json_pack("{s:s, s:s, s:s, s:O}", "backup_id", id, "type", "db", "name", n,
 			       "object", json_object_get(item, "object"));

@@ -368,8 +368,10 @@ START_TEST(test_wrong_password)
 }
 END_TEST
 
-/* Some process's command line contains needle. */
-static int in_process_list(const char *needle)
+/* Some process's command line contains needle; with skip, command lines
+ * that start with skip are ignored (the operator's own ballast-backup
+ * command, and its forks before they exec). */
+static int in_process_list(const char *needle, const char *skip)
 {
 	DIR *d = opendir("/proc");
 	struct dirent *de;
@@ -392,7 +394,7 @@ static int in_process_list(const char *needle)
 			if (!buf[i])
 				buf[i] = ' ';
 		buf[n] = '\0';
-		found = strstr(buf, needle) != NULL;
+		found = strstr(buf, needle) != NULL && !(skip && !strncmp(buf, skip, strlen(skip)));
 	}
 	if (d)
 		closedir(d);
@@ -423,7 +425,7 @@ static void check_secret_run(int inline_pw)
 	ck_assert_int_eq(wait_for_file(pidf, 20), 0);
 	/* scan every process's argv while pg_dump and its wrapper run */
 	while (kill(c.pid, 0) == 0 && polls++ < 100) {
-		seen |= in_process_list(pw);
+		seen |= in_process_list(pw, NULL);
 		usleep(30000);
 	}
 	ck_assert_int_eq(proc_finish(&c, &e), 0);
@@ -470,6 +472,76 @@ END_TEST
 START_TEST(test_inline_password_not_exposed)
 {
 	check_secret_run(1);
+}
+END_TEST
+
+/* restore over TCP: the password reaches pg_restore only through its
+ * environment, also when given inline with --target. */
+START_TEST(test_restore_password_not_exposed)
+{
+	struct strbuf bin = STRBUF_INIT, out = STRBUF_INIT, err = STRBUF_INIT, log = STRBUF_INIT;
+	struct child c = CHILD_INIT;
+	struct errbuf e = ERRBUF_INIT;
+	struct proj p;
+	char *pw = tsvc_read("pg", "password"), *tcp = tsvc_read("pg", "conninfo_tcp");
+	char envpw[256], script[1024], dbs[4096], target[1024], logf[1200], pidf[1200];
+	const char *env[] = { envpw, "PGPASSWORD", NULL };
+	const char *argv[] = { NULL, "--config", NULL, "restore", NULL, "--target", target, NULL };
+	json_t *res;
+	char *id;
+	int seen = 0, polls = 0;
+
+	ck_assert_ptr_nonnull(pw);
+	ck_assert_ptr_nonnull(tcp);
+	snprintf(envpw, sizeof(envpw), "BK_PW=%s", pw);
+	snprintf(script, sizeof(script), "%s/slow-restore", sdir);
+	snprintf(pidf, sizeof(pidf), "%s/slow-restore.pid", sdir);
+	unlink(pidf);
+	{
+		char body[2048];
+
+		snprintf(body, sizeof(body), "#!/bin/sh\necho $$ > %s\nsleep 1\n"
+			 "pg_restore \"$@\" || exit $?\nsleep 1\n", pidf);
+		write_script(script, body);
+	}
+	snprintf(dbs, sizeof(dbs), "[ { \"name\": \"app\", \"conninfo\": \"%s dbname=app\", "
+		 "\"password_env\": \"BK_PW\", \"restore_command\": [\"%s\"] } ]", tcp, script);
+	proj_init(&p, "restorepw", dbs);
+	ck_assert_msg(bb_env(&p, env, &out, &err, "run", "--json", (const char *)NULL) == 0, "%s",
+		      err.buf);
+	res = last_json(&out);
+	id = strdup(json_string_value(json_object_get(res, "backup_id")));
+	json_decref(res);
+	sql("postgres", "DROP DATABASE IF EXISTS pw_target");
+	sql("postgres", "CREATE DATABASE pw_target");
+	/* inline in --target; no BK_PW in the environment this time */
+	snprintf(target, sizeof(target), "%s dbname=pw_target password=%s", tcp, pw);
+	envpw[0] = 'X';
+	snprintf(logf, sizeof(logf), "%s/restore.log", p.dir);
+	argv[0] = tbin("ballast-backup", &bin);
+	argv[2] = p.cfg;
+	argv[4] = id;
+	bb_start(&c, argv, logf, env);
+	ck_assert_int_eq(wait_for_file(pidf, 20), 0);
+	while (kill(c.pid, 0) == 0 && polls++ < 100) {
+		/* ballast-backup's own argv has it: the operator typed it there */
+		seen |= in_process_list(pw, argv[0]);
+		usleep(30000);
+	}
+	ck_assert_int_eq(proc_finish(&c, &e), 0);
+	proc_release(&c);
+	ck_assert_int_eq(seen, 0);
+	ck_assert_int_eq(tread_file(logf, &log), 0);
+	ck_assert_msg(!strstr(log.buf, pw), "password in the output: %s", log.buf);
+	ck_assert_int_eq(sql_int("pw_target", "SELECT count(*) FROM orders"), 20000);
+	free(id);
+	free(pw);
+	free(tcp);
+	strbuf_release(&bin);
+	strbuf_release(&out);
+	strbuf_release(&err);
+	strbuf_release(&log);
+	proj_done(&p);
 }
 END_TEST
 
@@ -560,6 +632,7 @@ int main(void)
 	tcase_add_test(tc, test_wrong_password);
 	tcase_add_test(tc, test_password_not_exposed);
 	tcase_add_test(tc, test_inline_password_not_exposed);
+	tcase_add_test(tc, test_restore_password_not_exposed);
 	tcase_add_test(tc, test_missing_pg_dump);
 	tcase_add_test(tc, test_unreachable_server);
 	tcase_add_test(tc, test_full_disk);
