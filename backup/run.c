@@ -1,5 +1,5 @@
-/* ballast-backup run: one new backup of every configured database (and,
- * once lib/volume lands, volume) into the repository. */
+/* ballast-backup run: one new backup of every configured database and
+ * volume into the repository. */
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +14,7 @@
 #include "progress.h"
 #include "proc.h"
 #include "repo.h"
+#include "volume_item.h"
 
 static int name_ok(const char *s)
 {
@@ -121,6 +122,9 @@ int cmd_run(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e)
 	struct strbuf state = STRBUF_INIT, lockpath = STRBUF_INIT, key = STRBUF_INIT,
 		      text = STRBUF_INIT;
 	struct dbdump_opts dopts;
+	struct volume_item_opts vopts;
+	struct volume_spec *specs = NULL;
+	size_t nspecs = 0;
 	struct progress prog;
 	struct repo *r = NULL;
 	struct lock *lk = NULL;
@@ -200,19 +204,26 @@ int cmd_run(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e)
 		}
 		nsel += selected(only, "db", n);
 	}
-	json_array_foreach(vols, i, vol)
-		if (selected(only, "volume", json_string_value(json_object_get(vol, "name")) ?
-			     json_string_value(json_object_get(vol, "name")) : "")) {
-			if (json_array_size(only)) {
-				rc = errbuf_set(e, BL_EFAIL, "volume backups are not built yet "
-						"(lib/volume); nothing was done");
-				goto out;
-			}
-			log_warn("volume %s is not backed up: volume backups are not built yet",
-				 json_string_value(json_object_get(vol, "name")));
+	/* Every selected volume's spec is checked before anything runs, so a
+	 * configuration mistake is exit 2 with nothing started. */
+	nspecs = json_array_size(vols);
+	specs = calloc(nspecs ? nspecs : 1, sizeof(*specs));
+	json_array_foreach(vols, i, vol) {
+		char where[64];
+
+		if (!selected(only, "volume", json_string_value(json_object_get(vol, "name")) ?
+			      json_string_value(json_object_get(vol, "name")) : ""))
+			continue;
+		snprintf(where, sizeof(where), "volumes[%zu]", i);
+		rc = volume_spec_load(ctx->cfg, vol, where, &specs[i], e);
+		if (rc) {
+			errbuf_prefix(e, "%s: ", ctx->cfg->path);
+			goto out;
 		}
+		nsel++;
+	}
 	if (!nsel) {
-		rc = errbuf_set(e, BL_EUSAGE, "%s: nothing to back up (no databases selected)",
+		rc = errbuf_set(e, BL_EUSAGE, "%s: nothing to back up (no databases or volumes selected)",
 				ctx->cfg->path);
 		goto out;
 	}
@@ -233,6 +244,14 @@ int cmd_run(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e)
 					 json_string_value(json_object_get(db, "name")));
 				json_array_append_new(plan, json_pack("{s:s, s:O}", "type", "db", "name",
 								      json_object_get(db, "name")));
+			}
+		for (i = 0; i < nspecs; i++)
+			if (specs[i].name) {
+				log_info("would back up volume %s from %s", specs[i].name,
+					 specs[i].path.buf);
+				json_array_append_new(plan, json_pack("{s:s, s:s, s:s}", "type", "volume",
+								      "name", specs[i].name, "path",
+								      specs[i].path.buf));
 			}
 		if (ctx->json) {
 			json_t *res = json_pack("{s:s, s:b, s:o}", "event", "result", "dry_run", 1,
@@ -299,6 +318,46 @@ int cmd_run(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e)
 		log_event("item_done", ev);
 		json_decref(ev);
 	}
+	vopts.level = dopts.level;
+	vopts.threads = dopts.threads;
+	vopts.progress = progress_update;
+	vopts.progress_ctx = &prog;
+	for (i = 0; i < nspecs; i++) {
+		const struct volume_spec *v = &specs[i];
+		json_t *item = NULL, *ev, *w;
+		size_t k;
+		char sz[32];
+
+		if (!v->name)
+			continue;
+		if (cli_interrupted)
+			break;
+		manifest_backup_prefix(project, id, &key);
+		strbuf_addf(&key, "volume-%s.tar.zst", v->name);
+		ev = json_pack("{s:s, s:s, s:s}", "backup_id", id, "type", "volume", "name", v->name);
+		log_event("item_start", ev);
+		json_decref(ev);
+		rc = volume_item_backup(v, r, key.buf, &vopts, &item, e);
+		progress_done(&prog);
+		if (rc)
+			goto out;
+		json_array_append_new(json_object_get(manifest, "items"), item);
+		/* Changed or vanished files are in the manifest and said aloud. */
+		json_array_foreach(json_object_get(item, "warnings"), k, w)
+			log_warn("volume %s: %s: %s", v->name,
+				 json_string_value(json_object_get(w, "path")),
+				 json_string_value(json_object_get(w, "warning")));
+		progress_bytes(json_integer_value(json_object_get(json_object_get(item, "object"),
+								  "size")), sz, sizeof(sz));
+		log_info("volume %s: %s stored, %lld files", v->name, sz,
+			 (long long)json_integer_value(json_object_get(json_object_get(item, "entries"),
+								       "files")));
+		ev = json_pack("{s:s, s:s, s:s, s:O, s:O}", "backup_id", id, "type", "volume",
+			       "name", v->name, "object", json_object_get(item, "object"),
+			       "warnings", json_object_get(item, "warnings"));
+		log_event("item_done", ev);
+		json_decref(ev);
+	}
 	if (cli_interrupted) {
 		rc = errbuf_set(e, BL_EFAIL, "interrupted by signal %d", cli_interrupted);
 		goto out;
@@ -343,6 +402,10 @@ out:
 	}
 	repo_close(r);
 	lock_release(lk);
+	for (i = 0; specs && i < nspecs; i++)
+		if (specs[i].name)
+			volume_spec_release(&specs[i]);
+	free(specs);
 	json_decref(manifest);
 	json_decref(labels);
 	json_decref(only);

@@ -35,6 +35,20 @@ static void print_human(json_t *m)
 		       json_string_value(json_object_get(it, "name")),
 		       json_string_value(json_object_get(obj, "key")), sz, raw,
 		       json_string_value(json_object_get(obj, "sha256")));
+		if (!strcmp(json_string_value(json_object_get(it, "type")), "volume")) {
+			json_t *en = json_object_get(it, "entries"), *w;
+
+			printf("  path     %s\n  entries  %lld files, %lld dirs, %lld symlinks, %lld hard links\n",
+			       json_string_value(json_object_get(it, "path")),
+			       (long long)json_integer_value(json_object_get(en, "files")),
+			       (long long)json_integer_value(json_object_get(en, "dirs")),
+			       (long long)json_integer_value(json_object_get(en, "symlinks")),
+			       (long long)json_integer_value(json_object_get(en, "hardlinks")));
+			json_array_foreach(json_object_get(it, "warnings"), j, w)
+				printf("  warning  %s: %s\n", json_string_value(json_object_get(w, "path")),
+				       json_string_value(json_object_get(w, "warning")));
+			continue;
+		}
 		if (strcmp(json_string_value(json_object_get(it, "type")), "db"))
 			continue;
 		printf("  database %s (server %s, %s)\n  rows     %s\n",

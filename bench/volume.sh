@@ -1,0 +1,149 @@
+#!/usr/bin/env bash
+# Volume snapshot benchmark: `ballast-backup run --only volume:bench` beside
+# the command an operator would use instead, `tar -I 'zstd -T0 -3' -cf`, on
+# the same tree of mixed small and large files, warm cache, same machine.
+# Reports ratios (ballast / tar) for wall time, CPU time (user + system,
+# which a busy shared machine distorts far less than wall time) and stored
+# size, the median of ROUNDS alternating runs. ballast fsyncs the object
+# before it commits it; tar does not, so "tar + sync" (sync of the output
+# file after tar) is measured too, as the like-for-like durability
+# comparison. Writes a summary to bench/results/.
+#
+#   bench/volume.sh [BUILD_DIR]      (default: ./build)
+#   env: BENCH_DIR (scratch, default /tmp/ballast-bench-volume), ROUNDS (3),
+#        SMALL (number of small files, 20000), LARGE_MB (size of each of the
+#        4 large files, 128)
+set -euo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+build=$(cd "${1:-$top/build}" && pwd)
+bin="$build/ballast-backup"
+work=${BENCH_DIR:-/tmp/ballast-bench-volume}
+rounds=${ROUNDS:-3}
+small=${SMALL:-20000}
+large_mb=${LARGE_MB:-128}
+[ -x "$bin" ] || { echo "volume.sh: $bin not built" >&2; exit 2; }
+command -v zstd >/dev/null || { echo "volume.sh: zstd not installed" >&2; exit 2; }
+
+tree="$work/tree"
+if [ ! -f "$work/.tree-$small-$large_mb" ]; then
+	rm -rf "$work"
+	mkdir -p "$tree"
+	# Deterministic content of three kinds: text-like (compresses well),
+	# log-like with numbers (medium) and random (incompressible), so the
+	# compressor does real work and neither side gets a free ride.
+	python3 - "$tree" "$small" "$large_mb" <<'EOF'
+import os, random, sys
+root, small, large_mb = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+rng = random.Random(20261127)
+words = [''.join(rng.choice('abcdefghijklmnopqrstuvwxyz') for _ in range(rng.randint(2, 10)))
+         for _ in range(5000)]
+def text(n):
+    out, size = [], 0
+    while size < n:
+        line = ' '.join(rng.choice(words) for _ in range(rng.randint(4, 16))) + '\n'
+        out.append(line); size += len(line)
+    return ''.join(out)[:n].encode()
+def logs(n):
+    out, size, t = [], 0, 1700000000
+    while size < n:
+        t += rng.randint(0, 3)
+        line = '%d level=%s req=%08x dur=%dms path=/%s/%s\n' % (
+            t, rng.choice(['info', 'warn', 'debug']), rng.getrandbits(32),
+            rng.randint(1, 900), rng.choice(words), rng.choice(words))
+        out.append(line); size += len(line)
+    return ''.join(out)[:n].encode()
+for i in range(small):
+    d = os.path.join(root, 'small', 'd%03d' % (i % 200))
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, 'f%05d.txt' % i), 'wb') as f:
+        f.write(text(rng.randint(200, 12000)))
+for i in range(200):
+    d = os.path.join(root, 'medium')
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, 'm%03d.log' % i), 'wb') as f:
+        f.write(logs(rng.randint(100 << 10, 1 << 20)))
+os.makedirs(os.path.join(root, 'large'), exist_ok=True)
+chunk = 1 << 20
+for i, kind in enumerate(['text', 'logs', 'random', 'text']):
+    with open(os.path.join(root, 'large', 'big%d.%s' % (i, kind)), 'wb') as f:
+        for _ in range(large_mb):
+            if kind == 'random':
+                f.write(rng.randbytes(chunk))
+            elif kind == 'logs':
+                f.write(logs(chunk))
+            else:
+                f.write(text(chunk))
+EOF
+	touch "$work/.tree-$small-$large_mb"
+fi
+
+mkdir -p "$work/repo"
+cat > "$work/ballast.json" <<EOF
+{ "project": "bench",
+  "repository": { "type": "local", "path": "$work/repo" },
+  "volumes": [ { "name": "bench", "path": "$tree" } ],
+  "compression": { "level": 3, "threads": 0 } }
+EOF
+
+# run CMD...: sets t (wall seconds) and c (user + system CPU seconds)
+measure() {
+	local f
+	f=$(mktemp)
+	/usr/bin/time -f '%e %U %S' -o "$f" "$@"
+	read -r t u s < "$f"
+	c=$(echo "$u + $s" | bc)
+	rm -f "$f"
+}
+load0=$(cut -d' ' -f1-3 /proc/loadavg)
+# Warm the page cache for both sides alike.
+tar -cf - -C "$tree" . >/dev/null
+
+tar_t=() tar_c=() tar_s=() ts_t=() bl_t=() bl_c=() bl_s=()
+for r in $(seq 1 "$rounds"); do
+	rm -f "$work/out.tar.zst"
+	sync
+	measure tar -I 'zstd -T0 -3' -cf "$work/out.tar.zst" -C "$tree" .
+	tar_t+=("$t") tar_c+=("$c")
+	tar_s+=("$(stat -c %s "$work/out.tar.zst")")
+
+	rm -f "$work/out.tar.zst"
+	sync
+	measure sh -c "tar -I 'zstd -T0 -3' -cf '$work/out.tar.zst' -C '$tree' . && sync '$work/out.tar.zst'"
+	ts_t+=("$t")
+
+	rm -rf "$work/repo/bench"
+	sync
+	measure "$bin" --config "$work/ballast.json" -q run --only volume:bench
+	bl_t+=("$t") bl_c+=("$c")
+	obj=$(find "$work/repo/bench/backups" -name 'volume-bench.tar.zst')
+	bl_s+=("$(stat -c %s "$obj")")
+done
+
+median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+tt=$(median "${tar_t[@]}") ts=$(median "${tar_s[@]}") tc=$(median "${tar_c[@]}")
+tst=$(median "${ts_t[@]}")
+bt=$(median "${bl_t[@]}") bs=$(median "${bl_s[@]}") bc_=$(median "${bl_c[@]}")
+raw=$(du -sb --apparent-size "$tree" | cut -f1)
+files=$(find "$tree" -type f | wc -l)
+tratio=$(echo "scale=3; $bt / $tt" | bc)
+tsratio=$(echo "scale=3; $bt / $tst" | bc)
+cratio=$(echo "scale=3; $bc_ / $tc" | bc)
+sratio=$(echo "scale=4; $bs / $ts" | bc)
+
+mkdir -p "$top/bench/results"
+out="$top/bench/results/volume-$(date -u +%Y%m%dT%H%M%SZ).txt"
+{
+	echo "volume snapshot: ballast-backup run vs tar -I 'zstd -T0 -3' -cf"
+	echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ)  host: $(nproc) cores, $(uname -r)"
+	echo "tree: $files files, $raw bytes ($small small text files, 200 logs of 100 KiB-1 MiB, 4 x $large_mb MiB)"
+	echo "rounds: $rounds, median; warm page cache; level 3, all cores on both sides"
+	echo "load average before: $load0"
+	echo "tar:        wall ${tt}s  cpu ${tc}s  $ts bytes   (wall runs: ${tar_t[*]})"
+	echo "tar + sync: wall ${tst}s                          (wall runs: ${ts_t[*]})"
+	echo "ballast:    wall ${bt}s  cpu ${bc_}s  $bs bytes   (wall runs: ${bl_t[*]})"
+	echo "wall ratio ballast/tar:        $tratio   (<= 1 means ballast is no slower)"
+	echo "wall ratio ballast/(tar+sync): $tsratio"
+	echo "cpu ratio ballast/tar:         $cratio"
+	echo "size ratio ballast/tar:        $sratio   (<= 1 means ballast is no larger)"
+	echo "ballast stores more than tar here: nanosecond mtimes, xattrs and ACLs (pax)."
+} | tee "$out"

@@ -1,0 +1,61 @@
+/*
+ * volume_item: a volume as an item of a backup set (the glue between the
+ * volume engine, zstream, the repository and the manifest).
+ *
+ * Contract: volume_item_backup() runs the volume's `before`, streams the
+ * pax archive through zstream (zstd with worker threads, SHA-256 and size of
+ * the stored bytes) into a repository writer at key, runs `after` (always
+ * once `before` was attempted), and commits the object only when all of it
+ * succeeded; on any failure the writer is aborted, so nothing half-written
+ * is ever visible. *item is the manifest item:
+ *   {"type": "volume", "name", "path", "object": {key, size, sha256,
+ *    raw_size, compression}, "entries": {files, dirs, symlinks, hardlinks,
+ *    others}, "bytes": file content bytes, "exclude": [...],
+ *    "warnings": [{"path", "warning"}], "timings": {"total_ms"}}
+ *
+ * volume_item_restore() first re-reads the whole stored object and checks
+ * its size and SHA-256 against the manifest (BL_EVERIFY, nothing touched);
+ * then runs `before` (only when restoring onto the configured path), and
+ * extracts while hashing the stored bytes again (a difference at the end
+ * fails before the swap), swaps the result into place (volume_restore) and
+ * runs `after`. The target is the configured path or o->to.
+ */
+#ifndef BALLAST_VOLUME_ITEM_H
+#define BALLAST_VOLUME_ITEM_H
+
+#include <jansson.h>
+
+#include "errbuf.h"
+#include "repo.h"
+#include "volume_cmd.h"
+
+typedef void (*volume_progress_fn)(void *ctx, const char *name, long long raw,
+				   long long stored);
+
+struct volume_item_opts {
+	int level;      /* zstd level */
+	int threads;    /* 0 = every core */
+	volume_progress_fn progress;
+	void *progress_ctx;
+};
+
+int volume_item_backup(const struct volume_spec *v, struct repo *r, const char *key,
+		       const struct volume_item_opts *o, json_t **item, struct errbuf *e);
+
+struct volume_item_restore_opts {
+	const char *id;     /* the backup id: names staging and kept directories */
+	const char *to;     /* restore into this directory instead; NULL = configured */
+	int keep_old;       /* keep replaced contents as <path>.ballast-old-<id> */
+	int verified;       /* the caller already checked the whole object */
+	volume_progress_fn progress;
+	void *progress_ctx;
+};
+
+/* spec: the configured volume of the item's name, or NULL when the
+ * configuration has none (then o->to is required). *where receives the
+ * restored path and *old_path the kept copy ("" when none). */
+int volume_item_restore(const struct volume_spec *spec, struct repo *r, json_t *item,
+			const struct volume_item_restore_opts *o, struct strbuf *where,
+			struct strbuf *old_path, json_t **warnings, struct errbuf *e);
+
+#endif
