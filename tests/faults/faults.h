@@ -155,6 +155,43 @@ FT_FN int ft_tmp_objects(const struct proj *p)
 	return s.tmp;
 }
 
+/* A volume directory under dir: n small text files in nested directories,
+ * a symlink, and one incompressible file of big bytes (so archiving and
+ * storing it takes a moment). Returns the "volumes" JSON (caller frees). */
+FT_FN char *ft_volume(const char *dir, int n, long big)
+{
+	char path[2048], *json = malloc(4096);
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/vol", dir);
+	ck_assert_int_eq(mkdir(path, 0755), 0);
+	for (int i = 0; i < n; i++) {
+		char body[256];
+
+		snprintf(path, sizeof(path), "%s/vol/d%d", dir, i % 10);
+		mkdir(path, 0755);
+		snprintf(path, sizeof(path), "%s/vol/d%d/f%d.txt", dir, i % 10, i);
+		snprintf(body, sizeof(body), "file %d of the volume\n", i);
+		ck_assert_int_eq(twrite_file(path, body), 0);
+	}
+	snprintf(path, sizeof(path), "%s/vol/link", dir);
+	ck_assert_int_eq(symlink("d0/f0.txt", path), 0);
+	snprintf(path, sizeof(path), "%s/vol/big.bin", dir);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	ck_assert_int_ge(fd, 0);
+	for (long off = 0; off < big;) {
+		unsigned char buf[65536];
+
+		for (size_t k = 0; k < sizeof(buf); k++)
+			buf[k] = (unsigned char)(ft_rand() >> 32);
+		ck_assert_int_eq(write(fd, buf, sizeof(buf)), (ssize_t)sizeof(buf));
+		off += (long)sizeof(buf);
+	}
+	close(fd);
+	snprintf(json, 4096, "[ { \"name\": \"files\", \"path\": \"%s/vol\" } ]", dir);
+	return json;
+}
+
 /* ballast-backup with the S3 credentials in its environment. */
 #define ftb(p, out, err, ...) bb_env(p, ft_env, out, err, __VA_ARGS__, (const char *)NULL)
 

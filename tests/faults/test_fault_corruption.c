@@ -1,14 +1,15 @@
 // services: pg
 /* A corruption sweep: single-byte flips and truncations at random offsets of
- * a backup's stored objects and its manifest. After each one, verify exits
- * 4 naming the backup, and restore exits 4 before it touches the target
- * database (its one sentinel table stays, alone and unchanged). The
+ * a backup's stored objects (a database and a volume) and its manifest.
+ * After each one, verify exits 4 naming the backup, and restore exits 4
+ * before it touches anything: the target database keeps its one sentinel
+ * table, alone and unchanged, and the volume's target is never created. The
  * pristine file is put back before the next round.
  * BALLAST_FAULT_FLIPS (default 200), BALLAST_FAULT_TRUNCATIONS (default
  * 50) and BALLAST_FAULT_SEED (printed) tune and replay it. */
 #include "faults.h"
 
-static char *dbs, *target;
+static char *dbs, *target, *vols, *voldir;
 
 static void setup(void)
 {
@@ -21,6 +22,10 @@ static void setup(void)
 	sql("postgres", "DROP DATABASE IF EXISTS corrupt_target");
 	sql("postgres", "CREATE DATABASE corrupt_target");
 	sql("corrupt_target", "CREATE TABLE sentinel (v text); INSERT INTO sentinel VALUES ('untouched')");
+	voldir = ttmp_dir("corrupt-vol");
+	ck_assert_ptr_nonnull(voldir);
+	ft_state = 3;
+	vols = ft_volume(voldir, 20, 64L << 10);
 	ci = ci_db("corrupt");
 	dbs = malloc(4096);
 	snprintf(dbs, 4096, "[ { \"name\": \"app\", \"conninfo\": \"%s\" } ]", ci);
@@ -32,6 +37,9 @@ static void teardown(void)
 {
 	free(dbs);
 	free(target);
+	free(vols);
+	ttmp_rm(voldir);
+	free(voldir);
 }
 
 static void read_all(const char *path, struct strbuf *sb)
@@ -67,10 +75,12 @@ START_TEST(test_flips_and_truncations)
 	int truncs = ft_count("BALLAST_FAULT_TRUNCATIONS", 50), per_file[8] = { 0 };
 	DIR *d;
 	struct dirent *de;
-	char dir[1300];
+	char dir[1300], volto[1300];
+	struct stat vst;
 
 	ft_seed("fault_corruption");
-	ft_proj(&p, "corrupt", NULL, dbs, NULL);
+	ft_proj(&p, "corrupt", NULL, dbs, vols);
+	snprintf(volto, sizeof(volto), "%s/restored-volume", p.dir);
 	id = backup_ok(&p, NULL);
 	/* the restore works on the pristine backup (into a scratch database) */
 	snprintf(dir, sizeof(dir), "%s/shop/backups/%s", p.repo, id);
@@ -85,7 +95,7 @@ START_TEST(test_flips_and_truncations)
 			nfiles++;
 		}
 	closedir(d);
-	ck_assert_int_ge(nfiles, 2); /* the manifest and at least one object */
+	ck_assert_int_eq(nfiles, 3); /* the manifest, the database, the volume */
 	ck_assert_int_eq(bb(&p, &out, &err, "verify", id), 0);
 	for (int i = 0; i < flips + truncs; i++) {
 		int f = (int)ft_below(nfiles), st;
@@ -107,9 +117,10 @@ START_TEST(test_flips_and_truncations)
 		ck_assert_msg(st == 4, "%s: verify exited %d: %s", what, st, err.buf);
 		ck_assert_msg(strstr(err.buf, id), "%s: verify does not name the backup: %s", what,
 			      err.buf);
-		st = bb(&p, &out, &err, "restore", id, "--target", target);
+		st = bb(&p, &out, &err, "restore", id, "--target", target, "--to", volto);
 		ck_assert_msg(st == 4, "%s: restore exited %d: %s", what, st, err.buf);
 		target_untouched(what);
+		ck_assert_msg(lstat(volto, &vst) != 0, "%s: restore created the volume target", what);
 		write_all(files[f], &orig[f]);
 		unlink(verifyf);
 	}

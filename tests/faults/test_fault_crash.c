@@ -1,5 +1,6 @@
 // services: pg s3
-/* A randomised crash test: ballast-backup run, SIGKILLed at a random moment
+/* A randomised crash test: ballast-backup run (a database and a volume),
+ * SIGKILLed at a random moment
  * (from before it opens the repository to after it commits), again and
  * again on a local and an S3 repository. After every kill:
  *   - list shows no incomplete backup as good, and every backup it lists as
@@ -12,7 +13,7 @@
 
 #define KEEP 2 /* good backups kept between iterations, so verify --all stays cheap */
 
-static char *dbs;
+static char *dbs, *vols, *voldir;
 
 static void setup(void)
 {
@@ -25,6 +26,10 @@ static void setup(void)
 	sql("crash", "CREATE TABLE events (id bigint primary key, kind text, body text); "
 	    "INSERT INTO events SELECT g, 'kind' || (g %% 7), md5(g::text) || repeat('x', g %% 50) "
 	    "FROM generate_series(1, 20000) g");
+	voldir = ttmp_dir("crash-vol");
+	ck_assert_ptr_nonnull(voldir);
+	ft_state = 42;
+	vols = ft_volume(voldir, 300, 2L << 20);
 	ci = ci_db("crash");
 	dbs = malloc(n);
 	snprintf(dbs, n, "[ { \"name\": \"app\", \"conninfo\": \"%s\" } ]", ci);
@@ -34,6 +39,9 @@ static void setup(void)
 static void teardown(void)
 {
 	free(dbs);
+	free(vols);
+	ttmp_rm(voldir);
+	free(voldir);
 }
 
 struct ctx {
@@ -179,8 +187,8 @@ static void crash_loop(void)
 	ft_seed("fault_crash");
 	c[0].kind = "local";
 	c[1].kind = "s3";
-	ft_proj(&c[0].p, "crash-local", NULL, dbs, NULL);
-	ft_proj(&c[1].p, "crash-s3", ft_spec_s3("crash"), dbs, NULL);
+	ft_proj(&c[0].p, "crash-local", NULL, dbs, vols);
+	ft_proj(&c[1].p, "crash-s3", ft_spec_s3("crash"), dbs, vols);
 	for (int k = 0; k < 2; k++) {
 		timed_run(&c[k]);
 		c[k].run_ms = timed_run(&c[k]);

@@ -1,5 +1,5 @@
 // services: pg
-/* The repository's disk fills mid-run. The repository sits on a small tmpfs
+/* The repository's disk fills mid-run (a database and a volume). The repository sits on a small tmpfs
  * (mounted here; as root only, skipped with a message elsewhere), and the
  * room left for the next backup is swept from none at all to a little more
  * than it needs, page by page near the end, so the disk fills in the middle
@@ -13,7 +13,7 @@
 
 #include "faults.h"
 
-static char *dbs;
+static char *dbs, *vols, *voldir;
 
 static void setup(void)
 {
@@ -23,6 +23,10 @@ static void setup(void)
 	sql("postgres", "CREATE DATABASE fulldisk");
 	sql("fulldisk", "CREATE TABLE t (id bigint primary key, body text); INSERT INTO t "
 	    "SELECT g, md5(g::text) || md5((g * 7)::text) FROM generate_series(1, 30000) g");
+	voldir = ttmp_dir("fulldisk-vol");
+	ck_assert_ptr_nonnull(voldir);
+	ft_state = 7;
+	vols = ft_volume(voldir, 100, 1L << 20);
 	ci = ci_db("fulldisk");
 	dbs = malloc(4096);
 	snprintf(dbs, 4096, "[ { \"name\": \"app\", \"conninfo\": \"%s\" } ]", ci);
@@ -32,6 +36,9 @@ static void setup(void)
 static void teardown(void)
 {
 	free(dbs);
+	free(vols);
+	ttmp_rm(voldir);
+	free(voldir);
 }
 
 static long long avail(const char *dir)
@@ -76,12 +83,13 @@ START_TEST(test_disk_fills_mid_run)
 	struct strbuf out = STRBUF_INIT, err = STRBUF_INIT;
 	struct proj p;
 	char fill[1200], obj[1500];
+	const char *names[] = { "db-app.dump.zst", "volume-files.tar.zst", "manifest.json" };
 	char *good;
 	struct stat st;
 	long long need, rooms[32];
 	int nrooms = 0, failed = 0, succeeded = 0;
 
-	ft_proj(&p, "fulldisk", NULL, dbs, NULL);
+	ft_proj(&p, "fulldisk", NULL, dbs, vols);
 	mkdir(p.repo, 0700);
 	if (mount("tmpfs", p.repo, "tmpfs", 0, "size=16m,mode=0700")) {
 		fprintf(stderr, "fault_fulldisk: SKIPPED: cannot mount a tmpfs on %s (%s); this "
@@ -90,9 +98,12 @@ START_TEST(test_disk_fills_mid_run)
 		return;
 	}
 	good = backup_ok(&p, NULL);
-	snprintf(obj, sizeof(obj), "%s/shop/backups/%s/db-app.dump.zst", p.repo, good);
-	ck_assert_int_eq(stat(obj, &st), 0);
-	need = (long long)st.st_size;
+	need = 0;
+	for (int k = 0; k < 3; k++) {
+		snprintf(obj, sizeof(obj), "%s/shop/backups/%s/%s", p.repo, good, names[k]);
+		ck_assert_msg(stat(obj, &st) == 0, "%s: %s", obj, strerror(errno));
+		need += (long long)st.st_size;
+	}
 	snprintf(fill, sizeof(fill), "%s/filler", p.repo);
 	rooms[nrooms++] = 0;
 	for (int pct = 10; pct < 100; pct += 20)
