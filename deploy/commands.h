@@ -17,4 +17,8 @@ int cmd_lint(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e);
 int cmd_tag_for_ref(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e);
 int cmd_env_for_ref(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e);
 
+/* tag_for_ref.c: the body of tag-for-ref and env-for-ref. */
+int deploy_ref_command(int argc, char **argv, struct cli_ctx *ctx, int want_env,
+		       struct errbuf *e);
+
 #endif

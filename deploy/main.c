@@ -2,25 +2,52 @@
 
 static const struct cli_command commands[] = {
 	{ "deploy", cmd_deploy, "snapshot, pull, migrate, up and verify a release",
-	  "deploy ENV --release TAG [--dry-run] [--lock-wait SECONDS]" },
+	  "deploy ENV --release TAG [--migrations DIR] [--lock-wait SECONDS] [--dry-run]\n\n"
+	  "lock, preflight, snapshot, upload migrations, pull, migrate, up, verify, record;\n"
+	  "on a failure after migrate began: schema down (or data restore), previous images up,\n"
+	  "verify. Last line and exit status: deployed (0), rolled-back or\n"
+	  "rolled-back-with-restore (1), failed-needs-attention (4); aborted before any\n"
+	  "change: 1 (2 for bad input, 3 when locked).\n"
+	  "  --migrations DIR     local migrations to upload (default: migrations_dir or migrations.dir)\n"
+	  "  --lock-wait SECONDS  wait this long for another run's lock (default 0)\n"
+	  "  --dry-run            print the plan instead (as 'plan')" },
 	{ "rollback", cmd_rollback, "go back to the previous (or a given) release",
-	  "rollback ENV [--to RELEASE]" },
+	  "rollback ENV [--to RELEASE] [--lock-wait SECONDS]\n\n"
+	  "Complete an interrupted deploy, or go back to the previous release (or RELEASE):\n"
+	  "schema down to its version (restore the snapshot if refused and allowed), its\n"
+	  "images up, verify. Exit 0 when verified, 4 when not, 2 for an unknown release." },
 	{ "plan", cmd_plan, "print the steps and commands a deploy would run",
-	  "plan ENV --release TAG" },
+	  "plan ENV --release TAG [--migrations DIR]\n\n"
+	  "Print every step and the exact command a deploy would run; runs nothing\n"
+	  "(it reads state.json on the target)." },
 	{ "status", cmd_status, "current release, images, schema version, last backup, lock",
-	  "status ENV" },
+	  "status ENV\n\n"
+	  "Current release, images, schema version, last good backup, lock, and an\n"
+	  "unfinished deploy if there is one." },
 	{ "history", cmd_history, "past deploys and rollbacks of an environment",
-	  "history ENV" },
+	  "history ENV [-n COUNT]\n\n"
+	  "Past deploys and rollbacks, oldest first (last 20; -n 0 for all)." },
 	{ "lock", cmd_lock, "show, take or release the deploy lock",
-	  "lock ENV status|acquire -m MSG|release [--force]" },
+	  "lock ENV status|acquire -m MSG [--ttl DURATION]|release [--force]\n\n"
+	  "acquire takes the lock for operators (no expiry unless --ttl); release\n"
+	  "frees an operator lock, or with --force a run's lock. Exit 3 when held." },
 	{ "check", cmd_check, "run the preflight checks only",
-	  "check ENV" },
+	  "check ENV\n\n"
+	  "Preflight only: connection, app dir, compose and env files, disk space, compose,\n"
+	  "ballast binaries and schema on the target, current health. Exit 1 when a check\n"
+	  "fails, 4 when only the health check does." },
 	{ "lint", cmd_lint, "check a compose file against the hardening rules",
 	  "lint ENV|--file COMPOSE" },
 	{ "tag-for-ref", cmd_tag_for_ref, "print the image tag a git ref deploys as",
-	  "tag-for-ref REF" },
+	  "tag-for-ref REF\n\n"
+	  "Print the image tag a git ref deploys as (develop -> dev, qa and release/* -> qa,\n"
+	  "main -> latest, vX.Y.Z -> vX.Y.Z, unless environments.*.refs say otherwise).\n"
+	  "Exit 1 when the ref deploys nowhere." },
 	{ "env-for-ref", cmd_env_for_ref, "print the environment a git ref deploys to",
-	  "env-for-ref REF" },
+	  "env-for-ref REF\n\n"
+	  "Print the environment a git ref deploys to (develop -> dev, qa and release/* -> qa,\n"
+	  "main and vX.Y.Z -> prod, unless environments.*.refs say otherwise).\n"
+	  "Exit 1 when the ref deploys nowhere." },
 	{ NULL, NULL, NULL, NULL }
 };
 

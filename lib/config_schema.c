@@ -159,6 +159,8 @@ static const struct schema environment_fields[] = {
 	F("backup_command", SCHEMA_STRINGS),
 	F("migrate_command", SCHEMA_STRINGS),
 	F("config", SCHEMA_STRING),
+	F("hook_timeout", SCHEMA_DURATION),
+	F("migrations_dir", SCHEMA_STRING),
 	END
 };
 static const struct schema environment_item = OBJ(NULL, environment_fields);

@@ -12,7 +12,8 @@ pkgs=(build-essential cmake pkg-config git
       python3 curl acl attr openssl
       clang libclang-rt-14-dev
       python3-alembic python3-psycopg2
-      docker-compose time)
+      docker-compose time
+      jq)
 missing=()
 for p in "${pkgs[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -1,0 +1,75 @@
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "commands.h"
+#include "deploy_env.h"
+#include "deploy_state.h"
+#include "log.h"
+
+int cmd_history(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e)
+{
+	static const struct option opts[] = {
+		{ "limit", required_argument, NULL, 'n' },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct deploy_env *env = NULL;
+	json_t *hist = NULL, *h;
+	long limit = 20;
+	size_t i, first;
+	int c, rc;
+	char *end;
+
+	while ((c = getopt_long(argc, argv, "n:", opts, NULL)) != -1) {
+		switch (c) {
+		case 'n':
+			limit = strtol(optarg, &end, 10);
+			if (*end || limit < 0)
+				return cli_usage_error(ctx, e, "-n: expected a count, got \"%s\"", optarg);
+			break;
+		default:
+			return cli_usage_error(ctx, e, "unknown option %s", argv[optind - 1]);
+		}
+	}
+	if (optind + 1 != argc)
+		return cli_usage_error(ctx, e, "expected one environment");
+	if ((rc = cli_config(ctx, e)))
+		return rc;
+	if ((rc = deploy_env_open(ctx->cfg, argv[optind], 1, &env, e)))
+		return rc;
+	if ((rc = deploy_history_read(env, &hist, e)))
+		goto out;
+	first = limit && json_array_size(hist) > (size_t)limit ? json_array_size(hist) - (size_t)limit : 0;
+	if (log_json()) {
+		json_t *sel = json_array(), *res;
+
+		for (i = first; i < json_array_size(hist); i++)
+			json_array_append(sel, json_array_get(hist, i));
+		res = json_pack("{s:s, s:s, s:o}", "event", "result", "env", env->name, "history", sel);
+		log_json_result(res);
+		json_decref(res);
+	} else {
+		if (!json_array_size(hist))
+			printf("%s: no deploys recorded yet\n", env->name);
+		for (i = first; i < json_array_size(hist); i++) {
+			const char *from, *to, *bk;
+
+			h = json_array_get(hist, i);
+			from = json_string_value(json_object_get(h, "from"));
+			to = json_string_value(json_object_get(h, "to"));
+			bk = json_string_value(json_object_get(h, "backup_id"));
+			printf("%-20s  %-8s  %-12s -> %-12s  %-24s  %6.1fs  %s%s%s\n",
+			       json_string_value(json_object_get(h, "finished_at")),
+			       json_string_value(json_object_get(h, "action")), from ? from : "-",
+			       to ? to : "-", json_string_value(json_object_get(h, "result")),
+			       json_integer_value(json_object_get(h, "ms")) / 1000.0,
+			       json_string_value(json_object_get(h, "by")), bk ? "  backup " : "",
+			       bk ? bk : "");
+		}
+	}
+	fflush(stdout);
+out:
+	json_decref(hist);
+	deploy_env_close(env);
+	return rc;
+}

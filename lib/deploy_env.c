@@ -1,0 +1,463 @@
+#include "deploy_env.h"
+
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "envfile.h"
+#include "hooks.h"
+#include "log.h"
+
+static const char *const empty_argv[] = { NULL };
+
+void strvec_push(struct strvec *sv, const char *s)
+{
+	if (sv->n + 2 > sv->alloc) {
+		size_t na = sv->alloc ? sv->alloc * 2 : 16;
+		char **nv = realloc(sv->v, na * sizeof(*nv));
+
+		if (!nv)
+			abort(); /* OOM is fatal, as in strbuf */
+		sv->v = nv;
+		sv->alloc = na;
+	}
+	sv->v[sv->n] = strdup(s ? s : "");
+	if (!sv->v[sv->n])
+		abort();
+	sv->n++;
+	sv->v[sv->n] = NULL;
+}
+
+void strvec_pushf(struct strvec *sv, const char *fmt, ...)
+{
+	struct strbuf sb = STRBUF_INIT;
+	va_list ap;
+
+	va_start(ap, fmt);
+	strbuf_vaddf(&sb, fmt, ap);
+	va_end(ap);
+	strvec_push(sv, sb.buf);
+	strbuf_release(&sb);
+}
+
+void strvec_push_json(struct strvec *sv, json_t *arr)
+{
+	size_t i;
+	json_t *v;
+
+	json_array_foreach(arr, i, v)
+		if (json_is_string(v))
+			strvec_push(sv, json_string_value(v));
+}
+
+void strvec_clear(struct strvec *sv)
+{
+	for (size_t i = 0; i < sv->n; i++)
+		free(sv->v[i]);
+	free(sv->v);
+	sv->v = NULL;
+	sv->n = sv->alloc = 0;
+}
+
+const char *const *strvec_argv(struct strvec *sv)
+{
+	return sv->v ? (const char *const *)sv->v : empty_argv;
+}
+
+long long deploy_parse_size(const char *s)
+{
+	char *end;
+	double v;
+	long long mult = 1;
+
+	if (!s || !*s)
+		return -1;
+	v = strtod(s, &end);
+	if (end == s || v < 0)
+		return -1;
+	switch (toupper((unsigned char)*end)) {
+	case '\0': break;
+	case 'K': mult = 1024LL; end++; break;
+	case 'M': mult = 1024LL * 1024; end++; break;
+	case 'G': mult = 1024LL * 1024 * 1024; end++; break;
+	case 'T': mult = 1024LL * 1024 * 1024 * 1024; end++; break;
+	default: return -1;
+	}
+	if (*end == 'i' || *end == 'I')
+		end++;
+	if (*end == 'b' || *end == 'B')
+		end++;
+	if (*end)
+		return -1;
+	return (long long)(v * (double)mult);
+}
+
+int deploy_tag_valid(const char *tag)
+{
+	size_t n = tag ? strlen(tag) : 0;
+
+	if (n == 0 || n > 128)
+		return 0;
+	if (!(isalnum((unsigned char)tag[0]) || tag[0] == '_'))
+		return 0;
+	for (size_t i = 1; i < n; i++)
+		if (!(isalnum((unsigned char)tag[i]) || strchr("_.-", tag[i])))
+			return 0;
+	return 1;
+}
+
+static int secret_var(const char *name)
+{
+	return strcasestr(name, "PASSWORD") || strcasestr(name, "SECRET") ||
+	       strcasestr(name, "TOKEN") || strcasestr(name, "PASSPHRASE") ||
+	       strcasestr(name, "KEY");
+}
+
+/* Expand one string of the raw (unexpanded) environment with the process
+ * environment only. */
+static int pre_expand(struct config *cfg, const char *env, const char *key, json_t *raw,
+		      char **out, struct errbuf *e)
+{
+	struct strbuf sb = STRBUF_INIT, where = STRBUF_INIT;
+	int rc;
+
+	*out = NULL;
+	if (!json_is_string(raw))
+		return 0;
+	strbuf_addf(&where, "environments.%s.%s", env, key);
+	rc = config_interpolate(json_string_value(raw), NULL, &sb, cfg->path, where.buf, e);
+	if (!rc)
+		*out = strbuf_detach(&sb, NULL);
+	strbuf_release(&sb);
+	strbuf_release(&where);
+	return rc;
+}
+
+static int pre_expand_tree(struct config *cfg, const char *env, json_t *obj, struct errbuf *e)
+{
+	const char *key;
+	json_t *v;
+	int rc;
+
+	json_object_foreach(obj, key, v) {
+		char *s = NULL;
+		struct strbuf k = STRBUF_INIT;
+
+		if (!json_is_string(v))
+			continue;
+		strbuf_addf(&k, "transport.%s", key);
+		rc = pre_expand(cfg, env, k.buf, v, &s, e);
+		strbuf_release(&k);
+		if (rc)
+			return rc;
+		json_string_set(v, s);
+		free(s);
+	}
+	return 0;
+}
+
+static int env_dur(struct deploy_env *env, const char *key, long long def, long long *out,
+		   struct errbuf *e)
+{
+	json_t *v = json_object_get(env->node, key);
+
+	*out = def;
+	if (!v)
+		return 0;
+	if (!json_is_string(v) || config_duration_ms(json_string_value(v), out))
+		return errbuf_set(e, BL_EUSAGE, "%s: environments.%s.%s: expected a duration like \"30m\"",
+				  env->cfg->path, env->name, key);
+	return 0;
+}
+
+static char *node_str(json_t *node, const char *key, const char *def)
+{
+	json_t *v = json_object_get(node, key);
+
+	if (json_is_string(v))
+		return strdup(json_string_value(v));
+	return def ? strdup(def) : NULL;
+}
+
+int deploy_env_open(struct config *cfg, const char *name, int connect,
+		    struct deploy_env **out, struct errbuf *e)
+{
+	struct deploy_env *env = NULL;
+	json_t *envs = json_object_get(cfg->root, "environments");
+	json_t *raw = json_object_get(envs, name), *transport = NULL, *v;
+	struct strbuf sb = STRBUF_INIT;
+	char *env_file_raw = NULL;
+	int rc = 0;
+
+	*out = NULL;
+	if (!json_is_object(raw)) {
+		struct strbuf names = STRBUF_INIT;
+		const char *k;
+
+		json_object_foreach(envs, k, v)
+			strbuf_addf(&names, "%s%s", names.len ? ", " : "", k);
+		rc = errbuf_set(e, BL_EUSAGE, "%s: environments.%s: no such environment (have: %s)",
+				cfg->path, name, names.len ? names.buf : "none");
+		strbuf_release(&names);
+		return rc;
+	}
+	env = calloc(1, sizeof(*env));
+	if (!env)
+		return errbuf_set(e, BL_EFAIL, "deploy: out of memory");
+	env->name = strdup(name);
+	env->cfg = cfg;
+	env->envvars = json_object();
+
+	/* Stage 1: what is needed to reach the target, from the process env. */
+	if ((rc = pre_expand(cfg, name, "app_dir", json_object_get(raw, "app_dir"), &env->app_dir, e)))
+		goto out;
+	if (!env->app_dir || env->app_dir[0] != '/') {
+		rc = errbuf_set(e, BL_EUSAGE, "%s: environments.%s.app_dir: expected an absolute path",
+				cfg->path, name);
+		goto out;
+	}
+	if ((rc = pre_expand(cfg, name, "env_file", json_object_get(raw, "env_file"),
+			     &env_file_raw, e)))
+		goto out;
+	transport = json_deep_copy(json_object_get(raw, "transport"));
+	if (transport && (rc = pre_expand_tree(cfg, name, transport, e)))
+		goto out;
+	if (connect) {
+		rc = transport_open(transport, cfg, &env->t, e);
+		if (rc) {
+			errbuf_prefix(e, "environment %s: ", name);
+			goto out;
+		}
+	}
+	/* Stage 2: the env file on the target, then everything else. */
+	if (connect && env_file_raw) {
+		int exists = 0;
+		json_t *vars = NULL;
+		const char *k;
+
+		if (env_file_raw[0] == '/')
+			strbuf_addstr(&sb, env_file_raw);
+		else
+			strbuf_addf(&sb, "%s/%s", env->app_dir, env_file_raw);
+		{
+			struct strbuf text = STRBUF_INIT;
+
+			rc = transport_read_file(env->t, sb.buf, &text, 1024 * 1024, &exists, e);
+			if (!rc && exists)
+				rc = envfile_parse(text.buf, text.len, sb.buf, &vars, e);
+			strbuf_release(&text);
+		}
+		if (rc)
+			goto out;
+		env->env_file_exists = exists;
+		if (vars) {
+			json_decref(env->envvars);
+			env->envvars = vars;
+			json_object_foreach(vars, k, v)
+				if (secret_var(k))
+					log_add_secret(json_string_value(v));
+		}
+	}
+	if ((rc = config_expand_env(cfg, name, env->envvars, e))) {
+		if (connect && env_file_raw && !env->env_file_exists)
+			rc = errbuf_set(e, BL_EFAIL, "environment %s: env file %s is missing on %s (%s)",
+					name, sb.buf, transport_describe(env->t), e->msg);
+		goto out;
+	}
+	env->node = json_object_get(envs, name);
+	env->compose_file = node_str(env->node, "compose_file", "docker-compose.yml");
+	env->env_file = node_str(env->node, "env_file", NULL);
+	env->project_name = node_str(env->node, "project_name", NULL);
+	env->compose_command = json_object_get(env->node, "compose_command");
+	if (!env->compose_command)
+		env->compose_command = json_pack("[ss]", "docker", "compose");
+	else
+		json_incref(env->compose_command);
+	env->backup_command = json_object_get(env->node, "backup_command");
+	if (!env->backup_command)
+		env->backup_command = json_pack("[s]", "ballast-backup");
+	else
+		json_incref(env->backup_command);
+	env->migrate_command = json_object_get(env->node, "migrate_command");
+	if (!env->migrate_command)
+		env->migrate_command = json_pack("[s]", "ballast-migrate");
+	else
+		json_incref(env->migrate_command);
+	if (json_array_size(env->compose_command) == 0 || json_array_size(env->backup_command) == 0 ||
+	    json_array_size(env->migrate_command) == 0) {
+		rc = errbuf_set(e, BL_EUSAGE,
+				"%s: environments.%s: compose_command, backup_command and migrate_command must not be empty",
+				cfg->path, name);
+		goto out;
+	}
+	env->images = json_object_get(env->node, "images");
+	if (!env->images)
+		env->images = json_object_get(cfg->root, "images");
+	if (env->images)
+		json_incref(env->images);
+	else
+		env->images = json_object();
+	strbuf_reset(&sb);
+	strbuf_addf(&sb, "%s/ballast.json", env->app_dir);
+	env->target_config = node_str(env->node, "config", sb.buf);
+	env->snapshot = json_is_true(json_object_get(env->node, "snapshot"));
+	v = json_object_get(env->node, "on_failure");
+	env->rollback_on_failure = !json_is_string(v) || strcmp(json_string_value(v), "none");
+	v = json_object_get(env->node, "data_restore");
+	env->data_restore = DEPLOY_RESTORE_IF_IRREVERSIBLE;
+	if (json_is_string(v) && !strcmp(json_string_value(v), "never"))
+		env->data_restore = DEPLOY_RESTORE_NEVER;
+	else if (json_is_string(v) && !strcmp(json_string_value(v), "always"))
+		env->data_restore = DEPLOY_RESTORE_ALWAYS;
+	if ((rc = env_dur(env, "lock_ttl", 30 * 60 * 1000LL, &env->lock_ttl_ms, e)) ||
+	    (rc = env_dur(env, "hook_timeout", HOOKS_DEFAULT_TIMEOUT_MS, &env->hook_timeout_ms, e)))
+		goto out;
+	v = json_object_get(env->node, "min_free");
+	env->min_free_bytes = 256LL * 1024 * 1024;
+	if (v) {
+		env->min_free_bytes = json_is_string(v) ? deploy_parse_size(json_string_value(v)) : -1;
+		if (env->min_free_bytes < 0) {
+			rc = errbuf_set(e, BL_EUSAGE,
+					"%s: environments.%s.min_free: expected a size like \"1G\" or \"512M\"",
+					cfg->path, name);
+			goto out;
+		}
+	}
+	env->hooks = json_object_get(env->node, "hooks");
+	if (env->hooks)
+		json_incref(env->hooks);
+	v = json_object_get(env->node, "health");
+	env->nhealth = json_array_size(v);
+	if (env->nhealth) {
+		env->health = calloc(env->nhealth, sizeof(*env->health));
+		if (!env->health) {
+			rc = errbuf_set(e, BL_EFAIL, "deploy: out of memory");
+			goto out;
+		}
+		for (size_t i = 0; i < env->nhealth; i++) {
+			struct strbuf where = STRBUF_INIT;
+
+			strbuf_addf(&where, "%s: environments.%s.health[%zu]", cfg->path, name, i);
+			rc = http_check_parse(json_array_get(v, i), where.buf, &env->health[i], e);
+			strbuf_release(&where);
+			if (rc)
+				goto out;
+		}
+	}
+out:
+	free(env_file_raw);
+	json_decref(transport);
+	strbuf_release(&sb);
+	if (rc) {
+		deploy_env_close(env);
+		return rc;
+	}
+	*out = env;
+	return 0;
+}
+
+void deploy_env_close(struct deploy_env *env)
+{
+	if (!env)
+		return;
+	transport_close(env->t);
+	for (size_t i = 0; i < env->nhealth; i++)
+		http_check_release(&env->health[i]);
+	free(env->health);
+	json_decref(env->compose_command);
+	json_decref(env->backup_command);
+	json_decref(env->migrate_command);
+	json_decref(env->images);
+	json_decref(env->hooks);
+	json_decref(env->envvars);
+	free(env->name);
+	free(env->app_dir);
+	free(env->compose_file);
+	free(env->env_file);
+	free(env->project_name);
+	free(env->target_config);
+	free(env);
+}
+
+void deploy_env_path(const struct deploy_env *env, const char *rel, struct strbuf *out)
+{
+	strbuf_reset(out);
+	if (rel[0] == '/')
+		strbuf_addstr(out, rel);
+	else
+		strbuf_addf(out, "%s/%s", env->app_dir, rel);
+}
+
+void deploy_env_state_path(const struct deploy_env *env, const char *rel, struct strbuf *out)
+{
+	strbuf_reset(out);
+	strbuf_addf(out, "%s/.ballast%s%s", env->app_dir, rel && *rel ? "/" : "", rel ? rel : "");
+}
+
+json_t *deploy_env_images_for(const struct deploy_env *env, const char *tag)
+{
+	json_t *out = json_object(), *v;
+	const char *k;
+
+	json_object_foreach(env->images, k, v) {
+		struct strbuf sb = STRBUF_INIT;
+
+		if (!json_is_string(v))
+			continue;
+		strbuf_addf(&sb, "%s:%s", json_string_value(v), tag);
+		json_object_set_new(out, k, json_string(sb.buf));
+		strbuf_release(&sb);
+	}
+	return out;
+}
+
+void deploy_env_image_vars(json_t *images, struct strvec *out)
+{
+	const char *k;
+	json_t *v;
+
+	json_object_foreach(images, k, v)
+		if (json_is_string(v))
+			strvec_pushf(out, "%s=%s", k, json_string_value(v));
+}
+
+void deploy_env_compose_argv(const struct deploy_env *env, const char *const *args,
+			     struct strvec *out)
+{
+	strvec_push_json(out, env->compose_command);
+	strvec_push(out, "-f");
+	strvec_push(out, env->compose_file);
+	if (env->env_file) {
+		strvec_push(out, "--env-file");
+		strvec_push(out, env->env_file);
+	}
+	if (env->project_name) {
+		strvec_push(out, "-p");
+		strvec_push(out, env->project_name);
+	}
+	for (const char *const *a = args; a && *a; a++)
+		strvec_push(out, *a);
+}
+
+static void tool_argv(json_t *prefix, const char *config, const char *const *args,
+		      struct strvec *out)
+{
+	strvec_push_json(out, prefix);
+	strvec_push(out, "--config");
+	strvec_push(out, config);
+	for (const char *const *a = args; a && *a; a++)
+		strvec_push(out, *a);
+}
+
+void deploy_env_backup_argv(const struct deploy_env *env, const char *const *args,
+			    struct strvec *out)
+{
+	tool_argv(env->backup_command, env->target_config, args, out);
+}
+
+void deploy_env_migrate_argv(const struct deploy_env *env, const char *const *args,
+			     struct strvec *out)
+{
+	tool_argv(env->migrate_command, env->target_config, args, out);
+}

@@ -1,0 +1,102 @@
+/*
+ * deploy_env: one environment of ballast.json ("environments.<name>"),
+ * resolved for a run: its settings parsed with defaults, its transport
+ * connected, its env file read from the target and its strings expanded.
+ *
+ * Contract: deploy_env_open() needs the transport settings, app_dir and
+ * env_file to be expandable from the process environment alone (they are
+ * needed to reach the env file); everything else in the environment and in
+ * "images" may also use the env file's variables, which win over the
+ * process environment. Values of env-file variables whose names look
+ * secret (PASSWORD, SECRET, TOKEN, PASSPHRASE, KEY) are registered with
+ * log_add_secret() and never leave the target otherwise: compose reads the
+ * env file itself. An unknown environment is BL_EUSAGE listing the known
+ * ones. With connect = 0 nothing is opened (for commands that only print).
+ *
+ * deploy_env_argv_*() build the exact argv of every command deploy runs on
+ * the target, from the configured argv prefixes (compose_command,
+ * backup_command, migrate_command) plus --config of the target's config.
+ */
+#ifndef BALLAST_DEPLOY_ENV_H
+#define BALLAST_DEPLOY_ENV_H
+
+#include <jansson.h>
+
+#include "config.h"
+#include "errbuf.h"
+#include "http.h"
+#include "strbuf.h"
+#include "transport.h"
+
+enum deploy_restore { DEPLOY_RESTORE_NEVER, DEPLOY_RESTORE_IF_IRREVERSIBLE, DEPLOY_RESTORE_ALWAYS };
+
+/* A growable NULL-terminated argv of owned strings. */
+struct strvec {
+	char **v;
+	size_t n, alloc;
+};
+#define STRVEC_INIT { NULL, 0, 0 }
+void strvec_push(struct strvec *sv, const char *s);
+void strvec_pushf(struct strvec *sv, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Push every string of a JSON array. */
+void strvec_push_json(struct strvec *sv, json_t *arr);
+void strvec_clear(struct strvec *sv);
+/* The argv view (never NULL once something was pushed; "" list otherwise). */
+const char *const *strvec_argv(struct strvec *sv);
+
+struct deploy_env {
+	char *name;
+	struct config *cfg;
+	json_t *node;             /* environments.<name>, expanded */
+	char *app_dir;
+	char *compose_file;       /* as configured (relative to app_dir or absolute) */
+	char *env_file;           /* idem, may be NULL */
+	char *project_name;       /* may be NULL */
+	json_t *compose_command;  /* array of strings */
+	json_t *images;           /* VAR -> repository */
+	json_t *backup_command, *migrate_command;
+	char *target_config;      /* the config file on the target */
+	int snapshot;
+	int rollback_on_failure;
+	enum deploy_restore data_restore;
+	long long lock_ttl_ms;
+	long long min_free_bytes;
+	long long hook_timeout_ms;
+	struct http_check *health;
+	size_t nhealth;
+	json_t *hooks;
+	json_t *envvars;          /* the env file's variables ({} when none) */
+	int env_file_exists;
+	struct transport *t;      /* NULL when opened without connecting */
+};
+
+int deploy_env_open(struct config *cfg, const char *name, int connect,
+		    struct deploy_env **out, struct errbuf *e);
+void deploy_env_close(struct deploy_env *env);
+
+/* <app_dir>/<rel> unless rel is absolute. */
+void deploy_env_path(const struct deploy_env *env, const char *rel, struct strbuf *out);
+/* <app_dir>/.ballast/<rel> */
+void deploy_env_state_path(const struct deploy_env *env, const char *rel, struct strbuf *out);
+
+/* Image references of a release: {VAR: "<repository>:<tag>"}. */
+json_t *deploy_env_images_for(const struct deploy_env *env, const char *tag);
+/* "VAR=ref" entries for a command's environment, from an images object. */
+void deploy_env_image_vars(json_t *images, struct strvec *out);
+
+/* compose_command -f FILE [--env-file FILE] [-p NAME] <args...> */
+void deploy_env_compose_argv(const struct deploy_env *env, const char *const *args,
+			     struct strvec *out);
+/* backup_command --config CFG <args...>; migrate likewise. */
+void deploy_env_backup_argv(const struct deploy_env *env, const char *const *args,
+			    struct strvec *out);
+void deploy_env_migrate_argv(const struct deploy_env *env, const char *const *args,
+			     struct strvec *out);
+
+/* Parse "512M", "1G", "100000" (bytes), "0". -1 when malformed. */
+long long deploy_parse_size(const char *s);
+
+/* Does a release name look like an image tag ([A-Za-z0-9_][A-Za-z0-9_.-]{0,127})? */
+int deploy_tag_valid(const char *tag);
+
+#endif

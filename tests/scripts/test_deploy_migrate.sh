@@ -1,0 +1,148 @@
+#!/usr/bin/env bash
+# services: pg http
+# ballast-deploy with the real ballast-migrate and ballast-backup on a real
+# PostgreSQL holding Pagila: schema upgrades per release, and every fault
+# after the schema changed rolls the schema back with the stored down SQL,
+# or, when the new release's migration is irreversible, restores the data
+# from the pre-deploy snapshot. After each fault the environment must be on
+# the previous release: state.json, health 200 from it, the schema version
+# it had, and every table's data unchanged (a checksum per table).
+. "$(dirname "$0")/deploy_lib.sh"
+
+PGHOST=$(cat "$SVC/pg/host"); PGPORT=$(cat "$SVC/pg/port")
+export PGHOST PGPORT PGUSER=postgres
+psql -q -v ON_ERROR_STOP=1 -d postgres -c "CREATE DATABASE app" || exit 1
+psql -q -v ON_ERROR_STOP=1 -d app -f "$S/tests/data/pagila/pagila-schema.sql" >/dev/null 2>&1 || { echo "pagila schema failed"; exit 1; }
+zstd -dc "$S/tests/data/pagila/pagila-data.sql.zst" | psql -q -v ON_ERROR_STOP=1 -d app >/dev/null 2>&1 || { echo "pagila data failed"; exit 1; }
+
+# Every user table's rows, hashed, one line per table (ballast's own table
+# excluded: the schema version is checked separately).
+checksums() {
+	psql -At -d app -c "SELECT format('SELECT %L || '' '' || md5(coalesce(string_agg(t::text, chr(10) ORDER BY t::text), '''')) FROM %I.%I t;', n.nspname || '.' || c.relname, n.nspname, c.relname)
+		FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+		WHERE c.relkind IN ('r', 'p') AND n.nspname = 'public' AND c.relname <> 'ballast_migrations'
+		ORDER BY 1" | psql -At -d app
+}
+schema_version() { "$TOOLS/ballast-migrate" --config "$CFG" --json status | tail -n1 | jq -r .current_version; }
+has_column() { psql -At -d app -c "SELECT count(*) FROM information_schema.columns WHERE table_name = '$1' AND column_name = '$2'"; }
+
+# releases: each a migrations directory as the release's checkout has it
+rel() { mkdir -p "$WORK/rel/$1"; cp -r "$WORK/rel/$2/." "$WORK/rel/$1/" 2>/dev/null; }
+mkdir -p "$WORK/rel/v1"
+echo "CREATE TABLE audit_log (id bigserial PRIMARY KEY, msg text NOT NULL);" > "$WORK/rel/v1/1_audit_log.up.sql"
+echo "DROP TABLE audit_log;" > "$WORK/rel/v1/1_audit_log.down.sql"
+rel v2 v1
+echo "ALTER TABLE film ADD COLUMN note text; UPDATE film SET note = 'n' || film_id;" > "$WORK/rel/v2/2_film_note.up.sql"
+echo "ALTER TABLE film DROP COLUMN note;" > "$WORK/rel/v2/2_film_note.down.sql"
+# v3-failing: a good migration, then one that fails
+rel v3-failing v2
+echo "CREATE TABLE promo (id int PRIMARY KEY); INSERT INTO promo VALUES (1);" > "$WORK/rel/v3-failing/3_promo.up.sql"
+echo "DROP TABLE promo;" > "$WORK/rel/v3-failing/3_promo.down.sql"
+echo "UPDATE customer SET email = NULL WHERE customer_id = 1; SELECT no_such_column FROM customer;" > "$WORK/rel/v3-failing/4_broken.up.sql"
+echo "SELECT 1;" > "$WORK/rel/v3-failing/4_broken.down.sql"
+# v3: reversible schema change that rewrites data
+rel v3 v2
+echo "ALTER TABLE customer ADD COLUMN tier text DEFAULT 'basic'; CREATE INDEX film_note_idx ON film (note);" > "$WORK/rel/v3/3_tier.up.sql"
+echo "DROP INDEX film_note_idx; ALTER TABLE customer DROP COLUMN tier;" > "$WORK/rel/v3/3_tier.down.sql"
+# v3-irreversible: drops data and has no down file
+rel v3-irreversible v2
+echo "ALTER TABLE customer DROP COLUMN activebool CASCADE; DELETE FROM payment WHERE amount < 1;" > "$WORK/rel/v3-irreversible/3_drop_activebool.up.sql"
+
+TOP_EXTRA="\"repository\": {\"type\": \"local\", \"path\": \"$WORK/repo\"},
+  \"databases\": [{\"name\": \"app\", \"conninfo\": \"host=$PGHOST port=$PGPORT user=postgres dbname=app\"}],
+  \"migrations\": {\"database\": \"app\", \"dir\": \"migrations\"},"
+SNAPSHOT=true DATA_RESTORE=if-irreversible EXTRA=", \"config\": \"$WORK/mig/ballast.json\"" new_env mig
+mkdir -p "$WORK/repo"
+
+deploy_rel() { # deploy_rel TAG RELDIR
+	run_deploy deploy qa --release "$1" --migrations "$WORK/rel/$2"
+}
+
+deploy_rel v1 v1
+check "v1: deployed" eq "$RC $(state_release)" "0 v1"
+check "v1: schema version 1" eq "$(schema_version)" 1
+check "v1: state.json records schema version 1" eq "$(json "$APP/.ballast/state.json" .schema_version)" 1
+check "v1: migrations uploaded for the release" test -f "$APP/.ballast/releases/v1/migrations/1_audit_log.up.sql"
+check "v1: a pre-deploy snapshot was taken and recorded" eq "$(json "$APP/.ballast/state.json" '.backup_id | test("^[0-9]{8}T[0-9]{6}Z-")')" true
+deploy_rel v2 v2
+check "v2: deployed, schema 2" eq "$RC $(state_release) $(schema_version)" "0 v2 2"
+check "v2: history records schema before and after" eq "$(last_history '"\(.schema_before) \(.schema_after)"')" "1 2"
+check "v2: the snapshot is labelled with the release" contains "$("$TOOLS/ballast-backup" --config "$CFG" --json list | tail -n1)" '"release":"v2"'
+BASE=$(checksums)
+check "baseline checksums cover the Pagila tables" test "$(printf '%s\n' "$BASE" | wc -l)" -ge 15
+
+on_v2() { # the invariant after every fault
+	local what=$1
+	check "$what: state.json on v2" eq "$(state_release)" v2
+	check "$what: no pending record" eq "$(json "$APP/.ballast/state.json" 'has("pending")')" false
+	check "$what: health 200 from v2" eq "$(health_status) $(health_release)" "200 v2"
+	check "$what: schema version 2" eq "$(schema_version)" 2
+	check "$what: every table's data unchanged" eq "$(checksums)" "$BASE"
+	check "$what: lock released" test ! -e "$APP/.ballast/lock"
+}
+
+# ---- a migration fails (after an earlier one of the same release applied) ----
+deploy_rel v3 v3-failing
+check "migration fails: exit 1" eq "$RC" 1
+check "migration fails: rolled back at migrate" contains "$ERR" "rolled-back: v3 failed at migrate"
+check "migration fails: the table of the good migration is gone" eq "$(psql -At -d app -c "SELECT to_regclass('promo') IS NULL")" t
+on_v2 "migration fails"
+
+# ---- up fails after the schema moved ----
+touch "$STANDIN/fail-up-v3"
+deploy_rel v3 v3
+check "up fails: rolled back" contains "$ERR" "rolled-back: v3 failed at up"
+check "up fails: the column of v3 is gone again" eq "$(has_column customer tier)" 0
+on_v2 "up fails"
+rm "$STANDIN/fail-up-v3"
+
+# ---- health 500: the downgrade runs the stored down SQL ----
+echo 500 > "$HTTP_STATE/fail/v3"
+deploy_rel v3 v3
+check "health 500: rolled back at verify" contains "$ERR" "rolled-back: v3 failed at verify"
+check "health 500: no data restore was needed" lacks "$ERR" "rolled-back-with-restore"
+check "health 500: the rollback used the stored down SQL" eq "$(last_history '[.steps[].step] | map(select(. == "rollback-schema" or . == "restore")) | join(",")')" "rollback-schema"
+on_v2 "health 500"
+
+# ---- health never answers ----
+echo hang > "$HTTP_STATE/fail/v3"
+deploy_rel v3 v3
+check "health hangs: rolled back at verify" contains "$ERR" "rolled-back: v3 failed at verify"
+on_v2 "health hangs"
+rm -f "$HTTP_STATE/fail/v3"
+
+# ---- irreversible migration and health fails: restore from the snapshot ----
+echo 500 > "$HTTP_STATE/fail/v3"
+deploy_rel v3 v3-irreversible
+check "irreversible: exit 1" eq "$RC" 1
+check "irreversible: last line says rolled-back-with-restore" contains "$(printf '%s' "$ERR" | tail -n1)" "rolled-back-with-restore: v3 failed at verify"
+check "irreversible: the refusal named the migration" contains "$ERR" "irreversible"
+check "irreversible: the dropped column is back" eq "$(has_column customer activebool)" 1
+check "irreversible: the restore step is in the history" eq "$(last_history '"\(.result) \([.steps[].step | select(. == "restore")] | length)"')" "rolled-back-with-restore 1"
+on_v2 "irreversible"
+rm -f "$HTTP_STATE/fail/v3"
+
+# ---- data_restore never: the same fault needs attention ----
+sed -i 's/"data_restore": "if-irreversible"/"data_restore": "never"/' "$CFG"
+echo 500 > "$HTTP_STATE/fail/v3"
+deploy_rel v3 v3-irreversible
+check "irreversible, data_restore never: exit 4" eq "$RC" 4
+check "irreversible, data_restore never: failed-needs-attention" contains "$ERR" "failed-needs-attention"
+check "irreversible, data_restore never: says why" contains "$ERR" "no data restore is allowed"
+rm -f "$HTTP_STATE/fail/v3"
+sed -i 's/"data_restore": "never"/"data_restore": "if-irreversible"/' "$CFG"
+run_deploy rollback qa
+check "rollback completes it with the snapshot" eq "$RC" 0
+on_v2 "after the rollback"
+
+# ---- a good v3 ----
+deploy_rel v3 v3
+check "v3: deployed, schema 3" eq "$RC $(state_release) $(schema_version)" "0 v3 3"
+run_deploy rollback qa
+check "rollback v3 -> v2: exit 0, schema 2" eq "$RC $(state_release) $(schema_version)" "0 v2 2"
+check "rollback v3 -> v2: column gone" eq "$(has_column customer tier)" 0
+run_deploy status qa
+check "status shows the schema version" contains "$OUT" "schema       version 2"
+check "status shows the last backup" contains "$OUT" "last backup  20"
+
+finish
