@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# services: pg
+# services: pg http
 # Concurrency: operations that change the same thing at the same time are
 # serialised (with --wait / lock_wait) or refused with exit 3, never
 # interleaved. Each contender logs "start"/"end" lines into one file from

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# services: pg s3
+# services: pg s3 http
 # Secrets never leak: the database password and the S3 secret key are looked
 # for in every log line and --json event (success and failure paths), the
-# process list (/proc/*/cmdline, sampled while backups, restores and
-# migrations run), manifests and every other object in the local and S3
-# repositories, the state directory (locks), the migration history table and
-# the metrics file. And what ballast creates is private: under umask 000,
+# process list (/proc/*/cmdline, sampled while backups, restores,
+# migrations and deploys run), manifests and every other object in the local
+# and S3 repositories, the state directory (locks), the migration history
+# table, the deploy history and state (whose env file holds both secrets),
+# the argv the compose stand-in recorded, and the metrics file. And what ballast creates is private: under umask 000,
 # every file in the state directory and the local repository is 0600 and
 # every directory 0700.
 . "$(dirname "$0")/lib.sh"
@@ -114,6 +115,33 @@ step migrate-status 0 "$bm" --config "$tmp/local.json" -v --json status
 step run-s3-fails 1 "$bb" --config "$tmp/s3-bad.json" -v --json run
 step run-badpw-fails 1 "$bb" --config "$tmp/badpw.json" -v --json run
 BK_PW=wrong-$PW step run-wrongpw-fails 1 "$bb" --config "$tmp/local.json" -v --json run
+
+# A deploy whose env file holds the database password (as .env.prod files
+# do): its output, history and state must not repeat it.
+http=$svc/http
+app=$tmp/app; standin=$tmp/standin
+mkdir -p "$app" "$standin"
+ln -s "$(cat "$http/state")" "$standin/health"
+rm -f "$(cat "$http/state")/release"
+printf 'services:\n  backend:\n    image: ${BACKEND_IMAGE}\n' >"$app/docker-compose.yml"
+printf 'NS=example\nPOSTGRES_PASSWORD=%s\nS3_SECRET=%s\n' "$PW" "$SK" >"$app/.env.qa"
+cat >"$tmp/deploy.json" <<JSON
+{ "project": "sec", "images": { "BACKEND_IMAGE": "\${NS}/backend" },
+  "environments": { "qa": {
+      "transport": { "type": "local" }, "app_dir": "$app",
+      "compose_file": "docker-compose.yml", "env_file": ".env.qa",
+      "compose_command": ["$S/tests/standin/compose", "--standin", "$standin"],
+      "backup_command": ["$B/ballast-backup"], "migrate_command": ["$B/ballast-migrate"],
+      "min_free": "1M", "snapshot": false, "lock_ttl": "10m",
+      "health": [ { "url": "$(cat "$http/url")", "status": 200, "timeout": "1s", "interval": "100ms",
+                    "deadline": "5s", "stable_for": "200ms" } ] } } }
+JSON
+step deploy-v1 0 "$B/ballast-deploy" --config "$tmp/deploy.json" -v --json deploy qa --release v1
+step deploy-v2 0 "$B/ballast-deploy" --config "$tmp/deploy.json" -v deploy qa --release v2
+step deploy-history 0 "$B/ballast-deploy" --config "$tmp/deploy.json" --json history qa
+step deploy-status 0 "$B/ballast-deploy" --config "$tmp/deploy.json" -v --json status qa
+step deploy-rollback 0 "$B/ballast-deploy" --config "$tmp/deploy.json" -v --json rollback qa
+[ "$(grep -c . "$app/.ballast/history.jsonl")" -ge 3 ] && t_ok || t_fail "deploy history has fewer than 3 lines"
 touch "$tmp/stop-scan"; wait $scanner
 rounds=$(cat "$tmp/scan-rounds")
 [ "$rounds" -ge 20 ] && t_ok || t_fail "the process list was sampled only $rounds times"
@@ -131,7 +159,8 @@ t_contains "$(cat "$logs/run-local.out")" '"event":"result"' "--json events were
 # with a prefix, so one grep covers it).
 psql -X -At -d "${ci/dbname=postgres/dbname=secretdb}" -c "SELECT * FROM ballast_migrations" >"$tmp/history.txt"
 grep -q "secret_m\|^1|" "$tmp/history.txt" && t_ok || t_fail "migration history not read: $(cat "$tmp/history.txt")"
-places=("$logs" "$tmp/state" "$tmp/repo" "$tmp/metrics" "$tmp/history.txt" "$svc/s3/data")
+places=("$logs" "$tmp/state" "$tmp/repo" "$tmp/metrics" "$tmp/history.txt" "$svc/s3/data" "$app/.ballast"
+	"$standin/calls.jsonl")
 for secret in "$PW" "$SK"; do
 	hits=$(grep -rlF -- "$secret" "${places[@]}" 2>/dev/null)
 	[ -z "$hits" ] && t_ok || t_fail "a secret was written to: $hits"
@@ -141,7 +170,7 @@ n=$(grep -rl '"checksum"' "$svc/s3/data" 2>/dev/null | wc -l)
 [ "$n" -ge 1 ] && t_ok || t_fail "no manifest found in the S3 server's data"
 
 # Modes under umask 000: private files and directories.
-bad=$(find "$tmp/state" "$tmp/repo" \( -type f ! -perm 0600 \) -o \( -type d ! -perm 0700 \) 2>/dev/null |
+bad=$(find "$tmp/state" "$tmp/repo" "$app/.ballast" \( -type f ! -perm 0600 \) -o \( -type d ! -perm 0700 \) 2>/dev/null |
 	while read -r f; do printf '%s %s\n' "$(stat -c %a "$f")" "$f"; done)
 [ -z "$bad" ] && t_ok || t_fail "not 0600/0700 under umask 000: $bad"
 [ "$(find "$tmp/repo" -type f | wc -l)" -ge 3 ] && t_ok || t_fail "the local repository is empty"
