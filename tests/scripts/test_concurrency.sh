@@ -84,7 +84,7 @@ n=$("$bb" --config "$cfg" list --json | tail -1 | python3 -c 'import json,sys; p
 t_run 0 "$bb" --config "$cfg" verify --all
 
 # --- prune vs run, prune vs prune ---------------------------------------
-if ! "$bb" prune --help >/dev/null 2>&1; then
+if "$bb" --config "$cfg" prune --dry-run 2>&1 | grep -q "not built yet"; then
 	echo "SKIPPED: prune pairs: this build has no ballast-backup prune" >&2
 else
 good() { "$bb" --config "$cfg" list --json | tail -1 | python3 -c 'import json,sys; print(sum(b["status"] == "good" for b in json.load(sys.stdin)["backups"]))'; }
