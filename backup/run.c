@@ -5,6 +5,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "backup_report.h"
 #include "backupset.h"
 #include "commands.h"
 #include "dbdump.h"
@@ -129,9 +130,9 @@ int cmd_run(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e)
 	struct repo *r = NULL;
 	struct lock *lk = NULL;
 	const char *project = NULL;
-	char id[MANIFEST_ID_MAX] = "";
+	char id[MANIFEST_ID_MAX] = "", item_name[128] = "";
 	long long wait_ms = 0, t0 = proc_now_ms();
-	int rc = 0, opt, dry = 0, nsel = 0, removed = 0;
+	int rc = 0, opt, dry = 0, nsel = 0, removed = 0, reported = 0;
 	size_t i;
 
 	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -265,6 +266,8 @@ int cmd_run(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e)
 		goto out;
 	}
 
+	reported = 1;
+	backup_report_start(ctx->cfg);
 	rc = lock_state_dir(ctx->cfg, &state, e);
 	if (rc)
 		goto out;
@@ -304,10 +307,12 @@ int cmd_run(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e)
 		ev = json_pack("{s:s, s:s, s:s}", "backup_id", id, "type", "db", "name", n);
 		log_event("item_start", ev);
 		json_decref(ev);
+		snprintf(item_name, sizeof(item_name), "db:%s", n);
 		rc = dbdump_backup(db, r, key.buf, &dopts, &item, e);
 		progress_done(&prog);
 		if (rc)
 			goto out;
+		item_name[0] = '\0';
 		json_array_append_new(json_object_get(manifest, "items"), item);
 		progress_bytes(json_integer_value(json_object_get(json_object_get(item, "object"),
 								  "size")), sz, sizeof(sz));
@@ -337,10 +342,12 @@ int cmd_run(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e)
 		ev = json_pack("{s:s, s:s, s:s}", "backup_id", id, "type", "volume", "name", v->name);
 		log_event("item_start", ev);
 		json_decref(ev);
+		snprintf(item_name, sizeof(item_name), "volume:%s", v->name);
 		rc = volume_item_backup(v, r, key.buf, &vopts, &item, e);
 		progress_done(&prog);
 		if (rc)
 			goto out;
+		item_name[0] = '\0';
 		json_array_append_new(json_object_get(manifest, "items"), item);
 		/* Changed or vanished files are in the manifest and said aloud. */
 		json_array_foreach(json_object_get(item, "warnings"), k, w)
@@ -400,6 +407,8 @@ out:
 		if (backupset_delete(r, project, id, &de))
 			log_warn("could not remove the failed backup %s: %s", id, de.msg);
 	}
+	if (reported)
+		backup_report_run_done(ctx->cfg, rc, e, id, manifest, item_name, t0);
 	repo_close(r);
 	lock_release(lk);
 	for (i = 0; specs && i < nspecs; i++)

@@ -1,14 +1,242 @@
 #!/usr/bin/env bash
-# The README's first command. For now: build and show each binary's
-# commands. The audit_app demo (issue #9) replaces this with the full story.
+# The README's first command: ballast's main job, end to end, on this
+# machine, with no server or cloud account.
+#
+# It installs what is missing, builds, starts a throwaway PostgreSQL and a
+# local backup repository under a temp dir, and tells the audit_app story:
+#
+#   deploy v1.0.0 → nightly backup → restore drill → deploy v2.0.0 (healthy)
+#   → deploy v3.0.0-broken (health fails: schema downgraded from the stored
+#     down SQL, v2 back up and verified)
+#   → deploy v4.0.0-broken with an irreversible migration (health fails:
+#     the downgrade is refused, the database is restored from the
+#     pre-deploy snapshot, v2 back up and verified)
+#
+# then prints a table of every step with its time and outcome, cleans up,
+# and exits non-zero if any outcome was not the expected one.
+#
+# No container engine is needed: the stack's containers are played by the
+# demo runtime in examples/demo/ (a local process serving /health with the
+# release it was started for), and the script says so. The real parts are
+# all real: PostgreSQL, pg_dump/pg_restore, the migrations of
+# examples/audit_app, the compose file's lint, the backups and the HTTP
+# health checks.
+#
+#   scripts/demo.sh [--keep]    --keep leaves the temp dir and cluster running
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
-scripts/deps.sh
-cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build build -j "$(nproc 2>/dev/null || echo 2)" >/dev/null
-for b in backup migrate deploy; do
-	echo "== ballast-$b --help"
-	build/ballast-$b --help
-	echo
+keep=0
+[ "${1:-}" = "--keep" ] && keep=1
+
+bold() { if [ -t 1 ]; then printf '\033[1m%s\033[0m\n' "$*"; else printf '%s\n' "$*"; fi; }
+say() { printf '  %s\n' "$*"; }
+
+# BALLAST_DEMO_BUILD=DIR uses binaries already built there (the test suite
+# does this) instead of installing dependencies and building ./build.
+if [ -n "${BALLAST_DEMO_BUILD:-}" ]; then
+	bold "== ballast demo: using the binaries in $BALLAST_DEMO_BUILD"
+	export PATH=$BALLAST_DEMO_BUILD:$PATH
+else
+	bold "== ballast demo: setting up (dependencies, build)"
+	scripts/deps.sh
+	cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+	cmake --build build -j "$(nproc 2>/dev/null || echo 2)" >/dev/null
+	export PATH=$top/build:$PATH
+fi
+. tests/services/lib.sh
+
+DEMO_DIR=$(mktemp -d "${TMPDIR:-/tmp}/ballast-demo-XXXXXX")
+export DEMO_DIR
+export DEMO_STATE_DIR=$DEMO_DIR/runtime
+export DEMO_COMPOSE=$top/examples/demo/compose
+export DEMO_HEALTH_PORT
+DEMO_HEALTH_PORT=$(svc_free_port)
+export BALLAST_CONFIG=$top/examples/audit_app/ballast.demo.json
+unset BACKEND_IMAGE FRONTEND_IMAGE ETL_IMAGE
+mkdir -p "$DEMO_DIR"/{app,backups,downloads,state,releases,logs}
+
+cleanup() {
+	if [ "$keep" = 1 ]; then
+		echo "kept: $DEMO_DIR (stop with: tests/services/pg.sh stop $DEMO_DIR/pg; $DEMO_COMPOSE -f $DEMO_DIR/app/docker-compose.prod.yml down)"
+		return
+	fi
+	"$DEMO_COMPOSE" -f "$DEMO_DIR/app/docker-compose.prod.yml" -p audit_app down >/dev/null 2>&1 || true
+	tests/services/pg.sh stop "$DEMO_DIR/pg" >/dev/null 2>&1 || true
+	rm -rf "$DEMO_DIR"
+}
+trap cleanup EXIT
+
+say "temp dir:    $DEMO_DIR"
+tests/services/pg.sh start "$DEMO_DIR/pg" >/dev/null
+pgci=$(cat "$DEMO_DIR/pg/conninfo")
+psql_admin() { psql -X -q -v ON_ERROR_STOP=1 "$pgci" "$@"; }
+psql_admin -c "CREATE DATABASE audit_app"
+export DEMO_PG_CONNINFO="host=$(cat "$DEMO_DIR/pg/host") port=$(cat "$DEMO_DIR/pg/port") user=postgres dbname=audit_app"
+psql_app() { psql -X -q -At -v ON_ERROR_STOP=1 "$DEMO_PG_CONNINFO" "$@"; }
+say "postgresql:  a throwaway cluster ($(psql_admin -At -c 'SHOW server_version'), $DEMO_DIR/pg)"
+say "repository:  local, $DEMO_DIR/backups"
+say "containers:  NOT Docker: examples/demo/compose runs examples/demo/app.py on 127.0.0.1:$DEMO_HEALTH_PORT"
+
+# The target machine's app dir: compose file, env file, ballast.json.
+cp examples/audit_app/docker-compose.prod.yml "$DEMO_DIR/app/"
+cp examples/audit_app/ballast.demo.json "$DEMO_DIR/app/ballast.json"
+{ cat examples/audit_app/.env.prod.example; echo "DEMO_HEALTH_PORT=$DEMO_HEALTH_PORT"; } > "$DEMO_DIR/app/.env.prod"
+chmod 600 "$DEMO_DIR/app/.env.prod"
+echo "report,2026-11-01" > "$DEMO_DIR/downloads/report-2026-11.csv"
+
+# Each release ships the migrations it knows (what its image would carry).
+# v4 adds the example's irreversible actor de-duplication, numbered after
+# v3's migrations so it is the newest one.
+m=examples/audit_app/migrations
+rel() { mkdir -p "$DEMO_DIR/releases/$1"; shift; }
+add() { local r=$1; shift; for f in "$@"; do cp "$m/$f" "$DEMO_DIR/releases/$r/"; done; }
+v1=(20261101090000_actors.up.sql 20261101090000_actors.down.sql
+    20261101090100_events.up.sql 20261101090100_events.down.sql)
+v2=("${v1[@]}" 20261108120000_retention_partitions.up.sql 20261108120000_retention_partitions.down.sql)
+v3=("${v2[@]}" 20261115100000_actors_name_search.up.sql 20261115100000_actors_name_search.down.sql)
+for r in v1.0.0 v2.0.0 v3.0.0-broken v4.0.0-broken; do rel "$r"; done
+add v1.0.0 "${v1[@]}"
+add v2.0.0 "${v2[@]}"
+add v3.0.0-broken "${v3[@]}"
+add v4.0.0-broken "${v3[@]}"
+cp "$m/20261105080000_actors_dedupe.up.sql" "$DEMO_DIR/releases/v4.0.0-broken/20261120090000_actors_dedupe.up.sql"
+
+# ---------------------------------------------------------------- helpers
+steps=()
+failed=0
+now_ms() { date +%s%3N; }
+
+# step NAME EXPECTED_EXIT CMD...: run, time, log; record the outcome.
+step() {
+	local name=$1 want=$2; shift 2
+	local log=$DEMO_DIR/logs/$(printf '%02d' "${#steps[@]}").log t0 t1 rc
+	bold "== $name"
+	say "\$ ${*/#$top\//}"
+	t0=$(now_ms)
+	set +e
+	"$@" >"$log" 2>&1
+	rc=$?
+	set -e
+	t1=$(now_ms)
+	sed -e 's/^/    /' "$log" | grep -v '^    demo-compose:' | tail -n 12
+	step_ms=$((t1 - t0))
+	step_rc=$rc
+	step_log=$log
+	if [ "$rc" != "$want" ]; then
+		say "UNEXPECTED: exit $rc, expected $want"
+		record "$name" "$step_ms" "exit $rc (expected $want)" 0
+		return 1
+	fi
+	return 0
+}
+
+# record NAME MS OUTCOME OK
+record() {
+	steps+=("$1|$2|$3|$4")
+	[ "$4" = 1 ] || failed=1
+}
+
+# check WHAT ACTUAL EXPECTED: compare and print.
+check() {
+	if [ "$2" = "$3" ]; then
+		say "check: $1 = $2"
+		return 0
+	fi
+	say "CHECK FAILED: $1 = $2, expected $3"
+	return 1
+}
+
+health_release() {
+	python3 - "$DEMO_HEALTH_PORT" <<'PY'
+import json, sys, urllib.request, urllib.error
+try:
+    r = urllib.request.urlopen("http://127.0.0.1:%s/health" % sys.argv[1], timeout=3)
+    print(json.loads(r.read()).get("release", "?"))
+except urllib.error.HTTPError as e:
+    print("http-%d" % e.code)
+except Exception:
+    print("down")
+PY
+}
+schema_version() { psql_app -c "SELECT coalesce(max(version), 0) FROM ballast_migrations WHERE NOT dirty"; }
+actors() { psql_app -c "SELECT count(*) FROM actors"; }
+result_of() { grep -Eo '^(deployed|rolled-back|rolled-back-with-restore|failed-needs-attention|aborted):' "$1" | tail -1 | tr -d :; }
+
+deploy() { # RELEASE EXPECTED_EXIT EXPECTED_RESULT EXPECTED_HEALTH EXPECTED_SCHEMA EXPECTED_ACTORS
+	local r=$1 ok=1 res
+	step "deploy $r" "$2" ballast-deploy -v deploy prod --release "$r" \
+		--migrations "$DEMO_DIR/releases/$r" || { return 0; }
+	res=$(result_of "$step_log")
+	check "result" "$res" "$3" || ok=0
+	check "release answering /health" "$(health_release)" "$4" || ok=0
+	check "schema version" "$(schema_version)" "$5" || ok=0
+	check "actors rows" "$(actors)" "$6" || ok=0
+	record "deploy $r" "$step_ms" "$res; health $(health_release); schema $(schema_version)" "$ok"
+}
+
+# ---------------------------------------------------------------- story
+story() {
+step "lint the prod compose file (hardening rules)" 0 ballast-deploy lint prod \
+	&& record "lint docker-compose.prod.yml" "$step_ms" "clean" 1
+
+bold "-- first release: v1.0.0 creates actors and events"
+deploy v1.0.0 0 deployed v1.0.0 20261101090100 1
+[ "$failed" = 0 ] || { summary; exit 1; }
+psql_app <<'SQL' || record "seed data" 0 "could not insert" 0
+INSERT INTO actors (kind, external_id, display_name) VALUES
+  ('user', 'alice', 'Alice'), ('user', 'ALICE', 'Alice (SSO)'), ('user', 'bob', 'Bob'),
+  ('service', 'etl', 'ETL worker');
+INSERT INTO events (actor_id, action, object_type, object_id, payload, occurred_at)
+SELECT 1 + (g % 5), (ARRAY['login','export','delete','update'])[1 + g % 4], 'report', g::text,
+       jsonb_build_object('n', g), timestamptz '2026-11-01' + g * interval '7 minutes'
+FROM generate_series(1, 2000) g;
+SQL
+say "seeded: $(actors) actors (alice and ALICE differ only in case), 2000 events"
+
+bold "-- the nightly job"
+if step "nightly backup (database + downloads volume)" 0 ballast-backup -v --json run --label reason=nightly; then
+	id=$(grep -o '"backup_id": *"[^"]*"' "$step_log" | tail -1 | sed 's/.*"\([^"]*\)"$/\1/')
+	record "nightly backup" "$step_ms" "backup ${id:-?}" "$([ -n "$id" ] && echo 1 || echo 0)"
+fi
+if step "restore drill of the latest backup" 0 ballast-backup --json drill --latest; then
+	record "restore drill" "$step_ms" "passed: every table's rows match" 1
+fi
+
+bold "-- v2.0.0 adds retention partitions: a healthy deploy"
+deploy v2.0.0 0 deployed v2.0.0 20261108120000 5
+
+bold "-- v3.0.0-broken adds a search index, and its health check fails"
+deploy v3.0.0-broken 1 rolled-back v2.0.0 20261108120000 5
+
+bold "-- v4.0.0-broken de-duplicates actors (irreversible), and its health check fails"
+deploy v4.0.0-broken 1 rolled-back-with-restore v2.0.0 20261108120000 5
+
+if step "deploy history" 0 ballast-deploy history prod; then
+	record "history" "$step_ms" "$(grep -c . "$step_log") lines" 1
+fi
+
+summary
+[ "$failed" = 0 ] || exit 1
+}
+
+summary() {
+echo
+bold "== summary"
+printf '  %-32s %8s  %-6s %s\n' "step" "time" "result" "outcome"
+for s in "${steps[@]}"; do
+	IFS='|' read -r name ms outcome ok <<<"$s"
+	printf '  %-32s %7ss  %-6s %s\n' "$name" "$(awk -v m="$ms" 'BEGIN { printf "%.1f", m / 1000 }')" \
+		"$([ "$ok" = 1 ] && echo ok || echo FAILED)" "$outcome"
 done
+printf '  %-32s %7ss\n' "total" "$(awk -v m="$(( $(now_ms) - start_ms ))" 'BEGIN { printf "%.1f", m / 1000 }')"
+echo
+if [ "$failed" = 0 ]; then
+	bold "every step ended as expected: the broken releases were rolled back, schema and data included."
+else
+	bold "some steps did not end as expected (logs: $DEMO_DIR/logs; rerun with --keep to inspect)"
+fi
+}
+
+start_ms=$(now_ms)
+story

@@ -39,6 +39,6 @@ if [ "$asan" = 1 ]; then
 	export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 	# CK_FORK stays on: each test in its own process, as in the first pass.
 	# The fuzz suite builds its own sanitized binaries; no need to run it twice.
-	ctest_args+=(-E '^script/test_fuzz$')
+	ctest_args+=(-E '^script/test_(fuzz|demo)$')
 	run_pass build-asan -DBALLAST_SANITIZE=ON
 fi

@@ -1,0 +1,128 @@
+/* ballast-backup prune [--dry-run]: remove the backups the retention
+ * policy no longer keeps, and incomplete ones past the grace period. */
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "backup_report.h"
+#include "backupset.h"
+#include "commands.h"
+#include "lock.h"
+#include "log.h"
+#include "proc.h"
+#include "prune.h"
+#include "retention.h"
+
+static void print_plan(json_t *plan, int dry)
+{
+	json_t *p;
+	size_t i;
+
+	json_array_foreach(plan, i, p) {
+		int keep = !strcmp(json_string_value(json_object_get(p, "action")), "keep");
+
+		const char *id = json_string_value(json_object_get(p, "id"));
+		const char *st = json_string_value(json_object_get(p, "status"));
+		const char *why = json_string_value(json_object_get(p, "reason"));
+
+		/* A dry run's plan is its output; a real prune stays quiet in cron. */
+		if (dry)
+			printf("%-12s %-22s %-13s %s\n", keep ? "keep" : "would remove", id, st, why);
+		else
+			log_info("%s %s (%s): %s", keep ? "keep" : "removed", id, st, why);
+	}
+}
+
+int cmd_prune(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e)
+{
+	static const struct option opts[] = {
+		{ "dry-run", no_argument, NULL, 'n' },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct retention_policy pol;
+	struct strbuf state = STRBUF_INIT, lockpath = STRBUF_INIT;
+	struct repo *r = NULL;
+	struct lock *lk = NULL;
+	const char *project = NULL, *grace;
+	json_t *plan = NULL;
+	long long grace_ms = PRUNE_DEFAULT_GRACE_S * 1000LL, t0 = proc_now_ms();
+	int rc, opt, dry = 0, removed = 0, reported = 0;
+
+	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (opt == 'n') {
+			dry = 1;
+		} else {
+			rc = cli_usage_error(ctx, e, "unknown option %s", argv[optind - 1]);
+			goto out;
+		}
+	}
+	if (optind < argc) {
+		rc = cli_usage_error(ctx, e, "unexpected argument %s", argv[optind]);
+		goto out;
+	}
+	rc = cli_config(ctx, e);
+	if (rc)
+		goto out;
+	/* A bad policy is exit 2 before the repository is even opened. */
+	rc = retention_policy_from_json(config_get(ctx->cfg, "retention"), ctx->cfg->path, &pol, e);
+	if (rc)
+		goto out;
+	grace = config_str(ctx->cfg, "retention.incomplete_grace", NULL);
+	if (grace && (config_duration_ms(grace, &grace_ms) || grace_ms < 0)) {
+		rc = errbuf_set(e, BL_EUSAGE, "%s: retention.incomplete_grace: expected a duration "
+				"such as \"24h\", got \"%s\"", ctx->cfg->path, grace);
+		goto out;
+	}
+	if (!dry) {
+		reported = 1;
+		backup_report_start(ctx->cfg);
+		rc = lock_state_dir(ctx->cfg, &state, e);
+		if (rc)
+			goto out;
+		/* The run lock: a backup being written must not be judged incomplete. */
+		strbuf_addf(&lockpath, "%s/%s.backup.lock", state.buf,
+			    config_str(ctx->cfg, "project", ""));
+		rc = lock_acquire(lockpath.buf, "prune", 0, &lk, e);
+		if (rc)
+			goto out;
+	}
+	rc = backupset_open(ctx->cfg, &r, &project, e);
+	if (rc)
+		goto out;
+	rc = prune_plan(r, project, &pol, grace_ms / 1000, time(NULL), &plan, e);
+	if (rc)
+		goto out;
+	if (!dry) {
+		int tmps = 0;
+
+		rc = prune_apply(r, project, plan, &removed, e);
+		if (rc)
+			goto out;
+		/* We hold the run lock: temporary objects are dead runs' leftovers. */
+		rc = backupset_remove_tmp(r, project, &tmps, e);
+		if (rc)
+			goto out;
+	}
+	if (!ctx->json)
+		print_plan(plan, dry);
+	if (!dry)
+		log_info("%d backup%s removed, %zu kept", removed, removed == 1 ? "" : "s",
+			 json_array_size(plan) - (size_t)removed);
+	if (ctx->json) {
+		json_t *res = json_pack("{s:s, s:b, s:O, s:i}", "event", "result", "dry_run", dry,
+					"backups", plan, "removed", removed);
+
+		log_json_result(res);
+		json_decref(res);
+	}
+out:
+	if (reported)
+		backup_report_prune_done(ctx->cfg, rc, e, plan, t0);
+	repo_close(r);
+	lock_release(lk);
+	json_decref(plan);
+	strbuf_release(&state);
+	strbuf_release(&lockpath);
+	return rc;
+}

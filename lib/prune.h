@@ -1,0 +1,50 @@
+/*
+ * prune: which backups of a project a retention policy removes, and
+ * removing them.
+ *
+ * Contract: prune_plan() reads the repository (any driver) and decides for
+ * every backup of the project, newest first:
+ *   - committed backups (status "good" or "failed-verify") go through
+ *     retention_apply() with their manifest's UTC "created" time (the id's
+ *     time when the manifest does not parse); its guards hold: the newest
+ *     good backup, the newest backup whose latest drill report passed, a
+ *     backup labelled keep=true, and (when the rules would remove every
+ *     backup) all of them are kept;
+ *   - incomplete backups (no manifest) are removed once their id's time is
+ *     more than grace_s seconds before now, else kept ("incomplete, within
+ *     the grace period").
+ * The plan is a JSON array of {"id", "time", "status", "labels", "drilled",
+ * "action": "keep"|"remove", "reason"}. It is pure with respect to the
+ * repository: nothing is changed.
+ *
+ * prune_apply() removes the backups whose action is "remove", each with
+ * backupset_delete() (manifest first, so a half-removed backup is never
+ * seen as committed), oldest first, stopping at the first failure; it
+ * fills *removed with how many went.
+ */
+#ifndef BALLAST_PRUNE_H
+#define BALLAST_PRUNE_H
+
+#include <time.h>
+
+#include <jansson.h>
+
+#include "errbuf.h"
+#include "repo.h"
+#include "retention.h"
+
+#define PRUNE_DEFAULT_GRACE_S (24 * 3600)
+
+int prune_plan(struct repo *r, const char *project, const struct retention_policy *p,
+	       long long grace_s, time_t now, json_t **plan, struct errbuf *e);
+
+int prune_apply(struct repo *r, const char *project, json_t *plan, int *removed,
+		struct errbuf *e);
+
+/* Whether the newest drill report stored beside backup id that judged the
+ * backup ("passed" or "failed", not "error") passed; the reports are
+ * <project>/backups/<id>/drill-<time>.json (lib/drill.h). */
+int prune_drill_passed(struct repo *r, const char *project, const char *id, int *passed,
+		       struct errbuf *e);
+
+#endif
