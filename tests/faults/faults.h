@@ -76,6 +76,7 @@ FT_FN void ft_proj(struct proj *p, const char *tag, json_t *spec, const char *db
 		 "{ \"project\": \"shop\", \"state_dir\": \"%s/state\",\n"
 		 "  \"repository\": %s,\n"
 		 "  \"compression\": { \"level\": 3, \"threads\": 2 },\n"
+		 "  \"retention\": { \"keep_last\": 2, \"incomplete_grace\": \"0s\" },\n"
 		 "  \"databases\": %s%s%s }\n", p->dir, s, dbs, vols ? ",\n  \"volumes\": " : "",
 		 vols ? vols : "");
 	ck_assert_int_eq(twrite_file(p->cfg, text), 0);

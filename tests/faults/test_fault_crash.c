@@ -6,12 +6,13 @@
  *   - list shows no incomplete backup as good, and every backup it lists as
  *     good passes verify --all;
  *   - the next run succeeds at once: no lock blocks it;
- *   - the temporary objects the killed run left are gone after that run.
+ *   - the temporary objects the killed run left are gone after that run,
+ *     and prune then removes its incomplete backup, if any.
  * BALLAST_FAULT_ITERATIONS (default 50) and BALLAST_FAULT_SEED (printed)
  * make it longer or replay one sequence. */
 #include "faults.h"
 
-#define KEEP 2 /* good backups kept between iterations, so verify --all stays cheap */
+#define KEEP 2 /* retention.keep_last in faults.h: verify --all stays cheap */
 
 static char *dbs, *vols, *voldir;
 
@@ -94,24 +95,28 @@ static long long timed_run(struct ctx *c)
 	return proc_now_ms() - t0;
 }
 
-/* Drop all but the newest KEEP good backups, and every incomplete one (a
- * stand-in for prune, which owns that policy and has its own tests). */
-static void trim(struct ctx *c, json_t *list)
+/* prune (retention keep_last 2, incomplete_grace 0s): the killed runs'
+ * incomplete backups go, and verify --all stays cheap over 50 rounds. */
+static void trim(struct ctx *c, int iter)
 {
-	json_t *good = ids_with(list, "good"), *inc = ids_with(list, "incomplete"), *v;
-	struct repo *r = ft_repo(&c->p);
-	struct errbuf e = ERRBUF_INIT;
+	struct strbuf out = STRBUF_INIT, err = STRBUF_INIT;
+	json_t *list;
+	int st = ftb(&c->p, &out, &err, "prune");
 	size_t i;
+	json_t *ent;
 
-	json_array_foreach(good, i, v)
-		if (i + KEEP < json_array_size(good))
-			ck_assert_msg(backupset_delete(r, "shop", json_string_value(v), &e) == 0, "%s",
-				      e.msg);
-	json_array_foreach(inc, i, v)
-		ck_assert_msg(backupset_delete(r, "shop", json_string_value(v), &e) == 0, "%s", e.msg);
-	repo_close(r);
-	json_decref(good);
-	json_decref(inc);
+	ck_assert_msg(st == 0, "%s iteration %d: prune exited %d: %s", c->kind, iter, st, err.buf);
+	list = listing(&c->p);
+	json_array_foreach(list, i, ent)
+		ck_assert_msg(!strcmp(json_string_value(json_object_get(ent, "status")), "good"),
+			      "%s iteration %d: after prune, %s is %s", c->kind, iter,
+			      json_string_value(json_object_get(ent, "id")),
+			      json_string_value(json_object_get(ent, "status")));
+	ck_assert_int_le(json_array_size(list), KEEP);
+	ck_assert_int_eq(ft_tmp_objects(&c->p), 0);
+	json_decref(list);
+	strbuf_release(&out);
+	strbuf_release(&err);
 }
 
 static void one_kill(struct ctx *c, int iter)
@@ -169,7 +174,7 @@ static void one_kill(struct ctx *c, int iter)
 	ck_assert_msg(json_array_size(good) == json_array_size(good_before) + committed + 1,
 		      "%s iteration %d: %zu good backups after the next run, expected %zu", c->kind,
 		      iter, json_array_size(good), json_array_size(good_before) + committed + 1);
-	trim(c, list);
+	trim(c, iter);
 	json_decref(list);
 	json_decref(good);
 	json_decref(good_before);
