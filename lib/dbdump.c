@@ -351,7 +351,7 @@ int dbdump_backup(json_t *db, struct repo *r, const char *key, const struct dbdu
 	struct dump_sink sink;
 	json_t *tables = NULL, *ex, *v;
 	PGconn *conn = NULL;
-	long long t0 = proc_now_ms(), t_dump = 0, t_dump_ms = 0, t_count_ms = 0;
+	long long t0 = proc_now_ms(), t_dump = 0, t_dump_ms = 0, t_count_ms = 0, hint;
 	int rc, sent = 0, started = 0;
 	size_t i, nx = 0;
 
@@ -419,7 +419,12 @@ int dbdump_backup(json_t *db, struct repo *r, const char *key, const struct dbdu
 	extra[nx] = NULL;
 	argv = build_argv(dumpcmd, "pg_dump", extra);
 
-	rc = repo_writer_open(r, key, -1, &w, e);
+	/* The database's size bounds the compressed dump in practice: as a
+	 * size hint it lets the s3 driver pick its part size once, instead of
+	 * doubling parts (and the two part buffers in memory) as an unknown
+	 * stream grows past 1.6 GiB. */
+	hint = strtoll(dbsize.buf, NULL, 10);
+	rc = repo_writer_open(r, key, hint > 0 ? hint : -1, &w, e);
 	if (rc)
 		goto out;
 	rc = zstream_compress_new(o->level, o->threads, writer_sink, w, &z, e);

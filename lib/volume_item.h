@@ -7,7 +7,10 @@
  * the stored bytes) into a repository writer at key, runs `after` (always
  * once `before` was attempted), and commits the object only when all of it
  * succeeded; on any failure the writer is aborted, so nothing half-written
- * is ever visible. *item is the manifest item:
+ * is ever visible. The walk and `before`/`after` run in a second thread that
+ * hands the tar over through a ring of 8 x VOLUME_CHUNK buffers, so reading
+ * files overlaps compressing them (like `tar | zstd`). *item is the
+ * manifest item:
  *   {"type": "volume", "name", "path", "object": {key, size, sha256,
  *    raw_size, compression}, "entries": {files, dirs, symlinks, hardlinks,
  *    others}, "bytes": file content bytes, "exclude": [...],

@@ -161,7 +161,12 @@ PY
 }
 schema_version() { psql_app -c "SELECT coalesce(max(version), 0) FROM ballast_migrations WHERE NOT dirty"; }
 actors() { psql_app -c "SELECT count(*) FROM actors"; }
-result_of() { grep -Eo '^(deployed|rolled-back|rolled-back-with-restore|failed-needs-attention|aborted):' "$1" | tail -1 | tr -d :; }
+# The result is the first word of deploy's last line ("deployed: ...") or
+# of its error line ("ballast-deploy: error: rolled-back: ...").
+result_of() {
+	{ grep -Eo '(^|error: )(deployed|rolled-back-with-restore|rolled-back|failed-needs-attention|aborted):' "$1" || true; } |
+		tail -1 | sed -e 's/^error: //' -e 's/:$//'
+}
 
 deploy() { # RELEASE EXPECTED_EXIT EXPECTED_RESULT EXPECTED_HEALTH EXPECTED_SCHEMA EXPECTED_ACTORS
 	local r=$1 ok=1 res

@@ -6,7 +6,7 @@
  * visible under the key). Then each driver's bad inputs against the real
  * servers: wrong or unknown keys, refused connections, a server that drops
  * the connection or dies mid-upload, 403, a missing bucket, a 500 on one
- * part. The local driver joins the table when it lands (one line). */
+ * part. */
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
@@ -23,6 +23,7 @@
 
 #include "proc.h"
 #include "repo.h"
+#include "tdrivers.h"
 #include "tsupport.h"
 
 #define MIB (1024 * 1024)
@@ -54,6 +55,12 @@ static json_t *spec_sftp(const char *tag)
 	free(kh);
 	free(dir);
 	return j;
+}
+
+/* A directory on this machine (tests/support/tdrivers.c). */
+static json_t *spec_local(const char *tag)
+{
+	return tdrv_spec(TDRV_LOCAL, tag);
 }
 
 static json_t *spec_s3_with(const char *tag, const char *endpoint_fact, int path_style)
@@ -111,7 +118,7 @@ static const struct driver drivers[] = {
 	{ "s3", spec_s3, 0 },
 	{ "s3-vhost", spec_s3_vhost, 0 },
 	{ "s3-tls", spec_s3_tls, 0 },
-	/* { "local", spec_local, 1 }, once lib/repo_local.c lands */
+	{ "local", spec_local, 1 },
 };
 #define NDRIVERS ((int)(sizeof(drivers) / sizeof(drivers[0])))
 
@@ -129,12 +136,12 @@ static struct repo *open_driver(int i, json_t **specp)
 	return r;
 }
 
-/* Where an sftp repository lives on this machine, to clean it up. */
+/* Where a local or sftp repository lives on this machine, to clean it up. */
 static void cleanup_spec(json_t *spec)
 {
 	const char *type = json_string_value(json_object_get(spec, "type"));
 
-	if (type && !strcmp(type, "sftp"))
+	if (type && (!strcmp(type, "sftp") || !strcmp(type, "local")))
 		ttmp_rm(json_string_value(json_object_get(spec, "path")));
 	json_decref(spec);
 }
@@ -481,6 +488,8 @@ START_TEST(test_describe)
 
 	if (!strncmp(drivers[_i].name, "s3", 2)) {
 		ck_assert_msg(!strncmp(d, "s3://ballast-test/s3", 20), "%s", d);
+	} else if (!strcmp(drivers[_i].name, "local")) {
+		ck_assert_str_eq(d, json_string_value(json_object_get(spec, "path")));
 	} else {
 		ck_assert_msg(!strncmp(d, "sftp://", 7), "%s", d);
 		ck_assert_msg(strstr(d, json_string_value(json_object_get(spec, "path"))) != NULL,
