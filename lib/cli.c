@@ -199,8 +199,14 @@ int cli_main(const char *tool, const char *about, const struct cli_command *cmds
 			rc = BL_EUSAGE;
 		} else {
 			rc = builtin_config(&ctx, &e);
-			if (rc)
-				fprintf(stderr, "%s: error: %s\n", tool, e.msg);
+			if (rc) {
+				struct strbuf sb = STRBUF_INIT;
+
+				log_redact_str(e.msg, &sb);
+				log_one_line(&sb);
+				fprintf(stderr, "%s: error: %s\n", tool, sb.buf);
+				strbuf_release(&sb);
+			}
 		}
 		config_free(ctx.cfg);
 		free(rest);
@@ -229,6 +235,7 @@ int cli_main(const char *tool, const char *about, const struct cli_command *cmds
 				log_event("error", o);
 				json_decref(o);
 			}
+			log_one_line(&sb);
 			fprintf(stderr, "%s: error: %s\n", tool, sb.buf);
 			strbuf_release(&sb);
 		}

@@ -117,7 +117,7 @@ int deploy_lock_acquire(struct deploy_env *env, struct deploy_lock *lk, const ch
 	deploy_env_state_path(env, NULL, &dir);
 	deploy_env_state_path(env, "lock", &path);
 	strbuf_addf(&tmp, "%s.%s", path.buf, lk->token);
-	if ((rc = transport_mkdir_p(env->t, dir.buf, 0755, e)))
+	if ((rc = transport_mkdir_p(env->t, dir.buf, 0700, e)))
 		goto out;
 	deploy_now_iso(at, sizeof(at));
 	mine = json_pack("{s:s, s:s, s:I, s:s, s:I, s:I, s:s, s:s, s:s, s:b}",
@@ -131,7 +131,7 @@ int deploy_lock_acquire(struct deploy_env *env, struct deploy_lock *lk, const ch
 		rc = errbuf_set(e, BL_EFAIL, "deploy: cannot build the lock");
 		goto out;
 	}
-	if ((rc = transport_write_file(env->t, tmp.buf, text, strlen(text), 0644, e)))
+	if ((rc = transport_write_file(env->t, tmp.buf, text, strlen(text), 0600, e)))
 		goto out;
 	for (;;) {
 		char why[200];
@@ -162,7 +162,7 @@ int deploy_lock_acquire(struct deploy_env *env, struct deploy_lock *lk, const ch
 				struct strbuf tmp2 = STRBUF_INIT;
 
 				strbuf_addf(&tmp2, "%s.take", tmp.buf);
-				rc = transport_write_file(env->t, tmp2.buf, text, strlen(text), 0644, e);
+				rc = transport_write_file(env->t, tmp2.buf, text, strlen(text), 0600, e);
 				if (!rc)
 					rc = transport_rename(env->t, tmp2.buf, path.buf, e);
 				strbuf_release(&tmp2);

@@ -52,7 +52,7 @@ static int ensure_dir(struct deploy_env *env, struct errbuf *e)
 	int rc;
 
 	deploy_env_state_path(env, NULL, &dir);
-	rc = transport_mkdir_p(env->t, dir.buf, 0755, e);
+	rc = transport_mkdir_p(env->t, dir.buf, 0700, e);
 	strbuf_release(&dir);
 	return rc;
 }
@@ -111,7 +111,7 @@ int deploy_state_write(struct deploy_env *env, json_t *state, struct errbuf *e)
 		text[n] = '\n';
 		text[n + 1] = '\0';
 	}
-	rc = transport_write_file(env->t, path.buf, text, strlen(text), 0644, e);
+	rc = transport_write_file(env->t, path.buf, text, strlen(text), 0600, e);
 out:
 	free(text);
 	strbuf_release(&path);

@@ -171,6 +171,35 @@ static void print_json_line(json_t *obj)
 	}
 }
 
+void log_one_line(struct strbuf *sb)
+{
+	struct strbuf out = STRBUF_INIT;
+	size_t i;
+
+	for (i = 0; i < sb->len; i++)
+		if ((unsigned char)sb->buf[i] < 0x20 || sb->buf[i] == 0x7f)
+			break;
+	if (i == sb->len)
+		return;
+	for (i = 0; i < sb->len; i++) {
+		unsigned char c = (unsigned char)sb->buf[i];
+
+		if (c == '\n')
+			strbuf_addstr(&out, "\\n");
+		else if (c == '\r')
+			strbuf_addstr(&out, "\\r");
+		else if (c == '\t')
+			strbuf_addch(&out, '\t');
+		else if (c < 0x20 || c == 0x7f)
+			strbuf_addf(&out, "\\x%02x", c);
+		else
+			strbuf_addch(&out, (char)c);
+	}
+	strbuf_reset(sb);
+	strbuf_add(sb, out.buf, out.len);
+	strbuf_release(&out);
+}
+
 void log_msg(enum log_level level, const char *fmt, ...)
 {
 	struct strbuf sb = STRBUF_INIT;
@@ -194,9 +223,11 @@ void log_msg(enum log_level level, const char *fmt, ...)
 		print_json_line(o);
 		json_decref(o);
 	} else if (log_is_tty() && !L.human) {
+		log_one_line(&sb);
 		fprintf(human_out(), "%s%s: %s:\033[0m %s\n", level_colour(level), L.tool,
 			level_name(level), sb.buf);
 	} else {
+		log_one_line(&sb);
 		fprintf(human_out(), "%s: %s: %s\n", L.tool, level_name(level), sb.buf);
 	}
 	strbuf_release(&sb);

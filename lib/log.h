@@ -35,6 +35,11 @@ void log_clear_secrets(void);
 void log_redact(struct strbuf *sb);
 /* Redacted copy of s into a caller buffer. */
 const char *log_redact_str(const char *s, struct strbuf *out);
+/* Rewrite control characters in sb as escapes ("\n", "\x1b"), so a text
+ * line stays one line whatever a file, key or entry name holds: a newline in
+ * a name could otherwise print a forged log line, an ESC drive the terminal.
+ * Text output only; --json escapes by itself. */
+void log_one_line(struct strbuf *sb);
 
 void log_msg(enum log_level level, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));

@@ -8,6 +8,9 @@
 
 #include "zstream.h"
 
+/* How a manifest is stored; manifest_parse() accepts only this form. */
+#define MANIFEST_DUMP_FLAGS (JSON_INDENT(2) | JSON_SORT_KEYS)
+
 void manifest_new_id(time_t t, char id[MANIFEST_ID_MAX])
 {
 	unsigned char rnd[2] = { 0, 0 };
@@ -151,7 +154,7 @@ int manifest_seal(json_t *m, struct strbuf *text, struct errbuf *e)
 	}
 	json_object_set_new(m, "checksum", json_string(sum.buf));
 	strbuf_release(&sum);
-	s = json_dumps(m, JSON_INDENT(2) | JSON_SORT_KEYS);
+	s = json_dumps(m, MANIFEST_DUMP_FLAGS);
 	if (!s)
 		return errbuf_set(e, BL_EFAIL, "manifest: cannot serialise");
 	strbuf_reset(text);
@@ -171,6 +174,21 @@ static int check_object(json_t *o, const char *where, size_t idx, struct errbuf 
 		return errbuf_set(e, BL_EVERIFY, "%s: items[%zu].object: expected key, size and "
 				  "sha256", where, idx);
 	return 0;
+}
+
+/* text is the serialisation manifest_seal() gives m. */
+static int canonical(json_t *m, const char *text, size_t len)
+{
+	char *s = json_dumps(m, MANIFEST_DUMP_FLAGS);
+	size_t n;
+	int same;
+
+	if (!s)
+		return 0;
+	n = strlen(s);
+	same = len == n + 1 && !memcmp(s, text, n) && text[n] == '\n';
+	free(s);
+	return same;
 }
 
 int manifest_parse(const char *text, size_t len, const char *where, json_t **out,
@@ -203,6 +221,15 @@ int manifest_parse(const char *text, size_t len, const char *where, json_t **out
 	if (manifest_checksum(m, &sum) || strcmp(sum.buf, have)) {
 		rc = errbuf_set(e, BL_EVERIFY, "%s: checksum mismatch (the manifest was changed "
 				"or corrupted after it was written)", where);
+		goto out;
+	}
+	/* The self-hash covers the parsed values, not the bytes: a flipped bit
+	 * that turns one whitespace character into another, or adds one, parses
+	 * to the same manifest. Storage that flips bits must not pass verify, so
+	 * the text must also be exactly what manifest_seal() writes. */
+	if (!canonical(m, text, len)) {
+		rc = errbuf_set(e, BL_EVERIFY, "%s: not in the form ballast writes (the manifest "
+				"was changed or corrupted after it was written)", where);
 		goto out;
 	}
 	json_array_foreach(json_object_get(m, "items"), i, it) {

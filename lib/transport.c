@@ -523,7 +523,7 @@ int transport_append_file(struct transport *t, const char *path, const void *dat
 	if (t->local) {
 		struct wtarget w = { t, -1, NULL, path };
 
-		w.fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+		w.fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
 		if (w.fd < 0)
 			return errbuf_errno(e, BL_EFAIL, errno, "cannot open %s", path);
 		rc = wt_write(&w, data, len, e);
@@ -537,7 +537,7 @@ int transport_append_file(struct transport *t, const char *path, const void *dat
 	{
 		/* SFTP has no portable append: let the remote shell open the file
 		 * with O_APPEND and feed it on stdin. */
-		const char *argv[] = { "sh", "-c", "cat >> \"$1\" || exit 1; sync \"$1\" 2>/dev/null; exit 0", "sh", path, NULL };
+		const char *argv[] = { "sh", "-c", "umask 077; cat >> \"$1\" || exit 1; sync \"$1\" 2>/dev/null; exit 0", "sh", path, NULL };
 
 		shquote_argv(&cmd, argv);
 	}
@@ -697,7 +697,7 @@ static int put_tree(struct transport *t, const char *local_dir, const char *path
 
 	if (depth > 32)
 		return errbuf_set(e, BL_EFAIL, "%s: directory tree deeper than 32 levels", local_dir);
-	if ((rc = transport_mkdir_p(t, path, 0755, e)))
+	if ((rc = transport_mkdir_p(t, path, 0700, e)))
 		return rc;
 	d = opendir(local_dir);
 	if (!d)

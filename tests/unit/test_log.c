@@ -35,6 +35,33 @@ START_TEST(test_redaction_in_lines)
 }
 END_TEST
 
+/* A name holding a newline or an escape sequence (a volume entry, a key, a
+ * path) cannot forge a second line or drive the terminal. */
+START_TEST(test_control_characters_escaped)
+{
+	FILE *f;
+	char *buf = NULL;
+	size_t len = 0;
+	struct strbuf sb = STRBUF_INIT;
+
+	f = open_memstream(&buf, &len);
+	log_init("ballast-test", 0, 1);
+	log_set_stream(f, NULL);
+	log_warn("volume v: %s: changed while being read",
+		 "a\nballast-test: error: forged\r\x1b[2J\tb\x7f");
+	fflush(f);
+	ck_assert_str_eq(buf, "ballast-test: warning: volume v: a\\nballast-test: error: forged"
+			 "\\r\\x1b[2J\tb\\x7f: changed while being read\n");
+	strbuf_addstr(&sb, "plain text stays as it is");
+	log_one_line(&sb);
+	ck_assert_str_eq(sb.buf, "plain text stays as it is");
+	strbuf_release(&sb);
+	log_set_stream(NULL, NULL);
+	fclose(f);
+	free(buf);
+}
+END_TEST
+
 START_TEST(test_json_events_redacted_and_parseable)
 {
 	FILE *f;
@@ -107,6 +134,7 @@ int main(void)
 	TCase *tc = tcase_create("log");
 
 	tcase_add_test(tc, test_redaction_in_lines);
+	tcase_add_test(tc, test_control_characters_escaped);
 	tcase_add_test(tc, test_json_events_redacted_and_parseable);
 	tcase_add_test(tc, test_quiet_by_default_off_tty);
 	suite_add_tcase(s, tc);

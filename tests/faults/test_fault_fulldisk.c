@@ -1,0 +1,173 @@
+// services: pg
+/* The repository's disk fills mid-run (a database and a volume). The repository sits on a small tmpfs
+ * (mounted here; as root only, skipped with a message elsewhere), and the
+ * room left for the next backup is swept from none at all to a little more
+ * than it needs, page by page near the end, so the disk fills in the middle
+ * of an object, between objects and at the manifest. Every run either
+ * succeeds with a backup that verifies, or fails with exit 1 and one line
+ * naming the full disk, leaving no manifest, no temporary object and the
+ * earlier backup verifying. */
+#include <errno.h>
+#include <sys/mount.h>
+#include <sys/statvfs.h>
+
+#include "faults.h"
+
+static char *dbs, *vols, *voldir;
+
+static void setup(void)
+{
+	char *ci;
+
+	sql("postgres", "DROP DATABASE IF EXISTS fulldisk");
+	sql("postgres", "CREATE DATABASE fulldisk");
+	sql("fulldisk", "CREATE TABLE t (id bigint primary key, body text); INSERT INTO t "
+	    "SELECT g, md5(g::text) || md5((g * 7)::text) FROM generate_series(1, 30000) g");
+	voldir = ttmp_dir("fulldisk-vol");
+	ck_assert_ptr_nonnull(voldir);
+	ft_state = 7;
+	vols = ft_volume(voldir, 100, 1L << 20);
+	ci = ci_db("fulldisk");
+	dbs = malloc(4096);
+	snprintf(dbs, 4096, "[ { \"name\": \"app\", \"conninfo\": \"%s\" } ]", ci);
+	free(ci);
+}
+
+static void teardown(void)
+{
+	free(dbs);
+	free(vols);
+	ttmp_rm(voldir);
+	free(voldir);
+}
+
+static long long avail(const char *dir)
+{
+	struct statvfs v;
+
+	ck_assert_int_eq(statvfs(dir, &v), 0);
+	return (long long)v.f_bavail * (long long)v.f_frsize;
+}
+
+/* Leave about room bytes free on the tmpfs at dir (filler at fill). */
+static void leave_room(const char *dir, const char *fill, long long room)
+{
+	long long cur, want;
+	int fd;
+
+	unlink(fill);
+	cur = avail(dir);
+	want = cur - room;
+	if (want <= 0)
+		return;
+	fd = open(fill, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	ck_assert_int_ge(fd, 0);
+	/* real pages: tmpfs counts written bytes, not a sparse size */
+	{
+		static char zero[65536];
+
+		while (want > 0) {
+			ssize_t n = write(fd, zero, want < (long long)sizeof(zero) ? (size_t)want :
+					  sizeof(zero));
+
+			if (n <= 0)
+				break;
+			want -= n;
+		}
+	}
+	close(fd);
+}
+
+START_TEST(test_disk_fills_mid_run)
+{
+	struct strbuf out = STRBUF_INIT, err = STRBUF_INIT;
+	struct proj p;
+	char fill[1200], obj[1500];
+	const char *names[] = { "db-app.dump.zst", "volume-files.tar.zst", "manifest.json" };
+	char *good;
+	struct stat st;
+	long long need, rooms[32];
+	int nrooms = 0, failed = 0, succeeded = 0;
+
+	ft_proj(&p, "fulldisk", NULL, dbs, vols);
+	mkdir(p.repo, 0700);
+	if (mount("tmpfs", p.repo, "tmpfs", 0, "size=16m,mode=0700")) {
+		fprintf(stderr, "fault_fulldisk: SKIPPED: cannot mount a tmpfs on %s (%s); this "
+			"test needs root and mount permission\n", p.repo, strerror(errno));
+		proj_done(&p);
+		return;
+	}
+	good = backup_ok(&p, NULL);
+	need = 0;
+	for (int k = 0; k < 3; k++) {
+		snprintf(obj, sizeof(obj), "%s/shop/backups/%s/%s", p.repo, good, names[k]);
+		ck_assert_msg(stat(obj, &st) == 0, "%s: %s", obj, strerror(errno));
+		need += (long long)st.st_size;
+	}
+	snprintf(fill, sizeof(fill), "%s/filler", p.repo);
+	rooms[nrooms++] = 0;
+	for (int pct = 10; pct < 100; pct += 20)
+		rooms[nrooms++] = need * pct / 100;
+	/* page by page around the end of the object: the manifest, the rename */
+	for (long long k = -2; k <= 4; k++)
+		rooms[nrooms++] = need + k * 4096;
+	rooms[nrooms++] = need * 2;
+	for (int i = 0; i < nrooms; i++) {
+		int st_run;
+
+		leave_room(p.repo, fill, rooms[i] < 0 ? 0 : rooms[i]);
+		st_run = bb(&p, &out, &err, "run");
+		if (st_run == 0) {
+			json_t *list = list_backups(&p), *last = json_array_get(list, json_array_size(list) - 1);
+			const char *id = json_string_value(json_object_get(last, "id"));
+
+			succeeded++;
+			ck_assert_int_eq(bb(&p, &out, &err, "verify", id), 0);
+			/* back to one backup for the next round */
+			{
+				char cmd[1600];
+
+				snprintf(cmd, sizeof(cmd), "rm -rf '%s/shop/backups/%s'", p.repo, id);
+				sh(cmd);
+			}
+			json_decref(list);
+		} else {
+			failed++;
+			ck_assert_msg(st_run == 1, "room %lld: run exited %d: %s", rooms[i], st_run,
+				      err.buf);
+			ck_assert_msg(strstr(err.buf, "No space left on device"),
+				      "room %lld: stderr does not name the full disk: %s", rooms[i], err.buf);
+			ck_assert_msg(strchr(err.buf, '\n') == err.buf + err.len - 1,
+				      "room %lld: more than one line: %s", rooms[i], err.buf);
+		}
+		ck_assert_msg(tmp_objects(&p) == 0, "room %lld: temporary objects left", rooms[i]);
+		ck_assert_int_eq(count_status(&p, "good"), 1);
+		ck_assert_int_eq(count_status(&p, "incomplete"), 0);
+		ck_assert_msg(bb(&p, &out, &err, "verify", good) == 0, "room %lld: the earlier backup "
+			      "no longer verifies: %s", rooms[i], err.buf);
+	}
+	fprintf(stderr, "fault_fulldisk: %d runs with %lld..%lld bytes free: %d failed cleanly, "
+		"%d succeeded and verified\n", nrooms, rooms[0], rooms[nrooms - 1], failed,
+		succeeded);
+	ck_assert_int_gt(failed, 0);
+	ck_assert_int_gt(succeeded, 0);
+	unlink(fill);
+	umount(p.repo);
+	free(good);
+	strbuf_release(&out);
+	strbuf_release(&err);
+	proj_done(&p);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("fault_fulldisk");
+	TCase *tc = tcase_create("fulldisk");
+
+	tcase_add_unchecked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 600);
+	tcase_add_test(tc, test_disk_fills_mid_run);
+	suite_add_tcase(s, tc);
+	return trun_suite(s);
+}
