@@ -60,7 +60,7 @@ static void sha256_file(const char *path, char hex[ZSTREAM_SHA256_HEX], long lon
  * and re-seal the manifest, as an attacker with write access would. */
 static void plant(const struct proj *p, const char *id, const char *tcase, const char *outside)
 {
-	char tar[1200], obj[1600], man[1600], cmd[4096], hex[ZSTREAM_SHA256_HEX];
+	char tar[1200], obj[1600], man[1600], cmd[16384], hex[ZSTREAM_SHA256_HEX];
 	struct strbuf text = STRBUF_INIT;
 	struct errbuf e = ERRBUF_INIT;
 	json_t *m = NULL, *it, *o;
