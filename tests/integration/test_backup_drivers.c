@@ -32,13 +32,15 @@ static char *sdir; /* dump-command wrappers */
 static void setup(void)
 {
 	load_pagila("pagila");
-	/* Big enough that the stored dump spans several 5 MiB s3 parts:
-	 * random hex compresses about 2:1. */
+	/* Big enough that the stored dump spans several 5 MiB s3 parts
+	 * (random hex compresses about 2:1), and that more than one part has
+	 * left zstd's worker jobs by the time the dump goes quiet: a stalled
+	 * input leaves the last jobs' output inside the compressor. */
 	sql("postgres", "DROP DATABASE IF EXISTS bulk");
 	sql("postgres", "CREATE DATABASE bulk");
 	sql("bulk", "CREATE TABLE blob (id int primary key, body text); "
 	    "INSERT INTO blob SELECT g, (SELECT string_agg(md5(random()::text), '' ORDER BY k) "
-	    "FROM generate_series(1, 12) k WHERE g > 0) FROM generate_series(1, 60000) g");
+	    "FROM generate_series(1, 12) k WHERE g > 0) FROM generate_series(1, 180000) g");
 	sql("postgres", "DROP DATABASE IF EXISTS tiny");
 	sql("postgres", "CREATE DATABASE tiny");
 	sql("tiny", "CREATE TABLE t (id int primary key, v text); "
