@@ -23,12 +23,15 @@ done
 
 scripts/deps.sh
 jobs=$(nproc 2>/dev/null || echo 2)
+# Most suites spend their time waiting on servers, health deadlines and
+# child processes, so twice as many as there are cores keeps both busy.
+test_jobs=$((jobs * 2))
 
 run_pass() {
 	local dir=$1; shift
 	cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo "$@" >/dev/null
 	cmake --build "$dir" -j "$jobs" >/dev/null 2>"$dir.build.log" || { cat "$dir.build.log" >&2; return 1; }
-	(cd "$dir" && ctest --output-on-failure -j "$jobs" "${ctest_args[@]}")
+	(cd "$dir" && ctest --output-on-failure -j "$test_jobs" "${ctest_args[@]}")
 }
 
 echo "== build and test ($top/build)"
