@@ -203,9 +203,14 @@ int manifest_parse(const char *text, size_t len, const char *where, json_t **out
 
 	*out = NULL;
 	m = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
-	if (!m)
+	if (!m) {
+		/* jansson quotes the offending text: keep the error one line. */
+		for (char *p = je.text; *p; p++)
+			if ((unsigned char)*p < 0x20 || *p == 0x7f)
+				*p = ' ';
 		return errbuf_set(e, BL_EVERIFY, "%s:%d:%d: invalid JSON: %s", where, je.line,
 				  je.column, je.text);
+	}
 	if (!json_is_object(m) || !json_string_value(json_object_get(m, "id")) ||
 	    !json_string_value(json_object_get(m, "created")) ||
 	    !json_is_array(json_object_get(m, "items"))) {
