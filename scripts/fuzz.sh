@@ -4,6 +4,8 @@
 # saved under build-fuzz/crashes/<target>/ (or $BALLAST_FUZZ_BUILD); keep it in tests/fuzz/corpus/
 # once fixed.
 #   scripts/fuzz.sh [SECONDS] [TARGET...]
+# BALLAST_FUZZ_SEED=N fixes libFuzzer's seed (the test suite uses 1, so a
+# CI run explores the same inputs as the last one, give or take timing).
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
@@ -22,8 +24,10 @@ for t in "${targets[@]}"; do
 	work=$(mktemp -d)
 	[ -d "tests/fuzz/corpus/$name" ] && cp -r "tests/fuzz/corpus/$name/." "$work/"
 	mkdir -p "$bdir/crashes/$name"
-	echo "== fuzz $name for ${secs}s"
-	if ! "$bdir/tests/fuzz/fuzz_$name" -max_total_time="$secs" -timeout=10 -rss_limit_mb=1024 \
+	seedopt=()
+	[ -n "${BALLAST_FUZZ_SEED:-}" ] && seedopt=(-seed="$BALLAST_FUZZ_SEED")
+	echo "== fuzz $name for ${secs}s${BALLAST_FUZZ_SEED:+ seed $BALLAST_FUZZ_SEED}"
+	if ! "$bdir/tests/fuzz/fuzz_$name" "${seedopt[@]}" -max_total_time="$secs" -timeout=10 -rss_limit_mb=1024 \
 		-artifact_prefix="$bdir/crashes/$name/" -print_final_stats=0 "$work" \
 		>"$bdir/fuzz_$name.log" 2>&1; then
 		echo "fuzz $name: crash, see $bdir/fuzz_$name.log and $bdir/crashes/$name/" >&2

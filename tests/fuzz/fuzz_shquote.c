@@ -4,6 +4,7 @@
  * (anything else unquoted is a bug: the shell might expand it), and by a
  * real /bin/sh running printf '%s\0' on it. shquote_assign's output must
  * read back as NAME=value the same way. */
+#include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -111,10 +112,27 @@ static int through_sh(const char *quoted, struct strbuf *out)
 	strbuf_addstr(&cmd, "printf '%s\\0' ");
 	strbuf_addstr(&cmd, quoted);
 	strbuf_addstr(&cmd, "; printf . >&3\n");
-	if (write(sh_in, cmd.buf, cmd.len) != (ssize_t)cmd.len || read(sh_done, &c, 1) != 1)
+	/* libFuzzer's -timeout is a SIGALRM without SA_RESTART: every call
+	 * here must survive EINTR, or a timer tick reads as a crash. */
+	for (size_t off = 0; off < cmd.len; off += (size_t)n) {
+		while ((n = write(sh_in, cmd.buf + off, cmd.len - off)) < 0 && errno == EINTR)
+			;
+		if (n <= 0)
+			abort();
+	}
+	while ((n = read(sh_done, &c, 1)) < 0 && errno == EINTR)
+		;
+	if (n != 1)
 		abort();
-	while ((n = read(sh_out, buf, sizeof(buf))) > 0)
-		strbuf_add(out, buf, (size_t)n);
+	for (;;) {
+		n = read(sh_out, buf, sizeof(buf));
+		if (n > 0)
+			strbuf_add(out, buf, (size_t)n);
+		else if (n < 0 && errno == EINTR)
+			continue;
+		else
+			break;
+	}
 	strbuf_release(&cmd);
 	return 0;
 }
