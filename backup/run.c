@@ -96,8 +96,10 @@ static int new_id(struct repo *r, const char *project, char id[MANIFEST_ID_MAX],
 
 	for (int tries = 0; tries < 20; tries++) {
 		struct idcheck c = { 0 };
+		struct timespec now;
 
-		manifest_new_id(time(NULL), id);
+		clock_gettime(CLOCK_REALTIME, &now);
+		manifest_new_id(now.tv_sec, (int)(now.tv_nsec / 1000000), id);
 		manifest_backup_prefix(project, id, &prefix);
 		rc = repo_list(r, prefix.buf, any_fn, &c, e);
 		if (rc || !c.any)

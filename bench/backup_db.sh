@@ -15,6 +15,7 @@
 # the output size. Results go to bench/results/backup_db-<UTC date>.md.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
+. "$here/bench/lib.sh"
 build=${1:-$here/build}
 rows=${BENCH_ROWS:-3000000}
 runs=${RUNS:-2}
@@ -32,40 +33,7 @@ ci="host=$sock port=$port user=postgres dbname=bench"
 psql_() { psql -X -q -v ON_ERROR_STOP=1 -h "$sock" -p "$port" -U postgres "$@"; }
 
 echo "generating $rows orders..." >&2
-psql_ -d postgres -c "CREATE DATABASE bench"
-psql_ -d bench <<SQL
-CREATE TABLE customers (id int PRIMARY KEY, name text, email text, country text,
-  plan text, created timestamptz, lifetime_value numeric(12,2));
-INSERT INTO customers
-SELECT g, (ARRAY['Anna','Bruno','Chloé','Dmitri','Elif','Farid','Greta','Hiro'])[1 + g % 8]
-          || ' ' || (ARRAY['Martin','Schmidt','Rossi','Nowak','García','Dubois','Jansen'])[1 + (g * 7) % 7],
-       'user' || g || '@' || (ARRAY['example.com','mail.org','corp.net','shop.io'])[1 + g % 4],
-       (ARRAY['FR','DE','US','GB','ES','IT','NL','PL'])[1 + g % 8],
-       (ARRAY['free','pro','team','enterprise'])[1 + (g * 13) % 4],
-       timestamptz '2020-01-01' + (g * 431) % 157680000 * interval '1 second',
-       round((random() * 10000)::numeric, 2)
-FROM generate_series(1, 200000) g;
-CREATE TABLE orders (id bigint PRIMARY KEY, customer_id int NOT NULL, status text,
-  amount numeric(12,2), currency char(3), placed_at timestamptz, shipped_at timestamptz,
-  note text, attrs jsonb);
-INSERT INTO orders
-SELECT g, (1 + (g::bigint * 7919) % 200000)::int,
-       (ARRAY['new','paid','shipped','delivered','cancelled','refunded'])[1 + (g * 31) % 6],
-       round((random() * 500 + 1)::numeric, 2),
-       (ARRAY['EUR','USD','GBP'])[1 + g % 3],
-       ts, CASE WHEN g % 5 = 0 THEN NULL ELSE ts + (g % 72) * interval '1 hour' END,
-       CASE WHEN g % 3 = 0 THEN 'deliver to ' || (ARRAY['front desk','back door','neighbour','locker'])[1 + g % 4]
-                               || ', ref ' || substr(md5(g::text), 1, 10)
-            ELSE '' END,
-       jsonb_build_object('sku', 'SKU-' || lpad((g % 50000)::text, 6, '0'), 'qty', 1 + g % 7,
-                          'gift', g % 11 = 0, 'channel', (ARRAY['web','app','store','phone'])[1 + g % 4],
-                          'tags', jsonb_build_array('t' || g % 13, 't' || g % 17),
-                          'session', 's-' || (g / 3) % 400000, 'device', (ARRAY['ios','android','desktop'])[1 + g % 3])
-FROM (SELECT g, timestamptz '2023-01-01' + g * interval '7 seconds' + (random() * 5) * interval '1 second' AS ts
-      FROM generate_series(1, $rows) g) s;
-CREATE INDEX ON orders (customer_id);
-VACUUM ANALYZE;
-SQL
+bench_gen_db psql_ bench "$rows"
 tables=$(psql_ -d bench -At -c "SELECT pg_size_pretty(sum(pg_table_size(oid))) FROM pg_class WHERE relname IN ('orders','customers')")
 dbsize=$(psql_ -d bench -At -c "SELECT pg_size_pretty(pg_database_size('bench'))")
 tablebytes=$(psql_ -d bench -At -c "SELECT sum(pg_table_size(oid)) FROM pg_class WHERE relname IN ('orders','customers')")

@@ -12,9 +12,10 @@
 #       creates DBNAME with customers and ORDERS orders (text, numeric,
 #       timestamptz, jsonb) and four indexes. PSQL_FUNC is the name of a
 #       function running psql with connection options, taking psql's args.
-#   bench_gen_tree DIR SMALL LARGE_COUNT LARGE_MB
+#   bench_gen_tree DIR SMALL LARGE_COUNT LARGE_MB [MEDIUM]
 #       writes a deterministic tree: SMALL small text files in 200 folders,
-#       LARGE_COUNT large files of LARGE_MB MiB each (text, logs, random).
+#       MEDIUM (default 0) log files of 100 KiB-1 MiB, LARGE_COUNT large
+#       files of LARGE_MB MiB each (text, logs, random, in turn).
 #
 # Peak RSS is what GNU time reports for the child it waited for: for a
 # pipeline run by `sh -c` that is the largest single process of the tree,
@@ -82,12 +83,12 @@ SQL
 }
 
 bench_gen_tree() {
-	local dir=$1 small=$2 nlarge=$3 large_mb=$4
+	local dir=$1 small=$2 nlarge=$3 large_mb=$4 medium=${5:-0}
 	rm -rf "$dir"
 	mkdir -p "$dir"
-	python3 - "$dir" "$small" "$nlarge" "$large_mb" <<'EOF'
+	python3 - "$dir" "$small" "$nlarge" "$large_mb" "$medium" <<'EOF'
 import os, random, sys
-root, small, nlarge, large_mb = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+root, small, nlarge, large_mb, medium = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
 rng = random.Random(20261127)
 words = [''.join(rng.choice('abcdefghijklmnopqrstuvwxyz') for _ in range(rng.randint(2, 10)))
          for _ in range(5000)]
@@ -111,6 +112,11 @@ for i in range(small):
     os.makedirs(d, exist_ok=True)
     with open(os.path.join(d, 'f%05d.txt' % i), 'wb') as f:
         f.write(text(rng.randint(200, 12000)))
+for i in range(medium):
+    d = os.path.join(root, 'medium')
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, 'm%03d.log' % i), 'wb') as f:
+        f.write(logs(rng.randint(100 << 10, 1 << 20)))
 os.makedirs(os.path.join(root, 'large'), exist_ok=True)
 chunk = 1 << 20
 kinds = ['text', 'logs', 'random']

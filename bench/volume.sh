@@ -15,6 +15,7 @@
 #        4 large files, 128)
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
+. "$top/bench/lib.sh"
 build=$(cd "${1:-$top/build}" && pwd)
 bin="$build/ballast-backup"
 work=${BENCH_DIR:-/tmp/ballast-bench-volume}
@@ -27,53 +28,10 @@ command -v zstd >/dev/null || { echo "volume.sh: zstd not installed" >&2; exit 2
 tree="$work/tree"
 if [ ! -f "$work/.tree-$small-$large_mb" ]; then
 	rm -rf "$work"
-	mkdir -p "$tree"
 	# Deterministic content of three kinds: text-like (compresses well),
 	# log-like with numbers (medium) and random (incompressible), so the
 	# compressor does real work and neither side gets a free ride.
-	python3 - "$tree" "$small" "$large_mb" <<'EOF'
-import os, random, sys
-root, small, large_mb = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-rng = random.Random(20261127)
-words = [''.join(rng.choice('abcdefghijklmnopqrstuvwxyz') for _ in range(rng.randint(2, 10)))
-         for _ in range(5000)]
-def text(n):
-    out, size = [], 0
-    while size < n:
-        line = ' '.join(rng.choice(words) for _ in range(rng.randint(4, 16))) + '\n'
-        out.append(line); size += len(line)
-    return ''.join(out)[:n].encode()
-def logs(n):
-    out, size, t = [], 0, 1700000000
-    while size < n:
-        t += rng.randint(0, 3)
-        line = '%d level=%s req=%08x dur=%dms path=/%s/%s\n' % (
-            t, rng.choice(['info', 'warn', 'debug']), rng.getrandbits(32),
-            rng.randint(1, 900), rng.choice(words), rng.choice(words))
-        out.append(line); size += len(line)
-    return ''.join(out)[:n].encode()
-for i in range(small):
-    d = os.path.join(root, 'small', 'd%03d' % (i % 200))
-    os.makedirs(d, exist_ok=True)
-    with open(os.path.join(d, 'f%05d.txt' % i), 'wb') as f:
-        f.write(text(rng.randint(200, 12000)))
-for i in range(200):
-    d = os.path.join(root, 'medium')
-    os.makedirs(d, exist_ok=True)
-    with open(os.path.join(d, 'm%03d.log' % i), 'wb') as f:
-        f.write(logs(rng.randint(100 << 10, 1 << 20)))
-os.makedirs(os.path.join(root, 'large'), exist_ok=True)
-chunk = 1 << 20
-for i, kind in enumerate(['text', 'logs', 'random', 'text']):
-    with open(os.path.join(root, 'large', 'big%d.%s' % (i, kind)), 'wb') as f:
-        for _ in range(large_mb):
-            if kind == 'random':
-                f.write(rng.randbytes(chunk))
-            elif kind == 'logs':
-                f.write(logs(chunk))
-            else:
-                f.write(text(chunk))
-EOF
+	bench_gen_tree "$tree" "$small" 4 "$large_mb" 200
 	touch "$work/.tree-$small-$large_mb"
 fi
 

@@ -85,12 +85,6 @@ int cli_usage_error(struct cli_ctx *ctx, struct errbuf *e, const char *fmt, ...)
 			  ctx->cmd ? ctx->cmd->name : "");
 }
 
-int cli_not_built(struct cli_ctx *ctx, struct errbuf *e, const char *issue)
-{
-	return errbuf_set(e, BL_EFAIL, "'%s %s' is not built yet (%s); nothing was done",
-			  ctx->tool, ctx->cmd ? ctx->cmd->name : "?", issue);
-}
-
 /* Built into every binary: load, validate and print the configuration. */
 static int builtin_config(struct cli_ctx *ctx, struct errbuf *e)
 {

@@ -43,8 +43,6 @@ int cli_config(struct cli_ctx *ctx, struct errbuf *e);
 int cli_usage_error(struct cli_ctx *ctx, struct errbuf *e, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
-/* For commands a later issue builds: says so and fails with BL_EFAIL. */
-int cli_not_built(struct cli_ctx *ctx, struct errbuf *e, const char *issue);
 
 /* Set by SIGINT/SIGTERM once cli_catch_signals() ran; long loops check it. */
 extern volatile int cli_interrupted;

@@ -500,23 +500,26 @@ static struct config *config_new(const char *name)
 	return cfg;
 }
 
-int config_load_string(const char *text, const char *name, struct config **out,
-		       struct errbuf *e)
+/* One path from parsed (or not) JSON to a checked config; takes root. */
+static int load_root(const char *name, json_t *root, const json_error_t *jerr,
+		     struct config **out, struct errbuf *e)
 {
-	struct config *cfg = config_new(name);
-	json_error_t jerr;
+	struct config *cfg = NULL;
 	int rc;
 
 	*out = NULL;
-	if (!cfg)
-		return errbuf_set(e, BL_EFAIL, "config: out of memory");
-	cfg->root = json_loads(text, JSON_REJECT_DUPLICATES, &jerr);
-	if (!cfg->root) {
-		rc = errbuf_set(e, BL_EUSAGE, "%s:%d:%d: invalid JSON: %s", name, jerr.line,
-				jerr.column, jerr.text);
-		config_free(cfg);
-		return rc;
+	if (!root) {
+		if (jerr->line <= 0)
+			return errbuf_set(e, BL_EUSAGE, "%s: invalid JSON: %s", name, jerr->text);
+		return errbuf_set(e, BL_EUSAGE, "%s:%d:%d: invalid JSON: %s", name, jerr->line,
+				  jerr->column, jerr->text);
 	}
+	cfg = config_new(name);
+	if (!cfg) {
+		json_decref(root);
+		return errbuf_set(e, BL_EFAIL, "config: out of memory");
+	}
+	cfg->root = root;
 	rc = finish_load(cfg, e);
 	if (rc) {
 		config_free(cfg);
@@ -526,35 +529,25 @@ int config_load_string(const char *text, const char *name, struct config **out,
 	return 0;
 }
 
+int config_load_string(const char *text, const char *name, struct config **out,
+		       struct errbuf *e)
+{
+	json_error_t jerr;
+	json_t *root = json_loads(text, JSON_REJECT_DUPLICATES, &jerr);
+
+	return load_root(name, root, &jerr, out, e);
+}
+
 int config_load(const char *path, struct config **out, struct errbuf *e)
 {
-	struct config *cfg;
 	json_error_t jerr;
-	int rc;
+	json_t *root;
 
 	*out = NULL;
 	if (access(path, R_OK) != 0)
 		return errbuf_errno(e, BL_EUSAGE, errno, "cannot read config %s", path);
-	cfg = config_new(path);
-	if (!cfg)
-		return errbuf_set(e, BL_EFAIL, "config: out of memory");
-	cfg->root = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
-	if (!cfg->root) {
-		if (jerr.line <= 0)
-			rc = errbuf_set(e, BL_EUSAGE, "%s: invalid JSON: %s", path, jerr.text);
-		else
-			rc = errbuf_set(e, BL_EUSAGE, "%s:%d:%d: invalid JSON: %s", path, jerr.line,
-					jerr.column, jerr.text);
-		config_free(cfg);
-		return rc;
-	}
-	rc = finish_load(cfg, e);
-	if (rc) {
-		config_free(cfg);
-		return rc;
-	}
-	*out = cfg;
-	return 0;
+	root = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
+	return load_root(path, root, &jerr, out, e);
 }
 
 void config_free(struct config *cfg)

@@ -84,10 +84,13 @@ static const struct schema retention_fields[] = {
 	END
 };
 
+static const char *const notify_on_values[] = { "failure", "success", NULL };
+static const struct schema notify_on_item = ONE(NULL, notify_on_values);
+
 static const struct schema notify_fields[] = {
 	F("webhook", SCHEMA_STRING),
 	F("ping", SCHEMA_STRING),
-	F("on", SCHEMA_STRINGS),
+	ARR("on", &notify_on_item),
 	F("timeout", SCHEMA_DURATION),
 	END
 };

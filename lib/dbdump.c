@@ -60,6 +60,26 @@ void dbdump_password(json_t *db, struct strbuf *out)
 	PQconninfoFree(opts);
 }
 
+void dbdump_target_password(json_t *db, const char *target, struct strbuf *out)
+{
+	struct strbuf tpw = STRBUF_INIT;
+
+	strbuf_reset(out);
+	if (target) {
+		json_t *spec = json_pack("{s:s}", "conninfo", target);
+
+		dbdump_password(spec, &tpw);
+		json_decref(spec);
+	}
+	if (tpw.len) {
+		log_add_secret(tpw.buf);
+		strbuf_addstr(out, tpw.buf);
+	} else if (db) {
+		dbdump_password(db, out);
+	}
+	strbuf_release(&tpw);
+}
+
 int dbdump_conninfo_nopw(const char *conninfo, struct strbuf *out, struct errbuf *e)
 {
 	PQconninfoOption *opts;
@@ -684,22 +704,7 @@ int dbdump_restore(const struct config *cfg, struct repo *r, json_t *item,
 		}
 		target = json_string_value(json_object_get(db, "conninfo"));
 	}
-	if (db)
-		dbdump_password(db, &pw);
-	if (o->target) {
-		/* a password given with --target wins over the configured one */
-		json_t *spec = json_pack("{s:s}", "conninfo", o->target);
-		struct strbuf tpw = STRBUF_INIT;
-
-		dbdump_password(spec, &tpw);
-		if (tpw.len) {
-			log_add_secret(tpw.buf);
-			strbuf_reset(&pw);
-			strbuf_addstr(&pw, tpw.buf);
-		}
-		strbuf_release(&tpw);
-		json_decref(spec);
-	}
+	dbdump_target_password(db, o->target, &pw);
 	if (pw.len) {
 		strbuf_addf(&envpw, "PGPASSWORD=%s", pw.buf);
 		env[0] = envpw.buf;

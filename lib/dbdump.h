@@ -74,6 +74,10 @@ json_t *dbdump_find_db(const struct config *cfg, const char *name);
 /* The password for a database spec: $<password_env>, else one inside its
  * conninfo; empty when none. */
 void dbdump_password(json_t *db, struct strbuf *out);
+/* The password for restoring into target (a --target conninfo, may be NULL):
+ * one inside target wins (and is registered as a secret), else db's (may
+ * be NULL). */
+void dbdump_target_password(json_t *db, const char *target, struct strbuf *out);
 /* conninfo (or URL; "" = $DATABASE_URL) as key='value' pairs without any
  * password, for a child's command line. */
 int dbdump_conninfo_nopw(const char *conninfo, struct strbuf *out, struct errbuf *e);

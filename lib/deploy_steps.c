@@ -200,6 +200,17 @@ static int compose(struct run *r, const char *const *args, json_t *images, struc
 	return rc;
 }
 
+/* A compose command as a timed step of the run (pull, up, rollback-up). */
+static int compose_step(struct run *r, const char *step, const char *what,
+			const char *const *args, json_t *images, struct errbuf *e)
+{
+	long long t = step_begin(step, what);
+	int rc = compose(r, args, images, NULL, e);
+
+	step_end(r, step, t, rc, e);
+	return rc;
+}
+
 static void hook_env(struct run *r, const char *release, struct strvec *out)
 {
 	strvec_pushf(out, "BALLAST_ENV=%s", r->env->name);
@@ -630,7 +641,6 @@ static int rollback_to(struct run *r, const struct target *tg, struct errbuf *e)
 {
 	const char *up[] = { "up", "-d", "--remove-orphans", NULL };
 	struct errbuf ignore = ERRBUF_INIT;
-	long long t;
 	int rc;
 
 	if (!tg->release || !json_object_size(tg->images))
@@ -651,9 +661,7 @@ static int rollback_to(struct run *r, const struct target *tg, struct errbuf *e)
 	}
 	if ((rc = rollback_schema(r, tg, e)))
 		return rc;
-	t = step_begin("rollback-up", tg->release);
-	rc = compose(r, up, tg->images, NULL, e);
-	step_end(r, "rollback-up", t, rc, e);
+	rc = compose_step(r, "rollback-up", tg->release, up, tg->images, e);
 	if (rc)
 		return rc;
 	return verify(r, "rollback-verify", e);
@@ -1140,10 +1148,7 @@ int deploy_run(struct deploy_env *env, const struct deploy_opts *o, enum deploy_
 	}
 	if (cli_interrupted)
 		goto interrupted;
-	t = step_begin("pull", o->release);
-	rc = compose(&r, pull, r.new_images, NULL, e);
-	step_end(&r, "pull", t, rc, e);
-	if (rc)
+	if ((rc = compose_step(&r, "pull", o->release, pull, r.new_images, e)))
 		goto failed;
 	if ((rc = hook(&r, "pre-up", e)))
 		goto failed;
@@ -1172,10 +1177,7 @@ int deploy_run(struct deploy_env *env, const struct deploy_opts *o, enum deploy_
 	}
 	if (cli_interrupted)
 		goto interrupted;
-	t = step_begin("up", o->release);
-	rc = compose(&r, up, r.new_images, NULL, e);
-	step_end(&r, "up", t, rc, e);
-	if (rc)
+	if ((rc = compose_step(&r, "up", o->release, up, r.new_images, e)))
 		goto failed;
 	if ((rc = verify(&r, "verify", e)))
 		goto failed;

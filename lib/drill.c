@@ -314,21 +314,7 @@ static int drill_db(const struct config *cfg, struct repo *r, json_t *item,
 		note(&worst, &first, rc, &one);
 		goto out;
 	}
-	if (db)
-		dbdump_password(db, &pw);
-	if (o->target) {
-		json_t *spec = json_pack("{s:s}", "conninfo", o->target);
-		struct strbuf tpw = STRBUF_INIT;
-
-		dbdump_password(spec, &tpw);
-		if (tpw.len) {
-			log_add_secret(tpw.buf);
-			strbuf_reset(&pw);
-			strbuf_addstr(&pw, tpw.buf);
-		}
-		strbuf_release(&tpw);
-		json_decref(spec);
-	}
+	dbdump_target_password(db, o->target, &pw);
 	/* The stored bytes first: a corrupt object never reaches a server. */
 	rc = backupset_verify_object(r, json_object_get(item, "object"), 0, &one);
 	json_object_set_new(rep, "checksum", json_string(rc ? "mismatch" : "ok"));

@@ -11,23 +11,22 @@
 /* How a manifest is stored; manifest_parse() accepts only this form. */
 #define MANIFEST_DUMP_FLAGS (JSON_INDENT(2) | JSON_SORT_KEYS)
 
-void manifest_new_id(time_t t, char id[MANIFEST_ID_MAX])
+void manifest_new_id(time_t t, int msec, char id[MANIFEST_ID_MAX])
 {
-	unsigned char rnd[2] = { 0, 0 };
+	unsigned char rnd = 0;
 	struct tm tm;
 
-	if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd)) {
+	if (getrandom(&rnd, 1, 0) != 1) {
 		/* getrandom without GRND_NONBLOCK only fails before the pool is
-		 * seeded; the pid and time still make collisions unlikely, and
-		 * callers check for an existing id anyway. */
-		unsigned v = (unsigned)getpid() ^ (unsigned)t;
-
-		rnd[0] = (unsigned char)v;
-		rnd[1] = (unsigned char)(v >> 8);
+		 * seeded; callers check for an existing id anyway. */
+		rnd = (unsigned char)getpid();
 	}
+	if (msec < 0 || msec > 999)
+		msec = 0;
 	gmtime_r(&t, &tm);
 	strftime(id, MANIFEST_ID_MAX, "%Y%m%dT%H%M%SZ", &tm);
-	snprintf(id + strlen(id), MANIFEST_ID_MAX - strlen(id), "-%02x%02x", rnd[0], rnd[1]);
+	snprintf(id + strlen(id), MANIFEST_ID_MAX - strlen(id), "-%03x%x",
+		 (unsigned)(msec * 4096 / 1000), (unsigned)(rnd & 0xf));
 }
 
 int manifest_id_valid(const char *id)

@@ -18,7 +18,9 @@
  * sidecar file keeps the commit a single object: manifest.json is written
  * last and its presence is the commit.
  *
- * Ids sort by time: "20261127T021500Z-a1b2" (UTC, 4 random hex digits).
+ * Ids sort by time: "20261127T021500Z-a1b2" (UTC; three hex digits of the
+ * millisecond, scaled to 0-ffb, then one random hex digit), so backups
+ * taken within one second still list, and are retained, in order.
  */
 #ifndef BALLAST_MANIFEST_H
 #define BALLAST_MANIFEST_H
@@ -32,8 +34,9 @@
 #define MANIFEST_ID_MAX 24
 #define MANIFEST_FORMAT 1
 
-/* A new id for time t with fresh random digits. */
-void manifest_new_id(time_t t, char id[MANIFEST_ID_MAX]);
+/* A new id for time t plus msec (0-999) milliseconds. Two calls in one
+ * millisecond collide one time in 16: callers check the id is unused. */
+void manifest_new_id(time_t t, int msec, char id[MANIFEST_ID_MAX]);
 /* 1 when id has the shape above. */
 int manifest_id_valid(const char *id);
 /* "2026-11-27T02:15:00Z" */

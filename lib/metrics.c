@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -173,6 +174,11 @@ int metrics_update(const char *path, const struct metric_sample *smp, size_t ns,
 	}
 	strbuf_addf(&tmp, "%s.tmp-%d", path, (int)getpid());
 	fd = open(tmp.buf, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	/* node_exporter reads it as another user, whatever our umask */
+	if (fd >= 0 && fchmod(fd, 0644) != 0) {
+		close(fd);
+		fd = -1;
+	}
 	if (fd < 0) {
 		rc = errbuf_errno(e, BL_EFAIL, errno, "metrics: cannot write %s", tmp.buf);
 		goto out;

@@ -962,6 +962,42 @@ void migrator_session_close(struct migrator_session *s)
 	strbuf_release(&s->password);
 }
 
+int migrator_cli_opt(struct migrator_cli *cli, int c, const char *arg)
+{
+	switch (c) {
+	case 'd': cli->dir = arg; return 1;
+	case 'D': cli->database = arg; return 1;
+	case 'r': cli->release = arg; return 1;
+	default: return 0;
+	}
+}
+
+int migrator_refuse_drift(const struct migrator_session *s, int allow, struct errbuf *e)
+{
+	uint64_t *drift = NULL;
+	size_t ndrift = 0;
+	int rc = migrator_drift(&s->files, &s->st, &drift, &ndrift, e);
+
+	if (rc || !ndrift)
+		goto out;
+	if (!allow) {
+		const struct migrator_row *r = migrator_state_find(&s->st, drift[0]);
+
+		rc = errbuf_set(e, BL_EVERIFY,
+				"migration %" PRIu64 " (%s) changed on disk since it was applied "
+				"(checksum differs; %zu drifted); nothing was applied: restore the "
+				"file or pass --allow-drift",
+				drift[0], r && r->name ? r->name : "?", ndrift);
+		goto out;
+	}
+	for (size_t i = 0; i < ndrift; i++)
+		log_warn("migration %" PRIu64 " changed on disk since it was applied (--allow-drift)",
+			 drift[i]);
+out:
+	free(drift);
+	return rc;
+}
+
 int migrator_refuse_dirty(const struct migrator_state *st, struct errbuf *e)
 {
 	const struct migrator_row *r;

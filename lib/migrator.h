@@ -122,6 +122,15 @@ struct migrator_cli {
 	const char *release;   /* --release, else $BALLAST_RELEASE */
 };
 
+/* The long options every session command takes first in its table, and
+ * the one place that reads them: migrator_cli_opt() fills cli from
+ * getopt_long's c and optarg and returns 1 when c was --dir or --database
+ * (or --release, for the commands that list MIGRATOR_RELEASE_LONGOPT). */
+#define MIGRATOR_CLI_LONGOPTS \
+	{ "dir", required_argument, NULL, 'd' }, { "database", required_argument, NULL, 'D' }
+#define MIGRATOR_RELEASE_LONGOPT { "release", required_argument, NULL, 'r' }
+int migrator_cli_opt(struct migrator_cli *cli, int c, const char *arg);
+
 /* Everything a command works with: the files, the connection, the state. */
 struct migrator_session {
 	struct strbuf dir;
@@ -159,6 +168,9 @@ int migrator_refuse_dirty(const struct migrator_state *st, struct errbuf *e);
 /* Versions whose up file on disk no longer matches the stored checksum. */
 int migrator_drift(const struct migration_set *files, const struct migrator_state *st,
 		   uint64_t **out, size_t *n, struct errbuf *e);
+/* Before applying anything: BL_EVERIFY naming the first drifted migration,
+ * or with allow a warning per drifted one and 0. */
+int migrator_refuse_drift(const struct migrator_session *s, int allow, struct errbuf *e);
 
 /* One step of a plan. Up steps point at a file, down steps at a row. */
 struct migrator_step {

@@ -376,14 +376,9 @@ int proc_stream(struct child *c, proc_sink_fn sink, void *ctx, struct errbuf *e)
 	return proc_finish(c, e);
 }
 
-struct capture {
-	struct strbuf *out;
-	const char *name;
-};
-
-static int capture_sink(void *ctx, const void *buf, size_t len, struct errbuf *e)
+int proc_capture_sink(void *ctx, const void *buf, size_t len, struct errbuf *e)
 {
-	struct capture *cap = ctx;
+	struct proc_capture *cap = ctx;
 
 	if (!cap->out)
 		return 0;
@@ -397,7 +392,7 @@ int proc_run(const char *const *argv, const char *const *env, const char *dir,
 	     struct strbuf *out, long timeout_ms, struct errbuf *e)
 {
 	struct child c = CHILD_INIT;
-	struct capture cap = { out, argv && argv[0] ? argv[0] : "child" };
+	struct proc_capture cap = { out, argv && argv[0] ? argv[0] : "child" };
 	int rc;
 
 	c.argv = argv;
@@ -410,7 +405,7 @@ int proc_run(const char *const *argv, const char *const *env, const char *dir,
 	rc = proc_start(&c, e);
 	if (rc)
 		return rc;
-	rc = proc_stream(&c, capture_sink, &cap, e);
+	rc = proc_stream(&c, proc_capture_sink, &cap, e);
 	proc_release(&c);
 	return rc;
 }

@@ -63,6 +63,15 @@ int proc_finish(struct child *c, struct errbuf *e);
  * sink fails, the child is killed and sink's error is returned. */
 int proc_stream(struct child *c, proc_sink_fn sink, void *ctx, struct errbuf *e);
 
+/* A proc_sink_fn that appends to out (NULL: discard), refusing to grow it
+ * past 64 MiB: a child that floods its stdout fails instead of eating the
+ * host's memory. name goes into that error. */
+struct proc_capture {
+	struct strbuf *out;
+	const char *name;
+};
+int proc_capture_sink(void *ctx, const void *buf, size_t len, struct errbuf *e);
+
 /* Run argv to completion, capturing stdout into out (may be NULL; capped at
  * 64 MiB) and stderr into the error message on failure. */
 int proc_run(const char *const *argv, const char *const *env, const char *dir,

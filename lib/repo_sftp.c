@@ -427,6 +427,13 @@ int repo_sftp_open(json_t *spec, const char *cfgdir, struct repo **out, struct e
 		}
 		log_add_secret(o.passphrase);
 	}
+	if (json_object_get(spec, "retries")) {
+		/* one SSH connection per run; a lost one fails the run (see
+		 * docs/repositories.md), so a retry count would be ignored */
+		rc = errbuf_set(e, BL_EUSAGE, "repository.retries: only the s3 driver retries "
+				"requests; remove it from an sftp repository");
+		goto out;
+	}
 	v = json_string_value(json_object_get(spec, "host_key_policy"));
 	if (v && strcmp(v, "strict") && strcmp(v, "accept-new")) {
 		rc = errbuf_set(e, BL_EUSAGE, "repository.host_key_policy: expected \"strict\" "

@@ -31,7 +31,9 @@ struct s3_upload {
 	char *key;
 	char *upload_id;
 	char **etags;         /* etags[i] for part i + 1 */
+	long long *sizes;     /* sizes[i] of part i + 1 */
 	int nparts, alloc;
+	long long bytes;      /* sum of the parts' sizes */
 };
 
 static pthread_once_t s3_once = PTHREAD_ONCE_INIT;
@@ -1008,15 +1010,21 @@ int s3_upload_part(struct s3_upload *u, int part_no, const void *buf, size_t len
 	if (u->nparts == u->alloc) {
 		int na = u->alloc ? u->alloc * 2 : 64;
 		char **ne = realloc(u->etags, (size_t)na * sizeof(*ne));
+		long long *ns;
 
-		if (!ne) {
+		if (ne)
+			u->etags = ne;
+		ns = ne ? realloc(u->sizes, (size_t)na * sizeof(*ns)) : NULL;
+		if (!ns) {
 			rc = errbuf_set(e, BL_EFAIL, "s3: out of memory");
 			goto out;
 		}
-		u->etags = ne;
+		u->sizes = ns;
 		u->alloc = na;
 	}
+	u->sizes[u->nparts] = (long long)len;
 	u->etags[u->nparts++] = strbuf_detach(&r.etag, NULL);
+	u->bytes += (long long)len;
 out:
 	req_release(&r);
 	strbuf_release(&q);
@@ -1033,11 +1041,108 @@ static void upload_free(struct s3_upload *u)
 	for (i = 0; i < u->nparts; i++)
 		free(u->etags[i]);
 	free(u->etags);
+	free(u->sizes);
 	if (u->curl)
 		curl_easy_cleanup(u->curl);
 	free(u->key);
 	free(u->upload_id);
 	free(u);
+}
+
+/* A part's ETag as 16 binary bytes: 0 when it is not a plain MD5 (SSE-KMS
+ * and some providers use other values). */
+static int etag_md5(const char *etag, unsigned char bin[16])
+{
+	const char *t = etag + (etag[0] == '"');
+
+	for (int k = 0; k < 16; k++) {
+		unsigned v;
+
+		if (!isxdigit((unsigned char)t[2 * k]) || !isxdigit((unsigned char)t[2 * k + 1]) ||
+		    sscanf(t + 2 * k, "%2x", &v) != 1)
+			return 0;
+		bin[k] = (unsigned char)v;
+	}
+	return t[32] == '"' || t[32] == 0;
+}
+
+/* The ETag AWS gives a completed multipart object: the MD5 of the parts'
+ * binary MD5s, then "-<parts>". 0 when a part's ETag is not an MD5. */
+static int multipart_etag(const struct s3_upload *u, struct strbuf *out)
+{
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	unsigned char digest[EVP_MAX_MD_SIZE], bin[16];
+	unsigned int dlen = 0;
+	int ok = md && EVP_DigestInit_ex(md, EVP_md5(), NULL);
+
+	for (int i = 0; ok && i < u->nparts; i++)
+		ok = etag_md5(u->etags[i], bin) && EVP_DigestUpdate(md, bin, sizeof(bin));
+	ok = ok && EVP_DigestFinal_ex(md, digest, &dlen);
+	EVP_MD_CTX_free(md);
+	strbuf_reset(out);
+	for (unsigned int k = 0; ok && k < dlen; k++)
+		strbuf_addf(out, "%02x", digest[k]);
+	if (ok)
+		strbuf_addf(out, "-%d", u->nparts);
+	return ok;
+}
+
+/* Read the object back part by part (bounded buffer) and compare each
+ * part's MD5 with the ETag the server gave it: for servers whose object
+ * ETag is not AWS's multipart form (s3rver's is the whole object's MD5). */
+static int parts_match(struct s3_upload *u, const char *etag)
+{
+	enum { BUF = 1 << 20 };
+	unsigned char *buf = malloc(BUF), want[16], got[EVP_MAX_MD_SIZE];
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	struct errbuf ignore = ERRBUF_INIT;
+	long long off = 0;
+	unsigned int glen;
+	int ok = buf && md;
+
+	for (int i = 0; ok && i < u->nparts; i++) {
+		long long left = u->sizes[i];
+
+		ok = etag_md5(u->etags[i], want) && EVP_DigestInit_ex(md, EVP_md5(), NULL);
+		while (ok && left > 0) {
+			size_t n = left < BUF ? (size_t)left : BUF, got_n = 0;
+
+			ok = !s3_get_range(u->c, u->key, off, buf, n, &got_n, etag, &ignore) &&
+			     got_n == n && EVP_DigestUpdate(md, buf, n);
+			off += (long long)n;
+			left -= (long long)n;
+		}
+		ok = ok && EVP_DigestFinal_ex(md, got, &glen) && glen == 16 && !memcmp(got, want, 16);
+	}
+	EVP_MD_CTX_free(md);
+	free(buf);
+	return ok;
+}
+
+/* Did a complete whose answer we never saw (connection lost, 5xx, or a
+ * retry told NoSuchUpload because the first try had in fact finished)
+ * land? An object at our key with our size whose content matches the
+ * parts we sent is our upload. */
+static int upload_landed(struct s3_upload *u)
+{
+	struct strbuf etag = STRBUF_INIT, want = STRBUF_INIT;
+	struct errbuf ignore = ERRBUF_INIT;
+	long long size = -1;
+	int exists = 0, landed = 0;
+
+	if (s3_head(u->c, u->key, &exists, &size, &etag, &ignore) || !exists || size != u->bytes)
+		goto out;
+	if (multipart_etag(u, &want)) {
+		const char *t = etag.buf + (etag.buf[0] == '"');
+
+		landed = !strncasecmp(t, want.buf, want.len) && (t[want.len] == '"' || !t[want.len]);
+		if (!landed)
+			landed = parts_match(u, etag.buf);
+	}
+out:
+	strbuf_release(&etag);
+	strbuf_release(&want);
+	return landed;
 }
 
 int s3_upload_complete(struct s3_upload *u, struct errbuf *e)
@@ -1078,6 +1183,10 @@ int s3_upload_complete(struct s3_upload *u, struct errbuf *e)
 		}
 		req_release(&r);
 		break;
+	}
+	if (rc && upload_landed(u)) {
+		errbuf_clear(e);
+		rc = 0;
 	}
 	if (rc)
 		s3_upload_abort(u);

@@ -174,29 +174,12 @@ void transport_render(const struct transport *t, const char *const *argv,
 	shquote_argv(out, argv);
 }
 
-struct cap {
-	struct strbuf *out;
-	const char *what;
-};
-
-static int cap_sink(void *ctx, const void *buf, size_t len, struct errbuf *e)
-{
-	struct cap *c = ctx;
-
-	if (!c->out)
-		return 0;
-	if (c->out->len + len > 64u * 1024 * 1024)
-		return errbuf_set(e, BL_EFAIL, "%s: output larger than 64 MiB", c->what);
-	strbuf_add(c->out, buf, len);
-	return 0;
-}
-
 static int run_local(struct transport *t, const char *const *argv, const char *const *env,
 		     const char *dir, struct strbuf *out, struct strbuf *err, int *exit_status,
 		     long timeout_ms, struct errbuf *e)
 {
 	struct child c = CHILD_INIT;
-	struct cap cap = { out, argv[0] };
+	struct proc_capture cap = { out, argv[0] };
 	struct errbuf ce = ERRBUF_INIT;
 	int rc;
 
@@ -215,7 +198,7 @@ static int run_local(struct transport *t, const char *const *argv, const char *c
 		proc_release(&c);
 		return 0;
 	}
-	rc = proc_stream(&c, cap_sink, &cap, &ce);
+	rc = proc_stream(&c, proc_capture_sink, &cap, &ce);
 	if (err)
 		strbuf_add(err, c.err_tail.buf, c.err_tail.len);
 	if (c.timed_out) {
@@ -241,7 +224,7 @@ int transport_run(struct transport *t, const char *const *argv, const char *cons
 		  long timeout_ms, struct errbuf *e)
 {
 	struct strbuf cmd = STRBUF_INIT;
-	struct cap cap = { out, argv && argv[0] ? argv[0] : "command" };
+	struct proc_capture cap = { out, argv && argv[0] ? argv[0] : "command" };
 	int rc;
 
 	*exit_status = -1;
@@ -261,7 +244,7 @@ int transport_run(struct transport *t, const char *const *argv, const char *cons
 					  argv[0]);
 	}
 	transport_render(t, argv, env, dir, &cmd);
-	rc = ssh_exec(t->ssh, cmd.buf, NULL, 0, cap_sink, &cap, err, exit_status, timeout_ms, e);
+	rc = ssh_exec(t->ssh, cmd.buf, NULL, 0, proc_capture_sink, &cap, err, exit_status, timeout_ms, e);
 	if (rc)
 		errbuf_prefix(e, "%s: running %s: ", t->describe, argv[0]);
 	strbuf_release(&cmd);

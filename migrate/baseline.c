@@ -11,9 +11,8 @@
 int cmd_baseline(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e)
 {
 	static const struct option opts[] = {
-		{ "dir", required_argument, NULL, 'd' },
-		{ "database", required_argument, NULL, 'D' },
-		{ "release", required_argument, NULL, 'r' },
+		MIGRATOR_CLI_LONGOPTS,
+		MIGRATOR_RELEASE_LONGOPT,
 		{ "dry-run", no_argument, NULL, 'n' },
 		{ NULL, 0, NULL, 0 }
 	};
@@ -24,10 +23,9 @@ int cmd_baseline(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e)
 	int c, dry_run = 0, rc, in_tx = 0;
 
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (migrator_cli_opt(&cli, c, optarg))
+			continue;
 		switch (c) {
-		case 'd': cli.dir = optarg; break;
-		case 'D': cli.database = optarg; break;
-		case 'r': cli.release = optarg; break;
 		case 'n': dry_run = 1; break;
 		default:
 			json_decref(arr);

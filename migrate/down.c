@@ -9,8 +9,7 @@
 int cmd_down(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e)
 {
 	static const struct option opts[] = {
-		{ "dir", required_argument, NULL, 'd' },
-		{ "database", required_argument, NULL, 'D' },
+		MIGRATOR_CLI_LONGOPTS,
 		{ "to", required_argument, NULL, 't' },
 		{ "steps", required_argument, NULL, 's' },
 		{ "dry-run", no_argument, NULL, 'n' },
@@ -23,9 +22,9 @@ int cmd_down(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e)
 	int c, dry_run = 0, has_to = 0, has_steps = 0, rc;
 
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (migrator_cli_opt(&cli, c, optarg))
+			continue;
 		switch (c) {
-		case 'd': cli.dir = optarg; break;
-		case 'D': cli.database = optarg; break;
 		case 'n': dry_run = 1; break;
 		case 't':
 			if (migration_parse_version(optarg, "down --to", &to, e))

@@ -10,8 +10,7 @@
 int cmd_force(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e)
 {
 	static const struct option opts[] = {
-		{ "dir", required_argument, NULL, 'd' },
-		{ "database", required_argument, NULL, 'D' },
+		MIGRATOR_CLI_LONGOPTS,
 		{ "dry-run", no_argument, NULL, 'n' },
 		{ NULL, 0, NULL, 0 }
 	};
@@ -22,9 +21,9 @@ int cmd_force(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e)
 	int c, dry_run = 0, rc;
 
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (migrator_cli_opt(&cli, c, optarg))
+			continue;
 		switch (c) {
-		case 'd': cli.dir = optarg; break;
-		case 'D': cli.database = optarg; break;
 		case 'n': dry_run = 1; break;
 		default: return cli_usage_error(ctx, e, "force: unknown option or missing value: %s", argv[optind - 1]);
 		}

@@ -9,9 +9,8 @@
 int cmd_goto(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e)
 {
 	static const struct option opts[] = {
-		{ "dir", required_argument, NULL, 'd' },
-		{ "database", required_argument, NULL, 'D' },
-		{ "release", required_argument, NULL, 'r' },
+		MIGRATOR_CLI_LONGOPTS,
+		MIGRATOR_RELEASE_LONGOPT,
 		{ "dry-run", no_argument, NULL, 'n' },
 		{ "allow-drift", no_argument, NULL, 'a' },
 		{ NULL, 0, NULL, 0 }
@@ -19,15 +18,13 @@ int cmd_goto(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e)
 	struct migrator_cli cli = { NULL, NULL, NULL };
 	struct migrator_session s = MIGRATOR_SESSION_INIT;
 	struct migrator_plan plan = { 0 };
-	uint64_t to = 0, *drift = NULL;
-	size_t ndrift = 0;
+	uint64_t to = 0;
 	int c, dry_run = 0, allow_drift = 0, rc;
 
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (migrator_cli_opt(&cli, c, optarg))
+			continue;
 		switch (c) {
-		case 'd': cli.dir = optarg; break;
-		case 'D': cli.database = optarg; break;
-		case 'r': cli.release = optarg; break;
 		case 'n': dry_run = 1; break;
 		case 'a': allow_drift = 1; break;
 		default: return cli_usage_error(ctx, e, "goto: unknown option or missing value: %s", argv[optind - 1]);
@@ -41,17 +38,9 @@ int cmd_goto(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e)
 	if (!rc)
 		rc = migrator_refuse_dirty(&s.st, e);
 	if (!rc && to > s.st.current)
-		rc = migrator_drift(&s.files, &s.st, &drift, &ndrift, e);
+		rc = migrator_refuse_drift(&s, allow_drift, e);
 	if (rc)
 		goto out;
-	if (ndrift && !allow_drift) {
-		rc = errbuf_set(e, BL_EVERIFY,
-				"migration %" PRIu64 " changed on disk since it was applied (checksum "
-				"differs; %zu drifted); nothing was applied: restore the file or pass "
-				"--allow-drift",
-				drift[0], ndrift);
-		goto out;
-	}
 	rc = migrator_plan_to(&s.files, &s.st, to, &plan, e);
 	if (!rc)
 		rc = migrator_refuse_irreversible(&plan, e);
@@ -63,7 +52,6 @@ int cmd_goto(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e)
 	if (!rc)
 		rc = migrator_session_execute(&s, &plan, dry_run, ctx->json, e);
 out:
-	free(drift);
 	migrator_plan_release(&plan);
 	migrator_session_close(&s);
 	return rc;

@@ -11,8 +11,7 @@
 int cmd_plan(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e)
 {
 	static const struct option opts[] = {
-		{ "dir", required_argument, NULL, 'd' },
-		{ "database", required_argument, NULL, 'D' },
+		MIGRATOR_CLI_LONGOPTS,
 		{ "to", required_argument, NULL, 't' },
 		{ NULL, 0, NULL, 0 }
 	};
@@ -24,9 +23,9 @@ int cmd_plan(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e)
 	int c, has_to = 0, rc;
 
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (migrator_cli_opt(&cli, c, optarg))
+			continue;
 		switch (c) {
-		case 'd': cli.dir = optarg; break;
-		case 'D': cli.database = optarg; break;
 		case 't':
 			if (migration_parse_version(optarg, "plan --to", &to, e))
 				return cli_usage_error(ctx, e, "%s", e->msg);

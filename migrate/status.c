@@ -19,8 +19,7 @@ static int has(const uint64_t *v, size_t n, uint64_t x)
 int cmd_status(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e)
 {
 	static const struct option opts[] = {
-		{ "dir", required_argument, NULL, 'd' },
-		{ "database", required_argument, NULL, 'D' },
+		MIGRATOR_CLI_LONGOPTS,
 		{ "exit-code", no_argument, NULL, 'x' },
 		{ NULL, 0, NULL, 0 }
 	};
@@ -32,9 +31,9 @@ int cmd_status(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e)
 	int c, exit_code = 0, rc;
 
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (migrator_cli_opt(&cli, c, optarg))
+			continue;
 		switch (c) {
-		case 'd': cli.dir = optarg; break;
-		case 'D': cli.database = optarg; break;
 		case 'x': exit_code = 1; break;
 		default: return cli_usage_error(ctx, e, "status: unknown option or missing value: %s", argv[optind - 1]);
 		}

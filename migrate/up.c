@@ -10,10 +10,9 @@
 int cmd_up(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e)
 {
 	static const struct option opts[] = {
-		{ "dir", required_argument, NULL, 'd' },
-		{ "database", required_argument, NULL, 'D' },
+		MIGRATOR_CLI_LONGOPTS,
 		{ "to", required_argument, NULL, 't' },
-		{ "release", required_argument, NULL, 'r' },
+		MIGRATOR_RELEASE_LONGOPT,
 		{ "dry-run", no_argument, NULL, 'n' },
 		{ "allow-drift", no_argument, NULL, 'a' },
 		{ NULL, 0, NULL, 0 }
@@ -21,15 +20,13 @@ int cmd_up(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e)
 	struct migrator_cli cli = { NULL, NULL, NULL };
 	struct migrator_session s = MIGRATOR_SESSION_INIT;
 	struct migrator_plan plan = { 0 };
-	uint64_t to = 0, *drift = NULL;
-	size_t ndrift = 0;
+	uint64_t to = 0;
 	int c, dry_run = 0, allow_drift = 0, has_to = 0, rc;
 
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (migrator_cli_opt(&cli, c, optarg))
+			continue;
 		switch (c) {
-		case 'd': cli.dir = optarg; break;
-		case 'D': cli.database = optarg; break;
-		case 'r': cli.release = optarg; break;
 		case 'n': dry_run = 1; break;
 		case 'a': allow_drift = 1; break;
 		case 't':
@@ -46,22 +43,9 @@ int cmd_up(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e)
 	if (!rc)
 		rc = migrator_refuse_dirty(&s.st, e);
 	if (!rc)
-		rc = migrator_drift(&s.files, &s.st, &drift, &ndrift, e);
+		rc = migrator_refuse_drift(&s, allow_drift, e);
 	if (rc)
 		goto out;
-	if (ndrift && !allow_drift) {
-		const struct migrator_row *r = migrator_state_find(&s.st, drift[0]);
-
-		rc = errbuf_set(e, BL_EVERIFY,
-				"migration %" PRIu64 " (%s) changed on disk since it was applied "
-				"(checksum differs; %zu drifted); nothing was applied: restore the "
-				"file or pass --allow-drift",
-				drift[0], r ? r->name : "?", ndrift);
-		goto out;
-	}
-	for (size_t i = 0; i < ndrift; i++)
-		log_warn("migration %" PRIu64 " changed on disk since it was applied (--allow-drift)",
-			 drift[i]);
 	if (has_to && to < s.st.current) {
 		rc = errbuf_set(e, BL_EUSAGE,
 				"up --to %" PRIu64 ": the database is already at %" PRIu64
@@ -77,7 +61,6 @@ int cmd_up(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e)
 	if (!rc)
 		rc = migrator_session_execute(&s, &plan, dry_run, ctx->json, e);
 out:
-	free(drift);
 	migrator_plan_release(&plan);
 	migrator_session_close(&s);
 	return rc;

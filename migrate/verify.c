@@ -11,8 +11,7 @@
 int cmd_verify(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e)
 {
 	static const struct option opts[] = {
-		{ "dir", required_argument, NULL, 'd' },
-		{ "database", required_argument, NULL, 'D' },
+		MIGRATOR_CLI_LONGOPTS,
 		{ NULL, 0, NULL, 0 }
 	};
 	struct migrator_cli cli = { NULL, NULL, NULL };
@@ -23,9 +22,9 @@ int cmd_verify(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e)
 	int c, rc;
 
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (migrator_cli_opt(&cli, c, optarg))
+			continue;
 		switch (c) {
-		case 'd': cli.dir = optarg; break;
-		case 'D': cli.database = optarg; break;
 		default: return cli_usage_error(ctx, e, "verify: unknown option or missing value: %s", argv[optind - 1]);
 		}
 	}

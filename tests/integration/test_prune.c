@@ -78,7 +78,7 @@ static const char *add_backup(struct hist *h, time_t t, const char *labels, int 
 	struct zhash *z = zhash_new();
 	json_t *lab = labels ? json_loads(labels, 0, NULL) : NULL, *m;
 
-	manifest_new_id(t, id);
+	manifest_new_id(t, 0, id);
 	snprintf(payload, sizeof(payload), "stored bytes of %s", id);
 	zhash_update(z, payload, strlen(payload));
 	zhash_final(z, hex);

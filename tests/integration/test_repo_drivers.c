@@ -539,6 +539,12 @@ START_TEST(test_sftp_wrong_key)
 	unsetenv("BALLAST_TEST_NO_SUCH_VAR");
 	ck_assert_int_eq(repo_open_json(spec, "/", &r, &e), BL_EUSAGE);
 	ck_assert_msg(strstr(e.msg, "BALLAST_TEST_NO_SUCH_VAR") != NULL, "%s", e.msg);
+	json_object_del(spec, "passphrase_env");
+	/* sftp does not retry: a "retries" there would be silently ignored */
+	json_object_set_new(spec, "retries", json_integer(3));
+	ck_assert_int_eq(repo_open_json(spec, "/", &r, &e), BL_EUSAGE);
+	ck_assert_msg(strstr(e.msg, "repository.retries") && strstr(e.msg, "s3"), "%s", e.msg);
+	json_object_del(spec, "retries");
 	/* The passphrase-protected key works with its passphrase from the env. */
 	{
 		char *kp = fact("sshd", "key_pass"), *pp = fact("sshd", "key_pass_passphrase");
@@ -868,7 +874,9 @@ END_TEST
 struct proxy {
 	int lfd, port, upstream;
 	const char *match;
-	int drop;            /* 0: answer 500; 1: close mid-body */
+	int drop;            /* 0: answer 500; 1: close mid-body; 2: the first
+	                        time forward, swallow the server's answer and say
+	                        500, then answer 404 NoSuchUpload */
 	int times;
 	pthread_mutex_t mu;
 	int faults, aborts, requests;
@@ -934,8 +942,7 @@ static void *proxy_conn(void *arg)
 		p->aborts++;
 	if (p->match && (line = strstr(hdr, p->match)) && line < strstr(hdr, "\r\n") &&
 	    (p->times < 0 || p->faults < p->times)) {
-		p->faults++;
-		fault = 1;
+		fault = ++p->faults;
 	}
 	pthread_mutex_unlock(&p->mu);
 	/* Rewrite: no Expect, no keep-alive. */
@@ -957,16 +964,22 @@ static void *proxy_conn(void *arg)
 	if (expect)
 		write_all(c->fd, "HTTP/1.1 100 Continue\r\n\r\n", 25);
 	left = clen - (long long)(hl - (size_t)(end + 4 - hdr));
-	if (fault && p->drop) {
+	if (fault && p->drop == 1) {
 		/* Take some of the body, then vanish. */
 		if (left > 0)
 			read_full(c->fd, chunk, (size_t)(left / 2 < (long long)sizeof(chunk) ?
 							 left / 2 : (long long)sizeof(chunk)));
 		goto out;
 	}
+	if (fault == 1 && p->drop == 2)
+		goto forward;
 	if (fault) {
-		const char *body = "<?xml version=\"1.0\"?><Error><Code>InternalError</Code>"
-				   "<Message>injected by the test proxy</Message></Error>";
+		const char *body = p->drop == 2 ?
+			"<?xml version=\"1.0\"?><Error><Code>NoSuchUpload</Code><Message>The "
+			"specified upload does not exist</Message></Error>" :
+			"<?xml version=\"1.0\"?><Error><Code>InternalError</Code>"
+			"<Message>injected by the test proxy</Message></Error>";
+		const char *status = p->drop == 2 ? "404 Not Found" : "500 Internal Server Error";
 		char resp[512];
 
 		while (left > 0) {
@@ -976,12 +989,13 @@ static void *proxy_conn(void *arg)
 				goto out;
 			left -= (long long)n;
 		}
-		snprintf(resp, sizeof(resp), "HTTP/1.1 500 Internal Server Error\r\nContent-Type: "
+		snprintf(resp, sizeof(resp), "HTTP/1.1 %s\r\nContent-Type: "
 			 "application/xml\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n%s",
-			 strlen(body), body);
+			 status, strlen(body), body);
 		write_all(c->fd, resp, strlen(resp));
 		goto out;
 	}
+forward:
 	up = socket(AF_INET, SOCK_STREAM, 0);
 	memset(&sa, 0, sizeof(sa));
 	sa.sin_family = AF_INET;
@@ -1004,7 +1018,14 @@ static void *proxy_conn(void *arg)
 
 		if (r <= 0)
 			break;
-		write_all(c->fd, chunk, (size_t)r);
+		if (!fault)
+			write_all(c->fd, chunk, (size_t)r);
+	}
+	if (fault) {
+		static const char lost[] = "HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\n"
+					   "Connection: close\r\n\r\n";
+
+		write_all(c->fd, lost, sizeof(lost) - 1);
 	}
 out:
 	if (up >= 0)
@@ -1138,6 +1159,29 @@ START_TEST(test_s3_500_on_one_part)
 }
 END_TEST
 
+/* The server completes the upload but its answer is lost: the retry hears
+ * NoSuchUpload. The object is there, whole and ours: that is a success,
+ * not an abort (which would find nothing to abort) and a failed backup. */
+START_TEST(test_s3_complete_answer_lost)
+{
+	struct proxy p;
+	json_t *spec;
+	struct repo *r = NULL;
+	struct errbuf e = ERRBUF_INIT;
+
+	proxy_start(&p, "?uploadId=", 2, -1);
+	spec = spec_via_proxy(&p, "s3-lost");
+	ck_assert_msg(repo_open_json(spec, "/", &r, &e) == 0, "%s", e.msg);
+	ck_assert_msg(put_via(r, "bk/lost-answer", &e) == 0, "%s", e.msg);
+	ck_assert_int_eq(p.faults, 2);  /* the lost answer, then NoSuchUpload */
+	ck_assert_int_eq(p.aborts, 0);
+	check_stream(r, "bk/lost-answer", 7, 20LL * MIB);
+	repo_close(r);
+	proxy_stop(&p);
+	json_decref(spec);
+}
+END_TEST
+
 START_TEST(test_s3_drop_mid_upload)
 {
 	struct proxy p;
@@ -1243,6 +1287,7 @@ int main(void)
 	tcase_add_test(bad, test_s3_list_pages);
 	tcase_add_test(bad, test_s3_500_on_one_part);
 	tcase_add_test(bad, test_s3_drop_mid_upload);
+	tcase_add_test(bad, test_s3_complete_answer_lost);
 	suite_add_tcase(s, bad);
 
 	tcase_set_timeout(last, 300);

@@ -82,6 +82,10 @@ START_TEST(test_wrong_types_name_path)
 	expect_error("{\"volumes\": [{\"name\": \"v\"}]}", "volumes[0].path: expected a string");
 	expect_error("{\"databases\": [{\"name\": \"a\", \"dump_command\": \"pg_dump\"}]}",
 		     "databases[0].dump_command: expected an array of strings");
+	/* a typo in notify.on would silently mean "never notify" */
+	expect_error("{\"notify\": {\"on\": [\"failure\", \"sucess\"]}}",
+		     "notify.on[1]: expected one of \"failure\", \"success\", got \"sucess\"");
+	expect_error("{\"notify\": {\"on\": \"failure\"}}", "notify.on: expected an array");
 }
 END_TEST
 

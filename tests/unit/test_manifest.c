@@ -8,12 +8,22 @@ START_TEST(test_ids)
 {
 	char a[MANIFEST_ID_MAX], b[MANIFEST_ID_MAX];
 
-	manifest_new_id(1795746900, a); /* 2026-11-27T02:35:00Z */
+	manifest_new_id(1795746900, 0, a); /* 2026-11-27T02:35:00Z */
 	ck_assert_int_eq((int)strlen(a), 21);
 	ck_assert_int_eq(strncmp(a, "20261127T023500Z-", 17), 0);
 	ck_assert(manifest_id_valid(a));
-	manifest_new_id(1795746901, b);
+	manifest_new_id(1795746901, 0, b);
 	ck_assert_int_lt(strcmp(a, b), 0); /* ids sort by time */
+	/* and within one second by the millisecond, whatever the random digit */
+	for (int i = 0; i < 50; i++) {
+		manifest_new_id(1795746900, 998, b);
+		ck_assert(manifest_id_valid(b));
+		manifest_new_id(1795746900, 997, a);
+		ck_assert_int_lt(strcmp(a, b), 0);
+		manifest_new_id(1795746900, 1, a);
+		manifest_new_id(1795746900, 2, b);
+		ck_assert_int_lt(strcmp(a, b), 0);
+	}
 	ck_assert(!manifest_id_valid("20261127T023500Z-XYZW"));
 	ck_assert(!manifest_id_valid("20261127T023500Z-a1b"));
 	ck_assert(!manifest_id_valid("../../etc/passwd"));

@@ -1,6 +1,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "metrics.h"
 #include "tsupport.h"
@@ -40,7 +41,16 @@ START_TEST(test_write_merge_and_count)
 	};
 
 	snprintf(path, sizeof(path), "%s/ballast.prom", dir);
-	ck_assert_int_eq(metrics_update(path, run1, 2, &e), 0);
+	{
+		/* node_exporter reads it as another user, even under umask 077 */
+		mode_t old = umask(077);
+		struct stat st;
+
+		ck_assert_int_eq(metrics_update(path, run1, 2, &e), 0);
+		umask(old);
+		ck_assert_int_eq(stat(path, &st), 0);
+		ck_assert_int_eq(st.st_mode & 0777, 0644);
+	}
 	ck_assert_int_eq(metrics_update(path, fail, 1, &e), 0);
 	ck_assert_int_eq(metrics_update(path, fail, 1, &e), 0);
 	ck_assert_int_eq(metrics_update(path, run2, 1, &e), 0);
