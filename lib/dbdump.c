@@ -13,6 +13,7 @@
 #include "backupset.h"
 #include "cli.h"
 #include "config.h"
+#include "dumpcount.h"
 #include "log.h"
 #include "manifest.h"
 #include "pg.h"
@@ -143,6 +144,7 @@ struct dump_sink {
 	struct repo_writer *w;
 	const char *name;
 	const struct dbdump_opts *o;
+	struct dumpcount *dc;   /* exact counts: the archive parsed as it passes */
 	long long raw;
 	char head[5];
 };
@@ -167,6 +169,8 @@ static int dump_sink_fn(void *ctx, const void *buf, size_t len, struct errbuf *e
 		return errbuf_set(e, BL_EFAIL, "the dump command's output is not a pg_dump "
 				  "custom-format archive (expected it to start with PGDMP)");
 	s->raw += (long long)len;
+	if (s->dc)
+		dumpcount_feed(s->dc, buf, len);
 	rc = zstream_write(s->z, buf, len, e);
 	if (!rc && s->o->progress)
 		s->o->progress(s->o->progress_ctx, s->name, zstream_raw_bytes(s->z),
@@ -275,6 +279,73 @@ static int collect_counts(PGconn *conn, json_t *tables, struct errbuf *e)
 	return rc;
 }
 
+static int cmp_count(const void *a, const void *b)
+{
+	const struct dumpcount_table *x = *(const struct dumpcount_table *const *)a;
+	const struct dumpcount_table *y = *(const struct dumpcount_table *const *)b;
+	int c = strcmp(x->schema, y->schema);
+
+	return c ? c : strcmp(x->name, y->name);
+}
+
+/* The counts read from the dump stream into tables, when the archive was
+ * read to its end and holds the data of every listed table; otherwise 1
+ * with the reason in why and tables untouched. */
+static int counts_from_stream(struct dumpcount *dc, json_t *tables, struct strbuf *why)
+{
+	const struct dumpcount_table *dt, **sorted = NULL;
+	struct errbuf pe = ERRBUF_INIT;
+	json_t *t;
+	size_t n, i;
+	int rc = 1;
+
+	if (dumpcount_finish(dc, &dt, &n, &pe)) {
+		strbuf_addstr(why, pe.msg);
+		return 1;
+	}
+	sorted = calloc(n ? n : 1, sizeof(*sorted));
+	if (!sorted)
+		abort();
+	for (i = 0; i < n; i++)
+		sorted[i] = &dt[i];
+	qsort(sorted, n, sizeof(*sorted), cmp_count);
+	for (i = 1; i < n; i++)
+		if (!cmp_count(&sorted[i - 1], &sorted[i])) {
+			strbuf_addf(why, "table %s.%s has two data entries in the archive",
+				    sorted[i]->schema, sorted[i]->name);
+			goto out;
+		}
+	/* every listed table first, so a miss leaves tables as it was */
+	json_array_foreach(tables, i, t) {
+		struct dumpcount_table key = {
+			.schema = json_string_value(json_object_get(t, "schema")),
+			.name = json_string_value(json_object_get(t, "name")),
+		}, *kp = &key;
+		const struct dumpcount_table **hit = n ? bsearch(&kp, sorted, n, sizeof(*sorted),
+								  cmp_count) : NULL;
+
+		if (!hit || (*hit)->rows < 0) {
+			strbuf_addf(why, "the archive holds no data for table %s.%s", key.schema,
+				    key.name);
+			goto out;
+		}
+	}
+	json_array_foreach(tables, i, t) {
+		struct dumpcount_table key = {
+			.schema = json_string_value(json_object_get(t, "schema")),
+			.name = json_string_value(json_object_get(t, "name")),
+		}, *kp = &key;
+		const struct dumpcount_table **hit = bsearch(&kp, sorted, n, sizeof(*sorted),
+							     cmp_count);
+
+		json_object_set_new(t, "rows", json_integer((*hit)->rows));
+	}
+	rc = 0;
+out:
+	free(sorted);
+	return rc;
+}
+
 /* proc_stream() with one difference: a SIGTERM/SIGINT (cli_interrupted)
  * stops the dump even while pg_dump is silent (waiting for a lock, or a
  * wrapper that sleeps), instead of when the next chunk arrives. */
@@ -361,18 +432,20 @@ int dbdump_backup(json_t *db, struct repo *r, const char *key, const struct dbdu
 	struct strbuf pw = STRBUF_INIT, ci = STRBUF_INIT, arg_db = STRBUF_INIT,
 		      arg_snap = STRBUF_INIT, version = STRBUF_INIT, server = STRBUF_INIT,
 		      dbname = STRBUF_INIT, dbsize = STRBUF_INIT, count_sql = STRBUF_INIT,
-		      envpw = STRBUF_INIT, arg_snapopt = STRBUF_INIT;
+		      envpw = STRBUF_INIT, arg_snapopt = STRBUF_INIT, why = STRBUF_INIT;
 	const char *extra[64];
 	const char *env[2] = { NULL, NULL };
 	const char **argv = NULL;
 	struct child c = CHILD_INIT;
 	struct repo_writer *w = NULL;
 	struct zstream *z = NULL;
+	struct dumpcount *dc = NULL;
+	const char *source = NULL;
 	struct dump_sink sink;
 	json_t *tables = NULL, *ex, *v;
 	PGconn *conn = NULL;
 	long long t0 = proc_now_ms(), t_dump = 0, t_dump_ms = 0, t_count_ms = 0, hint;
-	int rc, sent = 0, started = 0;
+	int rc, started = 0;
 	size_t i, nx = 0;
 
 	*item = NULL;
@@ -460,18 +533,12 @@ int dbdump_backup(json_t *db, struct repo *r, const char *key, const struct dbdu
 	if (rc)
 		goto out;
 	started = 1;
-	/* The counts run on the server while the dump streams: the same
-	 * snapshot, no second pass after the dump. */
-	if (count_sql.len) {
-		if (!PQsendQuery(conn, count_sql.buf)) {
-			rc = errbuf_set(e, BL_EFAIL, "counting rows failed: %s", PQerrorMessage(conn));
-			proc_kill(&c, SIGTERM);
-			proc_finish(&c, e);
-			goto out;
-		}
-		sent = 1;
-	}
 	memset(&sink, 0, sizeof(sink));
+	/* Exact counts come from the dump itself: with --compress=0 a table's
+	 * data is COPY text, one line per row, so the stream is counted as it
+	 * passes and the server scans every table once, not twice. */
+	if (!strcmp(mode, "exact"))
+		dc = sink.dc = dumpcount_new();
 	sink.z = z;
 	sink.w = w;
 	sink.name = name;
@@ -488,11 +555,21 @@ int dbdump_backup(json_t *db, struct repo *r, const char *key, const struct dbdu
 	if (rc)
 		goto out;
 	t_dump_ms = ms_since(t_dump);
-	if (sent) {
+	if (dc && !counts_from_stream(dc, tables, &why)) {
+		source = "stream";
+	} else if (dc) {
 		long long tc = proc_now_ms();
 
-		sent = 0;
-		rc = collect_counts(conn, tables, e);
+		/* The exported snapshot is still open: counting in it now counts
+		 * exactly the rows the dump holds, at the price of a second scan. */
+		source = "snapshot";
+		log_info("database %s: counting rows in the dump's snapshot: %s", name, why.buf);
+		if (count_sql.len && !PQsendQuery(conn, count_sql.buf)) {
+			rc = errbuf_set(e, BL_EFAIL, "counting rows failed: %s", PQerrorMessage(conn));
+			goto out;
+		}
+		if (count_sql.len)
+			rc = collect_counts(conn, tables, e);
 		t_count_ms = ms_since(tc);
 		if (rc)
 			goto out;
@@ -512,6 +589,8 @@ int dbdump_backup(json_t *db, struct repo *r, const char *key, const struct dbdu
 					  zstream_raw_bytes(z)),
 			  "timings", "dump_ms", (json_int_t)t_dump_ms, "count_wait_ms",
 			  (json_int_t)t_count_ms, "total_ms", (json_int_t)ms_since(t0));
+	if (source)
+		json_object_set_new(*item, "row_counts_source", json_string(source));
 out:
 	if (rc && name)
 		errbuf_prefix(e, "backup of database %s: ", name);
@@ -519,6 +598,7 @@ out:
 		proc_release(&c);
 	repo_writer_abort(w);
 	zstream_free(z);
+	dumpcount_free(dc);
 	free(argv);
 	PQfinish(conn);
 	json_decref(tables);
@@ -533,6 +613,7 @@ out:
 	strbuf_release(&dbname);
 	strbuf_release(&dbsize);
 	strbuf_release(&count_sql);
+	strbuf_release(&why);
 	return rc;
 }
 

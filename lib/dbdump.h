@@ -6,10 +6,15 @@
  * streams through zstream into a repo writer; nothing is staged on disk.
  * Row counts (the database's "row_counts": exact, estimate, off):
  *   exact     a libpq connection opens a REPEATABLE READ transaction,
- *             exports its snapshot, pg_dump runs with --snapshot, and one
- *             count(*) query over every table runs in that same snapshot
- *             while the dump streams, so the counts describe exactly the
- *             rows the dump holds;
+ *             exports its snapshot, and pg_dump runs with --snapshot; the
+ *             rows are counted from the dump stream itself (dumpcount.h:
+ *             the COPY lines of every TABLE DATA entry) as it passes. When
+ *             the stream cannot be read that way (a dump_command that
+ *             changes it) or lacks a listed table, one count(*) query over
+ *             every table runs after the dump in that same, still open
+ *             snapshot. Either way the counts describe exactly the rows the
+ *             dump holds; the item's "row_counts_source" says which way
+ *             ("stream" or "snapshot");
  *   estimate  pg_class.reltuples;
  *   off       no counts.
  * The item records the server version, the dump tool's version, the
