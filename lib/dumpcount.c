@@ -103,6 +103,15 @@ static char *xstrdup(const char *s)
 	return memcpy(xrealloc(NULL, n), s, n);
 }
 
+/* Names come from the archive: a control byte in one must not break the
+ * message's single line. */
+static void one_line(char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			*s = '?';
+}
+
 __attribute__((format(printf, 2, 3)))
 static int fail(struct dumpcount *dc, const char *fmt, ...)
 {
@@ -114,6 +123,7 @@ static int fail(struct dumpcount *dc, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(dc->why, sizeof(dc->why), fmt, ap);
 	va_end(ap);
+	one_line(dc->why);
 	n = strlen(dc->why);
 	snprintf(dc->why + n, sizeof(dc->why) - n, " (at byte %lld)", dc->pos);
 	dc->failed = 1;
@@ -469,6 +479,7 @@ static int step_done(struct dumpcount *dc)
 /* Rows are the lines before a "\." line; after it only empty lines. */
 static int count_lines(struct dumpcount *dc, const unsigned char *p, size_t n)
 {
+	const unsigned char *base = p;
 	struct tab *t = dc->cur;
 
 	while (n) {
@@ -482,16 +493,14 @@ static int count_lines(struct dumpcount *dc, const unsigned char *p, size_t n)
 		}
 		if (!nl)
 			return 0;
-		if (t->line_len == 2 && t->head[0] == '\\' && t->head[1] == '.') {
-			if (t->ended)
-				return fail(dc, "two end-of-data markers in table %s.%s", t->schema,
-					    t->name);
+		if (t->line_len == 2 && t->head[0] == '\\' && t->head[1] == '.' && !t->ended) {
 			t->ended = 1;
-		} else if (t->ended) {
-			if (t->line_len)
-				return fail(dc, "a line after the end-of-data marker in table %s.%s",
-					    t->schema, t->name);
-		} else {
+		} else if (t->ended && t->line_len) {
+			/* name the byte after this line, whatever the chunking */
+			dc->pos += nl + 1 - base;
+			return fail(dc, "a line after the end-of-data marker in table %s.%s",
+				    t->schema, t->name);
+		} else if (!t->ended) {
 			t->rows++;
 		}
 		t->line_len = 0;
@@ -506,14 +515,18 @@ int dumpcount_feed(struct dumpcount *dc, const void *buf, size_t len)
 	const unsigned char *p = buf;
 
 	while (len && !dc->failed) {
-		size_t take;
+		size_t take, room = len;
 
+		/* never past the TOC limit, so the failure names the same byte
+		 * however the stream is cut */
+		if (dc->in_toc && (long long)room > DUMPCOUNT_TOC_MAX + 1 - dc->toc_bytes)
+			room = (size_t)(DUMPCOUNT_TOC_MAX + 1 - dc->toc_bytes);
 		if (dc->mode == M_FIXED) {
-			take = dc->need - dc->have < len ? dc->need - dc->have : len;
+			take = dc->need - dc->have < room ? dc->need - dc->have : room;
 			memcpy(dc->acc + dc->have, p, take);
 			dc->have += take;
 		} else {
-			take = (unsigned long long)dc->left < len ? (size_t)dc->left : len;
+			take = (unsigned long long)dc->left < room ? (size_t)dc->left : room;
 			if (dc->mode == M_STR && dc->keep_len < KEEP - 1) {
 				size_t k = KEEP - 1 - dc->keep_len;
 
@@ -550,8 +563,8 @@ static const char *where(const struct dumpcount *dc)
 	return "a data block";
 }
 
-int dumpcount_finish(struct dumpcount *dc, const struct dumpcount_table **tables,
-		     size_t *n, struct errbuf *e)
+static int finish(struct dumpcount *dc, const struct dumpcount_table **tables, size_t *n,
+		  struct errbuf *e)
 {
 	*tables = NULL;
 	*n = 0;
@@ -579,4 +592,14 @@ int dumpcount_finish(struct dumpcount *dc, const struct dumpcount_table **tables
 	*tables = dc->out;
 	*n = dc->ntabs;
 	return 0;
+}
+
+int dumpcount_finish(struct dumpcount *dc, const struct dumpcount_table **tables,
+		     size_t *n, struct errbuf *e)
+{
+	int rc = finish(dc, tables, n, e);
+
+	if (rc)
+		one_line(e->msg);
+	return rc;
 }
