@@ -87,7 +87,11 @@ B=("$bin" --config "$work/ballast.json" -q)
 latest_obj() { find "$work/repo" -name "$1" -printf '%T@ %s\n' | sort -n | tail -n 1 | cut -d' ' -f2; }
 raw=$work/raw.tsv
 : > "$raw"
-m() { bench_measure "$raw" "$@"; }
+# Every measurement starts from a settled machine: the previous command's
+# dirty pages written out and the server checkpointed, so a checkpoint
+# or write-back that one command caused does not land on the next one.
+settle() { sync; bpsql -d postgres -c CHECKPOINT >/dev/null; }
+m() { settle; bench_measure "$raw" "$@"; }
 n=0   # restore target databases are fresh each time
 fresh_db() { n=$((n + 1)); d=r_$n; bpsql -d postgres -c "CREATE DATABASE $d" >/dev/null; }
 
@@ -121,12 +125,13 @@ for r in $(seq 1 "$rounds"); do
 	m volume tar_zstd "$r" "stat -c %s $work/t.tar.zst" -- tar -I 'zstd -T0 -3' -cf "$work/t.tar.zst" -C "$work/tree" .
 	m volume ballast "$r" "find $work/repo -name volume-vol.tar.zst -printf '%T@ %s\n' | sort -n | tail -n 1 | cut -d' ' -f2" -- \
 		"${B[@]}" run --only volume:vol
-	rm -rf "$work/x1" "$work/x2"; mkdir "$work/x1"
+	rm -rf "$work/x1" "$work/x2" "$work/x3"; mkdir "$work/x1" "$work/x3"
 	m volume_restore tar_x "$r" "" -- tar -I zstd -xf "$work/t.tar.zst" -C "$work/x1"
 	m volume_restore ballast "$r" "" -- "${B[@]}" restore --latest --volume vol --to "$work/x2" --no-keep
+	m volume_restore tar_x_sync "$r" "" -- sh -c "tar -I zstd -xf '$work/t.tar.zst' -C '$work/x3' && sync"
 	[ "$(find "$work/x2" -type f | wc -l)" = "$treefiles" ] ||
 		{ echo "bench: ballast volume restore into $work/x2 is missing files" >&2; exit 1; }
-	rm -rf "$work/x1" "$work/x2"
+	rm -rf "$work/x1" "$work/x2" "$work/x3"
 
 	# 4. memory at 1x and 4x the database
 	m memory ballast_1x "$r" "" -- "${B[@]}" run --only db:bench

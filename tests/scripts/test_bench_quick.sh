@@ -50,7 +50,8 @@ expected = {
     "restore": (["pg_restore", "ballast", "pg_restore_j", "ballast_jobs"],
                 ["speed_pg_restore_over_ballast", "speed_pg_restore_j_over_ballast_jobs"]),
     "volume": (["tar_zstd", "ballast"], ["speed_tar_zstd_over_ballast", "size_ballast_over_tar_zstd"]),
-    "volume_restore": (["tar_x", "ballast"], ["speed_tar_x_over_ballast"]),
+    "volume_restore": (["tar_x", "ballast", "tar_x_sync"],
+                       ["speed_tar_x_over_ballast", "speed_tar_x_sync_over_ballast"]),
     "memory": (["ballast_1x", "ballast_4x"], ["rss_4x_over_1x"]),
 }
 pairs = doc.get("pairs", {})
