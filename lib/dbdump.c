@@ -477,6 +477,13 @@ int dbdump_backup(json_t *db, struct repo *r, const char *key, const struct dbdu
 		goto out;
 	if (!strcmp(mode, "exact")) {
 		rc = pg_exec(conn, "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY", NULL, e);
+		/* This session sits idle in its transaction for the whole dump:
+		 * a server-wide idle_in_transaction_session_timeout must not end
+		 * it, or pg_dump cannot import the snapshot and the fallback
+		 * count has nothing to count in. */
+		if (!rc)
+			rc = pg_exec(conn, "SET LOCAL idle_in_transaction_session_timeout = 0", NULL,
+				     e);
 		if (!rc)
 			rc = pg_value(conn, "SELECT pg_export_snapshot()", &arg_snap, e);
 		if (rc)

@@ -192,6 +192,21 @@ START_TEST(test_fallback_missing_table)
 }
 END_TEST
 
+/* The session holding the exported snapshot is idle in its transaction
+ * while pg_dump runs: a database-wide idle_in_transaction_session_timeout
+ * must not end it (pg_dump could not import the snapshot, and the fallback
+ * would have nothing to count in). */
+START_TEST(test_idle_timeout_spares_the_snapshot)
+{
+	sql("mix", "ALTER DATABASE mix SET idle_in_transaction_session_timeout = '1s'");
+	backup_and_check("idle", "#!/bin/sh\n"
+			 "case \"$1\" in --version) exec pg_dump --version;; esac\n"
+			 "sleep 2\n"
+			 "exec pg_dump \"$@\" --inserts\n", "snapshot", "is not COPY text");
+	sql("mix", "ALTER DATABASE mix RESET idle_in_transaction_session_timeout");
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("dumpcount_pg");
@@ -205,6 +220,7 @@ int main(void)
 	tcase_add_test(tc, test_fallback_compressed);
 	tcase_add_test(tc, test_fallback_inserts);
 	tcase_add_test(tc, test_fallback_missing_table);
+	tcase_add_test(tc, test_idle_timeout_spares_the_snapshot);
 	suite_add_tcase(s, tc);
 	return trun_suite(s);
 }
