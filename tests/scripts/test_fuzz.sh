@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Every libFuzzer target runs for BALLAST_FUZZ_SECONDS (default 20, seed
+# Every libFuzzer target runs for BALLAST_FUZZ_SECONDS (default 10, seed
 # BALLAST_FUZZ_SEED, default 1) without
 # a crash, a leak or a sanitizer report. Skipped in the ASan pass of
 # scripts/test.sh (the fuzz build is already sanitized).
@@ -9,5 +9,5 @@ if ! command -v clang >/dev/null; then
 	exit 1
 fi
 cd "$S"
-BALLAST_FUZZ_SEED=${BALLAST_FUZZ_SEED:-1} BALLAST_FUZZ_BUILD=$B/fuzz scripts/fuzz.sh "${BALLAST_FUZZ_SECONDS:-20}" && t_ok || t_fail "a fuzz target crashed (see above)"
+BALLAST_FUZZ_SEED=${BALLAST_FUZZ_SEED:-1} BALLAST_FUZZ_BUILD=$B/fuzz scripts/fuzz.sh "${BALLAST_FUZZ_SECONDS:-10}" && t_ok || t_fail "a fuzz target crashed (see above)"
 t_done

@@ -7,6 +7,8 @@
 #                     and print the conninfo.
 #   pg.sh stop DIR    stop the cluster and remove DIR.
 #
+# initdb runs with --no-sync: the cluster runs with fsync=off and is thrown
+# away, and two dozen clusters syncing at once cost the suite real time.
 # Run as root, the cluster belongs to the `postgres` user (initdb refuses
 # root); otherwise to the caller. The superuser is "postgres" with password
 # "ballast-test-pw" (password auth on TCP, trust on the socket), so tests can
@@ -50,7 +52,7 @@ start)
 	pwfile=$dir/.pw
 	echo "ballast-test-pw" > "$pwfile"
 	[ "$(id -u)" = 0 ] && chown postgres: "$pwfile"
-	as_owner "$bindir/initdb" -D "$dir/data" -U postgres --auth-local=trust \
+	as_owner "$bindir/initdb" -D "$dir/data" -U postgres --no-sync --auth-local=trust \
 		--auth-host=scram-sha-256 --pwfile="$pwfile" -E UTF8 --locale=C.UTF-8 \
 		>"$dir/initdb.log" 2>&1 || { cat "$dir/initdb.log" >&2; svc_die "initdb failed in $dir"; }
 	rm -f "$pwfile"
