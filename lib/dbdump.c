@@ -288,6 +288,23 @@ static int cmp_count(const void *a, const void *b)
 	return c ? c : strcmp(x->name, y->name);
 }
 
+/* The stream's complete count for table t ({"schema","name"}) among the n
+ * sorted entries, or NULL. */
+static const struct dumpcount_table *find_count(const struct dumpcount_table **sorted, size_t n,
+						json_t *t)
+{
+	struct dumpcount_table key = {
+		.schema = json_string_value(json_object_get(t, "schema")),
+		.name = json_string_value(json_object_get(t, "name")),
+	}, *kp = &key;
+	const struct dumpcount_table **hit;
+
+	if (!n || !key.schema || !key.name)
+		return NULL;
+	hit = bsearch(&kp, sorted, n, sizeof(*sorted), cmp_count);
+	return hit && (*hit)->rows >= 0 ? *hit : NULL;
+}
+
 /* The counts read from the dump stream into tables, when the archive was
  * read to its end and holds the data of every listed table; otherwise 1
  * with the reason in why and tables untouched. */
@@ -316,30 +333,15 @@ static int counts_from_stream(struct dumpcount *dc, json_t *tables, struct strbu
 			goto out;
 		}
 	/* every listed table first, so a miss leaves tables as it was */
-	json_array_foreach(tables, i, t) {
-		struct dumpcount_table key = {
-			.schema = json_string_value(json_object_get(t, "schema")),
-			.name = json_string_value(json_object_get(t, "name")),
-		}, *kp = &key;
-		const struct dumpcount_table **hit = n ? bsearch(&kp, sorted, n, sizeof(*sorted),
-								  cmp_count) : NULL;
-
-		if (!hit || (*hit)->rows < 0) {
-			strbuf_addf(why, "the archive holds no data for table %s.%s", key.schema,
-				    key.name);
+	json_array_foreach(tables, i, t)
+		if (!find_count(sorted, n, t)) {
+			strbuf_addf(why, "the archive holds no data for table %s.%s",
+				    json_string_value(json_object_get(t, "schema")),
+				    json_string_value(json_object_get(t, "name")));
 			goto out;
 		}
-	}
-	json_array_foreach(tables, i, t) {
-		struct dumpcount_table key = {
-			.schema = json_string_value(json_object_get(t, "schema")),
-			.name = json_string_value(json_object_get(t, "name")),
-		}, *kp = &key;
-		const struct dumpcount_table **hit = bsearch(&kp, sorted, n, sizeof(*sorted),
-							     cmp_count);
-
-		json_object_set_new(t, "rows", json_integer((*hit)->rows));
-	}
+	json_array_foreach(tables, i, t)
+		json_object_set_new(t, "rows", json_integer(find_count(sorted, n, t)->rows));
 	rc = 0;
 out:
 	free(sorted);
