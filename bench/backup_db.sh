@@ -49,17 +49,7 @@ JSON
 mkcfg "$work/exact.json" exact
 mkcfg "$work/off.json" off
 
-# measure NAME CMD...: runs CMD under /usr/bin/time -v, prints "secs rss_kib"
-measure() {
-	local name=$1; shift
-	/usr/bin/time -v -o "$work/time.$name" "$@" >/dev/null 2>"$work/err.$name" || {
-		cat "$work/err.$name" >&2; echo "$name failed" >&2; exit 1; }
-	local wall rss
-	wall=$(awk -F': ' '/Elapsed \(wall clock\)/ {print $2}' "$work/time.$name" |
-	       awk -F: '{ if (NF == 3) print $1 * 3600 + $2 * 60 + $3; else print $1 * 60 + $2 }')
-	rss=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$work/time.$name")
-	echo "$wall $rss"
-}
+measure() { bench_time "$work" "$@"; }
 latest_size() { find "$work/repo" -name 'db-bench.dump.zst' -newer "$work/mark" -printf '%s\n' | head -1; }
 
 declare -A T S R

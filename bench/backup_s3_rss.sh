@@ -18,6 +18,7 @@
 # to bench/results/backup_s3_rss-<UTC time>.md.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
+. "$here/bench/lib.sh"
 build=${1:-$here/build}
 mb=${BENCH_MB:-2048}
 bin=$build/ballast-backup
@@ -80,17 +81,7 @@ mkcfg "$work/s3.json" "{ \"type\": \"s3\", \"endpoint\": \"$(cat "$work/s3/endpo
   \"access_key_env\": \"BENCH_S3_ACCESS\", \"secret_key_env\": \"BENCH_S3_SECRET\",
   \"timeout\": \"10m\" }"
 
-# measure NAME CMD...: runs CMD under /usr/bin/time -v, prints "secs rss_kib"
-measure() {
-	local name=$1; shift
-	/usr/bin/time -v -o "$work/time.$name" "$@" >"$work/out.$name" 2>"$work/err.$name" || {
-		cat "$work/err.$name" >&2; echo "$name failed" >&2; exit 1; }
-	local wall rss
-	wall=$(awk -F': ' '/Elapsed \(wall clock\)/ {print $2}' "$work/time.$name" |
-	       awk -F: '{ if (NF == 3) print $1 * 3600 + $2 * 60 + $3; else print $1 * 60 + $2 }')
-	rss=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$work/time.$name")
-	echo "$wall $rss"
-}
+measure() { bench_time "$work" "$@"; }
 stored() { # bytes of the db object in a run's --json result
 	sed -n 's/.*"items":\[{[^]]*"size":\([0-9]*\).*/\1/p' "$1" | tail -1
 }

@@ -8,6 +8,10 @@
 #       bytes is the output of `sh -c BYTES_CMD` ("" for none: written as -1).
 #       A failing CMD prints its stderr and returns 1: a benchmark of a
 #       command that failed is no measurement.
+#   bench_time DIR NAME CMD...
+#       runs CMD under /usr/bin/time with its stdout in DIR/out.NAME and
+#       stderr in DIR/err.NAME, and prints "wall_seconds peak_rss_kib"; a
+#       failing CMD prints its stderr and returns 1.
 #   bench_gen_db PSQL_FUNC DBNAME ORDERS
 #       creates DBNAME with customers and ORDERS orders (text, numeric,
 #       timestamptz, jsonb) and four indexes. PSQL_FUNC is the name of a
@@ -39,6 +43,14 @@ bench_measure() {
 	[ -n "$bytes_cmd" ] && bytes=$(sh -c "$bytes_cmd")
 	printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$pair" "$variant" "$round" "$wall" "$rss" "$bytes" >> "$file"
 	rm -f "$tf" "$ef"
+}
+
+bench_time() {
+	local dir=$1 name=$2
+	shift 2
+	/usr/bin/time -f '%e %M' -o "$dir/time.$name" "$@" >"$dir/out.$name" 2>"$dir/err.$name" || {
+		cat "$dir/err.$name" >&2; echo "bench: $name failed: $*" >&2; return 1; }
+	tail -n 1 "$dir/time.$name"
 }
 
 bench_gen_db() {
