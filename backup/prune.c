@@ -14,6 +14,15 @@
 #include "prune.h"
 #include "retention.h"
 
+/* The wall clock in ms, the clock backup ids are taken from. */
+static long long wall_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 static void print_plan(json_t *plan, int dry)
 {
 	json_t *p;
@@ -90,7 +99,7 @@ int cmd_prune(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e)
 	rc = backupset_open(ctx->cfg, &r, &project, e);
 	if (rc)
 		goto out;
-	rc = prune_plan(r, project, &pol, grace_ms / 1000, time(NULL), &plan, e);
+	rc = prune_plan(r, project, &pol, grace_ms, wall_ms(), &plan, e);
 	if (rc)
 		goto out;
 	if (!dry) {

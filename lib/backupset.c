@@ -104,6 +104,24 @@ static int last_verify_failed(struct repo *r, const char *project, const char *i
 	return failed;
 }
 
+/* Whether id's manifest.json is cut short (manifest_torn): on a driver
+ * whose killed writes can leave a short object, that is a commit that never
+ * finished, not a committed backup that was damaged. */
+static int manifest_cut_short(struct repo *r, const char *project, const char *id)
+{
+	struct strbuf key = STRBUF_INIT, text = STRBUF_INIT;
+	struct errbuf e = ERRBUF_INIT;
+	int torn;
+
+	manifest_backup_prefix(project, id, &key);
+	strbuf_addstr(&key, "manifest.json");
+	torn = !repo_get_bytes(r, key.buf, &text, BACKUPSET_MANIFEST_MAX, &e) &&
+	       manifest_torn(text.buf, text.len);
+	strbuf_release(&key);
+	strbuf_release(&text);
+	return torn;
+}
+
 int backupset_list(struct repo *r, const char *project, json_t **out, struct errbuf *e)
 {
 	json_t *ids = NULL, *list, *v;
@@ -141,7 +159,10 @@ int backupset_list(struct repo *r, const char *project, json_t **out, struct err
 		if (!json_is_true(json_object_get(info, "manifest"))) {
 			json_object_set_new(ent, "status", json_string("incomplete"));
 		} else if (backupset_load(r, project, names[i], &m, &le)) {
-			json_object_set_new(ent, "status", json_string("failed-verify"));
+			int torn = repo_torn_writes(r) && manifest_cut_short(r, project, names[i]);
+
+			json_object_set_new(ent, "status", json_string(torn ? "incomplete" :
+									"failed-verify"));
 			json_object_set_new(ent, "error", json_string(le.msg));
 		} else {
 			size_t k;

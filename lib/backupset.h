@@ -9,8 +9,10 @@
  * backupset_list() returns a JSON array sorted by id (oldest first) of
  *   {"id", "time", "labels", "items": [{"type","name"}], "size",
  *    "status": "good" | "incomplete" | "failed-verify", "error"?}
- * where "incomplete" has no manifest and "failed-verify" has a manifest that
- * does not check out or whose last verify (verify.json beside it) failed.
+ * where "incomplete" has no manifest (or, on a driver whose killed writes
+ * can leave a short object, a manifest cut short: repo_torn_writes() and
+ * manifest_torn()) and "failed-verify" has a manifest that does not check
+ * out or whose last verify (verify.json beside it) failed.
  *
  * backupset_verify_object() re-reads one stored object, compares its size
  * and SHA-256 with the manifest and test-decompresses it; BL_EVERIFY naming

@@ -190,6 +190,29 @@ static int canonical(json_t *m, const char *text, size_t len)
 	return same;
 }
 
+int manifest_torn(const char *text, size_t len)
+{
+	struct strbuf whole = STRBUF_INIT;
+	struct errbuf e = ERRBUF_INIT;
+	json_error_t je;
+	json_t *m = json_loadb(text, len, 0, &je);
+	int torn;
+
+	if (!m)
+		return je.position >= 0 && (size_t)je.position >= len;
+	json_decref(m);
+	/* Complete JSON but for the newline manifest_seal() ends with: the
+	 * last byte never arrived. */
+	if (len && text[len - 1] == '\n')
+		return 0;
+	strbuf_add(&whole, text, len);
+	strbuf_addch(&whole, '\n');
+	torn = manifest_parse(whole.buf, whole.len, "manifest", &m, &e) == 0;
+	json_decref(m);
+	strbuf_release(&whole);
+	return torn;
+}
+
 int manifest_parse(const char *text, size_t len, const char *where, json_t **out,
 		   struct errbuf *e)
 {

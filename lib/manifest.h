@@ -62,6 +62,10 @@ int manifest_seal(json_t *m, struct strbuf *text, struct errbuf *e);
  * error ("audit_app/backups/<id>/manifest.json"). */
 int manifest_parse(const char *text, size_t len, const char *where, json_t **out,
 		   struct errbuf *e);
+/* 1 when text is a manifest cut short: empty, or JSON that ends before it
+ * is complete (the parser ran out of input). A write that was killed on a
+ * server that stores a request body as it arrives leaves exactly this. */
+int manifest_torn(const char *text, size_t len);
 /* The checksum a manifest should carry ("sha256:<hex>"), into out. */
 int manifest_checksum(json_t *m, struct strbuf *out);
 

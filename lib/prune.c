@@ -1,5 +1,6 @@
 #include "prune.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -85,6 +86,22 @@ static time_t id_time(const char *id)
 	return timegm(&tm);
 }
 
+/* The id's time in milliseconds ("20261127T021500Z-a1b2": seconds, then
+ * three hex digits of the millisecond scaled to 0-ffb); -1 when it does
+ * not parse. Whole seconds would keep a backup killed in the same second
+ * as a prune with a grace of 0s. */
+static long long id_time_ms(const char *id)
+{
+	time_t t = id_time(id);
+	unsigned frac = 0;
+
+	if (t < 0)
+		return -1;
+	if (strlen(id) >= 20 && id[16] == '-' && sscanf(id + 17, "%3x", &frac) == 1)
+		return (long long)t * 1000 + (long long)frac * 1000 / 4096;
+	return (long long)t * 1000;
+}
+
 static int label_keep(json_t *labels)
 {
 	const char *v = json_string_value(json_object_get(labels, "keep"));
@@ -93,7 +110,7 @@ static int label_keep(json_t *labels)
 }
 
 int prune_plan(struct repo *r, const char *project, const struct retention_policy *p,
-	       long long grace_s, time_t now, json_t **plan, struct errbuf *e)
+	       long long grace_ms, long long now_ms, json_t **plan, struct errbuf *e)
 {
 	json_t *list = NULL, *ent, *out = json_array();
 	struct retention_item *items = NULL;
@@ -118,7 +135,8 @@ int prune_plan(struct repo *r, const char *project, const struct retention_polic
 		if (t < 0)
 			t = id_time(id);
 		if (!strcmp(status, "incomplete")) {
-			int old = t >= 0 && (long long)(now - t) > grace_s;
+			long long t_ms = id_time_ms(id);
+			int old = t_ms >= 0 && now_ms - t_ms >= grace_ms;
 
 			json_array_append_new(out, json_pack(
 				"{s:s, s:O, s:s, s:O, s:b, s:s, s:s}", "id", id, "time",

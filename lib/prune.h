@@ -10,9 +10,10 @@
  *     good backup, the newest backup whose latest drill report passed, a
  *     backup labelled keep=true, and (when the rules would remove every
  *     backup) all of them are kept;
- *   - incomplete backups (no manifest) are removed once their id's time is
- *     more than grace_s seconds before now, else kept ("incomplete, within
- *     the grace period").
+ *   - incomplete backups are removed once their id's time (to the
+ *     millisecond) is at least grace_ms before now_ms (Unix time in ms),
+ *     else kept ("incomplete, within the grace period"). The caller holds
+ *     the run lock, so no incomplete backup it sees is still being written.
  * The plan is a JSON array of {"id", "time", "status", "labels", "drilled",
  * "action": "keep"|"remove", "reason"}. It is pure with respect to the
  * repository: nothing is changed.
@@ -36,7 +37,7 @@
 #define PRUNE_DEFAULT_GRACE_S (24 * 3600)
 
 int prune_plan(struct repo *r, const char *project, const struct retention_policy *p,
-	       long long grace_s, time_t now, json_t **plan, struct errbuf *e);
+	       long long grace_ms, long long now_ms, json_t **plan, struct errbuf *e);
 
 int prune_apply(struct repo *r, const char *project, json_t *plan, int *removed,
 		struct errbuf *e);

@@ -67,6 +67,11 @@ const char *repo_describe(const struct repo *r)
 	return r ? r->describe : "(no repository)";
 }
 
+int repo_torn_writes(const struct repo *r)
+{
+	return r && r->ops->torn_writes;
+}
+
 int repo_writer_open(struct repo *r, const char *key, long long size_hint,
 		     struct repo_writer **out, struct errbuf *e)
 {

@@ -75,6 +75,10 @@ int repo_put_bytes(struct repo *r, const char *key, const void *buf, size_t len,
 int repo_get_bytes(struct repo *r, const char *key, struct strbuf *out, size_t max,
 		   struct errbuf *e);
 
+/* 1 when the driver cannot rule out a short object under a final key after
+ * a killed write (repo_ops.torn_writes). */
+int repo_torn_writes(const struct repo *r);
+
 /* Every object whose key starts with prefix, in no particular order. */
 int repo_list(struct repo *r, const char *prefix, repo_list_fn fn, void *ctx,
 	      struct errbuf *e);
@@ -109,6 +113,10 @@ struct repo_ops {
 		      struct errbuf *e);
 	int (*del)(struct repo *r, const char *key, struct errbuf *e);
 	void (*close)(struct repo *r);
+	/* 1 when a single write killed mid-way may leave a short object under
+	 * its final key (S3-compatible servers that store a PUT body as it
+	 * arrives, such as s3rver); local and sftp commit by rename. */
+	int torn_writes;
 };
 
 struct repo {

@@ -400,6 +400,7 @@ static const struct repo_ops local_ops = {
 	local_exists,
 	local_del,
 	local_close,
+	0,
 };
 
 int repo_local_open(json_t *spec, const char *cfgdir, struct repo **out, struct errbuf *e)

@@ -1,8 +1,12 @@
 /* The s3 repository driver (contract in repo.h; S3 itself in s3.h).
  *
  * Keys live under the configured prefix in one bucket. A writer keeps the
- * stream in memory up to one part: an object that fits is one PUT, visible
- * whole or not at all. A longer stream becomes a multipart upload; one part
+ * stream in memory up to one part: an object that fits is one PUT, with
+ * Content-MD5 so a server that checks it refuses a short body. S3 makes a
+ * PUT visible whole or not at all; some compatible servers (s3rver) store
+ * the body as it arrives, so a killed PUT can leave a short object under
+ * its key: the driver says so (torn_writes) and readers of commit objects
+ * treat a cut-short manifest as an unfinished commit. A longer stream becomes a multipart upload; one part
  * goes up on a worker thread while the next fills, so at most two parts
  * are in memory, and the object appears only when the upload is completed
  * at commit. Any failure, or an abort, aborts the upload: nothing partial is
@@ -402,6 +406,7 @@ static const struct repo_ops s3_ops = {
 	s3w_open, s3w_write, s3w_commit, s3w_abort,
 	s3r_open, s3r_read, s3r_close,
 	s3_repo_list, s3_repo_exists, s3_repo_del, s3_repo_close,
+	1,
 };
 
 static const char *str_field(json_t *spec, const char *name)

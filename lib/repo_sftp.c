@@ -367,6 +367,7 @@ static const struct repo_ops sftp_ops = {
 	sw_open, sw_write, sw_commit, sw_abort,
 	sr_open, sr_read, sr_close,
 	sftp_list, sftp_exists, sftp_del, sftp_close,
+	0,
 };
 
 /* A local path from the config: "~/" from $HOME, relative from cfgdir. */

@@ -605,6 +605,17 @@ static void sha256_hex(const void *buf, size_t len, char out[65])
 		snprintf(out + 2 * i, 3, "%02x", md[i]);
 }
 
+/* Content-MD5 (base64 of the binary MD5): a server that checks it refuses
+ * a body that arrived short or changed, rather than storing it. */
+static void md5_b64(const void *buf, size_t len, char out[32])
+{
+	unsigned char md[16];
+	unsigned int mdlen = 0;
+
+	EVP_Digest(buf ? buf : "", len, md, &mdlen, EVP_md5(), NULL);
+	EVP_EncodeBlock((unsigned char *)out, md, 16);
+}
+
 static int transient_curl(CURLcode cc)
 {
 	switch (cc) {
@@ -707,6 +718,13 @@ static CURLcode attempt(struct s3_client *c, CURL *h, struct s3_req *r, const ch
 	sha256_hex(r->body, r->body ? r->body_len : 0, hash);
 	snprintf(line, sizeof(line), "x-amz-content-sha256: %s", hash);
 	hdrs = curl_slist_append(hdrs, line);
+	if (!strcmp(r->method, "PUT")) {
+		char md5[32];
+
+		md5_b64(r->body, r->body ? r->body_len : 0, md5);
+		snprintf(line, sizeof(line), "Content-MD5: %s", md5);
+		hdrs = curl_slist_append(hdrs, line);
+	}
 	if (c->session_token) {
 		struct strbuf t = STRBUF_INIT;
 

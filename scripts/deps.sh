@@ -30,12 +30,10 @@ if [ ${#missing[@]} -gt 0 ]; then
 	$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-# The distribution's cluster is not needed: tests start their own.
-if command -v pg_lsclusters >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
-	pg_lsclusters -h 2>/dev/null | awk '$4=="online"{print $1, $2}' | while read -r v c; do
-		pg_ctlcluster "$v" "$c" stop >/dev/null 2>&1 || true
-	done
-fi
+# The distribution's own PostgreSQL cluster, if any, is left alone: the
+# tests and the demo start throwaway clusters of their own (initdb into a
+# temporary directory, on a free port), so nothing here stops, starts or
+# changes a server they did not create.
 
 if [ -f "$top/tests/services/package.json" ] && [ ! -d "$top/tests/services/node_modules" ]; then
 	echo "deps: npm install in tests/services"

@@ -4,8 +4,10 @@
 # saved under build-fuzz/crashes/<target>/ (or $BALLAST_FUZZ_BUILD); keep it in tests/fuzz/corpus/
 # once fixed.
 #   scripts/fuzz.sh [SECONDS] [TARGET...]
-# BALLAST_FUZZ_SEED=N fixes libFuzzer's seed (the test suite uses 1, so a
-# CI run explores the same inputs as the last one, give or take timing).
+# BALLAST_FUZZ_SEED=N fixes libFuzzer's seed; BALLAST_FUZZ_RUNS=N runs each
+# target for N inputs instead of SECONDS. The test suite sets both (seed 1
+# and a fixed count), so a CI run explores exactly the inputs of the last
+# one, however fast the machine.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
@@ -26,8 +28,10 @@ for t in "${targets[@]}"; do
 	mkdir -p "$bdir/crashes/$name"
 	seedopt=()
 	[ -n "${BALLAST_FUZZ_SEED:-}" ] && seedopt=(-seed="$BALLAST_FUZZ_SEED")
-	echo "== fuzz $name for ${secs}s${BALLAST_FUZZ_SEED:+ seed $BALLAST_FUZZ_SEED}"
-	if ! "$bdir/tests/fuzz/fuzz_$name" "${seedopt[@]}" -max_total_time="$secs" -timeout=10 -rss_limit_mb=1024 \
+	limit=(-max_total_time="$secs")
+	[ -n "${BALLAST_FUZZ_RUNS:-}" ] && limit=(-runs="$BALLAST_FUZZ_RUNS")
+	echo "== fuzz $name for ${BALLAST_FUZZ_RUNS:+$BALLAST_FUZZ_RUNS runs}${BALLAST_FUZZ_RUNS:-${secs}s}${BALLAST_FUZZ_SEED:+ seed $BALLAST_FUZZ_SEED}"
+	if ! "$bdir/tests/fuzz/fuzz_$name" "${seedopt[@]}" "${limit[@]}" -timeout=10 -rss_limit_mb=1024 \
 		-artifact_prefix="$bdir/crashes/$name/" -print_final_stats=0 "$work" \
 		>"$bdir/fuzz_$name.log" 2>&1; then
 		echo "fuzz $name: crash, see $bdir/fuzz_$name.log and $bdir/crashes/$name/" >&2

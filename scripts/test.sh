@@ -22,6 +22,11 @@ while [ $# -gt 0 ]; do
 done
 
 scripts/deps.sh
+# The fault suites draw kill moments, flipped bytes and cut points from a
+# seed: a fixed one here, so a red run means a code change and replays
+# exactly; scripts/soak.sh runs them with fresh seeds.
+export BALLAST_FAULT_SEED=${BALLAST_FAULT_SEED:-1}
+echo "== fault suites seeded with BALLAST_FAULT_SEED=$BALLAST_FAULT_SEED (scripts/soak.sh for fresh seeds)"
 jobs=$(nproc 2>/dev/null || echo 2)
 # Most suites spend their time waiting on servers, health deadlines and
 # child processes, so twice as many as there are cores keeps both busy.
@@ -30,7 +35,8 @@ test_jobs=$((jobs * 2))
 run_pass() {
 	local dir=$1; shift
 	cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo "$@" >/dev/null
-	cmake --build "$dir" -j "$jobs" >/dev/null 2>"$dir.build.log" || { cat "$dir.build.log" >&2; return 1; }
+	cmake --build "$dir" -j "$jobs" >/dev/null 2>"$dir/ballast-build.log" ||
+		{ cat "$dir/ballast-build.log" >&2; return 1; }
 	(cd "$dir" && ctest --output-on-failure -j "$test_jobs" "${ctest_args[@]}")
 }
 

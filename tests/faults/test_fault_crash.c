@@ -1,13 +1,16 @@
 // services: pg s3
 /* A randomised crash test: ballast-backup run (a database and a volume),
- * SIGKILLed at a random moment
- * (from before it opens the repository to after it commits), again and
- * again on a local and an S3 repository. After every kill:
+ * SIGKILLed at a seeded moment (from before it opens the repository to
+ * after it commits; the kills of each repository are spread over the whole
+ * span, one per slice, so every phase is hit whatever the seed), again and
+ * again, in turns, on a local and an S3 repository. After every kill:
  *   - list shows no incomplete backup as good, and every backup it lists as
  *     good passes verify --all;
  *   - the next run succeeds at once: no lock blocks it;
  *   - the temporary objects the killed run left are gone after that run,
- *     and prune then removes its incomplete backup, if any.
+ *     and prune then removes its incomplete backup, if any;
+ *   - at the end, on each repository, some kills landed mid-write (a
+ *     temporary object existed, or an incomplete backup was left).
  * BALLAST_FAULT_ITERATIONS (default 50) and BALLAST_FAULT_SEED (printed)
  * make it longer or replay one sequence. */
 #include "faults.h"
@@ -49,9 +52,11 @@ struct ctx {
 	struct proj p;
 	const char *kind;
 	long long run_ms;  /* a clean run's duration */
+	int kills;         /* kills planned for this repository */
 	int runs_ok;       /* runs that returned 0 */
 	int killed;        /* runs that were killed */
-	int killed_mid;    /* ... while a temporary object existed */
+	int killed_mid;    /* ... mid-write: a temporary object existed (local)
+			    * or the killed run left an incomplete backup */
 };
 
 /* The backups as list --json reports them. */
@@ -126,7 +131,11 @@ static void one_kill(struct ctx *c, int iter)
 	struct errbuf e = ERRBUF_INIT;
 	const char *argv[] = { NULL, "--config", c->p.cfg, "run", NULL };
 	char logf[1200];
-	long long delay = ft_below(c->run_ms + c->run_ms / 5 + 1), t0;
+	/* Stratified: the k-th of n kills lands in the k-th n-th of the span
+	 * (a clean run's time and a fifth), at a seeded offset inside it, so
+	 * every phase of a run is hit whatever the seed. */
+	long long span = c->run_ms + c->run_ms / 5 + 1, slot = span / c->kills + 1;
+	long long delay = c->killed * span / c->kills + ft_below(slot), t0;
 	json_t *list = listing(&c->p), *good_before = ids_with(list, "good"), *good, *v;
 	size_t i, committed;
 	int tmp_seen = 0, st;
@@ -143,7 +152,6 @@ static void one_kill(struct ctx *c, int iter)
 	proc_finish(&ch, &e);
 	proc_release(&ch);
 	c->killed++;
-	c->killed_mid += tmp_seen;
 
 	/* Every backup listed as good was committed: its manifest checks out
 	 * and its objects verify; at most the killed run added one. */
@@ -154,6 +162,12 @@ static void one_kill(struct ctx *c, int iter)
 		      "%s iteration %d (kill after %lld ms): %zu good backups, %zu before", c->kind,
 		      iter, delay, json_array_size(good), json_array_size(good_before));
 	committed = json_array_size(good) - json_array_size(good_before);
+	{
+		json_t *inc = ids_with(list, "incomplete");
+
+		c->killed_mid += tmp_seen || json_array_size(inc) > 0;
+		json_decref(inc);
+	}
 	json_array_foreach(good_before, i, v)
 		ck_assert_msg(json_equal(json_array_get(good, i), v),
 			      "%s iteration %d: an earlier good backup %s is gone", c->kind, iter,
@@ -198,16 +212,21 @@ static void crash_loop(void)
 		timed_run(&c[k]);
 		c[k].run_ms = timed_run(&c[k]);
 	}
-	for (int i = 0; i < iters; i++) {
-		one_kill(&c[ft_below(2)], i);
-	}
+	/* the repositories take turns, so each gets its share of the kills */
+	c[0].kills = (iters + 1) / 2;
+	c[1].kills = iters / 2 > 0 ? iters / 2 : 1;
+	for (int i = 0; i < iters; i++)
+		one_kill(&c[i % 2], i);
 	for (int k = 0; k < 2; k++) {
 		struct strbuf out = STRBUF_INIT, err = STRBUF_INIT;
 
 		ck_assert_int_eq(ftb(&c[k].p, &out, &err, "verify", "--all"), 0);
-		fprintf(stderr, "fault_crash: %s: %d kills (%d while a temporary object existed), "
+		fprintf(stderr, "fault_crash: %s: %d kills (%d mid-write), "
 			"%d clean runs, a clean run takes %lld ms\n", c[k].kind, c[k].killed,
 			c[k].killed_mid, c[k].runs_ok, c[k].run_ms);
+		/* a crash test whose kills all missed the writes proves nothing */
+		ck_assert_msg(c[k].killed == 0 || c[k].killed_mid > 0, "%s: none of %d kills "
+			      "landed while the run was writing", c[k].kind, c[k].killed);
 		strbuf_release(&out);
 		strbuf_release(&err);
 		proj_done(&c[k].p);

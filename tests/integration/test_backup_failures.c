@@ -576,46 +576,6 @@ START_TEST(test_unreachable_server)
 }
 END_TEST
 
-/* A repository on a tiny tmpfs: the second run hits ENOSPC. */
-START_TEST(test_full_disk)
-{
-	struct strbuf out = STRBUF_INIT, err = STRBUF_INIT;
-	struct proj p;
-	char fill[1200], cmd[2400];
-	char *good;
-	struct stat st;
-	long long used;
-
-	app_proj(&p, "fulldisk", NULL);
-	mkdir(p.repo, 0700);
-	if (mount("tmpfs", p.repo, "tmpfs", 0, "size=4m")) {
-		fprintf(stderr, "test_full_disk: cannot mount a tmpfs (%s); skipped\n", strerror(errno));
-		proj_done(&p);
-		return;
-	}
-	good = backup_ok(&p, NULL);
-	snprintf(fill, sizeof(fill), "%s/shop/backups/%s/db-app.dump.zst", p.repo, good);
-	ck_assert_int_eq(stat(fill, &st), 0);
-	used = (long long)st.st_size;
-	/* leave less room than one more backup needs */
-	snprintf(fill, sizeof(fill), "%s/filler", p.repo);
-	snprintf(cmd, sizeof(cmd), "dd if=/dev/zero of=%s bs=1024 count=%lld 2>/dev/null; true",
-		 fill, (4LL * 1024 * 1024 - used * 3 / 2) / 1024);
-	sh(cmd);
-	ck_assert_int_eq(bb(&p, &out, &err, "run"), 1);
-	ck_assert_msg(strstr(err.buf, "No space left on device"), "%s", err.buf);
-	ck_assert_int_eq(tmp_objects(&p), 0);
-	ck_assert_int_eq(count_status(&p, "good"), 1);
-	ck_assert_int_eq(count_status(&p, "incomplete"), 0);
-	ck_assert_int_eq(bb(&p, &out, &err, "verify", good), 0);
-	umount(p.repo);
-	free(good);
-	strbuf_release(&out);
-	strbuf_release(&err);
-	proj_done(&p);
-}
-END_TEST
-
 int main(void)
 {
 	Suite *s = suite_create("backup_failures");
@@ -635,7 +595,6 @@ int main(void)
 	tcase_add_test(tc, test_restore_password_not_exposed);
 	tcase_add_test(tc, test_missing_pg_dump);
 	tcase_add_test(tc, test_unreachable_server);
-	tcase_add_test(tc, test_full_disk);
 	suite_add_tcase(s, tc);
 	return trun_suite(s);
 }

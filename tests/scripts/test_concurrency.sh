@@ -85,7 +85,7 @@ t_run 0 "$bb" --config "$cfg" verify --all
 
 # --- prune vs run, prune vs prune ---------------------------------------
 if "$bb" --config "$cfg" prune --dry-run 2>&1 | grep -q "not built yet"; then
-	echo "SKIPPED: prune pairs: this build has no ballast-backup prune" >&2
+	t_fail "prune pairs: this build has no ballast-backup prune"
 else
 good() { "$bb" --config "$cfg" list --json | tail -1 | python3 -c 'import json,sys; print(sum(b["status"] == "good" for b in json.load(sys.stdin)["backups"]))'; }
 # prune while a run holds the lock: refused with exit 3, the run commits
@@ -162,7 +162,7 @@ never_interleaved "$tmp/mig.events" "two migrators (waiting)"
 # --- deploy vs deploy ---------------------------------------------------
 # The critical section runs from the pre-deploy hook to the post-verify hook.
 if [ ! -d "$BALLAST_TEST_SVC/http" ] || [ ! -x "$S/tests/standin/compose" ]; then
-	echo "SKIPPED: deploy pairs: no http service or compose stand-in in this tree" >&2
+	t_fail "deploy pairs: no http service or compose stand-in in this tree"
 	t_done; exit
 fi
 http=$BALLAST_TEST_SVC/http

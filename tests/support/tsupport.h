@@ -26,5 +26,8 @@ int twrite_file(const char *path, const char *text);
 int tread_file(const char *path, struct strbuf *sb);
 /* Run a suite with CK_ENV-independent defaults; returns the exit code for main. */
 int trun_suite(Suite *s);
+/* A suite whose precondition does not hold (no mount permission, say)
+ * exits with this: CTest's SKIP_RETURN_CODE reports it as a skip. */
+#define TSKIP_EXIT 77
 
 #endif

@@ -74,6 +74,28 @@ START_TEST(test_seal_and_parse)
 }
 END_TEST
 
+/* Every strict prefix of a sealed manifest is torn (what a killed write
+ * leaves on a server that stores the body as it arrives); the whole text,
+ * and damage in the middle, are not. */
+START_TEST(test_torn)
+{
+	struct strbuf text = STRBUF_INIT, bad = STRBUF_INIT;
+	struct errbuf e = ERRBUF_INIT;
+	json_t *m = sample();
+
+	ck_assert_int_eq(manifest_seal(m, &text, &e), 0);
+	ck_assert(!manifest_torn(text.buf, text.len));
+	for (size_t n = 0; n < text.len; n++)
+		ck_assert_msg(manifest_torn(text.buf, n), "a prefix of %zu bytes", n);
+	strbuf_add(&bad, text.buf, text.len);
+	bad.buf[text.len / 2] = '@';
+	ck_assert(!manifest_torn(bad.buf, bad.len));
+	json_decref(m);
+	strbuf_release(&text);
+	strbuf_release(&bad);
+}
+END_TEST
+
 START_TEST(test_tampering_is_refused)
 {
 	struct strbuf text = STRBUF_INIT, bad = STRBUF_INIT;
@@ -127,6 +149,7 @@ int main(void)
 	tcase_add_test(tc, test_ids);
 	tcase_add_test(tc, test_seal_and_parse);
 	tcase_add_test(tc, test_tampering_is_refused);
+	tcase_add_test(tc, test_torn);
 	suite_add_tcase(s, tc);
 	return trun_suite(s);
 }
