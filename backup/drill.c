@@ -14,6 +14,7 @@
 #include "log.h"
 #include "manifest.h"
 #include "proc.h"
+#include "interrupt.h"
 
 static void summarise(json_t *rep)
 {
@@ -64,7 +65,7 @@ int cmd_drill(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e)
 	const char *project = NULL, *id = NULL;
 	json_t *specs = json_array(), *report = NULL;
 	char latest[64];
-	long long t0 = proc_now_ms();
+	long long t0 = time_mono_ms();
 	int rc = 0, opt, use_latest = 0, reported = 0;
 
 	memset(&o, 0, sizeof(o));
@@ -126,7 +127,7 @@ int cmd_drill(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e)
 	rc = lock_acquire(lockpath.buf, "drill", 0, &lk, e);
 	if (rc)
 		goto out;
-	cli_catch_signals();
+	interrupt_catch();
 	rc = backupset_open(ctx->cfg, &r, &project, e);
 	if (rc)
 		goto out;

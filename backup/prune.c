@@ -13,15 +13,7 @@
 #include "proc.h"
 #include "prune.h"
 #include "retention.h"
-
-/* The wall clock in ms, the clock backup ids are taken from. */
-static long long wall_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
+#include "timeutil.h"
 
 static void print_plan(json_t *plan, int dry)
 {
@@ -55,7 +47,7 @@ int cmd_prune(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e)
 	struct lock *lk = NULL;
 	const char *project = NULL, *grace;
 	json_t *plan = NULL;
-	long long grace_ms = PRUNE_DEFAULT_GRACE_S * 1000LL, t0 = proc_now_ms();
+	long long grace_ms = PRUNE_DEFAULT_GRACE_S * 1000LL, t0 = time_mono_ms();
 	int rc, opt, dry = 0, removed = 0, reported = 0;
 
 	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -99,7 +91,7 @@ int cmd_prune(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e)
 	rc = backupset_open(ctx->cfg, &r, &project, e);
 	if (rc)
 		goto out;
-	rc = prune_plan(r, project, &pol, grace_ms, wall_ms(), &plan, e);
+	rc = prune_plan(r, project, &pol, grace_ms, time_wall_ms(), &plan, e);
 	if (rc)
 		goto out;
 	if (!dry) {

@@ -10,6 +10,7 @@
 #include "manifest.h"
 #include "progress.h"
 #include "volume_item.h"
+#include "interrupt.h"
 
 static const char *item_type(json_t *it)
 {
@@ -247,7 +248,7 @@ int cmd_restore(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e)
 			goto out;
 		}
 	}
-	cli_catch_signals();
+	interrupt_catch();
 	progress_init(&prog);
 	ro.progress = progress_update;
 	ro.progress_ctx = &prog;

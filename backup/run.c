@@ -16,6 +16,7 @@
 #include "proc.h"
 #include "repo.h"
 #include "volume_item.h"
+#include "interrupt.h"
 
 static int name_ok(const char *s)
 {
@@ -133,7 +134,7 @@ int cmd_run(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e)
 	struct lock *lk = NULL;
 	const char *project = NULL;
 	char id[MANIFEST_ID_MAX] = "", item_name[128] = "";
-	long long wait_ms = 0, t0 = proc_now_ms();
+	long long wait_ms = 0, t0 = time_mono_ms();
 	int rc = 0, opt, dry = 0, nsel = 0, removed = 0, reported = 0;
 	size_t i;
 
@@ -277,7 +278,7 @@ int cmd_run(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e)
 	rc = lock_acquire(lockpath.buf, "backup", wait_ms, &lk, e);
 	if (rc)
 		goto out;
-	cli_catch_signals();
+	interrupt_catch();
 	rc = repo_open(ctx->cfg, &r, e);
 	if (rc)
 		goto out;
@@ -337,7 +338,7 @@ int cmd_run(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e)
 
 		if (!v->name)
 			continue;
-		if (cli_interrupted)
+		if (interrupt_signal)
 			break;
 		manifest_backup_prefix(project, id, &key);
 		strbuf_addf(&key, "volume-%s.tar.zst", v->name);
@@ -367,8 +368,8 @@ int cmd_run(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e)
 		log_event("item_done", ev);
 		json_decref(ev);
 	}
-	if (cli_interrupted) {
-		rc = errbuf_set(e, BL_EFAIL, "interrupted by signal %d", cli_interrupted);
+	if (interrupt_signal) {
+		rc = interrupt_check(e);
 		goto out;
 	}
 	rc = manifest_seal(manifest, &text, e);
@@ -395,7 +396,7 @@ int cmd_run(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e)
 		res = json_pack("{s:s, s:s, s:s, s:O, s:O, s:o, s:I}", "event", "result",
 				"backup_id", id, "status", "ok", "labels", labels, "size",
 				json_object_get(manifest, "size"), "items", items_out, "duration_ms",
-				(json_int_t)(proc_now_ms() - t0));
+				(json_int_t)(time_mono_ms() - t0));
 		if (ctx->json)
 			log_json_result(res);
 		json_decref(res);

@@ -50,7 +50,7 @@ int main(int argc, char **argv)
 	}
 	EVP_DigestInit_ex(mdw, EVP_sha256(), NULL);
 	EVP_DigestInit_ex(mdr, EVP_sha256(), NULL);
-	t0 = proc_now_ms();
+	t0 = time_mono_ms();
 	if (repo_writer_open(r, argv[2], hint, &w, &e))
 		goto fail;
 	while (off < total) {
@@ -72,7 +72,7 @@ int main(int argc, char **argv)
 	}
 	if (repo_writer_commit(w, &e))
 		goto fail;
-	t1 = proc_now_ms();
+	t1 = time_mono_ms();
 	if (repo_reader_open(r, argv[2], &rd, &e))
 		goto fail;
 	off = 0;
@@ -87,7 +87,7 @@ int main(int argc, char **argv)
 		off += (long long)got;
 	}
 	repo_reader_close(rd);
-	t2 = proc_now_ms();
+	t2 = time_mono_ms();
 	hexdigest(mdw, hw);
 	hexdigest(mdr, hr);
 	printf("put %lld bytes in %.1f s (%.0f MiB/s); get %lld bytes in %.1f s (%.0f MiB/s); "

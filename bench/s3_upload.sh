@@ -23,7 +23,8 @@ if [ ! -f "$build/CMakeCache.txt" ]; then
 fi
 cmake --build "$build" --target ballast -j2 >"$work/build.log" 2>&1 ||
 	{ tail -20 "$work/build.log" >&2; exit 1; }
-cc -O2 -std=c11 -D_GNU_SOURCE -I"$top/lib" -o "$work/s3_upload" "$top/bench/s3_upload.c" \
+incs=(); for d in "$top"/lib/*/; do incs+=(-I"$d"); done
+cc -O2 -std=c11 -D_GNU_SOURCE "${incs[@]}" -o "$work/s3_upload" "$top/bench/s3_upload.c" \
 	"$build/libballast.a" $(pkg-config --libs libpq libcurl libzstd libarchive jansson libssh2 libcrypto yaml-0.1) -lpthread -lm
 
 svc=$work/svc

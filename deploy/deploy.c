@@ -7,6 +7,7 @@
 #include "deploy_env.h"
 #include "deploy_steps.h"
 #include "log.h"
+#include "interrupt.h"
 
 int cmd_deploy(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e)
 {
@@ -48,7 +49,7 @@ int cmd_deploy(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e)
 				       "([A-Za-z0-9_][A-Za-z0-9_.-]*, at most 128)", o.release);
 	if ((rc = cli_config(ctx, e)))
 		return rc;
-	cli_catch_signals();
+	interrupt_catch();
 	if ((rc = deploy_env_open(ctx->cfg, name, 1, &env, e)))
 		return rc;
 	if (dry) {

@@ -4,6 +4,7 @@
 #include "commands.h"
 #include "deploy_env.h"
 #include "deploy_steps.h"
+#include "interrupt.h"
 
 int cmd_rollback(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e)
 {
@@ -36,7 +37,7 @@ int cmd_rollback(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e)
 		return cli_usage_error(ctx, e, "--to \"%s\": not a valid image tag", o.release);
 	if ((rc = cli_config(ctx, e)))
 		return rc;
-	cli_catch_signals();
+	interrupt_catch();
 	if ((rc = deploy_env_open(ctx->cfg, argv[optind], 1, &env, e)))
 		return rc;
 	rc = deploy_rollback(env, &o, &res, e);

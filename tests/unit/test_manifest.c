@@ -28,8 +28,8 @@ START_TEST(test_ids)
 	ck_assert(!manifest_id_valid("20261127T023500Z-a1b"));
 	ck_assert(!manifest_id_valid("../../etc/passwd"));
 	ck_assert(!manifest_id_valid(NULL));
-	ck_assert_int_eq((long)manifest_parse_time("2026-11-27T02:35:00Z"), 1795746900L);
-	ck_assert_int_eq((long)manifest_parse_time("yesterday"), -1L);
+	ck_assert_int_eq((long)time_utc_parse("2026-11-27T02:35:00Z"), 1795746900L);
+	ck_assert_int_eq((long)time_utc_parse("yesterday"), -1L);
 }
 END_TEST
 

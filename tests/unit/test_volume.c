@@ -21,6 +21,7 @@
 #include "tsupport.h"
 #include "ttree.h"
 #include "volume.h"
+#include "interrupt.h"
 
 static char *tmp;
 
@@ -853,7 +854,7 @@ static void kill_during_restore(int sig)
 		struct errbuf ce = ERRBUF_INIT;
 		struct volume_stats cst = VOLUME_STATS_INIT;
 
-		cli_catch_signals();
+		interrupt_catch();
 		_exit(volume_restore(dst, &o, &res, &cst, &ce));
 	}
 	for (int i = 0; i < 1000 && !exists(probe); i++)

@@ -15,6 +15,7 @@
 #include "tsupport.h"
 #include "ttree.h"
 #include "volume_cmd.h"
+#include "interrupt.h"
 
 static char *tmp;
 
@@ -219,7 +220,7 @@ static void signal_during(int sig, const char *before, int wait_for_sink)
 		struct errbuf e = ERRBUF_INIT;
 		int rc;
 
-		cli_catch_signals();
+		interrupt_catch();
 		rc = snapshot(cfg, &c, &e);
 		twrite_file(msgp.buf, e.msg);
 		_exit(rc);

@@ -1,0 +1,475 @@
+#include "backupset.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "config.h"
+#include "manifest.h"
+
+struct collect {
+	const char *prefix;
+	size_t plen;
+	json_t *ids;   /* id -> {"manifest": bool, "verify": bool, "size": n} */
+	json_t *tmps;  /* array of tmp keys */
+};
+
+static int collect_fn(void *ctx, const struct repo_entry *ent, struct errbuf *e)
+{
+	struct collect *c = ctx;
+	const char *rest = ent->key + c->plen, *slash;
+	char id[MANIFEST_ID_MAX];
+	json_t *o;
+
+	if (ent->tmp) {
+		if (c->tmps)
+			json_array_append_new(c->tmps, json_string(ent->key));
+		return 0;
+	}
+	slash = strchr(rest, '/');
+	if (!slash || (size_t)(slash - rest) >= sizeof(id))
+		return 0;
+	memcpy(id, rest, (size_t)(slash - rest));
+	id[slash - rest] = '\0';
+	if (!manifest_id_valid(id))
+		return 0;
+	o = json_object_get(c->ids, id);
+	if (!o) {
+		o = json_pack("{s:b, s:b, s:I}", "manifest", 0, "verify", 0, "size", (json_int_t)0);
+		json_object_set_new(c->ids, id, o);
+	}
+	if (!strcmp(slash + 1, "manifest.json"))
+		json_object_set_new(o, "manifest", json_true());
+	else if (!strcmp(slash + 1, "verify.json"))
+		json_object_set_new(o, "verify", json_true());
+	else
+		json_object_set_new(o, "size", json_integer(json_integer_value(
+					    json_object_get(o, "size")) + ent->size));
+	(void)e;
+	return 0;
+}
+
+static int scan(struct repo *r, const char *project, json_t **ids, json_t **tmps,
+		struct errbuf *e)
+{
+	struct strbuf prefix = STRBUF_INIT;
+	struct collect c;
+	int rc;
+
+	manifest_backups_prefix(project, &prefix);
+	c.prefix = prefix.buf;
+	c.plen = prefix.len;
+	c.ids = json_object();
+	c.tmps = tmps ? json_array() : NULL;
+	rc = repo_list(r, prefix.buf, collect_fn, &c, e);
+	strbuf_release(&prefix);
+	if (rc) {
+		json_decref(c.ids);
+		json_decref(c.tmps);
+		return rc;
+	}
+	*ids = c.ids;
+	if (tmps)
+		*tmps = c.tmps;
+	return 0;
+}
+
+static int cmp_id(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+static int last_verify_failed(struct repo *r, const char *project, const char *id,
+			      struct strbuf *why)
+{
+	struct strbuf key = STRBUF_INIT, text = STRBUF_INIT;
+	struct errbuf e = ERRBUF_INIT;
+	json_t *o = NULL;
+	int failed = 0;
+
+	manifest_backup_prefix(project, id, &key);
+	strbuf_addstr(&key, "verify.json");
+	if (repo_get_bytes(r, key.buf, &text, 65536, &e) == 0) {
+		o = json_loadb(text.buf, text.len, 0, NULL);
+		if (json_is_false(json_object_get(o, "ok"))) {
+			const char *err = json_string_value(json_object_get(o, "error"));
+
+			failed = 1;
+			strbuf_addstr(why, err ? err : "the last verify failed");
+		}
+	}
+	json_decref(o);
+	strbuf_release(&key);
+	strbuf_release(&text);
+	return failed;
+}
+
+/* Whether id's manifest.json is cut short (manifest_torn): on a driver
+ * whose killed writes can leave a short object, that is a commit that never
+ * finished, not a committed backup that was damaged. */
+static int manifest_cut_short(struct repo *r, const char *project, const char *id)
+{
+	struct strbuf key = STRBUF_INIT, text = STRBUF_INIT;
+	struct errbuf e = ERRBUF_INIT;
+	int torn;
+
+	manifest_backup_prefix(project, id, &key);
+	strbuf_addstr(&key, "manifest.json");
+	torn = !repo_get_bytes(r, key.buf, &text, BACKUPSET_MANIFEST_MAX, &e) &&
+	       manifest_torn(text.buf, text.len);
+	strbuf_release(&key);
+	strbuf_release(&text);
+	return torn;
+}
+
+int backupset_list(struct repo *r, const char *project, json_t **out, struct errbuf *e)
+{
+	json_t *ids = NULL, *list, *v;
+	const char **names = NULL;
+	const char *id;
+	size_t n = 0, i;
+	int rc;
+
+	*out = NULL;
+	rc = scan(r, project, &ids, NULL, e);
+	if (rc)
+		return rc;
+	names = calloc(json_object_size(ids) + 1, sizeof(*names));
+	json_object_foreach(ids, id, v)
+		names[n++] = id;
+	qsort(names, n, sizeof(*names), cmp_id);
+	list = json_array();
+	for (i = 0; i < n; i++) {
+		json_t *info = json_object_get(ids, names[i]), *ent, *m = NULL, *items;
+		struct errbuf le = ERRBUF_INIT;
+		struct strbuf why = STRBUF_INIT;
+		char when[32] = "";
+		time_t t;
+		struct tm tm;
+
+		memset(&tm, 0, sizeof(tm));
+		if (strptime(names[i], "%Y%m%dT%H%M%SZ", &tm)) {
+			t = timegm(&tm);
+			time_utc_format(t, when);
+		}
+		ent = json_pack("{s:s, s:s, s:{}, s:[], s:I}", "id", names[i], "time", when,
+				"labels", "items", "size",
+				(json_int_t)json_integer_value(json_object_get(info, "size")));
+		items = json_object_get(ent, "items");
+		if (!json_is_true(json_object_get(info, "manifest"))) {
+			json_object_set_new(ent, "status", json_string("incomplete"));
+		} else if (backupset_load(r, project, names[i], &m, &le)) {
+			int torn = repo_torn_writes(r) && manifest_cut_short(r, project, names[i]);
+
+			json_object_set_new(ent, "status", json_string(torn ? "incomplete" :
+									"failed-verify"));
+			json_object_set_new(ent, "error", json_string(le.msg));
+		} else {
+			size_t k;
+			json_t *it;
+
+			json_object_set(ent, "time", json_object_get(m, "created"));
+			json_object_set(ent, "labels", json_object_get(m, "labels"));
+			json_object_set(ent, "size", json_object_get(m, "size"));
+			json_array_foreach(json_object_get(m, "items"), k, it)
+				json_array_append_new(items, json_pack("{s:O, s:O}", "type",
+								      json_object_get(it, "type"), "name",
+								      json_object_get(it, "name")));
+			if (json_is_true(json_object_get(info, "verify")) &&
+			    last_verify_failed(r, project, names[i], &why)) {
+				json_object_set_new(ent, "status", json_string("failed-verify"));
+				json_object_set_new(ent, "error", json_string(why.buf));
+			} else {
+				json_object_set_new(ent, "status", json_string("good"));
+			}
+		}
+		json_decref(m);
+		strbuf_release(&why);
+		json_array_append_new(list, ent);
+	}
+	free(names);
+	json_decref(ids);
+	*out = list;
+	return 0;
+}
+
+int backupset_load(struct repo *r, const char *project, const char *id, json_t **manifest,
+		   struct errbuf *e)
+{
+	struct strbuf key = STRBUF_INIT, text = STRBUF_INIT;
+	int exists = 0, rc;
+
+	*manifest = NULL;
+	if (!manifest_id_valid(id))
+		return errbuf_set(e, BL_EUSAGE, "bad backup id \"%s\" (expected "
+				  "YYYYMMDDTHHMMSSZ-xxxx, see 'ballast-backup list')", id);
+	manifest_backup_prefix(project, id, &key);
+	strbuf_addstr(&key, "manifest.json");
+	rc = repo_exists(r, key.buf, &exists, NULL, e);
+	if (rc)
+		goto out;
+	if (!exists) {
+		rc = errbuf_set(e, BL_EFAIL, "no committed backup %s in %s (no %s)", id,
+				repo_describe(r), key.buf);
+		goto out;
+	}
+	rc = repo_get_bytes(r, key.buf, &text, BACKUPSET_MANIFEST_MAX, e);
+	if (rc)
+		goto out;
+	rc = manifest_parse(text.buf, text.len, key.buf, manifest, e);
+	if (!rc && strcmp(json_string_value(json_object_get(*manifest, "id")), id)) {
+		json_decref(*manifest);
+		*manifest = NULL;
+		rc = errbuf_set(e, BL_EVERIFY, "%s: id is not %s", key.buf, id);
+	}
+out:
+	strbuf_release(&key);
+	strbuf_release(&text);
+	return rc;
+}
+
+int backupset_latest(struct repo *r, const char *project, char *id, size_t n,
+		     struct errbuf *e)
+{
+	json_t *list, *ent;
+	size_t i;
+	int rc = backupset_list(r, project, &list, e);
+
+	if (rc)
+		return rc;
+	rc = errbuf_set(e, BL_EFAIL, "no good backup of %s in %s", project, repo_describe(r));
+	for (i = json_array_size(list); i-- > 0;) {
+		ent = json_array_get(list, i);
+		if (!strcmp(json_string_value(json_object_get(ent, "status")), "good")) {
+			snprintf(id, n, "%s", json_string_value(json_object_get(ent, "id")));
+			errbuf_clear(e);
+			rc = 0;
+			break;
+		}
+	}
+	json_decref(list);
+	return rc;
+}
+
+int backupset_read_object(struct repo *r, json_t *obj, zstream_sink_fn sink, void *ctx,
+			  struct errbuf *e)
+{
+	const char *key = json_string_value(json_object_get(obj, "key"));
+	const char *want = json_string_value(json_object_get(obj, "sha256"));
+	long long size = json_integer_value(json_object_get(obj, "size"));
+	struct repo_reader *rd = NULL;
+	struct zstream *z = NULL;
+	struct errbuf bad = ERRBUF_INIT, ignore = ERRBUF_INIT;
+	size_t cap = 1 << 20, got;
+	char *buf = NULL;
+	int rc;
+
+	if (!key || !want)
+		return errbuf_set(e, BL_EVERIFY, "manifest: an object lacks key or sha256");
+	rc = repo_reader_open(r, key, &rd, e);
+	if (rc)
+		goto out;
+	rc = zstream_decompress_new(sink, ctx, &z, e);
+	if (rc)
+		goto out;
+	buf = malloc(cap);
+	if (!buf) {
+		rc = errbuf_set(e, BL_EFAIL, "out of memory");
+		goto out;
+	}
+	for (;;) {
+		rc = repo_reader_read(rd, buf, cap, &got, e);
+		if (rc || !got)
+			break;
+		if (zstream_stored_bytes(z) + (long long)got > size) {
+			rc = errbuf_set(e, BL_EVERIFY, "object %s: larger than the %lld bytes the "
+					"manifest records", key, size);
+			goto out;
+		}
+		/* After a decoding error keep reading: the hash decides how the
+		 * failure is reported. A sink failure stops at once. */
+		if (zstream_write(z, buf, got, bad.code ? &ignore : &bad) && bad.code != BL_EVERIFY) {
+			rc = errbuf_set(e, bad.code, "%s", bad.msg);
+			goto out;
+		}
+	}
+	if (rc)
+		goto out;
+	if (zstream_stored_bytes(z) != size) {
+		rc = errbuf_set(e, BL_EVERIFY, "object %s: size %lld, the manifest records %lld "
+				"(truncated or replaced)", key, zstream_stored_bytes(z), size);
+		goto out;
+	}
+	if (zstream_finish(z, bad.code ? &ignore : &bad) && !bad.code)
+		bad.code = BL_EVERIFY;
+	if (strcmp(zstream_sha256(z), want))
+		rc = errbuf_set(e, BL_EVERIFY, "object %s: sha256 mismatch (manifest %.12s..., "
+				"stored bytes %.12s...)", key, want, zstream_sha256(z));
+	else if (bad.code)
+		rc = errbuf_set(e, bad.code, "object %s: %s", key, bad.msg);
+out:
+	free(buf);
+	zstream_free(z);
+	repo_reader_close(rd);
+	return rc;
+}
+
+/* Hash-only pass: no decompression, so a restore can check an object before
+ * it touches anything, at the speed of reading. */
+static int hash_object(struct repo *r, json_t *obj, struct errbuf *e)
+{
+	const char *key = json_string_value(json_object_get(obj, "key"));
+	const char *want = json_string_value(json_object_get(obj, "sha256"));
+	long long size = json_integer_value(json_object_get(obj, "size")), total = 0;
+	char hex[ZSTREAM_SHA256_HEX];
+	struct repo_reader *rd = NULL;
+	struct zhash *h = NULL;
+	size_t cap = 1 << 20, got;
+	char *buf = NULL;
+	int rc;
+
+	if (!key || !want)
+		return errbuf_set(e, BL_EVERIFY, "manifest: an object lacks key or sha256");
+	rc = repo_reader_open(r, key, &rd, e);
+	if (rc)
+		goto out;
+	buf = malloc(cap);
+	h = zhash_new();
+	for (;;) {
+		rc = repo_reader_read(rd, buf, cap, &got, e);
+		if (rc || !got)
+			break;
+		zhash_update(h, buf, got);
+		total += (long long)got;
+	}
+	if (rc)
+		goto out;
+	zhash_final(h, hex);
+	if (total != size)
+		rc = errbuf_set(e, BL_EVERIFY, "object %s: size %lld, the manifest records %lld "
+				"(truncated or replaced)", key, total, size);
+	else if (strcmp(hex, want))
+		rc = errbuf_set(e, BL_EVERIFY, "object %s: sha256 mismatch (manifest %.12s..., "
+				"stored bytes %.12s...)", key, want, hex);
+out:
+	zhash_free(h);
+	free(buf);
+	repo_reader_close(rd);
+	return rc;
+}
+
+int backupset_verify_object(struct repo *r, json_t *obj, int decompress, struct errbuf *e)
+{
+	if (!decompress)
+		return hash_object(r, obj, e);
+	return backupset_read_object(r, obj, NULL, NULL, e);
+}
+
+int backupset_record_verify(struct repo *r, const char *project, const char *id, int ok,
+			    const char *error, struct errbuf *e)
+{
+	struct strbuf key = STRBUF_INIT;
+	char when[32];
+	json_t *o;
+	char *s;
+	int rc;
+
+	time_utc_format(time(NULL), when);
+	o = json_pack("{s:b, s:s}", "ok", ok, "time", when);
+	if (error)
+		json_object_set_new(o, "error", json_string(error));
+	s = json_dumps(o, JSON_COMPACT);
+	manifest_backup_prefix(project, id, &key);
+	strbuf_addstr(&key, "verify.json");
+	rc = repo_put_bytes(r, key.buf, s, strlen(s), e);
+	free(s);
+	json_decref(o);
+	strbuf_release(&key);
+	return rc;
+}
+
+struct del_ctx {
+	struct repo *r;
+	json_t *keys;
+};
+
+static int gather_fn(void *ctx, const struct repo_entry *ent, struct errbuf *e)
+{
+	struct del_ctx *d = ctx;
+
+	(void)e;
+	json_array_append_new(d->keys, json_string(ent->key));
+	return 0;
+}
+
+static int delete_keys(struct repo *r, json_t *keys, struct errbuf *e)
+{
+	size_t i;
+	json_t *k;
+	int rc = 0;
+
+	/* the manifest first: a half-deleted backup must not look committed */
+	json_array_foreach(keys, i, k) {
+		const char *s = json_string_value(k);
+		size_t n = strlen(s);
+
+		if (n >= 14 && !strcmp(s + n - 14, "/manifest.json")) {
+			rc = repo_delete(r, s, e);
+			if (rc)
+				return rc;
+		}
+	}
+	json_array_foreach(keys, i, k) {
+		rc = repo_delete(r, json_string_value(k), e);
+		if (rc)
+			break;
+	}
+	return rc;
+}
+
+int backupset_delete(struct repo *r, const char *project, const char *id, struct errbuf *e)
+{
+	struct strbuf prefix = STRBUF_INIT;
+	struct del_ctx d = { r, json_array() };
+	int rc;
+
+	manifest_backup_prefix(project, id, &prefix);
+	rc = repo_list(r, prefix.buf, gather_fn, &d, e);
+	if (!rc)
+		rc = delete_keys(r, d.keys, e);
+	json_decref(d.keys);
+	strbuf_release(&prefix);
+	return rc;
+}
+
+int backupset_remove_tmp(struct repo *r, const char *project, int *removed, struct errbuf *e)
+{
+	json_t *ids = NULL, *tmps = NULL, *k;
+	size_t i;
+	int rc = scan(r, project, &ids, &tmps, e);
+
+	*removed = 0;
+	if (rc)
+		return rc;
+	json_array_foreach(tmps, i, k) {
+		rc = repo_delete(r, json_string_value(k), e);
+		if (rc)
+			break;
+		(*removed)++;
+	}
+	json_decref(ids);
+	json_decref(tmps);
+	return rc;
+}
+
+int backupset_open(const struct config *cfg, struct repo **r, const char **project,
+		   struct errbuf *e)
+{
+	*r = NULL;
+	*project = config_str(cfg, "project", NULL);
+	if (!*project || !**project || strchr(*project, '/') || !strcmp(*project, "..") ||
+	    !strcmp(*project, "."))
+		return errbuf_set(e, BL_EUSAGE, "%s: project: expected a name (it is the "
+				  "repository's top-level folder)", cfg->path);
+	return repo_open(cfg, r, e);
+}

@@ -1,0 +1,914 @@
+#include "dbdump.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <libpq-fe.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "backupset.h"
+#include "config.h"
+#include "dumpcount.h"
+#include "log.h"
+#include "manifest.h"
+#include "pg.h"
+#include "proc.h"
+#include "zstream.h"
+#include "interrupt.h"
+
+static const char *effective(const char *conninfo)
+{
+	const char *url = getenv("DATABASE_URL");
+
+	if (conninfo && *conninfo)
+		return conninfo;
+	return url && *url ? url : "";
+}
+
+json_t *dbdump_find_db(const struct config *cfg, const char *name)
+{
+	json_t *dbs = cfg ? config_get(cfg, "databases") : NULL, *db;
+	size_t i;
+
+	json_array_foreach(dbs, i, db) {
+		const char *n = json_string_value(json_object_get(db, "name"));
+
+		if (n && !strcmp(n, name))
+			return db;
+	}
+	return NULL;
+}
+
+void dbdump_password(json_t *db, struct strbuf *out)
+{
+	const char *env = json_string_value(json_object_get(db, "password_env"));
+	const char *ci = json_string_value(json_object_get(db, "conninfo"));
+	PQconninfoOption *opts;
+
+	strbuf_reset(out);
+	if (env && getenv(env)) {
+		strbuf_addstr(out, getenv(env));
+		return;
+	}
+	opts = PQconninfoParse(effective(ci), NULL);
+	for (PQconninfoOption *o = opts; o && o->keyword; o++)
+		if (!strcmp(o->keyword, "password") && o->val)
+			strbuf_addstr(out, o->val);
+	PQconninfoFree(opts);
+}
+
+void dbdump_target_password(json_t *db, const char *target, struct strbuf *out)
+{
+	struct strbuf tpw = STRBUF_INIT;
+
+	strbuf_reset(out);
+	if (target) {
+		json_t *spec = json_pack("{s:s}", "conninfo", target);
+
+		dbdump_password(spec, &tpw);
+		json_decref(spec);
+	}
+	if (tpw.len) {
+		log_add_secret(tpw.buf);
+		strbuf_addstr(out, tpw.buf);
+	} else if (db) {
+		dbdump_password(db, out);
+	}
+	strbuf_release(&tpw);
+}
+
+int dbdump_conninfo_nopw(const char *conninfo, struct strbuf *out, struct errbuf *e)
+{
+	PQconninfoOption *opts;
+	char *err = NULL;
+	int rc;
+
+	strbuf_reset(out);
+	opts = PQconninfoParse(effective(conninfo), &err);
+	if (!opts) {
+		rc = errbuf_set(e, BL_EUSAGE, "bad connection string: %s", err ? err : "cannot parse");
+		PQfreemem(err);
+		return rc;
+	}
+	for (PQconninfoOption *o = opts; o->keyword; o++) {
+		if (!o->val || !strcmp(o->keyword, "password"))
+			continue;
+		strbuf_addf(out, "%s%s='", out->len ? " " : "", o->keyword);
+		for (const char *p = o->val; *p; p++) {
+			if (*p == '\'' || *p == '\\')
+				strbuf_addch(out, '\\');
+			strbuf_addch(out, *p);
+		}
+		strbuf_addch(out, '\'');
+	}
+	PQconninfoFree(opts);
+	return 0;
+}
+
+/* argv = prefix (a JSON array of strings, or def) + extra, NULL-terminated;
+ * the strings stay owned by their sources. */
+static const char **build_argv(json_t *prefix, const char *def, const char *const *extra)
+{
+	size_t n = json_is_array(prefix) && json_array_size(prefix) ? json_array_size(prefix) : 1;
+	size_t m = 0, i;
+	const char **argv;
+
+	while (extra[m])
+		m++;
+	argv = calloc(n + m + 1, sizeof(*argv));
+	if (!argv)
+		abort();
+	if (json_is_array(prefix) && json_array_size(prefix))
+		for (i = 0; i < n; i++)
+			argv[i] = json_string_value(json_array_get(prefix, i));
+	else
+		argv[0] = def;
+	for (i = 0; i < m; i++)
+		argv[n + i] = extra[i];
+	return argv;
+}
+
+static long long ms_since(long long t0)
+{
+	return time_mono_ms() - t0;
+}
+
+/* --- backup ------------------------------------------------------------ */
+
+struct dump_sink {
+	struct zstream *z;
+	struct repo_writer *w;
+	const char *name;
+	const struct dbdump_opts *o;
+	struct dumpcount *dc;   /* exact counts: the archive parsed as it passes */
+	long long raw;
+	char head[5];
+};
+
+static int writer_sink(void *ctx, const void *buf, size_t len, struct errbuf *e)
+{
+	return repo_writer_write(ctx, buf, len, e);
+}
+
+static int dump_sink_fn(void *ctx, const void *buf, size_t len, struct errbuf *e)
+{
+	struct dump_sink *s = ctx;
+	int rc;
+
+	if (interrupt_signal)
+		return interrupt_check(e);
+	/* A custom-format archive starts with "PGDMP"; anything else (a
+	 * wrapper printing text, a plain-format dump) would not restore. */
+	for (size_t i = 0; s->raw + (long long)i < 5 && i < len; i++)
+		s->head[s->raw + (long long)i] = ((const char *)buf)[i];
+	if (s->raw < 5 && s->raw + (long long)len >= 5 && memcmp(s->head, "PGDMP", 5))
+		return errbuf_set(e, BL_EFAIL, "the dump command's output is not a pg_dump "
+				  "custom-format archive (expected it to start with PGDMP)");
+	s->raw += (long long)len;
+	if (s->dc)
+		dumpcount_feed(s->dc, buf, len);
+	rc = zstream_write(s->z, buf, len, e);
+	if (!rc && s->o->progress)
+		s->o->progress(s->o->progress_ctx, s->name, zstream_raw_bytes(s->z),
+			       zstream_stored_bytes(s->z));
+	return rc;
+}
+
+static const char tables_sql[] =
+	"SELECT n.nspname, c.relname, c.reltuples::bigint FROM pg_class c "
+	"JOIN pg_namespace n ON n.oid = c.relnamespace "
+	"WHERE c.relkind = 'r' AND n.nspname <> 'information_schema' "
+	"AND n.nspname NOT LIKE 'pg\\_%' "
+	"AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass "
+	"AND d.objid = c.oid AND d.deptype = 'e') ORDER BY 1, 2";
+
+static int excluded(json_t *db, const char *schema, const char *name)
+{
+	json_t *ex = json_object_get(db, "exclude_tables"), *v;
+	char full[512];
+	size_t i;
+
+	snprintf(full, sizeof(full), "%s.%s", schema, name);
+	json_array_foreach(ex, i, v) {
+		const char *s = json_string_value(v);
+
+		if (s && (!strcmp(s, name) || !strcmp(s, full)))
+			return 1;
+	}
+	return 0;
+}
+
+/* The tables as [{"schema","name","rows"?}] and, for exact counts, one
+ * query counting all of them. */
+static int list_tables(PGconn *conn, json_t *db, const char *mode, json_t **tables,
+		       struct strbuf *count_sql, struct errbuf *e)
+{
+	struct strbuf qs = STRBUF_INIT, qn = STRBUF_INIT, ls = STRBUF_INIT, ln = STRBUF_INIT;
+	PGresult *res = NULL;
+	int rc, i;
+
+	*tables = json_array();
+	strbuf_reset(count_sql);
+	rc = pg_exec(conn, tables_sql, &res, e);
+	if (rc)
+		goto out;
+	for (i = 0; i < PQntuples(res); i++) {
+		const char *s = PQgetvalue(res, i, 0), *n = PQgetvalue(res, i, 1);
+		json_t *t;
+
+		if (excluded(db, s, n))
+			continue;
+		t = json_pack("{s:s, s:s}", "schema", s, "name", n);
+		if (!strcmp(mode, "estimate"))
+			json_object_set_new(t, "rows", json_integer(strtoll(PQgetvalue(res, i, 2),
+									    NULL, 10)));
+		json_array_append_new(*tables, t);
+		if (strcmp(mode, "exact"))
+			continue;
+		pg_quote_ident(conn, s, &qs);
+		pg_quote_ident(conn, n, &qn);
+		pg_quote_literal(conn, s, &ls);
+		pg_quote_literal(conn, n, &ln);
+		strbuf_addf(count_sql, "%sSELECT %s, %s, count(*) FROM %s.%s",
+			    count_sql->len ? " UNION ALL " : "", ls.buf, ln.buf, qs.buf, qn.buf);
+	}
+out:
+	PQclear(res);
+	strbuf_release(&qs);
+	strbuf_release(&qn);
+	strbuf_release(&ls);
+	strbuf_release(&ln);
+	return rc;
+}
+
+static int collect_counts(PGconn *conn, json_t *tables, struct errbuf *e)
+{
+	PGresult *res;
+	int rc = 0;
+
+	while ((res = PQgetResult(conn))) {
+		if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+			if (!rc) {
+				struct strbuf m = STRBUF_INIT;
+
+				strbuf_addstr(&m, PQresultErrorMessage(res));
+				strbuf_rtrim(&m);
+				rc = errbuf_set(e, BL_EFAIL, "counting rows failed: %s", m.buf);
+				strbuf_release(&m);
+			}
+			PQclear(res);
+			continue;
+		}
+		for (int i = 0; i < PQntuples(res); i++) {
+			const char *s = PQgetvalue(res, i, 0), *n = PQgetvalue(res, i, 1);
+			size_t k;
+			json_t *t;
+
+			json_array_foreach(tables, k, t)
+				if (!strcmp(json_string_value(json_object_get(t, "schema")), s) &&
+				    !strcmp(json_string_value(json_object_get(t, "name")), n))
+					json_object_set_new(t, "rows", json_integer(
+								    strtoll(PQgetvalue(res, i, 2), NULL, 10)));
+		}
+		PQclear(res);
+	}
+	return rc;
+}
+
+static int cmp_count(const void *a, const void *b)
+{
+	const struct dumpcount_table *x = *(const struct dumpcount_table *const *)a;
+	const struct dumpcount_table *y = *(const struct dumpcount_table *const *)b;
+	int c = strcmp(x->schema, y->schema);
+
+	return c ? c : strcmp(x->name, y->name);
+}
+
+/* The stream's complete count for table t ({"schema","name"}) among the n
+ * sorted entries, or NULL. */
+static const struct dumpcount_table *find_count(const struct dumpcount_table **sorted, size_t n,
+						json_t *t)
+{
+	struct dumpcount_table key = {
+		.schema = json_string_value(json_object_get(t, "schema")),
+		.name = json_string_value(json_object_get(t, "name")),
+	}, *kp = &key;
+	const struct dumpcount_table **hit;
+
+	if (!n || !key.schema || !key.name)
+		return NULL;
+	hit = bsearch(&kp, sorted, n, sizeof(*sorted), cmp_count);
+	return hit && (*hit)->rows >= 0 ? *hit : NULL;
+}
+
+/* The counts read from the dump stream into tables, when the archive was
+ * read to its end and holds the data of every listed table; otherwise 1
+ * with the reason in why and tables untouched. */
+static int counts_from_stream(struct dumpcount *dc, json_t *tables, struct strbuf *why)
+{
+	const struct dumpcount_table *dt, **sorted = NULL;
+	struct errbuf pe = ERRBUF_INIT;
+	json_t *t;
+	size_t n, i;
+	int rc = 1;
+
+	if (dumpcount_finish(dc, &dt, &n, &pe)) {
+		strbuf_addstr(why, pe.msg);
+		return 1;
+	}
+	sorted = calloc(n ? n : 1, sizeof(*sorted));
+	if (!sorted)
+		abort();
+	for (i = 0; i < n; i++)
+		sorted[i] = &dt[i];
+	qsort(sorted, n, sizeof(*sorted), cmp_count);
+	for (i = 1; i < n; i++)
+		if (!cmp_count(&sorted[i - 1], &sorted[i])) {
+			strbuf_addf(why, "table %s.%s has two data entries in the archive",
+				    sorted[i]->schema, sorted[i]->name);
+			goto out;
+		}
+	/* every listed table first, so a miss leaves tables as it was */
+	json_array_foreach(tables, i, t)
+		if (!find_count(sorted, n, t)) {
+			strbuf_addf(why, "the archive holds no data for table %s.%s",
+				    json_string_value(json_object_get(t, "schema")),
+				    json_string_value(json_object_get(t, "name")));
+			goto out;
+		}
+	json_array_foreach(tables, i, t)
+		json_object_set_new(t, "rows", json_integer(find_count(sorted, n, t)->rows));
+	rc = 0;
+out:
+	free(sorted);
+	return rc;
+}
+
+/* proc_stream() with one difference: a SIGTERM/SIGINT (interrupt_signal)
+ * stops the dump even while pg_dump is silent (waiting for a lock, or a
+ * wrapper that sleeps), instead of when the next chunk arrives. */
+static int pump(struct child *c, proc_sink_fn sink, void *ctx, struct errbuf *e)
+{
+	char *buf = malloc(PROC_CHUNK);
+	int rc = 0;
+
+	if (!buf)
+		return errbuf_set(e, BL_EFAIL, "out of memory");
+	while (c->out >= 0) {
+		struct pollfd p[2];
+		nfds_t np = 0;
+		int rv;
+
+		if (interrupt_signal) {
+			rc = interrupt_check(e);
+			break;
+		}
+		p[np++] = (struct pollfd){ .fd = c->out, .events = POLLIN };
+		if (c->err >= 0)
+			p[np++] = (struct pollfd){ .fd = c->err, .events = POLLIN };
+		rv = poll(p, np, 500);
+		if (rv < 0 && errno == EINTR)
+			continue;
+		if (rv < 0) {
+			rc = errbuf_errno(e, BL_EFAIL, errno, "%s: poll failed", c->argv[0]);
+			break;
+		}
+		if (np > 1 && p[1].revents) {
+			ssize_t n = read(c->err, buf, 4096);
+
+			if (n <= 0) {
+				close(c->err);
+				c->err = -1;
+			} else {
+				strbuf_add(&c->err_tail, buf, (size_t)n);
+				if (c->err_tail.len > PROC_ERR_TAIL) {
+					size_t drop = c->err_tail.len - PROC_ERR_TAIL;
+
+					memmove(c->err_tail.buf, c->err_tail.buf + drop, PROC_ERR_TAIL);
+					strbuf_setlen(&c->err_tail, PROC_ERR_TAIL);
+				}
+			}
+		}
+		if (p[0].revents) {
+			ssize_t n = read(c->out, buf, PROC_CHUNK);
+
+			if (n > 0) {
+				rc = sink(ctx, buf, (size_t)n, e);
+				if (rc)
+					break;
+			} else if (n == 0) {
+				close(c->out);
+				c->out = -1;
+			} else if (errno != EINTR && errno != EAGAIN) {
+				rc = errbuf_errno(e, BL_EFAIL, errno, "%s: read failed", c->argv[0]);
+				break;
+			}
+		}
+	}
+	free(buf);
+	if (rc) {
+		struct errbuf ignore = ERRBUF_INIT;
+
+		proc_kill(c, SIGKILL);
+		if (c->out >= 0) {
+			close(c->out);
+			c->out = -1;
+		}
+		proc_finish(c, &ignore);
+		return rc;
+	}
+	return proc_finish(c, e);
+}
+
+int dbdump_backup(json_t *db, struct repo *r, const char *key, const struct dbdump_opts *o,
+		  json_t **item, struct errbuf *e)
+{
+	const char *name = json_string_value(json_object_get(db, "name"));
+	const char *conninfo = json_string_value(json_object_get(db, "conninfo"));
+	const char *mode = json_string_value(json_object_get(db, "row_counts"));
+	json_t *dumpcmd = json_object_get(db, "dump_command");
+	struct strbuf pw = STRBUF_INIT, ci = STRBUF_INIT, arg_db = STRBUF_INIT,
+		      arg_snap = STRBUF_INIT, version = STRBUF_INIT, server = STRBUF_INIT,
+		      dbname = STRBUF_INIT, dbsize = STRBUF_INIT, count_sql = STRBUF_INIT,
+		      envpw = STRBUF_INIT, arg_snapopt = STRBUF_INIT, why = STRBUF_INIT;
+	const char *extra[64];
+	const char *env[2] = { NULL, NULL };
+	const char **argv = NULL;
+	struct child c = CHILD_INIT;
+	struct repo_writer *w = NULL;
+	struct zstream *z = NULL;
+	struct dumpcount *dc = NULL;
+	const char *source = NULL;
+	struct dump_sink sink;
+	json_t *tables = NULL, *ex, *v;
+	PGconn *conn = NULL;
+	long long t0 = time_mono_ms(), t_dump = 0, t_dump_ms = 0, t_count_ms = 0, hint;
+	int rc, started = 0;
+	size_t i, nx = 0;
+
+	*item = NULL;
+	if (!mode)
+		mode = "exact";
+	dbdump_password(db, &pw);
+	if (pw.len) {
+		strbuf_addf(&envpw, "PGPASSWORD=%s", pw.buf);
+		env[0] = envpw.buf;
+	}
+	rc = dbdump_conninfo_nopw(conninfo, &ci, e);
+	if (rc)
+		goto out;
+
+	/* The tool's version first: a missing pg_dump fails before anything
+	 * touches the server or the repository. */
+	extra[0] = "--version";
+	extra[1] = NULL;
+	argv = build_argv(dumpcmd, "pg_dump", extra);
+	rc = proc_run(argv, env, NULL, &version, 60000, e);
+	free(argv);
+	argv = NULL;
+	if (rc)
+		goto out;
+	strbuf_rtrim(&version);
+
+	rc = pg_connect(conninfo, pw.len ? pw.buf : NULL, &conn, e);
+	if (rc)
+		goto out;
+	if (!strcmp(mode, "exact")) {
+		rc = pg_exec(conn, "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY", NULL, e);
+		/* This session sits idle in its transaction for the whole dump:
+		 * a server-wide idle_in_transaction_session_timeout must not end
+		 * it, or pg_dump cannot import the snapshot and the fallback
+		 * count has nothing to count in. */
+		if (!rc)
+			rc = pg_exec(conn, "SET LOCAL idle_in_transaction_session_timeout = 0", NULL,
+				     e);
+		if (!rc)
+			rc = pg_value(conn, "SELECT pg_export_snapshot()", &arg_snap, e);
+		if (rc)
+			goto out;
+	}
+	rc = pg_value(conn, "SHOW server_version", &server, e);
+	if (!rc)
+		rc = pg_value(conn, "SELECT current_database()", &dbname, e);
+	if (!rc)
+		rc = pg_value(conn, "SELECT pg_database_size(current_database())", &dbsize, e);
+	if (!rc && strcmp(mode, "off"))
+		rc = list_tables(conn, db, mode, &tables, &count_sql, e);
+	if (rc)
+		goto out;
+	if (!tables)
+		tables = json_array();
+
+	extra[nx++] = "--format=custom";
+	extra[nx++] = "--compress=0";
+	extra[nx++] = "--no-password";
+	if (arg_snap.len) {
+		strbuf_addf(&arg_snapopt, "--snapshot=%s", arg_snap.buf);
+		extra[nx++] = arg_snapopt.buf;
+	}
+	ex = json_object_get(db, "exclude_tables");
+	json_array_foreach(ex, i, v)
+		if (nx < 56) {
+			extra[nx++] = "--exclude-table";
+			extra[nx++] = json_string_value(v);
+		}
+	strbuf_addf(&arg_db, "--dbname=%s", ci.buf);
+	extra[nx++] = arg_db.buf;
+	extra[nx] = NULL;
+	argv = build_argv(dumpcmd, "pg_dump", extra);
+
+	/* The database's size bounds the compressed dump in practice: as a
+	 * size hint it lets the s3 driver pick its part size once, instead of
+	 * doubling parts (and the two part buffers in memory) as an unknown
+	 * stream grows past 1.6 GiB. */
+	hint = strtoll(dbsize.buf, NULL, 10);
+	rc = repo_writer_open(r, key, hint > 0 ? hint : -1, &w, e);
+	if (rc)
+		goto out;
+	rc = zstream_compress_new(o->level, o->threads, writer_sink, w, &z, e);
+	if (rc)
+		goto out;
+	c.argv = argv;
+	c.env = env;
+	c.in_mode = PROC_NULL;
+	c.out_mode = PROC_PIPE;
+	c.err_mode = PROC_PIPE;
+	t_dump = time_mono_ms();
+	rc = proc_start(&c, e);
+	if (rc)
+		goto out;
+	started = 1;
+	memset(&sink, 0, sizeof(sink));
+	/* Exact counts come from the dump itself: with --compress=0 a table's
+	 * data is COPY text, one line per row, so the stream is counted as it
+	 * passes and the server scans every table once, not twice. */
+	if (!strcmp(mode, "exact"))
+		dc = sink.dc = dumpcount_new();
+	sink.z = z;
+	sink.w = w;
+	sink.name = name;
+	sink.o = o;
+	rc = pump(&c, dump_sink_fn, &sink, e);
+	if (rc)
+		goto out;
+	if (sink.raw < 5) {
+		rc = errbuf_set(e, BL_EFAIL, "the dump command wrote %lld bytes: no archive",
+				sink.raw);
+		goto out;
+	}
+	rc = zstream_finish(z, e);
+	if (rc)
+		goto out;
+	t_dump_ms = ms_since(t_dump);
+	if (dc && !counts_from_stream(dc, tables, &why)) {
+		source = "stream";
+	} else if (dc) {
+		long long tc = time_mono_ms();
+
+		/* The exported snapshot is still open: counting in it now counts
+		 * exactly the rows the dump holds, at the price of a second scan. */
+		source = "snapshot";
+		log_info("database %s: counting rows in the dump's snapshot: %s", name, why.buf);
+		if (count_sql.len && !PQsendQuery(conn, count_sql.buf)) {
+			rc = errbuf_set(e, BL_EFAIL, "counting rows failed: %s", PQerrorMessage(conn));
+			goto out;
+		}
+		if (count_sql.len)
+			rc = collect_counts(conn, tables, e);
+		t_count_ms = ms_since(tc);
+		if (rc)
+			goto out;
+	}
+	if (!strcmp(mode, "exact"))
+		pg_exec(conn, "COMMIT", NULL, e);
+	rc = repo_writer_commit(w, e);
+	w = NULL;
+	if (rc)
+		goto out;
+	*item = json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:s, s:o, s:o, s:{s:I, s:I, s:I}}",
+			  "type", "db", "name", name, "database", dbname.buf,
+			  "server_version", server.buf, "pg_dump_version", version.buf,
+			  "database_size", (json_int_t)strtoll(dbsize.buf, NULL, 10),
+			  "row_counts", mode, "tables", json_incref(tables), "object",
+			  manifest_object(key, zstream_stored_bytes(z), zstream_sha256(z),
+					  zstream_raw_bytes(z)),
+			  "timings", "dump_ms", (json_int_t)t_dump_ms, "count_wait_ms",
+			  (json_int_t)t_count_ms, "total_ms", (json_int_t)ms_since(t0));
+	if (source)
+		json_object_set_new(*item, "row_counts_source", json_string(source));
+out:
+	if (rc && name)
+		errbuf_prefix(e, "backup of database %s: ", name);
+	if (started)
+		proc_release(&c);
+	repo_writer_abort(w);
+	zstream_free(z);
+	dumpcount_free(dc);
+	free(argv);
+	PQfinish(conn);
+	json_decref(tables);
+	strbuf_release(&pw);
+	strbuf_release(&envpw);
+	strbuf_release(&ci);
+	strbuf_release(&arg_db);
+	strbuf_release(&arg_snap);
+	strbuf_release(&arg_snapopt);
+	strbuf_release(&version);
+	strbuf_release(&server);
+	strbuf_release(&dbname);
+	strbuf_release(&dbsize);
+	strbuf_release(&count_sql);
+	strbuf_release(&why);
+	return rc;
+}
+
+/* --- restore ----------------------------------------------------------- */
+
+int dbdump_check_rows(const char *conninfo, const char *password, json_t *item,
+		      struct errbuf *e)
+{
+	json_t *tables = json_object_get(item, "tables"), *t;
+	struct strbuf qs = STRBUF_INIT, qn = STRBUF_INIT, got = STRBUF_INIT, diff = STRBUF_INIT;
+	struct errbuf qe = ERRBUF_INIT;
+	PGconn *conn = NULL;
+	int rc, ndiff = 0;
+	size_t i;
+
+	rc = pg_connect(conninfo, password, &conn, e);
+	if (rc)
+		goto out;
+	json_array_foreach(tables, i, t) {
+		const char *s = json_string_value(json_object_get(t, "schema"));
+		const char *n = json_string_value(json_object_get(t, "name"));
+		json_t *rows = json_object_get(t, "rows");
+		struct strbuf sql = STRBUF_INIT;
+		long long have;
+
+		if (!s || !n || !json_is_integer(rows))
+			continue;
+		pg_quote_ident(conn, s, &qs);
+		pg_quote_ident(conn, n, &qn);
+		strbuf_addf(&sql, "SELECT count(*) FROM %s.%s", qs.buf, qn.buf);
+		if (pg_value(conn, sql.buf, &got, &qe)) {
+			ndiff++;
+			if (ndiff <= 5)
+				strbuf_addf(&diff, "%s%s.%s (missing)", diff.len ? ", " : "", s, n);
+		} else if ((have = strtoll(got.buf, NULL, 10)) != json_integer_value(rows)) {
+			ndiff++;
+			if (ndiff <= 5)
+				strbuf_addf(&diff, "%s%s.%s (backup %lld, restored %lld)",
+					    diff.len ? ", " : "", s, n,
+					    (long long)json_integer_value(rows), have);
+		}
+		strbuf_release(&sql);
+	}
+	if (ndiff)
+		rc = errbuf_set(e, BL_EVERIFY, "row counts differ from the backup in %d table%s: "
+				"%s%s", ndiff, ndiff == 1 ? "" : "s", diff.buf, ndiff > 5 ? ", ..." : "");
+out:
+	PQfinish(conn);
+	strbuf_release(&qs);
+	strbuf_release(&qn);
+	strbuf_release(&got);
+	strbuf_release(&diff);
+	return rc;
+}
+
+struct pipe_sink {
+	int fd;
+	int broken;
+	const struct dbrestore_opts *o;
+	const char *name;
+	long long raw;
+};
+
+static int fd_sink(void *ctx, const void *buf, size_t len, struct errbuf *e)
+{
+	struct pipe_sink *p = ctx;
+	const char *b = buf;
+
+	if (interrupt_signal)
+		return interrupt_check(e);
+	p->raw += (long long)len;
+	while (len) {
+		ssize_t n = write(p->fd, b, len);
+
+		if (n < 0 && errno == EINTR && interrupt_signal)
+			return interrupt_check(e);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			p->broken = errno == EPIPE;
+			return errbuf_errno(e, BL_EFAIL, errno, "cannot write the decompressed dump");
+		}
+		b += n;
+		len -= (size_t)n;
+	}
+	if (p->o->progress)
+		p->o->progress(p->o->progress_ctx, p->name, p->raw, -1);
+	return 0;
+}
+
+/* --clean without --create: empty the target database, then restore into
+ * it. pg_restore --clean cannot do this reliably (it fails dropping the
+ * constraints of partitions, and it leaves objects the dump does not know,
+ * such as tables a later migration added), so every schema goes, the way
+ * a rollback to the snapshot expects, and public comes back as initdb makes
+ * it. Roles and other databases are untouched. */
+static const char empty_sql[] =
+	"DO $ballast$ DECLARE s text; BEGIN "
+	"FOR s IN SELECT nspname FROM pg_namespace WHERE nspname NOT IN "
+	"('pg_catalog', 'information_schema') AND nspname NOT LIKE 'pg\\_toast%' "
+	"AND nspname NOT LIKE 'pg\\_temp\\_%' LOOP "
+	"EXECUTE format('DROP SCHEMA %I CASCADE', s); END LOOP; "
+	"IF current_setting('server_version_num')::int >= 150000 THEN "
+	"CREATE SCHEMA public AUTHORIZATION pg_database_owner; "
+	"GRANT USAGE ON SCHEMA public TO PUBLIC; "
+	"COMMENT ON SCHEMA public IS 'standard public schema'; "
+	"ELSE CREATE SCHEMA public; GRANT ALL ON SCHEMA public TO PUBLIC; "
+	"COMMENT ON SCHEMA public IS 'standard public schema'; END IF; "
+	"END $ballast$";
+
+static int empty_database(const char *conninfo, const char *password, struct errbuf *e)
+{
+	PGconn *conn = NULL;
+	int rc = pg_connect(conninfo, password, &conn, e);
+
+	if (!rc)
+		rc = pg_exec(conn, "SET client_min_messages = warning", NULL, e);
+	if (!rc)
+		rc = pg_exec(conn, "BEGIN", NULL, e);
+	if (!rc)
+		rc = pg_exec(conn, empty_sql, NULL, e);
+	if (!rc)
+		rc = pg_exec(conn, "COMMIT", NULL, e);
+	if (rc)
+		errbuf_prefix(e, "cannot empty the target for --clean: ");
+	PQfinish(conn);
+	return rc;
+}
+
+/* A 0600 scratch file for pg_restore -j, which needs a seekable archive. */
+static int scratch_file(struct strbuf *path, int *fd, struct errbuf *e)
+{
+	const char *t = getenv("TMPDIR");
+
+	strbuf_reset(path);
+	strbuf_addf(path, "%s/ballast-restore-XXXXXX", t && *t ? t : "/var/tmp");
+	*fd = mkostemp(path->buf, O_CLOEXEC);
+	if (*fd < 0)
+		return errbuf_errno(e, BL_EFAIL, errno, "cannot create a scratch file %s",
+				    path->buf);
+	fchmod(*fd, 0600);
+	return 0;
+}
+
+int dbdump_restore(const struct config *cfg, struct repo *r, json_t *item,
+		   const struct dbrestore_opts *o, struct errbuf *e)
+{
+	const char *name = json_string_value(json_object_get(item, "name"));
+	const char *dbname = json_string_value(json_object_get(item, "database"));
+	json_t *obj = json_object_get(item, "object");
+	json_t *db = cfg ? dbdump_find_db(cfg, name) : NULL;
+	json_t *restorecmd = json_object_get(db, "restore_command");
+	const char *target = o->target;
+	struct strbuf pw = STRBUF_INIT, envpw = STRBUF_INIT, ci = STRBUF_INIT,
+		      arg_db = STRBUF_INIT, arg_jobs = STRBUF_INIT, scratch = STRBUF_INIT,
+		      check = STRBUF_INIT;
+	const char *env[2] = { NULL, NULL };
+	const char *extra[16];
+	const char **argv = NULL;
+	struct child c = CHILD_INIT;
+	struct pipe_sink ps;
+	int rc, nx = 0, sfd = -1, started = 0;
+
+	if (!target) {
+		if (!db) {
+			rc = errbuf_set(e, BL_EUSAGE, "no database \"%s\" in the configuration: pass "
+					"--target CONNINFO", name);
+			goto out;
+		}
+		target = json_string_value(json_object_get(db, "conninfo"));
+	}
+	dbdump_target_password(db, o->target, &pw);
+	if (pw.len) {
+		strbuf_addf(&envpw, "PGPASSWORD=%s", pw.buf);
+		env[0] = envpw.buf;
+	}
+	rc = dbdump_conninfo_nopw(target, &ci, e);
+	if (rc)
+		goto out;
+
+	/* Never touch the target before the stored bytes are known good. With
+	 * --jobs the pass that writes the scratch file checks them (size and
+	 * SHA-256) before pg_restore starts, so a separate pass would only
+	 * read the object twice. */
+	rc = o->jobs > 1 ? 0 : backupset_verify_object(r, obj, 0, e);
+	if (rc) {
+		errbuf_prefix(e, "refusing to restore: ");
+		goto out;
+	}
+
+	extra[nx++] = "--no-password";
+	extra[nx++] = "--exit-on-error";
+	if (o->clean && o->create) {
+		extra[nx++] = "--clean";
+		extra[nx++] = "--if-exists";
+	}
+	if (o->create)
+		extra[nx++] = "--create";
+	strbuf_addf(&arg_db, "--dbname=%s", ci.buf);
+	extra[nx++] = arg_db.buf;
+	if (o->jobs > 1) {
+		rc = scratch_file(&scratch, &sfd, e);
+		if (rc)
+			goto out;
+		memset(&ps, 0, sizeof(ps));
+		ps.fd = sfd;
+		ps.o = o;
+		ps.name = name;
+		/* No fsync: the file is read back at once and deleted, so forcing
+		 * a gigabyte to disk buys nothing (it cost ~1.5x in the benchmark).
+		 * A write error still fails here, and what pg_restore reads is
+		 * judged end to end: --exit-on-error, then the row counts. */
+		rc = backupset_read_object(r, obj, fd_sink, &ps, e);
+		if (rc) {
+			errbuf_prefix(e, "refusing to restore: ");
+			goto out;
+		}
+		strbuf_addf(&arg_jobs, "--jobs=%d", o->jobs);
+		extra[nx++] = arg_jobs.buf;
+		extra[nx++] = scratch.buf;
+	}
+	extra[nx] = NULL;
+	if (o->clean && !o->create) {
+		rc = empty_database(target, pw.len ? pw.buf : NULL, e);
+		if (rc)
+			goto out;
+	}
+	argv = build_argv(restorecmd, "pg_restore", extra);
+	c.argv = argv;
+	c.env = env;
+	c.in_mode = o->jobs > 1 ? PROC_NULL : PROC_PIPE;
+	c.out_mode = PROC_NULL;
+	c.err_mode = PROC_PIPE;
+	rc = proc_start(&c, e);
+	if (rc)
+		goto out;
+	started = 1;
+	if (o->jobs <= 1) {
+		struct errbuf fe = ERRBUF_INIT;
+
+		memset(&ps, 0, sizeof(ps));
+		ps.fd = c.in;
+		ps.o = o;
+		ps.name = name;
+		rc = backupset_read_object(r, obj, fd_sink, &ps, e);
+		close(c.in);
+		c.in = -1;
+		if (rc && !ps.broken)
+			proc_kill(&c, SIGTERM);
+		/* pg_restore's own error says more than a broken pipe does */
+		if (proc_finish(&c, &fe) && (!rc || ps.broken)) {
+			rc = fe.code;
+			memcpy(e->msg, fe.msg, sizeof(e->msg));
+			e->code = fe.code;
+		}
+	} else {
+		rc = proc_finish(&c, e);
+	}
+	if (rc)
+		goto out;
+	if (!json_string_value(json_object_get(item, "row_counts")) ||
+	    strcmp(json_string_value(json_object_get(item, "row_counts")), "exact"))
+		goto out; /* estimates cannot be compared exactly */
+	if (o->create) {
+		rc = pg_conninfo_with_db(target, dbname, &check, e);
+		if (rc)
+			goto out;
+		target = check.buf;
+	}
+	rc = dbdump_check_rows(target, pw.len ? pw.buf : NULL, item, e);
+out:
+	if (rc && name)
+		errbuf_prefix(e, "restore of database %s: ", name);
+	if (started)
+		proc_release(&c);
+	if (sfd >= 0) {
+		close(sfd);
+		unlink(scratch.buf);
+	}
+	free(argv);
+	strbuf_release(&pw);
+	strbuf_release(&envpw);
+	strbuf_release(&ci);
+	strbuf_release(&arg_db);
+	strbuf_release(&arg_jobs);
+	strbuf_release(&scratch);
+	strbuf_release(&check);
+	return rc;
+}

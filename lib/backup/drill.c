@@ -1,0 +1,632 @@
+#include "drill.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <libpq-fe.h>
+
+#include "backupset.h"
+#include "config.h"
+#include "dbdump.h"
+#include "log.h"
+#include "manifest.h"
+#include "migration.h"
+#include "pg.h"
+#include "proc.h"
+#include "volume.h"
+#include "zstream.h"
+#include "interrupt.h"
+
+#define BOOLOID 16
+
+void drill_scratch_name(const char *db, time_t t, char out[64])
+{
+	char stamp[16], clean[64];
+	struct strbuf sb = STRBUF_INIT;
+	struct tm tm;
+	size_t n = 0;
+
+	gmtime_r(&t, &tm);
+	strftime(stamp, sizeof(stamp), "%Y%m%d%H%M%S", &tm);
+	/* 63 bytes = "ballast_drill_" (14) + db + "_" + 14 digits */
+	for (; db && *db && n < 63 - 14 - 1 - 14; db++) {
+		unsigned char c = (unsigned char)*db;
+
+		clean[n++] = isalnum(c) ? (char)tolower(c) : '_';
+	}
+	clean[n] = '\0';
+	strbuf_addf(&sb, "ballast_drill_%s_%.14s", clean, stamp);
+	memcpy(out, sb.buf, sb.len < 63 ? sb.len + 1 : 64);
+	out[63] = '\0';
+	strbuf_release(&sb);
+}
+
+int drill_load_checks(json_t *specs, json_t **checks, struct errbuf *e)
+{
+	json_t *out = json_array(), *spec;
+	size_t i;
+	int rc = 0;
+
+	*checks = NULL;
+	json_array_foreach(specs, i, spec) {
+		const char *file = json_string_value(json_object_get(spec, "file"));
+		struct strbuf text = STRBUF_INIT;
+		struct migration_stmt *st = NULL;
+		size_t n = 0;
+
+		rc = migration_read(file, &text, e);
+		if (!rc)
+			rc = migration_split(text.buf, text.len, &st, &n, e);
+		if (rc) {
+			rc = BL_EUSAGE;
+			e->code = BL_EUSAGE;
+			errbuf_prefix(e, "--check-sql %s: ", file);
+		} else if (!n) {
+			rc = errbuf_set(e, BL_EUSAGE, "--check-sql %s: no SQL statement in the file",
+					file);
+		}
+		for (size_t k = 0; !rc && k < n; k++) {
+			struct strbuf sql = STRBUF_INIT;
+
+			strbuf_add(&sql, text.buf + st[k].start, st[k].len);
+			json_array_append_new(out, json_pack("{s:O, s:s, s:i, s:s}", "db",
+							     json_object_get(spec, "db"), "file", file,
+							     "line", (int)st[k].line, "sql", sql.buf));
+			strbuf_release(&sql);
+		}
+		free(st);
+		strbuf_release(&text);
+		if (rc)
+			break;
+	}
+	if (rc) {
+		json_decref(out);
+		return rc;
+	}
+	*checks = out;
+	return 0;
+}
+
+/* Keep the first problem's message and the worst status. */
+static void note(int *worst, struct errbuf *first, int rc, const struct errbuf *e)
+{
+	if (!rc)
+		return;
+	if (!first->code)
+		errbuf_set(first, rc, "%s", e->msg);
+	if (rc > *worst && rc != BL_EUSAGE)
+		*worst = rc;
+	else if (rc == BL_EUSAGE && !*worst)
+		*worst = rc;
+}
+
+static int count_rows(PGconn *conn, const char *schema, const char *name, long long *n,
+		      struct errbuf *e)
+{
+	struct strbuf qs = STRBUF_INIT, qn = STRBUF_INIT, sql = STRBUF_INIT, v = STRBUF_INIT;
+	int rc;
+
+	pg_quote_ident(conn, schema, &qs);
+	pg_quote_ident(conn, name, &qn);
+	strbuf_addf(&sql, "SELECT count(*) FROM %s.%s", qs.buf, qn.buf);
+	rc = pg_value(conn, sql.buf, &v, e);
+	if (!rc)
+		*n = strtoll(v.buf, NULL, 10);
+	strbuf_release(&qs);
+	strbuf_release(&qn);
+	strbuf_release(&sql);
+	strbuf_release(&v);
+	return rc;
+}
+
+/* Every table's count against the manifest, each difference recorded. */
+static int compare_rows(const char *conninfo, const char *pw, json_t *item, json_t *diffs,
+			int *checked, struct errbuf *e)
+{
+	PGconn *conn = NULL;
+	json_t *t;
+	size_t i;
+	int rc = pg_connect(conninfo, pw, &conn, e);
+
+	*checked = 0;
+	if (rc)
+		return rc;
+	json_array_foreach(json_object_get(item, "tables"), i, t) {
+		const char *s = json_string_value(json_object_get(t, "schema"));
+		const char *n = json_string_value(json_object_get(t, "name"));
+		json_t *rows = json_object_get(t, "rows");
+		struct errbuf qe = ERRBUF_INIT;
+		struct strbuf full = STRBUF_INIT;
+		long long have = -1;
+		int missing;
+
+		if (!s || !n || !json_is_integer(rows))
+			continue;
+		(*checked)++;
+		missing = count_rows(conn, s, n, &have, &qe) != 0;
+		strbuf_addf(&full, "%s.%s", s, n);
+		if (missing)
+			json_array_append_new(diffs, json_pack("{s:s, s:O, s:n, s:s}", "table", full.buf,
+							       "backup", rows, "restored", "error",
+							       qe.msg));
+		else if (have != json_integer_value(rows))
+			json_array_append_new(diffs, json_pack("{s:s, s:O, s:I}", "table", full.buf,
+							       "backup", rows, "restored",
+							       (json_int_t)have));
+		strbuf_release(&full);
+	}
+	PQfinish(conn);
+	return 0;
+}
+
+/* A check passes when its statement is a command, or returns at least one
+ * row and is not a single false/NULL boolean-ish value. */
+static int run_checks(const char *conninfo, const char *pw, const char *dbname, json_t *checks,
+		      json_t *out, struct errbuf *e)
+{
+	PGconn *conn = NULL;
+	json_t *c;
+	size_t i;
+	int rc = 0, failed = 0, any = 0;
+	char first[512] = "";
+
+	json_array_foreach(checks, i, c) {
+		const char *want = json_string_value(json_object_get(c, "db"));
+
+		if (!want || !strcmp(want, dbname))
+			any = 1;
+	}
+	if (!any)
+		return 0;
+	rc = pg_connect(conninfo, pw, &conn, e);
+	if (rc)
+		return rc;
+	json_array_foreach(checks, i, c) {
+		const char *want = json_string_value(json_object_get(c, "db"));
+		const char *sql = json_string_value(json_object_get(c, "sql"));
+		struct strbuf shown = STRBUF_INIT, why = STRBUF_INIT;
+		PGresult *res;
+		int ok = 0;
+
+		if (want && strcmp(want, dbname))
+			continue;
+		migration_first_line(sql, &shown);
+		res = PQexec(conn, sql);
+		switch (PQresultStatus(res)) {
+		case PGRES_COMMAND_OK:
+			ok = 1;
+			break;
+		case PGRES_TUPLES_OK:
+			if (PQntuples(res) == 0) {
+				strbuf_addstr(&why, "returned no rows");
+			} else if (PQnfields(res) == 1 && PQntuples(res) == 1 &&
+				   PQgetisnull(res, 0, 0)) {
+				strbuf_addstr(&why, "returned NULL");
+			} else if (PQnfields(res) == 1 && PQntuples(res) == 1 &&
+				   PQftype(res, 0) == BOOLOID && strcmp(PQgetvalue(res, 0, 0), "t")) {
+				strbuf_addstr(&why, "returned false");
+			} else {
+				ok = 1;
+			}
+			break;
+		default:
+			strbuf_addstr(&why, PQresultErrorMessage(res));
+			strbuf_rtrim(&why);
+			break;
+		}
+		PQclear(res);
+		json_array_append_new(out, json_pack("{s:O, s:O, s:s, s:b}", "file",
+						     json_object_get(c, "file"), "line",
+						     json_object_get(c, "line"), "sql", shown.buf,
+						     "ok", ok));
+		if (!ok) {
+			json_object_set_new(json_array_get(out, json_array_size(out) - 1), "error",
+					    json_string(why.buf));
+			if (!failed++)
+				snprintf(first, sizeof(first), "%s:%lld (%s) %s",
+					 json_string_value(json_object_get(c, "file")),
+					 (long long)json_integer_value(json_object_get(c, "line")),
+					 shown.buf, why.buf);
+		}
+		/* a failed statement aborts nothing: each check runs on its own */
+		strbuf_release(&shown);
+		strbuf_release(&why);
+	}
+	PQfinish(conn);
+	if (failed)
+		return errbuf_set(e, BL_EVERIFY, "%d SQL check%s failed; first: %s", failed,
+				  failed == 1 ? "" : "s", first);
+	return 0;
+}
+
+static int scratch_create(const char *base, const char *pw, const char *name, struct errbuf *e)
+{
+	struct strbuf q = STRBUF_INIT, where = STRBUF_INIT;
+	PGconn *conn = NULL;
+	int rc = pg_connect(base, pw, &conn, e);
+
+	if (rc) {
+		errbuf_prefix(e, "cannot create the scratch database %s: ", name);
+		return rc;
+	}
+	pg_describe(conn, &where);
+	pg_quote_ident(conn, name, &q);
+	rc = pg_execf(conn, NULL, e, "CREATE DATABASE %s TEMPLATE template0", q.buf);
+	if (rc)
+		errbuf_prefix(e, "cannot create the scratch database %s on %s: ", name, where.buf);
+	PQfinish(conn);
+	strbuf_release(&q);
+	strbuf_release(&where);
+	return rc;
+}
+
+static int scratch_drop(const char *base, const char *pw, const char *name, struct errbuf *e)
+{
+	struct strbuf q = STRBUF_INIT, ver = STRBUF_INIT;
+	PGconn *conn = NULL;
+	int rc = pg_connect(base, pw, &conn, e);
+
+	if (!rc)
+		rc = pg_value(conn, "SHOW server_version_num", &ver, e);
+	if (!rc) {
+		pg_quote_ident(conn, name, &q);
+		/* FORCE (PostgreSQL 13+) ends sessions a killed pg_restore left */
+		rc = pg_execf(conn, NULL, e, "DROP DATABASE IF EXISTS %s%s", q.buf,
+			      atoi(ver.buf) >= 130000 ? " WITH (FORCE)" : "");
+	}
+	if (rc)
+		errbuf_prefix(e, "cannot drop the scratch database %s (drop it by hand): ", name);
+	PQfinish(conn);
+	strbuf_release(&q);
+	strbuf_release(&ver);
+	return rc;
+}
+
+static int drill_db(const struct config *cfg, struct repo *r, json_t *item,
+		    const struct drill_opts *o, json_t *rep, struct errbuf *e)
+{
+	const char *name = json_string_value(json_object_get(item, "name"));
+	const char *mode = json_string_value(json_object_get(item, "row_counts"));
+	json_t *db = dbdump_find_db(cfg, name);
+	json_t *diffs = json_array(), *checks = json_array();
+	struct strbuf pw = STRBUF_INIT, sci = STRBUF_INIT;
+	struct dbrestore_opts ro;
+	struct errbuf first = ERRBUF_INIT, one = ERRBUF_INIT;
+	const char *base;
+	char scratch[64];
+	long long t0;
+	int worst = 0, rc, created = 0, checked = 0, dropped = 0;
+
+	drill_scratch_name(name, o->now, scratch);
+	json_object_set_new(rep, "scratch_database", json_string(scratch));
+	json_object_set_new(rep, "row_counts", json_string(mode ? mode : "off"));
+	/* a configured database without conninfo uses $DATABASE_URL / PG* ("") */
+	base = o->target ? o->target : !db ? NULL :
+	       json_string_value(json_object_get(db, "conninfo")) ?
+	       json_string_value(json_object_get(db, "conninfo")) : "";
+	if (!base) {
+		rc = errbuf_set(&one, BL_EUSAGE, "backup holds database \"%s\", which the "
+				"configuration does not name: pass --target CONNINFO", name);
+		note(&worst, &first, rc, &one);
+		goto out;
+	}
+	dbdump_target_password(db, o->target, &pw);
+	/* The stored bytes first: a corrupt object never reaches a server. */
+	rc = backupset_verify_object(r, json_object_get(item, "object"), 0, &one);
+	json_object_set_new(rep, "checksum", json_string(rc ? "mismatch" : "ok"));
+	if (rc) {
+		note(&worst, &first, rc, &one);
+		goto out;
+	}
+	rc = scratch_create(base, pw.len ? pw.buf : NULL, scratch, &one);
+	if (rc) {
+		note(&worst, &first, rc, &one);
+		goto out;
+	}
+	created = 1;
+	rc = pg_conninfo_with_db(base, scratch, &sci, &one);
+	if (rc) {
+		note(&worst, &first, rc, &one);
+		goto out;
+	}
+	memset(&ro, 0, sizeof(ro));
+	ro.target = sci.buf;
+	ro.jobs = o->jobs > 0 ? o->jobs : 1;
+	t0 = time_mono_ms();
+	rc = dbdump_restore(cfg, r, item, &ro, &one);
+	json_object_set_new(rep, "restore_seconds",
+			    json_real((double)(time_mono_ms() - t0) / 1000.0));
+	if (mode && !strcmp(mode, "exact") && (!rc || rc == BL_EVERIFY)) {
+		struct errbuf ce = ERRBUF_INIT;
+
+		/* dbdump_restore only says the counts differ; the report names each table */
+		if (rc == BL_EVERIFY) {
+			if (compare_rows(sci.buf, pw.len ? pw.buf : NULL, item, diffs, &checked, &ce))
+				note(&worst, &first, ce.code, &ce);
+		} else {
+			json_t *t;
+			size_t i;
+
+			json_array_foreach(json_object_get(item, "tables"), i, t)
+				checked += json_is_integer(json_object_get(t, "rows"));
+		}
+	}
+	note(&worst, &first, rc, &one);
+	if (!rc || rc == BL_EVERIFY) {
+		errbuf_clear(&one);
+		rc = run_checks(sci.buf, pw.len ? pw.buf : NULL, name, o->checks, checks, &one);
+		note(&worst, &first, rc, &one);
+	}
+out:
+	if (created) {
+		errbuf_clear(&one);
+		rc = scratch_drop(base, pw.len ? pw.buf : NULL, scratch, &one);
+		dropped = !rc;
+		/* a scratch database left behind outranks a difference: exit 1 */
+		if (rc) {
+			if (worst == BL_EVERIFY)
+				worst = BL_EFAIL;
+			note(&worst, &first, rc, &one);
+		}
+	}
+	json_object_set_new(rep, "tables_checked", json_integer(checked));
+	json_object_set_new(rep, "differences", diffs);
+	json_object_set_new(rep, "checks", checks);
+	json_object_set_new(rep, "scratch_dropped", json_boolean(dropped || !created));
+	json_object_set_new(rep, "result", json_string(!worst ? "passed" : worst == BL_EVERIFY ?
+						       "failed" : "error"));
+	if (worst) {
+		json_object_set_new(rep, "error", json_string(first.msg));
+		errbuf_set(e, worst, "%s", first.msg);
+	}
+	strbuf_release(&pw);
+	strbuf_release(&sci);
+	return worst;
+}
+
+/* --- volumes ----------------------------------------------------------- */
+
+/* The stored object for libarchive, hashed on the way; the size and
+ * SHA-256 are compared when it ends. */
+struct vsource {
+	struct repo_reader *rd;
+	struct zhash *h;
+	long long got, want;
+	const char *sha, *key;
+	int done;
+};
+
+static int vsource_read(void *ctx, void *buf, size_t cap, size_t *got, struct errbuf *e)
+{
+	struct vsource *s = ctx;
+	char hex[ZSTREAM_SHA256_HEX];
+	int rc;
+
+	*got = 0;
+	if (s->done)
+		return 0;
+	if (interrupt_signal)
+		return interrupt_check(e);
+	rc = repo_reader_read(s->rd, buf, cap, got, e);
+	if (rc)
+		return rc;
+	if (*got) {
+		zhash_update(s->h, buf, *got);
+		s->got += (long long)*got;
+		return 0;
+	}
+	s->done = 1;
+	zhash_final(s->h, hex);
+	if (s->got != s->want)
+		return errbuf_set(e, BL_EVERIFY, "object %s: size %lld, the manifest records %lld "
+				  "(truncated or replaced)", s->key, s->got, s->want);
+	if (strcmp(hex, s->sha))
+		return errbuf_set(e, BL_EVERIFY, "object %s: sha256 mismatch (manifest %.12s..., "
+				  "stored bytes %.12s...)", s->key, s->sha, hex);
+	return 0;
+}
+
+/* Extract a volume item into a fresh temporary directory and compare what
+ * came out with the manifest's counts; the directory is always removed. */
+static int drill_volume(struct repo *r, json_t *item, json_t *rep, struct errbuf *e)
+{
+	static const char *const kinds[] = { "files", "dirs", "symlinks", "hardlinks", "others" };
+	const char *name = json_string_value(json_object_get(item, "name"));
+	json_t *obj = json_object_get(item, "object");
+	json_t *want = json_object_get(item, "entries"), *diffs = json_array();
+	struct volume_stats st = VOLUME_STATS_INIT;
+	struct strbuf dir = STRBUF_INIT;
+	struct errbuf re = ERRBUF_INIT;
+	struct vsource s;
+	const char *tmp = getenv("TMPDIR");
+	long long t0 = time_mono_ms();
+	int rc, made = 0;
+
+	memset(&s, 0, sizeof(s));
+	s.key = json_string_value(json_object_get(obj, "key"));
+	s.sha = json_string_value(json_object_get(obj, "sha256"));
+	s.want = json_integer_value(json_object_get(obj, "size"));
+	if (!s.key || !s.sha) {
+		rc = errbuf_set(e, BL_EVERIFY, "volume %s: the manifest item has no complete object",
+				name);
+		goto out;
+	}
+	/* the stored bytes first, as for a database */
+	rc = backupset_verify_object(r, obj, 0, e);
+	json_object_set_new(rep, "checksum", json_string(rc ? "mismatch" : "ok"));
+	if (rc)
+		goto out;
+	strbuf_addf(&dir, "%s/ballast-drill-XXXXXX", tmp && *tmp ? tmp : "/var/tmp");
+	if (!mkdtemp(dir.buf)) {
+		rc = errbuf_errno(e, BL_EFAIL, errno, "cannot create a scratch directory %s", dir.buf);
+		goto out;
+	}
+	made = 1;
+	json_object_set_new(rep, "scratch_directory", json_string(dir.buf));
+	rc = repo_reader_open(r, s.key, &s.rd, e);
+	if (rc)
+		goto out;
+	s.h = zhash_new();
+	rc = volume_extract(dir.buf, vsource_read, &s, &st, e);
+	json_object_set_new(rep, "restore_seconds",
+			    json_real((double)(time_mono_ms() - t0) / 1000.0));
+	if (rc)
+		goto out;
+	{
+		long long have[5] = { st.files, st.dirs, st.symlinks, st.hardlinks, st.others };
+
+		for (size_t i = 0; i < 5; i++) {
+			json_t *w = json_object_get(want, kinds[i]);
+
+			if (json_is_integer(w) && json_integer_value(w) != have[i])
+				json_array_append_new(diffs, json_pack("{s:s, s:O, s:I}", "what", kinds[i],
+								       "backup", w, "restored",
+								       (json_int_t)have[i]));
+		}
+		if (json_is_integer(json_object_get(item, "bytes")) &&
+		    json_integer_value(json_object_get(item, "bytes")) != st.bytes)
+			json_array_append_new(diffs, json_pack("{s:s, s:O, s:I}", "what", "bytes",
+							       "backup", json_object_get(item, "bytes"),
+							       "restored", (json_int_t)st.bytes));
+	}
+	json_object_set_new(rep, "files", json_integer(st.files));
+	json_object_set_new(rep, "bytes", json_integer(st.bytes));
+	if (json_array_size(diffs)) {
+		json_t *d0 = json_array_get(diffs, 0);
+
+		rc = errbuf_set(e, BL_EVERIFY, "volume %s: %s differ from the backup (backup %lld, "
+				"restored %lld)", name, json_string_value(json_object_get(d0, "what")),
+				(long long)json_integer_value(json_object_get(d0, "backup")),
+				(long long)json_integer_value(json_object_get(d0, "restored")));
+	}
+out:
+	if (made && volume_remove_tree(dir.buf, &re)) {
+		log_error("%s", re.msg);
+		if (rc != BL_EFAIL)
+			rc = errbuf_set(e, BL_EFAIL, "cannot remove the scratch directory %s: %s",
+					dir.buf, re.msg);
+	}
+	json_object_set_new(rep, "differences", diffs);
+	json_object_set_new(rep, "scratch_removed", json_boolean(!made || !re.code));
+	json_object_set_new(rep, "result", json_string(!rc ? "passed" : rc == BL_EVERIFY ?
+						       "failed" : "error"));
+	if (rc) {
+		json_object_set_new(rep, "error", json_string(e->msg));
+		if (strncmp(e->msg, "volume ", 7))
+			errbuf_prefix(e, "volume %s: ", name);
+	}
+	repo_reader_close(s.rd);
+	if (s.h)
+		zhash_free(s.h);
+	volume_stats_release(&st);
+	strbuf_release(&dir);
+	return rc;
+}
+
+int drill_run(const struct config *cfg, struct repo *r, const char *project, const char *id,
+	      const struct drill_opts *o, json_t **report, struct errbuf *e)
+{
+	json_t *m = NULL, *rep, *dbs = json_array(), *vols = json_array(), *it;
+	struct errbuf first = ERRBUF_INIT;
+	char when[32], host[256] = "";
+	long long t0 = time_mono_ms();
+	time_t created;
+	size_t i;
+	int rc, worst = 0;
+
+	*report = NULL;
+	rc = backupset_load(r, project, id, &m, e);
+	if (rc) {
+		json_decref(dbs);
+		json_decref(vols);
+		return rc;
+	}
+	gethostname(host, sizeof(host) - 1);
+	time_utc_format(o->now, when);
+	created = time_utc_parse(json_string_value(json_object_get(m, "created")));
+	rep = json_pack("{s:i, s:s, s:s, s:s, s:O, s:s, s:s, s:I}", "format", 1, "kind", "drill",
+			"project", project, "backup_id", id, "backup_time",
+			json_object_get(m, "created"), "drill_time", when, "host", host,
+			"backup_age_seconds", (json_int_t)(created >= 0 ? o->now - created : -1));
+	json_object_set_new(rep, "databases", dbs);
+	json_object_set_new(rep, "volumes", vols);
+	json_array_foreach(json_object_get(m, "items"), i, it) {
+		const char *type = json_string_value(json_object_get(it, "type"));
+		json_t *one = json_pack("{s:O}", "name", json_object_get(it, "name"));
+		struct errbuf ie = ERRBUF_INIT;
+
+		if (interrupt_signal) {
+			json_decref(one);
+			interrupt_check(&ie);
+			note(&worst, &first, BL_EFAIL, &ie);
+			break;
+		}
+		if (!strcmp(type, "db")) {
+			json_array_append_new(dbs, one);
+			rc = drill_db(cfg, r, it, o, one, &ie);
+			note(&worst, &first, rc, &ie);
+		} else if (!strcmp(type, "volume")) {
+			json_array_append_new(vols, one);
+			rc = drill_volume(r, it, one, &ie);
+			note(&worst, &first, rc, &ie);
+		} else {
+			/* unknown item types: at least their stored bytes must check out */
+			json_array_append_new(vols, one);
+			json_object_set_new(one, "type", json_string(type));
+			rc = backupset_verify_object(r, json_object_get(it, "object"), 1, &ie);
+			json_object_set_new(one, "checksum", json_string(rc ? "mismatch" : "ok"));
+			json_object_set_new(one, "result", json_string(rc ? "failed" : "passed"));
+			if (rc)
+				json_object_set_new(one, "error", json_string(ie.msg));
+			note(&worst, &first, rc, &ie);
+		}
+	}
+	/* A signal that arrived after the last item's data was sent still
+	 * means the drill was not carried out as asked. */
+	if (interrupt_signal && !worst) {
+		struct errbuf ie = ERRBUF_INIT;
+
+		interrupt_check(&ie);
+		note(&worst, &first, BL_EFAIL, &ie);
+	}
+	if (!json_array_size(dbs) && !json_array_size(vols) && !worst) {
+		errbuf_set(&first, BL_EFAIL, "backup %s holds no item to drill", id);
+		worst = BL_EFAIL;
+	}
+	json_object_set_new(rep, "duration_seconds",
+			    json_real((double)(time_mono_ms() - t0) / 1000.0));
+	json_object_set_new(rep, "result", json_string(!worst ? "passed" : worst == BL_EVERIFY ?
+						       "failed" : "error"));
+	if (worst) {
+		json_object_set_new(rep, "error", json_string(first.msg));
+		errbuf_set(e, worst, "drill of %s: %s", id, first.msg);
+	}
+	json_decref(m);
+	*report = rep;
+	return worst;
+}
+
+int drill_save_report(struct repo *r, const char *project, json_t *report, struct errbuf *e)
+{
+	const char *id = json_string_value(json_object_get(report, "backup_id"));
+	time_t t = time_utc_parse(json_string_value(json_object_get(report, "drill_time")));
+	struct strbuf key = STRBUF_INIT;
+	char stamp[32];
+	struct tm tm;
+	char *text;
+	int rc;
+
+	gmtime_r(&t, &tm);
+	strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm);
+	manifest_backup_prefix(project, id, &key);
+	strbuf_addf(&key, "drill-%s.json", stamp);
+	text = json_dumps(report, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(6));
+	rc = repo_put_bytes(r, key.buf, text, strlen(text), e);
+	free(text);
+	strbuf_release(&key);
+	return rc;
+}

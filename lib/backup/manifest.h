@@ -1,0 +1,72 @@
+/*
+ * manifest: the JSON record that commits a backup.
+ *
+ * Contract: a manifest is a JSON object
+ *   { "format": 1, "id", "project", "created", "finished" (UTC ISO-8601),
+ *     "host", "ballast_version", "status": "ok", "labels": {k: v},
+ *     "items": [ {"type": "db", "name", ..., "object": {...}},
+ *                {"type": "volume", "name", ..., "object": {...}} ],
+ *     "size": stored bytes of every object, "checksum": "sha256:<hex>" }
+ * where each item's "object" is {"key", "size", "sha256", "raw_size",
+ * "compression": "zstd"} describing the stored bytes. Item types other than
+ * "db" are carried through untouched, so new item types slot in.
+ *
+ * "checksum" is a self-hash: SHA-256 of the manifest serialised compactly
+ * with sorted keys and without the "checksum" member. manifest_parse()
+ * recomputes it, so a corrupted or hand-edited manifest is a verification
+ * failure (BL_EVERIFY), not a silently trusted one. A self-hash rather than a
+ * sidecar file keeps the commit a single object: manifest.json is written
+ * last and its presence is the commit.
+ *
+ * Ids sort by time: "20261127T021500Z-a1b2" (UTC; three hex digits of the
+ * millisecond, scaled to 0-ffb, then one random hex digit), so backups
+ * taken within one second still list, and are retained, in order.
+ */
+#ifndef BALLAST_MANIFEST_H
+#define BALLAST_MANIFEST_H
+
+#include <jansson.h>
+#include <time.h>
+
+#include "errbuf.h"
+#include "strbuf.h"
+#include "timeutil.h"
+
+#define MANIFEST_ID_MAX 24
+#define MANIFEST_FORMAT 1
+
+/* A new id for time t plus msec (0-999) milliseconds. Two calls in one
+ * millisecond collide one time in 16: callers check the id is unused. */
+void manifest_new_id(time_t t, int msec, char id[MANIFEST_ID_MAX]);
+/* 1 when id has the shape above. */
+int manifest_id_valid(const char *id);
+
+/* "<project>/backups/" and "<project>/backups/<id>/" */
+void manifest_backups_prefix(const char *project, struct strbuf *out);
+void manifest_backup_prefix(const char *project, const char *id, struct strbuf *out);
+
+/* A new manifest with id, project, created, host, version and a copy of
+ * labels (an object of strings, may be NULL) and an empty items list. */
+json_t *manifest_new(const char *id, const char *project, time_t created, json_t *labels);
+/* The object description for an item. */
+json_t *manifest_object(const char *key, long long size, const char *sha256,
+			long long raw_size);
+
+/* Set "finished", "size" and "checksum", and serialise for storage. */
+int manifest_seal(json_t *m, struct strbuf *text, struct errbuf *e);
+/* Parse a stored manifest; BL_EVERIFY when it is not valid JSON, lacks the
+ * required members, or its checksum does not match. where names it in the
+ * error ("audit_app/backups/<id>/manifest.json"). */
+int manifest_parse(const char *text, size_t len, const char *where, json_t **out,
+		   struct errbuf *e);
+/* 1 when text is a manifest cut short: empty, or JSON that ends before it
+ * is complete (the parser ran out of input). A write that was killed on a
+ * server that stores a request body as it arrives leaves exactly this. */
+int manifest_torn(const char *text, size_t len);
+/* The checksum a manifest should carry ("sha256:<hex>"), into out. */
+int manifest_checksum(json_t *m, struct strbuf *out);
+
+/* Find the item of a type and name; NULL when absent. */
+json_t *manifest_find_item(json_t *m, const char *type, const char *name);
+
+#endif

@@ -1,0 +1,228 @@
+#include "prune.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backupset.h"
+#include "manifest.h"
+
+static int drill_fn(void *ctx, const struct repo_entry *ent, struct errbuf *e)
+{
+	const char *base = strrchr(ent->key, '/');
+	size_t n;
+
+	(void)e;
+	base = base ? base + 1 : ent->key;
+	n = strlen(base);
+	if (!ent->tmp && !strncmp(base, "drill-", 6) && n > 11 && !strcmp(base + n - 5, ".json"))
+		json_array_append_new(ctx, json_string(ent->key));
+	return 0;
+}
+
+static int cmp_desc(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)b, *(const char *const *)a);
+}
+
+int prune_drill_passed(struct repo *r, const char *project, const char *id, int *passed,
+		       struct errbuf *e)
+{
+	struct strbuf prefix = STRBUF_INIT, text = STRBUF_INIT;
+	json_t *keys = json_array(), *k;
+	const char **v = NULL;
+	size_t n = 0, i;
+	int rc;
+
+	*passed = 0;
+	manifest_backup_prefix(project, id, &prefix);
+	rc = repo_list(r, prefix.buf, drill_fn, keys, e);
+	if (rc || !json_array_size(keys))
+		goto out;
+	v = calloc(json_array_size(keys), sizeof(*v));
+	json_array_foreach(keys, i, k)
+		v[n++] = json_string_value(k);
+	/* drill-<UTC time>.json: newest first. A report whose result is
+	 * "error" (the server refused a scratch database, say) says nothing
+	 * about the backup, so the newest "passed" or "failed" decides. */
+	qsort(v, n, sizeof(*v), cmp_desc);
+	for (i = 0; i < n; i++) {
+		json_t *rep;
+		const char *res;
+		int decided = 0;
+
+		strbuf_reset(&text);
+		rc = repo_get_bytes(r, v[i], &text, 4 * 1024 * 1024, e);
+		if (rc)
+			goto out;
+		rep = json_loadb(text.buf, text.len, 0, NULL);
+		res = json_string_value(json_object_get(rep, "result"));
+		/* an unreadable report proves nothing: neither a pass nor an error */
+		if (res && json_is_string(json_object_get(rep, "backup_id")) &&
+		    !strcmp(json_string_value(json_object_get(rep, "backup_id")), id) &&
+		    (!strcmp(res, "passed") || !strcmp(res, "failed"))) {
+			*passed = !strcmp(res, "passed");
+			decided = 1;
+		}
+		json_decref(rep);
+		if (decided)
+			break;
+	}
+out:
+	free(v);
+	json_decref(keys);
+	strbuf_release(&prefix);
+	strbuf_release(&text);
+	return rc;
+}
+
+static time_t id_time(const char *id)
+{
+	struct tm tm;
+
+	memset(&tm, 0, sizeof(tm));
+	if (!strptime(id, "%Y%m%dT%H%M%SZ", &tm))
+		return -1;
+	return timegm(&tm);
+}
+
+/* The id's time in milliseconds ("20261127T021500Z-a1b2": seconds, then
+ * three hex digits of the millisecond scaled to 0-ffb); -1 when it does
+ * not parse. Whole seconds would keep a backup killed in the same second
+ * as a prune with a grace of 0s. */
+static long long id_time_ms(const char *id)
+{
+	time_t t = id_time(id);
+	unsigned frac = 0;
+
+	if (t < 0)
+		return -1;
+	if (strlen(id) >= 20 && id[16] == '-' && sscanf(id + 17, "%3x", &frac) == 1)
+		return (long long)t * 1000 + (long long)frac * 1000 / 4096;
+	return (long long)t * 1000;
+}
+
+static int label_keep(json_t *labels)
+{
+	const char *v = json_string_value(json_object_get(labels, "keep"));
+
+	return v && (!strcmp(v, "true") || !strcmp(v, "yes") || !strcmp(v, "1"));
+}
+
+int prune_plan(struct repo *r, const char *project, const struct retention_policy *p,
+	       long long grace_ms, long long now_ms, json_t **plan, struct errbuf *e)
+{
+	json_t *list = NULL, *ent, *out = json_array();
+	struct retention_item *items = NULL;
+	size_t n = 0, i;
+	int rc;
+
+	*plan = NULL;
+	rc = backupset_list(r, project, &list, e);
+	if (rc)
+		goto out;
+	items = calloc(json_array_size(list) + 1, sizeof(*items));
+	if (!items) {
+		rc = errbuf_set(e, BL_EFAIL, "prune: out of memory");
+		goto out;
+	}
+	json_array_foreach(list, i, ent) {
+		const char *id = json_string_value(json_object_get(ent, "id"));
+		const char *status = json_string_value(json_object_get(ent, "status"));
+		time_t t = time_utc_parse(json_string_value(json_object_get(ent, "time")));
+		int drilled = 0;
+
+		if (t < 0)
+			t = id_time(id);
+		if (!strcmp(status, "incomplete")) {
+			long long t_ms = id_time_ms(id);
+			int old = t_ms >= 0 && now_ms - t_ms >= grace_ms;
+
+			json_array_append_new(out, json_pack(
+				"{s:s, s:O, s:s, s:O, s:b, s:s, s:s}", "id", id, "time",
+				json_object_get(ent, "time"), "status", status, "labels",
+				json_object_get(ent, "labels"), "drilled", 0, "action",
+				old ? "remove" : "keep", "reason",
+				old ? "incomplete, older than the grace period" :
+				"incomplete, within the grace period"));
+			continue;
+		}
+		rc = prune_drill_passed(r, project, id, &drilled, e);
+		if (rc)
+			goto out;
+		items[n].id = id;
+		items[n].time = t;
+		items[n].good = !strcmp(status, "good");
+		items[n].drilled = drilled;
+		items[n].keep_label = label_keep(json_object_get(ent, "labels"));
+		n++;
+	}
+	retention_apply(p, items, n);
+	for (i = 0; i < n; i++) {
+		json_t *src = NULL, *it;
+		size_t k;
+
+		json_array_foreach(list, k, it)
+			if (!strcmp(json_string_value(json_object_get(it, "id")), items[i].id))
+				src = it;
+		json_array_append_new(out, json_pack(
+			"{s:s, s:O, s:O, s:O, s:b, s:s, s:s}", "id", items[i].id, "time",
+			json_object_get(src, "time"), "status", json_object_get(src, "status"),
+			"labels", json_object_get(src, "labels"), "drilled", items[i].drilled,
+			"action", items[i].keep ? "keep" : "remove", "reason",
+			items[i].keep ? items[i].reason : "no rule keeps it"));
+	}
+	/* newest first, as an operator reads a retention plan */
+	{
+		size_t m = json_array_size(out);
+		json_t **v = calloc(m + 1, sizeof(*v));
+
+		for (i = 0; i < m; i++)
+			v[i] = json_incref(json_array_get(out, i));
+		for (i = 1; i < m; i++)
+			for (size_t j = i; j > 0 &&
+			     strcmp(json_string_value(json_object_get(v[j - 1], "id")),
+				    json_string_value(json_object_get(v[j], "id"))) < 0; j--) {
+				json_t *tmp = v[j];
+
+				v[j] = v[j - 1];
+				v[j - 1] = tmp;
+			}
+		json_array_clear(out);
+		for (i = 0; i < m; i++)
+			json_array_append_new(out, v[i]);
+		free(v);
+	}
+	*plan = out;
+	out = NULL;
+out:
+	free(items);
+	json_decref(out);
+	json_decref(list);
+	return rc;
+}
+
+int prune_apply(struct repo *r, const char *project, json_t *plan, int *removed,
+		struct errbuf *e)
+{
+	size_t i;
+	int rc = 0;
+
+	*removed = 0;
+	/* oldest first: an interrupted prune has removed the least valuable */
+	for (i = json_array_size(plan); i-- > 0;) {
+		json_t *p = json_array_get(plan, i);
+		const char *id = json_string_value(json_object_get(p, "id"));
+
+		if (strcmp(json_string_value(json_object_get(p, "action")), "remove"))
+			continue;
+		rc = backupset_delete(r, project, id, e);
+		if (rc) {
+			errbuf_prefix(e, "prune: cannot remove backup %s: ", id);
+			break;
+		}
+		json_object_set_new(p, "removed", json_true());
+		(*removed)++;
+	}
+	return rc;
+}

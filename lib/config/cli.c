@@ -1,0 +1,223 @@
+#include "cli.h"
+
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+
+static void print_usage(FILE *f, const char *tool, const char *about,
+			const struct cli_command *cmds)
+{
+	fprintf(f, "usage: %s [--config FILE] [--json] [-v|-q] <command> [options]\n\n", tool);
+	if (about)
+		fprintf(f, "%s\n\n", about);
+	fprintf(f, "commands:\n");
+	for (const struct cli_command *c = cmds; c->name; c++)
+		fprintf(f, "  %-12s %s\n", c->name, c->summary);
+	fprintf(f, "  %-12s %s\n", "config", "validate the configuration and print it, secrets redacted");
+	fprintf(f, "\nglobal options:\n"
+		   "  --config FILE  configuration (else $BALLAST_CONFIG, ./ballast.json,\n"
+		   "                 /etc/ballast/ballast.json)\n"
+		   "  --json         machine-readable output, one JSON object per line\n"
+		   "  -v, --verbose  more output (twice for debug)\n"
+		   "  -q, --quiet    errors only\n"
+		   "  -h, --help     this help; '%s <command> --help' for a command\n"
+		   "  --version      print the version\n"
+		   "\nexit codes: 0 ok, 1 failed, 2 usage or config error, 3 locked,\n"
+		   "            4 verification failed\n",
+		   tool);
+}
+
+static void print_command_help(const char *tool, const struct cli_command *c)
+{
+	printf("usage: %s %s\n", tool, c->usage ? c->usage : c->name);
+	printf("\n%s\n", c->summary);
+	printf("\nglobal options --config FILE, --json, -v, -q work here too.\n");
+}
+
+int cli_config(struct cli_ctx *ctx, struct errbuf *e)
+{
+	struct strbuf path = STRBUF_INIT;
+	int rc;
+
+	if (ctx->cfg)
+		return 0;
+	rc = config_find(ctx->config_path, &path, e);
+	if (!rc)
+		rc = config_load(path.buf, &ctx->cfg, e);
+	strbuf_release(&path);
+	return rc;
+}
+
+int cli_usage_error(struct cli_ctx *ctx, struct errbuf *e, const char *fmt, ...)
+{
+	char msg[ERRBUF_MSG_MAX];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	return errbuf_set(e, BL_EUSAGE, "%s (see '%s %s --help')", msg, ctx->tool,
+			  ctx->cmd ? ctx->cmd->name : "");
+}
+
+/* Built into every binary: load, validate and print the configuration. */
+static int builtin_config(struct cli_ctx *ctx, struct errbuf *e)
+{
+	struct strbuf sb = STRBUF_INIT;
+	char *text;
+	int rc = cli_config(ctx, e);
+
+	if (rc)
+		return rc;
+	if (ctx->json) {
+		json_t *o = json_pack("{s:s, s:s, s:O}", "event", "result", "path", ctx->cfg->path,
+				      "config", ctx->cfg->root);
+
+		log_json_result(o);
+		json_decref(o);
+		return 0;
+	}
+	text = json_dumps(ctx->cfg->root, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	log_redact_str(text ? text : "", &sb);
+	printf("# %s: valid\n%s\n", ctx->cfg->path, sb.buf);
+	free(text);
+	strbuf_release(&sb);
+	return 0;
+}
+
+static int is_help(const char *a)
+{
+	return !strcmp(a, "-h") || !strcmp(a, "--help");
+}
+
+int cli_main(const char *tool, const char *about, const struct cli_command *cmds,
+	     int argc, char **argv)
+{
+	struct cli_ctx ctx = { tool, NULL, 0, 0, NULL, NULL };
+	struct errbuf e = ERRBUF_INIT;
+	char **rest;
+	int nrest = 0, help = 0, version = 0, rc, i, dashdash = 0;
+
+	rest = calloc((size_t)argc + 1, sizeof(*rest));
+	if (!rest)
+		return BL_EFAIL;
+	/* Pull the global options out wherever they are, up to "--". */
+	for (i = 1; i < argc; i++) {
+		const char *a = argv[i];
+
+		if (dashdash) {
+			rest[nrest++] = argv[i];
+		} else if (!strcmp(a, "--")) {
+			dashdash = 1;
+			rest[nrest++] = argv[i];
+		} else if (!strcmp(a, "--json")) {
+			ctx.json = 1;
+		} else if (!strcmp(a, "-v") || !strcmp(a, "--verbose")) {
+			ctx.verbosity = ctx.verbosity < 0 ? 1 : ctx.verbosity + 1;
+		} else if (!strcmp(a, "-vv")) {
+			ctx.verbosity = 2;
+		} else if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) {
+			ctx.verbosity = -1;
+		} else if (!strcmp(a, "--version")) {
+			version = 1;
+		} else if (!strcmp(a, "--config")) {
+			if (i + 1 >= argc) {
+				fprintf(stderr, "%s: error: --config needs a file\n", tool);
+				free(rest);
+				return BL_EUSAGE;
+			}
+			ctx.config_path = argv[++i];
+		} else if (!strncmp(a, "--config=", 9)) {
+			ctx.config_path = a + 9;
+		} else if (is_help(a)) {
+			help = 1;
+		} else {
+			rest[nrest++] = argv[i];
+		}
+	}
+	log_init(tool, ctx.json, ctx.verbosity);
+	if (version) {
+		printf("%s %s\n", tool, BALLAST_VERSION);
+		free(rest);
+		return 0;
+	}
+	if (nrest == 0) {
+		print_usage(help ? stdout : stderr, tool, about, cmds);
+		free(rest);
+		return help ? 0 : BL_EUSAGE;
+	}
+	if (!strcmp(rest[0], "help")) {
+		if (nrest > 1)
+			for (const struct cli_command *c = cmds; c->name; c++)
+				if (!strcmp(c->name, rest[1])) {
+					print_command_help(tool, c);
+					free(rest);
+					return 0;
+				}
+		print_usage(stdout, tool, about, cmds);
+		free(rest);
+		return 0;
+	}
+	if (!strcmp(rest[0], "config")) {
+		if (help) {
+			printf("usage: %s config [--config FILE] [--json]\n\nvalidate the configuration "
+			       "and print it, secrets redacted\n", tool);
+			rc = 0;
+		} else if (nrest > 1) {
+			fprintf(stderr, "%s: error: config takes no arguments, got '%s'\n", tool, rest[1]);
+			rc = BL_EUSAGE;
+		} else {
+			rc = builtin_config(&ctx, &e);
+			if (rc) {
+				struct strbuf sb = STRBUF_INIT;
+
+				log_redact_str(e.msg, &sb);
+				log_one_line(&sb);
+				fprintf(stderr, "%s: error: %s\n", tool, sb.buf);
+				strbuf_release(&sb);
+			}
+		}
+		config_free(ctx.cfg);
+		free(rest);
+		return rc;
+	}
+	for (const struct cli_command *c = cmds; c->name; c++) {
+		if (strcmp(c->name, rest[0]))
+			continue;
+		ctx.cmd = c;
+		if (help) {
+			print_command_help(tool, c);
+			free(rest);
+			return 0;
+		}
+		optind = 0; /* glibc: full reset for each getopt scan */
+		opterr = 0;
+		rc = c->fn(nrest, rest, &ctx, &e);
+		if (rc) {
+			struct strbuf sb = STRBUF_INIT;
+
+			log_redact_str(e.msg[0] ? e.msg : "failed", &sb);
+			if (ctx.json) {
+				json_t *o = json_pack("{s:s, s:i, s:s}", "command", c->name,
+						      "code", rc, "msg", sb.buf);
+
+				log_event("error", o);
+				json_decref(o);
+			}
+			log_one_line(&sb);
+			fprintf(stderr, "%s: error: %s\n", tool, sb.buf);
+			strbuf_release(&sb);
+		}
+		config_free(ctx.cfg);
+		free(rest);
+		return rc;
+	}
+	fprintf(stderr, "%s: error: unknown command '%s' (see '%s --help')\n", tool, rest[0],
+		tool);
+	free(rest);
+	return BL_EUSAGE;
+}

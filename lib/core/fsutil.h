@@ -1,0 +1,23 @@
+/*
+ * fsutil: the few file-system steps that make a write durable and a path
+ * exist, in one place.
+ *
+ * Contract: fs_fsync_dir() fsyncs a directory (after a rename or create in
+ * it, so the new name survives a power cut); fs_fsync_parent() the
+ * directory that holds path. fs_mkdir_p() creates dir and every missing
+ * parent with mode (existing ones are left as they are); on failure it
+ * returns -1 with errno set and, when failed is not NULL, the component it
+ * could not create in failed. All return 0 on success.
+ */
+#ifndef BALLAST_FSUTIL_H
+#define BALLAST_FSUTIL_H
+
+#include <sys/types.h>
+
+#include "strbuf.h"
+
+int fs_fsync_dir(const char *dir);
+int fs_fsync_parent(const char *path);
+int fs_mkdir_p(const char *dir, mode_t mode, struct strbuf *failed);
+
+#endif

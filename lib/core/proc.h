@@ -1,0 +1,91 @@
+/*
+ * proc: child processes from argv, never through a shell (git's run-command).
+ *
+ * Contract: fill a `struct child` (CHILD_INIT), proc_start() it, then either
+ * proc_stream() its stdout into a callback or proc_finish() it. The child
+ * runs in its own process group so a timeout (or proc_kill) reaches
+ * everything it started. Any failure (cannot exec, non-zero exit, signal,
+ * timeout) becomes one error line naming the program, with the last line
+ * of its stderr when stderr was captured. Environment additions ("NAME=v")
+ * are how secrets reach children: argv never carries them.
+ */
+#ifndef BALLAST_PROC_H
+#define BALLAST_PROC_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "errbuf.h"
+#include "strbuf.h"
+#include "timeutil.h"
+
+enum proc_io {
+	PROC_INHERIT = 0, /* share the parent's descriptor */
+	PROC_PIPE,        /* a pipe; the parent's end is left in the fd field */
+	PROC_NULL,        /* /dev/null */
+	PROC_FD           /* dup2 the descriptor given in the fd field */
+};
+
+/* Most stderr kept for error messages; older bytes are dropped. */
+#define PROC_ERR_TAIL 4096
+/* Chunk size handed to stream callbacks. */
+#define PROC_CHUNK (128 * 1024)
+
+struct child {
+	const char *const *argv;  /* argv[0] is looked up in PATH */
+	const char *const *env;   /* extra "NAME=value"; "NAME" alone unsets */
+	const char *dir;          /* chdir before exec, NULL = stay */
+	enum proc_io in_mode, out_mode, err_mode;
+	int in, out, err;
+	long timeout_ms;          /* 0 = none; counted from proc_start */
+
+	/* filled by proc_start */
+	pid_t pid;
+	long long started_ms;
+	struct strbuf err_tail;   /* captured stderr (err_mode == PROC_PIPE) */
+	int status;               /* raw wait status after finish */
+	int timed_out;
+};
+
+#define CHILD_INIT { NULL, NULL, NULL, PROC_INHERIT, PROC_INHERIT, PROC_INHERIT, \
+		     -1, -1, -1, 0, 0, 0, STRBUF_INIT, 0, 0 }
+
+typedef int (*proc_sink_fn)(void *ctx, const void *buf, size_t len, struct errbuf *e);
+
+int proc_start(struct child *c, struct errbuf *e);
+
+/* Wait for the child (honouring the timeout), close the parent's pipe ends,
+ * draining stderr into err_tail. Non-zero exit, a signal or a timeout is a
+ * BL_EFAIL error naming argv[0]. */
+int proc_finish(struct child *c, struct errbuf *e);
+
+/* Feed the child's stdout (out_mode must be PROC_PIPE) to sink in chunks of
+ * at most PROC_CHUNK bytes, collecting stderr meanwhile, then finish. If
+ * sink fails, the child is killed and sink's error is returned. */
+int proc_stream(struct child *c, proc_sink_fn sink, void *ctx, struct errbuf *e);
+
+/* A proc_sink_fn that appends to out (NULL: discard), refusing to grow it
+ * past 64 MiB: a child that floods its stdout fails instead of eating the
+ * host's memory. name goes into that error. */
+struct proc_capture {
+	struct strbuf *out;
+	const char *name;
+};
+int proc_capture_sink(void *ctx, const void *buf, size_t len, struct errbuf *e);
+
+/* Run argv to completion, capturing stdout into out (may be NULL; capped at
+ * 64 MiB) and stderr into the error message on failure. */
+int proc_run(const char *const *argv, const char *const *env, const char *dir,
+	     struct strbuf *out, long timeout_ms, struct errbuf *e);
+
+/* Send sig to the child's whole process group. */
+void proc_kill(struct child *c, int sig);
+
+/* Release what proc_start allocated (after finish). */
+void proc_release(struct child *c);
+
+/* Describe a wait status: "exited with status 3", "killed by signal 9 (Killed)". */
+void proc_describe_status(int status, char *buf, size_t n);
+
+
+#endif

@@ -1,0 +1,686 @@
+#include "transport.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "fsutil.h"
+#include "proc.h"
+#include "shquote.h"
+#include "ssh.h"
+#include "xalloc.h"
+
+struct transport {
+	int local;
+	struct ssh_session *ssh;
+	struct ssh_opts opts;
+	/* owned copies of the strings opts points at */
+	char *host, *user, *key, *passphrase, *known_hosts;
+	char describe[300];
+	unsigned tmp_counter;
+};
+
+static void tmp_name(struct transport *t, const char *path, struct strbuf *out)
+{
+	strbuf_reset(out);
+	strbuf_addf(out, "%s.tmp-%ld-%u", path, (long)getpid(), ++t->tmp_counter);
+}
+
+int transport_open(json_t *spec, const struct config *cfg, struct transport **out,
+		   struct errbuf *e)
+{
+	struct transport *t = calloc(1, sizeof(*t));
+	struct strbuf sb = STRBUF_INIT;
+	const char *type = json_string_value(json_object_get(spec, "type"));
+	long long port = 22;
+	int rc = 0;
+
+	*out = NULL;
+	if (!t)
+		return errbuf_set(e, BL_EFAIL, "transport: out of memory");
+	if (!spec || !type || !strcmp(type, "local")) {
+		t->local = 1;
+		snprintf(t->describe, sizeof(t->describe), "local");
+		*out = t;
+		return 0;
+	}
+	if (strcmp(type, "ssh")) {
+		rc = errbuf_set(e, BL_EUSAGE, "transport.type: expected \"local\" or \"ssh\", got \"%s\"",
+				type);
+		goto out;
+	}
+	if (!json_is_string(json_object_get(spec, "host")) ||
+	    !*json_string_value(json_object_get(spec, "host"))) {
+		rc = errbuf_set(e, BL_EUSAGE, "transport.host: expected a host name for type \"ssh\"");
+		goto out;
+	}
+	if (json_object_get(spec, "port") && (config_json_int(json_object_get(spec, "port"), &port) ||
+					      port < 1 || port > 65535)) {
+		rc = errbuf_set(e, BL_EUSAGE, "transport.port: expected a port number 1-65535");
+		goto out;
+	}
+	t->host = xstrdup_or_null(json_string_value(json_object_get(spec, "host")));
+	t->user = xstrdup_or_null(json_string_value(json_object_get(spec, "user")));
+	if (json_is_string(json_object_get(spec, "key"))) {
+		config_path(cfg, json_string_value(json_object_get(spec, "key")), &sb);
+		t->key = strdup(sb.buf);
+	}
+	if (json_is_string(json_object_get(spec, "known_hosts"))) {
+		config_path(cfg, json_string_value(json_object_get(spec, "known_hosts")), &sb);
+		t->known_hosts = strdup(sb.buf);
+	}
+	if (json_is_string(json_object_get(spec, "passphrase_env"))) {
+		const char *name = json_string_value(json_object_get(spec, "passphrase_env"));
+		const char *v = getenv(name);
+
+		if (!v) {
+			rc = errbuf_set(e, BL_EUSAGE,
+					"transport.passphrase_env: variable %s is not set", name);
+			goto out;
+		}
+		t->passphrase = strdup(v);
+	}
+	t->opts.host = t->host;
+	t->opts.port = (int)port;
+	t->opts.user = t->user;
+	t->opts.key_path = t->key;
+	t->opts.passphrase = t->passphrase;
+	t->opts.known_hosts = t->known_hosts;
+	{
+		const char *pol = json_string_value(json_object_get(spec, "host_key_policy"));
+
+		t->opts.accept_new = pol && !strcmp(pol, "accept-new");
+	}
+	snprintf(t->describe, sizeof(t->describe), "%s@%s:%d",
+		 t->user ? t->user : (getenv("USER") ? getenv("USER") : "?"), t->host, (int)port);
+	rc = ssh_connect(&t->opts, &t->ssh, e);
+out:
+	strbuf_release(&sb);
+	if (rc) {
+		transport_close(t);
+		return rc;
+	}
+	*out = t;
+	return 0;
+}
+
+void transport_close(struct transport *t)
+{
+	if (!t)
+		return;
+	if (t->ssh)
+		ssh_close(t->ssh);
+	free(t->host);
+	free(t->user);
+	free(t->key);
+	if (t->passphrase) {
+		memset(t->passphrase, 0, strlen(t->passphrase));
+		free(t->passphrase);
+	}
+	free(t->known_hosts);
+	free(t);
+}
+
+const char *transport_describe(const struct transport *t)
+{
+	return t->describe;
+}
+
+int transport_is_local(const struct transport *t)
+{
+	return t->local;
+}
+
+int transport_reconnect(struct transport *t, struct errbuf *e)
+{
+	if (t->local)
+		return 0;
+	if (t->ssh)
+		ssh_close(t->ssh);
+	t->ssh = NULL;
+	return ssh_connect(&t->opts, &t->ssh, e);
+}
+
+static int need_ssh(struct transport *t, struct errbuf *e)
+{
+	if (!t->ssh)
+		return errbuf_set(e, BL_EFAIL, "%s: not connected", t->describe);
+	return 0;
+}
+
+void transport_render(const struct transport *t, const char *const *argv,
+		      const char *const *env, const char *dir, struct strbuf *out)
+{
+	if (dir) {
+		strbuf_addstr(out, "cd ");
+		shquote_word(out, dir);
+		strbuf_addstr(out, " && ");
+	}
+	for (const char *const *v = env; v && *v; v++) {
+		if (shquote_assign(out, *v) == 0)
+			strbuf_addch(out, ' ');
+	}
+	shquote_argv(out, argv);
+}
+
+static int run_local(struct transport *t, const char *const *argv, const char *const *env,
+		     const char *dir, struct strbuf *out, struct strbuf *err, int *exit_status,
+		     long timeout_ms, struct errbuf *e)
+{
+	struct child c = CHILD_INIT;
+	struct proc_capture cap = { out, argv[0] };
+	struct errbuf ce = ERRBUF_INIT;
+	int rc;
+
+	c.argv = argv;
+	c.env = env;
+	c.dir = dir;
+	c.in_mode = PROC_NULL;
+	c.out_mode = PROC_PIPE;
+	c.err_mode = PROC_PIPE;
+	c.timeout_ms = timeout_ms;
+	if (proc_start(&c, &ce)) {
+		/* Like a shell: the command could not be run. */
+		*exit_status = 127;
+		if (err)
+			strbuf_addstr(err, ce.msg);
+		proc_release(&c);
+		return 0;
+	}
+	rc = proc_stream(&c, proc_capture_sink, &cap, &ce);
+	if (err)
+		strbuf_add(err, c.err_tail.buf, c.err_tail.len);
+	if (c.timed_out) {
+		proc_release(&c);
+		return errbuf_set(e, BL_EFAIL, "%s", ce.msg);
+	}
+	if (WIFEXITED(c.status))
+		*exit_status = WEXITSTATUS(c.status);
+	else
+		*exit_status = -1;
+	if (rc && WIFEXITED(c.status) && WEXITSTATUS(c.status) == 0) {
+		/* the sink failed (output too large) */
+		proc_release(&c);
+		return errbuf_set(e, BL_EFAIL, "%s", ce.msg);
+	}
+	proc_release(&c);
+	(void)t;
+	return 0;
+}
+
+int transport_run(struct transport *t, const char *const *argv, const char *const *env,
+		  const char *dir, struct strbuf *out, struct strbuf *err, int *exit_status,
+		  long timeout_ms, struct errbuf *e)
+{
+	struct strbuf cmd = STRBUF_INIT;
+	struct proc_capture cap = { out, argv && argv[0] ? argv[0] : "command" };
+	int rc;
+
+	*exit_status = -1;
+	if (!argv || !argv[0])
+		return errbuf_set(e, BL_EUSAGE, "transport: empty command");
+	if (t->local)
+		return run_local(t, argv, env, dir, out, err, exit_status, timeout_ms, e);
+	if ((rc = need_ssh(t, e)))
+		return rc;
+	for (const char *const *v = env; v && *v; v++) {
+		struct strbuf probe = STRBUF_INIT;
+		int bad = shquote_assign(&probe, *v);
+
+		strbuf_release(&probe);
+		if (bad)
+			return errbuf_set(e, BL_EUSAGE, "transport: bad environment entry for %s",
+					  argv[0]);
+	}
+	transport_render(t, argv, env, dir, &cmd);
+	rc = ssh_exec(t->ssh, cmd.buf, NULL, 0, proc_capture_sink, &cap, err, exit_status, timeout_ms, e);
+	if (rc)
+		errbuf_prefix(e, "%s: running %s: ", t->describe, argv[0]);
+	strbuf_release(&cmd);
+	return rc;
+}
+
+/* ---- files ---- */
+
+int transport_stat(struct transport *t, const char *path, struct transport_stat *st,
+		   struct errbuf *e)
+{
+	struct stat sb;
+	int rc;
+
+	memset(st, 0, sizeof(*st));
+	if (t->local) {
+		if (stat(path, &sb)) {
+			if (errno == ENOENT || errno == ENOTDIR)
+				return 0;
+			return errbuf_errno(e, BL_EFAIL, errno, "cannot stat %s", path);
+		}
+		st->exists = 1;
+		st->is_dir = S_ISDIR(sb.st_mode);
+		st->size = (long long)sb.st_size;
+		st->mtime = sb.st_mtime;
+		return 0;
+	}
+	if ((rc = need_ssh(t, e)))
+		return rc;
+	{
+		struct ssh_stat ss;
+
+		rc = ssh_sftp_stat(t->ssh, path, &ss, e);
+		if (rc)
+			return rc;
+		st->exists = ss.exists;
+		st->is_dir = ss.is_dir;
+		st->size = ss.size;
+		st->mtime = ss.mtime;
+	}
+	return 0;
+}
+
+int transport_read_file(struct transport *t, const char *path, struct strbuf *out,
+			size_t max, int *exists, struct errbuf *e)
+{
+	char buf[16384];
+	int rc = 0;
+
+	strbuf_reset(out);
+	*exists = 0;
+	if (t->local) {
+		int fd = open(path, O_RDONLY | O_CLOEXEC);
+		ssize_t n;
+
+		if (fd < 0) {
+			if (errno == ENOENT)
+				return 0;
+			return errbuf_errno(e, BL_EFAIL, errno, "cannot open %s", path);
+		}
+		*exists = 1;
+		while ((n = read(fd, buf, sizeof(buf))) != 0) {
+			if (n < 0) {
+				if (errno == EINTR)
+					continue;
+				rc = errbuf_errno(e, BL_EFAIL, errno, "cannot read %s", path);
+				break;
+			}
+			if (out->len + (size_t)n > max) {
+				rc = errbuf_set(e, BL_EFAIL, "%s: larger than %zu bytes", path, max);
+				break;
+			}
+			strbuf_add(out, buf, (size_t)n);
+		}
+		close(fd);
+		return rc;
+	}
+	if ((rc = need_ssh(t, e)))
+		return rc;
+	{
+		struct transport_stat st;
+		struct ssh_file *f = NULL;
+		size_t got;
+
+		if ((rc = transport_stat(t, path, &st, e)))
+			return rc;
+		if (!st.exists)
+			return 0;
+		*exists = 1;
+		if ((rc = ssh_sftp_open_read(t->ssh, path, &f, e)))
+			return rc;
+		for (;;) {
+			rc = ssh_sftp_read(f, buf, sizeof(buf), &got, e);
+			if (rc || !got)
+				break;
+			if (out->len + got > max) {
+				rc = errbuf_set(e, BL_EFAIL, "%s:%s: larger than %zu bytes",
+						t->describe, path, max);
+				break;
+			}
+			strbuf_add(out, buf, got);
+		}
+		{
+			struct errbuf ce = ERRBUF_INIT;
+
+			ssh_sftp_close(f, rc ? &ce : e);
+		}
+	}
+	return rc;
+}
+
+/* A sink that writes to a local fd or an sftp file. */
+struct wtarget {
+	struct transport *t;
+	int fd;
+	struct ssh_file *f;
+	const char *path;
+};
+
+static int wt_open(struct transport *t, struct wtarget *w, const char *path, int mode,
+		   struct errbuf *e)
+{
+	w->t = t;
+	w->fd = -1;
+	w->f = NULL;
+	w->path = path;
+	if (t->local) {
+		w->fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+		if (w->fd < 0)
+			return errbuf_errno(e, BL_EFAIL, errno, "cannot create %s", path);
+		return 0;
+	}
+	return ssh_sftp_open_write(t->ssh, path, mode, &w->f, e);
+}
+
+static int wt_write(struct wtarget *w, const void *data, size_t len, struct errbuf *e)
+{
+	const char *p = data;
+
+	if (!w->t->local)
+		return ssh_sftp_write(w->f, data, len, e);
+	while (len) {
+		ssize_t n = write(w->fd, p, len);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return errbuf_errno(e, BL_EFAIL, errno, "cannot write %s", w->path);
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* Flush and close; on failure (or when abort is set) remove the file. */
+static int wt_close(struct wtarget *w, int abort_it, struct errbuf *e)
+{
+	struct errbuf ignore = ERRBUF_INIT;
+	int rc = 0;
+
+	if (w->t->local) {
+		if (w->fd >= 0) {
+			if (!abort_it && fsync(w->fd))
+				rc = errbuf_errno(e, BL_EFAIL, errno, "cannot fsync %s", w->path);
+			if (close(w->fd) && !rc && !abort_it)
+				rc = errbuf_errno(e, BL_EFAIL, errno, "cannot close %s", w->path);
+			w->fd = -1;
+		}
+		if (abort_it || rc)
+			unlink(w->path);
+		return rc;
+	}
+	if (w->f) {
+		rc = ssh_sftp_close(w->f, abort_it ? &ignore : e);
+		w->f = NULL;
+	}
+	if (abort_it || rc)
+		ssh_sftp_unlink(w->t->ssh, w->path, &ignore);
+	return abort_it ? 0 : rc;
+}
+
+int transport_rename(struct transport *t, const char *from, const char *to,
+		     struct errbuf *e)
+{
+	int rc;
+
+	if (t->local) {
+		if (rename(from, to))
+			return errbuf_errno(e, BL_EFAIL, errno, "cannot rename %s to %s", from, to);
+		fs_fsync_parent(to);
+		return 0;
+	}
+	if ((rc = need_ssh(t, e)))
+		return rc;
+	return ssh_sftp_rename(t->ssh, from, to, e);
+}
+
+int transport_write_file(struct transport *t, const char *path, const void *data,
+			 size_t len, int mode, struct errbuf *e)
+{
+	struct strbuf tmp = STRBUF_INIT;
+	struct wtarget w;
+	int rc;
+
+	if (!t->local && (rc = need_ssh(t, e)))
+		return rc;
+	tmp_name(t, path, &tmp);
+	rc = wt_open(t, &w, tmp.buf, mode, e);
+	if (rc)
+		goto out;
+	rc = wt_write(&w, data, len, e);
+	if (rc) {
+		wt_close(&w, 1, e);
+		goto out;
+	}
+	rc = wt_close(&w, 0, e);
+	if (rc)
+		goto out;
+	rc = transport_rename(t, tmp.buf, path, e);
+	if (rc) {
+		struct errbuf ignore = ERRBUF_INIT;
+
+		transport_unlink(t, tmp.buf, &ignore);
+	}
+out:
+	if (rc && !t->local)
+		errbuf_prefix(e, "%s: ", t->describe);
+	strbuf_release(&tmp);
+	return rc;
+}
+
+int transport_append_file(struct transport *t, const char *path, const void *data,
+			  size_t len, struct errbuf *e)
+{
+	struct strbuf cmd = STRBUF_INIT, err = STRBUF_INIT;
+	int rc, status = 0;
+
+	if (t->local) {
+		struct wtarget w = { t, -1, NULL, path };
+
+		w.fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+		if (w.fd < 0)
+			return errbuf_errno(e, BL_EFAIL, errno, "cannot open %s", path);
+		rc = wt_write(&w, data, len, e);
+		if (!rc && fsync(w.fd))
+			rc = errbuf_errno(e, BL_EFAIL, errno, "cannot fsync %s", path);
+		close(w.fd);
+		return rc;
+	}
+	if ((rc = need_ssh(t, e)))
+		return rc;
+	{
+		/* SFTP has no portable append: let the remote shell open the file
+		 * with O_APPEND and feed it on stdin. */
+		const char *argv[] = { "sh", "-c", "umask 077; cat >> \"$1\" || exit 1; sync \"$1\" 2>/dev/null; exit 0", "sh", path, NULL };
+
+		shquote_argv(&cmd, argv);
+	}
+	rc = ssh_exec(t->ssh, cmd.buf, data, len, NULL, NULL, &err, &status, 30000, e);
+	if (rc) {
+		errbuf_prefix(e, "%s: appending to %s: ", t->describe, path);
+	} else if (status != 0) {
+		strbuf_rtrim(&err);
+		rc = errbuf_set(e, BL_EFAIL, "%s: cannot append to %s: %s", t->describe, path,
+				err.len ? err.buf : "sh failed");
+	}
+	strbuf_release(&cmd);
+	strbuf_release(&err);
+	return rc;
+}
+
+int transport_put_file(struct transport *t, const char *local_path, const char *path,
+		       int mode, struct errbuf *e)
+{
+	struct strbuf tmp = STRBUF_INIT;
+	struct wtarget w;
+	char *buf = NULL;
+	int fd = -1, rc;
+	ssize_t n;
+
+	if (!t->local && (rc = need_ssh(t, e)))
+		return rc;
+	fd = open(local_path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return errbuf_errno(e, BL_EFAIL, errno, "cannot open %s", local_path);
+	buf = malloc(65536);
+	if (!buf) {
+		close(fd);
+		return errbuf_set(e, BL_EFAIL, "transport: out of memory");
+	}
+	tmp_name(t, path, &tmp);
+	rc = wt_open(t, &w, tmp.buf, mode, e);
+	if (rc)
+		goto out;
+	while ((n = read(fd, buf, 65536)) != 0) {
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			rc = errbuf_errno(e, BL_EFAIL, errno, "cannot read %s", local_path);
+			break;
+		}
+		if ((rc = wt_write(&w, buf, (size_t)n, e)))
+			break;
+	}
+	if (rc) {
+		wt_close(&w, 1, e);
+		goto out;
+	}
+	if ((rc = wt_close(&w, 0, e)))
+		goto out;
+	rc = transport_rename(t, tmp.buf, path, e);
+out:
+	if (rc && !t->local)
+		errbuf_prefix(e, "%s: ", t->describe);
+	free(buf);
+	close(fd);
+	strbuf_release(&tmp);
+	return rc;
+}
+
+int transport_mkdir_p(struct transport *t, const char *path, int mode, struct errbuf *e)
+{
+	struct strbuf failed = STRBUF_INIT;
+	int rc = 0;
+
+	if (!t->local) {
+		if ((rc = need_ssh(t, e)))
+			return rc;
+		return ssh_sftp_mkdir_p(t->ssh, path, mode, e);
+	}
+	if (fs_mkdir_p(path, (mode_t)mode, &failed))
+		rc = errbuf_errno(e, BL_EFAIL, errno, "cannot create directory %s", failed.buf);
+	strbuf_release(&failed);
+	return rc;
+}
+
+int transport_unlink(struct transport *t, const char *path, struct errbuf *e)
+{
+	int rc;
+
+	if (t->local) {
+		if (unlink(path) && errno != ENOENT)
+			return errbuf_errno(e, BL_EFAIL, errno, "cannot remove %s", path);
+		return 0;
+	}
+	if ((rc = need_ssh(t, e)))
+		return rc;
+	return ssh_sftp_unlink(t->ssh, path, e);
+}
+
+int transport_link_excl(struct transport *t, const char *from, const char *to,
+			int *existed, struct errbuf *e)
+{
+	struct strbuf err = STRBUF_INIT;
+	struct transport_stat st;
+	int rc, status = 0;
+
+	*existed = 0;
+	if (t->local) {
+		if (link(from, to) == 0) {
+			fs_fsync_parent(to);
+			return 0;
+		}
+		if (errno == EEXIST) {
+			*existed = 1;
+			return 0;
+		}
+		return errbuf_errno(e, BL_EFAIL, errno, "cannot link %s to %s", from, to);
+	}
+	{
+		/* ln(1) uses link(2), which fails with EEXIST rather than
+		 * replacing: the same atomic create-if-absent as locally. */
+		const char *argv[] = { "ln", "--", from, to, NULL };
+
+		rc = transport_run(t, argv, NULL, NULL, NULL, &err, &status, 30000, e);
+	}
+	if (rc)
+		goto out;
+	if (status != 0) {
+		rc = transport_stat(t, to, &st, e);
+		if (rc)
+			goto out;
+		if (st.exists) {
+			*existed = 1;
+		} else {
+			strbuf_rtrim(&err);
+			rc = errbuf_set(e, BL_EFAIL, "%s: cannot link %s to %s: %s", t->describe,
+					from, to, err.len ? err.buf : "ln failed");
+		}
+	}
+out:
+	strbuf_release(&err);
+	return rc;
+}
+
+static int put_tree(struct transport *t, const char *local_dir, const char *path,
+		    int depth, struct errbuf *e)
+{
+	struct strbuf lp = STRBUF_INIT, rp = STRBUF_INIT;
+	struct dirent *de;
+	DIR *d;
+	int rc;
+
+	if (depth > 32)
+		return errbuf_set(e, BL_EFAIL, "%s: directory tree deeper than 32 levels", local_dir);
+	if ((rc = transport_mkdir_p(t, path, 0700, e)))
+		return rc;
+	d = opendir(local_dir);
+	if (!d)
+		return errbuf_errno(e, BL_EFAIL, errno, "cannot open directory %s", local_dir);
+	while ((de = readdir(d))) {
+		struct stat sb;
+
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		strbuf_reset(&lp);
+		strbuf_addf(&lp, "%s/%s", local_dir, de->d_name);
+		strbuf_reset(&rp);
+		strbuf_addf(&rp, "%s/%s", path, de->d_name);
+		if (stat(lp.buf, &sb)) {
+			rc = errbuf_errno(e, BL_EFAIL, errno, "cannot stat %s", lp.buf);
+			break;
+		}
+		if (S_ISDIR(sb.st_mode))
+			rc = put_tree(t, lp.buf, rp.buf, depth + 1, e);
+		else if (S_ISREG(sb.st_mode))
+			rc = transport_put_file(t, lp.buf, rp.buf, (int)(sb.st_mode & 0777), e);
+		if (rc)
+			break;
+	}
+	closedir(d);
+	strbuf_release(&lp);
+	strbuf_release(&rp);
+	return rc;
+}
+
+int transport_put_tree(struct transport *t, const char *local_dir, const char *path,
+		       struct errbuf *e)
+{
+	return put_tree(t, local_dir, path, 0, e);
+}
