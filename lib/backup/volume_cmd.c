@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "config.h"
+#include "config_schema.h"
 #include "log.h"
 #include "interrupt.h"
 
@@ -44,17 +45,6 @@ static const char **string_list(json_t *arr, const char *where, const char *key,
 	return out;
 }
 
-static int name_ok(const char *name)
-{
-	if (!*name || !strcmp(name, ".") || !strcmp(name, ".."))
-		return 0;
-	for (const char *p = name; *p; p++)
-		if (!(*p >= 'a' && *p <= 'z') && !(*p >= 'A' && *p <= 'Z') &&
-		    !(*p >= '0' && *p <= '9') && *p != '_' && *p != '-' && *p != '.')
-			return 0;
-	return 1;
-}
-
 int volume_spec_load(const struct config *cfg, json_t *v, const char *where,
 		     struct volume_spec *out, struct errbuf *e)
 {
@@ -64,7 +54,7 @@ int volume_spec_load(const struct config *cfg, json_t *v, const char *where,
 	if (!json_is_string(name))
 		return errbuf_set(e, BL_EUSAGE, "%s.name: expected a string", where);
 	/* The name becomes part of an object key (volume-<name>.tar.zst). */
-	if (!name_ok(json_string_value(name)))
+	if (!config_name_valid(json_string_value(name)))
 		return errbuf_set(e, BL_EUSAGE, "%s.name: expected letters, digits, '.', '_' or '-', got '%s'",
 				  where, json_string_value(name));
 	if (!json_is_string(path) || !*json_string_value(path))

@@ -1,6 +1,7 @@
 #include "config_schema.h"
 
 #include <stddef.h>
+#include <string.h>
 
 #define F(k, t) { k, t, NULL, NULL, NULL }
 #define OBJ(k, f) { k, SCHEMA_OBJECT, f, NULL, NULL }
@@ -185,3 +186,16 @@ static const struct schema root_fields[] = {
 };
 
 const struct schema config_schema_root = OBJ(NULL, root_fields);
+
+int config_name_valid(const char *name)
+{
+	size_t n = 0;
+
+	if (!name || !*name || !strcmp(name, ".") || !strcmp(name, ".."))
+		return 0;
+	for (const char *p = name; *p; p++, n++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		      (*p >= '0' && *p <= '9') || *p == '_' || *p == '-' || *p == '.'))
+			return 0;
+	return n <= CONFIG_NAME_MAX;
+}

@@ -32,4 +32,10 @@ struct schema {
 
 extern const struct schema config_schema_root;
 
+/* The one rule for names that become part of a key or a path (project,
+ * databases[].name, volumes[].name, label keys): 1 to 100 letters, digits,
+ * '_', '-' or '.', and not "." or "..". */
+#define CONFIG_NAME_MAX 100
+int config_name_valid(const char *name);
+
 #endif
