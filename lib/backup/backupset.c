@@ -6,6 +6,8 @@
 
 #include "config.h"
 #include "manifest.h"
+#include "objread.h"
+#include "xalloc.h"
 
 struct collect {
 	const char *prefix;
@@ -254,38 +256,29 @@ int backupset_latest(struct repo *r, const char *project, char *id, size_t n,
 int backupset_read_object(struct repo *r, json_t *obj, zstream_sink_fn sink, void *ctx,
 			  struct errbuf *e)
 {
-	const char *key = json_string_value(json_object_get(obj, "key"));
-	const char *want = json_string_value(json_object_get(obj, "sha256"));
-	long long size = json_integer_value(json_object_get(obj, "size"));
-	struct repo_reader *rd = NULL;
+	struct manifest_obj mo;
+	struct objread *rd = NULL;
 	struct zstream *z = NULL;
 	struct errbuf bad = ERRBUF_INIT, ignore = ERRBUF_INIT;
 	size_t cap = 1 << 20, got;
 	char *buf = NULL;
 	int rc;
 
-	if (!key || !want)
-		return errbuf_set(e, BL_EVERIFY, "manifest: an object lacks key or sha256");
-	rc = repo_reader_open(r, key, &rd, e);
+	rc = manifest_obj_get(obj, &mo, e);
+	if (rc)
+		return rc;
+	rc = objread_open(r, mo.key, mo.size, mo.sha256, &rd, e);
 	if (rc)
 		goto out;
 	rc = zstream_decompress_new(sink, ctx, &z, e);
 	if (rc)
 		goto out;
-	buf = malloc(cap);
-	if (!buf) {
-		rc = errbuf_set(e, BL_EFAIL, "out of memory");
-		goto out;
-	}
+	buf = xmalloc(cap);
 	for (;;) {
-		rc = repo_reader_read(rd, buf, cap, &got, e);
+		/* the end of the object is where its size and hash are proven */
+		rc = objread_read(rd, buf, cap, &got, e);
 		if (rc || !got)
 			break;
-		if (zstream_stored_bytes(z) + (long long)got > size) {
-			rc = errbuf_set(e, BL_EVERIFY, "object %s: larger than the %lld bytes the "
-					"manifest records", key, size);
-			goto out;
-		}
 		/* After a decoding error keep reading: the hash decides how the
 		 * failure is reported. A sink failure stops at once. */
 		if (zstream_write(z, buf, got, bad.code ? &ignore : &bad) && bad.code != BL_EVERIFY) {
@@ -295,74 +288,28 @@ int backupset_read_object(struct repo *r, json_t *obj, zstream_sink_fn sink, voi
 	}
 	if (rc)
 		goto out;
-	if (zstream_stored_bytes(z) != size) {
-		rc = errbuf_set(e, BL_EVERIFY, "object %s: size %lld, the manifest records %lld "
-				"(truncated or replaced)", key, zstream_stored_bytes(z), size);
-		goto out;
-	}
 	if (zstream_finish(z, bad.code ? &ignore : &bad) && !bad.code)
 		bad.code = BL_EVERIFY;
-	if (strcmp(zstream_sha256(z), want))
-		rc = errbuf_set(e, BL_EVERIFY, "object %s: sha256 mismatch (manifest %.12s..., "
-				"stored bytes %.12s...)", key, want, zstream_sha256(z));
-	else if (bad.code)
-		rc = errbuf_set(e, bad.code, "object %s: %s", key, bad.msg);
+	if (bad.code)
+		rc = errbuf_set(e, bad.code, "object %s: %s", mo.key, bad.msg);
 out:
 	free(buf);
 	zstream_free(z);
-	repo_reader_close(rd);
-	return rc;
-}
-
-/* Hash-only pass: no decompression, so a restore can check an object before
- * it touches anything, at the speed of reading. */
-static int hash_object(struct repo *r, json_t *obj, struct errbuf *e)
-{
-	const char *key = json_string_value(json_object_get(obj, "key"));
-	const char *want = json_string_value(json_object_get(obj, "sha256"));
-	long long size = json_integer_value(json_object_get(obj, "size")), total = 0;
-	char hex[ZSTREAM_SHA256_HEX];
-	struct repo_reader *rd = NULL;
-	struct zhash *h = NULL;
-	size_t cap = 1 << 20, got;
-	char *buf = NULL;
-	int rc;
-
-	if (!key || !want)
-		return errbuf_set(e, BL_EVERIFY, "manifest: an object lacks key or sha256");
-	rc = repo_reader_open(r, key, &rd, e);
-	if (rc)
-		goto out;
-	buf = malloc(cap);
-	h = zhash_new();
-	for (;;) {
-		rc = repo_reader_read(rd, buf, cap, &got, e);
-		if (rc || !got)
-			break;
-		zhash_update(h, buf, got);
-		total += (long long)got;
-	}
-	if (rc)
-		goto out;
-	zhash_final(h, hex);
-	if (total != size)
-		rc = errbuf_set(e, BL_EVERIFY, "object %s: size %lld, the manifest records %lld "
-				"(truncated or replaced)", key, total, size);
-	else if (strcmp(hex, want))
-		rc = errbuf_set(e, BL_EVERIFY, "object %s: sha256 mismatch (manifest %.12s..., "
-				"stored bytes %.12s...)", key, want, hex);
-out:
-	zhash_free(h);
-	free(buf);
-	repo_reader_close(rd);
+	objread_close(rd);
 	return rc;
 }
 
 int backupset_verify_object(struct repo *r, json_t *obj, int decompress, struct errbuf *e)
 {
-	if (!decompress)
-		return hash_object(r, obj, e);
-	return backupset_read_object(r, obj, NULL, NULL, e);
+	struct manifest_obj mo;
+	int rc;
+
+	if (decompress)
+		return backupset_read_object(r, obj, NULL, NULL, e);
+	/* Hash-only pass: no decompression, so a restore can check an object
+	 * before it touches anything, at the speed of reading. */
+	rc = manifest_obj_get(obj, &mo, e);
+	return rc ? rc : objread_check(r, mo.key, mo.size, mo.sha256, e);
 }
 
 int backupset_record_verify(struct repo *r, const char *project, const char *id, int ok,

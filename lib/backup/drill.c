@@ -14,6 +14,7 @@
 #include "dbdump.h"
 #include "log.h"
 #include "manifest.h"
+#include "objread.h"
 #include "migration.h"
 #include "pg.h"
 #include "proc.h"
@@ -390,44 +391,14 @@ out:
 
 /* --- volumes ----------------------------------------------------------- */
 
-/* The stored object for libarchive, hashed on the way; the size and
- * SHA-256 are compared when it ends. */
-struct vsource {
-	struct repo_reader *rd;
-	struct zhash *h;
-	long long got, want;
-	const char *sha, *key;
-	int done;
-};
-
+/* The stored object for libarchive, checked by objread as it ends; a
+ * signal stops the extraction between chunks. */
 static int vsource_read(void *ctx, void *buf, size_t cap, size_t *got, struct errbuf *e)
 {
-	struct vsource *s = ctx;
-	char hex[ZSTREAM_SHA256_HEX];
-	int rc;
-
 	*got = 0;
-	if (s->done)
-		return 0;
 	if (interrupt_signal)
 		return interrupt_check(e);
-	rc = repo_reader_read(s->rd, buf, cap, got, e);
-	if (rc)
-		return rc;
-	if (*got) {
-		zhash_update(s->h, buf, *got);
-		s->got += (long long)*got;
-		return 0;
-	}
-	s->done = 1;
-	zhash_final(s->h, hex);
-	if (s->got != s->want)
-		return errbuf_set(e, BL_EVERIFY, "object %s: size %lld, the manifest records %lld "
-				  "(truncated or replaced)", s->key, s->got, s->want);
-	if (strcmp(hex, s->sha))
-		return errbuf_set(e, BL_EVERIFY, "object %s: sha256 mismatch (manifest %.12s..., "
-				  "stored bytes %.12s...)", s->key, s->sha, hex);
-	return 0;
+	return objread_read(ctx, buf, cap, got, e);
 }
 
 /* Extract a volume item into a fresh temporary directory and compare what
@@ -440,17 +411,14 @@ static int drill_volume(struct repo *r, json_t *item, json_t *rep, struct errbuf
 	json_t *want = json_object_get(item, "entries"), *diffs = json_array();
 	struct volume_stats st = VOLUME_STATS_INIT;
 	struct strbuf dir = STRBUF_INIT;
-	struct errbuf re = ERRBUF_INIT;
-	struct vsource s;
+	struct errbuf re = ERRBUF_INIT, me = ERRBUF_INIT;
+	struct manifest_obj mo;
+	struct objread *src = NULL;
 	const char *tmp = getenv("TMPDIR");
 	long long t0 = time_mono_ms();
 	int rc, made = 0;
 
-	memset(&s, 0, sizeof(s));
-	s.key = json_string_value(json_object_get(obj, "key"));
-	s.sha = json_string_value(json_object_get(obj, "sha256"));
-	s.want = json_integer_value(json_object_get(obj, "size"));
-	if (!s.key || !s.sha) {
+	if (manifest_obj_get(obj, &mo, &me)) {
 		rc = errbuf_set(e, BL_EVERIFY, "volume %s: the manifest item has no complete object",
 				name);
 		goto out;
@@ -467,11 +435,10 @@ static int drill_volume(struct repo *r, json_t *item, json_t *rep, struct errbuf
 	}
 	made = 1;
 	json_object_set_new(rep, "scratch_directory", json_string(dir.buf));
-	rc = repo_reader_open(r, s.key, &s.rd, e);
+	rc = objread_open(r, mo.key, mo.size, mo.sha256, &src, e);
 	if (rc)
 		goto out;
-	s.h = zhash_new();
-	rc = volume_extract(dir.buf, vsource_read, &s, &st, e);
+	rc = volume_extract(dir.buf, vsource_read, src, &st, e);
 	json_object_set_new(rep, "restore_seconds",
 			    json_real((double)(time_mono_ms() - t0) / 1000.0));
 	if (rc)
@@ -519,9 +486,7 @@ out:
 		if (strncmp(e->msg, "volume ", 7))
 			errbuf_prefix(e, "volume %s: ", name);
 	}
-	repo_reader_close(s.rd);
-	if (s.h)
-		zhash_free(s.h);
+	objread_close(src);
 	volume_stats_release(&st);
 	strbuf_release(&dir);
 	return rc;

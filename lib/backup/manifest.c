@@ -267,3 +267,17 @@ json_t *manifest_find_item(json_t *m, const char *type, const char *name)
 			return it;
 	return NULL;
 }
+
+int manifest_obj_get(json_t *obj, struct manifest_obj *out, struct errbuf *e)
+{
+	json_t *raw = json_object_get(obj, "raw_size");
+
+	memset(out, 0, sizeof(*out));
+	out->key = json_string_value(json_object_get(obj, "key"));
+	out->sha256 = json_string_value(json_object_get(obj, "sha256"));
+	if (!out->key || !out->sha256 || !json_is_integer(json_object_get(obj, "size")))
+		return errbuf_set(e, BL_EVERIFY, "manifest: an object lacks key, size or sha256");
+	out->size = json_integer_value(json_object_get(obj, "size"));
+	out->raw_size = json_is_integer(raw) ? json_integer_value(raw) : -1;
+	return 0;
+}

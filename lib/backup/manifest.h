@@ -66,6 +66,19 @@ int manifest_torn(const char *text, size_t len);
 /* The checksum a manifest should carry ("sha256:<hex>"), into out. */
 int manifest_checksum(json_t *m, struct strbuf *out);
 
+/* An item's stored object, typed ({"key", "size", "sha256", "raw_size"});
+ * the strings are borrowed from the JSON. */
+struct manifest_obj {
+	const char *key;
+	long long size;
+	const char *sha256;
+	long long raw_size;   /* -1 when not recorded */
+};
+
+/* Fill out from an item's "object"; BL_EVERIFY when key, size or sha256
+ * is missing or of the wrong type. */
+int manifest_obj_get(json_t *obj, struct manifest_obj *out, struct errbuf *e);
+
 /* Find the item of a type and name; NULL when absent. */
 json_t *manifest_find_item(json_t *m, const char *type, const char *name);
 

@@ -7,6 +7,7 @@
 #include "backupset.h"
 #include "log.h"
 #include "manifest.h"
+#include "objread.h"
 #include "proc.h"
 #include "zstream.h"
 
@@ -206,14 +207,10 @@ out:
 	return rc;
 }
 
-/* The stored object, pulled chunk by chunk for libarchive, with its size
- * and SHA-256 checked when it ends. */
+/* The stored object, pulled chunk by chunk for libarchive; objread checks
+ * its size and SHA-256 when it ends. */
 struct rsource {
-	struct repo_reader *rd;
-	struct zhash *h;
-	long long got, want;
-	const char *sha, *key;
-	int done;
+	struct objread *rd;
 	const struct volume_item_restore_opts *o;
 	const char *name;
 };
@@ -221,31 +218,11 @@ struct rsource {
 static int repo_source(void *ctx, void *buf, size_t cap, size_t *got, struct errbuf *e)
 {
 	struct rsource *s = ctx;
-	char hex[ZSTREAM_SHA256_HEX];
-	int rc;
+	int rc = objread_read(s->rd, buf, cap, got, e);
 
-	*got = 0;
-	if (s->done)
-		return 0;
-	rc = repo_reader_read(s->rd, buf, cap, got, e);
-	if (rc)
-		return rc;
-	if (*got) {
-		zhash_update(s->h, buf, *got);
-		s->got += (long long)*got;
-		if (s->o->progress)
-			s->o->progress(s->o->progress_ctx, s->name, -1, s->got);
-		return 0;
-	}
-	s->done = 1;
-	zhash_final(s->h, hex);
-	if (s->got != s->want)
-		return errbuf_set(e, BL_EVERIFY, "%s: size %lld, the manifest says %lld", s->key,
-				  s->got, s->want);
-	if (strcmp(hex, s->sha))
-		return errbuf_set(e, BL_EVERIFY, "%s: sha256 %s, the manifest says %s", s->key, hex,
-				  s->sha);
-	return 0;
+	if (!rc && *got && s->o->progress)
+		s->o->progress(s->o->progress_ctx, s->name, -1, objread_bytes(s->rd));
+	return rc;
 }
 
 int volume_item_restore(const struct volume_spec *spec, struct repo *r, json_t *item,
@@ -259,6 +236,7 @@ int volume_item_restore(const struct volume_spec *spec, struct repo *r, json_t *
 	struct volume_cmd cmd = VOLUME_CMD_INIT(spec);
 	struct errbuf after_err = ERRBUF_INIT;
 	struct rsource s;
+	struct manifest_obj mo;
 	struct volume_restore_opts ro;
 	int rc, arc, hooks = 0;
 
@@ -278,13 +256,10 @@ int volume_item_restore(const struct volume_spec *spec, struct repo *r, json_t *
 				name);
 		goto out;
 	}
-	s.key = json_string_value(json_object_get(obj, "key"));
-	s.sha = json_string_value(json_object_get(obj, "sha256"));
-	if (!s.key || !s.sha || !json_is_integer(json_object_get(obj, "size"))) {
+	if (manifest_obj_get(obj, &mo, e)) {
 		rc = errbuf_set(e, BL_EVERIFY, "volume %s: the manifest item has no complete object", name);
 		goto out;
 	}
-	s.want = json_integer_value(json_object_get(obj, "size"));
 	s.o = o;
 	s.name = name;
 	/* Never touch anything before the stored bytes are known good. */
@@ -293,10 +268,9 @@ int volume_item_restore(const struct volume_spec *spec, struct repo *r, json_t *
 		errbuf_prefix(e, "refusing to restore: ");
 		goto out;
 	}
-	rc = repo_reader_open(r, s.key, &s.rd, e);
+	rc = objread_open(r, mo.key, mo.size, mo.sha256, &s.rd, e);
 	if (rc)
 		goto out;
-	s.h = zhash_new();
 	rc = volume_restore_check(where->buf, o->id, o->keep_old, e);
 	if (rc)
 		goto out;
@@ -330,9 +304,7 @@ out:
 		errbuf_prefix(e, "restore of volume %s: ", name);
 	if (warnings && st.warnings && json_array_size(st.warnings))
 		*warnings = json_incref(st.warnings);
-	repo_reader_close(s.rd);
-	if (s.h)
-		zhash_free(s.h);
+	objread_close(s.rd);
 	volume_stats_release(&st);
 	return rc;
 }
