@@ -3,7 +3,8 @@
 # header of the same layer or of one below it (the order of BALLAST_LAYERS
 # in CMakeLists.txt, written down in docs/DESIGN.md); no two modules include
 # each other; nothing lives in lib/ outside a layer folder; every header
-# a binary or a module includes exists in exactly one layer.
+# a binary or a module includes exists in exactly one layer; docs/DESIGN.md's
+# layer table lists exactly the modules each folder has.
 # services:
 . "$(dirname "$0")/lib.sh"
 cd "$S"
@@ -45,6 +46,19 @@ for tool in ('backup', 'migrate', 'deploy'):
         for h in inc.findall(open(f'{tool}/{f}').read()):
             if h not in where and not os.path.exists(f'{tool}/{h}'):
                 problems.append(f'{tool}/{f}: includes "{h}", which neither lib/ nor {tool}/ has')
+# docs/DESIGN.md's layer table names every module of each layer, and only those.
+rows = {}
+for line in open('docs/DESIGN.md'):
+    m = re.match(r'\| `([a-z]+)/` \|[^|]*\| (.*) \|$', line.rstrip())
+    if m:
+        rows[m.group(1)] = set(re.findall(r'`([a-z_0-9]+)(?:\.h)?`', m.group(2)))
+for l in order:
+    have = {f.rsplit('.', 1)[0] for f in os.listdir(f'lib/{l}') if f.endswith(('.c', '.h'))}
+    doc = rows.get(l, set())
+    for mod in sorted(have - doc):
+        problems.append(f'docs/DESIGN.md: lib/{l}/{mod} is not in the {l}/ row of the layer table')
+    for mod in sorted(doc - have):
+        problems.append(f'docs/DESIGN.md: the {l}/ row names {mod}, which lib/{l}/ does not have')
 print('\n'.join(problems))
 PY
 )
