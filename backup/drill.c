@@ -131,12 +131,10 @@ int cmd_drill(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e)
 	rc = backupset_open(ctx->cfg, &r, &project, e);
 	if (rc)
 		goto out;
-	if (!id) {
-		rc = backupset_latest(r, project, latest, sizeof(latest), e);
-		if (rc)
-			goto out;
-		id = latest;
-	}
+	rc = backupset_resolve(r, project, id ? id : "latest", latest, sizeof(latest), e);
+	if (rc)
+		goto out;
+	id = latest;
 	o.now = time(NULL);
 	rc = drill_run(ctx->cfg, r, project, id, &o, &report, e);
 	if (report) {

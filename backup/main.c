@@ -6,9 +6,11 @@ static const struct cli_command commands[] = {
 	{ "list", cmd_list, "list backups in the repository",
 	  "list [--json]" },
 	{ "show", cmd_show, "show one backup's manifest",
-	  "show ID [--json]" },
+	  "show ID|PREFIX|latest|--latest [--json]\n\n"
+	  "ID may be a full backup id, a unique prefix of one, or latest (the newest\n"
+	  "good backup)." },
 	{ "verify", cmd_verify, "re-read checksums and test-decompress stored objects",
-	  "verify ID|--latest|--all" },
+	  "verify ID|PREFIX|latest|--latest|--all [--json]" },
 	{ "restore", cmd_restore, "restore databases and volumes from a backup",
 	  "restore ID|--latest [--db NAME] [--volume NAME] [--target CONNINFO] [--to DIR] [--create|--clean] [--jobs N] [--no-keep]" },
 	{ "prune", cmd_prune, "delete backups the retention policy no longer keeps",
@@ -20,7 +22,7 @@ static const struct cli_command commands[] = {
 	  "retention.incomplete_grace (default 24h) are removed. --dry-run prints the plan\n"
 	  "(keep/remove and the rule that kept each) and changes nothing." },
 	{ "drill", cmd_drill, "restore a backup into scratch databases and check it",
-	  "drill [ID|--latest] [--jobs N] [--check-sql [DB=]FILE]... [--target CONNINFO] [--json]\n\n"
+	  "drill [ID|PREFIX|latest|--latest] [--jobs N] [--check-sql [DB=]FILE]... [--target CONNINFO] [--json]\n\n"
 	  "Checks the stored objects, restores each database into a scratch database\n"
 	  "ballast_drill_<db>_<time> (on its configured server or --target), compares every\n"
 	  "table's row count with the manifest, runs the SQL checks (each statement must\n"

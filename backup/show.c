@@ -1,4 +1,4 @@
-/* ballast-backup show ID: one backup's manifest. */
+/* ballast-backup show ID|latest|--latest: one backup's manifest. */
 #include <string.h>
 
 #include "backupset.h"
@@ -78,15 +78,24 @@ int cmd_show(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e)
 	json_t *m = NULL;
 	int rc;
 
-	if (argc != 2)
-		return cli_usage_error(ctx, e, argc < 2 ? "missing backup ID" :
-				       "unexpected argument %s", argc < 2 ? "" : argv[2]);
+	char id[64];
+	const char *arg = argc == 2 ? argv[1] : NULL;
+
+	/* --latest as verify, restore and drill take it */
+	if (arg && !strcmp(arg, "--latest"))
+		arg = "latest";
+	if (argc != 2 || (arg[0] == '-' && arg[1]))
+		return cli_usage_error(ctx, e, argc < 2 ? "missing backup ID (or latest)" :
+				       argc > 2 ? "unexpected argument %s" : "unknown option %s",
+				       argc > 2 ? argv[2] : argc == 2 ? argv[1] : "");
 	rc = cli_config(ctx, e);
 	if (rc)
 		return rc;
 	rc = backupset_open(ctx->cfg, &r, &project, e);
 	if (!rc)
-		rc = backupset_load(r, project, argv[1], &m, e);
+		rc = backupset_resolve(r, project, arg, id, sizeof(id), e);
+	if (!rc)
+		rc = backupset_load(r, project, id, &m, e);
 	if (rc)
 		goto out;
 	if (ctx->json) {

@@ -85,7 +85,12 @@ int cmd_verify(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e)
 			goto out;
 		}
 	} else {
-		json_array_append_new(ids, json_string(argv[optind]));
+		char id[64];
+
+		rc = backupset_resolve(r, project, argv[optind], id, sizeof(id), e);
+		if (rc)
+			goto out;
+		json_array_append_new(ids, json_string(id));
 	}
 	json_array_foreach(ids, i, v) {
 		struct errbuf one = ERRBUF_INIT;

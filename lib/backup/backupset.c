@@ -1,5 +1,6 @@
 #include "backupset.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -250,6 +251,52 @@ int backupset_latest(struct repo *r, const char *project, char *id, size_t n,
 		}
 	}
 	json_decref(list);
+	return rc;
+}
+
+int backupset_resolve(struct repo *r, const char *project, const char *arg, char *id,
+		      size_t n, struct errbuf *e)
+{
+	struct strbuf hits = STRBUF_INIT;
+	json_t *list = NULL, *ent;
+	size_t i, plen = arg ? strlen(arg) : 0;
+	int rc, found = 0;
+
+	if (!arg || !*arg)
+		return errbuf_set(e, BL_EUSAGE, "missing backup id (an id, a unique prefix of one, "
+				  "or latest)");
+	if (!strcmp(arg, "latest"))
+		return backupset_latest(r, project, id, n, e);
+	if (manifest_id_valid(arg)) {
+		snprintf(id, n, "%s", arg);
+		return 0;
+	}
+	for (i = 0; i < plen; i++)
+		if (!strchr("0123456789TZabcdef-", arg[i]))
+			return errbuf_set(e, BL_EUSAGE, "bad backup id \"%s\" (expected "
+					  "YYYYMMDDTHHMMSSZ-xxxx, a unique prefix of one, or latest)",
+					  arg);
+	rc = backupset_list(r, project, &list, e);
+	if (rc)
+		return rc;
+	json_array_foreach(list, i, ent) {
+		const char *cand = json_string_value(json_object_get(ent, "id"));
+
+		if (strncmp(cand, arg, plen))
+			continue;
+		if (found++ < 5)
+			strbuf_addf(&hits, "%s%s", found > 1 ? ", " : "", cand);
+		snprintf(id, n, "%s", cand);
+	}
+	if (!found)
+		rc = errbuf_set(e, BL_EFAIL, "no backup of %s in %s starts with \"%s\" (see "
+				"'ballast-backup list')", project, repo_describe(r), arg);
+	else if (found > 1)
+		rc = errbuf_set(e, BL_EUSAGE, "backup id prefix \"%s\" is ambiguous: %d backups "
+				"match (%s%s); type more of the id", arg, found, hits.buf,
+				found > 5 ? ", ..." : "");
+	json_decref(list);
+	strbuf_release(&hits);
 	return rc;
 }
 

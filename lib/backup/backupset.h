@@ -47,6 +47,14 @@ int backupset_load(struct repo *r, const char *project, const char *id, json_t *
 int backupset_latest(struct repo *r, const char *project, char *id, size_t n,
 		     struct errbuf *e);
 
+/* What an operator may type where a backup id is taken (restic's rules):
+ * a full id, "latest" (the newest good backup), or a unique prefix of an
+ * id in the repository ("20261127T02"). The id into id[n]. BL_EUSAGE
+ * naming the candidates when a prefix is ambiguous, BL_EFAIL when nothing
+ * matches. */
+int backupset_resolve(struct repo *r, const char *project, const char *arg, char *id,
+		      size_t n, struct errbuf *e);
+
 /* Re-read obj (an item's "object"); decompress: also test-decompress. */
 int backupset_verify_object(struct repo *r, json_t *obj, int decompress, struct errbuf *e);
 

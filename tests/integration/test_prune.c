@@ -349,6 +349,52 @@ START_TEST(test_incomplete_grace)
 }
 END_TEST
 
+/* Where an id is taken: a full id, "latest" (and show --latest), a unique
+ * prefix; an ambiguous prefix is exit 2 naming the candidates, a prefix
+ * nothing matches exit 1. */
+static const char *shown_id(const struct strbuf *out)
+{
+	static char id[64];
+	json_t *res = json_loads(strrchr(out->buf, '{') ? out->buf : "{}", 0, NULL);
+
+	snprintf(id, sizeof(id), "%s", json_string_value(json_object_get(
+		json_object_get(res, "manifest"), "id")) ?: "");
+	json_decref(res);
+	return id;
+}
+
+START_TEST(test_id_resolution)
+{
+	struct hist h;
+	struct strbuf out = STRBUF_INIT, err = STRBUF_INIT;
+	char a[MANIFEST_ID_MAX], b[MANIFEST_ID_MAX], c[MANIFEST_ID_MAX];
+
+	hist_init(&h, NULL);
+	/* 2025-11-01 02:15, 2025-11-02 02:15 and 02:16 */
+	snprintf(a, sizeof(a), "%s", add_backup(&h, 1761963300, NULL, 1));
+	snprintf(b, sizeof(b), "%s", add_backup(&h, 1762049700, NULL, 1));
+	snprintf(c, sizeof(c), "%s", add_backup(&h, 1762049760, NULL, 1));
+	ck_assert_int_eq(bb(&h, &out, &err, "--json", "show", "latest"), 0);
+	ck_assert_str_eq(shown_id(&out), c);
+	ck_assert_int_eq(bb(&h, &out, &err, "--json", "show", "--latest"), 0);
+	ck_assert_str_eq(shown_id(&out), c);
+	ck_assert_int_eq(bb(&h, &out, &err, "--json", "show", b), 0);
+	ck_assert_str_eq(shown_id(&out), b);
+	/* "20251101T" is a's alone; "20251102T021" is b's and c's */
+	ck_assert_int_eq(bb(&h, &out, &err, "--json", "show", "20240101"), 1);
+	ck_assert_msg(strstr(err.buf, "starts with \"20240101\""), "%s", err.buf);
+	ck_assert_int_eq(bb(&h, &out, &err, "--json", "show", "20251102T021"), 2);
+	ck_assert_msg(strstr(err.buf, "ambiguous") && strstr(err.buf, b) && strstr(err.buf, c),
+		      "%s", err.buf);
+	ck_assert_int_eq(bb(&h, &out, &err, "--json", "show", "20251101T"), 0);
+	ck_assert_str_eq(shown_id(&out), a);
+	ck_assert_int_eq(bb(&h, &out, &err, "show", "not-an-id", NULL), 2);
+	strbuf_release(&out);
+	strbuf_release(&err);
+	hist_done(&h);
+}
+END_TEST
+
 START_TEST(test_bad_policies_exit_2)
 {
 	static const char *const bad[] = {
@@ -442,6 +488,7 @@ int main(void)
 	tcase_add_test(tc, test_never_delete_guards);
 	tcase_add_test(tc, test_incomplete_grace);
 	tcase_add_test(tc, test_bad_policies_exit_2);
+	tcase_add_test(tc, test_id_resolution);
 	tcase_add_test(tc, test_locked_and_metrics);
 	suite_add_tcase(s, tc);
 	return trun_suite(s);
