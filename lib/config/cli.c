@@ -216,8 +216,27 @@ int cli_main(const char *tool, const char *about, const struct cli_command *cmds
 		free(rest);
 		return rc;
 	}
-	fprintf(stderr, "%s: error: unknown command '%s' (see '%s --help')\n", tool, rest[0],
-		tool);
+	{
+		/* git's help.autocorrect idea, without the autocorrect: name the
+		 * nearest command when it is a plausible typo. */
+		const char *best = NULL;
+		int bd = 3;
+
+		for (const struct cli_command *c = cmds; c->name; c++) {
+			int d = config_edit_distance(rest[0], c->name);
+
+			if (d < bd) {
+				bd = d;
+				best = c->name;
+			}
+		}
+		if (best)
+			fprintf(stderr, "%s: error: unknown command '%s'; did you mean '%s'? (see '%s "
+				"--help')\n", tool, rest[0], best, tool);
+		else
+			fprintf(stderr, "%s: error: unknown command '%s' (see '%s --help')\n", tool,
+				rest[0], tool);
+	}
 	free(rest);
 	return BL_EUSAGE;
 }

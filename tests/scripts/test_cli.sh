@@ -16,6 +16,9 @@ for tool in backup migrate deploy; do
 	t_run 2 "$bin" frobnicate
 	t_lines "$t_err" 1 "$tool unknown command"
 	t_contains "$t_err" "unknown command 'frobnicate'" "$tool unknown command"
+	t_run 2 "$bin" confgi
+	t_lines "$t_err" 1 "$tool mistyped command"
+	t_contains "$t_err" "did you mean 'config'?" "$tool mistyped command"
 	t_run 0 "$bin" config --help
 	t_run 2 "$bin" --config
 done
