@@ -219,17 +219,20 @@ int cli_main(const char *tool, const char *about, const struct cli_command *cmds
 	{
 		/* git's help.autocorrect idea, without the autocorrect: name the
 		 * nearest command when it is a plausible typo. */
+		static const char *const builtin[] = { "config", "help", NULL };
 		const char *best = NULL;
-		int bd = 3;
+		int bd = 3, d;
 
-		for (const struct cli_command *c = cmds; c->name; c++) {
-			int d = config_edit_distance(rest[0], c->name);
-
-			if (d < bd) {
+		for (const struct cli_command *c = cmds; c->name; c++)
+			if ((d = config_edit_distance(rest[0], c->name)) < bd) {
 				bd = d;
 				best = c->name;
 			}
-		}
+		for (int i = 0; builtin[i]; i++)
+			if ((d = config_edit_distance(rest[0], builtin[i])) < bd) {
+				bd = d;
+				best = builtin[i];
+			}
 		if (best)
 			fprintf(stderr, "%s: error: unknown command '%s'; did you mean '%s'? (see '%s "
 				"--help')\n", tool, rest[0], best, tool);
