@@ -228,10 +228,10 @@ int cli_main(const char *tool, const char *about, const struct cli_command *cmds
 				bd = d;
 				best = c->name;
 			}
-		for (int i = 0; builtin[i]; i++)
-			if ((d = config_edit_distance(rest[0], builtin[i])) < bd) {
+		for (const char *const *b = builtin; *b; b++)
+			if ((d = config_edit_distance(rest[0], *b)) < bd) {
 				bd = d;
-				best = builtin[i];
+				best = *b;
 			}
 		if (best)
 			fprintf(stderr, "%s: error: unknown command '%s'; did you mean '%s'? (see '%s "
