@@ -111,6 +111,10 @@ int cmd_verify(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e)
 				log_error("backup %s: %s", id, one.msg);
 		}
 	}
+	/* the summary before the result: with --json the result is the last line */
+	if (!failed)
+		log_info("%zu backup%s verified", json_array_size(ids),
+			 json_array_size(ids) == 1 ? "" : "s");
 	if (ctx->json) {
 		json_t *res = json_pack("{s:s, s:b, s:O}", "event", "result", "ok", !failed,
 					"backups", results);
@@ -124,9 +128,6 @@ int cmd_verify(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e)
 	else if (failed)
 		rc = errbuf_set(e, worst, "%d of %zu backups failed verification; first: %s",
 				failed, json_array_size(ids), first);
-	else
-		log_info("%zu backup%s verified", json_array_size(ids),
-			 json_array_size(ids) == 1 ? "" : "s");
 out:
 	json_decref(ids);
 	json_decref(results);
