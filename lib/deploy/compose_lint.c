@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <yaml.h>
 
@@ -26,6 +27,11 @@ enum {
 	R_PORTS,
 	R_WRITABLE_PATHS,
 	R_PG_DATA_VOLUME,
+	R_CAPABILITIES,
+	R_HOST_NAMESPACES,
+	R_DOCKER_SOCKET,
+	R_HOST_MOUNTS,
+	R_DEVICES,
 	R_COUNT
 };
 
@@ -47,6 +53,14 @@ static const struct compose_rule rules[] = {
 			       "writable mounts only where ballast.lint.writable allows" },
 	[R_PG_DATA_VOLUME] = { "pg-data-volume",
 			       "PostgreSQL data lives in a named volume" },
+	[R_CAPABILITIES] = { "capabilities",
+			     "cap_add grants no capability that escapes the container" },
+	[R_HOST_NAMESPACES] = { "host-namespaces",
+				"no host pid, ipc, network, uts or user namespace" },
+	[R_DOCKER_SOCKET] = { "docker-socket", "the Docker socket is not mounted" },
+	[R_HOST_MOUNTS] = { "host-mounts",
+			    "no bind mount of the host's root or system directories" },
+	[R_DEVICES] = { "devices", "no host devices are passed in (devices:)" },
 	{ NULL, NULL }
 };
 
@@ -806,6 +820,116 @@ static void check_pg_data(struct lint *L, yaml_node_t *svc)
 	strbuf_release(&tmp);
 }
 
+/* ---- container escapes: each one hands a process in the container the host ---- */
+
+/* Capabilities that reach the host from inside a container (mount, module
+ * loading, ptrace of other processes, raw devices, the network stack,
+ * reading any file): docker's default set has none of them. */
+static const char *const escape_caps[] = {
+	"ALL", "SYS_ADMIN", "SYS_MODULE", "SYS_PTRACE", "SYS_RAWIO", "SYS_BOOT", "NET_ADMIN",
+	"DAC_READ_SEARCH", "DAC_OVERRIDE", "SYS_TIME", "MAC_ADMIN", "BPF", "PERFMON", NULL
+};
+
+static void check_capabilities(struct lint *L, yaml_node_t *svc)
+{
+	yaml_node_t *caps = map_get(L->doc, svc, "cap_add");
+
+	if (!is_seq(caps))
+		return;
+	for (yaml_node_item_t *i = caps->data.sequence.items.start;
+	     i < caps->data.sequence.items.top; i++) {
+		yaml_node_t *n = yget(L->doc, *i);
+		const char *c = sval(n);
+
+		if (!c)
+			continue;
+		if (!strncasecmp(c, "CAP_", 4))
+			c += 4;
+		for (const char *const *x = escape_caps; *x; x++)
+			if (!strcasecmp(c, *x))
+				add_finding(L, R_CAPABILITIES, n, "drop it from cap_add; if the "
+					    "process needs one operation, give that operation to "
+					    "a separate, short-lived tool",
+					    "cap_add: %s lets the container reach the host", c);
+	}
+}
+
+static void check_namespaces(struct lint *L, yaml_node_t *svc)
+{
+	static const char *const keys[] = { "pid", "ipc", "network_mode", "uts", "userns_mode",
+					    "cgroup", NULL };
+
+	for (const char *const *k = keys; *k; k++) {
+		yaml_node_t *n = map_get(L->doc, svc, *k);
+		const char *v = sval(n);
+
+		if (v && !strcmp(v, "host"))
+			add_finding(L, R_HOST_NAMESPACES, n, "remove it: the container then gets "
+				    "its own namespace (publish ports instead of network_mode: host)",
+				    "%s: host shares the host's namespace with the container", *k);
+	}
+}
+
+/* Host paths whose bind mount hands the container the host: the root, the
+ * system directories, the container runtime's own state. */
+static int host_system_path(const char *src)
+{
+	static const char *const dirs[] = { "/", "/etc", "/proc", "/sys", "/dev", "/boot", "/root",
+					    "/var/lib/docker", "/var/run", "/run", "/usr", "/lib",
+					    "/bin", "/sbin", NULL };
+	char norm[512];
+	size_t n;
+
+	snprintf(norm, sizeof(norm), "%s", src);
+	n = strlen(norm);
+	while (n > 1 && norm[n - 1] == '/')
+		norm[--n] = '\0';
+	for (const char *const *d = dirs; *d; d++)
+		if (!strcmp(norm, *d))
+			return 1;
+	return 0;
+}
+
+static void check_host_mounts(struct lint *L, yaml_node_t *svc)
+{
+	yaml_node_t *vols = map_get(L->doc, svc, "volumes");
+
+	if (!is_seq(vols))
+		return;
+	for (yaml_node_item_t *i = vols->data.sequence.items.start;
+	     i < vols->data.sequence.items.top; i++) {
+		struct mount m;
+		const char *base;
+
+		if (parse_volume(L, yget(L->doc, *i), &m) || m.kind != M_BIND)
+			continue;
+		base = strrchr(m.source, '/');
+		if (base && !strcmp(base, "/docker.sock"))
+			add_finding(L, R_DOCKER_SOCKET, m.at, "do not mount the Docker socket; a "
+				    "tool that must talk to Docker belongs on the host or behind a "
+				    "filtering proxy",
+				    "mounts %s: root on the host for anyone in the container",
+				    m.source);
+		else if (host_system_path(m.source))
+			add_finding(L, R_HOST_MOUNTS, m.at, "mount only the application's own "
+				    "directory, read-only where it can be",
+				    "bind-mounts the host's %s at %s%s", m.source, m.target,
+				    m.ro ? " (read-only still exposes it)" : "");
+	}
+}
+
+static void check_devices(struct lint *L, yaml_node_t *svc)
+{
+	yaml_node_t *dev = map_get(L->doc, svc, "devices");
+
+	if (is_seq(dev) && dev->data.sequence.items.top > dev->data.sequence.items.start)
+		add_finding(L, R_DEVICES, dev, "remove devices:; a service that needs a device "
+			    "must say so with the ballast.lint.allow label",
+			    "passes host devices into the container (%s)",
+			    sval(yget(L->doc, *dev->data.sequence.items.start)) ?
+			    sval(yget(L->doc, *dev->data.sequence.items.start)) : "devices:");
+}
+
 static int lint_service(struct lint *L, yaml_node_t *key, yaml_node_t *svc, struct errbuf *e)
 {
 	int rc;
@@ -833,6 +957,10 @@ static int lint_service(struct lint *L, yaml_node_t *key, yaml_node_t *svc, stru
 	check_ports(L, svc);
 	check_writable(L, svc);
 	check_pg_data(L, svc);
+	check_capabilities(L, svc);
+	check_namespaces(L, svc);
+	check_host_mounts(L, svc);
+	check_devices(L, svc);
 	L->r->services++;
 	return 0;
 }

@@ -9,7 +9,7 @@ tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 
 # --- the example files ---
 t_run 0 "$bin" lint --file "$ex/docker-compose.prod.yml"
-t_contains "$t_out" "docker-compose.prod.yml: clean, 6 services checked (2 allowed by label)" "prod clean"
+t_contains "$t_out" "docker-compose.prod.yml: clean, 6 services checked (3 allowed by label)" "prod clean"
 t_contains "$t_out" "traefik: non-root:" "prod shows the traefik exemption"
 t_contains "$t_out" "(allowed by label ballast.lint.allow)" "prod exemption marked"
 t_not_contains "$t_out" "fix:" "prod clean has nothing to fix"
@@ -63,7 +63,7 @@ t_run 0 "$bin" --json --config "$ex/ballast.json" lint prod
 printf '%s' "$t_out" | python3 -c '
 import json, sys
 o = json.loads(sys.stdin.read())
-assert o["clean"] is True and o["violations"] == 0 and o["allowed"] == 2 and o["environment"] == "prod", o
+assert o["clean"] is True and o["violations"] == 0 and o["allowed"] == 3 and o["environment"] == "prod", o
 ' && t_ok || t_fail "prod --json: $t_out"
 
 # --- broken copies of prod ---
@@ -139,7 +139,7 @@ break_prod no-tmp '    tmpfs:
 break_prod host-net '  redis:
     <<: *hardening' '  redis:
     <<: *hardening
-    network_mode: host' ports@redis
+    network_mode: host' host-namespaces@redis ports@redis
 
 # An exemption with a typo is an error, not a silent pass.
 python3 - "$ex/docker-compose.prod.yml" "$tmp/typo.yml" <<'PY'
