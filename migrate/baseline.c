@@ -5,25 +5,25 @@
 
 #include "commands.h"
 #include "log.h"
-#include "migrator.h"
+#include "session.h"
 #include "pg.h"
 
 int cmd_baseline(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e)
 {
 	static const struct option opts[] = {
-		MIGRATOR_CLI_LONGOPTS,
-		MIGRATOR_RELEASE_LONGOPT,
+		SESSION_CLI_LONGOPTS,
+		SESSION_RELEASE_LONGOPT,
 		{ "dry-run", no_argument, NULL, 'n' },
 		{ NULL, 0, NULL, 0 }
 	};
-	struct migrator_cli cli = { NULL, NULL, NULL };
-	struct migrator_session s = MIGRATOR_SESSION_INIT;
+	struct session_cli cli = { NULL, NULL, NULL, 0 };
+	struct session s = SESSION_INIT;
 	json_t *res = NULL, *arr = json_array();
 	uint64_t v = 0;
 	int c, dry_run = 0, rc, in_tx = 0;
 
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		if (migrator_cli_opt(&cli, c, optarg))
+		if (session_cli_opt(&cli, c, optarg))
 			continue;
 		switch (c) {
 		case 'n': dry_run = 1; break;
@@ -36,7 +36,7 @@ int cmd_baseline(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e)
 		json_decref(arr);
 		return cli_usage_error(ctx, e, "baseline: expected one positive VERSION");
 	}
-	rc = migrator_session_open(ctx, &cli, dry_run ? MIGRATOR_READ : MIGRATOR_WRITE, &s, e);
+	rc = session_open(ctx, &cli, dry_run ? SESSION_READ : SESSION_WRITE, &s, e);
 	if (!rc)
 		rc = migrator_refuse_dirty(&s.st, e);
 	if (rc)
@@ -69,7 +69,7 @@ int cmd_baseline(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e)
 		rc = pg_exec(s.m->conn, "COMMIT", NULL, e);
 		in_tx = 0;
 		if (!rc)
-			rc = migrator_session_reload(&s, e);
+			rc = session_reload(&s, e);
 		if (rc)
 			goto out;
 	}
@@ -86,6 +86,6 @@ out:
 		pg_exec(s.m->conn, "ROLLBACK", NULL, &(struct errbuf)ERRBUF_INIT);
 	json_decref(res);
 	json_decref(arr);
-	migrator_session_close(&s);
+	session_close(&s);
 	return rc;
 }

@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "xalloc.h"
+
 /* Files bigger than this are not migrations someone reviewed; refusing
  * them keeps memory bounded (a migration is held whole to send it). */
 #define MIGRATION_MAX_FILE (64u * 1024 * 1024)
@@ -101,6 +103,7 @@ void migration_set_release(struct migration_set *set)
 		free(set->items[i].name);
 		free(set->items[i].up_path);
 		free(set->items[i].down_path);
+		free(set->items[i].down_name);
 	}
 	free(set->items);
 	set->items = NULL;
@@ -179,25 +182,34 @@ int migration_scan(const char *dir, struct migration_set *out, struct errbuf *e)
 			goto out;
 		}
 		m = slot_for(out, v);
-		if (m->name && strcmp(m->name, name.buf)) {
-			rc = errbuf_set(e, BL_EUSAGE,
-					"%s: two migrations with version %" PRIu64 ": %s and %s", dir,
-					v, m->name, name.buf);
-			goto out;
-		}
 		slot = kind == MIGRATION_UP ? &m->up_path : &m->down_path;
-		if (*slot) {
-			rc = errbuf_set(e, BL_EUSAGE, "%s: two %s files for version %" PRIu64, dir,
-					kind == MIGRATION_UP ? "up" : "down", v);
-			goto out;
-		}
-		if (!m->name)
-			m->name = strdup(name.buf);
 		strbuf_reset(&path);
 		strbuf_addf(&path, "%s/%s", dir, de->d_name);
-		*slot = strdup(path.buf);
-		if (!m->name || !*slot)
-			abort();
+		if (*slot) {
+			/* readdir's order is arbitrary: name the two files sorted. */
+			const char *a = *slot, *b = path.buf;
+
+			if (strcmp(a, b) > 0) {
+				a = path.buf;
+				b = *slot;
+			}
+			rc = errbuf_set(e, BL_EUSAGE, "two %s files for version %" PRIu64 ": %s and %s",
+					kind == MIGRATION_UP ? "up" : "down", v, a, b);
+			goto out;
+		}
+		*slot = xstrdup(path.buf);
+		if (!m->name) {
+			m->name = xstrdup(name.buf);
+		} else if (strcmp(m->name, name.buf)) {
+			/* The up file names the migration; the down file's own
+			 * name is kept to report it. */
+			if (kind == MIGRATION_UP) {
+				m->down_name = m->name;
+				m->name = xstrdup(name.buf);
+			} else {
+				m->down_name = xstrdup(name.buf);
+			}
+		}
 	}
 	for (size_t i = 0; i < out->n; i++)
 		if (!out->items[i].up_path) {
@@ -501,6 +513,57 @@ int migration_split(const char *sql, size_t len, struct migration_stmt **out, si
 	v = NULL;
 out:
 	free(v);
+	return rc;
+}
+
+/* The first word of a statement, upper-cased, at most cap-1 bytes. */
+static void first_word(const char *p, const char *end, char *out, size_t cap)
+{
+	size_t n = 0;
+
+	while (p < end && n + 1 < cap && ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z'))) {
+		out[n++] = (char)(*p >= 'a' ? *p - 32 : *p);
+		p++;
+	}
+	out[n] = '\0';
+}
+
+int migration_tx_control(const char *sql, size_t len, unsigned *line, struct strbuf *word,
+			 struct errbuf *e)
+{
+	static const char *const words[] = { "BEGIN", "COMMIT", "END", "ROLLBACK", "ABORT",
+					     "SAVEPOINT", "RELEASE", NULL };
+	struct migration_stmt *st = NULL;
+	size_t n = 0;
+	int rc;
+
+	*line = 0;
+	strbuf_reset(word);
+	rc = migration_split(sql, len, &st, &n, e);
+	for (size_t i = 0; !rc && i < n && !*line; i++) {
+		const char *p = sql + st[i].start, *end = p + st[i].len;
+		char w[16], w2[16];
+
+		first_word(p, end, w, sizeof(w));
+		if (!strcmp(w, "START")) {
+			p += 5;
+			while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
+				p++;
+			first_word(p, end, w2, sizeof(w2));
+			if (!strcmp(w2, "TRANSACTION")) {
+				*line = st[i].line;
+				strbuf_addstr(word, "START TRANSACTION");
+			}
+			continue;
+		}
+		for (size_t k = 0; words[k]; k++)
+			if (!strcmp(w, words[k])) {
+				*line = st[i].line;
+				strbuf_addstr(word, w);
+				break;
+			}
+	}
+	free(st);
 	return rc;
 }
 

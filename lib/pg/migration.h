@@ -5,9 +5,11 @@
  * optional `<version>_<name>.down.sql`; version is a positive 64-bit
  * integer written in decimal without a sign, name is [A-Za-z0-9_-]+.
  * migration_scan() reads the directory and returns the migrations sorted by
- * version, or BL_EUSAGE with one line naming the file for: a `.sql` file
- * whose name does not match, two files for one version, a `.down.sql`
- * without its `.up.sql`. Other files (README.md, .gitkeep) are ignored. A
+ * version, or BL_EUSAGE with one line naming the files for: a `.sql` file
+ * whose name does not match, two up (or two down) files for one version, a
+ * `.down.sql` without its `.up.sql`. Up and down pair by version alone, as
+ * golang-migrate pairs them: `64_a.up.sql` with `64_b.down.sql` is one
+ * migration named `a` whose down file is named `b` (down_name). Other files (README.md, .gitkeep) are ignored. A
  * directory that does not exist scans as empty with `missing` set, because
  * a downgrade must work from a release that ships no migrations at all.
  *
@@ -31,6 +33,7 @@ struct migration {
 	char *name;
 	char *up_path;    /* NULL only transiently while scanning */
 	char *down_path;  /* NULL: irreversible */
+	char *down_name;  /* the down file's name when it differs from name, else NULL */
 };
 
 struct migration_set {
@@ -82,6 +85,15 @@ struct migration_stmt {
  * unterminated quote, dollar quote or block comment, naming its line. */
 int migration_split(const char *sql, size_t len, struct migration_stmt **out, size_t *n,
 		    struct errbuf *e);
+
+/* Transaction control inside a file: the first top-level statement that
+ * begins with BEGIN, START TRANSACTION, COMMIT, END, ROLLBACK, ABORT,
+ * SAVEPOINT or RELEASE (found with migration_split, so words inside quotes,
+ * dollar-quoted bodies and comments do not count). *line is its 1-based
+ * line (0: none) and word the keyword in upper case. Errors as
+ * migration_split. */
+int migration_tx_control(const char *sql, size_t len, unsigned *line, struct strbuf *word,
+			 struct errbuf *e);
 
 /* 1-based line of the character at 1-based character position pos (as
  * PostgreSQL reports it, counting UTF-8 code points) in text, plus
