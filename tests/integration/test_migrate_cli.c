@@ -649,7 +649,8 @@ START_TEST(test_drift_pending_and_bad_files)
 	put(&f, "3_d.up.sql", "SELECT 1;\n");
 	strbuf_reset(&err);
 	ck_assert_int_eq(mig(&f, &out, &err, "up", NULL), 2);
-	ck_assert_msg(strstr(err.buf, "two migrations with version 3"), "%s", err.buf);
+	ck_assert_msg(strstr(err.buf, "two up files for version 3:") && strstr(err.buf, "3_c.up.sql and ") &&
+		      strstr(err.buf, "3_d.up.sql"), "%s", err.buf);
 	{
 		char p[4200];
 
@@ -716,6 +717,281 @@ START_TEST(test_baseline_history_and_env_connection)
 	strbuf_release(&err);
 	strbuf_release(&bin);
 	strbuf_release(&env);
+	fx_free(&f);
+}
+END_TEST
+
+/* Run ballast-migrate with argv exactly as given (NULL-terminated), for
+ * option orders that mig() does not produce. */
+static int mig_argv(struct strbuf *out, struct strbuf *err, const char *first, ...)
+{
+	const char *argv[32];
+	struct strbuf bin = STRBUF_INIT, o = STRBUF_INIT, e = STRBUF_INIT;
+	va_list ap;
+	int n = 0, rc;
+	const char *a;
+
+	argv[n++] = tbin("ballast-migrate", &bin);
+	argv[n++] = first;
+	va_start(ap, first);
+	while ((a = va_arg(ap, const char *)) && n < 31)
+		argv[n++] = a;
+	va_end(ap);
+	argv[n] = NULL;
+	rc = trun(argv, NULL, out ? out : &o, err ? err : &e);
+	strbuf_release(&bin);
+	strbuf_release(&o);
+	strbuf_release(&e);
+	return rc;
+}
+
+/* A golang-migrate folder as it is: up and down paired by version even
+ * where their names differ; both names reported; the stored down is the
+ * differently named file. */
+START_TEST(test_golang_migrate_pairs)
+{
+	struct fx f;
+	struct strbuf out = STRBUF_INIT, err = STRBUF_INIT;
+	PGconn *c;
+	json_t *j, *p;
+
+	fx_init(&f, "gmpair");
+	put(&f, "1_create_tables.up.sql", "CREATE TABLE coll (id int);\n");
+	put(&f, "1_create_tables.down.sql", "DROP TABLE coll;\n");
+	put(&f, "2_collection_pub_magic_metadata.up.sql", "ALTER TABLE coll ADD COLUMN pub jsonb;\n");
+	put(&f, "2_collection_drop_pub_magic_metadata.down.sql", "ALTER TABLE coll DROP COLUMN pub;\n");
+	strbuf_reset(&out);
+	ck_assert_msg(mig(&f, &out, &err, "status", "--json", NULL) == 0, "%s", err.buf);
+	j = result_of(&out);
+	p = json_array_get(json_object_get(j, "pending"), 1);
+	ck_assert_str_eq(json_string_value(json_object_get(p, "name")), "collection_pub_magic_metadata");
+	ck_assert_str_eq(json_string_value(json_object_get(p, "down_name")),
+			 "collection_drop_pub_magic_metadata");
+	ck_assert(json_is_true(json_object_get(p, "reversible")));
+	json_decref(j);
+	strbuf_reset(&out);
+	ck_assert_int_eq(mig(&f, &out, &err, "status", NULL), 0);
+	ck_assert_msg(strstr(out.buf, "down file named collection_drop_pub_magic_metadata"), "%s", out.buf);
+	ck_assert_msg(mig(&f, &out, &err, "up", NULL) == 0, "%s", err.buf);
+	c = connect_to(f.conninfo);
+	ck_assert_int_eq(sql_long(c, "SELECT count(*) FROM information_schema.columns "
+				     "WHERE table_name = 'coll' AND column_name = 'pub'"), 1);
+	ck_assert_msg(mig(&f, &out, &err, "down", NULL) == 0, "%s", err.buf);
+	ck_assert_int_eq(sql_long(c, "SELECT count(*) FROM information_schema.columns "
+				     "WHERE table_name = 'coll' AND column_name = 'pub'"), 0);
+	ck_assert_int_eq(status_version(&f, NULL), 1);
+	PQfinish(c);
+	strbuf_release(&out);
+	strbuf_release(&err);
+	fx_free(&f);
+}
+END_TEST
+
+/* A file with its own BEGIN/COMMIT cannot be rolled back as one: it runs
+ * statement by statement, dirty first, and a failure says so honestly. */
+START_TEST(test_in_file_transaction_control)
+{
+	struct fx f;
+	struct strbuf out = STRBUF_INIT, err = STRBUF_INIT;
+	PGconn *c;
+	int dirty = 0;
+
+	fx_init(&f, "inftx");
+	c = connect_to(f.conninfo);
+	/* the reproduction from the issue, BEGIN on line 2 */
+	put(&f, "1_half.up.sql", "create table a (i int);\nBEGIN;\ncreate table b (i int);\n"
+			    "COMMIT;\ncreate table c (i int);\nselect 1/0;\n");
+	put(&f, "1_half.down.sql", "drop table c; drop table b; drop table a;\n");
+	/* under --strict-transactions: refused before anything runs */
+	strbuf_reset(&err);
+	ck_assert_int_eq(mig(&f, &out, &err, "up", "--strict-transactions", NULL), 2);
+	ck_assert_msg(strstr(err.buf, "1_half.up.sql:2: BEGIN inside the file") &&
+		      strstr(err.buf, "nothing was changed"), "%s", err.buf);
+	ck_assert_int_eq(sql_long(c, "SELECT count(*) FROM pg_class WHERE relname IN ('a', 'b', 'c')"), 0);
+	ck_assert_int_eq(status_version(&f, NULL), 0);
+	strbuf_reset(&err);
+	ck_assert_int_eq(mig(&f, &out, &err, "up", NULL), 1);
+	ck_assert_msg(strstr(err.buf, "1_half.up.sql:2: BEGIN inside the file") &&
+		      strstr(err.buf, "warning"), "%s", err.buf);
+	ck_assert_msg(strstr(err.buf, "1_half.up.sql:6") && strstr(err.buf, "division by zero") &&
+		      strstr(err.buf, "marked dirty at 1"), "%s", err.buf);
+	ck_assert_msg(!strstr(err.buf, "rolled back"), "%s", err.buf);
+	ck_assert_int_eq(sql_long(c, "SELECT count(*) FROM pg_class WHERE relname IN ('a', 'b', 'c')"), 3);
+	ck_assert_int_eq(status_version(&f, &dirty), 1);
+	ck_assert_int_eq(dirty, 1);
+	/* the next up does not trip over "relation a already exists": it
+	 * refuses on the dirty mark */
+	strbuf_reset(&err);
+	ck_assert_int_eq(mig(&f, &out, &err, "up", NULL), 1);
+	ck_assert_msg(strstr(err.buf, "dirty at version 1"), "%s", err.buf);
+	ck_assert_msg(mig(&f, &out, &err, "force", "1", NULL) == 0, "%s", err.buf);
+
+	/* timeouts hold after the file's COMMIT and its own SET: they are set
+	 * again before every statement */
+	put(&f, "2_own.up.sql",
+	    "BEGIN;\nSET LOCAL lock_timeout = 0;\nCREATE TABLE d (i int);\nCOMMIT;\n"
+	    "SET lock_timeout = 0;\nSET statement_timeout = 0;\n"
+	    "DO $$ BEGIN IF current_setting('lock_timeout') <> '5s' OR "
+	    "current_setting('statement_timeout') <> '0' THEN RAISE EXCEPTION "
+	    "'lock_timeout is %', current_setting('lock_timeout'); END IF; END $$;\n");
+	put(&f, "2_own.down.sql", "BEGIN;\nDROP TABLE d;\nCOMMIT;\n");
+	ck_assert_msg(mig(&f, &out, &err, "up", NULL) == 0, "%s", err.buf);
+	ck_assert_int_eq(status_version(&f, &dirty), 2);
+	ck_assert_int_eq(dirty, 0);
+	/* a file that opens a transaction and never closes it: the open part
+	 * is rolled back and the migration stays dirty */
+	put(&f, "3_open.up.sql", "CREATE TABLE e (i int);\nBEGIN;\nCREATE TABLE f (i int);\n");
+	strbuf_reset(&err);
+	ck_assert_int_eq(mig(&f, &out, &err, "up", NULL), 1);
+	ck_assert_msg(strstr(err.buf, "ends inside a transaction it opened"), "%s", err.buf);
+	ck_assert_int_eq(sql_long(c, "SELECT count(*) FROM pg_class WHERE relname = 'e'"), 1);
+	ck_assert_int_eq(sql_long(c, "SELECT count(*) FROM pg_class WHERE relname = 'f'"), 0);
+	ck_assert_int_eq(status_version(&f, &dirty), 3);
+	ck_assert_int_eq(dirty, 1);
+	ck_assert_msg(mig(&f, &out, &err, "force", "2", NULL) == 0, "%s", err.buf);
+	sql_ok(c, "DROP TABLE e");
+	{
+		char p[4200];
+
+		snprintf(p, sizeof(p), "%s/3_open.up.sql", f.mdir);
+		unlink(p);
+	}
+	/* the stored down with its own BEGIN/COMMIT runs the same way */
+	strbuf_reset(&err);
+	ck_assert_msg(mig(&f, &out, &err, "down", NULL) == 0, "%s", err.buf);
+	ck_assert_msg(strstr(err.buf, "stored down SQL of 2_own:1: BEGIN inside the file"), "%s", err.buf);
+	ck_assert_int_eq(sql_long(c, "SELECT count(*) FROM pg_class WHERE relname = 'd'"), 0);
+	ck_assert_int_eq(status_version(&f, &dirty), 1);
+	ck_assert_int_eq(dirty, 0);
+	PQfinish(c);
+	strbuf_release(&out);
+	strbuf_release(&err);
+	fx_free(&f);
+}
+END_TEST
+
+/* A file older than the current version (a merged branch) is never
+ * skipped silently: up refuses naming it, verify reports it, goto does
+ * not go down for it, --allow-out-of-order applies it on the record. */
+START_TEST(test_out_of_order)
+{
+	struct fx f;
+	struct strbuf out = STRBUF_INIT, err = STRBUF_INIT;
+	PGconn *c;
+	json_t *j, *h;
+
+	fx_init(&f, "ooo");
+	c = connect_to(f.conninfo);
+	put(&f, "1_a.up.sql", "CREATE TABLE a (i int);\n");
+	put(&f, "1_a.down.sql", "DROP TABLE a;\n");
+	put(&f, "3_c.up.sql", "CREATE TABLE c (i int);\n");
+	put(&f, "3_c.down.sql", "DROP TABLE c;\n");
+	ck_assert_msg(mig(&f, &out, &err, "up", NULL) == 0, "%s", err.buf);
+	put(&f, "2_b.up.sql", "CREATE TABLE b (i int);\n");
+	put(&f, "2_b.down.sql", "DROP TABLE b;\n");
+	/* nothing newer pending: still refused, not "nothing to do" */
+	strbuf_reset(&err);
+	ck_assert_int_eq(mig(&f, &out, &err, "up", NULL), 2);
+	ck_assert_msg(strstr(err.buf, "2_b.up.sql is not applied but older than the current version 3"),
+		      "%s", err.buf);
+	/* and with something newer pending too */
+	put(&f, "4_d.up.sql", "CREATE TABLE d (i int);\n");
+	put(&f, "4_d.down.sql", "DROP TABLE d;\n");
+	strbuf_reset(&err);
+	ck_assert_int_eq(mig(&f, &out, &err, "up", NULL), 2);
+	ck_assert_msg(strstr(err.buf, "2_b.up.sql"), "%s", err.buf);
+	ck_assert_int_eq(mig(&f, &out, &err, "up", "--dry-run", NULL), 2);
+	ck_assert_int_eq(status_version(&f, NULL), 3);
+	/* status lists it pending and out of order; verify fails */
+	strbuf_reset(&out);
+	ck_assert_int_eq(mig(&f, &out, &err, "status", "--json", NULL), 0);
+	j = result_of(&out);
+	ck_assert(json_is_true(json_object_get(json_array_get(json_object_get(j, "pending"), 0),
+					       "out_of_order")));
+	ck_assert(json_is_false(json_object_get(json_array_get(json_object_get(j, "pending"), 1),
+						"out_of_order")));
+	json_decref(j);
+	strbuf_reset(&err);
+	ck_assert_int_eq(mig(&f, &out, &err, "verify", NULL), 4);
+	ck_assert_msg(strstr(err.buf, "2_b.up.sql"), "%s", err.buf);
+	strbuf_reset(&out);
+	ck_assert_int_eq(mig(&f, &out, &err, "verify", "--json", NULL), 4);
+	j = result_of(&out);
+	ck_assert(json_is_false(json_object_get(j, "ok")));
+	ck_assert_int_eq(json_integer_value(json_array_get(json_object_get(j, "out_of_order"), 0)), 2);
+	json_decref(j);
+	/* goto 2 does not revert 3 for a migration never applied */
+	strbuf_reset(&err);
+	ck_assert_int_eq(mig(&f, &out, &err, "goto", "2", NULL), 2);
+	ck_assert_msg(strstr(err.buf, "out of order"), "%s", err.buf);
+	ck_assert_int_eq(mig(&f, &out, &err, "plan", "--to", "2", NULL), 2);
+	ck_assert_int_eq(status_version(&f, NULL), 3);
+	ck_assert_int_eq(sql_long(c, "SELECT count(*) FROM pg_class WHERE relname = 'c'"), 1);
+	/* applied explicitly, recorded in the history */
+	ck_assert_msg(mig(&f, &out, &err, "up", "--allow-out-of-order", NULL) == 0, "%s", err.buf);
+	ck_assert_int_eq(sql_long(c, "SELECT count(*) FROM pg_class WHERE relname IN ('b', 'd')"), 2);
+	ck_assert_int_eq(status_version(&f, NULL), 4);
+	strbuf_reset(&out);
+	ck_assert_int_eq(mig(&f, &out, &err, "history", "--json", NULL), 0);
+	j = result_of(&out);
+	h = json_object_get(j, "history");
+	ck_assert_int_eq(jint(json_array_get(h, 2), "version"), 2);
+	ck_assert_msg(strstr(json_string_value(json_object_get(json_array_get(h, 2), "note")),
+			     "out of order"), "%s", out.buf);
+	json_decref(j);
+	ck_assert_int_eq(mig(&f, &out, &err, "verify", NULL), 0);
+	/* down goes back in version order, 2 included */
+	ck_assert_msg(mig(&f, &out, &err, "goto", "1", NULL) == 0, "%s", err.buf);
+	ck_assert_int_eq(sql_long(c, "SELECT count(*) FROM pg_class WHERE relname IN ('b', 'c', 'd')"), 0);
+	PQfinish(c);
+	strbuf_release(&out);
+	strbuf_release(&err);
+	fx_free(&f);
+}
+END_TEST
+
+/* golang-migrate habits: `up N`/`down N` are steps, and the options may
+ * come before the command. */
+START_TEST(test_steps_and_option_order)
+{
+	struct fx f;
+	struct strbuf out = STRBUF_INIT, err = STRBUF_INIT;
+
+	fx_init(&f, "steps");
+	for (int i = 1; i <= 4; i++) {
+		char n[64], sql[128];
+
+		snprintf(n, sizeof(n), "%d_t%d.up.sql", i, i);
+		snprintf(sql, sizeof(sql), "CREATE TABLE t%d (i int);\n", i);
+		put(&f, n, sql);
+		snprintf(n, sizeof(n), "%d_t%d.down.sql", i, i);
+		snprintf(sql, sizeof(sql), "DROP TABLE t%d;\n", i);
+		put(&f, n, sql);
+	}
+	ck_assert_msg(mig_argv(&out, &err, "--database", f.conninfo, "--dir", f.mdir, "up", "1", NULL) == 0,
+		      "%s", err.buf);
+	ck_assert_int_eq(status_version(&f, NULL), 1);
+	{
+		struct strbuf d = STRBUF_INIT;
+
+		strbuf_addf(&d, "--dir=%s", f.mdir);
+		ck_assert_msg(mig_argv(&out, &err, "--json", d.buf, "--database", f.conninfo, "up",
+				       "--steps", "2", NULL) == 0, "%s", err.buf);
+		strbuf_release(&d);
+	}
+	ck_assert_int_eq(status_version(&f, NULL), 3);
+	ck_assert_msg(mig(&f, &out, &err, "down", "2", NULL) == 0, "%s", err.buf);
+	ck_assert_int_eq(status_version(&f, NULL), 1);
+	strbuf_reset(&err);
+	ck_assert_int_eq(mig(&f, &out, &err, "up", "x", NULL), 2);
+	ck_assert_msg(strstr(err.buf, "--to VERSION"), "%s", err.buf);
+	ck_assert_int_eq(mig(&f, &out, &err, "up", "0", NULL), 2);
+	ck_assert_int_eq(mig(&f, &out, &err, "up", "2", "--to", "3", NULL), 2);
+	ck_assert_int_eq(status_version(&f, NULL), 1);
+	ck_assert_msg(mig(&f, &out, &err, "up", NULL) == 0, "%s", err.buf);
+	ck_assert_int_eq(status_version(&f, NULL), 4);
+	strbuf_release(&out);
+	strbuf_release(&err);
 	fx_free(&f);
 }
 END_TEST
@@ -841,6 +1117,10 @@ int main(void)
 	tcase_add_test(tc, test_baseline_history_and_env_connection);
 	tcase_add_test(tc, test_new_pair);
 	tcase_add_test(tc, test_config_database);
+	tcase_add_test(tc, test_golang_migrate_pairs);
+	tcase_add_test(tc, test_in_file_transaction_control);
+	tcase_add_test(tc, test_out_of_order);
+	tcase_add_test(tc, test_steps_and_option_order);
 	suite_add_tcase(s, tc);
 	return trun_suite(s);
 }

@@ -96,22 +96,91 @@ START_TEST(test_scan)
 }
 END_TEST
 
+/* golang-migrate pairs by version alone: the down file may carry another
+ * name (six of Ente's pairs do), in either readdir order. */
+START_TEST(test_scan_pairs_by_version)
+{
+	const char *files[] = { "64_collection_pub_magic_metadata.up.sql",
+				"64_collection_drop_pub_magic_metadata.down.sql",
+				"65_b.down.sql", "65_a.up.sql", "66_same.up.sql", "66_same.down.sql", NULL };
+	struct migration_set set = MIGRATION_SET_INIT;
+	struct errbuf e = ERRBUF_INIT;
+	char *d = scan_dir(files);
+
+	ck_assert_msg(migration_scan(d, &set, &e) == 0, "%s", e.msg);
+	ck_assert_uint_eq(set.n, 3);
+	ck_assert_str_eq(set.items[0].name, "collection_pub_magic_metadata");
+	ck_assert_str_eq(set.items[0].down_name, "collection_drop_pub_magic_metadata");
+	ck_assert_ptr_nonnull(strstr(set.items[0].down_path, "64_collection_drop_pub_magic_metadata.down.sql"));
+	ck_assert_str_eq(set.items[1].name, "a");
+	ck_assert_str_eq(set.items[1].down_name, "b");
+	ck_assert_str_eq(set.items[2].name, "same");
+	ck_assert_ptr_null(set.items[2].down_name);
+	migration_set_release(&set);
+	ttmp_rm(d);
+	free(d);
+}
+END_TEST
+
+/* Transaction control at top level is found with its line; the same words
+ * inside bodies, strings, comments or other statements are not. */
+START_TEST(test_tx_control)
+{
+	struct strbuf w = STRBUF_INIT;
+	struct errbuf e = ERRBUF_INIT;
+	unsigned line = 99;
+	const char *none =
+		"-- BEGIN; COMMIT;\n"
+		"CREATE FUNCTION f() RETURNS void LANGUAGE plpgsql AS $$\nBEGIN\n  COMMIT;\nEND\n$$;\n"
+		"/* begin; */ SELECT 'BEGIN; COMMIT;';\n"
+		"CREATE TABLE begin_log (\"commit\" int);\n"
+		"DO $x$ BEGIN RAISE NOTICE 'x'; END $x$;\n";
+	struct { const char *sql; unsigned line; const char *word; } cases[] = {
+		{ "create table a (i int);\nBEGIN;\ncreate table b (i int);\nCOMMIT;\n", 2, "BEGIN" },
+		{ "select 1;\n\n  start   transaction isolation level serializable;\n", 3, "START TRANSACTION" },
+		{ "select 1;\ncommit;\n", 2, "COMMIT" },
+		{ "select 1; end;", 1, "END" },
+		{ "-- x\n/* y */ Rollback;", 2, "ROLLBACK" },
+		{ "SAVEPOINT s1;", 1, "SAVEPOINT" },
+		{ "select 1;\nrelease savepoint s1;", 2, "RELEASE" },
+		{ "select 1;\nabort;", 2, "ABORT" },
+	};
+
+	ck_assert_int_eq(migration_tx_control(none, strlen(none), &line, &w, &e), 0);
+	ck_assert_uint_eq(line, 0);
+	ck_assert_str_eq(w.buf, "");
+	/* "start" alone (a column, a function) is not START TRANSACTION */
+	ck_assert_int_eq(migration_tx_control("select start from t;", 20, &line, &w, &e), 0);
+	ck_assert_uint_eq(line, 0);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		ck_assert_int_eq(migration_tx_control(cases[i].sql, strlen(cases[i].sql), &line, &w, &e), 0);
+		ck_assert_msg(line == cases[i].line, "case %zu: line %u", i, line);
+		ck_assert_str_eq(w.buf, cases[i].word);
+	}
+	ck_assert_int_eq(migration_tx_control("select 'x;", 10, &line, &w, &e), BL_EUSAGE);
+	strbuf_release(&w);
+}
+END_TEST
+
 START_TEST(test_scan_errors)
 {
 	const char *dup[] = { "1_a.up.sql", "1_b.up.sql", NULL };
 	const char *orphan[] = { "1_a.up.sql", "2_b.down.sql", NULL };
+	const char *dupdown[] = { "1_a.up.sql", "1_a.down.sql", "1_b.down.sql", NULL };
 	const char *bad[] = { "1_a.up.sql", "2-b.up.sql", NULL };
-	const char *const *cases[] = { dup, orphan, bad };
-	const char *expect[] = { "two migrations with version 1", "2_b.down.sql has no matching .up.sql",
-				 "2-b.up.sql: expected" };
+	const char *const *cases[] = { dup, orphan, bad, dupdown };
+	const char *expect[] = { "two up files for version 1:", "2_b.down.sql has no matching .up.sql",
+				 "2-b.up.sql: expected", "two down files for version 1:" };
 	struct migration_set set = MIGRATION_SET_INIT;
 	struct errbuf e = ERRBUF_INIT;
 
-	for (size_t i = 0; i < 3; i++) {
+	for (size_t i = 0; i < 4; i++) {
 		char *d = scan_dir(cases[i]);
 
 		ck_assert_int_eq(migration_scan(d, &set, &e), BL_EUSAGE);
 		ck_assert_msg(strstr(e.msg, expect[i]), "case %zu: %s", i, e.msg);
+		/* errors name files, not migrations */
+		ck_assert_msg(strstr(e.msg, ".sql"), "case %zu: %s", i, e.msg);
 		ck_assert_uint_eq(set.n, 0);
 		ttmp_rm(d);
 		free(d);
@@ -243,6 +312,8 @@ int main(void)
 	tcase_add_test(tc, test_parse_version);
 	tcase_add_test(tc, test_scan);
 	tcase_add_test(tc, test_scan_errors);
+	tcase_add_test(tc, test_scan_pairs_by_version);
+	tcase_add_test(tc, test_tx_control);
 	tcase_add_test(tc, test_sha256);
 	tcase_add_test(tc, test_directive_first_line);
 	tcase_add_test(tc, test_split);
