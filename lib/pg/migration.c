@@ -567,6 +567,47 @@ int migration_tx_control(const char *sql, size_t len, unsigned *line, struct str
 	return rc;
 }
 
+int migration_single_no_tx(const char *sql, size_t len, struct strbuf *word, struct errbuf *e)
+{
+	struct migration_stmt *st = NULL;
+	char w[4][16];
+	const char *p, *end;
+	size_t n = 0;
+	int rc, k;
+
+	strbuf_reset(word);
+	rc = migration_split(sql, len, &st, &n, e);
+	if (rc || n != 1)
+		goto out;
+	p = sql + st[0].start;
+	end = p + st[0].len;
+	for (k = 0; k < 4; k++) {
+		while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
+			p++;
+		first_word(p, end, w[k], sizeof(w[k]));
+		p += strlen(w[k]);
+		if (!w[k][0])
+			break;
+	}
+	for (; k < 4; k++)
+		w[k][0] = '\0';
+	if (!strcmp(w[0], "VACUUM") ||
+	    (!strcmp(w[0], "ALTER") && !strcmp(w[1], "SYSTEM")) ||
+	    ((!strcmp(w[0], "CREATE") || !strcmp(w[0], "DROP")) &&
+	     (!strcmp(w[1], "DATABASE") || !strcmp(w[1], "TABLESPACE"))) ||
+	    ((!strcmp(w[0], "CREATE") || !strcmp(w[0], "DROP") || !strcmp(w[0], "REINDEX")) &&
+	     (!strcmp(w[2], "CONCURRENTLY") || !strcmp(w[3], "CONCURRENTLY")))) {
+		int upto = !strcmp(w[0], "VACUUM") ? 1 : !strcmp(w[2], "CONCURRENTLY") ? 3 :
+			   !strcmp(w[3], "CONCURRENTLY") ? 4 : 2;
+
+		for (k = 0; k < upto; k++)
+			strbuf_addf(word, "%s%s", k ? " " : "", w[k]);
+	}
+out:
+	free(st);
+	return rc;
+}
+
 unsigned migration_line_at(const char *text, size_t len, long pos, unsigned base_line)
 {
 	unsigned line = base_line ? base_line : 1;

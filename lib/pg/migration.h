@@ -95,6 +95,13 @@ int migration_split(const char *sql, size_t len, struct migration_stmt **out, si
 int migration_tx_control(const char *sql, size_t len, unsigned *line, struct strbuf *word,
 			 struct errbuf *e);
 
+/* A file whose only statement cannot run inside a transaction block
+ * (CREATE/DROP INDEX CONCURRENTLY, REINDEX ... CONCURRENTLY, VACUUM,
+ * CREATE/DROP DATABASE or TABLESPACE, ALTER SYSTEM): word gets its leading
+ * keywords (upper case), else it is left empty. golang-migrate sends such
+ * a file as one query, which PostgreSQL runs outside a transaction. */
+int migration_single_no_tx(const char *sql, size_t len, struct strbuf *word, struct errbuf *e);
+
 /* 1-based line of the character at 1-based character position pos (as
  * PostgreSQL reports it, counting UTF-8 code points) in text, plus
  * base_line - 1. 0 when pos is out of range. */

@@ -393,6 +393,9 @@ static const char *timeout_hint(PGresult *r, const struct migrator_opts *o, stru
 	if (state && !strcmp(state, "55P03"))
 		strbuf_addf(sb, "timed out waiting for a lock (migrations.lock_timeout %lld ms); ",
 			    o->lock_timeout_ms);
+	else if (state && !strcmp(state, "25001"))
+		strbuf_addstr(sb, "a statement in a file of several cannot run in a transaction: "
+				  "make the file's first line '-- ballast:no-transaction'; ");
 	else if (state && !strcmp(state, "57014") && o->statement_timeout_ms > 0)
 		strbuf_addf(sb, "canceled by migrations.statement_timeout %lld ms; ",
 			    o->statement_timeout_ms);
@@ -535,8 +538,17 @@ static int tx_mode(struct migrator *m, const char *where, const char *sql, int w
 		errbuf_prefix(e, "%s: ", where);
 		goto out;
 	}
-	if (!line)
+	if (!line) {
+		rc = migration_single_no_tx(sql, strlen(sql), &word, e);
+		if (!rc && word.len) {
+			*no_tx = 1;
+			if (warn)
+				log_info("%s: its one statement (%s) cannot run inside a transaction: "
+					 "running it outside one, marked dirty until it finishes",
+					 where, word.buf);
+		}
 		goto out;
+	}
 	*no_tx = 1;
 	if (m->opts.strict_tx) {
 		rc = errbuf_set(e, BL_EUSAGE,

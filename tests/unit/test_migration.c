@@ -162,6 +162,34 @@ START_TEST(test_tx_control)
 }
 END_TEST
 
+/* What golang-migrate runs outside a transaction because the file is one
+ * statement that cannot run in one. */
+START_TEST(test_single_no_tx)
+{
+	struct strbuf w = STRBUF_INIT;
+	struct errbuf e = ERRBUF_INIT;
+	struct { const char *sql; const char *word; } cases[] = {
+		{ "-- idx\nCREATE INDEX CONCURRENTLY IF NOT EXISTS i ON t (c)\n  WHERE x;\n", "CREATE INDEX CONCURRENTLY" },
+		{ "create unique index concurrently i on t (c);", "CREATE UNIQUE INDEX CONCURRENTLY" },
+		{ "DROP INDEX CONCURRENTLY IF EXISTS i;", "DROP INDEX CONCURRENTLY" },
+		{ "vacuum analyze t;", "VACUUM" },
+		{ "ALTER SYSTEM SET work_mem = '8MB';", "ALTER SYSTEM" },
+		{ "CREATE DATABASE x", "CREATE DATABASE" },
+		/* two statements: the directive is needed, as golang-migrate's
+		 * implicit transaction block fails them too */
+		{ "CREATE INDEX CONCURRENTLY i ON t (c);\nSELECT 1;", "" },
+		{ "CREATE INDEX i ON t (c);", "" },
+		{ "SELECT 'CREATE INDEX CONCURRENTLY';", "" },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		ck_assert_int_eq(migration_single_no_tx(cases[i].sql, strlen(cases[i].sql), &w, &e), 0);
+		ck_assert_msg(!strcmp(w.buf, cases[i].word), "case %zu: '%s'", i, w.buf);
+	}
+	strbuf_release(&w);
+}
+END_TEST
+
 START_TEST(test_scan_errors)
 {
 	const char *dup[] = { "1_a.up.sql", "1_b.up.sql", NULL };
@@ -314,6 +342,7 @@ int main(void)
 	tcase_add_test(tc, test_scan_errors);
 	tcase_add_test(tc, test_scan_pairs_by_version);
 	tcase_add_test(tc, test_tx_control);
+	tcase_add_test(tc, test_single_no_tx);
 	tcase_add_test(tc, test_sha256);
 	tcase_add_test(tc, test_directive_first_line);
 	tcase_add_test(tc, test_split);
