@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "xalloc.h"
 
@@ -55,7 +56,8 @@ int migration_parse_name(const char *fname, uint64_t *version, struct strbuf *na
 		*kind = MIGRATION_DOWN;
 		stem = n - 9;
 	} else {
-		goto bad;
+		*kind = MIGRATION_SINGLE;
+		stem = n - 4;
 	}
 	if (*p < '0' || *p > '9')
 		goto bad;
@@ -85,8 +87,9 @@ int migration_parse_name(const char *fname, uint64_t *version, struct strbuf *na
 	return 0;
 bad:
 	return errbuf_set(e, BL_EUSAGE,
-			  "migration file %s: expected <version>_<name>.up.sql or .down.sql "
-			  "(version a positive integer, name letters, digits, '_' or '-')",
+			  "migration file %s: expected <version>_<name>.up.sql or .down.sql, or "
+			  "<version>_<name>.sql in dbmate or goose format (version a positive "
+			  "integer, name letters, digits, '_' or '-')",
 			  fname);
 }
 
@@ -150,7 +153,7 @@ static struct migration *slot_for(struct migration_set *set, uint64_t version)
 
 int migration_scan(const char *dir, struct migration_set *out, struct errbuf *e)
 {
-	struct strbuf name = STRBUF_INIT, path = STRBUF_INIT;
+	struct strbuf name = STRBUF_INIT, path = STRBUF_INIT, text = STRBUF_INIT, sect = STRBUF_INIT;
 	DIR *d;
 	struct dirent *de;
 	int rc = 0;
@@ -182,9 +185,42 @@ int migration_scan(const char *dir, struct migration_set *out, struct errbuf *e)
 			goto out;
 		}
 		m = slot_for(out, v);
-		slot = kind == MIGRATION_UP ? &m->up_path : &m->down_path;
 		strbuf_reset(&path);
 		strbuf_addf(&path, "%s/%s", dir, de->d_name);
+		if (kind == MIGRATION_SINGLE) {
+			int fmt, has_down = 0;
+
+			rc = migration_read(path.buf, &text, e);
+			if (rc)
+				goto out;
+			fmt = migration_detect_format(text.buf);
+			if (fmt < 0) {
+				rc = errbuf_set(e, BL_EUSAGE,
+						"%s: neither <version>_<name>.up.sql/.down.sql nor a "
+						"dbmate (-- migrate:up) or goose (-- +goose Up) file",
+						path.buf);
+				goto out;
+			}
+			if (m->up_path || m->down_path) {
+				rc = errbuf_set(e, BL_EUSAGE, "two up files for version %" PRIu64
+						": %s and %s", v, m->up_path ? m->up_path : m->down_path,
+						path.buf);
+				goto out;
+			}
+			migration_section(text.buf, fmt, MIGRATION_DOWN, &sect, &has_down);
+			m->format = fmt;
+			m->name = xstrdup(name.buf);
+			m->up_path = xstrdup(path.buf);
+			if (has_down)
+				m->down_path = xstrdup(path.buf);
+			continue;
+		}
+		if (m->format != MIGRATION_PAIR) {
+			rc = errbuf_set(e, BL_EUSAGE, "two up files for version %" PRIu64 ": %s and %s",
+					v, m->up_path, path.buf);
+			goto out;
+		}
+		slot = kind == MIGRATION_UP ? &m->up_path : &m->down_path;
 		if (*slot) {
 			/* readdir's order is arbitrary: name the two files sorted. */
 			const char *a = *slot, *b = path.buf;
@@ -224,6 +260,8 @@ out:
 	closedir(d);
 	strbuf_release(&name);
 	strbuf_release(&path);
+	strbuf_release(&text);
+	strbuf_release(&sect);
 	if (rc)
 		migration_set_release(out);
 	return rc;
@@ -255,6 +293,133 @@ int migration_read(const char *path, struct strbuf *out, struct errbuf *e)
 		rc = errbuf_set(e, BL_EUSAGE, "%s: contains a NUL byte; expected SQL text", path);
 out:
 	fclose(f);
+	return rc;
+}
+
+/* A marker line: "-- migrate:<rest>" (dbmate) or "-- +goose <rest>"; the
+ * rest (after the prefix, trimmed) is copied to rest. */
+static int marker(const char *p, const char *end, const char *prefix, char *rest, size_t cap)
+{
+	size_t pl = strlen(prefix), n;
+
+	while (p < end && (*p == ' ' || *p == '\t'))
+		p++;
+	if (end - p < 2 || p[0] != '-' || p[1] != '-')
+		return 0;
+	p += 2;
+	while (p < end && (*p == ' ' || *p == '\t'))
+		p++;
+	if ((size_t)(end - p) < pl || strncasecmp(p, prefix, pl))
+		return 0;
+	p += pl;
+	while (end > p && (end[-1] == '\r' || end[-1] == ' ' || end[-1] == '\t'))
+		end--;
+	while (p < end && (*p == ' ' || *p == '\t'))
+		p++;
+	n = (size_t)(end - p) < cap - 1 ? (size_t)(end - p) : cap - 1;
+	memcpy(rest, p, n);
+	rest[n] = '\0';
+	return 1;
+}
+
+static int word_is(const char *rest, const char *w)
+{
+	size_t n = strlen(w);
+
+	return !strncasecmp(rest, w, n) && (rest[n] == '\0' || rest[n] == ' ' || rest[n] == '\t');
+}
+
+int migration_detect_format(const char *text)
+{
+	char rest[64];
+
+	for (const char *p = text; *p;) {
+		const char *nl = strchr(p, '\n'), *end = nl ? nl : p + strlen(p);
+
+		if (marker(p, end, "migrate:", rest, sizeof(rest)) && word_is(rest, "up"))
+			return MIGRATION_DBMATE;
+		if (marker(p, end, "+goose", rest, sizeof(rest)) && word_is(rest, "up"))
+			return MIGRATION_GOOSE;
+		if (!nl)
+			break;
+		p = nl + 1;
+	}
+	return -1;
+}
+
+void migration_section(const char *text, int format, enum migration_kind kind, struct strbuf *out,
+		       int *present)
+{
+	const char *want = kind == MIGRATION_UP ? "up" : "down";
+	int in = 0, no_tx = 0;
+	char rest[64];
+
+	strbuf_reset(out);
+	*present = 0;
+	for (const char *p = text; *p;) {
+		const char *nl = strchr(p, '\n'), *end = nl ? nl : p + strlen(p);
+		int is_marker = 0;
+
+		if (format == MIGRATION_DBMATE && marker(p, end, "migrate:", rest, sizeof(rest))) {
+			is_marker = 1;
+			if (word_is(rest, "up") || word_is(rest, "down")) {
+				in = word_is(rest, want);
+				if (in) {
+					*present = 1;
+					no_tx = strstr(rest, "transaction:false") != NULL;
+				}
+			}
+		} else if (format == MIGRATION_GOOSE && marker(p, end, "+goose", rest, sizeof(rest))) {
+			/* StatementBegin/End only matter to goose's own splitter:
+			 * the server parses what ballast sends in one piece. */
+			is_marker = 1;
+			if (word_is(rest, "up") || word_is(rest, "down")) {
+				in = word_is(rest, want);
+				if (in)
+					*present = 1;
+			} else if (!strncasecmp(rest, "NO TRANSACTION", 14)) {
+				no_tx = 1;
+			}
+		}
+		if (in && !is_marker)
+			strbuf_add(out, p, (size_t)(end - p));
+		if (!nl)
+			break;
+		strbuf_addch(out, '\n');
+		p = nl + 1;
+	}
+	if (no_tx && *present) {
+		/* The first line is never part of a section (a marker precedes
+		 * any section line): the directive can take it, keeping lines. */
+		const char *nl = strchr(out->buf, '\n');
+		struct strbuf t = STRBUF_INIT;
+
+		strbuf_addstr(&t, "-- ballast:no-transaction");
+		strbuf_addstr(&t, nl ? nl : "\n");
+		strbuf_reset(out);
+		strbuf_addstr(out, t.buf);
+		strbuf_release(&t);
+	}
+}
+
+int migration_load(const struct migration *mig, enum migration_kind kind, struct strbuf *out,
+		   struct errbuf *e)
+{
+	struct strbuf text = STRBUF_INIT;
+	const char *path = kind == MIGRATION_UP ? mig->up_path : mig->down_path;
+	int rc, present = 0;
+
+	if (!path) {
+		strbuf_reset(out);
+		return errbuf_set(e, BL_EUSAGE, "migration %" PRIu64 " (%s) has no down SQL",
+				  mig->version, mig->name);
+	}
+	if (mig->format == MIGRATION_PAIR)
+		return migration_read(path, out, e);
+	rc = migration_read(path, &text, e);
+	if (!rc)
+		migration_section(text.buf, mig->format, kind, out, &present);
+	strbuf_release(&text);
 	return rc;
 }
 

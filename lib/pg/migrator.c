@@ -579,9 +579,9 @@ int migrator_apply(struct migrator *m, const struct migration *mig, unsigned fla
 	int rc, ok, no_tx = 0;
 	const char *params[8];
 
-	rc = migration_read(mig->up_path, &up, e);
+	rc = migration_load(mig, MIGRATION_UP, &up, e);
 	if (!rc && mig->down_path)
-		rc = migration_read(mig->down_path, &down, e);
+		rc = migration_load(mig, MIGRATION_DOWN, &down, e);
 	if (!rc)
 		rc = migration_sha256_hex(up.buf, up.len, sum, e);
 	if (!rc)
@@ -819,9 +819,9 @@ int migrator_baseline_one(struct migrator *m, const struct migration *mig, struc
 	char sum[65];
 	int rc;
 
-	rc = migration_read(mig->up_path, &up, e);
+	rc = migration_load(mig, MIGRATION_UP, &up, e);
 	if (!rc && mig->down_path)
-		rc = migration_read(mig->down_path, &down, e);
+		rc = migration_load(mig, MIGRATION_DOWN, &down, e);
 	if (!rc)
 		rc = migration_sha256_hex(up.buf, up.len, sum, e);
 	if (rc)
@@ -881,7 +881,7 @@ int migrator_drift(const struct migration_set *files, const struct migrator_stat
 
 		if (!mig || !r->checksum)
 			continue;
-		rc = migration_read(mig->up_path, &sql, e);
+		rc = migration_load(mig, MIGRATION_UP, &sql, e);
 		if (!rc)
 			rc = migration_sha256_hex(sql.buf, sql.len, sum, e);
 		if (rc)
@@ -1043,7 +1043,7 @@ int migrator_check_plan(struct migrator *m, const struct migrator_plan *p, struc
 		const struct migrator_step *s = &p->steps[i];
 
 		if (s->up) {
-			rc = migration_read(s->mig->up_path, &sql, e);
+			rc = migration_load(s->mig, MIGRATION_UP, &sql, e);
 			if (!rc)
 				rc = tx_mode(m, s->mig->up_path, sql.buf, 1, &no_tx, e);
 		} else if (s->row->down_sql) {
@@ -1104,7 +1104,7 @@ int migrator_plan_steps_json(const struct migrator_plan *p, json_t **out, struct
 
 		strbuf_reset(&line);
 		if (s->up) {
-			rc = migration_read(s->mig->up_path, &sql, e);
+			rc = migration_load(s->mig, MIGRATION_UP, &sql, e);
 			if (rc)
 				goto out;
 			migration_first_line(sql.buf, &line);

@@ -999,6 +999,135 @@ START_TEST(test_steps_and_option_order)
 }
 END_TEST
 
+/* A dbmate folder and a goose folder as they are: single files with both
+ * directions, applied, reverted from the stored SQL with no directory, and
+ * applied again; errors carry the file's own line numbers. */
+/* files: three good files (name, text) in [0..5], a bad one in [6..7]
+ * and where its error must point in [8]. */
+static void single_file_history(const char *tag, const char *const *files)
+{
+	struct fx f;
+	struct strbuf out = STRBUF_INIT, err = STRBUF_INIT, dump1 = STRBUF_INIT, dump2 = STRBUF_INIT;
+	char nodir[4200];
+	PGconn *c;
+	int dirty = 0;
+
+	fx_init(&f, tag);
+	for (size_t i = 0; i < 6; i += 2)
+		put(&f, files[i], files[i + 1]);
+	ck_assert_msg(mig(&f, &out, &err, "up", NULL) == 0, "%s: %s", tag, err.buf);
+	ck_assert_int_eq(status_version(&f, &dirty), 20240103000000LL);
+	ck_assert_int_eq(dirty, 0);
+	c = connect_to(f.conninfo);
+	ck_assert_int_eq(sql_long(c, "SELECT count(*) FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
+				     "WHERE c.relname = 'users_email' AND i.indisvalid"), 1);
+	ck_assert_int_eq(sql_long(c, "SELECT f_one()"), 1);
+	ck_assert_int_eq(sql_long(c, "SELECT count(*) FROM users"), 1);
+	schema_dump(&f, &dump1);
+	/* the downs come from the database */
+	snprintf(nodir, sizeof(nodir), "%s/gone", f.dir);
+	{
+		struct strbuf bin = STRBUF_INIT;
+		const char *argv[] = { tbin("ballast-migrate", &bin), "down", "--to", "0", "--database",
+				       f.conninfo, "--dir", nodir, NULL };
+
+		ck_assert_msg(trun(argv, NULL, &out, &err) == 0, "%s: %s", tag, err.buf);
+		strbuf_release(&bin);
+	}
+	ck_assert_int_eq(sql_long(c, "SELECT count(*) FROM pg_class WHERE relname IN ('users', 'users_email')"), 0);
+	ck_assert_int_eq(sql_long(c, "SELECT count(*) FROM pg_proc WHERE proname = 'f_one'"), 0);
+	ck_assert_int_eq(status_version(&f, NULL), 0);
+	ck_assert_msg(mig(&f, &out, &err, "up", NULL) == 0, "%s: %s", tag, err.buf);
+	schema_dump(&f, &dump2);
+	ck_assert_str_eq(dump1.buf, dump2.buf);
+	/* an error's line is the file's */
+	put(&f, files[6], files[7]);
+	strbuf_reset(&err);
+	ck_assert_int_eq(mig(&f, &out, &err, "up", NULL), 1);
+	ck_assert_msg(strstr(err.buf, files[8]) && strstr(err.buf, "nosuch"), "%s: %s", tag, err.buf);
+	PQfinish(c);
+	strbuf_release(&out);
+	strbuf_release(&err);
+	strbuf_release(&dump1);
+	strbuf_release(&dump2);
+	fx_free(&f);
+}
+
+START_TEST(test_dbmate_format)
+{
+	static const char *const files[] = {
+		"20240101000000_users.sql",
+		"-- migrate:up\n"
+		"create table users (id int primary key, email text);\n"
+		"insert into users values (1, 'a@example.com');\n"
+		"\n"
+		"-- migrate:down\n"
+		"drop table users;\n",
+		"20240102000000_email_index.sql",
+		"-- migrate:up transaction:false\n"
+		"create index concurrently users_email on users (email);\n"
+		"\n"
+		"-- migrate:down transaction:false\n"
+		"drop index concurrently users_email;\n",
+		"20240103000000_fn.sql",
+		"-- migrate:up\n"
+		"create function f_one() returns int language plpgsql as $$\n"
+		"begin\n  return 1;\nend\n$$;\n"
+		"-- migrate:down\n"
+		"drop function f_one();\n",
+		"20240104000000_bad.sql",
+		"-- migrate:up\n"
+		"\n"
+		"select nosuch from users;\n"
+		"-- migrate:down\n",
+		"20240104000000_bad.sql:3",
+		NULL
+	};
+
+	single_file_history("dbmate", files);
+}
+END_TEST
+
+START_TEST(test_goose_format)
+{
+	static const char *const files[] = {
+		"20240101000000_users.sql",
+		"-- +goose Up\n"
+		"create table users (id int primary key, email text);\n"
+		"insert into users values (1, 'a@example.com');\n"
+		"\n"
+		"-- +goose Down\n"
+		"drop table users;\n",
+		"20240102000000_email_index.sql",
+		"-- +goose NO TRANSACTION\n"
+		"-- +goose Up\n"
+		"create index concurrently users_email on users (email);\n"
+		"select 1;\n"
+		"\n"
+		"-- +goose Down\n"
+		"drop index concurrently users_email;\n",
+		"20240103000000_fn.sql",
+		"-- +goose Up\n"
+		"-- +goose StatementBegin\n"
+		"create function f_one() returns int language plpgsql as $$\n"
+		"begin\n  return 1;\nend\n$$;\n"
+		"-- +goose StatementEnd\n"
+		"\n"
+		"-- +goose Down\n"
+		"drop function f_one();\n",
+		"20240104000000_bad.sql",
+		"-- +goose Up\n"
+		"select 1;\n"
+		"\n"
+		"select nosuch from users;\n",
+		"20240104000000_bad.sql:4",
+		NULL
+	};
+
+	single_file_history("goose", files);
+}
+END_TEST
+
 static int new_in(struct fx *f, struct strbuf *out, const char *name, const char *opt)
 {
 	struct strbuf bin = STRBUF_INIT, err = STRBUF_INIT;
@@ -1124,6 +1253,8 @@ int main(void)
 	tcase_add_test(tc, test_in_file_transaction_control);
 	tcase_add_test(tc, test_out_of_order);
 	tcase_add_test(tc, test_steps_and_option_order);
+	tcase_add_test(tc, test_dbmate_format);
+	tcase_add_test(tc, test_goose_format);
 	suite_add_tcase(s, tc);
 	return trun_suite(s);
 }

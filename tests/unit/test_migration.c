@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "migration.h"
 #include "tsupport.h"
@@ -25,8 +26,12 @@ START_TEST(test_parse_name)
 	/* not SQL: ignored */
 	ck_assert_int_eq(migration_parse_name("README.md", &v, &name, &k, &e), 1);
 	/* SQL that does not match: an error naming the file */
-	ck_assert_int_eq(migration_parse_name("1_a.sql", &v, &name, &k, &e), BL_EUSAGE);
-	ck_assert_ptr_nonnull(strstr(e.msg, "1_a.sql"));
+	ck_assert_int_eq(migration_parse_name("1_a.tmp.sql", &v, &name, &k, &e), BL_EUSAGE);
+	ck_assert_ptr_nonnull(strstr(e.msg, "1_a.tmp.sql"));
+	/* <v>_<name>.sql: a single file (dbmate, goose); its content decides */
+	ck_assert_int_eq(migration_parse_name("00001_a.sql", &v, &name, &k, &e), 0);
+	ck_assert_int_eq(k, MIGRATION_SINGLE);
+	ck_assert_uint_eq(v, 1);
 	ck_assert_int_eq(migration_parse_name("abc_a.up.sql", &v, &name, &k, &e), BL_EUSAGE);
 	ck_assert_int_eq(migration_parse_name("0_zero.up.sql", &v, &name, &k, &e), BL_EUSAGE);
 	ck_assert_int_eq(migration_parse_name("1_.up.sql", &v, &name, &k, &e), BL_EUSAGE);
@@ -190,6 +195,106 @@ START_TEST(test_single_no_tx)
 }
 END_TEST
 
+static const char dbmate_file[] =
+	"-- migrate:up\n"
+	"create table users (id int);\n"
+	"insert into users values (1);\n"
+	"\n"
+	"-- migrate:down\n"
+	"drop table users;\n";
+
+static const char dbmate_notx[] =
+	"-- migrate:up transaction:false\n"
+	"create index concurrently i on users (id);\n"
+	"-- migrate:down\n"
+	"drop index i;\n";
+
+static const char goose_file[] =
+	"-- +goose NO TRANSACTION\n"
+	"-- +goose Up\n"
+	"-- +goose StatementBegin\n"
+	"CREATE FUNCTION f() RETURNS int AS $$ BEGIN RETURN 1; END $$ LANGUAGE plpgsql;\n"
+	"-- +goose StatementEnd\n"
+	"\n"
+	"-- +goose Down\n"
+	"DROP FUNCTION f();\n";
+
+/* Sections keep the file's line numbers; the directive takes line 1. */
+START_TEST(test_single_file_sections)
+{
+	struct strbuf out = STRBUF_INIT;
+	int present = 0;
+
+	ck_assert_int_eq(migration_detect_format(dbmate_file), MIGRATION_DBMATE);
+	ck_assert_int_eq(migration_detect_format(goose_file), MIGRATION_GOOSE);
+	ck_assert_int_eq(migration_detect_format("create table x (i int);\n-- migrate:down\n"), -1);
+	migration_section(dbmate_file, MIGRATION_DBMATE, MIGRATION_UP, &out, &present);
+	ck_assert_int_eq(present, 1);
+	ck_assert_str_eq(out.buf, "\ncreate table users (id int);\ninsert into users values (1);\n\n\n\n");
+	ck_assert_int_eq(migration_no_transaction(out.buf), 0);
+	migration_section(dbmate_file, MIGRATION_DBMATE, MIGRATION_DOWN, &out, &present);
+	ck_assert_int_eq(present, 1);
+	ck_assert_str_eq(out.buf, "\n\n\n\n\ndrop table users;\n");
+	migration_section(dbmate_notx, MIGRATION_DBMATE, MIGRATION_UP, &out, &present);
+	ck_assert_int_eq(migration_no_transaction(out.buf), 1);
+	ck_assert_ptr_nonnull(strstr(out.buf, "\ncreate index concurrently"));
+	migration_section(dbmate_notx, MIGRATION_DBMATE, MIGRATION_DOWN, &out, &present);
+	ck_assert_int_eq(migration_no_transaction(out.buf), 0);
+	migration_section(goose_file, MIGRATION_GOOSE, MIGRATION_UP, &out, &present);
+	ck_assert_int_eq(migration_no_transaction(out.buf), 1);
+	ck_assert_str_eq(out.buf, "-- ballast:no-transaction\n\n\n"
+			 "CREATE FUNCTION f() RETURNS int AS $$ BEGIN RETURN 1; END $$ LANGUAGE plpgsql;\n"
+			 "\n\n\n\n");
+	migration_section(goose_file, MIGRATION_GOOSE, MIGRATION_DOWN, &out, &present);
+	ck_assert_int_eq(present, 1);
+	ck_assert_int_eq(migration_no_transaction(out.buf), 1);
+	/* no down marker: no down section (irreversible) */
+	migration_section("-- +goose Up\nselect 1;\n", MIGRATION_GOOSE, MIGRATION_DOWN, &out, &present);
+	ck_assert_int_eq(present, 0);
+	strbuf_release(&out);
+}
+END_TEST
+
+START_TEST(test_scan_single_files)
+{
+	char *d = ttmp_dir("migration");
+	char path[4096];
+	struct migration_set set = MIGRATION_SET_INIT;
+	struct strbuf sql = STRBUF_INIT;
+	struct errbuf e = ERRBUF_INIT;
+
+	snprintf(path, sizeof(path), "%s/20151129054053_users.sql", d);
+	ck_assert_int_eq(twrite_file(path, dbmate_file), 0);
+	snprintf(path, sizeof(path), "%s/20151129054054_fn.sql", d);
+	ck_assert_int_eq(twrite_file(path, goose_file), 0);
+	snprintf(path, sizeof(path), "%s/20151129054055_once.sql", d);
+	ck_assert_int_eq(twrite_file(path, "-- +goose Up\nselect 1;\n"), 0);
+	ck_assert_msg(migration_scan(d, &set, &e) == 0, "%s", e.msg);
+	ck_assert_uint_eq(set.n, 3);
+	ck_assert_int_eq(set.items[0].format, MIGRATION_DBMATE);
+	ck_assert_int_eq(set.items[1].format, MIGRATION_GOOSE);
+	ck_assert_ptr_nonnull(set.items[1].down_path);
+	ck_assert_ptr_null(set.items[2].down_path);
+	ck_assert_int_eq(migration_load(&set.items[0], MIGRATION_DOWN, &sql, &e), 0);
+	ck_assert_ptr_nonnull(strstr(sql.buf, "drop table users;"));
+	ck_assert_ptr_null(strstr(sql.buf, "create table"));
+	migration_set_release(&set);
+	/* a single file with no markers, or one beside a pair file: errors */
+	snprintf(path, sizeof(path), "%s/20151129054056_plain.sql", d);
+	ck_assert_int_eq(twrite_file(path, "select 1;\n"), 0);
+	ck_assert_int_eq(migration_scan(d, &set, &e), BL_EUSAGE);
+	ck_assert_msg(strstr(e.msg, "20151129054056_plain.sql: neither"), "%s", e.msg);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/20151129054055_once.up.sql", d);
+	ck_assert_int_eq(twrite_file(path, "select 1;\n"), 0);
+	ck_assert_int_eq(migration_scan(d, &set, &e), BL_EUSAGE);
+	ck_assert_msg(strstr(e.msg, "two up files for version 20151129054055"), "%s", e.msg);
+	strbuf_release(&sql);
+	ttmp_rm(d);
+	free(d);
+}
+END_TEST
+
 START_TEST(test_scan_errors)
 {
 	const char *dup[] = { "1_a.up.sql", "1_b.up.sql", NULL };
@@ -343,6 +448,8 @@ int main(void)
 	tcase_add_test(tc, test_scan_pairs_by_version);
 	tcase_add_test(tc, test_tx_control);
 	tcase_add_test(tc, test_single_no_tx);
+	tcase_add_test(tc, test_single_file_sections);
+	tcase_add_test(tc, test_scan_single_files);
 	tcase_add_test(tc, test_sha256);
 	tcase_add_test(tc, test_directive_first_line);
 	tcase_add_test(tc, test_split);
