@@ -41,7 +41,9 @@ static const struct cli_command commands[] = {
 	  "force V [--dry-run] [--dir DIR] [--database URL|CONNINFO]\n"
 	  "  V at or above the dirty migration keeps it as applied; below it removes it" },
 	{ "baseline", cmd_baseline, "mark migrations up to a version as applied without running them",
-	  "baseline V [--release TAG] [--dry-run] [--dir DIR] [--database URL|CONNINFO]" },
+	  "baseline [V] [--release TAG] [--dry-run] [--dir DIR] [--database URL|CONNINFO]\n"
+	  "  without V: look for golang-migrate's, dbmate's, goose's or Alembic's history table\n"
+	  "  and propose the version it names (exit 2 when none)" },
 	{ "new", cmd_new, "create a new migration pair with a timestamp version",
 	  "new NAME [--no-down] [--dir DIR]" },
 	{ NULL, NULL, NULL, NULL }

@@ -850,6 +850,100 @@ out:
 	return rc;
 }
 
+void migrator_foreign_release(struct migrator_foreign *f, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(f[i].table);
+		free(f[i].revision);
+	}
+	free(f);
+}
+
+int migrator_detect_foreign(struct migrator *m, struct migrator_foreign **out, size_t *n,
+			    struct errbuf *e)
+{
+	/* The version queries read each tool's own rule for "current":
+	 * golang-migrate keeps one row; dbmate one row per applied version
+	 * (text); goose a log whose latest row per version says applied or
+	 * not, with a version 0 row of its own. */
+	static const char *const find =
+		"SELECT quote_ident(n.nspname) || '.' || quote_ident(c.relname), c.relname,"
+		" EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = c.oid"
+		"   AND a.attname = 'dirty' AND NOT a.attisdropped)"
+		" FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+		" WHERE c.relkind IN ('r', 'p')"
+		"   AND c.relname IN ('schema_migrations', 'goose_db_version', 'alembic_version')"
+		"   AND n.nspname NOT IN ('pg_catalog', 'information_schema')"
+		" ORDER BY 1";
+	struct migrator_foreign *v = NULL;
+	PGresult *r = NULL, *q = NULL;
+	size_t nv = 0;
+	int rc;
+
+	*out = NULL;
+	*n = 0;
+	rc = pg_exec(m->conn, find, &r, e);
+	if (rc)
+		goto out;
+	v = calloc((size_t)PQntuples(r) + 1, sizeof(*v));
+	if (!v)
+		abort();
+	for (int i = 0; i < PQntuples(r); i++) {
+		struct migrator_foreign *f = &v[nv];
+		const char *t = PQgetvalue(r, i, 0), *rel = PQgetvalue(r, i, 1);
+		int has_dirty = !strcmp(PQgetvalue(r, i, 2), "t");
+
+		f->table = xstrdup(t);
+		if (!strcmp(rel, "schema_migrations") && has_dirty) {
+			f->tool = "golang-migrate";
+			rc = pg_execf(m->conn, &q, e, "SELECT version, dirty FROM %s ORDER BY version DESC "
+					  "LIMIT 1", t);
+		} else if (!strcmp(rel, "schema_migrations")) {
+			f->tool = "dbmate";
+			rc = pg_execf(m->conn, &q, e, "SELECT max(version::numeric)::text, false FROM %s"
+					  " WHERE version ~ '^[0-9]+$'", t);
+		} else if (!strcmp(rel, "goose_db_version")) {
+			f->tool = "goose";
+			rc = pg_execf(m->conn, &q, e,
+				      "SELECT max(version_id), false FROM (SELECT DISTINCT ON (version_id)"
+				      " version_id, is_applied FROM %s ORDER BY version_id, id DESC) l"
+				      " WHERE is_applied AND version_id > 0", t);
+		} else {
+			f->tool = "alembic";
+			rc = pg_execf(m->conn, &q, e, "SELECT string_agg(version_num, ', '), false FROM %s", t);
+		}
+		if (rc) {
+			errbuf_prefix(e, "reading %s's %s: ", f->tool, t);
+			migrator_foreign_release(v, nv + 1);
+			v = NULL;
+			nv = 0;
+			goto out;
+		}
+		if (PQntuples(q) == 1 && !PQgetisnull(q, 0, 0)) {
+			if (!strcmp(f->tool, "alembic")) {
+				f->revision = xstrdup(PQgetvalue(q, 0, 0));
+			} else {
+				struct errbuf pe = ERRBUF_INIT;
+
+				if (!migration_parse_version(PQgetvalue(q, 0, 0), t, &f->version, &pe))
+					f->has_version = f->version > 0;
+			}
+			f->dirty = !strcmp(PQgetvalue(q, 0, 1), "t");
+		}
+		PQclear(q);
+		q = NULL;
+		nv++;
+	}
+	*out = v;
+	*n = nv;
+	v = NULL;
+out:
+	free(v);
+	PQclear(r);
+	PQclear(q);
+	return rc;
+}
+
 int migrator_refuse_dirty(const struct migrator_state *st, struct errbuf *e)
 {
 	const struct migrator_row *r;

@@ -96,6 +96,24 @@ int migrator_load_history(struct migrator *m, struct migrator_state *st, struct 
 void migrator_state_release(struct migrator_state *st);
 const struct migrator_row *migrator_state_find(const struct migrator_state *st, uint64_t version);
 
+/* Another tool's history table found in the database (for baseline). */
+struct migrator_foreign {
+	const char *tool;     /* "golang-migrate", "dbmate", "goose", "alembic" */
+	char *table;          /* "schema"."table" as found */
+	int has_version;      /* version below is meaningful */
+	uint64_t version;     /* the tool's current version */
+	int dirty;            /* golang-migrate's dirty flag */
+	char *revision;       /* alembic's version_num (not a number), else NULL */
+};
+
+/* Look for golang-migrate's and dbmate's schema_migrations (told apart by
+ * golang-migrate's dirty column), goose's goose_db_version and Alembic's
+ * alembic_version in any schema, and read each one's current version.
+ * Reads only. *out is malloc'ed; free with migrator_foreign_release. */
+int migrator_detect_foreign(struct migrator *m, struct migrator_foreign **out, size_t *n,
+			    struct errbuf *e);
+void migrator_foreign_release(struct migrator_foreign *f, size_t n);
+
 /* Flags for migrator_apply and migrator_plan_to. */
 #define MIGRATOR_OUT_OF_ORDER 1u  /* apply files older than the current version */
 

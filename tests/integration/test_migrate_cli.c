@@ -1128,6 +1128,93 @@ START_TEST(test_goose_format)
 }
 END_TEST
 
+/* Adopting a database another tool migrated: baseline without V finds the
+ * tool's table and proposes its version; baseline V stores the downs read
+ * from the files then, so the adopted versions can be reverted later. */
+START_TEST(test_baseline_detects_other_tools)
+{
+	struct fx f;
+	struct strbuf out = STRBUF_INIT, err = STRBUF_INIT;
+	PGconn *c;
+	json_t *j;
+
+	fx_init(&f, "bldet");
+	c = connect_to(f.conninfo);
+	put(&f, "1_a.up.sql", "CREATE TABLE a (i int);\n");
+	put(&f, "1_a.down.sql", "DROP TABLE a;\n");
+	put(&f, "2_b.up.sql", "CREATE TABLE b (i int);\n");
+	put(&f, "2_b_drop.down.sql", "DROP TABLE b;\n");
+	put(&f, "3_c.up.sql", "CREATE TABLE c (i int);\n");
+	put(&f, "3_c.down.sql", "DROP TABLE c;\n");
+	/* nothing to detect */
+	strbuf_reset(&err);
+	ck_assert_int_eq(mig(&f, &out, &err, "baseline", NULL), 2);
+	ck_assert_msg(strstr(err.buf, "no golang-migrate, dbmate, goose or Alembic"), "%s", err.buf);
+	/* golang-migrate ran 1 and 2 */
+	sql_ok(c, "CREATE TABLE a (i int); CREATE TABLE b (i int)");
+	sql_ok(c, "CREATE TABLE schema_migrations (version bigint NOT NULL PRIMARY KEY, dirty boolean NOT NULL)");
+	sql_ok(c, "INSERT INTO schema_migrations VALUES (2, true)");
+	strbuf_reset(&err);
+	ck_assert_int_eq(mig(&f, &out, &err, "baseline", NULL), 1);
+	ck_assert_msg(strstr(err.buf, "dirty at version 2"), "%s", err.buf);
+	sql_ok(c, "UPDATE schema_migrations SET dirty = false");
+	strbuf_reset(&out);
+	ck_assert_msg(mig(&f, &out, &err, "baseline", "--json", NULL) == 0, "%s", err.buf);
+	j = result_of(&out);
+	ck_assert_int_eq(jint(j, "proposed"), 2);
+	ck_assert_str_eq(json_string_value(json_object_get(json_array_get(json_object_get(j, "detected"), 0),
+							    "tool")), "golang-migrate");
+	json_decref(j);
+	ck_assert_int_eq(status_version(&f, NULL), 0);
+	ck_assert_msg(mig(&f, &out, &err, "baseline", "2", NULL) == 0, "%s", err.buf);
+	ck_assert_msg(mig(&f, &out, &err, "up", NULL) == 0, "%s", err.buf);
+	ck_assert_int_eq(status_version(&f, NULL), 3);
+	/* the downs of the adopted versions were stored: no files needed */
+	{
+		struct strbuf bin = STRBUF_INIT;
+		char nodir[4200];
+		const char *argv[] = { tbin("ballast-migrate", &bin), "goto", "0", "--database", f.conninfo,
+				       "--dir", nodir, NULL };
+
+		snprintf(nodir, sizeof(nodir), "%s/gone", f.dir);
+		ck_assert_msg(trun(argv, NULL, &out, &err) == 0, "%s", err.buf);
+		strbuf_release(&bin);
+	}
+	ck_assert_int_eq(sql_long(c, "SELECT count(*) FROM pg_class WHERE relname IN ('a', 'b', 'c')"), 0);
+	/* goose: the latest row per version says whether it is applied */
+	sql_ok(c, "DROP TABLE schema_migrations");
+	sql_ok(c, "CREATE TABLE goose_db_version (id serial PRIMARY KEY, version_id bigint NOT NULL,"
+		  " is_applied boolean NOT NULL, tstamp timestamp DEFAULT now())");
+	sql_ok(c, "INSERT INTO goose_db_version (version_id, is_applied) VALUES (0, true), (1, true),"
+		  " (2, true), (3, true), (3, false)");
+	strbuf_reset(&out);
+	ck_assert_msg(mig(&f, &out, &err, "baseline", "--json", NULL) == 0, "%s", err.buf);
+	j = result_of(&out);
+	ck_assert_int_eq(jint(j, "proposed"), 2);
+	json_decref(j);
+	/* dbmate: one text row per applied version */
+	sql_ok(c, "DROP TABLE goose_db_version");
+	sql_ok(c, "CREATE TABLE schema_migrations (version varchar(128) PRIMARY KEY)");
+	sql_ok(c, "INSERT INTO schema_migrations VALUES ('1'), ('3')");
+	strbuf_reset(&out);
+	ck_assert_msg(mig(&f, &out, &err, "baseline", NULL) == 0, "%s", err.buf);
+	ck_assert_msg(strstr(out.buf, "found dbmate's public.schema_migrations at version 3") &&
+		      strstr(out.buf, "baseline 3"), "%s", out.buf);
+	/* Alembic: a revision, not a number: reported, nothing proposed */
+	sql_ok(c, "DROP TABLE schema_migrations");
+	sql_ok(c, "CREATE TABLE alembic_version (version_num varchar(32) PRIMARY KEY)");
+	sql_ok(c, "INSERT INTO alembic_version VALUES ('ae1027a6acf')");
+	strbuf_reset(&out);
+	strbuf_reset(&err);
+	ck_assert_int_eq(mig(&f, &out, &err, "baseline", NULL), 2);
+	ck_assert_msg(strstr(out.buf, "revision ae1027a6acf"), "%s", out.buf);
+	PQfinish(c);
+	strbuf_release(&out);
+	strbuf_release(&err);
+	fx_free(&f);
+}
+END_TEST
+
 static int new_in(struct fx *f, struct strbuf *out, const char *name, const char *opt)
 {
 	struct strbuf bin = STRBUF_INIT, err = STRBUF_INIT;
@@ -1255,6 +1342,7 @@ int main(void)
 	tcase_add_test(tc, test_steps_and_option_order);
 	tcase_add_test(tc, test_dbmate_format);
 	tcase_add_test(tc, test_goose_format);
+	tcase_add_test(tc, test_baseline_detects_other_tools);
 	suite_add_tcase(s, tc);
 	return trun_suite(s);
 }
