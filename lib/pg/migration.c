@@ -5,6 +5,7 @@
 #include <inttypes.h>
 #include <openssl/evp.h>
 #include <stdio.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -19,6 +20,39 @@ static int is_name_char(int c)
 {
 	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
 	       c == '_' || c == '-';
+}
+
+/* A marker line: "-- migrate:<rest>" (dbmate) or "-- +goose <rest>"; the
+ * rest (after the prefix, trimmed) is copied to rest. */
+static int marker(const char *p, const char *end, const char *prefix, char *rest, size_t cap)
+{
+	size_t pl = strlen(prefix), n;
+
+	while (p < end && (*p == ' ' || *p == '\t'))
+		p++;
+	if (end - p < 2 || p[0] != '-' || p[1] != '-')
+		return 0;
+	p += 2;
+	while (p < end && (*p == ' ' || *p == '\t'))
+		p++;
+	if ((size_t)(end - p) < pl || strncasecmp(p, prefix, pl))
+		return 0;
+	p += pl;
+	while (end > p && (end[-1] == '\r' || end[-1] == ' ' || end[-1] == '\t'))
+		end--;
+	while (p < end && (*p == ' ' || *p == '\t'))
+		p++;
+	n = (size_t)(end - p) < cap - 1 ? (size_t)(end - p) : cap - 1;
+	memcpy(rest, p, n);
+	rest[n] = '\0';
+	return 1;
+}
+
+static int word_is(const char *rest, const char *w)
+{
+	size_t n = strlen(w);
+
+	return !strncasecmp(rest, w, n) && (rest[n] == '\0' || rest[n] == ' ' || rest[n] == '\t');
 }
 
 int migration_valid_name(const char *name)
@@ -296,39 +330,6 @@ out:
 	return rc;
 }
 
-/* A marker line: "-- migrate:<rest>" (dbmate) or "-- +goose <rest>"; the
- * rest (after the prefix, trimmed) is copied to rest. */
-static int marker(const char *p, const char *end, const char *prefix, char *rest, size_t cap)
-{
-	size_t pl = strlen(prefix), n;
-
-	while (p < end && (*p == ' ' || *p == '\t'))
-		p++;
-	if (end - p < 2 || p[0] != '-' || p[1] != '-')
-		return 0;
-	p += 2;
-	while (p < end && (*p == ' ' || *p == '\t'))
-		p++;
-	if ((size_t)(end - p) < pl || strncasecmp(p, prefix, pl))
-		return 0;
-	p += pl;
-	while (end > p && (end[-1] == '\r' || end[-1] == ' ' || end[-1] == '\t'))
-		end--;
-	while (p < end && (*p == ' ' || *p == '\t'))
-		p++;
-	n = (size_t)(end - p) < cap - 1 ? (size_t)(end - p) : cap - 1;
-	memcpy(rest, p, n);
-	rest[n] = '\0';
-	return 1;
-}
-
-static int word_is(const char *rest, const char *w)
-{
-	size_t n = strlen(w);
-
-	return !strncasecmp(rest, w, n) && (rest[n] == '\0' || rest[n] == ' ' || rest[n] == '\t');
-}
-
 int migration_detect_format(const char *text)
 {
 	char rest[64];
@@ -370,9 +371,10 @@ void migration_section(const char *text, int format, enum migration_kind kind, s
 				}
 			}
 		} else if (format == MIGRATION_GOOSE && marker(p, end, "+goose", rest, sizeof(rest))) {
-			/* StatementBegin/End only matter to goose's own splitter:
-			 * the server parses what ballast sends in one piece. */
-			is_marker = 1;
+			/* StatementBegin/End stay (as comments) for the
+			 * splitter of no-transaction runs; the server ignores
+			 * them in one piece. */
+			is_marker = strncasecmp(rest, "Statement", 9) != 0;
 			if (word_is(rest, "up") || word_is(rest, "down")) {
 				in = word_is(rest, want);
 				if (in)
@@ -540,6 +542,21 @@ static unsigned count_lines(const char *from, const char *to)
 	return n;
 }
 
+static void push_stmt(struct migration_stmt **v, size_t *nv, size_t *av, ptrdiff_t start,
+		      size_t len, unsigned line)
+{
+	if (*nv == *av) {
+		*av = *av ? *av * 2 : 16;
+		*v = realloc(*v, *av * sizeof(**v));
+		if (!*v)
+			abort();
+	}
+	(*v)[*nv].start = (size_t)start;
+	(*v)[*nv].len = len;
+	(*v)[*nv].line = line;
+	(*nv)++;
+}
+
 int migration_split(const char *sql, size_t len, struct migration_stmt **out, size_t *n,
 		    struct errbuf *e)
 {
@@ -555,18 +572,9 @@ int migration_split(const char *sql, size_t len, struct migration_stmt **out, si
 		const char *open = p;
 
 		if (p == end || *p == ';') {
-			if (meaningful) {
-				if (nv == av) {
-					av = av ? av * 2 : 16;
-					v = realloc(v, av * sizeof(*v));
-					if (!v)
-						abort();
-				}
-				v[nv].start = (size_t)(start - sql);
-				v[nv].len = (size_t)(p - start) + (p < end);
-				v[nv].line = start_line;
-				nv++;
-			}
+			if (meaningful)
+				push_stmt(&v, &nv, &av, start - sql, (size_t)(p - start) + (p < end),
+					  start_line);
 			if (p == end)
 				break;
 			p++;
@@ -585,8 +593,57 @@ int migration_split(const char *sql, size_t len, struct migration_stmt **out, si
 			continue;
 		}
 		if (*p == '-' && p + 1 < end && p[1] == '-') {
-			while (p < end && *p != '\n')
-				p++;
+			const char *eol = memchr(p, '\n', (size_t)(end - p));
+			char rest[32];
+
+			if (!eol)
+				eol = end;
+			if (marker(p, eol, "+goose", rest, sizeof(rest)) &&
+			    !strcasecmp(rest, "StatementBegin")) {
+				/* goose: everything up to StatementEnd is one
+				 * statement, semicolons included (BEGIN ATOMIC
+				 * bodies). What came before it ends first. */
+				const char *q = eol, *body, *bend = NULL;
+				unsigned bline;
+
+				if (meaningful) {
+					push_stmt(&v, &nv, &av, start - sql, (size_t)(p - start), start_line);
+					meaningful = 0;
+				}
+				body = q < end ? q + 1 : end;
+				bline = line + 1;
+				for (q = body; q < end;) {
+					const char *qe = memchr(q, '\n', (size_t)(end - q));
+
+					if (!qe)
+						qe = end;
+					if (marker(q, qe, "+goose", rest, sizeof(rest)) &&
+					    !strcasecmp(rest, "StatementEnd")) {
+						bend = q;
+						break;
+					}
+					q = qe < end ? qe + 1 : end;
+				}
+				if (!bend) {
+					rc = errbuf_set(e, BL_EUSAGE, "line %u: -- +goose StatementBegin "
+							"without StatementEnd", line);
+					goto out;
+				}
+				for (const char *c = body; c < bend; c++)
+					if (*c != ' ' && *c != '\t' && *c != '\n' && *c != '\r') {
+						push_stmt(&v, &nv, &av, body - sql, (size_t)(bend - body),
+							  bline);
+						break;
+					}
+				line += count_lines(p, bend);
+				p = bend;
+				while (p < end && *p != '\n')
+					p++;
+				start = p;
+				start_line = line;
+				continue;
+			}
+			p = eol;
 			continue;
 		}
 		if (!meaningful) {

@@ -242,9 +242,9 @@ START_TEST(test_single_file_sections)
 	ck_assert_int_eq(migration_no_transaction(out.buf), 0);
 	migration_section(goose_file, MIGRATION_GOOSE, MIGRATION_UP, &out, &present);
 	ck_assert_int_eq(migration_no_transaction(out.buf), 1);
-	ck_assert_str_eq(out.buf, "-- ballast:no-transaction\n\n\n"
+	ck_assert_str_eq(out.buf, "-- ballast:no-transaction\n\n-- +goose StatementBegin\n"
 			 "CREATE FUNCTION f() RETURNS int AS $$ BEGIN RETURN 1; END $$ LANGUAGE plpgsql;\n"
-			 "\n\n\n\n");
+			 "-- +goose StatementEnd\n\n\n\n");
 	migration_section(goose_file, MIGRATION_GOOSE, MIGRATION_DOWN, &out, &present);
 	ck_assert_int_eq(present, 1);
 	ck_assert_int_eq(migration_no_transaction(out.buf), 1);
@@ -252,6 +252,39 @@ START_TEST(test_single_file_sections)
 	migration_section("-- +goose Up\nselect 1;\n", MIGRATION_GOOSE, MIGRATION_DOWN, &out, &present);
 	ck_assert_int_eq(present, 0);
 	strbuf_release(&out);
+}
+END_TEST
+
+/* goose's StatementBegin/End: one statement, semicolons included, for
+ * the splitter and so for transaction-control detection. */
+START_TEST(test_split_goose_blocks)
+{
+	const char *sql =
+		"select 1;\n"
+		"-- +goose StatementBegin\n"
+		"CREATE FUNCTION one() RETURNS int LANGUAGE sql\n"
+		"BEGIN ATOMIC\n  SELECT 1;\nEND;\n"
+		"-- +goose StatementEnd\n"
+		"select 2;\n";
+	struct migration_stmt *st = NULL;
+	struct strbuf w = STRBUF_INIT;
+	struct errbuf e = ERRBUF_INIT;
+	unsigned line = 9;
+	size_t n = 0;
+
+	ck_assert_int_eq(migration_split(sql, strlen(sql), &st, &n, &e), 0);
+	ck_assert_uint_eq(n, 3);
+	ck_assert_uint_eq(st[1].line, 3);
+	ck_assert_int_eq(strncmp(sql + st[1].start, "CREATE FUNCTION", 15), 0);
+	ck_assert_ptr_nonnull(memmem(sql + st[1].start, st[1].len, "END;", 4));
+	ck_assert_uint_eq(st[2].line, 8);
+	free(st);
+	ck_assert_int_eq(migration_tx_control(sql, strlen(sql), &line, &w, &e), 0);
+	ck_assert_uint_eq(line, 0);
+	ck_assert_int_eq(migration_split("-- +goose StatementBegin\nselect 1;\n", 35, &st, &n, &e),
+			 BL_EUSAGE);
+	ck_assert_msg(strstr(e.msg, "without StatementEnd"), "%s", e.msg);
+	strbuf_release(&w);
 }
 END_TEST
 
@@ -450,6 +483,7 @@ int main(void)
 	tcase_add_test(tc, test_single_no_tx);
 	tcase_add_test(tc, test_single_file_sections);
 	tcase_add_test(tc, test_scan_single_files);
+	tcase_add_test(tc, test_split_goose_blocks);
 	tcase_add_test(tc, test_sha256);
 	tcase_add_test(tc, test_directive_first_line);
 	tcase_add_test(tc, test_split);
