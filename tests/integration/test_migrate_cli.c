@@ -18,6 +18,7 @@
 
 #include "errbuf.h"
 #include "pg.h"
+#include "tpg.h"
 #include "tsupport.h"
 
 struct fx {
@@ -26,18 +27,6 @@ struct fx {
 	char *conninfo;   /* of the test's own database */
 	char dbname[64];
 };
-
-static char *conninfo_for(const char *db)
-{
-	char *base = tsvc_read("pg", "conninfo");
-	struct strbuf sb = STRBUF_INIT;
-	struct errbuf e = ERRBUF_INIT;
-
-	ck_assert_ptr_nonnull(base);
-	ck_assert_int_eq(pg_conninfo_with_db(base, db, &sb, &e), 0);
-	free(base);
-	return strbuf_detach(&sb, NULL);
-}
 
 static PGconn *connect_to(const char *ci)
 {
@@ -70,24 +59,12 @@ static long sql_long(PGconn *c, const char *sql)
 
 static void fx_init(struct fx *f, const char *tag)
 {
-	char *admin = tsvc_read("pg", "conninfo");
-	PGconn *c;
-	char sql[256];
-
 	f->dir = ttmp_dir(tag);
 	ck_assert_ptr_nonnull(f->dir);
 	snprintf(f->mdir, sizeof(f->mdir), "%s/m", f->dir);
 	ck_assert_int_eq(mkdir(f->mdir, 0755), 0);
 	snprintf(f->dbname, sizeof(f->dbname), "mig_%s_%d", tag, (int)getpid());
-	c = connect_to(admin);
-	sql_ok(c, "SET client_min_messages = warning");
-	snprintf(sql, sizeof(sql), "DROP DATABASE IF EXISTS %s", f->dbname);
-	sql_ok(c, sql);
-	snprintf(sql, sizeof(sql), "CREATE DATABASE %s", f->dbname);
-	sql_ok(c, sql);
-	PQfinish(c);
-	free(admin);
-	f->conninfo = conninfo_for(f->dbname);
+	f->conninfo = tpg_fresh_db(f->dbname);
 }
 
 static void fx_free(struct fx *f)
@@ -106,30 +83,38 @@ static void put(struct fx *f, const char *fname, const char *text)
 }
 
 /* Run ballast-migrate CMD --database <db> --dir <mdir> ARGS... (NULL-terminated). */
-static int mig(struct fx *f, struct strbuf *out, struct strbuf *err, const char *cmd, ...)
+/* Run ballast-migrate with the arguments pre[0..npre) then those of ap up
+ * to NULL. out/err may be NULL. */
+static int mig_va(const char *const *pre, int npre, va_list ap, struct strbuf *out,
+		  struct strbuf *err)
 {
 	const char *argv[32];
-	struct strbuf bin = STRBUF_INIT;
-	struct strbuf o = STRBUF_INIT, e = STRBUF_INIT;
-	va_list ap;
+	struct strbuf bin = STRBUF_INIT, o = STRBUF_INIT, e = STRBUF_INIT;
 	int n = 0, rc;
 	const char *a;
 
 	argv[n++] = tbin("ballast-migrate", &bin);
-	argv[n++] = cmd;
-	argv[n++] = "--database";
-	argv[n++] = f->conninfo;
-	argv[n++] = "--dir";
-	argv[n++] = f->mdir;
-	va_start(ap, cmd);
+	for (int i = 0; i < npre; i++)
+		argv[n++] = pre[i];
 	while ((a = va_arg(ap, const char *)) && n < 31)
 		argv[n++] = a;
-	va_end(ap);
 	argv[n] = NULL;
 	rc = trun(argv, NULL, out ? out : &o, err ? err : &e);
 	strbuf_release(&bin);
 	strbuf_release(&o);
 	strbuf_release(&e);
+	return rc;
+}
+
+static int mig(struct fx *f, struct strbuf *out, struct strbuf *err, const char *cmd, ...)
+{
+	const char *pre[] = { cmd, "--database", f->conninfo, "--dir", f->mdir };
+	va_list ap;
+	int rc;
+
+	va_start(ap, cmd);
+	rc = mig_va(pre, 5, ap, out, err);
+	va_end(ap);
 	return rc;
 }
 
@@ -177,30 +162,10 @@ static long long status_version(struct fx *f, int *dirty)
 	return v;
 }
 
-/* pg_dump --schema-only, without the per-run \restrict key lines. */
+/* pg_dump --schema-only of the test's database. */
 static void schema_dump(struct fx *f, struct strbuf *out)
 {
-	char *bindir = tsvc_read("pg", "bindir");
-	struct strbuf bin = STRBUF_INIT, raw = STRBUF_INIT, err = STRBUF_INIT;
-	const char *argv[] = { NULL, "--schema-only", "--no-owner", "-d", f->conninfo, NULL };
-	const char *p;
-
-	strbuf_addf(&bin, "%s/pg_dump", bindir);
-	argv[0] = bin.buf;
-	ck_assert_msg(trun(argv, NULL, &raw, &err) == 0, "pg_dump: %s", err.buf);
-	strbuf_reset(out);
-	for (p = raw.buf; *p;) {
-		const char *nl = strchr(p, '\n');
-		size_t len = nl ? (size_t)(nl - p + 1) : strlen(p);
-
-		if (strncmp(p, "\\restrict", 9) && strncmp(p, "\\unrestrict", 11))
-			strbuf_add(out, p, len);
-		p += len;
-	}
-	free(bindir);
-	strbuf_release(&bin);
-	strbuf_release(&raw);
-	strbuf_release(&err);
+	tpg_schema_dump(f->conninfo, NULL, out);
 }
 
 /* 50 migrations of varied kinds; every one reversible. */
@@ -728,23 +693,13 @@ END_TEST
  * option orders that mig() does not produce. */
 static int mig_argv(struct strbuf *out, struct strbuf *err, const char *first, ...)
 {
-	const char *argv[32];
-	struct strbuf bin = STRBUF_INIT, o = STRBUF_INIT, e = STRBUF_INIT;
+	const char *pre[] = { first };
 	va_list ap;
-	int n = 0, rc;
-	const char *a;
+	int rc;
 
-	argv[n++] = tbin("ballast-migrate", &bin);
-	argv[n++] = first;
 	va_start(ap, first);
-	while ((a = va_arg(ap, const char *)) && n < 31)
-		argv[n++] = a;
+	rc = mig_va(pre, 1, ap, out, err);
 	va_end(ap);
-	argv[n] = NULL;
-	rc = trun(argv, NULL, out ? out : &o, err ? err : &e);
-	strbuf_release(&bin);
-	strbuf_release(&o);
-	strbuf_release(&e);
 	return rc;
 }
 

@@ -19,50 +19,12 @@
 
 #include "errbuf.h"
 #include "pg.h"
+#include "tpg.h"
 #include "tsupport.h"
 
 #define ENTE_TOP 124
 
 static const char *const ente_src = BALLAST_SOURCE_DIR "/tests/data/ente-migrations";
-
-static char *conninfo_for(const char *db)
-{
-	char *base = tsvc_read("pg", "conninfo");
-	struct strbuf sb = STRBUF_INIT;
-	struct errbuf e = ERRBUF_INIT;
-
-	ck_assert_ptr_nonnull(base);
-	ck_assert_int_eq(pg_conninfo_with_db(base, db, &sb, &e), 0);
-	free(base);
-	return strbuf_detach(&sb, NULL);
-}
-
-static void sql_ok(PGconn *c, const char *sql)
-{
-	PGresult *r = PQexec(c, sql);
-
-	ck_assert_msg(PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK,
-		      "%s: %s", sql, PQerrorMessage(c));
-	PQclear(r);
-}
-
-/* A fresh database; returns its conninfo. */
-static char *fresh_db(const char *name)
-{
-	char *admin = tsvc_read("pg", "conninfo");
-	PGconn *c = PQconnectdb(admin);
-	char sql[256];
-
-	ck_assert_msg(PQstatus(c) == CONNECTION_OK, "%s", PQerrorMessage(c));
-	sql_ok(c, "SET client_min_messages = warning");
-	snprintf(sql, sizeof(sql), "DROP DATABASE IF EXISTS %s", name);
-	sql_ok(c, sql);
-	snprintf(sql, sizeof(sql), "CREATE DATABASE %s", name);
-	sql_ok(c, sql);
-	PQfinish(c);
-	free(admin);
-	return conninfo_for(name);
-}
 
 /* Copy every file of src into dst (flat). */
 static void copy_files(const char *src, const char *dst)
@@ -176,32 +138,10 @@ static void psql_files(const char *work, const char *conninfo, const char *dir, 
 	strbuf_release(&err);
 }
 
-/* pg_dump --schema-only without the history table and the per-run
- * \restrict key lines. */
+/* The schema without the history table (only ballast's database has it). */
 static void schema_dump(const char *conninfo, struct strbuf *out)
 {
-	char *bindir = tsvc_read("pg", "bindir");
-	struct strbuf bin = STRBUF_INIT, raw = STRBUF_INIT, err = STRBUF_INIT;
-	const char *argv[] = { NULL, "--schema-only", "--no-owner",
-			       "--exclude-table=public.ballast_migrations", "-d", conninfo, NULL };
-	const char *p;
-
-	strbuf_addf(&bin, "%s/pg_dump", bindir);
-	argv[0] = bin.buf;
-	ck_assert_msg(trun(argv, NULL, &raw, &err) == 0, "pg_dump: %s", err.buf);
-	strbuf_reset(out);
-	for (p = raw.buf; *p;) {
-		const char *nl = strchr(p, '\n');
-		size_t len = nl ? (size_t)(nl - p + 1) : strlen(p);
-
-		if (strncmp(p, "\\restrict", 9) && strncmp(p, "\\unrestrict", 11))
-			strbuf_add(out, p, len);
-		p += len;
-	}
-	free(bindir);
-	strbuf_release(&bin);
-	strbuf_release(&raw);
-	strbuf_release(&err);
+	tpg_schema_dump(conninfo, "public.ballast_migrations", out);
 }
 
 /* Lines of a that b lacks, counted (for the report, not asserted). */
@@ -260,8 +200,8 @@ START_TEST(test_ente_history)
 	strbuf_addf(&none, "%s/no-migrations-here", work);
 	snprintf(bname, sizeof(bname), "ente_b_%d", (int)getpid());
 	snprintf(pname, sizeof(pname), "ente_p_%d", (int)getpid());
-	bci = fresh_db(bname);
-	pci = fresh_db(pname);
+	bci = tpg_fresh_db(bname);
+	pci = tpg_fresh_db(pname);
 
 	/* up in stages, the schema taken at each mark on the way */
 	for (int i = 0; i < 4; i++)
