@@ -5,23 +5,23 @@
 
 #include "commands.h"
 #include "log.h"
-#include "migrator.h"
+#include "session.h"
 
 int cmd_force(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e)
 {
 	static const struct option opts[] = {
-		MIGRATOR_CLI_LONGOPTS,
+		SESSION_CLI_LONGOPTS,
 		{ "dry-run", no_argument, NULL, 'n' },
 		{ NULL, 0, NULL, 0 }
 	};
-	struct migrator_cli cli = { NULL, NULL, NULL };
-	struct migrator_session s = MIGRATOR_SESSION_INIT;
+	struct session_cli cli = { NULL, NULL, NULL, 0 };
+	struct session s = SESSION_INIT;
 	json_t *res = NULL;
 	uint64_t v = 0, from_dirty;
 	int c, dry_run = 0, rc;
 
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		if (migrator_cli_opt(&cli, c, optarg))
+		if (session_cli_opt(&cli, c, optarg))
 			continue;
 		switch (c) {
 		case 'n': dry_run = 1; break;
@@ -32,7 +32,7 @@ int cmd_force(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e)
 		return cli_usage_error(ctx, e, "force: expected one VERSION");
 	if (migration_parse_version(argv[optind], "force", &v, e))
 		return cli_usage_error(ctx, e, "%s", e->msg);
-	rc = migrator_session_open(ctx, &cli, dry_run ? MIGRATOR_READ : MIGRATOR_WRITE, &s, e);
+	rc = session_open(ctx, &cli, dry_run ? SESSION_READ : SESSION_WRITE, &s, e);
 	if (rc)
 		goto out;
 	if (!s.st.dirty) {
@@ -44,7 +44,7 @@ int cmd_force(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e)
 	if (!dry_run) {
 		rc = migrator_force(s.m, v, e);
 		if (!rc)
-			rc = migrator_session_reload(&s, e);
+			rc = session_reload(&s, e);
 		if (rc)
 			goto out;
 	}
@@ -62,6 +62,6 @@ int cmd_force(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e)
 		       s.st.current);
 out:
 	json_decref(res);
-	migrator_session_close(&s);
+	session_close(&s);
 	return rc;
 }

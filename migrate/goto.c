@@ -4,29 +4,33 @@
 #include <stdlib.h>
 
 #include "commands.h"
-#include "migrator.h"
+#include "session.h"
 
 int cmd_goto(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e)
 {
 	static const struct option opts[] = {
-		MIGRATOR_CLI_LONGOPTS,
-		MIGRATOR_RELEASE_LONGOPT,
+		SESSION_CLI_LONGOPTS,
+		SESSION_RELEASE_LONGOPT,
 		{ "dry-run", no_argument, NULL, 'n' },
 		{ "allow-drift", no_argument, NULL, 'a' },
+		{ "allow-out-of-order", no_argument, NULL, 'o' },
+		SESSION_STRICT_LONGOPT,
 		{ NULL, 0, NULL, 0 }
 	};
-	struct migrator_cli cli = { NULL, NULL, NULL };
-	struct migrator_session s = MIGRATOR_SESSION_INIT;
+	struct session_cli cli = { NULL, NULL, NULL, 0 };
+	struct session s = SESSION_INIT;
 	struct migrator_plan plan = { 0 };
 	uint64_t to = 0;
+	unsigned flags = 0;
 	int c, dry_run = 0, allow_drift = 0, rc;
 
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		if (migrator_cli_opt(&cli, c, optarg))
+		if (session_cli_opt(&cli, c, optarg))
 			continue;
 		switch (c) {
 		case 'n': dry_run = 1; break;
 		case 'a': allow_drift = 1; break;
+		case 'o': flags |= MIGRATOR_OUT_OF_ORDER; break;
 		default: return cli_usage_error(ctx, e, "goto: unknown option or missing value: %s", argv[optind - 1]);
 		}
 	}
@@ -34,14 +38,16 @@ int cmd_goto(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e)
 		return cli_usage_error(ctx, e, "goto: expected one VERSION");
 	if (migration_parse_version(argv[optind], "goto", &to, e))
 		return cli_usage_error(ctx, e, "%s", e->msg);
-	rc = migrator_session_open(ctx, &cli, dry_run ? MIGRATOR_READ : MIGRATOR_WRITE, &s, e);
+	rc = session_open(ctx, &cli, dry_run ? SESSION_READ : SESSION_WRITE, &s, e);
 	if (!rc)
 		rc = migrator_refuse_dirty(&s.st, e);
-	if (!rc && to > s.st.current)
-		rc = migrator_refuse_drift(&s, allow_drift, e);
+	if (!rc && to >= s.st.current)
+		rc = session_refuse_drift(&s, allow_drift, e);
+	if (!rc)
+		rc = session_refuse_ooo_target(&s, "goto", to, e);
 	if (rc)
 		goto out;
-	rc = migrator_plan_to(&s.files, &s.st, to, &plan, e);
+	rc = migrator_plan_to(&s.files, &s.st, to, flags, &plan, e);
 	if (!rc)
 		rc = migrator_refuse_irreversible(&plan, e);
 	if (!rc && to > s.st.current && !migration_find(&s.files, to))
@@ -50,9 +56,9 @@ int cmd_goto(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e)
 				"nothing was changed",
 				to, to, s.dir.buf);
 	if (!rc)
-		rc = migrator_session_execute(&s, &plan, dry_run, ctx->json, e);
+		rc = session_execute(&s, &plan, dry_run, ctx->json, e);
 out:
 	migrator_plan_release(&plan);
-	migrator_session_close(&s);
+	session_close(&s);
 	return rc;
 }

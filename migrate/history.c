@@ -5,22 +5,22 @@
 
 #include "commands.h"
 #include "log.h"
-#include "migrator.h"
+#include "session.h"
 
 int cmd_history(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e)
 {
 	static const struct option opts[] = {
-		MIGRATOR_CLI_LONGOPTS,
+		SESSION_CLI_LONGOPTS,
 		{ NULL, 0, NULL, 0 }
 	};
-	struct migrator_cli cli = { NULL, NULL, NULL };
-	struct migrator_session s = MIGRATOR_SESSION_INIT;
+	struct session_cli cli = { NULL, NULL, NULL, 0 };
+	struct session s = SESSION_INIT;
 	struct migrator_state h = { 0 };
 	json_t *res = NULL, *arr;
 	int c, rc;
 
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		if (migrator_cli_opt(&cli, c, optarg))
+		if (session_cli_opt(&cli, c, optarg))
 			continue;
 		switch (c) {
 		default: return cli_usage_error(ctx, e, "history: unknown option or missing value: %s", argv[optind - 1]);
@@ -28,7 +28,7 @@ int cmd_history(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e)
 	}
 	if (optind < argc)
 		return cli_usage_error(ctx, e, "history: unexpected argument %s", argv[optind]);
-	rc = migrator_session_open(ctx, &cli, MIGRATOR_READ, &s, e);
+	rc = session_open(ctx, &cli, SESSION_READ, &s, e);
 	if (!rc)
 		rc = migrator_load_history(s.m, &h, e);
 	if (rc)
@@ -59,6 +59,6 @@ int cmd_history(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e)
 out:
 	json_decref(res);
 	migrator_state_release(&h);
-	migrator_session_close(&s);
+	session_close(&s);
 	return rc;
 }

@@ -12,7 +12,7 @@
 
 #include "commands.h"
 #include "log.h"
-#include "migrator.h"
+#include "session.h"
 
 static int create_file(const char *path, const char *text, struct errbuf *e)
 {
@@ -59,7 +59,7 @@ int cmd_new(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e)
 	name = argv[optind];
 	if (!migration_valid_name(name))
 		return cli_usage_error(ctx, e, "new: name \"%s\": expected letters, digits, '_' or '-' (at most 100)", name);
-	rc = migrator_cli_dir(ctx, dir_opt, &dir, e);
+	rc = session_dir(ctx, dir_opt, &dir, e);
 	if (rc)
 		goto out;
 	if (mkdir(dir.buf, 0755) && errno != EEXIST) {

@@ -6,26 +6,29 @@
 
 #include "commands.h"
 #include "log.h"
-#include "migrator.h"
+#include "session.h"
 
 int cmd_plan(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e)
 {
 	static const struct option opts[] = {
-		MIGRATOR_CLI_LONGOPTS,
+		SESSION_CLI_LONGOPTS,
 		{ "to", required_argument, NULL, 't' },
+		{ "allow-out-of-order", no_argument, NULL, 'o' },
 		{ NULL, 0, NULL, 0 }
 	};
-	struct migrator_cli cli = { NULL, NULL, NULL };
-	struct migrator_session s = MIGRATOR_SESSION_INIT;
+	struct session_cli cli = { NULL, NULL, NULL, 0 };
+	struct session s = SESSION_INIT;
 	struct migrator_plan plan = { 0 };
 	json_t *res = NULL, *steps = NULL, *irr;
 	uint64_t to = 0;
+	unsigned flags = 0;
 	int c, has_to = 0, rc;
 
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		if (migrator_cli_opt(&cli, c, optarg))
+		if (session_cli_opt(&cli, c, optarg))
 			continue;
 		switch (c) {
+		case 'o': flags |= MIGRATOR_OUT_OF_ORDER; break;
 		case 't':
 			if (migration_parse_version(optarg, "plan --to", &to, e))
 				return cli_usage_error(ctx, e, "%s", e->msg);
@@ -36,7 +39,7 @@ int cmd_plan(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e)
 	}
 	if (optind < argc)
 		return cli_usage_error(ctx, e, "plan: unexpected argument %s", argv[optind]);
-	rc = migrator_session_open(ctx, &cli, MIGRATOR_READ, &s, e);
+	rc = session_open(ctx, &cli, SESSION_READ, &s, e);
 	if (!rc)
 		rc = migrator_refuse_dirty(&s.st, e);
 	if (rc)
@@ -44,7 +47,9 @@ int cmd_plan(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e)
 	if (!has_to)
 		to = s.files.n && s.files.items[s.files.n - 1].version > s.st.current ?
 			     s.files.items[s.files.n - 1].version : s.st.current;
-	rc = migrator_plan_to(&s.files, &s.st, to, &plan, e);
+	rc = session_refuse_ooo_target(&s, "plan --to", to, e);
+	if (!rc)
+		rc = migrator_plan_to(&s.files, &s.st, to, flags, &plan, e);
 	if (!rc)
 		rc = migrator_plan_steps_json(&plan, &steps, e);
 	if (rc)
@@ -82,6 +87,6 @@ out:
 	json_decref(res);
 	json_decref(steps);
 	migrator_plan_release(&plan);
-	migrator_session_close(&s);
+	session_close(&s);
 	return rc;
 }

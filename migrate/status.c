@@ -6,7 +6,7 @@
 
 #include "commands.h"
 #include "log.h"
-#include "migrator.h"
+#include "session.h"
 
 static int has(const uint64_t *v, size_t n, uint64_t x)
 {
@@ -19,19 +19,19 @@ static int has(const uint64_t *v, size_t n, uint64_t x)
 int cmd_status(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e)
 {
 	static const struct option opts[] = {
-		MIGRATOR_CLI_LONGOPTS,
+		SESSION_CLI_LONGOPTS,
 		{ "exit-code", no_argument, NULL, 'x' },
 		{ NULL, 0, NULL, 0 }
 	};
-	struct migrator_cli cli = { NULL, NULL, NULL };
-	struct migrator_session s = MIGRATOR_SESSION_INIT;
+	struct session_cli cli = { NULL, NULL, NULL, 0 };
+	struct session s = SESSION_INIT;
 	uint64_t *drift = NULL;
 	size_t ndrift = 0, npending = 0, nmissing = 0;
 	json_t *res = NULL, *applied, *pending, *jdrift, *missing;
 	int c, exit_code = 0, rc;
 
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		if (migrator_cli_opt(&cli, c, optarg))
+		if (session_cli_opt(&cli, c, optarg))
 			continue;
 		switch (c) {
 		case 'x': exit_code = 1; break;
@@ -40,7 +40,7 @@ int cmd_status(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e)
 	}
 	if (optind < argc)
 		return cli_usage_error(ctx, e, "status: unexpected argument %s", argv[optind]);
-	rc = migrator_session_open(ctx, &cli, MIGRATOR_READ, &s, e);
+	rc = session_open(ctx, &cli, SESSION_READ, &s, e);
 	if (!rc)
 		rc = migrator_drift(&s.files, &s.st, &drift, &ndrift, e);
 	if (rc)
@@ -74,9 +74,11 @@ int cmd_status(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e)
 
 		if (migrator_state_find(&s.st, m->version))
 			continue;
-		json_array_append_new(pending, json_pack("{s:I, s:s, s:b}", "version",
+		json_array_append_new(pending, json_pack("{s:I, s:s, s:b, s:b, s:s?}", "version",
 							 (json_int_t)m->version, "name", m->name,
-							 "reversible", m->down_path != NULL));
+							 "reversible", m->down_path != NULL,
+							 "out_of_order", m->version < s.st.current,
+							 "down_name", m->down_name));
 		npending++;
 	}
 	json_object_set_new(res, "applied", applied);
@@ -110,8 +112,13 @@ int cmd_status(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e)
 			const struct migration *m = &s.files.items[i];
 
 			if (!migrator_state_find(&s.st, m->version))
-				printf("  %-20" PRIu64 " %-32s %s\n", m->version, m->name,
-				       m->down_path ? "reversible" : "IRREVERSIBLE (no .down.sql)");
+				printf("  %-20" PRIu64 " %-32s %s%s%s%s\n", m->version, m->name,
+				       m->down_path ? "reversible" : "IRREVERSIBLE (no .down.sql)",
+				       m->down_name ? "  down file named " : "",
+				       m->down_name ? m->down_name : "",
+				       m->version < s.st.current ?
+					       "  OUT OF ORDER: older than the current version; 'up' "
+					       "refuses it without --allow-out-of-order" : "");
 		}
 		if (ndrift)
 			printf("drift:     %zu migration(s) changed on disk since applied\n", ndrift);
@@ -122,6 +129,6 @@ int cmd_status(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e)
 out:
 	json_decref(res);
 	free(drift);
-	migrator_session_close(&s);
+	session_close(&s);
 	return rc;
 }

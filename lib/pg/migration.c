@@ -5,8 +5,12 @@
 #include <inttypes.h>
 #include <openssl/evp.h>
 #include <stdio.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+
+#include "xalloc.h"
 
 /* Files bigger than this are not migrations someone reviewed; refusing
  * them keeps memory bounded (a migration is held whole to send it). */
@@ -16,6 +20,39 @@ static int is_name_char(int c)
 {
 	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
 	       c == '_' || c == '-';
+}
+
+/* A marker line: "-- migrate:<rest>" (dbmate) or "-- +goose <rest>"; the
+ * rest (after the prefix, trimmed) is copied to rest. */
+static int marker(const char *p, const char *end, const char *prefix, char *rest, size_t cap)
+{
+	size_t pl = strlen(prefix), n;
+
+	while (p < end && (*p == ' ' || *p == '\t'))
+		p++;
+	if (end - p < 2 || p[0] != '-' || p[1] != '-')
+		return 0;
+	p += 2;
+	while (p < end && (*p == ' ' || *p == '\t'))
+		p++;
+	if ((size_t)(end - p) < pl || strncasecmp(p, prefix, pl))
+		return 0;
+	p += pl;
+	while (end > p && (end[-1] == '\r' || end[-1] == ' ' || end[-1] == '\t'))
+		end--;
+	while (p < end && (*p == ' ' || *p == '\t'))
+		p++;
+	n = (size_t)(end - p) < cap - 1 ? (size_t)(end - p) : cap - 1;
+	memcpy(rest, p, n);
+	rest[n] = '\0';
+	return 1;
+}
+
+static int word_is(const char *rest, const char *w)
+{
+	size_t n = strlen(w);
+
+	return !strncasecmp(rest, w, n) && (rest[n] == '\0' || rest[n] == ' ' || rest[n] == '\t');
 }
 
 int migration_valid_name(const char *name)
@@ -53,7 +90,8 @@ int migration_parse_name(const char *fname, uint64_t *version, struct strbuf *na
 		*kind = MIGRATION_DOWN;
 		stem = n - 9;
 	} else {
-		goto bad;
+		*kind = MIGRATION_SINGLE;
+		stem = n - 4;
 	}
 	if (*p < '0' || *p > '9')
 		goto bad;
@@ -83,8 +121,9 @@ int migration_parse_name(const char *fname, uint64_t *version, struct strbuf *na
 	return 0;
 bad:
 	return errbuf_set(e, BL_EUSAGE,
-			  "migration file %s: expected <version>_<name>.up.sql or .down.sql "
-			  "(version a positive integer, name letters, digits, '_' or '-')",
+			  "migration file %s: expected <version>_<name>.up.sql or .down.sql, or "
+			  "<version>_<name>.sql in dbmate or goose format (version a positive "
+			  "integer, name letters, digits, '_' or '-')",
 			  fname);
 }
 
@@ -101,6 +140,7 @@ void migration_set_release(struct migration_set *set)
 		free(set->items[i].name);
 		free(set->items[i].up_path);
 		free(set->items[i].down_path);
+		free(set->items[i].down_name);
 	}
 	free(set->items);
 	set->items = NULL;
@@ -147,7 +187,7 @@ static struct migration *slot_for(struct migration_set *set, uint64_t version)
 
 int migration_scan(const char *dir, struct migration_set *out, struct errbuf *e)
 {
-	struct strbuf name = STRBUF_INIT, path = STRBUF_INIT;
+	struct strbuf name = STRBUF_INIT, path = STRBUF_INIT, text = STRBUF_INIT, sect = STRBUF_INIT;
 	DIR *d;
 	struct dirent *de;
 	int rc = 0;
@@ -179,25 +219,67 @@ int migration_scan(const char *dir, struct migration_set *out, struct errbuf *e)
 			goto out;
 		}
 		m = slot_for(out, v);
-		if (m->name && strcmp(m->name, name.buf)) {
-			rc = errbuf_set(e, BL_EUSAGE,
-					"%s: two migrations with version %" PRIu64 ": %s and %s", dir,
-					v, m->name, name.buf);
+		strbuf_reset(&path);
+		strbuf_addf(&path, "%s/%s", dir, de->d_name);
+		if (kind == MIGRATION_SINGLE) {
+			int fmt, has_down = 0;
+
+			rc = migration_read(path.buf, &text, e);
+			if (rc)
+				goto out;
+			fmt = migration_detect_format(text.buf);
+			if (fmt < 0) {
+				rc = errbuf_set(e, BL_EUSAGE,
+						"%s: neither <version>_<name>.up.sql/.down.sql nor a "
+						"dbmate (-- migrate:up) or goose (-- +goose Up) file",
+						path.buf);
+				goto out;
+			}
+			if (m->up_path || m->down_path) {
+				rc = errbuf_set(e, BL_EUSAGE, "two up files for version %" PRIu64
+						": %s and %s", v, m->up_path ? m->up_path : m->down_path,
+						path.buf);
+				goto out;
+			}
+			migration_section(text.buf, fmt, MIGRATION_DOWN, &sect, &has_down);
+			m->format = fmt;
+			m->name = xstrdup(name.buf);
+			m->up_path = xstrdup(path.buf);
+			if (has_down)
+				m->down_path = xstrdup(path.buf);
+			continue;
+		}
+		if (m->format != MIGRATION_PAIR) {
+			rc = errbuf_set(e, BL_EUSAGE, "two up files for version %" PRIu64 ": %s and %s",
+					v, m->up_path, path.buf);
 			goto out;
 		}
 		slot = kind == MIGRATION_UP ? &m->up_path : &m->down_path;
 		if (*slot) {
-			rc = errbuf_set(e, BL_EUSAGE, "%s: two %s files for version %" PRIu64, dir,
-					kind == MIGRATION_UP ? "up" : "down", v);
+			/* readdir's order is arbitrary: name the two files sorted. */
+			const char *a = *slot, *b = path.buf;
+
+			if (strcmp(a, b) > 0) {
+				a = path.buf;
+				b = *slot;
+			}
+			rc = errbuf_set(e, BL_EUSAGE, "two %s files for version %" PRIu64 ": %s and %s",
+					kind == MIGRATION_UP ? "up" : "down", v, a, b);
 			goto out;
 		}
-		if (!m->name)
-			m->name = strdup(name.buf);
-		strbuf_reset(&path);
-		strbuf_addf(&path, "%s/%s", dir, de->d_name);
-		*slot = strdup(path.buf);
-		if (!m->name || !*slot)
-			abort();
+		*slot = xstrdup(path.buf);
+		if (!m->name) {
+			m->name = xstrdup(name.buf);
+		} else if (strcmp(m->name, name.buf)) {
+			/* The up file names the migration; the down file's own
+			 * name is kept to report it. */
+			if (kind == MIGRATION_UP) {
+				m->down_name = m->name;
+				m->name = xstrdup(name.buf);
+			} else {
+				m->down_name = xstrdup(name.buf);
+			}
+		}
 	}
 	for (size_t i = 0; i < out->n; i++)
 		if (!out->items[i].up_path) {
@@ -212,6 +294,8 @@ out:
 	closedir(d);
 	strbuf_release(&name);
 	strbuf_release(&path);
+	strbuf_release(&text);
+	strbuf_release(&sect);
 	if (rc)
 		migration_set_release(out);
 	return rc;
@@ -243,6 +327,101 @@ int migration_read(const char *path, struct strbuf *out, struct errbuf *e)
 		rc = errbuf_set(e, BL_EUSAGE, "%s: contains a NUL byte; expected SQL text", path);
 out:
 	fclose(f);
+	return rc;
+}
+
+int migration_detect_format(const char *text)
+{
+	char rest[64];
+
+	for (const char *p = text; *p;) {
+		const char *nl = strchr(p, '\n'), *end = nl ? nl : p + strlen(p);
+
+		if (marker(p, end, "migrate:", rest, sizeof(rest)) && word_is(rest, "up"))
+			return MIGRATION_DBMATE;
+		if (marker(p, end, "+goose", rest, sizeof(rest)) && word_is(rest, "up"))
+			return MIGRATION_GOOSE;
+		if (!nl)
+			break;
+		p = nl + 1;
+	}
+	return -1;
+}
+
+void migration_section(const char *text, int format, enum migration_kind kind, struct strbuf *out,
+		       int *present)
+{
+	const char *want = kind == MIGRATION_UP ? "up" : "down";
+	int in = 0, no_tx = 0;
+	char rest[64];
+
+	strbuf_reset(out);
+	*present = 0;
+	for (const char *p = text; *p;) {
+		const char *nl = strchr(p, '\n'), *end = nl ? nl : p + strlen(p);
+		int is_marker = 0;
+
+		if (format == MIGRATION_DBMATE && marker(p, end, "migrate:", rest, sizeof(rest))) {
+			is_marker = 1;
+			if (word_is(rest, "up") || word_is(rest, "down")) {
+				in = word_is(rest, want);
+				if (in) {
+					*present = 1;
+					no_tx = strstr(rest, "transaction:false") != NULL;
+				}
+			}
+		} else if (format == MIGRATION_GOOSE && marker(p, end, "+goose", rest, sizeof(rest))) {
+			/* StatementBegin/End stay (as comments) for the
+			 * splitter of no-transaction runs; the server ignores
+			 * them in one piece. */
+			is_marker = strncasecmp(rest, "Statement", 9) != 0;
+			if (word_is(rest, "up") || word_is(rest, "down")) {
+				in = word_is(rest, want);
+				if (in)
+					*present = 1;
+			} else if (!strncasecmp(rest, "NO TRANSACTION", 14)) {
+				no_tx = 1;
+			}
+		}
+		if (in && !is_marker)
+			strbuf_add(out, p, (size_t)(end - p));
+		if (!nl)
+			break;
+		strbuf_addch(out, '\n');
+		p = nl + 1;
+	}
+	if (no_tx && *present) {
+		/* The first line is never part of a section (a marker precedes
+		 * any section line): the directive can take it, keeping lines. */
+		const char *nl = strchr(out->buf, '\n');
+		struct strbuf t = STRBUF_INIT;
+
+		strbuf_addstr(&t, "-- ballast:no-transaction");
+		strbuf_addstr(&t, nl ? nl : "\n");
+		strbuf_reset(out);
+		strbuf_addstr(out, t.buf);
+		strbuf_release(&t);
+	}
+}
+
+int migration_load(const struct migration *mig, enum migration_kind kind, struct strbuf *out,
+		   struct errbuf *e)
+{
+	struct strbuf text = STRBUF_INIT;
+	const char *path = kind == MIGRATION_UP ? mig->up_path : mig->down_path;
+	int rc, present = 0;
+
+	if (!path) {
+		strbuf_reset(out);
+		return errbuf_set(e, BL_EUSAGE, "migration %" PRIu64 " (%s) has no down SQL",
+				  mig->version, mig->name);
+	}
+	if (mig->format == MIGRATION_PAIR)
+		return migration_read(path, out, e);
+	rc = migration_read(path, &text, e);
+	if (!rc)
+		migration_section(text.buf, mig->format, kind, out, &present);
+	strbuf_release(&text);
 	return rc;
 }
 
@@ -363,6 +542,21 @@ static unsigned count_lines(const char *from, const char *to)
 	return n;
 }
 
+static void push_stmt(struct migration_stmt **v, size_t *nv, size_t *av, ptrdiff_t start,
+		      size_t len, unsigned line)
+{
+	if (*nv == *av) {
+		*av = *av ? *av * 2 : 16;
+		*v = realloc(*v, *av * sizeof(**v));
+		if (!*v)
+			abort();
+	}
+	(*v)[*nv].start = (size_t)start;
+	(*v)[*nv].len = len;
+	(*v)[*nv].line = line;
+	(*nv)++;
+}
+
 int migration_split(const char *sql, size_t len, struct migration_stmt **out, size_t *n,
 		    struct errbuf *e)
 {
@@ -378,18 +572,9 @@ int migration_split(const char *sql, size_t len, struct migration_stmt **out, si
 		const char *open = p;
 
 		if (p == end || *p == ';') {
-			if (meaningful) {
-				if (nv == av) {
-					av = av ? av * 2 : 16;
-					v = realloc(v, av * sizeof(*v));
-					if (!v)
-						abort();
-				}
-				v[nv].start = (size_t)(start - sql);
-				v[nv].len = (size_t)(p - start) + (p < end);
-				v[nv].line = start_line;
-				nv++;
-			}
+			if (meaningful)
+				push_stmt(&v, &nv, &av, start - sql, (size_t)(p - start) + (p < end),
+					  start_line);
 			if (p == end)
 				break;
 			p++;
@@ -408,8 +593,57 @@ int migration_split(const char *sql, size_t len, struct migration_stmt **out, si
 			continue;
 		}
 		if (*p == '-' && p + 1 < end && p[1] == '-') {
-			while (p < end && *p != '\n')
-				p++;
+			const char *eol = memchr(p, '\n', (size_t)(end - p));
+			char rest[32];
+
+			if (!eol)
+				eol = end;
+			if (marker(p, eol, "+goose", rest, sizeof(rest)) &&
+			    !strcasecmp(rest, "StatementBegin")) {
+				/* goose: everything up to StatementEnd is one
+				 * statement, semicolons included (BEGIN ATOMIC
+				 * bodies). What came before it ends first. */
+				const char *q = eol, *body, *bend = NULL;
+				unsigned bline;
+
+				if (meaningful) {
+					push_stmt(&v, &nv, &av, start - sql, (size_t)(p - start), start_line);
+					meaningful = 0;
+				}
+				body = q < end ? q + 1 : end;
+				bline = line + 1;
+				for (q = body; q < end;) {
+					const char *qe = memchr(q, '\n', (size_t)(end - q));
+
+					if (!qe)
+						qe = end;
+					if (marker(q, qe, "+goose", rest, sizeof(rest)) &&
+					    !strcasecmp(rest, "StatementEnd")) {
+						bend = q;
+						break;
+					}
+					q = qe < end ? qe + 1 : end;
+				}
+				if (!bend) {
+					rc = errbuf_set(e, BL_EUSAGE, "line %u: -- +goose StatementBegin "
+							"without StatementEnd", line);
+					goto out;
+				}
+				for (const char *c = body; c < bend; c++)
+					if (*c != ' ' && *c != '\t' && *c != '\n' && *c != '\r') {
+						push_stmt(&v, &nv, &av, body - sql, (size_t)(bend - body),
+							  bline);
+						break;
+					}
+				line += count_lines(p, bend);
+				p = bend;
+				while (p < end && *p != '\n')
+					p++;
+				start = p;
+				start_line = line;
+				continue;
+			}
+			p = eol;
 			continue;
 		}
 		if (!meaningful) {
@@ -501,6 +735,98 @@ int migration_split(const char *sql, size_t len, struct migration_stmt **out, si
 	v = NULL;
 out:
 	free(v);
+	return rc;
+}
+
+/* The first word of a statement, upper-cased, at most cap-1 bytes. */
+static void first_word(const char *p, const char *end, char *out, size_t cap)
+{
+	size_t n = 0;
+
+	while (p < end && n + 1 < cap && ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z'))) {
+		out[n++] = (char)(*p >= 'a' ? *p - 32 : *p);
+		p++;
+	}
+	out[n] = '\0';
+}
+
+int migration_tx_control(const char *sql, size_t len, unsigned *line, struct strbuf *word,
+			 struct errbuf *e)
+{
+	static const char *const words[] = { "BEGIN", "COMMIT", "END", "ROLLBACK", "ABORT",
+					     "SAVEPOINT", "RELEASE", NULL };
+	struct migration_stmt *st = NULL;
+	size_t n = 0;
+	int rc;
+
+	*line = 0;
+	strbuf_reset(word);
+	rc = migration_split(sql, len, &st, &n, e);
+	for (size_t i = 0; !rc && i < n && !*line; i++) {
+		const char *p = sql + st[i].start, *end = p + st[i].len;
+		char w[16], w2[16];
+
+		first_word(p, end, w, sizeof(w));
+		if (!strcmp(w, "START")) {
+			p += 5;
+			while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
+				p++;
+			first_word(p, end, w2, sizeof(w2));
+			if (!strcmp(w2, "TRANSACTION")) {
+				*line = st[i].line;
+				strbuf_addstr(word, "START TRANSACTION");
+			}
+			continue;
+		}
+		for (size_t k = 0; words[k]; k++)
+			if (!strcmp(w, words[k])) {
+				*line = st[i].line;
+				strbuf_addstr(word, w);
+				break;
+			}
+	}
+	free(st);
+	return rc;
+}
+
+int migration_single_no_tx(const char *sql, size_t len, struct strbuf *word, struct errbuf *e)
+{
+	struct migration_stmt *st = NULL;
+	char w[4][16];
+	const char *p, *end;
+	size_t n = 0;
+	int rc, k;
+
+	strbuf_reset(word);
+	rc = migration_split(sql, len, &st, &n, e);
+	if (rc || n != 1)
+		goto out;
+	p = sql + st[0].start;
+	end = p + st[0].len;
+	for (k = 0; k < 4; k++) {
+		while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
+			p++;
+		first_word(p, end, w[k], sizeof(w[k]));
+		p += strlen(w[k]);
+		if (!w[k][0])
+			break;
+	}
+	for (; k < 4; k++)
+		w[k][0] = '\0';
+	if (!strcmp(w[0], "VACUUM") ||
+	    (!strcmp(w[0], "ALTER") && !strcmp(w[1], "SYSTEM")) ||
+	    ((!strcmp(w[0], "CREATE") || !strcmp(w[0], "DROP")) &&
+	     (!strcmp(w[1], "DATABASE") || !strcmp(w[1], "TABLESPACE"))) ||
+	    ((!strcmp(w[0], "CREATE") || !strcmp(w[0], "DROP") || !strcmp(w[0], "REINDEX")) &&
+	     (!strcmp(w[2], "CONCURRENTLY") || !strcmp(w[3], "CONCURRENTLY")))) {
+		int upto = !strcmp(w[0], "VACUUM") ? 1 : !strcmp(w[2], "CONCURRENTLY") ? 3 :
+			   !strcmp(w[3], "CONCURRENTLY") ? 4 : 2;
+
+		for (k = 0; k < upto; k++)
+			strbuf_addf(word, "%s%s", k ? " " : "", w[k]);
+	}
+out:
+	free(st);
 	return rc;
 }
 

@@ -9,8 +9,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "cli.h"
-#include "config.h"
 #include "log.h"
 #include "pg.h"
 #include "timeutil.h"
@@ -395,6 +393,9 @@ static const char *timeout_hint(PGresult *r, const struct migrator_opts *o, stru
 	if (state && !strcmp(state, "55P03"))
 		strbuf_addf(sb, "timed out waiting for a lock (migrations.lock_timeout %lld ms); ",
 			    o->lock_timeout_ms);
+	else if (state && !strcmp(state, "25001"))
+		strbuf_addstr(sb, "a statement in a file of several cannot run in a transaction: "
+				  "make the file's first line '-- ballast:no-transaction'; ");
 	else if (state && !strcmp(state, "57014") && o->statement_timeout_ms > 0)
 		strbuf_addf(sb, "canceled by migrations.statement_timeout %lld ms; ",
 			    o->statement_timeout_ms);
@@ -426,8 +427,8 @@ static int insert_and_commit(struct migrator *m, const char *const *params, stru
 	int rc = 0;
 
 	strbuf_addf(&sql, "INSERT INTO %s (version, name, checksum, down_sql, duration_ms,"
-			  " applied_by, release) VALUES (", m->qtable);
-	for (int i = 0; i < 7; i++) {
+			  " applied_by, release, note) VALUES (", m->qtable);
+	for (int i = 0; i < 8; i++) {
 		if (!params[i]) {
 			strbuf_addstr(&sql, i ? ", NULL" : "NULL");
 			continue;
@@ -453,7 +454,21 @@ static void reset_timeouts(struct migrator *m)
 	PQclear(r);
 }
 
-/* Run text statement by statement outside a transaction. On failure, err
+/* After a file ran statement by statement: a transaction the file opened
+ * and did not close (or that an error aborted) is rolled back, so the
+ * history update that follows is not swallowed by it. Returns 1 when one
+ * was open. */
+static int close_open_tx(struct migrator *m)
+{
+	if (PQtransactionStatus(m->conn) == PQTRANS_IDLE)
+		return 0;
+	rollback(m->conn);
+	return 1;
+}
+
+/* Run text statement by statement outside ballast's transaction. The
+ * timeouts are set again before each statement: a COMMIT, ROLLBACK or SET
+ * inside the file must not leave the rest unprotected. On failure, err
  * holds the located message. */
 static int run_split(struct migrator *m, const char *where, const char *text, size_t len,
 		     struct strbuf *err, PGresult **failed, struct errbuf *e)
@@ -474,6 +489,13 @@ static int run_split(struct migrator *m, const char *where, const char *text, si
 	for (size_t i = 0; i < n; i++) {
 		PGresult *r;
 
+		rc = set_timeouts(m, "SESSION", e);
+		if (rc) {
+			strbuf_reset(err);
+			strbuf_addf(err, "%s:%u: cannot set the timeouts: %s", where, stmts[i].line,
+				    e->msg);
+			goto out;
+		}
 		strbuf_reset(&one);
 		strbuf_add(&one, text + stmts[i].start, stmts[i].len);
 		r = exec_sql(m->conn, one.buf, &ok);
@@ -485,30 +507,87 @@ static int run_split(struct migrator *m, const char *where, const char *text, si
 		}
 		PQclear(r);
 	}
+	if (PQtransactionStatus(m->conn) != PQTRANS_IDLE) {
+		strbuf_reset(err);
+		strbuf_addf(err, "%s: ends inside a transaction it opened (no COMMIT after its "
+				 "last BEGIN); that open part was rolled back", where);
+		rc = BL_EFAIL;
+	}
 out:
+	close_open_tx(m);
 	free(stmts);
 	strbuf_release(&one);
 	return rc;
 }
 
-int migrator_apply(struct migrator *m, const struct migration *mig, struct errbuf *e)
+/* Whether sql runs outside ballast's transaction: the directive, or
+ * transaction control of its own (which would end ballast's transaction
+ * half-way and leave the rest in autocommit). */
+static int tx_mode(struct migrator *m, const char *where, const char *sql, int warn, int *no_tx,
+		   struct errbuf *e)
+{
+	struct strbuf word = STRBUF_INIT;
+	unsigned line = 0;
+	int rc = 0;
+
+	*no_tx = migration_no_transaction(sql);
+	if (*no_tx)
+		goto out;
+	rc = migration_tx_control(sql, strlen(sql), &line, &word, e);
+	if (rc) {
+		errbuf_prefix(e, "%s: ", where);
+		goto out;
+	}
+	if (!line) {
+		rc = migration_single_no_tx(sql, strlen(sql), &word, e);
+		if (!rc && word.len) {
+			*no_tx = 1;
+			if (warn)
+				log_info("%s: its one statement (%s) cannot run inside a transaction: "
+					 "running it outside one, marked dirty until it finishes",
+					 where, word.buf);
+		}
+		goto out;
+	}
+	*no_tx = 1;
+	if (m->opts.strict_tx) {
+		rc = errbuf_set(e, BL_EUSAGE,
+				"%s:%u: %s inside the file: it controls its own transactions, which "
+				"--strict-transactions refuses; remove its BEGIN/COMMIT (ballast runs "
+				"each migration in one transaction) or make its first line "
+				"'-- ballast:no-transaction'; nothing was changed",
+				where, line, word.buf);
+		goto out;
+	}
+	if (warn)
+		log_warn("%s:%u: %s inside the file: running it statement by statement outside "
+			 "ballast's transaction; a failure part-way leaves the database dirty",
+			 where, line, word.buf);
+out:
+	strbuf_release(&word);
+	return rc;
+}
+
+int migrator_apply(struct migrator *m, const struct migration *mig, unsigned flags,
+		   struct errbuf *e)
 {
 	struct strbuf up = STRBUF_INIT, down = STRBUF_INIT, err = STRBUF_INIT, hint = STRBUF_INIT;
 	struct strbuf vs = STRBUF_INIT, ds = STRBUF_INIT;
 	char sum[65];
 	PGresult *r = NULL;
 	long long t0;
-	int rc, ok, no_tx;
+	int rc, ok, no_tx = 0;
 	const char *params[8];
 
-	rc = migration_read(mig->up_path, &up, e);
+	rc = migration_load(mig, MIGRATION_UP, &up, e);
 	if (!rc && mig->down_path)
-		rc = migration_read(mig->down_path, &down, e);
+		rc = migration_load(mig, MIGRATION_DOWN, &down, e);
 	if (!rc)
 		rc = migration_sha256_hex(up.buf, up.len, sum, e);
+	if (!rc)
+		rc = tx_mode(m, mig->up_path, up.buf, 0, &no_tx, e);
 	if (rc)
 		goto out;
-	no_tx = migration_no_transaction(up.buf);
 	strbuf_addf(&vs, "%" PRIu64, mig->version);
 	params[0] = vs.buf;
 	params[1] = mig->name;
@@ -516,6 +595,8 @@ int migrator_apply(struct migrator *m, const struct migration *mig, struct errbu
 	params[3] = mig->down_path ? down.buf : NULL;
 	params[5] = m->applied_by;
 	params[6] = m->opts.release && *m->opts.release ? m->opts.release : NULL;
+	params[7] = flags & MIGRATOR_OUT_OF_ORDER ? "applied out of order (--allow-out-of-order)"
+						  : NULL;
 
 	if (!no_tx) {
 		rc = set_timeouts(m, "LOCAL", e);
@@ -550,11 +631,10 @@ fail_tx:
 	 * is visible to every later run until someone looks and forces. */
 	params[4] = "0";
 	strbuf_addf(&hint, "INSERT INTO %s (version, name, checksum, down_sql, duration_ms,"
-			   " applied_by, release, dirty) VALUES ($1, $2, $3, $4, $5, $6, $7, true)",
+			   " applied_by, release, note, dirty)"
+			   " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, true)",
 		    m->qtable);
-	rc = pg_execp(m->conn, hint.buf, 7, params, NULL, e);
-	if (!rc)
-		rc = set_timeouts(m, "SESSION", e);
+	rc = pg_execp(m->conn, hint.buf, 8, params, NULL, e);
 	if (rc) {
 		errbuf_prefix(e, "migration %" PRIu64 " (%s): ", mig->version, mig->name);
 		goto out;
@@ -564,7 +644,8 @@ fail_tx:
 		reset_timeouts(m);
 		rc = errbuf_set(e, BL_EFAIL,
 				"migration %" PRIu64 " (%s) failed outside a transaction: %s%s; "
-				"the database is marked dirty at %" PRIu64 ": check what was applied, "
+				"what ran before the failure stays committed and the database is "
+				"marked dirty at %" PRIu64 ": check what was applied, "
 				"then run 'ballast-migrate force VERSION'",
 				mig->version, mig->name, timeout_hint(r, &m->opts, &hint), err.buf,
 				mig->version);
@@ -599,7 +680,7 @@ int migrator_revert(struct migrator *m, const struct migrator_row *row, struct e
 	const char *params[1];
 	PGresult *r = NULL;
 	size_t len;
-	int rc = 0, ok;
+	int rc = 0, ok, no_tx = 0;
 
 	if (!row->down_sql)
 		return errbuf_set(e, BL_EFAIL,
@@ -611,8 +692,11 @@ int migrator_revert(struct migrator *m, const struct migrator_row *row, struct e
 	strbuf_addf(&vs, "%" PRIu64, row->version);
 	params[0] = vs.buf;
 	strbuf_addf(&sql, "DELETE FROM %s WHERE version = $1", m->qtable);
+	rc = tx_mode(m, where.buf, row->down_sql, 0, &no_tx, e);
+	if (rc)
+		goto out;
 
-	if (!migration_no_transaction(row->down_sql)) {
+	if (!no_tx) {
 		rc = set_timeouts(m, "LOCAL", e);
 		if (rc)
 			goto fail_tx;
@@ -643,8 +727,6 @@ fail_tx:
 
 	strbuf_addf(&hint, "UPDATE %s SET dirty = true WHERE version = $1", m->qtable);
 	rc = pg_execp(m->conn, hint.buf, 1, params, NULL, e);
-	if (!rc)
-		rc = set_timeouts(m, "SESSION", e);
 	if (rc) {
 		errbuf_prefix(e, "reverting %" PRIu64 " (%s): ", row->version, row->name);
 		goto out;
@@ -653,7 +735,7 @@ fail_tx:
 		reset_timeouts(m);
 		rc = errbuf_set(e, BL_EFAIL,
 				"reverting %" PRIu64 " (%s) failed outside a transaction: %s%s; "
-				"the database is marked dirty at %" PRIu64 ": check what was reverted, "
+				"what ran before the failure stays committed and the database is marked dirty at %" PRIu64 ": check what was reverted, "
 				"then run 'ballast-migrate force VERSION'",
 				row->version, row->name, timeout_hint(r, &m->opts, &hint), err.buf,
 				row->version);
@@ -737,9 +819,9 @@ int migrator_baseline_one(struct migrator *m, const struct migration *mig, struc
 	char sum[65];
 	int rc;
 
-	rc = migration_read(mig->up_path, &up, e);
+	rc = migration_load(mig, MIGRATION_UP, &up, e);
 	if (!rc && mig->down_path)
-		rc = migration_read(mig->down_path, &down, e);
+		rc = migration_load(mig, MIGRATION_DOWN, &down, e);
 	if (!rc)
 		rc = migration_sha256_hex(up.buf, up.len, sum, e);
 	if (rc)
@@ -768,216 +850,97 @@ out:
 	return rc;
 }
 
-/* ---- what the ballast-migrate commands share ---- */
-
-static int load_config_optional(struct cli_ctx *ctx, struct errbuf *e)
+void migrator_foreign_release(struct migrator_foreign *f, size_t n)
 {
-	struct strbuf path = STRBUF_INIT;
-	struct errbuf none = ERRBUF_INIT;
-	int rc = 0;
-
-	/* ballast-migrate runs inside release images and CI with only
-	 * --database and --dir: no config file is not an error here. */
-	if (config_find(ctx->config_path, &path, &none) == 0)
-		rc = cli_config(ctx, e);
-	strbuf_release(&path);
-	return rc;
-}
-
-int migrator_cli_dir(struct cli_ctx *ctx, const char *dir, struct strbuf *out, struct errbuf *e)
-{
-	const char *d;
-	int rc = load_config_optional(ctx, e);
-
-	strbuf_reset(out);
-	if (rc)
-		return rc;
-	if (dir && *dir)
-		strbuf_addstr(out, dir);
-	else if (ctx->cfg && (d = config_str(ctx->cfg, "migrations.dir", NULL)))
-		config_path(ctx->cfg, d, out);
-	else
-		strbuf_addstr(out, "migrations");
-	return 0;
-}
-
-static int duration_key(const struct config *cfg, const char *key, long long def,
-			long long *out, struct errbuf *e)
-{
-	const char *s = cfg ? config_str(cfg, key, NULL) : NULL;
-
-	*out = def;
-	if (s && config_duration_ms(s, out))
-		return errbuf_set(e, BL_EUSAGE, "%s: %s: expected a duration like \"5s\", got \"%s\"",
-				  cfg->path, key, s);
-	return 0;
-}
-
-static int resolve_database(const struct config *cfg, const struct migrator_cli *cli,
-			    struct migrator_session *s, struct errbuf *e)
-{
-	json_t *dbs, *db = NULL, *it;
-	const char *want, *pwenv;
-	size_t i;
-
-	if (cli->database && *cli->database) {
-		strbuf_addstr(&s->conninfo, cli->database);
-		return 0;
+	for (size_t i = 0; i < n; i++) {
+		free(f[i].table);
+		free(f[i].revision);
 	}
-	if (!cfg)
-		return 0;
-	want = config_str(cfg, "migrations.database", NULL);
-	dbs = config_get(cfg, "databases");
-	if (want) {
-		json_array_foreach(dbs, i, it) {
-			const char *n = json_string_value(json_object_get(it, "name"));
-
-			if (n && !strcmp(n, want))
-				db = it;
-		}
-		if (!db)
-			return errbuf_set(e, BL_EUSAGE,
-					  "%s: migrations.database: no databases[] entry named \"%s\"",
-					  cfg->path, want);
-	} else if (json_array_size(dbs) == 1) {
-		db = json_array_get(dbs, 0);
-	} else if (json_array_size(dbs) > 1) {
-		return errbuf_set(e, BL_EUSAGE,
-				  "%s: migrations.database: expected the name of one of the %zu "
-				  "databases[] entries",
-				  cfg->path, json_array_size(dbs));
-	}
-	if (!db)
-		return 0;
-	if (json_string_value(json_object_get(db, "conninfo")))
-		strbuf_addstr(&s->conninfo, json_string_value(json_object_get(db, "conninfo")));
-	pwenv = json_string_value(json_object_get(db, "password_env"));
-	if (pwenv && getenv(pwenv))
-		strbuf_addstr(&s->password, getenv(pwenv));
-	return 0;
+	free(f);
 }
 
-/* A password inside --database or $DATABASE_URL must not reach a log line. */
-static void redact_conninfo_password(const char *conninfo)
+int migrator_detect_foreign(struct migrator *m, struct migrator_foreign **out, size_t *n,
+			    struct errbuf *e)
 {
-	PQconninfoOption *opts;
-	char *err = NULL;
-
-	if (!conninfo || !*conninfo)
-		return;
-	opts = PQconninfoParse(conninfo, &err);
-	for (PQconninfoOption *o = opts; o && o->keyword; o++)
-		if (!strcmp(o->keyword, "password") && o->val && *o->val)
-			log_add_secret(o->val);
-	PQconninfoFree(opts);
-	PQfreemem(err);
-}
-
-int migrator_session_open(struct cli_ctx *ctx, const struct migrator_cli *cli,
-			  enum migrator_open_mode mode, struct migrator_session *s, struct errbuf *e)
-{
-	struct migrator_opts o;
-	struct strbuf warn = STRBUF_INIT;
-	const struct config *cfg;
+	/* The version queries read each tool's own rule for "current":
+	 * golang-migrate keeps one row; dbmate one row per applied version
+	 * (text); goose a log whose latest row per version says applied or
+	 * not, with a version 0 row of its own. */
+	static const char *const find =
+		"SELECT quote_ident(n.nspname) || '.' || quote_ident(c.relname), c.relname,"
+		" EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = c.oid"
+		"   AND a.attname = 'dirty' AND NOT a.attisdropped)"
+		" FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+		" WHERE c.relkind IN ('r', 'p')"
+		"   AND c.relname IN ('schema_migrations', 'goose_db_version', 'alembic_version')"
+		"   AND n.nspname NOT IN ('pg_catalog', 'information_schema')"
+		" ORDER BY 1";
+	struct migrator_foreign *v = NULL;
+	PGresult *r = NULL, *q = NULL;
+	size_t nv = 0;
 	int rc;
 
-	memset(&o, 0, sizeof(o));
-	rc = migrator_cli_dir(ctx, cli->dir, &s->dir, e);
+	*out = NULL;
+	*n = 0;
+	rc = pg_exec(m->conn, find, &r, e);
 	if (rc)
 		goto out;
-	cfg = ctx->cfg;
-	rc = resolve_database(cfg, cli, s, e);
-	if (!rc)
-		rc = duration_key(cfg, "migrations.lock_timeout", 5000, &o.lock_timeout_ms, e);
-	if (!rc)
-		rc = duration_key(cfg, "migrations.statement_timeout", 0, &o.statement_timeout_ms, e);
-	if (!rc)
-		rc = duration_key(cfg, "migrations.lock_wait", 60000, &o.lock_wait_ms, e);
-	if (rc)
-		goto out;
-	o.conninfo = s->conninfo.buf;
-	o.password = s->password.len ? s->password.buf : NULL;
-	if (o.password)
-		log_add_secret(o.password);
-	redact_conninfo_password(s->conninfo.len ? s->conninfo.buf : getenv("DATABASE_URL"));
-	o.schema = cfg ? config_str(cfg, "migrations.schema", NULL) : NULL;
-	o.table = cfg ? config_str(cfg, "migrations.table", NULL) : NULL;
-	o.release = cli->release && *cli->release ? cli->release : getenv("BALLAST_RELEASE");
-	rc = migration_scan(s->dir.buf, &s->files, e);
-	if (rc)
-		goto out;
-	if (s->files.missing)
-		log_info("migrations directory %s does not exist: only the database's history is used",
-			 s->dir.buf);
-	rc = migrator_open(&o, &s->m, e);
-	if (rc)
-		goto out;
-	migrator_pooler_warning(s->m, &warn);
-	if (warn.len)
-		log_warn("%s", warn.buf);
-	if (mode == MIGRATOR_WRITE) {
-		rc = migrator_lock(s->m, e);
-		if (!rc)
-			rc = migrator_ensure_table(s->m, e);
-		if (rc)
+	v = calloc((size_t)PQntuples(r) + 1, sizeof(*v));
+	if (!v)
+		abort();
+	for (int i = 0; i < PQntuples(r); i++) {
+		struct migrator_foreign *f = &v[nv];
+		const char *t = PQgetvalue(r, i, 0), *rel = PQgetvalue(r, i, 1);
+		int has_dirty = !strcmp(PQgetvalue(r, i, 2), "t");
+
+		f->table = xstrdup(t);
+		if (!strcmp(rel, "schema_migrations") && has_dirty) {
+			f->tool = "golang-migrate";
+			rc = pg_execf(m->conn, &q, e, "SELECT version, dirty FROM %s ORDER BY version DESC "
+					  "LIMIT 1", t);
+		} else if (!strcmp(rel, "schema_migrations")) {
+			f->tool = "dbmate";
+			rc = pg_execf(m->conn, &q, e, "SELECT max(version::numeric)::text, false FROM %s"
+					  " WHERE version ~ '^[0-9]+$'", t);
+		} else if (!strcmp(rel, "goose_db_version")) {
+			f->tool = "goose";
+			rc = pg_execf(m->conn, &q, e,
+				      "SELECT max(version_id), false FROM (SELECT DISTINCT ON (version_id)"
+				      " version_id, is_applied FROM %s ORDER BY version_id, id DESC) l"
+				      " WHERE is_applied AND version_id > 0", t);
+		} else {
+			f->tool = "alembic";
+			rc = pg_execf(m->conn, &q, e, "SELECT string_agg(version_num, ', '), false FROM %s", t);
+		}
+		if (rc) {
+			errbuf_prefix(e, "reading %s's %s: ", f->tool, t);
+			migrator_foreign_release(v, nv + 1);
+			v = NULL;
+			nv = 0;
 			goto out;
+		}
+		if (PQntuples(q) == 1 && !PQgetisnull(q, 0, 0)) {
+			if (!strcmp(f->tool, "alembic")) {
+				f->revision = xstrdup(PQgetvalue(q, 0, 0));
+			} else {
+				struct errbuf pe = ERRBUF_INIT;
+
+				if (!migration_parse_version(PQgetvalue(q, 0, 0), t, &f->version, &pe))
+					f->has_version = f->version > 0;
+			}
+			f->dirty = !strcmp(PQgetvalue(q, 0, 1), "t");
+		}
+		PQclear(q);
+		q = NULL;
+		nv++;
 	}
-	rc = migrator_load(s->m, &s->st, e);
+	*out = v;
+	*n = nv;
+	v = NULL;
 out:
-	strbuf_release(&warn);
-	return rc;
-}
-
-int migrator_session_reload(struct migrator_session *s, struct errbuf *e)
-{
-	migrator_state_release(&s->st);
-	return migrator_load(s->m, &s->st, e);
-}
-
-void migrator_session_close(struct migrator_session *s)
-{
-	migrator_state_release(&s->st);
-	migrator_close(s->m);
-	s->m = NULL;
-	migration_set_release(&s->files);
-	strbuf_release(&s->dir);
-	strbuf_release(&s->conninfo);
-	strbuf_release(&s->password);
-}
-
-int migrator_cli_opt(struct migrator_cli *cli, int c, const char *arg)
-{
-	switch (c) {
-	case 'd': cli->dir = arg; return 1;
-	case 'D': cli->database = arg; return 1;
-	case 'r': cli->release = arg; return 1;
-	default: return 0;
-	}
-}
-
-int migrator_refuse_drift(const struct migrator_session *s, int allow, struct errbuf *e)
-{
-	uint64_t *drift = NULL;
-	size_t ndrift = 0;
-	int rc = migrator_drift(&s->files, &s->st, &drift, &ndrift, e);
-
-	if (rc || !ndrift)
-		goto out;
-	if (!allow) {
-		const struct migrator_row *r = migrator_state_find(&s->st, drift[0]);
-
-		rc = errbuf_set(e, BL_EVERIFY,
-				"migration %" PRIu64 " (%s) changed on disk since it was applied "
-				"(checksum differs; %zu drifted); nothing was applied: restore the "
-				"file or pass --allow-drift",
-				drift[0], r && r->name ? r->name : "?", ndrift);
-		goto out;
-	}
-	for (size_t i = 0; i < ndrift; i++)
-		log_warn("migration %" PRIu64 " changed on disk since it was applied (--allow-drift)",
-			 drift[i]);
-out:
-	free(drift);
+	free(v);
+	PQclear(r);
+	PQclear(q);
 	return rc;
 }
 
@@ -1012,7 +975,7 @@ int migrator_drift(const struct migration_set *files, const struct migrator_stat
 
 		if (!mig || !r->checksum)
 			continue;
-		rc = migration_read(mig->up_path, &sql, e);
+		rc = migration_load(mig, MIGRATION_UP, &sql, e);
 		if (!rc)
 			rc = migration_sha256_hex(sql.buf, sql.len, sum, e);
 		if (rc)
@@ -1044,15 +1007,47 @@ static void add_step(struct migrator_plan *p, size_t *alloc, const struct migrat
 	p->steps[p->n++] = *s;
 }
 
-int migrator_plan_to(const struct migration_set *files, const struct migrator_state *st,
-		     uint64_t target, struct migrator_plan *p, struct errbuf *e)
+int migrator_out_of_order(const struct migration_set *files, const struct migrator_state *st,
+			   uint64_t upto, const struct migration **first, size_t *n)
 {
-	size_t alloc = 0;
+	*first = NULL;
+	*n = 0;
+	for (size_t i = 0; i < files->n; i++) {
+		const struct migration *mig = &files->items[i];
+
+		if (mig->version >= st->current || mig->version > upto)
+			break;
+		if (migrator_state_find(st, mig->version))
+			continue;
+		if (!*first)
+			*first = mig;
+		(*n)++;
+	}
+	return *n != 0;
+}
+
+int migrator_plan_to(const struct migration_set *files, const struct migrator_state *st,
+		     uint64_t target, unsigned flags, struct migrator_plan *p, struct errbuf *e)
+{
+	const struct migration *ooo;
+	size_t alloc = 0, nooo;
 
 	memset(p, 0, sizeof(*p));
 	p->from = st->current;
 	p->to = target;
-	if (target > st->current) {
+	if (target >= st->current) {
+		/* Up: every unapplied file up to target. One older than the
+		 * current version (merged from a branch) is refused whatever
+		 * else is pending, so it cannot be skipped silently. */
+		if (migrator_out_of_order(files, st, target, &ooo, &nooo) &&
+		    !(flags & MIGRATOR_OUT_OF_ORDER))
+			return errbuf_set(e, BL_EUSAGE,
+					  "%s is not applied but older than the current version "
+					  "%" PRIu64 "%s: pass --allow-out-of-order to apply it, or "
+					  "renumber it above %" PRIu64,
+					  ooo->up_path, st->current,
+					  nooo > 1 ? " (and more out-of-order files)" : "",
+					  st->current);
 		p->direction = 1;
 		for (size_t i = 0; i < files->n; i++) {
 			const struct migration *mig = &files->items[i];
@@ -1062,27 +1057,19 @@ int migrator_plan_to(const struct migration_set *files, const struct migrator_st
 				break;
 			if (migrator_state_find(st, mig->version))
 				continue;
-			if (mig->version < st->current) {
-				migrator_plan_release(p);
-				return errbuf_set(e, BL_EUSAGE,
-						  "%s is not applied but older than the current version "
-						  "%" PRIu64 ": renumber it above %" PRIu64
-						  " (out-of-order migrations are refused)",
-						  mig->up_path, st->current, st->current);
-			}
 			memset(&s, 0, sizeof(s));
 			s.version = mig->version;
 			s.name = mig->name;
 			s.up = 1;
 			s.reversible = mig->down_path != NULL;
+			s.out_of_order = mig->version < st->current;
 			s.mig = mig;
 			add_step(p, &alloc, &s);
 		}
-		if (p->n)
+		p->to = p->from;
+		if (p->n && p->steps[p->n - 1].version > p->to)
 			p->to = p->steps[p->n - 1].version;
-		else
-			p->to = p->from;
-	} else if (target < st->current) {
+	} else {
 		p->direction = -1;
 		for (size_t i = st->n; i-- > 0;) {
 			const struct migrator_row *r = &st->rows[i];
@@ -1141,12 +1128,38 @@ int migrator_refuse_irreversible(const struct migrator_plan *p, struct errbuf *e
 	return rc;
 }
 
+int migrator_check_plan(struct migrator *m, const struct migrator_plan *p, struct errbuf *e)
+{
+	struct strbuf sql = STRBUF_INIT, where = STRBUF_INIT;
+	int rc = 0, no_tx;
+
+	for (size_t i = 0; i < p->n && !rc; i++) {
+		const struct migrator_step *s = &p->steps[i];
+
+		if (s->up) {
+			rc = migration_load(s->mig, MIGRATION_UP, &sql, e);
+			if (!rc)
+				rc = tx_mode(m, s->mig->up_path, sql.buf, 1, &no_tx, e);
+		} else if (s->row->down_sql) {
+			strbuf_reset(&where);
+			strbuf_addf(&where, "stored down SQL of %" PRIu64 "_%s", s->version, s->name);
+			rc = tx_mode(m, where.buf, s->row->down_sql, 1, &no_tx, e);
+		}
+	}
+	strbuf_release(&sql);
+	strbuf_release(&where);
+	return rc;
+}
+
 int migrator_run_plan(struct migrator *m, const struct migrator_plan *p, size_t *done,
 		      struct errbuf *e)
 {
-	int rc = 0;
+	int rc;
 
 	*done = 0;
+	rc = migrator_check_plan(m, p, e);
+	if (rc)
+		return rc;
 	for (size_t i = 0; i < p->n; i++) {
 		const struct migrator_step *s = &p->steps[i];
 		long long t0 = time_mono_ms();
@@ -1158,7 +1171,8 @@ int migrator_run_plan(struct migrator *m, const struct migrator_plan *p, size_t 
 					  "consistent version",
 					  *done, p->n);
 		}
-		rc = s->up ? migrator_apply(m, s->mig, e) : migrator_revert(m, s->row, e);
+		rc = s->up ? migrator_apply(m, s->mig, s->out_of_order ? MIGRATOR_OUT_OF_ORDER : 0, e)
+			   : migrator_revert(m, s->row, e);
 		if (rc)
 			return rc;
 		(*done)++;
@@ -1184,7 +1198,7 @@ int migrator_plan_steps_json(const struct migrator_plan *p, json_t **out, struct
 
 		strbuf_reset(&line);
 		if (s->up) {
-			rc = migration_read(s->mig->up_path, &sql, e);
+			rc = migration_load(s->mig, MIGRATION_UP, &sql, e);
 			if (rc)
 				goto out;
 			migration_first_line(sql.buf, &line);
@@ -1203,67 +1217,5 @@ out:
 	json_decref(arr);
 	strbuf_release(&sql);
 	strbuf_release(&line);
-	return rc;
-}
-
-static const char *direction_name(int d)
-{
-	return d > 0 ? "up" : d < 0 ? "down" : "none";
-}
-
-int migrator_session_execute(struct migrator_session *s, const struct migrator_plan *p,
-			     int dry_run, int json, struct errbuf *e)
-{
-	json_t *res = NULL, *steps = NULL, *applied = json_array(), *reverted = json_array();
-	size_t done = 0;
-	int rc;
-
-	if (dry_run) {
-		rc = migrator_plan_steps_json(p, &steps, e);
-		if (rc)
-			goto out;
-		if (!json) {
-			size_t i;
-			json_t *st;
-
-			printf("dry run: %s from %" PRIu64 " to %" PRIu64 ", %zu step%s; nothing is changed\n",
-			       direction_name(p->direction), p->from, p->to, p->n, p->n == 1 ? "" : "s");
-			json_array_foreach(steps, i, st)
-				printf("  %-4s %-20" JSON_INTEGER_FORMAT " %-32s %s\n",
-				       json_string_value(json_object_get(st, "direction")),
-				       json_integer_value(json_object_get(st, "version")),
-				       json_string_value(json_object_get(st, "name")),
-				       json_string_value(json_object_get(st, "first_line")));
-		}
-	} else {
-		rc = migrator_run_plan(s->m, p, &done, e);
-		if (rc)
-			goto out;
-		if (!json) {
-			if (!p->n)
-				printf("nothing to do: the database is at version %" PRIu64 "\n", p->from);
-			else
-				printf("%s %zu migration%s: version %" PRIu64 " -> %" PRIu64 "\n",
-				       p->direction > 0 ? "applied" : "reverted", done,
-				       done == 1 ? "" : "s", p->from, p->to);
-		}
-	}
-	for (size_t i = 0; !dry_run && i < done; i++)
-		json_array_append_new(p->steps[i].up ? applied : reverted,
-				      json_integer((json_int_t)p->steps[i].version));
-	res = json_pack("{s:s, s:I, s:I, s:s, s:O, s:O, s:b}", "event", "result", "from",
-			(json_int_t)p->from, "to", (json_int_t)p->to,
-			"direction", direction_name(p->direction), "applied", applied, "reverted",
-			reverted, "dry_run", dry_run);
-	if (dry_run) {
-		json_object_set(res, "steps", steps);
-	}
-	if (json)
-		log_json_result(res);
-out:
-	json_decref(res);
-	json_decref(steps);
-	json_decref(applied);
-	json_decref(reverted);
 	return rc;
 }

@@ -42,6 +42,7 @@ struct migrator_opts {
 	long long statement_timeout_ms;
 	long long lock_wait_ms;     /* how long to wait for the advisory lock */
 	const char *release;        /* recorded with each applied migration, may be NULL */
+	int strict_tx;              /* refuse files with their own BEGIN/COMMIT (BL_EUSAGE) */
 };
 
 /* One row of the history table. */
@@ -95,8 +96,34 @@ int migrator_load_history(struct migrator *m, struct migrator_state *st, struct 
 void migrator_state_release(struct migrator_state *st);
 const struct migrator_row *migrator_state_find(const struct migrator_state *st, uint64_t version);
 
-/* Apply one migration from its files (down file read now and stored). */
-int migrator_apply(struct migrator *m, const struct migration *mig, struct errbuf *e);
+/* Another tool's history table found in the database (for baseline). */
+struct migrator_foreign {
+	const char *tool;     /* "golang-migrate", "dbmate", "goose", "alembic" */
+	char *table;          /* "schema"."table" as found */
+	int has_version;      /* version below is meaningful */
+	uint64_t version;     /* the tool's current version */
+	int dirty;            /* golang-migrate's dirty flag */
+	char *revision;       /* alembic's version_num (not a number), else NULL */
+};
+
+/* Look for golang-migrate's and dbmate's schema_migrations (told apart by
+ * golang-migrate's dirty column), goose's goose_db_version and Alembic's
+ * alembic_version in any schema, and read each one's current version.
+ * Reads only. *out is malloc'ed; free with migrator_foreign_release. */
+int migrator_detect_foreign(struct migrator *m, struct migrator_foreign **out, size_t *n,
+			    struct errbuf *e);
+void migrator_foreign_release(struct migrator_foreign *f, size_t n);
+
+/* Flags for migrator_apply and migrator_plan_to. */
+#define MIGRATOR_OUT_OF_ORDER 1u  /* apply files older than the current version */
+
+/* Apply one migration from its files (down file read now and stored).
+ * A file with transaction control of its own (migration_tx_control) runs
+ * like a no-transaction file, dirty first, or is refused with BL_EUSAGE
+ * under opts.strict_tx. With MIGRATOR_OUT_OF_ORDER the row's note says it
+ * was applied out of order. */
+int migrator_apply(struct migrator *m, const struct migration *mig, unsigned flags,
+		   struct errbuf *e);
 /* Revert one applied migration with its stored down SQL. */
 int migrator_revert(struct migrator *m, const struct migrator_row *row, struct errbuf *e);
 
@@ -110,67 +137,12 @@ int migrator_force(struct migrator *m, uint64_t v, struct errbuf *e);
  * SQL when there is a down file. */
 int migrator_baseline_one(struct migrator *m, const struct migration *mig, struct errbuf *e);
 
-/* ---- what the ballast-migrate commands share ---- */
-
-struct cli_ctx;
-struct config;
-
-/* Options common to the commands, from their command lines. */
-struct migrator_cli {
-	const char *dir;       /* --dir, else migrations.dir, else ./migrations */
-	const char *database;  /* --database, else migrations.database -> databases[] */
-	const char *release;   /* --release, else $BALLAST_RELEASE */
-};
-
-/* The long options every session command takes first in its table, and
- * the one place that reads them: migrator_cli_opt() fills cli from
- * getopt_long's c and optarg and returns 1 when c was --dir or --database
- * (or --release, for the commands that list MIGRATOR_RELEASE_LONGOPT). */
-#define MIGRATOR_CLI_LONGOPTS \
-	{ "dir", required_argument, NULL, 'd' }, { "database", required_argument, NULL, 'D' }
-#define MIGRATOR_RELEASE_LONGOPT { "release", required_argument, NULL, 'r' }
-int migrator_cli_opt(struct migrator_cli *cli, int c, const char *arg);
-
-/* Everything a command works with: the files, the connection, the state. */
-struct migrator_session {
-	struct strbuf dir;
-	struct migration_set files;
-	struct migrator *m;
-	struct migrator_state st;
-	struct strbuf conninfo;
-	struct strbuf password;
-};
-
-#define MIGRATOR_SESSION_INIT { STRBUF_INIT, MIGRATION_SET_INIT, NULL, { NULL, 0, 0, 0, 0, 0 }, \
-				STRBUF_INIT, STRBUF_INIT }
-
-enum migrator_open_mode {
-	MIGRATOR_READ = 0,  /* read the state; create and lock nothing */
-	MIGRATOR_WRITE      /* take the advisory lock and create the table first */
-};
-
-/* The migrations directory: dir, else migrations.dir of the config (if
- * one exists; relative to its file), else ./migrations. */
-int migrator_cli_dir(struct cli_ctx *ctx, const char *dir, struct strbuf *out, struct errbuf *e);
-
-/* Resolve the configuration (optional when --database/--dir or the
- * environment say enough), scan the directory, connect, warn about
- * poolers, lock and create the table in WRITE mode, and load the state. */
-int migrator_session_open(struct cli_ctx *ctx, const struct migrator_cli *cli,
-			  enum migrator_open_mode mode, struct migrator_session *s, struct errbuf *e);
-void migrator_session_close(struct migrator_session *s);
-/* Reload s->st after changes. */
-int migrator_session_reload(struct migrator_session *s, struct errbuf *e);
-
 /* BL_EFAIL naming the dirty version when the database is dirty. */
 int migrator_refuse_dirty(const struct migrator_state *st, struct errbuf *e);
 
 /* Versions whose up file on disk no longer matches the stored checksum. */
 int migrator_drift(const struct migration_set *files, const struct migrator_state *st,
 		   uint64_t **out, size_t *n, struct errbuf *e);
-/* Before applying anything: BL_EVERIFY naming the first drifted migration,
- * or with allow a warning per drifted one and 0. */
-int migrator_refuse_drift(const struct migrator_session *s, int allow, struct errbuf *e);
 
 /* One step of a plan. Up steps point at a file, down steps at a row. */
 struct migrator_step {
@@ -178,6 +150,7 @@ struct migrator_step {
 	const char *name;
 	int up;
 	int reversible;
+	int out_of_order;             /* up step older than the current version */
 	const struct migration *mig;
 	const struct migrator_row *row;
 };
@@ -191,14 +164,27 @@ struct migrator_plan {
 	size_t n_irreversible;
 };
 
-/* What reaching `target` takes. BL_EUSAGE when an unapplied file is older
- * than the current version (out of order), naming it. */
+/* Unapplied files older than the current version and at most upto: 1
+ * with *first (the oldest) and *n set, else 0. */
+int migrator_out_of_order(const struct migration_set *files, const struct migrator_state *st,
+			  uint64_t upto, const struct migration **first, size_t *n);
+
+/* What reaching `target` takes. Going up (target >= current) takes every
+ * unapplied file up to target; BL_EUSAGE naming the file and the current
+ * version when one is older than the current version (out of order),
+ * unless flags has MIGRATOR_OUT_OF_ORDER. A target below the current
+ * version goes down. */
 int migrator_plan_to(const struct migration_set *files, const struct migrator_state *st,
-		     uint64_t target, struct migrator_plan *p, struct errbuf *e);
+		     uint64_t target, unsigned flags, struct migrator_plan *p, struct errbuf *e);
 void migrator_plan_release(struct migrator_plan *p);
 /* The refusal for a downgrade across irreversible migrations (BL_EFAIL). */
 int migrator_refuse_irreversible(const struct migrator_plan *p, struct errbuf *e);
-/* Run the steps, logging an event per step; *done counts finished steps. */
+/* Before anything runs: read every step's SQL and find transaction
+ * control inside it; BL_EUSAGE naming file and line under opts.strict_tx,
+ * else a warning naming file and line per such step. */
+int migrator_check_plan(struct migrator *m, const struct migrator_plan *p, struct errbuf *e);
+/* Run the steps (after migrator_check_plan), logging an event per step;
+ * *done counts finished steps. */
 int migrator_run_plan(struct migrator *m, const struct migrator_plan *p, size_t *done,
 		      struct errbuf *e);
 
@@ -207,10 +193,5 @@ int migrator_run_plan(struct migrator *m, const struct migrator_plan *p, size_t 
  * SQL (down). */
 int migrator_plan_steps_json(const struct migrator_plan *p, json_t **out, struct errbuf *e);
 
-/* Shared tail of up/down/goto: with dry_run print the plan, else run it;
- * then print the result ({"event":"result","from","to","direction",
- * "applied":[..],"reverted":[..],"dry_run"}). */
-int migrator_session_execute(struct migrator_session *s, const struct migrator_plan *p,
-			     int dry_run, int json, struct errbuf *e);
 
 #endif

@@ -1,7 +1,9 @@
 /* Migration file names, the no-transaction directive, the statement
  * splitter and the error-position line mapper on arbitrary bytes. The first
  * line of the input is used as a file name, the rest as SQL. Checks the
- * splitter's invariant: statements lie inside the text, in order. */
+ * splitter's invariant: statements lie inside the text, in order; and that
+ * a dbmate/goose section keeps the text's line count. Also runs the
+ * transaction-control and single-statement scans. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,6 +43,30 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			prev_end = st[i].start + st[i].len;
 		}
 		free(st);
+	}
+	{
+		struct strbuf w = STRBUF_INIT, sect = STRBUF_INIT;
+		unsigned line;
+		size_t lines = 0;
+		int present;
+
+		migration_tx_control(text, strlen(text), &line, &w, &e);
+		migration_single_no_tx(text, strlen(text), &w, &e);
+		migration_detect_format(text);
+		for (const char *p = text; *p; p++)
+			lines += *p == '\n';
+		for (int f = MIGRATION_DBMATE; f <= MIGRATION_GOOSE; f++)
+			for (int k = MIGRATION_UP; k <= MIGRATION_DOWN; k++) {
+				size_t got = 0;
+
+				migration_section(text, f, (enum migration_kind)k, &sect, &present);
+				for (size_t i = 0; i < sect.len; i++)
+					got += sect.buf[i] == '\n';
+				if (got != lines && !(present && got == lines + 1 && lines == 0))
+					abort();
+			}
+		strbuf_release(&w);
+		strbuf_release(&sect);
 	}
 	migration_line_at(text, strlen(text), (long)(size % 97), 1);
 	strbuf_release(&name);

@@ -18,6 +18,7 @@
 
 #include "errbuf.h"
 #include "pg.h"
+#include "tpg.h"
 #include "tsupport.h"
 
 struct fx {
@@ -26,18 +27,6 @@ struct fx {
 	char *conninfo;   /* of the test's own database */
 	char dbname[64];
 };
-
-static char *conninfo_for(const char *db)
-{
-	char *base = tsvc_read("pg", "conninfo");
-	struct strbuf sb = STRBUF_INIT;
-	struct errbuf e = ERRBUF_INIT;
-
-	ck_assert_ptr_nonnull(base);
-	ck_assert_int_eq(pg_conninfo_with_db(base, db, &sb, &e), 0);
-	free(base);
-	return strbuf_detach(&sb, NULL);
-}
 
 static PGconn *connect_to(const char *ci)
 {
@@ -70,24 +59,12 @@ static long sql_long(PGconn *c, const char *sql)
 
 static void fx_init(struct fx *f, const char *tag)
 {
-	char *admin = tsvc_read("pg", "conninfo");
-	PGconn *c;
-	char sql[256];
-
 	f->dir = ttmp_dir(tag);
 	ck_assert_ptr_nonnull(f->dir);
 	snprintf(f->mdir, sizeof(f->mdir), "%s/m", f->dir);
 	ck_assert_int_eq(mkdir(f->mdir, 0755), 0);
 	snprintf(f->dbname, sizeof(f->dbname), "mig_%s_%d", tag, (int)getpid());
-	c = connect_to(admin);
-	sql_ok(c, "SET client_min_messages = warning");
-	snprintf(sql, sizeof(sql), "DROP DATABASE IF EXISTS %s", f->dbname);
-	sql_ok(c, sql);
-	snprintf(sql, sizeof(sql), "CREATE DATABASE %s", f->dbname);
-	sql_ok(c, sql);
-	PQfinish(c);
-	free(admin);
-	f->conninfo = conninfo_for(f->dbname);
+	f->conninfo = tpg_fresh_db(f->dbname);
 }
 
 static void fx_free(struct fx *f)
@@ -106,30 +83,38 @@ static void put(struct fx *f, const char *fname, const char *text)
 }
 
 /* Run ballast-migrate CMD --database <db> --dir <mdir> ARGS... (NULL-terminated). */
-static int mig(struct fx *f, struct strbuf *out, struct strbuf *err, const char *cmd, ...)
+/* Run ballast-migrate with the arguments pre[0..npre) then those of ap up
+ * to NULL. out/err may be NULL. */
+static int mig_va(const char *const *pre, int npre, va_list ap, struct strbuf *out,
+		  struct strbuf *err)
 {
 	const char *argv[32];
-	struct strbuf bin = STRBUF_INIT;
-	struct strbuf o = STRBUF_INIT, e = STRBUF_INIT;
-	va_list ap;
+	struct strbuf bin = STRBUF_INIT, o = STRBUF_INIT, e = STRBUF_INIT;
 	int n = 0, rc;
 	const char *a;
 
 	argv[n++] = tbin("ballast-migrate", &bin);
-	argv[n++] = cmd;
-	argv[n++] = "--database";
-	argv[n++] = f->conninfo;
-	argv[n++] = "--dir";
-	argv[n++] = f->mdir;
-	va_start(ap, cmd);
+	for (int i = 0; i < npre; i++)
+		argv[n++] = pre[i];
 	while ((a = va_arg(ap, const char *)) && n < 31)
 		argv[n++] = a;
-	va_end(ap);
 	argv[n] = NULL;
 	rc = trun(argv, NULL, out ? out : &o, err ? err : &e);
 	strbuf_release(&bin);
 	strbuf_release(&o);
 	strbuf_release(&e);
+	return rc;
+}
+
+static int mig(struct fx *f, struct strbuf *out, struct strbuf *err, const char *cmd, ...)
+{
+	const char *pre[] = { cmd, "--database", f->conninfo, "--dir", f->mdir };
+	va_list ap;
+	int rc;
+
+	va_start(ap, cmd);
+	rc = mig_va(pre, 5, ap, out, err);
+	va_end(ap);
 	return rc;
 }
 
@@ -177,30 +162,10 @@ static long long status_version(struct fx *f, int *dirty)
 	return v;
 }
 
-/* pg_dump --schema-only, without the per-run \restrict key lines. */
+/* pg_dump --schema-only of the test's database. */
 static void schema_dump(struct fx *f, struct strbuf *out)
 {
-	char *bindir = tsvc_read("pg", "bindir");
-	struct strbuf bin = STRBUF_INIT, raw = STRBUF_INIT, err = STRBUF_INIT;
-	const char *argv[] = { NULL, "--schema-only", "--no-owner", "-d", f->conninfo, NULL };
-	const char *p;
-
-	strbuf_addf(&bin, "%s/pg_dump", bindir);
-	argv[0] = bin.buf;
-	ck_assert_msg(trun(argv, NULL, &raw, &err) == 0, "pg_dump: %s", err.buf);
-	strbuf_reset(out);
-	for (p = raw.buf; *p;) {
-		const char *nl = strchr(p, '\n');
-		size_t len = nl ? (size_t)(nl - p + 1) : strlen(p);
-
-		if (strncmp(p, "\\restrict", 9) && strncmp(p, "\\unrestrict", 11))
-			strbuf_add(out, p, len);
-		p += len;
-	}
-	free(bindir);
-	strbuf_release(&bin);
-	strbuf_release(&raw);
-	strbuf_release(&err);
+	tpg_schema_dump(f->conninfo, NULL, out);
 }
 
 /* 50 migrations of varied kinds; every one reversible. */
@@ -380,11 +345,14 @@ START_TEST(test_no_transaction_and_dirty)
 	c = connect_to(f.conninfo);
 	ck_assert_int_eq(sql_long(c, "SELECT count(*) FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
 				     "WHERE c.relname IN ('items_v', 'items_id') AND i.indisvalid"), 2);
-	/* without the directive PostgreSQL refuses CONCURRENTLY in a transaction */
-	put(&f, "3_bad.up.sql", "CREATE INDEX CONCURRENTLY items_v2 ON items (v);\n");
+	/* without the directive PostgreSQL refuses CONCURRENTLY in a
+	 * transaction, in a file of several statements; the error says what
+	 * to do */
+	put(&f, "3_bad.up.sql", "CREATE INDEX CONCURRENTLY items_v2 ON items (v);\nSELECT 1;\n");
 	strbuf_reset(&err);
 	ck_assert_int_eq(mig(&f, &out, &err, "up", NULL), 1);
-	ck_assert_msg(strstr(err.buf, "cannot run inside a transaction block"), "%s", err.buf);
+	ck_assert_msg(strstr(err.buf, "cannot run inside a transaction block") &&
+		      strstr(err.buf, "-- ballast:no-transaction"), "%s", err.buf);
 	ck_assert_int_eq(status_version(&f, &dirty), 2);
 	ck_assert_int_eq(dirty, 0);
 
@@ -649,7 +617,8 @@ START_TEST(test_drift_pending_and_bad_files)
 	put(&f, "3_d.up.sql", "SELECT 1;\n");
 	strbuf_reset(&err);
 	ck_assert_int_eq(mig(&f, &out, &err, "up", NULL), 2);
-	ck_assert_msg(strstr(err.buf, "two migrations with version 3"), "%s", err.buf);
+	ck_assert_msg(strstr(err.buf, "two up files for version 3:") && strstr(err.buf, "3_c.up.sql and ") &&
+		      strstr(err.buf, "3_d.up.sql"), "%s", err.buf);
 	{
 		char p[4200];
 
@@ -716,6 +685,487 @@ START_TEST(test_baseline_history_and_env_connection)
 	strbuf_release(&err);
 	strbuf_release(&bin);
 	strbuf_release(&env);
+	fx_free(&f);
+}
+END_TEST
+
+/* Run ballast-migrate with argv exactly as given (NULL-terminated), for
+ * option orders that mig() does not produce. */
+static int mig_argv(struct strbuf *out, struct strbuf *err, const char *first, ...)
+{
+	const char *pre[] = { first };
+	va_list ap;
+	int rc;
+
+	va_start(ap, first);
+	rc = mig_va(pre, 1, ap, out, err);
+	va_end(ap);
+	return rc;
+}
+
+/* A golang-migrate folder as it is: up and down paired by version even
+ * where their names differ; both names reported; the stored down is the
+ * differently named file. */
+START_TEST(test_golang_migrate_pairs)
+{
+	struct fx f;
+	struct strbuf out = STRBUF_INIT, err = STRBUF_INIT;
+	PGconn *c;
+	json_t *j, *p;
+
+	fx_init(&f, "gmpair");
+	put(&f, "1_create_tables.up.sql", "CREATE TABLE coll (id int);\n");
+	put(&f, "1_create_tables.down.sql", "DROP TABLE coll;\n");
+	put(&f, "2_collection_pub_magic_metadata.up.sql", "ALTER TABLE coll ADD COLUMN pub jsonb;\n");
+	put(&f, "2_collection_drop_pub_magic_metadata.down.sql", "ALTER TABLE coll DROP COLUMN pub;\n");
+	strbuf_reset(&out);
+	ck_assert_msg(mig(&f, &out, &err, "status", "--json", NULL) == 0, "%s", err.buf);
+	j = result_of(&out);
+	p = json_array_get(json_object_get(j, "pending"), 1);
+	ck_assert_str_eq(json_string_value(json_object_get(p, "name")), "collection_pub_magic_metadata");
+	ck_assert_str_eq(json_string_value(json_object_get(p, "down_name")),
+			 "collection_drop_pub_magic_metadata");
+	ck_assert(json_is_true(json_object_get(p, "reversible")));
+	json_decref(j);
+	strbuf_reset(&out);
+	ck_assert_int_eq(mig(&f, &out, &err, "status", NULL), 0);
+	ck_assert_msg(strstr(out.buf, "down file named collection_drop_pub_magic_metadata"), "%s", out.buf);
+	ck_assert_msg(mig(&f, &out, &err, "up", NULL) == 0, "%s", err.buf);
+	c = connect_to(f.conninfo);
+	ck_assert_int_eq(sql_long(c, "SELECT count(*) FROM information_schema.columns "
+				     "WHERE table_name = 'coll' AND column_name = 'pub'"), 1);
+	ck_assert_msg(mig(&f, &out, &err, "down", NULL) == 0, "%s", err.buf);
+	ck_assert_int_eq(sql_long(c, "SELECT count(*) FROM information_schema.columns "
+				     "WHERE table_name = 'coll' AND column_name = 'pub'"), 0);
+	ck_assert_int_eq(status_version(&f, NULL), 1);
+	PQfinish(c);
+	strbuf_release(&out);
+	strbuf_release(&err);
+	fx_free(&f);
+}
+END_TEST
+
+/* A file with its own BEGIN/COMMIT cannot be rolled back as one: it runs
+ * statement by statement, dirty first, and a failure says so honestly. */
+START_TEST(test_in_file_transaction_control)
+{
+	struct fx f;
+	struct strbuf out = STRBUF_INIT, err = STRBUF_INIT;
+	PGconn *c;
+	int dirty = 0;
+
+	fx_init(&f, "inftx");
+	c = connect_to(f.conninfo);
+	/* the reproduction from the issue, BEGIN on line 2 */
+	put(&f, "1_half.up.sql", "create table a (i int);\nBEGIN;\ncreate table b (i int);\n"
+			    "COMMIT;\ncreate table c (i int);\nselect 1/0;\n");
+	put(&f, "1_half.down.sql", "drop table c; drop table b; drop table a;\n");
+	/* under --strict-transactions: refused before anything runs */
+	strbuf_reset(&err);
+	ck_assert_int_eq(mig(&f, &out, &err, "up", "--strict-transactions", NULL), 2);
+	ck_assert_msg(strstr(err.buf, "1_half.up.sql:2: BEGIN inside the file") &&
+		      strstr(err.buf, "nothing was changed"), "%s", err.buf);
+	ck_assert_int_eq(sql_long(c, "SELECT count(*) FROM pg_class WHERE relname IN ('a', 'b', 'c')"), 0);
+	ck_assert_int_eq(status_version(&f, NULL), 0);
+	strbuf_reset(&err);
+	ck_assert_int_eq(mig(&f, &out, &err, "up", NULL), 1);
+	ck_assert_msg(strstr(err.buf, "1_half.up.sql:2: BEGIN inside the file") &&
+		      strstr(err.buf, "warning"), "%s", err.buf);
+	ck_assert_msg(strstr(err.buf, "1_half.up.sql:6") && strstr(err.buf, "division by zero") &&
+		      strstr(err.buf, "marked dirty at 1"), "%s", err.buf);
+	ck_assert_msg(!strstr(err.buf, "rolled back"), "%s", err.buf);
+	ck_assert_int_eq(sql_long(c, "SELECT count(*) FROM pg_class WHERE relname IN ('a', 'b', 'c')"), 3);
+	ck_assert_int_eq(status_version(&f, &dirty), 1);
+	ck_assert_int_eq(dirty, 1);
+	/* the next up does not trip over "relation a already exists": it
+	 * refuses on the dirty mark */
+	strbuf_reset(&err);
+	ck_assert_int_eq(mig(&f, &out, &err, "up", NULL), 1);
+	ck_assert_msg(strstr(err.buf, "dirty at version 1"), "%s", err.buf);
+	ck_assert_msg(mig(&f, &out, &err, "force", "1", NULL) == 0, "%s", err.buf);
+
+	/* timeouts hold after the file's COMMIT and its own SET: they are set
+	 * again before every statement */
+	put(&f, "2_own.up.sql",
+	    "BEGIN;\nSET LOCAL lock_timeout = 0;\nCREATE TABLE d (i int);\nCOMMIT;\n"
+	    "SET lock_timeout = 0;\nSET statement_timeout = 0;\n"
+	    "DO $$ BEGIN IF current_setting('lock_timeout') <> '5s' OR "
+	    "current_setting('statement_timeout') <> '0' THEN RAISE EXCEPTION "
+	    "'lock_timeout is %', current_setting('lock_timeout'); END IF; END $$;\n");
+	put(&f, "2_own.down.sql", "BEGIN;\nDROP TABLE d;\nCOMMIT;\n");
+	ck_assert_msg(mig(&f, &out, &err, "up", NULL) == 0, "%s", err.buf);
+	ck_assert_int_eq(status_version(&f, &dirty), 2);
+	ck_assert_int_eq(dirty, 0);
+	/* a file that opens a transaction and never closes it: the open part
+	 * is rolled back and the migration stays dirty */
+	put(&f, "3_open.up.sql", "CREATE TABLE e (i int);\nBEGIN;\nCREATE TABLE f (i int);\n");
+	strbuf_reset(&err);
+	ck_assert_int_eq(mig(&f, &out, &err, "up", NULL), 1);
+	ck_assert_msg(strstr(err.buf, "ends inside a transaction it opened"), "%s", err.buf);
+	ck_assert_int_eq(sql_long(c, "SELECT count(*) FROM pg_class WHERE relname = 'e'"), 1);
+	ck_assert_int_eq(sql_long(c, "SELECT count(*) FROM pg_class WHERE relname = 'f'"), 0);
+	ck_assert_int_eq(status_version(&f, &dirty), 3);
+	ck_assert_int_eq(dirty, 1);
+	ck_assert_msg(mig(&f, &out, &err, "force", "2", NULL) == 0, "%s", err.buf);
+	sql_ok(c, "DROP TABLE e");
+	{
+		char p[4200];
+
+		snprintf(p, sizeof(p), "%s/3_open.up.sql", f.mdir);
+		unlink(p);
+	}
+	/* the stored down with its own BEGIN/COMMIT runs the same way */
+	strbuf_reset(&err);
+	ck_assert_msg(mig(&f, &out, &err, "down", NULL) == 0, "%s", err.buf);
+	ck_assert_msg(strstr(err.buf, "stored down SQL of 2_own:1: BEGIN inside the file"), "%s", err.buf);
+	ck_assert_int_eq(sql_long(c, "SELECT count(*) FROM pg_class WHERE relname = 'd'"), 0);
+	ck_assert_int_eq(status_version(&f, &dirty), 1);
+	ck_assert_int_eq(dirty, 0);
+	PQfinish(c);
+	strbuf_release(&out);
+	strbuf_release(&err);
+	fx_free(&f);
+}
+END_TEST
+
+/* A file older than the current version (a merged branch) is never
+ * skipped silently: up refuses naming it, verify reports it, goto does
+ * not go down for it, --allow-out-of-order applies it on the record. */
+START_TEST(test_out_of_order)
+{
+	struct fx f;
+	struct strbuf out = STRBUF_INIT, err = STRBUF_INIT;
+	PGconn *c;
+	json_t *j, *h;
+
+	fx_init(&f, "ooo");
+	c = connect_to(f.conninfo);
+	put(&f, "1_a.up.sql", "CREATE TABLE a (i int);\n");
+	put(&f, "1_a.down.sql", "DROP TABLE a;\n");
+	put(&f, "3_c.up.sql", "CREATE TABLE c (i int);\n");
+	put(&f, "3_c.down.sql", "DROP TABLE c;\n");
+	ck_assert_msg(mig(&f, &out, &err, "up", NULL) == 0, "%s", err.buf);
+	put(&f, "2_b.up.sql", "CREATE TABLE b (i int);\n");
+	put(&f, "2_b.down.sql", "DROP TABLE b;\n");
+	/* nothing newer pending: still refused, not "nothing to do" */
+	strbuf_reset(&err);
+	ck_assert_int_eq(mig(&f, &out, &err, "up", NULL), 2);
+	ck_assert_msg(strstr(err.buf, "2_b.up.sql is not applied but older than the current version 3"),
+		      "%s", err.buf);
+	/* and with something newer pending too */
+	put(&f, "4_d.up.sql", "CREATE TABLE d (i int);\n");
+	put(&f, "4_d.down.sql", "DROP TABLE d;\n");
+	strbuf_reset(&err);
+	ck_assert_int_eq(mig(&f, &out, &err, "up", NULL), 2);
+	ck_assert_msg(strstr(err.buf, "2_b.up.sql"), "%s", err.buf);
+	ck_assert_int_eq(mig(&f, &out, &err, "up", "--dry-run", NULL), 2);
+	ck_assert_int_eq(status_version(&f, NULL), 3);
+	/* status lists it pending and out of order; verify fails */
+	strbuf_reset(&out);
+	ck_assert_int_eq(mig(&f, &out, &err, "status", "--json", NULL), 0);
+	j = result_of(&out);
+	ck_assert(json_is_true(json_object_get(json_array_get(json_object_get(j, "pending"), 0),
+					       "out_of_order")));
+	ck_assert(json_is_false(json_object_get(json_array_get(json_object_get(j, "pending"), 1),
+						"out_of_order")));
+	json_decref(j);
+	strbuf_reset(&err);
+	ck_assert_int_eq(mig(&f, &out, &err, "verify", NULL), 4);
+	ck_assert_msg(strstr(err.buf, "2_b.up.sql"), "%s", err.buf);
+	strbuf_reset(&out);
+	ck_assert_int_eq(mig(&f, &out, &err, "verify", "--json", NULL), 4);
+	j = result_of(&out);
+	ck_assert(json_is_false(json_object_get(j, "ok")));
+	ck_assert_int_eq(json_integer_value(json_array_get(json_object_get(j, "out_of_order"), 0)), 2);
+	json_decref(j);
+	/* goto 2 does not revert 3 for a migration never applied */
+	strbuf_reset(&err);
+	ck_assert_int_eq(mig(&f, &out, &err, "goto", "2", NULL), 2);
+	ck_assert_msg(strstr(err.buf, "out of order"), "%s", err.buf);
+	ck_assert_int_eq(mig(&f, &out, &err, "plan", "--to", "2", NULL), 2);
+	ck_assert_int_eq(status_version(&f, NULL), 3);
+	ck_assert_int_eq(sql_long(c, "SELECT count(*) FROM pg_class WHERE relname = 'c'"), 1);
+	/* applied explicitly, recorded in the history */
+	ck_assert_msg(mig(&f, &out, &err, "up", "--allow-out-of-order", NULL) == 0, "%s", err.buf);
+	ck_assert_int_eq(sql_long(c, "SELECT count(*) FROM pg_class WHERE relname IN ('b', 'd')"), 2);
+	ck_assert_int_eq(status_version(&f, NULL), 4);
+	strbuf_reset(&out);
+	ck_assert_int_eq(mig(&f, &out, &err, "history", "--json", NULL), 0);
+	j = result_of(&out);
+	h = json_object_get(j, "history");
+	ck_assert_int_eq(jint(json_array_get(h, 2), "version"), 2);
+	ck_assert_msg(strstr(json_string_value(json_object_get(json_array_get(h, 2), "note")),
+			     "out of order"), "%s", out.buf);
+	json_decref(j);
+	ck_assert_int_eq(mig(&f, &out, &err, "verify", NULL), 0);
+	/* down goes back in version order, 2 included */
+	ck_assert_msg(mig(&f, &out, &err, "goto", "1", NULL) == 0, "%s", err.buf);
+	ck_assert_int_eq(sql_long(c, "SELECT count(*) FROM pg_class WHERE relname IN ('b', 'c', 'd')"), 0);
+	PQfinish(c);
+	strbuf_release(&out);
+	strbuf_release(&err);
+	fx_free(&f);
+}
+END_TEST
+
+/* golang-migrate habits: `up N`/`down N` are steps, and the options may
+ * come before the command. */
+START_TEST(test_steps_and_option_order)
+{
+	struct fx f;
+	struct strbuf out = STRBUF_INIT, err = STRBUF_INIT;
+
+	fx_init(&f, "steps");
+	for (int i = 1; i <= 4; i++) {
+		char n[64], sql[128];
+
+		snprintf(n, sizeof(n), "%d_t%d.up.sql", i, i);
+		snprintf(sql, sizeof(sql), "CREATE TABLE t%d (i int);\n", i);
+		put(&f, n, sql);
+		snprintf(n, sizeof(n), "%d_t%d.down.sql", i, i);
+		snprintf(sql, sizeof(sql), "DROP TABLE t%d;\n", i);
+		put(&f, n, sql);
+	}
+	ck_assert_msg(mig_argv(&out, &err, "--database", f.conninfo, "--dir", f.mdir, "up", "1", NULL) == 0,
+		      "%s", err.buf);
+	ck_assert_int_eq(status_version(&f, NULL), 1);
+	{
+		struct strbuf d = STRBUF_INIT;
+
+		strbuf_addf(&d, "--dir=%s", f.mdir);
+		ck_assert_msg(mig_argv(&out, &err, "--json", d.buf, "--database", f.conninfo, "up",
+				       "--steps", "2", NULL) == 0, "%s", err.buf);
+		strbuf_release(&d);
+	}
+	ck_assert_int_eq(status_version(&f, NULL), 3);
+	ck_assert_msg(mig(&f, &out, &err, "down", "2", NULL) == 0, "%s", err.buf);
+	ck_assert_int_eq(status_version(&f, NULL), 1);
+	strbuf_reset(&err);
+	ck_assert_int_eq(mig(&f, &out, &err, "up", "x", NULL), 2);
+	ck_assert_msg(strstr(err.buf, "--to VERSION"), "%s", err.buf);
+	ck_assert_int_eq(mig(&f, &out, &err, "up", "0", NULL), 2);
+	ck_assert_int_eq(mig(&f, &out, &err, "up", "2", "--to", "3", NULL), 2);
+	ck_assert_int_eq(status_version(&f, NULL), 1);
+	ck_assert_msg(mig(&f, &out, &err, "up", NULL) == 0, "%s", err.buf);
+	ck_assert_int_eq(status_version(&f, NULL), 4);
+	strbuf_release(&out);
+	strbuf_release(&err);
+	fx_free(&f);
+}
+END_TEST
+
+/* A dbmate folder and a goose folder as they are: single files with both
+ * directions, applied, reverted from the stored SQL with no directory, and
+ * applied again; errors carry the file's own line numbers. */
+/* files: three good files (name, text) in [0..5], a bad one in [6..7]
+ * and where its error must point in [8]. */
+static void single_file_history(const char *tag, const char *const *files)
+{
+	struct fx f;
+	struct strbuf out = STRBUF_INIT, err = STRBUF_INIT, dump1 = STRBUF_INIT, dump2 = STRBUF_INIT;
+	char nodir[4200];
+	PGconn *c;
+	int dirty = 0;
+
+	fx_init(&f, tag);
+	for (size_t i = 0; i < 6; i += 2)
+		put(&f, files[i], files[i + 1]);
+	ck_assert_msg(mig(&f, &out, &err, "up", NULL) == 0, "%s: %s", tag, err.buf);
+	ck_assert_int_eq(status_version(&f, &dirty), 20240103000000LL);
+	ck_assert_int_eq(dirty, 0);
+	c = connect_to(f.conninfo);
+	ck_assert_int_eq(sql_long(c, "SELECT count(*) FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
+				     "WHERE c.relname = 'users_email' AND i.indisvalid"), 1);
+	ck_assert_int_eq(sql_long(c, "SELECT f_one()"), 1);
+	ck_assert_int_eq(sql_long(c, "SELECT count(*) FROM users"), 1);
+	schema_dump(&f, &dump1);
+	/* the downs come from the database */
+	snprintf(nodir, sizeof(nodir), "%s/gone", f.dir);
+	{
+		struct strbuf bin = STRBUF_INIT;
+		const char *argv[] = { tbin("ballast-migrate", &bin), "down", "--to", "0", "--database",
+				       f.conninfo, "--dir", nodir, NULL };
+
+		ck_assert_msg(trun(argv, NULL, &out, &err) == 0, "%s: %s", tag, err.buf);
+		strbuf_release(&bin);
+	}
+	ck_assert_int_eq(sql_long(c, "SELECT count(*) FROM pg_class WHERE relname IN ('users', 'users_email')"), 0);
+	ck_assert_int_eq(sql_long(c, "SELECT count(*) FROM pg_proc WHERE proname = 'f_one'"), 0);
+	ck_assert_int_eq(status_version(&f, NULL), 0);
+	ck_assert_msg(mig(&f, &out, &err, "up", NULL) == 0, "%s: %s", tag, err.buf);
+	schema_dump(&f, &dump2);
+	ck_assert_str_eq(dump1.buf, dump2.buf);
+	/* an error's line is the file's */
+	put(&f, files[6], files[7]);
+	strbuf_reset(&err);
+	ck_assert_int_eq(mig(&f, &out, &err, "up", NULL), 1);
+	ck_assert_msg(strstr(err.buf, files[8]) && strstr(err.buf, "nosuch"), "%s: %s", tag, err.buf);
+	PQfinish(c);
+	strbuf_release(&out);
+	strbuf_release(&err);
+	strbuf_release(&dump1);
+	strbuf_release(&dump2);
+	fx_free(&f);
+}
+
+START_TEST(test_dbmate_format)
+{
+	static const char *const files[] = {
+		"20240101000000_users.sql",
+		"-- migrate:up\n"
+		"create table users (id int primary key, email text);\n"
+		"insert into users values (1, 'a@example.com');\n"
+		"\n"
+		"-- migrate:down\n"
+		"drop table users;\n",
+		"20240102000000_email_index.sql",
+		"-- migrate:up transaction:false\n"
+		"create index concurrently users_email on users (email);\n"
+		"\n"
+		"-- migrate:down transaction:false\n"
+		"drop index concurrently users_email;\n",
+		"20240103000000_fn.sql",
+		"-- migrate:up\n"
+		"create function f_one() returns int language plpgsql as $$\n"
+		"begin\n  return 1;\nend\n$$;\n"
+		"-- migrate:down\n"
+		"drop function f_one();\n",
+		"20240104000000_bad.sql",
+		"-- migrate:up\n"
+		"\n"
+		"select nosuch from users;\n"
+		"-- migrate:down\n",
+		"20240104000000_bad.sql:3",
+		NULL
+	};
+
+	single_file_history("dbmate", files);
+}
+END_TEST
+
+START_TEST(test_goose_format)
+{
+	static const char *const files[] = {
+		"20240101000000_users.sql",
+		"-- +goose Up\n"
+		"create table users (id int primary key, email text);\n"
+		"insert into users values (1, 'a@example.com');\n"
+		"\n"
+		"-- +goose Down\n"
+		"drop table users;\n",
+		"20240102000000_email_index.sql",
+		"-- +goose NO TRANSACTION\n"
+		"-- +goose Up\n"
+		"create index concurrently users_email on users (email);\n"
+		"select 1;\n"
+		"\n"
+		"-- +goose Down\n"
+		"drop index concurrently users_email;\n",
+		"20240103000000_fn.sql",
+		"-- +goose Up\n"
+		"-- +goose StatementBegin\n"
+		"create function f_one() returns int language plpgsql as $$\n"
+		"begin\n  return 1;\nend\n$$;\n"
+		"-- +goose StatementEnd\n"
+		"\n"
+		"-- +goose Down\n"
+		"drop function f_one();\n",
+		"20240104000000_bad.sql",
+		"-- +goose Up\n"
+		"select 1;\n"
+		"\n"
+		"select nosuch from users;\n",
+		"20240104000000_bad.sql:4",
+		NULL
+	};
+
+	single_file_history("goose", files);
+}
+END_TEST
+
+/* Adopting a database another tool migrated: baseline without V finds the
+ * tool's table and proposes its version; baseline V stores the downs read
+ * from the files then, so the adopted versions can be reverted later. */
+START_TEST(test_baseline_detects_other_tools)
+{
+	struct fx f;
+	struct strbuf out = STRBUF_INIT, err = STRBUF_INIT;
+	PGconn *c;
+	json_t *j;
+
+	fx_init(&f, "bldet");
+	c = connect_to(f.conninfo);
+	put(&f, "1_a.up.sql", "CREATE TABLE a (i int);\n");
+	put(&f, "1_a.down.sql", "DROP TABLE a;\n");
+	put(&f, "2_b.up.sql", "CREATE TABLE b (i int);\n");
+	put(&f, "2_b_drop.down.sql", "DROP TABLE b;\n");
+	put(&f, "3_c.up.sql", "CREATE TABLE c (i int);\n");
+	put(&f, "3_c.down.sql", "DROP TABLE c;\n");
+	/* nothing to detect */
+	strbuf_reset(&err);
+	ck_assert_int_eq(mig(&f, &out, &err, "baseline", NULL), 2);
+	ck_assert_msg(strstr(err.buf, "no golang-migrate, dbmate, goose or Alembic"), "%s", err.buf);
+	/* golang-migrate ran 1 and 2 */
+	sql_ok(c, "CREATE TABLE a (i int); CREATE TABLE b (i int)");
+	sql_ok(c, "CREATE TABLE schema_migrations (version bigint NOT NULL PRIMARY KEY, dirty boolean NOT NULL)");
+	sql_ok(c, "INSERT INTO schema_migrations VALUES (2, true)");
+	strbuf_reset(&err);
+	ck_assert_int_eq(mig(&f, &out, &err, "baseline", NULL), 1);
+	ck_assert_msg(strstr(err.buf, "dirty at version 2"), "%s", err.buf);
+	sql_ok(c, "UPDATE schema_migrations SET dirty = false");
+	strbuf_reset(&out);
+	ck_assert_msg(mig(&f, &out, &err, "baseline", "--json", NULL) == 0, "%s", err.buf);
+	j = result_of(&out);
+	ck_assert_int_eq(jint(j, "proposed"), 2);
+	ck_assert_str_eq(json_string_value(json_object_get(json_array_get(json_object_get(j, "detected"), 0),
+							    "tool")), "golang-migrate");
+	json_decref(j);
+	ck_assert_int_eq(status_version(&f, NULL), 0);
+	ck_assert_msg(mig(&f, &out, &err, "baseline", "2", NULL) == 0, "%s", err.buf);
+	ck_assert_msg(mig(&f, &out, &err, "up", NULL) == 0, "%s", err.buf);
+	ck_assert_int_eq(status_version(&f, NULL), 3);
+	/* the downs of the adopted versions were stored: no files needed */
+	{
+		struct strbuf bin = STRBUF_INIT;
+		char nodir[4200];
+		const char *argv[] = { tbin("ballast-migrate", &bin), "goto", "0", "--database", f.conninfo,
+				       "--dir", nodir, NULL };
+
+		snprintf(nodir, sizeof(nodir), "%s/gone", f.dir);
+		ck_assert_msg(trun(argv, NULL, &out, &err) == 0, "%s", err.buf);
+		strbuf_release(&bin);
+	}
+	ck_assert_int_eq(sql_long(c, "SELECT count(*) FROM pg_class WHERE relname IN ('a', 'b', 'c')"), 0);
+	/* goose: the latest row per version says whether it is applied */
+	sql_ok(c, "DROP TABLE schema_migrations");
+	sql_ok(c, "CREATE TABLE goose_db_version (id serial PRIMARY KEY, version_id bigint NOT NULL,"
+		  " is_applied boolean NOT NULL, tstamp timestamp DEFAULT now())");
+	sql_ok(c, "INSERT INTO goose_db_version (version_id, is_applied) VALUES (0, true), (1, true),"
+		  " (2, true), (3, true), (3, false)");
+	strbuf_reset(&out);
+	ck_assert_msg(mig(&f, &out, &err, "baseline", "--json", NULL) == 0, "%s", err.buf);
+	j = result_of(&out);
+	ck_assert_int_eq(jint(j, "proposed"), 2);
+	json_decref(j);
+	/* dbmate: one text row per applied version */
+	sql_ok(c, "DROP TABLE goose_db_version");
+	sql_ok(c, "CREATE TABLE schema_migrations (version varchar(128) PRIMARY KEY)");
+	sql_ok(c, "INSERT INTO schema_migrations VALUES ('1'), ('3')");
+	strbuf_reset(&out);
+	ck_assert_msg(mig(&f, &out, &err, "baseline", NULL) == 0, "%s", err.buf);
+	ck_assert_msg(strstr(out.buf, "found dbmate's public.schema_migrations at version 3") &&
+		      strstr(out.buf, "baseline 3"), "%s", out.buf);
+	/* Alembic: a revision, not a number: reported, nothing proposed */
+	sql_ok(c, "DROP TABLE schema_migrations");
+	sql_ok(c, "CREATE TABLE alembic_version (version_num varchar(32) PRIMARY KEY)");
+	sql_ok(c, "INSERT INTO alembic_version VALUES ('ae1027a6acf')");
+	strbuf_reset(&out);
+	strbuf_reset(&err);
+	ck_assert_int_eq(mig(&f, &out, &err, "baseline", NULL), 2);
+	ck_assert_msg(strstr(out.buf, "revision ae1027a6acf"), "%s", out.buf);
+	PQfinish(c);
+	strbuf_release(&out);
+	strbuf_release(&err);
 	fx_free(&f);
 }
 END_TEST
@@ -841,6 +1291,13 @@ int main(void)
 	tcase_add_test(tc, test_baseline_history_and_env_connection);
 	tcase_add_test(tc, test_new_pair);
 	tcase_add_test(tc, test_config_database);
+	tcase_add_test(tc, test_golang_migrate_pairs);
+	tcase_add_test(tc, test_in_file_transaction_control);
+	tcase_add_test(tc, test_out_of_order);
+	tcase_add_test(tc, test_steps_and_option_order);
+	tcase_add_test(tc, test_dbmate_format);
+	tcase_add_test(tc, test_goose_format);
+	tcase_add_test(tc, test_baseline_detects_other_tools);
 	suite_add_tcase(s, tc);
 	return trun_suite(s);
 }
