@@ -49,9 +49,13 @@ struct repo_reader {
 	size_t pos;
 	int eof;
 	unsigned char *buf;
+	/* the object's first bytes, to tell a plaintext object from a damaged
+	 * age file (inner reads may be short) */
+	unsigned char head[sizeof(AGE_INTRO) - 1];
+	size_t head_len;
 };
 
-static const struct repo_ops crypt_ops;
+static const struct repo_ops crypt_ops, crypt_ops_torn;
 
 static struct crypt_state *state_of(struct repo *r)
 {
@@ -79,7 +83,7 @@ static int crypt_writer_open(struct repo *r, const char *key, long long size_hin
 	if (hint >= 0)
 		hint += 4096 + (hint / AGE_CHUNK_SIZE + 1) * AGE_TAG_SIZE;
 	w = xcalloc(1, sizeof(*w));
-	w->ops = &crypt_ops;
+	w->ops = r->ops;
 	rc = repo_writer_open(s->inner, key, hint, &w->inner, e);
 	if (!rc) {
 		rc = age_enc_new(s->keys, inner_sink, w->inner, &w->enc, e);
@@ -176,7 +180,7 @@ static int crypt_reader_open(struct repo *r, const char *key, struct repo_reader
 			return rc;
 	}
 	rd = xcalloc(1, sizeof(*rd));
-	rd->ops = &crypt_ops;
+	rd->ops = r->ops;
 	rd->r = r;
 	rd->key = xstrdup(key);
 	strbuf_init(&rd->pending, 2 * AGE_CHUNK_SIZE);
@@ -204,12 +208,18 @@ static int fill(struct repo_reader *rd, struct errbuf *e)
 		rd->eof = 1;
 		rc = age_dec_finish(rd->dec, e);
 	} else {
-		if (!age_dec_ready(rd->dec) && age_dec_result(rd->dec) == AGE_RES_OK &&
-		    rd->pending.len == 0 && !age_is_age(rd->buf, got) &&
-		    got >= sizeof(AGE_INTRO) - 1)
-			return errbuf_set(e, BL_EVERIFY, "repo %s: %s is not encrypted (no age "
-					  "header) but encryption is configured; refusing it",
-					  repo_describe(rd->r), rd->key);
+		if (rd->head_len < sizeof(rd->head)) {
+			size_t n = sizeof(rd->head) - rd->head_len;
+
+			if (n > got)
+				n = got;
+			memcpy(rd->head + rd->head_len, rd->buf, n);
+			rd->head_len += n;
+			if (rd->head_len == sizeof(rd->head) && !age_is_age(rd->head, rd->head_len))
+				return errbuf_set(e, BL_EVERIFY, "repo %s: %s is not encrypted (no "
+						  "age header) but encryption is configured; "
+						  "refusing it", repo_describe(rd->r), rd->key);
+		}
 		rc = age_dec_write(rd->dec, rd->buf, got, e);
 	}
 	if (rc)
@@ -285,6 +295,15 @@ static const struct repo_ops crypt_ops = {
 	crypt_reader_open, crypt_reader_read, crypt_reader_close,
 	crypt_list, crypt_exists, crypt_del, crypt_close,
 	0,
+};
+
+/* The same over a driver whose killed writes can leave short objects. */
+static const struct repo_ops crypt_ops_torn = {
+	"crypt",
+	crypt_writer_open, crypt_writer_write, crypt_writer_commit, crypt_writer_abort,
+	crypt_reader_open, crypt_reader_read, crypt_reader_close,
+	crypt_list, crypt_exists, crypt_del, crypt_close,
+	1,
 };
 
 static int read_small_file(const char *path, struct strbuf *out, struct errbuf *e)
@@ -443,14 +462,93 @@ int repo_crypt_wrap(struct repo *inner, json_t *spec, const char *cfgdir, struct
 	}
 	s->inner = inner;
 	r = xcalloc(1, sizeof(*r));
-	r->ops = &crypt_ops;
+	r->ops = repo_torn_writes(inner) ? &crypt_ops_torn : &crypt_ops;
 	r->state = s;
 	snprintf(r->describe, sizeof(r->describe), "%s", repo_describe(inner));
 	*out = r;
 	return 0;
 }
 
+int repo_crypt_rekey(struct repo *r, const char *key, int *changed, struct errbuf *e)
+{
+	struct crypt_state *s;
+	struct repo_reader *rd = NULL;
+	struct repo_writer *w = NULL;
+	struct strbuf head = STRBUF_INIT, want = STRBUF_INIT, nh = STRBUF_INIT;
+	unsigned char *buf = NULL;
+	size_t hl = 0, got, i;
+	int rc;
+
+	*changed = 0;
+	if (!repo_crypt_enabled(r))
+		return errbuf_set(e, BL_EUSAGE, "rekey: the repository is not encrypted (no "
+				  "encryption in the config)");
+	s = state_of(r);
+	if (!s->can_write || !age_keys_recipient(s->keys, 0))
+		return errbuf_set(e, BL_EUSAGE, "rekey: expected encryption.recipients (age1... "
+				  "public keys) to rewrap for");
+	if (s->command_error.code) {
+		*e = s->command_error;
+		return e->code;
+	}
+	if (s->identity_command && (rc = run_identity_command(r, e)))
+		return rc;
+	rc = repo_key_check(key, e);
+	if (!rc)
+		rc = repo_reader_open(s->inner, key, &rd, e);
+	if (rc)
+		goto out;
+	buf = xmalloc(READ_STEP);
+	while (!hl) {
+		rc = repo_reader_read(rd, buf, READ_STEP, &got, e);
+		if (rc)
+			goto out;
+		if (!got || head.len + got > AGE_HEADER_MAX + READ_STEP) {
+			rc = errbuf_set(e, BL_EVERIFY, "repo %s: %s: no complete age header",
+					repo_describe(r), key);
+			goto out;
+		}
+		strbuf_add(&head, buf, got);
+		hl = age_header_length(head.buf, head.len);
+	}
+	strbuf_addstr(&want, "\n-> " AGE_KEYS_STANZA);
+	for (i = 0; age_keys_recipient(s->keys, i); i++)
+		strbuf_addf(&want, " %s", age_keys_recipient(s->keys, i));
+	strbuf_addch(&want, '\n');
+	if (memmem(head.buf, hl, want.buf, want.len))
+		goto out;   /* already for exactly these recipients */
+	rc = age_rewrap_header(s->keys, head.buf, hl, s->keys, &nh, e);
+	if (rc) {
+		errbuf_prefix(e, "repo %s: %s: ", repo_describe(r), key);
+		goto out;
+	}
+	rc = repo_writer_open(s->inner, key, -1, &w, e);
+	if (!rc)
+		rc = repo_writer_write(w, nh.buf, nh.len, e);
+	if (!rc)
+		rc = repo_writer_write(w, head.buf + hl, head.len - hl, e);
+	while (!rc) {
+		rc = repo_reader_read(rd, buf, READ_STEP, &got, e);
+		if (rc || !got)
+			break;
+		rc = repo_writer_write(w, buf, got, e);
+	}
+	if (!rc) {
+		rc = repo_writer_commit(w, e);
+		w = NULL;
+		*changed = !rc;
+	}
+out:
+	repo_writer_abort(w);
+	repo_reader_close(rd);
+	free(buf);
+	strbuf_release(&head);
+	strbuf_release(&want);
+	strbuf_release(&nh);
+	return rc;
+}
+
 int repo_crypt_enabled(const struct repo *r)
 {
-	return r && r->ops == &crypt_ops;
+	return r && (r->ops == &crypt_ops || r->ops == &crypt_ops_torn);
 }

@@ -37,6 +37,16 @@
 int repo_crypt_wrap(struct repo *inner, json_t *spec, const char *cfgdir, struct repo **out,
 		    struct errbuf *e);
 
+/* Key rotation: rewrite key's age header so that exactly r's current
+ * recipients can open it, unwrapping the file key with r's identities; the
+ * payload bytes are copied as stored, never decrypted. The object is
+ * rewritten through the inner driver's atomic write (a whole new object:
+ * the header's length changes with the recipients). *changed = 0 when its
+ * header already names exactly these recipients. BL_EUSAGE when r has no
+ * X25519 recipients (a passphrase cannot be rewrapped: its file key is
+ * shared by a session) or is not encrypting. */
+int repo_crypt_rekey(struct repo *r, const char *key, int *changed, struct errbuf *e);
+
 /* 1 when r encrypts (is a repo_crypt wrapper). */
 int repo_crypt_enabled(const struct repo *r);
 

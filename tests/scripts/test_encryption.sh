@@ -214,6 +214,24 @@ step verify-pass-agecli 0 "$bb" --config "$tmp/pass.json" verify --all
 ENC_PASS=wrong-$PASS step verify-pass-wrong 1 "$bb" --config "$tmp/pass.json" verify --all
 t_contains "$(cat "$logs/verify-pass-wrong.err")" "passphrase" "a wrong passphrase says a passphrase is needed"
 
+# -- key rotation: rekey rewraps every object for the new recipients only --
+payload_of() { python3 -c 'import sys
+b = open(sys.argv[1], "rb").read(); i = b.index(b"\n---") + 1; import hashlib; print(hashlib.sha256(b[b.index(b"\n", i) + 1:]).hexdigest())' "$1"; }
+before_payload=$(payload_of "$tmp/repo/$dump")
+cfg rot "$repo_local" "{ \"recipients\": [\"$pub2\"], \"identity_file\": \"$tmp/key1.txt\" }"
+step rekey 0 "$bb" --config "$tmp/rot.json" rekey
+t_contains "$(cat "$logs/rekey.out")" "rekeyed" "rekey reports what it did"
+[ "$(payload_of "$tmp/repo/$dump")" = "$before_payload" ] && t_ok || t_fail "rekey changed the payload bytes"
+age -d -i "$tmp/key1.txt" "$tmp/repo/$dump" >/dev/null 2>&1 && t_fail "the old key still opens a rekeyed object" || t_ok
+age -d -i "$tmp/key2.txt" "$tmp/repo/$dump" | zstd -dq | pg_restore -l >/dev/null 2>&1 && t_ok ||
+	t_fail "the new key does not open a rekeyed dump"
+cfg k2 "$repo_local" "{ \"recipients\": [\"$pub2\"], \"identity_file\": \"$tmp/key2.txt\" }"
+step verify-rekeyed 0 "$bb" --config "$tmp/k2.json" verify --all
+step rekey-again 0 "$bb" --config "$tmp/k2.json" rekey
+t_contains "$(cat "$logs/rekey-again.out")" "rekeyed 0 of" "a second rekey rewrites nothing"
+ls "$tmp/repo/enc/rekey/"rekey-*.json >/dev/null 2>&1 && t_ok || t_fail "no rekey record in the repository"
+step rekey-plain 2 "$bb" --config "$tmp/wo.json" rekey --bogus
+
 # -- secrets never in output or the repositories --
 for secret in "$PASS" "$sec1" "$(grep '^AGE-SECRET-KEY-' "$tmp/key2.txt")"; do
 	hits=$(grep -rlaF -- "$secret" "$logs" "$tmp/repo" "$tmp/repo-pass" "$tmp/sftp-repo" "$svc/s3/data" "$tmp"/state-* 2>/dev/null)
