@@ -4,7 +4,6 @@
 #include <string.h>
 
 #include "config.h"
-#include "repo_crypt.h"
 
 int repo_key_check(const char *key, struct errbuf *e)
 {

@@ -2,7 +2,7 @@
  * repo_crypt: client-side encryption of every object, as a repository
  * driver that wraps another (a decorator over struct repo_ops).
  *
- * Contract: repo_crypt_wrap() takes the config's "encryption" object and an
+ * Contract: repo_crypt_wrap() (repo_driver.h) takes the config's "encryption" object and an
  * open repository and returns one whose writers encrypt (age v1, lib/io/age.h)
  * what callers write, and whose readers decrypt, so callers keep storing
  * zstd bytes and checking their SHA-256 as before. Keys, listing, sizes
@@ -32,10 +32,8 @@
 #include "errbuf.h"
 #include "repo.h"
 
-/* On success *out owns inner; on failure inner is left to the caller.
- * cfgdir resolves a relative identity_file. */
-int repo_crypt_wrap(struct repo *inner, json_t *spec, const char *cfgdir, struct repo **out,
-		    struct errbuf *e);
+/* repo_crypt_wrap() is declared in repo_driver.h: repo_open calls it, and
+ * repo.c must not include this header (modules do not include each other). */
 
 /* Key rotation: rewrite key's age header so that exactly r's current
  * recipients can open it, unwrapping the file key with r's identities; the
