@@ -12,6 +12,7 @@ int cmd_show(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e);
 int cmd_verify(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e);
 int cmd_restore(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e);
 int cmd_prune(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e);
+int cmd_rekey(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e);
 int cmd_drill(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e);
 
 #endif

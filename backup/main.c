@@ -29,6 +29,13 @@ static const struct cli_command commands[] = {
 	  "return true or at least one row), drops the scratch database, and stores the\n"
 	  "report beside the backup (drill-<time>.json). Default: the latest good backup.\n"
 	  "Exit 4 when anything differs, 1 when the drill could not be carried out." },
+	{ "rekey", cmd_rekey, "rewrap every object's key for encryption.recipients",
+	  "rekey [--json]\n\n"
+	  "Rewrites each stored object's age header so that exactly the configured\n"
+	  "encryption.recipients can open it (old recipients lose access), unwrapping\n"
+	  "its file key with the configured identity. Payloads are copied as stored,\n"
+	  "never decrypted. Records the rotation in <project>/rekey/. See\n"
+	  "docs/encryption.md." },
 	{ NULL, NULL, NULL, NULL }
 };
 

@@ -13,7 +13,7 @@ pkgs=(build-essential cmake pkg-config git
       clang libclang-rt-14-dev
       python3-alembic python3-psycopg2
       docker-compose time
-      jq)
+      jq age)
 missing=()
 for p in "${pkgs[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -96,6 +96,19 @@ static const struct schema notify_fields[] = {
 	END
 };
 
+/* Client-side encryption (docs/encryption.md): recipients or a passphrase
+ * to write, identities to read. Key strings are checked when the
+ * repository opens (lib/storage/repo_crypt.c), where the key can be named. */
+static const struct schema encryption_fields[] = {
+	F("recipients", SCHEMA_STRINGS),
+	F("passphrase_env", SCHEMA_STRING),
+	F("scrypt_work_factor", SCHEMA_INT),
+	F("identity_file", SCHEMA_STRING),
+	F("identity_env", SCHEMA_STRING),
+	F("identity_command", SCHEMA_STRINGS),
+	END
+};
+
 static const struct schema metrics_fields[] = {
 	F("textfile", SCHEMA_STRING),
 	END
@@ -173,6 +186,7 @@ static const struct schema root_fields[] = {
 	F("project", SCHEMA_STRING),
 	F("state_dir", SCHEMA_STRING),
 	OBJ("repository", repository_fields),
+	OBJ("encryption", encryption_fields),
 	ARR("databases", &database_item),
 	ARR("volumes", &volume_item),
 	OBJ("compression", compression_fields),

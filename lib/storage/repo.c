@@ -45,13 +45,27 @@ int repo_open_json(json_t *spec, const char *cfgdir, struct repo **out, struct e
 int repo_open(const struct config *cfg, struct repo **out, struct errbuf *e)
 {
 	json_t *spec = config_get(cfg, "repository");
+	json_t *enc = config_get(cfg, "encryption");
+	struct repo *inner;
+	int rc;
 
 	if (!spec) {
 		*out = NULL;
 		return errbuf_set(e, BL_EUSAGE, "%s: repository: missing (expected an object with "
 				  "\"type\" and \"path\")", cfg->path);
 	}
-	return repo_open_json(spec, cfg->dir, out, e);
+	rc = repo_open_json(spec, cfg->dir, out, e);
+	if (rc || !enc)
+		return rc;
+	/* Every object through age (repo_crypt.h): callers never see the
+	 * difference. */
+	inner = *out;
+	rc = repo_crypt_wrap(inner, enc, cfg->dir, out, e);
+	if (rc) {
+		errbuf_prefix(e, "%s: ", cfg->path);
+		repo_close(inner);
+	}
+	return rc;
 }
 
 void repo_close(struct repo *r)

@@ -48,5 +48,10 @@ struct repo {
 int repo_local_open(json_t *spec, const char *cfgdir, struct repo **out, struct errbuf *e);
 int repo_s3_open(json_t *spec, const char *cfgdir, struct repo **out, struct errbuf *e);
 int repo_sftp_open(json_t *spec, const char *cfgdir, struct repo **out, struct errbuf *e);
+/* The encrypting decorator (repo_crypt.h), called by repo_open when the
+ * config has "encryption". On success *out owns inner; on failure inner is
+ * left to the caller. cfgdir resolves a relative identity_file. */
+int repo_crypt_wrap(struct repo *inner, json_t *spec, const char *cfgdir, struct repo **out,
+		    struct errbuf *e);
 
 #endif

@@ -1,0 +1,114 @@
+/* ballast-backup rekey: rewrap every stored object's file key for the
+ * configured recipients (docs/encryption.md), without decrypting a payload. */
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "backupset.h"
+#include "commands.h"
+#include "lock.h"
+#include "log.h"
+#include "repo_crypt.h"
+#include "timeutil.h"
+
+struct gather {
+	const char *prefix;
+	json_t *keys;
+};
+
+static int gather_fn(void *ctx, const struct repo_entry *ent, struct errbuf *e)
+{
+	struct gather *g = ctx;
+
+	(void)e;
+	if (!ent->tmp)
+		json_array_append_new(g->keys, json_string(ent->key));
+	return 0;
+}
+
+int cmd_rekey(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e)
+{
+	struct strbuf state = STRBUF_INIT, lockpath = STRBUF_INIT, prefix = STRBUF_INIT;
+	struct strbuf rec = STRBUF_INIT;
+	struct gather g = { NULL, json_array() };
+	struct repo *r = NULL;
+	struct lock *lk = NULL;
+	const char *project;
+	char now[TIME_UTC_MAX];
+	long long changed = 0;
+	json_t *k, *report = NULL;
+	size_t i;
+	int rc;
+
+	if (argc > 1) {
+		rc = cli_usage_error(ctx, e, "unexpected argument %s", argv[1]);
+		goto out;
+	}
+	rc = cli_config(ctx, e);
+	if (!rc)
+		rc = lock_state_dir(ctx->cfg, &state, e);
+	if (rc)
+		goto out;
+	/* The run lock: a backup being written is rekeyed by its own run. */
+	strbuf_addf(&lockpath, "%s/%s.backup.lock", state.buf, config_str(ctx->cfg, "project", ""));
+	rc = lock_acquire(lockpath.buf, "rekey", 0, &lk, e);
+	if (!rc)
+		rc = backupset_open(ctx->cfg, &r, &project, e);
+	if (rc)
+		goto out;
+	if (!repo_crypt_enabled(r)) {
+		rc = errbuf_set(e, BL_EUSAGE, "%s: rekey needs an \"encryption\" object with "
+				"recipients", ctx->cfg->path);
+		goto out;
+	}
+	strbuf_addf(&prefix, "%s/backups/", project);
+	g.prefix = prefix.buf;
+	rc = repo_list(r, prefix.buf, gather_fn, &g, e);
+	if (rc)
+		goto out;
+	json_array_foreach(g.keys, i, k) {
+		int ch = 0;
+
+		rc = repo_crypt_rekey(r, json_string_value(k), &ch, e);
+		if (rc)
+			goto out;
+		changed += ch;
+		if (ch)
+			log_msg(LOG_INFO, "rekeyed %s", json_string_value(k));
+	}
+	time_utc_format(time(NULL), now);
+	report = json_pack("{s:s, s:s, s:O, s:I, s:I}", "event", "result", "time", now,
+			   "recipients", config_get(ctx->cfg, "encryption.recipients"), "objects",
+			   (json_int_t)json_array_size(g.keys), "rewrapped", (json_int_t)changed);
+	/* The record of the rotation, stored (encrypted) beside the backups. */
+	{
+		char *text = json_dumps(report, JSON_COMPACT);
+		char stamp[TIME_UTC_MAX];
+		size_t j, n = 0;
+
+		for (j = 0; now[j]; j++)
+			if (now[j] != '-' && now[j] != ':')
+				stamp[n++] = now[j];
+		stamp[n] = 0;
+		strbuf_addf(&rec, "%s/rekey/rekey-%s.json", project, stamp);
+		rc = repo_put_bytes(r, rec.buf, text, strlen(text), e);
+		free(text);
+		if (rc)
+			goto out;
+	}
+	if (ctx->json)
+		log_json_result(report);
+	else
+		printf("rekeyed %lld of %zu objects for the configured recipients\n", changed,
+		       json_array_size(g.keys));
+out:
+	json_decref(report);
+	json_decref(g.keys);
+	repo_close(r);
+	lock_release(lk);
+	strbuf_release(&state);
+	strbuf_release(&lockpath);
+	strbuf_release(&prefix);
+	strbuf_release(&rec);
+	return rc;
+}

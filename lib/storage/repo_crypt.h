@@ -1,0 +1,51 @@
+/*
+ * repo_crypt: client-side encryption of every object, as a repository
+ * driver that wraps another (a decorator over struct repo_ops).
+ *
+ * Contract: repo_crypt_wrap() (repo_driver.h) takes the config's "encryption" object and an
+ * open repository and returns one whose writers encrypt (age v1, lib/io/age.h)
+ * what callers write, and whose readers decrypt, so callers keep storing
+ * zstd bytes and checking their SHA-256 as before. Keys, listing, sizes
+ * (ciphertext), deletion and atomic commits are the inner driver's.
+ *
+ * Fail closed:
+ * - a malformed recipient, a recipient libcrypto cannot encrypt to, an unset
+ *   passphrase_env, recipients and a passphrase together, an unreadable or
+ *   malformed identity_file / identity_env: BL_EUSAGE from repo_crypt_wrap,
+ *   before any object is written;
+ * - no recipient and no passphrase: every writer_open is refused (a host
+ *   configured to read only never stores plaintext);
+ * - an object without an age header is refused on read (a plaintext object
+ *   substituted into an encrypted repository is not trusted).
+ * identity_command runs once, at the first read (never on a write-only
+ * run), from argv without a shell; its stdout is the identity file text.
+ * When no identity opens an object the error is one line naming the
+ * repository, the key and the age1 recipients (or "passphrase") that would.
+ * Secrets are read from the environment or the files named, never from
+ * argv, and never appear in messages.
+ */
+#ifndef BALLAST_REPO_CRYPT_H
+#define BALLAST_REPO_CRYPT_H
+
+#include <jansson.h>
+
+#include "errbuf.h"
+#include "repo.h"
+
+/* repo_crypt_wrap() is declared in repo_driver.h: repo_open calls it, and
+ * repo.c must not include this header (modules do not include each other). */
+
+/* Key rotation: rewrite key's age header so that exactly r's current
+ * recipients can open it, unwrapping the file key with r's identities; the
+ * payload bytes are copied as stored, never decrypted. The object is
+ * rewritten through the inner driver's atomic write (a whole new object:
+ * the header's length changes with the recipients). *changed = 0 when its
+ * header already names exactly these recipients. BL_EUSAGE when r has no
+ * X25519 recipients (a passphrase cannot be rewrapped: its file key is
+ * shared by a session) or is not encrypting. */
+int repo_crypt_rekey(struct repo *r, const char *key, int *changed, struct errbuf *e);
+
+/* 1 when r encrypts (is a repo_crypt wrapper). */
+int repo_crypt_enabled(const struct repo *r);
+
+#endif

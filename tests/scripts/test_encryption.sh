@@ -1,0 +1,241 @@
+#!/usr/bin/env bash
+# services: pg s3 sshd
+# Client-side encryption end to end (docs/encryption.md) on the local, sftp
+# and s3 drivers: run, list, verify and restore through age; every stored
+# object is an age file that stock `age -d` + `zstd -d` turn into what
+# pg_restore and tar accept; objects re-encrypted by stock `age` (X25519 and
+# passphrase) are read back by ballast; a write-only host (public keys only)
+# runs and lists, and its verify names the key that would open the backup;
+# identity_command fetches the key; a configured but unusable key is refused
+# before anything is stored; a flipped byte fails verify; secrets never reach
+# output, argv or the repository.
+. "$(dirname "$0")/lib.sh"
+command -v age >/dev/null && command -v age-keygen >/dev/null || {
+	echo "SKIP: the age CLI is not installed (scripts/deps.sh installs it)"; exit 77; }
+svc=$BALLAST_TEST_SVC
+ci=$(cat "$svc/pg/conninfo")
+bb=$B/ballast-backup
+tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
+dbc() { echo "${ci/dbname=postgres/dbname=$1}"; }
+
+psql -X -q -d "$ci" -c "DROP DATABASE IF EXISTS encdb" -c "CREATE DATABASE encdb" >/dev/null 2>&1
+psql -X -q -v ON_ERROR_STOP=1 -d "$(dbc encdb)" \
+	-c "CREATE TABLE t AS SELECT g AS id, 'plaintext-marker-' || g AS v FROM generate_series(1, 20000) g" >/dev/null
+mkdir -p "$tmp/vol/sub"
+for i in 1 2 3; do printf 'volume-marker-%s\n' "$i" >"$tmp/vol/sub/f$i.txt"; done
+head -c 300000 /dev/zero | tr '\0' 'v' >"$tmp/vol/big.bin"
+
+age-keygen -o "$tmp/key1.txt" 2>/dev/null
+age-keygen -o "$tmp/key2.txt" 2>/dev/null
+age-keygen -o "$tmp/other.txt" 2>/dev/null
+pub1=$(age-keygen -y "$tmp/key1.txt")
+pub2=$(age-keygen -y "$tmp/key2.txt")
+sec1=$(grep '^AGE-SECRET-KEY-' "$tmp/key1.txt")
+PASS="pass-$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')"
+export ENC_PASS=$PASS ENC_ID=$sec1
+
+s3pre="enc-$$/"
+repo_local="{ \"type\": \"local\", \"path\": \"$tmp/repo\" }"
+repo_s3="{ \"type\": \"s3\", \"endpoint\": \"$(cat "$svc/s3/endpoint")\", \"region\": \"us-east-1\",
+  \"bucket\": \"$(cat "$svc/s3/bucket")\", \"prefix\": \"$s3pre\", \"path_style\": true,
+  \"access_key_env\": \"ENC_AK\", \"secret_key_env\": \"ENC_SK\" }"
+repo_sftp="{ \"type\": \"sftp\", \"host\": \"127.0.0.1\", \"port\": $(cat "$svc/sshd/port"),
+  \"user\": \"$(cat "$svc/sshd/user")\", \"key\": \"$(cat "$svc/sshd/key")\",
+  \"known_hosts\": \"$(cat "$svc/sshd/known_hosts_file")\", \"host_key_policy\": \"strict\",
+  \"path\": \"$tmp/sftp-repo\" }"
+export ENC_AK=$(cat "$svc/s3/access_key") ENC_SK=$(cat "$svc/s3/secret_key")
+
+cfg() { # NAME REPO ENCRYPTION-JSON
+	cat >"$tmp/$1.json" <<JSON
+{ "project": "enc", "state_dir": "$tmp/state-$1",
+  "repository": $2,
+  "encryption": $3,
+  "databases": [ { "name": "app", "conninfo": "$(dbc encdb)" } ],
+  "volumes": [ { "name": "files", "path": "$tmp/vol" } ] }
+JSON
+}
+x25519="{ \"recipients\": [\"$pub1\", \"$pub2\"], \"identity_file\": \"$tmp/key1.txt\" }"
+cfg local "$repo_local" "$x25519"
+cfg s3 "$repo_s3" "$x25519"
+cfg sftp "$repo_sftp" "$x25519"
+logs=$tmp/logs; mkdir -p "$logs"
+step() { # NAME EXPECTED_RC CMD...
+	local name=$1 want=$2 rc; shift 2
+	"$@" >"$logs/$name.out" 2>"$logs/$name.err"; rc=$?
+	[ "$rc" = "$want" ] && t_ok || t_fail "$name exited $rc, expected $want: $(tail -3 "$logs/$name.err")"
+}
+latest() { "$bb" --config "$tmp/$1.json" list --json | python3 -c \
+	'import json,sys; print(json.load(sys.stdin)["backups"][-1]["id"])'; }
+rows() { psql -X -At -d "$(dbc "$1")" -c "SELECT count(*) FROM t" 2>&1; }
+
+# -- run, list, verify, restore on each driver --
+for d in local sftp s3; do
+	step "run-$d" 0 "$bb" --config "$tmp/$d.json" run
+	step "list-$d" 0 "$bb" --config "$tmp/$d.json" list
+	step "verify-$d" 0 "$bb" --config "$tmp/$d.json" verify --all
+	psql -X -q -d "$ci" -c "DROP DATABASE IF EXISTS enc_$d" -c "CREATE DATABASE enc_$d" >/dev/null 2>&1
+	id=$(latest "$d")
+	step "restore-$d" 0 "$bb" --config "$tmp/$d.json" restore "$id" --db app --target "$(dbc "enc_$d")"
+	[ "$(rows "enc_$d")" = 20000 ] && t_ok || t_fail "$d: restored rows: $(rows "enc_$d")"
+	rm -rf "$tmp/out-$d"
+	step "restore-vol-$d" 0 "$bb" --config "$tmp/$d.json" restore "$id" --volume files --to "$tmp/out-$d"
+	cmp -s "$tmp/vol/sub/f2.txt" "$tmp/out-$d/sub/f2.txt" && t_ok || t_fail "$d: volume file differs"
+done
+
+# -- every stored object is an age file; no plaintext anywhere --
+n=0; bad=""
+while IFS= read -r f; do
+	n=$((n + 1))
+	[ "$(head -c 21 "$f")" = "age-encryption.org/v1" ] || bad="$bad $f"
+done < <(find "$tmp/repo" -type f)
+[ "$n" -ge 3 ] && t_ok || t_fail "only $n objects in the local repository"
+[ -z "$bad" ] && t_ok || t_fail "objects without an age header:$bad"
+hits=$(grep -rlaF -e plaintext-marker -e volume-marker -e '"items"' "$tmp/repo" "$tmp/sftp-repo" "$svc/s3/data" 2>/dev/null)
+[ -z "$hits" ] && t_ok || t_fail "plaintext found in a repository: $hits"
+n=$(grep -rlaF "age-encryption.org/v1" "$svc/s3/data" 2>/dev/null | wc -l)
+[ "$n" -ge 3 ] && t_ok || t_fail "the s3 server holds $n age objects"
+
+# -- ballast -> stock age: decrypt by hand, decompress, restore --
+man=$(find "$tmp/repo" -name manifest.json | head -1)
+bdir=$(dirname "$man")
+age -d -i "$tmp/key2.txt" "$man" >"$tmp/manifest.plain" && t_ok || t_fail "age -d of the manifest"
+python3 -c 'import json,sys; json.load(open(sys.argv[1]))["items"]' "$tmp/manifest.plain" && t_ok ||
+	t_fail "the decrypted manifest is not ballast's JSON"
+dump=$(python3 -c 'import json,sys
+m = json.load(open(sys.argv[1]))
+for it in m["items"]:
+    for o in it.get("objects", []) + ([it["object"]] if "object" in it else []):
+        if it["type"] == "db": print(o["key"]); sys.exit(0)' "$tmp/manifest.plain")
+vol=$(python3 -c 'import json,sys
+m = json.load(open(sys.argv[1]))
+for it in m["items"]:
+    for o in it.get("objects", []) + ([it["object"]] if "object" in it else []):
+        if it["type"] == "volume": print(o["key"]); sys.exit(0)' "$tmp/manifest.plain")
+[ -n "$dump" ] && [ -n "$vol" ] && t_ok || t_fail "no db or volume object in the manifest: $(head -c 600 "$tmp/manifest.plain")"
+age -d -i "$tmp/key1.txt" "$tmp/repo/$dump" | zstd -dq >"$tmp/dump.bin" && t_ok || t_fail "age -d | zstd -d of the dump"
+pg_restore -l "$tmp/dump.bin" >"$tmp/toc.txt" 2>&1 && grep -q "TABLE DATA public t" "$tmp/toc.txt" && t_ok ||
+	t_fail "pg_restore does not accept the hand-decrypted dump: $(head -3 "$tmp/toc.txt")"
+age -d -i "$tmp/key1.txt" "$tmp/repo/$vol" | zstd -dq | tar -tf - >"$tmp/tar.txt" 2>&1 &&
+	grep -q "sub/f1.txt" "$tmp/tar.txt" && t_ok || t_fail "tar does not list the hand-decrypted volume: $(head -3 "$tmp/tar.txt")"
+age -d -i "$tmp/other.txt" "$man" >/dev/null 2>&1 && t_fail "age -d with a foreign key succeeded" || t_ok
+
+# -- stock age -> ballast: objects re-encrypted by age to an X25519 recipient --
+for k in "$dump" "${man#$tmp/repo/}"; do
+	age -d -i "$tmp/key1.txt" "$tmp/repo/$k" | age -r "$pub1" -o "$tmp/reenc" && mv "$tmp/reenc" "$tmp/repo/$k"
+done
+grep -qa "ballast-recipients" "$tmp/repo/$dump" && t_fail "the dump was not replaced by age's own file" || t_ok
+id=$(basename "$bdir")
+step verify-age-x25519 0 "$bb" --config "$tmp/local.json" verify "$id"
+psql -X -q -d "$ci" -c "DROP DATABASE IF EXISTS enc_agecli" -c "CREATE DATABASE enc_agecli" >/dev/null 2>&1
+step restore-age-x25519 0 "$bb" --config "$tmp/local.json" restore "$id" --db app --target "$(dbc enc_agecli)"
+[ "$(rows enc_agecli)" = 20000 ] && t_ok || t_fail "restore of age-encrypted objects: $(rows enc_agecli)"
+
+# -- tampering: one flipped byte in a dump fails verify (exit 4) --
+cp "$tmp/repo/$dump" "$tmp/dump.keep"
+python3 -c 'import sys
+p = sys.argv[1]; b = bytearray(open(p, "rb").read()); b[len(b) // 2] ^= 1; open(p, "wb").write(b)' "$tmp/repo/$dump"
+step verify-tampered 4 "$bb" --config "$tmp/local.json" verify "$id"
+cp "$tmp/dump.keep" "$tmp/repo/$dump"
+# a plaintext object in an encrypted repository is refused
+age -d -i "$tmp/key1.txt" "$tmp/dump.keep" >"$tmp/repo/$dump"
+step verify-plaintext 4 "$bb" --config "$tmp/local.json" verify "$id"
+t_contains "$(cat "$logs/verify-plaintext.err")" "not encrypted" "a plaintext object is named"
+cp "$tmp/dump.keep" "$tmp/repo/$dump"
+
+# -- write-only host: public keys only --
+cfg wo "$repo_local" "{ \"recipients\": [\"$pub1\", \"$pub2\"] }"
+step run-wo 0 "$bb" --config "$tmp/wo.json" run
+step list-wo 0 "$bb" --config "$tmp/wo.json" list
+step verify-wo 1 "$bb" --config "$tmp/wo.json" verify "$(latest wo)"
+t_contains "$(cat "$logs/verify-wo.err")" "$pub1" "a missing identity names the key that would open it"
+t_lines "$(cat "$logs/verify-wo.err")" 1 "the missing-identity error"
+
+# -- identity_command and identity_env --
+cfg cmd "$repo_local" "{ \"recipients\": [\"$pub1\"], \"identity_command\": [\"cat\", \"$tmp/key1.txt\"] }"
+step verify-cmd 0 "$bb" --config "$tmp/cmd.json" verify --all
+cfg cmdbad "$repo_local" "{ \"recipients\": [\"$pub1\"], \"identity_command\": [\"false\"] }"
+step run-cmdbad 0 "$bb" --config "$tmp/cmdbad.json" run
+step verify-cmdbad 1 "$bb" --config "$tmp/cmdbad.json" verify --all
+t_contains "$(cat "$logs/verify-cmdbad.err")" "identity_command" "a failing identity_command is named"
+cfg idenv "$repo_local" "{ \"recipients\": [\"$pub1\"], \"identity_env\": \"ENC_ID\" }"
+step verify-idenv 0 "$bb" --config "$tmp/idenv.json" verify --all
+
+# -- fail closed: nothing stored with an unusable key --
+before=$(find "$tmp/repo" -type f | wc -l)
+cfg badrecip "$repo_local" '{ "recipients": ["age1notakey"] }'
+step run-badrecip 2 "$bb" --config "$tmp/badrecip.json" run
+t_contains "$(cat "$logs/run-badrecip.err")" "encryption.recipients[0]" "a bad recipient is named"
+cfg nopass "$repo_local" '{ "passphrase_env": "ENC_UNSET_PASSPHRASE" }'
+step run-nopass 2 "$bb" --config "$tmp/nopass.json" run
+t_contains "$(cat "$logs/run-nopass.err")" "ENC_UNSET_PASSPHRASE" "an unset passphrase_env is named"
+cfg readonly "$repo_local" "{ \"identity_file\": \"$tmp/key1.txt\" }"
+step run-readonly 2 "$bb" --config "$tmp/readonly.json" run
+cfg badid "$repo_local" "{ \"recipients\": [\"$pub1\"], \"identity_file\": \"$tmp/missing.txt\" }"
+step run-badid 2 "$bb" --config "$tmp/badid.json" run
+after=$(find "$tmp/repo" -type f | wc -l)
+[ "$before" = "$after" ] && t_ok || t_fail "a refused run stored objects ($before -> $after)"
+
+# -- passphrase (scrypt): ballast <-> age, driving age's prompt through a pty --
+agepty() { # PASSPHRASE ARGS...: run age with the passphrase typed at its prompt
+	AGEPTY_PASS=$1 python3 - "${@:2}" <<'PY'
+import os, pty, sys
+pid, fd = pty.fork()
+if pid == 0:
+    os.execvp("age", ["age"] + sys.argv[1:])
+buf = b""
+typed = 0
+while True:
+    try:
+        d = os.read(fd, 1024)
+    except OSError:
+        break
+    if not d:
+        break
+    buf += d
+    while typed < 2 and buf.lower().count(b"passphrase") > typed:
+        os.write(fd, os.environ["AGEPTY_PASS"].encode() + b"\n")
+        typed += 1
+_, st = os.waitpid(pid, 0)
+sys.exit(os.waitstatus_to_exitcode(st))
+PY
+}
+cfg pass "{ \"type\": \"local\", \"path\": \"$tmp/repo-pass\" }" '{ "passphrase_env": "ENC_PASS" }'
+step run-pass 0 "$bb" --config "$tmp/pass.json" run
+step verify-pass 0 "$bb" --config "$tmp/pass.json" verify --all
+pman=$(find "$tmp/repo-pass" -name manifest.json | head -1)
+grep -qa -- "-> scrypt " "$pman" && t_ok || t_fail "the passphrase manifest has no scrypt stanza"
+agepty "$PASS" -d -o "$tmp/pman.plain" "$pman" >/dev/null 2>&1 && t_ok || t_fail "age -d of a passphrase object"
+grep -q '"items"' "$tmp/pman.plain" 2>/dev/null && t_ok || t_fail "age -d did not yield the manifest"
+age -d -i "$tmp/key1.txt" "$pman" >/dev/null 2>&1 && t_fail "an X25519 key opened a passphrase object" || t_ok
+# age encrypts with the passphrase; ballast reads it
+agepty "$PASS" -p -o "$tmp/pman.age" "$tmp/pman.plain" >/dev/null 2>&1 && mv "$tmp/pman.age" "$pman" && t_ok ||
+	t_fail "age -p did not encrypt"
+step verify-pass-agecli 0 "$bb" --config "$tmp/pass.json" verify --all
+ENC_PASS=wrong-$PASS step verify-pass-wrong 1 "$bb" --config "$tmp/pass.json" verify --all
+t_contains "$(cat "$logs/verify-pass-wrong.err")" "passphrase" "a wrong passphrase says a passphrase is needed"
+
+# -- key rotation: rekey rewraps every object for the new recipients only --
+payload_of() { python3 -c 'import sys
+b = open(sys.argv[1], "rb").read(); i = b.index(b"\n---") + 1; import hashlib; print(hashlib.sha256(b[b.index(b"\n", i) + 1:]).hexdigest())' "$1"; }
+before_payload=$(payload_of "$tmp/repo/$dump")
+cfg rot "$repo_local" "{ \"recipients\": [\"$pub2\"], \"identity_file\": \"$tmp/key1.txt\" }"
+step rekey 0 "$bb" --config "$tmp/rot.json" rekey
+t_contains "$(cat "$logs/rekey.out")" "rekeyed" "rekey reports what it did"
+[ "$(payload_of "$tmp/repo/$dump")" = "$before_payload" ] && t_ok || t_fail "rekey changed the payload bytes"
+age -d -i "$tmp/key1.txt" "$tmp/repo/$dump" >/dev/null 2>&1 && t_fail "the old key still opens a rekeyed object" || t_ok
+age -d -i "$tmp/key2.txt" "$tmp/repo/$dump" | zstd -dq | pg_restore -l >/dev/null 2>&1 && t_ok ||
+	t_fail "the new key does not open a rekeyed dump"
+cfg k2 "$repo_local" "{ \"recipients\": [\"$pub2\"], \"identity_file\": \"$tmp/key2.txt\" }"
+step verify-rekeyed 0 "$bb" --config "$tmp/k2.json" verify --all
+step rekey-again 0 "$bb" --config "$tmp/k2.json" rekey
+t_contains "$(cat "$logs/rekey-again.out")" "rekeyed 0 of" "a second rekey rewrites nothing"
+ls "$tmp/repo/enc/rekey/"rekey-*.json >/dev/null 2>&1 && t_ok || t_fail "no rekey record in the repository"
+step rekey-plain 2 "$bb" --config "$tmp/wo.json" rekey --bogus
+
+# -- secrets never in output or the repositories --
+for secret in "$PASS" "$sec1" "$(grep '^AGE-SECRET-KEY-' "$tmp/key2.txt")"; do
+	hits=$(grep -rlaF -- "$secret" "$logs" "$tmp/repo" "$tmp/repo-pass" "$tmp/sftp-repo" "$svc/s3/data" "$tmp"/state-* 2>/dev/null)
+	[ -z "$hits" ] && t_ok || t_fail "a secret was written to: $hits"
+done
+
+t_done
