@@ -141,7 +141,9 @@ int session_open(struct cli_ctx *ctx, const struct session_cli *cli,
 	redact_conninfo_password(s->conninfo.len ? s->conninfo.buf : getenv("DATABASE_URL"));
 	o.schema = cfg ? config_str(cfg, "migrations.schema", NULL) : NULL;
 	o.table = cfg ? config_str(cfg, "migrations.table", NULL) : NULL;
-	o.strict_tx = cli->strict_tx;
+	/* --strict-transactions, or the project's standing choice */
+	o.strict_tx = cli->strict_tx ||
+		      (cfg && config_bool(cfg, "migrations.strict_transactions", 0));
 	o.release = cli->release && *cli->release ? cli->release : getenv("BALLAST_RELEASE");
 	rc = migration_scan(s->dir.buf, &s->files, e);
 	if (rc)

@@ -122,6 +122,7 @@ static const struct schema migrations_fields[] = {
 	F("lock_timeout", SCHEMA_DURATION),
 	F("statement_timeout", SCHEMA_DURATION),
 	F("lock_wait", SCHEMA_DURATION),
+	F("strict_transactions", SCHEMA_BOOL),
 	END
 };
 
