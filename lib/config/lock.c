@@ -177,10 +177,13 @@ int lock_state_dir(const struct config *cfg, struct strbuf *out, struct errbuf *
 {
 	const char *conf = cfg ? config_str(cfg, "state_dir", NULL) : NULL;
 	const char *xdg = getenv("XDG_STATE_HOME"), *home = getenv("HOME");
+	const char *env = getenv("BALLAST_STATE_DIR");
 
 	strbuf_reset(out);
 	if (conf && *conf)
 		config_path(cfg, conf, out);
+	else if (env && *env)
+		strbuf_addstr(out, env);
 	else if (geteuid() == 0)
 		strbuf_addstr(out, "/var/lib/ballast");
 	else if (xdg && *xdg)

@@ -14,7 +14,8 @@
  * recorded on shared storage): a holder on this host whose pid is gone.
  *
  * lock_state_dir(): the local state directory: the config's top-level
- * "state_dir", else /var/lib/ballast for root, else $XDG_STATE_HOME/ballast
+ * "state_dir", else $BALLAST_STATE_DIR, else /var/lib/ballast for root,
+ * else $XDG_STATE_HOME/ballast
  * or ~/.local/state/ballast. It is created 0700 when missing.
  */
 #ifndef BALLAST_LOCK_H
