@@ -274,6 +274,11 @@ int deploy_env_open(struct config *cfg, const char *name, int connect,
 		env->compose_command = json_pack("[ss]", "docker", "compose");
 	else
 		json_incref(env->compose_command);
+	env->docker_command = json_object_get(env->node, "docker_command");
+	if (json_array_size(env->docker_command))
+		json_incref(env->docker_command);
+	else
+		env->docker_command = json_pack("[s]", "docker");
 	env->backup_command = json_object_get(env->node, "backup_command");
 	if (!env->backup_command)
 		env->backup_command = json_pack("[s]", "ballast-backup");
@@ -311,7 +316,9 @@ int deploy_env_open(struct config *cfg, const char *name, int connect,
 	else if (json_is_string(v) && !strcmp(json_string_value(v), "always"))
 		env->data_restore = DEPLOY_RESTORE_ALWAYS;
 	if ((rc = env_dur(env, "lock_ttl", 30 * 60 * 1000LL, &env->lock_ttl_ms, e)) ||
-	    (rc = env_dur(env, "hook_timeout", HOOKS_DEFAULT_TIMEOUT_MS, &env->hook_timeout_ms, e)))
+	    (rc = env_dur(env, "hook_timeout", HOOKS_DEFAULT_TIMEOUT_MS, &env->hook_timeout_ms, e)) ||
+	    (rc = env_dur(env, "compose_timeout", 10 * 60 * 1000LL, &env->compose_timeout_ms, e)) ||
+	    (rc = env_dur(env, "stop_grace", -1, &env->stop_grace_ms, e)))
 		goto out;
 	v = json_object_get(env->node, "min_free");
 	env->min_free_bytes = 256LL * 1024 * 1024;
@@ -366,6 +373,7 @@ void deploy_env_close(struct deploy_env *env)
 		http_check_release(&env->health[i]);
 	free(env->health);
 	json_decref(env->compose_command);
+	json_decref(env->docker_command);
 	json_decref(env->backup_command);
 	json_decref(env->migrate_command);
 	json_decref(env->images);

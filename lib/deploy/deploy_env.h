@@ -53,6 +53,7 @@ struct deploy_env {
 	char *env_file;           /* idem, may be NULL */
 	char *project_name;       /* may be NULL */
 	json_t *compose_command;  /* array of strings */
+	json_t *docker_command;   /* array of strings: inspects containers for compose v1 */
 	json_t *images;           /* VAR -> repository */
 	json_t *backup_command, *migrate_command;
 	char *target_config;      /* the config file on the target */
@@ -62,6 +63,8 @@ struct deploy_env {
 	long long lock_ttl_ms;
 	long long min_free_bytes;
 	long long hook_timeout_ms;
+	long long compose_timeout_ms; /* every compose and docker command */
+	long long stop_grace_ms;  /* -1: compose's own default (10 s) */
 	struct http_check *health;
 	size_t nhealth;
 	json_t *hooks;
