@@ -32,6 +32,7 @@ touch "$STANDIN/fail-pull-v3"
 run_deploy deploy qa --release v3
 check "pull failure exits 1" eq "$RC" 1
 check "pull failure says nothing changed" contains "$ERR" "nothing was changed"
+check "pull failure: the last line starts with aborted" contains "$(printf '%s' "$ERR" | tail -n1)" "error: aborted, nothing was changed"
 check "pull failure names the pull" contains "$ERR" "manifest for v3 not found"
 check "after pull failure: state v2" eq "$(state_release)" v2
 check "after pull failure: health v2" eq "$(health_release)" v2
@@ -75,6 +76,15 @@ echo unhealthy > "$STANDIN/ps-health-v3"
 run_deploy deploy qa --release v3
 check "compose service unhealthy: rolled back" contains "$ERR" "compose service backend is unhealthy"
 check "after unhealthy service: state v2" eq "$(state_release)" v2
+rm "$STANDIN/ps-health-v3"
+
+# Compose listing no service at all (v1 ignoring `ps --format json`, or
+# nothing running) is not a healthy release.
+echo none > "$STANDIN/ps-health-v3"
+run_deploy deploy qa --release v3
+check "compose lists no service: exits 1" eq "$RC" 1
+check "compose lists no service: rolled back at verify" contains "$ERR" "compose lists no running service"
+check "after no service listed: state v2" eq "$(state_release)" v2
 rm "$STANDIN/ps-health-v3"
 
 # ---- SIGTERM mid-deploy: the step ends, the run rolls back and unlocks ----
