@@ -5,10 +5,11 @@
 # (tests/data/docker-app) and pulled by compose, once with compose v2
 # (`docker compose`) and once with compose v1 (`docker-compose`, which has
 # no `ps --format json`). Each version: deploy, redeploy, a release whose
-# container healthcheck fails while /health answers 200 (rolled back), one
-# whose /health answers 500 (rolled back), a missing tag (aborted), each
-# checked with `docker inspect` (image and container id) and over the port
-# published on 127.0.0.1; with v2 also `status` while a deploy runs.
+# container healthcheck fails while /health answers 200 (rolled back), a
+# missing tag (aborted), each checked with `docker inspect` (image and
+# container id) and over the port published on 127.0.0.1; with v2 also
+# /health 500 (rolled back), `status` while a deploy runs, a concurrent
+# deploy (exit 3), and kill -9 mid-verify then `rollback`.
 set -u
 
 B=${BALLAST_BINARY_DIR:?}
@@ -163,7 +164,8 @@ suite() {
 suite v2 "[\"$DOCKER\", \"compose\"]"
 
 # status while a deploy runs: the deploy of badhc sits in verify until its
-# deadline, holding the lock with a pending record.
+# deadline, holding the lock with a pending record; a second deploy meanwhile
+# gets exit 3; then the run is killed with SIGKILL and rolled back.
 "$DEPLOY" --config "$CFG" deploy qa --release badhc >"$WORK/bg.out" 2>"$WORK/bg.err" &
 bg=$!
 for _ in $(seq 1 600); do
@@ -176,8 +178,19 @@ check "v2: status during a deploy says it is in progress" contains "$OUT" "a dep
 check "v2: status during a deploy does not advise a rollback" lacks "$OUT" "ATTENTION"
 run_deploy --json status qa
 check "v2: status --json marks the pending deploy running" eq "$(printf '%s' "$OUT" | tail -n1 | jq -r .pending)" running
-wait "$bg"
-check "v2: the background deploy was rolled back" eq "$? $(state_release)" "1 v2"
+run_deploy deploy qa --release v1
+check "v2: a concurrent deploy exits 3" eq "$RC" 3
+# kill -9 mid-verify: the lock's pid is gone, status says so, and rollback
+# brings v2 back.
+kill -9 "$bg"
+wait "$bg" 2>/dev/null
+run_deploy status qa
+check "v2: after kill -9 status advises the rollback" contains "$OUT" "ATTENTION    the deploy of badhc did not finish"
+run_deploy rollback qa
+check "v2: rollback after kill -9 exits 0" eq "$RC" 0
+check "v2: after the rollback the container runs v2" eq "$(cimage)" "$REG/t/backend:v2"
+check "v2: after the rollback /health says v2" eq "$(health_release)" v2
+check "v2: after the rollback no pending record" eq "$(jq -r 'has("pending")' "$APP/.ballast/state.json")" false
 
 if [ -n "$COMPOSE_V1" ]; then
 	suite v1 "[\"$COMPOSE_V1\"]"
