@@ -17,9 +17,10 @@
 #                         under DIR, delete its bridges and remove DIR.
 #
 # The engine runs without the default bridge (--bridge=none: two engines
-# would both want docker0) and without touching the host's firewall
-# (--iptables=false): compose creates its own bridge networks, and ports
-# published on 127.0.0.1 are served by docker-proxy. Needs root.
+# would both want docker0) and without touching the host's firewall or
+# sysctls (--iptables=false, --ip-forward=false): compose creates its own
+# bridge networks, and ports published on 127.0.0.1 are served by
+# docker-proxy. Needs root.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
@@ -55,7 +56,7 @@ start)
 	dockerd --config-file "$dir/daemon.json" --storage-driver=vfs \
 		--data-root "$dir/data" --exec-root "$dir/exec" --pidfile "$dir/dockerd.pid" \
 		-H "unix://$dir/docker.sock" --bridge=none --iptables=false --ip-masq=false \
-		--ip6tables=false --userland-proxy=true --log-level=warn \
+		--ip6tables=false --ip-forward=false --userland-proxy=true --log-level=warn \
 		>"$dir/dockerd.log" 2>&1 &
 	echo $! > "$dir/pid"
 	for _ in $(seq 1 300); do
