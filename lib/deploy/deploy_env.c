@@ -171,6 +171,25 @@ static int env_dur(struct deploy_env *env, const char *key, long long def, long 
 	return 0;
 }
 
+/* compose_command unset: `docker compose` when the docker CLI has the
+ * plugin, else `docker-compose` (compose v1, or v2's standalone binary) when
+ * that answers. When neither does, `docker compose` stays, so the preflight
+ * names the missing command. */
+static json_t *detect_compose(struct transport *t)
+{
+	const char *v2[] = { "docker", "compose", "version", NULL };
+	const char *v1[] = { "docker-compose", "version", NULL };
+	struct errbuf ignore = ERRBUF_INIT;
+	int st = 1;
+
+	if (t && !transport_run(t, v2, NULL, NULL, NULL, NULL, &st, 30000, &ignore) && st != 0) {
+		st = 1;
+		if (!transport_run(t, v1, NULL, NULL, NULL, NULL, &st, 30000, &ignore) && st == 0)
+			return json_pack("[s]", "docker-compose");
+	}
+	return json_pack("[ss]", "docker", "compose");
+}
+
 static char *node_str(json_t *node, const char *key, const char *def)
 {
 	json_t *v = json_object_get(node, key);
@@ -271,7 +290,7 @@ int deploy_env_open(struct config *cfg, const char *name, int connect,
 	env->project_name = node_str(env->node, "project_name", NULL);
 	env->compose_command = json_object_get(env->node, "compose_command");
 	if (!env->compose_command)
-		env->compose_command = json_pack("[ss]", "docker", "compose");
+		env->compose_command = detect_compose(env->t);
 	else
 		json_incref(env->compose_command);
 	env->docker_command = json_object_get(env->node, "docker_command");

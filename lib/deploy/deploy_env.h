@@ -13,6 +13,9 @@
  * env file itself. An unknown environment is BL_EUSAGE listing the known
  * ones. With connect = 0 nothing is opened (for commands that only print).
  *
+ * Without compose_command, a connected open asks the target: `docker
+ * compose version`, else `docker-compose version` (one or two commands).
+ *
  * deploy_env_argv_*() build the exact argv of every command deploy runs on
  * the target, from the configured argv prefixes (compose_command,
  * backup_command, migrate_command) plus --config of the target's config.

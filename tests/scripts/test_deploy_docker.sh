@@ -92,7 +92,7 @@ YML
       "app_dir": "$APP",
       "env_file": ".env.qa",
       "project_name": "$PROJECT",
-      "compose_command": $compose,
+      $compose
       "docker_command": ["$DOCKER"],
       "backup_command": ["$B/ballast-backup"],
       "migrate_command": ["$B/ballast-migrate"],
@@ -121,6 +121,7 @@ suite() {
 
 	run_deploy deploy qa --release v1
 	check "$v: first deploy exits 0" eq "$RC" 0
+	check "$v: the compose version" contains "$("$DOCKER" inspect --format '{{index .Config.Labels "com.docker.compose.version"}}' $(cid))" "${v#v}."
 	check "$v: last line says deployed" contains "$(printf '%s' "$OUT" | tail -n1)" "deployed: qa is on v1"
 	check "$v: the container runs the v1 image" eq "$(cimage)" "$REG/t/backend:v1"
 	check "$v: /health on the published port says v1" eq "$(health_release)" v1
@@ -161,7 +162,7 @@ suite() {
 	check "$v: after health 500 /health says v2" eq "$(health_release)" v2
 }
 
-suite v2 "[\"$DOCKER\", \"compose\"]"
+suite v2 "\"compose_command\": [\"$DOCKER\", \"compose\"],"
 
 # status while a deploy runs: the deploy of badhc sits in verify until its
 # deadline, holding the lock with a pending record; a second deploy meanwhile
@@ -193,7 +194,12 @@ check "v2: after the rollback /health says v2" eq "$(health_release)" v2
 check "v2: after the rollback no pending record" eq "$(jq -r 'has("pending")' "$APP/.ballast/state.json")" false
 
 if [ -n "$COMPOSE_V1" ]; then
-	suite v1 "[\"$COMPOSE_V1\"]"
+	# No compose_command, and a docker CLI without the compose plugin: ballast
+	# must find `docker-compose` itself.
+	mkdir -p "$WORK/noplugins"
+	DOCKER_CONFIG=$WORK/noplugins suite v1 ""
+	check "v1: compose_command detected: the container was made by compose 1.x" \
+		contains "$("$DOCKER" inspect --format '{{index .Config.Labels "com.docker.compose.version"}}' $(cid))" "1."
 else
 	not_ok "compose v1 (docker-compose) is not installed: scripts/deps.sh installs it"
 fi
