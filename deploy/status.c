@@ -37,6 +37,17 @@ static json_t *tool_result(struct deploy_env *env, int backup, const char *const
 	return res;
 }
 
+/* A pending deploy whose lock is held by a live run (not an operator's lock,
+ * not stale) is still going: advising a rollback would only earn exit 3. */
+static int pending_running(json_t *state, json_t *lock)
+{
+	char why[200];
+
+	return json_object_get(state, "pending") && lock &&
+	       !json_is_true(json_object_get(lock, "manual")) &&
+	       !deploy_lock_is_stale(lock, why, sizeof(why));
+}
+
 int cmd_status(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e)
 {
 	struct deploy_env *env = NULL;
@@ -44,7 +55,7 @@ int cmd_status(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e)
 	json_t *state = NULL, *lock = NULL, *mig = NULL, *bk = NULL, *last = NULL, *res;
 	const char *margs[] = { "status", "--json", NULL };
 	const char *bargs[] = { "list", "--json", NULL };
-	int rc;
+	int rc, running;
 
 	if (argc != 2 || argv[1][0] == '-')
 		return cli_usage_error(ctx, e, "expected one environment");
@@ -78,6 +89,7 @@ int cmd_status(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e)
 	}
 	if (lock)
 		json_object_del(lock, "token");
+	running = pending_running(state, lock);
 	if (log_json()) {
 		res = json_pack("{s:s, s:s, s:s, s:O, s:O?, s:O?, s:O?}", "event", "result", "env",
 				env->name, "target", transport_describe(env->t), "state", state,
@@ -87,6 +99,8 @@ int cmd_status(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e)
 			json_object_set_new(res, "schema_error", json_string(why_m.buf));
 		if (!bk)
 			json_object_set_new(res, "backup_error", json_string(why_b.buf));
+		if (json_object_get(state, "pending"))
+			json_object_set_new(res, "pending", json_string(running ? "running" : "interrupted"));
 		log_json_result(res);
 		json_decref(res);
 	} else {
@@ -123,7 +137,10 @@ int cmd_status(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e)
 		} else {
 			printf("lock         free\n");
 		}
-		if (json_object_get(state, "pending"))
+		if (json_object_get(state, "pending") && running)
+			printf("running      a deploy of %s is in progress (its run holds the lock)\n",
+			       json_string_value(json_object_get(json_object_get(state, "pending"), "release")));
+		else if (json_object_get(state, "pending"))
 			printf("ATTENTION    the deploy of %s did not finish: run 'ballast-deploy rollback %s'\n",
 			       json_string_value(json_object_get(json_object_get(state, "pending"), "release")),
 			       env->name);

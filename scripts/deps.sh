@@ -13,7 +13,8 @@ pkgs=(build-essential cmake pkg-config git
       clang libclang-rt-14-dev
       python3-alembic python3-psycopg2
       docker-compose time
-      jq age)
+      jq age
+      docker.io docker-registry busybox-static)
 missing=()
 for p in "${pkgs[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -34,6 +35,40 @@ fi
 # tests and the demo start throwaway clusters of their own (initdb into a
 # temporary directory, on a free port), so nothing here stops, starts or
 # changes a server they did not create.
+
+# Compose v2: the `docker-compose` plugin binary from the next Debian
+# release's docker-compose package (it needs only libc6 >= 2.34). That
+# release is named in a temporary sources list with its own apt state, used
+# for this one download and removed right after, so the host's apt
+# configuration and everything else installed stay exactly as they were.
+# The v1 `docker-compose` above stays the system's; the plugin lives in
+# tests/services/tools (git-ignored) and the suites point DOCKER_CONFIG's
+# cli-plugins at it.
+plugin=$top/tests/services/tools/cli-plugins/docker-compose
+if [ ! -x "$plugin" ]; then
+	echo "deps: downloading the compose v2 plugin (Debian trixie's docker-compose)"
+	tmp=$(mktemp -d "${TMPDIR:-/tmp}/ballast-deps-XXXXXX")
+	trap 'rm -rf "$tmp"' EXIT
+	mkdir -p "$tmp/lists/partial" "$tmp/cache/archives/partial" "$tmp/etc/sources.list.d" "$tmp/etc/preferences.d" "$tmp/pkg"
+	echo "deb http://deb.debian.org/debian trixie main" > "$tmp/etc/sources.list"
+	aptopts=(-o "Dir::Etc::SourceList=$tmp/etc/sources.list"
+	         -o "Dir::Etc::SourceParts=$tmp/etc/sources.list.d"
+	         -o "Dir::Etc::Preferences=$tmp/etc/preferences"
+	         -o "Dir::Etc::PreferencesParts=$tmp/etc/preferences.d"
+	         -o "Dir::State::Lists=$tmp/lists"
+	         -o "Dir::State::status=/var/lib/dpkg/status"
+	         -o "Dir::Cache=$tmp/cache"
+	         -o "APT::Sandbox::User=root"
+	         -o "Debug::NoLocking=1")
+	apt-get "${aptopts[@]}" update -qq >/dev/null
+	(cd "$tmp/pkg" && apt-get "${aptopts[@]}" download docker-compose >/dev/null)
+	dpkg-deb -x "$tmp"/pkg/docker-compose_*.deb "$tmp/x"
+	mkdir -p "$(dirname "$plugin")"
+	install -m 755 "$tmp/x/usr/libexec/docker/cli-plugins/docker-compose" "$plugin"
+	rm -rf "$tmp"
+	trap - EXIT
+	"$plugin" version
+fi
 
 if [ -f "$top/tests/services/package.json" ] && [ ! -d "$top/tests/services/node_modules" ]; then
 	echo "deps: npm install in tests/services"

@@ -178,6 +178,9 @@ static const struct schema environment_fields[] = {
 	F("migrate_command", SCHEMA_STRINGS),
 	F("config", SCHEMA_STRING),
 	F("hook_timeout", SCHEMA_DURATION),
+	F("compose_timeout", SCHEMA_DURATION),
+	F("stop_grace", SCHEMA_DURATION),
+	F("docker_command", SCHEMA_STRINGS),
 	F("migrations_dir", SCHEMA_STRING),
 	END
 };

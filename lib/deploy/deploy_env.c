@@ -171,6 +171,25 @@ static int env_dur(struct deploy_env *env, const char *key, long long def, long 
 	return 0;
 }
 
+/* compose_command unset: `docker compose` when the docker CLI has the
+ * plugin, else `docker-compose` (compose v1, or v2's standalone binary) when
+ * that answers. When neither does, `docker compose` stays, so the preflight
+ * names the missing command. */
+static json_t *detect_compose(struct transport *t)
+{
+	const char *v2[] = { "docker", "compose", "version", NULL };
+	const char *v1[] = { "docker-compose", "version", NULL };
+	struct errbuf ignore = ERRBUF_INIT;
+	int st = 1;
+
+	if (t && !transport_run(t, v2, NULL, NULL, NULL, NULL, &st, 30000, &ignore) && st != 0) {
+		st = 1;
+		if (!transport_run(t, v1, NULL, NULL, NULL, NULL, &st, 30000, &ignore) && st == 0)
+			return json_pack("[s]", "docker-compose");
+	}
+	return json_pack("[ss]", "docker", "compose");
+}
+
 static char *node_str(json_t *node, const char *key, const char *def)
 {
 	json_t *v = json_object_get(node, key);
@@ -271,9 +290,14 @@ int deploy_env_open(struct config *cfg, const char *name, int connect,
 	env->project_name = node_str(env->node, "project_name", NULL);
 	env->compose_command = json_object_get(env->node, "compose_command");
 	if (!env->compose_command)
-		env->compose_command = json_pack("[ss]", "docker", "compose");
+		env->compose_command = detect_compose(env->t);
 	else
 		json_incref(env->compose_command);
+	env->docker_command = json_object_get(env->node, "docker_command");
+	if (json_array_size(env->docker_command))
+		json_incref(env->docker_command);
+	else
+		env->docker_command = json_pack("[s]", "docker");
 	env->backup_command = json_object_get(env->node, "backup_command");
 	if (!env->backup_command)
 		env->backup_command = json_pack("[s]", "ballast-backup");
@@ -311,7 +335,9 @@ int deploy_env_open(struct config *cfg, const char *name, int connect,
 	else if (json_is_string(v) && !strcmp(json_string_value(v), "always"))
 		env->data_restore = DEPLOY_RESTORE_ALWAYS;
 	if ((rc = env_dur(env, "lock_ttl", 30 * 60 * 1000LL, &env->lock_ttl_ms, e)) ||
-	    (rc = env_dur(env, "hook_timeout", HOOKS_DEFAULT_TIMEOUT_MS, &env->hook_timeout_ms, e)))
+	    (rc = env_dur(env, "hook_timeout", HOOKS_DEFAULT_TIMEOUT_MS, &env->hook_timeout_ms, e)) ||
+	    (rc = env_dur(env, "compose_timeout", 10 * 60 * 1000LL, &env->compose_timeout_ms, e)) ||
+	    (rc = env_dur(env, "stop_grace", -1, &env->stop_grace_ms, e)))
 		goto out;
 	v = json_object_get(env->node, "min_free");
 	env->min_free_bytes = 256LL * 1024 * 1024;
@@ -366,6 +392,7 @@ void deploy_env_close(struct deploy_env *env)
 		http_check_release(&env->health[i]);
 	free(env->health);
 	json_decref(env->compose_command);
+	json_decref(env->docker_command);
 	json_decref(env->backup_command);
 	json_decref(env->migrate_command);
 	json_decref(env->images);

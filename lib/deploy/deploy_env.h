@@ -13,6 +13,9 @@
  * env file itself. An unknown environment is BL_EUSAGE listing the known
  * ones. With connect = 0 nothing is opened (for commands that only print).
  *
+ * Without compose_command, a connected open asks the target: `docker
+ * compose version`, else `docker-compose version` (one or two commands).
+ *
  * deploy_env_argv_*() build the exact argv of every command deploy runs on
  * the target, from the configured argv prefixes (compose_command,
  * backup_command, migrate_command) plus --config of the target's config.
@@ -53,6 +56,7 @@ struct deploy_env {
 	char *env_file;           /* idem, may be NULL */
 	char *project_name;       /* may be NULL */
 	json_t *compose_command;  /* array of strings */
+	json_t *docker_command;   /* array of strings: inspects containers for compose v1 */
 	json_t *images;           /* VAR -> repository */
 	json_t *backup_command, *migrate_command;
 	char *target_config;      /* the config file on the target */
@@ -62,6 +66,8 @@ struct deploy_env {
 	long long lock_ttl_ms;
 	long long min_free_bytes;
 	long long hook_timeout_ms;
+	long long compose_timeout_ms; /* every compose and docker command */
+	long long stop_grace_ms;  /* -1: compose's own default (10 s) */
 	struct http_check *health;
 	size_t nhealth;
 	json_t *hooks;

@@ -87,6 +87,7 @@ struct run {
 	char started_at[40];
 	long long t0;
 	char failed_step[32];
+	json_t *verify_images;     /* borrowed: the release being verified */
 };
 
 static void run_init(struct run *r, struct deploy_env *env, const char *action)
@@ -186,6 +187,30 @@ static int target_run(struct deploy_env *env, struct strvec *argv, struct strvec
 	return rc;
 }
 
+/* "up -d --remove-orphans [--timeout S]". stop_grace is how long a replaced
+ * container gets between SIGTERM and SIGKILL: an app that ignores SIGTERM
+ * as PID 1 otherwise costs compose's default 10 s per container. */
+struct up_args {
+	char grace[24];
+	const char *v[6];
+};
+
+static const char *const *up_args(const struct deploy_env *env, struct up_args *u)
+{
+	int n = 0;
+
+	u->v[n++] = "up";
+	u->v[n++] = "-d";
+	u->v[n++] = "--remove-orphans";
+	if (env->stop_grace_ms >= 0) {
+		snprintf(u->grace, sizeof(u->grace), "%lld", (env->stop_grace_ms + 999) / 1000);
+		u->v[n++] = "--timeout";
+		u->v[n++] = u->grace;
+	}
+	u->v[n] = NULL;
+	return u->v;
+}
+
 static int compose(struct run *r, const char *const *args, json_t *images, struct strbuf *out,
 		   struct errbuf *e)
 {
@@ -194,7 +219,8 @@ static int compose(struct run *r, const char *const *args, json_t *images, struc
 
 	deploy_env_compose_argv(r->env, args, &argv);
 	deploy_env_image_vars(images, &vars);
-	rc = target_run(r->env, &argv, &vars, r->env->app_dir, out, 0, e);
+	/* A hung pull or up must end in a rollback, not in a held lock. */
+	rc = target_run(r->env, &argv, &vars, r->env->app_dir, out, (long)r->env->compose_timeout_ms, e);
 	strvec_clear(&argv);
 	strvec_clear(&vars);
 	return rc;
@@ -316,24 +342,14 @@ static int schema_status(struct run *r, const char *dir, long long *version, str
 
 /* ---- verify ---- */
 
-/* The compose services' own health: none unhealthy, restarting, dead or
- * exited with an error; none still "starting". */
-static int ps_probe(void *ctx, struct errbuf *e)
+/* The JSON objects of a `ps --format json` (compose v2 prints one object
+ * per line, some 2.x versions one array) or of our `docker inspect` format
+ * appended to items; anything else is skipped. */
+static void ps_parse(const char *buf, json_t *items)
 {
-	struct run *r = ctx;
-	const char *args[] = { "ps", "--format", "json", NULL };
-	struct strbuf out = STRBUF_INIT;
-	json_t *items = json_array();
 	const char *p;
-	size_t i;
-	json_t *it;
-	int rc;
 
-	rc = compose(r, args, NULL, &out, e);
-	if (rc)
-		goto out;
-	/* Compose v2 prints one object per line; older versions one array. */
-	for (p = out.buf; p && *p;) {
+	for (p = buf; p && *p;) {
 		const char *nl = strchr(p, '\n');
 		size_t len = nl ? (size_t)(nl - p) : strlen(p);
 		json_t *v = len ? json_loadb(p, len, 0, NULL) : NULL;
@@ -345,30 +361,104 @@ static int ps_probe(void *ctx, struct errbuf *e)
 		json_decref(v);
 		p = nl ? nl + 1 : NULL;
 	}
-	json_array_foreach(items, i, it) {
-		const char *svc = json_string_value(json_object_get(it, "Service"));
-		const char *state = json_string_value(json_object_get(it, "State"));
-		const char *health = json_string_value(json_object_get(it, "Health"));
-		long long code = json_integer_value(json_object_get(it, "ExitCode"));
+}
 
-		if (!svc)
-			svc = json_string_value(json_object_get(it, "Name"));
-		if (!svc)
-			svc = "?";
-		if (health && !strcmp(health, "unhealthy")) {
-			rc = errbuf_set(e, BL_EVERIFY, "compose service %s is unhealthy", svc);
+/* Compose v1 has no `ps --format json` (it prints its usage and exits 0):
+ * the project's container ids from `ps -q`, then `docker inspect` of each
+ * in the same shape as v2's objects. */
+static int ps_v1(struct run *r, json_t *items, struct errbuf *e)
+{
+	static const char fmt[] =
+		"{\"Service\":{{json (index .Config.Labels \"com.docker.compose.service\")}},"
+		"\"State\":{{json .State.Status}},"
+		"\"Health\":{{if .State.Health}}{{json .State.Health.Status}}{{else}}\"\"{{end}},"
+		"\"ExitCode\":{{.State.ExitCode}}}";
+	const char *args[] = { "ps", "-q", NULL };
+	struct strbuf ids = STRBUF_INIT, out = STRBUF_INIT;
+	struct strvec argv = STRVEC_INIT;
+	size_t before = json_array_size(items);
+	char *tok, *save = NULL;
+	int rc;
+
+	if ((rc = compose(r, args, r->verify_images, &ids, e)))
+		goto out;
+	strvec_push_json(&argv, r->env->docker_command);
+	strvec_push(&argv, "inspect");
+	strvec_push(&argv, "--format");
+	strvec_push(&argv, fmt);
+	for (tok = strtok_r(ids.buf, " \t\r\n", &save); tok; tok = strtok_r(NULL, " \t\r\n", &save))
+		strvec_push(&argv, tok);
+	if (argv.n == json_array_size(r->env->docker_command) + 3)
+		goto out; /* nothing listed: the caller's zero-services check */
+	if ((rc = target_run(r->env, &argv, NULL, r->env->app_dir, &out,
+			     (long)r->env->compose_timeout_ms, e)))
+		goto out;
+	ps_parse(out.buf, items);
+	if (json_array_size(items) == before)
+		rc = errbuf_set(e, BL_EVERIFY, "%s inspect printed nothing usable for the compose containers",
+				json_string_value(json_array_get(r->env->docker_command, 0)));
+out:
+	strvec_clear(&argv);
+	strbuf_release(&ids);
+	strbuf_release(&out);
+	return rc;
+}
+
+/* One service as ps or inspect reported it. */
+static int ps_item_check(json_t *it, struct errbuf *e)
+{
+	const char *svc = json_string_value(json_object_get(it, "Service"));
+	const char *state = json_string_value(json_object_get(it, "State"));
+	const char *health = json_string_value(json_object_get(it, "Health"));
+	long long code = json_integer_value(json_object_get(it, "ExitCode"));
+
+	if (!svc || !*svc)
+		svc = json_string_value(json_object_get(it, "Name"));
+	if (!svc)
+		svc = "?";
+	if (health && !strcmp(health, "unhealthy"))
+		return errbuf_set(e, BL_EVERIFY, "compose service %s is unhealthy", svc);
+	if (health && !strcmp(health, "starting"))
+		return errbuf_set(e, BL_EVERIFY, "compose service %s is still starting", svc);
+	if (state && (!strcmp(state, "restarting") || !strcmp(state, "dead") ||
+		      (!strcmp(state, "exited") && code != 0)))
+		return errbuf_set(e, BL_EVERIFY, "compose service %s is %s (exit code %lld)", svc,
+				  state, code);
+	return 0;
+}
+
+/* The compose services' own health: at least one listed; none unhealthy,
+ * restarting, dead or exited with an error; none still "starting". */
+static int ps_probe(void *ctx, struct errbuf *e)
+{
+	struct run *r = ctx;
+	const char *args[] = { "ps", "--format", "json", NULL };
+	struct strbuf out = STRBUF_INIT;
+	json_t *items = json_array();
+	size_t i;
+	json_t *it;
+	int rc;
+
+	/* The image variables too: compose v2 validates the whole file, and an
+	 * unset ${BACKEND_IMAGE} makes even `ps` fail. */
+	rc = compose(r, args, r->verify_images, &out, e);
+	if (!rc)
+		ps_parse(out.buf, items);
+	/* No JSON (compose v1, or a failed flag): ask the v1 way, which every
+	 * version answers; it reports a real failure of compose itself. */
+	if (rc || !json_array_size(items)) {
+		errbuf_clear(e);
+		if ((rc = ps_v1(r, items, e)))
+			goto out;
+	}
+	if (!json_array_size(items)) {
+		rc = errbuf_set(e, BL_EVERIFY, "compose lists no running service for %s",
+				r->env->compose_file);
+		goto out;
+	}
+	json_array_foreach(items, i, it) {
+		if ((rc = ps_item_check(it, e)))
 			break;
-		}
-		if (health && !strcmp(health, "starting")) {
-			rc = errbuf_set(e, BL_EVERIFY, "compose service %s is still starting", svc);
-			break;
-		}
-		if (state && (!strcmp(state, "restarting") || !strcmp(state, "dead") ||
-			      (!strcmp(state, "exited") && code != 0))) {
-			rc = errbuf_set(e, BL_EVERIFY, "compose service %s is %s (exit code %lld)", svc,
-					state, code);
-			break;
-		}
 	}
 out:
 	json_decref(items);
@@ -376,11 +466,12 @@ out:
 	return rc;
 }
 
-static int verify(struct run *r, const char *step, struct errbuf *e)
+static int verify(struct run *r, const char *step, json_t *images, struct errbuf *e)
 {
 	long long t;
 	int rc;
 
+	r->verify_images = images;
 	t = step_begin(step, "health checks and compose service health");
 	rc = http_wait(r->env->health, r->env->nhealth, ps_probe, r, e);
 	step_end(r, step, t, rc, e);
@@ -639,7 +730,7 @@ out:
 /* Bring tg back and verify it. Sets the state to tg on success. */
 static int rollback_to(struct run *r, const struct target *tg, struct errbuf *e)
 {
-	const char *up[] = { "up", "-d", "--remove-orphans", NULL };
+	struct up_args ua;
 	struct errbuf ignore = ERRBUF_INIT;
 	int rc;
 
@@ -661,10 +752,10 @@ static int rollback_to(struct run *r, const struct target *tg, struct errbuf *e)
 	}
 	if ((rc = rollback_schema(r, tg, e)))
 		return rc;
-	rc = compose_step(r, "rollback-up", tg->release, up, tg->images, e);
+	rc = compose_step(r, "rollback-up", tg->release, up_args(r->env, &ua), tg->images, e);
 	if (rc)
 		return rc;
-	return verify(r, "rollback-verify", e);
+	return verify(r, "rollback-verify", tg->images, e);
 }
 
 static void state_set_release(json_t *state, const char *release, json_t *images,
@@ -1081,7 +1172,7 @@ int deploy_run(struct deploy_env *env, const struct deploy_opts *o, enum deploy_
 	       struct errbuf *e)
 {
 	const char *pull[] = { "pull", NULL };
-	const char *up[] = { "up", "-d", "--remove-orphans", NULL };
+	struct up_args ua;
 	struct run r;
 	struct target tg;
 	struct strbuf lockmsg = STRBUF_INIT, prevdir = STRBUF_INIT;
@@ -1177,9 +1268,9 @@ int deploy_run(struct deploy_env *env, const struct deploy_opts *o, enum deploy_
 	}
 	if (interrupt_signal)
 		goto interrupted;
-	if ((rc = compose_step(&r, "up", o->release, up, r.new_images, e)))
+	if ((rc = compose_step(&r, "up", o->release, up_args(env, &ua), r.new_images, e)))
 		goto failed;
-	if ((rc = verify(&r, "verify", e)))
+	if ((rc = verify(&r, "verify", r.new_images, e)))
 		goto failed;
 
 	/* record */
@@ -1217,7 +1308,7 @@ failed:
 	if (!r.changed) {
 		res = DEPLOY_ABORTED;
 		history(&r, r.prev_release, o->release, r.new_images, res, e->msg);
-		errbuf_prefix(e, "nothing was changed: ");
+		errbuf_prefix(e, "aborted, nothing was changed: ");
 		goto unlock;
 	}
 	if (!env->rollback_on_failure) {
@@ -1544,6 +1635,7 @@ int deploy_plan(struct deploy_env *env, const struct deploy_opts *o, json_t *pla
 	struct strbuf sb = STRBUF_INIT, remote = STRBUF_INIT, ver = STRBUF_INIT;
 	json_t *state = NULL, *images = NULL, *prev_images;
 	const char *cur, *db = restore_db_name(env);
+	struct up_args ua;
 	char *local = NULL;
 	int rc;
 
@@ -1622,8 +1714,7 @@ int deploy_plan(struct deploy_env *env, const struct deploy_opts *o, json_t *pla
 
 		plan_tool(env, plan, "migrate", o->release, 0, a);
 	}
-	plan_compose(env, plan, "up", o->release,
-		     (const char *const[]){ "up", "-d", "--remove-orphans", NULL }, images);
+	plan_compose(env, plan, "up", o->release, up_args(env, &ua), images);
 	for (size_t i = 0; i < env->nhealth; i++) {
 		const struct http_check *c = &env->health[i];
 
@@ -1637,7 +1728,7 @@ int deploy_plan(struct deploy_env *env, const struct deploy_opts *o, json_t *pla
 		plan_add(env, plan, "verify", sb.buf, NULL, NULL, NULL);
 	}
 	plan_compose(env, plan, "verify", "compose services' health",
-		     (const char *const[]){ "ps", "--format", "json", NULL }, NULL);
+		     (const char *const[]){ "ps", "--format", "json", NULL }, images);
 	strbuf_reset(&sb);
 	deploy_env_state_path(env, "state.json", &sb);
 	strbuf_addstr(&sb, ", history.jsonl");
@@ -1672,8 +1763,7 @@ int deploy_plan(struct deploy_env *env, const struct deploy_opts *o, json_t *pla
 					  "only if the downgrade is refused or fails", 1, ra);
 			}
 		}
-		plan_compose(env, plan, "rollback-up", cur,
-			     (const char *const[]){ "up", "-d", "--remove-orphans", NULL }, prev_images);
+		plan_compose(env, plan, "rollback-up", cur, up_args(env, &ua), prev_images);
 		plan_add(env, plan, "rollback-verify", "the same checks, for the previous release", NULL,
 			 NULL, NULL);
 		plan_hooks(env, plan, "post-rollback");

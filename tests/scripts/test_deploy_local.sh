@@ -32,6 +32,7 @@ touch "$STANDIN/fail-pull-v3"
 run_deploy deploy qa --release v3
 check "pull failure exits 1" eq "$RC" 1
 check "pull failure says nothing changed" contains "$ERR" "nothing was changed"
+check "pull failure: the last line starts with aborted" contains "$(printf '%s' "$ERR" | tail -n1)" "error: aborted, nothing was changed"
 check "pull failure names the pull" contains "$ERR" "manifest for v3 not found"
 check "after pull failure: state v2" eq "$(state_release)" v2
 check "after pull failure: health v2" eq "$(health_release)" v2
@@ -77,11 +78,25 @@ check "compose service unhealthy: rolled back" contains "$ERR" "compose service 
 check "after unhealthy service: state v2" eq "$(state_release)" v2
 rm "$STANDIN/ps-health-v3"
 
+# Compose listing no service at all (v1 ignoring `ps --format json`, or
+# nothing running) is not a healthy release.
+echo none > "$STANDIN/ps-health-v3"
+run_deploy deploy qa --release v3
+check "compose lists no service: exits 1" eq "$RC" 1
+check "compose lists no service: rolled back at verify" contains "$ERR" "compose lists no running service"
+check "after no service listed: state v2" eq "$(state_release)" v2
+rm "$STANDIN/ps-health-v3"
+
 # ---- SIGTERM mid-deploy: the step ends, the run rolls back and unlocks ----
 echo hang > "$HTTP_STATE/fail/v3"
 "$DEPLOY" --config "$CFG" deploy qa --release v3 >/dev/null 2>"$WORK/stderr" &
 pid=$!
 for _ in $(seq 1 100); do grep -q "v3" "$STANDIN/current" 2>/dev/null && break; sleep 0.1; done
+# A run holding the lock with a pending record is in progress, not
+# something to roll back (that would only get exit 3).
+run_deploy status qa
+check "status during a deploy: in progress" contains "$OUT" "a deploy of v3 is in progress"
+check "status during a deploy: no rollback advice" lacks "$OUT" "ATTENTION"
 sleep 0.5
 kill -TERM "$pid"
 wait "$pid"; RC=$?; ERR=$(cat "$WORK/stderr")
@@ -99,11 +114,37 @@ run_deploy deploy qa --release v2
 check "on_failure none: exit 4" eq "$RC" 4
 check "on_failure none: needs attention" contains "$ERR" "failed-needs-attention"
 check "on_failure none: pending kept for a later rollback" eq "$(json "$APP/.ballast/state.json" .pending.release)" v2
+run_deploy status qa
+check "on_failure none: status advises the rollback" contains "$OUT" "ATTENTION    the deploy of v2 did not finish: run 'ballast-deploy rollback qa'"
+run_deploy --json status qa
+check "on_failure none: status --json says interrupted" eq "$(printf '%s' "$OUT" | tail -n1 | jq -r .pending)" interrupted
 run_deploy rollback qa
 check "rollback after on_failure none: exit 0" eq "$RC" 0
 check "rollback after on_failure none: v1 again" eq "$(state_release) $(health_release)" "v1 v1"
 check "rollback after on_failure none: pending gone" eq "$(json "$APP/.ballast/state.json" 'has("pending")')" false
 rm -f "$HTTP_STATE/fail/v2"
+
+# ---- a hung compose is killed after compose_timeout; stop_grace ----
+EXTRA=', "compose_timeout": "2s", "stop_grace": "2500ms"' new_env hang
+run_deploy deploy qa --release v1
+check "compose_timeout: a quick deploy still works" eq "$RC" 0
+check "stop_grace: up gets --timeout, rounded up to seconds" contains "$(grep '"up"' "$STANDIN/calls.jsonl" | tail -n1)" '"up","-d","--remove-orphans","--timeout","3"'
+run_deploy plan qa --release v2
+check "stop_grace: plan shows up --timeout" contains "$OUT" "up -d --remove-orphans --timeout 3"
+touch "$STANDIN/hang-pull-v2"
+run_deploy deploy qa --release v2
+check "hung pull: exit 1" eq "$RC" 1
+check "hung pull: aborted, naming the timeout" contains "$(printf '%s' "$ERR" | tail -n1)" "error: aborted, nothing was changed: compose: timed out"
+check "hung pull: the message says timed out" contains "$ERR" "timed out after 2000ms"
+check "hung pull: lock released" test ! -e "$APP/.ballast/lock"
+rm "$STANDIN/hang-pull-v2"
+touch "$STANDIN/hang-up-v2"
+run_deploy deploy qa --release v2
+check "hung up: exit 1 (rolled back)" eq "$RC" 1
+check "hung up: rolled back at up" contains "$ERR" "rolled-back: v2 failed at up"
+check "hung up: back on v1" eq "$(state_release) $(health_release)" "v1 v1"
+check "hung up: lock released" test ! -e "$APP/.ballast/lock"
+rm "$STANDIN/hang-up-v2"
 
 # ---- locks ----
 new_env locks

@@ -1,0 +1,204 @@
+#!/usr/bin/env bash
+# services: docker
+# ballast-deploy against real containers: a private dockerd and a local
+# registry (tests/services/docker.sh), images built here from busybox
+# (tests/data/docker-app) and pulled by compose, once with compose v2
+# (`docker compose`) and once with compose v1 (`docker-compose`, which has
+# no `ps --format json`). Each version: deploy, redeploy, a release whose
+# container healthcheck fails while /health answers 200 (rolled back), a
+# missing tag (aborted), each checked with `docker inspect` (image and
+# container id) and over the port published on 127.0.0.1; with v2 also
+# /health 500 (rolled back), `status` while a deploy runs, a concurrent
+# deploy (exit 3), and kill -9 mid-verify then `rollback`.
+set -u
+
+B=${BALLAST_BINARY_DIR:?}
+S=${BALLAST_SOURCE_DIR:?}
+SVC=${BALLAST_TEST_SVC:?}
+DEPLOY=$B/ballast-deploy
+DOCKER=$(cat "$SVC/docker/docker")
+export DOCKER_HOST DOCKER_CONFIG
+DOCKER_HOST=$(cat "$SVC/docker/host")
+DOCKER_CONFIG=$(cat "$SVC/docker/docker_config")
+REG=$(cat "$SVC/docker/registry")
+BASE=$(cat "$SVC/docker/base_image")
+COMPOSE_V1=$(cat "$SVC/docker/compose_v1")
+SECRET=s3cr3t-docker-pw-4711
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/ballast-docker-test-XXXXXX")
+chmod 755 "$WORK"
+trap 'rm -rf "$WORK"' EXIT
+FAILED=0
+NTESTS=0
+
+ok() { NTESTS=$((NTESTS + 1)); echo "ok - $*"; }
+not_ok() { NTESTS=$((NTESTS + 1)); FAILED=$((FAILED + 1)); echo "not ok - $*"; printf "    last stderr: %s\n" "$(printf "%s" "${ERR:-}" | tail -n 3)"; }
+check() { local d=$1; shift; if "$@"; then ok "$d"; else not_ok "$d"; fi; }
+eq() { [ "$1" = "$2" ] || { echo "    expected [$2], got [$1]" >&2; return 1; }; }
+ne() { [ "$1" != "$2" ] || { echo "    expected something else than [$2]" >&2; return 1; }; }
+contains() { case "$1" in *"$2"*) return 0;; esac; echo "    [$2] not found in: $(printf '%s' "$1" | tail -c 2000)" >&2; return 1; }
+starts() { case "$1" in "$2"*) return 0;; esac; echo "    [$1] does not start with [$2]" >&2; return 1; }
+lacks() { case "$1" in *"$2"*) echo "    [$2] must not appear in: $1" >&2; return 1;; esac; return 0; }
+finish() { echo "1..$NTESTS"; [ "$FAILED" = 0 ] || { echo "$FAILED of $NTESTS failed"; exit 1; }; exit 0; }
+die() { echo "test_deploy_docker: $*" >&2; exit 1; }
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
+
+run_deploy() {
+	OUT=$("$DEPLOY" --config "$CFG" "$@" 2>"$WORK/stderr"); RC=$?
+	ERR=$(cat "$WORK/stderr")
+	lacks "$OUT$ERR" "$SECRET" || { echo "    SECRET LEAKED by: $*" >&2; FAILED=$((FAILED + 1)); }
+}
+
+# ---- images: one build, pushed under every release tag, then removed so
+# that compose pulls. v1, v2 are good; badhc's container healthcheck fails
+# while its /health answers 200; bad500's /health answers 500 (app.sh).
+DOCKER_BUILDKIT=0 "$DOCKER" build -q --build-arg "BASE=$BASE" -t "$REG/t/backend:v1" \
+	"$S/tests/data/docker-app" >"$WORK/build.log" 2>&1 || { cat "$WORK/build.log" >&2; die "docker build failed"; }
+for tag in v1 v2 badhc bad500; do
+	[ "$tag" = v1 ] || "$DOCKER" tag "$REG/t/backend:v1" "$REG/t/backend:$tag" || die "docker tag $tag failed"
+	"$DOCKER" push -q "$REG/t/backend:$tag" >"$WORK/build.log" 2>&1 ||
+		{ cat "$WORK/build.log" >&2; die "docker push of $tag failed"; }
+done
+for tag in v1 v2 badhc bad500; do "$DOCKER" rmi "$REG/t/backend:$tag" >/dev/null 2>&1; done
+
+# new_env NAME COMPOSE_JSON: an app dir with a compose file publishing the
+# backend on 127.0.0.1:$PORT and a ballast.json with environment "qa".
+new_env() {
+	local name=$1 compose=$2
+	APP=$WORK/$name/app
+	CFG=$WORK/$name/ballast.json
+	PROJECT=bt$name
+	PORT=$(free_port)
+	HEALTH_URL=http://127.0.0.1:$PORT/cgi-bin/health
+	mkdir -p "$APP"
+	cat > "$APP/docker-compose.yml" <<'YML'
+services:
+  backend:
+    image: ${BACKEND_IMAGE}
+    environment: { APP_IMAGE: "${BACKEND_IMAGE}" }
+    ports: ["127.0.0.1:${APP_PORT}:8080"]
+YML
+	printf 'NS=%s/t\nAPP_PORT=%s\nDB_PASSWORD=%s\n' "$REG" "$PORT" "$SECRET" > "$APP/.env.qa"
+	cat > "$CFG" <<JSON
+{
+  "project": "t",
+  "images": { "BACKEND_IMAGE": "\${NS}/backend" },
+  "environments": {
+    "qa": {
+      "transport": {"type": "local"},
+      "app_dir": "$APP",
+      "env_file": ".env.qa",
+      "project_name": "$PROJECT",
+      $compose
+      "docker_command": ["$DOCKER"],
+      "backup_command": ["$B/ballast-backup"],
+      "migrate_command": ["$B/ballast-migrate"],
+      "min_free": "1M",
+      "lock_ttl": "10m",
+      "compose_timeout": "3m",
+      "stop_grace": "2s",
+      "health": [ { "url": "$HEALTH_URL", "status": 200, "body": "\"status\": \"ok\"",
+                    "timeout": "2s", "interval": "250ms", "deadline": "${DEADLINE:-10s}" } ]
+    }
+  }
+}
+JSON
+}
+
+health_release() { curl -s -m 3 "$HEALTH_URL" | jq -r .release 2>/dev/null; }
+state_release() { jq -r .release "$APP/.ballast/state.json"; }
+last_history() { tail -n 1 "$APP/.ballast/history.jsonl" | jq -r "$1"; }
+# The backend container of the project: its id and its image reference.
+cid() { "$DOCKER" ps -q --no-trunc --filter "label=com.docker.compose.project=$PROJECT" --filter "label=com.docker.compose.service=backend"; }
+cimage() { local c; c=$(cid); [ -n "$c" ] && "$DOCKER" inspect --format '{{.Config.Image}}' $c; }
+
+suite() {
+	local v=$1 compose=$2 c1 c2
+	new_env "$v" "$compose"
+
+	run_deploy deploy qa --release v1
+	check "$v: first deploy exits 0" eq "$RC" 0
+	check "$v: the compose version" contains "$("$DOCKER" inspect --format '{{index .Config.Labels "com.docker.compose.version"}}' $(cid))" "${v#v}."
+	check "$v: last line says deployed" contains "$(printf '%s' "$OUT" | tail -n1)" "deployed: qa is on v1"
+	check "$v: the container runs the v1 image" eq "$(cimage)" "$REG/t/backend:v1"
+	check "$v: /health on the published port says v1" eq "$(health_release)" v1
+	check "$v: state.json records v1" eq "$(state_release)" v1
+	c1=$(cid)
+
+	run_deploy deploy qa --release v2
+	check "$v: second deploy exits 0" eq "$RC" 0
+	check "$v: the container runs the v2 image" eq "$(cimage)" "$REG/t/backend:v2"
+	c2=$(cid)
+	check "$v: v2 is a new container" ne "$c2" "$c1"
+	check "$v: /health says v2" eq "$(health_release)" v2
+
+	# The container healthcheck fails while /health is fine: only compose's
+	# view of the service can tell (v1: ps -q + docker inspect).
+	run_deploy deploy qa --release badhc
+	check "$v: unhealthy container exits 1" eq "$RC" 1
+	check "$v: unhealthy container is rolled back at verify" contains "$ERR" "rolled-back: badhc failed at verify"
+	check "$v: the reason is the unhealthy service" contains "$ERR" "compose service backend is unhealthy"
+	check "$v: after the rollback the container runs v2" eq "$(cimage)" "$REG/t/backend:v2"
+	check "$v: after the rollback /health says v2" eq "$(health_release)" v2
+	check "$v: after the rollback state.json says v2" eq "$(state_release)" v2
+	check "$v: history says rolled-back at verify" eq "$(last_history '"\(.result) \(.failed_step)"')" "rolled-back verify"
+
+	c2=$(cid)
+	run_deploy deploy qa --release nosuchtag
+	check "$v: a missing tag exits 1" eq "$RC" 1
+	check "$v: a missing tag: the last line starts with aborted" starts "$(printf '%s' "$ERR" | tail -n1 | sed 's/^ballast-deploy: error: //')" "aborted"
+	check "$v: a missing tag: history says aborted at pull" eq "$(last_history '"\(.result) \(.failed_step)"')" "aborted pull"
+	check "$v: a missing tag: the same container still runs" eq "$(cid)" "$c2"
+	check "$v: a missing tag: the lock is released" test ! -e "$APP/.ballast/lock"
+
+	[ "$v" = v2 ] || return 0  # /health is compose-agnostic: once is enough
+	run_deploy deploy qa --release bad500
+	check "$v: health 500 exits 1" eq "$RC" 1
+	check "$v: health 500 names the status" contains "$ERR" "expected status 200, got 500"
+	check "$v: after health 500 the container runs v2" eq "$(cimage)" "$REG/t/backend:v2"
+	check "$v: after health 500 /health says v2" eq "$(health_release)" v2
+}
+
+suite v2 "\"compose_command\": [\"$DOCKER\", \"compose\"],"
+
+# status while a deploy runs: the deploy of badhc sits in verify until its
+# deadline, holding the lock with a pending record; a second deploy meanwhile
+# gets exit 3; then the run is killed with SIGKILL and rolled back.
+"$DEPLOY" --config "$CFG" deploy qa --release badhc >"$WORK/bg.out" 2>"$WORK/bg.err" &
+bg=$!
+for _ in $(seq 1 600); do
+	[ "$(jq -r 'has("pending")' "$APP/.ballast/state.json" 2>/dev/null)" = true ] && break
+	kill -0 "$bg" 2>/dev/null || break
+	sleep 0.1
+done
+run_deploy status qa
+check "v2: status during a deploy says it is in progress" contains "$OUT" "a deploy of badhc is in progress"
+check "v2: status during a deploy does not advise a rollback" lacks "$OUT" "ATTENTION"
+run_deploy --json status qa
+check "v2: status --json marks the pending deploy running" eq "$(printf '%s' "$OUT" | tail -n1 | jq -r .pending)" running
+run_deploy deploy qa --release v1
+check "v2: a concurrent deploy exits 3" eq "$RC" 3
+# kill -9 mid-verify: the lock's pid is gone, status says so, and rollback
+# brings v2 back.
+kill -9 "$bg"
+wait "$bg" 2>/dev/null
+run_deploy status qa
+check "v2: after kill -9 status advises the rollback" contains "$OUT" "ATTENTION    the deploy of badhc did not finish"
+run_deploy rollback qa
+check "v2: rollback after kill -9 exits 0" eq "$RC" 0
+check "v2: after the rollback the container runs v2" eq "$(cimage)" "$REG/t/backend:v2"
+check "v2: after the rollback /health says v2" eq "$(health_release)" v2
+check "v2: after the rollback no pending record" eq "$(jq -r 'has("pending")' "$APP/.ballast/state.json")" false
+
+if [ -n "$COMPOSE_V1" ]; then
+	# No compose_command, and a docker CLI without the compose plugin: ballast
+	# must find `docker-compose` itself.
+	mkdir -p "$WORK/noplugins"
+	DOCKER_CONFIG=$WORK/noplugins suite v1 ""
+	check "v1: compose_command detected: the container was made by compose 1.x" \
+		contains "$("$DOCKER" inspect --format '{{index .Config.Labels "com.docker.compose.version"}}' $(cid))" "1."
+else
+	not_ok "compose v1 (docker-compose) is not installed: scripts/deps.sh installs it"
+fi
+
+finish
