@@ -28,7 +28,19 @@ if [ ${#missing[@]} -gt 0 ]; then
 	[ "$(id -u)" = 0 ] || sudo="sudo"
 	export DEBIAN_FRONTEND=noninteractive
 	$sudo apt-get update -qq
-	$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+	# Installing a server package (docker.io, postgresql, openssh-server,
+	# docker-registry) must not start the host's own daemon: the suites
+	# start private ones. Debian's policy-rc.d hook says "do not start
+	# services" while we install, unless the host already has one.
+	rcd=/usr/sbin/policy-rc.d; made_rcd=0
+	if [ ! -e "$rcd" ]; then
+		printf '#!/bin/sh\n# ballast deps.sh: no service starts during this install\nexit 101\n' |
+			$sudo tee "$rcd" >/dev/null && $sudo chmod 755 "$rcd" && made_rcd=1
+	fi
+	st=0
+	$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null || st=$?
+	[ "$made_rcd" = 1 ] && $sudo rm -f "$rcd"
+	[ "$st" = 0 ] || exit "$st"
 fi
 
 # The distribution's own PostgreSQL cluster, if any, is left alone: the
