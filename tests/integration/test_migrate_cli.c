@@ -767,6 +767,24 @@ START_TEST(test_in_file_transaction_control)
 		      strstr(err.buf, "nothing was changed"), "%s", err.buf);
 	ck_assert_int_eq(sql_long(c, "SELECT count(*) FROM pg_class WHERE relname IN ('a', 'b', 'c')"), 0);
 	ck_assert_int_eq(status_version(&f, NULL), 0);
+	/* the same from ballast.json: migrations.strict_transactions */
+	{
+		struct strbuf bin = STRBUF_INIT;
+		char cfg[4200], text[8400];
+		const char *argv[] = { tbin("ballast-migrate", &bin), "--config", cfg, "up",
+				       "--database", f.conninfo, NULL };
+
+		snprintf(cfg, sizeof(cfg), "%s/ballast.json", f.dir);
+		snprintf(text, sizeof(text), "{ \"project\": \"t\", \"migrations\": { \"dir\": "
+			 "\"%s\", \"strict_transactions\": true } }\n", f.mdir);
+		ck_assert_int_eq(twrite_file(cfg, text), 0);
+		strbuf_reset(&err);
+		ck_assert_int_eq(trun(argv, NULL, &out, &err), 2);
+		ck_assert_msg(strstr(err.buf, "1_half.up.sql:2: BEGIN inside the file"), "%s",
+			      err.buf);
+		ck_assert_int_eq(status_version(&f, NULL), 0);
+		strbuf_release(&bin);
+	}
 	strbuf_reset(&err);
 	ck_assert_int_eq(mig(&f, &out, &err, "up", NULL), 1);
 	ck_assert_msg(strstr(err.buf, "1_half.up.sql:2: BEGIN inside the file") &&
