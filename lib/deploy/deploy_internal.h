@@ -1,0 +1,94 @@
+/*
+ * deploy_internal: what the files of the deploy engine share (struct run,
+ * struct target and the steps), for lib/deploy/ only; callers use
+ * deploy_steps.h. The engine is split by phase: deploy_run.c (a run: steps,
+ * hooks, compose calls, state and history), deploy_target.c (what happens
+ * on the target: migrate, verify, snapshot and restore), deploy_preflight.c,
+ * deploy_rollback.c (rollback and the rollback command) and deploy_steps.c
+ * (deploy and plan).
+ */
+#ifndef BALLAST_DEPLOY_INTERNAL_H
+#define BALLAST_DEPLOY_INTERNAL_H
+
+#include <jansson.h>
+
+#include "deploy_env.h"
+#include "deploy_lock.h"
+#include "deploy_steps.h"
+#include "errbuf.h"
+#include "strbuf.h"
+
+struct run {
+	struct deploy_env *env;
+	const char *action;        /* "deploy", "rollback", "recover" */
+	const char *release;       /* what this run brings up */
+	json_t *state;
+	json_t *steps;             /* [{"step","ms","ok"}] */
+	char *backup_id;
+	char *prev_release;
+	json_t *prev_images;
+	json_t *new_images;
+	long long schema_before;
+	int schema_known;
+	long long schema_after;
+	int use_migrate;
+	int changed;
+	int restored;
+	char *local_migrations;
+	struct strbuf remote_dir;  /* <app_dir>/.ballast/releases/<TAG>/migrations */
+	struct deploy_lock lock;
+	char started_at[40];
+	long long t0;
+	char failed_step[32];
+	json_t *verify_images;     /* borrowed: the release being verified */
+};
+
+/* "up -d --remove-orphans [--timeout S]". stop_grace is how long a replaced
+ * container gets between SIGTERM and SIGKILL: an app that ignores SIGTERM
+ * as PID 1 otherwise costs compose's default 10 s per container. */
+struct up_args {
+	char grace[24];
+	const char *v[6];
+};
+
+struct target {
+	const char *release;
+	json_t *images;
+	long long schema;
+	int schema_known;
+	const char *backup_id;
+	const char *migrate_dir;   /* --dir for goto/plan, may be NULL */
+};
+
+int drun_complete_pending(struct run *outer, enum deploy_result *res, struct errbuf *e);
+int drun_migrate_json(struct run *r, const char *const *args, json_t **result, struct errbuf *e);
+int drun_release_dir(struct run *r, const char *release, struct strbuf *out, struct errbuf *e);
+int drun_schema_status(struct run *r, const char *dir, long long *version, struct errbuf *e);
+void drun_run_init(struct run *r, struct deploy_env *env, const char *action);
+void drun_run_release(struct run *r);
+long long drun_step_begin(const char *step, const char *what);
+void drun_step_end(struct run *r, const char *step, long long t, int rc, struct errbuf *e);
+int drun_target_run(struct deploy_env *env, struct strvec *argv, struct strvec *vars,
+		      const char *dir, struct strbuf *out, long timeout_ms, struct errbuf *e);
+int drun_compose(struct run *r, const char *const *args, json_t *images, struct strbuf *out,
+		   struct errbuf *e);
+int drun_compose_step(struct run *r, const char *step, const char *what,
+			const char *const *args, json_t *images, struct errbuf *e);
+int drun_hook(struct run *r, const char *phase, struct errbuf *e);
+void drun_hook_warn(struct run *r, const char *phase);
+int drun_preflight(struct run *r, json_t *checks, int *health_ok, struct errbuf *e);
+int drun_rollback_to(struct run *r, const struct target *tg, struct errbuf *e);
+void drun_state_set_release(json_t *state, const char *release, json_t *images,
+			      int schema_known, long long schema);
+enum deploy_result drun_recover(struct run *r, const struct target *tg, struct errbuf *e);
+const char *drun_restore_db_name(struct deploy_env *env);
+int drun_snapshot(struct run *r, struct errbuf *e);
+int drun_restore(struct run *r, const char *backup_id, struct errbuf *e);
+int drun_upload_migrations(struct run *r, struct errbuf *e);
+int drun_write_pending(struct run *r, struct errbuf *e);
+void drun_history(struct run *r, const char *from, const char *to, json_t *images,
+		    enum deploy_result res, const char *error);
+int drun_verify(struct run *r, const char *step, json_t *images, struct errbuf *e);
+const char *const *drun_up_args(const struct deploy_env *env, struct up_args *u);
+
+#endif

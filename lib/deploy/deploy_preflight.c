@@ -1,0 +1,283 @@
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "compose_lint.h"
+#include "deploy_internal.h"
+#include "deploy_lock.h"
+#include "deploy_state.h"
+#include "hooks.h"
+#include "http.h"
+#include "interrupt.h"
+#include "log.h"
+#include "proc.h"
+
+/* ---- preflight ---- */
+
+static void check_add(json_t *checks, const char *name, int ok, const char *detail)
+{
+	json_t *o = json_pack("{s:s, s:b, s:s}", "check", name, "ok", ok, "detail", detail);
+
+	if (ok)
+		log_info("check %s: %s", name, detail);
+	else
+		log_error("check %s: %s", name, detail);
+	json_array_append_new(checks, o);
+}
+
+static int check_file(struct run *r, json_t *checks, const char *name, const char *rel, int dir)
+{
+	struct strbuf path = STRBUF_INIT, d = STRBUF_INIT;
+	struct transport_stat st;
+	struct errbuf e = ERRBUF_INIT;
+	int ok;
+
+	deploy_env_path(r->env, rel, &path);
+	if (transport_stat(r->env->t, path.buf, &st, &e)) {
+		strbuf_addstr(&d, e.msg);
+		ok = 0;
+	} else if (!st.exists) {
+		strbuf_addf(&d, "%s: missing", path.buf);
+		ok = 0;
+	} else if (dir && !st.is_dir) {
+		strbuf_addf(&d, "%s: not a directory", path.buf);
+		ok = 0;
+	} else if (!dir && st.is_dir) {
+		strbuf_addf(&d, "%s: a directory, expected a file", path.buf);
+		ok = 0;
+	} else {
+		strbuf_addf(&d, "%s", path.buf);
+		ok = 1;
+	}
+	check_add(checks, name, ok, d.buf);
+	strbuf_release(&path);
+	strbuf_release(&d);
+	return ok;
+}
+
+static int check_free(struct run *r, json_t *checks)
+{
+	struct strvec argv = STRVEC_INIT;
+	struct strbuf out = STRBUF_INIT, d = STRBUF_INIT;
+	struct errbuf e = ERRBUF_INIT;
+	long long avail_kb = -1;
+	int ok = 0;
+
+	strvec_push(&argv, "df");
+	strvec_push(&argv, "-Pk");
+	strvec_push(&argv, r->env->app_dir);
+	if (drun_target_run(r->env, &argv, NULL, NULL, &out, 30000, &e)) {
+		strbuf_addstr(&d, e.msg);
+	} else {
+		/* POSIX df -P: header, then "fs blocks used avail capacity mount". */
+		const char *line = strchr(out.buf, '\n');
+		char fs[512];
+		long long blocks, used;
+
+		if (line && sscanf(line + 1, "%511s %lld %lld %lld", fs, &blocks, &used, &avail_kb) == 4) {
+			ok = avail_kb * 1024 >= r->env->min_free_bytes;
+			strbuf_addf(&d, "%.1f MiB free in %s (need %.1f MiB)", avail_kb / 1024.0,
+				    r->env->app_dir, r->env->min_free_bytes / 1048576.0);
+		} else {
+			strbuf_addf(&d, "cannot read the output of df -Pk %s", r->env->app_dir);
+		}
+	}
+	check_add(checks, "disk-space", ok, d.buf);
+	strvec_clear(&argv);
+	strbuf_release(&out);
+	strbuf_release(&d);
+	return ok;
+}
+
+static int check_tool(struct run *r, json_t *checks, const char *name, json_t *prefix,
+		      int compose_cmd)
+{
+	struct strvec argv = STRVEC_INIT;
+	struct strbuf out = STRBUF_INIT, d = STRBUF_INIT;
+	struct errbuf e = ERRBUF_INIT;
+	int ok;
+
+	if (compose_cmd) {
+		/* "compose version" rather than a flag: the one form docker
+		 * compose, docker-compose and podman compose all take. */
+		const char *args[] = { "version", NULL };
+
+		deploy_env_compose_argv(r->env, args, &argv);
+	} else {
+		strvec_push_json(&argv, prefix);
+		strvec_push(&argv, "--version");
+	}
+	ok = drun_target_run(r->env, &argv, NULL, compose_cmd ? r->env->app_dir : NULL, &out, 30000,
+			&e) == 0;
+	strbuf_rtrim(&out);
+	if (ok)
+		strbuf_addf(&d, "%s", out.len ? out.buf : argv.v[0]);
+	else
+		strbuf_addstr(&d, e.msg);
+	check_add(checks, name, ok, d.buf);
+	strvec_clear(&argv);
+	strbuf_release(&out);
+	strbuf_release(&d);
+	return ok;
+}
+
+/* "lint": true: the compose file on the target must pass the hardening
+ * rules (compose_lint), read through the transport. */
+static int check_lint(struct run *r, json_t *checks)
+{
+	struct strbuf path = STRBUF_INIT, text = STRBUF_INIT, d = STRBUF_INIT;
+	struct compose_lint cl = COMPOSE_LINT_INIT;
+	struct errbuf e = ERRBUF_INIT;
+	int exists = 0, ok = 0;
+
+	deploy_env_path(r->env, r->env->compose_file, &path);
+	if (transport_read_file(r->env->t, path.buf, &text, COMPOSE_LINT_MAX_BYTES, &exists, &e)) {
+		strbuf_addstr(&d, e.msg);
+	} else if (!exists) {
+		strbuf_addf(&d, "%s: missing", path.buf);
+	} else if (compose_lint_string(text.buf, text.len, path.buf, &cl, &e)) {
+		strbuf_addf(&d, "%s (see 'ballast-deploy lint %s')", e.msg, r->env->name);
+	} else {
+		strbuf_addf(&d, "%s: %zu services pass the hardening rules", path.buf, cl.services);
+		ok = 1;
+	}
+	check_add(checks, "lint", ok, d.buf);
+	compose_lint_release(&cl);
+	strbuf_release(&path);
+	strbuf_release(&text);
+	strbuf_release(&d);
+	return ok;
+}
+
+/* Every preflight check; fills r->schema_before. Returns 0 when all pass;
+ * current health only warns (deploying a fix to a broken release is what
+ * deploys are for) and is reported as its own status. */
+int drun_preflight(struct run *r, json_t *checks, int *health_ok, struct errbuf *e)
+{
+	struct strbuf d = STRBUF_INIT, dir = STRBUF_INIT;
+	int ok = 1;
+	const char *cur = json_string_value(json_object_get(r->state, "release"));
+
+	*health_ok = 1;
+	check_add(checks, "connect", 1, transport_describe(r->env->t));
+	ok &= check_file(r, checks, "app-dir", r->env->app_dir, 1);
+	if (ok) {
+		ok &= check_file(r, checks, "compose-file", r->env->compose_file, 0);
+		if (r->env->env_file)
+			ok &= check_file(r, checks, "env-file", r->env->env_file, 0);
+		if (json_is_true(json_object_get(r->env->node, "lint")))
+			ok &= check_lint(r, checks);
+		ok &= check_free(r, checks);
+		ok &= check_tool(r, checks, "compose", r->env->compose_command, 1);
+		if (r->env->snapshot || r->env->data_restore != DEPLOY_RESTORE_NEVER)
+			ok &= check_tool(r, checks, "ballast-backup", r->env->backup_command, 0);
+		if (r->use_migrate) {
+			if (check_tool(r, checks, "ballast-migrate", r->env->migrate_command, 0)) {
+				struct errbuf se = ERRBUF_INIT;
+
+				if (drun_release_dir(r, cur, &dir, &se) == 0 &&
+				    drun_schema_status(r, dir.len ? dir.buf : NULL, &r->schema_before, &se) == 0) {
+					r->schema_known = 1;
+					strbuf_reset(&d);
+					strbuf_addf(&d, "version %lld", r->schema_before);
+					check_add(checks, "schema", 1, d.buf);
+				} else {
+					check_add(checks, "schema", 0, se.msg);
+					ok = 0;
+				}
+			} else {
+				ok = 0;
+			}
+		}
+	}
+	if (ok && cur && r->env->nhealth) {
+		for (size_t i = 0; i < r->env->nhealth; i++) {
+			struct errbuf he = ERRBUF_INIT;
+			long st;
+
+			strbuf_reset(&d);
+			if (http_probe(&r->env->health[i], &st, &he)) {
+				strbuf_addf(&d, "%s is not healthy now: %s", cur, he.msg);
+				*health_ok = 0;
+				log_warn("check current-health: %s", d.buf);
+				json_array_append_new(checks, json_pack("{s:s, s:b, s:s}", "check",
+									"current-health", 0, "detail", d.buf));
+			} else {
+				strbuf_addf(&d, "%s answers %ld at %s", cur, st, r->env->health[i].url);
+				check_add(checks, "current-health", 1, d.buf);
+			}
+		}
+	}
+	if (!ok) {
+		size_t i;
+		json_t *c;
+
+		json_array_foreach(checks, i, c)
+			if (!json_is_true(json_object_get(c, "ok")) &&
+			    strcmp(json_string_value(json_object_get(c, "check")), "current-health")) {
+				errbuf_set(e, BL_EFAIL, "preflight %s: %s",
+					   json_string_value(json_object_get(c, "check")),
+					   json_string_value(json_object_get(c, "detail")));
+				break;
+			}
+	}
+	strbuf_release(&d);
+	strbuf_release(&dir);
+	return ok ? 0 : BL_EFAIL;
+}
+
+int deploy_local_migrations(struct deploy_env *env, const char *explicit_dir, char **dir,
+			    struct errbuf *e)
+{
+	struct strbuf sb = STRBUF_INIT;
+	const char *conf = json_string_value(json_object_get(env->node, "migrations_dir"));
+	struct stat st;
+
+	*dir = NULL;
+	if (explicit_dir) {
+		if (stat(explicit_dir, &st) || !S_ISDIR(st.st_mode))
+			return errbuf_set(e, BL_EUSAGE, "--migrations %s: not a directory", explicit_dir);
+		*dir = strdup(explicit_dir);
+		return 0;
+	}
+	if (!conf)
+		conf = config_str(env->cfg, "migrations.dir", NULL);
+	if (!conf)
+		return 0;
+	config_path(env->cfg, conf, &sb);
+	if (stat(sb.buf, &st) || !S_ISDIR(st.st_mode)) {
+		int rc = errbuf_set(e, BL_EUSAGE,
+				    "%s: migrations directory %s (from the config) is missing; give --migrations DIR",
+				    env->cfg->path, sb.buf);
+
+		strbuf_release(&sb);
+		return rc;
+	}
+	*dir = strbuf_detach(&sb, NULL);
+	return 0;
+}
+
+int deploy_preflight_report(struct deploy_env *env, const char *release, json_t *checks,
+			    struct errbuf *e)
+{
+	struct run r;
+	int rc, health_ok = 1;
+
+	drun_run_init(&r, env, "check");
+	r.release = release;
+	if ((rc = deploy_state_read(env, &r.state, e)))
+		goto out;
+	if ((rc = deploy_local_migrations(env, NULL, &r.local_migrations, e)))
+		goto out;
+	r.use_migrate = r.local_migrations != NULL;
+	rc = drun_preflight(&r, checks, &health_ok, e);
+	if (!rc && !health_ok)
+		rc = errbuf_set(e, BL_EVERIFY, "environment %s: the current release is not healthy",
+				env->name);
+out:
+	drun_run_release(&r);
+	return rc;
+}

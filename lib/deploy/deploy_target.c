@@ -1,0 +1,313 @@
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "compose_lint.h"
+#include "deploy_internal.h"
+#include "deploy_lock.h"
+#include "deploy_state.h"
+#include "hooks.h"
+#include "http.h"
+#include "interrupt.h"
+#include "log.h"
+#include "proc.h"
+
+/* ---- migrate on the target ---- */
+
+int drun_migrate_json(struct run *r, const char *const *args, json_t **result, struct errbuf *e)
+{
+	struct strvec argv = STRVEC_INIT;
+	struct strbuf out = STRBUF_INIT;
+	int rc;
+
+	*result = NULL;
+	deploy_env_migrate_argv(r->env, args, &argv);
+	rc = drun_target_run(r->env, &argv, NULL, NULL, &out, 0, e);
+	if (!rc) {
+		*result = deploy_result_line(out.buf);
+		if (!*result)
+			rc = errbuf_set(e, BL_EFAIL, "%s: no {\"event\":\"result\"} line in its --json output",
+					argv.v[0]);
+	}
+	strvec_clear(&argv);
+	strbuf_release(&out);
+	return rc;
+}
+
+/* The directory migrate should read on the target: the given release's
+ * uploaded directory if it is there. */
+int drun_release_dir(struct run *r, const char *release, struct strbuf *out, struct errbuf *e)
+{
+	struct transport_stat st;
+	struct strbuf rel = STRBUF_INIT;
+	int rc;
+
+	strbuf_reset(out);
+	if (!release)
+		return 0;
+	strbuf_addf(&rel, "releases/%s/migrations", release);
+	deploy_env_state_path(r->env, rel.buf, out);
+	strbuf_release(&rel);
+	rc = transport_stat(r->env->t, out->buf, &st, e);
+	if (rc || !st.is_dir)
+		strbuf_reset(out);
+	return rc;
+}
+
+int drun_schema_status(struct run *r, const char *dir, long long *version, struct errbuf *e)
+{
+	const char *args[] = { "status", "--json", dir ? "--dir" : NULL, dir, NULL };
+	json_t *res = NULL;
+	int rc;
+
+	rc = drun_migrate_json(r, args, &res, e);
+	if (rc)
+		return rc;
+	if (json_is_true(json_object_get(res, "dirty"))) {
+		rc = errbuf_set(e, BL_EFAIL, "the schema is marked dirty at version %lld: a migration failed half-way; see 'ballast-migrate status'",
+				(long long)json_integer_value(json_object_get(res, "current_version")));
+	} else if (!json_is_integer(json_object_get(res, "current_version"))) {
+		rc = errbuf_set(e, BL_EFAIL, "ballast-migrate status: no current_version in its result");
+	} else {
+		*version = json_integer_value(json_object_get(res, "current_version"));
+	}
+	json_decref(res);
+	return rc;
+}
+
+/* ---- verify ---- */
+
+/* The JSON objects of a `ps --format json` (compose v2 prints one object
+ * per line, some 2.x versions one array) or of our `docker inspect` format
+ * appended to items; anything else is skipped. */
+static void ps_parse(const char *buf, json_t *items)
+{
+	const char *p;
+
+	for (p = buf; p && *p;) {
+		const char *nl = strchr(p, '\n');
+		size_t len = nl ? (size_t)(nl - p) : strlen(p);
+		json_t *v = len ? json_loadb(p, len, 0, NULL) : NULL;
+
+		if (json_is_array(v))
+			json_array_extend(items, v);
+		else if (json_is_object(v))
+			json_array_append(items, v);
+		json_decref(v);
+		p = nl ? nl + 1 : NULL;
+	}
+}
+
+/* Compose v1 has no `ps --format json` (it prints its usage and exits 0):
+ * the project's container ids from `ps -q`, then `docker inspect` of each
+ * in the same shape as v2's objects. */
+static int ps_v1(struct run *r, json_t *items, struct errbuf *e)
+{
+	static const char fmt[] =
+		"{\"Service\":{{json (index .Config.Labels \"com.docker.compose.service\")}},"
+		"\"State\":{{json .State.Status}},"
+		"\"Health\":{{if .State.Health}}{{json .State.Health.Status}}{{else}}\"\"{{end}},"
+		"\"ExitCode\":{{.State.ExitCode}}}";
+	const char *args[] = { "ps", "-q", NULL };
+	struct strbuf ids = STRBUF_INIT, out = STRBUF_INIT;
+	struct strvec argv = STRVEC_INIT;
+	size_t before = json_array_size(items);
+	char *tok, *save = NULL;
+	int rc;
+
+	if ((rc = drun_compose(r, args, r->verify_images, &ids, e)))
+		goto out;
+	strvec_push_json(&argv, r->env->docker_command);
+	strvec_push(&argv, "inspect");
+	strvec_push(&argv, "--format");
+	strvec_push(&argv, fmt);
+	for (tok = strtok_r(ids.buf, " \t\r\n", &save); tok; tok = strtok_r(NULL, " \t\r\n", &save))
+		strvec_push(&argv, tok);
+	if (argv.n == json_array_size(r->env->docker_command) + 3)
+		goto out; /* nothing listed: the caller's zero-services check */
+	if ((rc = drun_target_run(r->env, &argv, NULL, r->env->app_dir, &out,
+			     (long)r->env->compose_timeout_ms, e)))
+		goto out;
+	ps_parse(out.buf, items);
+	if (json_array_size(items) == before)
+		rc = errbuf_set(e, BL_EVERIFY, "%s inspect printed nothing usable for the compose containers",
+				json_string_value(json_array_get(r->env->docker_command, 0)));
+out:
+	strvec_clear(&argv);
+	strbuf_release(&ids);
+	strbuf_release(&out);
+	return rc;
+}
+
+/* One service as ps or inspect reported it. */
+static int ps_item_check(json_t *it, struct errbuf *e)
+{
+	const char *svc = json_string_value(json_object_get(it, "Service"));
+	const char *state = json_string_value(json_object_get(it, "State"));
+	const char *health = json_string_value(json_object_get(it, "Health"));
+	long long code = json_integer_value(json_object_get(it, "ExitCode"));
+
+	if (!svc || !*svc)
+		svc = json_string_value(json_object_get(it, "Name"));
+	if (!svc)
+		svc = "?";
+	if (health && !strcmp(health, "unhealthy"))
+		return errbuf_set(e, BL_EVERIFY, "compose service %s is unhealthy", svc);
+	if (health && !strcmp(health, "starting"))
+		return errbuf_set(e, BL_EVERIFY, "compose service %s is still starting", svc);
+	if (state && (!strcmp(state, "restarting") || !strcmp(state, "dead") ||
+		      (!strcmp(state, "exited") && code != 0)))
+		return errbuf_set(e, BL_EVERIFY, "compose service %s is %s (exit code %lld)", svc,
+				  state, code);
+	return 0;
+}
+
+/* The compose services' own health: at least one listed; none unhealthy,
+ * restarting, dead or exited with an error; none still "starting". */
+static int ps_probe(void *ctx, struct errbuf *e)
+{
+	struct run *r = ctx;
+	const char *args[] = { "ps", "--format", "json", NULL };
+	struct strbuf out = STRBUF_INIT;
+	json_t *items = json_array();
+	size_t i;
+	json_t *it;
+	int rc;
+
+	/* The image variables too: compose v2 validates the whole file, and an
+	 * unset ${BACKEND_IMAGE} makes even `ps` fail. */
+	rc = drun_compose(r, args, r->verify_images, &out, e);
+	if (!rc)
+		ps_parse(out.buf, items);
+	/* No JSON (compose v1, or a failed flag): ask the v1 way, which every
+	 * version answers; it reports a real failure of compose itself. */
+	if (rc || !json_array_size(items)) {
+		errbuf_clear(e);
+		if ((rc = ps_v1(r, items, e)))
+			goto out;
+	}
+	if (!json_array_size(items)) {
+		rc = errbuf_set(e, BL_EVERIFY, "compose lists no running service for %s",
+				r->env->compose_file);
+		goto out;
+	}
+	json_array_foreach(items, i, it) {
+		if ((rc = ps_item_check(it, e)))
+			break;
+	}
+out:
+	json_decref(items);
+	strbuf_release(&out);
+	return rc;
+}
+
+int drun_verify(struct run *r, const char *step, json_t *images, struct errbuf *e)
+{
+	long long t;
+	int rc;
+
+	r->verify_images = images;
+	t = drun_step_begin(step, "health checks and compose service health");
+	rc = http_wait(r->env->health, r->env->nhealth, ps_probe, r, e);
+	drun_step_end(r, step, t, rc, e);
+	return rc;
+}
+
+/* ---- snapshot / restore ---- */
+
+const char *drun_restore_db_name(struct deploy_env *env)
+{
+	const char *db = config_str(env->cfg, "migrations.database", NULL);
+
+	if (!db)
+		db = config_str(env->cfg, "databases[0].name", NULL);
+	return db;
+}
+
+int drun_snapshot(struct run *r, struct errbuf *e)
+{
+	struct strvec argv = STRVEC_INIT;
+	struct strbuf out = STRBUF_INIT, label = STRBUF_INIT;
+	json_t *res = NULL;
+	long long t;
+	int rc;
+
+	strbuf_addf(&label, "release=%s", r->release);
+	{
+		const char *args[] = { "run", "--label", "reason=pre-deploy", "--label", label.buf,
+				       "--json", NULL };
+
+		deploy_env_backup_argv(r->env, args, &argv);
+	}
+	t = drun_step_begin("snapshot", "pre-deploy backup on the target");
+	rc = drun_target_run(r->env, &argv, NULL, NULL, &out, 0, e);
+	if (!rc) {
+		res = deploy_result_line(out.buf);
+		if (!json_is_string(json_object_get(res, "backup_id")))
+			rc = errbuf_set(e, BL_EFAIL,
+					"%s run: no backup_id in its --json result: the snapshot cannot be trusted",
+					argv.v[0]);
+		else
+			r->backup_id = strdup(json_string_value(json_object_get(res, "backup_id")));
+	}
+	if (!rc)
+		log_info("snapshot: backup %s", r->backup_id);
+	drun_step_end(r, "snapshot", t, rc, e);
+	json_decref(res);
+	strvec_clear(&argv);
+	strbuf_release(&out);
+	strbuf_release(&label);
+	return rc;
+}
+
+int drun_restore(struct run *r, const char *backup_id, struct errbuf *e)
+{
+	struct strvec argv = STRVEC_INIT;
+	const char *db = drun_restore_db_name(r->env);
+	const char *args[] = { "restore", backup_id, "--clean", "--json",
+			       db ? "--db" : NULL, db, NULL };
+	long long t;
+	int rc;
+
+	deploy_env_backup_argv(r->env, args, &argv);
+	t = drun_step_begin("restore", backup_id);
+	rc = drun_target_run(r->env, &argv, NULL, NULL, NULL, 0, e);
+	drun_step_end(r, "restore", t, rc, e);
+	if (!rc)
+		r->restored = 1;
+	strvec_clear(&argv);
+	return rc;
+}
+
+/* The release's directory is replaced as a whole: a tag deployed again
+ * with other migrations (a moving "dev" tag) must not see stale files. */
+int drun_upload_migrations(struct run *r, struct errbuf *e)
+{
+	struct strbuf tmp = STRBUF_INIT;
+	struct strvec rm = STRVEC_INIT;
+	int rc;
+
+	strbuf_addf(&tmp, "%s.tmp-%ld", r->remote_dir.buf, (long)getpid());
+	strvec_push(&rm, "rm");
+	strvec_push(&rm, "-rf");
+	strvec_push(&rm, "--");
+	strvec_push(&rm, tmp.buf);
+	if ((rc = drun_target_run(r->env, &rm, NULL, NULL, NULL, 60000, e)))
+		goto out;
+	if ((rc = transport_put_tree(r->env->t, r->local_migrations, tmp.buf, e)))
+		goto out;
+	free(rm.v[3]);
+	rm.v[3] = strdup(r->remote_dir.buf);
+	if (!rm.v[3])
+		abort();
+	if ((rc = drun_target_run(r->env, &rm, NULL, NULL, NULL, 60000, e)))
+		goto out;
+	rc = transport_rename(r->env->t, tmp.buf, r->remote_dir.buf, e);
+out:
+	strvec_clear(&rm);
+	strbuf_release(&tmp);
+	return rc;
+}
