@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "backupset.h"
@@ -749,6 +750,34 @@ static int scratch_file(struct strbuf *path, int *fd, struct errbuf *e)
 	return 0;
 }
 
+/* pg_restore's last line is often "Command was: ..."; the server's
+ * "ERROR:" line before it is what says why. Put that (and the command)
+ * into e, which proc_finish() filled with the last line only. */
+static void restore_errors(const struct child *c, struct errbuf *e)
+{
+	const char *tail = c->err_tail.buf, *hit = NULL, *p, *cmd;
+	struct strbuf msg = STRBUF_INIT;
+	char desc[128];
+
+	for (p = tail; (p = strstr(p, "ERROR:")); p++)
+		hit = p;
+	if (!hit || !WIFEXITED(c->status))
+		return;
+	proc_describe_status(c->status, desc, sizeof(desc));
+	strbuf_addf(&msg, "%s %s: ", c->argv[0], desc);
+	for (p = hit; *p && *p != '\n'; p++)
+		strbuf_addch(&msg, *p);
+	cmd = strstr(hit, "Command was: ");
+	if (cmd) {
+		strbuf_addstr(&msg, " (");
+		for (p = cmd; *p && *p != '\n'; p++)
+			strbuf_addch(&msg, *p);
+		strbuf_addch(&msg, ')');
+	}
+	errbuf_set(e, e->code ? e->code : BL_EFAIL, "%s", msg.buf);
+	strbuf_release(&msg);
+}
+
 int dbdump_restore(const struct config *cfg, struct repo *r, json_t *item,
 		   const struct dbrestore_opts *o, struct errbuf *e)
 {
@@ -851,12 +880,15 @@ int dbdump_restore(const struct config *cfg, struct repo *r, json_t *item,
 			proc_kill(&c, SIGTERM);
 		/* pg_restore's own error says more than a broken pipe does */
 		if (proc_finish(&c, &fe) && (!rc || ps.broken)) {
+			restore_errors(&c, &fe);
 			rc = fe.code;
 			memcpy(e->msg, fe.msg, sizeof(e->msg));
 			e->code = fe.code;
 		}
 	} else {
 		rc = proc_finish(&c, e);
+		if (rc)
+			restore_errors(&c, e);
 	}
 	if (rc)
 		goto out;

@@ -12,6 +12,7 @@
 static const char *const repo_types[] = { "local", "sftp", "s3", NULL };
 static const char *const transport_types[] = { "local", "ssh", NULL };
 static const char *const host_key_policies[] = { "strict", "accept-new", NULL };
+static const char *const restore_sessions_modes[] = { "terminate", "wait", NULL };
 static const char *const row_count_modes[] = { "exact", "estimate", "off", NULL };
 static const char *const on_failure_modes[] = { "rollback", "none", NULL };
 static const char *const data_restore_modes[] = { "never", "if-irreversible", "always", NULL };
@@ -53,6 +54,9 @@ static const struct schema database_fields[] = {
 	F("restore_command", SCHEMA_STRINGS),
 	ONE("row_counts", row_count_modes),
 	F("exclude_tables", SCHEMA_STRINGS),
+	ONE("restore_sessions", restore_sessions_modes),
+	F("restore_wait", SCHEMA_DURATION),
+	F("lock_wait_timeout", SCHEMA_DURATION),
 	END
 };
 static const struct schema database_item = OBJ(NULL, database_fields);
