@@ -293,6 +293,10 @@ int cmd_restore(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e)
 		goto out;
 	}
 	rc = cli_config(ctx, e);
+	if (!rc && !ro.target)
+		rc = config_check_env(ctx->cfg, NULL, e);
+	else if (!rc)
+		rc = config_check_env(ctx->cfg, "repository", e);
 	if (!rc)
 		rc = backupset_open(ctx->cfg, &r, &project, e);
 	if (rc)

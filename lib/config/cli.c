@@ -71,6 +71,8 @@ static int builtin_config(struct cli_ctx *ctx, struct errbuf *e)
 	char *text;
 	int rc = cli_config(ctx, e);
 
+	if (!rc)
+		rc = config_check_env(ctx->cfg, NULL, e);
 	if (rc)
 		return rc;
 	if (ctx->json) {
