@@ -423,7 +423,9 @@ int dbdump_backup(json_t *db, struct repo *r, const char *key, const struct dbdu
 	const char *name = json_string_value(json_object_get(db, "name"));
 	const char *conninfo = json_string_value(json_object_get(db, "conninfo"));
 	const char *mode = json_string_value(json_object_get(db, "row_counts"));
+	const char *lock_wait = json_string_value(json_object_get(db, "lock_wait_timeout"));
 	json_t *dumpcmd = json_object_get(db, "dump_command");
+	long long lock_wait_ms = 0;
 	struct strbuf pw = STRBUF_INIT, ci = STRBUF_INIT,
 		      arg_snap = STRBUF_INIT, version = STRBUF_INIT, server = STRBUF_INIT,
 		      dbname = STRBUF_INIT, dbsize = STRBUF_INIT, count_sql = STRBUF_INIT,
@@ -445,6 +447,12 @@ int dbdump_backup(json_t *db, struct repo *r, const char *key, const struct dbdu
 	*item = NULL;
 	if (!mode)
 		mode = "exact";
+	if (!lock_wait)
+		lock_wait = DBDUMP_LOCK_WAIT_DEFAULT;
+	if (config_duration_ms(lock_wait, &lock_wait_ms)) {
+		rc = errbuf_set(e, BL_EUSAGE, "lock_wait_timeout %s: expected a duration", lock_wait);
+		goto out;
+	}
 	dbdump_password(db, &pw);
 	if (pw.len) {
 		strbuf_addf(&envpw, "PGPASSWORD=%s", pw.buf);
@@ -499,6 +507,8 @@ int dbdump_backup(json_t *db, struct repo *r, const char *key, const struct dbdu
 	strvec_push(&argv, "--no-password");
 	if (arg_snap.len)
 		strvec_pushf(&argv, "--snapshot=%s", arg_snap.buf);
+	if (lock_wait_ms > 0)
+		strvec_pushf(&argv, "--lock-wait-timeout=%lld", lock_wait_ms);
 	ex = json_object_get(db, "exclude_tables");
 	json_array_foreach(ex, i, v) {
 		strvec_push(&argv, "--exclude-table");
@@ -538,6 +548,16 @@ int dbdump_backup(json_t *db, struct repo *r, const char *key, const struct dbdu
 	sink.name = name;
 	sink.o = o;
 	rc = pump(&c, dump_sink_fn, &sink, e);
+	if (rc && lock_wait_ms > 0 && strstr(c.err_tail.buf, "Query was: LOCK TABLE")) {
+		const char *q = strstr(c.err_tail.buf, "Query was: ");
+		int ql = 0;
+
+		while (q && q[ql] && q[ql] != '\n')
+			ql++;
+		errbuf_set(e, BL_EFAIL, "pg_dump waited longer than lock_wait_timeout (%s) for a "
+			   "table lock that another session holds%s%.*s", lock_wait, q ? ": " : "",
+			   ql, q ? q : "");
+	}
 	if (rc)
 		goto out;
 	if (sink.raw < 5) {
