@@ -10,7 +10,22 @@ static const struct cli_command commands[] = {
 	{ "verify", cmd_verify, "re-read checksums and test-decompress stored objects",
 	  "verify ID|--latest|--all" },
 	{ "restore", cmd_restore, "restore databases and volumes from a backup",
-	  "restore ID|--latest [--db NAME] [--volume NAME] [--target CONNINFO] [--to DIR] [--create|--clean] [--jobs N] [--no-keep]" },
+	  "restore ID|--latest [--db NAME] [--volume NAME] [--target CONNINFO] [--to DIR]\n"
+	  "        [--clean [--in-place] | --create] [--sessions terminate|wait] [--yes] [--dry-run]\n"
+	  "        [--jobs N] [--no-keep]\n\n"
+	  "Into an empty database the backup is restored directly. A database that is\n"
+	  "not empty is refused (exit 2) unless --clean: then the backup is restored\n"
+	  "beside it into <db>__ballast_restore_<id>, every table's row count is checked,\n"
+	  "the live database's sessions are terminated (or waited for: --sessions wait,\n"
+	  "\"restore_sessions\"/\"restore_wait\") and the two are renamed in one\n"
+	  "transaction; the old one is kept as <db>__ballast_old_<id> (--no-keep drops it)\n"
+	  "and the command that brings it back is printed. Until that rename the live\n"
+	  "database is untouched, whatever fails or whoever kills the restore.\n"
+	  "--in-place --clean empties the live database and restores into it (no second\n"
+	  "copy, nothing kept). On a terminal a restore that replaces anything names the\n"
+	  "server, database and backup and asks first; --yes skips that, and without a\n"
+	  "terminal it never asks. --dry-run prints the plan and changes nothing.\n"
+	  "Exit 3 when another restore of the database is running." },
 	{ "prune", cmd_prune, "delete backups the retention policy no longer keeps",
 	  "prune [--dry-run] [--json]\n\n"
 	  "Applies \"retention\" (keep_last, keep_hourly, keep_daily, keep_weekly, keep_monthly,\n"
