@@ -42,6 +42,15 @@ static const struct cli_command commands[] = {
 	  "return true or at least one row), drops the scratch database, and stores the\n"
 	  "report beside the backup (drill-<time>.json). Default: the latest good backup.\n"
 	  "Exit 4 when anything differs, 1 when the drill could not be carried out." },
+	{ "check", cmd_check, "preflight: configuration, secrets, databases, volumes, repository",
+	  "check [--json]\n\n"
+	  "One line per check: the configuration loads; every *_env variable is set; each\n"
+	  "database is reachable (server version) and its dump command runs (pg_dump's\n"
+	  "version, not older than the server); each volume is readable; the repository\n"
+	  "lists and takes a small object (put and deleted); for a local repository the\n"
+	  "free space against the last good backup's size; whether a backup holds the run\n"
+	  "lock now. Exit 0 when every check passes, 1 when one fails, 2 when the\n"
+	  "configuration is unusable or a secret is missing." },
 	{ NULL, NULL, NULL, NULL }
 };
 

@@ -324,10 +324,14 @@ int dbswap_restore(const struct config *cfg, struct repo *r, json_t *item,
 		goto out;
 	log_info("database %s: restoring backup %s into %s on %s", live, o->id, scratch.buf,
 		 t->server.buf);
+	created = 1; /* a CREATE that half failed (settings) is dropped too */
 	rc = create_scratch(maint, live, scratch.buf, e);
-	if (rc)
+	if (rc) {
+		errbuf_prefix(e, "cannot create %s beside %s (a swap restore needs CREATEDB and "
+			      "room for a second copy; --in-place --clean restores without): ",
+			      scratch.buf, live);
 		goto out;
-	created = 1;
+	}
 	ro.target = scratch_ci.buf;
 	ro.create = 0;
 	ro.clean = 0;

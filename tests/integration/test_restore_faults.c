@@ -137,6 +137,26 @@ START_TEST(test_no_keep_and_dry_run)
 		      out.buf);
 	assert_same_rows("rf_nokeep", "rf_nokeep_ref");
 	ck_assert_int_eq(count_dbs("rf_nokeep__"), 0);
+	/* on a terminal it asks, naming server, database and backup; "n" changes
+	 * nothing (script(1) gives the restore a pseudo-terminal) */
+	{
+		struct strbuf bin = STRBUF_INIT, log = STRBUF_INIT;
+		char cmd[4096], logf[1200];
+
+		snprintf(logf, sizeof(logf), "%s/tty.log", sdir);
+		snprintf(cmd, sizeof(cmd), "printf 'n\\n' | script -qec '%s --config %s restore %s "
+			 "--clean' %s >/dev/null 2>&1; true", tbin("ballast-backup", &bin), p.cfg, id,
+			 logf);
+		sh(cmd);
+		ck_assert_int_eq(tread_file(logf, &log), 0);
+		ck_assert_msg(strstr(log.buf, "Go ahead with this restore?") &&
+			      strstr(log.buf, "REPLACE rf_nokeep on ") && strstr(log.buf, id) &&
+			      strstr(log.buf, "cancelled"), "%s", log.buf);
+		strbuf_release(&bin);
+		strbuf_release(&log);
+	}
+	assert_same_rows("rf_nokeep", "rf_nokeep_ref");
+	ck_assert_int_eq(count_dbs("rf_nokeep__"), 0);
 	ck_assert_msg(bb(&p, &out, &err, "restore", id, "--clean", "--no-keep", "--yes") == 0,
 		      "%s", err.buf);
 	assert_same_rows("pagila", "rf_nokeep");
