@@ -247,7 +247,8 @@ static int swap(PGconn *maint, const char *live, const char *scratch, const char
 			goto out;
 		}
 		pg_exec(maint, "ROLLBACK", NULL, e);
-		if (time_mono_ms() >= deadline) {
+		/* only sessions are worth waiting out; a missing privilege is not */
+		if (time_mono_ms() >= deadline || !strstr(last.msg, "other users")) {
 			rc = errbuf_set(e, BL_EFAIL, "cannot swap database %s: %s", live, last.msg);
 			goto out;
 		}
