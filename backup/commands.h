@@ -14,5 +14,6 @@ int cmd_restore(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e);
 int cmd_prune(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e);
 int cmd_rekey(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e);
 int cmd_drill(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e);
+int cmd_check(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e);
 
 #endif

@@ -12,7 +12,22 @@ static const struct cli_command commands[] = {
 	{ "verify", cmd_verify, "re-read checksums and test-decompress stored objects",
 	  "verify ID|PREFIX|latest|--latest|--all [--json]" },
 	{ "restore", cmd_restore, "restore databases and volumes from a backup",
-	  "restore ID|--latest [--db NAME] [--volume NAME] [--target CONNINFO] [--to DIR] [--create|--clean] [--jobs N] [--no-keep]" },
+	  "restore ID|PREFIX|latest|--latest [--db NAME] [--volume NAME] [--target CONNINFO] [--to DIR]\n"
+	  "        [--clean [--in-place] | --create] [--sessions terminate|wait] [--yes] [--dry-run]\n"
+	  "        [--jobs N] [--no-keep]\n\n"
+	  "Into an empty database the backup is restored directly. A database that is\n"
+	  "not empty is refused (exit 2) unless --clean: then the backup is restored\n"
+	  "beside it into <db>__ballast_restore_<id>, every table's row count is checked,\n"
+	  "the live database's sessions are terminated (or waited for: --sessions wait,\n"
+	  "\"restore_sessions\"/\"restore_wait\") and the two are renamed in one\n"
+	  "transaction; the old one is kept as <db>__ballast_old_<id> (--no-keep drops it)\n"
+	  "and the command that brings it back is printed. Until that rename the live\n"
+	  "database is untouched, whatever fails or whoever kills the restore.\n"
+	  "--in-place --clean empties the live database and restores into it (no second\n"
+	  "copy, nothing kept). On a terminal a restore that replaces anything names the\n"
+	  "server, database and backup and asks first; --yes skips that, and without a\n"
+	  "terminal it never asks. --dry-run prints the plan and changes nothing.\n"
+	  "Exit 3 when another restore of the database is running." },
 	{ "prune", cmd_prune, "delete backups the retention policy no longer keeps",
 	  "prune [--dry-run] [--json]\n\n"
 	  "Applies \"retention\" (keep_last, keep_hourly, keep_daily, keep_weekly, keep_monthly,\n"
@@ -29,6 +44,15 @@ static const struct cli_command commands[] = {
 	  "return true or at least one row), drops the scratch database, and stores the\n"
 	  "report beside the backup (drill-<time>.json). Default: the latest good backup.\n"
 	  "Exit 4 when anything differs, 1 when the drill could not be carried out." },
+	{ "check", cmd_check, "preflight: configuration, secrets, databases, volumes, repository",
+	  "check [--json]\n\n"
+	  "One line per check: the configuration loads; every *_env variable is set; each\n"
+	  "database is reachable (server version) and its dump command runs (pg_dump's\n"
+	  "version, not older than the server); each volume is readable; the repository\n"
+	  "lists and takes a small object (put and deleted); for a local repository the\n"
+	  "free space against the last good backup's size; whether a backup holds the run\n"
+	  "lock now. Exit 0 when every check passes, 1 when one fails, 2 when the\n"
+	  "configuration is unusable or a secret is missing." },
 	{ "rekey", cmd_rekey, "rewrap every object's key for encryption.recipients",
 	  "rekey [--json]\n\n"
 	  "Rewrites each stored object's age header so that exactly the configured\n"

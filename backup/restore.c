@@ -1,11 +1,14 @@
 /* ballast-backup restore ID: put a backup's databases and volumes back. */
 #include <getopt.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "backupset.h"
 #include "commands.h"
 #include "dbdump.h"
+#include "dbswap.h"
 #include "log.h"
 #include "manifest.h"
 #include "progress.h"
@@ -112,6 +115,79 @@ out:
 	return rc;
 }
 
+/* What a restore does to one database, decided before anything runs. */
+enum db_mode { DB_EMPTY, DB_SWAP, DB_IN_PLACE, DB_CREATE };
+
+struct db_plan {
+	json_t *item;
+	enum db_mode mode;
+	struct dbswap_target t;
+	struct strbuf scratch, old;
+};
+
+static const char *mode_name(enum db_mode m)
+{
+	static const char *const names[] = { "empty", "swap", "in-place", "create" };
+
+	return names[m];
+}
+
+/* One line per database: which server, which database, what happens. */
+static void describe(const struct db_plan *p, const char *id, int keep, struct strbuf *out)
+{
+	const char *name = item_name(p->item);
+
+	strbuf_reset(out);
+	switch (p->mode) {
+	case DB_EMPTY:
+		strbuf_addf(out, "database %s: restore backup %s into %s on %s (empty)", name, id,
+			    p->t.dbname.buf, p->t.server.buf);
+		break;
+	case DB_SWAP:
+		strbuf_addf(out, "database %s: REPLACE %s on %s (%lld objects) with backup %s: "
+			    "restored into %s, then swapped in; the current one is %s", name,
+			    p->t.dbname.buf, p->t.server.buf, p->t.objects, id, p->scratch.buf,
+			    keep ? "kept as " : "dropped");
+		if (keep)
+			strbuf_addstr(out, p->old.buf);
+		break;
+	case DB_IN_PLACE:
+		strbuf_addf(out, "database %s: REPLACE %s on %s (%lld objects) with backup %s IN "
+			    "PLACE: its schemas are dropped first, nothing is kept", name,
+			    p->t.dbname.buf, p->t.server.buf, p->t.objects, id);
+		break;
+	case DB_CREATE:
+		strbuf_addf(out, "database %s: create it from backup %s with pg_restore --create%s",
+			    name, id, p->t.objects ? " --clean (dropping it first)" : "");
+		break;
+	}
+}
+
+/* A TTY on stdin and stderr: ask. Anything else (cron, a deploy, a pipe)
+ * never blocks on a question. */
+static int confirm(const char *question, struct errbuf *e)
+{
+	char line[64];
+
+	fprintf(stderr, "%s [y/N] ", question);
+	fflush(stderr);
+	if (!fgets(line, sizeof(line), stdin))
+		return errbuf_set(e, BL_EFAIL, "restore cancelled: no answer");
+	if (strcmp(line, "y\n") && strcmp(line, "yes\n") && strcmp(line, "Y\n"))
+		return errbuf_set(e, BL_EFAIL, "restore cancelled: nothing was changed");
+	return 0;
+}
+
+static void plan_release(struct db_plan *plans, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		dbswap_target_release(&plans[i].t);
+		strbuf_release(&plans[i].scratch);
+		strbuf_release(&plans[i].old);
+	}
+	free(plans);
+}
+
 int cmd_restore(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e)
 {
 	static const struct option opts[] = {
@@ -121,6 +197,10 @@ int cmd_restore(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e)
 		{ "to", required_argument, NULL, 'T' },
 		{ "create", no_argument, NULL, 'c' },
 		{ "clean", no_argument, NULL, 'C' },
+		{ "in-place", no_argument, NULL, 'I' },
+		{ "sessions", required_argument, NULL, 's' },
+		{ "yes", no_argument, NULL, 'y' },
+		{ "dry-run", no_argument, NULL, 'n' },
 		{ "jobs", required_argument, NULL, 'j' },
 		{ "no-keep", no_argument, NULL, 'k' },
 		{ "latest", no_argument, NULL, 'L' },
@@ -129,11 +209,14 @@ int cmd_restore(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e)
 	struct dbrestore_opts ro;
 	struct progress prog;
 	struct repo *r = NULL;
-	const char *project, *only_db = NULL, *only_vol = NULL, *to = NULL, *id;
-	json_t *m = NULL, *it, *done = json_array();
-	int rc = 0, opt, n = 0, nvol = 0, use_latest = 0, keep = 1;
+	struct db_plan *plans = NULL;
+	struct strbuf line = STRBUF_INIT, kept = STRBUF_INIT;
+	const char *project, *only_db = NULL, *only_vol = NULL, *to = NULL, *id, *sessions = NULL;
+	json_t *m = NULL, *it, *done = json_array(), *plan_json = json_array();
+	int rc = 0, opt, n = 0, nvol = 0, use_latest = 0, keep = 1, in_place = 0, yes = 0,
+	    dry_run = 0, replaces = 0;
 	char latest[64];
-	size_t i;
+	size_t i, np = 0;
 
 	memset(&ro, 0, sizeof(ro));
 	ro.jobs = 1;
@@ -150,6 +233,23 @@ int cmd_restore(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e)
 			break;
 		case 'C':
 			ro.clean = 1;
+			break;
+		case 'I':
+			in_place = 1;
+			break;
+		case 's':
+			if (strcmp(optarg, "terminate") && strcmp(optarg, "wait")) {
+				rc = cli_usage_error(ctx, e, "--sessions %s: expected terminate or wait",
+						     optarg);
+				goto out;
+			}
+			sessions = optarg;
+			break;
+		case 'y':
+			yes = 1;
+			break;
+		case 'n':
+			dry_run = 1;
 			break;
 		case 'j': {
 			char *end;
@@ -188,18 +288,25 @@ int cmd_restore(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e)
 				     "missing backup ID (or --latest)" : "expected one backup ID");
 		goto out;
 	}
+	if (in_place && ro.create) {
+		rc = cli_usage_error(ctx, e, "--in-place and --create exclude each other");
+		goto out;
+	}
 	rc = cli_config(ctx, e);
+	if (!rc && !ro.target)
+		rc = config_check_env(ctx->cfg, NULL, e);
+	else if (!rc)
+		rc = config_check_env(ctx->cfg, "repository", e);
 	if (!rc)
 		rc = backupset_open(ctx->cfg, &r, &project, e);
 	if (rc)
 		goto out;
-	id = use_latest ? NULL : argv[optind];
-	if (use_latest) {
-		rc = backupset_latest(r, project, latest, sizeof(latest), e);
-		if (rc)
-			goto out;
-		id = latest;
-	}
+	/* an id, a unique prefix of one, latest or --latest */
+	rc = backupset_resolve(r, project, use_latest ? "latest" : argv[optind], latest,
+			       sizeof(latest), e);
+	if (rc)
+		goto out;
+	id = latest;
 	rc = backupset_load(r, project, id, &m, e);
 	if (rc)
 		goto out;
@@ -236,6 +343,110 @@ int cmd_restore(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e)
 				     id, nvol);
 		goto out;
 	}
+	/* The plan: every target database is looked at before anything runs,
+	 * so a refusal (a non-empty target without --clean, a server that is
+	 * down) comes before the first change. */
+	plans = calloc((size_t)n + 1, sizeof(*plans));
+	if (!plans)
+		abort();
+	json_array_foreach(json_object_get(m, "items"), i, it) {
+		struct db_plan *p;
+		json_t *spec;
+
+		if (!wanted(it, only_db, only_vol) || strcmp(item_type(it), "db"))
+			continue;
+		p = &plans[np++];
+		p->item = it;
+		p->t = (struct dbswap_target)DBSWAP_TARGET_INIT;
+		p->scratch = (struct strbuf)STRBUF_INIT;
+		p->old = (struct strbuf)STRBUF_INIT;
+		spec = dbdump_find_db(ctx->cfg, item_name(it));
+		if (ro.create) {
+			p->mode = DB_CREATE;
+			replaces += ro.clean;
+			p->t.objects = ro.clean;
+			describe(p, id, keep, &line);
+			goto planned;
+		}
+		if (!spec && !ro.target) {
+			rc = errbuf_set(e, BL_EUSAGE, "no database \"%s\" in the configuration: pass "
+					"--target CONNINFO", item_name(it));
+			goto out;
+		}
+		rc = dbswap_probe(spec, ro.target, &p->t, e);
+		if (rc) {
+			errbuf_prefix(e, "restore of database %s: ", item_name(it));
+			goto out;
+		}
+		if (!p->t.objects) {
+			p->mode = DB_EMPTY;
+		} else if (!ro.clean) {
+			rc = errbuf_set(e, BL_EUSAGE, "restore of database %s: %s on %s is not empty "
+					"(%lld objects): pass --clean to replace it (restored beside "
+					"it, then swapped in), or restore into an empty --target",
+					item_name(it), p->t.dbname.buf, p->t.server.buf,
+					p->t.objects);
+			goto out;
+		} else if (in_place) {
+			p->mode = DB_IN_PLACE;
+			replaces++;
+		} else {
+			p->mode = DB_SWAP;
+			replaces++;
+			rc = dbswap_names(p->t.dbname.buf, id, &p->scratch, &p->old, e);
+			if (rc)
+				goto out;
+		}
+		describe(p, id, keep, &line);
+planned:
+		json_array_append_new(plan_json, json_pack("{s:s, s:s, s:s, s:s, s:s, s:s?}",
+							   "type", "db", "name", item_name(it),
+							   "mode", mode_name(p->mode),
+							   "server", p->t.server.buf,
+							   "database", p->t.dbname.buf,
+							   "kept", p->mode == DB_SWAP && keep ?
+							   p->old.buf : NULL));
+		if (dry_run && !ctx->json)
+			printf("%s\n", line.buf);
+		else
+			log_info("%s", line.buf);
+	}
+	json_array_foreach(json_object_get(m, "items"), i, it) {
+		if (!wanted(it, only_db, only_vol) || strcmp(item_type(it), "volume"))
+			continue;
+		replaces++;
+		strbuf_reset(&line);
+		strbuf_addf(&line, "volume %s: restore backup %s into %s%s", item_name(it), id,
+			    to ? to : "its configured path",
+			    keep ? " (the current contents are kept beside it)" : "");
+		json_array_append_new(plan_json, json_pack("{s:s, s:s, s:s?}", "type", "volume",
+							   "name", item_name(it), "to", to));
+		if (dry_run && !ctx->json)
+			printf("%s\n", line.buf);
+		else
+			log_info("%s", line.buf);
+	}
+	if (dry_run) {
+		if (ctx->json) {
+			json_t *res = json_pack("{s:s, s:s, s:s, s:b, s:O}", "event", "result",
+						"backup_id", id, "status", "ok", "dry_run", 1,
+						"plan", plan_json);
+
+			log_json_result(res);
+			json_decref(res);
+		}
+		goto out;
+	}
+	if (replaces && !yes && isatty(STDIN_FILENO) && isatty(STDERR_FILENO)) {
+		if (!log_enabled(LOG_INFO))
+			for (i = 0; i < np; i++) {
+				describe(&plans[i], id, keep, &line);
+				fprintf(stderr, "%s\n", line.buf);
+			}
+		rc = confirm("Go ahead with this restore?", e);
+		if (rc)
+			goto out;
+	}
 	/* Every stored object of the restore is checked before the first one
 	 * touches anything: a bad volume object must not leave the databases
 	 * restored and the volumes not. */
@@ -252,17 +463,49 @@ int cmd_restore(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e)
 	progress_init(&prog);
 	ro.progress = progress_update;
 	ro.progress_ctx = &prog;
-	json_array_foreach(json_object_get(m, "items"), i, it) {
-		const char *name = item_name(it);
+	for (i = 0; i < np; i++) {
+		struct db_plan *p = &plans[i];
+		const char *name = item_name(p->item);
+		struct dbrestore_opts one = ro;
 
-		if (!wanted(it, only_db, only_vol) || strcmp(item_type(it), "db"))
-			continue;
-		rc = dbdump_restore(ctx->cfg, r, it, &ro, e);
+		strbuf_reset(&kept);
+		if (p->mode == DB_SWAP) {
+			struct dbswap_opts so;
+
+			memset(&so, 0, sizeof(so));
+			so.id = id;
+			so.keep_old = keep;
+			so.sessions = sessions;
+			so.ro = ro;
+			rc = dbswap_restore(ctx->cfg, r, p->item, &p->t, &so, &kept, e);
+		} else {
+			if (p->mode != DB_CREATE)
+				one.clean = p->mode == DB_IN_PLACE;
+			rc = dbdump_restore(ctx->cfg, r, p->item, &one, e);
+		}
 		progress_done(&prog);
 		if (rc)
 			goto out;
+		if (!ctx->json) {
+			if (p->mode == DB_CREATE)
+				printf("database %s restored from %s\n", name, id);
+			else
+				printf("database %s restored from %s into %s on %s\n", name, id,
+				       p->t.dbname.buf, p->t.server.buf);
+			if (kept.len) {
+				rc = dbswap_undo_command(&p->t, kept.buf, &line, e);
+				if (rc)
+					goto out;
+				printf("  the previous database is kept as %s; to bring it back:\n  %s\n",
+				       kept.buf, line.buf);
+			}
+		}
 		log_info("database %s restored from %s; row counts match the backup", name, id);
-		json_array_append_new(done, json_pack("{s:s, s:s}", "type", "db", "name", name));
+		json_array_append_new(done, json_pack("{s:s, s:s, s:s, s:s, s:s, s:s?}", "type",
+						      "db", "name", name, "mode",
+						      mode_name(p->mode), "server", p->t.server.buf,
+						      "database", p->t.dbname.buf, "kept",
+						      kept.len ? kept.buf : NULL));
 	}
 	/* Volumes last: their `after` commands restart the services that use
 	 * them, which should find the databases already restored. */
@@ -281,8 +524,12 @@ int cmd_restore(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e)
 		json_decref(res);
 	}
 out:
+	plan_release(plans, np);
+	strbuf_release(&line);
+	strbuf_release(&kept);
 	json_decref(m);
 	json_decref(done);
+	json_decref(plan_json);
 	repo_close(r);
 	return rc;
 }

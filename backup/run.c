@@ -122,6 +122,8 @@ int cmd_run(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e)
 		goto out;
 	}
 	rc = cli_config(ctx, e);
+	if (!rc)
+		rc = config_check_env(ctx->cfg, NULL, e);
 	if (rc)
 		goto out;
 	rc = check_only(ctx, only, e);

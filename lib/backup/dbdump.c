@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "backupset.h"
@@ -109,27 +110,19 @@ int dbdump_conninfo_nopw(const char *conninfo, struct strbuf *out, struct errbuf
 	return 0;
 }
 
-/* argv = prefix (a JSON array of strings, or def) + extra, NULL-terminated;
- * the strings stay owned by their sources. */
-static const char **build_argv(json_t *prefix, const char *def, const char *const *extra)
+/* The command's program and leading arguments: prefix (a JSON array of
+ * strings) or def when the configuration has none. */
+static void push_command(struct strvec *argv, json_t *prefix, const char *def)
 {
-	size_t n = json_is_array(prefix) && json_array_size(prefix) ? json_array_size(prefix) : 1;
-	size_t m = 0, i;
-	const char **argv;
+	json_t *v;
+	size_t i;
 
-	while (extra[m])
-		m++;
-	argv = calloc(n + m + 1, sizeof(*argv));
-	if (!argv)
-		abort();
-	if (json_is_array(prefix) && json_array_size(prefix))
-		for (i = 0; i < n; i++)
-			argv[i] = json_string_value(json_array_get(prefix, i));
-	else
-		argv[0] = def;
-	for (i = 0; i < m; i++)
-		argv[n + i] = extra[i];
-	return argv;
+	if (!json_is_array(prefix) || !json_array_size(prefix)) {
+		strvec_push(argv, def);
+		return;
+	}
+	json_array_foreach(prefix, i, v)
+		strvec_push(argv, json_string_value(v));
 }
 
 static long long ms_since(long long t0)
@@ -430,14 +423,15 @@ int dbdump_backup(json_t *db, struct repo *r, const char *key, const struct dbdu
 	const char *name = json_string_value(json_object_get(db, "name"));
 	const char *conninfo = json_string_value(json_object_get(db, "conninfo"));
 	const char *mode = json_string_value(json_object_get(db, "row_counts"));
+	const char *lock_wait = json_string_value(json_object_get(db, "lock_wait_timeout"));
 	json_t *dumpcmd = json_object_get(db, "dump_command");
-	struct strbuf pw = STRBUF_INIT, ci = STRBUF_INIT, arg_db = STRBUF_INIT,
+	long long lock_wait_ms = 0;
+	struct strbuf pw = STRBUF_INIT, ci = STRBUF_INIT,
 		      arg_snap = STRBUF_INIT, version = STRBUF_INIT, server = STRBUF_INIT,
 		      dbname = STRBUF_INIT, dbsize = STRBUF_INIT, count_sql = STRBUF_INIT,
-		      envpw = STRBUF_INIT, arg_snapopt = STRBUF_INIT, why = STRBUF_INIT;
-	const char *extra[64];
+		      envpw = STRBUF_INIT, why = STRBUF_INIT;
+	struct strvec argv = STRVEC_INIT;
 	const char *env[2] = { NULL, NULL };
-	const char **argv = NULL;
 	struct child c = CHILD_INIT;
 	struct repo_writer *w = NULL;
 	struct zstream *z = NULL;
@@ -448,11 +442,17 @@ int dbdump_backup(json_t *db, struct repo *r, const char *key, const struct dbdu
 	PGconn *conn = NULL;
 	long long t0 = time_mono_ms(), t_dump = 0, t_dump_ms = 0, t_count_ms = 0, hint;
 	int rc, started = 0;
-	size_t i, nx = 0;
+	size_t i;
 
 	*item = NULL;
 	if (!mode)
 		mode = "exact";
+	if (!lock_wait)
+		lock_wait = DBDUMP_LOCK_WAIT_DEFAULT;
+	if (config_duration_ms(lock_wait, &lock_wait_ms)) {
+		rc = errbuf_set(e, BL_EUSAGE, "lock_wait_timeout %s: expected a duration", lock_wait);
+		goto out;
+	}
 	dbdump_password(db, &pw);
 	if (pw.len) {
 		strbuf_addf(&envpw, "PGPASSWORD=%s", pw.buf);
@@ -464,12 +464,10 @@ int dbdump_backup(json_t *db, struct repo *r, const char *key, const struct dbdu
 
 	/* The tool's version first: a missing pg_dump fails before anything
 	 * touches the server or the repository. */
-	extra[0] = "--version";
-	extra[1] = NULL;
-	argv = build_argv(dumpcmd, "pg_dump", extra);
-	rc = proc_run(argv, env, NULL, &version, 60000, e);
-	free(argv);
-	argv = NULL;
+	push_command(&argv, dumpcmd, "pg_dump");
+	strvec_push(&argv, "--version");
+	rc = proc_run(strvec_argv(&argv), env, NULL, &version, 60000, e);
+	strvec_clear(&argv);
 	if (rc)
 		goto out;
 	strbuf_rtrim(&version);
@@ -503,23 +501,20 @@ int dbdump_backup(json_t *db, struct repo *r, const char *key, const struct dbdu
 	if (!tables)
 		tables = json_array();
 
-	extra[nx++] = "--format=custom";
-	extra[nx++] = "--compress=0";
-	extra[nx++] = "--no-password";
-	if (arg_snap.len) {
-		strbuf_addf(&arg_snapopt, "--snapshot=%s", arg_snap.buf);
-		extra[nx++] = arg_snapopt.buf;
-	}
+	push_command(&argv, dumpcmd, "pg_dump");
+	strvec_push(&argv, "--format=custom");
+	strvec_push(&argv, "--compress=0");
+	strvec_push(&argv, "--no-password");
+	if (arg_snap.len)
+		strvec_pushf(&argv, "--snapshot=%s", arg_snap.buf);
+	if (lock_wait_ms > 0)
+		strvec_pushf(&argv, "--lock-wait-timeout=%lld", lock_wait_ms);
 	ex = json_object_get(db, "exclude_tables");
-	json_array_foreach(ex, i, v)
-		if (nx < 56) {
-			extra[nx++] = "--exclude-table";
-			extra[nx++] = json_string_value(v);
-		}
-	strbuf_addf(&arg_db, "--dbname=%s", ci.buf);
-	extra[nx++] = arg_db.buf;
-	extra[nx] = NULL;
-	argv = build_argv(dumpcmd, "pg_dump", extra);
+	json_array_foreach(ex, i, v) {
+		strvec_push(&argv, "--exclude-table");
+		strvec_push(&argv, json_string_value(v));
+	}
+	strvec_pushf(&argv, "--dbname=%s", ci.buf);
 
 	/* The database's size bounds the compressed dump in practice: as a
 	 * size hint it lets the s3 driver pick its part size once, instead of
@@ -532,7 +527,7 @@ int dbdump_backup(json_t *db, struct repo *r, const char *key, const struct dbdu
 	rc = zstream_compress_new(o->level, o->threads, writer_sink, w, &z, e);
 	if (rc)
 		goto out;
-	c.argv = argv;
+	c.argv = strvec_argv(&argv);
 	c.env = env;
 	c.in_mode = PROC_NULL;
 	c.out_mode = PROC_PIPE;
@@ -553,6 +548,16 @@ int dbdump_backup(json_t *db, struct repo *r, const char *key, const struct dbdu
 	sink.name = name;
 	sink.o = o;
 	rc = pump(&c, dump_sink_fn, &sink, e);
+	if (rc && lock_wait_ms > 0 && strstr(c.err_tail.buf, "Query was: LOCK TABLE")) {
+		const char *q = strstr(c.err_tail.buf, "Query was: ");
+		int ql = 0;
+
+		while (q && q[ql] && q[ql] != '\n')
+			ql++;
+		errbuf_set(e, BL_EFAIL, "pg_dump waited longer than lock_wait_timeout (%s) for a "
+			   "table lock that another session holds%s%.*s", lock_wait, q ? ": " : "",
+			   ql, q ? q : "");
+	}
 	if (rc)
 		goto out;
 	if (sink.raw < 5) {
@@ -608,15 +613,13 @@ out:
 	repo_writer_abort(w);
 	zstream_free(z);
 	dumpcount_free(dc);
-	free(argv);
+	strvec_clear(&argv);
 	PQfinish(conn);
 	json_decref(tables);
 	strbuf_release(&pw);
 	strbuf_release(&envpw);
 	strbuf_release(&ci);
-	strbuf_release(&arg_db);
 	strbuf_release(&arg_snap);
-	strbuf_release(&arg_snapopt);
 	strbuf_release(&version);
 	strbuf_release(&server);
 	strbuf_release(&dbname);
@@ -767,6 +770,34 @@ static int scratch_file(struct strbuf *path, int *fd, struct errbuf *e)
 	return 0;
 }
 
+/* pg_restore's last line is often "Command was: ..."; the server's
+ * "ERROR:" line before it is what says why. Put that (and the command)
+ * into e, which proc_finish() filled with the last line only. */
+static void restore_errors(const struct child *c, struct errbuf *e)
+{
+	const char *tail = c->err_tail.buf, *hit = NULL, *p, *cmd;
+	struct strbuf msg = STRBUF_INIT;
+	char desc[128];
+
+	for (p = tail; (p = strstr(p, "ERROR:")); p++)
+		hit = p;
+	if (!hit || !WIFEXITED(c->status))
+		return;
+	proc_describe_status(c->status, desc, sizeof(desc));
+	strbuf_addf(&msg, "%s %s: ", c->argv[0], desc);
+	for (p = hit; *p && *p != '\n'; p++)
+		strbuf_addch(&msg, *p);
+	cmd = strstr(hit, "Command was: ");
+	if (cmd) {
+		strbuf_addstr(&msg, " (");
+		for (p = cmd; *p && *p != '\n'; p++)
+			strbuf_addch(&msg, *p);
+		strbuf_addch(&msg, ')');
+	}
+	errbuf_set(e, e->code ? e->code : BL_EFAIL, "%s", msg.buf);
+	strbuf_release(&msg);
+}
+
 int dbdump_restore(const struct config *cfg, struct repo *r, json_t *item,
 		   const struct dbrestore_opts *o, struct errbuf *e)
 {
@@ -777,14 +808,12 @@ int dbdump_restore(const struct config *cfg, struct repo *r, json_t *item,
 	json_t *restorecmd = json_object_get(db, "restore_command");
 	const char *target = o->target;
 	struct strbuf pw = STRBUF_INIT, envpw = STRBUF_INIT, ci = STRBUF_INIT,
-		      arg_db = STRBUF_INIT, arg_jobs = STRBUF_INIT, scratch = STRBUF_INIT,
-		      check = STRBUF_INIT;
+		      scratch = STRBUF_INIT, check = STRBUF_INIT;
 	const char *env[2] = { NULL, NULL };
-	const char *extra[16];
-	const char **argv = NULL;
+	struct strvec argv = STRVEC_INIT;
 	struct child c = CHILD_INIT;
 	struct pipe_sink ps;
-	int rc, nx = 0, sfd = -1, started = 0;
+	int rc, sfd = -1, started = 0;
 
 	if (!target) {
 		if (!db) {
@@ -813,16 +842,16 @@ int dbdump_restore(const struct config *cfg, struct repo *r, json_t *item,
 		goto out;
 	}
 
-	extra[nx++] = "--no-password";
-	extra[nx++] = "--exit-on-error";
+	push_command(&argv, restorecmd, "pg_restore");
+	strvec_push(&argv, "--no-password");
+	strvec_push(&argv, "--exit-on-error");
 	if (o->clean && o->create) {
-		extra[nx++] = "--clean";
-		extra[nx++] = "--if-exists";
+		strvec_push(&argv, "--clean");
+		strvec_push(&argv, "--if-exists");
 	}
 	if (o->create)
-		extra[nx++] = "--create";
-	strbuf_addf(&arg_db, "--dbname=%s", ci.buf);
-	extra[nx++] = arg_db.buf;
+		strvec_push(&argv, "--create");
+	strvec_pushf(&argv, "--dbname=%s", ci.buf);
 	if (o->jobs > 1) {
 		rc = scratch_file(&scratch, &sfd, e);
 		if (rc)
@@ -840,18 +869,15 @@ int dbdump_restore(const struct config *cfg, struct repo *r, json_t *item,
 			errbuf_prefix(e, "refusing to restore: ");
 			goto out;
 		}
-		strbuf_addf(&arg_jobs, "--jobs=%d", o->jobs);
-		extra[nx++] = arg_jobs.buf;
-		extra[nx++] = scratch.buf;
+		strvec_pushf(&argv, "--jobs=%d", o->jobs);
+		strvec_push(&argv, scratch.buf);
 	}
-	extra[nx] = NULL;
 	if (o->clean && !o->create) {
 		rc = empty_database(target, pw.len ? pw.buf : NULL, e);
 		if (rc)
 			goto out;
 	}
-	argv = build_argv(restorecmd, "pg_restore", extra);
-	c.argv = argv;
+	c.argv = strvec_argv(&argv);
 	c.env = env;
 	c.in_mode = o->jobs > 1 ? PROC_NULL : PROC_PIPE;
 	c.out_mode = PROC_NULL;
@@ -874,12 +900,15 @@ int dbdump_restore(const struct config *cfg, struct repo *r, json_t *item,
 			proc_kill(&c, SIGTERM);
 		/* pg_restore's own error says more than a broken pipe does */
 		if (proc_finish(&c, &fe) && (!rc || ps.broken)) {
+			restore_errors(&c, &fe);
 			rc = fe.code;
 			memcpy(e->msg, fe.msg, sizeof(e->msg));
 			e->code = fe.code;
 		}
 	} else {
 		rc = proc_finish(&c, e);
+		if (rc)
+			restore_errors(&c, e);
 	}
 	if (rc)
 		goto out;
@@ -902,12 +931,10 @@ out:
 		close(sfd);
 		unlink(scratch.buf);
 	}
-	free(argv);
+	strvec_clear(&argv);
 	strbuf_release(&pw);
 	strbuf_release(&envpw);
 	strbuf_release(&ci);
-	strbuf_release(&arg_db);
-	strbuf_release(&arg_jobs);
 	strbuf_release(&scratch);
 	strbuf_release(&check);
 	return rc;

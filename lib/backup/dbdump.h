@@ -17,6 +17,9 @@
  *             ("stream" or "snapshot");
  *   estimate  pg_class.reltuples;
  *   off       no counts.
+ * pg_dump runs with --lock-wait-timeout (the database's "lock_wait_timeout",
+ * default DBDUMP_LOCK_WAIT_DEFAULT, "0" = wait for ever): a table lock held
+ * elsewhere fails the backup with a line saying so instead of hanging it.
  * The item records the server version, the dump tool's version, the
  * database size, the tables and their counts, and timings.
  *
@@ -40,6 +43,8 @@
 #include "strbuf.h"
 
 struct config;
+
+#define DBDUMP_LOCK_WAIT_DEFAULT "5m"
 
 typedef void (*dbdump_progress_fn)(void *ctx, const char *name, long long raw,
 				   long long stored);

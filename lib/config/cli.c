@@ -1,11 +1,14 @@
 #include "cli.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "envfile.h"
 #include "log.h"
 
 static void print_usage(FILE *f, const char *tool, const char *about,
@@ -38,6 +41,32 @@ static void print_command_help(const char *tool, const struct cli_command *c)
 	printf("\nglobal options --config FILE, --json, -v, -q work here too.\n");
 }
 
+/* $BALLAST_ENV_FILE (KEY=value lines, the systemd units' EnvironmentFile)
+ * into the environment, so cron and other schedulers load the same secrets
+ * file without a shell wrapper. Variables already set win; a file that does
+ * not exist is skipped like systemd's "-" prefix, so a configuration without
+ * secrets needs none (a *_env variable it lacks is then reported by name). */
+static int load_env_file(struct errbuf *e)
+{
+	const char *path = getenv("BALLAST_ENV_FILE"), *key;
+	json_t *vars = NULL, *v;
+	int rc;
+
+	if (!path || !*path || (access(path, F_OK) && errno == ENOENT))
+		return 0;
+	rc = envfile_read(path, &vars, e);
+	if (rc) {
+		e->code = BL_EUSAGE;
+		errbuf_prefix(e, "BALLAST_ENV_FILE: ");
+		return BL_EUSAGE;
+	}
+	json_object_foreach(vars, key, v)
+		if (json_is_string(v) && !getenv(key))
+			setenv(key, json_string_value(v), 0);
+	json_decref(vars);
+	return 0;
+}
+
 int cli_config(struct cli_ctx *ctx, struct errbuf *e)
 {
 	struct strbuf path = STRBUF_INIT;
@@ -45,7 +74,9 @@ int cli_config(struct cli_ctx *ctx, struct errbuf *e)
 
 	if (ctx->cfg)
 		return 0;
-	rc = config_find(ctx->config_path, &path, e);
+	rc = load_env_file(e);
+	if (!rc)
+		rc = config_find(ctx->config_path, &path, e);
 	if (!rc)
 		rc = config_load(path.buf, &ctx->cfg, e);
 	strbuf_release(&path);
@@ -71,6 +102,8 @@ static int builtin_config(struct cli_ctx *ctx, struct errbuf *e)
 	char *text;
 	int rc = cli_config(ctx, e);
 
+	if (!rc)
+		rc = config_check_env(ctx->cfg, NULL, e);
 	if (rc)
 		return rc;
 	if (ctx->json) {

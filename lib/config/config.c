@@ -300,8 +300,11 @@ static int validate(json_t *v, const struct schema *s, struct strbuf *path, cons
 		}
 		break;
 	case SCHEMA_INT:
-		ok = config_json_int(v, &n) == 0 ||
-		     (json_is_string(v) && strstr(json_string_value(v), "${"));
+		ok = config_json_int(v, &n) == 0;
+		if (ok && s->ranged && (n < s->min || n > s->max))
+			return errbuf_set(e, BL_EUSAGE, "%s: %s: expected %lld..%lld, got %lld", file,
+					  where, s->min, s->max, n);
+		ok = ok || (json_is_string(v) && strstr(json_string_value(v), "${"));
 		break;
 	case SCHEMA_BOOL:
 		ok = json_is_boolean(v);
@@ -404,6 +407,27 @@ static int validate(json_t *v, const struct schema *s, struct strbuf *path, cons
 	return 0;
 }
 
+/* Two entries of arr (databases, volumes) with one name would write one
+ * object twice and lose a backup: refused, naming both paths. */
+static int check_unique(struct config *cfg, const char *arr, struct errbuf *e)
+{
+	json_t *list = json_object_get(cfg->root, arr), *a, *b;
+	size_t i, j;
+
+	json_array_foreach(list, i, a) {
+		const char *n = json_string_value(json_object_get(a, "name"));
+
+		for (j = 0; j < i && n; j++) {
+			b = json_array_get(list, j);
+			if (!strcmp(n, json_string_value(json_object_get(b, "name"))))
+				return errbuf_set(e, BL_EUSAGE, "%s: %s[%zu].name: \"%s\" is also "
+						  "%s[%zu].name: each needs its own name", cfg->path, arr,
+						  i, n, arr, j);
+		}
+	}
+	return 0;
+}
+
 static int check_required(struct config *cfg, struct errbuf *e)
 {
 	json_t *dbs = json_object_get(cfg->root, "databases"), *d;
@@ -423,7 +447,65 @@ static int check_required(struct config *cfg, struct errbuf *e)
 			return errbuf_set(e, BL_EUSAGE, "%s: volumes[%zu].path: expected a string",
 					  cfg->path, i);
 	}
+	if (check_unique(cfg, "databases", e) || check_unique(cfg, "volumes", e))
+		return e->code;
 	return 0;
+}
+
+/* Every "*_env" key under v whose variable is unset: the first path into
+ * first, and the count. */
+static void unset_env(json_t *v, struct strbuf *path, struct strbuf *first, int *n)
+{
+	size_t plen = path->len, i;
+	const char *key;
+	json_t *child;
+
+	if (json_is_object(v)) {
+		json_object_foreach(v, key, child) {
+			size_t kl = strlen(key);
+
+			strbuf_setlen(path, plen);
+			strbuf_addf(path, "%s%s", plen ? "." : "", key);
+			if (json_is_string(child) && kl > 4 && !strcmp(key + kl - 4, "_env")) {
+				const char *var = json_string_value(child);
+
+				if (*var && !getenv(var) && !(*n)++)
+					strbuf_addf(first, "%s: variable %s is not set", path->buf, var);
+			} else {
+				unset_env(child, path, first, n);
+			}
+		}
+	} else if (json_is_array(v)) {
+		json_array_foreach(v, i, child) {
+			strbuf_setlen(path, plen);
+			strbuf_addf(path, "[%zu]", i);
+			unset_env(child, path, first, n);
+		}
+	}
+	strbuf_setlen(path, plen);
+}
+
+int config_check_env(const struct config *cfg, const char *subtree, struct errbuf *e)
+{
+	struct strbuf path = STRBUF_INIT, first = STRBUF_INIT;
+	const char *key;
+	json_t *child;
+	int n = 0, rc = 0;
+
+	json_object_foreach(cfg->root, key, child) {
+		if (subtree ? strcmp(key, subtree) : !strcmp(key, "environments"))
+			continue;
+		strbuf_setlen(&path, 0);
+		strbuf_addstr(&path, key);
+		if (json_is_array(child) || json_is_object(child))
+			unset_env(child, &path, &first, &n);
+	}
+	if (n)
+		rc = errbuf_set(e, BL_EUSAGE, "%s: %s%s", cfg->path, first.buf,
+				n > 1 ? " (and more: see 'config')" : "");
+	strbuf_release(&path);
+	strbuf_release(&first);
+	return rc;
 }
 
 /* Register every secret the config names. */
@@ -475,6 +557,10 @@ static int finish_load(struct config *cfg, struct errbuf *e)
 	if (rc)
 		goto out;
 	rc = expand_tree(cfg->root, NULL, &path, cfg->path, 1, e);
+	if (rc)
+		goto out;
+	/* again on the values as expanded: "${LEVEL}" is only a number now */
+	rc = validate(cfg->root, &config_schema_root, &path, cfg->path, e);
 	if (rc)
 		goto out;
 	rc = check_required(cfg, e);

@@ -53,6 +53,12 @@ int config_interpolate(const char *in, json_t *vars, struct strbuf *out,
  * file) before the process environment. BL_EUSAGE for an unknown env. */
 int config_expand_env(struct config *cfg, const char *env, json_t *vars, struct errbuf *e);
 
+/* Every "*_env" key (password_env, access_key_env, ...) under the top-level
+ * key subtree (NULL: everything but "environments", which ballast-deploy
+ * reads with its env file) must name a set variable: BL_EUSAGE naming the
+ * first JSON path and variable that is not. */
+int config_check_env(const struct config *cfg, const char *subtree, struct errbuf *e);
+
 /* Lookups by dotted path ("compression.level", "databases[0].name",
  * "environments.prod.app_dir"); NULL/default when absent. */
 json_t *config_get(const struct config *cfg, const char *path);

@@ -3,16 +3,20 @@
 #include <stddef.h>
 #include <string.h>
 
-#define F(k, t) { k, t, NULL, NULL, NULL }
-#define OBJ(k, f) { k, SCHEMA_OBJECT, f, NULL, NULL }
-#define ARR(k, i) { k, SCHEMA_ARRAY, NULL, i, NULL }
-#define MAP(k, i) { k, SCHEMA_MAP, NULL, i, NULL }
-#define ONE(k, v) { k, SCHEMA_STRING, NULL, NULL, v }
-#define END { NULL, SCHEMA_END, NULL, NULL, NULL }
+#define F(k, t) { k, t, NULL, NULL, NULL, 0, 0, 0 }
+#define OBJ(k, f) { k, SCHEMA_OBJECT, f, NULL, NULL, 0, 0, 0 }
+#define ARR(k, i) { k, SCHEMA_ARRAY, NULL, i, NULL, 0, 0, 0 }
+#define MAP(k, i) { k, SCHEMA_MAP, NULL, i, NULL, 0, 0, 0 }
+#define ONE(k, v) { k, SCHEMA_STRING, NULL, NULL, v, 0, 0, 0 }
+#define END { NULL, SCHEMA_END, NULL, NULL, NULL, 0, 0, 0 }
+/* An integer that must lie in lo..hi: a value outside fails at load,
+ * naming its path, instead of when a run reaches it. */
+#define INT(k, lo, hi) { k, SCHEMA_INT, NULL, NULL, NULL, 1, lo, hi }
 
 static const char *const repo_types[] = { "local", "sftp", "s3", NULL };
 static const char *const transport_types[] = { "local", "ssh", NULL };
 static const char *const host_key_policies[] = { "strict", "accept-new", NULL };
+static const char *const restore_sessions_modes[] = { "terminate", "wait", NULL };
 static const char *const row_count_modes[] = { "exact", "estimate", "off", NULL };
 static const char *const on_failure_modes[] = { "rollback", "none", NULL };
 static const char *const data_restore_modes[] = { "never", "if-irreversible", "always", NULL };
@@ -22,7 +26,7 @@ static const struct schema repository_fields[] = {
 	F("path", SCHEMA_STRING),
 	/* sftp */
 	F("host", SCHEMA_STRING),
-	F("port", SCHEMA_INT),
+	INT("port", 1, 65535),
 	F("user", SCHEMA_STRING),
 	F("key", SCHEMA_STRING),
 	F("passphrase_env", SCHEMA_STRING),
@@ -39,9 +43,9 @@ static const struct schema repository_fields[] = {
 	F("path_style", SCHEMA_BOOL),
 	F("ca_file", SCHEMA_STRING),
 	F("part_size", SCHEMA_INT),
-	F("max_keys", SCHEMA_INT),
+	INT("max_keys", 1, 1000),
 	/* sftp and s3 */
-	F("retries", SCHEMA_INT),
+	INT("retries", 0, 100),
 	F("timeout", SCHEMA_DURATION),
 	END
 };
@@ -54,6 +58,9 @@ static const struct schema database_fields[] = {
 	F("restore_command", SCHEMA_STRINGS),
 	ONE("row_counts", row_count_modes),
 	F("exclude_tables", SCHEMA_STRINGS),
+	ONE("restore_sessions", restore_sessions_modes),
+	F("restore_wait", SCHEMA_DURATION),
+	F("lock_wait_timeout", SCHEMA_DURATION),
 	END
 };
 static const struct schema database_item = OBJ(NULL, database_fields);
@@ -69,18 +76,18 @@ static const struct schema volume_fields[] = {
 static const struct schema volume_item = OBJ(NULL, volume_fields);
 
 static const struct schema compression_fields[] = {
-	F("level", SCHEMA_INT),
-	F("threads", SCHEMA_INT),
+	INT("level", 1, 19),
+	INT("threads", 0, 256),
 	END
 };
 
 static const struct schema retention_fields[] = {
-	F("keep_last", SCHEMA_INT),
-	F("keep_hourly", SCHEMA_INT),
-	F("keep_daily", SCHEMA_INT),
-	F("keep_weekly", SCHEMA_INT),
-	F("keep_monthly", SCHEMA_INT),
-	F("keep_yearly", SCHEMA_INT),
+	INT("keep_last", 0, 1000000),
+	INT("keep_hourly", 0, 1000000),
+	INT("keep_daily", 0, 1000000),
+	INT("keep_weekly", 0, 1000000),
+	INT("keep_monthly", 0, 1000000),
+	INT("keep_yearly", 0, 1000000),
 	F("incomplete_grace", SCHEMA_DURATION),
 	END
 };
@@ -131,7 +138,7 @@ static const struct schema string_item = F(NULL, SCHEMA_STRING);
 static const struct schema transport_fields[] = {
 	ONE("type", transport_types),
 	F("host", SCHEMA_STRING),
-	F("port", SCHEMA_INT),
+	INT("port", 1, 65535),
 	F("user", SCHEMA_STRING),
 	F("key", SCHEMA_STRING),
 	F("passphrase_env", SCHEMA_STRING),
@@ -142,7 +149,7 @@ static const struct schema transport_fields[] = {
 
 static const struct schema health_fields[] = {
 	F("url", SCHEMA_STRING),
-	F("status", SCHEMA_INT),
+	INT("status", 100, 599),
 	F("body", SCHEMA_STRING),
 	F("timeout", SCHEMA_DURATION),
 	F("interval", SCHEMA_DURATION),
@@ -154,7 +161,7 @@ static const struct schema health_fields[] = {
 };
 static const struct schema health_item = OBJ(NULL, health_fields);
 
-static const struct schema hook_item = { NULL, SCHEMA_STRING_OR_STRINGS, NULL, NULL, NULL };
+static const struct schema hook_item = { NULL, SCHEMA_STRING_OR_STRINGS, NULL, NULL, NULL, 0, 0, 0 };
 
 static const struct schema environment_fields[] = {
 	OBJ("transport", transport_fields),

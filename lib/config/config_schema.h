@@ -28,6 +28,8 @@ struct schema {
 	const struct schema *fields;  /* SCHEMA_OBJECT */
 	const struct schema *item;    /* SCHEMA_MAP, SCHEMA_ARRAY */
 	const char *const *oneof;     /* allowed string values, NULL-terminated */
+	int ranged;                   /* SCHEMA_INT: min..max apply */
+	long long min, max;
 };
 
 extern const struct schema config_schema_root;

@@ -46,4 +46,18 @@ void strbuf_rtrim(struct strbuf *sb);
 /* Replace every occurrence of `from` (non-empty) with `to`. */
 void strbuf_replace_all(struct strbuf *sb, const char *from, const char *to);
 
+/* strvec: a growable NULL-terminated argv of owned strings (git's strvec).
+ * Children's command lines are built with it, so no fixed array can
+ * silently drop arguments. */
+struct strvec {
+	char **v;
+	size_t n, alloc;
+};
+#define STRVEC_INIT { NULL, 0, 0 }
+void strvec_push(struct strvec *sv, const char *s);
+void strvec_pushf(struct strvec *sv, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void strvec_clear(struct strvec *sv);
+/* The argv view (never NULL once something was pushed; "" list otherwise). */
+const char *const *strvec_argv(struct strvec *sv);
+
 #endif

@@ -9,38 +9,6 @@
 #include "hooks.h"
 #include "log.h"
 
-static const char *const empty_argv[] = { NULL };
-
-void strvec_push(struct strvec *sv, const char *s)
-{
-	if (sv->n + 2 > sv->alloc) {
-		size_t na = sv->alloc ? sv->alloc * 2 : 16;
-		char **nv = realloc(sv->v, na * sizeof(*nv));
-
-		if (!nv)
-			abort(); /* OOM is fatal, as in strbuf */
-		sv->v = nv;
-		sv->alloc = na;
-	}
-	sv->v[sv->n] = strdup(s ? s : "");
-	if (!sv->v[sv->n])
-		abort();
-	sv->n++;
-	sv->v[sv->n] = NULL;
-}
-
-void strvec_pushf(struct strvec *sv, const char *fmt, ...)
-{
-	struct strbuf sb = STRBUF_INIT;
-	va_list ap;
-
-	va_start(ap, fmt);
-	strbuf_vaddf(&sb, fmt, ap);
-	va_end(ap);
-	strvec_push(sv, sb.buf);
-	strbuf_release(&sb);
-}
-
 void strvec_push_json(struct strvec *sv, json_t *arr)
 {
 	size_t i;
@@ -49,20 +17,6 @@ void strvec_push_json(struct strvec *sv, json_t *arr)
 	json_array_foreach(arr, i, v)
 		if (json_is_string(v))
 			strvec_push(sv, json_string_value(v));
-}
-
-void strvec_clear(struct strvec *sv)
-{
-	for (size_t i = 0; i < sv->n; i++)
-		free(sv->v[i]);
-	free(sv->v);
-	sv->v = NULL;
-	sv->n = sv->alloc = 0;
-}
-
-const char *const *strvec_argv(struct strvec *sv)
-{
-	return sv->v ? (const char *const *)sv->v : empty_argv;
 }
 
 long long deploy_parse_size(const char *s)

@@ -33,19 +33,8 @@
 
 enum deploy_restore { DEPLOY_RESTORE_NEVER, DEPLOY_RESTORE_IF_IRREVERSIBLE, DEPLOY_RESTORE_ALWAYS };
 
-/* A growable NULL-terminated argv of owned strings. */
-struct strvec {
-	char **v;
-	size_t n, alloc;
-};
-#define STRVEC_INIT { NULL, 0, 0 }
-void strvec_push(struct strvec *sv, const char *s);
-void strvec_pushf(struct strvec *sv, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* Push every string of a JSON array. */
+/* Push every string of a JSON array (struct strvec is in strbuf.h). */
 void strvec_push_json(struct strvec *sv, json_t *arr);
-void strvec_clear(struct strvec *sv);
-/* The argv view (never NULL once something was pushed; "" list otherwise). */
-const char *const *strvec_argv(struct strvec *sv);
 
 struct deploy_env {
 	char *name;

@@ -576,6 +576,36 @@ START_TEST(test_unreachable_server)
 }
 END_TEST
 
+/* A table lock held elsewhere: pg_dump gives up after lock_wait_timeout
+ * with a line that says so, instead of hanging the nightly run. */
+START_TEST(test_lock_wait_timeout)
+{
+	struct strbuf out = STRBUF_INIT, err = STRBUF_INIT;
+	struct proj p;
+	char dbs[4096], *ci = ci_db("app");
+	PGconn *locker = db_connect("app");
+	PGresult *r;
+
+	snprintf(dbs, sizeof(dbs), "[ { \"name\": \"app\", \"conninfo\": \"%s\", "
+		 "\"lock_wait_timeout\": \"1s\" } ]", ci);
+	proj_init(&p, "lockwait", dbs);
+	r = PQexec(locker, "BEGIN; LOCK TABLE orders IN ACCESS EXCLUSIVE MODE");
+	ck_assert_int_eq(PQresultStatus(r), PGRES_COMMAND_OK);
+	PQclear(r);
+	ck_assert_int_eq(bb(&p, &out, &err, "run"), 1);
+	ck_assert_msg(strstr(err.buf, "lock_wait_timeout (1s)") && strstr(err.buf, "orders"), "%s",
+		      err.buf);
+	ck_assert_int_eq(count_status(&p, "good"), 0);
+	PQclear(PQexec(locker, "COMMIT"));
+	PQfinish(locker);
+	free(backup_ok(&p, NULL));
+	free(ci);
+	strbuf_release(&out);
+	strbuf_release(&err);
+	proj_done(&p);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("backup_failures");
@@ -587,6 +617,7 @@ int main(void)
 	tcase_add_test(tc, test_wait_for_lock);
 	tcase_add_test(tc, test_dump_fails_midstream);
 	tcase_add_test(tc, test_sigkill_then_clean_run);
+	tcase_add_test(tc, test_lock_wait_timeout);
 	tcase_add_test(tc, test_sigterm_mid_run);
 	tcase_add_test(tc, test_flipped_byte);
 	tcase_add_test(tc, test_wrong_password);

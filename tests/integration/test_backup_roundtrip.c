@@ -286,6 +286,53 @@ START_TEST(test_row_count_modes)
 }
 END_TEST
 
+/* Every exclude_tables entry reaches pg_dump: 40 exclusions (a fixed argv
+ * once dropped those past the 26th), none of them in the dump. */
+START_TEST(test_exclude_40_tables)
+{
+	struct strbuf out = STRBUF_INIT, err = STRBUF_INIT, dbs = STRBUF_INIT;
+	struct proj p;
+	char *ci, *target;
+	json_t *res, *item, *t;
+	size_t i;
+	char *id;
+
+	sql("postgres", "DROP DATABASE IF EXISTS excl");
+	sql("postgres", "CREATE DATABASE excl");
+	sql("excl", "DO $$ BEGIN FOR i IN 1..45 LOOP EXECUTE format('CREATE TABLE ex_%%s (v int); "
+	    "INSERT INTO ex_%%s VALUES (1)', i, i); END LOOP; END $$");
+	ci = ci_db("excl");
+	strbuf_addf(&dbs, "[ { \"name\": \"app\", \"conninfo\": \"%s\", \"exclude_tables\": [", ci);
+	for (i = 1; i <= 40; i++)
+		strbuf_addf(&dbs, "%s\"%sex_%zu\"", i > 1 ? ", " : "", i % 2 ? "public." : "", i);
+	strbuf_addstr(&dbs, "] } ]");
+	proj_init(&p, "excl40", dbs.buf);
+	id = backup_ok(&p, NULL);
+	ck_assert_int_eq(bb(&p, &out, &err, "show", id, "--json"), 0);
+	res = last_json(&out);
+	item = json_array_get(json_object_get(json_object_get(res, "manifest"), "items"), 0);
+	ck_assert_int_eq((int)json_array_size(json_object_get(item, "tables")), 5);
+	json_array_foreach(json_object_get(item, "tables"), i, t)
+		ck_assert_int_gt(atoi(json_string_value(json_object_get(t, "name")) + 3), 40);
+	json_decref(res);
+	sql("postgres", "DROP DATABASE IF EXISTS excl_restored");
+	sql("postgres", "CREATE DATABASE excl_restored");
+	target = ci_db("excl_restored");
+	ck_assert_msg(bb(&p, &out, &err, "restore", id, "--target", target) == 0, "%s", err.buf);
+	ck_assert_int_eq(sql_int("excl_restored", "SELECT count(*) FROM pg_tables WHERE "
+				 "tablename LIKE 'ex\\_%' AND substr(tablename, 4)::int <= 40"), 0);
+	ck_assert_int_eq(sql_int("excl_restored", "SELECT count(*) FROM pg_tables WHERE "
+				 "tablename LIKE 'ex\\_%'"), 5);
+	free(id);
+	free(ci);
+	free(target);
+	strbuf_release(&out);
+	strbuf_release(&err);
+	strbuf_release(&dbs);
+	proj_done(&p);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("backup_roundtrip");
@@ -299,6 +346,7 @@ int main(void)
 	tcase_add_test(tc, test_counts_in_dump_snapshot);
 	tcase_add_test(tc, test_restore_row_mismatch);
 	tcase_add_test(tc, test_row_count_modes);
+	tcase_add_test(tc, test_exclude_40_tables);
 	suite_add_tcase(s, tc);
 	return trun_suite(s);
 }

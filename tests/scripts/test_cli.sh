@@ -67,4 +67,15 @@ t_run 0 "$bin" config --json --config "$tmp/ok.json"
 t_not_contains "$t_out" "pw-in-url-77" "config --json redaction"
 t_contains "$t_out" '"event":"result"' "config --json"
 BALLAST_CONFIG=$tmp/ok.json t_run 0 "$bin" config
+# A *_env key naming an unset variable: config says so (exit 2), naming it.
+echo '{"project": "x", "databases": [{"name": "app", "conninfo": "host=h", "password_env": "BALLAST_T_NOPW"}]}' > "$tmp/env.json"
+t_run 2 env -u BALLAST_T_NOPW "$bin" --config "$tmp/env.json" config
+t_contains "$t_err" "databases[0].password_env: variable BALLAST_T_NOPW is not set" "config: unset password_env"
+t_run 2 env -u BALLAST_T_NOPW "$bin" --config "$tmp/env.json" run
+t_contains "$t_err" "variable BALLAST_T_NOPW is not set" "run: unset password_env before anything runs"
+BALLAST_T_NOPW=x t_run 0 "$bin" --config "$tmp/env.json" config
+# Two databases with one name: refused, naming both.
+echo '{"project": "x", "databases": [{"name": "app", "conninfo": "host=h"}, {"name": "app", "conninfo": "host=i"}]}' > "$tmp/dup.json"
+t_run 2 "$bin" --config "$tmp/dup.json" config
+t_contains "$t_err" 'databases[1].name: "app" is also databases[0].name' "duplicate database names"
 t_done

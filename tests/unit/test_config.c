@@ -211,6 +211,76 @@ START_TEST(test_find_and_load_file)
 }
 END_TEST
 
+/* Two databases (or volumes) with one name would write one object twice
+ * and lose a backup: refused, naming both JSON paths. */
+START_TEST(test_duplicate_names)
+{
+	expect_error("{\"databases\": [{\"name\": \"app\"}, {\"name\": \"b\"}, {\"name\": \"app\"}]}",
+		     "databases[2].name: \"app\" is also databases[0].name");
+	expect_error("{\"volumes\": [{\"name\": \"v\", \"path\": \"/a\"}, "
+		     "{\"name\": \"v\", \"path\": \"/b\"}]}",
+		     "volumes[1].name: \"v\" is also volumes[0].name");
+}
+END_TEST
+
+START_TEST(test_numeric_ranges)
+{
+	struct errbuf e = ERRBUF_INIT;
+	struct config *cfg = NULL;
+
+	expect_error("{\"compression\": {\"level\": 99}}", "compression.level: expected 1..19, got 99");
+	expect_error("{\"compression\": {\"level\": 0}}", "compression.level: expected 1..19, got 0");
+	expect_error("{\"compression\": {\"threads\": -1}}", "compression.threads: expected 0..256");
+	expect_error("{\"retention\": {\"keep_daily\": -3}}", "retention.keep_daily: expected 0..");
+	expect_error("{\"repository\": {\"type\": \"sftp\", \"port\": 70000}}",
+		     "repository.port: expected 1..65535, got 70000");
+	expect_error("{\"databases\": [{\"name\": \"a\", \"restore_wait\": \"soon\"}]}",
+		     "databases[0].restore_wait: expected a duration");
+	/* checked again once ${VAR} is expanded */
+	setenv("T_LEVEL", "42", 1);
+	expect_error("{\"compression\": {\"level\": \"${T_LEVEL}\"}}",
+		     "compression.level: expected 1..19, got 42");
+	setenv("T_LEVEL", "7", 1);
+	ck_assert_msg(load("{\"compression\": {\"level\": \"${T_LEVEL}\", \"threads\": 0}}", &cfg,
+			   &e) == 0, "%s", e.msg);
+	ck_assert_int_eq(config_int(cfg, "compression.level", 0), 7);
+	config_free(cfg);
+	unsetenv("T_LEVEL");
+}
+END_TEST
+
+/* A *_env key naming an unset variable is reported with its path and the
+ * variable; "environments" is ballast-deploy's (its env file may set it). */
+START_TEST(test_unset_env_reported)
+{
+	struct errbuf e = ERRBUF_INIT;
+	struct config *cfg = NULL;
+
+	unsetenv("T_UNSET_PW");
+	unsetenv("T_UNSET_SK");
+	setenv("T_SET_AK", "ak", 1);
+	ck_assert_int_eq(load("{\"databases\": [{\"name\": \"a\", \"password_env\": \"T_UNSET_PW\"}],"
+			      " \"repository\": {\"type\": \"s3\", \"access_key_env\": \"T_SET_AK\","
+			      " \"secret_key_env\": \"T_UNSET_SK\"},"
+			      " \"environments\": {\"p\": {\"transport\": {\"type\": \"ssh\","
+			      " \"passphrase_env\": \"T_UNSET_X\"}}}}", &cfg, &e), 0);
+	ck_assert_int_eq(config_check_env(cfg, NULL, &e), BL_EUSAGE);
+	ck_assert_msg(strstr(e.msg, "databases[0].password_env: variable T_UNSET_PW is not set") &&
+		      strstr(e.msg, "and more"), "%s", e.msg);
+	ck_assert_int_eq(config_check_env(cfg, "repository", &e), BL_EUSAGE);
+	ck_assert_msg(strstr(e.msg, "repository.secret_key_env: variable T_UNSET_SK is not set") &&
+		      !strstr(e.msg, "and more"), "%s", e.msg);
+	setenv("T_UNSET_PW", "x", 1);
+	setenv("T_UNSET_SK", "y", 1);
+	errbuf_clear(&e);
+	ck_assert_msg(config_check_env(cfg, NULL, &e) == 0, "%s", e.msg);
+	unsetenv("T_UNSET_PW");
+	unsetenv("T_UNSET_SK");
+	unsetenv("T_SET_AK");
+	config_free(cfg);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("config");
@@ -225,6 +295,9 @@ int main(void)
 	tcase_add_test(tc, test_secrets_registered);
 	tcase_add_test(tc, test_durations);
 	tcase_add_test(tc, test_find_and_load_file);
+	tcase_add_test(tc, test_duplicate_names);
+	tcase_add_test(tc, test_numeric_ranges);
+	tcase_add_test(tc, test_unset_env_reported);
 	suite_add_tcase(s, tc);
 	return trun_suite(s);
 }

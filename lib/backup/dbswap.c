@@ -1,0 +1,396 @@
+#include "dbswap.h"
+
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "interrupt.h"
+#include "log.h"
+#include "pg.h"
+#include "timeutil.h"
+
+#define SCRATCH_TAG "__ballast_restore_"
+#define OLD_TAG "__ballast_old_"
+#define DEFAULT_WAIT_MS 60000
+
+/* Relations outside the system schemas, and schemas other than public:
+ * what makes a database "not empty" for a restore. */
+static const char objects_sql[] =
+	"SELECT (SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+	"WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') "
+	"AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp\\_%') + "
+	"(SELECT count(*) FROM pg_namespace WHERE nspname NOT IN ('pg_catalog', "
+	"'information_schema', 'public') AND nspname NOT LIKE 'pg\\_toast%' "
+	"AND nspname NOT LIKE 'pg\\_temp\\_%')";
+
+int dbswap_probe(json_t *db, const char *target, struct dbswap_target *t, struct errbuf *e)
+{
+	struct strbuf n = STRBUF_INIT;
+	PGconn *conn = NULL;
+	const char *ci = target ? target : json_string_value(json_object_get(db, "conninfo"));
+	char *slash;
+	int rc;
+
+	strbuf_reset(&t->conninfo);
+	strbuf_addstr(&t->conninfo, ci ? ci : "");
+	dbdump_target_password(db, target, &t->password);
+	rc = pg_connect(t->conninfo.buf, t->password.len ? t->password.buf : NULL, &conn, e);
+	if (rc)
+		goto out;
+	strbuf_reset(&t->server);
+	pg_describe(conn, &t->server);
+	slash = strrchr(t->server.buf, '/');
+	if (slash)
+		strbuf_setlen(&t->server, (size_t)(slash - t->server.buf));
+	rc = pg_value(conn, "SELECT current_database()", &t->dbname, e);
+	if (!rc)
+		rc = pg_value(conn, objects_sql, &n, e);
+	if (!rc)
+		t->objects = strtoll(n.buf, NULL, 10);
+out:
+	PQfinish(conn);
+	strbuf_release(&n);
+	return rc;
+}
+
+void dbswap_target_release(struct dbswap_target *t)
+{
+	strbuf_release(&t->conninfo);
+	strbuf_release(&t->password);
+	strbuf_release(&t->server);
+	strbuf_release(&t->dbname);
+}
+
+int dbswap_names(const char *live, const char *id, struct strbuf *scratch, struct strbuf *old,
+		 struct errbuf *e)
+{
+	struct strbuf sid = STRBUF_INIT;
+
+	for (const char *p = id; *p; p++)
+		strbuf_addch(&sid, *p == '-' ? '_' : tolower((unsigned char)*p));
+	strbuf_reset(scratch);
+	strbuf_reset(old);
+	strbuf_addf(scratch, "%s" SCRATCH_TAG "%s", live, sid.buf);
+	strbuf_addf(old, "%s" OLD_TAG "%s", live, sid.buf);
+	strbuf_release(&sid);
+	if (scratch->len > 63)
+		return errbuf_set(e, BL_EUSAGE, "database %s: the scratch name %s is longer than "
+				  "PostgreSQL's 63 bytes: restore with --in-place --clean, or into "
+				  "another --target", live, scratch->buf);
+	return 0;
+}
+
+/* Drop name if it exists; FORCE (13+) also ends a pg_restore a killed
+ * restore left running against it. */
+static int drop_db(PGconn *maint, const char *name, struct errbuf *e)
+{
+	struct strbuf q = STRBUF_INIT;
+	int rc;
+
+	pg_quote_ident(maint, name, &q);
+	rc = pg_execf(maint, NULL, e, "DROP DATABASE IF EXISTS %s%s", q.buf,
+		      PQserverVersion(maint) >= 130000 ? " WITH (FORCE)" : "");
+	strbuf_release(&q);
+	return rc;
+}
+
+/* Scratch databases of an earlier restore of live that was killed. */
+static int drop_stale(PGconn *maint, const char *live, struct errbuf *e)
+{
+	struct strbuf pat = STRBUF_INIT;
+	const char *params[1];
+	PGresult *res = NULL;
+	int rc;
+
+	for (const char *p = live; *p; p++) {
+		if (*p == '_' || *p == '%' || *p == '\\')
+			strbuf_addch(&pat, '\\');
+		strbuf_addch(&pat, *p);
+	}
+	strbuf_addstr(&pat, "\\_\\_ballast\\_restore\\_%");
+	params[0] = pat.buf;
+	rc = pg_execp(maint, "SELECT datname FROM pg_database WHERE datname LIKE $1", 1, params,
+		      &res, e);
+	for (int i = 0; !rc && i < PQntuples(res); i++) {
+		log_info("database %s: dropping %s, left by an interrupted restore", live,
+			 PQgetvalue(res, i, 0));
+		rc = drop_db(maint, PQgetvalue(res, i, 0), e);
+	}
+	PQclear(res);
+	strbuf_release(&pat);
+	return rc;
+}
+
+/* CREATE DATABASE scratch shaped like live: owner, encoding, locale, and
+ * the per-database settings (ALTER DATABASE ... SET), which a dump only
+ * carries for pg_restore --create. */
+static int create_scratch(PGconn *maint, const char *live, const char *scratch,
+			  struct errbuf *e)
+{
+	const char *params[1] = { live };
+	struct strbuf qs = STRBUF_INIT, qo = STRBUF_INIT, qe = STRBUF_INIT, qc = STRBUF_INIT,
+		      qt = STRBUF_INIT, qv = STRBUF_INIT;
+	PGresult *res = NULL, *set = NULL;
+	int rc;
+
+	rc = pg_execp(maint, "SELECT pg_get_userbyid(datdba), pg_encoding_to_char(encoding), "
+		      "datcollate, datctype, oid FROM pg_database WHERE datname = $1", 1, params,
+		      &res, e);
+	if (rc)
+		goto out;
+	if (PQntuples(res) != 1) {
+		rc = errbuf_set(e, BL_EFAIL, "database %s does not exist", live);
+		goto out;
+	}
+	pg_quote_ident(maint, scratch, &qs);
+	pg_quote_ident(maint, PQgetvalue(res, 0, 0), &qo);
+	pg_quote_literal(maint, PQgetvalue(res, 0, 1), &qe);
+	pg_quote_literal(maint, PQgetvalue(res, 0, 2), &qc);
+	pg_quote_literal(maint, PQgetvalue(res, 0, 3), &qt);
+	rc = pg_execf(maint, NULL, e, "CREATE DATABASE %s TEMPLATE template0 OWNER %s "
+		      "ENCODING %s LC_COLLATE %s LC_CTYPE %s", qs.buf, qo.buf, qe.buf, qc.buf,
+		      qt.buf);
+	if (rc)
+		goto out;
+	params[0] = PQgetvalue(res, 0, 4);
+	rc = pg_execp(maint, "SELECT split_part(s, '=', 1), substr(s, strpos(s, '=') + 1) "
+		      "FROM pg_db_role_setting, unnest(setconfig) s "
+		      "WHERE setdatabase = $1::oid AND setrole = 0", 1, params, &set, e);
+	for (int i = 0; !rc && i < PQntuples(set); i++) {
+		struct strbuf qn = STRBUF_INIT;
+
+		pg_quote_ident(maint, PQgetvalue(set, i, 0), &qn);
+		pg_quote_literal(maint, PQgetvalue(set, i, 1), &qv);
+		rc = pg_execf(maint, NULL, e, "ALTER DATABASE %s SET %s = %s", qs.buf, qn.buf,
+			      qv.buf);
+		strbuf_release(&qn);
+	}
+out:
+	PQclear(res);
+	PQclear(set);
+	strbuf_release(&qs);
+	strbuf_release(&qo);
+	strbuf_release(&qe);
+	strbuf_release(&qc);
+	strbuf_release(&qt);
+	strbuf_release(&qv);
+	return rc;
+}
+
+static long long other_sessions(PGconn *maint, const char *live, struct errbuf *e)
+{
+	const char *params[1] = { live };
+	PGresult *res = NULL;
+	long long n = -1;
+
+	if (!pg_execp(maint, "SELECT count(*) FROM pg_stat_activity WHERE datname = $1 "
+		      "AND pid <> pg_backend_pid()", 1, params, &res, e))
+		n = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+	PQclear(res);
+	return n;
+}
+
+/* The swap: sessions on live terminated (or waited for until wait_ms),
+ * then both renames in one transaction. A session that connects between
+ * the terminate and the rename makes the rename fail: it is retried until
+ * the deadline, and live stays as it was if it never succeeds. */
+static int swap(PGconn *maint, const char *live, const char *scratch, const char *old,
+		int terminate, long long wait_ms, struct errbuf *e)
+{
+	const char *params[1] = { live };
+	struct strbuf ql = STRBUF_INIT, qs = STRBUF_INIT, qo = STRBUF_INIT;
+	long long deadline = time_mono_ms() + wait_ms, n;
+	struct errbuf last = ERRBUF_INIT;
+	int rc;
+
+	pg_quote_ident(maint, live, &ql);
+	pg_quote_ident(maint, scratch, &qs);
+	pg_quote_ident(maint, old, &qo);
+	for (;;) {
+		rc = interrupt_check(e);
+		if (rc)
+			goto out;
+		if (terminate) {
+			rc = pg_execp(maint, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+				      "WHERE datname = $1 AND pid <> pg_backend_pid()", 1, params,
+				      NULL, e);
+			if (rc)
+				goto out;
+		} else {
+			n = other_sessions(maint, live, e);
+			if (n < 0) {
+				rc = e->code;
+				goto out;
+			}
+			if (n > 0 && time_mono_ms() < deadline) {
+				usleep(200000);
+				continue;
+			}
+			if (n > 0) {
+				rc = errbuf_set(e, BL_EFAIL, "database %s still has %lld session%s "
+						"after %llds: stop the application first, or set "
+						"\"restore_sessions\": \"terminate\" (--sessions terminate)",
+						live, n, n == 1 ? "" : "s", wait_ms / 1000);
+				goto out;
+			}
+		}
+		/* Both renames or neither: a rename refuses a database that has
+		 * sessions, and the transaction keeps that refusal harmless. */
+		rc = pg_exec(maint, "BEGIN", NULL, e);
+		if (rc)
+			goto out;
+		if (!pg_execf(maint, NULL, &last, "ALTER DATABASE %s RENAME TO %s", ql.buf, qo.buf) &&
+		    !pg_execf(maint, NULL, &last, "ALTER DATABASE %s RENAME TO %s", qs.buf, ql.buf)) {
+			rc = pg_exec(maint, "COMMIT", NULL, e);
+			goto out;
+		}
+		pg_exec(maint, "ROLLBACK", NULL, e);
+		/* only sessions are worth waiting out; a missing privilege is not */
+		if (time_mono_ms() >= deadline || !strstr(last.msg, "other users")) {
+			rc = errbuf_set(e, BL_EFAIL, "cannot swap database %s: %s", live, last.msg);
+			goto out;
+		}
+		errbuf_clear(&last);
+		usleep(200000);
+	}
+out:
+	strbuf_release(&ql);
+	strbuf_release(&qs);
+	strbuf_release(&qo);
+	return rc;
+}
+
+int dbswap_restore(const struct config *cfg, struct repo *r, json_t *item,
+		   const struct dbswap_target *t, const struct dbswap_opts *o,
+		   struct strbuf *kept, struct errbuf *e)
+{
+	const char *name = json_string_value(json_object_get(item, "name"));
+	json_t *db = cfg ? dbdump_find_db(cfg, name) : NULL;
+	const char *live = t->dbname.buf, *sessions = o->sessions;
+	const char *wait = json_string_value(json_object_get(db, "restore_wait"));
+	struct strbuf scratch = STRBUF_INIT, old = STRBUF_INIT, maint_ci = STRBUF_INIT,
+		      scratch_ci = STRBUF_INIT, key = STRBUF_INIT;
+	const char *pw = t->password.len ? t->password.buf : NULL;
+	struct dbrestore_opts ro = o->ro;
+	struct errbuf ignore = ERRBUF_INIT;
+	long long wait_ms = DEFAULT_WAIT_MS;
+	PGconn *maint = NULL;
+	int rc, created = 0, swapped = 0;
+
+	strbuf_reset(kept);
+	if (!sessions)
+		sessions = json_string_value(json_object_get(db, "restore_sessions"));
+	if (!sessions)
+		sessions = "terminate";
+	if (wait && config_duration_ms(wait, &wait_ms)) {
+		rc = errbuf_set(e, BL_EUSAGE, "database %s: restore_wait %s: expected a duration",
+				name, wait);
+		goto out;
+	}
+	rc = dbswap_names(live, o->id, &scratch, &old, e);
+	if (rc)
+		goto out;
+	rc = pg_conninfo_with_db(t->conninfo.buf, strcmp(live, "postgres") ? "postgres" :
+				 "template1", &maint_ci, e);
+	if (!rc)
+		rc = pg_conninfo_with_db(t->conninfo.buf, scratch.buf, &scratch_ci, e);
+	if (!rc)
+		rc = pg_connect(maint_ci.buf, pw, &maint, e);
+	if (rc)
+		goto out;
+	/* One restore of a database at a time, whichever host it runs on: the
+	 * lock lives on the server and ends with this connection, even when
+	 * the process is killed. */
+	strbuf_addf(&key, "ballast-restore:%s", live);
+	{
+		const char *params[1] = { key.buf };
+		PGresult *res = NULL;
+
+		rc = pg_execp(maint, "SELECT pg_try_advisory_lock(hashtext($1))", 1, params, &res,
+			      e);
+		if (!rc && strcmp(PQgetvalue(res, 0, 0), "t"))
+			rc = errbuf_set(e, BL_ELOCKED, "another restore of database %s on %s is "
+					"running", live, t->server.buf);
+		PQclear(res);
+		if (rc)
+			goto out;
+	}
+	rc = drop_stale(maint, live, e);
+	if (rc)
+		goto out;
+	rc = interrupt_check(e);
+	if (rc)
+		goto out;
+	log_info("database %s: restoring backup %s into %s on %s", live, o->id, scratch.buf,
+		 t->server.buf);
+	created = 1; /* a CREATE that half failed (settings) is dropped too */
+	rc = create_scratch(maint, live, scratch.buf, e);
+	if (rc) {
+		errbuf_prefix(e, "cannot create %s beside %s (a swap restore needs CREATEDB and "
+			      "room for a second copy; --in-place --clean restores without): ",
+			      scratch.buf, live);
+		goto out;
+	}
+	ro.target = scratch_ci.buf;
+	ro.create = 0;
+	ro.clean = 0;
+	rc = dbdump_restore(cfg, r, item, &ro, e);
+	if (rc)
+		goto out;
+	rc = interrupt_check(e);
+	if (rc)
+		goto out;
+	rc = swap(maint, live, scratch.buf, old.buf, !strcmp(sessions, "terminate"), wait_ms, e);
+	if (rc)
+		goto out;
+	swapped = 1;
+	created = 0;
+	if (o->keep_old) {
+		strbuf_addstr(kept, old.buf);
+	} else if (drop_db(maint, old.buf, e)) {
+		/* the restore itself succeeded: the leftover is only reported */
+		log_warn("database %s: restored, but the previous database %s could not be "
+			 "dropped: %s", live, old.buf, e->msg);
+		strbuf_addstr(kept, old.buf);
+		errbuf_clear(e);
+	}
+out:
+	if (created && maint && drop_db(maint, scratch.buf, &ignore))
+		log_warn("database %s: cannot drop the scratch database %s: %s", live, scratch.buf,
+			 ignore.msg);
+	if (rc && !swapped)
+		errbuf_prefix(e, "%s (the live database %s is unchanged): ",
+			      "restore failed", live);
+	PQfinish(maint);
+	strbuf_release(&scratch);
+	strbuf_release(&old);
+	strbuf_release(&maint_ci);
+	strbuf_release(&scratch_ci);
+	strbuf_release(&key);
+	return rc;
+}
+
+int dbswap_undo_command(const struct dbswap_target *t, const char *kept, struct strbuf *out,
+			struct errbuf *e)
+{
+	struct strbuf maint = STRBUF_INIT, ci = STRBUF_INIT, undone = STRBUF_INIT;
+	const char *live = t->dbname.buf;
+	int rc;
+
+	strbuf_reset(out);
+	strbuf_addstr(&undone, kept);
+	strbuf_replace_all(&undone, OLD_TAG, "__ballast_undone_");
+	rc = pg_conninfo_with_db(t->conninfo.buf, strcmp(live, "postgres") ? "postgres" :
+				 "template1", &maint, e);
+	if (!rc)
+		rc = dbdump_conninfo_nopw(maint.buf, &ci, e);
+	if (!rc)
+		strbuf_addf(out, "psql \"%s\" -c 'ALTER DATABASE \"%s\" RENAME TO \"%s\"; "
+			    "ALTER DATABASE \"%s\" RENAME TO \"%s\"'", ci.buf, live, undone.buf, kept, live);
+	strbuf_release(&maint);
+	strbuf_release(&ci);
+	strbuf_release(&undone);
+	return rc;
+}
