@@ -1,8 +1,8 @@
 // services: pg
 /* A corruption sweep: single-byte flips and truncations at random offsets of
  * a backup's stored objects (a database and a volume) and its manifest.
- * After each one, verify exits 4 naming the backup, and restore exits 4
- * before it touches anything: the target database keeps its one sentinel
+ * After each one, verify exits 4 naming the backup, and restore --clean
+ * exits 4 before it touches anything: the target database keeps its one sentinel
  * table, alone and unchanged, and the volume's target is never created. The
  * pristine file is put back before the next round.
  * BALLAST_FAULT_FLIPS (default 200), BALLAST_FAULT_TRUNCATIONS (default
@@ -117,7 +117,9 @@ START_TEST(test_flips_and_truncations)
 		ck_assert_msg(st == 4, "%s: verify exited %d: %s", what, st, err.buf);
 		ck_assert_msg(strstr(err.buf, id), "%s: verify does not name the backup: %s", what,
 			      err.buf);
-		st = bb(&p, &out, &err, "restore", id, "--target", target, "--to", volto);
+		/* --clean: the path that would replace the target's contents */
+		st = bb(&p, &out, &err, "restore", id, "--target", target, "--to", volto,
+			"--clean");
 		ck_assert_msg(st == 4, "%s: restore exited %d: %s", what, st, err.buf);
 		target_untouched(what);
 		ck_assert_msg(lstat(volto, &vst) != 0, "%s: restore created the volume target", what);
