@@ -41,6 +41,7 @@ struct run {
 	long long t0;
 	char failed_step[32];
 	json_t *verify_images;     /* borrowed: the release being verified */
+	const char *error;         /* borrowed: why the run failed, for on-failure hooks */
 };
 
 /* "up -d --remove-orphans [--timeout S]". stop_grace is how long a replaced

@@ -212,6 +212,14 @@ static void hook_env(struct run *r, const char *release, struct strvec *out)
 	strvec_pushf(out, "BALLAST_PREVIOUS_RELEASE=%s", r->prev_release ? r->prev_release : "");
 	strvec_pushf(out, "BALLAST_BACKUP_ID=%s", r->backup_id ? r->backup_id : "");
 	strvec_pushf(out, "BALLAST_ACTION=%s", r->action);
+	if (r->error && *r->error) {
+		struct strbuf red = STRBUF_INIT;
+
+		/* the same redaction as the log: a hook may post it anywhere */
+		log_redact_str(r->error, &red);
+		strvec_pushf(out, "BALLAST_ERROR=%s", red.buf);
+		strbuf_release(&red);
+	}
 }
 
 int drun_hook(struct run *r, const char *phase, struct errbuf *e)

@@ -258,6 +258,7 @@ int deploy_run(struct deploy_env *env, const struct deploy_opts *o, enum deploy_
 interrupted:
 	rc = interrupt_check(e);
 failed:
+	r.error = e->msg;
 	drun_hook_warn(&r, "on-failure");
 	if (!r.changed) {
 		res = DEPLOY_ABORTED;

@@ -262,6 +262,8 @@ mkdir -p "$WORK/hooks"
 cat > "$WORK/hooks/record" <<'SH'
 #!/bin/sh
 echo "$BALLAST_PHASE env=$BALLAST_ENV rel=$BALLAST_RELEASE prev=$BALLAST_PREVIOUS_RELEASE" >> "$(dirname "$0")/log"
+[ "$BALLAST_PHASE" = on-failure ] && printf '%s\n' "${BALLAST_ERROR:-}" > "$(dirname "$0")/error"
+exit 0
 SH
 printf '#!/bin/sh\necho "refusing" >&2\nexit 3\n' > "$WORK/hooks/refuse"
 chmod +x "$WORK/hooks/record" "$WORK/hooks/refuse"
@@ -272,6 +274,7 @@ check "hooks: phases in order with their environment" eq "$(tail -n3 "$WORK/hook
 echo 500 > "$HTTP_STATE/fail/v3"
 run_deploy deploy qa --release v3
 check "hooks: on-failure and post-rollback ran" eq "$(tail -n2 "$WORK/hooks/log" | cut -d' ' -f1 | tr '\n' ' ')" "on-failure post-rollback "
+check "hooks: on-failure gets BALLAST_ERROR" contains "$(cat "$WORK/hooks/error")" "health"
 rm -f "$HTTP_STATE/fail/v3"
 EXTRA=", \"hooks\": { \"pre-deploy\": \"$WORK/hooks/refuse\" }" new_env hookfail
 run_deploy deploy qa --release v1
