@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # services: pg
-# The shipped crontab as installed: its backup line, with the paths pointed
+# The crontab as installed (generated into the build tree with the install
+# directory in PATH): its backup line, with the paths pointed
 # at a scratch config and env file, runs a backup whose database password is
 # only in that env file (password auth over TCP, no PGPASSWORD, a clean
 # environment like cron's). Without the file, the run says which variable is
@@ -31,10 +32,13 @@ while IFS= read -r l; do
 	l=${l//\/etc\/ballast\/ballast.json/$tmp\/ballast.json}
 	l=${l//\/etc\/ballast\/ballast.env/$tmp\/ballast.env}
 	vars+=("$l")
-done < <(grep -E '^[A-Z_]+=' "$src/cron/crontab")
-cmd=$(awk '!/^#/ && /ballast-backup run/ { for (i = 7; i <= NF; i++) printf "%s%s", $i, (i < NF ? " " : ""); print "" }' "$src/cron/crontab")
+done < <(grep -E '^[A-Z_]+=' "$B/cron/crontab")
+cmd=$(awk '!/^#/ && /ballast-backup run/ { for (i = 7; i <= NF; i++) printf "%s%s", $i, (i < NF ? " " : ""); print "" }' "$B/cron/crontab")
 [ -n "$cmd" ] && t_ok || t_fail "no backup line in the crontab"
 t_contains "${vars[*]}" "BALLAST_ENV_FILE=$tmp/ballast.env" "the crontab names the env file"
+bindir=$(sed -n 's/^CMAKE_INSTALL_FULL_BINDIR:[A-Z]*=//p' "$B/CMakeCache.txt")
+[ -z "$bindir" ] && bindir=$(grep -o '^ExecStart=[^ ]*' "$B/cron/ballast-backup.service" | sed 's|^ExecStart=||; s|/ballast-backup$||')
+t_contains "${vars[*]}" "PATH=$bindir:" "the crontab's PATH starts with the install directory, as the units' ExecStart"
 pgbin=$(dirname "$(command -v pg_dump)")
 path=
 for v in "${vars[@]}"; do case $v in PATH=*) path=${v#PATH=};; esac; done
