@@ -103,7 +103,10 @@ void drun_step_end(struct run *r, const char *step, long long t, int rc, struct 
 		json_object_set_new(o, "error", json_string(e->msg));
 		if (!r->failed_step[0])
 			snprintf(r->failed_step, sizeof(r->failed_step), "%s", step);
-		log_error("%s failed after %.1fs: %s", step, ms / 1000.0, e->msg);
+		/* "locked" is the whole story and the command's error line says
+		 * it: logging it here too printed it twice */
+		if (rc != BL_ELOCKED)
+			log_error("%s failed after %.1fs: %s", step, ms / 1000.0, e->msg);
 	} else {
 		log_info("%s: done in %.1fs", step, ms / 1000.0);
 	}

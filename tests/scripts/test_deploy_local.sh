@@ -156,6 +156,7 @@ check "lock status shows the message" contains "$OUT" "db maintenance"
 run_deploy deploy qa --release v2
 check "deploy while locked exits 3" eq "$RC" 3
 check "deploy while locked names the holder's reason" contains "$ERR" "db maintenance"
+check "deploy while locked says so once" eq "$(printf '%s\n' "$ERR" | grep -c 'db maintenance')" 1
 check "deploy while locked changed nothing" eq "$(state_release) $(health_release)" "v1 v1"
 check "deploy while locked kept the lock" contains "$(cat "$APP/.ballast/lock")" "db maintenance"
 run_deploy lock qa release
