@@ -21,10 +21,9 @@ static void check_add(json_t *checks, const char *name, int ok, const char *deta
 {
 	json_t *o = json_pack("{s:s, s:b, s:s}", "check", name, "ok", ok, "detail", detail);
 
+	/* a failure is said once, in the preflight's error (below) */
 	if (ok)
 		log_info("check %s: %s", name, detail);
-	else
-		log_error("check %s: %s", name, detail);
 	json_array_append_new(checks, o);
 }
 
@@ -211,18 +210,26 @@ int drun_preflight(struct run *r, json_t *checks, int *health_ok, struct errbuf 
 			}
 		}
 	}
+	if (ok && !cur && r->env->nhealth)
+		check_add(checks, "current-health", 1, "skipped: no release is deployed yet, "
+			  "so there is nothing to check before the first deploy");
 	if (!ok) {
+		struct strbuf all = STRBUF_INIT;
 		size_t i;
 		json_t *c;
+		int n = 0;
 
 		json_array_foreach(checks, i, c)
 			if (!json_is_true(json_object_get(c, "ok")) &&
-			    strcmp(json_string_value(json_object_get(c, "check")), "current-health")) {
-				errbuf_set(e, BL_EFAIL, "preflight %s: %s",
-					   json_string_value(json_object_get(c, "check")),
-					   json_string_value(json_object_get(c, "detail")));
-				break;
-			}
+			    strcmp(json_string_value(json_object_get(c, "check")), "current-health"))
+				strbuf_addf(&all, "%s%s: %s", n++ ? "; " : "",
+					    json_string_value(json_object_get(c, "check")),
+					    json_string_value(json_object_get(c, "detail")));
+		if (n == 1)
+			errbuf_set(e, BL_EFAIL, "preflight %s", all.buf);
+		else
+			errbuf_set(e, BL_EFAIL, "preflight: %d checks failed: %s", n, all.buf);
+		strbuf_release(&all);
 	}
 	strbuf_release(&d);
 	strbuf_release(&dir);

@@ -257,6 +257,13 @@ check "check lists the env file" contains "$OUT" ".env.qa"
 rm "$APP/.env.qa"
 run_deploy check qa
 check "check without the env file fails" eq "$RC" 1
+check "check names the failing check once" eq "$(printf '%s\n' "$ERR" | grep -c '.env.qa')" 1
+
+# ---- check before the first deploy: the health check is skipped, and says why ----
+new_env firstcheck
+run_deploy check qa
+check "check before the first deploy passes" eq "$RC" 0
+check "check says the health check was skipped" contains "$OUT$ERR" "skipped: no release is deployed yet"
 
 # ---- hooks ----
 mkdir -p "$WORK/hooks"
