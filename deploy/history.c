@@ -1,8 +1,11 @@
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "commands.h"
+
+#define MAX_W(a, b) ((a) > (b) ? (a) : (b))
 #include "deploy_env.h"
 #include "deploy_state.h"
 #include "log.h"
@@ -49,8 +52,25 @@ int cmd_history(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e)
 		log_json_result(res);
 		json_decref(res);
 	} else {
+		int wf = 1, wt = 1, wa = 1, wr = 1;
+
 		if (!json_array_size(hist))
 			printf("%s: no deploys recorded yet\n", env->name);
+		/* columns as wide as the longest value shown, so long release
+		 * names keep the table aligned */
+		for (i = first; i < json_array_size(hist); i++) {
+			const char *v;
+
+			h = json_array_get(hist, i);
+			v = json_string_value(json_object_get(h, "from"));
+			wf = MAX_W(wf, v ? (int)strlen(v) : 1);
+			v = json_string_value(json_object_get(h, "to"));
+			wt = MAX_W(wt, v ? (int)strlen(v) : 1);
+			v = json_string_value(json_object_get(h, "action"));
+			wa = MAX_W(wa, v ? (int)strlen(v) : 1);
+			v = json_string_value(json_object_get(h, "result"));
+			wr = MAX_W(wr, v ? (int)strlen(v) : 1);
+		}
 		for (i = first; i < json_array_size(hist); i++) {
 			const char *from, *to, *bk;
 
@@ -58,10 +78,10 @@ int cmd_history(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e)
 			from = json_string_value(json_object_get(h, "from"));
 			to = json_string_value(json_object_get(h, "to"));
 			bk = json_string_value(json_object_get(h, "backup_id"));
-			printf("%-20s  %-8s  %-12s -> %-12s  %-24s  %6.1fs  %s%s%s\n",
-			       json_string_value(json_object_get(h, "finished_at")),
-			       json_string_value(json_object_get(h, "action")), from ? from : "-",
-			       to ? to : "-", json_string_value(json_object_get(h, "result")),
+			printf("%-20s  %-*s  %-*s -> %-*s  %-*s  %6.1fs  %s%s%s\n",
+			       json_string_value(json_object_get(h, "finished_at")), wa,
+			       json_string_value(json_object_get(h, "action")), wf, from ? from : "-",
+			       wt, to ? to : "-", wr, json_string_value(json_object_get(h, "result")),
 			       json_integer_value(json_object_get(h, "ms")) / 1000.0,
 			       json_string_value(json_object_get(h, "by")), bk ? "  backup " : "",
 			       bk ? bk : "");

@@ -298,4 +298,12 @@ check "lint: a compose file breaking the rules aborts the deploy (exit 1)" eq "$
 check "lint: the preflight names the lint check" contains "$ERR" "preflight lint"
 check "lint: no pull or up ran" eq "$(grep -c '"pull"\|"up"' "$STANDIN/calls.jsonl")" 0
 
+# ---- history: a long release name keeps the columns aligned ----
+new_env histwidth
+run_deploy deploy qa --release v1
+run_deploy deploy qa --release v7.0.0-release-candidate-with-a-long-name
+run_deploy history qa
+check "history: two lines" eq "$(printf '%s\n' "$OUT" | grep -c ' -> ')" 2
+check "history: every line's arrow in one column" eq "$(printf '%s\n' "$OUT" | awk '/ -> / { print index($0, " -> ") }' | sort -u | wc -l)" 1
+
 finish
