@@ -58,15 +58,12 @@ static void check_database(struct checks *c, json_t *db)
 {
 	const char *name = json_string_value(json_object_get(db, "name"));
 	const char *ci = json_string_value(json_object_get(db, "conninfo"));
-	json_t *cmd = json_object_get(db, "dump_command"), *v;
 	struct strbuf pw = STRBUF_INIT, server = STRBUF_INIT, where = STRBUF_INIT,
 		      tool = STRBUF_INIT, label = STRBUF_INIT;
-	struct strvec argv = STRVEC_INIT;
 	struct errbuf e = ERRBUF_INIT;
 	const char *env[2] = { NULL, NULL };
 	struct strbuf envpw = STRBUF_INIT;
 	PGconn *conn = NULL;
-	size_t i;
 	int srv_major, tool_major;
 	const char *digits;
 
@@ -82,18 +79,11 @@ static void check_database(struct checks *c, json_t *db)
 		goto out;
 	}
 	pg_describe(conn, &where);
-	if (json_is_array(cmd) && json_array_size(cmd))
-		json_array_foreach(cmd, i, v)
-			strvec_push(&argv, json_string_value(v));
-	else
-		strvec_push(&argv, "pg_dump");
-	strvec_push(&argv, "--version");
-	if (proc_run(strvec_argv(&argv), env, NULL, &tool, 60000, &e)) {
+	if (dbdump_tool_version(db, env, &tool, &e)) {
 		report(c, label.buf, 0, "%s reachable (server %s), but the dump command failed: %s",
 		       where.buf, server.buf, e.msg);
 		goto out;
 	}
-	strbuf_rtrim(&tool);
 	/* pg_dump refuses a server newer than itself (major versions) */
 	srv_major = atoi(server.buf);
 	digits = tool.buf + strcspn(tool.buf, "0123456789");
@@ -106,7 +96,6 @@ static void check_database(struct checks *c, json_t *db)
 	report(c, label.buf, 1, "%s, server %s, %s", where.buf, server.buf, tool.buf);
 out:
 	PQfinish(conn);
-	strvec_clear(&argv);
 	strbuf_release(&pw);
 	strbuf_release(&envpw);
 	strbuf_release(&server);

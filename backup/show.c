@@ -81,13 +81,15 @@ int cmd_show(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e)
 	char id[64];
 	const char *arg = argc == 2 ? argv[1] : NULL;
 
+	if (argc < 2)
+		return cli_usage_error(ctx, e, "missing backup ID (or latest)");
+	if (argc > 2)
+		return cli_usage_error(ctx, e, "unexpected argument %s", argv[2]);
 	/* --latest as verify, restore and drill take it */
-	if (arg && !strcmp(arg, "--latest"))
+	if (!strcmp(arg, "--latest"))
 		arg = "latest";
-	if (argc != 2 || (arg[0] == '-' && arg[1]))
-		return cli_usage_error(ctx, e, argc < 2 ? "missing backup ID (or latest)" :
-				       argc > 2 ? "unexpected argument %s" : "unknown option %s",
-				       argc > 2 ? argv[2] : argc == 2 ? argv[1] : "");
+	else if (arg[0] == '-' && arg[1])
+		return cli_usage_error(ctx, e, "unknown option %s", arg);
 	rc = cli_config(ctx, e);
 	if (rc)
 		return rc;

@@ -102,10 +102,8 @@ static int plan_load(const struct config *cfg, json_t *only, struct plan *p, str
 		return errbuf_set(e, BL_EUSAGE, "%s: nothing to back up (no databases or volumes "
 				  "selected)", cfg->path);
 	p->dopts.level = p->vopts.level = (int)config_int(cfg, "compression.level", 3);
+	/* both are range-checked when the configuration loads */
 	p->dopts.threads = p->vopts.threads = (int)config_int(cfg, "compression.threads", 0);
-	if (p->dopts.threads < 0)
-		return errbuf_set(e, BL_EUSAGE, "%s: compression.threads: expected 0 (every core) or "
-				  "more, got %d", cfg->path, p->dopts.threads);
 	return 0;
 }
 

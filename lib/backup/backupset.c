@@ -107,26 +107,49 @@ static int last_verify_failed(struct repo *r, const char *project, const char *i
 	return failed;
 }
 
-/* Whether id's manifest.json is cut short (manifest_torn): on a driver
- * whose killed writes can leave a short object, that is a commit that never
- * finished, not a committed backup that was damaged. */
-static int manifest_cut_short(struct repo *r, const char *project, const char *id)
+/* Read and check id's manifest; text receives the stored bytes (what was
+ * read, even when they do not parse). check_exists: look for the object
+ * first (a caller that listed it already knows). */
+static int load(struct repo *r, const char *project, const char *id, int check_exists,
+		json_t **manifest, struct strbuf *text, struct errbuf *e)
 {
-	struct strbuf key = STRBUF_INIT, text = STRBUF_INIT;
-	struct errbuf e = ERRBUF_INIT;
-	int torn;
+	struct strbuf key = STRBUF_INIT;
+	int exists = 0, rc = 0;
 
+	*manifest = NULL;
+	strbuf_reset(text);
+	if (!manifest_id_valid(id))
+		return errbuf_set(e, BL_EUSAGE, "bad backup id \"%s\" (expected "
+				  "YYYYMMDDTHHMMSSZ-xxxx, see 'ballast-backup list')", id);
 	manifest_backup_prefix(project, id, &key);
 	strbuf_addstr(&key, "manifest.json");
-	torn = !repo_get_bytes(r, key.buf, &text, BACKUPSET_MANIFEST_MAX, &e) &&
-	       manifest_torn(text.buf, text.len);
+	if (check_exists) {
+		rc = repo_exists(r, key.buf, &exists, NULL, e);
+		if (rc)
+			goto out;
+		if (!exists) {
+			rc = errbuf_set(e, BL_EFAIL, "no committed backup %s in %s (no %s)", id,
+					repo_describe(r), key.buf);
+			goto out;
+		}
+	}
+	rc = repo_get_bytes(r, key.buf, text, BACKUPSET_MANIFEST_MAX, e);
+	if (rc)
+		goto out;
+	rc = manifest_parse(text->buf, text->len, key.buf, manifest, e);
+	if (!rc && strcmp(json_string_value(json_object_get(*manifest, "id")), id)) {
+		json_decref(*manifest);
+		*manifest = NULL;
+		rc = errbuf_set(e, BL_EVERIFY, "%s: id is not %s", key.buf, id);
+	}
+out:
 	strbuf_release(&key);
-	strbuf_release(&text);
-	return torn;
+	return rc;
 }
 
 int backupset_list(struct repo *r, const char *project, json_t **out, struct errbuf *e)
 {
+	struct strbuf text = STRBUF_INIT;
 	json_t *ids = NULL, *list, *v;
 	const char **names = NULL;
 	const char *id;
@@ -147,22 +170,23 @@ int backupset_list(struct repo *r, const char *project, json_t **out, struct err
 		struct errbuf le = ERRBUF_INIT;
 		struct strbuf why = STRBUF_INIT;
 		char when[32] = "";
-		time_t t;
-		struct tm tm;
+		long long t_ms = manifest_id_time_ms(names[i]);
+		int lrc;
 
-		memset(&tm, 0, sizeof(tm));
-		if (strptime(names[i], "%Y%m%dT%H%M%SZ", &tm)) {
-			t = timegm(&tm);
-			time_utc_format(t, when);
-		}
+		if (t_ms >= 0)
+			time_utc_format((time_t)(t_ms / 1000), when);
 		ent = json_pack("{s:s, s:s, s:{}, s:[], s:I}", "id", names[i], "time", when,
 				"labels", "items", "size",
 				(json_int_t)json_integer_value(json_object_get(info, "size")));
 		items = json_object_get(ent, "items");
 		if (!json_is_true(json_object_get(info, "manifest"))) {
 			json_object_set_new(ent, "status", json_string("incomplete"));
-		} else if (backupset_load(r, project, names[i], &m, &le)) {
-			int torn = repo_torn_writes(r) && manifest_cut_short(r, project, names[i]);
+		} else if ((lrc = load(r, project, names[i], 0, &m, &text, &le))) {
+			/* On a driver whose killed writes can leave a short object, a
+			 * manifest cut short is a commit that never finished, not a
+			 * committed backup that was damaged. */
+			int torn = lrc == BL_EVERIFY && repo_torn_writes(r) &&
+				   manifest_torn(text.buf, text.len);
 
 			json_object_set_new(ent, "status", json_string(torn ? "incomplete" :
 									"failed-verify"));
@@ -190,6 +214,7 @@ int backupset_list(struct repo *r, const char *project, json_t **out, struct err
 		strbuf_release(&why);
 		json_array_append_new(list, ent);
 	}
+	strbuf_release(&text);
 	free(names);
 	json_decref(ids);
 	*out = list;
@@ -199,34 +224,9 @@ int backupset_list(struct repo *r, const char *project, json_t **out, struct err
 int backupset_load(struct repo *r, const char *project, const char *id, json_t **manifest,
 		   struct errbuf *e)
 {
-	struct strbuf key = STRBUF_INIT, text = STRBUF_INIT;
-	int exists = 0, rc;
+	struct strbuf text = STRBUF_INIT;
+	int rc = load(r, project, id, 1, manifest, &text, e);
 
-	*manifest = NULL;
-	if (!manifest_id_valid(id))
-		return errbuf_set(e, BL_EUSAGE, "bad backup id \"%s\" (expected "
-				  "YYYYMMDDTHHMMSSZ-xxxx, see 'ballast-backup list')", id);
-	manifest_backup_prefix(project, id, &key);
-	strbuf_addstr(&key, "manifest.json");
-	rc = repo_exists(r, key.buf, &exists, NULL, e);
-	if (rc)
-		goto out;
-	if (!exists) {
-		rc = errbuf_set(e, BL_EFAIL, "no committed backup %s in %s (no %s)", id,
-				repo_describe(r), key.buf);
-		goto out;
-	}
-	rc = repo_get_bytes(r, key.buf, &text, BACKUPSET_MANIFEST_MAX, e);
-	if (rc)
-		goto out;
-	rc = manifest_parse(text.buf, text.len, key.buf, manifest, e);
-	if (!rc && strcmp(json_string_value(json_object_get(*manifest, "id")), id)) {
-		json_decref(*manifest);
-		*manifest = NULL;
-		rc = errbuf_set(e, BL_EVERIFY, "%s: id is not %s", key.buf, id);
-	}
-out:
-	strbuf_release(&key);
 	strbuf_release(&text);
 	return rc;
 }
@@ -258,8 +258,9 @@ int backupset_resolve(struct repo *r, const char *project, const char *arg, char
 		      size_t n, struct errbuf *e)
 {
 	struct strbuf hits = STRBUF_INIT;
-	json_t *list = NULL, *ent;
-	size_t i, plen = arg ? strlen(arg) : 0;
+	json_t *ids = NULL, *v;
+	const char **names, *cand;
+	size_t i, nn = 0, plen = arg ? strlen(arg) : 0;
 	int rc, found = 0;
 
 	if (!arg || !*arg)
@@ -276,12 +277,16 @@ int backupset_resolve(struct repo *r, const char *project, const char *arg, char
 			return errbuf_set(e, BL_EUSAGE, "bad backup id \"%s\" (expected "
 					  "YYYYMMDDTHHMMSSZ-xxxx, a unique prefix of one, or latest)",
 					  arg);
-	rc = backupset_list(r, project, &list, e);
+	/* ids only: a prefix needs no manifest read */
+	rc = scan(r, project, &ids, NULL, e);
 	if (rc)
 		return rc;
-	json_array_foreach(list, i, ent) {
-		const char *cand = json_string_value(json_object_get(ent, "id"));
-
+	names = xcalloc(json_object_size(ids) + 1, sizeof(*names));
+	json_object_foreach(ids, cand, v)
+		names[nn++] = cand;
+	qsort(names, nn, sizeof(*names), cmp_id);
+	for (i = 0; i < nn; i++) {
+		cand = names[i];
 		if (strncmp(cand, arg, plen))
 			continue;
 		if (found++ < 5)
@@ -295,7 +300,8 @@ int backupset_resolve(struct repo *r, const char *project, const char *arg, char
 		rc = errbuf_set(e, BL_EUSAGE, "backup id prefix \"%s\" is ambiguous: %d backups "
 				"match (%s%s); type more of the id", arg, found, hits.buf,
 				found > 5 ? ", ..." : "");
-	json_decref(list);
+	free(names);
+	json_decref(ids);
 	strbuf_release(&hits);
 	return rc;
 }
@@ -320,6 +326,7 @@ int backupset_read_object(struct repo *r, json_t *obj, zstream_sink_fn sink, voi
 	rc = zstream_decompress_new(sink, ctx, &z, e);
 	if (rc)
 		goto out;
+	zstream_skip_hash(z);  /* objread proves the stored bytes */
 	buf = xmalloc(cap);
 	for (;;) {
 		/* the end of the object is where its size and hash are proven */

@@ -125,6 +125,21 @@ static void push_command(struct strvec *argv, json_t *prefix, const char *def)
 		strvec_push(argv, json_string_value(v));
 }
 
+int dbdump_tool_version(json_t *db, const char *const *env, struct strbuf *out,
+			struct errbuf *e)
+{
+	struct strvec argv = STRVEC_INIT;
+	int rc;
+
+	strbuf_reset(out);
+	push_command(&argv, json_object_get(db, "dump_command"), "pg_dump");
+	strvec_push(&argv, "--version");
+	rc = proc_run(strvec_argv(&argv), env, NULL, out, 60000, e);
+	strvec_clear(&argv);
+	strbuf_rtrim(out);
+	return rc;
+}
+
 static long long ms_since(long long t0)
 {
 	return time_mono_ms() - t0;
@@ -464,13 +479,9 @@ int dbdump_backup(json_t *db, struct repo *r, const char *key, const struct dbdu
 
 	/* The tool's version first: a missing pg_dump fails before anything
 	 * touches the server or the repository. */
-	push_command(&argv, dumpcmd, "pg_dump");
-	strvec_push(&argv, "--version");
-	rc = proc_run(strvec_argv(&argv), env, NULL, &version, 60000, e);
-	strvec_clear(&argv);
+	rc = dbdump_tool_version(db, env, &version, e);
 	if (rc)
 		goto out;
-	strbuf_rtrim(&version);
 
 	rc = pg_connect(conninfo, pw.len ? pw.buf : NULL, &conn, e);
 	if (rc)

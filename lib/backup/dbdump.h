@@ -84,6 +84,10 @@ json_t *dbdump_find_db(const struct config *cfg, const char *name);
 /* The password for a database spec: $<password_env>, else one inside its
  * conninfo; empty when none. */
 void dbdump_password(json_t *db, struct strbuf *out);
+/* "pg_dump (PostgreSQL) 15.18": the configured dump_command (else pg_dump)
+ * with --version, env as its environment (the password). */
+int dbdump_tool_version(json_t *db, const char *const *env, struct strbuf *out,
+			struct errbuf *e);
 /* The password for restoring into target (a --target conninfo, may be NULL):
  * one inside target wins (and is registered as a secret), else db's (may
  * be NULL). */

@@ -29,6 +29,22 @@ void manifest_new_id(time_t t, int msec, char id[MANIFEST_ID_MAX])
 		 (unsigned)(msec * 4096 / 1000), (unsigned)(rnd & 0xf));
 }
 
+long long manifest_id_time_ms(const char *id)
+{
+	struct tm tm;
+	unsigned frac = 0;
+	long long ms;
+
+	memset(&tm, 0, sizeof(tm));
+	if (!id || !strptime(id, "%Y%m%dT%H%M%SZ", &tm))
+		return -1;
+	ms = (long long)timegm(&tm) * 1000;
+	/* "-fffr": three hex digits of the millisecond scaled to 0-ffb */
+	if (strlen(id) >= 20 && id[16] == '-' && sscanf(id + 17, "%3x", &frac) == 1)
+		ms += (long long)frac * 1000 / 4096;
+	return ms;
+}
+
 int manifest_id_valid(const char *id)
 {
 	static const char shape[] = "DDDDDDDDTDDDDDDZ-HHHH";

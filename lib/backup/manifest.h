@@ -40,6 +40,9 @@
 void manifest_new_id(time_t t, int msec, char id[MANIFEST_ID_MAX]);
 /* 1 when id has the shape above. */
 int manifest_id_valid(const char *id);
+/* The time an id names, in Unix milliseconds (the seconds, plus the
+ * millisecond digits when the id has them); -1 when it does not parse. */
+long long manifest_id_time_ms(const char *id);
 
 /* "<project>/backups/" and "<project>/backups/<id>/" */
 void manifest_backups_prefix(const char *project, struct strbuf *out);

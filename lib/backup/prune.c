@@ -1,6 +1,5 @@
 #include "prune.h"
 
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -76,32 +75,6 @@ out:
 	return rc;
 }
 
-static time_t id_time(const char *id)
-{
-	struct tm tm;
-
-	memset(&tm, 0, sizeof(tm));
-	if (!strptime(id, "%Y%m%dT%H%M%SZ", &tm))
-		return -1;
-	return timegm(&tm);
-}
-
-/* The id's time in milliseconds ("20261127T021500Z-a1b2": seconds, then
- * three hex digits of the millisecond scaled to 0-ffb); -1 when it does
- * not parse. Whole seconds would keep a backup killed in the same second
- * as a prune with a grace of 0s. */
-static long long id_time_ms(const char *id)
-{
-	time_t t = id_time(id);
-	unsigned frac = 0;
-
-	if (t < 0)
-		return -1;
-	if (strlen(id) >= 20 && id[16] == '-' && sscanf(id + 17, "%3x", &frac) == 1)
-		return (long long)t * 1000 + (long long)frac * 1000 / 4096;
-	return (long long)t * 1000;
-}
-
 static int label_keep(json_t *labels)
 {
 	const char *v = json_string_value(json_object_get(labels, "keep"));
@@ -130,13 +103,13 @@ int prune_plan(struct repo *r, const char *project, const struct retention_polic
 		const char *id = json_string_value(json_object_get(ent, "id"));
 		const char *status = json_string_value(json_object_get(ent, "status"));
 		time_t t = time_utc_parse(json_string_value(json_object_get(ent, "time")));
+		long long id_ms = manifest_id_time_ms(id);
 		int drilled = 0;
 
-		if (t < 0)
-			t = id_time(id);
+		if (t < 0 && id_ms >= 0)
+			t = (time_t)(id_ms / 1000);
 		if (!strcmp(status, "incomplete")) {
-			long long t_ms = id_time_ms(id);
-			int old = t_ms >= 0 && now_ms - t_ms >= grace_ms;
+			int old = id_ms >= 0 && now_ms - id_ms >= grace_ms;
 
 			json_array_append_new(out, json_pack(
 				"{s:s, s:O, s:s, s:O, s:b, s:s, s:s}", "id", id, "time",

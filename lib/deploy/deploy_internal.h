@@ -91,5 +91,8 @@ void drun_history(struct run *r, const char *from, const char *to, json_t *image
 		    enum deploy_result res, const char *error);
 int drun_verify(struct run *r, const char *step, json_t *images, struct errbuf *e);
 const char *const *drun_up_args(const struct deploy_env *env, struct up_args *u);
+/* Release the run's lock if it holds it; a failure is logged, not returned:
+ * the outcome is already decided. */
+void drun_unlock(struct run *r);
 
 #endif

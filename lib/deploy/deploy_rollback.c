@@ -341,12 +341,7 @@ int deploy_rollback(struct deploy_env *env, const struct deploy_opts *o,
 	if (!rc)
 		drun_hook_warn(&r, "post-rollback");
 unlock:
-	if (r.lock.held) {
-		struct errbuf le = ERRBUF_INIT;
-
-		if (deploy_lock_release(env, &r.lock, 0, &le))
-			log_error("cannot release the lock: %s", le.msg);
-	}
+	drun_unlock(&r);
 	if (res != DEPLOY_ABORTED) {
 		json_t *out = json_pack("{s:s, s:s, s:s, s:s?, s:s?, s:s?, s:I, s:O}", "event", "result",
 					"result", deploy_result_name(res), "env", env->name,

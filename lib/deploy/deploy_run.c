@@ -247,6 +247,14 @@ int drun_hook(struct run *r, const char *phase, struct errbuf *e)
 	return rc;
 }
 
+void drun_unlock(struct run *r)
+{
+	struct errbuf le = ERRBUF_INIT;
+
+	if (r->lock.held && deploy_lock_release(r->env, &r->lock, 0, &le))
+		log_error("cannot release the lock: %s", le.msg);
+}
+
 /* A hook whose failure must not change the outcome (after the fact). */
 void drun_hook_warn(struct run *r, const char *phase)
 {

@@ -300,12 +300,7 @@ failed:
 	if (res != DEPLOY_FAILED_ATTENTION)
 		drun_hook_warn(&r, "post-rollback");
 unlock:
-	if (r.lock.held) {
-		struct errbuf le = ERRBUF_INIT;
-
-		if (deploy_lock_release(env, &r.lock, 0, &le))
-			log_error("cannot release the lock: %s", le.msg);
-	}
+	drun_unlock(&r);
 	if (rc || res != DEPLOY_DEPLOYED)
 		finish_line(&r, res, e->msg);
 	else

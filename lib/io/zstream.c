@@ -60,6 +60,7 @@ struct zstream {
 	size_t last_ret;   /* decompress: 0 when the last frame was complete */
 	int finished;
 	int corrupt;       /* decompress: bad data seen; later input is only hashed */
+	int nohash;        /* the caller hashes the stored bytes itself */
 	char hex[ZSTREAM_SHA256_HEX];
 };
 
@@ -73,12 +74,23 @@ int zstream_threads(int configured)
 	return n > 0 ? (int)n : 1;
 }
 
+static void hash_stored(struct zstream *z, const void *buf, size_t len)
+{
+	if (!z->nohash)
+		zhash_update(z->hash, buf, len);
+}
+
+void zstream_skip_hash(struct zstream *z)
+{
+	z->nohash = 1;
+}
+
 static int emit(struct zstream *z, const void *buf, size_t len, struct errbuf *e)
 {
 	if (!len)
 		return 0;
 	if (z->compress) {
-		zhash_update(z->hash, buf, len);
+		hash_stored(z, buf, len);
 		z->stored += (long long)len;
 	} else {
 		z->raw += (long long)len;
@@ -176,7 +188,7 @@ static int decompress_step(struct zstream *z, const void *buf, size_t len, struc
 	ZSTD_inBuffer in = { buf, len, 0 };
 	int rc;
 
-	zhash_update(z->hash, buf, len);
+	hash_stored(z, buf, len);
 	z->stored += (long long)len;
 	if (z->corrupt)
 		return 0;
@@ -206,7 +218,7 @@ int zstream_write(struct zstream *z, const void *buf, size_t len, struct errbuf 
 	if (z->finished)
 		return errbuf_set(e, BL_EFAIL, "zstd: write after finish");
 	if (z->corrupt && !z->compress) {
-		zhash_update(z->hash, buf, len);
+		hash_stored(z, buf, len);
 		z->stored += (long long)len;
 		return 0;
 	}
@@ -238,7 +250,8 @@ int zstream_finish(struct zstream *z, struct errbuf *e)
 		return rc;
 	/* Even a bad stream gets its hash: callers report a checksum mismatch
 	 * before a decoding error, which is the more useful of the two. */
-	zhash_final(z->hash, z->hex);
+	if (!z->nohash)
+		zhash_final(z->hash, z->hex);
 	z->finished = 1;
 	return rc;
 }

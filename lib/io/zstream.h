@@ -45,6 +45,9 @@ long long zstream_raw_bytes(const struct zstream *z);
 long long zstream_stored_bytes(const struct zstream *z);
 /* Lowercase hex SHA-256 of the stored bytes; valid after zstream_finish. */
 const char *zstream_sha256(const struct zstream *z);
+/* For a caller that hashes the stored bytes itself (lib/storage/objread
+ * while reading): no second SHA-256 pass; zstream_sha256() is then "". */
+void zstream_skip_hash(struct zstream *z);
 
 /* Worker threads for a "threads" setting (0 = every online core). */
 int zstream_threads(int configured);
