@@ -10,9 +10,12 @@
 # initdb runs with --no-sync: the cluster runs with fsync=off and is thrown
 # away, and two dozen clusters syncing at once cost the suite real time.
 # Run as root, the cluster belongs to the `postgres` user (initdb refuses
-# root); otherwise to the caller. The superuser is "postgres" with password
-# "ballast-test-pw" (password auth on TCP, trust on the socket), so tests can
-# exercise both. PG_BINDIR overrides where initdb/pg_ctl are found.
+# root); otherwise to the caller. The superuser is "postgres" with a
+# password of its own per cluster, in DIR/password (password auth on TCP,
+# trust on the socket), so tests can exercise both. Per cluster, not one
+# for all: the secrets suite looks for its password in every process's
+# argv, and another suite running beside it passes its own password in argv
+# on purpose (to prove ballast keeps it out of its children's). PG_BINDIR overrides where initdb/pg_ctl are found.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
@@ -50,7 +53,8 @@ start)
 		while [ "$p" != / ]; do p=$(dirname "$p"); chmod o+x "$p" 2>/dev/null || true; done
 	fi
 	pwfile=$dir/.pw
-	echo "ballast-test-pw" > "$pwfile"
+	pw="ballast-test-pw-$(od -An -N6 -tx1 /dev/urandom | tr -d ' \n')"
+	echo "$pw" > "$pwfile"
 	[ "$(id -u)" = 0 ] && chown postgres: "$pwfile"
 	as_owner "$bindir/initdb" -D "$dir/data" -U postgres --no-sync --auth-local=trust \
 		--auth-host=scram-sha-256 --pwfile="$pwfile" -E UTF8 --locale=C.UTF-8 \
@@ -76,7 +80,7 @@ start)
 	echo "$bindir" > "$dir/bindir"
 	echo "host=$dir port=$port user=postgres dbname=postgres" > "$dir/conninfo"
 	echo "host=127.0.0.1 port=$port user=postgres dbname=postgres" > "$dir/conninfo_tcp"
-	echo "ballast-test-pw" > "$dir/password"
+	echo "$pw" > "$dir/password"
 	cat "$dir/conninfo"
 	;;
 stop)
