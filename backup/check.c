@@ -19,6 +19,7 @@
 #include "pg.h"
 #include "proc.h"
 #include "progress.h"
+#include "repomark.h"
 #include "volume.h"
 
 struct checks {
@@ -134,6 +135,7 @@ static void check_repository(struct checks *c, const struct config *cfg)
 	json_t *list = NULL, *ent;
 	struct strbuf key = STRBUF_INIT;
 	long long last = -1;
+	char id[REPOMARK_ID_LEN + 1];
 	size_t i;
 
 	if (backupset_open(cfg, &r, &project, &e) || backupset_list(r, project, &list, &e)) {
@@ -148,8 +150,11 @@ static void check_repository(struct checks *c, const struct config *cfg)
 	json_array_foreach(list, i, ent)
 		if (!strcmp(json_string_value(json_object_get(ent, "status")), "good"))
 			last = json_integer_value(json_object_get(ent, "size"));
-	report(c, "repository", 1, "%s: writable, %zu backup%s", repo_describe(r),
-	       json_array_size(list), json_array_size(list) == 1 ? "" : "s");
+	if (repomark_read(r, project, id, &e))
+		id[0] = '\0';
+	report(c, "repository", 1, "%s: %s%s%swritable, %zu backup%s", repo_describe(r),
+	       id[0] ? "id " : "", id, id[0] ? ", " : "", json_array_size(list),
+	       json_array_size(list) == 1 ? "" : "s");
 	if (!strcmp(config_str(cfg, "repository.type", "local"), "local")) {
 		struct strbuf path = STRBUF_INIT;
 		struct statvfs sv;

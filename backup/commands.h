@@ -6,6 +6,7 @@
 
 #include "cli.h"
 
+int cmd_init(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e);
 int cmd_run(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e);
 int cmd_list(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e);
 int cmd_show(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e);

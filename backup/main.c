@@ -1,6 +1,14 @@
 #include "commands.h"
 
 static const struct cli_command commands[] = {
+	{ "init", cmd_init, "make the configured repository location a ballast repository",
+	  "init [--json]\n\n"
+	  "Writes <project>/repository.json (format, repository id, project) into the\n"
+	  "configured repository; a local directory is created if missing. Every other\n"
+	  "command refuses a repository without it (exit 2), so a backup disk that is\n"
+	  "not mounted, or a typo in repository.path, is never filled silently. Safe to\n"
+	  "run again (reports the existing id); backups made before markers existed are\n"
+	  "adopted as they are." },
 	{ "run", cmd_run, "take a backup of every configured database and volume",
 	  "run [--label K=V]... [--only db:NAME|volume:NAME]... [--wait SECONDS] [--dry-run]" },
 	{ "list", cmd_list, "list backups in the repository",

@@ -59,6 +59,7 @@ for run in $(seq 1 "$runs"); do
 	T[A$run]=$t; R[A$run]=$r; S[A$run]=$(stat -c %s "$work/a.dump"); rm -f "$work/a.dump"
 	read -r t r < <(measure B sh -c "pg_dump -Fc -Z0 -d '$ci' | zstd -q -T0 -3 -o '$work/b.dump.zst'")
 	T[B$run]=$t; R[B$run]=$r; S[B$run]=$(stat -c %s "$work/b.dump.zst"); rm -f "$work/b.dump.zst"
+	"$bin" --config "$work/exact.json" init >/dev/null
 	touch "$work/mark"; sleep 1
 	read -r t r < <(measure C "$bin" --config "$work/exact.json" run)
 	T[C$run]=$t; R[C$run]=$r; S[C$run]=$(latest_size)

@@ -90,6 +90,8 @@ echo "A: pg_dump | zstd..." >&2
 read -r tA rA < <(measure A sh -c "pg_dump -Fc -Z0 -d '$ci' | zstd -q -T0 -3 -o '$work/a.dump.zst'")
 sA=$(stat -c %s "$work/a.dump.zst"); rm -f "$work/a.dump.zst"
 echo "B: ballast-backup run -> local..." >&2
+"$bin" --config "$work/local.json" init >/dev/null
+"$bin" --config "$work/s3.json" init >/dev/null
 read -r tB rB < <(measure B "$bin" --config "$work/local.json" --json run)
 sB=$(stored "$work/out.B"); rm -rf "$work/repo"
 echo "C: ballast-backup run -> s3rver..." >&2

@@ -101,6 +101,7 @@ tar -cf - -C "$work/tree" . >/dev/null
 "$pgbin/pg_dump" -Fc -Z0 -d "$(ci bench)" >/dev/null
 
 for r in $(seq 1 "$rounds"); do
+	"${B[@]}" init >/dev/null   # each round starts from an empty repository
 	echo "bench: round $r/$rounds" >&2
 	# 1. backup
 	m backup pg_dump_Fc "$r" "stat -c %s $work/a.dump" -- pg_dump -Fc -f "$work/a.dump" -d "$(ci bench)"

@@ -70,6 +70,7 @@ for r in $(seq 1 "$rounds"); do
 	ts_t+=("$t")
 
 	rm -rf "$work/repo/bench"
+	"$bin" --config "$work/ballast.json" init >/dev/null
 	sync
 	measure "$bin" --config "$work/ballast.json" -q run --only volume:bench
 	bl_t+=("$t") bl_c+=("$c")

@@ -182,6 +182,10 @@ deploy() { # RELEASE EXPECTED_EXIT EXPECTED_RESULT EXPECTED_HEALTH EXPECTED_SCHE
 
 # ---------------------------------------------------------------- story
 story() {
+# Only init makes a repository: a backup disk that is not mounted is never
+# filled by a run that created one.
+step "initialise the backup repository" 0 ballast-backup init \
+	&& record "repository init" "$step_ms" "$(tail -n1 "$step_log" | grep -o 'id [0-9a-f]*')" 1
 step "lint the prod compose file (hardening rules)" 0 ballast-deploy lint prod \
 	&& record "lint docker-compose.prod.yml" "$step_ms" "clean" 1
 

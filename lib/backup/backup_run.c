@@ -285,7 +285,7 @@ int backup_run(const struct config *cfg, const struct backup_run_opts *o,
 	if (rc)
 		goto out;
 	interrupt_catch();
-	rc = repo_open(cfg, &r, e);
+	rc = backupset_open(cfg, &r, &project, e);
 	if (rc)
 		goto out;
 	/* We hold the run lock: any temporary object is a dead run's. */

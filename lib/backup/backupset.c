@@ -6,8 +6,10 @@
 #include <time.h>
 
 #include "config.h"
+#include "config_schema.h"
 #include "manifest.h"
 #include "objread.h"
+#include "repomark.h"
 #include "xalloc.h"
 
 struct collect {
@@ -463,14 +465,28 @@ int backupset_remove_tmp(struct repo *r, const char *project, int *removed, stru
 	return rc;
 }
 
-int backupset_open(const struct config *cfg, struct repo **r, const char **project,
-		   struct errbuf *e)
+int backupset_open_unchecked(const struct config *cfg, struct repo **r,
+			     const char **project, struct errbuf *e)
 {
 	*r = NULL;
 	*project = config_str(cfg, "project", NULL);
-	if (!*project || !**project || strchr(*project, '/') || !strcmp(*project, "..") ||
-	    !strcmp(*project, "."))
-		return errbuf_set(e, BL_EUSAGE, "%s: project: expected a name (it is the "
-				  "repository's top-level folder)", cfg->path);
+	if (!config_name_valid(*project))
+		return errbuf_set(e, BL_EUSAGE, "%s: project: expected a name of letters, digits, "
+				  "'_', '-' or '.' (it is the repository's top-level folder)",
+				  cfg->path);
 	return repo_open(cfg, r, e);
+}
+
+int backupset_open(const struct config *cfg, struct repo **r, const char **project,
+		   struct errbuf *e)
+{
+	int rc = backupset_open_unchecked(cfg, r, project, e);
+
+	if (!rc)
+		rc = repomark_check(*r, *project, e);
+	if (rc) {
+		repo_close(*r);
+		*r = NULL;
+	}
+	return rc;
 }

@@ -31,9 +31,14 @@
 
 struct config;
 
-/* The configured repository and project name ("project" must be set). */
+/* The configured repository and project name ("project" must be set);
+ * BL_EUSAGE when the project has no repository marker (repomark.h), so no
+ * command writes into a path `ballast-backup init` never made a repository.
+ * backupset_open_unchecked() skips the marker: for init itself. */
 int backupset_open(const struct config *cfg, struct repo **r, const char **project,
 		   struct errbuf *e);
+int backupset_open_unchecked(const struct config *cfg, struct repo **r,
+			     const char **project, struct errbuf *e);
 
 int backupset_list(struct repo *r, const char *project, json_t **out, struct errbuf *e);
 

@@ -401,12 +401,10 @@ int repo_local_open(json_t *spec, const char *cfgdir, struct repo **out, struct 
 		strbuf_addstr(&root, p);
 	while (root.len > 1 && root.buf[root.len - 1] == '/')
 		strbuf_setlen(&root, root.len - 1);
-	if (mkdir(root.buf, 0700) && errno != EEXIST) {
-		rc = errbuf_errno(e, BL_EFAIL, errno, "repository.path: cannot create %s",
-				  root.buf);
-		goto out;
-	}
-	if (stat(root.buf, &st) || !S_ISDIR(st.st_mode)) {
+	/* Never created here: a missing path is a disk that is not mounted or
+	 * a typo until `ballast-backup init` says otherwise (repomark.h); the
+	 * first write creates it. */
+	if (!stat(root.buf, &st) && !S_ISDIR(st.st_mode)) {
 		rc = errbuf_set(e, BL_EUSAGE, "repository.path: %s is not a directory", root.buf);
 		goto out;
 	}

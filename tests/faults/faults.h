@@ -82,6 +82,7 @@ FT_FN void ft_proj(struct proj *p, const char *tag, json_t *spec, const char *db
 	ck_assert_int_eq(twrite_file(p->cfg, text), 0);
 	free(s);
 	json_decref(spec);
+	tinit_repo(p->cfg);
 }
 
 /* An S3 repository spec under a fresh prefix of the test bucket; the

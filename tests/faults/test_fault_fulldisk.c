@@ -94,6 +94,7 @@ START_TEST(test_disk_fills_mid_run)
 	mkdir(p.repo, 0700);
 	ck_assert_msg(mount("tmpfs", p.repo, "tmpfs", 0, "size=16m,mode=0700") == 0,
 		      "cannot mount a tmpfs on %s: %s", p.repo, strerror(errno));
+	tinit_repo(p.cfg);  /* the disk is mounted: now it can be a repository */
 	good = backup_ok(&p, NULL);
 	need = 0;
 	for (int k = 0; k < 3; k++) {
@@ -172,6 +173,7 @@ START_TEST(test_second_run_hits_full_disk)
 	mkdir(p.repo, 0700);
 	ck_assert_msg(mount("tmpfs", p.repo, "tmpfs", 0, "size=8m,mode=0700") == 0,
 		      "cannot mount a tmpfs on %s: %s", p.repo, strerror(errno));
+	tinit_repo(p.cfg);  /* the disk is mounted: now it can be a repository */
 	good = backup_ok(&p, NULL);
 	snprintf(obj, sizeof(obj), "%s/shop/backups/%s/db-app.dump.zst", p.repo, good);
 	ck_assert_int_eq(stat(obj, &st), 0);

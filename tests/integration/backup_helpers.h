@@ -136,6 +136,7 @@ TH_FN void proj_init(struct proj *p, const char *tag, const char *dbs)
 	snprintf(p->cfg, sizeof(p->cfg), "%s/ballast.json", p->dir);
 	snprintf(p->repo, sizeof(p->repo), "%s/repo", p->dir);
 	proj_write_cfg(p, p->cfg, dbs);
+	tinit_repo(p->cfg);
 }
 
 TH_FN void proj_done(struct proj *p)

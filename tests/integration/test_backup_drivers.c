@@ -72,6 +72,7 @@ static void dproj_init_x(struct dproj *d, int drv, const char *tag, const char *
 	d->spec = tdrv_spec(drv, tag);
 	snprintf(state, sizeof(state), "%s/state", d->p.dir);
 	tdrv_write_config(d->p.cfg, "shop", state, d->spec, dbs, extra);
+	tinit_repo(d->p.cfg);
 }
 
 static void dproj_init(struct dproj *d, int drv, const char *tag, const char *dbs)

@@ -53,6 +53,7 @@ static void hist_init(struct hist *h, const char *retention)
 	snprintf(path, sizeof(path), "%s/repo", h->dir);
 	ck_assert_int_eq(mkdir(path, 0700), 0);
 	hist_cfg(h, retention, NULL);
+	tinit_repo(h->cfg);
 	spec = json_pack("{s:s, s:s}", "type", "local", "path", path);
 	ck_assert_msg(repo_open_json(spec, h->dir, &h->r, &e) == 0, "%s", e.msg);
 	json_decref(spec);

@@ -43,6 +43,7 @@ static void vproj_init(struct vproj *v, const char *dbs, const char *before_extr
 	ck_assert_int_eq(mkdir(v->vol, 0755), 0);
 	ck_assert_int_eq(ttree_make_sample(v->vol), 0);
 	vproj_write(v, dbs, before_extra);
+	tinit_repo(v->p.cfg);
 }
 
 static void events(const struct vproj *v, struct strbuf *sb)

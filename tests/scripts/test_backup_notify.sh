@@ -26,6 +26,7 @@ cfg() {
   "notify": { "webhook": "$url/hook", "ping": "$url/ping/abc/", "on": $2, "timeout": "${3:-5s}" },
   "metrics": { "textfile": "$tmp/ballast.prom" } }
 JSON
+	bb init >/dev/null
 }
 reqs() { cat "$sink/requests.jsonl"; : > "$sink/requests.jsonl"; }
 # py REQUESTS SCRIPT: run a Python check over the recorded requests (list r)

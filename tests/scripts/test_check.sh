@@ -19,6 +19,10 @@ JSON
 }
 write_cfg "$tmp/vol"
 export CHK_PW=$PW
+t_run 1 "$bb" --config "$tmp/ballast.json" check
+t_contains "$t_out" "FAILED repository" "check before init"
+t_contains "$t_out" "run 'ballast-backup init'" "check names init"
+t_run 0 "$bb" --config "$tmp/ballast.json" init
 t_run 0 "$bb" --config "$tmp/ballast.json" check
 for want in "ok     config" "ok     secrets" "ok     database app" "ok     volume files" "ok     repository" "ok     free space" "ok     lock"; do
 	t_contains "$t_out" "$want" "check: $want"

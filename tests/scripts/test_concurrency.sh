@@ -46,6 +46,7 @@ cat >"$tmp/ballast.json" <<JSON
   "migrations": { "dir": "$tmp/migrations", "database": "app", "lock_wait": "0s" } }
 JSON
 cfg=$tmp/ballast.json
+"$bb" --config "$cfg" init >/dev/null
 
 # Four at once without --wait: one runs, three are refused with exit 3.
 : >"$tmp/backup.events"

@@ -23,6 +23,7 @@ cat >"$tmp/ballast.json" <<JSON
   "retention": { "keep_last": 3 },
   "databases": [ { "name": "app", "conninfo": "$tcp dbname=crondb", "password_env": "CRON_PG_PW" } ] }
 JSON
+"$B/ballast-backup" --config "$tmp/ballast.json" init >/dev/null
 printf 'CRON_PG_PW=%s\n' "$PW" >"$tmp/ballast.env"
 chmod 600 "$tmp/ballast.env"
 

@@ -53,6 +53,7 @@ TOP_EXTRA="\"repository\": {\"type\": \"local\", \"path\": \"$WORK/repo\"},
   \"migrations\": {\"database\": \"app\", \"dir\": \"migrations\"},"
 SNAPSHOT=true DATA_RESTORE=if-irreversible EXTRA=", \"config\": \"$WORK/mig/ballast.json\"" new_env mig
 mkdir -p "$WORK/repo"
+"$TOOLS/ballast-backup" --config "$CFG" init >/dev/null
 
 deploy_rel() { # deploy_rel TAG RELDIR
 	run_deploy deploy qa --release "$1" --migrations "$WORK/rel/$2"

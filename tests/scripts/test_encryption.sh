@@ -53,6 +53,9 @@ cfg() { # NAME REPO ENCRYPTION-JSON
   "databases": [ { "name": "app", "conninfo": "$(dbc encdb)" } ],
   "volumes": [ { "name": "files", "path": "$tmp/vol" } ] }
 JSON
+	# a config that cannot open the repository fails later, where the
+	# test expects it to
+	"$bb" --config "$tmp/$1.json" init >/dev/null 2>&1 || true
 }
 x25519="{ \"recipients\": [\"$pub1\", \"$pub2\"], \"identity_file\": \"$tmp/key1.txt\" }"
 cfg local "$repo_local" "$x25519"

@@ -16,6 +16,7 @@ cat >"$tmp/ballast.json" <<JSON
   "repository": { "type": "local", "path": "$tmp/repo" },
   "databases": [ { "name": "app", "conninfo": "$db_ci" } ] }
 JSON
+"$B/ballast-backup" --config "$tmp/ballast.json" init >/dev/null
 hook=$S/hooks/pre-deploy-snapshot
 
 BALLAST_BACKUP=$B/ballast-backup BALLAST_CONFIG=$tmp/ballast.json BALLAST_RELEASE=v2.0.1 \

@@ -65,6 +65,8 @@ cat >"$tmp/badpw.json" <<JSON
   "databases": [ { "name": "app",
                    "conninfo": "postgresql://postgres:$PW@127.0.0.1:1/secretdb?connect_timeout=3" } ] }
 JSON
+"$bb" --config "$tmp/local.json" init >/dev/null
+"$bb" --config "$tmp/s3.json" init >/dev/null
 
 # Sample every process's argv until told to stop; hits are recorded. The
 # secrets reach the sampler through its environment, not its argv.
@@ -112,7 +114,8 @@ step verify-s3 0 "$bb" --config "$tmp/s3.json" -v --json verify --all
 PGPASSWORD=$PW step restore 0 "$bb" --config "$tmp/local.json" -v --json restore "$id" --target "$tcp dbname=secret_target"
 step migrate-up 0 "$bm" --config "$tmp/local.json" -v --json up
 step migrate-status 0 "$bm" --config "$tmp/local.json" -v --json status
-step run-s3-fails 1 "$bb" --config "$tmp/s3-bad.json" -v --json run
+step init-s3-fails 1 "$bb" --config "$tmp/s3-bad.json" -v --json init
+step run-s3-refused 2 "$bb" --config "$tmp/s3-bad.json" -v --json run
 step run-badpw-fails 1 "$bb" --config "$tmp/badpw.json" -v --json run
 BK_PW=wrong-$PW step run-wrongpw-fails 1 "$bb" --config "$tmp/local.json" -v --json run
 
@@ -150,7 +153,8 @@ hits=$(grep -v "canary-" "$tmp/proc-hits" 2>/dev/null)
 [ -z "$hits" ] && t_ok || t_fail "a secret in the process list: $(printf '%s\n' "$hits" | sort -u | head -3)"
 
 # The failure paths said something useful (so the grep below saw real errors).
-t_contains "$(cat "$logs/run-s3-fails.err")" "no-such-bucket" "s3 failure names the bucket"
+t_contains "$(cat "$logs/init-s3-fails.err")" "no-such-bucket" "s3 failure names the bucket"
+t_contains "$(cat "$logs/run-s3-refused.err")" "no-such-bucket" "s3 refusal names the bucket"
 t_contains "$(cat "$logs/run-badpw-fails.err")" "127.0.0.1:1" "connection failure names the server"
 t_contains "$(cat "$logs/run-wrongpw-fails.err")" "password authentication failed" "wrong password"
 t_contains "$(cat "$logs/run-local.out")" '"event":"result"' "--json events were written"

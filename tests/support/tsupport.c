@@ -8,7 +8,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "backupset.h"
+#include "config.h"
 #include "proc.h"
+#include "repomark.h"
 
 char *tsvc_read(const char *svc, const char *fact)
 {
@@ -136,4 +139,23 @@ int trun_suite(Suite *s)
 	failed = srunner_ntests_failed(sr);
 	srunner_free(sr);
 	return failed ? 1 : 0;
+}
+
+void tinit_repo(const char *cfg_path)
+{
+	struct errbuf e = ERRBUF_INIT;
+	struct config *cfg = NULL;
+	struct repo *r = NULL;
+	const char *project;
+	char id[REPOMARK_ID_LEN + 1];
+	int existed, adopted, rc;
+
+	rc = config_load(cfg_path, &cfg, &e);
+	if (!rc)
+		rc = backupset_open_unchecked(cfg, &r, &project, &e);
+	if (!rc)
+		rc = repomark_init(r, project, id, &existed, &adopted, &e);
+	repo_close(r);
+	config_free(cfg);
+	ck_assert_msg(rc == 0, "init %s: %s", cfg_path, e.msg);
 }

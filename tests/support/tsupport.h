@@ -24,6 +24,10 @@ const char *tbin(const char *name, struct strbuf *out);
 int twrite_file(const char *path, const char *text);
 /* Read a whole file into sb; 0 on success. */
 int tread_file(const char *path, struct strbuf *sb);
+/* `ballast-backup init` for the repository and project of the
+ * configuration at cfg_path (asserts success): suites that make a new
+ * repository initialise it first, as an operator does. */
+void tinit_repo(const char *cfg_path);
 /* Run a suite with CK_ENV-independent defaults; returns the exit code for main. */
 int trun_suite(Suite *s);
 /* A suite whose precondition does not hold (no mount permission, say)
