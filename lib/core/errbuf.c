@@ -4,6 +4,17 @@
 #include <stdio.h>
 #include <string.h>
 
+/* Formatted through a copy: callers wrap a lower error in a new one by
+ * passing e->msg among the arguments, and vsnprintf into the buffer it is
+ * reading from is undefined (it printed the message twice, with garbage). */
+static void set_msg(struct errbuf *e, const char *fmt, va_list ap)
+{
+	char tmp[ERRBUF_MSG_MAX];
+
+	vsnprintf(tmp, sizeof(tmp), fmt, ap);
+	memcpy(e->msg, tmp, sizeof(e->msg));
+}
+
 int errbuf_set(struct errbuf *e, int code, const char *fmt, ...)
 {
 	va_list ap;
@@ -12,7 +23,7 @@ int errbuf_set(struct errbuf *e, int code, const char *fmt, ...)
 		return code;
 	e->code = code;
 	va_start(ap, fmt);
-	vsnprintf(e->msg, sizeof(e->msg), fmt, ap);
+	set_msg(e, fmt, ap);
 	va_end(ap);
 	return code;
 }
@@ -26,7 +37,7 @@ int errbuf_errno(struct errbuf *e, int code, int errnum, const char *fmt, ...)
 		return code;
 	e->code = code;
 	va_start(ap, fmt);
-	vsnprintf(e->msg, sizeof(e->msg), fmt, ap);
+	set_msg(e, fmt, ap);
 	va_end(ap);
 	n = strlen(e->msg);
 	snprintf(e->msg + n, sizeof(e->msg) - n, ": %s", strerror(errnum));

@@ -31,7 +31,8 @@ struct errbuf {
 
 #define ERRBUF_INIT { 0, { 0 } }
 
-/* Record a failure and return `code`, so callers can `return errbuf_set(...)`. */
+/* Record a failure and return `code`, so callers can `return errbuf_set(...)`.
+ * The arguments may include e->msg itself (wrapping a lower error). */
 int errbuf_set(struct errbuf *e, int code, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 

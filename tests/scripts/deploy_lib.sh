@@ -75,7 +75,7 @@ new_env() {
       "data_restore": "${DATA_RESTORE:-never}",
       "lock_ttl": "10m",
       "health": [ { "url": "$HEALTH_URL", "status": 200, "body": "\"status\": \"ok\"",
-                    "timeout": "1s", "interval": "100ms", "deadline": "3s", "stable_for": "300ms" } ]
+                    "timeout": "1s", "interval": "100ms", "deadline": "${HEALTH_DEADLINE:-3s}", "stable_for": "300ms" } ]
       ${EXTRA:-}
     }
   }

@@ -88,6 +88,11 @@ check "after no service listed: state v2" eq "$(state_release)" v2
 rm "$STANDIN/ps-health-v3"
 
 # ---- SIGTERM mid-deploy: the step ends, the run rolls back and unlocks ----
+# A health deadline far beyond the test's steps, so the signal, not the
+# deadline, ends the verify however slow the machine is.
+HEALTH_DEADLINE=10m new_env sigterm
+run_deploy deploy qa --release v2
+check "SIGTERM: v2 deployed first" eq "$RC $(state_release)" "0 v2"
 echo hang > "$HTTP_STATE/fail/v3"
 "$DEPLOY" --config "$CFG" deploy qa --release v3 >/dev/null 2>"$WORK/stderr" &
 pid=$!
@@ -125,7 +130,7 @@ check "rollback after on_failure none: pending gone" eq "$(json "$APP/.ballast/s
 rm -f "$HTTP_STATE/fail/v2"
 
 # ---- a hung compose is killed after compose_timeout; stop_grace ----
-EXTRA=', "compose_timeout": "2s", "stop_grace": "2500ms"' new_env hang
+EXTRA=', "compose_timeout": "8s", "stop_grace": "2500ms"' new_env hang
 run_deploy deploy qa --release v1
 check "compose_timeout: a quick deploy still works" eq "$RC" 0
 check "stop_grace: up gets --timeout, rounded up to seconds" contains "$(grep '"up"' "$STANDIN/calls.jsonl" | tail -n1)" '"up","-d","--remove-orphans","--timeout","3"'
@@ -135,7 +140,7 @@ touch "$STANDIN/hang-pull-v2"
 run_deploy deploy qa --release v2
 check "hung pull: exit 1" eq "$RC" 1
 check "hung pull: aborted, naming the timeout" contains "$(printf '%s' "$ERR" | tail -n1)" "error: aborted, nothing was changed: compose: timed out"
-check "hung pull: the message says timed out" contains "$ERR" "timed out after 2000ms"
+check "hung pull: the message says timed out" contains "$ERR" "timed out after 8000ms"
 check "hung pull: lock released" test ! -e "$APP/.ballast/lock"
 rm "$STANDIN/hang-pull-v2"
 touch "$STANDIN/hang-up-v2"

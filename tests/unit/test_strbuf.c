@@ -76,6 +76,22 @@ START_TEST(test_errbuf_prefix)
 }
 END_TEST
 
+/* Wrapping a lower error in a new one passes e->msg to the same errbuf:
+ * it once came out doubled, with garbage in the middle. */
+START_TEST(test_errbuf_wraps_itself)
+{
+	struct errbuf e = ERRBUF_INIT;
+
+	errbuf_set(&e, BL_EUSAGE, "undefined variable ${X}");
+	errbuf_set(&e, BL_EFAIL, "env file %s is missing on %s (%s)", "/srv/.env", "local",
+		   e.msg);
+	ck_assert_str_eq(e.msg, "env file /srv/.env is missing on local (undefined variable ${X})");
+	errbuf_errno(&e, BL_EFAIL, 2, "%s; and then", e.msg);
+	ck_assert_str_eq(e.msg, "env file /srv/.env is missing on local (undefined variable ${X}); "
+			 "and then: No such file or directory");
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("strbuf");
@@ -86,6 +102,7 @@ int main(void)
 	tcase_add_test(tc, test_cap);
 	tcase_add_test(tc, test_replace_all_and_detach);
 	tcase_add_test(tc, test_errbuf_prefix);
+	tcase_add_test(tc, test_errbuf_wraps_itself);
 	suite_add_tcase(s, tc);
 	return trun_suite(s);
 }
