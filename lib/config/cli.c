@@ -95,6 +95,38 @@ int cli_usage_error(struct cli_ctx *ctx, struct errbuf *e, const char *fmt, ...)
 			  ctx->cmd ? ctx->cmd->name : "");
 }
 
+/* A command's end: its one terminal object in --json mode (the result, or
+ * an error line carrying the result when the command failed after
+ * reporting one) and, on failure, one error line on stderr. */
+static void finish(const char *tool, const char *name, int json, int rc, struct errbuf *e)
+{
+	json_t *res = log_take_result();
+	struct strbuf sb = STRBUF_INIT;
+
+	if (!rc) {
+		if (json && res)
+			log_json_line(res);
+		goto out;
+	}
+	log_redact_str(e->msg[0] ? e->msg : "failed", &sb);
+	if (json) {
+		json_t *o = json_pack("{s:s, s:i, s:s}", "command", name, "code", rc, "msg",
+				      sb.buf);
+
+		if (res) {
+			json_object_del(res, "event");
+			json_object_set(o, "result", res);
+		}
+		log_event("error", o);
+		json_decref(o);
+	}
+	log_one_line(&sb);
+	fprintf(stderr, "%s: error: %s\n", tool, sb.buf);
+out:
+	strbuf_release(&sb);
+	json_decref(res);
+}
+
 /* Built into every binary: load, validate and print the configuration. */
 static int builtin_config(struct cli_ctx *ctx, struct errbuf *e)
 {
@@ -205,14 +237,7 @@ int cli_main(const char *tool, const char *about, const struct cli_command *cmds
 			rc = BL_EUSAGE;
 		} else {
 			rc = builtin_config(&ctx, &e);
-			if (rc) {
-				struct strbuf sb = STRBUF_INIT;
-
-				log_redact_str(e.msg, &sb);
-				log_one_line(&sb);
-				fprintf(stderr, "%s: error: %s\n", tool, sb.buf);
-				strbuf_release(&sb);
-			}
+			finish(tool, "config", ctx.json, rc, &e);
 		}
 		config_free(ctx.cfg);
 		free(rest);
@@ -230,21 +255,7 @@ int cli_main(const char *tool, const char *about, const struct cli_command *cmds
 		optind = 0; /* glibc: full reset for each getopt scan */
 		opterr = 0;
 		rc = c->fn(nrest, rest, &ctx, &e);
-		if (rc) {
-			struct strbuf sb = STRBUF_INIT;
-
-			log_redact_str(e.msg[0] ? e.msg : "failed", &sb);
-			if (ctx.json) {
-				json_t *o = json_pack("{s:s, s:i, s:s}", "command", c->name,
-						      "code", rc, "msg", sb.buf);
-
-				log_event("error", o);
-				json_decref(o);
-			}
-			log_one_line(&sb);
-			fprintf(stderr, "%s: error: %s\n", tool, sb.buf);
-			strbuf_release(&sb);
-		}
+		finish(tool, c->name, ctx.json, rc, &e);
 		config_free(ctx.cfg);
 		free(rest);
 		return rc;

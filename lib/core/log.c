@@ -248,10 +248,30 @@ void log_event(const char *event, json_t *obj)
 	json_decref(o);
 }
 
+/* The command's result waits for the command to return: a command that
+ * reports and then fails (verify exit 4, lint with findings) must not print
+ * a result line and then an error line; cli_main prints exactly one. */
+static json_t *pending_result;
+
 void log_json_result(json_t *obj)
+{
+	json_decref(pending_result);
+	pending_result = json_deep_copy(obj);
+}
+
+json_t *log_take_result(void)
+{
+	json_t *r = pending_result;
+
+	pending_result = NULL;
+	return r;
+}
+
+void log_json_line(json_t *obj)
 {
 	json_t *o = json_deep_copy(obj);
 
-	print_json_line(o);
+	if (o)
+		print_json_line(o);
 	json_decref(o);
 }

@@ -53,8 +53,15 @@ void log_msg(enum log_level level, const char *fmt, ...)
  * added, every string value redacted; otherwise nothing is printed. */
 void log_event(const char *event, json_t *obj);
 
-/* Print a final result object in --json mode (stdout, one line, redacted). */
+/* Set the command's result object (copied; a second call replaces the
+ * first). It is printed when the command returns, by cli_main: as the last
+ * line when the command succeeds, folded into the {"event":"error"} line as
+ * "result" when it fails, so --json output always ends with exactly one
+ * terminal object. log_take_result() hands it over (NULL when none). */
 void log_json_result(json_t *obj);
+json_t *log_take_result(void);
+/* Print obj as one JSON line on the --json stream (redacted). */
+void log_json_line(json_t *obj);
 
 /* True when stderr is a terminal and colours are allowed (NO_COLOR unset). */
 int log_is_tty(void);

@@ -118,23 +118,10 @@ static int mig(struct fx *f, struct strbuf *out, struct strbuf *err, const char 
 	return rc;
 }
 
-/* The result object: the last line of --json output with "event":"result". */
+/* The result object of --json output (tjson_result). */
 static json_t *result_of(const struct strbuf *out)
 {
-	const char *p = out->buf, *last = NULL;
-	json_t *j;
-
-	while (p && *p) {
-		const char *nl = strchr(p, '\n');
-
-		if (strstr(p, "\"event\":\"result\"") && (!nl || strstr(p, "\"event\":\"result\"") < nl))
-			last = p;
-		p = nl ? nl + 1 : NULL;
-	}
-	ck_assert_msg(last != NULL, "no result line in: %s", out->buf);
-	j = json_loads(last, JSON_DISABLE_EOF_CHECK, NULL);
-	ck_assert_ptr_nonnull(j);
-	return j;
+	return tjson_result(out);
 }
 
 static long long jint(json_t *o, const char *key)

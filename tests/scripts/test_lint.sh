@@ -46,13 +46,16 @@ t_contains "$qa" "postgres: cpu-limit:" "qa limits"
 t_not_contains "$qa" ": ports:" "qa publishes only 80 and 443"
 t_not_contains "$qa" ": logging:" "qa rotates logs"
 
-# --json: one result object with every finding.
+# --json: one terminal object; lint fails (exit 4), so it is the error line
+# and it carries the result with every finding.
 t_run 4 "$bin" --json lint --file "$ex/docker-compose.dev.yml"
-res=$(printf '%s\n' "$t_out" | grep '"event": *"result"')
-t_lines "$res" 1 "dev --json result"
+t_lines "$t_out" 1 "dev --json: one line"
+res=$(printf '%s\n' "$t_out" | tail -n1)
 printf '%s' "$res" | python3 -c '
 import json, sys
-o = json.load(sys.stdin)
+e = json.load(sys.stdin)
+assert e["event"] == "error" and e["code"] == 4 and "violations" in e["msg"], e
+o = e["result"]
 assert o["command"] == "lint" and o["clean"] is False, o
 assert o["services"] == 6 and o["violations"] == len(o["findings"]) == int(sys.argv[1]), o["violations"]
 f = o["findings"][0]
@@ -82,9 +85,9 @@ if old not in s:
 open(dst, "w").write(s.replace(old, new, 1))
 PY
 	t_run 4 "$bin" --json lint --file "$f"
-	got=$(printf '%s\n' "$t_out" | grep '"event": *"result"' | python3 -c '
+	got=$(printf '%s\n' "$t_out" | tail -n1 | python3 -c '
 import json, sys
-o = json.load(sys.stdin)
+o = json.load(sys.stdin)["result"]
 print(" ".join(sorted("%s@%s" % (x["rule"], x["service"]) for x in o["findings"] if not x["allowed"])))')
 	want=$(printf '%s\n' "$@" | sort | tr '\n' ' ' | sed 's/ $//')
 	[ "$got" = "$want" ] && t_ok || t_fail "$name: got '$got', want '$want'"

@@ -12,6 +12,7 @@
 #include "config.h"
 #include "proc.h"
 #include "repomark.h"
+#include "xalloc.h"
 
 char *tsvc_read(const char *svc, const char *fact)
 {
@@ -158,4 +159,27 @@ void tinit_repo(const char *cfg_path)
 	repo_close(r);
 	config_free(cfg);
 	ck_assert_msg(rc == 0, "init %s: %s", cfg_path, e.msg);
+}
+
+json_t *tjson_result(const struct strbuf *out)
+{
+	char *copy = xstrdup(out->buf), *line, *save = NULL;
+	json_t *res = NULL;
+
+	for (line = strtok_r(copy, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		json_t *o = json_loads(line, 0, NULL);
+		const char *ev = json_string_value(json_object_get(o, "event"));
+
+		if (ev && !strcmp(ev, "result")) {
+			json_decref(res);
+			res = json_incref(o);
+		} else if (ev && !strcmp(ev, "error") && json_object_get(o, "result")) {
+			json_decref(res);
+			res = json_incref(json_object_get(o, "result"));
+		}
+		json_decref(o);
+	}
+	free(copy);
+	ck_assert_msg(res != NULL, "no result in: %s", out->buf);
+	return res;
 }

@@ -11,6 +11,7 @@
 #define BALLAST_TSUPPORT_H
 
 #include <check.h>
+#include <jansson.h>
 
 #include "strbuf.h"
 
@@ -24,6 +25,11 @@ const char *tbin(const char *name, struct strbuf *out);
 int twrite_file(const char *path, const char *text);
 /* Read a whole file into sb; 0 on success. */
 int tread_file(const char *path, struct strbuf *sb);
+/* The result object of a command's --json output (new reference; asserts
+ * there is one): the last line's, when it is {"event":"result"}, or the
+ * "result" an {"event":"error"} last line carries for a command that failed
+ * after reporting (verify, drill, lint, migrate status --exit-code). */
+json_t *tjson_result(const struct strbuf *out);
 /* `ballast-backup init` for the repository and project of the
  * configuration at cfg_path (asserts success): suites that make a new
  * repository initialise it first, as an operator does. */
