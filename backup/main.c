@@ -53,6 +53,20 @@ static const struct cli_command commands[] = {
 	  "free space against the last good backup's size; whether a backup holds the run\n"
 	  "lock now. Exit 0 when every check passes, 1 when one fails, 2 when the\n"
 	  "configuration is unusable or a secret is missing." },
+	{ "wal-push", cmd_wal_push, "archive one WAL file (archive_command)",
+	  "wal-push [--db NAME] PATH\n\n"
+	  "For postgresql.conf: archive_command = 'ballast-backup --config FILE wal-push %p'.\n"
+	  "Stores the file zstd-compressed (and encrypted when configured) under\n"
+	  "<project>/wal/<db>/ in one atomic step, its SHA-256 in its name. A file\n"
+	  "already archived with the same content is success; with other content it\n"
+	  "is exit 1 naming it, and nothing is replaced. --db: the database (default:\n"
+	  "the only one with \"mode\": \"physical\"). See docs/pitr.md." },
+	{ "wal-fetch", cmd_wal_fetch, "restore one WAL file from the archive (restore_command)",
+	  "wal-fetch [--db NAME] NAME DEST\n\n"
+	  "For recovery: restore_command = 'ballast-backup --config FILE wal-fetch %f %p'.\n"
+	  "Writes the archived file NAME to DEST after checking its SHA-256. Exit 1 when\n"
+	  "the archive has no such file (the server asks for files that may not exist),\n"
+	  "4 when the stored copy is damaged (the message names it)." },
 	{ "rekey", cmd_rekey, "rewrap every object's key for encryption.recipients",
 	  "rekey [--json]\n\n"
 	  "Rewrites each stored object's age header so that exactly the configured\n"

@@ -218,6 +218,10 @@ int cmd_restore(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e)
 	char latest[64];
 	size_t i, np = 0;
 
+	/* A point-in-time restore is its own command line (backup/pitr.c). */
+	for (int a = 1; a < argc; a++)
+		if (!strcmp(argv[a], "--pitr"))
+			return cmd_restore_pitr(argc, argv, ctx, e);
 	memset(&ro, 0, sizeof(ro));
 	ro.jobs = 1;
 	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
