@@ -280,6 +280,21 @@ static int live_postmaster(const char *dir, long *pid)
 			live = kill((pid_t)*pid, 0) == 0 || errno == EPERM;
 		fclose(f);
 	}
+	/* A postmaster killed a moment ago may linger as a zombie until its
+	 * new parent reaps it: that one is not running. */
+	if (live) {
+		char st[64], buf[512];
+		const char *paren;
+
+		snprintf(st, sizeof(st), "/proc/%ld/stat", *pid);
+		f = fopen(st, "re");
+		if (f) {
+			if (fgets(buf, sizeof(buf), f) && (paren = strrchr(buf, ')')) &&
+			    paren[1] == ' ' && paren[2] == 'Z')
+				live = 0;
+			fclose(f);
+		}
+	}
 	strbuf_release(&p);
 	return live;
 }
@@ -499,12 +514,22 @@ static void temp_stop(struct temp_pg *t, int sig)
 
 /* --- the engine ---------------------------------------------------------- */
 
+static void quiet_notice(void *arg, const char *msg)
+{
+	(void)arg;
+	(void)msg;
+}
+
 static int query_state(const char *conninfo, struct strbuf *inrec, struct strbuf *lsn,
 		       struct strbuf *tli, struct errbuf *e)
 {
 	PGconn *conn = NULL;
 	int rc = pg_connect(conninfo, NULL, &conn, e);
 
+	/* The server's own words go to its log; a WARNING sent to this
+	 * polling session when recovery fails is not ours to print. */
+	if (!rc)
+		PQsetNoticeProcessor(conn, quiet_notice, NULL);
 	if (!rc)
 		rc = pg_value(conn, "SELECT pg_is_in_recovery()", inrec, e);
 	if (!rc && !strcmp(inrec->buf, "f"))
@@ -538,7 +563,7 @@ int pitr_restore(const struct config *cfg, const struct pitr_opts *o, struct pit
 	gid_t gid;
 	int rc, staged = 0, logfd = -1, dir_exists;
 	long pid;
-	long long t0;
+	long long t0, t_all = 0;
 
 	memset(&c, 0, sizeof(c));
 	memset(&t, 0, sizeof(t));
@@ -624,6 +649,7 @@ int pitr_restore(const struct config *cfg, const struct pitr_opts *o, struct pit
 		goto out;
 
 	interrupt_catch();
+	t_all = time_mono_ms();
 	rc = clean_siblings(dir.buf, e);
 	if (rc)
 		goto out;
@@ -663,8 +689,13 @@ int pitr_restore(const struct config *cfg, const struct pitr_opts *o, struct pit
 	strvec_push(&argv, "--quiet");
 	strvec_push(&argv, "--ignore=" PITR_MARKER);
 	strvec_push(&argv, newdir.buf);
+	log_info("database %s: base backup extracted into %s (%lld ms)", db, newdir.buf,
+		 time_mono_ms() - t_all);
 	rc = proc_run(strvec_argv(&argv), NULL, NULL, NULL, 0, e);
 	strvec_clear(&argv);
+	if (!rc)
+		log_info("database %s: pg_verifybackup passed (%lld ms)", db,
+			 time_mono_ms() - t_all);
 	if (rc) {
 		rc = BL_EVERIFY;
 		errbuf_prefix(e, "base backup %s does not match its backup_manifest: ", c.id);
@@ -731,6 +762,11 @@ int pitr_restore(const struct config *cfg, const struct pitr_opts *o, struct pit
 	strvec_push(&argv, "listen_addresses=");
 	strvec_pushf(&argv, "-cunix_socket_directories=%s", t.sock.buf);
 	strvec_pushf(&argv, "-chba_file=%s", tmp.buf);
+	/* Nothing the temporary server writes needs to be durable on its own:
+	 * a crash leaves only the sibling (removed by the next run), and the
+	 * whole tree is synced once (syncfs) before it is swapped in. Without
+	 * this, startup alone fsyncs every file of the copy one by one. */
+	strvec_push(&argv, "-cfsync=off");
 	strvec_push(&argv, "-cssl=off");
 	strvec_push(&argv, "-clogging_collector=off");
 	strvec_push(&argv, "-clog_destination=stderr");

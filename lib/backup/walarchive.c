@@ -391,7 +391,9 @@ static int list_fn(void *ctx, const struct repo_entry *ent, struct errbuf *e)
 	if (ent->tmp || !slash)
 		return 0;
 	dash = strrchr(slash + 1, '-');
-	if (!dash || (size_t)(dash - slash - 1) >= sizeof(name))
+	/* exactly <name>-<64 hex>.zst: anything else is not an archived file */
+	if (!dash || (size_t)(dash - slash - 1) >= sizeof(name) || strlen(dash) != 1 + 64 + 4 ||
+	    strcmp(dash + 65, ".zst"))
 		return 0;
 	snprintf(name, sizeof(name), "%.*s", (int)(dash - slash - 1), slash + 1);
 	if (walarchive_name_valid(name))
