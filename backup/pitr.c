@@ -82,9 +82,10 @@ int cmd_restore_pitr(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *
 				     "data directory)");
 		goto out;
 	}
+	/* The database's password is not needed: nothing connects to its server. */
 	rc = cli_config(ctx, e);
 	if (!rc)
-		rc = config_check_env(ctx->cfg, NULL, e);
+		rc = config_check_env(ctx->cfg, "repository", e);
 	if (rc)
 		goto out;
 	/* The recovering server calls this very binary with this very

@@ -321,6 +321,12 @@ int cmd_restore(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e)
 			else
 				nvol++;
 		}
+	if (only_db && !n && manifest_find_item(m, "basebackup", only_db)) {
+		rc = errbuf_set(e, BL_EUSAGE, "backup %s holds a physical base backup of database "
+				"\"%s\": restore it with --pitr --data-dir DIR (docs/pitr.md)", id,
+				only_db);
+		goto out;
+	}
 	if (only_db && !n) {
 		rc = errbuf_set(e, BL_EUSAGE, "backup %s has no database \"%s\"", id, only_db);
 		goto out;
@@ -330,7 +336,9 @@ int cmd_restore(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e)
 		goto out;
 	}
 	if (!n && !nvol) {
-		rc = errbuf_set(e, BL_EUSAGE, "backup %s holds no database or volume", id);
+		rc = errbuf_set(e, BL_EUSAGE, "backup %s holds no logical database or volume%s", id,
+				json_array_size(json_object_get(m, "items")) ? " (a physical base "
+				"backup restores with --pitr --db NAME --data-dir DIR)" : "");
 		goto out;
 	}
 	if (ro.target && n > 1) {
