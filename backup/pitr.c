@@ -113,7 +113,10 @@ int cmd_restore_pitr(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *
 
 		log_json_result(out);
 		json_decref(out);
-	} else if (!o.dry_run) {
+	} else if (o.dry_run) {
+		printf("would restore base backup %s into %s and recover it (nothing was "
+		       "changed)\n", res.id, o.data_dir);
+	} else {
 		printf("database restored into %s from backup %s: timeline %u, LSN %s\n",
 		       o.data_dir, res.id, res.timeline, res.lsn.buf);
 		if (res.kept.len)
