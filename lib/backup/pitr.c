@@ -850,8 +850,11 @@ int pitr_restore(const struct config *cfg, const struct pitr_opts *o, struct pit
 			if (strstr(reason.buf, "recovery ended before configured recovery target"))
 				rc = errbuf_set(e, BL_EFAIL, "recovery from backup %s ended before it "
 						"reached %s: the archived WAL does not reach it on "
-						"timeline %s", c.id, target_desc(o, &desc),
-						o->timeline ? o->timeline : "latest");
+						"timeline %s%s", c.id, target_desc(o, &desc),
+						o->timeline ? o->timeline : "latest",
+						o->target == PITR_NAME && !o->id ? " (a restore point "
+						"made before this backup needs --id of an older one)" :
+						"");
 			else
 				rc = errbuf_set(e, BL_EFAIL, "the temporary postgres on %s stopped: %s",
 						newdir.buf, reason.len ? reason.buf :
