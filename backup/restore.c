@@ -220,8 +220,10 @@ int cmd_restore(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e)
 
 	/* A point-in-time restore is its own command line (backup/pitr.c). */
 	for (int a = 1; a < argc; a++)
-		if (!strcmp(argv[a], "--pitr"))
-			return cmd_restore_pitr(argc, argv, ctx, e);
+		if (!strcmp(argv[a], "--pitr")) {
+			rc = cmd_restore_pitr(argc, argv, ctx, e);
+			goto out;
+		}
 	memset(&ro, 0, sizeof(ro));
 	ro.jobs = 1;
 	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {

@@ -589,6 +589,13 @@ int pitr_restore(const struct config *cfg, const struct pitr_opts *o, struct pit
 		rc = errbuf_set(e, BL_EUSAGE, "--data-dir %s: expected a directory path", o->data_dir);
 		goto out;
 	}
+	/* The swap renames DIR itself: a symlink would be swapped, not the
+	 * directory it points to. */
+	if (lstat(dir.buf, &st) == 0 && S_ISLNK(st.st_mode)) {
+		rc = errbuf_set(e, BL_EUSAGE, "%s is a symbolic link: pass the directory it points "
+				"to", dir.buf);
+		goto out;
+	}
 	dir_exists = stat(dir.buf, &st) == 0;
 	if (dir_exists && !S_ISDIR(st.st_mode)) {
 		rc = errbuf_set(e, BL_EUSAGE, "%s is not a directory", dir.buf);
