@@ -77,6 +77,13 @@ static const struct cli_command commands[] = {
 	  "Writes the archived file NAME to DEST after checking its SHA-256. Exit 1 when\n"
 	  "the archive has no such file (the server asks for files that may not exist),\n"
 	  "4 when the stored copy is damaged (the message names it)." },
+	{ "restore-point", cmd_restore_point, "create a named point to restore to (pg_create_restore_point)",
+	  "restore-point [--db NAME] NAME [--json]\n\n"
+	  "Runs pg_create_restore_point(NAME) on the physical database's server (its conninfo\n"
+	  "and password; the role needs EXECUTE on the function) and records NAME, its LSN and\n"
+	  "timeline in the repository, so that restore --pitr --name NAME picks the newest base\n"
+	  "backup that ends before it, and refuses at once when none does. NAME: letters,\n"
+	  "digits, '.', '_', '-', under 64 bytes; a name already recorded is exit 2." },
 	{ "rekey", cmd_rekey, "rewrap every object's key for encryption.recipients",
 	  "rekey [--json]\n\n"
 	  "Rewrites each stored object's age header so that exactly the configured\n"

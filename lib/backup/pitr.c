@@ -17,6 +17,8 @@
 #include "basebackup.h"
 #include "basebackup_item.h"
 #include "backupset.h"
+#include "config_schema.h"
+#include "dbdump.h"
 #include "fsutil.h"
 #include "interrupt.h"
 #include "log.h"
@@ -156,9 +158,43 @@ static int ends_before(const struct pitr_opts *o, const struct basebackup_meta *
 {
 	if (o->target == PITR_TIME)
 		return m->finished_ms <= t_ms;
-	if (o->target == PITR_LSN)
+	if (o->target == PITR_LSN || (o->target == PITR_NAME && lsn))
 		return m->stop_lsn <= lsn;
 	return 1;
+}
+
+static void restore_point_key(const char *project, const char *db, const char *name,
+			      struct strbuf *out)
+{
+	walarchive_prefix(project, db, out);
+	strbuf_addf(out, "restore-points/%s.json", name);
+}
+
+/* The LSN recorded for restore point name, 0 when none was recorded. */
+static int recorded_lsn(struct repo *r, const char *project, const char *db, const char *name,
+			uint64_t *lsn, struct errbuf *e)
+{
+	struct strbuf key = STRBUF_INIT, text = STRBUF_INIT;
+	json_t *rec = NULL;
+	long long size;
+	int rc = 0, there = 0;
+
+	*lsn = 0;
+	if (!config_name_valid(name))
+		return 0;
+	restore_point_key(project, db, name, &key);
+	rc = repo_exists(r, key.buf, &there, &size, e);
+	if (!rc && there)
+		rc = repo_get_bytes(r, key.buf, &text, 64 * 1024, e);
+	if (!rc && there) {
+		rec = json_loads(text.buf, 0, NULL);
+		if (basebackup_lsn_parse(json_string_value(json_object_get(rec, "lsn")), lsn))
+			rc = errbuf_set(e, BL_EVERIFY, "%s: not a restore point record", key.buf);
+	}
+	json_decref(rec);
+	strbuf_release(&key);
+	strbuf_release(&text);
+	return rc;
 }
 
 static int load_choice(struct repo *r, const char *project, const char *id, const char *db,
@@ -194,6 +230,11 @@ static int choose(struct repo *r, const char *project, const char *db,
 	if (o->target == PITR_LSN && basebackup_lsn_parse(o->value, &lsn)) {
 		rc = errbuf_set(e, BL_EUSAGE, "--lsn %s: expected an LSN like 0/3000060", o->value);
 		goto out;
+	}
+	if (o->target == PITR_NAME) {
+		rc = recorded_lsn(r, project, db, o->value, &lsn, e);
+		if (rc)
+			goto out;
 	}
 	if (o->id) {
 		char id[MANIFEST_ID_MAX];
@@ -841,8 +882,12 @@ int pitr_restore(const struct config *cfg, const struct pitr_opts *o, struct pit
 		for (PQconninfoOption *p = opts; p && p->keyword; p++)
 			if (!strcmp(p->keyword, "user") && p->val && *p->val)
 				u = p->val;
+		/* client_min_messages: the WARNING a backend gets when recovery
+		 * fails can arrive while connecting, before a notice processor
+		 * could be set. */
 		strbuf_addf(&ci, "host='%s' port=" TEMP_PORT " dbname=template1 user='%s' "
-			    "connect_timeout=10", t.sock.buf, u);
+			    "connect_timeout=10 options='-c client_min_messages=error'", t.sock.buf,
+			    u);
 		PQconninfoFree(opts);
 	}
 	for (;;) {
@@ -1007,5 +1052,72 @@ out:
 	strbuf_release(&t.sock);
 	strbuf_release(&t.log);
 	strbuf_release(&t.report);
+	return rc;
+}
+
+int pitr_restore_point(const struct config *cfg, const char *dbname, const char *name,
+		       json_t **out, struct errbuf *e)
+{
+	struct strbuf pw = STRBUF_INIT, lsn = STRBUF_INIT, tli = STRBUF_INIT, key = STRBUF_INIT;
+	const char *project, *db, *params[1] = { name };
+	struct repo *r = NULL;
+	PGconn *conn = NULL;
+	PGresult *res = NULL;
+	json_t *spec;
+	char when[TIME_UTC_MAX];
+	char *text = NULL;
+	long long size;
+	int rc, there = 0;
+
+	*out = NULL;
+	rc = walarchive_db(cfg, dbname, &spec, e);
+	if (rc)
+		goto out;
+	db = json_string_value(json_object_get(spec, "name"));
+	if (!config_name_valid(name) || strlen(name) >= 64) {
+		rc = errbuf_set(e, BL_EUSAGE, "restore point %s: expected under 64 letters, digits, "
+				"'.', '_' or '-'", name);
+		goto out;
+	}
+	rc = backupset_open(cfg, &r, &project, e);
+	if (rc)
+		goto out;
+	restore_point_key(project, db, name, &key);
+	rc = repo_exists(r, key.buf, &there, &size, e);
+	if (!rc && there)
+		rc = errbuf_set(e, BL_EUSAGE, "restore point %s of database %s already exists (%s)",
+				name, db, key.buf);
+	if (rc)
+		goto out;
+	dbdump_password(spec, &pw);
+	rc = pg_connect(json_string_value(json_object_get(spec, "conninfo")),
+			pw.len ? pw.buf : NULL, &conn, e);
+	if (!rc)
+		rc = pg_execp(conn, "SELECT l::text, substr(pg_walfile_name(l), 1, 8) "
+			      "FROM pg_create_restore_point($1) AS l", 1, params, &res, e);
+	if (rc) {
+		errbuf_prefix(e, "restore point %s of database %s: ", name, db);
+		goto out;
+	}
+	strbuf_addstr(&lsn, PQgetvalue(res, 0, 0));
+	strbuf_addstr(&tli, PQgetvalue(res, 0, 1));
+	time_utc_format(time(NULL), when);
+	*out = json_pack("{s:s, s:s, s:s, s:I, s:s}", "name", name, "database", db, "lsn", lsn.buf,
+			 "timeline", (json_int_t)strtoul(tli.buf, NULL, 16), "time", when);
+	text = json_dumps(*out, JSON_SORT_KEYS | JSON_COMPACT);
+	rc = repo_put_bytes(r, key.buf, text, strlen(text), e);
+	if (rc) {
+		json_decref(*out);
+		*out = NULL;
+	}
+out:
+	free(text);
+	PQclear(res);
+	PQfinish(conn);
+	repo_close(r);
+	strbuf_release(&pw);
+	strbuf_release(&lsn);
+	strbuf_release(&tli);
+	strbuf_release(&key);
 	return rc;
 }

@@ -12,7 +12,8 @@
  *      root); otherwise the caller must own DIR.
  *   2. The base backup: o->id, else the newest good backup whose base backup
  *      of the database ends before the target (time: its "finished_ms";
- *      LSN: its stop LSN; name and latest: the newest). A target before
+ *      LSN: its stop LSN; a name recorded by pitr_restore_point(): its LSN;
+ *      another name and latest: the newest). A target before
  *      every base backup's end (or before o->id's) is BL_EFAIL.
  *   3. The archive must hold every WAL segment of the backup's timeline
  *      after its stop segment up to the newest one stored: a gap is
@@ -91,5 +92,16 @@ long long pitr_parse_time(const char *s);
 
 int pitr_restore(const struct config *cfg, const struct pitr_opts *o, struct pitr_result *res,
 		 struct errbuf *e);
+
+/* pg_create_restore_point(name) on the database's server (a normal libpq
+ * connection with its conninfo and password; the role needs EXECUTE on the
+ * function, superuser by default), recorded in the repository as
+ * "<project>/wal/<db>/restore-points/<name>.json" ({"name", "database",
+ * "lsn", "timeline", "time"}, *out), so that restore --pitr --name picks
+ * the newest base backup that ends before it and refuses a name that no
+ * kept backup can reach before starting anything. name: letters, digits,
+ * '.', '_', '-', under 64 bytes; one already recorded is BL_EUSAGE. */
+int pitr_restore_point(const struct config *cfg, const char *db, const char *name,
+		       json_t **out, struct errbuf *e);
 
 #endif

@@ -245,6 +245,14 @@ static void setup(void)
 	q1(c, "CREATE TABLE t (id bigserial PRIMARY KEY, v text NOT NULL)", NULL, 0);
 	q1(c, "INSERT INTO t (v) SELECT 'before-' || g FROM generate_series(1, 5000) g", NULL, 0);
 	wait_archived(c);
+	/* a restore point no base backup can reach: made before the first */
+	{
+		const char *args[] = { "restore-point", "pre-backup", NULL };
+
+		rc = run_backup(args, &out, &err);
+		ck_assert_msg(rc == 0 && strstr(out.buf, "restore point pre-backup of database app "
+						"at LSN "), "restore-point: %s %s", out.buf, err.buf);
+	}
 
 	/* The base backup, with commits landing all through it. */
 	writer_stop = 0;
@@ -269,7 +277,15 @@ static void setup(void)
 	/* a segment of its own, so one lies between the backup and the end */
 	wait_archived(c);
 	q1(c, hash_sql, h_rp1, sizeof(h_rp1));
-	q1(c, "SELECT pg_create_restore_point('before-release')", NULL, 0);
+	{
+		const char *args[] = { "restore-point", "before-release", NULL };
+
+		rc = run_backup(args, &out, &err);
+		ck_assert_msg(rc == 0, "restore-point: %s", err.buf);
+		/* a name is recorded once */
+		ck_assert_int_eq(run_backup(args, &out, &err), 2);
+		ck_assert_msg(strstr(err.buf, "already exists"), "%s", err.buf);
+	}
 	q1(c, "INSERT INTO t (v) SELECT 'release-' || g FROM generate_series(1, 200) g", NULL, 0);
 	q1(c, "INSERT INTO t (v) VALUES ('x')", NULL, 0);
 	q1(c, hash_sql, h_time, sizeof(h_time));
@@ -455,6 +471,8 @@ START_TEST(test_refusals_leave_dir)
 				 "--timeline", "1", "--name", "never-created", NULL };
 	const char *latest[] = { "restore", "--pitr", "--db", "app", "--data-dir", datadir,
 				 "--latest", NULL };
+	const char *before_backup[] = { "restore", "--pitr", "--db", "app", "--data-dir",
+					datadir, "--name", "pre-backup", NULL };
 	struct stat st;
 	struct timespec times[2];
 
@@ -463,6 +481,13 @@ START_TEST(test_refusals_leave_dir)
 	ck_assert_int_eq(run_backup(early, &out, &err), 1);
 	ck_assert_msg(strstr(err.buf, "before the end of the oldest base backup"), "%s", err.buf);
 	assert_untouched(&before, "target before the backup");
+	/* a recorded restore point older than every base backup: refused at
+	 * once, nothing extracted */
+	ck_assert_int_eq(run_backup(before_backup, &out, &err), 1);
+	ck_assert_msg(strstr(err.buf, "restore point \"pre-backup\" is before the end of the oldest "
+			      "base backup"), "%s", err.buf);
+	ck_assert_int_eq(siblings("new"), 0);
+	assert_untouched(&before, "restore point before the backup");
 	/* a restore point that is never reached: the server ends recovery */
 	ck_assert_int_eq(run_backup(noname, &out, &err), 1);
 	ck_assert_msg(strstr(err.buf, "ended before it reached restore point \"never-created\""),
