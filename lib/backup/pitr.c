@@ -374,6 +374,14 @@ static int clean_siblings(const char *dir, struct errbuf *e)
 	while (!rc && (de = readdir(d))) {
 		long pid;
 
+		/* DIR.ballast-tmp-*: a sibling killed before it got its marker */
+		if (!strncmp(de->d_name, base.buf, base.len) &&
+		    !strncmp(de->d_name + base.len, ".ballast-tmp-", 13)) {
+			strbuf_reset(&path);
+			strbuf_addf(&path, "%s/%s", parent.buf, de->d_name);
+			rc = volume_remove_tree(path.buf, e);
+			continue;
+		}
 		if (strncmp(de->d_name, pfx.buf, pfx.len))
 			continue;
 		strbuf_reset(&path);
@@ -701,18 +709,28 @@ int pitr_restore(const struct config *cfg, const struct pitr_opts *o, struct pit
 	rc = clean_siblings(dir.buf, e);
 	if (rc)
 		goto out;
-	if (mkdir(newdir.buf, 0700) < 0) {
-		rc = errbuf_errno(e, BL_EFAIL, errno, "cannot create %s", newdir.buf);
+	/* The sibling gets its name only once it holds the marker: a sibling
+	 * without one is old data (step 4), never an empty new directory. */
+	strbuf_reset(&cmd);
+	strbuf_addf(&cmd, "%s.ballast-tmp-%s", dir.buf, c.id);
+	if (mkdir(cmd.buf, 0700) < 0) {
+		rc = errbuf_errno(e, BL_EFAIL, errno, "cannot create %s", cmd.buf);
+		goto out;
+	}
+	strbuf_addf(&tmp, "%s/" PITR_MARKER, cmd.buf);
+	rc = write_file(tmp.buf, "a restore by ballast-backup is writing this directory\n", uid,
+			gid, e);
+	if (!rc && rename(cmd.buf, newdir.buf) < 0)
+		rc = errbuf_errno(e, BL_EFAIL, errno, "cannot rename %s to %s", cmd.buf, newdir.buf);
+	if (rc) {
+		struct errbuf ignore = ERRBUF_INIT;
+
+		volume_remove_tree(cmd.buf, &ignore);
 		goto out;
 	}
 	staged = 1;
-	strbuf_addf(&tmp, "%s/" PITR_MARKER, newdir.buf);
-	rc = write_file(tmp.buf, "a restore by ballast-backup is writing this directory\n", uid,
-			gid, e);
-	if (!rc) {
-		fs_fsync_parent(newdir.buf);
-		rc = extract(r, c.meta.object, newdir.buf, e);
-	}
+	fs_fsync_parent(newdir.buf);
+	rc = extract(r, c.meta.object, newdir.buf, e);
 	if (!rc)
 		rc = interrupt_check(e);
 	if (!rc && geteuid() == 0)
