@@ -374,9 +374,11 @@ static int clean_siblings(const char *dir, struct errbuf *e)
 	while (!rc && (de = readdir(d))) {
 		long pid;
 
-		/* DIR.ballast-tmp-*: a sibling killed before it got its marker */
+		/* DIR.ballast-tmp-*: a sibling killed before it got its marker;
+		 * DIR.ballast-run-*: a killed run's socket directory and log */
 		if (!strncmp(de->d_name, base.buf, base.len) &&
-		    !strncmp(de->d_name + base.len, ".ballast-tmp-", 13)) {
+		    (!strncmp(de->d_name + base.len, ".ballast-tmp-", 13) ||
+		     !strncmp(de->d_name + base.len, ".ballast-run-", 13))) {
 			strbuf_reset(&path);
 			strbuf_addf(&path, "%s/%s", parent.buf, de->d_name);
 			rc = volume_remove_tree(path.buf, e);
@@ -782,8 +784,21 @@ int pitr_restore(const struct config *cfg, const struct pitr_opts *o, struct pit
 	if (rc)
 		goto out;
 
-	/* A private socket directory, and a pg_hba that trusts it alone. */
-	{
+	/* A private socket directory, and a pg_hba that trusts it alone: beside
+	 * DIR when the socket's path fits in sun_path (so a killed run's
+	 * leftovers go with its sibling), else under $TMPDIR. */
+	strbuf_reset(&tmp);
+	strbuf_addf(&tmp, "%s.ballast-run-%s", dir.buf, c.id);
+	if (tmp.len + sizeof("/.s.PGSQL." TEMP_PORT) <= 100) {
+		struct errbuf ignore = ERRBUF_INIT;
+
+		volume_remove_tree(tmp.buf, &ignore);
+		if (mkdir(tmp.buf, 0700) < 0) {
+			rc = errbuf_errno(e, BL_EFAIL, errno, "cannot create %s", tmp.buf);
+			goto out;
+		}
+		strbuf_addstr(&t.sock, tmp.buf);
+	} else {
 		const char *tdir = getenv("TMPDIR");
 		char tmpl[4096];
 

@@ -649,6 +649,7 @@ START_TEST(test_sigkill_leaves_dir)
 			ck_abort_msg("a sibling stayed: %s\n%s", ls.buf, err.buf);
 		}
 		ck_assert_int_eq(siblings("tmp"), 0);
+		ck_assert_int_eq(siblings("run"), 0);
 		ck_assert_int_eq(siblings("old"), 1);
 		table_hash(h, sizeof(h));
 		ck_assert_str_eq(h, h_end);
