@@ -16,5 +16,10 @@ int cmd_prune(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e);
 int cmd_rekey(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e);
 int cmd_drill(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e);
 int cmd_check(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e);
+int cmd_wal_push(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e);
+int cmd_wal_fetch(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e);
+int cmd_restore_point(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e);
+/* restore --pitr: backup/pitr.c */
+int cmd_restore_pitr(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e);
 
 #endif

@@ -35,7 +35,17 @@ static const struct cli_command commands[] = {
 	  "copy, nothing kept). On a terminal a restore that replaces anything names the\n"
 	  "server, database and backup and asks first; --yes skips that, and without a\n"
 	  "terminal it never asks. --dry-run prints the plan and changes nothing.\n"
-	  "Exit 3 when another restore of the database is running." },
+	  "Exit 3 when another restore of the database is running.\n\n"
+	  "restore --pitr [--db NAME] --data-dir DIR (--time T | --name RESTORE_POINT | --lsn LSN |\n"
+	  "        --latest) [--id ID] [--timeline latest|current|N] [--dry-run]\n\n"
+	  "A \"mode\": \"physical\" database: the newest base backup that ends before the target\n"
+	  "(or --id) is extracted into DIR.ballast-new-<id> and checked with pg_verifybackup; a\n"
+	  "temporary postgres (socket only, as DIR's owner) recovers it with wal-fetch to the\n"
+	  "target and promotes; after a sanity query and a clean shutdown it is swapped in and\n"
+	  "the old DIR is kept as DIR.ballast-old-<id> (the undo command is printed). DIR's\n"
+	  "server must be stopped (exit 2). T needs its zone (2026-12-05T18:30:00Z). A target\n"
+	  "before every backup's end, one never reached, or a WAL gap is exit 1, a damaged\n"
+	  "WAL file or base backup exit 4; DIR is untouched then. See docs/pitr.md." },
 	{ "prune", cmd_prune, "delete backups the retention policy no longer keeps",
 	  "prune [--dry-run] [--json]\n\n"
 	  "Applies \"retention\" (keep_last, keep_hourly, keep_daily, keep_weekly, keep_monthly,\n"
@@ -61,6 +71,27 @@ static const struct cli_command commands[] = {
 	  "free space against the last good backup's size; whether a backup holds the run\n"
 	  "lock now. Exit 0 when every check passes, 1 when one fails, 2 when the\n"
 	  "configuration is unusable or a secret is missing." },
+	{ "wal-push", cmd_wal_push, "archive one WAL file (archive_command)",
+	  "wal-push [--db NAME] PATH\n\n"
+	  "For postgresql.conf: archive_command = 'ballast-backup --config FILE wal-push %p'.\n"
+	  "Stores the file zstd-compressed (and encrypted when configured) under\n"
+	  "<project>/wal/<db>/ in one atomic step, its SHA-256 in its name. A file\n"
+	  "already archived with the same content is success; with other content it\n"
+	  "is exit 1 naming it, and nothing is replaced. --db: the database (default:\n"
+	  "the only one with \"mode\": \"physical\"). See docs/pitr.md." },
+	{ "wal-fetch", cmd_wal_fetch, "restore one WAL file from the archive (restore_command)",
+	  "wal-fetch [--db NAME] NAME DEST\n\n"
+	  "For recovery: restore_command = 'ballast-backup --config FILE wal-fetch %f %p'.\n"
+	  "Writes the archived file NAME to DEST after checking its SHA-256. Exit 1 when\n"
+	  "the archive has no such file (the server asks for files that may not exist),\n"
+	  "4 when the stored copy is damaged (the message names it)." },
+	{ "restore-point", cmd_restore_point, "create a named point to restore to (pg_create_restore_point)",
+	  "restore-point [--db NAME] NAME [--json]\n\n"
+	  "Runs pg_create_restore_point(NAME) on the physical database's server (its conninfo\n"
+	  "and password; the role needs EXECUTE on the function) and records NAME, its LSN and\n"
+	  "timeline in the repository, so that restore --pitr --name NAME picks the newest base\n"
+	  "backup that ends before it, and refuses at once when none does. NAME: letters,\n"
+	  "digits, '.', '_', '-', under 64 bytes; a name already recorded is exit 2." },
 	{ "rekey", cmd_rekey, "rewrap every object's key for encryption.recipients",
 	  "rekey [--json]\n\n"
 	  "Rewrites each stored object's age header so that exactly the configured\n"

@@ -218,6 +218,12 @@ int cmd_restore(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e)
 	char latest[64];
 	size_t i, np = 0;
 
+	/* A point-in-time restore is its own command line (backup/pitr.c). */
+	for (int a = 1; a < argc; a++)
+		if (!strcmp(argv[a], "--pitr")) {
+			rc = cmd_restore_pitr(argc, argv, ctx, e);
+			goto out;
+		}
 	memset(&ro, 0, sizeof(ro));
 	ro.jobs = 1;
 	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -317,6 +323,12 @@ int cmd_restore(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e)
 			else
 				nvol++;
 		}
+	if (only_db && !n && manifest_find_item(m, "basebackup", only_db)) {
+		rc = errbuf_set(e, BL_EUSAGE, "backup %s holds a physical base backup of database "
+				"\"%s\": restore it with --pitr --data-dir DIR (docs/pitr.md)", id,
+				only_db);
+		goto out;
+	}
 	if (only_db && !n) {
 		rc = errbuf_set(e, BL_EUSAGE, "backup %s has no database \"%s\"", id, only_db);
 		goto out;
@@ -326,7 +338,9 @@ int cmd_restore(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e)
 		goto out;
 	}
 	if (!n && !nvol) {
-		rc = errbuf_set(e, BL_EUSAGE, "backup %s holds no database or volume", id);
+		rc = errbuf_set(e, BL_EUSAGE, "backup %s holds no logical database or volume%s", id,
+				json_array_size(json_object_get(m, "items")) ? " (a physical base "
+				"backup restores with --pitr --db NAME --data-dir DIR)" : "");
 		goto out;
 	}
 	if (ro.target && n > 1) {

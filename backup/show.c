@@ -49,6 +49,18 @@ static void print_human(json_t *m)
 				       json_string_value(json_object_get(w, "warning")));
 			continue;
 		}
+		if (!strcmp(json_string_value(json_object_get(it, "type")), "basebackup")) {
+			printf("  postgres %s, timeline %lld, WAL %s to %s (start %s)\n"
+			       "  finished %s (restore --pitr recovers to any later point the WAL "
+			       "archive covers)\n",
+			       json_string_value(json_object_get(it, "pg_version")),
+			       (long long)json_integer_value(json_object_get(it, "timeline")),
+			       json_string_value(json_object_get(it, "start_lsn")),
+			       json_string_value(json_object_get(it, "stop_lsn")),
+			       json_string_value(json_object_get(it, "start_wal")),
+			       json_string_value(json_object_get(it, "finished")));
+			continue;
+		}
 		if (strcmp(json_string_value(json_object_get(it, "type")), "db"))
 			continue;
 		printf("  database %s (server %s, %s)\n  rows     %s\n",

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "backup_report.h"
+#include "basebackup_item.h"
 #include "backupset.h"
 #include "config_schema.h"
 #include "dbdump.h"
@@ -167,6 +168,13 @@ static void item_log(const struct item *it, json_t *mi)
 
 	progress_bytes(json_integer_value(json_object_get(json_object_get(mi, "object"), "size")),
 		       sz, sizeof(sz));
+	if (it->db && basebackup_item_physical(it->db)) {
+		log_info("database %s: base backup %s stored, timeline %lld, WAL %s to %s", it->name,
+			 sz, (long long)json_integer_value(json_object_get(mi, "timeline")),
+			 json_string_value(json_object_get(mi, "start_lsn")),
+			 json_string_value(json_object_get(mi, "stop_lsn")));
+		return;
+	}
 	if (it->db) {
 		log_info("database %s: %s stored, %zu tables listed", it->name, sz,
 			 json_array_size(json_object_get(mi, "tables")));
@@ -183,6 +191,8 @@ static void item_log(const struct item *it, json_t *mi)
 static int item_write(struct plan *p, const struct item *it, struct repo *r, const char *key,
 		      json_t **mi, struct errbuf *e)
 {
+	if (it->db && basebackup_item_physical(it->db))
+		return basebackup_item_backup(it->db, r, key, &p->dopts, mi, e);
 	if (it->db)
 		return dbdump_backup(it->db, r, key, &p->dopts, mi, e);
 	return volume_item_backup(&it->vol, r, key, &p->vopts, mi, e);
@@ -208,7 +218,8 @@ static int write_items(struct plan *p, struct repo *r, const char *project, cons
 		if (rc)
 			break;
 		manifest_backup_prefix(project, id, &key);
-		strbuf_addf(&key, it->db ? "db-%s.dump.zst" : "volume-%s.tar.zst", it->name);
+		strbuf_addf(&key, !it->db ? "volume-%s.tar.zst" : basebackup_item_physical(it->db) ?
+			    "basebackup-%s.tar.zst" : "db-%s.dump.zst", it->name);
 		item_event("item_start", id, it, NULL);
 		snprintf(res->failed_item, sizeof(res->failed_item), "%s:%s", it->type, it->name);
 		rc = item_write(p, it, r, key.buf, &mi, e);

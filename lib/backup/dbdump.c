@@ -112,7 +112,7 @@ int dbdump_conninfo_nopw(const char *conninfo, struct strbuf *out, struct errbuf
 
 /* The command's program and leading arguments: prefix (a JSON array of
  * strings) or def when the configuration has none. */
-static void push_command(struct strvec *argv, json_t *prefix, const char *def)
+void dbdump_push_command(struct strvec *argv, json_t *prefix, const char *def)
 {
 	json_t *v;
 	size_t i;
@@ -132,7 +132,7 @@ int dbdump_tool_version(json_t *db, const char *const *env, struct strbuf *out,
 	int rc;
 
 	strbuf_reset(out);
-	push_command(&argv, json_object_get(db, "dump_command"), "pg_dump");
+	dbdump_push_command(&argv, json_object_get(db, "dump_command"), "pg_dump");
 	strvec_push(&argv, "--version");
 	rc = proc_run(strvec_argv(&argv), env, NULL, out, 60000, e);
 	strvec_clear(&argv);
@@ -512,7 +512,7 @@ int dbdump_backup(json_t *db, struct repo *r, const char *key, const struct dbdu
 	if (!tables)
 		tables = json_array();
 
-	push_command(&argv, dumpcmd, "pg_dump");
+	dbdump_push_command(&argv, dumpcmd, "pg_dump");
 	strvec_push(&argv, "--format=custom");
 	strvec_push(&argv, "--compress=0");
 	strvec_push(&argv, "--no-password");
@@ -853,7 +853,7 @@ int dbdump_restore(const struct config *cfg, struct repo *r, json_t *item,
 		goto out;
 	}
 
-	push_command(&argv, restorecmd, "pg_restore");
+	dbdump_push_command(&argv, restorecmd, "pg_restore");
 	strvec_push(&argv, "--no-password");
 	strvec_push(&argv, "--exit-on-error");
 	if (o->clean && o->create) {

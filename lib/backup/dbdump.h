@@ -88,6 +88,9 @@ void dbdump_password(json_t *db, struct strbuf *out);
  * with --version, env as its environment (the password). */
 int dbdump_tool_version(json_t *db, const char *const *env, struct strbuf *out,
 			struct errbuf *e);
+/* A command's program and leading arguments into argv: prefix (a JSON
+ * array of strings, as "dump_command") or def when there is none. */
+void dbdump_push_command(struct strvec *argv, json_t *prefix, const char *def);
 /* The password for restoring into target (a --target conninfo, may be NULL):
  * one inside target wins (and is registered as a secret), else db's (may
  * be NULL). */

@@ -18,6 +18,7 @@ static const char *const transport_types[] = { "local", "ssh", NULL };
 static const char *const host_key_policies[] = { "strict", "accept-new", NULL };
 static const char *const restore_sessions_modes[] = { "terminate", "wait", NULL };
 static const char *const row_count_modes[] = { "exact", "estimate", "off", NULL };
+static const char *const database_modes[] = { "logical", "physical", NULL };
 static const char *const on_failure_modes[] = { "rollback", "none", NULL };
 static const char *const data_restore_modes[] = { "never", "if-irreversible", "always", NULL };
 
@@ -61,6 +62,10 @@ static const struct schema database_fields[] = {
 	ONE("restore_sessions", restore_sessions_modes),
 	F("restore_wait", SCHEMA_DURATION),
 	F("lock_wait_timeout", SCHEMA_DURATION),
+	/* physical: base backups and WAL for point-in-time restores (docs/pitr.md) */
+	ONE("mode", database_modes),
+	F("basebackup_command", SCHEMA_STRINGS),
+	F("pg_bindir", SCHEMA_STRING),
 	END
 };
 static const struct schema database_item = OBJ(NULL, database_fields);

@@ -196,6 +196,7 @@ static int decompress_step(struct zstream *z, const void *buf, size_t len, struc
 	 * filled completely (zstd may hold decoded bytes otherwise). */
 	for (;;) {
 		ZSTD_outBuffer o = { z->obuf, z->ocap, 0 };
+		size_t before = in.pos;
 		size_t r = ZSTD_decompressStream(z->dctx, &o, &in);
 
 		if (ZSTD_isError(r)) {
@@ -204,7 +205,12 @@ static int decompress_step(struct zstream *z, const void *buf, size_t len, struc
 					  z->stored - (long long)(in.size - in.pos),
 					  ZSTD_getErrorName(r));
 		}
-		z->last_ret = r;
+		/* A frame that ends exactly where the output buffer does needs one
+		 * more call to see that nothing follows; that call makes no progress
+		 * and returns the size hint for a next frame, which must not count
+		 * as "the last frame is incomplete". */
+		if (o.pos || in.pos != before)
+			z->last_ret = r;
 		rc = emit(z, z->obuf, o.pos, e);
 		if (rc)
 			return rc;

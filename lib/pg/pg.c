@@ -1,8 +1,14 @@
 #include "pg.h"
 
+#include <errno.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "log.h"
+#include "strbuf.h"
+#include "timeutil.h"
 
 static const char *effective_conninfo(const char *conninfo)
 {
@@ -55,6 +61,63 @@ void pg_describe(PGconn *conn, struct strbuf *out)
 	strbuf_addf(out, "%s@%s:%s/%s", PQuser(conn), PQhost(conn), PQport(conn), PQdb(conn));
 }
 
+/* Server notices reach the debug log (redacted, one line), not stderr. */
+static void log_notice(void *arg, const char *msg)
+{
+	struct strbuf sb = STRBUF_INIT;
+
+	(void)arg;
+	strbuf_addstr(&sb, msg);
+	strbuf_rtrim(&sb);
+	log_debug("server: %s", sb.buf);
+	strbuf_release(&sb);
+}
+
+/* The conninfo's connect_timeout in ms (0: none): PQconnectPoll leaves it
+ * to its caller. */
+static long long connect_timeout_ms(PGconn *c)
+{
+	PQconninfoOption *opts = PQconninfo(c), *o;
+	long long ms = 0;
+
+	for (o = opts; o && o->keyword; o++)
+		if (!strcmp(o->keyword, "connect_timeout") && o->val && *o->val) {
+			long long s = atoll(o->val);
+
+			/* libpq's rule: below 2 s counts as 2 s */
+			ms = s <= 0 ? 0 : (s < 2 ? 2 : s) * 1000;
+		}
+	PQconninfoFree(opts);
+	return ms;
+}
+
+/* PQconnectdbParams' loop: poll until the connection is made or failed, or
+ * connect_timeout passes (0 returned: timed out). */
+static int wait_connected(PGconn *c)
+{
+	PostgresPollingStatusType st = PGRES_POLLING_WRITING;
+	long long limit = connect_timeout_ms(c), deadline = time_mono_ms() + limit;
+
+	for (;;) {
+		struct pollfd pfd = { PQsocket(c), 0, 0 };
+		int wait = -1;
+
+		if (st == PGRES_POLLING_OK || st == PGRES_POLLING_FAILED || pfd.fd < 0)
+			return 1;
+		pfd.events = st == PGRES_POLLING_READING ? POLLIN : POLLOUT;
+		if (limit) {
+			long long left = deadline - time_mono_ms();
+
+			if (left <= 0)
+				return 0;
+			wait = (int)(left > 1000000 ? 1000000 : left);
+		}
+		if (poll(&pfd, 1, wait) < 0 && errno != EINTR)
+			return 1;
+		st = PQconnectPoll(c);
+	}
+}
+
 int pg_connect(const char *conninfo, const char *password, PGconn **out, struct errbuf *e)
 {
 	const char *keys[] = { "dbname", "password", "fallback_application_name", NULL };
@@ -80,10 +143,21 @@ int pg_connect(const char *conninfo, const char *password, PGconn **out, struct 
 		keys[2] = NULL;
 		vals[2] = NULL;
 	}
-	/* expand_dbname=1: the dbname value may itself be a conninfo or URL. */
-	c = PQconnectdbParams(keys, vals, 1);
+	/* expand_dbname=1: the dbname value may itself be a conninfo or URL.
+	 * Started, not connected in one call, so the notice processor is set
+	 * before the first message: a server that is shutting down sends a
+	 * WARNING during startup, and libpq's default would print it raw on
+	 * stderr, outside our one-line errors and --json stream. */
+	c = PQconnectStartParams(keys, vals, 1);
 	if (!c)
 		return errbuf_set(e, BL_EFAIL, "pg: out of memory");
+	PQsetNoticeProcessor(c, log_notice, NULL);
+	if (PQstatus(c) != CONNECTION_BAD && !wait_connected(c)) {
+		pg_describe_conninfo(conninfo, &who);
+		rc = errbuf_set(e, BL_EFAIL, "cannot connect to %s: timeout expired", who.buf);
+		PQfinish(c);
+		goto out;
+	}
 	if (PQstatus(c) != CONNECTION_OK) {
 		struct strbuf msg = STRBUF_INIT;
 

@@ -16,6 +16,8 @@
 # for all: the secrets suite looks for its password in every process's
 # argv, and another suite running beside it passes its own password in argv
 # on purpose (to prove ballast keeps it out of its children's). PG_BINDIR overrides where initdb/pg_ctl are found.
+# PG_EXTRA_OPTS (default empty) is appended to the server's options, e.g.
+# "-c archive_mode=on" for a suite that archives WAL (tests/integration/test_pitr.c).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
@@ -64,7 +66,7 @@ start)
 	for attempt in 1 2 3 4 5; do
 		port=$(svc_free_port)
 		if as_owner "$bindir/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
-			-o "-c listen_addresses=127.0.0.1 -p $port -c unix_socket_directories=$dir -c fsync=off -c max_connections=100 -c shared_buffers=64MB" \
+			-o "-c listen_addresses=127.0.0.1 -p $port -c unix_socket_directories=$dir -c fsync=off -c max_connections=100 -c shared_buffers=64MB ${PG_EXTRA_OPTS:-}" \
 			start >/dev/null 2>&1; then
 			started=1; break
 		fi

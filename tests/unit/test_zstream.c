@@ -99,6 +99,31 @@ START_TEST(test_roundtrip)
 }
 END_TEST
 
+/* A 16 MiB WAL segment of zeros: the decoded stream ends exactly where an
+ * output buffer does, and the frame is still complete (it was reported as
+ * truncated once). The stored frame is given whole, in one write. */
+START_TEST(test_frame_ends_on_buffer_boundary)
+{
+	struct strbuf in = STRBUF_INIT, packed = STRBUF_INIT, back = STRBUF_INIT;
+	struct errbuf e = ERRBUF_INIT;
+	struct zstream *z;
+	char hex[65], *zeros = calloc(1, 16 * 1024 * 1024);
+
+	ck_assert_ptr_nonnull(zeros);
+	strbuf_add(&in, zeros, 16 * 1024 * 1024);
+	free(zeros);
+	compress_all(&in, 1, in.len, &packed, hex);
+	ck_assert_int_eq(zstream_decompress_new(collect, &back, &z, &e), 0);
+	ck_assert_int_eq(zstream_write(z, packed.buf, packed.len, &e), 0);
+	ck_assert_msg(zstream_finish(z, &e) == 0, "%s", e.msg);
+	ck_assert_int_eq((int)back.len, 16 * 1024 * 1024);
+	zstream_free(z);
+	strbuf_release(&in);
+	strbuf_release(&packed);
+	strbuf_release(&back);
+}
+END_TEST
+
 START_TEST(test_corrupt_and_truncated)
 {
 	struct strbuf in = STRBUF_INIT, packed = STRBUF_INIT;
@@ -168,6 +193,7 @@ int main(void)
 
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_roundtrip);
+	tcase_add_test(tc, test_frame_ends_on_buffer_boundary);
 	tcase_add_test(tc, test_corrupt_and_truncated);
 	tcase_add_test(tc, test_sink_error_and_bad_level);
 	suite_add_tcase(s, tc);

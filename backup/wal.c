@@ -1,0 +1,79 @@
+/* ballast-backup wal-push / wal-fetch: PostgreSQL's archive_command and
+ * restore_command (the engine is lib/backup/walarchive). */
+#include <getopt.h>
+#include <string.h>
+
+#include "backupset.h"
+#include "commands.h"
+#include "log.h"
+#include "walarchive.h"
+
+static int wal_args(int argc, char **argv, struct cli_ctx *ctx, const char **db, int want,
+		    struct errbuf *e)
+{
+	static const struct option opts[] = {
+		{ "db", required_argument, NULL, 'd' },
+		{ NULL, 0, NULL, 0 }
+	};
+	int opt;
+
+	*db = NULL;
+	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (opt != 'd')
+			return cli_usage_error(ctx, e, "unknown option %s", argv[optind - 1]);
+		*db = optarg;
+	}
+	if (argc - optind != want)
+		return cli_usage_error(ctx, e, "expected %s", want == 1 ? "PATH" : "NAME DEST");
+	return 0;
+}
+
+/* The repository and the database whose archive a command works on. */
+static int wal_open(struct cli_ctx *ctx, const char *dbname, struct repo **r,
+		    const char **project, const char **db, struct errbuf *e)
+{
+	json_t *spec;
+	int rc = cli_config(ctx, e);
+
+	if (!rc)
+		rc = config_check_env(ctx->cfg, "repository", e);
+	if (!rc)
+		rc = walarchive_db(ctx->cfg, dbname, &spec, e);
+	if (rc)
+		return rc;
+	*db = json_string_value(json_object_get(spec, "name"));
+	return backupset_open(ctx->cfg, r, project, e);
+}
+
+int cmd_wal_push(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e)
+{
+	const char *dbname, *project, *db;
+	struct repo *r = NULL;
+	int rc, already = 0;
+
+	rc = wal_args(argc, argv, ctx, &dbname, 1, e);
+	if (!rc)
+		rc = wal_open(ctx, dbname, &r, &project, &db, e);
+	if (!rc)
+		rc = walarchive_push(r, project, db, argv[optind],
+				     (int)config_int(ctx->cfg, "compression.level", 3), &already, e);
+	if (!rc && already)
+		log_info("%s is already archived with the same content", argv[optind]);
+	repo_close(r);
+	return rc;
+}
+
+int cmd_wal_fetch(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e)
+{
+	const char *dbname, *project, *db;
+	struct repo *r = NULL;
+	int rc, missing = 0;
+
+	rc = wal_args(argc, argv, ctx, &dbname, 2, e);
+	if (!rc)
+		rc = wal_open(ctx, dbname, &r, &project, &db, e);
+	if (!rc)
+		rc = walarchive_fetch(r, project, db, argv[optind], argv[optind + 1], &missing, e);
+	repo_close(r);
+	return rc;
+}

@@ -1,0 +1,1156 @@
+#include "pitr.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <libpq-fe.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "basebackup.h"
+#include "basebackup_item.h"
+#include "backupset.h"
+#include "config_schema.h"
+#include "dbdump.h"
+#include "fsutil.h"
+#include "interrupt.h"
+#include "log.h"
+#include "objread.h"
+#include "pg.h"
+#include "proc.h"
+#include "shquote.h"
+#include "timeutil.h"
+#include "volume.h"
+#include "walarchive.h"
+#include "xalloc.h"
+
+/* The temporary server listens on a socket only; any port number works. */
+#define TEMP_PORT "5432"
+#define POLL_MS 200
+#define STOP_WAIT_MS (10 * 60 * 1000)
+
+void pitr_result_init(struct pitr_result *res)
+{
+	memset(res, 0, sizeof(*res));
+	strbuf_init(&res->kept, 0);
+	strbuf_init(&res->undo, 0);
+	strbuf_init(&res->lsn, 0);
+}
+
+void pitr_result_release(struct pitr_result *res)
+{
+	strbuf_release(&res->kept);
+	strbuf_release(&res->undo);
+	strbuf_release(&res->lsn);
+}
+
+/* --- the target ---------------------------------------------------------- */
+
+static int digits(const char **p, int n, int *out)
+{
+	*out = 0;
+	for (int i = 0; i < n; i++, (*p)++) {
+		if (**p < '0' || **p > '9')
+			return -1;
+		*out = *out * 10 + (**p - '0');
+	}
+	return 0;
+}
+
+long long pitr_parse_time(const char *s)
+{
+	const char *p = s;
+	int y, mo, d, h, mi, sec, zh = 0, zm = 0, sign = 1;
+	long long ms = 0, scale = 100;
+	struct tm tm;
+	time_t t;
+
+	if (!s || digits(&p, 4, &y) || *p++ != '-' || digits(&p, 2, &mo) || *p++ != '-' ||
+	    digits(&p, 2, &d) || (*p != 'T' && *p != ' ') || !*p++ || digits(&p, 2, &h) ||
+	    *p++ != ':' || digits(&p, 2, &mi) || *p++ != ':' || digits(&p, 2, &sec))
+		return -1;
+	if (*p == '.') {
+		for (p++; *p >= '0' && *p <= '9'; p++) {
+			ms += (*p - '0') * scale;
+			scale /= 10;
+		}
+	}
+	if (*p == ' ')
+		p++;
+	if (*p == 'Z' && !p[1]) {
+		p++;
+	} else if (*p == '+' || *p == '-') {
+		sign = *p++ == '-' ? -1 : 1;
+		if (digits(&p, 2, &zh))
+			return -1;
+		if (*p == ':')
+			p++;
+		if (*p && digits(&p, 2, &zm))
+			return -1;
+	} else {
+		return -1;
+	}
+	if (*p || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60)
+		return -1;
+	memset(&tm, 0, sizeof(tm));
+	tm.tm_year = y - 1900;
+	tm.tm_mon = mo - 1;
+	tm.tm_mday = d;
+	tm.tm_hour = h;
+	tm.tm_min = mi;
+	tm.tm_sec = sec;
+	t = timegm(&tm);
+	return ((long long)t - sign * (zh * 3600LL + zm * 60LL)) * 1000 + ms;
+}
+
+/* The time for recovery_target_time, in UTC with milliseconds. */
+static void format_time(long long ms, struct strbuf *out)
+{
+	time_t t = (time_t)(ms / 1000);
+	struct tm tm;
+	char buf[64];
+
+	gmtime_r(&t, &tm);
+	strftime(buf, sizeof(buf), "%Y-%m-%d %H:%M:%S", &tm);
+	strbuf_addf(out, "%s.%03lld+00", buf, ms % 1000);
+}
+
+static const char *target_desc(const struct pitr_opts *o, struct strbuf *out)
+{
+	strbuf_reset(out);
+	switch (o->target) {
+	case PITR_LATEST:
+		strbuf_addstr(out, "the end of the archived WAL");
+		break;
+	case PITR_TIME:
+		strbuf_addf(out, "time %s", o->value);
+		break;
+	case PITR_NAME:
+		strbuf_addf(out, "restore point \"%s\"", o->value);
+		break;
+	case PITR_LSN:
+		strbuf_addf(out, "LSN %s", o->value);
+		break;
+	}
+	return out->buf;
+}
+
+/* --- choosing the base backup ------------------------------------------- */
+
+struct choice {
+	char id[MANIFEST_ID_MAX];
+	json_t *manifest;
+	json_t *item;
+	struct basebackup_meta meta;
+};
+
+/* 1 when the backup's copy ends before the target, so recovery from it can
+ * reach the target. */
+static int ends_before(const struct pitr_opts *o, const struct basebackup_meta *m,
+		       long long t_ms, uint64_t lsn)
+{
+	if (o->target == PITR_TIME)
+		return m->finished_ms <= t_ms;
+	if (o->target == PITR_LSN || (o->target == PITR_NAME && lsn))
+		return m->stop_lsn <= lsn;
+	return 1;
+}
+
+static void restore_point_key(const char *project, const char *db, const char *name,
+			      struct strbuf *out)
+{
+	walarchive_prefix(project, db, out);
+	strbuf_addf(out, "restore-points/%s.json", name);
+}
+
+/* The LSN recorded for restore point name, 0 when none was recorded. */
+static int recorded_lsn(struct repo *r, const char *project, const char *db, const char *name,
+			uint64_t *lsn, struct errbuf *e)
+{
+	struct strbuf key = STRBUF_INIT, text = STRBUF_INIT;
+	json_t *rec = NULL;
+	long long size;
+	int rc = 0, there = 0;
+
+	*lsn = 0;
+	if (!config_name_valid(name))
+		return 0;
+	restore_point_key(project, db, name, &key);
+	rc = repo_exists(r, key.buf, &there, &size, e);
+	if (!rc && there)
+		rc = repo_get_bytes(r, key.buf, &text, 64 * 1024, e);
+	if (!rc && there) {
+		rec = json_loads(text.buf, 0, NULL);
+		if (basebackup_lsn_parse(json_string_value(json_object_get(rec, "lsn")), lsn))
+			rc = errbuf_set(e, BL_EVERIFY, "%s: not a restore point record", key.buf);
+	}
+	json_decref(rec);
+	strbuf_release(&key);
+	strbuf_release(&text);
+	return rc;
+}
+
+static int load_choice(struct repo *r, const char *project, const char *id, const char *db,
+		       struct choice *c, struct errbuf *e)
+{
+	int rc = backupset_load(r, project, id, &c->manifest, e);
+
+	if (rc)
+		return rc;
+	snprintf(c->id, sizeof(c->id), "%s", id);
+	c->item = manifest_find_item(c->manifest, BASEBACKUP_ITEM_TYPE, db);
+	if (!c->item)
+		return BL_EFAIL;
+	return basebackup_item_get(c->item, &c->meta, e);
+}
+
+static int choose(struct repo *r, const char *project, const char *db,
+		  const struct pitr_opts *o, struct choice *c, struct errbuf *e)
+{
+	struct strbuf desc = STRBUF_INIT;
+	char first[MANIFEST_ID_MAX] = "";
+	long long t_ms = -1, first_end = 0;
+	uint64_t lsn = 0;
+	json_t *list = NULL, *b;
+	size_t i;
+	int rc;
+
+	if (o->target == PITR_TIME && (t_ms = pitr_parse_time(o->value)) < 0) {
+		rc = errbuf_set(e, BL_EUSAGE, "--time %s: expected a time with its zone, like "
+				"2026-12-05T18:30:00Z or \"2026-12-05 19:30:00+01:00\"", o->value);
+		goto out;
+	}
+	if (o->target == PITR_LSN && basebackup_lsn_parse(o->value, &lsn)) {
+		rc = errbuf_set(e, BL_EUSAGE, "--lsn %s: expected an LSN like 0/3000060", o->value);
+		goto out;
+	}
+	if (o->target == PITR_NAME) {
+		rc = recorded_lsn(r, project, db, o->value, &lsn, e);
+		if (rc)
+			goto out;
+	}
+	if (o->id) {
+		char id[MANIFEST_ID_MAX];
+
+		rc = backupset_resolve(r, project, o->id, id, sizeof(id), e);
+		if (!rc)
+			rc = load_choice(r, project, id, db, c, e);
+		if (rc == BL_EFAIL && !c->item && c->manifest)
+			rc = errbuf_set(e, BL_EUSAGE, "backup %s has no base backup of database %s",
+					id, db);
+		if (rc)
+			goto out;
+		if (!ends_before(o, &c->meta, t_ms, lsn)) {
+			rc = errbuf_set(e, BL_EFAIL, "%s is before the end of base backup %s (it "
+					"ended at %s, LSN %s): recovery from it cannot stop there",
+					target_desc(o, &desc), id,
+					json_string_value(json_object_get(c->item, "finished")),
+					json_string_value(json_object_get(c->item, "stop_lsn")));
+			goto out;
+		}
+		goto out;
+	}
+	rc = backupset_list(r, project, &list, e);
+	if (rc)
+		goto out;
+	/* newest first */
+	for (i = json_array_size(list); i-- > 0;) {
+		struct choice t;
+		struct errbuf le = ERRBUF_INIT;
+		const char *id;
+
+		b = json_array_get(list, i);
+		id = json_string_value(json_object_get(b, "id"));
+		if (strcmp(json_string_value(json_object_get(b, "status")) ?
+			   json_string_value(json_object_get(b, "status")) : "", "good"))
+			continue;
+		memset(&t, 0, sizeof(t));
+		if (load_choice(r, project, id, db, &t, &le)) {
+			json_decref(t.manifest);
+			continue;
+		}
+		snprintf(first, sizeof(first), "%s", id);
+		first_end = t.meta.finished_ms;
+		if (!ends_before(o, &t.meta, t_ms, lsn)) {
+			json_decref(t.manifest);
+			continue;
+		}
+		*c = t;
+		goto out;
+	}
+	if (!first[0]) {
+		rc = errbuf_set(e, BL_EFAIL, "no good backup in %s holds a base backup of database %s",
+				repo_describe(r), db);
+		goto out;
+	}
+	{
+		char when[TIME_UTC_MAX];
+
+		time_utc_format((time_t)(first_end / 1000), when);
+		rc = errbuf_set(e, BL_EFAIL, "%s is before the end of the oldest base backup of "
+				"database %s (%s, ended at %s): no backup can recover to it",
+				target_desc(o, &desc), db, first, when);
+	}
+out:
+	json_decref(list);
+	strbuf_release(&desc);
+	return rc;
+}
+
+/* --- the data directory and its siblings -------------------------------- */
+
+/* 1 when path/postmaster.pid names a process that exists. */
+static int live_postmaster(const char *dir, long *pid)
+{
+	struct strbuf p = STRBUF_INIT;
+	FILE *f;
+	int live = 0;
+
+	*pid = 0;
+	strbuf_addf(&p, "%s/postmaster.pid", dir);
+	f = fopen(p.buf, "re");
+	if (f) {
+		if (fscanf(f, "%ld", pid) == 1 && *pid > 0)
+			live = kill((pid_t)*pid, 0) == 0 || errno == EPERM;
+		fclose(f);
+	}
+	/* A postmaster killed a moment ago may linger as a zombie until its
+	 * new parent reaps it: that one is not running. */
+	if (live) {
+		char st[64], buf[512];
+		const char *paren;
+
+		snprintf(st, sizeof(st), "/proc/%ld/stat", *pid);
+		f = fopen(st, "re");
+		if (f) {
+			if (fgets(buf, sizeof(buf), f) && (paren = strrchr(buf, ')')) &&
+			    paren[1] == ' ' && paren[2] == 'Z')
+				live = 0;
+			fclose(f);
+		}
+	}
+	strbuf_release(&p);
+	return live;
+}
+
+static void split(const char *path, struct strbuf *parent, struct strbuf *base)
+{
+	const char *s = strrchr(path, '/');
+
+	strbuf_reset(parent);
+	strbuf_reset(base);
+	strbuf_add(parent, path, s == path ? 1 : (size_t)(s - path));
+	strbuf_addstr(base, s + 1);
+}
+
+static int exists(const char *path)
+{
+	struct stat st;
+
+	return lstat(path, &st) == 0;
+}
+
+/* Siblings left by a restore that was killed: see the contract, step 4. */
+static int clean_siblings(const char *dir, struct errbuf *e)
+{
+	struct strbuf parent = STRBUF_INIT, base = STRBUF_INIT, pfx = STRBUF_INIT,
+		      path = STRBUF_INIT, marker = STRBUF_INIT, old = STRBUF_INIT;
+	struct dirent *de;
+	DIR *d;
+	int rc = 0;
+
+	split(dir, &parent, &base);
+	strbuf_addf(&pfx, "%s.ballast-new-", base.buf);
+	d = opendir(parent.buf);
+	if (!d)
+		return errbuf_errno(e, BL_EFAIL, errno, "cannot read %s", parent.buf);
+	while (!rc && (de = readdir(d))) {
+		long pid;
+
+		/* DIR.ballast-tmp-*: a sibling killed before it got its marker;
+		 * DIR.ballast-run-*: a killed run's socket directory and log */
+		if (!strncmp(de->d_name, base.buf, base.len) &&
+		    (!strncmp(de->d_name + base.len, ".ballast-tmp-", 13) ||
+		     !strncmp(de->d_name + base.len, ".ballast-run-", 13))) {
+			strbuf_reset(&path);
+			strbuf_addf(&path, "%s/%s", parent.buf, de->d_name);
+			rc = volume_remove_tree(path.buf, e);
+			continue;
+		}
+		if (strncmp(de->d_name, pfx.buf, pfx.len))
+			continue;
+		strbuf_reset(&path);
+		strbuf_addf(&path, "%s/%s", parent.buf, de->d_name);
+		if (live_postmaster(path.buf, &pid)) {
+			rc = errbuf_set(e, BL_EFAIL, "a postgres (pid %ld) still runs on %s, left by an "
+					"interrupted restore: stop it first", pid, path.buf);
+			break;
+		}
+		strbuf_reset(&marker);
+		strbuf_addf(&marker, "%s/" PITR_MARKER, path.buf);
+		if (exists(marker.buf)) {
+			log_info("removing %s, left by an interrupted restore", path.buf);
+			rc = volume_remove_tree(path.buf, e);
+			continue;
+		}
+		/* No marker: the old data, exchanged out of DIR by a restore
+		 * killed before it could rename it. Keep it under the kept name. */
+		strbuf_reset(&old);
+		strbuf_addf(&old, "%s/%s.ballast-old-%s", parent.buf, base.buf,
+			    de->d_name + pfx.len);
+		if (exists(old.buf) || rename(path.buf, old.buf) < 0)
+			log_warn("%s holds the data directory replaced by an interrupted restore; "
+				 "left as it is", path.buf);
+		else
+			log_warn("%s was the data directory before an interrupted restore; kept as %s",
+				 path.buf, old.buf);
+	}
+	closedir(d);
+	if (!rc)
+		fs_fsync_dir(parent.buf);
+	strbuf_release(&parent);
+	strbuf_release(&base);
+	strbuf_release(&pfx);
+	strbuf_release(&path);
+	strbuf_release(&marker);
+	strbuf_release(&old);
+	return rc;
+}
+
+static uid_t chown_uid;
+static gid_t chown_gid;
+
+static int chown_one(const char *path, const struct stat *st, int flag, struct FTW *f)
+{
+	(void)flag;
+	(void)f;
+	if ((st->st_uid != chown_uid || st->st_gid != chown_gid) &&
+	    lchown(path, chown_uid, chown_gid) < 0)
+		return errno ? errno : EPERM;
+	return 0;
+}
+
+/* The restored tree belongs to whoever runs postgres for DIR (a backup
+ * from a container carries the container's uid). */
+static int chown_tree(const char *dir, uid_t uid, gid_t gid, struct errbuf *e)
+{
+	int r;
+
+	chown_uid = uid;
+	chown_gid = gid;
+	r = nftw(dir, chown_one, 32, FTW_PHYS);
+	if (r)
+		return errbuf_errno(e, BL_EFAIL, r > 0 ? r : errno, "cannot give %s to uid %u",
+				    dir, (unsigned)uid);
+	return 0;
+}
+
+static int write_file(const char *path, const char *text, uid_t uid, gid_t gid,
+		      struct errbuf *e)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600), rc = 0;
+	size_t n = strlen(text);
+
+	if (fd < 0)
+		return errbuf_errno(e, BL_EFAIL, errno, "cannot create %s", path);
+	if ((n && write(fd, text, n) != (ssize_t)n) || fsync(fd) < 0)
+		rc = errbuf_errno(e, BL_EFAIL, errno, "cannot write %s", path);
+	if (!rc && geteuid() == 0 && fchown(fd, uid, gid) < 0)
+		rc = errbuf_errno(e, BL_EFAIL, errno, "cannot give %s to uid %u", path,
+				  (unsigned)uid);
+	close(fd);
+	return rc;
+}
+
+/* --- extraction ---------------------------------------------------------- */
+
+static int obj_source(void *ctx, void *buf, size_t cap, size_t *got, struct errbuf *e)
+{
+	return objread_read(ctx, buf, cap, got, e);
+}
+
+static int extract(struct repo *r, json_t *obj, const char *dir, struct errbuf *e)
+{
+	struct volume_stats st = VOLUME_STATS_INIT;
+	struct manifest_obj mo;
+	struct objread *rd = NULL;
+	int rc = manifest_obj_get(obj, &mo, e);
+
+	if (!rc)
+		rc = objread_open(r, mo.key, mo.size, mo.sha256, &rd, e);
+	if (!rc)
+		rc = volume_extract(dir, obj_source, rd, &st, e);
+	objread_close(rd);
+	volume_stats_release(&st);
+	return rc;
+}
+
+/* --- the temporary server ------------------------------------------------ */
+
+struct temp_pg {
+	struct child c;
+	int started;
+	struct strbuf sock, log, report;
+};
+
+static void bin_path(const char *bindir, const char *prog, struct strbuf *out)
+{
+	strbuf_reset(out);
+	if (bindir && *bindir)
+		strbuf_addf(out, "%s/%s", bindir, prog);
+	else
+		strbuf_addstr(out, prog);
+}
+
+/* The FATAL/PANIC line of the server's log that says why it stopped. */
+static void log_reason(const char *logpath, struct strbuf *out)
+{
+	char line[1024];
+	FILE *f = fopen(logpath, "re");
+
+	strbuf_reset(out);
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f)) {
+		char *hit = strstr(line, "FATAL:");
+
+		if (!hit)
+			hit = strstr(line, "PANIC:");
+		if (!hit)
+			continue;
+		strbuf_reset(out);
+		strbuf_addstr(out, hit);
+		strbuf_rtrim(out);
+		/* the first FATAL is the cause; later ones are consequences */
+		if (strstr(line, "recovery ended before") || strstr(line, "recovery stop point"))
+			break;
+	}
+	fclose(f);
+}
+
+/* 1 when the child has exited (not reaped: proc_finish does that). */
+static int exited(struct child *c)
+{
+	siginfo_t si;
+
+	memset(&si, 0, sizeof(si));
+	if (waitid(P_PID, (id_t)c->pid, &si, WEXITED | WNOHANG | WNOWAIT) < 0)
+		return errno == ECHILD;
+	return si.si_pid == c->pid;
+}
+
+static void temp_stop(struct temp_pg *t, int sig)
+{
+	struct errbuf ignore = ERRBUF_INIT;
+	long long deadline = time_mono_ms() + STOP_WAIT_MS;
+
+	if (!t->started)
+		return;
+	kill(t->c.pid, sig);
+	while (!exited(&t->c) && time_mono_ms() < deadline)
+		usleep(100 * 1000);
+	if (!exited(&t->c))
+		proc_kill(&t->c, SIGKILL);
+	proc_finish(&t->c, &ignore);
+	proc_release(&t->c);
+	t->started = 0;
+}
+
+/* --- the engine ---------------------------------------------------------- */
+
+static void quiet_notice(void *arg, const char *msg)
+{
+	(void)arg;
+	(void)msg;
+}
+
+static int query_state(const char *conninfo, struct strbuf *inrec, struct strbuf *lsn,
+		       struct strbuf *tli, struct errbuf *e)
+{
+	PGconn *conn = NULL;
+	int rc = pg_connect(conninfo, NULL, &conn, e);
+
+	/* The server's own words go to its log; a WARNING sent to this
+	 * polling session when recovery fails is not ours to print. */
+	if (!rc)
+		PQsetNoticeProcessor(conn, quiet_notice, NULL);
+	if (!rc)
+		rc = pg_value(conn, "SELECT pg_is_in_recovery()", inrec, e);
+	if (!rc && !strcmp(inrec->buf, "f"))
+		rc = pg_value(conn, "SELECT pg_current_wal_lsn()::text", lsn, e);
+	if (!rc && !strcmp(inrec->buf, "f"))
+		rc = pg_value(conn, "SELECT substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8) || "
+			      "'/' || (SELECT count(*) FROM pg_database)", tli, e);
+	PQfinish(conn);
+	return rc;
+}
+
+int pitr_restore(const struct config *cfg, const struct pitr_opts *o, struct pitr_result *res,
+		 struct errbuf *e)
+{
+	struct strbuf dir = STRBUF_INIT, parent = STRBUF_INIT, base = STRBUF_INIT,
+		      newdir = STRBUF_INIT, olddir = STRBUF_INIT, tmp = STRBUF_INIT,
+		      gap = STRBUF_INIT, desc = STRBUF_INIT, bindir = STRBUF_INIT,
+		      prog = STRBUF_INIT, cmd = STRBUF_INIT, ci = STRBUF_INIT,
+		      inrec = STRBUF_INIT, tli = STRBUF_INIT, reason = STRBUF_INIT,
+		      envrep = STRBUF_INIT;
+	struct strvec argv = STRVEC_INIT;
+	const char *env[3] = { NULL, NULL, NULL };
+	struct temp_pg t;
+	struct choice c;
+	struct repo *r = NULL;
+	const char *project, *db;
+	json_t *spec = NULL, *names = NULL;
+	struct stat st;
+	char stop_wal[BASEBACKUP_WAL_NAME], path[4096];
+	uid_t uid;
+	gid_t gid;
+	int rc, staged = 0, logfd = -1, dir_exists;
+	long pid;
+	long long t0, t_all = 0;
+
+	memset(&c, 0, sizeof(c));
+	memset(&t, 0, sizeof(t));
+	t.c = (struct child)CHILD_INIT;
+	strbuf_init(&t.sock, 0);
+	strbuf_init(&t.log, 0);
+	strbuf_init(&t.report, 0);
+
+	rc = walarchive_db(cfg, o->db, &spec, e);
+	if (rc)
+		goto out;
+	db = json_string_value(json_object_get(spec, "name"));
+
+	/* DIR, absolute and without trailing slashes: its siblings are named
+	 * after it. */
+	if (o->data_dir[0] != '/' && getcwd(path, sizeof(path)))
+		strbuf_addf(&dir, "%s/", path);
+	strbuf_addstr(&dir, o->data_dir);
+	while (dir.len > 1 && dir.buf[dir.len - 1] == '/')
+		strbuf_setlen(&dir, dir.len - 1);
+	split(dir.buf, &parent, &base);
+	if (!base.len || !strcmp(base.buf, ".") || !strcmp(base.buf, "..")) {
+		rc = errbuf_set(e, BL_EUSAGE, "--data-dir %s: expected a directory path", o->data_dir);
+		goto out;
+	}
+	/* The swap renames DIR itself: a symlink would be swapped, not the
+	 * directory it points to. */
+	if (lstat(dir.buf, &st) == 0 && S_ISLNK(st.st_mode)) {
+		rc = errbuf_set(e, BL_EUSAGE, "%s is a symbolic link: pass the directory it points "
+				"to", dir.buf);
+		goto out;
+	}
+	dir_exists = stat(dir.buf, &st) == 0;
+	if (dir_exists && !S_ISDIR(st.st_mode)) {
+		rc = errbuf_set(e, BL_EUSAGE, "%s is not a directory", dir.buf);
+		goto out;
+	}
+	if (!dir_exists && stat(parent.buf, &st) < 0) {
+		rc = errbuf_errno(e, BL_EUSAGE, errno, "--data-dir %s: its parent %s", dir.buf,
+				  parent.buf);
+		goto out;
+	}
+	if (dir_exists && live_postmaster(dir.buf, &pid)) {
+		rc = errbuf_set(e, BL_EUSAGE, "%s/postmaster.pid names pid %ld, which is running: stop "
+				"the server first", dir.buf, pid);
+		goto out;
+	}
+	uid = st.st_uid;
+	gid = st.st_gid;
+	if (geteuid() == 0 && uid == 0) {
+		rc = errbuf_set(e, BL_EUSAGE, "%s is owned by root: refusing to run postgres as root "
+				"(chown it to the database's user)", dir_exists ? dir.buf : parent.buf);
+		goto out;
+	}
+	if (geteuid() != 0 && uid != geteuid()) {
+		rc = errbuf_set(e, BL_EUSAGE, "%s belongs to uid %u: run the restore as that user "
+				"or as root", dir_exists ? dir.buf : parent.buf, (unsigned)uid);
+		goto out;
+	}
+
+	rc = backupset_open(cfg, &r, &project, e);
+	if (!rc)
+		rc = choose(r, project, db, o, &c, e);
+	if (rc)
+		goto out;
+	snprintf(res->id, sizeof(res->id), "%s", c.id);
+	basebackup_wal_name(c.meta.timeline, c.meta.stop_lsn, stop_wal);
+	rc = walarchive_list(r, project, db, &names, e);
+	if (rc)
+		goto out;
+	walarchive_gap(names, c.meta.timeline, stop_wal, &gap);
+	if (gap.len) {
+		rc = errbuf_set(e, BL_EFAIL, "wal segment %s is missing from the archive (%s, "
+				"%s/wal/%s/): recovery from backup %s would stop there", gap.buf,
+				repo_describe(r), project, db, c.id);
+		goto out;
+	}
+	strbuf_addf(&newdir, "%s.ballast-new-%s", dir.buf, c.id);
+	strbuf_addf(&olddir, "%s.ballast-old-%s", dir.buf, c.id);
+	if (dir_exists && exists(olddir.buf)) {
+		rc = errbuf_set(e, BL_EFAIL, "%s already exists (kept by an earlier restore of backup "
+				"%s): move it away first", olddir.buf, c.id);
+		goto out;
+	}
+	log_info("database %s: restoring base backup %s (timeline %u, ends at LSN %s) into %s, "
+		 "then recovering to %s", db, c.id, c.meta.timeline,
+		 json_string_value(json_object_get(c.item, "stop_lsn")), dir.buf,
+		 target_desc(o, &desc));
+	if (o->dry_run)
+		goto out;
+
+	interrupt_catch();
+	t_all = time_mono_ms();
+	rc = clean_siblings(dir.buf, e);
+	if (rc)
+		goto out;
+	/* The sibling gets its name only once it holds the marker: a sibling
+	 * without one is old data (step 4), never an empty new directory. */
+	strbuf_reset(&cmd);
+	strbuf_addf(&cmd, "%s.ballast-tmp-%s", dir.buf, c.id);
+	if (mkdir(cmd.buf, 0700) < 0) {
+		rc = errbuf_errno(e, BL_EFAIL, errno, "cannot create %s", cmd.buf);
+		goto out;
+	}
+	strbuf_addf(&tmp, "%s/" PITR_MARKER, cmd.buf);
+	rc = write_file(tmp.buf, "a restore by ballast-backup is writing this directory\n", uid,
+			gid, e);
+	if (!rc && rename(cmd.buf, newdir.buf) < 0)
+		rc = errbuf_errno(e, BL_EFAIL, errno, "cannot rename %s to %s", cmd.buf, newdir.buf);
+	if (rc) {
+		struct errbuf ignore = ERRBUF_INIT;
+
+		volume_remove_tree(cmd.buf, &ignore);
+		goto out;
+	}
+	staged = 1;
+	fs_fsync_parent(newdir.buf);
+	rc = extract(r, c.meta.object, newdir.buf, e);
+	if (!rc)
+		rc = interrupt_check(e);
+	if (!rc && geteuid() == 0)
+		rc = chown_tree(newdir.buf, uid, gid, e);
+	if (!rc && chmod(newdir.buf, 0700) < 0)
+		rc = errbuf_errno(e, BL_EFAIL, errno, "cannot chmod %s", newdir.buf);
+	if (rc)
+		goto out;
+
+	/* The binaries of the backup's major version. */
+	if (json_string_value(json_object_get(spec, "pg_bindir")))
+		strbuf_addstr(&bindir, json_string_value(json_object_get(spec, "pg_bindir")));
+	else {
+		strbuf_addf(&bindir, "/usr/lib/postgresql/%s/bin", c.meta.pg_version);
+		if (!exists(bindir.buf))
+			strbuf_reset(&bindir);
+	}
+	/* The server's own check of the copy against its backup_manifest,
+	 * WAL included, before anything runs on it. */
+	bin_path(bindir.buf, "pg_verifybackup", &prog);
+	strvec_push(&argv, prog.buf);
+	strvec_push(&argv, "--quiet");
+	strvec_push(&argv, "--ignore=" PITR_MARKER);
+	strvec_push(&argv, newdir.buf);
+	log_info("database %s: base backup extracted into %s (%lld ms)", db, newdir.buf,
+		 time_mono_ms() - t_all);
+	rc = proc_run(strvec_argv(&argv), NULL, NULL, NULL, 0, e);
+	strvec_clear(&argv);
+	if (!rc)
+		log_info("database %s: pg_verifybackup passed (%lld ms)", db,
+			 time_mono_ms() - t_all);
+	if (rc) {
+		rc = BL_EVERIFY;
+		errbuf_prefix(e, "base backup %s does not match its backup_manifest: ", c.id);
+		e->code = rc;
+		goto out;
+	}
+	strbuf_reset(&tmp);
+	strbuf_addf(&tmp, "%s/recovery.signal", newdir.buf);
+	rc = write_file(tmp.buf, "", uid, gid, e);
+	/* Debian keeps postgresql.conf outside the data directory; postgres
+	 * -D needs one there. */
+	strbuf_reset(&tmp);
+	strbuf_addf(&tmp, "%s/postgresql.conf", newdir.buf);
+	if (!rc && !exists(tmp.buf))
+		rc = write_file(tmp.buf, "# written by ballast-backup restore --pitr: this "
+				"cluster's configuration lived outside its data directory\n", uid,
+				gid, e);
+	if (rc)
+		goto out;
+
+	/* A private socket directory, and a pg_hba that trusts it alone: beside
+	 * DIR when the socket's path fits in sun_path (so a killed run's
+	 * leftovers go with its sibling), else under $TMPDIR. */
+	strbuf_reset(&tmp);
+	strbuf_addf(&tmp, "%s.ballast-run-%s", dir.buf, c.id);
+	if (tmp.len + sizeof("/.s.PGSQL." TEMP_PORT) <= 100) {
+		struct errbuf ignore = ERRBUF_INIT;
+
+		volume_remove_tree(tmp.buf, &ignore);
+		if (mkdir(tmp.buf, 0700) < 0) {
+			rc = errbuf_errno(e, BL_EFAIL, errno, "cannot create %s", tmp.buf);
+			goto out;
+		}
+		strbuf_addstr(&t.sock, tmp.buf);
+	} else {
+		const char *tdir = getenv("TMPDIR");
+		char tmpl[4096];
+
+		snprintf(tmpl, sizeof(tmpl), "%s/ballast-pitr-XXXXXX", tdir && *tdir ? tdir : "/tmp");
+		if (!mkdtemp(tmpl)) {
+			rc = errbuf_errno(e, BL_EFAIL, errno, "cannot create a directory in %s",
+					  tdir && *tdir ? tdir : "/tmp");
+			goto out;
+		}
+		strbuf_addstr(&t.sock, tmpl);
+	}
+	if (geteuid() == 0 && chown(t.sock.buf, uid, gid) < 0) {
+		rc = errbuf_errno(e, BL_EFAIL, errno, "cannot give %s to uid %u", t.sock.buf,
+				  (unsigned)uid);
+		goto out;
+	}
+	strbuf_reset(&tmp);
+	strbuf_addf(&tmp, "%s/pg_hba.conf", t.sock.buf);
+	rc = write_file(tmp.buf, "local all all trust\n", uid, gid, e);
+	if (rc)
+		goto out;
+	strbuf_addf(&t.log, "%s/postgres.log", t.sock.buf);
+	strbuf_addf(&t.report, "%s/wal-fetch.report", t.sock.buf);
+	strbuf_addf(&envrep, WALARCHIVE_REPORT_ENV "=%s", t.report.buf);
+	env[0] = envrep.buf;
+
+	strvec_push(&argv, "setpriv");
+	strvec_push(&argv, "--pdeathsig=KILL");
+	if (geteuid() == 0) {
+		strvec_pushf(&argv, "--reuid=%u", (unsigned)uid);
+		strvec_pushf(&argv, "--regid=%u", (unsigned)gid);
+		strvec_push(&argv, "--clear-groups");
+	}
+	strvec_push(&argv, "--");
+	bin_path(bindir.buf, "postgres", &prog);
+	strvec_push(&argv, prog.buf);
+	strvec_push(&argv, "-D");
+	strvec_push(&argv, newdir.buf);
+	strvec_push(&argv, "-p");
+	strvec_push(&argv, TEMP_PORT);
+	strvec_push(&argv, "-c");
+	strvec_push(&argv, "listen_addresses=");
+	strvec_pushf(&argv, "-cunix_socket_directories=%s", t.sock.buf);
+	strvec_pushf(&argv, "-chba_file=%s", tmp.buf);
+	/* Nothing the temporary server writes needs to be durable on its own:
+	 * a crash leaves only the sibling (removed by the next run), and the
+	 * whole tree is synced once (syncfs) before it is swapped in. Without
+	 * this, startup alone fsyncs every file of the copy one by one. */
+	strvec_push(&argv, "-cfsync=off");
+	strvec_push(&argv, "-cssl=off");
+	strvec_push(&argv, "-clogging_collector=off");
+	strvec_push(&argv, "-clog_destination=stderr");
+	strvec_push(&argv, "-carchive_mode=on");
+	strvec_push(&argv, "-carchive_timeout=0");
+	{
+		const char *fetch[] = { o->self, "--config", o->config_path, "wal-fetch", "--db", db,
+					NULL };
+		const char *push[] = { o->self, "--config", o->config_path, "wal-push", "--db", db,
+				       NULL };
+
+		strbuf_reset(&cmd);
+		shquote_argv(&cmd, fetch);
+		strvec_pushf(&argv, "-crestore_command=%s %%f %%p", cmd.buf);
+		strbuf_reset(&cmd);
+		shquote_argv(&cmd, push);
+		strvec_pushf(&argv, "-carchive_command=%s %%p", cmd.buf);
+	}
+	strvec_pushf(&argv, "-crecovery_target_timeline=%s", o->timeline ? o->timeline : "latest");
+	switch (o->target) {
+	case PITR_LATEST:
+		break;
+	case PITR_TIME:
+		strbuf_reset(&cmd);
+		format_time(pitr_parse_time(o->value), &cmd);
+		strvec_pushf(&argv, "-crecovery_target_time=%s", cmd.buf);
+		break;
+	case PITR_NAME:
+		strvec_pushf(&argv, "-crecovery_target_name=%s", o->value);
+		break;
+	case PITR_LSN:
+		strvec_pushf(&argv, "-crecovery_target_lsn=%s", o->value);
+		break;
+	}
+	if (o->target != PITR_LATEST)
+		strvec_push(&argv, "-crecovery_target_action=promote");
+
+	logfd = open(t.log.buf, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (logfd < 0) {
+		rc = errbuf_errno(e, BL_EFAIL, errno, "cannot create %s", t.log.buf);
+		goto out;
+	}
+	t.c.argv = strvec_argv(&argv);
+	t.c.env = env;
+	t.c.in_mode = PROC_NULL;
+	t.c.out_mode = PROC_FD;
+	t.c.out = logfd;
+	t.c.err_mode = PROC_FD;
+	t.c.err = logfd;
+	t0 = time_mono_ms();
+	rc = proc_start(&t.c, e);
+	t.c.out = t.c.err = -1;
+	close(logfd);
+	if (rc)
+		goto out;
+	t.started = 1;
+
+	/* Until promotion: the server exits when recovery cannot go on. */
+	{
+		PQconninfoOption *opts = PQconninfoParse(
+			json_string_value(json_object_get(spec, "conninfo")) ?
+			json_string_value(json_object_get(spec, "conninfo")) : "", NULL);
+		const char *u = "postgres";
+
+		for (PQconninfoOption *p = opts; p && p->keyword; p++)
+			if (!strcmp(p->keyword, "user") && p->val && *p->val)
+				u = p->val;
+		/* client_min_messages: the WARNING a backend gets when recovery
+		 * fails can arrive while connecting, before a notice processor
+		 * could be set. */
+		strbuf_addf(&ci, "host='%s' port=" TEMP_PORT " dbname=template1 user='%s' "
+			    "connect_timeout=10 options='-c client_min_messages=error'", t.sock.buf,
+			    u);
+		PQconninfoFree(opts);
+	}
+	for (;;) {
+		struct errbuf qe = ERRBUF_INIT;
+
+		if (interrupt_signal) {
+			rc = interrupt_check_what(e, "restore of database %s", db);
+			goto out;
+		}
+		if (exited(&t.c)) {
+			log_reason(t.log.buf, &reason);
+			if (strstr(reason.buf, "recovery ended before configured recovery target"))
+				rc = errbuf_set(e, BL_EFAIL, "recovery from backup %s ended before it "
+						"reached %s: the archived WAL does not reach it on "
+						"timeline %s%s", c.id, target_desc(o, &desc),
+						o->timeline ? o->timeline : "latest",
+						o->target == PITR_NAME && !o->id ? " (a restore point "
+						"made before this backup needs --id of an older one)" :
+						"");
+			else
+				rc = errbuf_set(e, BL_EFAIL, "the temporary postgres on %s stopped: %s",
+						newdir.buf, reason.len ? reason.buf :
+						"no FATAL line in its log");
+			goto out;
+		}
+		strbuf_reset(&inrec);
+		if (!query_state(ci.buf, &inrec, &res->lsn, &tli, &qe) && !strcmp(inrec.buf, "f"))
+			break;
+		usleep(POLL_MS * 1000);
+	}
+	res->recovery_ms = time_mono_ms() - t0;
+	res->timeline = (unsigned)strtoul(tli.buf, NULL, 16);
+	/* A WAL file that wal-fetch refused as damaged looks like the end of
+	 * the archive to the server, which then promotes early. */
+	strbuf_reset(&tmp);
+	if (!exists(t.report.buf) || (stat(t.report.buf, &st) == 0 && st.st_size == 0)) {
+		log_info("database %s: recovered to %s and promoted (timeline %u, LSN %s, %s "
+			 "databases)", db, target_desc(o, &desc), res->timeline, res->lsn.buf,
+			 strchr(tli.buf, '/') ? strchr(tli.buf, '/') + 1 : "?");
+	} else {
+		FILE *f = fopen(t.report.buf, "re");
+		char line[ERRBUF_MSG_MAX];
+
+		if (f && fgets(line, sizeof(line), f))
+			strbuf_addstr(&tmp, line);
+		if (f)
+			fclose(f);
+		strbuf_rtrim(&tmp);
+		rc = errbuf_set(e, BL_EVERIFY, "refusing the restore: %s", tmp.buf);
+		goto out;
+	}
+	temp_stop(&t, SIGINT);
+	if (!WIFEXITED(t.c.status) || WEXITSTATUS(t.c.status)) {
+		log_reason(t.log.buf, &reason);
+		rc = errbuf_set(e, BL_EFAIL, "the temporary postgres on %s did not shut down "
+				"cleanly: %s", newdir.buf, reason.len ? reason.buf : "see its log");
+		goto out;
+	}
+	rc = interrupt_check(e);
+	if (rc)
+		goto out;
+
+	/* From here the sibling is a complete data directory: without the
+	 * marker, a later run keeps it rather than removing it. */
+	strbuf_reset(&tmp);
+	strbuf_addf(&tmp, "%s/" PITR_MARKER, newdir.buf);
+	{
+		int fd = open(newdir.buf, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+		if (fd >= 0) {
+			syncfs(fd);
+			close(fd);
+		}
+	}
+	if (unlink(tmp.buf) < 0 || fs_fsync_dir(newdir.buf)) {
+		rc = errbuf_errno(e, BL_EFAIL, errno, "cannot remove %s", tmp.buf);
+		goto out;
+	}
+	if (!dir_exists) {
+		if (rename(newdir.buf, dir.buf) < 0) {
+			rc = errbuf_errno(e, BL_EFAIL, errno, "cannot rename %s to %s", newdir.buf,
+					  dir.buf);
+			goto out;
+		}
+	} else if (renameat2(AT_FDCWD, newdir.buf, AT_FDCWD, dir.buf, RENAME_EXCHANGE) == 0) {
+		if (rename(newdir.buf, olddir.buf) < 0)
+			log_warn("cannot rename %s to %s: the old data directory stays there",
+				 newdir.buf, olddir.buf);
+		strbuf_addstr(&res->kept, exists(olddir.buf) ? olddir.buf : newdir.buf);
+	} else if (errno == EINVAL || errno == ENOSYS || errno == ENOTSUP) {
+		if (rename(dir.buf, olddir.buf) < 0) {
+			rc = errbuf_errno(e, BL_EFAIL, errno, "cannot move %s aside", dir.buf);
+			goto out;
+		}
+		if (rename(newdir.buf, dir.buf) < 0) {
+			int err = errno;
+
+			rename(olddir.buf, dir.buf);
+			rc = errbuf_errno(e, BL_EFAIL, err, "cannot rename %s to %s", newdir.buf,
+					  dir.buf);
+			goto out;
+		}
+		strbuf_addstr(&res->kept, olddir.buf);
+	} else {
+		rc = errbuf_errno(e, BL_EFAIL, errno, "cannot swap %s into %s", newdir.buf, dir.buf);
+		goto out;
+	}
+	staged = 0;
+	fs_fsync_dir(parent.buf);
+	if (res->kept.len) {
+		const char *undo1[] = { "mv", dir.buf, NULL }, *undo2[] = { "mv", res->kept.buf,
+									 dir.buf, NULL };
+
+		shquote_argv(&res->undo, undo1);
+		strbuf_addch(&res->undo, ' ');
+		strbuf_reset(&tmp);
+		strbuf_addf(&tmp, "%s.ballast-undone-%s", dir.buf, c.id);
+		shquote_word(&res->undo, tmp.buf);
+		strbuf_addstr(&res->undo, " && ");
+		shquote_argv(&res->undo, undo2);
+	}
+out:
+	if (t.started)
+		temp_stop(&t, SIGQUIT);
+	if (staged) {
+		struct errbuf ignore = ERRBUF_INIT;
+
+		if (volume_remove_tree(newdir.buf, &ignore))
+			log_warn("%s", ignore.msg);
+	}
+	if (t.sock.len) {
+		struct errbuf ignore = ERRBUF_INIT;
+
+		if (rc && exists(t.log.buf))
+			log_info("the temporary server's log was %s (removed)", t.log.buf);
+		volume_remove_tree(t.sock.buf, &ignore);
+	}
+	if (rc && e->msg[0] && strncmp(e->msg, "restore", 7))
+		errbuf_prefix(e, "point-in-time restore of database %s: ",
+			      o->db ? o->db : (spec ? json_string_value(json_object_get(spec, "name")) :
+					       "?"));
+	repo_close(r);
+	json_decref(c.manifest);
+	json_decref(names);
+	strvec_clear(&argv);
+	strbuf_release(&dir);
+	strbuf_release(&parent);
+	strbuf_release(&base);
+	strbuf_release(&newdir);
+	strbuf_release(&olddir);
+	strbuf_release(&tmp);
+	strbuf_release(&gap);
+	strbuf_release(&desc);
+	strbuf_release(&bindir);
+	strbuf_release(&prog);
+	strbuf_release(&cmd);
+	strbuf_release(&ci);
+	strbuf_release(&inrec);
+	strbuf_release(&tli);
+	strbuf_release(&reason);
+	strbuf_release(&envrep);
+	strbuf_release(&t.sock);
+	strbuf_release(&t.log);
+	strbuf_release(&t.report);
+	return rc;
+}
+
+int pitr_restore_point(const struct config *cfg, const char *dbname, const char *name,
+		       json_t **out, struct errbuf *e)
+{
+	struct strbuf pw = STRBUF_INIT, lsn = STRBUF_INIT, tli = STRBUF_INIT, key = STRBUF_INIT;
+	const char *project, *db, *params[1] = { name };
+	struct repo *r = NULL;
+	PGconn *conn = NULL;
+	PGresult *res = NULL;
+	json_t *spec;
+	char when[TIME_UTC_MAX];
+	char *text = NULL;
+	long long size;
+	int rc, there = 0;
+
+	*out = NULL;
+	rc = walarchive_db(cfg, dbname, &spec, e);
+	if (rc)
+		goto out;
+	db = json_string_value(json_object_get(spec, "name"));
+	if (!config_name_valid(name) || strlen(name) >= 64) {
+		rc = errbuf_set(e, BL_EUSAGE, "restore point %s: expected under 64 letters, digits, "
+				"'.', '_' or '-'", name);
+		goto out;
+	}
+	rc = backupset_open(cfg, &r, &project, e);
+	if (rc)
+		goto out;
+	restore_point_key(project, db, name, &key);
+	rc = repo_exists(r, key.buf, &there, &size, e);
+	if (!rc && there)
+		rc = errbuf_set(e, BL_EUSAGE, "restore point %s of database %s already exists (%s)",
+				name, db, key.buf);
+	if (rc)
+		goto out;
+	dbdump_password(spec, &pw);
+	rc = pg_connect(json_string_value(json_object_get(spec, "conninfo")),
+			pw.len ? pw.buf : NULL, &conn, e);
+	if (!rc)
+		rc = pg_execp(conn, "SELECT l::text, substr(pg_walfile_name(l), 1, 8) "
+			      "FROM pg_create_restore_point($1) AS l", 1, params, &res, e);
+	if (rc) {
+		errbuf_prefix(e, "restore point %s of database %s: ", name, db);
+		goto out;
+	}
+	strbuf_addstr(&lsn, PQgetvalue(res, 0, 0));
+	strbuf_addstr(&tli, PQgetvalue(res, 0, 1));
+	time_utc_format(time(NULL), when);
+	*out = json_pack("{s:s, s:s, s:s, s:I, s:s}", "name", name, "database", db, "lsn", lsn.buf,
+			 "timeline", (json_int_t)strtoul(tli.buf, NULL, 16), "time", when);
+	text = json_dumps(*out, JSON_SORT_KEYS | JSON_COMPACT);
+	rc = repo_put_bytes(r, key.buf, text, strlen(text), e);
+	if (rc) {
+		json_decref(*out);
+		*out = NULL;
+	}
+out:
+	free(text);
+	PQclear(res);
+	PQfinish(conn);
+	repo_close(r);
+	strbuf_release(&pw);
+	strbuf_release(&lsn);
+	strbuf_release(&tli);
+	strbuf_release(&key);
+	return rc;
+}

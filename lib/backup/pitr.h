@@ -1,0 +1,107 @@
+/*
+ * pitr: point-in-time restore of a physical database into a data
+ * directory, from a base backup (basebackup_item) and the WAL archive
+ * (walarchive).
+ *
+ * Contract: pitr_restore() touches the data directory DIR only in its last
+ * step, a swap by renames; until then every failure, refusal or kill leaves
+ * DIR exactly as it was:
+ *   1. DIR's server must be stopped: a DIR/postmaster.pid naming a live
+ *      process is BL_EUSAGE. Run as root, the temporary postgres runs as
+ *      DIR's owner (DIR owned by root is BL_EUSAGE: postgres never runs as
+ *      root); otherwise the caller must own DIR.
+ *   2. The base backup: o->id, else the newest good backup whose base backup
+ *      of the database ends before the target (time: its "finished_ms";
+ *      LSN: its stop LSN; a name recorded by pitr_restore_point(): its LSN;
+ *      another name and latest: the newest). A target before
+ *      every base backup's end (or before o->id's) is BL_EFAIL.
+ *   3. The archive must hold every WAL segment of the backup's timeline
+ *      after its stop segment up to the newest one stored: a gap is
+ *      BL_EFAIL naming the first missing segment (recovery would silently
+ *      stop there).
+ *   4. Leftovers of an interrupted restore beside DIR are dealt with: a
+ *      sibling "DIR.ballast-new-*" that still holds the marker file
+ *      PITR_MARKER is removed; one without it holds the old data of a
+ *      restore killed inside its swap and is renamed to
+ *      "DIR.ballast-old-<its id>".
+ *   5. The base backup is extracted into "DIR.ballast-new-<id>" (the
+ *      object's size and SHA-256 proven at its end, volume_extract's secure
+ *      extraction, owned by DIR's owner), checked by pg_verifybackup
+ *      against the server's backup_manifest (BL_EVERIFY), and given
+ *      recovery.signal.
+ *   6. A temporary postgres (<pg_bindir>/postgres, default
+ *      /usr/lib/postgresql/<PG_VERSION>/bin) runs on it with no TCP, its
+ *      socket in a private 0700 directory, its own pg_hba (local trust),
+ *      restore_command = "<self> --config <config> wal-fetch --db NAME %f %p",
+ *      archive_command = the same binary's wal-push (so the new timeline's
+ *      history file reaches the archive), the recovery_target_* settings and
+ *      recovery_target_action = promote, all on its command line (nothing
+ *      of it stays in the data directory). It dies with this process
+ *      (PR_SET_PDEATHSIG through setpriv). Recovery that ends before the
+ *      target ("recovery ended before configured recovery target was
+ *      reached") is BL_EFAIL; a WAL file that wal-fetch found damaged
+ *      ($BALLAST_WAL_FETCH_REPORT) is BL_EVERIFY naming it, even when the
+ *      server went on and promoted.
+ *   7. After promotion a sanity query (not in recovery; timeline, LSN,
+ *      databases), a clean (fast) shutdown, the marker removed, syncfs.
+ *   8. Swap: renameat2(RENAME_EXCHANGE) of the sibling and DIR (else two
+ *      renames), the old data renamed to "DIR.ballast-old-<id>", parent
+ *      fsynced. res->kept names it and res->undo is the command that swaps
+ *      back.
+ */
+#ifndef BALLAST_PITR_H
+#define BALLAST_PITR_H
+
+#include "config.h"
+#include "errbuf.h"
+#include "manifest.h"
+#include "strbuf.h"
+
+#define PITR_MARKER "ballast-restore.incomplete"
+
+enum pitr_target { PITR_LATEST, PITR_TIME, PITR_NAME, PITR_LSN };
+
+struct pitr_opts {
+	const char *db;           /* configured database name (NULL: the only physical one) */
+	const char *data_dir;     /* DIR */
+	const char *id;           /* backup id, prefix or "latest"; NULL = chosen by target */
+	enum pitr_target target;
+	const char *value;        /* the time, restore point name or LSN */
+	const char *timeline;     /* recovery_target_timeline; NULL = "latest" */
+	const char *self;         /* this binary, for restore_command/archive_command */
+	const char *config_path;  /* absolute, for the same */
+	int dry_run;              /* choose and check, change nothing */
+};
+
+struct pitr_result {
+	char id[MANIFEST_ID_MAX];
+	struct strbuf kept;       /* DIR.ballast-old-<id>, "" when DIR did not exist */
+	struct strbuf undo;       /* shell command that puts the old data back */
+	struct strbuf lsn;        /* where the promoted server's WAL ended */
+	unsigned timeline;        /* the promoted server's timeline */
+	long long recovery_ms;
+};
+
+void pitr_result_init(struct pitr_result *res);
+void pitr_result_release(struct pitr_result *res);
+
+/* "2026-12-05T18:30:00Z", "2026-12-05 18:30:00.123+01:00": Unix ms; -1 when
+ * it is not such a time (a zone is required: the server's TimeZone is
+ * not this host's). */
+long long pitr_parse_time(const char *s);
+
+int pitr_restore(const struct config *cfg, const struct pitr_opts *o, struct pitr_result *res,
+		 struct errbuf *e);
+
+/* pg_create_restore_point(name) on the database's server (a normal libpq
+ * connection with its conninfo and password; the role needs EXECUTE on the
+ * function, superuser by default), recorded in the repository as
+ * "<project>/wal/<db>/restore-points/<name>.json" ({"name", "database",
+ * "lsn", "timeline", "time"}, *out), so that restore --pitr --name picks
+ * the newest base backup that ends before it and refuses a name that no
+ * kept backup can reach before starting anything. name: letters, digits,
+ * '.', '_', '-', under 64 bytes; one already recorded is BL_EUSAGE. */
+int pitr_restore_point(const struct config *cfg, const char *db, const char *name,
+		       json_t **out, struct errbuf *e);
+
+#endif

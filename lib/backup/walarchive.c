@@ -1,0 +1,463 @@
+#include "walarchive.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "basebackup_item.h"
+#include "dbdump.h"
+#include "interrupt.h"
+#include "log.h"
+#include "zstream.h"
+
+#define CHUNK (128 * 1024)
+
+int walarchive_db(const struct config *cfg, const char *name, json_t **db, struct errbuf *e)
+{
+	json_t *dbs = config_get(cfg, "databases"), *v, *one = NULL;
+	size_t i;
+	int n = 0;
+
+	*db = NULL;
+	if (name) {
+		*db = dbdump_find_db(cfg, name);
+		if (!*db)
+			return errbuf_set(e, BL_EUSAGE, "%s: no database \"%s\"", cfg->path, name);
+		if (!basebackup_item_physical(*db))
+			return errbuf_set(e, BL_EUSAGE, "%s: database \"%s\" is not \"mode\": "
+					  "\"physical\"; it has no WAL archive", cfg->path, name);
+		return 0;
+	}
+	json_array_foreach(dbs, i, v)
+		if (basebackup_item_physical(v)) {
+			one = v;
+			n++;
+		}
+	if (n != 1)
+		return errbuf_set(e, BL_EUSAGE, "%s: %s physical database: pass --db NAME",
+				  cfg->path, n ? "more than one" : "no");
+	*db = one;
+	return 0;
+}
+
+static int hexn(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'A' && s[i] <= 'F')))
+			return 0;
+	return 1;
+}
+
+int walarchive_name_valid(const char *n)
+{
+	size_t len = n ? strlen(n) : 0;
+
+	if (len == 24)
+		return hexn(n, 24);
+	if (len == 24 + 8)
+		return hexn(n, 24) && !strcmp(n + 24, ".partial");
+	if (len == 24 + 1 + 8 + 7)
+		return hexn(n, 24) && n[24] == '.' && hexn(n + 25, 8) && !strcmp(n + 33, ".backup");
+	if (len == 8 + 8)
+		return hexn(n, 8) && !strcmp(n + 8, ".history");
+	return 0;
+}
+
+void walarchive_prefix(const char *project, const char *db, struct strbuf *out)
+{
+	strbuf_reset(out);
+	strbuf_addf(out, "%s/wal/%s/", project, db);
+}
+
+/* "<prefix><dir>/<name>-" : every stored copy of name starts so. */
+static void name_prefix(const char *project, const char *db, const char *name,
+			struct strbuf *out)
+{
+	walarchive_prefix(project, db, out);
+	if (strlen(name) >= 24)
+		strbuf_addf(out, "%.16s/%s-", name, name);
+	else
+		strbuf_addf(out, "history/%s-", name);
+}
+
+struct copies {
+	size_t plen;
+	json_t *keys;  /* array of committed keys */
+};
+
+static int copies_fn(void *ctx, const struct repo_entry *ent, struct errbuf *e)
+{
+	struct copies *c = ctx;
+	size_t kl = strlen(ent->key);
+
+	(void)e;
+	/* <prefix><64 hex>.zst */
+	if (!ent->tmp && kl == c->plen + 64 + 4 && !strcmp(ent->key + kl - 4, ".zst"))
+		json_array_append_new(c->keys, json_string(ent->key));
+	return 0;
+}
+
+static int find_copies(struct repo *r, const char *prefix, json_t **keys, struct errbuf *e)
+{
+	struct copies c = { strlen(prefix), json_array() };
+	int rc = repo_list(r, prefix, copies_fn, &c, e);
+
+	if (rc) {
+		json_decref(c.keys);
+		return rc;
+	}
+	*keys = c.keys;
+	return 0;
+}
+
+static int read_fd(int fd, char *buf, size_t cap, size_t *got, const char *path,
+		   struct errbuf *e)
+{
+	ssize_t n;
+
+	do
+		n = read(fd, buf, cap);
+	while (n < 0 && errno == EINTR && !interrupt_signal);
+	if (n < 0)
+		return errbuf_errno(e, BL_EFAIL, errno, "cannot read %s", path);
+	*got = (size_t)n;
+	return 0;
+}
+
+static int hash_file(const char *path, char *buf, char hex[ZSTREAM_SHA256_HEX],
+		     struct errbuf *e)
+{
+	struct zhash *h = zhash_new();
+	int fd = open(path, O_RDONLY | O_CLOEXEC), rc = 0;
+	size_t got;
+
+	if (fd < 0) {
+		rc = errbuf_errno(e, BL_EFAIL, errno, "cannot open %s", path);
+		goto out;
+	}
+	while (!(rc = read_fd(fd, buf, CHUNK, &got, path, e)) && got)
+		zhash_update(h, buf, got);
+	if (!rc)
+		zhash_final(h, hex);
+out:
+	if (fd >= 0)
+		close(fd);
+	zhash_free(h);
+	return rc;
+}
+
+static int writer_sink(void *ctx, const void *buf, size_t len, struct errbuf *e)
+{
+	return repo_writer_write(ctx, buf, len, e);
+}
+
+int walarchive_push(struct repo *r, const char *project, const char *db, const char *path,
+		    int level, int *already, struct errbuf *e)
+{
+	const char *name = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
+	struct strbuf key = STRBUF_INIT;
+	char hex[ZSTREAM_SHA256_HEX], again[ZSTREAM_SHA256_HEX];
+	struct repo_writer *w = NULL;
+	struct zstream *z = NULL;
+	struct zhash *h = NULL;
+	json_t *keys = NULL, *k;
+	char *buf = malloc(CHUNK);
+	size_t i, got;
+	int rc, fd = -1;
+
+	*already = 0;
+	if (!buf)
+		abort();
+	if (!walarchive_name_valid(name)) {
+		rc = errbuf_set(e, BL_EUSAGE, "wal-push %s: expected a WAL file name "
+				"(000000010000000000000002, 00000002.history, ...)", path);
+		goto out;
+	}
+	rc = hash_file(path, buf, hex, e);
+	if (rc)
+		goto out;
+	name_prefix(project, db, name, &key);
+	rc = find_copies(r, key.buf, &keys, e);
+	if (rc)
+		goto out;
+	json_array_foreach(keys, i, k) {
+		const char *have = json_string_value(k) + key.len;
+
+		if (!strncmp(have, hex, 64)) {
+			*already = 1;
+			goto out;
+		}
+		rc = errbuf_set(e, BL_EFAIL, "wal file %s is already archived with different "
+				"content (archived sha256 %.16s..., this file %.16s...): refusing to "
+				"replace it", name, have, hex);
+		goto out;
+	}
+	strbuf_addf(&key, "%s.zst", hex);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		rc = errbuf_errno(e, BL_EFAIL, errno, "cannot open %s", path);
+		goto out;
+	}
+	rc = repo_writer_open(r, key.buf, -1, &w, e);
+	if (!rc)
+		rc = zstream_compress_new(level, 1, writer_sink, w, &z, e);
+	if (rc)
+		goto out;
+	h = zhash_new();
+	while (!(rc = read_fd(fd, buf, CHUNK, &got, path, e)) && got) {
+		zhash_update(h, buf, got);
+		rc = zstream_write(z, buf, got, e);
+		if (rc)
+			goto out;
+	}
+	if (!rc)
+		rc = zstream_finish(z, e);
+	if (rc)
+		goto out;
+	zhash_final(h, again);
+	if (strcmp(hex, again)) {
+		rc = errbuf_set(e, BL_EFAIL, "%s changed while it was archived", path);
+		goto out;
+	}
+	rc = repo_writer_commit(w, e);
+	w = NULL;
+out:
+	repo_writer_abort(w);
+	zstream_free(z);
+	zhash_free(h);
+	if (fd >= 0)
+		close(fd);
+	json_decref(keys);
+	strbuf_release(&key);
+	free(buf);
+	return rc;
+}
+
+struct fetch_sink {
+	int fd;
+	const char *tmp;
+	struct zhash *h;
+};
+
+static int fetch_sink_fn(void *ctx, const void *buf, size_t len, struct errbuf *e)
+{
+	struct fetch_sink *s = ctx;
+	const char *p = buf;
+
+	zhash_update(s->h, buf, len);
+	while (len) {
+		ssize_t n = write(s->fd, p, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return errbuf_errno(e, BL_EFAIL, errno, "cannot write %s", s->tmp);
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+static void report(const struct errbuf *e)
+{
+	const char *path = getenv(WALARCHIVE_REPORT_ENV);
+	int fd;
+
+	if (!path || !*path)
+		return;
+	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return;
+	if (write(fd, e->msg, strlen(e->msg)) < 0 || write(fd, "\n", 1) < 0)
+		log_warn("cannot record a wal-fetch failure in %s", path);
+	close(fd);
+}
+
+int walarchive_fetch(struct repo *r, const char *project, const char *db, const char *name,
+		     const char *dest, int *missing, struct errbuf *e)
+{
+	struct strbuf prefix = STRBUF_INIT, tmp = STRBUF_INIT;
+	struct repo_reader *rd = NULL;
+	struct zstream *z = NULL;
+	struct fetch_sink s = { -1, NULL, NULL };
+	char hex[ZSTREAM_SHA256_HEX];
+	const char *key = NULL;
+	json_t *keys = NULL;
+	char *buf = malloc(CHUNK);
+	size_t got;
+	int rc;
+
+	*missing = 0;
+	if (!buf)
+		abort();
+	if (!walarchive_name_valid(name)) {
+		rc = errbuf_set(e, BL_EUSAGE, "wal-fetch %s: expected a WAL file name", name);
+		goto out;
+	}
+	name_prefix(project, db, name, &prefix);
+	rc = find_copies(r, prefix.buf, &keys, e);
+	if (rc)
+		goto out;
+	if (!json_array_size(keys)) {
+		*missing = 1;
+		rc = errbuf_set(e, BL_EFAIL, "wal file %s is not in the archive (%s/%s)", name,
+				repo_describe(r), prefix.buf);
+		goto out;
+	}
+	if (json_array_size(keys) > 1) {
+		rc = errbuf_set(e, BL_EVERIFY, "wal file %s is archived twice with different "
+				"content (%s, %s)", name, json_string_value(json_array_get(keys, 0)),
+				json_string_value(json_array_get(keys, 1)));
+		goto out;
+	}
+	key = json_string_value(json_array_get(keys, 0));
+	strbuf_addf(&tmp, "%s.ballast-tmp", dest);
+	s.tmp = tmp.buf;
+	s.h = zhash_new();
+	s.fd = open(tmp.buf, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (s.fd < 0) {
+		rc = errbuf_errno(e, BL_EFAIL, errno, "cannot create %s", tmp.buf);
+		goto out;
+	}
+	rc = repo_reader_open(r, key, &rd, e);
+	if (!rc)
+		rc = zstream_decompress_new(fetch_sink_fn, &s, &z, e);
+	if (rc)
+		goto out;
+	while (!(rc = repo_reader_read(rd, buf, CHUNK, &got, e)) && got) {
+		rc = zstream_write(z, buf, got, e);
+		if (rc)
+			break;
+	}
+	if (!rc)
+		rc = zstream_finish(z, e);
+	if (rc) {
+		char why[ERRBUF_MSG_MAX];
+
+		memcpy(why, e->msg, sizeof(why));
+		if (rc == BL_EVERIFY || strstr(why, "zstd"))
+			rc = errbuf_set(e, BL_EVERIFY, "wal file %s in the archive is damaged (%s): %s",
+					name, key, why);
+		goto out;
+	}
+	zhash_final(s.h, hex);
+	if (strncmp(hex, key + prefix.len, 64)) {
+		rc = errbuf_set(e, BL_EVERIFY, "wal file %s in the archive is damaged (%s): its "
+				"content hashes to sha256 %.16s...", name, key, hex);
+		goto out;
+	}
+	if (fsync(s.fd) < 0 || close(s.fd) < 0) {
+		s.fd = -1;
+		rc = errbuf_errno(e, BL_EFAIL, errno, "cannot write %s", tmp.buf);
+		goto out;
+	}
+	s.fd = -1;
+	if (rename(tmp.buf, dest) < 0) {
+		rc = errbuf_errno(e, BL_EFAIL, errno, "cannot rename %s to %s", tmp.buf, dest);
+		goto out;
+	}
+out:
+	if (s.fd >= 0)
+		close(s.fd);
+	if (rc && tmp.len)
+		unlink(tmp.buf);
+	if (rc && !*missing)
+		report(e);
+	repo_reader_close(rd);
+	zstream_free(z);
+	zhash_free(s.h);
+	json_decref(keys);
+	strbuf_release(&prefix);
+	strbuf_release(&tmp);
+	free(buf);
+	return rc;
+}
+
+struct lister {
+	size_t plen;
+	json_t *names;
+};
+
+static int list_fn(void *ctx, const struct repo_entry *ent, struct errbuf *e)
+{
+	struct lister *l = ctx;
+	const char *rest = ent->key + l->plen, *slash = strchr(rest, '/'), *dash;
+	char name[64];
+
+	(void)e;
+	if (ent->tmp || !slash)
+		return 0;
+	dash = strrchr(slash + 1, '-');
+	/* exactly <name>-<64 hex>.zst: anything else is not an archived file */
+	if (!dash || (size_t)(dash - slash - 1) >= sizeof(name) || strlen(dash) != 1 + 64 + 4 ||
+	    strcmp(dash + 65, ".zst"))
+		return 0;
+	snprintf(name, sizeof(name), "%.*s", (int)(dash - slash - 1), slash + 1);
+	if (walarchive_name_valid(name))
+		json_object_set_new(l->names, name, json_string(ent->key));
+	return 0;
+}
+
+int walarchive_list(struct repo *r, const char *project, const char *db, json_t **names,
+		    struct errbuf *e)
+{
+	struct strbuf prefix = STRBUF_INIT;
+	struct lister l;
+	int rc;
+
+	walarchive_prefix(project, db, &prefix);
+	l.plen = prefix.len;
+	l.names = json_object();
+	rc = repo_list(r, prefix.buf, list_fn, &l, e);
+	if (rc)
+		json_decref(l.names);
+	else
+		*names = l.names;
+	strbuf_release(&prefix);
+	return rc;
+}
+
+/* A segment name's number (16 MiB segments: 256 per log file). */
+static unsigned long long segno(const char *name)
+{
+	char log[9], seg[9];
+
+	snprintf(log, sizeof(log), "%.8s", name + 8);
+	snprintf(seg, sizeof(seg), "%.8s", name + 16);
+	return strtoull(log, NULL, 16) * 256 + strtoull(seg, NULL, 16);
+}
+
+void walarchive_gap(json_t *names, unsigned tli, const char *stop_wal, struct strbuf *gap)
+{
+	/* The base backup carries the WAL up to its stop segment (-X fetch):
+	 * the archive must hold every segment after it. */
+	unsigned long long first = segno(stop_wal) + 1, last = 0, n;
+	char want[40];
+	const char *k;
+	json_t *v;
+
+	strbuf_reset(gap);
+	json_object_foreach(names, k, v) {
+		char t[9];
+
+		if (strlen(k) < 24 || (k[24] == '.' && strcmp(k + 24, ".partial")))
+			continue;
+		snprintf(t, sizeof(t), "%.8s", k);
+		if (strtoul(t, NULL, 16) == tli && segno(k) > last)
+			last = segno(k);
+	}
+	for (n = first; n <= last; n++) {
+		snprintf(want, sizeof(want), "%08X%08X%08X", tli, (unsigned)(n / 256),
+			 (unsigned)(n % 256));
+		if (json_object_get(names, want))
+			continue;
+		strcat(want, ".partial");
+		if (json_object_get(names, want))
+			continue;
+		strbuf_addf(gap, "%.24s", want);
+		return;
+	}
+}

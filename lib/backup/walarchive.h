@@ -1,0 +1,66 @@
+/*
+ * walarchive: the WAL archive of a physical database in the repository,
+ * behind `wal-push` (archive_command) and `wal-fetch` (restore_command).
+ *
+ * Contract: every WAL file (segments "000000010000000000000002", their
+ * ".partial" twins, backup history "….00000028.backup" and timeline history
+ * "00000002.history" files) is one object
+ *   <project>/wal/<db>/<first 16 characters, or "history">/<name>-<sha256>.zst
+ * whose name carries the SHA-256 of the raw file, so the object is its own
+ * checksum record and is committed in one atomic step (repo writer); its
+ * bytes are zstd (and, with "encryption", age through repo_crypt below).
+ *
+ * walarchive_push() hashes the file, then: the same name with the same
+ * hash already stored is success (PostgreSQL retries an archive_command
+ * whose exit it did not see); with another hash it is BL_EFAIL naming the
+ * file and both hashes, and nothing is written; otherwise it compresses the
+ * file into the repository (the file is hashed again on the way and a
+ * change in between fails). Names that are not WAL file names are
+ * BL_EUSAGE (they become keys).
+ *
+ * walarchive_fetch() writes the named file to dest (through dest.ballast-tmp
+ * and a rename, so dest is never half written). A name not in the archive
+ * is BL_EFAIL with *missing = 1 (restore_command's "no such file"; the
+ * server probes for files that may not exist); an object that does not
+ * decompress or whose content does not hash to its name is BL_EVERIFY
+ * naming the object. When $BALLAST_WAL_FETCH_REPORT names a file, every
+ * failure but a missing file also appends its one-line error there, so a
+ * point-in-time restore (pitr) that started the server learns that a
+ * "missing" WAL file was really a damaged one.
+ *
+ * walarchive_list() maps every stored WAL file name to its key (a JSON
+ * object); walarchive_gap() finds the first segment missing on a timeline.
+ */
+#ifndef BALLAST_WALARCHIVE_H
+#define BALLAST_WALARCHIVE_H
+
+#include <jansson.h>
+
+#include "config.h"
+#include "errbuf.h"
+#include "repo.h"
+#include "strbuf.h"
+
+#define WALARCHIVE_REPORT_ENV "BALLAST_WAL_FETCH_REPORT"
+
+/* The "databases" entry the WAL commands work on: the one named name, or
+ * the only physical database when name is NULL. BL_EUSAGE otherwise. */
+int walarchive_db(const struct config *cfg, const char *name, json_t **db, struct errbuf *e);
+/* 1 for a WAL file name PostgreSQL archives or restores. */
+int walarchive_name_valid(const char *name);
+/* "<project>/wal/<db>/" */
+void walarchive_prefix(const char *project, const char *db, struct strbuf *out);
+
+int walarchive_push(struct repo *r, const char *project, const char *db, const char *path,
+		    int level, int *already, struct errbuf *e);
+int walarchive_fetch(struct repo *r, const char *project, const char *db, const char *name,
+		     const char *dest, int *missing, struct errbuf *e);
+int walarchive_list(struct repo *r, const char *project, const char *db, json_t **names,
+		    struct errbuf *e);
+/* The first segment of timeline tli missing from names after stop_wal (the
+ * segment a base backup ends in; it carries that WAL itself) up to the
+ * newest segment of that timeline stored (a ".partial" counts as the
+ * segment), into gap ("" when there is none). */
+void walarchive_gap(json_t *names, unsigned tli, const char *stop_wal, struct strbuf *gap);
+
+#endif
