@@ -13,9 +13,12 @@ static const struct cli_command commands[] = {
 	  "  --dry-run            print the plan instead (as 'plan')" },
 	{ "rollback", cmd_rollback, "go back to the previous (or a given) release",
 	  "rollback ENV [--to RELEASE] [--lock-wait SECONDS]\n\n"
-	  "Complete an interrupted deploy, or go back to the previous release (or RELEASE):\n"
-	  "schema down to its version (restore the snapshot if refused and allowed), its\n"
-	  "images up, verify. Exit 0 when verified, 4 when not, 2 for an unknown release." },
+	  "Complete an interrupted deploy, or go back to the previous release (or RELEASE,\n"
+	  "any kept one): its bundle is proven first (every file's sha256), then the schema\n"
+	  "goes down to its version (restore the snapshot if refused and allowed), and compose\n"
+	  "runs the bundle's compose file and env file with every image pinned to the digest\n"
+	  "recorded at deploy time; verify. Exit 0 when verified, 4 when not or when the\n"
+	  "bundle is incomplete or altered, 2 for a release never deployed or no longer kept." },
 	{ "plan", cmd_plan, "print the steps and commands a deploy would run",
 	  "plan ENV --release TAG [--migrations DIR]\n\n"
 	  "Print every step and the exact command a deploy would run; runs nothing\n"
@@ -27,6 +30,13 @@ static const struct cli_command commands[] = {
 	{ "history", cmd_history, "past deploys and rollbacks of an environment",
 	  "history ENV [-n COUNT]\n\n"
 	  "Past deploys and rollbacks, oldest first (last 20; -n 0 for all)." },
+	{ "releases", cmd_releases, "the release bundles kept on the target",
+	  "releases ENV\n\n"
+	  "The release bundles kept under <app_dir>/.ballast/releases/, oldest first: release,\n"
+	  "current or previous, when it last ran, the last result, schema version and every\n"
+	  "service's image digest. An incomplete bundle (no bundle.json) is marked: rollback\n"
+	  "refuses it. environments.ENV.releases_keep (default 5) bundles are kept after each\n"
+	  "successful deploy, and always the current and the previous release." },
 	{ "lock", cmd_lock, "show, take or release the deploy lock",
 	  "lock ENV status|acquire -m MSG [--ttl DURATION]|release [--force]\n\n"
 	  "acquire takes the lock for operators (no expiry unless --ttl); release\n"

@@ -1120,6 +1120,56 @@ out:
 	return rc;
 }
 
+int compose_service_images(const char *text, size_t len, const char *name, json_t **services,
+			   struct errbuf *e)
+{
+	yaml_parser_t parser;
+	yaml_document_t doc;
+	int have_parser = 0, have_doc = 0, rc = 0;
+	yaml_node_t *root, *svcs;
+
+	*services = NULL;
+	if (len > COMPOSE_LINT_MAX_BYTES)
+		return errbuf_set(e, BL_EUSAGE, "%s: %zu bytes is too large for a compose file", name,
+				  len);
+	if (!yaml_parser_initialize(&parser))
+		return errbuf_set(e, BL_EFAIL, "%s: cannot initialise the YAML parser", name);
+	have_parser = 1;
+	yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
+	if (!yaml_parser_load(&parser, &doc)) {
+		/* no parser message: it may quote a line of the text */
+		rc = errbuf_set(e, BL_EUSAGE, "%s:%zu: invalid YAML", name,
+				parser.problem_mark.line + 1);
+		goto out;
+	}
+	have_doc = 1;
+	root = yaml_document_get_root_node(&doc);
+	svcs = is_map(root) ? map_get(&doc, root, "services") : NULL;
+	if (!is_map(svcs)) {
+		rc = errbuf_set(e, BL_EUSAGE, "%s: expected a compose file with a services mapping",
+				name);
+		goto out;
+	}
+	*services = json_object();
+	for (yaml_node_pair_t *p = svcs->data.mapping.pairs.start;
+	     p < svcs->data.mapping.pairs.top; p++) {
+		yaml_node_t *k = yget(&doc, p->key), *v = yget(&doc, p->value);
+		const char *img = sval(map_get(&doc, v, "image"));
+
+		if (!sval(k))
+			continue;
+		json_object_set_new(*services, sval(k),
+				    json_pack("{s:s?, s:b}", "image", img, "build",
+					      map_get(&doc, v, "build") != NULL));
+	}
+out:
+	if (have_doc)
+		yaml_document_delete(&doc);
+	if (have_parser)
+		yaml_parser_delete(&parser);
+	return rc;
+}
+
 int compose_lint_file(const char *path, struct compose_lint *out, struct errbuf *e)
 {
 	struct strbuf sb = STRBUF_INIT;

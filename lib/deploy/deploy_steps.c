@@ -81,6 +81,10 @@ int drun_complete_pending(struct run *outer, enum deploy_result *res, struct err
 	tg.release = cur;
 	tg.images = images;
 	tg.backup_id = r.backup_id;
+	drun_load_state_bundle(&r, r.state, cur, &r.prev_bundle, &r.have_prev_bundle);
+	tg.bundle = r.have_prev_bundle ? &r.prev_bundle : NULL;
+	if (tg.bundle)
+		r.history_bundle = deploy_bundle_ref(tg.bundle);
 	if (json_is_integer(json_object_get(pending, "schema_before"))) {
 		tg.schema = json_integer_value(json_object_get(pending, "schema_before"));
 		tg.schema_known = 1;
@@ -163,6 +167,9 @@ int deploy_run(struct deploy_env *env, const struct deploy_opts *o, enum deploy_
 	if (json_is_string(json_object_get(r.state, "release")))
 		r.prev_release = strdup(json_string_value(json_object_get(r.state, "release")));
 	r.prev_images = json_incref(json_object_get(r.state, "images"));
+	/* read (and proven) before this deploy stages anything: a redeploy of
+	 * the running release rewrites the same directory */
+	drun_load_state_bundle(&r, r.state, r.prev_release, &r.prev_bundle, &r.have_prev_bundle);
 
 	if ((rc = drun_hook(&r, "pre-deploy", e)))
 		goto failed;
@@ -179,6 +186,16 @@ int deploy_run(struct deploy_env *env, const struct deploy_opts *o, enum deploy_
 		if ((rc = drun_hook(&r, "post-snapshot", e)))
 			goto failed;
 	}
+	/* The bundle: this release's compose file, env file and environment
+	 * section, then its migrations, all under .ballast/ (nothing outside it
+	 * changes before migrate); pull already reads the bundle's files. */
+	deploy_bundle_init(&r.bundle, env, o->release);
+	r.have_bundle = 1;
+	t = drun_step_begin("bundle", r.bundle.dir.buf);
+	rc = deploy_bundle_stage(env, &r.bundle, e);
+	drun_step_end(&r, "bundle", t, rc, e);
+	if (rc)
+		goto failed;
 	if (r.use_migrate) {
 		struct strbuf rel = STRBUF_INIT;
 
@@ -187,14 +204,23 @@ int deploy_run(struct deploy_env *env, const struct deploy_opts *o, enum deploy_
 		strbuf_release(&rel);
 		t = drun_step_begin("upload", r.remote_dir.buf);
 		rc = drun_upload_migrations(&r, e);
+		if (!rc)
+			rc = deploy_bundle_add_local_tree(&r.bundle, r.local_migrations, "migrations", e);
 		drun_step_end(&r, "upload", t, rc, e);
 		if (rc)
 			goto failed;
 	}
 	if (interrupt_signal)
 		goto interrupted;
+	r.compose_bundle = &r.bundle;
 	if ((rc = drun_compose_step(&r, "pull", o->release, pull, r.new_images, e)))
 		goto failed;
+	t = drun_step_begin("pin", "every service's image to its digest");
+	rc = drun_pin(&r, &r.bundle, r.new_images, e);
+	drun_step_end(&r, "pin", t, rc, e);
+	if (rc)
+		goto failed;
+	r.history_bundle = deploy_bundle_ref(&r.bundle);
 	if ((rc = drun_hook(&r, "pre-up", e)))
 		goto failed;
 	if (interrupt_signal)
@@ -237,6 +263,10 @@ int deploy_run(struct deploy_env *env, const struct deploy_opts *o, enum deploy_
 			json_object_set_new(r.state, "previous_release", json_string(r.prev_release));
 		if (r.prev_images)
 			json_object_set(r.state, "previous_images", r.prev_images);
+		if (json_object_get(r.state, "bundle"))
+			json_object_set(r.state, "previous_bundle", json_object_get(r.state, "bundle"));
+		else
+			json_object_del(r.state, "previous_bundle");
 		if (json_is_integer(json_object_get(r.state, "schema_version")))
 			json_object_set(r.state, "previous_schema_version",
 					json_object_get(r.state, "schema_version"));
@@ -245,13 +275,28 @@ int deploy_run(struct deploy_env *env, const struct deploy_opts *o, enum deploy_
 		else
 			json_object_del(r.state, "backup_id");
 	}
-	drun_state_set_release(r.state, o->release, r.new_images, r.use_migrate, r.schema_after);
+	drun_state_set_release(r.state, o->release, r.new_images, r.use_migrate, r.schema_after,
+			       &r.bundle);
 	rc = deploy_state_write(env, r.state, e);
 	drun_step_end(&r, "record", t, rc, e);
 	if (rc)
 		goto failed;
 	res = DEPLOY_DEPLOYED;
 	drun_history(&r, r.prev_release, o->release, r.new_images, res, NULL);
+	{
+		json_t *removed = json_array(), *v;
+		struct errbuf pe = ERRBUF_INIT;
+		const char *prev = json_string_value(json_object_get(r.state, "previous_release"));
+		size_t i;
+
+		/* after the record: a failed prune costs disk space, not the deploy */
+		if (deploy_bundle_prune(env, env->releases_keep, o->release, prev, removed, &pe))
+			log_warn("release bundles: %s", pe.msg);
+		json_array_foreach(removed, i, v)
+			log_info("release bundles: removed %s (releases_keep %lld)", json_string_value(v),
+				 env->releases_keep);
+		json_decref(removed);
+	}
 	drun_hook_warn(&r, "post-verify");
 	goto unlock;
 
@@ -281,6 +326,7 @@ failed:
 	tg.schema_known = r.schema_known;
 	tg.backup_id = r.backup_id;
 	tg.migrate_dir = r.remote_dir.len ? r.remote_dir.buf : NULL;
+	tg.bundle = r.have_prev_bundle ? &r.prev_bundle : NULL;
 	{
 		/* A signal already delivered must not stop the rollback itself. */
 		int sig = interrupt_hold();
