@@ -56,6 +56,21 @@ void deploy_bundle_release(struct deploy_bundle *b)
 	memset(b, 0, sizeof(*b));
 }
 
+static const char *base_name(const char *p)
+{
+	const char *s = strrchr(p, '/');
+
+	return s ? s + 1 : p;
+}
+
+void deploy_bundle_expect(const struct deploy_env *env, struct deploy_bundle *b, int pinned)
+{
+	json_array_clear(b->compose);
+	json_array_append_new(b->compose, json_pack("s+", "compose/", base_name(env->compose_file)));
+	b->has_env = env->env_file != NULL;
+	b->pinned = pinned;
+}
+
 static void bundle_path(const struct deploy_bundle *b, const char *rel, struct strbuf *out)
 {
 	strbuf_reset(out);
@@ -103,13 +118,6 @@ static int copy_in(struct deploy_env *env, struct deploy_bundle *b, const char *
 	strbuf_release(&text);
 	strbuf_release(&src);
 	return rc;
-}
-
-static const char *base_name(const char *p)
-{
-	const char *s = strrchr(p, '/');
-
-	return s ? s + 1 : p;
 }
 
 int deploy_bundle_stage(struct deploy_env *env, struct deploy_bundle *b, struct errbuf *e)

@@ -55,6 +55,9 @@ struct deploy_bundle {
 void deploy_bundle_init(struct deploy_bundle *b, const struct deploy_env *env,
 			const char *release);
 void deploy_bundle_release(struct deploy_bundle *b);
+/* The files a bundle of this environment has once staged (and, with
+ * pinned, committed with digests), without reading anything: for plan. */
+void deploy_bundle_expect(const struct deploy_env *env, struct deploy_bundle *b, int pinned);
 
 /* Remove bundle.json (the bundle is incomplete from here on), then copy the
  * compose file and the env file from app_dir into the bundle and write

@@ -404,11 +404,14 @@ static void plan_hooks(struct deploy_env *env, json_t *plan, const char *phase)
 }
 
 static void plan_compose(struct deploy_env *env, json_t *plan, const char *step, const char *what,
-			 const char *const *args, json_t *images)
+			 const char *const *args, json_t *images, const struct deploy_bundle *b)
 {
 	struct strvec argv = STRVEC_INIT, vars = STRVEC_INIT;
 
-	deploy_env_compose_argv(env, args, &argv);
+	if (b)
+		deploy_bundle_compose_argv(env, b, args, &argv);
+	else
+		deploy_env_compose_argv(env, args, &argv);
 	deploy_env_image_vars(images, &vars);
 	plan_add(env, plan, step, what, &argv, &vars, env->app_dir);
 	strvec_clear(&argv);
@@ -435,9 +438,12 @@ int deploy_plan(struct deploy_env *env, const struct deploy_opts *o, json_t *pla
 	json_t *state = NULL, *images = NULL, *prev_images;
 	const char *cur, *db = drun_restore_db_name(env);
 	struct up_args ua;
+	struct deploy_bundle nb, pb;
 	char *local = NULL;
-	int rc;
+	int rc, prev_bundle = 0;
 
+	deploy_bundle_init(&nb, env, o->release);
+	memset(&pb, 0, sizeof(pb));
 	if ((rc = deploy_state_read(env, &state, e)))
 		goto out;
 	if ((rc = deploy_local_migrations(env, o->migrations_dir, &local, e)))
@@ -469,7 +475,7 @@ int deploy_plan(struct deploy_env *env, const struct deploy_opts *o, json_t *pla
 		strvec_push(&argv, env->app_dir);
 		plan_add(env, plan, "preflight", "disk space", &argv, NULL, NULL);
 		strvec_clear(&argv);
-		plan_compose(env, plan, "preflight", "compose present", vargs, NULL);
+		plan_compose(env, plan, "preflight", "compose present", vargs, NULL, NULL);
 	}
 	if (env->snapshot || env->data_restore != DEPLOY_RESTORE_NEVER) {
 		const char *a[] = { "--version", NULL };
@@ -499,6 +505,11 @@ int deploy_plan(struct deploy_env *env, const struct deploy_opts *o, json_t *pla
 		strbuf_release(&label);
 		plan_hooks(env, plan, "post-snapshot");
 	}
+	strbuf_reset(&sb);
+	strbuf_addf(&sb, "%s (%s%s%s, environment.json)", nb.dir.buf, env->compose_file,
+		    env->env_file ? ", " : "", env->env_file ? env->env_file : "");
+	plan_add(env, plan, "bundle", sb.buf, NULL, NULL, NULL);
+	deploy_bundle_expect(env, &nb, 0);
 	if (local) {
 		strbuf_addf(&ver, "releases/%s/migrations", o->release);
 		deploy_env_state_path(env, ver.buf, &remote);
@@ -506,14 +517,17 @@ int deploy_plan(struct deploy_env *env, const struct deploy_opts *o, json_t *pla
 		strbuf_addf(&sb, "%s -> %s", local, remote.buf);
 		plan_add(env, plan, "upload", sb.buf, NULL, NULL, NULL);
 	}
-	plan_compose(env, plan, "pull", o->release, (const char *const[]){ "pull", NULL }, images);
+	plan_compose(env, plan, "pull", o->release, (const char *const[]){ "pull", NULL }, images, &nb);
+	plan_compose(env, plan, "pin", "every service's image (then docker image inspect of each)",
+		     (const char *const[]){ "config", NULL }, images, &nb);
+	deploy_bundle_expect(env, &nb, 1);
 	plan_hooks(env, plan, "pre-up");
 	if (local) {
 		const char *a[] = { "up", "--release", o->release, "--dir", remote.buf, "--json", NULL };
 
 		plan_tool(env, plan, "migrate", o->release, 0, a);
 	}
-	plan_compose(env, plan, "up", o->release, drun_up_args(env, &ua), images);
+	plan_compose(env, plan, "up", o->release, drun_up_args(env, &ua), images, &nb);
 	for (size_t i = 0; i < env->nhealth; i++) {
 		const struct http_check *c = &env->health[i];
 
@@ -527,7 +541,7 @@ int deploy_plan(struct deploy_env *env, const struct deploy_opts *o, json_t *pla
 		plan_add(env, plan, "verify", sb.buf, NULL, NULL, NULL);
 	}
 	plan_compose(env, plan, "verify", "compose services' health",
-		     (const char *const[]){ "ps", "--format", "json", NULL }, images);
+		     (const char *const[]){ "ps", "--format", "json", NULL }, images, &nb);
 	strbuf_reset(&sb);
 	deploy_env_state_path(env, "state.json", &sb);
 	strbuf_addstr(&sb, ", history.jsonl");
@@ -562,12 +576,23 @@ int deploy_plan(struct deploy_env *env, const struct deploy_opts *o, json_t *pla
 					  "only if the downgrade is refused or fails", 1, ra);
 			}
 		}
-		plan_compose(env, plan, "rollback-up", cur, drun_up_args(env, &ua), prev_images);
+		/* state.json names the running release's bundle: its own files and
+		 * digests (proven when the rollback runs) */
+		if (json_object_get(state, "bundle")) {
+			deploy_bundle_init(&pb, env, cur);
+			deploy_bundle_expect(env, &pb, 1);
+			prev_bundle = 1;
+		}
+		plan_compose(env, plan, "rollback-up", cur, drun_up_args(env, &ua), prev_images,
+			     prev_bundle ? &pb : NULL);
 		plan_add(env, plan, "rollback-verify", "the same checks, for the previous release", NULL,
 			 NULL, NULL);
 		plan_hooks(env, plan, "post-rollback");
 	}
 out:
+	deploy_bundle_release(&nb);
+	if (prev_bundle)
+		deploy_bundle_release(&pb);
 	free(local);
 	json_decref(images);
 	json_decref(state);
