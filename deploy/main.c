@@ -44,8 +44,9 @@ static const struct cli_command commands[] = {
 	{ "check", cmd_check, "run the preflight checks only",
 	  "check ENV\n\n"
 	  "Preflight only: connection, app dir, compose and env files, disk space, compose,\n"
-	  "ballast binaries and schema on the target, current health. Exit 1 when a check\n"
-	  "fails, 4 when only the health check does." },
+	  "ballast binaries and schema on the target, current health; then every kept release\n"
+	  "bundle's pinned images, on the target's engine or in their registry. Exit 1 when a\n"
+	  "check fails, 4 when only the health check does." },
 	{ "lint", cmd_lint, "check a compose file against the hardening rules",
 	  "lint ENV|--file COMPOSE" },
 	{ "tag-for-ref", cmd_tag_for_ref, "print the image tag a git ref deploys as",

@@ -57,7 +57,9 @@ int deploy_rollback(struct deploy_env *env, const struct deploy_opts *o,
 		    enum deploy_result *result, struct errbuf *e);
 
 /* Preflight only: every check, reported into checks (an array of
- * {"check","ok","detail"}); BL_EFAIL when one failed (health: BL_EVERIFY). */
+ * {"check","ok","detail"}), and then "bundles": every kept release bundle's
+ * pinned images are on the target's engine or in their registry (a
+ * rollback needs them); BL_EFAIL when one failed (health: BL_EVERIFY). */
 int deploy_preflight_report(struct deploy_env *env, const char *release, json_t *checks,
 			    struct errbuf *e);
 

@@ -112,6 +112,16 @@ run_deploy deploy qa --release v5
 check "after v5: v1 (previous, the oldest) kept" test -f "$B1/bundle.json"
 check "after v5: v5 (current) kept" test -f "$(bundle v5)/bundle.json"
 check "after v5: v4 gone" test ! -e "$(bundle v4)"
+# ---- check: a kept bundle whose pinned image is gone ----
+run_deploy check qa
+check "check: the kept bundles' images are available" eq "$RC" 0
+check "check: says how many bundles it looked at" contains "$OUT" "2 kept release bundles, every pinned image available"
+json "$B1/bundle.json" .services.backend.digest > "$STANDIN/gone"
+run_deploy check qa
+check "check: a bundle whose image is gone fails (exit 1)" eq "$RC" 1
+check "check: names the release, the service and the digest" contains "$ERR" "release v1, service backend: $(json "$B1/bundle.json" .services.backend.digest) is neither on the target's engine nor in its registry"
+rm "$STANDIN/gone"
+
 run_deploy rollback qa --to v2
 check "rollback to a pruned release: exit 2" eq "$RC" 2
 check "rollback to a pruned release: says it is not kept" contains "$ERR" "release v2 is not kept"

@@ -303,6 +303,14 @@ check "bundles: the registry is down" test -z "$(curl -s -m 2 "http://$REG/v2/" 
 run_deploy rollback qa --to r2
 check "bundles: rollback with the registry down exits 0" eq "$RC" 0
 check "bundles: with the registry down r2 runs (marker two) on P2" eq "$(marker) $(port_release "$P2")" "two r2"
+# check: with the registry down, removing r1's image from the engine leaves
+# r1's bundle with nothing to roll back to, and check says so.
+run_deploy check qa
+check "bundles: check passes while every pinned image is local" eq "$RC" 0
+"$DOCKER" rmi "$(pinned r1)" >/dev/null 2>&1
+run_deploy check qa
+check "bundles: check fails for a bundle whose image is gone" eq "$RC" 1
+check "bundles: check names r1's service and digest" contains "$ERR" "release r1, service backend: $(pinned r1) is neither on the target's engine nor in its registry"
 run_deploy releases qa --json
 check "bundles: releases lists r1 r2 r3" eq "$(printf '%s' "$OUT" | tail -n1 | jq -r '[.releases[].release] | sort | join(" ")')" "r1 r2 r3"
 
