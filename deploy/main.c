@@ -2,7 +2,8 @@
 
 static const struct cli_command commands[] = {
 	{ "deploy", cmd_deploy, "snapshot, pull, migrate, up and verify a release",
-	  "deploy ENV --release TAG [--migrations DIR] [--lock-wait SECONDS] [--dry-run]\n\n"
+	  "deploy ENV --release TAG [--migrations DIR] [--lock-wait SECONDS] [--dry-run]\n"
+	  "           [--allow-mutable]\n\n"
 	  "lock, preflight, snapshot, upload migrations, pull, migrate, up, verify, record;\n"
 	  "on a failure after migrate began: schema down (or data restore), previous images up,\n"
 	  "verify. Last line and exit status: deployed (0), rolled-back or\n"
@@ -10,7 +11,9 @@ static const struct cli_command commands[] = {
 	  "change: 1 (2 for bad input, 3 when locked).\n"
 	  "  --migrations DIR     local migrations to upload (default: migrations_dir or migrations.dir)\n"
 	  "  --lock-wait SECONDS  wait this long for another run's lock (default 0)\n"
-	  "  --dry-run            print the plan instead (as 'plan')" },
+	  "  --dry-run            print the plan instead (as 'plan')\n"
+	  "  --allow-mutable      in an \"immutable\" environment, deploy `latest`, or a release\n"
+	  "                       whose tag now resolves to other digests than its kept bundle" },
 	{ "rollback", cmd_rollback, "go back to the previous (or a given) release",
 	  "rollback ENV [--to RELEASE] [--lock-wait SECONDS]\n\n"
 	  "Complete an interrupted deploy, or go back to the previous release (or RELEASE,\n"

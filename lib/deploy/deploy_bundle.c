@@ -354,6 +354,27 @@ out:
 	return rc;
 }
 
+int deploy_bundle_read_index(struct deploy_env *env, const struct deploy_bundle *b,
+			     json_t **index, struct errbuf *e)
+{
+	struct strbuf path = STRBUF_INIT, text = STRBUF_INIT;
+	int exists = 0, rc;
+
+	*index = NULL;
+	bundle_path(b, DEPLOY_BUNDLE_INDEX, &path);
+	rc = transport_read_file(env->t, path.buf, &text, BUNDLE_INDEX_MAX, &exists, e);
+	if (!rc && exists) {
+		*index = json_loadb(text.buf, text.len, 0, NULL);
+		if (!json_is_object(*index)) {
+			json_decref(*index);
+			*index = NULL;
+		}
+	}
+	strbuf_release(&path);
+	strbuf_release(&text);
+	return rc;
+}
+
 int deploy_bundle_load(struct deploy_env *env, struct deploy_bundle *b, struct errbuf *e)
 {
 	struct strbuf path = STRBUF_INIT, text = STRBUF_INIT;
@@ -465,8 +486,7 @@ static int by_created(const void *pa, const void *pb)
 
 int deploy_bundle_list(struct deploy_env *env, json_t **bundles, struct errbuf *e)
 {
-	struct strbuf dir = STRBUF_INIT, out = STRBUF_INIT, err = STRBUF_INIT, path = STRBUF_INIT;
-	struct strbuf text = STRBUF_INIT;
+	struct strbuf dir = STRBUF_INIT, out = STRBUF_INIT, err = STRBUF_INIT;
 	struct transport_stat st;
 	json_t **items = NULL;
 	size_t n = 0, cap = 0;
@@ -492,20 +512,18 @@ int deploy_bundle_list(struct deploy_env *env, json_t **bundles, struct errbuf *
 		goto out;
 	}
 	for (tok = strtok_r(out.buf, "\n", &save); tok; tok = strtok_r(NULL, "\n", &save)) {
+		struct deploy_bundle b;
 		json_t *idx = NULL, *item;
-		int exists = 0;
 
 		/* a release name is a tag: anything else is not a bundle
 		 * (upload's temporary directories) */
 		if (!deploy_tag_valid(tok))
 			continue;
-		strbuf_reset(&path);
-		strbuf_addf(&path, "%s/%s/%s", dir.buf, tok, DEPLOY_BUNDLE_INDEX);
-		strbuf_reset(&text);
-		if ((rc = transport_read_file(env->t, path.buf, &text, BUNDLE_INDEX_MAX, &exists, e)))
+		deploy_bundle_init(&b, env, tok);
+		rc = deploy_bundle_read_index(env, &b, &idx, e);
+		deploy_bundle_release(&b);
+		if (rc)
 			goto out;
-		if (exists)
-			idx = json_loadb(text.buf, text.len, 0, NULL);
 		item = json_pack("{s:s, s:b}", "release", tok, "complete", json_is_object(idx));
 		if (json_is_object(idx))
 			json_object_set(item, "index", idx);
@@ -528,8 +546,6 @@ out:
 	strbuf_release(&dir);
 	strbuf_release(&out);
 	strbuf_release(&err);
-	strbuf_release(&path);
-	strbuf_release(&text);
 	return rc;
 }
 

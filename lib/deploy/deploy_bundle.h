@@ -72,6 +72,10 @@ int deploy_bundle_add_local_tree(struct deploy_bundle *b, const char *local_dir,
  * images (VAR -> reference) and services. */
 int deploy_bundle_commit(struct deploy_env *env, struct deploy_bundle *b, json_t *images,
 			 json_t *services, struct errbuf *e);
+/* bundle.json as it is, unproven (NULL when there is none or it does not
+ * parse): for listing and comparing, never for running. */
+int deploy_bundle_read_index(struct deploy_env *env, const struct deploy_bundle *b,
+			     json_t **index, struct errbuf *e);
 /* Read bundle.json and prove every file it lists. */
 int deploy_bundle_load(struct deploy_env *env, struct deploy_bundle *b, struct errbuf *e);
 

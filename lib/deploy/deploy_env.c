@@ -281,6 +281,7 @@ int deploy_env_open(struct config *cfg, const char *name, int connect,
 	strbuf_addf(&sb, "%s/ballast.json", env->app_dir);
 	env->target_config = node_str(env->node, "config", sb.buf);
 	env->snapshot = json_is_true(json_object_get(env->node, "snapshot"));
+	env->immutable = json_is_true(json_object_get(env->node, "immutable"));
 	env->releases_keep = DEPLOY_RELEASES_KEEP_DEFAULT;
 	v = json_object_get(env->node, "releases_keep");
 	if (v && (config_json_int(v, &env->releases_keep) || env->releases_keep < 2)) {

@@ -45,6 +45,7 @@ struct deploy_env {
 	json_t *node;             /* environments.<name>, expanded */
 	json_t *raw_node;         /* the same as written: ${VAR}s, never the env file's values */
 	long long releases_keep;  /* release bundles kept on the target */
+	int immutable;            /* a release name always means the same image bytes */
 	char *app_dir;
 	char *compose_file;       /* as configured (relative to app_dir or absolute) */
 	char *env_file;           /* idem, may be NULL */

@@ -95,6 +95,10 @@ void drun_state_set_release(json_t *state, const char *release, json_t *images,
  * cannot be resolved stays on its tag, with the reason in bundle.json and
  * a warning. */
 int drun_pin(struct run *r, struct deploy_bundle *b, json_t *images, struct errbuf *e);
+/* environments.<env>.immutable: a release whose kept bundle pinned other
+ * digests than its tags name now is refused (BL_EVERIFY), before anything
+ * is staged. Pulls the tags (docker pull) to know. */
+int drun_check_immutable(struct run *r, struct errbuf *e);
 /* Load the bundle of the release state.json names (best effort, for a
  * rollback after a failure): 0 and a warning when it is not usable. */
 void drun_load_state_bundle(struct run *r, json_t *state, const char *release,

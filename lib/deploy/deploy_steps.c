@@ -142,6 +142,12 @@ int deploy_run(struct deploy_env *env, const struct deploy_opts *o, enum deploy_
 	*result = DEPLOY_ABORTED;
 	drun_run_init(&r, env, "deploy");
 	r.release = o->release;
+	if (env->immutable && !o->allow_mutable && !strcmp(o->release, "latest")) {
+		rc = errbuf_set(e, BL_EUSAGE,
+				"environment %s is immutable: \"latest\" names other bytes tomorrow; deploy a release tag, or give --allow-mutable",
+				env->name);
+		goto done;
+	}
 	if ((rc = deploy_local_migrations(env, o->migrations_dir, &r.local_migrations, e)))
 		goto done;
 	r.use_migrate = r.local_migrations != NULL;
@@ -180,6 +186,13 @@ int deploy_run(struct deploy_env *env, const struct deploy_opts *o, enum deploy_
 		goto failed;
 	if (interrupt_signal)
 		goto interrupted;
+	if (env->immutable && !o->allow_mutable) {
+		t = drun_step_begin("immutable", "the release's tags still name its kept bundle's digests");
+		rc = drun_check_immutable(&r, e);
+		drun_step_end(&r, "immutable", t, rc, e);
+		if (rc)
+			goto failed;
+	}
 	if (env->snapshot) {
 		if ((rc = drun_snapshot(&r, e)))
 			goto failed;

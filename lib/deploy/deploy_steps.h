@@ -45,6 +45,9 @@ struct deploy_opts {
 	const char *release;          /* deploy: the tag; rollback: --to (may be NULL) */
 	const char *migrations_dir;   /* local directory to upload; NULL = config */
 	long long lock_wait_ms;
+	/* an immutable environment takes `latest`, or a release whose tag now
+	 * names other bytes than its kept bundle, only with this */
+	int allow_mutable;
 };
 
 /* The whole sequence. *result is always set; the return value is the exit

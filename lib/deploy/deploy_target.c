@@ -471,3 +471,49 @@ int drun_pin(struct run *r, struct deploy_bundle *b, json_t *images, struct errb
 	strbuf_release(&out);
 	return rc;
 }
+
+int drun_check_immutable(struct run *r, struct errbuf *e)
+{
+	struct deploy_bundle old;
+	json_t *idx = NULL, *svc;
+	const char *name;
+	int rc;
+
+	deploy_bundle_init(&old, r->env, r->release);
+	if ((rc = deploy_bundle_read_index(r->env, &old, &idx, e)) || !idx)
+		goto out;
+	json_object_foreach(json_object_get(idx, "services"), name, svc) {
+		const char *img = json_string_value(json_object_get(svc, "image"));
+		const char *was = json_string_value(json_object_get(svc, "digest"));
+		const char *is;
+		struct strvec argv = STRVEC_INIT;
+		json_t *now;
+
+		if (!img || !was || strstr(img, "@sha256:"))
+			continue;
+		/* what the tag names in the registry today: pulling it moves
+		 * only the engine's tag, nothing that runs */
+		strvec_push_json(&argv, r->env->docker_command);
+		strvec_push(&argv, "pull");
+		strvec_push(&argv, "-q");
+		strvec_push(&argv, img);
+		rc = drun_target_run(r->env, &argv, NULL, NULL, NULL, (long)r->env->compose_timeout_ms, e);
+		strvec_clear(&argv);
+		if (rc)
+			goto out;
+		now = json_object();
+		rc = inspect_image(r, img, now, e);
+		is = json_string_value(json_object_get(now, "digest"));
+		if (!rc && (!is || strcmp(is, was)))
+			rc = errbuf_set(e, BL_EVERIFY,
+					"environment %s is immutable: release %s ran service %s as %s, but %s now resolves to %s; deploy it under a new release name, or give --allow-mutable",
+					r->env->name, r->release, name, was, img, is ? is : "an image without a digest");
+		json_decref(now);
+		if (rc)
+			goto out;
+	}
+out:
+	json_decref(idx);
+	deploy_bundle_release(&old);
+	return rc;
+}

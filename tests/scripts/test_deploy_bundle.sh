@@ -126,4 +126,30 @@ run_deploy rollback qa --to v2
 check "rollback to a pruned release: exit 2" eq "$RC" 2
 check "rollback to a pruned release: says it is not kept" contains "$ERR" "release v2 is not kept"
 
+# ---- immutable: `latest` and a re-pushed release tag are refused ----
+EXTRA=', "immutable": true' new_env immutable
+run_deploy deploy qa --release latest
+check "immutable: latest is refused with exit 2" eq "$RC" 2
+check "immutable: the refusal says why" contains "$ERR" "environment qa is immutable: \"latest\""
+check "immutable: nothing was deployed" test ! -e "$APP/.ballast/state.json"
+run_deploy deploy qa --release v1
+check "immutable: v1 deployed" eq "$RC" 0
+run_deploy deploy qa --release v1
+check "immutable: redeploying v1 with the same bytes works" eq "$RC" 0
+I1=$(json "$(bundle v1)/bundle.json" .services.backend.digest)
+mkdir -p "$STANDIN/images"
+echo "sha256:$(printf 'other bytes' | sha256sum | cut -c1-64)" > "$STANDIN/images/example_backend:v1"
+n=$(grep -c '"up"' "$STANDIN/calls.jsonl")
+run_deploy deploy qa --release v1
+check "immutable: v1 re-pushed with other bytes is refused with exit 4" eq "$RC" 4
+check "immutable: the refusal names the service and both digests" contains "$ERR" "release v1 ran service backend as $I1, but example/backend:v1 now resolves to example/backend@sha256:"
+check "immutable: the refusal is an abort" contains "$ERR" "aborted, nothing was changed"
+check "immutable: no up ran" eq "$(grep -c '"up"' "$STANDIN/calls.jsonl")" "$n"
+check "immutable: v1's bundle is untouched" eq "$(json "$(bundle v1)/bundle.json" .services.backend.digest)" "$I1"
+run_deploy deploy qa --release v1 --allow-mutable
+check "immutable: --allow-mutable deploys it" eq "$RC" 0
+check "immutable: --allow-mutable records the new digest" ne "$(json "$(bundle v1)/bundle.json" .services.backend.digest)" "$I1"
+run_deploy deploy qa --release latest --allow-mutable
+check "immutable: latest with --allow-mutable is deployed" eq "$RC" 0
+
 finish
