@@ -1,4 +1,3 @@
-#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -39,19 +38,14 @@ static void print_release(json_t *r)
 
 int cmd_releases(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e)
 {
-	static const struct option opts[] = { { NULL, 0, NULL, 0 } };
 	struct deploy_env *env = NULL;
 	json_t *rels = NULL, *r;
 	size_t i;
-	int c, rc;
+	int rc;
 
-	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1)
-		return cli_usage_error(ctx, e, "unknown option %s", argv[optind - 1]);
-	if (optind + 1 != argc)
+	if (argc != 2 || argv[1][0] == '-')
 		return cli_usage_error(ctx, e, "expected one environment");
-	if ((rc = cli_config(ctx, e)))
-		return rc;
-	if ((rc = deploy_env_open(ctx->cfg, argv[optind], 1, &env, e)))
+	if ((rc = cli_config(ctx, e)) || (rc = deploy_env_open(ctx->cfg, argv[1], 1, &env, e)))
 		return rc;
 	if ((rc = deploy_releases(env, &rels, e)))
 		goto out;

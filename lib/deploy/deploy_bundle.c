@@ -1,6 +1,5 @@
 #include "deploy_bundle.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -10,6 +9,7 @@
 #include <unistd.h>
 
 #include "deploy_state.h"
+#include "fsutil.h"
 #include "log.h"
 #include "transport.h"
 #include "xalloc.h"
@@ -194,58 +194,40 @@ static int hash_local_file(const char *path, char hex[ZSTREAM_SHA256_HEX], long 
 	return rc;
 }
 
-/* The same walk as transport_put_tree: regular files and directories. */
-static int add_tree(struct deploy_bundle *b, const char *dir, const char *rel, int depth,
-		    struct errbuf *e)
+struct add_tree {
+	struct deploy_bundle *b;
+	const char *rel;
+	struct strbuf key;
+};
+
+static int add_one(const char *path, const char *rel, const struct stat *st, void *arg,
+		   struct errbuf *e)
 {
-	struct strbuf lp = STRBUF_INIT, rp = STRBUF_INIT;
-	struct dirent *de;
-	DIR *d;
-	int rc = 0;
+	struct add_tree *at = arg;
+	char hex[ZSTREAM_SHA256_HEX];
+	long long size;
+	int rc;
 
-	if (depth > 32)
-		return errbuf_set(e, BL_EFAIL, "%s: directory tree deeper than 32 levels", dir);
-	d = opendir(dir);
-	if (!d)
-		return errbuf_errno(e, BL_EFAIL, errno, "cannot open directory %s", dir);
-	while ((de = readdir(d))) {
-		struct stat sb;
-
-		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-			continue;
-		strbuf_reset(&lp);
-		strbuf_addf(&lp, "%s/%s", dir, de->d_name);
-		strbuf_reset(&rp);
-		strbuf_addf(&rp, "%s/%s", rel, de->d_name);
-		if (stat(lp.buf, &sb)) {
-			rc = errbuf_errno(e, BL_EFAIL, errno, "cannot stat %s", lp.buf);
-			break;
-		}
-		if (S_ISDIR(sb.st_mode)) {
-			rc = add_tree(b, lp.buf, rp.buf, depth + 1, e);
-		} else if (S_ISREG(sb.st_mode)) {
-			char hex[ZSTREAM_SHA256_HEX];
-			long long size;
-
-			rc = hash_local_file(lp.buf, hex, &size, e);
-			if (!rc)
-				json_object_set_new(b->files, rp.buf,
-						    json_pack("{s:s, s:I}", "sha256", hex, "size",
-							      (json_int_t)size));
-		}
-		if (rc)
-			break;
-	}
-	closedir(d);
-	strbuf_release(&lp);
-	strbuf_release(&rp);
-	return rc;
+	if (S_ISDIR(st->st_mode))
+		return 0;
+	if ((rc = hash_local_file(path, hex, &size, e)))
+		return rc;
+	strbuf_reset(&at->key);
+	strbuf_addf(&at->key, "%s/%s", at->rel, rel);
+	json_object_set_new(at->b->files, at->key.buf,
+			    json_pack("{s:s, s:I}", "sha256", hex, "size", (json_int_t)size));
+	return 0;
 }
 
+/* The same walk as transport_put_tree, so the index lists what was put. */
 int deploy_bundle_add_local_tree(struct deploy_bundle *b, const char *local_dir,
 				 const char *rel, struct errbuf *e)
 {
-	return add_tree(b, local_dir, rel, 0, e);
+	struct add_tree at = { b, rel, STRBUF_INIT };
+	int rc = fs_walk(local_dir, add_one, &at, e);
+
+	strbuf_release(&at.key);
+	return rc;
 }
 
 /* A JSON string is a YAML flow scalar: any image or service name is safe. */

@@ -80,6 +80,8 @@ long long drun_step_begin(const char *step, const char *what);
 void drun_step_end(struct run *r, const char *step, long long t, int rc, struct errbuf *e);
 int drun_target_run(struct deploy_env *env, struct strvec *argv, struct strvec *vars,
 		      const char *dir, struct strbuf *out, long timeout_ms, struct errbuf *e);
+/* docker_command followed by args (image inspect, pull, ...). */
+void drun_docker_argv(struct run *r, const char *const *args, struct strvec *out);
 int drun_compose(struct run *r, const char *const *args, json_t *images, struct strbuf *out,
 		   struct errbuf *e);
 int drun_compose_step(struct run *r, const char *step, const char *what,

@@ -275,21 +275,14 @@ static int image_available(struct run *r, const char *ref, struct strbuf *why)
 	struct errbuf ie = ERRBUF_INIT, me = ERRBUF_INIT;
 	int ok = 1;
 
-	strvec_push_json(&argv, r->env->docker_command);
-	strvec_push(&argv, "image");
-	strvec_push(&argv, "inspect");
-	strvec_push(&argv, "--format");
-	strvec_push(&argv, "{{.Id}}");
-	strvec_push(&argv, ref);
+	drun_docker_argv(r, (const char *const[]){ "image", "inspect", "--format", "{{.Id}}", ref, NULL },
+			 &argv);
 	if (drun_target_run(r->env, &argv, NULL, NULL, NULL, (long)r->env->compose_timeout_ms, &ie)) {
 		strvec_clear(&argv);
-		strvec_push_json(&argv, r->env->docker_command);
-		strvec_push(&argv, "manifest");
-		strvec_push(&argv, "inspect");
 		/* a registry without TLS (a private one on the target's network)
 		 * must not read as "gone" */
-		strvec_push(&argv, "--insecure");
-		strvec_push(&argv, ref);
+		drun_docker_argv(r, (const char *const[]){ "manifest", "inspect", "--insecure", ref, NULL },
+				 &argv);
 		if (drun_target_run(r->env, &argv, NULL, NULL, NULL, (long)r->env->compose_timeout_ms,
 				    &me)) {
 			strbuf_addf(why, "%s is neither on the target's engine nor in its registry (%s)",

@@ -187,6 +187,13 @@ const char *const *drun_up_args(const struct deploy_env *env, struct up_args *u)
 	return u->v;
 }
 
+void drun_docker_argv(struct run *r, const char *const *args, struct strvec *out)
+{
+	strvec_push_json(out, r->env->docker_command);
+	for (const char *const *a = args; *a; a++)
+		strvec_push(out, *a);
+}
+
 int drun_compose(struct run *r, const char *const *args, json_t *images, struct strbuf *out,
 		   struct errbuf *e)
 {

@@ -363,12 +363,9 @@ static int inspect_image(struct run *r, const char *image, json_t *svc, struct e
 	size_t i;
 	int rc;
 
-	strvec_push_json(&argv, r->env->docker_command);
-	strvec_push(&argv, "image");
-	strvec_push(&argv, "inspect");
-	strvec_push(&argv, "--format");
-	strvec_push(&argv, "{{json .RepoDigests}} {{json .Id}}");
-	strvec_push(&argv, image);
+	drun_docker_argv(r, (const char *const[]){ "image", "inspect", "--format",
+						   "{{json .RepoDigests}} {{json .Id}}", image, NULL },
+			 &argv);
 	if ((rc = drun_target_run(r->env, &argv, NULL, r->env->app_dir, &out,
 				  (long)r->env->compose_timeout_ms, e)))
 		goto out;
@@ -493,10 +490,7 @@ int drun_check_immutable(struct run *r, struct errbuf *e)
 			continue;
 		/* what the tag names in the registry today: pulling it moves
 		 * only the engine's tag, nothing that runs */
-		strvec_push_json(&argv, r->env->docker_command);
-		strvec_push(&argv, "pull");
-		strvec_push(&argv, "-q");
-		strvec_push(&argv, img);
+		drun_docker_argv(r, (const char *const[]){ "pull", "-q", img, NULL }, &argv);
 		rc = drun_target_run(r->env, &argv, NULL, NULL, NULL, (long)r->env->compose_timeout_ms, e);
 		strvec_clear(&argv);
 		if (rc)
