@@ -1,16 +1,19 @@
 /*
  * deploy_steps: the deploy engine of ballast-deploy.
  *
- *   lock -> preflight -> snapshot -> upload -> pull -> migrate -> up ->
- *   verify -> record;  on a failure after migrate began: schema back to the
- *   previous release's version (stored down SQL, `ballast-migrate goto`),
- *   previous images up, verify again; a refused or failed downgrade falls
+ *   lock -> preflight -> [immutable] -> snapshot -> bundle -> upload ->
+ *   pull -> pin -> migrate -> up -> verify -> record -> prune bundles;  on a
+ *   failure after migrate began: schema back to the previous release's
+ *   version (stored down SQL, `ballast-migrate goto`), the previous
+ *   release's bundle up (its compose and env files, pinned digests), verify
+ *   again; a refused or failed downgrade falls
  *   back to restoring the pre-deploy snapshot when data_restore allows.
  *
  * Contract: every step is timed and logged (a "step" event with --json)
  * and recorded in history.jsonl. Nothing on the target changes before the
- * migrate step: a failure until then (hooks pre-deploy/post-snapshot/
- * pre-up, preflight, snapshot, upload, pull) aborts, unlocks and returns
+ * migrate step (bundle and upload write only under .ballast/): a failure
+ * until then (hooks pre-deploy/post-snapshot/pre-up, preflight, immutable,
+ * snapshot, bundle, upload, pull, pin) aborts, unlocks and returns
  * the step's status. From migrate on, state.json carries a "pending"
  * record, so an interrupted run (crash, lost connection) is completed by
  * the next deploy or rollback. The outcome is one of enum deploy_result;
