@@ -4,9 +4,11 @@ static const struct cli_command commands[] = {
 	{ "deploy", cmd_deploy, "snapshot, pull, migrate, up and verify a release",
 	  "deploy ENV --release TAG [--migrations DIR] [--lock-wait SECONDS] [--dry-run]\n"
 	  "           [--allow-mutable]\n\n"
-	  "lock, preflight, snapshot, upload migrations, pull, migrate, up, verify, record;\n"
-	  "on a failure after migrate began: schema down (or data restore), previous images up,\n"
-	  "verify. Last line and exit status: deployed (0), rolled-back or\n"
+	  "lock, preflight, snapshot, bundle (the compose and env files as deployed, kept under\n"
+	  "<app_dir>/.ballast/releases/TAG/), upload migrations, pull, pin (every service's\n"
+	  "image to its digest), migrate, up (from the bundle, pinned), verify, record;\n"
+	  "on a failure after migrate began: schema down (or data restore), the previous\n"
+	  "release's bundle up, verify. Last line and exit status: deployed (0), rolled-back or\n"
 	  "rolled-back-with-restore (1), failed-needs-attention (4); aborted before any\n"
 	  "change: 1 (2 for bad input, 3 when locked).\n"
 	  "  --migrations DIR     local migrations to upload (default: migrations_dir or migrations.dir)\n"
@@ -38,8 +40,8 @@ static const struct cli_command commands[] = {
 	  "The release bundles kept under <app_dir>/.ballast/releases/, oldest first: release,\n"
 	  "current or previous, when it last ran, the last result, schema version and every\n"
 	  "service's image digest. An incomplete bundle (no bundle.json) is marked: rollback\n"
-	  "refuses it. environments.ENV.releases_keep (default 5) bundles are kept after each\n"
-	  "successful deploy, and always the current and the previous release." },
+	  "refuses it. environments.ENV.releases_keep (default 5) bundles stay after each\n"
+	  "successful deploy: the current and the previous release's always, then the newest." },
 	{ "lock", cmd_lock, "show, take or release the deploy lock",
 	  "lock ENV status|acquire -m MSG [--ttl DURATION]|release [--force]\n\n"
 	  "acquire takes the lock for operators (no expiry unless --ttl); release\n"
