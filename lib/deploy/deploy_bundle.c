@@ -10,7 +10,6 @@
 
 #include "deploy_state.h"
 #include "fsutil.h"
-#include "log.h"
 #include "transport.h"
 #include "xalloc.h"
 #include "zstream.h"
