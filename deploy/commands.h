@@ -10,6 +10,7 @@ int cmd_deploy(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e);
 int cmd_rollback(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e);
 int cmd_plan(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e);
 int cmd_status(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e);
+int cmd_releases(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e);
 int cmd_history(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e);
 int cmd_lock(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e);
 int cmd_check(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e);

@@ -16,9 +16,10 @@ int cmd_deploy(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e)
 		{ "migrations", required_argument, NULL, 'M' },
 		{ "lock-wait", required_argument, NULL, 'w' },
 		{ "dry-run", no_argument, NULL, 'n' },
+		{ "allow-mutable", no_argument, NULL, 'A' },
 		{ NULL, 0, NULL, 0 }
 	};
-	struct deploy_opts o = { NULL, NULL, 0 };
+	struct deploy_opts o = { NULL, NULL, 0, 0 };
 	struct deploy_env *env = NULL;
 	enum deploy_result res;
 	const char *name;
@@ -35,6 +36,7 @@ int cmd_deploy(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e)
 				return cli_usage_error(ctx, e, "--lock-wait: expected seconds, got \"%s\"", optarg);
 			break;
 		case 'n': dry = 1; break;
+		case 'A': o.allow_mutable = 1; break;
 		default:
 			return cli_usage_error(ctx, e, "unknown option %s", argv[optind - 1]);
 		}

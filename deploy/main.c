@@ -2,20 +2,28 @@
 
 static const struct cli_command commands[] = {
 	{ "deploy", cmd_deploy, "snapshot, pull, migrate, up and verify a release",
-	  "deploy ENV --release TAG [--migrations DIR] [--lock-wait SECONDS] [--dry-run]\n\n"
-	  "lock, preflight, snapshot, upload migrations, pull, migrate, up, verify, record;\n"
-	  "on a failure after migrate began: schema down (or data restore), previous images up,\n"
-	  "verify. Last line and exit status: deployed (0), rolled-back or\n"
+	  "deploy ENV --release TAG [--migrations DIR] [--lock-wait SECONDS] [--dry-run]\n"
+	  "           [--allow-mutable]\n\n"
+	  "lock, preflight, snapshot, bundle (the compose and env files as deployed, kept under\n"
+	  "<app_dir>/.ballast/releases/TAG/), upload migrations, pull, pin (every service's\n"
+	  "image to its digest), migrate, up (from the bundle, pinned), verify, record;\n"
+	  "on a failure after migrate began: schema down (or data restore), the previous\n"
+	  "release's bundle up, verify. Last line and exit status: deployed (0), rolled-back or\n"
 	  "rolled-back-with-restore (1), failed-needs-attention (4); aborted before any\n"
 	  "change: 1 (2 for bad input, 3 when locked).\n"
 	  "  --migrations DIR     local migrations to upload (default: migrations_dir or migrations.dir)\n"
 	  "  --lock-wait SECONDS  wait this long for another run's lock (default 0)\n"
-	  "  --dry-run            print the plan instead (as 'plan')" },
+	  "  --dry-run            print the plan instead (as 'plan')\n"
+	  "  --allow-mutable      in an \"immutable\" environment, deploy `latest`, or a release\n"
+	  "                       whose tag now resolves to other digests than its kept bundle" },
 	{ "rollback", cmd_rollback, "go back to the previous (or a given) release",
 	  "rollback ENV [--to RELEASE] [--lock-wait SECONDS]\n\n"
-	  "Complete an interrupted deploy, or go back to the previous release (or RELEASE):\n"
-	  "schema down to its version (restore the snapshot if refused and allowed), its\n"
-	  "images up, verify. Exit 0 when verified, 4 when not, 2 for an unknown release." },
+	  "Complete an interrupted deploy, or go back to the previous release (or RELEASE,\n"
+	  "any kept one): its bundle is proven first (every file's sha256), then the schema\n"
+	  "goes down to its version (restore the snapshot if refused and allowed), and compose\n"
+	  "runs the bundle's compose file and env file with every image pinned to the digest\n"
+	  "recorded at deploy time; verify. Exit 0 when verified, 4 when not or when the\n"
+	  "bundle is incomplete or altered, 2 for a release never deployed or no longer kept." },
 	{ "plan", cmd_plan, "print the steps and commands a deploy would run",
 	  "plan ENV --release TAG [--migrations DIR]\n\n"
 	  "Print every step and the exact command a deploy would run; runs nothing\n"
@@ -27,6 +35,13 @@ static const struct cli_command commands[] = {
 	{ "history", cmd_history, "past deploys and rollbacks of an environment",
 	  "history ENV [-n COUNT]\n\n"
 	  "Past deploys and rollbacks, oldest first (last 20; -n 0 for all)." },
+	{ "releases", cmd_releases, "the release bundles kept on the target",
+	  "releases ENV\n\n"
+	  "The release bundles kept under <app_dir>/.ballast/releases/, oldest first: release,\n"
+	  "current or previous, when it last ran, the last result, schema version and every\n"
+	  "service's image digest. An incomplete bundle (no bundle.json) is marked: rollback\n"
+	  "refuses it. environments.ENV.releases_keep (default 5) bundles stay after each\n"
+	  "successful deploy: the current and the previous release's always, then the newest." },
 	{ "lock", cmd_lock, "show, take or release the deploy lock",
 	  "lock ENV status|acquire -m MSG [--ttl DURATION]|release [--force]\n\n"
 	  "acquire takes the lock for operators (no expiry unless --ttl); release\n"
@@ -34,8 +49,9 @@ static const struct cli_command commands[] = {
 	{ "check", cmd_check, "run the preflight checks only",
 	  "check ENV\n\n"
 	  "Preflight only: connection, app dir, compose and env files, disk space, compose,\n"
-	  "ballast binaries and schema on the target, current health. Exit 1 when a check\n"
-	  "fails, 4 when only the health check does." },
+	  "ballast binaries and schema on the target, current health; then every kept release\n"
+	  "bundle's pinned images, on the target's engine or in their registry. Exit 1 when a\n"
+	  "check fails, 4 when only the health check does." },
 	{ "lint", cmd_lint, "check a compose file against the hardening rules",
 	  "lint ENV|--file COMPOSE" },
 	{ "tag-for-ref", cmd_tag_for_ref, "print the image tag a git ref deploys as",

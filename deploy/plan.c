@@ -12,7 +12,7 @@ int cmd_plan(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e)
 		{ "migrations", required_argument, NULL, 'M' },
 		{ NULL, 0, NULL, 0 }
 	};
-	struct deploy_opts o = { NULL, NULL, 0 };
+	struct deploy_opts o = { NULL, NULL, 0, 0 };
 	struct deploy_env *env = NULL;
 	json_t *plan;
 	int c, rc;

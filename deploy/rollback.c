@@ -13,7 +13,7 @@ int cmd_rollback(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e)
 		{ "lock-wait", required_argument, NULL, 'w' },
 		{ NULL, 0, NULL, 0 }
 	};
-	struct deploy_opts o = { NULL, NULL, 0 };
+	struct deploy_opts o = { NULL, NULL, 0, 0 };
 	struct deploy_env *env = NULL;
 	enum deploy_result res;
 	int c, rc;

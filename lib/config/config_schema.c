@@ -194,6 +194,8 @@ static const struct schema environment_fields[] = {
 	F("stop_grace", SCHEMA_DURATION),
 	F("docker_command", SCHEMA_STRINGS),
 	F("migrations_dir", SCHEMA_STRING),
+	INT("releases_keep", 2, 1000),
+	F("immutable", SCHEMA_BOOL),
 	END
 };
 static const struct schema environment_item = OBJ(NULL, environment_fields);

@@ -1,5 +1,6 @@
 #include "fsutil.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
@@ -60,4 +61,51 @@ int fs_mkdir_p(const char *dir, mode_t mode, struct strbuf *failed)
 	if (rc)
 		errno = err;
 	return rc;
+}
+
+static int walk(const char *dir, const char *rel, int depth, fs_walk_fn fn, void *arg,
+		struct errbuf *e)
+{
+	struct strbuf path = STRBUF_INIT, sub = STRBUF_INIT;
+	struct dirent *de;
+	DIR *d;
+	int rc = 0;
+
+	if (depth > 32)
+		return errbuf_set(e, BL_EFAIL, "%s: directory tree deeper than 32 levels", dir);
+	d = opendir(dir);
+	if (!d)
+		return errbuf_errno(e, BL_EFAIL, errno, "cannot open directory %s", dir);
+	while ((de = readdir(d))) {
+		struct stat sb;
+
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		strbuf_reset(&path);
+		strbuf_addf(&path, "%s/%s", dir, de->d_name);
+		strbuf_reset(&sub);
+		strbuf_addf(&sub, "%s%s%s", rel, *rel ? "/" : "", de->d_name);
+		if (stat(path.buf, &sb)) {
+			rc = errbuf_errno(e, BL_EFAIL, errno, "cannot stat %s", path.buf);
+			break;
+		}
+		if (S_ISDIR(sb.st_mode)) {
+			rc = fn(path.buf, sub.buf, &sb, arg, e);
+			if (!rc)
+				rc = walk(path.buf, sub.buf, depth + 1, fn, arg, e);
+		} else if (S_ISREG(sb.st_mode)) {
+			rc = fn(path.buf, sub.buf, &sb, arg, e);
+		}
+		if (rc)
+			break;
+	}
+	closedir(d);
+	strbuf_release(&path);
+	strbuf_release(&sub);
+	return rc;
+}
+
+int fs_walk(const char *dir, fs_walk_fn fn, void *arg, struct errbuf *e)
+{
+	return walk(dir, "", 0, fn, arg, e);
 }

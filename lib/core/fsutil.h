@@ -8,16 +8,29 @@
  * parent with mode (existing ones are left as they are); on failure it
  * returns -1 with errno set and, when failed is not NULL, the component it
  * could not create in failed. All return 0 on success.
+ *
+ * fs_walk() calls fn for every directory and regular file below dir (a
+ * directory before what it holds; other kinds are skipped), with its path
+ * and its path relative to dir; a non-zero return from fn stops the walk
+ * and is returned. Trees deeper than 32 levels are refused (BL_EFAIL), as
+ * are unreadable directories and entries, naming the path.
  */
 #ifndef BALLAST_FSUTIL_H
 #define BALLAST_FSUTIL_H
 
 #include <sys/types.h>
 
+#include "errbuf.h"
 #include "strbuf.h"
+
+struct stat;
 
 int fs_fsync_dir(const char *dir);
 int fs_fsync_parent(const char *path);
 int fs_mkdir_p(const char *dir, mode_t mode, struct strbuf *failed);
+
+typedef int (*fs_walk_fn)(const char *path, const char *rel, const struct stat *st, void *arg,
+			  struct errbuf *e);
+int fs_walk(const char *dir, fs_walk_fn fn, void *arg, struct errbuf *e);
 
 #endif

@@ -1032,12 +1032,32 @@ static int check_duplicates(yaml_document_t *d, const char *file, struct errbuf 
 	return rc;
 }
 
+/* libyaml's problem and context are fixed descriptions, never a quote of
+ * the text (which may hold the env file's values, see
+ * compose_service_images). */
+static int yaml_load(const char *text, size_t len, const char *name, yaml_document_t *doc,
+		     struct errbuf *e)
+{
+	yaml_parser_t parser;
+	int rc = 0;
+
+	if (!yaml_parser_initialize(&parser))
+		return errbuf_set(e, BL_EFAIL, "%s: cannot initialise the YAML parser", name);
+	yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
+	if (!yaml_parser_load(&parser, doc))
+		rc = errbuf_set(e, BL_EUSAGE, "%s:%zu:%zu: invalid YAML: %s%s%s", name,
+				parser.problem_mark.line + 1, parser.problem_mark.column + 1,
+				parser.problem ? parser.problem : "parse error",
+				parser.context ? " " : "", parser.context ? parser.context : "");
+	yaml_parser_delete(&parser);
+	return rc;
+}
+
 int compose_lint_string(const char *text, size_t len, const char *name,
 			struct compose_lint *out, struct errbuf *e)
 {
-	yaml_parser_t parser;
 	yaml_document_t doc;
-	int have_parser = 0, have_doc = 0, rc = 0;
+	int have_doc = 0, rc = 0;
 	yaml_node_t *root, *services;
 	struct lint L;
 
@@ -1050,19 +1070,8 @@ int compose_lint_string(const char *text, size_t len, const char *name,
 				"(at most %d)", out->file, len, COMPOSE_LINT_MAX_BYTES);
 		goto out;
 	}
-	if (!yaml_parser_initialize(&parser)) {
-		rc = errbuf_set(e, BL_EFAIL, "%s: cannot initialise the YAML parser", out->file);
+	if ((rc = yaml_load(text, len, out->file, &doc, e)))
 		goto out;
-	}
-	have_parser = 1;
-	yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
-	if (!yaml_parser_load(&parser, &doc)) {
-		rc = errbuf_set(e, BL_EUSAGE, "%s:%zu:%zu: invalid YAML: %s%s%s", out->file,
-				parser.problem_mark.line + 1, parser.problem_mark.column + 1,
-				parser.problem ? parser.problem : "parse error",
-				parser.context ? " " : "", parser.context ? parser.context : "");
-		goto out;
-	}
 	have_doc = 1;
 	root = yaml_document_get_root_node(&doc);
 	if (!root) {
@@ -1115,8 +1124,45 @@ int compose_lint_string(const char *text, size_t len, const char *name,
 out:
 	if (have_doc)
 		yaml_document_delete(&doc);
-	if (have_parser)
-		yaml_parser_delete(&parser);
+	return rc;
+}
+
+int compose_service_images(const char *text, size_t len, const char *name, json_t **services,
+			   struct errbuf *e)
+{
+	yaml_document_t doc;
+	int have_doc = 0, rc = 0;
+	yaml_node_t *root, *svcs;
+
+	*services = NULL;
+	if (len > COMPOSE_LINT_MAX_BYTES)
+		return errbuf_set(e, BL_EUSAGE, "%s: %zu bytes is too large for a compose file", name,
+				  len);
+	if ((rc = yaml_load(text, len, name, &doc, e)))
+		goto out;
+	have_doc = 1;
+	root = yaml_document_get_root_node(&doc);
+	svcs = is_map(root) ? map_get(&doc, root, "services") : NULL;
+	if (!is_map(svcs)) {
+		rc = errbuf_set(e, BL_EUSAGE, "%s: expected a compose file with a services mapping",
+				name);
+		goto out;
+	}
+	*services = json_object();
+	for (yaml_node_pair_t *p = svcs->data.mapping.pairs.start;
+	     p < svcs->data.mapping.pairs.top; p++) {
+		yaml_node_t *k = yget(&doc, p->key), *v = yget(&doc, p->value);
+		const char *img = sval(map_get(&doc, v, "image"));
+
+		if (!sval(k))
+			continue;
+		json_object_set_new(*services, sval(k),
+				    json_pack("{s:s?, s:b}", "image", img, "build",
+					      map_get(&doc, v, "build") != NULL));
+	}
+out:
+	if (have_doc)
+		yaml_document_delete(&doc);
 	return rc;
 }
 

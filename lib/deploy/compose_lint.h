@@ -78,4 +78,13 @@ void compose_lint_format(const struct compose_lint *r, struct strbuf *out);
  *  "findings":[{"rule","service","line","problem","fix","allowed"}]} */
 json_t *compose_lint_json(const struct compose_lint *r);
 
+/* The services of a compose file as `compose config` prints it (resolved,
+ * interpolated): *services = {"name": {"image": "repo:tag" or null,
+ * "build": true|false}}. For the deploy's digest pinning, which needs every
+ * service's image after compose resolved it. The text is only parsed here:
+ * nothing of it is logged (it may hold the env file's values). BL_EUSAGE
+ * for text that is not a compose file, naming `name`. */
+int compose_service_images(const char *text, size_t len, const char *name, json_t **services,
+			   struct errbuf *e);
+
 #endif

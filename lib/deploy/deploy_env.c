@@ -180,6 +180,7 @@ int deploy_env_open(struct config *cfg, const char *name, int connect,
 		return errbuf_set(e, BL_EFAIL, "deploy: out of memory");
 	env->name = strdup(name);
 	env->cfg = cfg;
+	env->raw_node = json_deep_copy(raw);
 	env->envvars = json_object();
 
 	/* Stage 1: what is needed to reach the target, from the process env. */
@@ -280,6 +281,15 @@ int deploy_env_open(struct config *cfg, const char *name, int connect,
 	strbuf_addf(&sb, "%s/ballast.json", env->app_dir);
 	env->target_config = node_str(env->node, "config", sb.buf);
 	env->snapshot = json_is_true(json_object_get(env->node, "snapshot"));
+	env->immutable = json_is_true(json_object_get(env->node, "immutable"));
+	env->releases_keep = DEPLOY_RELEASES_KEEP_DEFAULT;
+	v = json_object_get(env->node, "releases_keep");
+	if (v && (config_json_int(v, &env->releases_keep) || env->releases_keep < 2)) {
+		rc = errbuf_set(e, BL_EUSAGE,
+				"%s: environments.%s.releases_keep: expected an integer of at least 2",
+				cfg->path, name);
+		goto out;
+	}
 	v = json_object_get(env->node, "on_failure");
 	env->rollback_on_failure = !json_is_string(v) || strcmp(json_string_value(v), "none");
 	v = json_object_get(env->node, "data_restore");
@@ -352,6 +362,7 @@ void deploy_env_close(struct deploy_env *env)
 	json_decref(env->images);
 	json_decref(env->hooks);
 	json_decref(env->envvars);
+	json_decref(env->raw_node);
 	free(env->name);
 	free(env->app_dir);
 	free(env->compose_file);

@@ -31,6 +31,9 @@
 #include "strbuf.h"
 #include "transport.h"
 
+/* Release bundles kept on the target by default (releases_keep). */
+#define DEPLOY_RELEASES_KEEP_DEFAULT 5
+
 enum deploy_restore { DEPLOY_RESTORE_NEVER, DEPLOY_RESTORE_IF_IRREVERSIBLE, DEPLOY_RESTORE_ALWAYS };
 
 /* Push every string of a JSON array (struct strvec is in strbuf.h). */
@@ -40,6 +43,9 @@ struct deploy_env {
 	char *name;
 	struct config *cfg;
 	json_t *node;             /* environments.<name>, expanded */
+	json_t *raw_node;         /* the same as written: ${VAR}s, never the env file's values */
+	long long releases_keep;  /* release bundles kept on the target */
+	int immutable;            /* a release name always means the same image bytes */
 	char *app_dir;
 	char *compose_file;       /* as configured (relative to app_dir or absolute) */
 	char *env_file;           /* idem, may be NULL */

@@ -12,6 +12,7 @@
 
 #include <jansson.h>
 
+#include "deploy_bundle.h"
 #include "deploy_env.h"
 #include "deploy_lock.h"
 #include "deploy_steps.h"
@@ -42,6 +43,13 @@ struct run {
 	char failed_step[32];
 	json_t *verify_images;     /* borrowed: the release being verified */
 	const char *error;         /* borrowed: why the run failed, for on-failure hooks */
+	struct deploy_bundle bundle;      /* the release this run brings up (deploy) */
+	struct deploy_bundle prev_bundle; /* the release a failure goes back to */
+	int have_bundle, have_prev_bundle;
+	/* borrowed: the bundle compose runs from; NULL: app_dir's compose file
+	 * and env file (a release deployed before bundles existed) */
+	const struct deploy_bundle *compose_bundle;
+	json_t *history_bundle;    /* the bundle this run's history line names */
 };
 
 /* "up -d --remove-orphans [--timeout S]". stop_grace is how long a replaced
@@ -59,6 +67,7 @@ struct target {
 	int schema_known;
 	const char *backup_id;
 	const char *migrate_dir;   /* --dir for goto/plan, may be NULL */
+	const struct deploy_bundle *bundle; /* NULL: tags and app_dir's files */
 };
 
 int drun_complete_pending(struct run *outer, enum deploy_result *res, struct errbuf *e);
@@ -71,6 +80,8 @@ long long drun_step_begin(const char *step, const char *what);
 void drun_step_end(struct run *r, const char *step, long long t, int rc, struct errbuf *e);
 int drun_target_run(struct deploy_env *env, struct strvec *argv, struct strvec *vars,
 		      const char *dir, struct strbuf *out, long timeout_ms, struct errbuf *e);
+/* docker_command followed by args (image inspect, pull, ...). */
+void drun_docker_argv(struct run *r, const char *const *args, struct strvec *out);
 int drun_compose(struct run *r, const char *const *args, json_t *images, struct strbuf *out,
 		   struct errbuf *e);
 int drun_compose_step(struct run *r, const char *step, const char *what,
@@ -80,7 +91,20 @@ void drun_hook_warn(struct run *r, const char *phase);
 int drun_preflight(struct run *r, json_t *checks, int *health_ok, struct errbuf *e);
 int drun_rollback_to(struct run *r, const struct target *tg, struct errbuf *e);
 void drun_state_set_release(json_t *state, const char *release, json_t *images,
-			      int schema_known, long long schema);
+			      int schema_known, long long schema, const struct deploy_bundle *b);
+/* Resolve every service's image to the digest the engine holds after pull
+ * and commit the bundle with them (deploy_bundle_commit). A service that
+ * cannot be resolved stays on its tag, with the reason in bundle.json and
+ * a warning. */
+int drun_pin(struct run *r, struct deploy_bundle *b, json_t *images, struct errbuf *e);
+/* environments.<env>.immutable: a release whose kept bundle pinned other
+ * digests than its tags name now is refused (BL_EVERIFY), before anything
+ * is staged. Pulls the tags (docker pull) to know. */
+int drun_check_immutable(struct run *r, struct errbuf *e);
+/* Load the bundle of the release state.json names (best effort, for a
+ * rollback after a failure): 0 and a warning when it is not usable. */
+void drun_load_state_bundle(struct run *r, json_t *state, const char *release,
+			    struct deploy_bundle *b, int *have);
 enum deploy_result drun_recover(struct run *r, const struct target *tg, struct errbuf *e);
 const char *drun_restore_db_name(struct deploy_env *env);
 int drun_snapshot(struct run *r, struct errbuf *e);

@@ -267,6 +267,76 @@ int deploy_local_migrations(struct deploy_env *env, const char *explicit_dir, ch
 	return 0;
 }
 
+/* Is a digest reference still somewhere a rollback can get it: the
+ * target's engine, else its registry (`docker manifest inspect`)? */
+static int image_available(struct run *r, const char *ref, struct strbuf *why)
+{
+	struct strvec argv = STRVEC_INIT;
+	struct errbuf ie = ERRBUF_INIT, me = ERRBUF_INIT;
+	int ok = 1;
+
+	drun_docker_argv(r, (const char *const[]){ "image", "inspect", "--format", "{{.Id}}", ref, NULL },
+			 &argv);
+	if (drun_target_run(r->env, &argv, NULL, NULL, NULL, (long)r->env->compose_timeout_ms, &ie)) {
+		strvec_clear(&argv);
+		/* a registry without TLS (a private one on the target's network)
+		 * must not read as "gone" */
+		drun_docker_argv(r, (const char *const[]){ "manifest", "inspect", "--insecure", ref, NULL },
+				 &argv);
+		if (drun_target_run(r->env, &argv, NULL, NULL, NULL, (long)r->env->compose_timeout_ms,
+				    &me)) {
+			strbuf_addf(why, "%s is neither on the target's engine nor in its registry (%s)",
+				    ref, me.msg);
+			ok = 0;
+		}
+	}
+	strvec_clear(&argv);
+	return ok;
+}
+
+/* Kept bundles whose pinned images are gone: a rollback to them would fail,
+ * so `check` says so before anyone needs it. */
+static int check_bundles(struct run *r, json_t *checks)
+{
+	struct strbuf d = STRBUF_INIT;
+	struct errbuf e = ERRBUF_INIT;
+	json_t *list = NULL, *it, *svc;
+	const char *name;
+	size_t i, n = 0, gone = 0;
+	int ok;
+
+	if (deploy_bundle_list(r->env, &list, &e)) {
+		check_add(checks, "bundles", 0, e.msg);
+		return 0;
+	}
+	json_array_foreach(list, i, it) {
+		json_t *idx = json_object_get(it, "index");
+
+		if (!idx)
+			continue;
+		n++;
+		json_object_foreach(json_object_get(idx, "services"), name, svc) {
+			const char *ref = json_string_value(json_object_get(svc, "digest"));
+			struct strbuf why = STRBUF_INIT;
+
+			if (ref && !image_available(r, ref, &why)) {
+				strbuf_addf(&d, "%srelease %s, service %s: %s", gone++ ? "; " : "",
+					    json_string_value(json_object_get(it, "release")), name, why.buf);
+			}
+			strbuf_release(&why);
+		}
+	}
+	ok = gone == 0;
+	if (ok) {
+		strbuf_addf(&d, "%zu kept release bundle%s, every pinned image available", n,
+			    n == 1 ? "" : "s");
+	}
+	check_add(checks, "bundles", ok, d.buf);
+	json_decref(list);
+	strbuf_release(&d);
+	return ok;
+}
+
 int deploy_preflight_report(struct deploy_env *env, const char *release, json_t *checks,
 			    struct errbuf *e)
 {
@@ -281,6 +351,12 @@ int deploy_preflight_report(struct deploy_env *env, const char *release, json_t 
 		goto out;
 	r.use_migrate = r.local_migrations != NULL;
 	rc = drun_preflight(&r, checks, &health_ok, e);
+	if (!rc && !check_bundles(&r, checks)) {
+		json_t *last = json_array_get(checks, json_array_size(checks) - 1);
+
+		rc = errbuf_set(e, BL_EFAIL, "preflight bundles: %s",
+				json_string_value(json_object_get(last, "detail")));
+	}
 	if (!rc && !health_ok)
 		rc = errbuf_set(e, BL_EVERIFY, "environment %s: the current release is not healthy",
 				env->name);

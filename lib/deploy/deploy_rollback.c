@@ -115,6 +115,7 @@ int drun_rollback_to(struct run *r, const struct target *tg, struct errbuf *e)
 {
 	struct up_args ua;
 	struct errbuf ignore = ERRBUF_INIT;
+	const struct deploy_bundle *saved = r->compose_bundle;
 	int rc;
 
 	if (!tg->release || !json_object_size(tg->images))
@@ -135,14 +136,21 @@ int drun_rollback_to(struct run *r, const struct target *tg, struct errbuf *e)
 	}
 	if ((rc = rollback_schema(r, tg, e)))
 		return rc;
+	/* the release's own compose files, env file and digests; without a
+	 * bundle (deployed before bundles) its tags with app_dir's files */
+	r->compose_bundle = tg->bundle;
+	if (!tg->bundle)
+		log_warn("release %s has no bundle: bringing back its image tags with %s's current compose and env files",
+			 tg->release, r->env->app_dir);
 	rc = drun_compose_step(r, "rollback-up", tg->release, drun_up_args(r->env, &ua), tg->images, e);
-	if (rc)
-		return rc;
-	return drun_verify(r, "rollback-verify", tg->images, e);
+	if (!rc)
+		rc = drun_verify(r, "rollback-verify", tg->images, e);
+	r->compose_bundle = saved;
+	return rc;
 }
 
 void drun_state_set_release(json_t *state, const char *release, json_t *images,
-			      int schema_known, long long schema)
+			      int schema_known, long long schema, const struct deploy_bundle *b)
 {
 	char at[40];
 
@@ -153,6 +161,10 @@ void drun_state_set_release(json_t *state, const char *release, json_t *images,
 		json_object_set_new(state, "schema_version", json_integer(schema));
 	json_object_set_new(state, "deployed_at", json_string(at));
 	json_object_set_new(state, "deployed_by", json_string(deploy_whoami()));
+	if (b)
+		json_object_set_new(state, "bundle", deploy_bundle_ref(b));
+	else
+		json_object_del(state, "bundle");
 }
 
 /* After a failure once something changed. */
@@ -171,7 +183,8 @@ enum deploy_result drun_recover(struct run *r, const struct target *tg, struct e
 		return DEPLOY_FAILED_ATTENTION;
 	}
 	json_object_del(r->state, "pending");
-	drun_state_set_release(r->state, tg->release, tg->images, tg->schema_known, tg->schema);
+	drun_state_set_release(r->state, tg->release, tg->images, tg->schema_known, tg->schema,
+			       tg->bundle);
 	if (deploy_state_write(r->env, r->state, &we))
 		log_error("the rollback worked but state.json could not be written: %s", we.msg);
 	return r->restored ? DEPLOY_ROLLED_BACK_RESTORE : DEPLOY_ROLLED_BACK;
@@ -182,7 +195,8 @@ enum deploy_result drun_recover(struct run *r, const struct target *tg, struct e
 /* Images and schema version a release ran with, from the history (newest
  * first), else from state.json's previous_* members. */
 static int find_release(struct deploy_env *env, json_t *state, const char *release,
-			json_t **images, long long *schema, int *schema_known, struct errbuf *e)
+			json_t **images, long long *schema, int *schema_known, int *had_bundle,
+			struct errbuf *e)
 {
 	json_t *hist = NULL, *h;
 	size_t i;
@@ -190,6 +204,7 @@ static int find_release(struct deploy_env *env, json_t *state, const char *relea
 
 	*images = NULL;
 	*schema_known = 0;
+	*had_bundle = 0;
 	if ((rc = deploy_history_read(env, &hist, e)))
 		return rc;
 	for (i = json_array_size(hist); i-- > 0;) {
@@ -209,6 +224,7 @@ static int find_release(struct deploy_env *env, json_t *state, const char *relea
 		     strncmp(res, "rolled-back", 11)))
 			continue;
 		*images = json_incref(json_object_get(h, "images"));
+		*had_bundle = json_object_get(h, "bundle") != NULL;
 		if (json_is_integer(json_object_get(h, "schema_after"))) {
 			*schema = json_integer_value(json_object_get(h, "schema_after"));
 			*schema_known = 1;
@@ -219,6 +235,7 @@ static int find_release(struct deploy_env *env, json_t *state, const char *relea
 	    !strcmp(json_string_value(json_object_get(state, "previous_release")), release) &&
 	    json_object_size(json_object_get(state, "previous_images"))) {
 		*images = json_incref(json_object_get(state, "previous_images"));
+		*had_bundle = json_object_get(state, "previous_bundle") != NULL;
 		if (json_is_integer(json_object_get(state, "previous_schema_version"))) {
 			*schema = json_integer_value(json_object_get(state, "previous_schema_version"));
 			*schema_known = 1;
@@ -243,7 +260,7 @@ int deploy_rollback(struct deploy_env *env, const struct deploy_opts *o,
 	char *cur_s = NULL, *to_s = NULL;
 	enum deploy_result res = DEPLOY_ABORTED;
 	long long t, schema = 0;
-	int rc, schema_known = 0;
+	int rc, schema_known = 0, had_bundle = 0;
 
 	*result = DEPLOY_ABORTED;
 	drun_run_init(&r, env, "rollback");
@@ -289,8 +306,27 @@ int deploy_rollback(struct deploy_env *env, const struct deploy_opts *o,
 		res = DEPLOY_ROLLED_BACK;
 		goto unlock;
 	}
-	if ((rc = find_release(env, r.state, to, &images, &schema, &schema_known, e)))
+	if ((rc = find_release(env, r.state, to, &images, &schema, &schema_known, &had_bundle, e)))
 		goto unlock;
+	/* Proven before anything changes: a bundle that is gone or altered is
+	 * refused (2 and 4), never half-used. */
+	deploy_bundle_init(&r.prev_bundle, env, to);
+	r.have_prev_bundle = 1;
+	t = drun_step_begin("bundle", r.prev_bundle.dir.buf);
+	rc = deploy_bundle_load(env, &r.prev_bundle, e);
+	if (rc == BL_EUSAGE && !had_bundle) {
+		/* deployed before bundles existed: its tags, as before */
+		log_warn("%s", e->msg);
+		errbuf_clear(e);
+		deploy_bundle_release(&r.prev_bundle);
+		r.have_prev_bundle = 0;
+		rc = 0;
+	}
+	drun_step_end(&r, "bundle", t, rc, e);
+	if (rc)
+		goto unlock;
+	if (r.have_prev_bundle)
+		r.history_bundle = deploy_bundle_ref(&r.prev_bundle);
 	r.release = to;
 	r.prev_release = strdup(cur);
 	cur_images = json_object_get(r.state, "images");
@@ -314,6 +350,7 @@ int deploy_rollback(struct deploy_env *env, const struct deploy_opts *o,
 	tg.schema_known = schema_known;
 	tg.backup_id = r.backup_id;
 	tg.migrate_dir = dir.len ? dir.buf : NULL;
+	tg.bundle = r.have_prev_bundle ? &r.prev_bundle : NULL;
 	log_info("rolling %s back from %s to %s", env->name, cur, to);
 	rc = drun_rollback_to(&r, &tg, e);
 	if (rc) {
@@ -326,11 +363,15 @@ int deploy_rollback(struct deploy_env *env, const struct deploy_opts *o,
 	res = r.restored ? DEPLOY_ROLLED_BACK_RESTORE : DEPLOY_ROLLED_BACK;
 	json_object_set_new(r.state, "previous_release", json_string(cur));
 	json_object_set(r.state, "previous_images", cur_images);
+	if (json_object_get(r.state, "bundle"))
+		json_object_set(r.state, "previous_bundle", json_object_get(r.state, "bundle"));
+	else
+		json_object_del(r.state, "previous_bundle");
 	if (json_is_integer(json_object_get(r.state, "schema_version")))
 		json_object_set(r.state, "previous_schema_version",
 				json_object_get(r.state, "schema_version"));
 	json_object_del(r.state, "backup_id");
-	drun_state_set_release(r.state, to, images, schema_known, schema);
+	drun_state_set_release(r.state, to, images, schema_known, schema, tg.bundle);
 	if ((rc = deploy_state_write(env, r.state, e))) {
 		res = DEPLOY_FAILED_ATTENTION;
 		errbuf_prefix(e, "failed-needs-attention: %s runs %s but state.json was not updated: ",

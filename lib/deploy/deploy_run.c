@@ -86,6 +86,11 @@ void drun_run_release(struct run *r)
 	free(r->prev_release);
 	free(r->local_migrations);
 	strbuf_release(&r->remote_dir);
+	if (r->have_bundle)
+		deploy_bundle_release(&r->bundle);
+	if (r->have_prev_bundle)
+		deploy_bundle_release(&r->prev_bundle);
+	json_decref(r->history_bundle);
 }
 
 long long drun_step_begin(const char *step, const char *what)
@@ -182,13 +187,23 @@ const char *const *drun_up_args(const struct deploy_env *env, struct up_args *u)
 	return u->v;
 }
 
+void drun_docker_argv(struct run *r, const char *const *args, struct strvec *out)
+{
+	strvec_push_json(out, r->env->docker_command);
+	for (const char *const *a = args; *a; a++)
+		strvec_push(out, *a);
+}
+
 int drun_compose(struct run *r, const char *const *args, json_t *images, struct strbuf *out,
 		   struct errbuf *e)
 {
 	struct strvec argv = STRVEC_INIT, vars = STRVEC_INIT;
 	int rc;
 
-	deploy_env_compose_argv(r->env, args, &argv);
+	if (r->compose_bundle)
+		deploy_bundle_compose_argv(r->env, r->compose_bundle, args, &argv);
+	else
+		deploy_env_compose_argv(r->env, args, &argv);
 	deploy_env_image_vars(images, &vars);
 	/* A hung pull or up must end in a rollback, not in a held lock. */
 	rc = drun_target_run(r->env, &argv, &vars, r->env->app_dir, out, (long)r->env->compose_timeout_ms, e);
@@ -276,6 +291,8 @@ int drun_write_pending(struct run *r, struct errbuf *e)
 
 	if (r->schema_known)
 		json_object_set_new(p, "schema_before", json_integer(r->schema_before));
+	if (r->history_bundle)
+		json_object_set(p, "bundle", r->history_bundle);
 	json_object_set_new(r->state, "pending", p);
 	return deploy_state_write(r->env, r->state, e);
 }
@@ -309,6 +326,8 @@ void drun_history(struct run *r, const char *from, const char *to, json_t *image
 	}
 	if (r->failed_step[0])
 		json_object_set_new(h, "failed_step", json_string(r->failed_step));
+	if (r->history_bundle)
+		json_object_set(h, "bundle", r->history_bundle);
 	if (deploy_history_append(r->env, h, &e))
 		log_warn("cannot record the history: %s", e.msg);
 	json_decref(h);

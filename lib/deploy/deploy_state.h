@@ -5,8 +5,10 @@
  *   state.json     {"release","images":{VAR:ref},"schema_version",
  *                   "previous_release","previous_images",
  *                   "previous_schema_version","backup_id","deployed_at",
- *                   "deployed_by", and while a deploy is changing things
- *                   "pending":{"release","images","backup_id",
+ *                   "deployed_by", "bundle" and "previous_bundle"
+ *                   ({"dir","sha256"}: the release bundles, see
+ *                   deploy_bundle.h), and while a deploy is changing things
+ *                   "pending":{"release","images","backup_id","bundle",
  *                   "schema_before","started_at","by","host","pid"}}
  *                  replaced atomically (temporary file + rename), so a
  *                  reader sees the old or the new state, never a mix. A

@@ -81,6 +81,10 @@ int drun_complete_pending(struct run *outer, enum deploy_result *res, struct err
 	tg.release = cur;
 	tg.images = images;
 	tg.backup_id = r.backup_id;
+	drun_load_state_bundle(&r, r.state, cur, &r.prev_bundle, &r.have_prev_bundle);
+	tg.bundle = r.have_prev_bundle ? &r.prev_bundle : NULL;
+	if (tg.bundle)
+		r.history_bundle = deploy_bundle_ref(tg.bundle);
 	if (json_is_integer(json_object_get(pending, "schema_before"))) {
 		tg.schema = json_integer_value(json_object_get(pending, "schema_before"));
 		tg.schema_known = 1;
@@ -138,6 +142,12 @@ int deploy_run(struct deploy_env *env, const struct deploy_opts *o, enum deploy_
 	*result = DEPLOY_ABORTED;
 	drun_run_init(&r, env, "deploy");
 	r.release = o->release;
+	if (env->immutable && !o->allow_mutable && !strcmp(o->release, "latest")) {
+		rc = errbuf_set(e, BL_EUSAGE,
+				"environment %s is immutable: \"latest\" names other bytes tomorrow; deploy a release tag, or give --allow-mutable",
+				env->name);
+		goto done;
+	}
 	if ((rc = deploy_local_migrations(env, o->migrations_dir, &r.local_migrations, e)))
 		goto done;
 	r.use_migrate = r.local_migrations != NULL;
@@ -163,6 +173,9 @@ int deploy_run(struct deploy_env *env, const struct deploy_opts *o, enum deploy_
 	if (json_is_string(json_object_get(r.state, "release")))
 		r.prev_release = strdup(json_string_value(json_object_get(r.state, "release")));
 	r.prev_images = json_incref(json_object_get(r.state, "images"));
+	/* read (and proven) before this deploy stages anything: a redeploy of
+	 * the running release rewrites the same directory */
+	drun_load_state_bundle(&r, r.state, r.prev_release, &r.prev_bundle, &r.have_prev_bundle);
 
 	if ((rc = drun_hook(&r, "pre-deploy", e)))
 		goto failed;
@@ -173,12 +186,29 @@ int deploy_run(struct deploy_env *env, const struct deploy_opts *o, enum deploy_
 		goto failed;
 	if (interrupt_signal)
 		goto interrupted;
+	if (env->immutable && !o->allow_mutable) {
+		t = drun_step_begin("immutable", "the release's tags still name its kept bundle's digests");
+		rc = drun_check_immutable(&r, e);
+		drun_step_end(&r, "immutable", t, rc, e);
+		if (rc)
+			goto failed;
+	}
 	if (env->snapshot) {
 		if ((rc = drun_snapshot(&r, e)))
 			goto failed;
 		if ((rc = drun_hook(&r, "post-snapshot", e)))
 			goto failed;
 	}
+	/* The bundle: this release's compose file, env file and environment
+	 * section, then its migrations, all under .ballast/ (nothing outside it
+	 * changes before migrate); pull already reads the bundle's files. */
+	deploy_bundle_init(&r.bundle, env, o->release);
+	r.have_bundle = 1;
+	t = drun_step_begin("bundle", r.bundle.dir.buf);
+	rc = deploy_bundle_stage(env, &r.bundle, e);
+	drun_step_end(&r, "bundle", t, rc, e);
+	if (rc)
+		goto failed;
 	if (r.use_migrate) {
 		struct strbuf rel = STRBUF_INIT;
 
@@ -187,14 +217,23 @@ int deploy_run(struct deploy_env *env, const struct deploy_opts *o, enum deploy_
 		strbuf_release(&rel);
 		t = drun_step_begin("upload", r.remote_dir.buf);
 		rc = drun_upload_migrations(&r, e);
+		if (!rc)
+			rc = deploy_bundle_add_local_tree(&r.bundle, r.local_migrations, "migrations", e);
 		drun_step_end(&r, "upload", t, rc, e);
 		if (rc)
 			goto failed;
 	}
 	if (interrupt_signal)
 		goto interrupted;
+	r.compose_bundle = &r.bundle;
 	if ((rc = drun_compose_step(&r, "pull", o->release, pull, r.new_images, e)))
 		goto failed;
+	t = drun_step_begin("pin", "every service's image to its digest");
+	rc = drun_pin(&r, &r.bundle, r.new_images, e);
+	drun_step_end(&r, "pin", t, rc, e);
+	if (rc)
+		goto failed;
+	r.history_bundle = deploy_bundle_ref(&r.bundle);
 	if ((rc = drun_hook(&r, "pre-up", e)))
 		goto failed;
 	if (interrupt_signal)
@@ -237,6 +276,10 @@ int deploy_run(struct deploy_env *env, const struct deploy_opts *o, enum deploy_
 			json_object_set_new(r.state, "previous_release", json_string(r.prev_release));
 		if (r.prev_images)
 			json_object_set(r.state, "previous_images", r.prev_images);
+		if (json_object_get(r.state, "bundle"))
+			json_object_set(r.state, "previous_bundle", json_object_get(r.state, "bundle"));
+		else
+			json_object_del(r.state, "previous_bundle");
 		if (json_is_integer(json_object_get(r.state, "schema_version")))
 			json_object_set(r.state, "previous_schema_version",
 					json_object_get(r.state, "schema_version"));
@@ -245,13 +288,28 @@ int deploy_run(struct deploy_env *env, const struct deploy_opts *o, enum deploy_
 		else
 			json_object_del(r.state, "backup_id");
 	}
-	drun_state_set_release(r.state, o->release, r.new_images, r.use_migrate, r.schema_after);
+	drun_state_set_release(r.state, o->release, r.new_images, r.use_migrate, r.schema_after,
+			       &r.bundle);
 	rc = deploy_state_write(env, r.state, e);
 	drun_step_end(&r, "record", t, rc, e);
 	if (rc)
 		goto failed;
 	res = DEPLOY_DEPLOYED;
 	drun_history(&r, r.prev_release, o->release, r.new_images, res, NULL);
+	{
+		json_t *removed = json_array(), *v;
+		struct errbuf pe = ERRBUF_INIT;
+		const char *prev = json_string_value(json_object_get(r.state, "previous_release"));
+		size_t i;
+
+		/* after the record: a failed prune costs disk space, not the deploy */
+		if (deploy_bundle_prune(env, env->releases_keep, o->release, prev, removed, &pe))
+			log_warn("release bundles: %s", pe.msg);
+		json_array_foreach(removed, i, v)
+			log_info("release bundles: removed %s (releases_keep %lld)", json_string_value(v),
+				 env->releases_keep);
+		json_decref(removed);
+	}
 	drun_hook_warn(&r, "post-verify");
 	goto unlock;
 
@@ -281,6 +339,7 @@ failed:
 	tg.schema_known = r.schema_known;
 	tg.backup_id = r.backup_id;
 	tg.migrate_dir = r.remote_dir.len ? r.remote_dir.buf : NULL;
+	tg.bundle = r.have_prev_bundle ? &r.prev_bundle : NULL;
 	{
 		/* A signal already delivered must not stop the rollback itself. */
 		int sig = interrupt_hold();
@@ -358,11 +417,14 @@ static void plan_hooks(struct deploy_env *env, json_t *plan, const char *phase)
 }
 
 static void plan_compose(struct deploy_env *env, json_t *plan, const char *step, const char *what,
-			 const char *const *args, json_t *images)
+			 const char *const *args, json_t *images, const struct deploy_bundle *b)
 {
 	struct strvec argv = STRVEC_INIT, vars = STRVEC_INIT;
 
-	deploy_env_compose_argv(env, args, &argv);
+	if (b)
+		deploy_bundle_compose_argv(env, b, args, &argv);
+	else
+		deploy_env_compose_argv(env, args, &argv);
 	deploy_env_image_vars(images, &vars);
 	plan_add(env, plan, step, what, &argv, &vars, env->app_dir);
 	strvec_clear(&argv);
@@ -389,9 +451,12 @@ int deploy_plan(struct deploy_env *env, const struct deploy_opts *o, json_t *pla
 	json_t *state = NULL, *images = NULL, *prev_images;
 	const char *cur, *db = drun_restore_db_name(env);
 	struct up_args ua;
+	struct deploy_bundle nb, pb;
 	char *local = NULL;
-	int rc;
+	int rc, prev_bundle = 0;
 
+	deploy_bundle_init(&nb, env, o->release);
+	memset(&pb, 0, sizeof(pb));
 	if ((rc = deploy_state_read(env, &state, e)))
 		goto out;
 	if ((rc = deploy_local_migrations(env, o->migrations_dir, &local, e)))
@@ -423,7 +488,7 @@ int deploy_plan(struct deploy_env *env, const struct deploy_opts *o, json_t *pla
 		strvec_push(&argv, env->app_dir);
 		plan_add(env, plan, "preflight", "disk space", &argv, NULL, NULL);
 		strvec_clear(&argv);
-		plan_compose(env, plan, "preflight", "compose present", vargs, NULL);
+		plan_compose(env, plan, "preflight", "compose present", vargs, NULL, NULL);
 	}
 	if (env->snapshot || env->data_restore != DEPLOY_RESTORE_NEVER) {
 		const char *a[] = { "--version", NULL };
@@ -453,6 +518,11 @@ int deploy_plan(struct deploy_env *env, const struct deploy_opts *o, json_t *pla
 		strbuf_release(&label);
 		plan_hooks(env, plan, "post-snapshot");
 	}
+	strbuf_reset(&sb);
+	strbuf_addf(&sb, "%s (%s%s%s, environment.json)", nb.dir.buf, env->compose_file,
+		    env->env_file ? ", " : "", env->env_file ? env->env_file : "");
+	plan_add(env, plan, "bundle", sb.buf, NULL, NULL, NULL);
+	deploy_bundle_expect(env, &nb, 0);
 	if (local) {
 		strbuf_addf(&ver, "releases/%s/migrations", o->release);
 		deploy_env_state_path(env, ver.buf, &remote);
@@ -460,14 +530,17 @@ int deploy_plan(struct deploy_env *env, const struct deploy_opts *o, json_t *pla
 		strbuf_addf(&sb, "%s -> %s", local, remote.buf);
 		plan_add(env, plan, "upload", sb.buf, NULL, NULL, NULL);
 	}
-	plan_compose(env, plan, "pull", o->release, (const char *const[]){ "pull", NULL }, images);
+	plan_compose(env, plan, "pull", o->release, (const char *const[]){ "pull", NULL }, images, &nb);
+	plan_compose(env, plan, "pin", "every service's image (then docker image inspect of each)",
+		     (const char *const[]){ "config", NULL }, images, &nb);
+	deploy_bundle_expect(env, &nb, 1);
 	plan_hooks(env, plan, "pre-up");
 	if (local) {
 		const char *a[] = { "up", "--release", o->release, "--dir", remote.buf, "--json", NULL };
 
 		plan_tool(env, plan, "migrate", o->release, 0, a);
 	}
-	plan_compose(env, plan, "up", o->release, drun_up_args(env, &ua), images);
+	plan_compose(env, plan, "up", o->release, drun_up_args(env, &ua), images, &nb);
 	for (size_t i = 0; i < env->nhealth; i++) {
 		const struct http_check *c = &env->health[i];
 
@@ -481,7 +554,7 @@ int deploy_plan(struct deploy_env *env, const struct deploy_opts *o, json_t *pla
 		plan_add(env, plan, "verify", sb.buf, NULL, NULL, NULL);
 	}
 	plan_compose(env, plan, "verify", "compose services' health",
-		     (const char *const[]){ "ps", "--format", "json", NULL }, images);
+		     (const char *const[]){ "ps", "--format", "json", NULL }, images, &nb);
 	strbuf_reset(&sb);
 	deploy_env_state_path(env, "state.json", &sb);
 	strbuf_addstr(&sb, ", history.jsonl");
@@ -516,12 +589,23 @@ int deploy_plan(struct deploy_env *env, const struct deploy_opts *o, json_t *pla
 					  "only if the downgrade is refused or fails", 1, ra);
 			}
 		}
-		plan_compose(env, plan, "rollback-up", cur, drun_up_args(env, &ua), prev_images);
+		/* state.json names the running release's bundle: its own files and
+		 * digests (proven when the rollback runs) */
+		if (json_object_get(state, "bundle")) {
+			deploy_bundle_init(&pb, env, cur);
+			deploy_bundle_expect(env, &pb, 1);
+			prev_bundle = 1;
+		}
+		plan_compose(env, plan, "rollback-up", cur, drun_up_args(env, &ua), prev_images,
+			     prev_bundle ? &pb : NULL);
 		plan_add(env, plan, "rollback-verify", "the same checks, for the previous release", NULL,
 			 NULL, NULL);
 		plan_hooks(env, plan, "post-rollback");
 	}
 out:
+	deploy_bundle_release(&nb);
+	if (prev_bundle)
+		deploy_bundle_release(&pb);
 	free(local);
 	json_decref(images);
 	json_decref(state);

@@ -1,16 +1,19 @@
 /*
  * deploy_steps: the deploy engine of ballast-deploy.
  *
- *   lock -> preflight -> snapshot -> upload -> pull -> migrate -> up ->
- *   verify -> record;  on a failure after migrate began: schema back to the
- *   previous release's version (stored down SQL, `ballast-migrate goto`),
- *   previous images up, verify again; a refused or failed downgrade falls
+ *   lock -> preflight -> [immutable] -> snapshot -> bundle -> upload ->
+ *   pull -> pin -> migrate -> up -> verify -> record -> prune bundles;  on a
+ *   failure after migrate began: schema back to the previous release's
+ *   version (stored down SQL, `ballast-migrate goto`), the previous
+ *   release's bundle up (its compose and env files, pinned digests), verify
+ *   again; a refused or failed downgrade falls
  *   back to restoring the pre-deploy snapshot when data_restore allows.
  *
  * Contract: every step is timed and logged (a "step" event with --json)
  * and recorded in history.jsonl. Nothing on the target changes before the
- * migrate step: a failure until then (hooks pre-deploy/post-snapshot/
- * pre-up, preflight, snapshot, upload, pull) aborts, unlocks and returns
+ * migrate step (bundle and upload write only under .ballast/): a failure
+ * until then (hooks pre-deploy/post-snapshot/pre-up, preflight, immutable,
+ * snapshot, bundle, upload, pull, pin) aborts, unlocks and returns
  * the step's status. From migrate on, state.json carries a "pending"
  * record, so an interrupted run (crash, lost connection) is completed by
  * the next deploy or rollback. The outcome is one of enum deploy_result;
@@ -45,6 +48,9 @@ struct deploy_opts {
 	const char *release;          /* deploy: the tag; rollback: --to (may be NULL) */
 	const char *migrations_dir;   /* local directory to upload; NULL = config */
 	long long lock_wait_ms;
+	/* an immutable environment takes `latest`, or a release whose tag now
+	 * names other bytes than its kept bundle, only with this */
+	int allow_mutable;
 };
 
 /* The whole sequence. *result is always set; the return value is the exit
@@ -57,7 +63,9 @@ int deploy_rollback(struct deploy_env *env, const struct deploy_opts *o,
 		    enum deploy_result *result, struct errbuf *e);
 
 /* Preflight only: every check, reported into checks (an array of
- * {"check","ok","detail"}); BL_EFAIL when one failed (health: BL_EVERIFY). */
+ * {"check","ok","detail"}), and then "bundles": every kept release bundle's
+ * pinned images are on the target's engine or in their registry (a
+ * rollback needs them); BL_EFAIL when one failed (health: BL_EVERIFY). */
 int deploy_preflight_report(struct deploy_env *env, const char *release, json_t *checks,
 			    struct errbuf *e);
 

@@ -311,3 +311,203 @@ out:
 	strbuf_release(&tmp);
 	return rc;
 }
+
+/* ---- bundles ---- */
+
+void drun_load_state_bundle(struct run *r, json_t *state, const char *release,
+			    struct deploy_bundle *b, int *have)
+{
+	struct errbuf be = ERRBUF_INIT;
+
+	*have = 0;
+	if (!release || !json_object_get(state, "bundle"))
+		return;
+	deploy_bundle_init(b, r->env, release);
+	if (deploy_bundle_load(r->env, b, &be)) {
+		log_warn("%s; a rollback to %s would use its image tags with %s's current compose and env files",
+			 be.msg, release, r->env->app_dir);
+		deploy_bundle_release(b);
+		return;
+	}
+	*have = 1;
+}
+
+/* "repo" of "repo:tag" (a ':' after the last '/'), as docker spells it in
+ * RepoDigests: without "docker.io/" and "library/". */
+static void repo_of(const char *ref, struct strbuf *out)
+{
+	const char *slash = strrchr(ref, '/'), *colon = strrchr(ref, ':');
+	size_t n = colon && (!slash || colon > slash) ? (size_t)(colon - ref) : strlen(ref);
+
+	strbuf_reset(out);
+	if (n > 10 && !strncmp(ref, "docker.io/", 10)) {
+		ref += 10;
+		n -= 10;
+	}
+	if (n > 8 && !strncmp(ref, "library/", 8)) {
+		ref += 8;
+		n -= 8;
+	}
+	strbuf_add(out, ref, n);
+}
+
+/* The digest reference the engine holds for image: its RepoDigests entry of
+ * the same repository ("repo@sha256:..."); *digest NULL when there is none
+ * (an image built on the target, never pushed) and why in reason. */
+static int inspect_image(struct run *r, const char *image, json_t *svc, struct errbuf *e)
+{
+	struct strvec argv = STRVEC_INIT;
+	struct strbuf out = STRBUF_INIT, want = STRBUF_INIT, have = STRBUF_INIT;
+	json_error_t jerr;
+	json_t *digests = NULL, *id = NULL, *v;
+	size_t i;
+	int rc;
+
+	drun_docker_argv(r, (const char *const[]){ "image", "inspect", "--format",
+						   "{{json .RepoDigests}} {{json .Id}}", image, NULL },
+			 &argv);
+	if ((rc = drun_target_run(r->env, &argv, NULL, r->env->app_dir, &out,
+				  (long)r->env->compose_timeout_ms, e)))
+		goto out;
+	digests = json_loadb(out.buf, out.len, JSON_DISABLE_EOF_CHECK, &jerr);
+	if (json_is_array(digests) && (size_t)jerr.position < out.len)
+		id = json_loads(out.buf + jerr.position, JSON_DECODE_ANY, NULL);
+	if (!json_is_array(digests) || !json_is_string(id)) {
+		rc = errbuf_set(e, BL_EFAIL, "%s image inspect %s: expected RepoDigests and Id",
+				json_string_value(json_array_get(r->env->docker_command, 0)), image);
+		goto out;
+	}
+	json_object_set(svc, "id", id);
+	repo_of(image, &want);
+	json_array_foreach(digests, i, v) {
+		const char *d = json_string_value(v), *at = d ? strchr(d, '@') : NULL;
+
+		if (!at)
+			continue;
+		{
+			char *repo = strndup(d, (size_t)(at - d));
+
+			if (!repo)
+				abort();
+			repo_of(repo, &have);
+			free(repo);
+		}
+		if (!strcmp(have.buf, want.buf)) {
+			struct strbuf ref = STRBUF_INIT;
+			const char *slash = strrchr(image, '/'), *colon = strrchr(image, ':');
+			size_t n = colon && (!slash || colon > slash) ? (size_t)(colon - image) : strlen(image);
+
+			/* the image's own spelling of the repository, the
+			 * engine's digest */
+			strbuf_add(&ref, image, n);
+			strbuf_addstr(&ref, at);
+			json_object_set_new(svc, "digest", json_string(ref.buf));
+			strbuf_release(&ref);
+			goto out;
+		}
+	}
+	json_object_set_new(svc, "unpinned", json_string(json_array_size(digests) ?
+				"no digest for this repository: runs by tag" :
+				"no registry digest (built on the target, never pulled): runs by tag"));
+out:
+	json_decref(digests);
+	json_decref(id);
+	strvec_clear(&argv);
+	strbuf_release(&out);
+	strbuf_release(&want);
+	strbuf_release(&have);
+	return rc;
+}
+
+int drun_pin(struct run *r, struct deploy_bundle *b, json_t *images, struct errbuf *e)
+{
+	const char *args[] = { "config", NULL };
+	struct strbuf out = STRBUF_INIT;
+	struct errbuf pe = ERRBUF_INIT;
+	json_t *found = NULL, *services = json_object(), *v;
+	const char *name;
+	int rc;
+
+	/* compose's own resolution (interpolation, profiles, overrides) says
+	 * which image each service runs; its output may hold the env file's
+	 * values, so it is parsed and dropped, never logged */
+	if (drun_compose(r, args, images, &out, &pe) ||
+	    compose_service_images(out.buf, out.len, "compose config", &found, &pe)) {
+		log_warn("pin: cannot list the services' images (%s): the bundle keeps tags, not digests",
+			 pe.msg);
+		json_decref(found);
+		found = json_object();
+	}
+	if (out.alloc)
+		memset(out.buf, 0, out.alloc);
+	json_object_foreach(found, name, v) {
+		const char *img = json_string_value(json_object_get(v, "image"));
+		json_t *svc = json_object();
+
+		if (!img) {
+			json_object_set_new(svc, "unpinned", json_string("no image: built from source"));
+		} else {
+			json_object_set_new(svc, "image", json_string(img));
+			if (strstr(img, "@sha256:")) {
+				json_object_set_new(svc, "digest", json_string(img));
+			} else if (inspect_image(r, img, svc, &pe)) {
+				json_object_set_new(svc, "unpinned", json_string(pe.msg));
+			}
+		}
+		if (json_is_string(json_object_get(svc, "unpinned")) && img &&
+		    !json_object_get(svc, "digest"))
+			log_warn("pin: service %s (%s): %s", name, img,
+				 json_string_value(json_object_get(svc, "unpinned")));
+		else if (json_object_get(svc, "digest"))
+			log_info("pin: %s -> %s", name, json_string_value(json_object_get(svc, "digest")));
+		json_object_set_new(services, name, svc);
+	}
+	rc = deploy_bundle_commit(r->env, b, images, services, e);
+	json_decref(found);
+	json_decref(services);
+	strbuf_release(&out);
+	return rc;
+}
+
+int drun_check_immutable(struct run *r, struct errbuf *e)
+{
+	struct deploy_bundle old;
+	json_t *idx = NULL, *svc;
+	const char *name;
+	int rc;
+
+	deploy_bundle_init(&old, r->env, r->release);
+	if ((rc = deploy_bundle_read_index(r->env, &old, &idx, e)) || !idx)
+		goto out;
+	json_object_foreach(json_object_get(idx, "services"), name, svc) {
+		const char *img = json_string_value(json_object_get(svc, "image"));
+		const char *was = json_string_value(json_object_get(svc, "digest"));
+		const char *is;
+		struct strvec argv = STRVEC_INIT;
+		json_t *now;
+
+		if (!img || !was || strstr(img, "@sha256:"))
+			continue;
+		/* what the tag names in the registry today: pulling it moves
+		 * only the engine's tag, nothing that runs */
+		drun_docker_argv(r, (const char *const[]){ "pull", "-q", img, NULL }, &argv);
+		rc = drun_target_run(r->env, &argv, NULL, NULL, NULL, (long)r->env->compose_timeout_ms, e);
+		strvec_clear(&argv);
+		if (rc)
+			goto out;
+		now = json_object();
+		rc = inspect_image(r, img, now, e);
+		is = json_string_value(json_object_get(now, "digest"));
+		if (!rc && (!is || strcmp(is, was)))
+			rc = errbuf_set(e, BL_EVERIFY,
+					"environment %s is immutable: release %s ran service %s as %s, but %s now resolves to %s; deploy it under a new release name, or give --allow-mutable",
+					r->env->name, r->release, name, was, img, is ? is : "an image without a digest");
+		json_decref(now);
+		if (rc)
+			goto out;
+	}
+out:
+	json_decref(idx);
+	deploy_bundle_release(&old);
+	return rc;
+}

@@ -1,6 +1,5 @@
 #include "transport.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -638,49 +637,33 @@ out:
 	return rc;
 }
 
-static int put_tree(struct transport *t, const char *local_dir, const char *path,
-		    int depth, struct errbuf *e)
+struct put_tree {
+	struct transport *t;
+	const char *path;
+	struct strbuf remote;
+};
+
+static int put_one(const char *lp, const char *rel, const struct stat *st, void *arg,
+		   struct errbuf *e)
 {
-	struct strbuf lp = STRBUF_INIT, rp = STRBUF_INIT;
-	struct dirent *de;
-	DIR *d;
-	int rc;
+	struct put_tree *pt = arg;
 
-	if (depth > 32)
-		return errbuf_set(e, BL_EFAIL, "%s: directory tree deeper than 32 levels", local_dir);
-	if ((rc = transport_mkdir_p(t, path, 0700, e)))
-		return rc;
-	d = opendir(local_dir);
-	if (!d)
-		return errbuf_errno(e, BL_EFAIL, errno, "cannot open directory %s", local_dir);
-	while ((de = readdir(d))) {
-		struct stat sb;
-
-		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-			continue;
-		strbuf_reset(&lp);
-		strbuf_addf(&lp, "%s/%s", local_dir, de->d_name);
-		strbuf_reset(&rp);
-		strbuf_addf(&rp, "%s/%s", path, de->d_name);
-		if (stat(lp.buf, &sb)) {
-			rc = errbuf_errno(e, BL_EFAIL, errno, "cannot stat %s", lp.buf);
-			break;
-		}
-		if (S_ISDIR(sb.st_mode))
-			rc = put_tree(t, lp.buf, rp.buf, depth + 1, e);
-		else if (S_ISREG(sb.st_mode))
-			rc = transport_put_file(t, lp.buf, rp.buf, (int)(sb.st_mode & 0777), e);
-		if (rc)
-			break;
-	}
-	closedir(d);
-	strbuf_release(&lp);
-	strbuf_release(&rp);
-	return rc;
+	strbuf_reset(&pt->remote);
+	strbuf_addf(&pt->remote, "%s/%s", pt->path, rel);
+	if (S_ISDIR(st->st_mode))
+		return transport_mkdir_p(pt->t, pt->remote.buf, 0700, e);
+	return transport_put_file(pt->t, lp, pt->remote.buf, (int)(st->st_mode & 0777), e);
 }
 
 int transport_put_tree(struct transport *t, const char *local_dir, const char *path,
 		       struct errbuf *e)
 {
-	return put_tree(t, local_dir, path, 0, e);
+	struct put_tree pt = { t, path, STRBUF_INIT };
+	int rc;
+
+	if ((rc = transport_mkdir_p(t, path, 0700, e)))
+		return rc;
+	rc = fs_walk(local_dir, put_one, &pt, e);
+	strbuf_release(&pt.remote);
+	return rc;
 }

@@ -68,6 +68,7 @@ new_env() {
       "compose_file": "docker-compose.yml",
       "env_file": ".env.qa",
       "compose_command": ["$S/tests/standin/compose", "--standin", "$STANDIN"],
+      "docker_command": ["$S/tests/standin/compose", "--standin", "$STANDIN"],
       "backup_command": ["$TOOLS/ballast-backup"],
       "migrate_command": ["$TOOLS/ballast-migrate"],
       "min_free": "1M",

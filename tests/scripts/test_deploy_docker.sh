@@ -111,6 +111,8 @@ last_history() { tail -n 1 "$APP/.ballast/history.jsonl" | jq -r "$1"; }
 # The backend container of the project: its id and its image reference.
 cid() { "$DOCKER" ps -q --no-trunc --filter "label=com.docker.compose.project=$PROJECT" --filter "label=com.docker.compose.service=backend"; }
 cimage() { local c; c=$(cid); [ -n "$c" ] && "$DOCKER" inspect --format '{{.Config.Image}}' $c; }
+# The digest reference a release's bundle pinned the backend to.
+pinned() { jq -r .services.backend.digest "$APP/.ballast/releases/$1/bundle.json" 2>/dev/null; }
 
 suite() {
 	local v=$1 compose=$2 c1 c2
@@ -120,14 +122,15 @@ suite() {
 	check "$v: first deploy exits 0" eq "$RC" 0
 	check "$v: the compose version" contains "$("$DOCKER" inspect --format '{{index .Config.Labels "com.docker.compose.version"}}' $(cid))" "${v#v}."
 	check "$v: last line says deployed" contains "$(printf '%s' "$OUT" | tail -n1)" "deployed: qa is on v1"
-	check "$v: the container runs the v1 image" eq "$(cimage)" "$REG/t/backend:v1"
+	check "$v: the bundle pinned v1 to a digest of its repository" starts "$(pinned v1)" "$REG/t/backend@sha256:"
+	check "$v: the container runs v1's pinned digest" eq "$(cimage)" "$(pinned v1)"
 	check "$v: /health on the published port says v1" eq "$(health_release)" v1
 	check "$v: state.json records v1" eq "$(state_release)" v1
 	c1=$(cid)
 
 	run_deploy deploy qa --release v2
 	check "$v: second deploy exits 0" eq "$RC" 0
-	check "$v: the container runs the v2 image" eq "$(cimage)" "$REG/t/backend:v2"
+	check "$v: the container runs the v2 image" eq "$(cimage)" "$(pinned v2)"
 	c2=$(cid)
 	check "$v: v2 is a new container" ne "$c2" "$c1"
 	check "$v: /health says v2" eq "$(health_release)" v2
@@ -138,7 +141,7 @@ suite() {
 	check "$v: unhealthy container exits 1" eq "$RC" 1
 	check "$v: unhealthy container is rolled back at verify" contains "$ERR" "rolled-back: badhc failed at verify"
 	check "$v: the reason is the unhealthy service" contains "$ERR" "compose service backend is unhealthy"
-	check "$v: after the rollback the container runs v2" eq "$(cimage)" "$REG/t/backend:v2"
+	check "$v: after the rollback the container runs v2" eq "$(cimage)" "$(pinned v2)"
 	check "$v: after the rollback /health says v2" eq "$(health_release)" v2
 	check "$v: after the rollback state.json says v2" eq "$(state_release)" v2
 	check "$v: history says rolled-back at verify" eq "$(last_history '"\(.result) \(.failed_step)"')" "rolled-back verify"
@@ -155,7 +158,7 @@ suite() {
 	run_deploy deploy qa --release bad500
 	check "$v: health 500 exits 1" eq "$RC" 1
 	check "$v: health 500 names the status" contains "$ERR" "expected status 200, got 500"
-	check "$v: after health 500 the container runs v2" eq "$(cimage)" "$REG/t/backend:v2"
+	check "$v: after health 500 the container runs v2" eq "$(cimage)" "$(pinned v2)"
 	check "$v: after health 500 /health says v2" eq "$(health_release)" v2
 }
 
@@ -186,7 +189,7 @@ run_deploy status qa
 check "v2: after kill -9 status advises the rollback" contains "$OUT" "ATTENTION    the deploy of badhc did not finish"
 run_deploy rollback qa
 check "v2: rollback after kill -9 exits 0" eq "$RC" 0
-check "v2: after the rollback the container runs v2" eq "$(cimage)" "$REG/t/backend:v2"
+check "v2: after the rollback the container runs v2" eq "$(cimage)" "$(pinned v2)"
 check "v2: after the rollback /health says v2" eq "$(health_release)" v2
 check "v2: after the rollback no pending record" eq "$(jq -r 'has("pending")' "$APP/.ballast/state.json")" false
 
@@ -200,5 +203,115 @@ if [ -n "$COMPOSE_V1" ]; then
 else
 	not_ok "compose v1 (docker-compose) is not installed: scripts/deps.sh installs it"
 fi
+
+# ---- release bundles (compose v2): what a rollback brings back is the
+# bundle, not what the tag or app_dir say today. Three releases whose
+# images differ in /marker: r1 publishes the backend on P1; r2 and r3 on P2
+# and add a service "extra". Then r1's tag is re-pushed with other bytes
+# (and the local tag follows it) and `rollback --to r1` goes two releases
+# back; a corrupt bundle is refused; the registry is stopped and a
+# rollback to r3 works from the local images. No HTTP health check here
+# (the published port moves): compose's view of the services verifies.
+mk_image() { # TAG MARKER
+	mkdir -p "$WORK/img-$2"
+	printf 'FROM %s\nRUN echo %s > /marker\n' "$REG/t/backend:v1" "$2" > "$WORK/img-$2/Dockerfile"
+	DOCKER_BUILDKIT=0 "$DOCKER" build -q -t "$REG/t/backend:$1" "$WORK/img-$2" >"$WORK/build.log" 2>&1 &&
+		"$DOCKER" push -q "$REG/t/backend:$1" >>"$WORK/build.log" 2>&1 ||
+		{ cat "$WORK/build.log" >&2; die "building $1 ($2) failed"; }
+}
+svc_cid() { "$DOCKER" ps -q --no-trunc --filter "label=com.docker.compose.project=$PROJECT" --filter "label=com.docker.compose.service=$1"; }
+marker() { local c; c=$(svc_cid backend); [ -n "$c" ] && "$DOCKER" exec "$c" cat /marker; }
+cimage_id() { local c; c=$(svc_cid backend); [ -n "$c" ] && "$DOCKER" inspect --format '{{.Image}}' $c; }
+port_release() { curl -s -m 3 "http://127.0.0.1:$1/cgi-bin/health" | jq -r .release 2>/dev/null; }
+compose_r1() {
+	cat > "$APP/docker-compose.yml" <<'YML'
+services:
+  backend:
+    image: ${BACKEND_IMAGE}
+    environment: { APP_IMAGE: "${BACKEND_IMAGE}" }
+    ports: ["127.0.0.1:${APP_PORT}:8080"]
+YML
+}
+compose_r2() {
+	cat > "$APP/docker-compose.yml" <<'YML'
+services:
+  backend:
+    image: ${BACKEND_IMAGE}
+    environment: { APP_IMAGE: "${BACKEND_IMAGE}" }
+    ports: ["127.0.0.1:${APP_PORT2}:8080"]
+  extra:
+    image: ${BACKEND_IMAGE}
+    environment: { APP_IMAGE: "${BACKEND_IMAGE}" }
+YML
+}
+
+mk_image r1 one
+mk_image r2 two
+mk_image r3 three
+R1_ID=$("$DOCKER" image inspect --format '{{.Id}}' "$REG/t/backend:r1")
+for tag in r1 r2 r3; do "$DOCKER" rmi "$REG/t/backend:$tag" >/dev/null 2>&1; done
+
+new_env bundles "\"compose_command\": [\"$DOCKER\", \"compose\"],"
+P1=$PORT
+P2=$(free_port)
+printf 'APP_PORT2=%s\n' "$P2" >> "$APP/.env.qa"
+jq 'del(.environments.qa.health)' "$CFG" > "$CFG.new" && mv "$CFG.new" "$CFG"
+compose_r1
+run_deploy deploy qa --release r1
+check "bundles: r1 deployed" eq "$RC" 0
+check "bundles: r1 runs its image (marker one) on P1" eq "$(marker) $(port_release "$P1")" "one r1"
+check "bundles: r1's bundle records the image id" eq "$(jq -r .services.backend.id "$APP/.ballast/releases/r1/bundle.json")" "$R1_ID"
+compose_r2
+run_deploy deploy qa --release r2
+check "bundles: r2 deployed" eq "$RC" 0
+check "bundles: r2 adds the extra service" test -n "$(svc_cid extra)"
+check "bundles: r2 moved the backend to P2" eq "$(port_release "$P2")" r2
+run_deploy deploy qa --release r3
+check "bundles: r3 deployed" eq "$RC $(marker)" "0 three"
+
+# r1's tag now names other bytes, in the registry and locally
+mk_image r1 one-repushed
+check "bundles: the re-pushed r1 tag is another image" ne "$("$DOCKER" image inspect --format '{{.Id}}' "$REG/t/backend:r1")" "$R1_ID"
+run_deploy rollback qa --to r1
+check "bundles: rollback two releases back exits 0" eq "$RC" 0
+check "bundles: state.json on r1" eq "$(state_release)" r1
+check "bundles: the rollback runs r1's recorded image id, not the re-pushed tag" eq "$(cimage_id)" "$R1_ID"
+check "bundles: /marker inside the container is r1's" eq "$(marker)" one
+check "bundles: the service r2 added is removed" eq "$(svc_cid extra)" ""
+check "bundles: the backend is back on P1" eq "$(port_release "$P1")" r1
+check "bundles: nothing answers on P2 any more" eq "$(port_release "$P2")" ""
+
+# A corrupt bundle is refused before anything changes.
+run_deploy rollback qa --to r3
+check "bundles: rollback to r3 exits 0" eq "$RC $(marker)" "0 three"
+c3=$(svc_cid backend)
+echo "APP_PORT=1" >> "$APP/.ballast/releases/r1/env"
+run_deploy rollback qa --to r1
+check "bundles: a corrupt bundle is refused with exit 4" eq "$RC" 4
+check "bundles: the refusal names the altered file" contains "$ERR" "releases/r1: env: sha256"
+check "bundles: after the refusal the same container runs" eq "$(svc_cid backend)" "$c3"
+check "bundles: after the refusal extra still runs" test -n "$(svc_cid extra)"
+check "bundles: after the refusal state.json says r3" eq "$(state_release)" r3
+
+# The registry stopped: a rollback to r2 works from the local images.
+kill "$(cat "$SVC/docker/reg/pid")" 2>/dev/null
+for _ in $(seq 1 100); do
+	curl -s -m 1 "http://$REG/v2/" >/dev/null 2>&1 || break
+	sleep 0.1
+done
+check "bundles: the registry is down" test -z "$(curl -s -m 2 "http://$REG/v2/" 2>/dev/null || true)"
+run_deploy rollback qa --to r2
+check "bundles: rollback with the registry down exits 0" eq "$RC" 0
+check "bundles: with the registry down r2 runs (marker two) on P2" eq "$(marker) $(port_release "$P2")" "two r2"
+# check: with the registry down, removing r1's image from the engine leaves
+# r1's bundle with nothing to roll back to, and check says so.
+run_deploy check qa
+check "bundles: check passes while every pinned image is local" eq "$RC" 0
+"$DOCKER" rmi "$(pinned r1)" >/dev/null 2>&1
+run_deploy check qa
+check "bundles: check fails for a bundle whose image is gone" eq "$RC" 1
+check "bundles: check names r1's service and digest" contains "$ERR" "release r1, service backend: $(pinned r1) is neither on the target's engine nor in its registry"
+run_deploy releases qa --json
+check "bundles: releases lists r1 r2 r3" eq "$(printf '%s' "$OUT" | tail -n1 | jq -r '[.releases[].release] | sort | join(" ")')" "r1 r2 r3"
 
 finish

@@ -16,9 +16,10 @@ check "state.json records the image references" eq "$(json "$APP/.ballast/state.
 check "health serves v1" eq "$(health_release)" v1
 check "pull got the release's image variables" contains "$(grep '"pull"' "$STANDIN/calls.jsonl")" '"BACKEND_IMAGE":"example/backend:v1"'
 check "compose ran in the app dir with -f and --env-file" contains "$(grep '"up"' "$STANDIN/calls.jsonl")" "\"cwd\":\"$APP\""
-check "compose got --env-file" contains "$(grep '"up"' "$STANDIN/calls.jsonl")" '"--env-file",".env.qa"'
+check "compose got the bundle's copy of the env file" contains "$(grep '"up"' "$STANDIN/calls.jsonl")" "\"--env-file\",\"$APP/.ballast/releases/v1/env\""
+check "compose ran with app_dir as its project directory" contains "$(grep '"up"' "$STANDIN/calls.jsonl")" "\"--project-directory\",\"$APP\""
 check "history has one deployed entry" eq "$(last_history '"\(.result) \(.to)"')" "deployed v1"
-check "history records step timings" eq "$(last_history '[.steps[].step] | join(" ")')" "lock preflight pull up verify record"
+check "history records step timings" eq "$(last_history '[.steps[].step] | join(" ")')" "lock preflight bundle pull pin up verify record"
 check "lock released after the deploy" test ! -e "$APP/.ballast/lock"
 run_deploy deploy qa --release v2
 check "second deploy exits 0" eq "$RC" 0

@@ -28,7 +28,7 @@ check "ssh: up failure: back on v2" eq "$(state_release) $(health_status) $(heal
 rm "$STANDIN/fail-up-v3"
 
 run_deploy plan qa --release v3
-check "ssh: plan shows the remote command line, quoted" contains "$OUT" "cd $APP && BACKEND_IMAGE=example/backend:v3 WORKER_IMAGE=example/worker:v3 $S/tests/standin/compose --standin $STANDIN -f docker-compose.yml --env-file .env.qa pull"
+check "ssh: plan shows the remote command line, quoted" contains "$OUT" "cd $APP && BACKEND_IMAGE=example/backend:v3 WORKER_IMAGE=example/worker:v3 $S/tests/standin/compose --standin $STANDIN -f $APP/.ballast/releases/v3/compose/docker-compose.yml --env-file $APP/.ballast/releases/v3/env --project-directory $APP pull"
 run_deploy status qa
 check "ssh: status names the target" contains "$OUT" "$(cat "$SSHD_DIR/user")@127.0.0.1:$PORT"
 

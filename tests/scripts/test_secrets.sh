@@ -165,9 +165,17 @@ psql -X -At -d "${ci/dbname=postgres/dbname=secretdb}" -c "SELECT * FROM ballast
 grep -q "secret_m\|^1|" "$tmp/history.txt" && t_ok || t_fail "migration history not read: $(cat "$tmp/history.txt")"
 places=("$logs" "$tmp/state" "$tmp/repo" "$tmp/metrics" "$tmp/history.txt" "$svc/s3/data" "$app/.ballast"
 	"$standin/calls.jsonl")
+# The one exception: each release bundle keeps the env file as deployed
+# (docs/ballast-deploy.md "Release bundles"), so it must be that file byte
+# for byte (and 0600, below), not a secret ballast wrote anywhere else.
 for secret in "$PW" "$SK"; do
-	hits=$(grep -rlF -- "$secret" "${places[@]}" 2>/dev/null)
+	hits=$(grep -rlF -- "$secret" "${places[@]}" 2>/dev/null | grep -v '/\.ballast/releases/[^/]*/env$')
 	[ -z "$hits" ] && t_ok || t_fail "a secret was written to: $hits"
+done
+copies=$(find "$app/.ballast/releases" -name env -type f 2>/dev/null)
+[ -n "$copies" ] && t_ok || t_fail "no release bundle kept the env file"
+for f in $copies; do
+	cmp -s "$f" "$app/.env.qa" && t_ok || t_fail "$f is not the deployed env file"
 done
 # the S3 repository really holds the backup (so its grep was not vacuous)
 n=$(grep -rl '"checksum"' "$svc/s3/data" 2>/dev/null | wc -l)
