@@ -7,6 +7,7 @@
 /* Formatted through a copy: callers wrap a lower error in a new one by
  * passing e->msg among the arguments, and vsnprintf into the buffer it is
  * reading from is undefined (it printed the message twice, with garbage). */
+__attribute__((format(printf, 2, 0)))
 static void set_msg(struct errbuf *e, const char *fmt, va_list ap)
 {
 	char tmp[ERRBUF_MSG_MAX];
