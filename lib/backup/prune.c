@@ -44,7 +44,8 @@ int prune_drill_passed(struct repo *r, const char *project, const char *id, int 
 	/* drill-<UTC time>.json: newest first. A report whose result is
 	 * "error" (the server refused a scratch database, say) says nothing
 	 * about the backup, so the newest "passed" or "failed" decides. */
-	qsort(v, n, sizeof(*v), cmp_desc);
+	if (n) /* qsort(NULL, 0) is undefined */
+		qsort(v, n, sizeof(*v), cmp_desc);
 	for (i = 0; i < n; i++) {
 		json_t *rep;
 		const char *res;

@@ -110,7 +110,8 @@ void retention_apply(const struct retention_policy *p, struct retention_item *it
 {
 	int kept = 0, good_done = 0, drill_done = 0;
 
-	qsort(items, n, sizeof(*items), newest_first);
+	if (n) /* qsort(NULL, 0) is undefined */
+		qsort(items, n, sizeof(*items), newest_first);
 	for (size_t i = 0; i < n; i++) {
 		items[i].keep = 0;
 		items[i].reason[0] = '\0';

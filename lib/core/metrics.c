@@ -159,7 +159,8 @@ int metrics_update(const char *path, const struct metric_sample *smp, size_t ns,
 		cur->help = smp[i].help ? strdup(smp[i].help) : NULL;
 		cur->type = smp[i].type ? strdup(smp[i].type) : NULL;
 	}
-	qsort(s, n, sizeof(*s), cmp_key);
+	if (n) /* qsort(NULL, 0) is undefined */
+		qsort(s, n, sizeof(*s), cmp_key);
 	for (size_t i = 0; i < n; i++) {
 		if (strcmp(last, s[i].name)) {
 			const char *h = meta_for(s, n, s[i].name, 1), *t = meta_for(s, n, s[i].name, 0);

@@ -263,7 +263,10 @@ static int end_entry(struct dumpcount *dc)
 	if (--dc->toc_left > 0)
 		return expect_int(dc, ST_E_ID);
 	dc->in_toc = 0;
-	qsort(dc->ents, dc->nents, sizeof(*dc->ents), cmp_entry);
+	/* an empty database's dump may have no entry we keep: qsort(NULL, 0)
+	 * is undefined */
+	if (dc->nents)
+		qsort(dc->ents, dc->nents, sizeof(*dc->ents), cmp_entry);
 	for (size_t i = 1; i < dc->nents; i++)
 		if (dc->ents[i].id == dc->ents[i - 1].id) 
 			return fail(dc, "entry %lld appears twice in the table of contents", dc->ents[i].id);
