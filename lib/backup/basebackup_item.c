@@ -24,11 +24,6 @@ struct bsink {
 	const struct dbdump_opts *o;
 };
 
-static int writer_sink(void *ctx, const void *buf, size_t len, struct errbuf *e)
-{
-	return repo_writer_write(ctx, buf, len, e);
-}
-
 static int tar_sink(void *ctx, const void *buf, size_t len, struct errbuf *e)
 {
 	struct bsink *s = ctx;
@@ -93,7 +88,7 @@ int basebackup_item_backup(json_t *db, struct repo *r, const char *key,
 	rc = repo_writer_open(r, key, -1, &w, e);
 	if (rc)
 		goto out;
-	rc = zstream_compress_new(o->level, o->threads, writer_sink, w, &z, e);
+	rc = zstream_compress_new(o->level, o->threads, repo_writer_sink, w, &z, e);
 	if (rc)
 		goto out;
 	s.z = z;

@@ -157,11 +157,6 @@ struct dump_sink {
 	char head[5];
 };
 
-static int writer_sink(void *ctx, const void *buf, size_t len, struct errbuf *e)
-{
-	return repo_writer_write(ctx, buf, len, e);
-}
-
 static int dump_sink_fn(void *ctx, const void *buf, size_t len, struct errbuf *e)
 {
 	struct dump_sink *s = ctx;
@@ -535,7 +530,7 @@ int dbdump_backup(json_t *db, struct repo *r, const char *key, const struct dbdu
 	rc = repo_writer_open(r, key, hint > 0 ? hint : -1, &w, e);
 	if (rc)
 		goto out;
-	rc = zstream_compress_new(o->level, o->threads, writer_sink, w, &z, e);
+	rc = zstream_compress_new(o->level, o->threads, repo_writer_sink, w, &z, e);
 	if (rc)
 		goto out;
 	c.argv = strvec_argv(&argv);

@@ -53,63 +53,6 @@ void pitr_result_release(struct pitr_result *res)
 
 /* --- the target ---------------------------------------------------------- */
 
-static int digits(const char **p, int n, int *out)
-{
-	*out = 0;
-	for (int i = 0; i < n; i++, (*p)++) {
-		if (**p < '0' || **p > '9')
-			return -1;
-		*out = *out * 10 + (**p - '0');
-	}
-	return 0;
-}
-
-long long pitr_parse_time(const char *s)
-{
-	const char *p = s;
-	int y, mo, d, h, mi, sec, zh = 0, zm = 0, sign = 1;
-	long long ms = 0, scale = 100;
-	struct tm tm;
-	time_t t;
-
-	if (!s || digits(&p, 4, &y) || *p++ != '-' || digits(&p, 2, &mo) || *p++ != '-' ||
-	    digits(&p, 2, &d) || (*p != 'T' && *p != ' ') || !*p++ || digits(&p, 2, &h) ||
-	    *p++ != ':' || digits(&p, 2, &mi) || *p++ != ':' || digits(&p, 2, &sec))
-		return -1;
-	if (*p == '.') {
-		for (p++; *p >= '0' && *p <= '9'; p++) {
-			ms += (*p - '0') * scale;
-			scale /= 10;
-		}
-	}
-	if (*p == ' ')
-		p++;
-	if (*p == 'Z' && !p[1]) {
-		p++;
-	} else if (*p == '+' || *p == '-') {
-		sign = *p++ == '-' ? -1 : 1;
-		if (digits(&p, 2, &zh))
-			return -1;
-		if (*p == ':')
-			p++;
-		if (*p && digits(&p, 2, &zm))
-			return -1;
-	} else {
-		return -1;
-	}
-	if (*p || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60)
-		return -1;
-	memset(&tm, 0, sizeof(tm));
-	tm.tm_year = y - 1900;
-	tm.tm_mon = mo - 1;
-	tm.tm_mday = d;
-	tm.tm_hour = h;
-	tm.tm_min = mi;
-	tm.tm_sec = sec;
-	t = timegm(&tm);
-	return ((long long)t - sign * (zh * 3600LL + zm * 60LL)) * 1000 + ms;
-}
-
 /* The time for recovery_target_time, in UTC with milliseconds. */
 static void format_time(long long ms, struct strbuf *out)
 {
@@ -222,7 +165,7 @@ static int choose(struct repo *r, const char *project, const char *db,
 	size_t i;
 	int rc;
 
-	if (o->target == PITR_TIME && (t_ms = pitr_parse_time(o->value)) < 0) {
+	if (o->target == PITR_TIME && (t_ms = time_iso_parse_ms(o->value)) < 0) {
 		rc = errbuf_set(e, BL_EUSAGE, "--time %s: expected a time with its zone, like "
 				"2026-12-05T18:30:00Z or \"2026-12-05 19:30:00+01:00\"", o->value);
 		goto out;
@@ -872,7 +815,7 @@ int pitr_restore(const struct config *cfg, const struct pitr_opts *o, struct pit
 		break;
 	case PITR_TIME:
 		strbuf_reset(&cmd);
-		format_time(pitr_parse_time(o->value), &cmd);
+		format_time(time_iso_parse_ms(o->value), &cmd);
 		strvec_pushf(&argv, "-crecovery_target_time=%s", cmd.buf);
 		break;
 	case PITR_NAME:

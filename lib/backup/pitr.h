@@ -85,10 +85,6 @@ struct pitr_result {
 void pitr_result_init(struct pitr_result *res);
 void pitr_result_release(struct pitr_result *res);
 
-/* "2026-12-05T18:30:00Z", "2026-12-05 18:30:00.123+01:00": Unix ms; -1 when
- * it is not such a time (a zone is required: the server's TimeZone is
- * not this host's). */
-long long pitr_parse_time(const char *s);
 
 int pitr_restore(const struct config *cfg, const struct pitr_opts *o, struct pitr_result *res,
 		 struct errbuf *e);

@@ -72,11 +72,6 @@ static void *producer(void *arg)
 	return NULL;
 }
 
-static int writer_sink(void *ctx, const void *buf, size_t len, struct errbuf *e)
-{
-	return repo_writer_write(ctx, buf, len, e);
-}
-
 /* Drain the ring into z until the producer is done; returns the first
  * failure, the consumer's own or the producer's. */
 static int consume(struct ring *q, struct zstream *z, const struct volume_item_opts *o,
@@ -143,7 +138,7 @@ int volume_item_backup(const struct volume_spec *v, struct repo *r, const char *
 	rc = repo_writer_open(r, key, -1, &w, e);
 	if (rc)
 		goto out;
-	rc = zstream_compress_new(o->level, o->threads, writer_sink, w, &z, e);
+	rc = zstream_compress_new(o->level, o->threads, repo_writer_sink, w, &z, e);
 	if (rc)
 		goto out;
 	if (pthread_create(&th, NULL, producer, &q)) {

@@ -9,6 +9,7 @@
 
 #include "basebackup_item.h"
 #include "dbdump.h"
+#include "fsutil.h"
 #include "interrupt.h"
 #include "log.h"
 #include "zstream.h"
@@ -149,11 +150,6 @@ out:
 	return rc;
 }
 
-static int writer_sink(void *ctx, const void *buf, size_t len, struct errbuf *e)
-{
-	return repo_writer_write(ctx, buf, len, e);
-}
-
 int walarchive_push(struct repo *r, const char *project, const char *db, const char *path,
 		    int level, int *already, struct errbuf *e)
 {
@@ -203,7 +199,7 @@ int walarchive_push(struct repo *r, const char *project, const char *db, const c
 	}
 	rc = repo_writer_open(r, key.buf, -1, &w, e);
 	if (!rc)
-		rc = zstream_compress_new(level, 1, writer_sink, w, &z, e);
+		rc = zstream_compress_new(level, 1, repo_writer_sink, w, &z, e);
 	if (rc)
 		goto out;
 	h = zhash_new();
@@ -245,19 +241,10 @@ struct fetch_sink {
 static int fetch_sink_fn(void *ctx, const void *buf, size_t len, struct errbuf *e)
 {
 	struct fetch_sink *s = ctx;
-	const char *p = buf;
 
 	zhash_update(s->h, buf, len);
-	while (len) {
-		ssize_t n = write(s->fd, p, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return errbuf_errno(e, BL_EFAIL, errno, "cannot write %s", s->tmp);
-		p += n;
-		len -= (size_t)n;
-	}
+	if (fs_write_all(s->fd, buf, len))
+		return errbuf_errno(e, BL_EFAIL, errno, "cannot write %s", s->tmp);
 	return 0;
 }
 

@@ -109,3 +109,20 @@ int fs_walk(const char *dir, fs_walk_fn fn, void *arg, struct errbuf *e)
 {
 	return walk(dir, "", 0, fn, arg, e);
 }
+
+int fs_write_all(int fd, const void *buf, size_t len)
+{
+	const char *p = buf;
+
+	while (len) {
+		ssize_t n = write(fd, p, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -1;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}

@@ -28,6 +28,9 @@ struct stat;
 int fs_fsync_dir(const char *dir);
 int fs_fsync_parent(const char *path);
 int fs_mkdir_p(const char *dir, mode_t mode, struct strbuf *failed);
+/* write() until all len bytes are written, retrying EINTR; -1 with errno
+ * set on failure. */
+int fs_write_all(int fd, const void *buf, size_t len);
 
 typedef int (*fs_walk_fn)(const char *path, const char *rel, const struct stat *st, void *arg,
 			  struct errbuf *e);

@@ -19,15 +19,6 @@
 #define BUNDLE_FILE_MAX (256 * 1024 * 1024)
 #define BUNDLE_INDEX_MAX (4 * 1024 * 1024)
 
-static void hash_hex(const void *data, size_t len, char hex[ZSTREAM_SHA256_HEX])
-{
-	struct zhash *h = zhash_new();
-
-	zhash_update(h, data, len);
-	zhash_final(h, hex);
-	zhash_free(h);
-}
-
 void deploy_bundle_init(struct deploy_bundle *b, const struct deploy_env *env,
 			const char *release)
 {
@@ -80,7 +71,7 @@ static void note_file(struct deploy_bundle *b, const char *rel, const void *data
 {
 	char hex[ZSTREAM_SHA256_HEX];
 
-	hash_hex(data, len, hex);
+	zhash_hex(data, len, hex);
 	json_object_set_new(b->files, rel, json_pack("{s:s, s:I}", "sha256", hex, "size",
 						     (json_int_t)len));
 }
@@ -292,7 +283,7 @@ int deploy_bundle_commit(struct deploy_env *env, struct deploy_bundle *b, json_t
 	 * directory's fsync locally) */
 	if ((rc = transport_write_file(env->t, path.buf, text, strlen(text), 0600, e)))
 		goto out;
-	hash_hex(text, strlen(text), b->sha256);
+	zhash_hex(text, strlen(text), b->sha256);
 	json_decref(b->index);
 	b->index = json_incref(idx);
 out:
@@ -323,7 +314,7 @@ static int verify_file(struct deploy_env *env, struct deploy_bundle *b, const ch
 		rc = errbuf_set(e, BL_EVERIFY, "bundle %s: %s is missing", b->dir.buf, rel);
 		goto out;
 	}
-	hash_hex(text.buf, text.len, hex);
+	zhash_hex(text.buf, text.len, hex);
 	if (strcmp(hex, sha))
 		rc = errbuf_set(e, BL_EVERIFY, "bundle %s: %s: sha256 %s, expected %s (changed since it was deployed)",
 				b->dir.buf, rel, hex, sha);
@@ -410,7 +401,7 @@ int deploy_bundle_load(struct deploy_env *env, struct deploy_bundle *b, struct e
 		     json_object_get(files, "env") != NULL;
 	b->pinned = json_is_string(json_object_get(idx, "override")) &&
 		    json_object_get(files, DEPLOY_BUNDLE_OVERRIDE) != NULL;
-	hash_hex(text.buf, text.len, b->sha256);
+	zhash_hex(text.buf, text.len, b->sha256);
 	json_decref(b->index);
 	b->index = json_incref(idx);
 out:

@@ -1,6 +1,8 @@
 /* s3: S3 over libcurl (contract in s3.h). */
 #include "s3.h"
+#include "timeutil.h"
 #include "xalloc.h"
+#include "zstream.h"
 
 #include <ctype.h>
 #include <pthread.h>
@@ -329,19 +331,9 @@ int s3_xml_next(const char *xml, size_t len, size_t *pos, const char *tag, struc
 
 time_t s3_parse_time(const char *s)
 {
-	struct tm tm;
-	int y, mo, d, h, mi, sec;
+	long long ms = time_iso_parse_ms(s);
 
-	if (!s || sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d", &y, &mo, &d, &h, &mi, &sec) != 6)
-		return (time_t)-1;
-	memset(&tm, 0, sizeof(tm));
-	tm.tm_year = y - 1900;
-	tm.tm_mon = mo - 1;
-	tm.tm_mday = d;
-	tm.tm_hour = h;
-	tm.tm_min = mi;
-	tm.tm_sec = sec;
-	return timegm(&tm);
+	return ms < 0 ? (time_t)-1 : (time_t)(ms / 1000);
 }
 
 int s3_parse_list(const char *xml, size_t len, s3_list_fn fn, void *ctx, int *truncated,
@@ -596,17 +588,6 @@ static int seek_cb(void *ud, curl_off_t off, int origin)
 	return CURL_SEEKFUNC_OK;
 }
 
-static void sha256_hex(const void *buf, size_t len, char out[65])
-{
-	unsigned char md[32];
-	unsigned int mdlen = 0;
-	int i;
-
-	EVP_Digest(buf ? buf : "", len, md, &mdlen, EVP_sha256(), NULL);
-	for (i = 0; i < 32; i++)
-		snprintf(out + 2 * i, 3, "%02x", md[i]);
-}
-
 /* Content-MD5 (base64 of the binary MD5): a server that checks it refuses
  * a body that arrived short or changed, rather than storing it. */
 static void md5_b64(const void *buf, size_t len, char out[32])
@@ -717,7 +698,7 @@ static CURLcode attempt(struct s3_client *c, CURL *h, struct s3_req *r, const ch
 
 	/* The payload's hash is signed and checked by the server, so a body
 	 * damaged on the way is refused rather than stored. */
-	sha256_hex(r->body, r->body ? r->body_len : 0, hash);
+	zhash_hex(r->body ? r->body : "", r->body ? r->body_len : 0, hash);
 	snprintf(line, sizeof(line), "x-amz-content-sha256: %s", hash);
 	hdrs = curl_slist_append(hdrs, line);
 	if (!strcmp(r->method, "PUT")) {

@@ -39,6 +39,15 @@ void zhash_final(struct zhash *h, char hex[ZSTREAM_SHA256_HEX])
 	hex[64] = '\0';
 }
 
+void zhash_hex(const void *buf, size_t len, char hex[ZSTREAM_SHA256_HEX])
+{
+	struct zhash *h = zhash_new();
+
+	zhash_update(h, buf, len);
+	zhash_final(h, hex);
+	zhash_free(h);
+}
+
 void zhash_free(struct zhash *h)
 {
 	if (!h)

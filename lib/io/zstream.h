@@ -59,5 +59,7 @@ void zhash_update(struct zhash *h, const void *buf, size_t len);
 /* Writes 64 hex digits and a NUL into hex; h stays usable only for free. */
 void zhash_final(struct zhash *h, char hex[ZSTREAM_SHA256_HEX]);
 void zhash_free(struct zhash *h);
+/* The SHA-256 of one buffer, as 64 hex digits and a NUL. */
+void zhash_hex(const void *buf, size_t len, char hex[ZSTREAM_SHA256_HEX]);
 
 #endif

@@ -106,6 +106,11 @@ int repo_writer_write(struct repo_writer *w, const void *buf, size_t len, struct
 	return ((struct repo_handle *)w)->ops->writer_write(w, buf, len, e);
 }
 
+int repo_writer_sink(void *ctx, const void *buf, size_t len, struct errbuf *e)
+{
+	return repo_writer_write(ctx, buf, len, e);
+}
+
 int repo_writer_commit(struct repo_writer *w, struct errbuf *e)
 {
 	return ((struct repo_handle *)w)->ops->writer_commit(w, e);

@@ -56,6 +56,9 @@ int repo_key_check(const char *key, struct errbuf *e);
 int repo_writer_open(struct repo *r, const char *key, long long size_hint,
 		     struct repo_writer **out, struct errbuf *e);
 int repo_writer_write(struct repo_writer *w, const void *buf, size_t len, struct errbuf *e);
+/* repo_writer_write as a sink callback (zstream_sink_fn's shape; ctx is the
+ * writer), for the compress-into-the-repository pipelines. */
+int repo_writer_sink(void *ctx, const void *buf, size_t len, struct errbuf *e);
 /* Makes the object visible and frees w, whether it succeeds or not. */
 int repo_writer_commit(struct repo_writer *w, struct errbuf *e);
 /* Removes the temporary object and frees w. NULL is fine. */

@@ -113,19 +113,9 @@ out:
 static int local_writer_write(struct repo_writer *w, const void *buf, size_t len,
 			      struct errbuf *e)
 {
-	const char *p = buf;
-
-	while (len) {
-		ssize_t n = write(w->fd, p, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return errbuf_errno(e, BL_EFAIL, errno, "repo %s: cannot write %s",
-					    repo_describe(w->r), w->tmp);
-		p += n;
-		len -= (size_t)n;
-	}
+	if (fs_write_all(w->fd, buf, len))
+		return errbuf_errno(e, BL_EFAIL, errno, "repo %s: cannot write %s",
+				    repo_describe(w->r), w->tmp);
 	return 0;
 }
 

@@ -61,6 +61,16 @@ for tag in v1 v2 badhc bad500; do
 done
 for tag in v1 v2 badhc bad500; do "$DOCKER" rmi "$REG/t/backend:$tag" >/dev/null 2>&1; done
 
+# The first release's compose file: one service publishing APP_PORT.
+compose_r1() {
+	cat > "$APP/docker-compose.yml" <<'YML'
+services:
+  backend:
+    image: ${BACKEND_IMAGE}
+    environment: { APP_IMAGE: "${BACKEND_IMAGE}" }
+    ports: ["127.0.0.1:${APP_PORT}:8080"]
+YML
+}
 # new_env NAME COMPOSE_JSON: an app dir with a compose file publishing the
 # backend on 127.0.0.1:$PORT and a ballast.json with environment "qa".
 new_env() {
@@ -71,13 +81,7 @@ new_env() {
 	PORT=$(free_port)
 	HEALTH_URL=http://127.0.0.1:$PORT/cgi-bin/health
 	mkdir -p "$APP"
-	cat > "$APP/docker-compose.yml" <<'YML'
-services:
-  backend:
-    image: ${BACKEND_IMAGE}
-    environment: { APP_IMAGE: "${BACKEND_IMAGE}" }
-    ports: ["127.0.0.1:${APP_PORT}:8080"]
-YML
+	compose_r1
 	printf 'NS=%s/t\nAPP_PORT=%s\nDB_PASSWORD=%s\n' "$REG" "$PORT" "$SECRET" > "$APP/.env.qa"
 	cat > "$CFG" <<JSON
 {
@@ -223,15 +227,6 @@ svc_cid() { "$DOCKER" ps -q --no-trunc --filter "label=com.docker.compose.projec
 marker() { local c; c=$(svc_cid backend); [ -n "$c" ] && "$DOCKER" exec "$c" cat /marker; }
 cimage_id() { local c; c=$(svc_cid backend); [ -n "$c" ] && "$DOCKER" inspect --format '{{.Image}}' $c; }
 port_release() { curl -s -m 3 "http://127.0.0.1:$1/cgi-bin/health" | jq -r .release 2>/dev/null; }
-compose_r1() {
-	cat > "$APP/docker-compose.yml" <<'YML'
-services:
-  backend:
-    image: ${BACKEND_IMAGE}
-    environment: { APP_IMAGE: "${BACKEND_IMAGE}" }
-    ports: ["127.0.0.1:${APP_PORT}:8080"]
-YML
-}
 compose_r2() {
 	cat > "$APP/docker-compose.yml" <<'YML'
 services:

@@ -12,6 +12,7 @@
 #include "basebackup.h"
 #include "pitr.h"
 #include "strbuf.h"
+#include "timeutil.h"
 #include "tsupport.h"
 #include "walarchive.h"
 
@@ -160,14 +161,14 @@ END_TEST
 
 START_TEST(test_times)
 {
-	ck_assert(pitr_parse_time("2026-12-05T18:30:00Z") == 1796495400000LL);
-	ck_assert(pitr_parse_time("2026-12-05 18:30:00.250Z") == 1796495400250LL);
-	ck_assert(pitr_parse_time("2026-12-05 19:30:00+01:00") == 1796495400000LL);
-	ck_assert(pitr_parse_time("2026-12-05T13:30:00-05") == 1796495400000LL);
+	ck_assert(time_iso_parse_ms("2026-12-05T18:30:00Z") == 1796495400000LL);
+	ck_assert(time_iso_parse_ms("2026-12-05 18:30:00.250Z") == 1796495400250LL);
+	ck_assert(time_iso_parse_ms("2026-12-05 19:30:00+01:00") == 1796495400000LL);
+	ck_assert(time_iso_parse_ms("2026-12-05T13:30:00-05") == 1796495400000LL);
 	/* no zone: the server's TimeZone would decide, so it is refused */
-	ck_assert(pitr_parse_time("2026-12-05 18:30:00") < 0);
-	ck_assert(pitr_parse_time("2026-13-05 18:30:00Z") < 0);
-	ck_assert(pitr_parse_time("yesterday") < 0);
+	ck_assert(time_iso_parse_ms("2026-12-05 18:30:00") < 0);
+	ck_assert(time_iso_parse_ms("2026-13-05 18:30:00Z") < 0);
+	ck_assert(time_iso_parse_ms("yesterday") < 0);
 }
 END_TEST
 
