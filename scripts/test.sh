@@ -48,6 +48,7 @@ if [ "$asan" = 1 ]; then
 	export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 	# CK_FORK stays on: each test in its own process, as in the first pass.
 	# The fuzz suite builds its own sanitized binaries; no need to run it twice.
-	ctest_args+=(-E '^script/test_(fuzz|demo|bench_quick)$')
+	# test_example_compose runs docker-compose alone, no ballast binary.
+	ctest_args+=(-E '^script/test_(fuzz|demo|bench_quick|example_compose)$')
 	run_pass build-asan -DBALLAST_SANITIZE=ON
 fi

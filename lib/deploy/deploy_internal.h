@@ -42,6 +42,7 @@ struct run {
 	long long t0;
 	char failed_step[32];
 	json_t *verify_images;     /* borrowed: the release being verified */
+	int ps_no_json;            /* compose refused `ps --format json` (1.x): ask the v1 way */
 	const char *error;         /* borrowed: why the run failed, for on-failure hooks */
 	struct deploy_bundle bundle;      /* the release this run brings up (deploy) */
 	struct deploy_bundle prev_bundle; /* the release a failure goes back to */

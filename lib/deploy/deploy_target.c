@@ -179,15 +179,23 @@ static int ps_probe(void *ctx, struct errbuf *e)
 
 	/* The image variables too: compose v2 validates the whole file, and an
 	 * unset ${BACKEND_IMAGE} makes even `ps` fail. */
-	rc = drun_compose(r, args, r->verify_images, &out, e);
-	if (!rc)
-		ps_parse(out.buf, items);
+	if (!r->ps_no_json) {
+		rc = drun_compose(r, args, r->verify_images, &out, e);
+		if (!rc)
+			ps_parse(out.buf, items);
+		else
+			r->ps_no_json = 1;
+	}
 	/* No JSON (compose v1, or a failed flag): ask the v1 way, which every
-	 * version answers; it reports a real failure of compose itself. */
-	if (rc || !json_array_size(items)) {
+	 * version answers; it reports a real failure of compose itself. A
+	 * refused flag is not asked again in this run: verify polls, and each
+	 * start of compose 1.x costs a second of CPU. */
+	if (r->ps_no_json || !json_array_size(items)) {
 		errbuf_clear(e);
-		if ((rc = ps_v1(r, items, e)))
+		if ((rc = ps_v1(r, items, e))) {
+			r->ps_no_json = 0;
 			goto out;
+		}
 	}
 	if (!json_array_size(items)) {
 		rc = errbuf_set(e, BL_EVERIFY, "compose lists no running service for %s",
