@@ -2,8 +2,9 @@
 # A private Docker Engine and a local image registry for the real-container
 # deploy suites.
 #
-#   docker.sh start DIR   start dockerd (vfs storage; data root, exec root,
-#                         pid file and socket under DIR; never the host's
+#   docker.sh start DIR   start dockerd (vfs storage; data root, pid file
+#                         and socket under DIR, exec root in a short
+#                         /tmp/bdx-* dir named in DIR/exec_root; never the host's
 #                         default socket or /etc/docker/daemon.json) and
 #                         docker-registry on a free port of 127.0.0.1; build
 #                         a busybox base image FROM scratch and push it.
@@ -47,14 +48,18 @@ start)
 	"$0" stop "$dir" >/dev/null 2>&1 || true
 	mkdir -p "$dir"
 	dir=$(cd "$dir" && pwd)
-	# containerd's sockets live under the exec root: keep the path short
-	# enough for a unix socket (108 bytes).
-	[ ${#dir} -le 70 ] || svc_die "docker: state dir $dir is too long for dockerd's sockets (at most 70 characters)"
+	# containerd's sockets live under the exec root, and a 61-character
+	# state dir already made them longer than a unix socket's 108 bytes: the
+	# exec root is a short directory of its own (/tmp/bdx-XXXXXX), named in
+	# DIR/exec_root and removed by stop. DIR only holds docker.sock.
+	[ ${#dir} -le 90 ] || svc_die "docker: state dir $dir is too long for dockerd's socket (at most 90 characters)"
+	exec_root=$(mktemp -d /tmp/bdx-XXXXXX)
+	echo "$exec_root" > "$dir/exec_root"
 	mkdir -p "$dir/config/cli-plugins" "$dir/reg"
 	ln -sf "$plugin" "$dir/config/cli-plugins/docker-compose"
 	echo '{}' > "$dir/daemon.json"
 	dockerd --config-file "$dir/daemon.json" --storage-driver=vfs \
-		--data-root "$dir/data" --exec-root "$dir/exec" --pidfile "$dir/dockerd.pid" \
+		--data-root "$dir/data" --exec-root "$exec_root" --pidfile "$dir/dockerd.pid" \
 		-H "unix://$dir/docker.sock" --bridge=none --iptables=false --ip-masq=false \
 		--ip6tables=false --ip-forward=false --userland-proxy=true --log-level=warn \
 		>"$dir/dockerd.log" 2>&1 &
@@ -130,8 +135,10 @@ stop)
 	svc_kill_pidfile "$dir/reg/pid"
 	# dockerd stops its own containerd; a KILL (after 5 s) may leave it.
 	svc_kill_pidfile "$dir/pid"
-	for f in "$dir"/exec/containerd/*.pid "$dir"/exec/containerd/containerd.pid; do
-		[ -f "$f" ] && svc_kill_pidfile "$f"
+	exec_root=$(cat "$dir/exec_root" 2>/dev/null || true)
+	case $exec_root in /tmp/bdx-*) ;; *) exec_root= ;; esac
+	for f in "$exec_root"/containerd/*.pid "$exec_root"/containerd/containerd.pid; do
+		[ -n "$exec_root" ] && [ -f "$f" ] && svc_kill_pidfile "$f"
 	done
 	for b in "${bridges[@]}"; do
 		ip link show "$b" >/dev/null 2>&1 && ip link delete "$b" 2>/dev/null || true
@@ -139,7 +146,9 @@ stop)
 	# Mounts under DIR (netns files, shm, container roots), deepest first.
 	while read -r m; do
 		umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || true
-	done < <(awk -v d="$dir" 'index($2, d) == 1 { print $2 }' /proc/self/mounts | sort -r)
+	done < <(awk -v d="$dir" -v x="${exec_root:-/nonexistent}" \
+		'index($2, d "/") == 1 || index($2, x "/") == 1 || $2 == x { print $2 }' /proc/self/mounts | sort -r)
+	[ -z "$exec_root" ] || rm -rf "$exec_root"
 	rm -rf "$dir"
 	;;
 *)
