@@ -52,7 +52,9 @@ static const struct cli_command commands[] = {
 	  "keep_yearly; restic semantics, UTC times from the manifests). Never removes the\n"
 	  "newest good backup, the newest backup that passed a drill, a backup labelled\n"
 	  "keep=true, or every backup. Incomplete backups older than\n"
-	  "retention.incomplete_grace (default 24h) are removed. --dry-run prints the plan\n"
+	  "retention.incomplete_grace (default 24h) are removed, and so are the databases\n"
+	  "a swap restore kept (<db>__ballast_old_<id>) once retention.kept_databases\n"
+	  "(default 7d) has passed since their restore. --dry-run prints the plan\n"
 	  "(keep/remove and the rule that kept each) and changes nothing." },
 	{ "drill", cmd_drill, "restore a backup into scratch databases and check it",
 	  "drill [ID|PREFIX|latest|--latest] [--jobs N] [--check-sql [DB=]FILE]... [--target CONNINFO] [--json]\n\n"

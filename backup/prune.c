@@ -1,5 +1,7 @@
 /* ballast-backup prune [--dry-run]: remove the backups the retention
- * policy no longer keeps, and incomplete ones past the grace period. */
+ * policy no longer keeps, incomplete ones past the grace period, and the
+ * databases restores kept (<db>__ballast_old_<id>) past
+ * retention.kept_databases. */
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
@@ -7,7 +9,9 @@
 
 #include "backup_report.h"
 #include "backupset.h"
+#include "basebackup_item.h"
 #include "commands.h"
+#include "dbswap.h"
 #include "lock.h"
 #include "log.h"
 #include "proc.h"
@@ -35,6 +39,54 @@ static void print_plan(json_t *plan, int dry)
 	}
 }
 
+#define KEPT_DEFAULT_MS (7LL * 24 * 3600 * 1000)
+
+/* The kept databases of every configured logical database. A server that
+ * cannot be reached is a warning, not a failed prune: the repository's
+ * half is done, and the next prune tries again. */
+static json_t *prune_kept(const struct config *cfg, long long keep_ms, int dry)
+{
+	json_t *out = json_array(), *dbs = config_get(cfg, "databases"), *db;
+	struct errbuf e = ERRBUF_INIT;
+	size_t i;
+
+	json_array_foreach(dbs, i, db) {
+		const char *name = json_string_value(json_object_get(db, "name"));
+
+		if (basebackup_item_physical(db))
+			continue;
+		if (dbswap_prune_kept(db, keep_ms, time_wall_ms(), dry, out, &e)) {
+			log_warn("prune: the databases kept by restores of %s were not looked at: %s",
+				 name ? name : "?", e.msg);
+			json_array_append_new(out, json_pack("{s:s?, s:s}", "database", name,
+							     "error", e.msg));
+			errbuf_clear(&e);
+		}
+	}
+	return out;
+}
+
+static void print_kept(json_t *kept, int dry)
+{
+	json_t *k;
+	size_t i;
+
+	json_array_foreach(kept, i, k) {
+		const char *name = json_string_value(json_object_get(k, "name"));
+		const char *action = json_string_value(json_object_get(k, "action"));
+		const char *why = json_string_value(json_object_get(k, "reason"));
+
+		if (!name)
+			continue; /* an unreachable server: already a warning */
+		if (dry)
+			printf("%-12s %-22s %-13s %s\n", strcmp(action, "keep") ? "would remove" : "keep",
+			       name, "database", why);
+		else
+			log_info("%s %s (database): %s", strcmp(action, "keep") ? "removed" : "keep",
+				 name, why);
+	}
+}
+
 int cmd_prune(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e)
 {
 	static const struct option opts[] = {
@@ -45,9 +97,10 @@ int cmd_prune(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e)
 	struct strbuf state = STRBUF_INIT, lockpath = STRBUF_INIT;
 	struct repo *r = NULL;
 	struct lock *lk = NULL;
-	const char *project = NULL, *grace;
-	json_t *plan = NULL;
+	const char *project = NULL, *grace, *kept_for;
+	json_t *plan = NULL, *kept = NULL;
 	long long grace_ms = PRUNE_DEFAULT_GRACE_S * 1000LL, t0 = time_mono_ms();
+	long long kept_ms = KEPT_DEFAULT_MS;
 	int rc, opt, dry = 0, removed = 0, reported = 0;
 
 	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -73,6 +126,12 @@ int cmd_prune(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e)
 	if (grace && (config_duration_ms(grace, &grace_ms) || grace_ms < 0)) {
 		rc = errbuf_set(e, BL_EUSAGE, "%s: retention.incomplete_grace: expected a duration "
 				"such as \"24h\", got \"%s\"", ctx->cfg->path, grace);
+		goto out;
+	}
+	kept_for = config_str(ctx->cfg, "retention.kept_databases", NULL);
+	if (kept_for && (config_duration_ms(kept_for, &kept_ms) || kept_ms < 0)) {
+		rc = errbuf_set(e, BL_EUSAGE, "%s: retention.kept_databases: expected a duration "
+				"such as \"7d\", got \"%s\"", ctx->cfg->path, kept_for);
 		goto out;
 	}
 	if (!dry) {
@@ -105,14 +164,18 @@ int cmd_prune(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e)
 		if (rc)
 			goto out;
 	}
-	if (!ctx->json)
+	kept = prune_kept(ctx->cfg, kept_ms, dry);
+	if (!ctx->json) {
 		print_plan(plan, dry);
+		print_kept(kept, dry);
+	}
 	if (!dry)
 		log_info("%d backup%s removed, %zu kept", removed, removed == 1 ? "" : "s",
 			 json_array_size(plan) - (size_t)removed);
 	if (ctx->json) {
-		json_t *res = json_pack("{s:s, s:b, s:O, s:i}", "event", "result", "dry_run", dry,
-					"backups", plan, "removed", removed);
+		json_t *res = json_pack("{s:s, s:b, s:O, s:i, s:O}", "event", "result", "dry_run",
+					dry, "backups", plan, "removed", removed,
+					"kept_databases", kept);
 
 		log_json_result(res);
 		json_decref(res);
@@ -123,6 +186,7 @@ out:
 	repo_close(r);
 	lock_release(lk);
 	json_decref(plan);
+	json_decref(kept);
 	strbuf_release(&state);
 	strbuf_release(&lockpath);
 	return rc;

@@ -13,6 +13,7 @@
 
 #define SCRATCH_TAG "__ballast_restore_"
 #define OLD_TAG "__ballast_old_"
+#define KEPT_NOTE "ballast: replaced at "
 #define DEFAULT_WAIT_MS 60000
 
 /* Relations outside the system schemas, and schemas other than public:
@@ -96,6 +97,18 @@ static int drop_db(PGconn *maint, const char *name, struct errbuf *e)
 	return rc;
 }
 
+/* A LIKE pattern for live's names that start with tag: "<live><tag>%". */
+static void like_prefix(const char *live, const char *tag, struct strbuf *pat)
+{
+	for (int pass = 0; pass < 2; pass++)
+		for (const char *p = pass ? tag : live; *p; p++) {
+			if (*p == '_' || *p == '%' || *p == '\\')
+				strbuf_addch(pat, '\\');
+			strbuf_addch(pat, *p);
+		}
+	strbuf_addch(pat, '%');
+}
+
 /* Scratch databases of an earlier restore of live that was killed. */
 static int drop_stale(PGconn *maint, const char *live, struct errbuf *e)
 {
@@ -104,12 +117,7 @@ static int drop_stale(PGconn *maint, const char *live, struct errbuf *e)
 	PGresult *res = NULL;
 	int rc;
 
-	for (const char *p = live; *p; p++) {
-		if (*p == '_' || *p == '%' || *p == '\\')
-			strbuf_addch(&pat, '\\');
-		strbuf_addch(&pat, *p);
-	}
-	strbuf_addstr(&pat, "\\_\\_ballast\\_restore\\_%");
+	like_prefix(live, "__ballast_restore_", &pat);
 	params[0] = pat.buf;
 	rc = pg_execp(maint, "SELECT datname FROM pg_database WHERE datname LIKE $1", 1, params,
 		      &res, e);
@@ -262,6 +270,31 @@ out:
 	return rc;
 }
 
+/* The kept database says when it was replaced, for prune's
+ * retention.kept_databases: PostgreSQL records no such time. Best effort
+ * (the restore has succeeded): without it prune keeps the database. */
+static void note_kept(PGconn *maint, const char *old, const char *id)
+{
+	struct strbuf q = STRBUF_INIT, note = STRBUF_INIT, lit = STRBUF_INIT;
+	struct errbuf e = ERRBUF_INIT;
+	char now[TIME_UTC_MAX];
+	char *l;
+
+	time_utc_format(time(NULL), now);
+	strbuf_addf(&note, KEPT_NOTE "%s by the restore of backup %s", now, id);
+	pg_quote_ident(maint, old, &q);
+	l = PQescapeLiteral(maint, note.buf, note.len);
+	if (l)
+		strbuf_addstr(&lit, l);
+	PQfreemem(l);
+	if (!lit.len || pg_execf(maint, NULL, &e, "COMMENT ON DATABASE %s IS %s", q.buf, lit.buf))
+		log_warn("database %s: cannot record the time of the restore on it (prune keeps it "
+			 "until dropped by hand): %s", old, lit.len ? e.msg : "out of memory");
+	strbuf_release(&q);
+	strbuf_release(&note);
+	strbuf_release(&lit);
+}
+
 int dbswap_restore(const struct config *cfg, struct repo *r, json_t *item,
 		   const struct dbswap_target *t, const struct dbswap_opts *o,
 		   struct strbuf *kept, struct errbuf *e)
@@ -349,6 +382,7 @@ int dbswap_restore(const struct config *cfg, struct repo *r, json_t *item,
 	created = 0;
 	if (o->keep_old) {
 		strbuf_addstr(kept, old.buf);
+		note_kept(maint, old.buf, o->id);
 	} else if (drop_db(maint, old.buf, e)) {
 		/* the restore itself succeeded: the leftover is only reported */
 		log_warn("database %s: restored, but the previous database %s could not be "
@@ -392,5 +426,71 @@ int dbswap_undo_command(const struct dbswap_target *t, const char *kept, struct 
 	strbuf_release(&maint);
 	strbuf_release(&ci);
 	strbuf_release(&undone);
+	return rc;
+}
+
+int dbswap_prune_kept(json_t *db, long long keep_ms, long long now_ms, int dry, json_t *out,
+		      struct errbuf *e)
+{
+	struct dbswap_target t = DBSWAP_TARGET_INIT;
+	struct strbuf maint_ci = STRBUF_INIT, pat = STRBUF_INIT, when = STRBUF_INIT;
+	const char *params[1];
+	PGconn *maint = NULL;
+	PGresult *res = NULL;
+	int rc;
+
+	rc = dbswap_probe(db, NULL, &t, e);
+	if (!rc)
+		rc = pg_conninfo_with_db(t.conninfo.buf, strcmp(t.dbname.buf, "postgres") ?
+					 "postgres" : "template1", &maint_ci, e);
+	if (!rc)
+		rc = pg_connect(maint_ci.buf, t.password.len ? t.password.buf : NULL, &maint, e);
+	if (rc)
+		goto out;
+	like_prefix(t.dbname.buf, OLD_TAG, &pat);
+	params[0] = pat.buf;
+	rc = pg_execp(maint, "SELECT datname, coalesce(shobj_description(oid, 'pg_database'), '') "
+		      "FROM pg_database WHERE datname LIKE $1 ORDER BY datname", 1, params, &res, e);
+	for (int i = 0; !rc && i < PQntuples(res); i++) {
+		const char *name = PQgetvalue(res, i, 0), *note = PQgetvalue(res, i, 1);
+		const char *action = "keep", *reason;
+		long long at = -1;
+		char buf[96];
+
+		strbuf_reset(&when);
+		if (!strncmp(note, KEPT_NOTE, strlen(KEPT_NOTE))) {
+			strbuf_add(&when, note + strlen(KEPT_NOTE), strcspn(note + strlen(KEPT_NOTE), " "));
+			at = time_iso_parse_ms(when.buf);
+		}
+		if (at < 0) {
+			reason = "no restore time recorded on it: drop it by hand when it is not needed";
+		} else if (now_ms - at < keep_ms) {
+			reason = "replaced within retention.kept_databases";
+		} else {
+			snprintf(buf, sizeof(buf), "replaced at %s, longer ago than retention.kept_databases",
+				 when.buf);
+			reason = buf;
+			action = "remove";
+			if (!dry) {
+				rc = drop_db(maint, name, e);
+				if (rc)
+					break;
+				log_info("database %s: dropped %s, kept since its restore at %s",
+					 t.dbname.buf, name, when.buf);
+			}
+		}
+		json_array_append_new(out, json_pack("{s:s, s:s, s:s, s:o, s:s, s:s}", "database",
+						     t.dbname.buf, "server", t.server.buf, "name", name,
+						     "replaced_at", at < 0 ? json_null() :
+						     json_string(when.buf), "action", action,
+						     "reason", reason));
+	}
+out:
+	PQclear(res);
+	PQfinish(maint);
+	dbswap_target_release(&t);
+	strbuf_release(&maint_ci);
+	strbuf_release(&pat);
+	strbuf_release(&when);
 	return rc;
 }

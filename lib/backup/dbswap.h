@@ -15,7 +15,9 @@
  *      database's "restore_sessions": terminate (default) or wait, with
  *      "restore_wait", default 60s), then one transaction renames
  *      <db> -> <db>__ballast_old_<id> and the scratch database -> <db>;
- *   5. without keep_old the old database is dropped.
+ *   5. without keep_old the old database is dropped; a kept one carries a
+ *      comment "ballast: replaced at <UTC time> by the restore of backup
+ *      <id>", which dbswap_prune_kept() reads.
  * Until step 4 commits, the live database is not written to: any failure or
  * signal drops the scratch database (a SIGKILL leaves it for step 2 of the
  * next restore). <id> in the names is the backup id in lower case with '-'
@@ -73,5 +75,14 @@ int dbswap_restore(const struct config *cfg, struct repo *r, json_t *item,
  * <db>__ballast_undone_<id> and kept to <db>. */
 int dbswap_undo_command(const struct dbswap_target *t, const char *kept, struct strbuf *out,
 			struct errbuf *e);
+
+/* prune's half for databases: the kept databases (<live>__ballast_old_*)
+ * beside db (a configured database, on its conninfo's server). Those
+ * replaced longer than keep_ms before now_ms (Unix ms) are dropped, unless
+ * dry; those without ballast's comment are always kept. One
+ * {"database","server","name","replaced_at" (null: unknown),"action"
+ * ("keep"|"remove"),"reason"} per kept database is appended to out. */
+int dbswap_prune_kept(json_t *db, long long keep_ms, long long now_ms, int dry, json_t *out,
+		      struct errbuf *e);
 
 #endif

@@ -94,6 +94,7 @@ static const struct schema retention_fields[] = {
 	INT("keep_monthly", 0, 1000000),
 	INT("keep_yearly", 0, 1000000),
 	F("incomplete_grace", SCHEMA_DURATION),
+	F("kept_databases", SCHEMA_DURATION),
 	END
 };
 

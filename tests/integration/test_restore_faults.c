@@ -425,6 +425,99 @@ START_TEST(test_corrupt_object)
 }
 END_TEST
 
+/* prune drops the databases restores kept once retention.kept_databases has
+ * passed since their restore (recorded on them as a comment); one without
+ * the comment, or another database's, is never touched. */
+START_TEST(test_prune_kept_databases)
+{
+	struct strbuf out = STRBUF_INIT, err = STRBUF_INIT;
+	const char *old = "rf_kept__ballast_old_20200101t000000z_0000";
+	const char *other = "rf_keptx__ballast_old_20200101t000000z_0000";
+	const char *manual = "rf_kept__ballast_old_manual";
+	const char *note = "ballast: replaced at 2020-01-01T00:00:00Z by the restore of backup "
+			   "20200101T000000Z-0000";
+	struct proj p;
+	json_t *res, *k;
+	char dbs[4096], q[512], kept[256], *id, *ci;
+	size_t i;
+	int removed = 0;
+
+	live_proj(&p, "rf_kept", NULL, NULL);
+	id = backup_ok(&p, NULL);
+	ck_assert_msg(bb(&p, &out, &err, "restore", id, "--clean", "--json") == 0, "%s", err.buf);
+	res = last_json(&out);
+	snprintf(kept, sizeof(kept), "%s", json_string_value(json_object_get(
+		json_array_get(json_object_get(res, "restored"), 0), "kept")));
+	json_decref(res);
+	snprintf(q, sizeof(q), "SELECT count(*) FROM pg_database WHERE datname = '%s' AND "
+		 "shobj_description(oid, 'pg_database') LIKE 'ballast: replaced at 20%%Z by the "
+		 "restore of backup %s'", kept, id);
+	ck_assert_int_eq(sql_int("postgres", q), 1);
+	for (const char *const *n = (const char *const[]){ old, other, manual, NULL }; *n; n++) {
+		drop_db(*n);
+		sql("postgres", "CREATE DATABASE %s TEMPLATE template0", *n);
+		if (*n != manual)
+			sql("postgres", "COMMENT ON DATABASE %s IS '%s'", *n, note);
+	}
+	ci = ci_db("rf_kept");
+	snprintf(dbs, sizeof(dbs), "[ { \"name\": \"app\", \"conninfo\": \"%s\" } ],\n"
+		 "  \"retention\": { \"keep_last\": 5, \"kept_databases\": \"1h\" }", ci);
+	proj_write_cfg(&p, p.cfg, dbs);
+
+	/* the plan names each kept database; a dry run drops nothing */
+	ck_assert_msg(bb(&p, &out, &err, "prune", "--dry-run") == 0, "%s", err.buf);
+	ck_assert_msg(strstr(out.buf, "would remove rf_kept__ballast_old_20200101t000000z_0000"),
+		      "%s", out.buf);
+	ck_assert_msg(strstr(out.buf, "keep         rf_kept__ballast_old_manual"), "%s", out.buf);
+	ck_assert_msg(!strstr(out.buf, other), "%s", out.buf);
+	ck_assert_int_eq(count_dbs("rf_kept__ballast_old_"), 3);
+
+	ck_assert_msg(bb(&p, &out, &err, "prune", "--json") == 0, "%s", err.buf);
+	res = last_json(&out);
+	ck_assert_int_eq(json_array_size(json_object_get(res, "kept_databases")), 3);
+	json_array_foreach(json_object_get(res, "kept_databases"), i, k) {
+		const char *n = json_string_value(json_object_get(k, "name"));
+		const char *a = json_string_value(json_object_get(k, "action"));
+
+		ck_assert_str_eq(a, strcmp(n, old) ? "keep" : "remove");
+		removed += !strcmp(a, "remove");
+		if (!strcmp(n, manual))
+			ck_assert(json_is_null(json_object_get(k, "replaced_at")));
+	}
+	json_decref(res);
+	ck_assert_int_eq(removed, 1);
+	ck_assert_int_eq(count_dbs(old), 0);
+	ck_assert_int_eq(count_dbs(kept), 1);
+	ck_assert_int_eq(count_dbs(manual), 1);
+	ck_assert_int_eq(count_dbs(other), 1);
+
+	/* kept for 0s: the restore's own goes too, the one without a time stays */
+	snprintf(dbs, sizeof(dbs), "[ { \"name\": \"app\", \"conninfo\": \"%s\" } ],\n"
+		 "  \"retention\": { \"keep_last\": 5, \"kept_databases\": \"0s\" }", ci);
+	proj_write_cfg(&p, p.cfg, dbs);
+	ck_assert_msg(bb(&p, &out, &err, "prune") == 0, "%s", err.buf);
+	ck_assert_int_eq(count_dbs(kept), 0);
+	ck_assert_int_eq(count_dbs(manual), 1);
+
+	/* a value that is no duration: exit 2 naming the field, nothing dropped */
+	snprintf(dbs, sizeof(dbs), "[ { \"name\": \"app\", \"conninfo\": \"%s\" } ],\n"
+		 "  \"retention\": { \"keep_last\": 5, \"kept_databases\": \"soon\" }", ci);
+	proj_write_cfg(&p, p.cfg, dbs);
+	ck_assert_int_eq(bb(&p, &out, &err, "prune"), 2);
+	ck_assert_msg(strstr(err.buf, "kept_databases"), "%s", err.buf);
+	ck_assert_int_eq(count_dbs(manual), 1);
+
+	drop_db(manual);
+	drop_db(other);
+	drop_db("rf_kept");
+	free(ci);
+	free(id);
+	strbuf_release(&out);
+	strbuf_release(&err);
+	proj_done(&p);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("restore_faults");
@@ -434,6 +527,7 @@ int main(void)
 	tcase_set_timeout(tc, 300);
 	tcase_add_test(tc, test_swap_and_undo);
 	tcase_add_test(tc, test_no_keep_and_dry_run);
+	tcase_add_test(tc, test_prune_kept_databases);
 	tcase_add_test(tc, test_sessions_terminated);
 	tcase_add_test(tc, test_sessions_wait_times_out);
 	tcase_add_loop_test(tc, test_signal_before_swap, 0, 4);
