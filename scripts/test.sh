@@ -34,6 +34,13 @@ test_jobs=$((jobs * 2))
 
 run_pass() {
 	local dir=$1; shift
+	local s svc
+	# Services an interrupted earlier run left running (CTest never ran
+	# their stop fixtures) would hold ports, mounts and CPU: stop them.
+	for s in "$dir"/tests/svc/*/*/; do
+		svc=$(basename "$s")
+		[ -x "tests/services/$svc.sh" ] && "tests/services/$svc.sh" stop "${s%/}" >/dev/null 2>&1 || true
+	done
 	cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo "$@" >/dev/null
 	cmake --build "$dir" -j "$jobs" >/dev/null 2>"$dir/ballast-build.log" ||
 		{ cat "$dir/ballast-build.log" >&2; return 1; }

@@ -175,7 +175,7 @@ static int ps_probe(void *ctx, struct errbuf *e)
 	json_t *items = json_array();
 	size_t i;
 	json_t *it;
-	int rc;
+	int rc = 0;
 
 	/* The image variables too: compose v2 validates the whole file, and an
 	 * unset ${BACKEND_IMAGE} makes even `ps` fail. */
