@@ -54,7 +54,8 @@ static const struct cli_command commands[] = {
 	  "keep=true, or every backup. Incomplete backups older than\n"
 	  "retention.incomplete_grace (default 24h) are removed, and so are the databases\n"
 	  "a swap restore kept (<db>__ballast_old_<id>) once retention.kept_databases\n"
-	  "(default 7d) has passed since their restore. --dry-run prints the plan\n"
+	  "(default 7d) has passed since their restore, and the volumes' kept\n"
+	  "<path>.ballast-old-<id> after retention.kept_volumes (default 7d). --dry-run prints the plan\n"
 	  "(keep/remove and the rule that kept each) and changes nothing." },
 	{ "drill", cmd_drill, "restore a backup into scratch databases and check it",
 	  "drill [ID|PREFIX|latest|--latest] [--jobs N] [--check-sql [DB=]FILE]... [--target CONNINFO] [--json]\n\n"

@@ -1,7 +1,8 @@
 /* ballast-backup prune [--dry-run]: remove the backups the retention
- * policy no longer keeps, incomplete ones past the grace period, and the
- * databases restores kept (<db>__ballast_old_<id>) past
- * retention.kept_databases. */
+ * policy no longer keeps, incomplete ones past the grace period, and what
+ * restores kept: databases (<db>__ballast_old_<id>) past
+ * retention.kept_databases, volumes (<path>.ballast-old-<id>) past
+ * retention.kept_volumes. */
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
@@ -18,6 +19,7 @@
 #include "prune.h"
 #include "retention.h"
 #include "timeutil.h"
+#include "volume.h"
 
 static void print_plan(json_t *plan, int dry)
 {
@@ -66,6 +68,34 @@ static json_t *prune_kept(const struct config *cfg, long long keep_ms, int dry)
 	return out;
 }
 
+/* The same for the configured volumes' kept directories; an unreadable
+ * parent directory is a warning too. */
+static json_t *prune_kept_volumes(const struct config *cfg, long long keep_ms, int dry)
+{
+	json_t *out = json_array(), *vols = config_get(cfg, "volumes"), *v;
+	struct errbuf e = ERRBUF_INIT;
+	size_t i;
+
+	struct strbuf path = STRBUF_INIT;
+
+	json_array_foreach(vols, i, v) {
+		const char *p = json_string_value(json_object_get(v, "path"));
+
+		if (!p || !*p)
+			continue;
+		config_path(cfg, p, &path);
+		if (volume_prune_kept(path.buf, keep_ms, time_wall_ms(), dry, out, &e)) {
+			log_warn("prune: the directories kept by restores of %s were not all looked "
+				 "at: %s", path.buf, e.msg);
+			json_array_append_new(out, json_pack("{s:s, s:s}", "volume", path.buf,
+							     "error", e.msg));
+			errbuf_clear(&e);
+		}
+	}
+	strbuf_release(&path);
+	return out;
+}
+
 static void print_kept(json_t *kept, int dry)
 {
 	json_t *k;
@@ -73,17 +103,20 @@ static void print_kept(json_t *kept, int dry)
 
 	json_array_foreach(kept, i, k) {
 		const char *name = json_string_value(json_object_get(k, "name"));
+		const char *kind = name ? "database" : "volume";
 		const char *action = json_string_value(json_object_get(k, "action"));
 		const char *why = json_string_value(json_object_get(k, "reason"));
 
 		if (!name)
-			continue; /* an unreachable server: already a warning */
+			name = json_string_value(json_object_get(k, "path"));
+		if (!name || !action)
+			continue; /* not looked at: already a warning */
 		if (dry)
 			printf("%-12s %-22s %-13s %s\n", strcmp(action, "keep") ? "would remove" : "keep",
-			       name, "database", why);
+			       name, kind, why);
 		else
-			log_info("%s %s (database): %s", strcmp(action, "keep") ? "removed" : "keep",
-				 name, why);
+			log_info("%s %s (%s): %s", strcmp(action, "keep") ? "removed" : "keep", name,
+				 kind, why);
 	}
 }
 
@@ -97,10 +130,10 @@ int cmd_prune(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e)
 	struct strbuf state = STRBUF_INIT, lockpath = STRBUF_INIT;
 	struct repo *r = NULL;
 	struct lock *lk = NULL;
-	const char *project = NULL, *grace, *kept_for;
-	json_t *plan = NULL, *kept = NULL;
+	const char *project = NULL, *grace, *kept_for, *kept_vol_for;
+	json_t *plan = NULL, *kept = NULL, *kept_vols = NULL;
 	long long grace_ms = PRUNE_DEFAULT_GRACE_S * 1000LL, t0 = time_mono_ms();
-	long long kept_ms = KEPT_DEFAULT_MS;
+	long long kept_ms = KEPT_DEFAULT_MS, kept_vol_ms = KEPT_DEFAULT_MS;
 	int rc, opt, dry = 0, removed = 0, reported = 0;
 
 	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -134,6 +167,12 @@ int cmd_prune(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e)
 				"such as \"7d\", got \"%s\"", ctx->cfg->path, kept_for);
 		goto out;
 	}
+	kept_vol_for = config_str(ctx->cfg, "retention.kept_volumes", NULL);
+	if (kept_vol_for && (config_duration_ms(kept_vol_for, &kept_vol_ms) || kept_vol_ms < 0)) {
+		rc = errbuf_set(e, BL_EUSAGE, "%s: retention.kept_volumes: expected a duration "
+				"such as \"7d\", got \"%s\"", ctx->cfg->path, kept_vol_for);
+		goto out;
+	}
 	if (!dry) {
 		reported = 1;
 		backup_report_start(ctx->cfg);
@@ -165,17 +204,19 @@ int cmd_prune(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e)
 			goto out;
 	}
 	kept = prune_kept(ctx->cfg, kept_ms, dry);
+	kept_vols = prune_kept_volumes(ctx->cfg, kept_vol_ms, dry);
 	if (!ctx->json) {
 		print_plan(plan, dry);
 		print_kept(kept, dry);
+		print_kept(kept_vols, dry);
 	}
 	if (!dry)
 		log_info("%d backup%s removed, %zu kept", removed, removed == 1 ? "" : "s",
 			 json_array_size(plan) - (size_t)removed);
 	if (ctx->json) {
-		json_t *res = json_pack("{s:s, s:b, s:O, s:i, s:O}", "event", "result", "dry_run",
-					dry, "backups", plan, "removed", removed,
-					"kept_databases", kept);
+		json_t *res = json_pack("{s:s, s:b, s:O, s:i, s:O, s:O}", "event", "result",
+					"dry_run", dry, "backups", plan, "removed", removed,
+					"kept_databases", kept, "kept_volumes", kept_vols);
 
 		log_json_result(res);
 		json_decref(res);
@@ -187,6 +228,7 @@ out:
 	lock_release(lk);
 	json_decref(plan);
 	json_decref(kept);
+	json_decref(kept_vols);
 	strbuf_release(&state);
 	strbuf_release(&lockpath);
 	return rc;

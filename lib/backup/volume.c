@@ -17,6 +17,7 @@
 #include "strbuf.h"
 #include "fsutil.h"
 #include "interrupt.h"
+#include "timeutil.h"
 
 void volume_stats_release(struct volume_stats *st)
 {
@@ -858,6 +859,65 @@ void volume_old_path(const char *path, const char *id, struct strbuf *out)
 {
 	strbuf_reset(out);
 	strbuf_addf(out, "%s.ballast-old-%s", path, id);
+}
+
+int volume_prune_kept(const char *path, long long keep_ms, long long now_ms, int dry,
+		      json_t *out, struct errbuf *e)
+{
+	struct strbuf parent = STRBUF_INIT, base = STRBUF_INIT, prefix = STRBUF_INIT,
+		      kept = STRBUF_INIT;
+	struct dirent *de;
+	DIR *d;
+	int rc = 0;
+
+	strbuf_addstr(&kept, path);
+	while (kept.len > 1 && kept.buf[kept.len - 1] == '/')
+		strbuf_setlen(&kept, kept.len - 1);
+	split_path(kept.buf, &parent, &base);
+	strbuf_addf(&prefix, "%s.ballast-old-", base.buf);
+	d = opendir(parent.buf);
+	if (!d) {
+		rc = errno == ENOENT ? 0 : errbuf_errno(e, BL_EFAIL, errno, "volume: cannot read %s",
+							 parent.buf);
+		goto out;
+	}
+	while (!rc && (de = readdir(d))) {
+		struct stat sb;
+		long long at;
+		char when[TIME_UTC_MAX];
+		const char *action = "keep", *reason = "replaced within retention.kept_volumes";
+
+		if (strncmp(de->d_name, prefix.buf, prefix.len) || !de->d_name[prefix.len])
+			continue;
+		strbuf_reset(&kept);
+		strbuf_addf(&kept, "%s%s%s", parent.buf, strcmp(parent.buf, "/") ? "/" : "",
+			    de->d_name);
+		/* Only what a restore made: a directory, never a link to elsewhere. */
+		if (lstat(kept.buf, &sb) < 0 || !S_ISDIR(sb.st_mode))
+			continue;
+		/* The rename that set it aside is its last status change. */
+		at = (long long)sb.st_ctim.tv_sec * 1000 + sb.st_ctim.tv_nsec / 1000000;
+		time_utc_format(sb.st_ctim.tv_sec, when);
+		if (now_ms - at >= keep_ms) {
+			action = "remove";
+			reason = "replaced longer ago than retention.kept_volumes";
+			if (!dry) {
+				rc = volume_remove_tree(kept.buf, e);
+				if (rc)
+					break;
+			}
+		}
+		json_array_append_new(out, json_pack("{s:s, s:s, s:s, s:s, s:s}", "volume", path,
+						     "path", kept.buf, "replaced_at", when,
+						     "action", action, "reason", reason));
+	}
+	closedir(d);
+out:
+	strbuf_release(&parent);
+	strbuf_release(&base);
+	strbuf_release(&prefix);
+	strbuf_release(&kept);
+	return rc;
 }
 
 static int id_ok(const char *id)

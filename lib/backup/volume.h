@@ -132,6 +132,15 @@ int volume_restore_check(const char *path, const char *id, int keep_old, struct 
 void volume_staging_path(const char *path, const char *id, struct strbuf *out);
 void volume_old_path(const char *path, const char *id, struct strbuf *out);
 
+/* prune's half for volumes: the directories restores kept beside path
+ * ("<path>.ballast-old-<id>", directories only, never followed links).
+ * Their status-change time is the rename that set them aside; those older
+ * than keep_ms before now_ms (Unix ms) are removed unless dry. One
+ * {"volume","path","replaced_at","action","reason"} per kept directory is
+ * appended to out. */
+int volume_prune_kept(const char *path, long long keep_ms, long long now_ms, int dry,
+		      json_t *out, struct errbuf *e);
+
 /* Remove a tree without following symlinks; a missing path is fine. */
 int volume_remove_tree(const char *path, struct errbuf *e);
 

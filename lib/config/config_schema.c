@@ -95,6 +95,7 @@ static const struct schema retention_fields[] = {
 	INT("keep_yearly", 0, 1000000),
 	F("incomplete_grace", SCHEMA_DURATION),
 	F("kept_databases", SCHEMA_DURATION),
+	F("kept_volumes", SCHEMA_DURATION),
 	END
 };
 

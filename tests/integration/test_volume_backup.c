@@ -2,6 +2,7 @@
 /* Volumes through ballast-backup: run stores a volume item beside the
  * database items, verify checks it, restore --volume / --to / --no-keep
  * swap it back, a whole-set restore brings back databases and volumes,
+ * prune removes what restores kept once retention.kept_volumes has passed,
  * and the failure cases (missing path, failing before, SIGTERM, truncated
  * object) fail cleanly with `after` run and nothing half-done. */
 #include "backup_helpers.h"
@@ -163,6 +164,70 @@ START_TEST(test_run_verify_restore_volume)
 	strbuf_release(&b);
 	strbuf_release(&changed);
 	strbuf_release(&ev);
+	proj_done(&v.p);
+}
+END_TEST
+
+/* prune removes a kept <vol>.ballast-old-<id> once retention.kept_volumes
+ * has passed since the restore set it aside; a link, a file or another
+ * volume's kept directory with a similar name is never touched. */
+START_TEST(test_prune_kept_volumes)
+{
+	struct vproj v;
+	struct strbuf out = STRBUF_INIT, err = STRBUF_INIT;
+	char old[1200], link[1200], file[1200], otherv[1200], target[1200], cmd[16384];
+	json_t *res, *k;
+	char *id;
+
+	vproj_init(&v, "[]", NULL);
+	id = backup_ok(&v.p, NULL);
+	mutate(&v);
+	ck_assert_msg(bb(&v.p, &out, &err, "restore", id, "--volume", "data") == 0, "restore: %s",
+		      err.buf);
+	snprintf(old, sizeof(old), "%s.ballast-old-%s", v.vol, id);
+	ck_assert(exists(old));
+	snprintf(link, sizeof(link), "%s.ballast-old-link", v.vol);
+	snprintf(file, sizeof(file), "%s.ballast-old-file", v.vol);
+	snprintf(otherv, sizeof(otherv), "%sx.ballast-old-%s", v.vol, id);
+	snprintf(target, sizeof(target), "%s/elsewhere", v.p.dir);
+	snprintf(cmd, sizeof(cmd), "mkdir -p '%s' '%s' && echo keep > '%s/precious' && "
+		 "ln -s '%s' '%s' && echo x > '%s'", target, otherv, target, target, link, file);
+	sh(cmd);
+
+	vproj_write(&v, "[], \"retention\": { \"keep_last\": 5, \"kept_volumes\": \"1h\" }", NULL);
+	ck_assert_msg(bb(&v.p, &out, &err, "prune", "--dry-run") == 0, "%s", err.buf);
+	ck_assert_msg(strstr(out.buf, "keep ") && strstr(out.buf, old) &&
+		      strstr(out.buf, "replaced within retention.kept_volumes"), "%s", out.buf);
+	ck_assert_msg(!strstr(out.buf, link) && !strstr(out.buf, file) && !strstr(out.buf, otherv),
+		      "%s", out.buf);
+	ck_assert_msg(bb(&v.p, &out, &err, "prune") == 0, "%s", err.buf);
+	ck_assert(exists(old));
+
+	vproj_write(&v, "[], \"retention\": { \"keep_last\": 5, \"kept_volumes\": \"0s\" }", NULL);
+	ck_assert_msg(bb(&v.p, &out, &err, "prune", "--dry-run") == 0, "%s", err.buf);
+	ck_assert_msg(strstr(out.buf, "would remove") && strstr(out.buf, old), "%s", out.buf);
+	ck_assert(exists(old));
+	ck_assert_msg(bb(&v.p, &out, &err, "prune", "--json") == 0, "%s", err.buf);
+	res = last_json(&out);
+	ck_assert_int_eq(json_array_size(json_object_get(res, "kept_volumes")), 1);
+	k = json_array_get(json_object_get(res, "kept_volumes"), 0);
+	ck_assert_str_eq(json_string_value(json_object_get(k, "path")), old);
+	ck_assert_str_eq(json_string_value(json_object_get(k, "action")), "remove");
+	json_decref(res);
+	ck_assert(!exists(old));
+	ck_assert(exists(v.vol));
+	ck_assert(exists(link) && exists(file) && exists(otherv));
+	snprintf(cmd, sizeof(cmd), "%s/precious", target);
+	ck_assert(exists(cmd));
+
+	vproj_write(&v, "[], \"retention\": { \"keep_last\": 5, \"kept_volumes\": \"later\" }", NULL);
+	ck_assert_int_eq(bb(&v.p, &out, &err, "prune"), 2);
+	ck_assert_msg(strstr(err.buf, "kept_volumes"), "%s", err.buf);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s' '%s' '%s'", link, file, otherv);
+	sh(cmd);
+	free(id);
+	strbuf_release(&out);
+	strbuf_release(&err);
 	proj_done(&v.p);
 }
 END_TEST
@@ -348,6 +413,7 @@ int main(void)
 
 	tcase_set_timeout(tc, 300);
 	tcase_add_test(tc, test_run_verify_restore_volume);
+	tcase_add_test(tc, test_prune_kept_volumes);
 	tcase_add_test(tc, test_truncated_object_refused);
 	tcase_add_test(tc, test_whole_set_restore);
 	tcase_add_test(tc, test_missing_path_fails_run);
