@@ -5,6 +5,7 @@
  * retention.kept_volumes. */
 #include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -52,6 +53,10 @@ static json_t *prune_kept(const struct config *cfg, long long keep_ms, int dry)
 	struct errbuf e = ERRBUF_INIT;
 	size_t i;
 
+	/* prune holds the run lock: a server that does not answer must not hold
+	 * it for TCP's two minutes. libpq's own default, unless the operator set
+	 * one (PGCONNECT_TIMEOUT, or connect_timeout in the conninfo). */
+	setenv("PGCONNECT_TIMEOUT", "10", 0);
 	json_array_foreach(dbs, i, db) {
 		const char *name = json_string_value(json_object_get(db, "name"));
 
