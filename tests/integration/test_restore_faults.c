@@ -21,6 +21,11 @@ static void setup(void)
 	load_pagila("pagila");
 }
 
+static void teardown(void)
+{
+	ttmp_rm(sdir);
+}
+
 static void drop_db(const char *name)
 {
 	sql("postgres", "DROP DATABASE IF EXISTS \"%s\" WITH (FORCE)", name);
@@ -523,7 +528,7 @@ int main(void)
 	Suite *s = suite_create("restore_faults");
 	TCase *tc = tcase_create("pg");
 
-	tcase_add_unchecked_fixture(tc, setup, NULL);
+	tcase_add_unchecked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 300);
 	tcase_add_test(tc, test_swap_and_undo);
 	tcase_add_test(tc, test_no_keep_and_dry_run);
