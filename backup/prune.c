@@ -47,7 +47,8 @@ static void print_plan(json_t *plan, int dry)
 /* The kept databases of every configured logical database. A server that
  * cannot be reached is a warning, not a failed prune: the repository's
  * half is done, and the next prune tries again. */
-static json_t *prune_kept(const struct config *cfg, long long keep_ms, int dry)
+static json_t *prune_kept(const struct config *cfg, long long keep_ms, long long now_ms,
+			  int dry)
 {
 	json_t *out = json_array(), *dbs = config_get(cfg, "databases"), *db;
 	struct errbuf e = ERRBUF_INIT;
@@ -62,7 +63,7 @@ static json_t *prune_kept(const struct config *cfg, long long keep_ms, int dry)
 
 		if (basebackup_item_physical(db))
 			continue;
-		if (dbswap_prune_kept(db, keep_ms, time_wall_ms(), dry, out, &e)) {
+		if (dbswap_prune_kept(db, keep_ms, now_ms, dry, out, &e)) {
 			log_warn("prune: the databases kept by restores of %s were not looked at: %s",
 				 name ? name : "?", e.msg);
 			json_array_append_new(out, json_pack("{s:s?, s:s}", "database", name,
@@ -75,13 +76,13 @@ static json_t *prune_kept(const struct config *cfg, long long keep_ms, int dry)
 
 /* The same for the configured volumes' kept directories; an unreadable
  * parent directory is a warning too. */
-static json_t *prune_kept_volumes(const struct config *cfg, long long keep_ms, int dry)
+static json_t *prune_kept_volumes(const struct config *cfg, long long keep_ms, long long now_ms,
+				  int dry)
 {
 	json_t *out = json_array(), *vols = config_get(cfg, "volumes"), *v;
+	struct strbuf path = STRBUF_INIT;
 	struct errbuf e = ERRBUF_INIT;
 	size_t i;
-
-	struct strbuf path = STRBUF_INIT;
 
 	json_array_foreach(vols, i, v) {
 		const char *p = json_string_value(json_object_get(v, "path"));
@@ -89,7 +90,7 @@ static json_t *prune_kept_volumes(const struct config *cfg, long long keep_ms, i
 		if (!p || !*p)
 			continue;
 		config_path(cfg, p, &path);
-		if (volume_prune_kept(path.buf, keep_ms, time_wall_ms(), dry, out, &e)) {
+		if (volume_prune_kept(path.buf, keep_ms, now_ms, dry, out, &e)) {
 			log_warn("prune: the directories kept by restores of %s were not all looked "
 				 "at: %s", path.buf, e.msg);
 			json_array_append_new(out, json_pack("{s:s, s:s}", "volume", path.buf,
@@ -101,20 +102,18 @@ static json_t *prune_kept_volumes(const struct config *cfg, long long keep_ms, i
 	return out;
 }
 
-static void print_kept(json_t *kept, int dry)
+/* kind: "database" or "volume"; key: the entry's field that names it. */
+static void print_kept(json_t *kept, const char *kind, const char *key, int dry)
 {
 	json_t *k;
 	size_t i;
 
 	json_array_foreach(kept, i, k) {
-		const char *name = json_string_value(json_object_get(k, "name"));
-		const char *kind = name ? "database" : "volume";
+		const char *name = json_string_value(json_object_get(k, key));
 		const char *action = json_string_value(json_object_get(k, "action"));
 		const char *why = json_string_value(json_object_get(k, "reason"));
 
-		if (!name)
-			name = json_string_value(json_object_get(k, "path"));
-		if (!name || !action)
+		if (!action)
 			continue; /* not looked at: already a warning */
 		if (dry)
 			printf("%-12s %-22s %-13s %s\n", strcmp(action, "keep") ? "would remove" : "keep",
@@ -123,6 +122,24 @@ static void print_kept(json_t *kept, int dry)
 			log_info("%s %s (%s): %s", strcmp(action, "keep") ? "removed" : "keep", name,
 				 kind, why);
 	}
+}
+
+/* An optional duration of "retention" (key under it), at least 0; *ms
+ * keeps its default when the key is absent. */
+static int retention_duration(const struct config *cfg, const char *key, const char *example,
+			      long long *ms, struct errbuf *e)
+{
+	struct strbuf path = STRBUF_INIT;
+	const char *v;
+	int rc = 0;
+
+	strbuf_addf(&path, "retention.%s", key);
+	v = config_str(cfg, path.buf, NULL);
+	if (v && (config_duration_ms(v, ms) || *ms < 0))
+		rc = errbuf_set(e, BL_EUSAGE, "%s: %s: expected a duration such as \"%s\", got \"%s\"",
+				cfg->path, path.buf, example, v);
+	strbuf_release(&path);
+	return rc;
 }
 
 int cmd_prune(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e)
@@ -135,9 +152,9 @@ int cmd_prune(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e)
 	struct strbuf state = STRBUF_INIT, lockpath = STRBUF_INIT;
 	struct repo *r = NULL;
 	struct lock *lk = NULL;
-	const char *project = NULL, *grace, *kept_for, *kept_vol_for;
+	const char *project = NULL;
 	json_t *plan = NULL, *kept = NULL, *kept_vols = NULL;
-	long long grace_ms = PRUNE_DEFAULT_GRACE_S * 1000LL, t0 = time_mono_ms();
+	long long grace_ms = PRUNE_DEFAULT_GRACE_S * 1000LL, t0 = time_mono_ms(), now;
 	long long kept_ms = KEPT_DEFAULT_MS, kept_vol_ms = KEPT_DEFAULT_MS;
 	int rc, opt, dry = 0, removed = 0, reported = 0;
 
@@ -160,24 +177,13 @@ int cmd_prune(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e)
 	rc = retention_policy_from_json(config_get(ctx->cfg, "retention"), ctx->cfg->path, &pol, e);
 	if (rc)
 		goto out;
-	grace = config_str(ctx->cfg, "retention.incomplete_grace", NULL);
-	if (grace && (config_duration_ms(grace, &grace_ms) || grace_ms < 0)) {
-		rc = errbuf_set(e, BL_EUSAGE, "%s: retention.incomplete_grace: expected a duration "
-				"such as \"24h\", got \"%s\"", ctx->cfg->path, grace);
+	rc = retention_duration(ctx->cfg, "incomplete_grace", "24h", &grace_ms, e);
+	if (!rc)
+		rc = retention_duration(ctx->cfg, "kept_databases", "7d", &kept_ms, e);
+	if (!rc)
+		rc = retention_duration(ctx->cfg, "kept_volumes", "7d", &kept_vol_ms, e);
+	if (rc)
 		goto out;
-	}
-	kept_for = config_str(ctx->cfg, "retention.kept_databases", NULL);
-	if (kept_for && (config_duration_ms(kept_for, &kept_ms) || kept_ms < 0)) {
-		rc = errbuf_set(e, BL_EUSAGE, "%s: retention.kept_databases: expected a duration "
-				"such as \"7d\", got \"%s\"", ctx->cfg->path, kept_for);
-		goto out;
-	}
-	kept_vol_for = config_str(ctx->cfg, "retention.kept_volumes", NULL);
-	if (kept_vol_for && (config_duration_ms(kept_vol_for, &kept_vol_ms) || kept_vol_ms < 0)) {
-		rc = errbuf_set(e, BL_EUSAGE, "%s: retention.kept_volumes: expected a duration "
-				"such as \"7d\", got \"%s\"", ctx->cfg->path, kept_vol_for);
-		goto out;
-	}
 	if (!dry) {
 		reported = 1;
 		backup_report_start(ctx->cfg);
@@ -194,7 +200,8 @@ int cmd_prune(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e)
 	rc = backupset_open(ctx->cfg, &r, &project, e);
 	if (rc)
 		goto out;
-	rc = prune_plan(r, project, &pol, grace_ms, time_wall_ms(), &plan, e);
+	now = time_wall_ms();
+	rc = prune_plan(r, project, &pol, grace_ms, now, &plan, e);
 	if (rc)
 		goto out;
 	if (!dry) {
@@ -208,12 +215,12 @@ int cmd_prune(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e)
 		if (rc)
 			goto out;
 	}
-	kept = prune_kept(ctx->cfg, kept_ms, dry);
-	kept_vols = prune_kept_volumes(ctx->cfg, kept_vol_ms, dry);
+	kept = prune_kept(ctx->cfg, kept_ms, now, dry);
+	kept_vols = prune_kept_volumes(ctx->cfg, kept_vol_ms, now, dry);
 	if (!ctx->json) {
 		print_plan(plan, dry);
-		print_kept(kept, dry);
-		print_kept(kept_vols, dry);
+		print_kept(kept, "database", "name", dry);
+		print_kept(kept_vols, "volume", "path", dry);
 	}
 	if (!dry)
 		log_info("%d backup%s removed, %zu kept", removed, removed == 1 ? "" : "s",

@@ -26,10 +26,11 @@ static const char objects_sql[] =
 	"'information_schema', 'public') AND nspname NOT LIKE 'pg\\_toast%' "
 	"AND nspname NOT LIKE 'pg\\_temp\\_%')";
 
-int dbswap_probe(json_t *db, const char *target, struct dbswap_target *t, struct errbuf *e)
+/* Connect to the database a restore of db would replace and fill t's
+ * conninfo, password, server and dbname; *conn stays open for the caller. */
+static int probe_open(json_t *db, const char *target, struct dbswap_target *t, PGconn **conn,
+		      struct errbuf *e)
 {
-	struct strbuf n = STRBUF_INIT;
-	PGconn *conn = NULL;
 	const char *ci = target ? target : json_string_value(json_object_get(db, "conninfo"));
 	char *slash;
 	int rc;
@@ -37,20 +38,28 @@ int dbswap_probe(json_t *db, const char *target, struct dbswap_target *t, struct
 	strbuf_reset(&t->conninfo);
 	strbuf_addstr(&t->conninfo, ci ? ci : "");
 	dbdump_target_password(db, target, &t->password);
-	rc = pg_connect(t->conninfo.buf, t->password.len ? t->password.buf : NULL, &conn, e);
+	rc = pg_connect(t->conninfo.buf, t->password.len ? t->password.buf : NULL, conn, e);
 	if (rc)
-		goto out;
+		return rc;
 	strbuf_reset(&t->server);
-	pg_describe(conn, &t->server);
+	pg_describe(*conn, &t->server);
 	slash = strrchr(t->server.buf, '/');
 	if (slash)
 		strbuf_setlen(&t->server, (size_t)(slash - t->server.buf));
-	rc = pg_value(conn, "SELECT current_database()", &t->dbname, e);
+	return pg_value(*conn, "SELECT current_database()", &t->dbname, e);
+}
+
+int dbswap_probe(json_t *db, const char *target, struct dbswap_target *t, struct errbuf *e)
+{
+	struct strbuf n = STRBUF_INIT;
+	PGconn *conn = NULL;
+	int rc;
+
+	rc = probe_open(db, target, t, &conn, e);
 	if (!rc)
 		rc = pg_value(conn, objects_sql, &n, e);
 	if (!rc)
 		t->objects = strtoll(n.buf, NULL, 10);
-out:
 	PQfinish(conn);
 	strbuf_release(&n);
 	return rc;
@@ -433,23 +442,21 @@ int dbswap_prune_kept(json_t *db, long long keep_ms, long long now_ms, int dry, 
 		      struct errbuf *e)
 {
 	struct dbswap_target t = DBSWAP_TARGET_INIT;
-	struct strbuf maint_ci = STRBUF_INIT, pat = STRBUF_INIT, when = STRBUF_INIT;
+	struct strbuf pat = STRBUF_INIT, when = STRBUF_INIT;
 	const char *params[1];
-	PGconn *maint = NULL;
+	PGconn *conn = NULL;
 	PGresult *res = NULL;
 	int rc;
 
-	rc = dbswap_probe(db, NULL, &t, e);
-	if (!rc)
-		rc = pg_conninfo_with_db(t.conninfo.buf, strcmp(t.dbname.buf, "postgres") ?
-					 "postgres" : "template1", &maint_ci, e);
-	if (!rc)
-		rc = pg_connect(maint_ci.buf, t.password.len ? t.password.buf : NULL, &maint, e);
+	/* One connection, to the live database: pg_database is shared by every
+	 * database of the server, and a kept one is never the one connected to,
+	 * so it can be listed and dropped from there. */
+	rc = probe_open(db, NULL, &t, &conn, e);
 	if (rc)
 		goto out;
 	like_prefix(t.dbname.buf, OLD_TAG, &pat);
 	params[0] = pat.buf;
-	rc = pg_execp(maint, "SELECT datname, coalesce(shobj_description(oid, 'pg_database'), '') "
+	rc = pg_execp(conn, "SELECT datname, coalesce(shobj_description(oid, 'pg_database'), '') "
 		      "FROM pg_database WHERE datname LIKE $1 ORDER BY datname", 1, params, &res, e);
 	for (int i = 0; !rc && i < PQntuples(res); i++) {
 		const char *name = PQgetvalue(res, i, 0), *note = PQgetvalue(res, i, 1);
@@ -472,7 +479,7 @@ int dbswap_prune_kept(json_t *db, long long keep_ms, long long now_ms, int dry, 
 			reason = buf;
 			action = "remove";
 			if (!dry) {
-				rc = drop_db(maint, name, e);
+				rc = drop_db(conn, name, e);
 				if (rc)
 					break;
 				log_info("database %s: dropped %s, kept since its restore at %s",
@@ -487,9 +494,8 @@ int dbswap_prune_kept(json_t *db, long long keep_ms, long long now_ms, int dry, 
 	}
 out:
 	PQclear(res);
-	PQfinish(maint);
+	PQfinish(conn);
 	dbswap_target_release(&t);
-	strbuf_release(&maint_ci);
 	strbuf_release(&pat);
 	strbuf_release(&when);
 	return rc;

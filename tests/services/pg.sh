@@ -46,6 +46,14 @@ as_owner() {
 	fi
 }
 
+# initdb_into DATA: a cluster owned by as_owner's user, superuser postgres
+# without a password (start sets the cluster's own), no fsync.
+initdb_into() {
+	as_owner "$bindir/initdb" -D "$1" -U postgres --no-sync --auth-local=trust \
+		--auth-host=scram-sha-256 -E UTF8 --locale=C.UTF-8 \
+		>"$1.initdb.log" 2>&1 || { cat "$1.initdb.log" >&2; svc_die "initdb failed in $1"; }
+}
+
 case "$cmd" in
 start)
 	rm -rf "$dir"
@@ -68,9 +76,7 @@ start)
 				rm -rf "$tpl.tmp"
 				mkdir -p "$tpl.tmp"
 				[ "$(id -u)" = 0 ] && chown postgres: "$tpl.tmp"
-				as_owner "$bindir/initdb" -D "$tpl.tmp/data" -U postgres --no-sync --auth-local=trust \
-					--auth-host=scram-sha-256 -E UTF8 --locale=C.UTF-8 \
-					>"$tpl.tmp/initdb.log" 2>&1 || { cat "$tpl.tmp/initdb.log" >&2; svc_die "initdb failed in $tpl.tmp"; }
+				initdb_into "$tpl.tmp/data"
 				mv "$tpl.tmp" "$tpl"
 			fi
 		) 9>"$PG_TEMPLATE_DIR/lock" || exit 1
@@ -78,9 +84,7 @@ start)
 	if [ -n "$tpl" ]; then
 		cp -a "$tpl/data" "$dir/data" || svc_die "copying the cluster template $tpl failed"
 	else
-		as_owner "$bindir/initdb" -D "$dir/data" -U postgres --no-sync --auth-local=trust \
-			--auth-host=scram-sha-256 -E UTF8 --locale=C.UTF-8 \
-			>"$dir/initdb.log" 2>&1 || { cat "$dir/initdb.log" >&2; svc_die "initdb failed in $dir"; }
+		initdb_into "$dir/data"
 	fi
 	started=0
 	for attempt in 1 2 3 4 5; do
