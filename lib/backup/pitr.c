@@ -300,6 +300,16 @@ static int exists(const char *path)
 	return lstat(path, &st) == 0;
 }
 
+/* A kept DIR.ballast-old-<id> is the only copy of what an earlier
+ * restore replaced: never overwritten, never merged into. */
+static int refuse_kept(const char *olddir, const char *id, struct errbuf *e)
+{
+	if (!exists(olddir))
+		return 0;
+	return errbuf_set(e, BL_EFAIL, "%s already exists (kept by an earlier restore of backup "
+			  "%s): move it away first", olddir, id);
+}
+
 /* Siblings left by a restore that was killed: see the contract, step 4. */
 static int clean_siblings(const char *dir, struct errbuf *e)
 {
@@ -356,6 +366,15 @@ static int clean_siblings(const char *dir, struct errbuf *e)
 				 path.buf, old.buf);
 	}
 	closedir(d);
+	/* DIR's own marker: a restore killed after its swap, so DIR holds
+	 * that restore's finished data and only the marker is left over. */
+	strbuf_reset(&marker);
+	strbuf_addf(&marker, "%s/" PITR_MARKER, dir);
+	if (!rc && exists(marker.buf)) {
+		log_info("removing %s, left by a restore interrupted after its swap", marker.buf);
+		if (unlink(marker.buf) < 0 || fs_fsync_dir(dir))
+			rc = errbuf_errno(e, BL_EFAIL, errno, "cannot remove %s", marker.buf);
+	}
 	if (!rc)
 		fs_fsync_dir(parent.buf);
 	strbuf_release(&parent);
@@ -637,11 +656,9 @@ int pitr_restore(const struct config *cfg, const struct pitr_opts *o, struct pit
 	}
 	strbuf_addf(&newdir, "%s.ballast-new-%s", dir.buf, c.id);
 	strbuf_addf(&olddir, "%s.ballast-old-%s", dir.buf, c.id);
-	if (dir_exists && exists(olddir.buf)) {
-		rc = errbuf_set(e, BL_EFAIL, "%s already exists (kept by an earlier restore of backup "
-				"%s): move it away first", olddir.buf, c.id);
+	rc = dir_exists ? refuse_kept(olddir.buf, c.id, e) : 0;
+	if (rc)
 		goto out;
-	}
 	log_info("database %s: restoring base backup %s (timeline %u, ends at LSN %s) into %s, "
 		 "then recovering to %s", db, c.id, c.meta.timeline,
 		 json_string_value(json_object_get(c.item, "stop_lsn")), dir.buf,
@@ -652,6 +669,11 @@ int pitr_restore(const struct config *cfg, const struct pitr_opts *o, struct pit
 	interrupt_catch();
 	t_all = time_mono_ms();
 	rc = clean_siblings(dir.buf, e);
+	if (rc)
+		goto out;
+	/* again: cleaning may have kept the old data of an interrupted restore
+	 * of this same backup under that name */
+	rc = dir_exists ? refuse_kept(olddir.buf, c.id, e) : 0;
 	if (rc)
 		goto out;
 	/* The sibling gets its name only once it holds the marker: a sibling
@@ -926,10 +948,10 @@ int pitr_restore(const struct config *cfg, const struct pitr_opts *o, struct pit
 	if (rc)
 		goto out;
 
-	/* From here the sibling is a complete data directory: without the
-	 * marker, a later run keeps it rather than removing it. */
-	strbuf_reset(&tmp);
-	strbuf_addf(&tmp, "%s/" PITR_MARKER, newdir.buf);
+	/* The marker stays through the swap and travels with the restored
+	 * data: a sibling without it is always old data (step 4), so a kill
+	 * at any moment cannot make a finished restore look like the data it
+	 * replaced. It goes once the swap is durable. */
 	{
 		int fd = open(newdir.buf, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
@@ -938,10 +960,6 @@ int pitr_restore(const struct config *cfg, const struct pitr_opts *o, struct pit
 			close(fd);
 		}
 	}
-	if (unlink(tmp.buf) < 0 || fs_fsync_dir(newdir.buf)) {
-		rc = errbuf_errno(e, BL_EFAIL, errno, "cannot remove %s", tmp.buf);
-		goto out;
-	}
 	if (!dir_exists) {
 		if (rename(newdir.buf, dir.buf) < 0) {
 			rc = errbuf_errno(e, BL_EFAIL, errno, "cannot rename %s to %s", newdir.buf,
@@ -949,6 +967,7 @@ int pitr_restore(const struct config *cfg, const struct pitr_opts *o, struct pit
 			goto out;
 		}
 	} else if (renameat2(AT_FDCWD, newdir.buf, AT_FDCWD, dir.buf, RENAME_EXCHANGE) == 0) {
+		fs_fsync_dir(parent.buf);
 		if (rename(newdir.buf, olddir.buf) < 0)
 			log_warn("cannot rename %s to %s: the old data directory stays there",
 				 newdir.buf, olddir.buf);
@@ -973,6 +992,10 @@ int pitr_restore(const struct config *cfg, const struct pitr_opts *o, struct pit
 	}
 	staged = 0;
 	fs_fsync_dir(parent.buf);
+	strbuf_reset(&tmp);
+	strbuf_addf(&tmp, "%s/" PITR_MARKER, dir.buf);
+	if (unlink(tmp.buf) < 0 || fs_fsync_dir(dir.buf))
+		log_warn("cannot remove %s: the next restore removes it", tmp.buf);
 	if (res->kept.len) {
 		const char *undo1[] = { "mv", dir.buf, NULL }, *undo2[] = { "mv", res->kept.buf,
 									 dir.buf, NULL };

@@ -23,7 +23,9 @@
  *      sibling "DIR.ballast-new-*" that still holds the marker file
  *      PITR_MARKER is removed; one without it holds the old data of a
  *      restore killed inside its swap and is renamed to
- *      "DIR.ballast-old-<its id>".
+ *      "DIR.ballast-old-<its id>"; a marker inside DIR (a restore killed
+ *      just after its swap) is removed. A "DIR.ballast-old-<id>" of the
+ *      chosen backup, before or after this step, is BL_EFAIL.
  *   5. The base backup is extracted into "DIR.ballast-new-<id>" (the
  *      object's size and SHA-256 proven at its end, volume_extract's secure
  *      extraction, owned by DIR's owner), checked by pg_verifybackup
@@ -43,11 +45,13 @@
  *      ($BALLAST_WAL_FETCH_REPORT) is BL_EVERIFY naming it, even when the
  *      server went on and promoted.
  *   7. After promotion a sanity query (not in recovery; timeline, LSN,
- *      databases), a clean (fast) shutdown, the marker removed, syncfs.
+ *      databases), a clean (fast) shutdown, syncfs.
  *   8. Swap: renameat2(RENAME_EXCHANGE) of the sibling and DIR (else two
  *      renames), the old data renamed to "DIR.ballast-old-<id>", parent
- *      fsynced. res->kept names it and res->undo is the command that swaps
- *      back.
+ *      fsynced, and only then the marker removed from DIR: it travels with
+ *      the restored data, so a sibling without it is never a finished
+ *      restore. res->kept names the old data and res->undo is the command
+ *      that swaps back.
  */
 #ifndef BALLAST_PITR_H
 #define BALLAST_PITR_H
