@@ -257,7 +257,10 @@ START_TEST(test_signal_before_swap)
 		snprintf(body, sizeof(body), "#!/bin/sh\npg_restore \"$@\" || exit $?\n"
 			 "touch %s\nsleep 3\n", mark);
 	else
-		snprintf(body, sizeof(body), "#!/bin/sh\ntouch %s\nexec pg_restore \"$@\"\n", mark);
+		/* the pause after pg_restore keeps the swap 3 s away however
+		 * fast pg_restore is: the signal cannot land after it */
+		snprintf(body, sizeof(body), "#!/bin/sh\ntouch %s\npg_restore \"$@\"\nrc=$?\n"
+			 "sleep 3\nexit $rc\n", mark);
 	cmd = script(name, body);
 	live_proj(&p, "rf_sig", cmd, NULL);
 	id = backup_ok(&p, NULL);
