@@ -10,7 +10,7 @@
  * The suite starts its own primary (tests/services/pg.sh with
  * PG_EXTRA_OPTS="-c archive_mode=on"); archive_command is set with ALTER
  * SYSTEM, as an operator would. Kill moments come from BALLAST_FAULT_SEED
- * (default 1). */
+ * (scripts/test.sh sets 1; unset, the clock, printed for replay). */
 #include <errno.h>
 #include <fcntl.h>
 #include <glob.h>
@@ -185,7 +185,11 @@ static void setup(void)
 	struct passwd *pw = getpwnam("postgres");
 	int rc;
 
-	seed_state = env_seed && *env_seed ? (unsigned)strtoul(env_seed, NULL, 10) : 1u;
+	/* scripts/test.sh sets the seed; unset (scripts/soak.sh), a fresh one */
+	seed_state = env_seed && *env_seed ? (unsigned)strtoul(env_seed, NULL, 10) :
+		     (unsigned)time(NULL) ^ ((unsigned)getpid() << 16);
+	fprintf(stderr, "pitr: seed %u (replay with BALLAST_FAULT_SEED=%u)\n", seed_state,
+		seed_state);
 	ck_assert_ptr_nonnull(d);
 	snprintf(top, sizeof(top), "%s", d);
 	free(d);
