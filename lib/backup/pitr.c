@@ -967,7 +967,6 @@ int pitr_restore(const struct config *cfg, const struct pitr_opts *o, struct pit
 			goto out;
 		}
 	} else if (renameat2(AT_FDCWD, newdir.buf, AT_FDCWD, dir.buf, RENAME_EXCHANGE) == 0) {
-		fs_fsync_dir(parent.buf);
 		if (rename(newdir.buf, olddir.buf) < 0)
 			log_warn("cannot rename %s to %s: the old data directory stays there",
 				 newdir.buf, olddir.buf);

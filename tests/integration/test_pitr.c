@@ -354,20 +354,27 @@ static void assert_untouched(const struct strbuf *before, const char *what)
 	strbuf_release(&now);
 }
 
+/* How many paths PATTERN (a glob under pgdir) names. */
+static int present(const char *pattern)
+{
+	char pat[1400];
+	glob_t g;
+	int n;
+
+	snprintf(pat, sizeof(pat), "%s/%s", pgdir, pattern);
+	n = glob(pat, 0, NULL, &g) == 0 ? (int)g.gl_pathc : 0;
+	if (n)
+		globfree(&g);
+	return n;
+}
+
 /* No sibling of an unfinished restore stays behind after a clean failure. */
 static int siblings(const char *kind)
 {
-	char pfx[64];
-	struct strbuf ls = STRBUF_INIT;
-	int n = 0;
-	const char *argv[] = { "ls", "-a", pgdir, NULL };
+	char pattern[64];
 
-	snprintf(pfx, sizeof(pfx), "data.ballast-%s-", kind);
-	trun(argv, NULL, &ls, NULL);
-	for (const char *p = ls.buf; (p = strstr(p, pfx)); p++)
-		n++;
-	strbuf_release(&ls);
-	return n;
+	snprintf(pattern, sizeof(pattern), "data.ballast-%s-*", kind);
+	return present(pattern);
 }
 
 static void remove_kept(void)
@@ -587,20 +594,6 @@ START_TEST(test_missing_and_corrupt_segment)
 	strbuf_release(&content);
 }
 END_TEST
-
-/* Whether PATTERN (a glob under pgdir) names an existing path. */
-static int present(const char *pattern)
-{
-	char pat[1400];
-	glob_t g;
-	int n;
-
-	snprintf(pat, sizeof(pat), "%s/%s", pgdir, pattern);
-	n = glob(pat, 0, NULL, &g) == 0 ? (int)g.gl_pathc : 0;
-	if (n)
-		globfree(&g);
-	return n > 0;
-}
 
 /* Stops the restore (SIGSTOP, waited for) and tells whether its phase has
  * come. Checked while it stands still, "a sibling still holds the marker"
