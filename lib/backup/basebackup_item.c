@@ -115,10 +115,11 @@ int basebackup_item_backup(json_t *db, struct repo *r, const char *key,
 	if (rc)
 		goto out;
 	time_utc_format((time_t)(finished / 1000), when);
-	*item = json_pack("{s:s, s:s, s:s, s:s, s:I, s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:s,"
-			  " s:o, s:o, s:{s:I}}",
+	*item = json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:s, s:s, s:s, s:s, s:s, s:s, s:I,"
+			  " s:s, s:o, s:o, s:{s:I}}",
 			  "type", BASEBACKUP_ITEM_TYPE, "name", name, "pg_version", bi.pg_version,
 			  "pg_basebackup_version", version.buf, "timeline", (json_int_t)bi.timeline,
+			  "wal_segment_size", (json_int_t)bi.wal_segment_size,
 			  "start_lsn", bi.start_lsn, "stop_lsn", bi.stop_lsn,
 			  "checkpoint_lsn", bi.checkpoint_lsn, "start_wal", bi.start_wal,
 			  "start_time", bi.start_time, "finished", when,
@@ -156,6 +157,13 @@ int basebackup_item_get(json_t *item, struct basebackup_meta *out, struct errbuf
 	out->start_wal = json_string_value(json_object_get(item, "start_wal"));
 	out->finished_ms = json_integer_value(json_object_get(item, "finished_ms"));
 	out->object = json_object_get(item, "object");
+	/* Backups made before the size was recorded: PostgreSQL's default. */
+	out->wal_segment_size = json_object_get(item, "wal_segment_size") ?
+		(uint64_t)json_integer_value(json_object_get(item, "wal_segment_size")) :
+		BASEBACKUP_SEGSIZE_DEFAULT;
+	if (!basebackup_segsize_valid(out->wal_segment_size))
+		return errbuf_set(e, BL_EVERIFY, "base backup item %s: wal_segment_size is not a "
+				  "power of two from 1 MiB to 1 GiB", out->name);
 	if (!name || !out->pg_version || !out->timeline || !out->start_wal ||
 	    out->finished_ms <= 0 || !json_is_object(out->object) ||
 	    basebackup_lsn_parse(json_string_value(json_object_get(item, "start_lsn")),

@@ -13,7 +13,8 @@
  * after it comes from the archive (walarchive). The server's
  * backup_manifest is checked as it passes (lib/pg/basebackup). *item:
  *   {"type": "basebackup", "name", "pg_version", "pg_basebackup_version",
- *    "timeline", "start_lsn", "stop_lsn", "checkpoint_lsn", "start_wal",
+ *    "timeline", "wal_segment_size" (bytes; absent in older backups, which
+ *    read as 16 MiB), "start_lsn", "stop_lsn", "checkpoint_lsn", "start_wal",
  *    "start_time" (server, from backup_label), "finished" (UTC, this host,
  *    when the stream ended: no commit after it is in the copy),
  *    "backup_label": text, "backup_manifest": {"sha256", "size"} or null,
@@ -46,6 +47,7 @@ struct basebackup_meta {
 	const char *pg_version;
 	unsigned timeline;
 	uint64_t start_lsn, stop_lsn;
+	uint64_t wal_segment_size;
 	const char *start_wal;
 	long long finished_ms;  /* Unix ms */
 	json_t *object;

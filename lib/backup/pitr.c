@@ -643,11 +643,11 @@ int pitr_restore(const struct config *cfg, const struct pitr_opts *o, struct pit
 	if (rc)
 		goto out;
 	snprintf(res->id, sizeof(res->id), "%s", c.id);
-	basebackup_wal_name(c.meta.timeline, c.meta.stop_lsn, stop_wal);
+	basebackup_wal_name(c.meta.timeline, c.meta.stop_lsn, c.meta.wal_segment_size, stop_wal);
 	rc = walarchive_list(r, project, db, &names, e);
 	if (rc)
 		goto out;
-	walarchive_gap(names, c.meta.timeline, stop_wal, &gap);
+	walarchive_gap(names, c.meta.timeline, stop_wal, c.meta.wal_segment_size, &gap);
 	if (gap.len) {
 		rc = errbuf_set(e, BL_EFAIL, "wal segment %s is missing from the archive (%s, "
 				"%s/wal/%s/): recovery from backup %s would stop there", gap.buf,

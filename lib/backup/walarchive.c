@@ -407,21 +407,24 @@ int walarchive_list(struct repo *r, const char *project, const char *db, json_t 
 	return rc;
 }
 
-/* A segment name's number (16 MiB segments: 256 per log file). */
-static unsigned long long segno(const char *name)
+/* A segment name's number: per_log segments to a log file (2^32 / the
+ * segment size). */
+static unsigned long long segno(const char *name, unsigned long long per_log)
 {
 	char log[9], seg[9];
 
 	snprintf(log, sizeof(log), "%.8s", name + 8);
 	snprintf(seg, sizeof(seg), "%.8s", name + 16);
-	return strtoull(log, NULL, 16) * 256 + strtoull(seg, NULL, 16);
+	return strtoull(log, NULL, 16) * per_log + strtoull(seg, NULL, 16);
 }
 
-void walarchive_gap(json_t *names, unsigned tli, const char *stop_wal, struct strbuf *gap)
+void walarchive_gap(json_t *names, unsigned tli, const char *stop_wal, uint64_t segsize,
+		    struct strbuf *gap)
 {
 	/* The base backup carries the WAL up to its stop segment (-X fetch):
 	 * the archive must hold every segment after it. */
-	unsigned long long first = segno(stop_wal) + 1, last = 0, n;
+	unsigned long long per_log = 0x100000000ULL / segsize;
+	unsigned long long first = segno(stop_wal, per_log) + 1, last = 0, n;
 	char want[40];
 	const char *k;
 	json_t *v;
@@ -433,12 +436,12 @@ void walarchive_gap(json_t *names, unsigned tli, const char *stop_wal, struct st
 		if (strlen(k) < 24 || (k[24] == '.' && strcmp(k + 24, ".partial")))
 			continue;
 		snprintf(t, sizeof(t), "%.8s", k);
-		if (strtoul(t, NULL, 16) == tli && segno(k) > last)
-			last = segno(k);
+		if (strtoul(t, NULL, 16) == tli && segno(k, per_log) > last)
+			last = segno(k, per_log);
 	}
 	for (n = first; n <= last; n++) {
-		snprintf(want, sizeof(want), "%08X%08X%08X", tli, (unsigned)(n / 256),
-			 (unsigned)(n % 256));
+		snprintf(want, sizeof(want), "%08X%08X%08X", tli, (unsigned)(n / per_log),
+			 (unsigned)(n % per_log));
 		if (json_object_get(names, want))
 			continue;
 		strcat(want, ".partial");

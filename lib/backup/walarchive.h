@@ -34,6 +34,8 @@
 #ifndef BALLAST_WALARCHIVE_H
 #define BALLAST_WALARCHIVE_H
 
+#include <stdint.h>
+
 #include <jansson.h>
 
 #include "config.h"
@@ -60,7 +62,9 @@ int walarchive_list(struct repo *r, const char *project, const char *db, json_t 
 /* The first segment of timeline tli missing from names after stop_wal (the
  * segment a base backup ends in; it carries that WAL itself) up to the
  * newest segment of that timeline stored (a ".partial" counts as the
- * segment), into gap ("" when there is none). */
-void walarchive_gap(json_t *names, unsigned tli, const char *stop_wal, struct strbuf *gap);
+ * segment), into gap ("" when there is none). segsize is the cluster's WAL
+ * segment size: names count 2^32 / segsize segments per log file. */
+void walarchive_gap(json_t *names, unsigned tli, const char *stop_wal, uint64_t segsize,
+		    struct strbuf *gap);
 
 #endif

@@ -55,12 +55,39 @@ int basebackup_lsn_parse(const char *s, uint64_t *lsn)
 	return 0;
 }
 
-void basebackup_wal_name(unsigned timeline, uint64_t lsn, char out[BASEBACKUP_WAL_NAME])
+int basebackup_segsize_valid(uint64_t segsize)
 {
-	uint64_t seg = lsn / (16 * 1024 * 1024);
+	/* initdb --wal-segsize: a power of two from 1 MiB to 1 GiB */
+	return segsize >= BASEBACKUP_SEGSIZE_MIN && segsize <= BASEBACKUP_SEGSIZE_MAX &&
+	       !(segsize & (segsize - 1));
+}
+
+void basebackup_wal_name(unsigned timeline, uint64_t lsn, uint64_t segsize,
+			 char out[BASEBACKUP_WAL_NAME])
+{
+	uint64_t seg = lsn / segsize, per_log = 0x100000000ULL / segsize;
 
 	snprintf(out, BASEBACKUP_WAL_NAME, "%08X%08X%08X", timeline,
-		 (unsigned)(seg / 256), (unsigned)(seg % 256));
+		 (unsigned)(seg / per_log), (unsigned)(seg % per_log));
+}
+
+/* The segment sizes whose naming puts LSN in FILE; 0 when none or several
+ * do (an LSN in the first MiB of a log file names the same file for every
+ * size). */
+static uint64_t segsize_from_name(uint64_t lsn, const char *file)
+{
+	uint64_t found = 0, sz;
+	char name[BASEBACKUP_WAL_NAME];
+
+	for (sz = BASEBACKUP_SEGSIZE_MIN; sz <= BASEBACKUP_SEGSIZE_MAX; sz <<= 1) {
+		basebackup_wal_name(0, lsn, sz, name);
+		if (strcmp(name + 8, file + 8))
+			continue;
+		if (found)
+			return 0;
+		found = sz;
+	}
+	return found;
 }
 
 /* The value after "KEY: " on its own line of the label, up to a space or
@@ -108,6 +135,7 @@ static int label_parse(struct basebackup_info *bi, struct errbuf *e)
 		if (basebackup_lsn_parse(bi->start_lsn, &lsn) || !bi->timeline || !bi->start_wal[0])
 			return errbuf_set(e, BL_EFAIL, "backup_label: expected START WAL LOCATION and "
 					  "START TIMELINE lines, got \"%.120s\"", bi->label.buf);
+		bi->label_segsize = segsize_from_name(lsn, bi->start_wal);
 	}
 	return 0;
 }
@@ -276,6 +304,20 @@ static int header(struct scan *s, struct errbuf *e)
 		M_VERSION : !strcmp(nm, "backup_manifest") ? M_MANIFEST : M_OTHER;
 	if (s->member == M_MANIFEST && !s->mh)
 		s->mh = zhash_new();
+	/* -X fetch puts whole segments in pg_wal/: their size is the cluster's
+	 * segment size, whatever initdb --wal-segsize chose */
+	if (!strncmp(nm, "pg_wal/", 7) && strlen(nm + 7) == 24 &&
+	    strspn(nm + 7, "0123456789ABCDEF") == 24 && h[156] != '5') {
+		if (!basebackup_segsize_valid((uint64_t)s->remain))
+			return errbuf_set(e, BL_EFAIL, "%s: %lld bytes is not a WAL segment size "
+					  "(expected a power of two from 1 MiB to 1 GiB)", nm,
+					  s->remain);
+		if (s->bi->wal_segment_size && s->bi->wal_segment_size != (uint64_t)s->remain)
+			return errbuf_set(e, BL_EFAIL, "%s: %lld bytes, another segment had %llu",
+					  nm, s->remain,
+					  (unsigned long long)s->bi->wal_segment_size);
+		s->bi->wal_segment_size = (uint64_t)s->remain;
+	}
 	if (!s->remain)
 		return member_end(s, e);
 	return 0;
@@ -360,6 +402,14 @@ int basebackup_stream(const char *const *argv, const char *const *env, proc_sink
 	if (!bi->label.len) {
 		rc = errbuf_set(e, BL_EFAIL, "pg_basebackup's tar stream has no backup_label "
 				"(expected the whole cluster as one tar: -D - -Ft)");
+		goto out;
+	}
+	if (!bi->wal_segment_size)
+		bi->wal_segment_size = bi->label_segsize;
+	if (!bi->wal_segment_size) {
+		rc = errbuf_set(e, BL_EFAIL, "pg_basebackup's tar stream has no WAL segment in "
+				"pg_wal/ and backup_label's start WAL file %s does not tell the "
+				"segment size (expected -X fetch)", bi->start_wal);
 		goto out;
 	}
 out:

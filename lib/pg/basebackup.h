@@ -23,9 +23,15 @@
  * was asked for none) and info->manifest is 0; the stop LSN is then unknown
  * ("").
  *
+ * The cluster's WAL segment size (initdb --wal-segsize, 1 MiB to 1 GiB) is
+ * the size of the segments -X fetch puts in pg_wal/, or failing that the
+ * one size whose naming puts the start LSN in backup_label's start WAL
+ * file; a stream that tells neither is refused.
+ *
  * basebackup_lsn_parse() reads "X/Y" into a 64-bit LSN; basebackup_wal_name()
- * names the WAL segment holding an LSN for a timeline (16 MiB segments, the
- * default that pg_basebackup's stream does not tell us otherwise).
+ * names the WAL segment holding an LSN for a timeline and segment size
+ * (segment names count 2^32 / segsize segments per log file, so the name of
+ * an LSN depends on the size).
  */
 #ifndef BALLAST_BASEBACKUP_H
 #define BALLAST_BASEBACKUP_H
@@ -38,6 +44,9 @@
 
 #define BASEBACKUP_LSN_MAX 24
 #define BASEBACKUP_WAL_NAME 25
+#define BASEBACKUP_SEGSIZE_MIN (1ULL << 20)
+#define BASEBACKUP_SEGSIZE_MAX (1ULL << 30)
+#define BASEBACKUP_SEGSIZE_DEFAULT (16ULL << 20)
 
 struct basebackup_info {
 	struct strbuf label;                 /* backup_label as the server wrote it */
@@ -49,6 +58,8 @@ struct basebackup_info {
 	char pg_version[16];                 /* PG_VERSION: "15" */
 	unsigned timeline;                   /* START TIMELINE */
 	unsigned stop_timeline;              /* the last WAL range's timeline */
+	uint64_t wal_segment_size;           /* bytes */
+	uint64_t label_segsize;              /* from backup_label alone; 0: ambiguous */
 	int manifest;                        /* a backup_manifest passed and checked */
 	char manifest_sha256[65];            /* its Manifest-Checksum */
 	long long manifest_size;
@@ -63,6 +74,9 @@ int basebackup_stream(const char *const *argv, const char *const *env, proc_sink
 
 /* "0/2000028" -> 0x2000028; -1 when s is not an LSN. */
 int basebackup_lsn_parse(const char *s, uint64_t *lsn);
-void basebackup_wal_name(unsigned timeline, uint64_t lsn, char out[BASEBACKUP_WAL_NAME]);
+void basebackup_wal_name(unsigned timeline, uint64_t lsn, uint64_t segsize,
+			 char out[BASEBACKUP_WAL_NAME]);
+/* 1 for a power of two from 1 MiB to 1 GiB. */
+int basebackup_segsize_valid(uint64_t segsize);
 
 #endif

@@ -22,6 +22,8 @@
 # on purpose (to prove ballast keeps it out of its children's). PG_BINDIR overrides where initdb/pg_ctl are found.
 # PG_EXTRA_OPTS (default empty) is appended to the server's options, e.g.
 # "-c archive_mode=on" for a suite that archives WAL (tests/integration/test_pitr.c).
+# PG_INITDB_OPTS (default empty) is appended to initdb's, e.g. "--wal-segsize=1"
+# for 1 MiB WAL segments; each distinct value has its own template.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
@@ -50,7 +52,7 @@ as_owner() {
 # without a password (start sets the cluster's own), no fsync.
 initdb_into() {
 	as_owner "$bindir/initdb" -D "$1" -U postgres --no-sync --auth-local=trust \
-		--auth-host=scram-sha-256 -E UTF8 --locale=C.UTF-8 \
+		--auth-host=scram-sha-256 -E UTF8 --locale=C.UTF-8 ${PG_INITDB_OPTS:-} \
 		>"$1.initdb.log" 2>&1 || { cat "$1.initdb.log" >&2; svc_die "initdb failed in $1"; }
 }
 
@@ -68,6 +70,7 @@ start)
 	fi
 	pw="ballast-test-pw-$(od -An -N6 -tx1 /dev/urandom | tr -d ' \n')"
 	tpl=${PG_TEMPLATE_DIR:+$PG_TEMPLATE_DIR/$(basename "$(dirname "$bindir")")}
+	[ -n "$tpl" ] && [ -n "${PG_INITDB_OPTS:-}" ] && tpl=$tpl-$(printf '%s' "$PG_INITDB_OPTS" | tr -c 'A-Za-z0-9=' '_')
 	if [ -n "$tpl" ] && [ ! -d "$tpl" ]; then
 		mkdir -p "$PG_TEMPLATE_DIR"
 		(

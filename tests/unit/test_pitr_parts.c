@@ -108,6 +108,8 @@ START_TEST(test_scan_tar)
 	ck_assert_int_eq(bi.timeline, 1);
 	ck_assert_int_eq(bi.manifest, 1);
 	ck_assert_str_eq(bi.label.buf, label);
+	/* no pg_wal/ in this tar: only 16 MiB puts 0/2000028 in segment 2 */
+	ck_assert(bi.wal_segment_size == 16 << 20);
 	basebackup_info_release(&bi);
 
 	/* the manifest's content changed under its checksum */
@@ -135,6 +137,69 @@ START_TEST(test_scan_tar)
 }
 END_TEST
 
+/* A tar of backup_label (start WAL file `file` for LSN 0/2000028) and one
+ * pg_wal/ segment of seg_bytes (sparse; 0: none). */
+static int segsize_tar(const char *dir, const char *file, long seg_bytes,
+		       struct basebackup_info *bi, struct errbuf *e)
+{
+	char p[1024], cmd[4096], tar[1100], lab[512];
+	struct strbuf out = STRBUF_INIT, err = STRBUF_INIT;
+	const char *sh[] = { "sh", "-c", cmd, NULL }, *cat[] = { "cat", tar, NULL };
+	int rc;
+
+	snprintf(cmd, sizeof(cmd), "rm -rf %s/s && mkdir -p %s/s/pg_wal", dir, dir);
+	ck_assert_int_eq(trun(sh, NULL, &out, &err), 0);
+	snprintf(lab, sizeof(lab), "START WAL LOCATION: 0/2000028 (file %s)\n"
+		 "CHECKPOINT LOCATION: 0/2000060\nSTART TIMELINE: 1\n", file);
+	snprintf(p, sizeof(p), "%s/s/backup_label", dir);
+	ck_assert_int_eq(twrite_file(p, lab), 0);
+	snprintf(tar, sizeof(tar), "%s/seg.tar", dir);
+	snprintf(cmd, sizeof(cmd), "cd %s/s && { [ %ld = 0 ] || truncate -s %ld pg_wal/%s; } && "
+		 "tar --format=ustar -cf %s backup_label pg_wal", dir, seg_bytes, seg_bytes, file,
+		 tar);
+	ck_assert_msg(trun(sh, NULL, &out, &err) == 0, "%s", err.buf);
+	basebackup_info_init(bi);
+	rc = basebackup_stream(cat, NULL, count_sink, NULL, bi, e);
+	strbuf_release(&out);
+	strbuf_release(&err);
+	return rc;
+}
+
+/* initdb --wal-segsize: the size comes from the segment -X fetch put in
+ * pg_wal/, or from the label when that alone decides it. */
+START_TEST(test_segsize)
+{
+	char *dir = ttmp_dir("pitrseg");
+	struct basebackup_info bi;
+	struct errbuf e = ERRBUF_INIT;
+
+	/* 1 MiB segments: 0/2000028 is segment 0x20 */
+	ck_assert_msg(segsize_tar(dir, "000000010000000000000020", 1 << 20, &bi, &e) == 0, "%s",
+		      e.msg);
+	ck_assert(bi.wal_segment_size == 1 << 20);
+	basebackup_info_release(&bi);
+	/* the same without the segment: the label's name decides */
+	ck_assert_msg(segsize_tar(dir, "000000010000000000000020", 0, &bi, &e) == 0, "%s", e.msg);
+	ck_assert(bi.wal_segment_size == 1 << 20);
+	basebackup_info_release(&bi);
+	/* 64 MiB */
+	ck_assert_msg(segsize_tar(dir, "000000010000000000000000", 64 << 20, &bi, &e) == 0, "%s",
+		      e.msg);
+	ck_assert(bi.wal_segment_size == 64 << 20);
+	basebackup_info_release(&bi);
+	/* a segment of no valid size */
+	ck_assert_int_eq(segsize_tar(dir, "000000010000000000000020", 3 << 19, &bi, &e), BL_EFAIL);
+	ck_assert_msg(strstr(e.msg, "not a WAL segment size"), "%s", e.msg);
+	basebackup_info_release(&bi);
+	/* no segment, and a label every size from 64 MiB up agrees with */
+	ck_assert_int_eq(segsize_tar(dir, "000000010000000000000000", 0, &bi, &e), BL_EFAIL);
+	ck_assert_msg(strstr(e.msg, "does not tell the segment size"), "%s", e.msg);
+	basebackup_info_release(&bi);
+	ttmp_rm(dir);
+	free(dir);
+}
+END_TEST
+
 START_TEST(test_lsn_and_names)
 {
 	uint64_t lsn;
@@ -143,8 +208,13 @@ START_TEST(test_lsn_and_names)
 	ck_assert_int_eq(basebackup_lsn_parse("0/2000028", &lsn), 0);
 	ck_assert(lsn == 0x2000028);
 	ck_assert_int_eq(basebackup_lsn_parse("1A/FF000000", &lsn), 0);
-	basebackup_wal_name(3, lsn, name);
+	basebackup_wal_name(3, lsn, 16 << 20, name);
 	ck_assert_str_eq(name, "000000030000001A000000FF");
+	/* 4096 segments of 1 MiB to a log file, 64 of 64 MiB */
+	basebackup_wal_name(3, lsn, 1 << 20, name);
+	ck_assert_str_eq(name, "000000030000001A00000FF0");
+	basebackup_wal_name(3, lsn, 64 << 20, name);
+	ck_assert_str_eq(name, "000000030000001A0000003F");
 	ck_assert_int_ne(basebackup_lsn_parse("0/20x", &lsn), 0);
 	ck_assert_int_ne(basebackup_lsn_parse("", &lsn), 0);
 
@@ -181,19 +251,31 @@ START_TEST(test_gap)
 	struct strbuf gap = STRBUF_INIT;
 
 	/* the backup ends in segment 3: 4 is there, 5 is not, 6 is */
-	walarchive_gap(names, 1, "000000010000000000000003", &gap);
+	walarchive_gap(names, 1, "000000010000000000000003", 16 << 20, &gap);
 	ck_assert_str_eq(gap.buf, "000000010000000000000005");
 	json_object_set_new(names, "000000010000000000000005", json_string("k"));
-	walarchive_gap(names, 1, "000000010000000000000003", &gap);
+	walarchive_gap(names, 1, "000000010000000000000003", 16 << 20, &gap);
 	ck_assert_str_eq(gap.buf, "");
 	/* nothing archived after the backup yet is not a gap */
-	walarchive_gap(names, 1, "000000010000000000000009", &gap);
+	walarchive_gap(names, 1, "000000010000000000000009", 16 << 20, &gap);
 	ck_assert_str_eq(gap.buf, "");
 	/* across a log file boundary (256 segments of 16 MiB) */
 	json_decref(names);
 	names = json_pack("{s:s, s:s}", "0000000100000000000000FF", "k",
 			  "000000010000000100000001", "k");
-	walarchive_gap(names, 1, "0000000100000000000000FE", &gap);
+	walarchive_gap(names, 1, "0000000100000000000000FE", 16 << 20, &gap);
+	ck_assert_str_eq(gap.buf, "000000010000000100000000");
+	json_decref(names);
+	/* 1 MiB segments: 0x100 follows 0xFF in the same log file, and the
+	 * log file turns after 0xFFF */
+	names = json_pack("{s:s, s:s, s:s}", "0000000100000000000000FF", "k",
+			  "000000010000000000000100", "k", "000000010000000000000101", "k");
+	walarchive_gap(names, 1, "0000000100000000000000FE", 1 << 20, &gap);
+	ck_assert_str_eq(gap.buf, "");
+	json_decref(names);
+	names = json_pack("{s:s, s:s}", "000000010000000000000FFF", "k",
+			  "000000010000000100000001", "k");
+	walarchive_gap(names, 1, "000000010000000000000FFE", 1 << 20, &gap);
 	ck_assert_str_eq(gap.buf, "000000010000000100000000");
 	json_decref(names);
 	strbuf_release(&gap);
@@ -206,6 +288,7 @@ int main(void)
 	TCase *tc = tcase_create("pitr_parts");
 
 	tcase_add_test(tc, test_scan_tar);
+	tcase_add_test(tc, test_segsize);
 	tcase_add_test(tc, test_lsn_and_names);
 	tcase_add_test(tc, test_times);
 	tcase_add_test(tc, test_gap);
