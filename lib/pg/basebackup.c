@@ -71,9 +71,9 @@ void basebackup_wal_name(unsigned timeline, uint64_t lsn, uint64_t segsize,
 		 (unsigned)(seg / per_log), (unsigned)(seg % per_log));
 }
 
-/* The segment sizes whose naming puts LSN in FILE; 0 when none or several
- * do (an LSN in the first MiB of a log file names the same file for every
- * size). */
+/* The one segment size whose naming puts LSN in FILE; 0 when none or
+ * several do (an LSN in a log file's segment 0 is in segment 0 for every
+ * size larger than its offset in that log file). */
 static uint64_t segsize_from_name(uint64_t lsn, const char *file)
 {
 	uint64_t found = 0, sz;
