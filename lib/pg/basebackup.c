@@ -135,7 +135,6 @@ static int label_parse(struct basebackup_info *bi, struct errbuf *e)
 		if (basebackup_lsn_parse(bi->start_lsn, &lsn) || !bi->timeline || !bi->start_wal[0])
 			return errbuf_set(e, BL_EFAIL, "backup_label: expected START WAL LOCATION and "
 					  "START TIMELINE lines, got \"%.120s\"", bi->label.buf);
-		bi->label_segsize = segsize_from_name(lsn, bi->start_wal);
 	}
 	return 0;
 }
@@ -404,8 +403,12 @@ int basebackup_stream(const char *const *argv, const char *const *env, proc_sink
 				"(expected the whole cluster as one tar: -D - -Ft)");
 		goto out;
 	}
-	if (!bi->wal_segment_size)
-		bi->wal_segment_size = bi->label_segsize;
+	if (!bi->wal_segment_size) {
+		uint64_t lsn = 0;
+
+		basebackup_lsn_parse(bi->start_lsn, &lsn); /* label_parse() checked it */
+		bi->wal_segment_size = segsize_from_name(lsn, bi->start_wal);
+	}
 	if (!bi->wal_segment_size) {
 		rc = errbuf_set(e, BL_EFAIL, "pg_basebackup's tar stream has no WAL segment in "
 				"pg_wal/ and backup_label's start WAL file %s does not tell the "

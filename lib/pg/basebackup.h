@@ -59,7 +59,6 @@ struct basebackup_info {
 	unsigned timeline;                   /* START TIMELINE */
 	unsigned stop_timeline;              /* the last WAL range's timeline */
 	uint64_t wal_segment_size;           /* bytes */
-	uint64_t label_segsize;              /* from backup_label alone; 0: ambiguous */
 	int manifest;                        /* a backup_manifest passed and checked */
 	char manifest_sha256[65];            /* its Manifest-Checksum */
 	long long manifest_size;

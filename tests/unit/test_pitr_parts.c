@@ -242,6 +242,21 @@ START_TEST(test_times)
 }
 END_TEST
 
+/* The gap walarchive_gap() finds after stop among the archived names. */
+static void expect_gap(const char *const *archived, const char *stop, uint64_t segsize,
+		       const char *want)
+{
+	json_t *names = json_object();
+	struct strbuf gap = STRBUF_INIT;
+
+	for (; *archived; archived++)
+		json_object_set_new(names, *archived, json_string("k"));
+	walarchive_gap(names, 1, stop, segsize, &gap);
+	ck_assert_str_eq(gap.buf, want);
+	json_decref(names);
+	strbuf_release(&gap);
+}
+
 START_TEST(test_gap)
 {
 	json_t *names = json_pack("{s:s, s:s, s:s, s:s, s:s}",
@@ -259,25 +274,17 @@ START_TEST(test_gap)
 	/* nothing archived after the backup yet is not a gap */
 	walarchive_gap(names, 1, "000000010000000000000009", 16 << 20, &gap);
 	ck_assert_str_eq(gap.buf, "");
+	json_decref(names);
 	/* across a log file boundary (256 segments of 16 MiB) */
-	json_decref(names);
-	names = json_pack("{s:s, s:s}", "0000000100000000000000FF", "k",
-			  "000000010000000100000001", "k");
-	walarchive_gap(names, 1, "0000000100000000000000FE", 16 << 20, &gap);
-	ck_assert_str_eq(gap.buf, "000000010000000100000000");
-	json_decref(names);
+	expect_gap((const char *[]){ "0000000100000000000000FF", "000000010000000100000001", NULL },
+		   "0000000100000000000000FE", 16 << 20, "000000010000000100000000");
 	/* 1 MiB segments: 0x100 follows 0xFF in the same log file, and the
 	 * log file turns after 0xFFF */
-	names = json_pack("{s:s, s:s, s:s}", "0000000100000000000000FF", "k",
-			  "000000010000000000000100", "k", "000000010000000000000101", "k");
-	walarchive_gap(names, 1, "0000000100000000000000FE", 1 << 20, &gap);
-	ck_assert_str_eq(gap.buf, "");
-	json_decref(names);
-	names = json_pack("{s:s, s:s}", "000000010000000000000FFF", "k",
-			  "000000010000000100000001", "k");
-	walarchive_gap(names, 1, "000000010000000000000FFE", 1 << 20, &gap);
-	ck_assert_str_eq(gap.buf, "000000010000000100000000");
-	json_decref(names);
+	expect_gap((const char *[]){ "0000000100000000000000FF", "000000010000000000000100",
+				     "000000010000000000000101", NULL },
+		   "0000000100000000000000FE", 1 << 20, "");
+	expect_gap((const char *[]){ "000000010000000000000FFF", "000000010000000100000001", NULL },
+		   "000000010000000000000FFE", 1 << 20, "000000010000000100000000");
 	strbuf_release(&gap);
 }
 END_TEST
