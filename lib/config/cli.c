@@ -95,6 +95,18 @@ int cli_usage_error(struct cli_ctx *ctx, struct errbuf *e, const char *fmt, ...)
 			  ctx->cmd ? ctx->cmd->name : "");
 }
 
+int cli_parse(struct cli_ctx *ctx, int argc, char **argv, const struct option_spec *opts,
+	      unsigned flags, struct parseopt_rest *rest, struct errbuf *e)
+{
+	int rc = parseopt_parse(argc, argv, opts, flags, rest, e);
+
+	/* cli_usage_error formats into its own buffer first, so e->msg may be
+	 * its argument */
+	if (rc == BL_EUSAGE)
+		return cli_usage_error(ctx, e, "%s", e->msg);
+	return rc;
+}
+
 /* A command's end: its one terminal object in --json mode (the result, or
  * an error line carrying the result when the command failed after
  * reporting one) and, on failure, one error line on stderr. */

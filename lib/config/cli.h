@@ -15,6 +15,7 @@
 
 #include "config.h"
 #include "errbuf.h"
+#include "parseopt.h"
 
 struct cli_ctx {
 	const char *tool;          /* "ballast-backup" */
@@ -43,5 +44,9 @@ int cli_config(struct cli_ctx *ctx, struct errbuf *e);
 int cli_usage_error(struct cli_ctx *ctx, struct errbuf *e, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
+/* A command's options: parseopt_parse() against its table, and on bad
+ * input parseopt's one line with the --help hint, as cli_usage_error. */
+int cli_parse(struct cli_ctx *ctx, int argc, char **argv, const struct option_spec *opts,
+	      unsigned flags, struct parseopt_rest *rest, struct errbuf *e);
 
 #endif
