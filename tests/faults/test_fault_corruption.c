@@ -7,7 +7,19 @@
  * pristine file is put back before the next round.
  * BALLAST_FAULT_FLIPS (default 200), BALLAST_FAULT_TRUNCATIONS (default
  * 50) and BALLAST_FAULT_SEED (printed) tune and replay it. */
-#include "faults.h"
+#include <dirent.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "tfault.h"
 
 static char *dbs, *target, *vols, *voldir;
 
@@ -24,13 +36,13 @@ static void setup(void)
 	sql("corrupt_target", "CREATE TABLE sentinel (v text); INSERT INTO sentinel VALUES ('untouched')");
 	voldir = ttmp_dir("corrupt-vol");
 	ck_assert_ptr_nonnull(voldir);
-	ft_state = 3;
+	ft_reseed(3);
 	vols = ft_volume(voldir, 20, 64L << 10);
-	ci = ci_db("corrupt");
+	ci = tpg_conninfo("corrupt");
 	dbs = malloc(4096);
 	snprintf(dbs, 4096, "[ { \"name\": \"app\", \"conninfo\": \"%s\" } ]", ci);
 	free(ci);
-	target = ci_db("corrupt_target");
+	target = tpg_conninfo("corrupt_target");
 }
 
 static void teardown(void)

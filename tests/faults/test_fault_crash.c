@@ -15,9 +15,21 @@
  * BALLAST_FAULT_TRACE=1 prints where each kill landed.
  * BALLAST_FAULT_ITERATIONS (default 50) and BALLAST_FAULT_SEED (printed)
  * make it longer or replay one sequence. */
-#include "faults.h"
+#include <dirent.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
 
-#define KEEP 2 /* retention.keep_last in faults.h: verify --all stays cheap */
+#include "tfault.h"
+
+#define KEEP 2 /* retention.keep_last in tfault.c: verify --all stays cheap */
 
 static char *dbs, *vols, *voldir;
 
@@ -34,9 +46,9 @@ static void setup(void)
 	    "FROM generate_series(1, 20000) g");
 	voldir = ttmp_dir("crash-vol");
 	ck_assert_ptr_nonnull(voldir);
-	ft_state = 42;
+	ft_reseed(42);
 	vols = ft_volume(voldir, 300, 2L << 20);
-	ci = ci_db("crash");
+	ci = tpg_conninfo("crash");
 	dbs = malloc(n);
 	snprintf(dbs, n, "[ { \"name\": \"app\", \"conninfo\": \"%s\" } ]", ci);
 	free(ci);

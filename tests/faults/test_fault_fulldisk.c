@@ -8,11 +8,22 @@
  * succeeds with a backup that verifies, or fails with exit 1 and one line
  * naming the full disk, leaving no manifest, no temporary object and the
  * earlier backup verifying. */
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/mount.h>
+#include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
 
-#include "faults.h"
+#include "tfault.h"
 
 static char *dbs, *vols, *voldir;
 
@@ -26,9 +37,9 @@ static void setup(void)
 	    "SELECT g, md5(g::text) || md5((g * 7)::text) FROM generate_series(1, 30000) g");
 	voldir = ttmp_dir("fulldisk-vol");
 	ck_assert_ptr_nonnull(voldir);
-	ft_state = 7;
+	ft_reseed(7);
 	vols = ft_volume(voldir, 100, 1L << 20);
-	ci = ci_db("fulldisk");
+	ci = tpg_conninfo("fulldisk");
 	dbs = malloc(4096);
 	snprintf(dbs, 4096, "[ { \"name\": \"app\", \"conninfo\": \"%s\" } ]", ci);
 	free(ci);

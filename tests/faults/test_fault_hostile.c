@@ -9,7 +9,19 @@
  * directory, which holds a directory "outside" with a file "secret", is the
  * same before and after (apart from the target's own new contents).
  * tests/unit/test_volume.c checks the same refusals on the library. */
-#include "faults.h"
+#include <dirent.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "tfault.h"
 #include "manifest.h"
 #include "zstream.h"
 

@@ -23,7 +23,19 @@
  *   are identical; a flipped byte in its archive: verify exits 4, restore
  *   refuses and writes nothing.
  */
-#include "backup_helpers.h"
+#include <dirent.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "tbackup.h"
 #include "tdrivers.h"
 #include "ttree.h"
 
@@ -88,7 +100,7 @@ static void dproj_done(struct dproj *d)
 
 static void one_db(char *dbs, size_t n, const char *name, const char *db, const char *dump)
 {
-	char *ci = ci_db(db);
+	char *ci = tpg_conninfo(db);
 
 	if (dump)
 		snprintf(dbs, n, "[ { \"name\": \"%s\", \"conninfo\": \"%s\", "
@@ -203,7 +215,7 @@ START_TEST(test_pagila_roundtrip)
 
 	snprintf(rdb, sizeof(rdb), "restored_%s", tdrv_name(_i));
 	fresh_db(rdb);
-	target = ci_db(rdb);
+	target = tpg_conninfo(rdb);
 	ck_assert_msg(bb(&d.p, &out, &err, "restore", id, "--db", "app", "--target", target,
 			 "--json") == 0, "%s: restore: %s", tdrv_name(_i), err.buf);
 	res = last_json(&out);
@@ -267,7 +279,7 @@ START_TEST(test_flipped_byte)
 	/* restore refuses before the target sees anything */
 	snprintf(tdb, sizeof(tdb), "flip_%s", tdrv_name(_i));
 	fresh_db(tdb);
-	target = ci_db(tdb);
+	target = tpg_conninfo(tdb);
 	ck_assert_int_eq(bb(&d.p, &out, &err, "restore", id, "--target", target), 4);
 	ck_assert_msg(strstr(err.buf, "refusing to restore") && strstr(err.buf, key), "%s: %s",
 		      tdrv_name(_i), err.buf);

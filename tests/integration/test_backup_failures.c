@@ -4,10 +4,21 @@
  * missing password, a missing pg_dump, a full disk. Every case: a clear
  * exit code and line, no manifest, no temporary objects, earlier backups
  * untouched. */
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
 
-#include "backup_helpers.h"
+#include "tbackup.h"
 #include "lock.h"
 
 static char *sdir; /* scripts, shared by the tests */
@@ -32,7 +43,7 @@ static void teardown(void)
 /* The "databases" JSON for database app; dump_command NULL = pg_dump. */
 static void app_dbs(char *dbs, size_t n, const char *dump_command)
 {
-	char *ci = ci_db("app");
+	char *ci = tpg_conninfo("app");
 
 	if (dump_command)
 		snprintf(dbs, n, "[ { \"name\": \"app\", \"conninfo\": \"%s\", "
@@ -311,7 +322,7 @@ START_TEST(test_flipped_byte)
 	ck_assert_int_eq(count_status(&p, "failed-verify"), 1);
 	sql("postgres", "DROP DATABASE IF EXISTS flip_target");
 	sql("postgres", "CREATE DATABASE flip_target");
-	target = ci_db("flip_target");
+	target = tpg_conninfo("flip_target");
 	ck_assert_int_eq(bb(&p, &out, &err, "restore", id, "--target", target), 4);
 	ck_assert_msg(strstr(err.buf, "refusing to restore"), "%s", err.buf);
 	ck_assert_int_eq(bb(&p, &out, &err, "restore", id, "--target", target, "--jobs", "2"), 4);
@@ -582,7 +593,7 @@ START_TEST(test_lock_wait_timeout)
 {
 	struct strbuf out = STRBUF_INIT, err = STRBUF_INIT;
 	struct proj p;
-	char dbs[4096], *ci = ci_db("app");
+	char dbs[4096], *ci = tpg_conninfo("app");
 	PGconn *locker = db_connect("app");
 	PGresult *r;
 

@@ -2,7 +2,19 @@
 /* ballast-backup against a real PostgreSQL: Pagila backed up and restored
  * table for table; restore modes (--jobs, --create); row counts taken in
  * the dump's own snapshot and checked after a restore. */
-#include "backup_helpers.h"
+#include <dirent.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "tbackup.h"
 
 static void setup(void)
 {
@@ -11,7 +23,7 @@ static void setup(void)
 
 static void pagila_proj(struct proj *p, const char *tag)
 {
-	char *ci = ci_db("pagila");
+	char *ci = tpg_conninfo("pagila");
 	char dbs[2048];
 
 	snprintf(dbs, sizeof(dbs), "[ { \"name\": \"app\", \"conninfo\": \"%s\" } ]", ci);
@@ -69,7 +81,7 @@ START_TEST(test_pagila_roundtrip)
 
 	sql("postgres", "DROP DATABASE IF EXISTS restored");
 	sql("postgres", "CREATE DATABASE restored");
-	target = ci_db("restored");
+	target = tpg_conninfo("restored");
 	ck_assert_msg(bb(&p, &out, &err, "restore", id, "--db", "app", "--target", target,
 			 "--json") == 0, "restore: %s", err.buf);
 	res = last_json(&out);
@@ -101,7 +113,7 @@ START_TEST(test_restore_jobs)
 	id = backup_ok(&p, NULL);
 	sql("postgres", "DROP DATABASE IF EXISTS restored_j");
 	sql("postgres", "CREATE DATABASE restored_j");
-	target = ci_db("restored_j");
+	target = tpg_conninfo("restored_j");
 	ck_assert_msg(bb(&p, &out, &err, "restore", id, "--target", target, "--jobs", "2") == 0,
 		      "restore --jobs 2: %s", err.buf);
 	assert_same_rows("pagila", "restored_j");
@@ -135,12 +147,12 @@ START_TEST(test_restore_create)
 	sql("postgres", "CREATE DATABASE small");
 	sql("small", "CREATE TABLE t (id int primary key, v text); "
 	    "INSERT INTO t SELECT g, 'row ' || g FROM generate_series(1, 1234) g");
-	ci = ci_db("small");
+	ci = tpg_conninfo("small");
 	snprintf(dbs, sizeof(dbs), "[ { \"name\": \"small\", \"conninfo\": \"%s\" } ]", ci);
 	proj_init(&p, "create", dbs);
 	id = backup_ok(&p, NULL);
 	sql("postgres", "DROP DATABASE small");
-	maint = ci_db("postgres");
+	maint = tpg_conninfo("postgres");
 	ck_assert_msg(bb(&p, &out, &err, "restore", id, "--target", maint, "--create") == 0,
 		      "restore --create: %s", err.buf);
 	ck_assert_int_eq(sql_int("small", "SELECT count(*) FROM t"), 1234);
@@ -167,7 +179,7 @@ START_TEST(test_counts_in_dump_snapshot)
 	sql("postgres", "CREATE DATABASE snap");
 	sql("snap", "CREATE TABLE t (id serial primary key, v text); "
 	    "INSERT INTO t (v) SELECT 'x' FROM generate_series(1, 500)");
-	ci = ci_db("snap");
+	ci = tpg_conninfo("snap");
 	sdir = ttmp_dir("scripts");
 	snprintf(script, sizeof(script), "%s/dump-after-insert", sdir);
 	snprintf(body, sizeof(body),
@@ -191,7 +203,7 @@ START_TEST(test_counts_in_dump_snapshot)
 	json_decref(res);
 	sql("postgres", "DROP DATABASE IF EXISTS snap_r");
 	sql("postgres", "CREATE DATABASE snap_r");
-	target = ci_db("snap_r");
+	target = tpg_conninfo("snap_r");
 	ck_assert_msg(bb(&p, &out, &err, "restore", id, "--target", target) == 0, "%s", err.buf);
 	ck_assert_int_eq(sql_int("snap_r", "SELECT count(*) FROM t"), 500);
 	ttmp_rm(sdir);
@@ -214,8 +226,8 @@ START_TEST(test_restore_row_mismatch)
 	char *ci, *target, *sdir, dbs[4096], script[1024], body[2048];
 	char *id;
 
-	ci = ci_db("pagila");
-	target = ci_db("mismatch");
+	ci = tpg_conninfo("pagila");
+	target = tpg_conninfo("mismatch");
 	sdir = ttmp_dir("scripts");
 	snprintf(script, sizeof(script), "%s/restore-then-delete", sdir);
 	snprintf(body, sizeof(body),
@@ -249,7 +261,7 @@ START_TEST(test_row_count_modes)
 {
 	struct strbuf out = STRBUF_INIT, err = STRBUF_INIT;
 	struct proj p;
-	char *ci = ci_db("pagila"), dbs[2048];
+	char *ci = tpg_conninfo("pagila"), dbs[2048];
 	json_t *res, *item, *t;
 	char *id;
 
@@ -301,7 +313,7 @@ START_TEST(test_exclude_40_tables)
 	sql("postgres", "CREATE DATABASE excl");
 	sql("excl", "DO $$ BEGIN FOR i IN 1..45 LOOP EXECUTE format('CREATE TABLE ex_%%s (v int); "
 	    "INSERT INTO ex_%%s VALUES (1)', i, i); END LOOP; END $$");
-	ci = ci_db("excl");
+	ci = tpg_conninfo("excl");
 	strbuf_addf(&dbs, "[ { \"name\": \"app\", \"conninfo\": \"%s\", \"exclude_tables\": [", ci);
 	for (i = 1; i <= 40; i++)
 		strbuf_addf(&dbs, "%s\"%sex_%zu\"", i > 1 ? ", " : "", i % 2 ? "public." : "", i);
@@ -317,7 +329,7 @@ START_TEST(test_exclude_40_tables)
 	json_decref(res);
 	sql("postgres", "DROP DATABASE IF EXISTS excl_restored");
 	sql("postgres", "CREATE DATABASE excl_restored");
-	target = ci_db("excl_restored");
+	target = tpg_conninfo("excl_restored");
 	ck_assert_msg(bb(&p, &out, &err, "restore", id, "--target", target) == 0, "%s", err.buf);
 	ck_assert_int_eq(sql_int("excl_restored", "SELECT count(*) FROM pg_tables WHERE "
 				 "tablename LIKE 'ex\\_%' AND substr(tablename, 4)::int <= 40"), 0);

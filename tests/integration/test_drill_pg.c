@@ -5,9 +5,21 @@
  * truncated object, a failing SQL check and a server that refuses the
  * scratch database all fail with the documented exit code and name what
  * differs; no scratch database is ever left behind. */
-#include "backup_helpers.h"
+#include <dirent.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "manifest.h"
+#include "pg.h"
+#include "tbackup.h"
 
 static void setup(void)
 {
@@ -26,7 +38,7 @@ static void setup(void)
 /* A project with metrics; db: a database of the test server. */
 static void drill_proj(struct proj *p, const char *tag, const char *db)
 {
-	char *ci = ci_db(db);
+	char *ci = tpg_conninfo(db);
 	char text[8192];
 
 	proj_init(p, tag, "[]");
@@ -264,7 +276,7 @@ START_TEST(test_scratch_refused_exit_1)
 	sql("postgres", "CREATE ROLE drill_nocreate LOGIN NOCREATEDB");
 	drill_proj(&p, "drill-refused", "small");
 	id = backup_ok(&p, NULL);
-	base = ci_db("postgres");
+	base = tpg_conninfo("postgres");
 	strbuf_addf(&target, "%s user=drill_nocreate", base);
 	ck_assert_int_eq(bb(&p, &out, &err, "drill", id, "--target", target.buf), 1);
 	ck_assert_msg(strstr(err.buf, "cannot create the scratch database ballast_drill_app_") &&
@@ -409,7 +421,7 @@ START_TEST(test_volume_drill)
 	struct proj p;
 	char vol[2048], tmpd[2048], env_tmp[2100], path[4096], mpath[4096], cfgtext[8192];
 	const char *env[] = { env_tmp, NULL };
-	char *ci = ci_db("small"), *id;
+	char *ci = tpg_conninfo("small"), *id;
 	json_t *rep, *v, *man, *it;
 	struct stat st;
 	size_t i;

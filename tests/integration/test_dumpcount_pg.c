@@ -6,7 +6,19 @@
  * records them with row_counts_source "stream", also through a dump_command
  * that pipes through gzip and back, and falls back to counting in the
  * snapshot (same counts) when the stream is unreadable or lacks a table. */
-#include "backup_helpers.h"
+#include <dirent.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "tbackup.h"
 #include "dumpcount.h"
 
 static void setup(void)
@@ -52,7 +64,7 @@ static json_t *real_counts(const char *db)
 
 START_TEST(test_parser_on_pg_dump)
 {
-	char *ci = ci_db("mix");
+	char *ci = tpg_conninfo("mix");
 	const char *argv[] = { "pg_dump", "--format=custom", "--compress=0", ci, NULL };
 	struct strbuf out = STRBUF_INIT, err = STRBUF_INIT;
 	struct errbuf e = ERRBUF_INIT;
@@ -94,7 +106,7 @@ static void backup_and_check(const char *tag, const char *wrapper_body, const ch
 {
 	struct strbuf out = STRBUF_INIT, err = STRBUF_INIT;
 	char dbs[4096], path[1024];
-	char *ci = ci_db("mix"), *id;
+	char *ci = tpg_conninfo("mix"), *id;
 	json_t *want = real_counts("mix"), *res, *item, *t;
 	struct proj p;
 	size_t i;

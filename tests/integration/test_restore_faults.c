@@ -5,7 +5,19 @@
  * without --clean), the live database's per-table row hashes are those it
  * had; after the swap it holds the backup and the old one is one command
  * away. */
-#include "backup_helpers.h"
+#include <dirent.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "tbackup.h"
 
 #define SEED 20261205u
 
@@ -49,7 +61,7 @@ static void live_proj(struct proj *p, const char *live, const char *cmd, const c
 
 	drop_db(live);
 	sql("postgres", "CREATE DATABASE %s TEMPLATE pagila", live);
-	ci = ci_db(live);
+	ci = tpg_conninfo(live);
 	snprintf(dbs, sizeof(dbs), "[ { \"name\": \"app\", \"conninfo\": \"%s\"%s%s%s%s } ]", ci,
 		 cmd ? ", \"restore_command\": [\"" : "", cmd ? cmd : "", cmd ? "\"]" : "",
 		 extra ? extra : "");
@@ -284,7 +296,7 @@ START_TEST(test_signal_before_swap)
 	/* the next restore (same repository, without the wrapper) clears any
 	 * leftover and succeeds */
 	{
-		char dbs[2048], *ci = ci_db("rf_sig");
+		char dbs[2048], *ci = tpg_conninfo("rf_sig");
 
 		snprintf(dbs, sizeof(dbs), "[ { \"name\": \"app\", \"conninfo\": \"%s\" } ]", ci);
 		proj_write_cfg(&p, p.cfg, dbs);
@@ -348,7 +360,7 @@ START_TEST(test_pg_restore_error_line)
 	/* no relation, so "empty"; but it holds a function the dump creates */
 	sql("rf_errl_target", "CREATE FUNCTION public.last_day(timestamp with time zone) "
 	    "RETURNS date LANGUAGE sql AS 'SELECT current_date'");
-	target = ci_db("rf_errl_target");
+	target = tpg_conninfo("rf_errl_target");
 	ck_assert_int_eq(bb(&p, &out, &err, "restore", id, "--target", target), 1);
 	ck_assert_msg(strstr(err.buf, "ERROR:") && strstr(err.buf, "already exists") &&
 		      strstr(err.buf, "Command was:"), "%s", err.buf);
@@ -467,7 +479,7 @@ START_TEST(test_prune_kept_databases)
 		if (*n != manual)
 			sql("postgres", "COMMENT ON DATABASE %s IS '%s'", *n, note);
 	}
-	ci = ci_db("rf_kept");
+	ci = tpg_conninfo("rf_kept");
 	snprintf(dbs, sizeof(dbs), "[ { \"name\": \"app\", \"conninfo\": \"%s\" } ],\n"
 		 "  \"retention\": { \"keep_last\": 5, \"kept_databases\": \"1h\" }", ci);
 	proj_write_cfg(&p, p.cfg, dbs);

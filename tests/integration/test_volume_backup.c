@@ -5,7 +5,19 @@
  * prune removes what restores kept once retention.kept_volumes has passed,
  * and the failure cases (missing path, failing before, SIGTERM, truncated
  * object) fail cleanly with `after` run and nothing half-done. */
-#include "backup_helpers.h"
+#include <dirent.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "tbackup.h"
 #include "ttree.h"
 
 struct vproj {
@@ -273,7 +285,7 @@ START_TEST(test_whole_set_restore)
 	sql("postgres", "CREATE DATABASE volset");
 	sql("volset", "CREATE TABLE orders (id int PRIMARY KEY, what text)");
 	sql("volset", "INSERT INTO orders SELECT g, 'order ' || g FROM generate_series(1, 500) g");
-	ci = ci_db("volset");
+	ci = tpg_conninfo("volset");
 	snprintf(dbs, sizeof(dbs), "[ { \"name\": \"app\", \"conninfo\": \"%s\" } ]", ci);
 	vproj_init(&v, dbs, NULL);
 	listing(v.vol, &a);

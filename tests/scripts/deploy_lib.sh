@@ -5,10 +5,7 @@
 # stand-in compose state directory wired to the http service, and a
 # ballast.json with environment "qa" in $cfg. Extra environment keys can be
 # given in $EXTRA (JSON members, with a leading comma).
-set -u
-
-B=${BALLAST_BINARY_DIR:?}
-S=${BALLAST_SOURCE_DIR:?}
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 SVC=${BALLAST_TEST_SVC:?}
 DEPLOY=$B/ballast-deploy
 # Where ballast-backup and ballast-migrate come from (the build, unless a
@@ -20,29 +17,18 @@ SECRET=s3cr3t-deploy-pw-4711
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/ballast-deploy-test-XXXXXX")
 chmod 755 "$WORK"
 trap 'rm -rf "$WORK"' EXIT
-FAILED=0
-NTESTS=0
-
-ok() { NTESTS=$((NTESTS + 1)); echo "ok - $*"; }
-not_ok() { NTESTS=$((NTESTS + 1)); FAILED=$((FAILED + 1)); echo "not ok - $*"; printf "    last stderr: %s\n" "$(printf "%s" "${ERR:-}" | tail -n 3)"; }
-# check DESCRIPTION COMMAND...: pass when the command succeeds
-check() { local d=$1; shift; if "$@"; then ok "$d"; else not_ok "$d"; fi; }
-eq() { [ "$1" = "$2" ] || { echo "    expected [$2], got [$1]" >&2; return 1; }; }
-contains() { case "$1" in *"$2"*) return 0;; esac; echo "    [$2] not found in: $(printf '%s' "$1" | tail -c 2000)" >&2; return 1; }
-lacks() { case "$1" in *"$2"*) echo "    [$2] must not appear in: $1" >&2; return 1;; esac; return 0; }
 # json FILE FILTER: a jq filter on a file, raw output
 json() { jq -r "$2" "$1"; }
 health_release() { curl -s -m 3 "$HEALTH_URL" | jq -r .release 2>/dev/null; }
 health_status() { curl -s -o /dev/null -m 3 -w '%{http_code}' "$HEALTH_URL"; }
 state_release() { json "$APP/.ballast/state.json" .release; }
 last_history() { tail -n 1 "$APP/.ballast/history.jsonl" | jq -r "$1"; }
-finish() { echo "1..$NTESTS"; [ "$FAILED" = 0 ] || { echo "$FAILED of $NTESTS failed"; exit 1; }; exit 0; }
 
 # run_deploy ARGS...: runs ballast-deploy with $cfg; sets RC, OUT, ERR.
 run_deploy() {
 	OUT=$("$DEPLOY" --config "$CFG" "$@" 2>"$WORK/stderr"); RC=$?
 	ERR=$(cat "$WORK/stderr")
-	lacks "$OUT$ERR" "$SECRET" || { echo "    SECRET LEAKED by: $*" >&2; FAILED=$((FAILED + 1)); }
+	lacks "$OUT$ERR" "$SECRET" || t_fail "secret leaked by: $*"
 }
 
 new_env() {

@@ -10,10 +10,8 @@
 # container id) and over the port published on 127.0.0.1; with v2 also
 # /health 500 (rolled back), `status` while a deploy runs, a concurrent
 # deploy (exit 3), and kill -9 mid-verify then `rollback`.
-set -u
+. "$(dirname "$0")/lib.sh"
 
-B=${BALLAST_BINARY_DIR:?}
-S=${BALLAST_SOURCE_DIR:?}
 SVC=${BALLAST_TEST_SVC:?}
 DEPLOY=$B/ballast-deploy
 DOCKER=$(cat "$SVC/docker/docker")
@@ -27,18 +25,7 @@ SECRET=s3cr3t-docker-pw-4711
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/ballast-docker-test-XXXXXX")
 chmod 755 "$WORK"
 trap 'rm -rf "$WORK"' EXIT
-FAILED=0
-NTESTS=0
 
-ok() { NTESTS=$((NTESTS + 1)); echo "ok - $*"; }
-not_ok() { NTESTS=$((NTESTS + 1)); FAILED=$((FAILED + 1)); echo "not ok - $*"; printf "    last stderr: %s\n" "$(printf "%s" "${ERR:-}" | tail -n 3)"; }
-check() { local d=$1; shift; if "$@"; then ok "$d"; else not_ok "$d"; fi; }
-eq() { [ "$1" = "$2" ] || { echo "    expected [$2], got [$1]" >&2; return 1; }; }
-ne() { [ "$1" != "$2" ] || { echo "    expected something else than [$2]" >&2; return 1; }; }
-contains() { case "$1" in *"$2"*) return 0;; esac; echo "    [$2] not found in: $(printf '%s' "$1" | tail -c 2000)" >&2; return 1; }
-starts() { case "$1" in "$2"*) return 0;; esac; echo "    [$1] does not start with [$2]" >&2; return 1; }
-lacks() { case "$1" in *"$2"*) echo "    [$2] must not appear in: $1" >&2; return 1;; esac; return 0; }
-finish() { echo "1..$NTESTS"; [ "$FAILED" = 0 ] || { echo "$FAILED of $NTESTS failed"; exit 1; }; exit 0; }
 die() { echo "test_deploy_docker: $*" >&2; exit 1; }
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
@@ -46,7 +33,7 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 run_deploy() {
 	OUT=$("$DEPLOY" --config "$CFG" "$@" 2>"$WORK/stderr"); RC=$?
 	ERR=$(cat "$WORK/stderr")
-	lacks "$OUT$ERR" "$SECRET" || { echo "    SECRET LEAKED by: $*" >&2; FAILED=$((FAILED + 1)); }
+	lacks "$OUT$ERR" "$SECRET" || t_fail "secret leaked by: $*"
 }
 
 # ---- images: one build, pushed under every release tag, then removed so
@@ -127,47 +114,47 @@ suite() {
 	new_env "$v" "$compose"
 
 	run_deploy deploy qa --release v1
-	check "$v: first deploy exits 0" eq "$RC" 0
-	check "$v: the compose version" contains "$("$DOCKER" inspect --format '{{index .Config.Labels "com.docker.compose.version"}}' $(cid))" "${v#v}."
-	check "$v: last line says deployed" contains "$(printf '%s' "$OUT" | tail -n1)" "deployed: qa is on v1"
-	check "$v: the bundle pinned v1 to a digest of its repository" starts "$(pinned v1)" "$REG/t/backend@sha256:"
-	check "$v: the container runs v1's pinned digest" eq "$(cimage)" "$(pinned v1)"
-	check "$v: /health on the published port says v1" eq "$(health_release)" v1
-	check "$v: state.json records v1" eq "$(state_release)" v1
+	t_check "$v: first deploy exits 0" eq "$RC" 0
+	t_check "$v: the compose version" contains "$("$DOCKER" inspect --format '{{index .Config.Labels "com.docker.compose.version"}}' $(cid))" "${v#v}."
+	t_check "$v: last line says deployed" contains "$(printf '%s' "$OUT" | tail -n1)" "deployed: qa is on v1"
+	t_check "$v: the bundle pinned v1 to a digest of its repository" starts "$(pinned v1)" "$REG/t/backend@sha256:"
+	t_check "$v: the container runs v1's pinned digest" eq "$(cimage)" "$(pinned v1)"
+	t_check "$v: /health on the published port says v1" eq "$(health_release)" v1
+	t_check "$v: state.json records v1" eq "$(state_release)" v1
 	c1=$(cid)
 
 	run_deploy deploy qa --release v2
-	check "$v: second deploy exits 0" eq "$RC" 0
-	check "$v: the container runs the v2 image" eq "$(cimage)" "$(pinned v2)"
+	t_check "$v: second deploy exits 0" eq "$RC" 0
+	t_check "$v: the container runs the v2 image" eq "$(cimage)" "$(pinned v2)"
 	c2=$(cid)
-	check "$v: v2 is a new container" ne "$c2" "$c1"
-	check "$v: /health says v2" eq "$(health_release)" v2
+	t_check "$v: v2 is a new container" ne "$c2" "$c1"
+	t_check "$v: /health says v2" eq "$(health_release)" v2
 
 	# The container healthcheck fails while /health is fine: only compose's
 	# view of the service can tell (v1: ps -q + docker inspect).
 	run_deploy deploy qa --release badhc
-	check "$v: unhealthy container exits 1" eq "$RC" 1
-	check "$v: unhealthy container is rolled back at verify" contains "$ERR" "rolled-back: badhc failed at verify"
-	check "$v: the reason is the unhealthy service" contains "$ERR" "compose service backend is unhealthy"
-	check "$v: after the rollback the container runs v2" eq "$(cimage)" "$(pinned v2)"
-	check "$v: after the rollback /health says v2" eq "$(health_release)" v2
-	check "$v: after the rollback state.json says v2" eq "$(state_release)" v2
-	check "$v: history says rolled-back at verify" eq "$(last_history '"\(.result) \(.failed_step)"')" "rolled-back verify"
+	t_check "$v: unhealthy container exits 1" eq "$RC" 1
+	t_check "$v: unhealthy container is rolled back at verify" contains "$ERR" "rolled-back: badhc failed at verify"
+	t_check "$v: the reason is the unhealthy service" contains "$ERR" "compose service backend is unhealthy"
+	t_check "$v: after the rollback the container runs v2" eq "$(cimage)" "$(pinned v2)"
+	t_check "$v: after the rollback /health says v2" eq "$(health_release)" v2
+	t_check "$v: after the rollback state.json says v2" eq "$(state_release)" v2
+	t_check "$v: history says rolled-back at verify" eq "$(last_history '"\(.result) \(.failed_step)"')" "rolled-back verify"
 
 	c2=$(cid)
 	run_deploy deploy qa --release nosuchtag
-	check "$v: a missing tag exits 1" eq "$RC" 1
-	check "$v: a missing tag: the last line starts with aborted" starts "$(printf '%s' "$ERR" | tail -n1 | sed 's/^ballast-deploy: error: //')" "aborted"
-	check "$v: a missing tag: history says aborted at pull" eq "$(last_history '"\(.result) \(.failed_step)"')" "aborted pull"
-	check "$v: a missing tag: the same container still runs" eq "$(cid)" "$c2"
-	check "$v: a missing tag: the lock is released" test ! -e "$APP/.ballast/lock"
+	t_check "$v: a missing tag exits 1" eq "$RC" 1
+	t_check "$v: a missing tag: the last line starts with aborted" starts "$(printf '%s' "$ERR" | tail -n1 | sed 's/^ballast-deploy: error: //')" "aborted"
+	t_check "$v: a missing tag: history says aborted at pull" eq "$(last_history '"\(.result) \(.failed_step)"')" "aborted pull"
+	t_check "$v: a missing tag: the same container still runs" eq "$(cid)" "$c2"
+	t_check "$v: a missing tag: the lock is released" test ! -e "$APP/.ballast/lock"
 
 	[ "$v" = v2 ] || return 0  # /health is compose-agnostic: once is enough
 	run_deploy deploy qa --release bad500
-	check "$v: health 500 exits 1" eq "$RC" 1
-	check "$v: health 500 names the status" contains "$ERR" "expected status 200, got 500"
-	check "$v: after health 500 the container runs v2" eq "$(cimage)" "$(pinned v2)"
-	check "$v: after health 500 /health says v2" eq "$(health_release)" v2
+	t_check "$v: health 500 exits 1" eq "$RC" 1
+	t_check "$v: health 500 names the status" contains "$ERR" "expected status 200, got 500"
+	t_check "$v: after health 500 the container runs v2" eq "$(cimage)" "$(pinned v2)"
+	t_check "$v: after health 500 /health says v2" eq "$(health_release)" v2
 }
 
 suite v2 "\"compose_command\": [\"$DOCKER\", \"compose\"],"
@@ -183,23 +170,23 @@ for _ in $(seq 1 600); do
 	sleep 0.1
 done
 run_deploy status qa
-check "v2: status during a deploy says it is in progress" contains "$OUT" "a deploy of badhc is in progress"
-check "v2: status during a deploy does not advise a rollback" lacks "$OUT" "ATTENTION"
+t_check "v2: status during a deploy says it is in progress" contains "$OUT" "a deploy of badhc is in progress"
+t_check "v2: status during a deploy does not advise a rollback" lacks "$OUT" "ATTENTION"
 run_deploy --json status qa
-check "v2: status --json marks the pending deploy running" eq "$(printf '%s' "$OUT" | tail -n1 | jq -r .pending)" running
+t_check "v2: status --json marks the pending deploy running" eq "$(printf '%s' "$OUT" | tail -n1 | jq -r .pending)" running
 run_deploy deploy qa --release v1
-check "v2: a concurrent deploy exits 3" eq "$RC" 3
+t_check "v2: a concurrent deploy exits 3" eq "$RC" 3
 # kill -9 mid-verify: the lock's pid is gone, status says so, and rollback
 # brings v2 back.
 kill -9 "$bg"
 wait "$bg" 2>/dev/null
 run_deploy status qa
-check "v2: after kill -9 status advises the rollback" contains "$OUT" "ATTENTION    the deploy of badhc did not finish"
+t_check "v2: after kill -9 status advises the rollback" contains "$OUT" "ATTENTION    the deploy of badhc did not finish"
 run_deploy rollback qa
-check "v2: rollback after kill -9 exits 0" eq "$RC" 0
-check "v2: after the rollback the container runs v2" eq "$(cimage)" "$(pinned v2)"
-check "v2: after the rollback /health says v2" eq "$(health_release)" v2
-check "v2: after the rollback no pending record" eq "$(jq -r 'has("pending")' "$APP/.ballast/state.json")" false
+t_check "v2: rollback after kill -9 exits 0" eq "$RC" 0
+t_check "v2: after the rollback the container runs v2" eq "$(cimage)" "$(pinned v2)"
+t_check "v2: after the rollback /health says v2" eq "$(health_release)" v2
+t_check "v2: after the rollback no pending record" eq "$(jq -r 'has("pending")' "$APP/.ballast/state.json")" false
 down "$PROJECT"
 
 if [ -n "$COMPOSE_V1" ]; then
@@ -207,11 +194,11 @@ if [ -n "$COMPOSE_V1" ]; then
 	# must find `docker-compose` itself.
 	mkdir -p "$WORK/noplugins"
 	DOCKER_CONFIG=$WORK/noplugins suite v1 ""
-	check "v1: compose_command detected: the container was made by compose 1.x" \
+	t_check "v1: compose_command detected: the container was made by compose 1.x" \
 		contains "$("$DOCKER" inspect --format '{{index .Config.Labels "com.docker.compose.version"}}' $(cid))" "1."
 	down "$PROJECT"
 else
-	not_ok "compose v1 (docker-compose) is not installed: scripts/deps.sh installs it"
+	t_fail "compose v1 (docker-compose) is not installed: scripts/deps.sh installs it"
 fi
 
 # ---- release bundles (compose v2): what a rollback brings back is the
@@ -259,40 +246,40 @@ printf 'APP_PORT2=%s\n' "$P2" >> "$APP/.env.qa"
 jq 'del(.environments.qa.health)' "$CFG" > "$CFG.new" && mv "$CFG.new" "$CFG"
 compose_r1
 run_deploy deploy qa --release r1
-check "bundles: r1 deployed" eq "$RC" 0
-check "bundles: r1 runs its image (marker one) on P1" eq "$(marker) $(port_release "$P1")" "one r1"
-check "bundles: r1's bundle records the image id" eq "$(jq -r .services.backend.id "$APP/.ballast/releases/r1/bundle.json")" "$R1_ID"
+t_check "bundles: r1 deployed" eq "$RC" 0
+t_check "bundles: r1 runs its image (marker one) on P1" eq "$(marker) $(port_release "$P1")" "one r1"
+t_check "bundles: r1's bundle records the image id" eq "$(jq -r .services.backend.id "$APP/.ballast/releases/r1/bundle.json")" "$R1_ID"
 compose_r2
 run_deploy deploy qa --release r2
-check "bundles: r2 deployed" eq "$RC" 0
-check "bundles: r2 adds the extra service" test -n "$(svc_cid extra)"
-check "bundles: r2 moved the backend to P2" eq "$(port_release "$P2")" r2
+t_check "bundles: r2 deployed" eq "$RC" 0
+t_check "bundles: r2 adds the extra service" test -n "$(svc_cid extra)"
+t_check "bundles: r2 moved the backend to P2" eq "$(port_release "$P2")" r2
 run_deploy deploy qa --release r3
-check "bundles: r3 deployed" eq "$RC $(marker)" "0 three"
+t_check "bundles: r3 deployed" eq "$RC $(marker)" "0 three"
 
 # r1's tag now names other bytes, in the registry and locally
 mk_image r1 one-repushed
-check "bundles: the re-pushed r1 tag is another image" ne "$("$DOCKER" image inspect --format '{{.Id}}' "$REG/t/backend:r1")" "$R1_ID"
+t_check "bundles: the re-pushed r1 tag is another image" ne "$("$DOCKER" image inspect --format '{{.Id}}' "$REG/t/backend:r1")" "$R1_ID"
 run_deploy rollback qa --to r1
-check "bundles: rollback two releases back exits 0" eq "$RC" 0
-check "bundles: state.json on r1" eq "$(state_release)" r1
-check "bundles: the rollback runs r1's recorded image id, not the re-pushed tag" eq "$(cimage_id)" "$R1_ID"
-check "bundles: /marker inside the container is r1's" eq "$(marker)" one
-check "bundles: the service r2 added is removed" eq "$(svc_cid extra)" ""
-check "bundles: the backend is back on P1" eq "$(port_release "$P1")" r1
-check "bundles: nothing answers on P2 any more" eq "$(port_release "$P2")" ""
+t_check "bundles: rollback two releases back exits 0" eq "$RC" 0
+t_check "bundles: state.json on r1" eq "$(state_release)" r1
+t_check "bundles: the rollback runs r1's recorded image id, not the re-pushed tag" eq "$(cimage_id)" "$R1_ID"
+t_check "bundles: /marker inside the container is r1's" eq "$(marker)" one
+t_check "bundles: the service r2 added is removed" eq "$(svc_cid extra)" ""
+t_check "bundles: the backend is back on P1" eq "$(port_release "$P1")" r1
+t_check "bundles: nothing answers on P2 any more" eq "$(port_release "$P2")" ""
 
 # A corrupt bundle is refused before anything changes.
 run_deploy rollback qa --to r3
-check "bundles: rollback to r3 exits 0" eq "$RC $(marker)" "0 three"
+t_check "bundles: rollback to r3 exits 0" eq "$RC $(marker)" "0 three"
 c3=$(svc_cid backend)
 echo "APP_PORT=1" >> "$APP/.ballast/releases/r1/env"
 run_deploy rollback qa --to r1
-check "bundles: a corrupt bundle is refused with exit 4" eq "$RC" 4
-check "bundles: the refusal names the altered file" contains "$ERR" "releases/r1: env: sha256"
-check "bundles: after the refusal the same container runs" eq "$(svc_cid backend)" "$c3"
-check "bundles: after the refusal extra still runs" test -n "$(svc_cid extra)"
-check "bundles: after the refusal state.json says r3" eq "$(state_release)" r3
+t_check "bundles: a corrupt bundle is refused with exit 4" eq "$RC" 4
+t_check "bundles: the refusal names the altered file" contains "$ERR" "releases/r1: env: sha256"
+t_check "bundles: after the refusal the same container runs" eq "$(svc_cid backend)" "$c3"
+t_check "bundles: after the refusal extra still runs" test -n "$(svc_cid extra)"
+t_check "bundles: after the refusal state.json says r3" eq "$(state_release)" r3
 
 # The registry stopped: a rollback to r2 works from the local images.
 kill "$(cat "$SVC/docker/reg/pid")" 2>/dev/null
@@ -300,19 +287,19 @@ for _ in $(seq 1 100); do
 	curl -s -m 1 "http://$REG/v2/" >/dev/null 2>&1 || break
 	sleep 0.1
 done
-check "bundles: the registry is down" test -z "$(curl -s -m 2 "http://$REG/v2/" 2>/dev/null || true)"
+t_check "bundles: the registry is down" test -z "$(curl -s -m 2 "http://$REG/v2/" 2>/dev/null || true)"
 run_deploy rollback qa --to r2
-check "bundles: rollback with the registry down exits 0" eq "$RC" 0
-check "bundles: with the registry down r2 runs (marker two) on P2" eq "$(marker) $(port_release "$P2")" "two r2"
+t_check "bundles: rollback with the registry down exits 0" eq "$RC" 0
+t_check "bundles: with the registry down r2 runs (marker two) on P2" eq "$(marker) $(port_release "$P2")" "two r2"
 # check: with the registry down, removing r1's image from the engine leaves
 # r1's bundle with nothing to roll back to, and check says so.
 run_deploy check qa
-check "bundles: check passes while every pinned image is local" eq "$RC" 0
+t_check "bundles: check passes while every pinned image is local" eq "$RC" 0
 "$DOCKER" rmi "$(pinned r1)" >/dev/null 2>&1
 run_deploy check qa
-check "bundles: check fails for a bundle whose image is gone" eq "$RC" 1
-check "bundles: check names r1's service and digest" contains "$ERR" "release r1, service backend: $(pinned r1) is neither on the target's engine nor in its registry"
+t_check "bundles: check fails for a bundle whose image is gone" eq "$RC" 1
+t_check "bundles: check names r1's service and digest" contains "$ERR" "release r1, service backend: $(pinned r1) is neither on the target's engine nor in its registry"
 run_deploy releases qa --json
-check "bundles: releases lists r1 r2 r3" eq "$(printf '%s' "$OUT" | tail -n1 | jq -r '[.releases[].release] | sort | join(" ")')" "r1 r2 r3"
+t_check "bundles: releases lists r1 r2 r3" eq "$(printf '%s' "$OUT" | tail -n1 | jq -r '[.releases[].release] | sort | join(" ")')" "r1 r2 r3"
 
-finish
+t_done

@@ -60,66 +60,66 @@ deploy_rel() { # deploy_rel TAG RELDIR
 }
 
 deploy_rel v1 v1
-check "v1: deployed" eq "$RC $(state_release)" "0 v1"
-check "v1: schema version 1" eq "$(schema_version)" 1
-check "v1: state.json records schema version 1" eq "$(json "$APP/.ballast/state.json" .schema_version)" 1
-check "v1: migrations uploaded for the release" test -f "$APP/.ballast/releases/v1/migrations/1_audit_log.up.sql"
-check "v1: a pre-deploy snapshot was taken and recorded" eq "$(json "$APP/.ballast/state.json" '.backup_id | test("^[0-9]{8}T[0-9]{6}Z-")')" true
+t_check "v1: deployed" eq "$RC $(state_release)" "0 v1"
+t_check "v1: schema version 1" eq "$(schema_version)" 1
+t_check "v1: state.json records schema version 1" eq "$(json "$APP/.ballast/state.json" .schema_version)" 1
+t_check "v1: migrations uploaded for the release" test -f "$APP/.ballast/releases/v1/migrations/1_audit_log.up.sql"
+t_check "v1: a pre-deploy snapshot was taken and recorded" eq "$(json "$APP/.ballast/state.json" '.backup_id | test("^[0-9]{8}T[0-9]{6}Z-")')" true
 deploy_rel v2 v2
-check "v2: deployed, schema 2" eq "$RC $(state_release) $(schema_version)" "0 v2 2"
-check "v2: history records schema before and after" eq "$(last_history '"\(.schema_before) \(.schema_after)"')" "1 2"
-check "v2: the snapshot is labelled with the release" contains "$("$TOOLS/ballast-backup" --config "$CFG" --json list | tail -n1)" '"release":"v2"'
+t_check "v2: deployed, schema 2" eq "$RC $(state_release) $(schema_version)" "0 v2 2"
+t_check "v2: history records schema before and after" eq "$(last_history '"\(.schema_before) \(.schema_after)"')" "1 2"
+t_check "v2: the snapshot is labelled with the release" contains "$("$TOOLS/ballast-backup" --config "$CFG" --json list | tail -n1)" '"release":"v2"'
 BASE=$(checksums)
-check "baseline checksums cover the Pagila tables" test "$(printf '%s\n' "$BASE" | wc -l)" -ge 15
+t_check "baseline checksums cover the Pagila tables" test "$(printf '%s\n' "$BASE" | wc -l)" -ge 15
 
 on_v2() { # the invariant after every fault
 	local what=$1
-	check "$what: state.json on v2" eq "$(state_release)" v2
-	check "$what: no pending record" eq "$(json "$APP/.ballast/state.json" 'has("pending")')" false
-	check "$what: health 200 from v2" eq "$(health_status) $(health_release)" "200 v2"
-	check "$what: schema version 2" eq "$(schema_version)" 2
-	check "$what: every table's data unchanged" eq "$(checksums)" "$BASE"
-	check "$what: lock released" test ! -e "$APP/.ballast/lock"
+	t_check "$what: state.json on v2" eq "$(state_release)" v2
+	t_check "$what: no pending record" eq "$(json "$APP/.ballast/state.json" 'has("pending")')" false
+	t_check "$what: health 200 from v2" eq "$(health_status) $(health_release)" "200 v2"
+	t_check "$what: schema version 2" eq "$(schema_version)" 2
+	t_check "$what: every table's data unchanged" eq "$(checksums)" "$BASE"
+	t_check "$what: lock released" test ! -e "$APP/.ballast/lock"
 }
 
 # ---- a migration fails (after an earlier one of the same release applied) ----
 deploy_rel v3 v3-failing
-check "migration fails: exit 1" eq "$RC" 1
-check "migration fails: rolled back at migrate" contains "$ERR" "rolled-back: v3 failed at migrate"
-check "migration fails: the table of the good migration is gone" eq "$(psql -At -d app -c "SELECT to_regclass('promo') IS NULL")" t
+t_check "migration fails: exit 1" eq "$RC" 1
+t_check "migration fails: rolled back at migrate" contains "$ERR" "rolled-back: v3 failed at migrate"
+t_check "migration fails: the table of the good migration is gone" eq "$(psql -At -d app -c "SELECT to_regclass('promo') IS NULL")" t
 on_v2 "migration fails"
 
 # ---- up fails after the schema moved ----
 touch "$STANDIN/fail-up-v3"
 deploy_rel v3 v3
-check "up fails: rolled back" contains "$ERR" "rolled-back: v3 failed at up"
-check "up fails: the column of v3 is gone again" eq "$(has_column customer tier)" 0
+t_check "up fails: rolled back" contains "$ERR" "rolled-back: v3 failed at up"
+t_check "up fails: the column of v3 is gone again" eq "$(has_column customer tier)" 0
 on_v2 "up fails"
 rm "$STANDIN/fail-up-v3"
 
 # ---- health 500: the downgrade runs the stored down SQL ----
 echo 500 > "$HTTP_STATE/fail/v3"
 deploy_rel v3 v3
-check "health 500: rolled back at verify" contains "$ERR" "rolled-back: v3 failed at verify"
-check "health 500: no data restore was needed" lacks "$ERR" "rolled-back-with-restore"
-check "health 500: the rollback used the stored down SQL" eq "$(last_history '[.steps[].step] | map(select(. == "rollback-schema" or . == "restore")) | join(",")')" "rollback-schema"
+t_check "health 500: rolled back at verify" contains "$ERR" "rolled-back: v3 failed at verify"
+t_check "health 500: no data restore was needed" lacks "$ERR" "rolled-back-with-restore"
+t_check "health 500: the rollback used the stored down SQL" eq "$(last_history '[.steps[].step] | map(select(. == "rollback-schema" or . == "restore")) | join(",")')" "rollback-schema"
 on_v2 "health 500"
 
 # ---- health never answers ----
 echo hang > "$HTTP_STATE/fail/v3"
 deploy_rel v3 v3
-check "health hangs: rolled back at verify" contains "$ERR" "rolled-back: v3 failed at verify"
+t_check "health hangs: rolled back at verify" contains "$ERR" "rolled-back: v3 failed at verify"
 on_v2 "health hangs"
 rm -f "$HTTP_STATE/fail/v3"
 
 # ---- irreversible migration and health fails: restore from the snapshot ----
 echo 500 > "$HTTP_STATE/fail/v3"
 deploy_rel v3 v3-irreversible
-check "irreversible: exit 1" eq "$RC" 1
-check "irreversible: last line says rolled-back-with-restore" contains "$(printf '%s' "$ERR" | tail -n1)" "rolled-back-with-restore: v3 failed at verify"
-check "irreversible: the refusal named the migration" contains "$ERR" "irreversible"
-check "irreversible: the dropped column is back" eq "$(has_column customer activebool)" 1
-check "irreversible: the restore step is in the history" eq "$(last_history '"\(.result) \([.steps[].step | select(. == "restore")] | length)"')" "rolled-back-with-restore 1"
+t_check "irreversible: exit 1" eq "$RC" 1
+t_check "irreversible: last line says rolled-back-with-restore" contains "$(printf '%s' "$ERR" | tail -n1)" "rolled-back-with-restore: v3 failed at verify"
+t_check "irreversible: the refusal named the migration" contains "$ERR" "irreversible"
+t_check "irreversible: the dropped column is back" eq "$(has_column customer activebool)" 1
+t_check "irreversible: the restore step is in the history" eq "$(last_history '"\(.result) \([.steps[].step | select(. == "restore")] | length)"')" "rolled-back-with-restore 1"
 on_v2 "irreversible"
 rm -f "$HTTP_STATE/fail/v3"
 
@@ -127,23 +127,23 @@ rm -f "$HTTP_STATE/fail/v3"
 sed -i 's/"data_restore": "if-irreversible"/"data_restore": "never"/' "$CFG"
 echo 500 > "$HTTP_STATE/fail/v3"
 deploy_rel v3 v3-irreversible
-check "irreversible, data_restore never: exit 4" eq "$RC" 4
-check "irreversible, data_restore never: failed-needs-attention" contains "$ERR" "failed-needs-attention"
-check "irreversible, data_restore never: says why" contains "$ERR" "no data restore is allowed"
+t_check "irreversible, data_restore never: exit 4" eq "$RC" 4
+t_check "irreversible, data_restore never: failed-needs-attention" contains "$ERR" "failed-needs-attention"
+t_check "irreversible, data_restore never: says why" contains "$ERR" "no data restore is allowed"
 rm -f "$HTTP_STATE/fail/v3"
 sed -i 's/"data_restore": "never"/"data_restore": "if-irreversible"/' "$CFG"
 run_deploy rollback qa
-check "rollback completes it with the snapshot" eq "$RC" 0
+t_check "rollback completes it with the snapshot" eq "$RC" 0
 on_v2 "after the rollback"
 
 # ---- a good v3 ----
 deploy_rel v3 v3
-check "v3: deployed, schema 3" eq "$RC $(state_release) $(schema_version)" "0 v3 3"
+t_check "v3: deployed, schema 3" eq "$RC $(state_release) $(schema_version)" "0 v3 3"
 run_deploy rollback qa
-check "rollback v3 -> v2: exit 0, schema 2" eq "$RC $(state_release) $(schema_version)" "0 v2 2"
-check "rollback v3 -> v2: column gone" eq "$(has_column customer tier)" 0
+t_check "rollback v3 -> v2: exit 0, schema 2" eq "$RC $(state_release) $(schema_version)" "0 v2 2"
+t_check "rollback v3 -> v2: column gone" eq "$(has_column customer tier)" 0
 run_deploy status qa
-check "status shows the schema version" contains "$OUT" "schema       version 2"
-check "status shows the last backup" contains "$OUT" "last backup  20"
+t_check "status shows the schema version" contains "$OUT" "schema       version 2"
+t_check "status shows the last backup" contains "$OUT" "last backup  20"
 
-finish
+t_done

@@ -1,10 +1,4 @@
-/*
- * Helpers shared by the ballast-backup integration suites (static, so each
- * suite compiles its own copy): scratch projects with a ballast.json, the
- * Pagila database, running the binary, and comparing two databases.
- */
-#ifndef BALLAST_TEST_BACKUP_HELPERS_H
-#define BALLAST_TEST_BACKUP_HELPERS_H
+#include "tbackup.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -20,29 +14,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "errbuf.h"
 #include "pg.h"
-#include "proc.h"
-#include "tsupport.h"
 
-/* each suite uses a subset */
-#define TH_FN static __attribute__((unused))
-
-/* conninfo (unix socket, trust) for a database of the test server */
-TH_FN char *ci_db(const char *db)
+PGconn *db_connect(const char *db)
 {
-	char *base = tsvc_read("pg", "conninfo");
-	struct strbuf sb = STRBUF_INIT;
-	struct errbuf e = ERRBUF_INIT;
-
-	ck_assert_ptr_nonnull(base);
-	ck_assert_int_eq(pg_conninfo_with_db(base, db, &sb, &e), 0);
-	free(base);
-	return strbuf_detach(&sb, NULL);
-}
-
-TH_FN PGconn *db_connect(const char *db)
-{
-	char *ci = ci_db(db);
+	char *ci = tpg_conninfo(db);
 	PGconn *c = PQconnectdb(ci);
 
 	ck_assert_msg(PQstatus(c) == CONNECTION_OK, "connect %s: %s", ci, PQerrorMessage(c));
@@ -50,7 +27,7 @@ TH_FN PGconn *db_connect(const char *db)
 	return c;
 }
 
-TH_FN void sql(const char *db, const char *fmt, ...)
+void sql(const char *db, const char *fmt, ...)
 {
 	PGconn *c = db_connect(db);
 	char q[4096];
@@ -67,7 +44,7 @@ TH_FN void sql(const char *db, const char *fmt, ...)
 	PQfinish(c);
 }
 
-TH_FN long long sql_int(const char *db, const char *q)
+long long sql_int(const char *db, const char *q)
 {
 	PGconn *c = db_connect(db);
 	PGresult *r = PQexec(c, q);
@@ -80,7 +57,7 @@ TH_FN long long sql_int(const char *db, const char *q)
 	return v;
 }
 
-TH_FN void sh(const char *cmd)
+void sh(const char *cmd)
 {
 	const char *argv[] = { "sh", "-c", cmd, NULL };
 	struct strbuf out = STRBUF_INIT, err = STRBUF_INIT;
@@ -91,14 +68,14 @@ TH_FN void sh(const char *cmd)
 	strbuf_release(&err);
 }
 
-TH_FN void load_pagila(const char *db)
+void load_pagila(const char *db)
 {
 	char *ci;
 	char cmd[4096];
 
 	sql("postgres", "DROP DATABASE IF EXISTS %s", db);
 	sql("postgres", "CREATE DATABASE %s", db);
-	ci = ci_db(db);
+	ci = tpg_conninfo(db);
 	snprintf(cmd, sizeof(cmd),
 		 "psql -q -X -v ON_ERROR_STOP=1 -d \"%s\" -f %s/tests/data/pagila/pagila-schema.sql "
 		 ">/dev/null && zstd -dc %s/tests/data/pagila/pagila-data.sql.zst | "
@@ -108,16 +85,7 @@ TH_FN void load_pagila(const char *db)
 	free(ci);
 }
 
-/* A scratch project: dir/ballast.json, dir/repo, dir/state. */
-struct proj {
-	char *dir;
-	char cfg[1024];
-	char repo[1024];
-};
-
-/* Write a ballast.json for p's repository at path; dbs: the JSON text of
- * the "databases" array. */
-TH_FN void proj_write_cfg(const struct proj *p, const char *path, const char *dbs)
+void proj_write_cfg(const struct proj *p, const char *path, const char *dbs)
 {
 	char text[8192];
 
@@ -129,7 +97,7 @@ TH_FN void proj_write_cfg(const struct proj *p, const char *path, const char *db
 	ck_assert_int_eq(twrite_file(path, text), 0);
 }
 
-TH_FN void proj_init(struct proj *p, const char *tag, const char *dbs)
+void proj_init(struct proj *p, const char *tag, const char *dbs)
 {
 	p->dir = ttmp_dir(tag);
 	ck_assert_ptr_nonnull(p->dir);
@@ -139,14 +107,13 @@ TH_FN void proj_init(struct proj *p, const char *tag, const char *dbs)
 	tinit_repo(p->cfg);
 }
 
-TH_FN void proj_done(struct proj *p)
+void proj_done(struct proj *p)
 {
 	ttmp_rm(p->dir);
 	free(p->dir);
 }
 
-/* Run ballast-backup --config <cfg> args... (NULL-terminated); env extra. */
-TH_FN int bb_env(const struct proj *p, const char *const *env, struct strbuf *out,
+int bb_env(const struct proj *p, const char *const *env, struct strbuf *out,
 		  struct strbuf *err, ...)
 {
 	const char *argv[32];
@@ -169,10 +136,8 @@ TH_FN int bb_env(const struct proj *p, const char *const *env, struct strbuf *ou
 	strbuf_release(&bin);
 	return st;
 }
-#define bb(p, out, err, ...) bb_env(p, NULL, out, err, __VA_ARGS__, (const char *)NULL)
 
-/* The last line of --json output, parsed. */
-TH_FN json_t *last_json(const struct strbuf *out)
+json_t *last_json(const struct strbuf *out)
 {
 	const char *end = out->buf + out->len, *start;
 	json_t *o;
@@ -187,8 +152,7 @@ TH_FN json_t *last_json(const struct strbuf *out)
 	return o;
 }
 
-/* Backups as list --json reports them (new reference). */
-TH_FN json_t *list_backups(const struct proj *p)
+json_t *list_backups(const struct proj *p)
 {
 	struct strbuf out = STRBUF_INIT, err = STRBUF_INIT;
 	json_t *res, *b;
@@ -204,7 +168,7 @@ TH_FN json_t *list_backups(const struct proj *p)
 	return b;
 }
 
-TH_FN int count_status(const struct proj *p, const char *status)
+int count_status(const struct proj *p, const char *status)
 {
 	json_t *b = list_backups(p), *ent;
 	size_t i;
@@ -216,8 +180,7 @@ TH_FN int count_status(const struct proj *p, const char *status)
 	return n;
 }
 
-/* Run a backup that must succeed; returns its id (caller frees). */
-TH_FN char *backup_ok(const struct proj *p, const char *extra)
+char *backup_ok(const struct proj *p, const char *extra)
 {
 	struct strbuf out = STRBUF_INIT, err = STRBUF_INIT;
 	json_t *res;
@@ -235,7 +198,7 @@ TH_FN char *backup_ok(const struct proj *p, const char *extra)
 	return id;
 }
 
-TH_FN void count_files(const char *dir, const char *needle, int *n)
+void count_files(const char *dir, const char *needle, int *n)
 {
 	DIR *d = opendir(dir);
 	struct dirent *de;
@@ -259,7 +222,7 @@ TH_FN void count_files(const char *dir, const char *needle, int *n)
 	closedir(d);
 }
 
-TH_FN int tmp_objects(const struct proj *p)
+int tmp_objects(const struct proj *p)
 {
 	int n = 0;
 
@@ -267,8 +230,7 @@ TH_FN int tmp_objects(const struct proj *p)
 	return n;
 }
 
-/* Every user table of a and b has the same rows (ordered row hashes). */
-TH_FN void assert_same_rows(const char *a, const char *b)
+void assert_same_rows(const char *a, const char *b)
 {
 	PGconn *ca = db_connect(a), *cb = db_connect(b);
 	PGresult *tabs = PQexec(ca, "SELECT quote_ident(schemaname) || '.' || quote_ident(tablename) "
@@ -301,36 +263,22 @@ TH_FN void assert_same_rows(const char *a, const char *b)
 	PQfinish(cb);
 }
 
-/* pg_dump --schema-only, without the per-run random \restrict keys. */
-TH_FN void schema_of(const char *db, struct strbuf *out)
+void schema_of(const char *db, struct strbuf *out)
 {
-	char *ci = ci_db(db);
-	char arg[1024];
-	const char *argv[] = { "pg_dump", "--schema-only", arg, NULL };
-	struct strbuf raw = STRBUF_INIT, err = STRBUF_INIT;
-	char *line, *save = NULL;
+	char *ci = tpg_conninfo(db);
 
-	snprintf(arg, sizeof(arg), "--dbname=%s", ci);
-	ck_assert_int_eq(trun(argv, NULL, &raw, &err), 0);
-	strbuf_reset(out);
-	for (line = strtok_r(raw.buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
-		if (strncmp(line, "\\restrict", 9) && strncmp(line, "\\unrestrict", 11)) {
-			strbuf_addstr(out, line);
-			strbuf_addch(out, '\n');
-		}
+	tpg_schema_dump(ci, NULL, out);
 	free(ci);
-	strbuf_release(&raw);
-	strbuf_release(&err);
 }
 
-TH_FN void write_script(const char *path, const char *body)
+void write_script(const char *path, const char *body)
 {
 	ck_assert_int_eq(twrite_file(path, body), 0);
 	ck_assert_int_eq(chmod(path, 0755), 0);
 }
 
 /* Start ballast-backup in the background, stdout/stderr into files. */
-TH_FN void bb_start(struct child *c, const char **argv, const char *outfile,
+void bb_start(struct child *c, const char **argv, const char *outfile,
 		     const char *const *env)
 {
 	struct errbuf e = ERRBUF_INIT;
@@ -350,7 +298,7 @@ TH_FN void bb_start(struct child *c, const char **argv, const char *outfile,
 	c->out = c->err = -1;
 }
 
-TH_FN int wait_for_file(const char *path, int seconds)
+int wait_for_file(const char *path, int seconds)
 {
 	for (int i = 0; i < seconds * 20; i++) {
 		if (access(path, F_OK) == 0)
@@ -360,4 +308,3 @@ TH_FN int wait_for_file(const char *path, int seconds)
 	return -1;
 }
 
-#endif

@@ -1,25 +1,21 @@
-/*
- * Shared by the fault suites (static, each suite compiles its own copy):
- * a seeded random source whose seed is printed for replay, iteration counts
- * overridable from the environment, scratch projects on a local or an S3
- * repository, and direct access to the repository through lib/repo.h to see
- * what the commands leave behind.
- */
-#ifndef BALLAST_TEST_FAULTS_H
-#define BALLAST_TEST_FAULTS_H
+#include "tfault.h"
 
-#include "../integration/backup_helpers.h"
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
 #include "backupset.h"
 #include "config.h"
 #include "repo.h"
 
-#define FT_FN static __attribute__((unused))
-
+/* the generator's state: one sequence per process, as each suite is one */
 static unsigned long long ft_state;
 
-/* Seed from $BALLAST_FAULT_SEED, else the clock; printed so a failure can
- * be replayed exactly. */
-FT_FN unsigned long long ft_seed(const char *suite)
+unsigned long long ft_seed(const char *suite)
 {
 	const char *s = getenv("BALLAST_FAULT_SEED");
 	unsigned long long seed = s && *s ? strtoull(s, NULL, 10) :
@@ -30,8 +26,13 @@ FT_FN unsigned long long ft_seed(const char *suite)
 	return seed;
 }
 
+void ft_reseed(unsigned long long seed)
+{
+	ft_state = seed ? seed : 1;
+}
+
 /* xorshift64*: the same sequence for the same seed on every machine. */
-FT_FN unsigned long long ft_rand(void)
+unsigned long long ft_rand(void)
 {
 	ft_state ^= ft_state >> 12;
 	ft_state ^= ft_state << 25;
@@ -39,13 +40,12 @@ FT_FN unsigned long long ft_rand(void)
 	return ft_state * 2685821657736338717ULL;
 }
 
-/* Uniform in [0, n); n > 0. */
-FT_FN long long ft_below(long long n)
+long long ft_below(long long n)
 {
 	return (long long)(ft_rand() % (unsigned long long)n);
 }
 
-FT_FN int ft_count(const char *var, int dflt)
+int ft_count(const char *var, int dflt)
 {
 	const char *s = getenv(var);
 	int n = s && *s ? atoi(s) : dflt;
@@ -53,10 +53,7 @@ FT_FN int ft_count(const char *var, int dflt)
 	return n > 0 ? n : dflt;
 }
 
-/* A scratch project on repository spec (a JSON object, stolen; NULL: a
- * local repository in <dir>/repo), with the given "databases" and "volumes"
- * JSON (volumes may be NULL). */
-FT_FN void ft_proj(struct proj *p, const char *tag, json_t *spec, const char *dbs,
+void ft_proj(struct proj *p, const char *tag, json_t *spec, const char *dbs,
 		   const char *vols)
 {
 	char *s, text[16384];
@@ -85,13 +82,10 @@ FT_FN void ft_proj(struct proj *p, const char *tag, json_t *spec, const char *db
 	tinit_repo(p->cfg);
 }
 
-/* An S3 repository spec under a fresh prefix of the test bucket; the
- * credentials travel by environment variable names, set here for this
- * process and handed to the children through ft_env. */
-static __attribute__((unused)) char ft_ak[256], ft_sk[256];
-static __attribute__((unused)) const char *ft_env[] = { ft_ak, ft_sk, NULL };
+static char ft_ak[256], ft_sk[256];
+const char *ft_env[] = { ft_ak, ft_sk, NULL };
 
-FT_FN json_t *ft_spec_s3(const char *tag)
+json_t *ft_spec_s3(const char *tag)
 {
 	char *ep = tsvc_read("s3", "endpoint"), *bucket = tsvc_read("s3", "bucket");
 	char *ak = tsvc_read("s3", "access_key"), *sk = tsvc_read("s3", "secret_key");
@@ -115,8 +109,7 @@ FT_FN json_t *ft_spec_s3(const char *tag)
 	return j;
 }
 
-/* The project's repository, opened the way the binaries open it. */
-FT_FN struct repo *ft_repo(const struct proj *p)
+struct repo *ft_repo(const struct proj *p)
 {
 	struct config *cfg = NULL;
 	struct errbuf e = ERRBUF_INIT;
@@ -145,8 +138,7 @@ static int ft_scan_fn(void *ctx, const struct repo_entry *ent, struct errbuf *e)
 	return 0;
 }
 
-/* Temporary objects under the project, as the repository lists them. */
-FT_FN int ft_tmp_objects(const struct proj *p)
+int ft_tmp_objects(const struct proj *p)
 {
 	struct repo *r = ft_repo(p);
 	struct errbuf e = ERRBUF_INIT;
@@ -157,10 +149,7 @@ FT_FN int ft_tmp_objects(const struct proj *p)
 	return s.tmp;
 }
 
-/* A volume directory under dir: n small text files in nested directories,
- * a symlink, and one incompressible file of big bytes (so archiving and
- * storing it takes a moment). Returns the "volumes" JSON (caller frees). */
-FT_FN char *ft_volume(const char *dir, int n, long big)
+char *ft_volume(const char *dir, int n, long big)
 {
 	char path[2048], *json = malloc(4096);
 	int fd;
@@ -194,7 +183,3 @@ FT_FN char *ft_volume(const char *dir, int n, long big)
 	return json;
 }
 
-/* ballast-backup with the S3 credentials in its environment. */
-#define ftb(p, out, err, ...) bb_env(p, ft_env, out, err, __VA_ARGS__, (const char *)NULL)
-
-#endif
