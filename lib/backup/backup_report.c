@@ -10,6 +10,7 @@
 #include "notify.h"
 #include "proc.h"
 #include "strbuf.h"
+#include "xalloc.h"
 
 /* Samples own their label strings: a small growable batch. */
 struct batch {
@@ -26,10 +27,8 @@ static void batch_add(struct batch *b, const char *name, const char *help, const
 
 	if (b->n == b->alloc) {
 		b->alloc = b->alloc ? 2 * b->alloc : 16;
-		b->s = realloc(b->s, b->alloc * sizeof(*b->s));
-		b->labels = realloc(b->labels, b->alloc * sizeof(*b->labels));
-		if (!b->s || !b->labels)
-			abort();
+		b->s = xrealloc(b->s, b->alloc * sizeof(*b->s));
+		b->labels = xrealloc(b->labels, b->alloc * sizeof(*b->labels));
 	}
 	metrics_label_escape(project, pe, sizeof(pe));
 	strbuf_addf(&l, "project=\"%s\"", pe);

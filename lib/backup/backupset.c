@@ -162,7 +162,7 @@ int backupset_list(struct repo *r, const char *project, json_t **out, struct err
 	rc = scan(r, project, &ids, NULL, e);
 	if (rc)
 		return rc;
-	names = calloc(json_object_size(ids) + 1, sizeof(*names));
+	names = xcalloc(json_object_size(ids) + 1, sizeof(*names));
 	json_object_foreach(ids, id, v)
 		names[n++] = id;
 	qsort(names, n, sizeof(*names), cmp_id);

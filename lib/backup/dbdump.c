@@ -20,6 +20,7 @@
 #include "proc.h"
 #include "zstream.h"
 #include "interrupt.h"
+#include "xalloc.h"
 
 static const char *effective(const char *conninfo)
 {
@@ -323,9 +324,7 @@ static int counts_from_stream(struct dumpcount *dc, json_t *tables, struct strbu
 		strbuf_addstr(why, pe.msg);
 		return 1;
 	}
-	sorted = calloc(n ? n : 1, sizeof(*sorted));
-	if (!sorted)
-		abort();
+	sorted = xcalloc(n, sizeof(*sorted));
 	for (i = 0; i < n; i++)
 		sorted[i] = &dt[i];
 	qsort(sorted, n, sizeof(*sorted), cmp_count);
@@ -356,11 +355,9 @@ out:
  * wrapper that sleeps), instead of when the next chunk arrives. */
 static int pump(struct child *c, proc_sink_fn sink, void *ctx, struct errbuf *e)
 {
-	char *buf = malloc(PROC_CHUNK);
+	char *buf = xmalloc(PROC_CHUNK);
 	int rc = 0;
 
-	if (!buf)
-		return errbuf_set(e, BL_EFAIL, "out of memory");
 	while (c->out >= 0) {
 		struct pollfd p[2];
 		nfds_t np = 0;

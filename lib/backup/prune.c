@@ -5,6 +5,7 @@
 
 #include "backupset.h"
 #include "manifest.h"
+#include "xalloc.h"
 
 static int drill_fn(void *ctx, const struct repo_entry *ent, struct errbuf *e)
 {
@@ -38,7 +39,7 @@ int prune_drill_passed(struct repo *r, const char *project, const char *id, int 
 	rc = repo_list(r, prefix.buf, drill_fn, keys, e);
 	if (rc || !json_array_size(keys))
 		goto out;
-	v = calloc(json_array_size(keys), sizeof(*v));
+	v = xcalloc(json_array_size(keys), sizeof(*v));
 	json_array_foreach(keys, i, k)
 		v[n++] = json_string_value(k);
 	/* drill-<UTC time>.json: newest first. A report whose result is
@@ -95,11 +96,7 @@ int prune_plan(struct repo *r, const char *project, const struct retention_polic
 	rc = backupset_list(r, project, &list, e);
 	if (rc)
 		goto out;
-	items = calloc(json_array_size(list) + 1, sizeof(*items));
-	if (!items) {
-		rc = errbuf_set(e, BL_EFAIL, "prune: out of memory");
-		goto out;
-	}
+	items = xcalloc(json_array_size(list) + 1, sizeof(*items));
 	json_array_foreach(list, i, ent) {
 		const char *id = json_string_value(json_object_get(ent, "id"));
 		const char *status = json_string_value(json_object_get(ent, "status"));
@@ -149,7 +146,7 @@ int prune_plan(struct repo *r, const char *project, const struct retention_polic
 	/* newest first, as an operator reads a retention plan */
 	{
 		size_t m = json_array_size(out);
-		json_t **v = calloc(m + 1, sizeof(*v));
+		json_t **v = xcalloc(m + 1, sizeof(*v));
 
 		for (i = 0; i < m; i++)
 			v[i] = json_incref(json_array_get(out, i));

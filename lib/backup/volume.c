@@ -18,6 +18,7 @@
 #include "fsutil.h"
 #include "interrupt.h"
 #include "timeutil.h"
+#include "xalloc.h"
 
 void volume_stats_release(struct volume_stats *st)
 {
@@ -630,11 +631,7 @@ int volume_extract(const char *dir, volume_source_fn src, void *src_ctx,
 
 	if (!st->warnings)
 		st->warnings = json_array();
-	rcx.buf = malloc(VOLUME_CHUNK);
-	if (!rcx.buf) {
-		rc = errbuf_set(e, BL_EFAIL, "volume: out of memory");
-		goto out;
-	}
+	rcx.buf = xmalloc(VOLUME_CHUNK);
 	cwd = open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (cwd < 0) {
 		rc = errbuf_errno(e, BL_EFAIL, errno, "volume: cannot open the working directory");

@@ -7,6 +7,7 @@
 #include "config_schema.h"
 #include "log.h"
 #include "interrupt.h"
+#include "xalloc.h"
 
 /* A NULL-terminated array of the strings of a JSON array (already checked
  * against the schema: strings only). NULL when the key is absent. */
@@ -29,11 +30,7 @@ static const char **string_list(json_t *arr, const char *where, const char *key,
 				 where, key);
 		return NULL;
 	}
-	out = calloc(json_array_size(arr) + 1, sizeof(*out));
-	if (!out) {
-		*rc = errbuf_set(e, BL_EFAIL, "volume: out of memory");
-		return NULL;
-	}
+	out = xcalloc(json_array_size(arr) + 1, sizeof(*out));
 	json_array_foreach(arr, i, s) {
 		if (!json_is_string(s)) {
 			free(out);

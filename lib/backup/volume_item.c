@@ -9,6 +9,7 @@
 #include "manifest.h"
 #include "objread.h"
 #include "proc.h"
+#include "xalloc.h"
 #include "zstream.h"
 
 /*
@@ -128,13 +129,8 @@ int volume_item_backup(const struct volume_spec *v, struct repo *r, const char *
 	q.st = &st;
 	for (const char **p = v->exclude; p && *p; p++)
 		json_array_append_new(ex, json_string(*p));
-	for (int i = 0; i < VOLUME_RING; i++) {
-		q.buf[i] = malloc(VOLUME_CHUNK);
-		if (!q.buf[i]) {
-			rc = errbuf_set(e, BL_EFAIL, "volume %s: out of memory", v->name);
-			goto out;
-		}
-	}
+	for (int i = 0; i < VOLUME_RING; i++)
+		q.buf[i] = xmalloc(VOLUME_CHUNK);
 	rc = repo_writer_open(r, key, -1, &w, e);
 	if (rc)
 		goto out;

@@ -12,6 +12,7 @@
 #include "fsutil.h"
 #include "interrupt.h"
 #include "log.h"
+#include "xalloc.h"
 #include "zstream.h"
 
 #define CHUNK (128 * 1024)
@@ -160,13 +161,11 @@ int walarchive_push(struct repo *r, const char *project, const char *db, const c
 	struct zstream *z = NULL;
 	struct zhash *h = NULL;
 	json_t *keys = NULL, *k;
-	char *buf = malloc(CHUNK);
+	char *buf = xmalloc(CHUNK);
 	size_t i, got;
 	int rc, fd = -1;
 
 	*already = 0;
-	if (!buf)
-		abort();
 	if (!walarchive_name_valid(name)) {
 		rc = errbuf_set(e, BL_EUSAGE, "wal-push %s: expected a WAL file name "
 				"(000000010000000000000002, 00000002.history, ...)", path);
@@ -273,13 +272,11 @@ int walarchive_fetch(struct repo *r, const char *project, const char *db, const 
 	char hex[ZSTREAM_SHA256_HEX];
 	const char *key = NULL;
 	json_t *keys = NULL;
-	char *buf = malloc(CHUNK);
+	char *buf = xmalloc(CHUNK);
 	size_t got;
 	int rc;
 
 	*missing = 0;
-	if (!buf)
-		abort();
 	if (!walarchive_name_valid(name)) {
 		rc = errbuf_set(e, BL_EUSAGE, "wal-fetch %s: expected a WAL file name", name);
 		goto out;

@@ -10,6 +10,7 @@
 
 #include "config_schema.h"
 #include "log.h"
+#include "xalloc.h"
 
 int config_find(const char *explicit_path, struct strbuf *out, struct errbuf *e)
 {
@@ -574,14 +575,11 @@ out:
 
 static struct config *config_new(const char *name)
 {
-	struct config *cfg = calloc(1, sizeof(*cfg));
-	char *tmp;
+	struct config *cfg = xcalloc(1, sizeof(*cfg));
+	char *tmp = xstrdup(name);
 
-	if (!cfg)
-		return NULL;
-	cfg->path = strdup(name);
-	tmp = strdup(name);
-	cfg->dir = strdup(tmp ? dirname(tmp) : ".");
+	cfg->path = xstrdup(name);
+	cfg->dir = xstrdup(dirname(tmp));
 	free(tmp);
 	return cfg;
 }
@@ -601,10 +599,6 @@ static int load_root(const char *name, json_t *root, const json_error_t *jerr,
 				  jerr->column, jerr->text);
 	}
 	cfg = config_new(name);
-	if (!cfg) {
-		json_decref(root);
-		return errbuf_set(e, BL_EFAIL, "config: out of memory");
-	}
 	cfg->root = root;
 	rc = finish_load(cfg, e);
 	if (rc) {

@@ -14,6 +14,7 @@
 #include "config.h"
 #include "fsutil.h"
 #include "timeutil.h"
+#include "xalloc.h"
 
 struct lock {
 	int fd;
@@ -137,12 +138,8 @@ int lock_acquire(const char *path, const char *what, long long wait_ms, struct l
 		close(fd);
 		return errbuf_errno(e, BL_EFAIL, err, "lock: cannot record the holder in %s", path);
 	}
-	l = calloc(1, sizeof(*l));
-	if (!l || !(l->path = strdup(path))) {
-		free(l);
-		close(fd);
-		return errbuf_set(e, BL_EFAIL, "lock: out of memory");
-	}
+	l = xcalloc(1, sizeof(*l));
+	l->path = xstrdup(path);
 	l->fd = fd;
 	*out = l;
 	return 0;

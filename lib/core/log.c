@@ -6,6 +6,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "xalloc.h"
+
 #define LOG_MAX_SECRETS 64
 
 static struct {
@@ -65,9 +67,7 @@ void log_add_secret(const char *value)
 			return;
 	if (L.nsecrets == LOG_MAX_SECRETS)
 		return;
-	L.secrets[L.nsecrets] = strdup(value);
-	if (L.secrets[L.nsecrets])
-		L.nsecrets++;
+	L.secrets[L.nsecrets++] = xstrdup(value);
 }
 
 void log_clear_secrets(void)

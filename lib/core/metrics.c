@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "strbuf.h"
+#include "xalloc.h"
 
 #define METRICS_MAX 512
 
@@ -80,13 +81,13 @@ static int load(const char *path, struct series *s, size_t *n, struct errbuf *e)
 			if (is_help) {
 				free(help_name);
 				free(help);
-				help_name = strdup(rest);
-				help = strdup(end + 1);
+				help_name = xstrdup(rest);
+				help = xstrdup(end + 1);
 			} else {
 				free(type_name);
 				free(type);
-				type_name = strdup(rest);
-				type = strdup(end + 1);
+				type_name = xstrdup(rest);
+				type = xstrdup(end + 1);
 			}
 			continue;
 		}
@@ -96,13 +97,13 @@ static int load(const char *path, struct series *s, size_t *n, struct errbuf *e)
 		if (!sp)
 			continue;
 		*sp = '\0';
-		s[*n].key = strdup(line);
-		nm = strdup(line);
+		s[*n].key = xstrdup(line);
+		nm = xstrdup(line);
 		nm[strcspn(nm, "{")] = '\0';
 		s[*n].name = nm;
 		s[*n].value = strtod(sp + 1, NULL);
-		s[*n].help = help_name && !strcmp(help_name, nm) ? strdup(help) : NULL;
-		s[*n].type = type_name && !strcmp(type_name, nm) ? strdup(type) : NULL;
+		s[*n].help = help_name && !strcmp(help_name, nm) ? xstrdup(help) : NULL;
+		s[*n].type = type_name && !strcmp(type_name, nm) ? xstrdup(type) : NULL;
 		(*n)++;
 	}
 	fclose(f);
@@ -131,9 +132,7 @@ int metrics_update(const char *path, const struct metric_sample *smp, size_t ns,
 
 	if (!path || !*path)
 		return 0;
-	s = calloc(METRICS_MAX + ns, sizeof(*s));
-	if (!s)
-		return errbuf_set(e, BL_EFAIL, "metrics: out of memory");
+	s = xcalloc(METRICS_MAX + ns, sizeof(*s));
 	rc = load(path, s, &n, e);
 	if (rc)
 		goto out;
@@ -148,7 +147,7 @@ int metrics_update(const char *path, const struct metric_sample *smp, size_t ns,
 		if (!cur) {
 			cur = &s[n++];
 			cur->key = strbuf_detach(&key, NULL);
-			cur->name = strdup(smp[i].name);
+			cur->name = xstrdup(smp[i].name);
 			cur->value = 0;
 		} else {
 			strbuf_release(&key);
@@ -156,8 +155,8 @@ int metrics_update(const char *path, const struct metric_sample *smp, size_t ns,
 		cur->value = smp[i].add ? cur->value + smp[i].value : smp[i].value;
 		free(cur->help);
 		free(cur->type);
-		cur->help = smp[i].help ? strdup(smp[i].help) : NULL;
-		cur->type = smp[i].type ? strdup(smp[i].type) : NULL;
+		cur->help = xstrdup_or_null(smp[i].help);
+		cur->type = xstrdup_or_null(smp[i].type);
 	}
 	if (n) /* qsort(NULL, 0) is undefined */
 		qsort(s, n, sizeof(*s), cmp_key);

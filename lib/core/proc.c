@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "xalloc.h"
 
 static const char *prog_name(const struct child *c)
 {
@@ -304,9 +305,7 @@ int proc_stream(struct child *c, proc_sink_fn sink, void *ctx, struct errbuf *e)
 
 	if (c->out < 0)
 		return errbuf_set(e, BL_EUSAGE, "proc: %s has no stdout pipe", prog_name(c));
-	buf = malloc(PROC_CHUNK);
-	if (!buf)
-		return errbuf_set(e, BL_EFAIL, "proc: out of memory");
+	buf = xmalloc(PROC_CHUNK);
 	while (c->out >= 0) {
 		struct pollfd p[2];
 		int np = 0, rv;

@@ -4,18 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "xalloc.h"
+
 char strbuf_slopbuf[1];
-
-static void *xrealloc(void *p, size_t n)
-{
-	void *q = realloc(p, n);
-
-	if (!q) {
-		fputs("ballast: out of memory\n", stderr);
-		abort();
-	}
-	return q;
-}
 
 void strbuf_init(struct strbuf *sb, size_t hint)
 {
@@ -171,16 +162,11 @@ void strvec_push(struct strvec *sv, const char *s)
 {
 	if (sv->n + 2 > sv->alloc) {
 		size_t na = sv->alloc ? sv->alloc * 2 : 16;
-		char **nv = realloc(sv->v, na * sizeof(*nv));
 
-		if (!nv)
-			abort(); /* OOM is fatal, as in strbuf */
-		sv->v = nv;
+		sv->v = xrealloc(sv->v, na * sizeof(*sv->v));
 		sv->alloc = na;
 	}
-	sv->v[sv->n] = strdup(s ? s : "");
-	if (!sv->v[sv->n])
-		abort();
+	sv->v[sv->n] = xstrdup(s ? s : "");
 	sv->n++;
 	sv->v[sv->n] = NULL;
 }

@@ -10,6 +10,7 @@
 #include <yaml.h>
 
 #include "config.h"
+#include "xalloc.h"
 
 /* Keep in step with docs/lint.md: the ids are part of the interface (labels
  * name them, --json carries them). */
@@ -210,11 +211,8 @@ static void add_finding(struct lint *L, int rule, const yaml_node_t *at, const c
 
 	if (r->nr == r->alloc) {
 		size_t n = r->alloc ? r->alloc * 2 : 16;
-		struct compose_finding *v = realloc(r->findings, n * sizeof(*v));
 
-		if (!v)
-			abort(); /* OOM is fatal, as in strbuf */
-		r->findings = v;
+		r->findings = xrealloc(r->findings, n * sizeof(*r->findings));
 		r->alloc = n;
 	}
 	va_start(ap, fmt);
@@ -222,12 +220,10 @@ static void add_finding(struct lint *L, int rule, const yaml_node_t *at, const c
 	va_end(ap);
 	f = &r->findings[r->nr++];
 	f->rule = rules[rule].id;
-	f->service = strdup(L->svc);
+	f->service = xstrdup(L->svc);
 	f->line = at ? line_of(at) : L->svc_line;
 	f->problem = strbuf_detach(&sb, NULL);
-	f->fix = strdup(fix);
-	if (!f->service || !f->fix)
-		abort();
+	f->fix = xstrdup(fix);
 	f->allowed = !!(L->allow & (1u << rule));
 	if (!f->allowed)
 		r->violations++;
@@ -1004,11 +1000,8 @@ static int check_duplicates(yaml_document_t *d, const char *file, struct errbuf 
 				continue;
 			if (nk == cap) {
 				size_t ncap = cap ? cap * 2 : 64;
-				yaml_node_t **v = realloc(keys, ncap * sizeof(*v));
 
-				if (!v)
-					abort();
-				keys = v;
+				keys = xrealloc(keys, ncap * sizeof(*keys));
 				cap = ncap;
 			}
 			keys[nk++] = k;
@@ -1062,9 +1055,7 @@ int compose_lint_string(const char *text, size_t len, const char *name,
 	struct lint L;
 
 	free(out->file);
-	out->file = strdup(name ? name : "compose file");
-	if (!out->file)
-		abort();
+	out->file = xstrdup(name ? name : "compose file");
 	if (len > COMPOSE_LINT_MAX_BYTES) {
 		rc = errbuf_set(e, BL_EUSAGE, "%s: %zu bytes is too large for a compose file "
 				"(at most %d)", out->file, len, COMPOSE_LINT_MAX_BYTES);
@@ -1176,9 +1167,7 @@ int compose_lint_file(const char *path, struct compose_lint *out, struct errbuf 
 	f = fopen(path, "rb");
 	if (!f) {
 		free(out->file);
-		out->file = strdup(path);
-		if (!out->file)
-			abort();
+		out->file = xstrdup(path);
 		return errbuf_errno(e, errno == ENOENT || errno == ENOTDIR || errno == EACCES ?
 				    BL_EUSAGE : BL_EFAIL, errno, "lint: cannot open %s", path);
 	}

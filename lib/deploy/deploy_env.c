@@ -8,6 +8,7 @@
 #include "envfile.h"
 #include "hooks.h"
 #include "log.h"
+#include "xalloc.h"
 
 void strvec_push_json(struct strvec *sv, json_t *arr)
 {
@@ -146,11 +147,9 @@ static json_t *detect_compose(struct transport *t)
 
 static char *node_str(json_t *node, const char *key, const char *def)
 {
-	json_t *v = json_object_get(node, key);
+	const char *s = json_string_value(json_object_get(node, key));
 
-	if (json_is_string(v))
-		return strdup(json_string_value(v));
-	return def ? strdup(def) : NULL;
+	return xstrdup_or_null(s ? s : def);
 }
 
 int deploy_env_open(struct config *cfg, const char *name, int connect,
@@ -175,10 +174,8 @@ int deploy_env_open(struct config *cfg, const char *name, int connect,
 		strbuf_release(&names);
 		return rc;
 	}
-	env = calloc(1, sizeof(*env));
-	if (!env)
-		return errbuf_set(e, BL_EFAIL, "deploy: out of memory");
-	env->name = strdup(name);
+	env = xcalloc(1, sizeof(*env));
+	env->name = xstrdup(name);
 	env->cfg = cfg;
 	env->raw_node = json_deep_copy(raw);
 	env->envvars = json_object();
@@ -320,11 +317,7 @@ int deploy_env_open(struct config *cfg, const char *name, int connect,
 	v = json_object_get(env->node, "health");
 	env->nhealth = json_array_size(v);
 	if (env->nhealth) {
-		env->health = calloc(env->nhealth, sizeof(*env->health));
-		if (!env->health) {
-			rc = errbuf_set(e, BL_EFAIL, "deploy: out of memory");
-			goto out;
-		}
+		env->health = xcalloc(env->nhealth, sizeof(*env->health));
 		for (size_t i = 0; i < env->nhealth; i++) {
 			struct strbuf where = STRBUF_INIT;
 

@@ -14,6 +14,7 @@
 #include "interrupt.h"
 #include "log.h"
 #include "proc.h"
+#include "xalloc.h"
 
 /* ---- preflight ---- */
 
@@ -247,7 +248,7 @@ int deploy_local_migrations(struct deploy_env *env, const char *explicit_dir, ch
 	if (explicit_dir) {
 		if (stat(explicit_dir, &st) || !S_ISDIR(st.st_mode))
 			return errbuf_set(e, BL_EUSAGE, "--migrations %s: not a directory", explicit_dir);
-		*dir = strdup(explicit_dir);
+		*dir = xstrdup(explicit_dir);
 		return 0;
 	}
 	if (!conf)

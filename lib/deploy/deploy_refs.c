@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "deploy_env.h"
+#include "xalloc.h"
 
 static const struct {
 	const char *pattern, *env, *tag;
@@ -39,9 +40,9 @@ static int is_version(const char *r)
 
 static char *ref_tag(const char *ref)
 {
-	char *t = strdup(ref);
+	char *t = xstrdup(ref);
 
-	for (char *p = t; p && *p; p++)
+	for (char *p = t; *p; p++)
 		if (*p == '/')
 			*p = '-';
 	return t;
@@ -65,10 +66,7 @@ static int finish(const char *ref, const char *env, const char *tag, char **eout
 
 	if (!tag)
 		tag = builtin_tag(ref);
-	t = tag ? strdup(tag) : ref_tag(ref);
-
-	if (!t)
-		return errbuf_set(e, BL_EFAIL, "out of memory");
+	t = tag ? xstrdup(tag) : ref_tag(ref);
 	if (!deploy_tag_valid(t)) {
 		int rc = errbuf_set(e, BL_EUSAGE,
 				    "ref %s maps to tag \"%s\", which is not a valid image tag", ref, t);
@@ -76,7 +74,7 @@ static int finish(const char *ref, const char *env, const char *tag, char **eout
 		free(t);
 		return rc;
 	}
-	*eout = strdup(env);
+	*eout = xstrdup(env);
 	*tout = t;
 	return 0;
 }

@@ -14,6 +14,7 @@
 #include "interrupt.h"
 #include "log.h"
 #include "proc.h"
+#include "xalloc.h"
 
 /* ---- rollback ---- */
 
@@ -277,17 +278,15 @@ int deploy_rollback(struct deploy_env *env, const struct deploy_opts *o,
 			goto unlock;
 		cur = json_string_value(json_object_get(r.state, "release"));
 		if (!o->release || (cur && !strcmp(o->release, cur))) {
-			cur_s = cur ? strdup(cur) : NULL;
+			cur_s = xstrdup_or_null(cur);
 			r.release = cur_s;
 			goto unlock;
 		}
 		res = DEPLOY_ABORTED;
 	}
-	cur_s = json_is_string(json_object_get(r.state, "release")) ?
-		strdup(json_string_value(json_object_get(r.state, "release"))) : NULL;
-	to_s = o->release ? strdup(o->release) :
-	       json_is_string(json_object_get(r.state, "previous_release")) ?
-	       strdup(json_string_value(json_object_get(r.state, "previous_release"))) : NULL;
+	cur_s = xstrdup_or_null(json_string_value(json_object_get(r.state, "release")));
+	to_s = xstrdup_or_null(o->release ? o->release :
+			       json_string_value(json_object_get(r.state, "previous_release")));
 	/* copies: the state object is rewritten below */
 	cur = cur_s;
 	to = to_s;
@@ -328,13 +327,13 @@ int deploy_rollback(struct deploy_env *env, const struct deploy_opts *o,
 	if (r.have_prev_bundle)
 		r.history_bundle = deploy_bundle_ref(&r.prev_bundle);
 	r.release = to;
-	r.prev_release = strdup(cur);
+	r.prev_release = xstrdup(cur);
 	cur_images = json_object_get(r.state, "images");
 	r.prev_images = json_incref(cur_images);
 	if (json_is_string(json_object_get(r.state, "previous_release")) &&
 	    !strcmp(json_string_value(json_object_get(r.state, "previous_release")), to) &&
 	    json_is_string(json_object_get(r.state, "backup_id")))
-		r.backup_id = strdup(json_string_value(json_object_get(r.state, "backup_id")));
+		r.backup_id = xstrdup(json_string_value(json_object_get(r.state, "backup_id")));
 	if (json_is_integer(json_object_get(r.state, "schema_version"))) {
 		r.schema_before = json_integer_value(json_object_get(r.state, "schema_version"));
 		r.schema_known = schema_known;

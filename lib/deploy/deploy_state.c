@@ -7,6 +7,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "xalloc.h"
+
 /* Both files are small; the cap keeps a corrupted or hostile file from
  * eating memory. */
 #define STATE_MAX (1024 * 1024)
@@ -101,13 +103,8 @@ int deploy_state_write(struct deploy_env *env, json_t *state, struct errbuf *e)
 	}
 	{
 		size_t n = strlen(text);
-		char *t2 = realloc(text, n + 2);
 
-		if (!t2) {
-			rc = errbuf_set(e, BL_EFAIL, "deploy: out of memory");
-			goto out;
-		}
-		text = t2;
+		text = xrealloc(text, n + 2);
 		text[n] = '\n';
 		text[n + 1] = '\0';
 	}

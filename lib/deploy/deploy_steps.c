@@ -14,6 +14,7 @@
 #include "interrupt.h"
 #include "log.h"
 #include "proc.h"
+#include "xalloc.h"
 
 /* ---- deploy ---- */
 
@@ -55,10 +56,8 @@ int drun_complete_pending(struct run *outer, enum deploy_result *res, struct err
 {
 	json_t *pending = json_object_get(outer->state, "pending");
 	/* copies: drun_recover() rewrites the state these strings live in */
-	char *cur = json_is_string(json_object_get(outer->state, "release")) ?
-		strdup(json_string_value(json_object_get(outer->state, "release"))) : NULL;
-	char *pend_rel = json_is_string(json_object_get(pending, "release")) ?
-		strdup(json_string_value(json_object_get(pending, "release"))) : NULL;
+	char *cur = xstrdup_or_null(json_string_value(json_object_get(outer->state, "release")));
+	char *pend_rel = xstrdup_or_null(json_string_value(json_object_get(pending, "release")));
 	json_t *images = json_incref(json_object_get(outer->state, "images"));
 	struct run r;
 	struct target tg;
@@ -68,9 +67,9 @@ int drun_complete_pending(struct run *outer, enum deploy_result *res, struct err
 	drun_run_init(&r, outer->env, "recover");
 	r.state = json_incref(outer->state);
 	r.release = cur;
-	r.prev_release = pend_rel ? strdup(pend_rel) : NULL;
+	r.prev_release = xstrdup_or_null(pend_rel);
 	if (json_is_string(json_object_get(pending, "backup_id")))
-		r.backup_id = strdup(json_string_value(json_object_get(pending, "backup_id")));
+		r.backup_id = xstrdup(json_string_value(json_object_get(pending, "backup_id")));
 	log_warn("environment %s: the deploy of %s started %s by %s did not finish; rolling back to %s first",
 		 r.env->name, pend_rel ? pend_rel : "?",
 		 json_is_string(json_object_get(pending, "started_at")) ?
@@ -171,7 +170,7 @@ int deploy_run(struct deploy_env *env, const struct deploy_opts *o, enum deploy_
 		}
 	}
 	if (json_is_string(json_object_get(r.state, "release")))
-		r.prev_release = strdup(json_string_value(json_object_get(r.state, "release")));
+		r.prev_release = xstrdup(json_string_value(json_object_get(r.state, "release")));
 	r.prev_images = json_incref(json_object_get(r.state, "images"));
 	/* read (and proven) before this deploy stages anything: a redeploy of
 	 * the running release rewrites the same directory */

@@ -14,6 +14,7 @@
 #include "interrupt.h"
 #include "log.h"
 #include "proc.h"
+#include "xalloc.h"
 
 /* ---- migrate on the target ---- */
 
@@ -259,7 +260,7 @@ int drun_snapshot(struct run *r, struct errbuf *e)
 					"%s run: no backup_id in its --json result: the snapshot cannot be trusted",
 					argv.v[0]);
 		else
-			r->backup_id = strdup(json_string_value(json_object_get(res, "backup_id")));
+			r->backup_id = xstrdup(json_string_value(json_object_get(res, "backup_id")));
 	}
 	if (!rc)
 		log_info("snapshot: backup %s", r->backup_id);
@@ -308,9 +309,7 @@ int drun_upload_migrations(struct run *r, struct errbuf *e)
 	if ((rc = transport_put_tree(r->env->t, r->local_migrations, tmp.buf, e)))
 		goto out;
 	free(rm.v[3]);
-	rm.v[3] = strdup(r->remote_dir.buf);
-	if (!rm.v[3])
-		abort();
+	rm.v[3] = xstrdup(r->remote_dir.buf);
 	if ((rc = drun_target_run(r->env, &rm, NULL, NULL, NULL, 60000, e)))
 		goto out;
 	rc = transport_rename(r->env->t, tmp.buf, r->remote_dir.buf, e);
@@ -393,12 +392,11 @@ static int inspect_image(struct run *r, const char *image, json_t *svc, struct e
 		if (!at)
 			continue;
 		{
-			char *repo = strndup(d, (size_t)(at - d));
+			struct strbuf repo = STRBUF_INIT;
 
-			if (!repo)
-				abort();
-			repo_of(repo, &have);
-			free(repo);
+			strbuf_add(&repo, d, (size_t)(at - d));
+			repo_of(repo.buf, &have);
+			strbuf_release(&repo);
 		}
 		if (!strcmp(have.buf, want.buf)) {
 			struct strbuf ref = STRBUF_INIT;

@@ -8,13 +8,14 @@
 #include "log.h"
 #include "proc.h"
 #include "strbuf.h"
+#include "xalloc.h"
 
 static int run_one(const struct config *cfg, const char *hook, const char *phase,
 		   const char *const *env, long timeout_ms, struct errbuf *e)
 {
 	struct strbuf path = STRBUF_INIT, phase_var = STRBUF_INIT;
 	struct child c = CHILD_INIT;
-	const char **full = NULL;
+	const char **full;
 	const char *argv[2];
 	size_t n = 0;
 	int rc;
@@ -23,11 +24,7 @@ static int run_one(const struct config *cfg, const char *hook, const char *phase
 	strbuf_addf(&phase_var, "BALLAST_PHASE=%s", phase);
 	for (const char *const *v = env; v && *v; v++)
 		n++;
-	full = calloc(n + 2, sizeof(*full));
-	if (!full) {
-		rc = errbuf_set(e, BL_EFAIL, "hooks: out of memory");
-		goto out;
-	}
+	full = xcalloc(n + 2, sizeof(*full));
 	for (size_t i = 0; i < n; i++)
 		full[i] = env[i];
 	full[n] = phase_var.buf;
@@ -49,7 +46,6 @@ static int run_one(const struct config *cfg, const char *hook, const char *phase
 	if (rc)
 		errbuf_prefix(e, "hook %s (%s): ", phase, path.buf);
 	proc_release(&c);
-out:
 	free(full);
 	strbuf_release(&path);
 	strbuf_release(&phase_var);

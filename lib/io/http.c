@@ -10,11 +10,7 @@
 #include "config.h"
 #include "proc.h"
 #include "interrupt.h"
-
-static char *dup_str(json_t *v)
-{
-	return json_is_string(v) ? strdup(json_string_value(v)) : NULL;
-}
+#include "xalloc.h"
 
 static int parse_dur(json_t *obj, const char *key, long long def, long long *out,
 		     const char *where, struct errbuf *e)
@@ -50,9 +46,9 @@ int http_check_parse(json_t *obj, const char *where, struct http_check *out, str
 	if (out->interval_ms <= 0)
 		out->interval_ms = 100;
 	out->status = (long)st;
-	out->url = dup_str(json_object_get(obj, "url"));
-	out->body = dup_str(json_object_get(obj, "body"));
-	out->ca_file = dup_str(json_object_get(obj, "ca_file"));
+	out->url = xstrdup_or_null(json_string_value(json_object_get(obj, "url")));
+	out->body = xstrdup_or_null(json_string_value(json_object_get(obj, "body")));
+	out->ca_file = xstrdup_or_null(json_string_value(json_object_get(obj, "ca_file")));
 	out->insecure = json_is_true(json_object_get(obj, "insecure"));
 	return 0;
 }
@@ -169,9 +165,7 @@ int http_wait(const struct http_check *checks, size_t n, http_extra_fn extra, vo
 
 	if (curl_ready())
 		return errbuf_set(e, BL_EFAIL, "http: cannot initialise libcurl");
-	ws = calloc(n ? n : 1, sizeof(*ws));
-	if (!ws)
-		return errbuf_set(e, BL_EFAIL, "http: out of memory");
+	ws = xcalloc(n, sizeof(*ws));
 	for (size_t i = 0; i < n; i++) {
 		ws[i].h = curl_easy_init();
 		ws[i].ok_since = -1;

@@ -424,20 +424,17 @@ int s3_client_new(const struct s3_opts *o, struct s3_client **out, struct errbuf
 		return errbuf_set(e, BL_EUSAGE, "repository.bucket: missing");
 	if (!o->access_key || !*o->access_key || !o->secret_key || !*o->secret_key)
 		return errbuf_set(e, BL_EUSAGE, "s3 bucket %s: no credentials", o->bucket);
-	c = calloc(1, sizeof(*c));
-	if (!c)
-		return errbuf_set(e, BL_EFAIL, "s3: out of memory");
+	c = xcalloc(1, sizeof(*c));
 	c->o = *o;
-	c->region = strdup(o->region && *o->region ? o->region : "us-east-1");
-	c->bucket = strdup(o->bucket);
-	c->access_key = strdup(o->access_key);
-	c->secret_key = strdup(o->secret_key);
+	c->region = xstrdup(o->region && *o->region ? o->region : "us-east-1");
+	c->bucket = xstrdup(o->bucket);
+	c->access_key = xstrdup(o->access_key);
+	c->secret_key = xstrdup(o->secret_key);
 	c->session_token = dup_setting(o->session_token);
 	c->ca_file = dup_setting(o->ca_file);
 	if (o->endpoint && *o->endpoint) {
-		c->endpoint = strdup(o->endpoint);
-		while (c->endpoint && *c->endpoint &&
-		       c->endpoint[strlen(c->endpoint) - 1] == '/')
+		c->endpoint = xstrdup(o->endpoint);
+		while (*c->endpoint && c->endpoint[strlen(c->endpoint) - 1] == '/')
 			c->endpoint[strlen(c->endpoint) - 1] = 0;
 	} else {
 		strbuf_addf(&url, "https://s3.%s.amazonaws.com", c->region);
@@ -961,14 +958,13 @@ int s3_upload_begin(struct s3_client *c, const char *key, struct s3_upload **out
 	req_release(&r);
 	if (rc)
 		goto out;
-	u = calloc(1, sizeof(*u));
-	if (!u || !(u->curl = curl_easy_init()) || !(u->key = strdup(key))) {
-		if (u && u->curl)
-			curl_easy_cleanup(u->curl);
+	u = xcalloc(1, sizeof(*u));
+	if (!(u->curl = curl_easy_init())) {
 		free(u);
 		rc = errbuf_set(e, BL_EFAIL, "s3: out of memory");
 		goto out;
 	}
+	u->key = xstrdup(key);
 	u->c = c;
 	u->upload_id = strbuf_detach(&id, NULL);
 	*out = u;
@@ -1010,17 +1006,9 @@ int s3_upload_part(struct s3_upload *u, int part_no, const void *buf, size_t len
 	}
 	if (u->nparts == u->alloc) {
 		int na = u->alloc ? u->alloc * 2 : 64;
-		char **ne = realloc(u->etags, (size_t)na * sizeof(*ne));
-		long long *ns;
 
-		if (ne)
-			u->etags = ne;
-		ns = ne ? realloc(u->sizes, (size_t)na * sizeof(*ns)) : NULL;
-		if (!ns) {
-			rc = errbuf_set(e, BL_EFAIL, "s3: out of memory");
-			goto out;
-		}
-		u->sizes = ns;
+		u->etags = xrealloc(u->etags, (size_t)na * sizeof(*u->etags));
+		u->sizes = xrealloc(u->sizes, (size_t)na * sizeof(*u->sizes));
 		u->alloc = na;
 	}
 	u->sizes[u->nparts] = (long long)len;
@@ -1094,12 +1082,12 @@ static int multipart_etag(const struct s3_upload *u, struct strbuf *out)
 static int parts_match(struct s3_upload *u, const char *etag)
 {
 	enum { BUF = 1 << 20 };
-	unsigned char *buf = malloc(BUF), want[16], got[EVP_MAX_MD_SIZE];
+	unsigned char *buf = xmalloc(BUF), want[16], got[EVP_MAX_MD_SIZE];
 	EVP_MD_CTX *md = EVP_MD_CTX_new();
 	struct errbuf ignore = ERRBUF_INIT;
 	long long off = 0;
 	unsigned int glen;
-	int ok = buf && md;
+	int ok = md != NULL;
 
 	for (int i = 0; ok && i < u->nparts; i++) {
 		long long left = u->sizes[i];

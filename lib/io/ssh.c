@@ -23,6 +23,8 @@
 #include <libssh2_sftp.h>
 #include <openssl/evp.h>
 
+#include "xalloc.h"
+
 #define SSH_DEFAULT_TIMEOUT_MS 30000L
 
 struct ssh_session {
@@ -442,9 +444,7 @@ int ssh_connect(const struct ssh_opts *o, struct ssh_session **out, struct errbu
 		pw = getpwuid(getuid());
 		user = pw ? pw->pw_name : "root";
 	}
-	s = calloc(1, sizeof(*s));
-	if (!s)
-		return errbuf_set(e, BL_EFAIL, "ssh: out of memory");
+	s = xcalloc(1, sizeof(*s));
 	s->sock = -1;
 	s->timeout_ms = o->timeout_ms > 0 ? o->timeout_ms : SSH_DEFAULT_TIMEOUT_MS;
 	snprintf(s->desc, sizeof(s->desc), "%s@%s:%d", user, o->host, port);
@@ -552,10 +552,8 @@ static int exec_pump(struct ssh_session *s, LIBSSH2_CHANNEL *ch, const char *com
 	const char *in = stdin_data;
 	size_t sent = 0;
 	int eof_sent = 0, rc;
-	char *buf = malloc(PROC_CHUNK);
+	char *buf = xmalloc(PROC_CHUNK);
 
-	if (!buf)
-		return errbuf_set(e, BL_EFAIL, "ssh: out of memory");
 	while ((rc = libssh2_channel_exec(ch, command)) == LIBSSH2_ERROR_EAGAIN)
 		if (wait_socket(s, deadline))
 			break;
@@ -697,11 +695,8 @@ static int sftp_open(struct ssh_session *s, const char *path, unsigned long flag
 	rc = sftp_ready(s, e);
 	if (rc)
 		return rc;
-	f = calloc(1, sizeof(*f));
-	if (!f || !(f->path = strdup(path))) {
-		free(f);
-		return errbuf_set(e, BL_EFAIL, "sftp: out of memory");
-	}
+	f = xcalloc(1, sizeof(*f));
+	f->path = xstrdup(path);
 	f->s = s;
 	f->writing = writing;
 	f->h = libssh2_sftp_open_ex(s->sftp, path, (unsigned)strlen(path), flags, mode,

@@ -36,15 +36,13 @@ static void tmp_name(struct transport *t, const char *path, struct strbuf *out)
 int transport_open(json_t *spec, const struct config *cfg, struct transport **out,
 		   struct errbuf *e)
 {
-	struct transport *t = calloc(1, sizeof(*t));
+	struct transport *t = xcalloc(1, sizeof(*t));
 	struct strbuf sb = STRBUF_INIT;
 	const char *type = json_string_value(json_object_get(spec, "type"));
 	long long port = 22;
 	int rc = 0;
 
 	*out = NULL;
-	if (!t)
-		return errbuf_set(e, BL_EFAIL, "transport: out of memory");
 	if (!spec || !type || !strcmp(type, "local")) {
 		t->local = 1;
 		snprintf(t->describe, sizeof(t->describe), "local");
@@ -70,11 +68,11 @@ int transport_open(json_t *spec, const struct config *cfg, struct transport **ou
 	t->user = xstrdup_or_null(json_string_value(json_object_get(spec, "user")));
 	if (json_is_string(json_object_get(spec, "key"))) {
 		config_path(cfg, json_string_value(json_object_get(spec, "key")), &sb);
-		t->key = strdup(sb.buf);
+		t->key = xstrdup(sb.buf);
 	}
 	if (json_is_string(json_object_get(spec, "known_hosts"))) {
 		config_path(cfg, json_string_value(json_object_get(spec, "known_hosts")), &sb);
-		t->known_hosts = strdup(sb.buf);
+		t->known_hosts = xstrdup(sb.buf);
 	}
 	if (json_is_string(json_object_get(spec, "passphrase_env"))) {
 		const char *name = json_string_value(json_object_get(spec, "passphrase_env"));
@@ -85,7 +83,7 @@ int transport_open(json_t *spec, const struct config *cfg, struct transport **ou
 					"transport.passphrase_env: variable %s is not set", name);
 			goto out;
 		}
-		t->passphrase = strdup(v);
+		t->passphrase = xstrdup(v);
 	}
 	t->opts.host = t->host;
 	t->opts.port = (int)port;
@@ -527,11 +525,7 @@ int transport_put_file(struct transport *t, const char *local_path, const char *
 	fd = open(local_path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return errbuf_errno(e, BL_EFAIL, errno, "cannot open %s", local_path);
-	buf = malloc(65536);
-	if (!buf) {
-		close(fd);
-		return errbuf_set(e, BL_EFAIL, "transport: out of memory");
-	}
+	buf = xmalloc(65536);
 	tmp_name(t, path, &tmp);
 	rc = wt_open(t, &w, tmp.buf, mode, e);
 	if (rc)

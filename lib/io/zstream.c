@@ -7,16 +7,16 @@
 #include <unistd.h>
 #include <zstd.h>
 
+#include "xalloc.h"
+
 struct zhash {
 	EVP_MD_CTX *md;
 };
 
 struct zhash *zhash_new(void)
 {
-	struct zhash *h = calloc(1, sizeof(*h));
+	struct zhash *h = xcalloc(1, sizeof(*h));
 
-	if (!h)
-		abort();
 	h->md = EVP_MD_CTX_new();
 	if (!h->md || !EVP_DigestInit_ex(h->md, EVP_sha256(), NULL))
 		abort(); /* OpenSSL without SHA-256 is not a state ballast can run in */
@@ -118,17 +118,15 @@ int zstream_compress_new(int level, int threads, zstream_sink_fn sink, void *ctx
 	if (level < ZSTD_minCLevel() || level > ZSTD_maxCLevel() || level == 0)
 		return errbuf_set(e, BL_EUSAGE, "compression.level: expected %d..%d, got %d", 1,
 				  ZSTD_maxCLevel(), level);
-	z = calloc(1, sizeof(*z));
-	if (!z)
-		return errbuf_set(e, BL_EFAIL, "zstd: out of memory");
+	z = xcalloc(1, sizeof(*z));
 	z->compress = 1;
 	z->sink = sink;
 	z->ctx = ctx;
 	z->cctx = ZSTD_createCCtx();
 	z->ocap = ZSTD_CStreamOutSize();
-	z->obuf = malloc(z->ocap);
+	z->obuf = xmalloc(z->ocap);
 	z->hash = zhash_new();
-	if (!z->cctx || !z->obuf) {
+	if (!z->cctx) {
 		zstream_free(z);
 		return errbuf_set(e, BL_EFAIL, "zstd: out of memory");
 	}
@@ -154,16 +152,14 @@ int zstream_decompress_new(zstream_sink_fn sink, void *ctx, struct zstream **out
 	struct zstream *z;
 
 	*out = NULL;
-	z = calloc(1, sizeof(*z));
-	if (!z)
-		return errbuf_set(e, BL_EFAIL, "zstd: out of memory");
+	z = xcalloc(1, sizeof(*z));
 	z->sink = sink;
 	z->ctx = ctx;
 	z->dctx = ZSTD_createDCtx();
 	z->ocap = ZSTD_DStreamOutSize();
-	z->obuf = malloc(z->ocap);
+	z->obuf = xmalloc(z->ocap);
 	z->hash = zhash_new();
-	if (!z->dctx || !z->obuf) {
+	if (!z->dctx) {
 		zstream_free(z);
 		return errbuf_set(e, BL_EFAIL, "zstd: out of memory");
 	}

@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "xalloc.h"
+
 /* Layout as pg_dump writes it (pg_backup_archiver.c WriteHead/WriteToc,
  * pg_backup_custom.c): an int is a sign byte then intSize bytes, least
  * significant first; a string is an int length (-1 = NULL) then its bytes;
@@ -88,21 +90,6 @@ struct dumpcount {
 	struct dumpcount_table *out;
 };
 
-static void *xrealloc(void *p, size_t n)
-{
-	p = realloc(p, n ? n : 1);
-	if (!p)
-		abort();
-	return p;
-}
-
-static char *xstrdup(const char *s)
-{
-	size_t n = strlen(s) + 1;
-
-	return memcpy(xrealloc(NULL, n), s, n);
-}
-
 /* Names come from the archive: a control byte in one must not break the
  * message's single line. */
 static void one_line(char *s)
@@ -133,9 +120,8 @@ static int fail(struct dumpcount *dc, const char *fmt, ...)
 
 struct dumpcount *dumpcount_new(void)
 {
-	struct dumpcount *dc = xrealloc(NULL, sizeof(*dc));
+	struct dumpcount *dc = xcalloc(1, sizeof(*dc));
 
-	memset(dc, 0, sizeof(*dc));
 	dc->step = ST_MAGIC;
 	dc->mode = M_FIXED;
 	dc->need = 5;
@@ -586,7 +572,7 @@ static int finish(struct dumpcount *dc, const struct dumpcount_table **tables, s
 				  "%lld)", where(dc), dc->pos);
 	}
 	free(dc->out);
-	dc->out = xrealloc(NULL, dc->ntabs * sizeof(*dc->out));
+	dc->out = xmalloc(dc->ntabs * sizeof(*dc->out));
 	for (size_t i = 0; i < dc->ntabs; i++) {
 		dc->out[i].schema = dc->tabs[i].schema;
 		dc->out[i].name = dc->tabs[i].name;

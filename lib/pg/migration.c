@@ -173,11 +173,8 @@ static struct migration *slot_for(struct migration_set *set, uint64_t version)
 			return &set->items[i];
 	if (set->n == set->alloc) {
 		size_t na = set->alloc ? set->alloc * 2 : 64;
-		struct migration *ni = realloc(set->items, na * sizeof(*ni));
 
-		if (!ni)
-			abort();
-		set->items = ni;
+		set->items = xrealloc(set->items, na * sizeof(*set->items));
 		set->alloc = na;
 	}
 	memset(&set->items[set->n], 0, sizeof(set->items[0]));
@@ -547,9 +544,7 @@ static void push_stmt(struct migration_stmt **v, size_t *nv, size_t *av, ptrdiff
 {
 	if (*nv == *av) {
 		*av = *av ? *av * 2 : 16;
-		*v = realloc(*v, *av * sizeof(**v));
-		if (!*v)
-			abort();
+		*v = xrealloc(*v, *av * sizeof(**v));
 	}
 	(*v)[*nv].start = (size_t)start;
 	(*v)[*nv].len = len;

@@ -45,14 +45,12 @@ static int32_t lock_key_for(const char *qtable)
 
 int migrator_open(const struct migrator_opts *opts, struct migrator **out, struct errbuf *e)
 {
-	struct migrator *m = calloc(1, sizeof(*m));
+	struct migrator *m = xcalloc(1, sizeof(*m));
 	struct strbuf sb = STRBUF_INIT, q = STRBUF_INIT;
 	char host[256] = "localhost";
 	const char *user = getenv("USER");
 	int rc;
 
-	if (!m)
-		abort();
 	m->opts = *opts;
 	if (!m->opts.schema || !*m->opts.schema)
 		m->opts.schema = "public";
@@ -283,9 +281,7 @@ static int load(struct migrator *m, struct migrator_state *st, const char *order
 		return rc;
 	}
 	st->n = (size_t)PQntuples(r);
-	st->rows = calloc(st->n ? st->n : 1, sizeof(*st->rows));
-	if (!st->rows)
-		abort();
+	st->rows = xcalloc(st->n, sizeof(*st->rows));
 	for (size_t i = 0; i < st->n; i++) {
 		struct migrator_row *row = &st->rows[i];
 		int k = (int)i;
@@ -885,9 +881,7 @@ int migrator_detect_foreign(struct migrator *m, struct migrator_foreign **out, s
 	rc = pg_exec(m->conn, find, &r, e);
 	if (rc)
 		goto out;
-	v = calloc((size_t)PQntuples(r) + 1, sizeof(*v));
-	if (!v)
-		abort();
+	v = xcalloc((size_t)PQntuples(r) + 1, sizeof(*v));
 	for (int i = 0; i < PQntuples(r); i++) {
 		struct migrator_foreign *f = &v[nv];
 		const char *t = PQgetvalue(r, i, 0), *rel = PQgetvalue(r, i, 1);
@@ -981,9 +975,7 @@ int migrator_drift(const struct migration_set *files, const struct migrator_stat
 		if (rc)
 			goto out;
 		if (strcmp(sum, r->checksum)) {
-			v = realloc(v, (nv + 1) * sizeof(*v));
-			if (!v)
-				abort();
+			v = xrealloc(v, (nv + 1) * sizeof(*v));
 			v[nv++] = r->version;
 		}
 	}
@@ -1000,9 +992,7 @@ static void add_step(struct migrator_plan *p, size_t *alloc, const struct migrat
 {
 	if (p->n == *alloc) {
 		*alloc = *alloc ? *alloc * 2 : 16;
-		p->steps = realloc(p->steps, *alloc * sizeof(*p->steps));
-		if (!p->steps)
-			abort();
+		p->steps = xrealloc(p->steps, *alloc * sizeof(*p->steps));
 	}
 	p->steps[p->n++] = *s;
 }
@@ -1084,10 +1074,8 @@ int migrator_plan_to(const struct migration_set *files, const struct migrator_st
 			s.row = r;
 			add_step(p, &alloc, &s);
 			if (!s.reversible) {
-				p->irreversible = realloc(p->irreversible,
-							  (p->n_irreversible + 1) * sizeof(uint64_t));
-				if (!p->irreversible)
-					abort();
+				p->irreversible = xrealloc(p->irreversible,
+							   (p->n_irreversible + 1) * sizeof(uint64_t));
 				p->irreversible[p->n_irreversible++] = r->version;
 			}
 		}

@@ -19,6 +19,7 @@
 
 #include "config.h"
 #include "fsutil.h"
+#include "xalloc.h"
 
 struct local_state {
 	char *root;
@@ -81,14 +82,10 @@ static int local_writer_open(struct repo *r, const char *key, long long size_hin
 	rc = make_parents(r, path.buf, e);
 	if (rc)
 		goto out;
-	w = calloc(1, sizeof(*w));
-	if (!w) {
-		rc = errbuf_set(e, BL_EFAIL, "repo: out of memory");
-		goto out;
-	}
+	w = xcalloc(1, sizeof(*w));
 	w->ops = &local_ops;
 	w->r = r;
-	w->final = strdup(path.buf);
+	w->final = xstrdup(path.buf);
 	strbuf_addstr(&path, ".tmp-XXXXXX");
 	w->tmp = strbuf_detach(&path, NULL);
 	w->fd = mkostemp(w->tmp, O_CLOEXEC);
@@ -182,16 +179,11 @@ static int local_reader_open(struct repo *r, const char *key, struct repo_reader
 				  key);
 		goto out;
 	}
-	rd = calloc(1, sizeof(*rd));
-	if (!rd) {
-		close(fd);
-		rc = errbuf_set(e, BL_EFAIL, "repo: out of memory");
-		goto out;
-	}
+	rd = xcalloc(1, sizeof(*rd));
 	rd->ops = &local_ops;
 	rd->r = r;
 	rd->fd = fd;
-	rd->key = strdup(key);
+	rd->key = xstrdup(key);
 	*out = rd;
 out:
 	strbuf_release(&path);
@@ -374,8 +366,8 @@ int repo_local_open(json_t *spec, const char *cfgdir, struct repo **out, struct 
 {
 	const char *p = json_string_value(json_object_get(spec, "path"));
 	struct strbuf root = STRBUF_INIT;
-	struct local_state *s = NULL;
-	struct repo *r = NULL;
+	struct local_state *s;
+	struct repo *r;
 	struct stat st;
 	int rc = 0;
 
@@ -398,22 +390,14 @@ int repo_local_open(json_t *spec, const char *cfgdir, struct repo **out, struct 
 		rc = errbuf_set(e, BL_EUSAGE, "repository.path: %s is not a directory", root.buf);
 		goto out;
 	}
-	r = calloc(1, sizeof(*r));
-	s = calloc(1, sizeof(*s));
-	if (!r || !s) {
-		rc = errbuf_set(e, BL_EFAIL, "repo: out of memory");
-		goto out;
-	}
+	r = xcalloc(1, sizeof(*r));
+	s = xcalloc(1, sizeof(*s));
 	r->ops = &local_ops;
 	r->state = s;
 	s->root = strbuf_detach(&root, NULL);
 	snprintf(r->describe, sizeof(r->describe), "%s", s->root);
 	*out = r;
-	r = NULL;
-	s = NULL;
 out:
-	free(r);
-	free(s);
 	strbuf_release(&root);
 	return rc;
 }

@@ -23,6 +23,7 @@
 #include "config.h"
 #include "log.h"
 #include "s3.h"
+#include "xalloc.h"
 
 #define S3_READ_CHUNK (8 * 1024 * 1024)
 
@@ -101,6 +102,9 @@ static int join_worker(struct s3_writer *w, struct errbuf *e)
 	return 0;
 }
 
+/* Not xmalloc: a part's size comes from the size hint and part_size (up to
+ * 5 GiB), so failing to get one is an error for this backup, not a reason
+ * to abort (xalloc.h). */
 static int ensure_buf(struct s3_writer *w, int i, size_t size, struct errbuf *e)
 {
 	char *nb;
@@ -163,13 +167,11 @@ static void writer_free(struct s3_writer *w)
 static int s3w_open(struct repo *r, const char *key, long long size_hint,
 		    struct repo_writer **out, struct errbuf *e)
 {
-	struct s3_writer *w = calloc(1, sizeof(*w));
+	struct s3_writer *w = xcalloc(1, sizeof(*w));
 	struct strbuf ok = STRBUF_INIT;
 	size_t first;
 	int rc;
 
-	if (!w)
-		return errbuf_set(e, BL_EFAIL, "repo %s: out of memory", r->describe);
 	w->ops = &s3_ops;
 	w->r = r;
 	w->hint = size_hint;
@@ -199,7 +201,8 @@ static int s3w_write(struct repo_writer *wr, const void *buf, size_t len, struct
 		size_t room, n;
 
 		if (w->cap[w->cur] < part && w->len == w->cap[w->cur]) {
-			/* The small first buffer was a guess from the hint: grow it. */
+			/* The small first buffer was a guess from the hint: grow it
+			 * to a part (part-sized, so an error as in ensure_buf). */
 			char *nb = realloc(w->buf[w->cur], part);
 
 			if (!nb)
@@ -259,12 +262,10 @@ static void s3w_abort(struct repo_writer *wr)
 static int s3r_open(struct repo *r, const char *key, struct repo_reader **out,
 		    struct errbuf *e)
 {
-	struct s3_reader *rd = calloc(1, sizeof(*rd));
+	struct s3_reader *rd = xcalloc(1, sizeof(*rd));
 	struct strbuf ok = STRBUF_INIT;
 	int exists, rc;
 
-	if (!rd)
-		return errbuf_set(e, BL_EFAIL, "repo %s: out of memory", r->describe);
 	rd->ops = &s3_ops;
 	rd->r = r;
 	strbuf_init(&rd->etag, 0);
@@ -274,14 +275,13 @@ static int s3r_open(struct repo *r, const char *key, struct repo_reader **out,
 	if (!rc && !exists)
 		rc = errbuf_set(e, BL_EFAIL, "%s: %s: no such object", s3_describe(st(r)->c),
 				rd->okey);
-	if (!rc && !(rd->buf = malloc(S3_READ_CHUNK)))
-		rc = errbuf_set(e, BL_EFAIL, "repo %s: out of memory", r->describe);
 	if (rc) {
 		strbuf_release(&rd->etag);
 		free(rd->okey);
 		free(rd);
 		return rc;
 	}
+	rd->buf = xmalloc(S3_READ_CHUNK);
 	*out = (struct repo_reader *)rd;
 	return 0;
 }
@@ -492,12 +492,8 @@ int repo_s3_open(json_t *spec, const char *cfgdir, struct repo **out, struct err
 		}
 		o.timeout_ms = (long)n;
 	}
-	s = calloc(1, sizeof(*s));
-	r = calloc(1, sizeof(*r));
-	if (!s || !r) {
-		rc = errbuf_set(e, BL_EFAIL, "repository: out of memory");
-		goto out;
-	}
+	s = xcalloc(1, sizeof(*s));
+	r = xcalloc(1, sizeof(*r));
 	if ((v = json_object_get(spec, "part_size"))) {
 		if (config_json_int(v, &n) || n < S3_MIN_PART || n > S3_MAX_PART) {
 			rc = errbuf_set(e, BL_EUSAGE, "repository.part_size: expected bytes "

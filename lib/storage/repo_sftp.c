@@ -16,6 +16,7 @@
 #include "config.h"
 #include "log.h"
 #include "ssh.h"
+#include "xalloc.h"
 
 struct repo_sftp {
 	struct ssh_session *s;
@@ -87,17 +88,15 @@ static void writer_free(struct sftp_writer *w)
 static int sw_open(struct repo *r, const char *key, long long size_hint,
 		   struct repo_writer **out, struct errbuf *e)
 {
-	struct sftp_writer *w = calloc(1, sizeof(*w));
+	struct sftp_writer *w = xcalloc(1, sizeof(*w));
 	struct strbuf p = STRBUF_INIT;
 	char rnd[17] = "";
 	char *slash;
 	int rc;
 
-	if (!w)
-		return errbuf_set(e, BL_EFAIL, "repo %s: out of memory", r->describe);
 	w->ops = &sftp_ops;
 	w->r = r;
-	w->key = strdup(key);
+	w->key = xstrdup(key);
 	remote_path(r, key, &p);
 	w->path = strbuf_detach(&p, NULL);
 	random_hex(rnd, sizeof(rnd));
@@ -165,15 +164,13 @@ static void sw_abort(struct repo_writer *wr)
 static int sr_open(struct repo *r, const char *key, struct repo_reader **out,
 		   struct errbuf *e)
 {
-	struct sftp_reader *rd = calloc(1, sizeof(*rd));
+	struct sftp_reader *rd = xcalloc(1, sizeof(*rd));
 	struct strbuf p = STRBUF_INIT;
 	int rc;
 
-	if (!rd)
-		return errbuf_set(e, BL_EFAIL, "repo %s: out of memory", r->describe);
 	rd->ops = &sftp_ops;
 	rd->r = r;
-	rd->key = strdup(key);
+	rd->key = xstrdup(key);
 	remote_path(r, key, &p);
 	rc = ssh_sftp_open_read(st(r)->s, p.buf, &rd->f, e);
 	strbuf_release(&p);
@@ -453,12 +450,8 @@ int repo_sftp_open(json_t *spec, const char *cfgdir, struct repo **out, struct e
 	strbuf_addstr(&root, path);
 	while (root.len && root.buf[root.len - 1] == '/')
 		strbuf_setlen(&root, root.len - 1);
-	s = calloc(1, sizeof(*s));
-	r = calloc(1, sizeof(*r));
-	if (!s || !r) {
-		rc = errbuf_set(e, BL_EFAIL, "repository: out of memory");
-		goto out;
-	}
+	s = xcalloc(1, sizeof(*s));
+	r = xcalloc(1, sizeof(*r));
 	rc = ssh_connect(&o, &s->s, e);
 	if (rc) {
 		errbuf_prefix(e, "repository: ");
