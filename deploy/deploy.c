@@ -1,6 +1,4 @@
-#include <getopt.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "commands.h"
@@ -11,39 +9,31 @@
 
 int cmd_deploy(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e)
 {
-	static const struct option opts[] = {
-		{ "release", required_argument, NULL, 'r' },
-		{ "migrations", required_argument, NULL, 'M' },
-		{ "lock-wait", required_argument, NULL, 'w' },
-		{ "dry-run", no_argument, NULL, 'n' },
-		{ "allow-mutable", no_argument, NULL, 'A' },
-		{ NULL, 0, NULL, 0 }
-	};
 	struct deploy_opts o = { NULL, NULL, 0, 0 };
 	struct deploy_env *env = NULL;
+	struct parseopt_rest rest;
 	enum deploy_result res;
 	const char *name;
-	int c, dry = 0, rc;
-	char *end;
+	int dry = 0, rc;
+	const struct option_spec opts[] = {
+		OPT_STRING('r', "release", &o.release, "TAG", "the release to deploy (required)"),
+		OPT_STRING(0, "migrations", &o.migrations_dir, "DIR",
+			   "local migrations to upload (default: migrations_dir or migrations.dir)"),
+		OPT_SECONDS('w', "lock-wait", &o.lock_wait_ms, "SECONDS",
+			    "wait this long for another run's lock (default 0)"),
+		OPT_FLAG('n', "dry-run", &dry, "print the plan instead (as 'plan')"),
+		OPT_FLAG(0, "allow-mutable", &o.allow_mutable,
+			 "in an \"immutable\" environment, deploy `latest`, or a release\n"
+			 "whose tag now resolves to other digests than its kept bundle"),
+		OPT_END()
+	};
 
-	while ((c = getopt_long(argc, argv, "r:w:n", opts, NULL)) != -1) {
-		switch (c) {
-		case 'r': o.release = optarg; break;
-		case 'M': o.migrations_dir = optarg; break;
-		case 'w':
-			o.lock_wait_ms = strtoll(optarg, &end, 10) * 1000;
-			if (*end || o.lock_wait_ms < 0)
-				return cli_usage_error(ctx, e, "--lock-wait: expected seconds, got \"%s\"", optarg);
-			break;
-		case 'n': dry = 1; break;
-		case 'A': o.allow_mutable = 1; break;
-		default:
-			return cli_usage_error(ctx, e, "unknown option %s", argv[optind - 1]);
-		}
-	}
-	if (optind + 1 != argc)
+	rc = cli_parse(ctx, argc, argv, opts, 0, &rest, e);
+	if (rc)
+		return rc;
+	if (rest.argc != 1)
 		return cli_usage_error(ctx, e, "expected one environment");
-	name = argv[optind];
+	name = rest.argv[0];
 	if (!o.release)
 		return cli_usage_error(ctx, e, "--release TAG is required");
 	if (!deploy_tag_valid(o.release))

@@ -1,6 +1,5 @@
-#include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "commands.h"
@@ -12,33 +11,28 @@
 
 int cmd_history(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e)
 {
-	static const struct option opts[] = {
-		{ "limit", required_argument, NULL, 'n' },
-		{ NULL, 0, NULL, 0 }
-	};
 	struct deploy_env *env = NULL;
+	struct parseopt_rest rest;
 	json_t *hist = NULL, *h;
-	long limit = 20;
 	size_t i, first;
-	int c, rc;
-	char *end;
+	int limit = 20, rc;
+	/* written out: OPT_INT has no room for "a count", the words -n's
+	 * message always had */
+	const struct option_spec opts[] = {
+		{ .kind = PARSEOPT_INT, .short_name = 'n', .long_name = "limit", .value = &limit,
+		  .argh = "COUNT", .expect = "a count", .min = 0, .max = INT_MAX,
+		  .help = "show the last COUNT entries (default 20; 0 for all)" },
+		OPT_END()
+	};
 
-	while ((c = getopt_long(argc, argv, "n:", opts, NULL)) != -1) {
-		switch (c) {
-		case 'n':
-			limit = strtol(optarg, &end, 10);
-			if (*end || limit < 0)
-				return cli_usage_error(ctx, e, "-n: expected a count, got \"%s\"", optarg);
-			break;
-		default:
-			return cli_usage_error(ctx, e, "unknown option %s", argv[optind - 1]);
-		}
-	}
-	if (optind + 1 != argc)
+	rc = cli_parse(ctx, argc, argv, opts, 0, &rest, e);
+	if (rc)
+		return rc;
+	if (rest.argc != 1)
 		return cli_usage_error(ctx, e, "expected one environment");
 	if ((rc = cli_config(ctx, e)))
 		return rc;
-	if ((rc = deploy_env_open(ctx->cfg, argv[optind], 1, &env, e)))
+	if ((rc = deploy_env_open(ctx->cfg, rest.argv[0], 1, &env, e)))
 		return rc;
 	if ((rc = deploy_history_read(env, &hist, e)))
 		goto out;

@@ -3,7 +3,6 @@
  * hardening rules (lib/compose_lint.h). Exit 0 clean, 4 when a service
  * breaks a rule, 2 when the file cannot be linted.
  */
-#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -59,32 +58,25 @@ out:
 
 int cmd_lint(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e)
 {
-	static const struct option opts[] = {
-		{ "file", required_argument, NULL, 'f' },
-		{ NULL, 0, NULL, 0 }
-	};
 	struct compose_lint res = COMPOSE_LINT_INIT;
 	struct strbuf path = STRBUF_INIT, report = STRBUF_INIT;
+	struct parseopt_rest rest;
 	const char *file = NULL, *env = NULL;
-	int c, rc;
+	int rc;
+	/* expect: a missing value reads "--file needs a compose file" */
+	const struct option_spec opts[] = {
+		OPT_VALUE(PARSEOPT_STRING, 'f', "file", &file, "COMPOSE", "a compose file", 0,
+			  "lint this compose file instead of ENV's"),
+		OPT_END()
+	};
 
-	while ((c = getopt_long(argc, argv, ":f:", opts, NULL)) != -1) {
-		switch (c) {
-		case 'f':
-			file = optarg;
-			break;
-		case ':':
-			rc = cli_usage_error(ctx, e, "lint: %s needs a compose file", argv[optind - 1]);
-			goto out;
-		default:
-			rc = cli_usage_error(ctx, e, "lint: unknown option '%s'", argv[optind - 1]);
-			goto out;
-		}
-	}
-	if (optind < argc)
-		env = argv[optind++];
-	if (optind < argc) {
-		rc = cli_usage_error(ctx, e, "lint: unexpected argument '%s'", argv[optind]);
+	rc = cli_parse(ctx, argc, argv, opts, 0, &rest, e);
+	if (rc)
+		goto out;
+	if (rest.argc)
+		env = rest.argv[0];
+	if (rest.argc > 1) {
+		rc = cli_usage_error(ctx, e, "lint: unexpected argument '%s'", rest.argv[1]);
 		goto out;
 	}
 	if (!!file == !!env) {

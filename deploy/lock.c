@@ -1,9 +1,7 @@
-#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "commands.h"
-#include "config.h"
 #include "deploy_env.h"
 #include "deploy_lock.h"
 #include "deploy_state.h"
@@ -42,41 +40,35 @@ static int lock_status(struct deploy_env *env, struct errbuf *e)
 
 int cmd_lock(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e)
 {
-	static const struct option opts[] = {
-		{ "message", required_argument, NULL, 'm' },
-		{ "ttl", required_argument, NULL, 't' },
-		{ "force", no_argument, NULL, 'f' },
-		{ "lock-wait", required_argument, NULL, 'w' },
-		{ NULL, 0, NULL, 0 }
-	};
 	struct deploy_env *env = NULL;
 	struct deploy_lock lk = { "", 0 };
+	struct parseopt_rest rest;
 	const char *msg = NULL, *verb;
 	long long ttl_ms = 0;
-	int c, force = 0, rc;
+	int force = 0, rc;
+	/* No --lock-wait (the getopt table listed it and never read it):
+	 * acquire does not wait, a held lock is exit 3. */
+	const struct option_spec opts[] = {
+		OPT_STRING('m', "message", &msg, "MSG", "why the lock is taken (acquire)"),
+		OPT_VALUE(PARSEOPT_DURATION, 't', "ttl", &ttl_ms, "DURATION", "a duration like \"2h\"",
+			  0, "the operator lock expires after this (acquire; default never)"),
+		OPT_FLAG('f', "force", &force, "release a run's lock too, not only an operator's"),
+		OPT_END()
+	};
 
-	while ((c = getopt_long(argc, argv, "m:t:f", opts, NULL)) != -1) {
-		switch (c) {
-		case 'm': msg = optarg; break;
-		case 't':
-			if (config_duration_ms(optarg, &ttl_ms))
-				return cli_usage_error(ctx, e, "--ttl: expected a duration like \"2h\", got \"%s\"", optarg);
-			break;
-		case 'f': force = 1; break;
-		default:
-			return cli_usage_error(ctx, e, "unknown option %s", argv[optind - 1]);
-		}
-	}
-	if (optind + 2 != argc)
+	rc = cli_parse(ctx, argc, argv, opts, 0, &rest, e);
+	if (rc)
+		return rc;
+	if (rest.argc != 2)
 		return cli_usage_error(ctx, e, "expected an environment and status, acquire or release");
-	verb = argv[optind + 1];
+	verb = rest.argv[1];
 	if (strcmp(verb, "status") && strcmp(verb, "acquire") && strcmp(verb, "release"))
 		return cli_usage_error(ctx, e, "unknown lock action \"%s\" (status, acquire, release)", verb);
 	if (!strcmp(verb, "acquire") && (!msg || !*msg))
 		return cli_usage_error(ctx, e, "lock acquire needs -m MESSAGE saying why");
 	if ((rc = cli_config(ctx, e)))
 		return rc;
-	if ((rc = deploy_env_open(ctx->cfg, argv[optind], 1, &env, e)))
+	if ((rc = deploy_env_open(ctx->cfg, rest.argv[0], 1, &env, e)))
 		return rc;
 	if (!strcmp(verb, "status")) {
 		rc = lock_status(env, e);

@@ -1,4 +1,3 @@
-#include <getopt.h>
 #include <stdio.h>
 
 #include "commands.h"
@@ -7,25 +6,22 @@
 
 int cmd_plan(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e)
 {
-	static const struct option opts[] = {
-		{ "release", required_argument, NULL, 'r' },
-		{ "migrations", required_argument, NULL, 'M' },
-		{ NULL, 0, NULL, 0 }
-	};
 	struct deploy_opts o = { NULL, NULL, 0, 0 };
 	struct deploy_env *env = NULL;
+	struct parseopt_rest rest;
 	json_t *plan;
-	int c, rc;
+	int rc;
+	const struct option_spec opts[] = {
+		OPT_STRING('r', "release", &o.release, "TAG", "the release to plan (required)"),
+		OPT_STRING(0, "migrations", &o.migrations_dir, "DIR",
+			   "local migrations to upload (default: migrations_dir or migrations.dir)"),
+		OPT_END()
+	};
 
-	while ((c = getopt_long(argc, argv, "r:", opts, NULL)) != -1) {
-		switch (c) {
-		case 'r': o.release = optarg; break;
-		case 'M': o.migrations_dir = optarg; break;
-		default:
-			return cli_usage_error(ctx, e, "unknown option %s", argv[optind - 1]);
-		}
-	}
-	if (optind + 1 != argc)
+	rc = cli_parse(ctx, argc, argv, opts, 0, &rest, e);
+	if (rc)
+		return rc;
+	if (rest.argc != 1)
 		return cli_usage_error(ctx, e, "expected one environment");
 	if (!o.release)
 		return cli_usage_error(ctx, e, "--release TAG is required");
@@ -33,7 +29,7 @@ int cmd_plan(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e)
 		return cli_usage_error(ctx, e, "--release \"%s\": not a valid image tag", o.release);
 	if ((rc = cli_config(ctx, e)))
 		return rc;
-	if ((rc = deploy_env_open(ctx->cfg, argv[optind], 1, &env, e)))
+	if ((rc = deploy_env_open(ctx->cfg, rest.argv[0], 1, &env, e)))
 		return rc;
 	plan = json_array();
 	rc = deploy_plan(env, &o, plan, e);

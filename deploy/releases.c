@@ -39,13 +39,18 @@ static void print_release(json_t *r)
 int cmd_releases(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e)
 {
 	struct deploy_env *env = NULL;
+	struct parseopt_rest rest;
 	json_t *rels = NULL, *r;
 	size_t i;
 	int rc;
+	const struct option_spec opts[] = { OPT_END() };
 
-	if (argc != 2 || argv[1][0] == '-')
+	rc = cli_parse(ctx, argc, argv, opts, 0, &rest, e);
+	if (rc)
+		return rc;
+	if (rest.argc != 1)
 		return cli_usage_error(ctx, e, "expected one environment");
-	if ((rc = cli_config(ctx, e)) || (rc = deploy_env_open(ctx->cfg, argv[1], 1, &env, e)))
+	if ((rc = cli_config(ctx, e)) || (rc = deploy_env_open(ctx->cfg, rest.argv[0], 1, &env, e)))
 		return rc;
 	if ((rc = deploy_releases(env, &rels, e)))
 		goto out;

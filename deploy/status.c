@@ -55,11 +55,16 @@ int cmd_status(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e)
 	json_t *state = NULL, *lock = NULL, *mig = NULL, *bk = NULL, *last = NULL, *res;
 	const char *margs[] = { "status", "--json", NULL };
 	const char *bargs[] = { "list", "--json", NULL };
+	struct parseopt_rest rest;
 	int rc, running;
+	const struct option_spec opts[] = { OPT_END() };
 
-	if (argc != 2 || argv[1][0] == '-')
+	rc = cli_parse(ctx, argc, argv, opts, 0, &rest, e);
+	if (rc)
+		return rc;
+	if (rest.argc != 1)
 		return cli_usage_error(ctx, e, "expected one environment");
-	if ((rc = cli_config(ctx, e)) || (rc = deploy_env_open(ctx->cfg, argv[1], 1, &env, e)))
+	if ((rc = cli_config(ctx, e)) || (rc = deploy_env_open(ctx->cfg, rest.argv[0], 1, &env, e)))
 		return rc;
 	if ((rc = deploy_state_read(env, &state, e)) || (rc = deploy_lock_read(env, &lock, e)))
 		goto out;

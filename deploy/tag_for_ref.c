@@ -12,19 +12,26 @@ int deploy_ref_command(int argc, char **argv, struct cli_ctx *ctx, int want_env,
 {
 	struct strbuf path = STRBUF_INIT;
 	struct errbuf ignore = ERRBUF_INIT;
+	struct parseopt_rest rest;
 	char *env = NULL, *tag = NULL;
+	const char *ref;
 	int rc;
+	const struct option_spec opts[] = { OPT_END() };
 
-	if (argc != 2 || argv[1][0] == '-')
+	rc = cli_parse(ctx, argc, argv, opts, 0, &rest, e);
+	if (rc)
+		return rc;
+	if (rest.argc != 1)
 		return cli_usage_error(ctx, e, "expected one git ref");
+	ref = rest.argv[0];
 	if (ctx->config_path || config_find(NULL, &path, &ignore) == 0) {
 		if ((rc = cli_config(ctx, e)))
 			goto out;
 	}
-	if ((rc = deploy_ref_match(ctx->cfg, argv[1], &env, &tag, e)))
+	if ((rc = deploy_ref_match(ctx->cfg, ref, &env, &tag, e)))
 		goto out;
 	if (log_json()) {
-		json_t *o = json_pack("{s:s, s:s, s:s, s:s}", "event", "result", "ref", argv[1],
+		json_t *o = json_pack("{s:s, s:s, s:s, s:s}", "event", "result", "ref", ref,
 				      "env", env, "tag", tag);
 
 		log_json_result(o);

@@ -1,5 +1,4 @@
 /* baseline: adopt an existing database by recording migrations as applied. */
-#include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
 
@@ -63,34 +62,27 @@ out:
 
 int cmd_baseline(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e)
 {
-	static const struct option opts[] = {
-		SESSION_CLI_LONGOPTS,
-		SESSION_RELEASE_LONGOPT,
-		{ "dry-run", no_argument, NULL, 'n' },
-		{ NULL, 0, NULL, 0 }
-	};
 	struct session_cli cli = { NULL, NULL, NULL, 0 };
 	struct session s = SESSION_INIT;
-	json_t *res = NULL, *arr = json_array(), *found = NULL;
+	struct parseopt_rest rest;
+	json_t *res = NULL, *arr, *found = NULL;
 	uint64_t v = 0, proposed = 0;
-	int c, dry_run = 0, rc, in_tx = 0;
+	int dry_run = 0, rc, in_tx = 0;
+	const struct option_spec opts[] = {
+		SESSION_OPTS(&cli),
+		SESSION_RELEASE_OPT(&cli),
+		OPT_FLAG(0, "dry-run", &dry_run, "print what would be recorded; change nothing"),
+		OPT_END()
+	};
 
-	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		if (session_cli_opt(&cli, c, optarg))
-			continue;
-		switch (c) {
-		case 'n': dry_run = 1; break;
-		default:
-			json_decref(arr);
-			return cli_usage_error(ctx, e, "baseline: unknown option or missing value: %s", argv[optind - 1]);
-		}
-	}
-	if (optind + 1 < argc || (optind + 1 == argc &&
-				  (migration_parse_version(argv[optind], "baseline", &v, e) || !v))) {
-		json_decref(arr);
+	rc = cli_parse(ctx, argc, argv, opts, 0, &rest, e);
+	if (rc)
+		return rc;
+	if (rest.argc > 1 || (rest.argc == 1 &&
+			      (migration_parse_version(rest.argv[0], "baseline", &v, e) || !v)))
 		return cli_usage_error(ctx, e, "baseline: expected one positive VERSION (or none, "
 					       "to look for another tool's history table)");
-	}
+	arr = json_array();
 	rc = session_open(ctx, &cli, dry_run || !v ? SESSION_READ : SESSION_WRITE, &s, e);
 	if (!rc)
 		rc = migrator_refuse_dirty(&s.st, e);

@@ -1,5 +1,4 @@
 /* down: revert with the down SQL stored when each migration was applied. */
-#include <getopt.h>
 #include <inttypes.h>
 #include <stdlib.h>
 
@@ -8,49 +7,48 @@
 
 int cmd_down(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e)
 {
-	static const struct option opts[] = {
-		SESSION_CLI_LONGOPTS,
-		{ "to", required_argument, NULL, 't' },
-		{ "steps", required_argument, NULL, 's' },
-		SESSION_STRICT_LONGOPT,
-		{ "dry-run", no_argument, NULL, 'n' },
-		{ NULL, 0, NULL, 0 }
-	};
 	struct session_cli cli = { NULL, NULL, NULL, 0 };
 	struct session s = SESSION_INIT;
 	struct migrator_plan plan = { 0 };
 	uint64_t to = 0, steps = 1;
-	int c, dry_run = 0, has_to = 0, has_steps = 0, rc;
+	struct parseopt_rest rest;
+	const char *to_arg = NULL, *steps_arg = NULL;
+	int dry_run = 0, has_to = 0, has_steps = 0, used = 0, rc;
+	const struct option_spec opts[] = {
+		SESSION_OPTS(&cli),
+		OPT_STRING(0, "to", &to_arg, "V", "revert down to this version"),
+		OPT_STRING(0, "steps", &steps_arg, "N", "revert N migrations (default 1)"),
+		SESSION_STRICT_OPT(&cli),
+		OPT_FLAG(0, "dry-run", &dry_run, "print the plan; change nothing"),
+		OPT_END()
+	};
 
-	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		if (session_cli_opt(&cli, c, optarg))
-			continue;
-		switch (c) {
-		case 'n': dry_run = 1; break;
-		case 't':
-			if (migration_parse_version(optarg, "down --to", &to, e))
-				return cli_usage_error(ctx, e, "%s", e->msg);
-			has_to = 1;
-			break;
-		case 's':
-			if (session_parse_steps(optarg, "down --steps", &steps, e))
-				return cli_usage_error(ctx, e, "%s", e->msg);
-			has_steps = 1;
-			break;
-		default: return cli_usage_error(ctx, e, "down: unknown option or missing value: %s", argv[optind - 1]);
-		}
+	rc = cli_parse(ctx, argc, argv, opts, 0, &rest, e);
+	if (rc)
+		return rc;
+	/* versions and step counts are uint64_t, more than OPT_INT holds:
+	 * checked here, in migration_parse_version's words */
+	if (to_arg) {
+		if (migration_parse_version(to_arg, "down --to", &to, e))
+			return cli_usage_error(ctx, e, "%s", e->msg);
+		has_to = 1;
+	}
+	if (steps_arg) {
+		if (session_parse_steps(steps_arg, "down --steps", &steps, e))
+			return cli_usage_error(ctx, e, "%s", e->msg);
+		has_steps = 1;
 	}
 	/* golang-migrate's `down N`: N steps, not a version. */
-	if (optind + 1 == argc && !has_steps) {
-		if (session_parse_steps(argv[optind], "down N", &steps, e))
+	if (rest.argc == 1 && !has_steps) {
+		if (session_parse_steps(rest.argv[0], "down N", &steps, e))
 			return cli_usage_error(ctx, e, "down: unexpected argument %s (a number of "
 						       "steps, or --to VERSION for a version)",
-					       argv[optind]);
+					       rest.argv[0]);
 		has_steps = 1;
-		optind++;
+		used++;
 	}
-	if (optind < argc)
-		return cli_usage_error(ctx, e, "down: unexpected argument %s", argv[optind]);
+	if (used < rest.argc)
+		return cli_usage_error(ctx, e, "down: unexpected argument %s", rest.argv[used]);
 	if (has_to && has_steps)
 		return cli_usage_error(ctx, e, "down: give --to V or --steps N, not both");
 	rc = session_open(ctx, &cli, dry_run ? SESSION_READ : SESSION_WRITE, &s, e);

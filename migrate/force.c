@@ -1,5 +1,4 @@
 /* force: clear the dirty state after a no-transaction migration failed. */
-#include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
 
@@ -9,28 +8,24 @@
 
 int cmd_force(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e)
 {
-	static const struct option opts[] = {
-		SESSION_CLI_LONGOPTS,
-		{ "dry-run", no_argument, NULL, 'n' },
-		{ NULL, 0, NULL, 0 }
-	};
 	struct session_cli cli = { NULL, NULL, NULL, 0 };
 	struct session s = SESSION_INIT;
 	json_t *res = NULL;
 	uint64_t v = 0, from_dirty;
-	int c, dry_run = 0, rc;
+	struct parseopt_rest rest;
+	int dry_run = 0, rc;
+	const struct option_spec opts[] = {
+		SESSION_OPTS(&cli),
+		OPT_FLAG(0, "dry-run", &dry_run, "say what would change; change nothing"),
+		OPT_END()
+	};
 
-	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		if (session_cli_opt(&cli, c, optarg))
-			continue;
-		switch (c) {
-		case 'n': dry_run = 1; break;
-		default: return cli_usage_error(ctx, e, "force: unknown option or missing value: %s", argv[optind - 1]);
-		}
-	}
-	if (optind + 1 != argc)
+	rc = cli_parse(ctx, argc, argv, opts, 0, &rest, e);
+	if (rc)
+		return rc;
+	if (rest.argc != 1)
 		return cli_usage_error(ctx, e, "force: expected one VERSION");
-	if (migration_parse_version(argv[optind], "force", &v, e))
+	if (migration_parse_version(rest.argv[0], "force", &v, e))
 		return cli_usage_error(ctx, e, "%s", e->msg);
 	rc = session_open(ctx, &cli, dry_run ? SESSION_READ : SESSION_WRITE, &s, e);
 	if (rc)

@@ -1,5 +1,4 @@
 /* goto: reach a version, applying files or reverting with stored down SQL. */
-#include <getopt.h>
 #include <inttypes.h>
 #include <stdlib.h>
 
@@ -8,35 +7,33 @@
 
 int cmd_goto(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e)
 {
-	static const struct option opts[] = {
-		SESSION_CLI_LONGOPTS,
-		SESSION_RELEASE_LONGOPT,
-		{ "dry-run", no_argument, NULL, 'n' },
-		{ "allow-drift", no_argument, NULL, 'a' },
-		{ "allow-out-of-order", no_argument, NULL, 'o' },
-		SESSION_STRICT_LONGOPT,
-		{ NULL, 0, NULL, 0 }
-	};
 	struct session_cli cli = { NULL, NULL, NULL, 0 };
 	struct session s = SESSION_INIT;
 	struct migrator_plan plan = { 0 };
 	uint64_t to = 0;
 	unsigned flags = 0;
-	int c, dry_run = 0, allow_drift = 0, rc;
+	struct parseopt_rest rest;
+	int dry_run = 0, allow_drift = 0, ooo = 0, rc;
+	const struct option_spec opts[] = {
+		SESSION_OPTS(&cli),
+		SESSION_RELEASE_OPT(&cli),
+		OPT_FLAG(0, "dry-run", &dry_run, "print the plan; change nothing"),
+		OPT_FLAG(0, "allow-drift", &allow_drift,
+			 "go on when an applied migration's file changed (else exit 4)"),
+		OPT_FLAG(0, "allow-out-of-order", &ooo,
+			 "apply files older than the current version (else exit 2)"),
+		SESSION_STRICT_OPT(&cli),
+		OPT_END()
+	};
 
-	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		if (session_cli_opt(&cli, c, optarg))
-			continue;
-		switch (c) {
-		case 'n': dry_run = 1; break;
-		case 'a': allow_drift = 1; break;
-		case 'o': flags |= MIGRATOR_OUT_OF_ORDER; break;
-		default: return cli_usage_error(ctx, e, "goto: unknown option or missing value: %s", argv[optind - 1]);
-		}
-	}
-	if (optind + 1 != argc)
+	rc = cli_parse(ctx, argc, argv, opts, 0, &rest, e);
+	if (rc)
+		return rc;
+	if (ooo)
+		flags |= MIGRATOR_OUT_OF_ORDER;
+	if (rest.argc != 1)
 		return cli_usage_error(ctx, e, "goto: expected one VERSION");
-	if (migration_parse_version(argv[optind], "goto", &to, e))
+	if (migration_parse_version(rest.argv[0], "goto", &to, e))
 		return cli_usage_error(ctx, e, "%s", e->msg);
 	rc = session_open(ctx, &cli, dry_run ? SESSION_READ : SESSION_WRITE, &s, e);
 	if (!rc)

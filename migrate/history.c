@@ -1,5 +1,4 @@
 /* history: applied migrations in the order they were applied. */
-#include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
 
@@ -9,25 +8,22 @@
 
 int cmd_history(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e)
 {
-	static const struct option opts[] = {
-		SESSION_CLI_LONGOPTS,
-		{ NULL, 0, NULL, 0 }
-	};
 	struct session_cli cli = { NULL, NULL, NULL, 0 };
 	struct session s = SESSION_INIT;
 	struct migrator_state h = { 0 };
+	struct parseopt_rest rest;
 	json_t *res = NULL, *arr;
-	int c, rc;
+	int rc;
+	const struct option_spec opts[] = {
+		SESSION_OPTS(&cli),
+		OPT_END()
+	};
 
-	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		if (session_cli_opt(&cli, c, optarg))
-			continue;
-		switch (c) {
-		default: return cli_usage_error(ctx, e, "history: unknown option or missing value: %s", argv[optind - 1]);
-		}
-	}
-	if (optind < argc)
-		return cli_usage_error(ctx, e, "history: unexpected argument %s", argv[optind]);
+	rc = cli_parse(ctx, argc, argv, opts, 0, &rest, e);
+	if (rc)
+		return rc;
+	if (rest.argc)
+		return cli_usage_error(ctx, e, "history: unexpected argument %s", rest.argv[0]);
 	rc = session_open(ctx, &cli, SESSION_READ, &s, e);
 	if (!rc)
 		rc = migrator_load_history(s.m, &h, e);

@@ -1,7 +1,6 @@
 /* new: create an up/down pair named with a UTC timestamp version. */
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,11 +31,6 @@ static int create_file(const char *path, const char *text, struct errbuf *e)
 
 int cmd_new(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e)
 {
-	static const struct option opts[] = {
-		{ "dir", required_argument, NULL, 'd' },
-		{ "no-down", no_argument, NULL, 'N' },
-		{ NULL, 0, NULL, 0 }
-	};
 	struct strbuf dir = STRBUF_INIT, up = STRBUF_INIT, down = STRBUF_INIT, text = STRBUF_INIT;
 	struct migration_set set = MIGRATION_SET_INIT;
 	const char *dir_opt = NULL, *name;
@@ -45,18 +39,22 @@ int cmd_new(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e)
 	time_t now = time(NULL);
 	struct tm tm;
 	json_t *res = NULL;
-	int c, no_down = 0, rc, up_made = 0;
+	struct parseopt_rest rest;
+	int no_down = 0, rc, up_made = 0;
+	/* not SESSION_OPTS: new connects to no database */
+	const struct option_spec opts[] = {
+		OPT_STRING(0, "dir", &dir_opt, "DIR",
+			   "migrations directory (else migrations.dir, else ./migrations)"),
+		OPT_FLAG(0, "no-down", &no_down, "create only the up file"),
+		OPT_END()
+	};
 
-	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		switch (c) {
-		case 'd': dir_opt = optarg; break;
-		case 'N': no_down = 1; break;
-		default: return cli_usage_error(ctx, e, "new: unknown option or missing value: %s", argv[optind - 1]);
-		}
-	}
-	if (optind + 1 != argc)
+	rc = cli_parse(ctx, argc, argv, opts, 0, &rest, e);
+	if (rc)
+		return rc;
+	if (rest.argc != 1)
 		return cli_usage_error(ctx, e, "new: expected one NAME");
-	name = argv[optind];
+	name = rest.argv[0];
 	if (!migration_valid_name(name))
 		return cli_usage_error(ctx, e, "new: name \"%s\": expected letters, digits, '_' or '-' (at most 100)", name);
 	rc = session_dir(ctx, dir_opt, &dir, e);

@@ -1,5 +1,4 @@
 /* plan: what reaching a version would run, in order, changing nothing. */
-#include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,35 +9,37 @@
 
 int cmd_plan(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e)
 {
-	static const struct option opts[] = {
-		SESSION_CLI_LONGOPTS,
-		{ "to", required_argument, NULL, 't' },
-		{ "allow-out-of-order", no_argument, NULL, 'o' },
-		{ NULL, 0, NULL, 0 }
-	};
 	struct session_cli cli = { NULL, NULL, NULL, 0 };
 	struct session s = SESSION_INIT;
 	struct migrator_plan plan = { 0 };
 	json_t *res = NULL, *steps = NULL, *irr;
 	uint64_t to = 0;
 	unsigned flags = 0;
-	int c, has_to = 0, rc;
+	struct parseopt_rest rest;
+	const char *to_arg = NULL;
+	int has_to = 0, ooo = 0, rc;
+	const struct option_spec opts[] = {
+		SESSION_OPTS(&cli),
+		OPT_STRING(0, "to", &to_arg, "V", "the version to reach (default the newest file)"),
+		OPT_FLAG(0, "allow-out-of-order", &ooo,
+			 "include files older than the current version"),
+		OPT_END()
+	};
 
-	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		if (session_cli_opt(&cli, c, optarg))
-			continue;
-		switch (c) {
-		case 'o': flags |= MIGRATOR_OUT_OF_ORDER; break;
-		case 't':
-			if (migration_parse_version(optarg, "plan --to", &to, e))
-				return cli_usage_error(ctx, e, "%s", e->msg);
-			has_to = 1;
-			break;
-		default: return cli_usage_error(ctx, e, "plan: unknown option or missing value: %s", argv[optind - 1]);
-		}
+	rc = cli_parse(ctx, argc, argv, opts, 0, &rest, e);
+	if (rc)
+		return rc;
+	/* a version is a uint64_t, more than OPT_INT holds: checked here, in
+	 * migration_parse_version's words */
+	if (to_arg) {
+		if (migration_parse_version(to_arg, "plan --to", &to, e))
+			return cli_usage_error(ctx, e, "%s", e->msg);
+		has_to = 1;
 	}
-	if (optind < argc)
-		return cli_usage_error(ctx, e, "plan: unexpected argument %s", argv[optind]);
+	if (ooo)
+		flags |= MIGRATOR_OUT_OF_ORDER;
+	if (rest.argc)
+		return cli_usage_error(ctx, e, "plan: unexpected argument %s", rest.argv[0]);
 	rc = session_open(ctx, &cli, SESSION_READ, &s, e);
 	if (!rc)
 		rc = migrator_refuse_dirty(&s.st, e);

@@ -187,17 +187,6 @@ void session_close(struct session *s)
 	strbuf_release(&s->password);
 }
 
-int session_cli_opt(struct session_cli *cli, int c, const char *arg)
-{
-	switch (c) {
-	case 'd': cli->dir = arg; return 1;
-	case 'D': cli->database = arg; return 1;
-	case 'r': cli->release = arg; return 1;
-	case 'S': cli->strict_tx = 1; return 1;
-	default: return 0;
-	}
-}
-
 int session_refuse_drift(const struct session *s, int allow, struct errbuf *e)
 {
 	uint64_t *drift = NULL;

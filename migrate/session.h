@@ -1,14 +1,12 @@
 /*
  * session: what the ballast-migrate commands share, the command-line glue
- * over lib/pg/migrator: reading --dir/--database/--release, resolving the
+ * over lib/pg/migrator: the --dir/--database/--release options, resolving the
  * configuration and the database, opening the connection and the state,
  * and printing a plan's run. Everything printed by ballast-migrate is
  * printed from this folder; the library returns results.
  */
 #ifndef BALLAST_MIGRATE_SESSION_H
 #define BALLAST_MIGRATE_SESSION_H
-
-#include <getopt.h>
 
 #include "cli.h"
 #include "migrator.h"
@@ -21,16 +19,24 @@ struct session_cli {
 	int strict_tx;         /* --strict-transactions */
 };
 
-/* The long options every session command takes first in its table, and
- * the one place that reads them: session_cli_opt() fills cli from
- * getopt_long's c and optarg and returns 1 when c was --dir or --database
- * (or --release, --strict-transactions, for the commands that list
- * SESSION_RELEASE_LONGOPT, SESSION_STRICT_LONGOPT). */
-#define SESSION_CLI_LONGOPTS \
-	{ "dir", required_argument, NULL, 'd' }, { "database", required_argument, NULL, 'D' }
-#define SESSION_RELEASE_LONGOPT { "release", required_argument, NULL, 'r' }
-#define SESSION_STRICT_LONGOPT { "strict-transactions", no_argument, NULL, 'S' }
-int session_cli_opt(struct session_cli *cli, int c, const char *arg);
+/* The options every session command takes, as parseopt table entries
+ * storing into c (a struct session_cli *): SESSION_OPTS first in each
+ * table, SESSION_RELEASE_OPT and SESSION_STRICT_OPT in the commands that
+ * record a release or apply files. One definition keeps the names and
+ * help lines the same in every command. */
+#define SESSION_OPTS(c) \
+	OPT_STRING(0, "dir", &(c)->dir, "DIR", \
+		   "migrations directory (else migrations.dir, else ./migrations)"), \
+	OPT_STRING(0, "database", &(c)->database, "URL|CONNINFO", \
+		   "the database (else migrations.database, else $DATABASE_URL,\n" \
+		   "else the PG* variables)")
+#define SESSION_RELEASE_OPT(c) \
+	OPT_STRING(0, "release", &(c)->release, "TAG", \
+		   "recorded with each migration (else $BALLAST_RELEASE)")
+#define SESSION_STRICT_OPT(c) \
+	OPT_FLAG(0, "strict-transactions", &(c)->strict_tx, \
+		 "refuse files with their own BEGIN/COMMIT (else they run\n" \
+		 "statement by statement, marked dirty until they finish)")
 
 /* Everything a command works with: the files, the connection, the state. */
 struct session {

@@ -1,5 +1,4 @@
 /* status: where the database is, what is pending, what drifted. */
-#include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,28 +17,24 @@ static int has(const uint64_t *v, size_t n, uint64_t x)
 
 int cmd_status(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e)
 {
-	static const struct option opts[] = {
-		SESSION_CLI_LONGOPTS,
-		{ "exit-code", no_argument, NULL, 'x' },
-		{ NULL, 0, NULL, 0 }
-	};
 	struct session_cli cli = { NULL, NULL, NULL, 0 };
 	struct session s = SESSION_INIT;
 	uint64_t *drift = NULL;
 	size_t ndrift = 0, npending = 0, nmissing = 0;
 	json_t *res = NULL, *applied, *pending, *jdrift, *missing;
-	int c, exit_code = 0, rc;
+	struct parseopt_rest rest;
+	int exit_code = 0, rc;
+	const struct option_spec opts[] = {
+		SESSION_OPTS(&cli),
+		OPT_FLAG(0, "exit-code", &exit_code, "exit 5 when migrations are pending"),
+		OPT_END()
+	};
 
-	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		if (session_cli_opt(&cli, c, optarg))
-			continue;
-		switch (c) {
-		case 'x': exit_code = 1; break;
-		default: return cli_usage_error(ctx, e, "status: unknown option or missing value: %s", argv[optind - 1]);
-		}
-	}
-	if (optind < argc)
-		return cli_usage_error(ctx, e, "status: unexpected argument %s", argv[optind]);
+	rc = cli_parse(ctx, argc, argv, opts, 0, &rest, e);
+	if (rc)
+		return rc;
+	if (rest.argc)
+		return cli_usage_error(ctx, e, "status: unexpected argument %s", rest.argv[0]);
 	rc = session_open(ctx, &cli, SESSION_READ, &s, e);
 	if (!rc)
 		rc = migrator_drift(&s.files, &s.st, &drift, &ndrift, e);

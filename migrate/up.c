@@ -1,5 +1,4 @@
 /* up: apply pending migrations, each with its history row in one transaction. */
-#include <getopt.h>
 #include <inttypes.h>
 #include <stdlib.h>
 
@@ -9,52 +8,52 @@
 
 int cmd_up(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e)
 {
-	static const struct option opts[] = {
-		SESSION_CLI_LONGOPTS,
-		{ "to", required_argument, NULL, 't' },
-		{ "steps", required_argument, NULL, 's' },
-		SESSION_RELEASE_LONGOPT,
-		SESSION_STRICT_LONGOPT,
-		{ "dry-run", no_argument, NULL, 'n' },
-		{ "allow-drift", no_argument, NULL, 'a' },
-		{ "allow-out-of-order", no_argument, NULL, 'o' },
-		{ NULL, 0, NULL, 0 }
-	};
 	struct session_cli cli = { NULL, NULL, NULL, 0 };
 	struct session s = SESSION_INIT;
 	struct migrator_plan plan = { 0 };
 	uint64_t to = 0, steps = 0;
 	unsigned flags = 0;
-	int c, dry_run = 0, allow_drift = 0, has_to = 0, rc;
+	struct parseopt_rest rest;
+	const char *to_arg = NULL, *steps_arg = NULL;
+	int dry_run = 0, allow_drift = 0, has_to = 0, ooo = 0, used = 0, rc;
+	const struct option_spec opts[] = {
+		SESSION_OPTS(&cli),
+		OPT_STRING(0, "to", &to_arg, "V", "apply up to this version (default the newest file)"),
+		OPT_STRING(0, "steps", &steps_arg, "N",
+			   "apply at most N pending migrations (default all)"),
+		SESSION_RELEASE_OPT(&cli),
+		SESSION_STRICT_OPT(&cli),
+		OPT_FLAG(0, "dry-run", &dry_run, "print the plan; change nothing"),
+		OPT_FLAG(0, "allow-drift", &allow_drift,
+			 "apply even when an applied migration's file changed (else exit 4)"),
+		OPT_FLAG(0, "allow-out-of-order", &ooo,
+			 "apply files older than the current version (else exit 2)"),
+		OPT_END()
+	};
 
-	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		if (session_cli_opt(&cli, c, optarg))
-			continue;
-		switch (c) {
-		case 'n': dry_run = 1; break;
-		case 'a': allow_drift = 1; break;
-		case 'o': flags |= MIGRATOR_OUT_OF_ORDER; break;
-		case 't':
-			if (migration_parse_version(optarg, "up --to", &to, e))
-				return cli_usage_error(ctx, e, "%s", e->msg);
-			has_to = 1;
-			break;
-		case 's':
-			if (session_parse_steps(optarg, "up --steps", &steps, e))
-				return cli_usage_error(ctx, e, "%s", e->msg);
-			break;
-		default: return cli_usage_error(ctx, e, "up: unknown option or missing value: %s", argv[optind - 1]);
-		}
+	rc = cli_parse(ctx, argc, argv, opts, 0, &rest, e);
+	if (rc)
+		return rc;
+	/* versions and step counts are uint64_t, more than OPT_INT holds:
+	 * checked here, in migration_parse_version's words */
+	if (to_arg) {
+		if (migration_parse_version(to_arg, "up --to", &to, e))
+			return cli_usage_error(ctx, e, "%s", e->msg);
+		has_to = 1;
 	}
+	if (steps_arg && session_parse_steps(steps_arg, "up --steps", &steps, e))
+		return cli_usage_error(ctx, e, "%s", e->msg);
+	if (ooo)
+		flags |= MIGRATOR_OUT_OF_ORDER;
 	/* golang-migrate's `up N`: N steps, not a version. */
-	if (optind + 1 == argc && !steps) {
-		if (session_parse_steps(argv[optind], "up N", &steps, e))
+	if (rest.argc == 1 && !steps) {
+		if (session_parse_steps(rest.argv[0], "up N", &steps, e))
 			return cli_usage_error(ctx, e, "up: unexpected argument %s (a number of steps, "
-						       "or --to VERSION for a version)", argv[optind]);
-		optind++;
+						       "or --to VERSION for a version)", rest.argv[0]);
+		used++;
 	}
-	if (optind < argc)
-		return cli_usage_error(ctx, e, "up: unexpected argument %s", argv[optind]);
+	if (used < rest.argc)
+		return cli_usage_error(ctx, e, "up: unexpected argument %s", rest.argv[used]);
 	if (has_to && steps)
 		return cli_usage_error(ctx, e, "up: give --to V or N steps, not both");
 	rc = session_open(ctx, &cli, dry_run ? SESSION_READ : SESSION_WRITE, &s, e);

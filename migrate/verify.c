@@ -1,5 +1,4 @@
 /* verify: applied migrations against their files (checksum drift). */
-#include <getopt.h>
 #include <inttypes.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -11,10 +10,6 @@
 
 int cmd_verify(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e)
 {
-	static const struct option opts[] = {
-		SESSION_CLI_LONGOPTS,
-		{ NULL, 0, NULL, 0 }
-	};
 	struct session_cli cli = { NULL, NULL, NULL, 0 };
 	struct session s = SESSION_INIT;
 	uint64_t *drift = NULL;
@@ -22,17 +17,18 @@ int cmd_verify(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e)
 	json_t *res = NULL, *arr, *ooo;
 	const struct migration *first_ooo = NULL;
 	size_t nooo = 0;
-	int c, rc;
+	struct parseopt_rest rest;
+	int rc;
+	const struct option_spec opts[] = {
+		SESSION_OPTS(&cli),
+		OPT_END()
+	};
 
-	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		if (session_cli_opt(&cli, c, optarg))
-			continue;
-		switch (c) {
-		default: return cli_usage_error(ctx, e, "verify: unknown option or missing value: %s", argv[optind - 1]);
-		}
-	}
-	if (optind < argc)
-		return cli_usage_error(ctx, e, "verify: unexpected argument %s", argv[optind]);
+	rc = cli_parse(ctx, argc, argv, opts, 0, &rest, e);
+	if (rc)
+		return rc;
+	if (rest.argc)
+		return cli_usage_error(ctx, e, "verify: unexpected argument %s", rest.argv[0]);
 	rc = session_open(ctx, &cli, SESSION_READ, &s, e);
 	if (!rc)
 		rc = migrator_refuse_dirty(&s.st, e);
