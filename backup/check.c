@@ -3,7 +3,6 @@
  * fails, 2 when the configuration itself is unusable. */
 #include <dirent.h>
 #include <errno.h>
-#include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -216,21 +215,21 @@ out:
 
 int cmd_check(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e)
 {
-	static const struct option opts[] = { { NULL, 0, NULL, 0 } };
-	struct checks c = { json_array(), 0, ctx->json };
+	const struct option_spec opts[] = { OPT_END() };
+	struct parseopt_rest rest;
+	struct checks c = { NULL, 0, ctx->json };
 	struct errbuf ce = ERRBUF_INIT;
 	json_t *v;
 	size_t i;
-	int rc = 0, opt;
+	int rc;
 
-	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		rc = cli_usage_error(ctx, e, "unknown option %s", argv[optind - 1]);
-		goto out;
-	}
-	if (optind < argc) {
-		rc = cli_usage_error(ctx, e, "unexpected argument %s", argv[optind]);
-		goto out;
-	}
+	/* an empty table still gives "unknown option --x" */
+	rc = cli_parse(ctx, argc, argv, opts, 0, &rest, e);
+	if (rc)
+		return rc;
+	if (rest.argc)
+		return cli_usage_error(ctx, e, "unexpected argument %s", rest.argv[0]);
+	c.list = json_array();
 	rc = cli_config(ctx, e);
 	if (rc)
 		goto out;

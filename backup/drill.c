@@ -1,6 +1,5 @@
 /* ballast-backup drill: restore a backup into scratch databases, check it
  * table by table, drop them, and record the report beside the backup. */
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,15 +48,28 @@ static void summarise(json_t *rep)
 		 (long long)json_integer_value(json_object_get(rep, "backup_age_seconds")));
 }
 
+/* --check-sql [DB=]FILE, repeatable, into the specs array: DB= scopes the
+ * file to one database of the backup (a '/' before the '=' means the '='
+ * is part of the path). The files are read after the parse, by
+ * drill_load_checks. */
+static int opt_check_sql(const struct option_spec *opt, const char *name, const char *arg,
+			 struct errbuf *e)
+{
+	const char *eq = strchr(arg, '=');
+	json_t *spec = json_pack("{s:n, s:s}", "db", "file", arg);
+
+	(void)name;
+	(void)e;
+	if (eq && eq != arg && memchr(arg, '/', (size_t)(eq - arg)) == NULL) {
+		json_object_set_new(spec, "db", json_stringn(arg, (size_t)(eq - arg)));
+		json_object_set_new(spec, "file", json_string(eq + 1));
+	}
+	json_array_append_new(opt->value, spec);
+	return 0;
+}
+
 int cmd_drill(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e)
 {
-	static const struct option opts[] = {
-		{ "latest", no_argument, NULL, 'L' },
-		{ "jobs", required_argument, NULL, 'j' },
-		{ "check-sql", required_argument, NULL, 'c' },
-		{ "target", required_argument, NULL, 't' },
-		{ NULL, 0, NULL, 0 }
-	};
 	struct drill_opts o;
 	struct strbuf state = STRBUF_INIT, lockpath = STRBUF_INIT;
 	struct repo *r = NULL;
@@ -66,51 +78,30 @@ int cmd_drill(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e)
 	json_t *specs = json_array(), *report = NULL;
 	char latest[64];
 	long long t0 = time_mono_ms();
-	int rc = 0, opt, use_latest = 0, reported = 0;
+	int rc = 0, use_latest = 0, reported = 0;
+	struct parseopt_rest rest;
+	const struct option_spec opts[] = {
+		OPT_FLAG(0, "latest", &use_latest, "the latest good backup (the default)"),
+		OPT_INT(0, "jobs", &o.jobs, "N", "pg_restore -j N for each database (default 1)",
+			1, 256),
+		OPT_CALLBACK(0, "check-sql", specs, "[DB=]FILE",
+			     "run these SQL checks (repeatable; DB=FILE: in database DB only)",
+			     opt_check_sql),
+		OPT_STRING(0, "target", &o.target, "CONNINFO",
+			   "the server for the scratch databases (default: each database's own)"),
+		OPT_END()
+	};
 
 	memset(&o, 0, sizeof(o));
 	o.jobs = 1;
-	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		switch (opt) {
-		case 'L':
-			use_latest = 1;
-			break;
-		case 'j': {
-			char *end;
-			long j = strtol(optarg, &end, 10);
-
-			if (*end || j < 1 || j > 256) {
-				rc = cli_usage_error(ctx, e, "--jobs %s: expected 1..256", optarg);
-				goto out;
-			}
-			o.jobs = (int)j;
-			break;
-		}
-		case 'c': {
-			/* NAME=FILE scopes the file to one database of the backup */
-			const char *eq = strchr(optarg, '=');
-			json_t *spec = json_pack("{s:n, s:s}", "db", "file", optarg);
-
-			if (eq && eq != optarg && memchr(optarg, '/', (size_t)(eq - optarg)) == NULL) {
-				json_object_set_new(spec, "db", json_stringn(optarg, (size_t)(eq - optarg)));
-				json_object_set_new(spec, "file", json_string(eq + 1));
-			}
-			json_array_append_new(specs, spec);
-			break;
-		}
-		case 't':
-			o.target = optarg;
-			break;
-		default:
-			rc = cli_usage_error(ctx, e, "unknown option %s", argv[optind - 1]);
-			goto out;
-		}
-	}
-	if (argc - optind > 1 || (use_latest && argc - optind == 1)) {
+	rc = cli_parse(ctx, argc, argv, opts, 0, &rest, e);
+	if (rc)
+		goto out;
+	if (rest.argc > 1 || (use_latest && rest.argc == 1)) {
 		rc = cli_usage_error(ctx, e, "expected one backup ID or --latest");
 		goto out;
 	}
-	id = argc - optind == 1 ? argv[optind] : NULL;
+	id = rest.argc == 1 ? rest.argv[0] : NULL;
 	rc = drill_load_checks(specs, &o.checks, e);
 	if (rc)
 		goto out;

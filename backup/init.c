@@ -13,9 +13,15 @@ int cmd_init(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e)
 	const char *project;
 	char id[REPOMARK_ID_LEN + 1];
 	int existed = 0, adopted = 0, rc;
+	struct parseopt_rest rest;
+	/* no options of its own; the table makes "--x" an unknown option */
+	const struct option_spec opts[] = { OPT_END() };
 
-	if (argc > 1)
-		return cli_usage_error(ctx, e, "unexpected argument %s", argv[1]);
+	rc = cli_parse(ctx, argc, argv, opts, 0, &rest, e);
+	if (rc)
+		return rc;
+	if (rest.argc)
+		return cli_usage_error(ctx, e, "unexpected argument %s", rest.argv[0]);
 	rc = cli_config(ctx, e);
 	if (!rc)
 		rc = backupset_open_unchecked(ctx->cfg, &r, &project, e);

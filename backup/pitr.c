@@ -1,6 +1,5 @@
 /* ballast-backup restore --pitr: a physical database's data directory
  * recovered to a point in time (the engine is lib/backup/pitr). */
-#include <getopt.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,68 +10,71 @@
 #include "log.h"
 #include "pitr.h"
 
+/* --time, --name, --lsn and --latest: the recovery target, defval saying
+ * which. They are counted, not just stored, so that two of them (or one
+ * twice) are refused after the parse, as before. */
+struct target_opt {
+	struct pitr_opts *o;
+	int n;
+};
+
+static int opt_target(const struct option_spec *opt, const char *name, const char *arg,
+		      struct errbuf *e)
+{
+	struct target_opt *t = opt->value;
+
+	(void)name;
+	(void)e;
+	t->n++;
+	t->o->target = (enum pitr_target)opt->defval;
+	t->o->value = arg;
+	return 0;
+}
+
 int cmd_restore_pitr(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e)
 {
-	static const struct option opts[] = {
-		{ "pitr", no_argument, NULL, 'P' },
-		{ "db", required_argument, NULL, 'd' },
-		{ "data-dir", required_argument, NULL, 'D' },
-		{ "id", required_argument, NULL, 'i' },
-		{ "time", required_argument, NULL, 't' },
-		{ "name", required_argument, NULL, 'N' },
-		{ "lsn", required_argument, NULL, 'l' },
-		{ "latest", no_argument, NULL, 'L' },
-		{ "timeline", required_argument, NULL, 'T' },
-		{ "dry-run", no_argument, NULL, 'n' },
-		{ NULL, 0, NULL, 0 }
-	};
 	struct pitr_opts o;
 	struct pitr_result res;
+	struct target_opt tg = { &o, 0 };
 	char self[PATH_MAX], cfgpath[PATH_MAX];
 	ssize_t n;
-	int rc = 0, opt, targets = 0;
+	int rc = 0, pitr = 0;
+	struct parseopt_rest rest;
+	const struct option_spec opts[] = {
+		/* cmd_restore sent us here because of it */
+		OPT_VALUE(PARSEOPT_FLAG, 0, "pitr", &pitr, NULL, NULL, PARSEOPT_HIDDEN, NULL),
+		OPT_STRING(0, "db", &o.db, "NAME", "the database (default: the only physical one)"),
+		OPT_STRING(0, "data-dir", &o.data_dir, "DIR",
+			   "the stopped server's data directory (required)"),
+		OPT_CALLBACK_DATA(0, "time", &tg, "T",
+				  "recover to this time, with its zone (2026-12-05T18:30:00Z)",
+				  opt_target, PITR_TIME),
+		OPT_CALLBACK_DATA(0, "name", &tg, "RESTORE_POINT",
+				  "recover to this restore point (see restore-point)", opt_target,
+				  PITR_NAME),
+		OPT_CALLBACK_DATA(0, "lsn", &tg, "LSN", "recover to this LSN", opt_target, PITR_LSN),
+		OPT_CALLBACK_DATA(0, "latest", &tg, NULL, "recover to the end of the WAL archive",
+				  opt_target, PITR_LATEST),
+		OPT_STRING(0, "id", &o.id, "ID",
+			   "this base backup (default: the newest that ends before the target)"),
+		OPT_STRING(0, "timeline", &o.timeline, "latest|current|N",
+			   "recovery_target_timeline (default latest)"),
+		OPT_FLAG(0, "dry-run", &o.dry_run,
+			 "choose the base backup and check it; change nothing"),
+		OPT_END()
+	};
 
 	memset(&o, 0, sizeof(o));
 	pitr_result_init(&res);
-	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		switch (opt) {
-		case 'P':
-			break;
-		case 'd':
-			o.db = optarg;
-			break;
-		case 'D':
-			o.data_dir = optarg;
-			break;
-		case 'i':
-			o.id = optarg;
-			break;
-		case 't':
-		case 'N':
-		case 'l':
-		case 'L':
-			targets++;
-			o.target = opt == 't' ? PITR_TIME : opt == 'N' ? PITR_NAME : opt == 'l' ?
-				PITR_LSN : PITR_LATEST;
-			o.value = optarg;
-			break;
-		case 'T':
-			o.timeline = optarg;
-			break;
-		case 'n':
-			o.dry_run = 1;
-			break;
-		default:
-			rc = cli_usage_error(ctx, e, "unknown option %s", argv[optind - 1]);
-			goto out;
-		}
-	}
-	if (optind < argc) {
+	rc = cli_parse(ctx, argc, argv, opts, 0, &rest, e);
+	if (rc)
+		goto out;
+	if (rest.argc) {
 		rc = cli_usage_error(ctx, e, "unexpected argument %s (--pitr takes the backup as "
-				     "--id ID)", argv[optind]);
+				     "--id ID)", rest.argv[0]);
 		goto out;
 	}
-	if (targets != 1) {
+	if (tg.n != 1) {
 		rc = cli_usage_error(ctx, e, "--pitr needs exactly one of --time T, --name "
 				     "RESTORE_POINT, --lsn LSN or --latest");
 		goto out;

@@ -3,7 +3,6 @@
  * restores kept: databases (<db>__ballast_old_<id>) past
  * retention.kept_databases, volumes (<path>.ballast-old-<id>) past
  * retention.kept_volumes. */
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -144,10 +143,6 @@ static int retention_duration(const struct config *cfg, const char *key, const c
 
 int cmd_prune(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e)
 {
-	static const struct option opts[] = {
-		{ "dry-run", no_argument, NULL, 'n' },
-		{ NULL, 0, NULL, 0 }
-	};
 	struct retention_policy pol;
 	struct strbuf state = STRBUF_INIT, lockpath = STRBUF_INIT;
 	struct repo *r = NULL;
@@ -156,18 +151,19 @@ int cmd_prune(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e)
 	json_t *plan = NULL, *kept = NULL, *kept_vols = NULL;
 	long long grace_ms = PRUNE_DEFAULT_GRACE_S * 1000LL, t0 = time_mono_ms(), now;
 	long long kept_ms = KEPT_DEFAULT_MS, kept_vol_ms = KEPT_DEFAULT_MS;
-	int rc, opt, dry = 0, removed = 0, reported = 0;
+	int rc, dry = 0, removed = 0, reported = 0;
+	struct parseopt_rest rest;
+	const struct option_spec opts[] = {
+		OPT_FLAG(0, "dry-run", &dry,
+			 "print the plan (keep/remove and the rule that kept each); change nothing"),
+		OPT_END()
+	};
 
-	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		if (opt == 'n') {
-			dry = 1;
-		} else {
-			rc = cli_usage_error(ctx, e, "unknown option %s", argv[optind - 1]);
-			goto out;
-		}
-	}
-	if (optind < argc) {
-		rc = cli_usage_error(ctx, e, "unexpected argument %s", argv[optind]);
+	rc = cli_parse(ctx, argc, argv, opts, 0, &rest, e);
+	if (rc)
+		goto out;
+	if (rest.argc) {
+		rc = cli_usage_error(ctx, e, "unexpected argument %s", rest.argv[0]);
 		goto out;
 	}
 	rc = cli_config(ctx, e);

@@ -39,9 +39,15 @@ int cmd_rekey(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e)
 	json_t *k, *report = NULL;
 	size_t i;
 	int rc;
+	struct parseopt_rest rest;
+	/* no options of its own; the table makes "--x" an unknown option */
+	const struct option_spec opts[] = { OPT_END() };
 
-	if (argc > 1) {
-		rc = cli_usage_error(ctx, e, "unexpected argument %s", argv[1]);
+	rc = cli_parse(ctx, argc, argv, opts, 0, &rest, e);
+	if (rc)
+		goto out;
+	if (rest.argc) {
+		rc = cli_usage_error(ctx, e, "unexpected argument %s", rest.argv[0]);
 		goto out;
 	}
 	rc = cli_config(ctx, e);

@@ -1,5 +1,4 @@
 /* ballast-backup restore ID: put a backup's databases and volumes back. */
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -188,24 +187,18 @@ static void plan_release(struct db_plan *plans, size_t n)
 	free(plans);
 }
 
+/* --sessions terminate|wait */
+static int opt_sessions(const struct option_spec *opt, const char *name, const char *arg,
+			struct errbuf *e)
+{
+	if (strcmp(arg, "terminate") && strcmp(arg, "wait"))
+		return parseopt_bad_value(opt, name, arg, e);
+	*(const char **)opt->value = arg;
+	return 0;
+}
+
 int cmd_restore(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e)
 {
-	static const struct option opts[] = {
-		{ "db", required_argument, NULL, 'd' },
-		{ "volume", required_argument, NULL, 'V' },
-		{ "target", required_argument, NULL, 't' },
-		{ "to", required_argument, NULL, 'T' },
-		{ "create", no_argument, NULL, 'c' },
-		{ "clean", no_argument, NULL, 'C' },
-		{ "in-place", no_argument, NULL, 'I' },
-		{ "sessions", required_argument, NULL, 's' },
-		{ "yes", no_argument, NULL, 'y' },
-		{ "dry-run", no_argument, NULL, 'n' },
-		{ "jobs", required_argument, NULL, 'j' },
-		{ "no-keep", no_argument, NULL, 'k' },
-		{ "latest", no_argument, NULL, 'L' },
-		{ NULL, 0, NULL, 0 }
-	};
 	struct dbrestore_opts ro;
 	struct progress prog;
 	struct repo *r = NULL;
@@ -213,10 +206,34 @@ int cmd_restore(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e)
 	struct strbuf line = STRBUF_INIT, kept = STRBUF_INIT;
 	const char *project, *only_db = NULL, *only_vol = NULL, *to = NULL, *id, *sessions = NULL;
 	json_t *m = NULL, *it, *done = json_array(), *plan_json = json_array();
-	int rc = 0, opt, n = 0, nvol = 0, use_latest = 0, keep = 1, in_place = 0, yes = 0,
+	int rc = 0, n = 0, nvol = 0, use_latest = 0, keep = 1, no_keep = 0, in_place = 0, yes = 0,
 	    dry_run = 0, replaces = 0;
 	char latest[64];
 	size_t i, np = 0;
+	struct parseopt_rest rest;
+	const struct option_spec opts[] = {
+		OPT_FLAG(0, "latest", &use_latest, "the latest good backup"),
+		OPT_STRING(0, "db", &only_db, "NAME", "restore only this database"),
+		OPT_STRING(0, "volume", &only_vol, "NAME", "restore only this volume"),
+		OPT_STRING(0, "target", &ro.target, "CONNINFO",
+			   "restore into this server/database, not the configured one"),
+		OPT_VALUE(PARSEOPT_STRING, 0, "to", &to, "DIR", "a directory", PARSEOPT_NONEMPTY,
+			  "restore the volume into DIR instead of its path"),
+		OPT_FLAG(0, "clean", &ro.clean,
+			 "replace a database that is not empty (restore beside, then swap)"),
+		OPT_FLAG(0, "in-place", &in_place,
+			 "with --clean: empty the live database and restore into it"),
+		OPT_FLAG(0, "create", &ro.create,
+			 "pg_restore --create: --target names the maintenance database"),
+		{ .kind = PARSEOPT_CALLBACK, .long_name = "sessions", .value = &sessions,
+		  .argh = "terminate|wait", .expect = "terminate or wait", .cb = opt_sessions,
+		  .help = "at the swap: terminate the live database's sessions, or wait" },
+		OPT_FLAG(0, "yes", &yes, "do not ask on a terminal"),
+		OPT_FLAG(0, "dry-run", &dry_run, "print the plan; change nothing"),
+		OPT_INT(0, "jobs", &ro.jobs, "N", "pg_restore -j N (default 1)", 1, 256),
+		OPT_FLAG(0, "no-keep", &no_keep, "drop the replaced database or volume"),
+		OPT_END()
+	};
 
 	/* A point-in-time restore is its own command line (backup/pitr.c). */
 	for (int a = 1; a < argc; a++)
@@ -226,71 +243,12 @@ int cmd_restore(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e)
 		}
 	memset(&ro, 0, sizeof(ro));
 	ro.jobs = 1;
-	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		switch (opt) {
-		case 'd':
-			only_db = optarg;
-			break;
-		case 't':
-			ro.target = optarg;
-			break;
-		case 'c':
-			ro.create = 1;
-			break;
-		case 'C':
-			ro.clean = 1;
-			break;
-		case 'I':
-			in_place = 1;
-			break;
-		case 's':
-			if (strcmp(optarg, "terminate") && strcmp(optarg, "wait")) {
-				rc = cli_usage_error(ctx, e, "--sessions %s: expected terminate or wait",
-						     optarg);
-				goto out;
-			}
-			sessions = optarg;
-			break;
-		case 'y':
-			yes = 1;
-			break;
-		case 'n':
-			dry_run = 1;
-			break;
-		case 'j': {
-			char *end;
-			long j = strtol(optarg, &end, 10);
-
-			if (*end || j < 1 || j > 256) {
-				rc = cli_usage_error(ctx, e, "--jobs %s: expected 1..256", optarg);
-				goto out;
-			}
-			ro.jobs = (int)j;
-			break;
-		}
-		case 'L':
-			use_latest = 1;
-			break;
-		case 'V':
-			only_vol = optarg;
-			break;
-		case 'T':
-			if (!*optarg) {
-				rc = cli_usage_error(ctx, e, "--to: expected a directory");
-				goto out;
-			}
-			to = optarg;
-			break;
-		case 'k':
-			keep = 0;
-			break;
-		default:
-			rc = cli_usage_error(ctx, e, "unknown option %s", argv[optind - 1]);
-			goto out;
-		}
-	}
-	if (argc - optind + use_latest != 1) {
-		rc = cli_usage_error(ctx, e, argc - optind + use_latest < 1 ?
+	rc = cli_parse(ctx, argc, argv, opts, 0, &rest, e);
+	if (rc)
+		goto out;
+	keep = !no_keep;
+	if (rest.argc + use_latest != 1) {
+		rc = cli_usage_error(ctx, e, rest.argc + use_latest < 1 ?
 				     "missing backup ID (or --latest)" : "expected one backup ID");
 		goto out;
 	}
@@ -308,7 +266,7 @@ int cmd_restore(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e)
 	if (rc)
 		goto out;
 	/* an id, a unique prefix of one, latest or --latest */
-	rc = backupset_resolve(r, project, use_latest ? "latest" : argv[optind], latest,
+	rc = backupset_resolve(r, project, use_latest ? "latest" : rest.argv[0], latest,
 			       sizeof(latest), e);
 	if (rc)
 		goto out;

@@ -1,6 +1,5 @@
 /* ballast-backup restore-point: a named point to restore to later with
  * restore --pitr --name (the engine is lib/backup/pitr). */
-#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -10,26 +9,26 @@
 
 int cmd_restore_point(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e)
 {
-	static const struct option opts[] = {
-		{ "db", required_argument, NULL, 'd' },
-		{ NULL, 0, NULL, 0 }
-	};
-	const char *db = NULL;
+	const char *db = NULL, *name;
 	json_t *rec = NULL;
-	int rc, opt;
+	struct parseopt_rest rest;
+	const struct option_spec opts[] = {
+		OPT_STRING(0, "db", &db, "NAME", "the database (default: the only physical one)"),
+		OPT_END()
+	};
+	int rc;
 
-	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		if (opt != 'd')
-			return cli_usage_error(ctx, e, "unknown option %s", argv[optind - 1]);
-		db = optarg;
-	}
-	if (argc - optind != 1)
+	rc = cli_parse(ctx, argc, argv, opts, 0, &rest, e);
+	if (rc)
+		return rc;
+	if (rest.argc != 1)
 		return cli_usage_error(ctx, e, "expected one restore point NAME");
+	name = rest.argv[0];
 	rc = cli_config(ctx, e);
 	if (!rc)
 		rc = config_check_env(ctx->cfg, NULL, e);
 	if (!rc)
-		rc = pitr_restore_point(ctx->cfg, db, argv[optind], &rec, e);
+		rc = pitr_restore_point(ctx->cfg, db, name, &rec, e);
 	if (rc)
 		return rc;
 	if (ctx->json) {
@@ -39,7 +38,7 @@ int cmd_restore_point(int argc, char **argv, struct cli_ctx *ctx, struct errbuf 
 		log_json_result(out);
 		json_decref(out);
 	} else {
-		printf("restore point %s of database %s at LSN %s (timeline %lld)\n", argv[optind],
+		printf("restore point %s of database %s at LSN %s (timeline %lld)\n", name,
 		       json_string_value(json_object_get(rec, "database")),
 		       json_string_value(json_object_get(rec, "lsn")),
 		       (long long)json_integer_value(json_object_get(rec, "timeline")));

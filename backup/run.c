@@ -1,6 +1,5 @@
 /* ballast-backup run: one new backup of every configured database and
  * volume into the repository (the engine is lib/backup/backup_run). */
-#include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -60,65 +59,60 @@ static void print_result(const struct backup_run_result *res, json_t *labels)
 	json_decref(out);
 }
 
+/* --label K=V, repeatable, into the labels object. */
+static int opt_label(const struct option_spec *opt, const char *name, const char *arg,
+		     struct errbuf *e)
+{
+	const char *eq = strchr(arg, '=');
+	char k[128];
+
+	if (!eq || eq == arg || (size_t)(eq - arg) >= sizeof(k))
+		return parseopt_bad_value(opt, name, arg, e);
+	memcpy(k, arg, (size_t)(eq - arg));
+	k[eq - arg] = '\0';
+	if (!config_name_valid(k))
+		return errbuf_set(e, BL_EUSAGE, "%s: the key may hold only letters, digits, '_', "
+				  "'-' and '.', got \"%s\"", name, arg);
+	json_object_set_new(opt->value, k, json_string(eq + 1));
+	return 0;
+}
+
+/* --only, repeatable, into the only array; check_only judges each one once
+ * the configuration is loaded. */
+static int opt_only(const struct option_spec *opt, const char *name, const char *arg,
+		    struct errbuf *e)
+{
+	(void)name;
+	(void)e;
+	json_array_append_new(opt->value, json_string(arg));
+	return 0;
+}
+
 int cmd_run(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e)
 {
-	static const struct option opts[] = {
-		{ "label", required_argument, NULL, 'l' },
-		{ "only", required_argument, NULL, 'o' },
-		{ "wait", required_argument, NULL, 'w' },
-		{ "dry-run", no_argument, NULL, 'n' },
-		{ NULL, 0, NULL, 0 }
-	};
 	struct backup_run_opts o = { NULL, NULL, 0, 0 };
 	struct backup_run_result res;
 	json_t *labels = json_object(), *only = json_array();
-	int rc = 0, opt;
+	int rc = 0;
+	struct parseopt_rest rest;
+	const struct option_spec opts[] = {
+		{ .kind = PARSEOPT_CALLBACK, .long_name = "label", .value = labels, .argh = "K=V",
+		  .expect = "KEY=VALUE", .cb = opt_label,
+		  .help = "label the backup (repeatable; keep=true: prune keeps it)" },
+		OPT_CALLBACK(0, "only", only, "db:NAME|volume:NAME",
+			     "back up only this database or volume (repeatable)", opt_only),
+		OPT_SECONDS(0, "wait", &o.wait_ms, "SECONDS",
+			    "wait this long for a running backup's lock (default 0)"),
+		OPT_FLAG(0, "dry-run", &o.dry_run, "print what would be backed up; change nothing"),
+		OPT_END()
+	};
 
 	memset(&res, 0, sizeof(res));
-	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		switch (opt) {
-		case 'l': {
-			const char *eq = strchr(optarg, '=');
-			char k[128];
-
-			if (!eq || eq == optarg || (size_t)(eq - optarg) >= sizeof(k)) {
-				rc = cli_usage_error(ctx, e, "--label %s: expected KEY=VALUE", optarg);
-				goto out;
-			}
-			memcpy(k, optarg, (size_t)(eq - optarg));
-			k[eq - optarg] = '\0';
-			if (!config_name_valid(k)) {
-				rc = cli_usage_error(ctx, e, "--label %s: the key may hold only letters, "
-						     "digits, '_', '-' and '.'", optarg);
-				goto out;
-			}
-			json_object_set_new(labels, k, json_string(eq + 1));
-			break;
-		}
-		case 'o':
-			json_array_append_new(only, json_string(optarg));
-			break;
-		case 'w': {
-			char *end;
-			double s = strtod(optarg, &end);
-
-			if (*end || end == optarg || s < 0) {
-				rc = cli_usage_error(ctx, e, "--wait %s: expected seconds", optarg);
-				goto out;
-			}
-			o.wait_ms = (long long)(s * 1000);
-			break;
-		}
-		case 'n':
-			o.dry_run = 1;
-			break;
-		default:
-			rc = cli_usage_error(ctx, e, "unknown option %s", argv[optind - 1]);
-			goto out;
-		}
-	}
-	if (optind < argc) {
-		rc = cli_usage_error(ctx, e, "unexpected argument %s", argv[optind]);
+	rc = cli_parse(ctx, argc, argv, opts, 0, &rest, e);
+	if (rc)
+		goto out;
+	if (rest.argc) {
+		rc = cli_usage_error(ctx, e, "unexpected argument %s", rest.argv[0]);
 		goto out;
 	}
 	rc = cli_config(ctx, e);

@@ -88,20 +88,24 @@ int cmd_show(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e)
 	struct repo *r = NULL;
 	const char *project;
 	json_t *m = NULL;
-	int rc;
-
+	int rc, latest = 0;
 	char id[64];
-	const char *arg = argc == 2 ? argv[1] : NULL;
+	const char *arg;
+	struct parseopt_rest rest;
+	const struct option_spec opts[] = {
+		/* as verify, restore and drill take it */
+		OPT_FLAG(0, "latest", &latest, "the newest good backup (as the ID latest)"),
+		OPT_END()
+	};
 
-	if (argc < 2)
+	rc = cli_parse(ctx, argc, argv, opts, 0, &rest, e);
+	if (rc)
+		return rc;
+	if (rest.argc + latest < 1)
 		return cli_usage_error(ctx, e, "missing backup ID (or latest)");
-	if (argc > 2)
-		return cli_usage_error(ctx, e, "unexpected argument %s", argv[2]);
-	/* --latest as verify, restore and drill take it */
-	if (!strcmp(arg, "--latest"))
-		arg = "latest";
-	else if (arg[0] == '-' && arg[1])
-		return cli_usage_error(ctx, e, "unknown option %s", arg);
+	if (rest.argc + latest > 1)
+		return cli_usage_error(ctx, e, "unexpected argument %s", rest.argv[1 - latest]);
+	arg = latest ? "latest" : rest.argv[0];
 	rc = cli_config(ctx, e);
 	if (rc)
 		return rc;

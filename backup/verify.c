@@ -1,6 +1,5 @@
 /* ballast-backup verify ID|--latest|--all: re-read every stored object,
  * compare sizes and SHA-256 with the manifest, test-decompress. */
-#include <getopt.h>
 #include <string.h>
 
 #include "backupset.h"
@@ -35,29 +34,25 @@ out:
 
 int cmd_verify(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e)
 {
-	static const struct option opts[] = {
-		{ "latest", no_argument, NULL, 'l' },
-		{ "all", no_argument, NULL, 'a' },
-		{ NULL, 0, NULL, 0 }
-	};
 	struct repo *r = NULL;
 	const char *project;
-	json_t *ids = json_array(), *results = json_array(), *list = NULL, *v;
-	int rc, opt, latest = 0, all = 0, failed = 0, worst = 0;
+	json_t *ids = NULL, *results = NULL, *list = NULL, *v;
+	int rc, latest = 0, all = 0, failed = 0, worst = 0;
 	char first[ERRBUF_MSG_MAX] = "";
 	size_t i;
+	struct parseopt_rest rest;
+	const struct option_spec opts[] = {
+		OPT_FLAG(0, "latest", &latest, "verify the newest committed backup"),
+		OPT_FLAG(0, "all", &all, "verify every committed backup and report each failure"),
+		OPT_END()
+	};
 
-	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		if (opt == 'l')
-			latest = 1;
-		else if (opt == 'a')
-			all = 1;
-		else {
-			rc = cli_usage_error(ctx, e, "unknown option %s", argv[optind - 1]);
-			goto out;
-		}
-	}
-	if (latest + all + (argc - optind) != 1) {
+	rc = cli_parse(ctx, argc, argv, opts, 0, &rest, e);
+	if (rc)
+		return rc;
+	ids = json_array();
+	results = json_array();
+	if (latest + all + rest.argc != 1) {
 		rc = cli_usage_error(ctx, e, "expected one of ID, --latest or --all");
 		goto out;
 	}
@@ -87,7 +82,7 @@ int cmd_verify(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e)
 	} else {
 		char id[64];
 
-		rc = backupset_resolve(r, project, argv[optind], id, sizeof(id), e);
+		rc = backupset_resolve(r, project, rest.argv[0], id, sizeof(id), e);
 		if (rc)
 			goto out;
 		json_array_append_new(ids, json_string(id));

@@ -1,6 +1,5 @@
 /* ballast-backup wal-push / wal-fetch: PostgreSQL's archive_command and
  * restore_command (the engine is lib/backup/walarchive). */
-#include <getopt.h>
 #include <string.h>
 
 #include "backupset.h"
@@ -8,22 +7,21 @@
 #include "log.h"
 #include "walarchive.h"
 
+/* The shared command line: [--db NAME] and want positionals, left in rest. */
 static int wal_args(int argc, char **argv, struct cli_ctx *ctx, const char **db, int want,
-		    struct errbuf *e)
+		    struct parseopt_rest *rest, struct errbuf *e)
 {
-	static const struct option opts[] = {
-		{ "db", required_argument, NULL, 'd' },
-		{ NULL, 0, NULL, 0 }
+	const struct option_spec opts[] = {
+		OPT_STRING(0, "db", db, "NAME", "the database (default: the only physical one)"),
+		OPT_END()
 	};
-	int opt;
+	int rc;
 
 	*db = NULL;
-	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		if (opt != 'd')
-			return cli_usage_error(ctx, e, "unknown option %s", argv[optind - 1]);
-		*db = optarg;
-	}
-	if (argc - optind != want)
+	rc = cli_parse(ctx, argc, argv, opts, 0, rest, e);
+	if (rc)
+		return rc;
+	if (rest->argc != want)
 		return cli_usage_error(ctx, e, "expected %s", want == 1 ? "PATH" : "NAME DEST");
 	return 0;
 }
@@ -48,17 +46,18 @@ static int wal_open(struct cli_ctx *ctx, const char *dbname, struct repo **r,
 int cmd_wal_push(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e)
 {
 	const char *dbname, *project, *db;
+	struct parseopt_rest rest;
 	struct repo *r = NULL;
 	int rc, already = 0;
 
-	rc = wal_args(argc, argv, ctx, &dbname, 1, e);
+	rc = wal_args(argc, argv, ctx, &dbname, 1, &rest, e);
 	if (!rc)
 		rc = wal_open(ctx, dbname, &r, &project, &db, e);
 	if (!rc)
-		rc = walarchive_push(r, project, db, argv[optind],
+		rc = walarchive_push(r, project, db, rest.argv[0],
 				     (int)config_int(ctx->cfg, "compression.level", 3), &already, e);
 	if (!rc && already)
-		log_info("%s is already archived with the same content", argv[optind]);
+		log_info("%s is already archived with the same content", rest.argv[0]);
 	repo_close(r);
 	return rc;
 }
@@ -66,14 +65,15 @@ int cmd_wal_push(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e)
 int cmd_wal_fetch(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e)
 {
 	const char *dbname, *project, *db;
+	struct parseopt_rest rest;
 	struct repo *r = NULL;
 	int rc, missing = 0;
 
-	rc = wal_args(argc, argv, ctx, &dbname, 2, e);
+	rc = wal_args(argc, argv, ctx, &dbname, 2, &rest, e);
 	if (!rc)
 		rc = wal_open(ctx, dbname, &r, &project, &db, e);
 	if (!rc)
-		rc = walarchive_fetch(r, project, db, argv[optind], argv[optind + 1], &missing, e);
+		rc = walarchive_fetch(r, project, db, rest.argv[0], rest.argv[1], &missing, e);
 	repo_close(r);
 	return rc;
 }
