@@ -10,12 +10,7 @@ static const struct cli_command commands[] = {
 	  "on a failure after migrate began: schema down (or data restore), the previous\n"
 	  "release's bundle up, verify. Last line and exit status: deployed (0), rolled-back or\n"
 	  "rolled-back-with-restore (1), failed-needs-attention (4); aborted before any\n"
-	  "change: 1 (2 for bad input, 3 when locked).\n"
-	  "  --migrations DIR     local migrations to upload (default: migrations_dir or migrations.dir)\n"
-	  "  --lock-wait SECONDS  wait this long for another run's lock (default 0)\n"
-	  "  --dry-run            print the plan instead (as 'plan')\n"
-	  "  --allow-mutable      in an \"immutable\" environment, deploy `latest`, or a release\n"
-	  "                       whose tag now resolves to other digests than its kept bundle" },
+	  "change: 1 (2 for bad input, 3 when locked)." },
 	{ "rollback", cmd_rollback, "go back to the previous (or a given) release",
 	  "rollback ENV [--to RELEASE] [--lock-wait SECONDS]\n\n"
 	  "Complete an interrupted deploy, or go back to the previous release (or RELEASE,\n"

@@ -7,43 +7,38 @@
 	"Apply and revert schema migrations; the down SQL is stored in the database when a migration is applied.\n" \
 	"The database: --database URL|CONNINFO, else migrations.database of the config,\n" \
 	"else $DATABASE_URL, else the PG* variables. Migrations: --dir DIR, else migrations.dir.\n" \
-	"--dir, --database and --release may also come before the command."
+	"--dir, --database and --release may also come before the command.\n" \
+	"Besides the exit codes below, status --exit-code exits 5 when migrations are pending."
 
 static const struct cli_command commands[] = {
 	{ "status", cmd_status, "show current version, pending and applied migrations, drift",
-	  "status [--exit-code] [--dir DIR] [--database URL|CONNINFO]\n"
-	  "  --exit-code  exit 5 when migrations are pending" },
+	  "status [--exit-code] [--dir DIR] [--database URL|CONNINFO]" },
 	{ "up", cmd_up, "apply pending migrations",
 	  "up [N | --steps N | --to V] [--release TAG] [--dry-run] [--allow-drift] [--allow-out-of-order]\n"
-	  "   [--strict-transactions] [--dir DIR] [--database URL|CONNINFO]\n"
-	  "  N, --steps N          apply at most N pending migrations (default all)\n"
-	  "  --release TAG         recorded with each migration (else $BALLAST_RELEASE)\n"
-	  "  --allow-drift         apply even when an applied migration's file changed (else exit 4)\n"
-	  "  --allow-out-of-order  apply files older than the current version (else exit 2)\n"
-	  "  --strict-transactions refuse files with their own BEGIN/COMMIT (else they run\n"
-	  "                        statement by statement, marked dirty until they finish)" },
+	  "   [--strict-transactions] [--dir DIR] [--database URL|CONNINFO]\n\n"
+	  "N (golang-migrate's form) is --steps N." },
 	{ "down", cmd_down, "revert migrations with their stored down SQL",
-	  "down [N | --steps N | --to V] [--dry-run] [--strict-transactions] [--dir DIR] [--database URL|CONNINFO]\n"
-	  "  default: one step; a downgrade across an irreversible migration is refused (exit 1)" },
+	  "down [N | --steps N | --to V] [--dry-run] [--strict-transactions] [--dir DIR] [--database URL|CONNINFO]\n\n"
+	  "Default: one step; a downgrade across an irreversible migration is refused (exit 1)." },
 	{ "goto", cmd_goto, "migrate up or down to a version",
 	  "goto V [--release TAG] [--dry-run] [--allow-drift] [--allow-out-of-order] [--strict-transactions]\n"
-	  "   [--dir DIR] [--database URL|CONNINFO]\n"
-	  "  never goes down to a version whose file was never applied (out of order; exit 2)" },
+	  "   [--dir DIR] [--database URL|CONNINFO]\n\n"
+	  "Never goes down to a version whose file was never applied (out of order; exit 2)." },
 	{ "plan", cmd_plan, "show what would run to reach a version",
 	  "plan [--to V] [--allow-out-of-order] [--dir DIR] [--database URL|CONNINFO]" },
 	{ "history", cmd_history, "list applied migrations in the order they were applied",
 	  "history [--dir DIR] [--database URL|CONNINFO]" },
 	{ "verify", cmd_verify, "check applied migrations against their files",
-	  "verify [--dir DIR] [--database URL|CONNINFO]\n"
-	  "  exit 4 when an applied migration's up file changed (drift) or a file older than\n"
-	  "  the current version was never applied (out of order)" },
+	  "verify [--dir DIR] [--database URL|CONNINFO]\n\n"
+	  "Exit 4 when an applied migration's up file changed (drift) or a file older than\n"
+	  "the current version was never applied (out of order)." },
 	{ "force", cmd_force, "clear the dirty state at a version",
-	  "force V [--dry-run] [--dir DIR] [--database URL|CONNINFO]\n"
-	  "  V at or above the dirty migration keeps it as applied; below it removes it" },
+	  "force V [--dry-run] [--dir DIR] [--database URL|CONNINFO]\n\n"
+	  "V at or above the dirty migration keeps it as applied; below it removes it." },
 	{ "baseline", cmd_baseline, "mark migrations up to a version as applied without running them",
-	  "baseline [V] [--release TAG] [--dry-run] [--dir DIR] [--database URL|CONNINFO]\n"
-	  "  without V: look for golang-migrate's, dbmate's, goose's or Alembic's history table\n"
-	  "  and propose the version it names (exit 2 when none)" },
+	  "baseline [V] [--release TAG] [--dry-run] [--dir DIR] [--database URL|CONNINFO]\n\n"
+	  "Without V: look for golang-migrate's, dbmate's, goose's or Alembic's history table\n"
+	  "and propose the version it names (exit 2 when none)." },
 	{ "new", cmd_new, "create a new migration pair with a timestamp version",
 	  "new NAME [--no-down] [--dir DIR]" },
 	{ NULL, NULL, NULL, NULL }

@@ -1,7 +1,6 @@
 #include "cli.h"
 
 #include <errno.h>
-#include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,11 +33,19 @@ static void print_usage(FILE *f, const char *tool, const char *about,
 		   tool);
 }
 
-static void print_command_help(const char *tool, const struct cli_command *c)
+static void print_command_help(const char *tool, const struct cli_command *c,
+			       const struct option_spec *opts)
 {
+	struct strbuf sb = STRBUF_INIT;
+
 	printf("usage: %s %s\n", tool, c->usage ? c->usage : c->name);
 	printf("\n%s\n", c->summary);
+	if (opts)
+		parseopt_usage(opts, &sb);
+	if (sb.len)
+		printf("\noptions:\n%s", sb.buf);
 	printf("\nglobal options --config FILE, --json, -v, -q work here too.\n");
+	strbuf_release(&sb);
 }
 
 /* $BALLAST_ENV_FILE (KEY=value lines, the systemd units' EnvironmentFile)
@@ -98,8 +105,15 @@ int cli_usage_error(struct cli_ctx *ctx, struct errbuf *e, const char *fmt, ...)
 int cli_parse(struct cli_ctx *ctx, int argc, char **argv, const struct option_spec *opts,
 	      unsigned flags, struct parseopt_rest *rest, struct errbuf *e)
 {
-	int rc = parseopt_parse(argc, argv, opts, flags, rest, e);
+	int rc;
 
+	if (ctx->help) {
+		print_command_help(ctx->tool, ctx->cmd, opts);
+		rest->argc = 0;
+		rest->argv = argv + argc;
+		return CLI_HELP_SHOWN;
+	}
+	rc = parseopt_parse(argc, argv, opts, flags, rest, e);
 	/* cli_usage_error formats into its own buffer first, so e->msg may be
 	 * its argument */
 	if (rc == BL_EUSAGE)
@@ -166,6 +180,31 @@ static int builtin_config(struct cli_ctx *ctx, struct errbuf *e)
 	return 0;
 }
 
+/* Run one command (or, with help, have its cli_parse print its help) and
+ * report its end; frees rest. */
+static int run_command(struct cli_ctx *ctx, const struct cli_command *c, int argc, char **argv,
+		       int help, char **rest)
+{
+	struct errbuf e = ERRBUF_INIT;
+	int rc;
+
+	ctx->cmd = c;
+	ctx->help = help;
+	rc = c->fn(argc, argv, ctx, &e);
+	if (help) {
+		/* a command that ran instead of printing its help is a bug the
+		 * test of every command's --help catches */
+		if (rc != CLI_HELP_SHOWN)
+			fprintf(stderr, "%s: error: %s did not print its help\n", ctx->tool, c->name);
+		rc = rc == CLI_HELP_SHOWN ? 0 : BL_EFAIL;
+	} else {
+		finish(ctx->tool, c->name, ctx->json, rc, &e);
+	}
+	config_free(ctx->cfg);
+	free(rest);
+	return rc;
+}
+
 static int is_help(const char *a)
 {
 	return !strcmp(a, "-h") || !strcmp(a, "--help");
@@ -174,7 +213,7 @@ static int is_help(const char *a)
 int cli_main(const char *tool, const char *about, const struct cli_command *cmds,
 	     int argc, char **argv)
 {
-	struct cli_ctx ctx = { tool, NULL, 0, 0, NULL, NULL };
+	struct cli_ctx ctx = { .tool = tool };
 	struct errbuf e = ERRBUF_INIT;
 	char **rest;
 	int nrest = 0, help = 0, version = 0, rc, i, dashdash = 0;
@@ -230,11 +269,8 @@ int cli_main(const char *tool, const char *about, const struct cli_command *cmds
 	if (!strcmp(rest[0], "help")) {
 		if (nrest > 1)
 			for (const struct cli_command *c = cmds; c->name; c++)
-				if (!strcmp(c->name, rest[1])) {
-					print_command_help(tool, c);
-					free(rest);
-					return 0;
-				}
+				if (!strcmp(c->name, rest[1]))
+					return run_command(&ctx, c, 1, rest + 1, 1, rest);
 		print_usage(stdout, tool, about, cmds);
 		free(rest);
 		return 0;
@@ -258,19 +294,7 @@ int cli_main(const char *tool, const char *about, const struct cli_command *cmds
 	for (const struct cli_command *c = cmds; c->name; c++) {
 		if (strcmp(c->name, rest[0]))
 			continue;
-		ctx.cmd = c;
-		if (help) {
-			print_command_help(tool, c);
-			free(rest);
-			return 0;
-		}
-		optind = 0; /* glibc: full reset for each getopt scan */
-		opterr = 0;
-		rc = c->fn(nrest, rest, &ctx, &e);
-		finish(tool, c->name, ctx.json, rc, &e);
-		config_free(ctx.cfg);
-		free(rest);
-		return rc;
+		return run_command(&ctx, c, nrest, rest, help, rest);
 	}
 	{
 		/* git's help.autocorrect idea, without the autocorrect: name the

@@ -71,7 +71,8 @@ static const char *expect_of(const struct option_spec *o, char *buf, size_t size
 		/* "seconds" is what --wait and --lock-wait said before the table */
 		return (o->flags & PARSEOPT_SECONDS) ? "seconds" : "a duration like \"5s\"";
 	default:
-		return "a value";
+		/* "--release needs TAG" says more than "needs a value" */
+		return o->argh ? o->argh : "a value";
 	}
 }
 

@@ -31,8 +31,31 @@ for tool in backup migrate deploy; do
 	for c in $cmds; do
 		t_run 0 "$bin" "$c" --help
 		t_contains "$t_out" "usage: ballast-$tool $c" "$tool $c --help"
+		t_lines "$t_err" 0 "$tool $c --help: nothing on stderr"
 	done
 done
+
+# A command's --help lists its options from the command's own table, with
+# what each does; `help CMD` is the same; --help never runs the command
+# (here prune, with a configuration that does not exist).
+t_run 0 "$B/ballast-backup" --config "$tmp/none.json" prune --help
+t_contains "$t_out" "options:" "prune --help"
+t_contains "$t_out" "--dry-run  " "prune --help lists --dry-run"
+t_contains "$t_out" "change nothing" "prune --help says what --dry-run does"
+t_run 0 "$B/ballast-deploy" help deploy
+t_contains "$t_out" "-w, --lock-wait SECONDS" "help deploy lists -w"
+t_run 0 "$B/ballast-migrate" up --help
+t_contains "$t_out" "--allow-out-of-order" "migrate up --help"
+
+# Option errors: one line naming the option as typed, with a did-you-mean,
+# and the command's --help hint.
+t_run 2 "$B/ballast-backup" prune --dryrun
+t_lines "$t_err" 1 "prune --dryrun"
+t_contains "$t_err" "unknown option --dryrun; did you mean --dry-run? (see 'ballast-backup prune --help')" "prune --dryrun"
+t_run 2 "$B/ballast-deploy" history qa -n
+t_contains "$t_err" "-n needs a count" "history -n without a value"
+t_run 2 "$B/ballast-migrate" status --exit-code=1
+t_contains "$t_err" "--exit-code takes no value" "status --exit-code=1"
 
 bin=$B/ballast-backup
 # Missing config file.
