@@ -456,10 +456,10 @@ int dbdump_backup(json_t *db, struct repo *r, const char *key, const struct dbdu
 		mode = "exact";
 	if (!lock_wait)
 		lock_wait = DBDUMP_LOCK_WAIT_DEFAULT;
-	if (config_duration_ms(lock_wait, &lock_wait_ms)) {
-		rc = errbuf_set(e, BL_EUSAGE, "lock_wait_timeout %s: expected a duration", lock_wait);
+	/* no where: out: prefixes "backup of database NAME: " */
+	rc = config_duration_str(lock_wait, "lock_wait_timeout", 0, 0, NULL, &lock_wait_ms, e);
+	if (rc)
 		goto out;
-	}
 	dbdump_password(db, &pw);
 	if (pw.len) {
 		strbuf_addf(&envpw, "PGPASSWORD=%s", pw.buf);

@@ -311,13 +311,12 @@ int dbswap_restore(const struct config *cfg, struct repo *r, json_t *item,
 	const char *name = json_string_value(json_object_get(item, "name"));
 	json_t *db = cfg ? dbdump_find_db(cfg, name) : NULL;
 	const char *live = t->dbname.buf, *sessions = o->sessions;
-	const char *wait = json_string_value(json_object_get(db, "restore_wait"));
 	struct strbuf scratch = STRBUF_INIT, old = STRBUF_INIT, maint_ci = STRBUF_INIT,
 		      scratch_ci = STRBUF_INIT, key = STRBUF_INIT;
 	const char *pw = t->password.len ? t->password.buf : NULL;
 	struct dbrestore_opts ro = o->ro;
 	struct errbuf ignore = ERRBUF_INIT;
-	long long wait_ms = DEFAULT_WAIT_MS;
+	long long wait_ms;
 	PGconn *maint = NULL;
 	int rc, created = 0, swapped = 0;
 
@@ -326,9 +325,9 @@ int dbswap_restore(const struct config *cfg, struct repo *r, json_t *item,
 		sessions = json_string_value(json_object_get(db, "restore_sessions"));
 	if (!sessions)
 		sessions = "terminate";
-	if (wait && config_duration_ms(wait, &wait_ms)) {
-		rc = errbuf_set(e, BL_EUSAGE, "database %s: restore_wait %s: expected a duration",
-				name, wait);
+	rc = config_duration_opt(db, "restore_wait", DEFAULT_WAIT_MS, 0, NULL, &wait_ms, e);
+	if (rc) {
+		errbuf_prefix(e, "database %s: ", name);
 		goto out;
 	}
 	rc = dbswap_names(live, o->id, &scratch, &old, e);

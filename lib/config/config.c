@@ -96,6 +96,52 @@ int config_duration_ms(const char *s, long long *ms)
 	return 0;
 }
 
+/* The one message for a bad duration setting, named where.key (either may
+ * be NULL); s is v's string, if it has one. */
+static int bad_duration(const char *where, const char *key, json_t *v, const char *s,
+			struct errbuf *e)
+{
+	struct strbuf name = STRBUF_INIT;
+	char *js = s ? NULL : json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
+	int rc;
+
+	strbuf_addf(&name, "%s%s%s", where ? where : "", where && key ? "." : "", key ? key : "");
+	if (s)
+		rc = errbuf_set(e, BL_EUSAGE, "%s: expected a duration like \"30s\", got \"%s\"",
+				name.buf, s);
+	else
+		rc = errbuf_set(e, BL_EUSAGE, "%s: expected a duration like \"30s\", got %s",
+				name.buf, js ? js : "something else");
+	free(js);
+	strbuf_release(&name);
+	return rc;
+}
+
+int config_duration_str(const char *s, const char *key, long long def, long long min_ms,
+			const char *where, long long *out, struct errbuf *e)
+{
+	long long ms;
+
+	*out = def;
+	if (!s)
+		return 0;
+	if (config_duration_ms(s, &ms) || ms < min_ms)
+		return bad_duration(where, key, NULL, s, e);
+	*out = ms;
+	return 0;
+}
+
+int config_duration_opt(json_t *obj, const char *key, long long def, long long min_ms,
+			const char *where, long long *out, struct errbuf *e)
+{
+	json_t *v = json_object_get(obj, key);
+
+	*out = def;
+	if (v && !json_is_string(v))
+		return bad_duration(where, key, v, NULL, e);
+	return config_duration_str(json_string_value(v), key, def, min_ms, where, out, e);
+}
+
 int config_json_int(json_t *v, long long *out)
 {
 	const char *s;
@@ -246,7 +292,6 @@ static const char *type_name(enum schema_type t)
 	case SCHEMA_STRING: return "a string";
 	case SCHEMA_INT: return "an integer";
 	case SCHEMA_BOOL: return "true or false";
-	case SCHEMA_DURATION: return "a duration string like \"5s\", \"500ms\", \"10m\"";
 	case SCHEMA_OBJECT: return "an object";
 	case SCHEMA_MAP: return "an object";
 	case SCHEMA_ARRAY: return "an array";
@@ -399,9 +444,14 @@ static int validate(json_t *v, const struct schema *s, struct strbuf *path, cons
 				  json_is_null(v) ? "null" :
 				  json_is_array(v) ? "an array" : "an object";
 
-		if (s->type == SCHEMA_DURATION && json_is_string(v))
-			return errbuf_set(e, BL_EUSAGE, "%s: %s: expected %s, got \"%s\"", file, where,
-					  type_name(s->type), json_string_value(v));
+		if (s->type == SCHEMA_DURATION) {
+			struct strbuf full = STRBUF_INIT;
+
+			strbuf_addf(&full, "%s: %s", file, where);
+			rc = bad_duration(full.buf, NULL, v, json_string_value(v), e);
+			strbuf_release(&full);
+			return rc;
+		}
 		return errbuf_set(e, BL_EUSAGE, "%s: %s: expected %s, got %s", file, where,
 				  type_name(s->type), got);
 	}

@@ -73,6 +73,19 @@ int config_json_int(json_t *v, long long *out);
 /* "500ms", "5s", "10m", "2h", "1d", "0" -> milliseconds. */
 int config_duration_ms(const char *s, long long *ms);
 
+/* An optional duration setting, obj.key: absent (or obj NULL) is def;
+ * present, it must be a duration string of at least min_ms, else BL_EUSAGE
+ * with the one message every duration setting gives:
+ *   <where>.<key>: expected a duration like "30s", got "<value>"
+ * (a value that is not a string is shown as its JSON: got 30). where names
+ * obj ("repository", "ballast.json: environments.prod"); NULL for a caller
+ * whose errors are already prefixed with it ("<key>: expected ..."). */
+int config_duration_opt(json_t *obj, const char *key, long long def, long long min_ms,
+			const char *where, long long *out, struct errbuf *e);
+/* The same for a value already taken out of its object: s NULL is def. */
+int config_duration_str(const char *s, const char *key, long long def, long long min_ms,
+			const char *where, long long *out, struct errbuf *e);
+
 /* Resolve a path from the config: "~/" from $HOME, relative from cfg->dir. */
 void config_path(const struct config *cfg, const char *p, struct strbuf *out);
 

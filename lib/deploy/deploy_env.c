@@ -115,15 +115,13 @@ static int pre_expand_tree(struct config *cfg, const char *env, json_t *obj, str
 static int env_dur(struct deploy_env *env, const char *key, long long def, long long *out,
 		   struct errbuf *e)
 {
-	json_t *v = json_object_get(env->node, key);
+	struct strbuf where = STRBUF_INIT;
+	int rc;
 
-	*out = def;
-	if (!v)
-		return 0;
-	if (!json_is_string(v) || config_duration_ms(json_string_value(v), out))
-		return errbuf_set(e, BL_EUSAGE, "%s: environments.%s.%s: expected a duration like \"30m\"",
-				  env->cfg->path, env->name, key);
-	return 0;
+	strbuf_addf(&where, "%s: environments.%s", env->cfg->path, env->name);
+	rc = config_duration_opt(env->node, key, def, 0, where.buf, out, e);
+	strbuf_release(&where);
+	return rc;
 }
 
 /* compose_command unset: `docker compose` when the docker CLI has the

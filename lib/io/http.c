@@ -12,19 +12,6 @@
 #include "interrupt.h"
 #include "xalloc.h"
 
-static int parse_dur(json_t *obj, const char *key, long long def, long long *out,
-		     const char *where, struct errbuf *e)
-{
-	json_t *v = json_object_get(obj, key);
-
-	*out = def;
-	if (!v)
-		return 0;
-	if (!json_is_string(v) || config_duration_ms(json_string_value(v), out))
-		return errbuf_set(e, BL_EUSAGE, "%s.%s: expected a duration like \"5s\"", where, key);
-	return 0;
-}
-
 int http_check_parse(json_t *obj, const char *where, struct http_check *out, struct errbuf *e)
 {
 	long long st = 200;
@@ -36,10 +23,10 @@ int http_check_parse(json_t *obj, const char *where, struct http_check *out, str
 	if (json_object_get(obj, "status") &&
 	    (config_json_int(json_object_get(obj, "status"), &st) || st < 100 || st > 599))
 		return errbuf_set(e, BL_EUSAGE, "%s.status: expected an HTTP status 100-599", where);
-	if ((rc = parse_dur(obj, "timeout", 5000, &out->timeout_ms, where, e)) ||
-	    (rc = parse_dur(obj, "interval", 2000, &out->interval_ms, where, e)) ||
-	    (rc = parse_dur(obj, "deadline", 60000, &out->deadline_ms, where, e)) ||
-	    (rc = parse_dur(obj, "stable_for", 0, &out->stable_for_ms, where, e)))
+	if ((rc = config_duration_opt(obj, "timeout", 5000, 0, where, &out->timeout_ms, e)) ||
+	    (rc = config_duration_opt(obj, "interval", 2000, 0, where, &out->interval_ms, e)) ||
+	    (rc = config_duration_opt(obj, "deadline", 60000, 0, where, &out->deadline_ms, e)) ||
+	    (rc = config_duration_opt(obj, "stable_for", 0, 0, where, &out->stable_for_ms, e)))
 		return rc;
 	if (out->timeout_ms <= 0)
 		out->timeout_ms = 5000;

@@ -9,14 +9,18 @@
 #include "log.h"
 #include "strbuf.h"
 
-static long timeout_ms(const struct config *cfg)
+/* notify.timeout, 10s when unset (or "0"). */
+static int timeout_ms(const struct config *cfg, long *tmo, struct errbuf *e)
 {
+	struct strbuf where = STRBUF_INIT;
 	long long ms;
-	const char *t = config_str(cfg, "notify.timeout", NULL);
+	int rc;
 
-	if (t && config_duration_ms(t, &ms) == 0 && ms > 0)
-		return (long)ms;
-	return 10000;
+	strbuf_addf(&where, "%s: notify", cfg->path);
+	rc = config_duration_opt(config_get(cfg, "notify"), "timeout", 0, 0, where.buf, &ms, e);
+	strbuf_release(&where);
+	*tmo = ms > 0 ? (long)ms : 10000;
+	return rc;
 }
 
 static size_t discard(char *p, size_t s, size_t n, void *u)
@@ -105,10 +109,13 @@ int notify_event(const struct config *cfg, const struct notify_event *ev, struct
 	struct tm tm;
 	json_t *body;
 	char *s;
+	long tmo;
 	int rc;
 
 	if (!url || !*url || !wanted(cfg, ev->ok))
 		return 0;
+	if ((rc = timeout_ms(cfg, &tmo, e)))
+		return rc;
 	gethostname(host, sizeof(host) - 1);
 	gmtime_r(&now, &tm);
 	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
@@ -132,7 +139,7 @@ int notify_event(const struct config *cfg, const struct notify_event *ev, struct
 	s = json_dumps(body, JSON_COMPACT);
 	strbuf_reset(&text);
 	log_redact_str(s ? s : "{}", &text);
-	rc = send_request(url, text.buf, timeout_ms(cfg), e);
+	rc = send_request(url, text.buf, tmo, e);
 	free(s);
 	json_decref(body);
 	strbuf_release(&text);
@@ -143,16 +150,19 @@ int notify_ping(const struct config *cfg, const char *which, struct errbuf *e)
 {
 	const char *base = config_str(cfg, "notify.ping", NULL);
 	struct strbuf url = STRBUF_INIT;
+	long tmo;
 	int rc;
 
 	if (!base || !*base)
 		return 0;
+	if ((rc = timeout_ms(cfg, &tmo, e)))
+		return rc;
 	strbuf_addstr(&url, base);
 	while (url.len && url.buf[url.len - 1] == '/')
 		strbuf_setlen(&url, url.len - 1);
 	if (which)
 		strbuf_addf(&url, "/%s", which);
-	rc = send_request(url.buf, NULL, timeout_ms(cfg), e);
+	rc = send_request(url.buf, NULL, tmo, e);
 	strbuf_release(&url);
 	return rc;
 }

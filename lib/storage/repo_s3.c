@@ -484,14 +484,10 @@ int repo_s3_open(json_t *spec, const char *cfgdir, struct repo **out, struct err
 		}
 		o.retries = (int)n;
 	}
-	if ((p = str_field(spec, "timeout"))) {
-		if (config_duration_ms(p, &n) || n <= 0) {
-			rc = errbuf_set(e, BL_EUSAGE, "repository.timeout: expected a duration "
-					"like \"30s\", got \"%s\"", p);
-			goto out;
-		}
-		o.timeout_ms = (long)n;
-	}
+	rc = config_duration_opt(spec, "timeout", 0, 1, "repository", &n, e);
+	if (rc)
+		goto out;
+	o.timeout_ms = (long)n;
 	s = xcalloc(1, sizeof(*s));
 	r = xcalloc(1, sizeof(*r));
 	if ((v = json_object_get(spec, "part_size"))) {

@@ -439,14 +439,10 @@ int repo_sftp_open(json_t *spec, const char *cfgdir, struct repo **out, struct e
 		goto out;
 	}
 	o.accept_new = v && !strcmp(v, "accept-new");
-	if ((v = json_string_value(json_object_get(spec, "timeout"))) && *v) {
-		if (config_duration_ms(v, &n) || n <= 0) {
-			rc = errbuf_set(e, BL_EUSAGE, "repository.timeout: expected a duration "
-					"like \"30s\", got \"%s\"", v);
-			goto out;
-		}
-		o.timeout_ms = (long)n;
-	}
+	rc = config_duration_opt(spec, "timeout", 0, 1, "repository", &n, e);
+	if (rc)
+		goto out;
+	o.timeout_ms = (long)n;
 	strbuf_addstr(&root, path);
 	while (root.len && root.buf[root.len - 1] == '/')
 		strbuf_setlen(&root, root.len - 1);

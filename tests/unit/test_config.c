@@ -179,6 +179,65 @@ START_TEST(test_durations)
 }
 END_TEST
 
+/* config_duration_opt/_str: absent is the default; anything else that is
+ * not a duration of at least min_ms is one message, naming where.key and
+ * the value (as JSON when it is not a string). */
+START_TEST(test_duration_opt)
+{
+	struct errbuf e = ERRBUF_INIT;
+	json_t *o = json_pack("{s:s, s:s, s:s, s:i, s:{s:i}, s:n, s:s}", "ok", "1.5m", "bad",
+			      "soon", "zero", "0s", "int", 30, "obj", "a", 1, "null", "empty", "");
+	long long ms = 0;
+
+	ck_assert_int_eq(config_duration_opt(o, "ok", 7, 0, "w", &ms, &e), 0);
+	ck_assert_int_eq(ms, 90000);
+	ck_assert_int_eq(config_duration_opt(o, "missing", 7, 1, "w", &ms, &e), 0);
+	ck_assert_int_eq(ms, 7);
+	ck_assert_int_eq(config_duration_opt(NULL, "ok", -1, 0, "w", &ms, &e), 0);
+	ck_assert_int_eq(ms, -1);
+	ck_assert_int_eq(config_duration_opt(o, "zero", 5, 0, "w", &ms, &e), 0);
+	ck_assert_int_eq(ms, 0);
+
+	ck_assert_int_eq(config_duration_opt(o, "bad", 5, 0, "repository", &ms, &e), BL_EUSAGE);
+	ck_assert_str_eq(e.msg, "repository.bad: expected a duration like \"30s\", got \"soon\"");
+	ck_assert_int_eq(ms, 5);
+	ck_assert_int_eq(config_duration_opt(o, "zero", 5, 1, "repository", &ms, &e), BL_EUSAGE);
+	ck_assert_str_eq(e.msg, "repository.zero: expected a duration like \"30s\", got \"0s\"");
+	ck_assert_int_eq(config_duration_opt(o, "empty", 5, 0, "x: y", &ms, &e), BL_EUSAGE);
+	ck_assert_str_eq(e.msg, "x: y.empty: expected a duration like \"30s\", got \"\"");
+	ck_assert_int_eq(config_duration_opt(o, "int", 5, 0, "notify", &ms, &e), BL_EUSAGE);
+	ck_assert_str_eq(e.msg, "notify.int: expected a duration like \"30s\", got 30");
+	ck_assert_int_eq(config_duration_opt(o, "obj", 5, 0, "notify", &ms, &e), BL_EUSAGE);
+	ck_assert_str_eq(e.msg, "notify.obj: expected a duration like \"30s\", got {\"a\":1}");
+	ck_assert_int_eq(config_duration_opt(o, "null", 5, 0, "notify", &ms, &e), BL_EUSAGE);
+	ck_assert_str_eq(e.msg, "notify.null: expected a duration like \"30s\", got null");
+	/* no where: the caller prefixes its own context */
+	ck_assert_int_eq(config_duration_opt(o, "bad", 5, 0, NULL, &ms, &e), BL_EUSAGE);
+	ck_assert_str_eq(e.msg, "bad: expected a duration like \"30s\", got \"soon\"");
+
+	ck_assert_int_eq(config_duration_str(NULL, "k", 9, 0, "w", &ms, &e), 0);
+	ck_assert_int_eq(ms, 9);
+	ck_assert_int_eq(config_duration_str("2h", "k", 9, 0, "w", &ms, &e), 0);
+	ck_assert_int_eq(ms, 7200000);
+	ck_assert_int_eq(config_duration_str("500ms", "k", 9, 1000, "w", &ms, &e), BL_EUSAGE);
+	ck_assert_str_eq(e.msg, "w.k: expected a duration like \"30s\", got \"500ms\"");
+	ck_assert_int_eq(config_duration_str("5", "lock_wait_timeout", 9, 0, NULL, &ms, &e),
+			 BL_EUSAGE);
+	ck_assert_str_eq(e.msg, "lock_wait_timeout: expected a duration like \"30s\", got \"5\"");
+	json_decref(o);
+}
+END_TEST
+
+/* The schema's check of a duration key at load gives the same message. */
+START_TEST(test_duration_load_message)
+{
+	expect_error("{\"notify\": {\"timeout\": \"soon\"}}",
+		     "ballast.json: notify.timeout: expected a duration like \"30s\", got \"soon\"");
+	expect_error("{\"notify\": {\"timeout\": 10}}",
+		     "ballast.json: notify.timeout: expected a duration like \"30s\", got 10");
+}
+END_TEST
+
 START_TEST(test_find_and_load_file)
 {
 	struct errbuf e = ERRBUF_INIT;
@@ -294,6 +353,8 @@ int main(void)
 	tcase_add_test(tc, test_expand_env_uses_env_file_vars);
 	tcase_add_test(tc, test_secrets_registered);
 	tcase_add_test(tc, test_durations);
+	tcase_add_test(tc, test_duration_opt);
+	tcase_add_test(tc, test_duration_load_message);
 	tcase_add_test(tc, test_find_and_load_file);
 	tcase_add_test(tc, test_duplicate_names);
 	tcase_add_test(tc, test_numeric_ranges);
