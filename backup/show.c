@@ -2,84 +2,92 @@
 #include <string.h>
 
 #include "backupset.h"
+#include "basebackup_item.h"
 #include "commands.h"
 #include "log.h"
+#include "manifest.h"
 #include "progress.h"
+
+/* The members only one item type has, as that type's module writes them. */
+static void print_volume(json_t *it)
+{
+	json_t *en = json_object_get(it, "entries"), *w;
+	size_t j;
+
+	printf("  path     %s\n  entries  %lld files, %lld dirs, %lld symlinks, %lld hard links\n",
+	       json_string_value(json_object_get(it, "path")),
+	       (long long)json_integer_value(json_object_get(en, "files")),
+	       (long long)json_integer_value(json_object_get(en, "dirs")),
+	       (long long)json_integer_value(json_object_get(en, "symlinks")),
+	       (long long)json_integer_value(json_object_get(en, "hardlinks")));
+	json_array_foreach(json_object_get(it, "warnings"), j, w)
+		printf("  warning  %s: %s\n", json_string_value(json_object_get(w, "path")),
+		       json_string_value(json_object_get(w, "warning")));
+}
+
+static void print_basebackup(json_t *it)
+{
+	printf("  postgres %s, timeline %lld, WAL %s to %s (start %s)\n"
+	       "  finished %s (restore --pitr recovers to any later point the WAL "
+	       "archive covers)\n",
+	       json_string_value(json_object_get(it, "pg_version")),
+	       (long long)json_integer_value(json_object_get(it, "timeline")),
+	       json_string_value(json_object_get(it, "start_lsn")),
+	       json_string_value(json_object_get(it, "stop_lsn")),
+	       json_string_value(json_object_get(it, "start_wal")),
+	       json_string_value(json_object_get(it, "finished")));
+}
+
+static void print_db(json_t *it)
+{
+	json_t *t;
+	size_t j;
+
+	printf("  database %s (server %s, %s)\n  rows     %s\n",
+	       json_string_value(json_object_get(it, "database")),
+	       json_string_value(json_object_get(it, "server_version")),
+	       json_string_value(json_object_get(it, "pg_dump_version")),
+	       json_string_value(json_object_get(it, "row_counts")));
+	json_array_foreach(json_object_get(it, "tables"), j, t) {
+		json_t *rows = json_object_get(t, "rows");
+		char full[300];
+
+		snprintf(full, sizeof(full), "%s.%s",
+			 json_string_value(json_object_get(t, "schema")),
+			 json_string_value(json_object_get(t, "name")));
+		if (json_is_integer(rows))
+			printf("    %-44s %lld\n", full, (long long)json_integer_value(rows));
+		else
+			printf("    %s\n", full);
+	}
+}
 
 static void print_human(json_t *m)
 {
+	struct manifest_head h;
+	struct manifest_item it;
 	const char *k;
-	json_t *v, *it;
+	json_t *v;
 	size_t i;
-	char sz[32];
+	char sz[32], raw[32];
 
-	progress_bytes(json_integer_value(json_object_get(m, "size")), sz, sizeof(sz));
+	manifest_head_get(m, &h);
+	progress_bytes(h.size > 0 ? h.size : 0, sz, sizeof(sz));
 	printf("backup   %s\nproject  %s\ncreated  %s\nfinished %s\nhost     %s\nsize     %s\n",
-	       json_string_value(json_object_get(m, "id")),
-	       json_string_value(json_object_get(m, "project")),
-	       json_string_value(json_object_get(m, "created")),
-	       json_string_value(json_object_get(m, "finished")),
-	       json_string_value(json_object_get(m, "host")), sz);
-	json_object_foreach(json_object_get(m, "labels"), k, v)
+	       h.id, h.project, h.created, h.finished, h.host, sz);
+	json_object_foreach(h.labels, k, v)
 		printf("label    %s=%s\n", k, json_string_value(v) ? json_string_value(v) : "");
-	json_array_foreach(json_object_get(m, "items"), i, it) {
-		json_t *obj = json_object_get(it, "object"), *t;
-		char raw[32];
-		size_t j;
-
-		progress_bytes(json_integer_value(json_object_get(obj, "size")), sz, sizeof(sz));
-		progress_bytes(json_integer_value(json_object_get(obj, "raw_size")), raw,
-			       sizeof(raw));
-		printf("\n%s %s\n  object   %s\n  size     %s (%s raw)\n  sha256   %s\n",
-		       json_string_value(json_object_get(it, "type")),
-		       json_string_value(json_object_get(it, "name")),
-		       json_string_value(json_object_get(obj, "key")), sz, raw,
-		       json_string_value(json_object_get(obj, "sha256")));
-		if (!strcmp(json_string_value(json_object_get(it, "type")), "volume")) {
-			json_t *en = json_object_get(it, "entries"), *w;
-
-			printf("  path     %s\n  entries  %lld files, %lld dirs, %lld symlinks, %lld hard links\n",
-			       json_string_value(json_object_get(it, "path")),
-			       (long long)json_integer_value(json_object_get(en, "files")),
-			       (long long)json_integer_value(json_object_get(en, "dirs")),
-			       (long long)json_integer_value(json_object_get(en, "symlinks")),
-			       (long long)json_integer_value(json_object_get(en, "hardlinks")));
-			json_array_foreach(json_object_get(it, "warnings"), j, w)
-				printf("  warning  %s: %s\n", json_string_value(json_object_get(w, "path")),
-				       json_string_value(json_object_get(w, "warning")));
-			continue;
-		}
-		if (!strcmp(json_string_value(json_object_get(it, "type")), "basebackup")) {
-			printf("  postgres %s, timeline %lld, WAL %s to %s (start %s)\n"
-			       "  finished %s (restore --pitr recovers to any later point the WAL "
-			       "archive covers)\n",
-			       json_string_value(json_object_get(it, "pg_version")),
-			       (long long)json_integer_value(json_object_get(it, "timeline")),
-			       json_string_value(json_object_get(it, "start_lsn")),
-			       json_string_value(json_object_get(it, "stop_lsn")),
-			       json_string_value(json_object_get(it, "start_wal")),
-			       json_string_value(json_object_get(it, "finished")));
-			continue;
-		}
-		if (strcmp(json_string_value(json_object_get(it, "type")), "db"))
-			continue;
-		printf("  database %s (server %s, %s)\n  rows     %s\n",
-		       json_string_value(json_object_get(it, "database")),
-		       json_string_value(json_object_get(it, "server_version")),
-		       json_string_value(json_object_get(it, "pg_dump_version")),
-		       json_string_value(json_object_get(it, "row_counts")));
-		json_array_foreach(json_object_get(it, "tables"), j, t) {
-			json_t *rows = json_object_get(t, "rows");
-			char full[300];
-
-			snprintf(full, sizeof(full), "%s.%s",
-				 json_string_value(json_object_get(t, "schema")),
-				 json_string_value(json_object_get(t, "name")));
-			if (json_is_integer(rows))
-				printf("    %-44s %lld\n", full, (long long)json_integer_value(rows));
-			else
-				printf("    %s\n", full);
-		}
+	manifest_foreach_item(m, i, it) {
+		progress_bytes(it.obj.size, sz, sizeof(sz));
+		progress_bytes(it.obj.raw_size > 0 ? it.obj.raw_size : 0, raw, sizeof(raw));
+		printf("\n%s %s\n  object   %s\n  size     %s (%s raw)\n  sha256   %s\n", it.type,
+		       it.name, it.obj.key, sz, raw, it.obj.sha256);
+		if (!strcmp(it.type, "volume"))
+			print_volume(it.json);
+		else if (!strcmp(it.type, BASEBACKUP_ITEM_TYPE))
+			print_basebackup(it.json);
+		else if (!strcmp(it.type, "db"))
+			print_db(it.json);
 	}
 }
 

@@ -274,13 +274,12 @@ out:
 
 json_t *manifest_find_item(json_t *m, const char *type, const char *name)
 {
+	struct manifest_item it;
 	size_t i;
-	json_t *it;
 
-	json_array_foreach(json_object_get(m, "items"), i, it)
-		if (!strcmp(json_string_value(json_object_get(it, "type")), type) &&
-		    !strcmp(json_string_value(json_object_get(it, "name")), name))
-			return it;
+	manifest_foreach_item(m, i, it)
+		if (it.type && it.name && !strcmp(it.type, type) && !strcmp(it.name, name))
+			return it.json;
 	return NULL;
 }
 
@@ -295,5 +294,44 @@ int manifest_obj_get(json_t *obj, struct manifest_obj *out, struct errbuf *e)
 		return errbuf_set(e, BL_EVERIFY, "manifest: an object lacks key, size or sha256");
 	out->size = json_integer_value(json_object_get(obj, "size"));
 	out->raw_size = json_is_integer(raw) ? json_integer_value(raw) : -1;
+	return 0;
+}
+
+static const char *str_of(json_t *o, const char *key)
+{
+	return json_string_value(json_object_get(o, key));
+}
+
+void manifest_head_get(json_t *m, struct manifest_head *out)
+{
+	json_t *size = json_object_get(m, "size"), *labels = json_object_get(m, "labels");
+
+	out->id = str_of(m, "id");
+	out->project = str_of(m, "project");
+	out->created = str_of(m, "created");
+	out->finished = str_of(m, "finished");
+	out->host = str_of(m, "host");
+	out->version = str_of(m, "ballast_version");
+	out->status = str_of(m, "status");
+	out->size = json_is_integer(size) ? json_integer_value(size) : -1;
+	out->labels = json_is_object(labels) ? labels : NULL;
+	out->nitems = json_array_size(json_object_get(m, "items"));
+}
+
+int manifest_item_get(json_t *m, size_t i, struct manifest_item *out)
+{
+	json_t *it = json_array_get(json_object_get(m, "items"), i);
+	struct errbuf ignore = ERRBUF_INIT;
+
+	memset(out, 0, sizeof(*out));
+	if (!it)
+		return -1;
+	out->json = it;
+	out->type = str_of(it, "type");
+	out->name = str_of(it, "name");
+	/* parse checked it; an item being built may not have one yet */
+	if (manifest_obj_get(json_object_get(it, "object"), &out->obj, &ignore))
+		memset(&out->obj, 0, sizeof(out->obj));
+	out->obj.raw_size = out->obj.key ? out->obj.raw_size : -1;
 	return 0;
 }

@@ -85,4 +85,31 @@ int manifest_obj_get(json_t *obj, struct manifest_obj *out, struct errbuf *e);
 /* Find the item of a type and name; NULL when absent. */
 json_t *manifest_find_item(json_t *m, const char *type, const char *name);
 
+/* Typed views of a manifest that manifest_parse() accepted (or that
+ * manifest_new() built), so readers name fields instead of walking JSON.
+ * Strings are borrowed from the JSON and live as long as it does; a member
+ * a manifest lacks (an older format, a backup still being written) is NULL,
+ * or -1 for a number. */
+struct manifest_head {
+	const char *id, *project, *created, *finished, *host, *version, *status;
+	long long size;   /* stored bytes of every object; -1 before the seal */
+	json_t *labels;   /* object of strings, or NULL */
+	size_t nitems;
+};
+void manifest_head_get(json_t *m, struct manifest_head *out);
+
+/* One item: its type and name (manifest_parse checked both are strings),
+ * its stored object (obj.key NULL when it has none), and the whole item for
+ * the members only its type has (dbdump.h, volume_item.h, basebackup_item.h
+ * read those). */
+struct manifest_item {
+	const char *type, *name;
+	struct manifest_obj obj;
+	json_t *json;
+};
+/* Item i; 0, or -1 past the last one. */
+int manifest_item_get(json_t *m, size_t i, struct manifest_item *out);
+#define manifest_foreach_item(m, i, it) \
+	for ((i) = 0; manifest_item_get((m), (i), &(it)) == 0; (i)++)
+
 #endif

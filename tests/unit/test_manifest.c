@@ -74,6 +74,57 @@ START_TEST(test_seal_and_parse)
 }
 END_TEST
 
+/* The typed views read what the JSON holds, and say "absent" (NULL, -1)
+ * for what an unsealed manifest does not hold yet. */
+START_TEST(test_typed_views)
+{
+	struct strbuf text = STRBUF_INIT;
+	struct errbuf e = ERRBUF_INIT;
+	json_t *m = sample(), *back = NULL;
+	struct manifest_head h;
+	struct manifest_item it;
+	size_t i, n = 0;
+
+	manifest_head_get(m, &h);
+	ck_assert_str_eq(h.id, "20261127T023500Z-a1b2");
+	ck_assert_ptr_null(h.finished);
+	ck_assert_int_eq(h.size, -1);
+	ck_assert_int_eq(h.nitems, 2);
+	ck_assert_int_eq(manifest_seal(m, &text, &e), 0);
+	ck_assert_int_eq(manifest_parse(text.buf, text.len, "m.json", &back, &e), 0);
+	manifest_head_get(back, &h);
+	ck_assert_str_eq(h.project, "shop");
+	ck_assert_ptr_nonnull(h.finished);
+	ck_assert_int_eq(h.size, 1334);
+	ck_assert_str_eq(json_string_value(json_object_get(h.labels, "release")), "v1");
+	manifest_foreach_item(back, i, it) {
+		ck_assert_ptr_eq(it.json, json_array_get(json_object_get(back, "items"), i));
+		if (i == 0) {
+			ck_assert_str_eq(it.type, "db");
+			ck_assert_str_eq(it.name, "app");
+			ck_assert_str_eq(it.obj.key, "shop/backups/20261127T023500Z-a1b2/db-app.dump.zst");
+			ck_assert_int_eq(it.obj.size, 1234);
+			ck_assert_int_eq(it.obj.raw_size, 5678);
+		} else {
+			ck_assert_str_eq(it.type, "volume");
+			ck_assert_int_eq(it.obj.size, 100);
+		}
+		n++;
+	}
+	ck_assert_int_eq(n, 2);
+	ck_assert_int_eq(manifest_item_get(back, 2, &it), -1);
+	/* an item being built has no object yet */
+	json_array_append_new(json_object_get(back, "items"),
+			      json_pack("{s:s, s:s}", "type", "db", "name", "later"));
+	ck_assert_int_eq(manifest_item_get(back, 2, &it), 0);
+	ck_assert_ptr_null(it.obj.key);
+	ck_assert_int_eq(it.obj.raw_size, -1);
+	json_decref(back);
+	json_decref(m);
+	strbuf_release(&text);
+}
+END_TEST
+
 /* Every strict prefix of a sealed manifest is torn (what a killed write
  * leaves on a server that stores the body as it arrives); the whole text,
  * and damage in the middle, are not. */
@@ -148,6 +199,7 @@ int main(void)
 
 	tcase_add_test(tc, test_ids);
 	tcase_add_test(tc, test_seal_and_parse);
+	tcase_add_test(tc, test_typed_views);
 	tcase_add_test(tc, test_tampering_is_refused);
 	tcase_add_test(tc, test_torn);
 	suite_add_tcase(s, tc);
