@@ -43,13 +43,15 @@ int session_dir(struct cli_ctx *ctx, const char *dir, struct strbuf *out, struct
 static int duration_key(const struct config *cfg, const char *key, long long def,
 			long long *out, struct errbuf *e)
 {
-	const char *s = cfg ? config_str(cfg, key, NULL) : NULL;
+	int rc;
 
 	*out = def;
-	if (s && config_duration_ms(s, out))
-		return errbuf_set(e, BL_EUSAGE, "%s: %s: expected a duration like \"5s\", got \"%s\"",
-				  cfg->path, key, s);
-	return 0;
+	if (!cfg)
+		return 0;
+	rc = config_duration_str(config_str(cfg, key, NULL), key, def, 0, NULL, out, e);
+	if (rc)
+		errbuf_prefix(e, "%s: ", cfg->path);
+	return rc;
 }
 
 static int resolve_database(const struct config *cfg, const struct session_cli *cli,
