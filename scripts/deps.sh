@@ -13,7 +13,7 @@ pkgs=(build-essential cmake pkg-config git
       clang libclang-rt-14-dev
       python3-alembic python3-psycopg2
       docker-compose time
-      jq age
+      jq age groff-base zsh
       docker.io docker-registry busybox-static)
 missing=()
 for p in "${pkgs[@]}"; do

@@ -13,13 +13,18 @@
 static void print_usage(FILE *f, const char *tool, const char *about,
 			const struct cli_command *cmds)
 {
+	int w = 6; /* "config" */
+
 	fprintf(f, "usage: %s [--config FILE] [--json] [-v|-q] <command> [options]\n\n", tool);
 	if (about)
 		fprintf(f, "%s\n\n", about);
+	for (const struct cli_command *c = cmds; c->name; c++)
+		if ((int)strlen(c->name) > w)
+			w = (int)strlen(c->name);
 	fprintf(f, "commands:\n");
 	for (const struct cli_command *c = cmds; c->name; c++)
-		fprintf(f, "  %-12s %s\n", c->name, c->summary);
-	fprintf(f, "  %-12s %s\n", "config", "validate the configuration and print it, secrets redacted");
+		fprintf(f, "  %-*s  %s\n", w, c->name, c->summary);
+	fprintf(f, "  %-*s  %s\n", w, "config", "validate the configuration and print it, secrets redacted");
 	fprintf(f, "\nglobal options:\n"
 		   "  --config FILE  configuration (else $BALLAST_CONFIG, ./ballast.json,\n"
 		   "                 /etc/ballast/ballast.json)\n"
