@@ -13,7 +13,7 @@ for tool in backup migrate deploy; do
 	[ -s "$page" ] || continue
 	warn=$(groff -man -Tutf8 -ww -z "$page" 2>&1)
 	t_check "ballast-$tool.1 renders without warnings" eq "$warn" ""
-	text=$(groff -man -Tutf8 "$page" 2>/dev/null | col -b)
+	text=$(groff -man -Tascii -P-cbu "$page" 2>/dev/null)
 	for c in $("$bin" --help | awk '/^commands:$/ { f = 1; next } /^$/ { f = 0 } f { print $1 }'); do
 		t_check "ballast-$tool.1 has a section for $c" grep -q "^\.SS $c\$" "$page"
 		[ "$c" = config ] && continue
