@@ -14,29 +14,15 @@
 #include "volume_item.h"
 #include "interrupt.h"
 
-static const char *item_type(json_t *it)
-{
-	const char *t = json_string_value(json_object_get(it, "type"));
-
-	return t ? t : "";
-}
-
-static const char *item_name(json_t *it)
-{
-	const char *n = json_string_value(json_object_get(it, "name"));
-
-	return n ? n : "";
-}
-
 /* Which items this restore touches: with neither --db nor --volume the
  * whole set, otherwise exactly the ones named. */
-static int wanted(json_t *it, const char *only_db, const char *only_vol)
+static int wanted(const struct manifest_item *it, const char *only_db, const char *only_vol)
 {
 	if (!only_db && !only_vol)
-		return !strcmp(item_type(it), "db") || !strcmp(item_type(it), "volume");
-	if (only_db && !strcmp(item_type(it), "db") && !strcmp(item_name(it), only_db))
+		return !strcmp(it->type, "db") || !strcmp(it->type, "volume");
+	if (only_db && !strcmp(it->type, "db") && !strcmp(it->name, only_db))
 		return 1;
-	return only_vol && !strcmp(item_type(it), "volume") && !strcmp(item_name(it), only_vol);
+	return only_vol && !strcmp(it->type, "volume") && !strcmp(it->name, only_vol);
 }
 
 /* The configured volume called name: 0 with *found = 0 when the
@@ -67,15 +53,15 @@ static int find_volume(const struct config *cfg, const char *name, struct volume
 	return 0;
 }
 
-static int restore_volume(struct cli_ctx *ctx, struct repo *r, json_t *it, const char *id,
-			  const char *to, int keep, struct progress *prog, json_t *done,
-			  struct errbuf *e)
+static int restore_volume(struct cli_ctx *ctx, struct repo *r, const struct manifest_item *it,
+			  const char *id, const char *to, int keep, struct progress *prog,
+			  json_t *done, struct errbuf *e)
 {
 	struct volume_spec spec = VOLUME_SPEC_INIT;
 	struct volume_item_restore_opts vo;
 	struct strbuf where = STRBUF_INIT, old = STRBUF_INIT;
 	json_t *warnings = NULL, *w;
-	const char *name = item_name(it);
+	const char *name = it->name;
 	int found = 0, rc;
 	size_t k;
 
@@ -89,7 +75,8 @@ static int restore_volume(struct cli_ctx *ctx, struct repo *r, json_t *it, const
 	vo.verified = 1;
 	vo.progress = progress_update;
 	vo.progress_ctx = prog;
-	rc = volume_item_restore(found ? &spec : NULL, r, it, &vo, &where, &old, &warnings, e);
+	rc = volume_item_restore(found ? &spec : NULL, r, it->json, &vo, &where, &old, &warnings,
+				 e);
 	progress_done(prog);
 	if (rc)
 		goto out;
@@ -118,7 +105,7 @@ out:
 enum db_mode { DB_EMPTY, DB_SWAP, DB_IN_PLACE, DB_CREATE };
 
 struct db_plan {
-	json_t *item;
+	struct manifest_item item;
 	enum db_mode mode;
 	struct dbswap_target t;
 	struct strbuf scratch, old;
@@ -134,7 +121,7 @@ static const char *mode_name(enum db_mode m)
 /* One line per database: which server, which database, what happens. */
 static void describe(const struct db_plan *p, const char *id, int keep, struct strbuf *out)
 {
-	const char *name = item_name(p->item);
+	const char *name = p->item.name;
 
 	strbuf_reset(out);
 	switch (p->mode) {
@@ -205,7 +192,9 @@ int cmd_restore(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e)
 	struct db_plan *plans = NULL;
 	struct strbuf line = STRBUF_INIT, kept = STRBUF_INIT;
 	const char *project, *only_db = NULL, *only_vol = NULL, *to = NULL, *id, *sessions = NULL;
-	json_t *m = NULL, *it, *done = json_array(), *plan_json = json_array();
+	struct manifest_head h;
+	struct manifest_item it;
+	json_t *m = NULL, *done = json_array(), *plan_json = json_array();
 	int rc = 0, n = 0, nvol = 0, use_latest = 0, keep = 1, no_keep = 0, in_place = 0, yes = 0,
 	    dry_run = 0, replaces = 0;
 	char latest[64];
@@ -274,9 +263,10 @@ int cmd_restore(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e)
 	rc = backupset_load(r, project, id, &m, e);
 	if (rc)
 		goto out;
-	json_array_foreach(json_object_get(m, "items"), i, it)
-		if (wanted(it, only_db, only_vol)) {
-			if (!strcmp(item_type(it), "db"))
+	manifest_head_get(m, &h);
+	manifest_foreach_item(m, i, it)
+		if (wanted(&it, only_db, only_vol)) {
+			if (!strcmp(it.type, "db"))
 				n++;
 			else
 				nvol++;
@@ -297,7 +287,7 @@ int cmd_restore(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e)
 	}
 	if (!n && !nvol) {
 		rc = errbuf_set(e, BL_EUSAGE, "backup %s holds no logical database or volume%s", id,
-				json_array_size(json_object_get(m, "items")) ? " (a physical base "
+				h.nitems ? " (a physical base "
 				"backup restores with --pitr --db NAME --data-dir DIR)" : "");
 		goto out;
 	}
@@ -321,18 +311,18 @@ int cmd_restore(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e)
 	plans = calloc((size_t)n + 1, sizeof(*plans));
 	if (!plans)
 		abort();
-	json_array_foreach(json_object_get(m, "items"), i, it) {
+	manifest_foreach_item(m, i, it) {
 		struct db_plan *p;
 		json_t *spec;
 
-		if (!wanted(it, only_db, only_vol) || strcmp(item_type(it), "db"))
+		if (!wanted(&it, only_db, only_vol) || strcmp(it.type, "db"))
 			continue;
 		p = &plans[np++];
 		p->item = it;
 		p->t = (struct dbswap_target)DBSWAP_TARGET_INIT;
 		p->scratch = (struct strbuf)STRBUF_INIT;
 		p->old = (struct strbuf)STRBUF_INIT;
-		spec = dbdump_find_db(ctx->cfg, item_name(it));
+		spec = dbdump_find_db(ctx->cfg, it.name);
 		if (ro.create) {
 			p->mode = DB_CREATE;
 			replaces += ro.clean;
@@ -342,12 +332,12 @@ int cmd_restore(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e)
 		}
 		if (!spec && !ro.target) {
 			rc = errbuf_set(e, BL_EUSAGE, "no database \"%s\" in the configuration: pass "
-					"--target CONNINFO", item_name(it));
+					"--target CONNINFO", it.name);
 			goto out;
 		}
 		rc = dbswap_probe(spec, ro.target, &p->t, e);
 		if (rc) {
-			errbuf_prefix(e, "restore of database %s: ", item_name(it));
+			errbuf_prefix(e, "restore of database %s: ", it.name);
 			goto out;
 		}
 		if (!p->t.objects) {
@@ -356,7 +346,7 @@ int cmd_restore(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e)
 			rc = errbuf_set(e, BL_EUSAGE, "restore of database %s: %s on %s is not empty "
 					"(%lld objects): pass --clean to replace it (restored beside "
 					"it, then swapped in), or restore into an empty --target",
-					item_name(it), p->t.dbname.buf, p->t.server.buf,
+					it.name, p->t.dbname.buf, p->t.server.buf,
 					p->t.objects);
 			goto out;
 		} else if (in_place) {
@@ -372,7 +362,7 @@ int cmd_restore(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e)
 		describe(p, id, keep, &line);
 planned:
 		json_array_append_new(plan_json, json_pack("{s:s, s:s, s:s, s:s, s:s, s:s?}",
-							   "type", "db", "name", item_name(it),
+							   "type", "db", "name", it.name,
 							   "mode", mode_name(p->mode),
 							   "server", p->t.server.buf,
 							   "database", p->t.dbname.buf,
@@ -383,16 +373,16 @@ planned:
 		else
 			log_info("%s", line.buf);
 	}
-	json_array_foreach(json_object_get(m, "items"), i, it) {
-		if (!wanted(it, only_db, only_vol) || strcmp(item_type(it), "volume"))
+	manifest_foreach_item(m, i, it) {
+		if (!wanted(&it, only_db, only_vol) || strcmp(it.type, "volume"))
 			continue;
 		replaces++;
 		strbuf_reset(&line);
-		strbuf_addf(&line, "volume %s: restore backup %s into %s%s", item_name(it), id,
+		strbuf_addf(&line, "volume %s: restore backup %s into %s%s", it.name, id,
 			    to ? to : "its configured path",
 			    keep ? " (the current contents are kept beside it)" : "");
 		json_array_append_new(plan_json, json_pack("{s:s, s:s, s:s?}", "type", "volume",
-							   "name", item_name(it), "to", to));
+							   "name", it.name, "to", to));
 		if (dry_run && !ctx->json)
 			printf("%s\n", line.buf);
 		else
@@ -422,12 +412,12 @@ planned:
 	/* Every stored object of the restore is checked before the first one
 	 * touches anything: a bad volume object must not leave the databases
 	 * restored and the volumes not. */
-	json_array_foreach(json_object_get(m, "items"), i, it) {
-		if (!wanted(it, only_db, only_vol))
+	manifest_foreach_item(m, i, it) {
+		if (!wanted(&it, only_db, only_vol))
 			continue;
-		rc = backupset_verify_object(r, json_object_get(it, "object"), 0, e);
+		rc = backupset_verify_object(r, json_object_get(it.json, "object"), 0, e);
 		if (rc) {
-			errbuf_prefix(e, "refusing to restore %s %s: ", item_type(it), item_name(it));
+			errbuf_prefix(e, "refusing to restore %s %s: ", it.type, it.name);
 			goto out;
 		}
 	}
@@ -437,7 +427,7 @@ planned:
 	ro.progress_ctx = &prog;
 	for (i = 0; i < np; i++) {
 		struct db_plan *p = &plans[i];
-		const char *name = item_name(p->item);
+		const char *name = p->item.name;
 		struct dbrestore_opts one = ro;
 
 		strbuf_reset(&kept);
@@ -449,11 +439,11 @@ planned:
 			so.keep_old = keep;
 			so.sessions = sessions;
 			so.ro = ro;
-			rc = dbswap_restore(ctx->cfg, r, p->item, &p->t, &so, &kept, e);
+			rc = dbswap_restore(ctx->cfg, r, p->item.json, &p->t, &so, &kept, e);
 		} else {
 			if (p->mode != DB_CREATE)
 				one.clean = p->mode == DB_IN_PLACE;
-			rc = dbdump_restore(ctx->cfg, r, p->item, &one, e);
+			rc = dbdump_restore(ctx->cfg, r, p->item.json, &one, e);
 		}
 		progress_done(&prog);
 		if (rc)
@@ -481,10 +471,10 @@ planned:
 	}
 	/* Volumes last: their `after` commands restart the services that use
 	 * them, which should find the databases already restored. */
-	json_array_foreach(json_object_get(m, "items"), i, it) {
-		if (!wanted(it, only_db, only_vol) || strcmp(item_type(it), "volume"))
+	manifest_foreach_item(m, i, it) {
+		if (!wanted(&it, only_db, only_vol) || strcmp(it.type, "volume"))
 			continue;
-		rc = restore_volume(ctx, r, it, id, to, keep, &prog, done, e);
+		rc = restore_volume(ctx, r, &it, id, to, keep, &prog, done, e);
 		if (rc)
 			goto out;
 	}

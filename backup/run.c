@@ -7,6 +7,7 @@
 #include "commands.h"
 #include "config_schema.h"
 #include "log.h"
+#include "manifest.h"
 
 /* --only takes "db:NAME" or "volume:NAME" of a configured item. */
 static int check_only(struct cli_ctx *ctx, json_t *only, struct errbuf *e)
@@ -42,19 +43,20 @@ static int check_only(struct cli_ctx *ctx, json_t *only, struct errbuf *e)
 /* The --json result line: the backup and each item's sizes. */
 static void print_result(const struct backup_run_result *res, json_t *labels)
 {
-	json_t *items = json_array(), *it, *out;
+	struct manifest_head h;
+	struct manifest_item it;
+	json_t *items = json_array(), *out;
 	size_t i;
 
-	json_array_foreach(json_object_get(res->manifest, "items"), i, it)
+	/* a sealed manifest: its size and every item's object are there */
+	manifest_head_get(res->manifest, &h);
+	manifest_foreach_item(res->manifest, i, it)
 		json_array_append_new(items, json_pack(
-			"{s:O, s:O, s:O, s:O}", "type", json_object_get(it, "type"), "name",
-			json_object_get(it, "name"), "size",
-			json_object_get(json_object_get(it, "object"), "size"), "raw_size",
-			json_object_get(json_object_get(it, "object"), "raw_size")));
-	out = json_pack("{s:s, s:s, s:s, s:O, s:O, s:o, s:I}", "event", "result", "backup_id",
-			res->id, "status", "ok", "labels", labels, "size",
-			json_object_get(res->manifest, "size"), "items", items, "duration_ms",
-			(json_int_t)res->duration_ms);
+			"{s:s, s:s, s:I, s:I}", "type", it.type, "name", it.name, "size",
+			(json_int_t)it.obj.size, "raw_size", (json_int_t)it.obj.raw_size));
+	out = json_pack("{s:s, s:s, s:s, s:O, s:I, s:o, s:I}", "event", "result", "backup_id",
+			res->id, "status", "ok", "labels", labels, "size", (json_int_t)h.size,
+			"items", items, "duration_ms", (json_int_t)res->duration_ms);
 	log_json_result(out);
 	json_decref(out);
 }

@@ -10,19 +10,19 @@
 static int verify_one(struct repo *r, const char *project, const char *id, struct errbuf *e)
 {
 	struct errbuf re = ERRBUF_INIT;
-	json_t *m = NULL, *it;
+	struct manifest_item it;
+	json_t *m = NULL;
 	size_t i;
 	int rc = backupset_load(r, project, id, &m, e);
 
 	if (rc == BL_EFAIL)
 		goto out; /* no such backup: nothing to record */
 	if (!rc) {
-		json_array_foreach(json_object_get(m, "items"), i, it) {
-			rc = backupset_verify_object(r, json_object_get(it, "object"), 1, e);
+		manifest_foreach_item(m, i, it) {
+			rc = backupset_verify_object(r, json_object_get(it.json, "object"), 1, e);
 			if (rc)
 				break;
-			log_info("backup %s: %s %s ok", id, json_string_value(json_object_get(it, "type")),
-				 json_string_value(json_object_get(it, "name")));
+			log_info("backup %s: %s %s ok", id, it.type, it.name);
 		}
 	}
 	if (backupset_record_verify(r, project, id, rc == 0, rc ? e->msg : NULL, &re))

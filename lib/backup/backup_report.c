@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "log.h"
+#include "manifest.h"
 #include "metrics.h"
 #include "notify.h"
 #include "proc.h"
@@ -92,23 +93,27 @@ void backup_report_run_done(const struct config *cfg, int rc, const struct errbu
 				   seconds_since(started_ms), rc ? e->msg : NULL, NULL };
 	struct batch b = { NULL, NULL, 0, 0 };
 	double now = (double)time(NULL);
-	json_t *items = json_array(), *it;
+	json_t *items = json_array();
+	struct manifest_head h;
+	struct manifest_item it;
 	size_t i;
 
 	if (!cfg)
 		return;
 	if (!rc && manifest) {
-		ev.bytes = json_integer_value(json_object_get(manifest, "size"));
-		json_array_foreach(json_object_get(manifest, "items"), i, it) {
-			json_t *obj = json_object_get(it, "object");
-			json_t *ms = json_object_get(json_object_get(it, "timings"), "total_ms");
+		/* a sealed manifest: its size and every item's object are there */
+		manifest_head_get(manifest, &h);
+		ev.bytes = h.size > 0 ? h.size : 0;
+		manifest_foreach_item(manifest, i, it) {
+			json_t *timings = json_object_get(it.json, "timings");
+			json_t *ms = json_object_get(timings, "total_ms");
 			struct strbuf name = STRBUF_INIT;
 
-			strbuf_addf(&name, "%s:%s", json_string_value(json_object_get(it, "type")),
-				    json_string_value(json_object_get(it, "name")));
-			json_array_append_new(items, json_pack("{s:s, s:O, s:O}", "item", name.buf,
-							       "bytes", json_object_get(obj, "size"),
-							       "raw_bytes", json_object_get(obj, "raw_size")));
+			strbuf_addf(&name, "%s:%s", it.type, it.name);
+			json_array_append_new(items, json_pack("{s:s, s:I, s:I}", "item", name.buf,
+							       "bytes", (json_int_t)it.obj.size,
+							       "raw_bytes",
+							       (json_int_t)it.obj.raw_size));
 			batch_add(&b, "ballast_backup_last_success_timestamp_seconds",
 				  "Unix time of the item's last successful backup", "gauge", project,
 				  name.buf, now, 0);
@@ -119,7 +124,7 @@ void backup_report_run_done(const struct config *cfg, int rc, const struct errbu
 			batch_add(&b, "ballast_backup_bytes",
 				  "Stored (compressed) bytes of the item's last successful backup",
 				  "gauge", project, name.buf,
-				  (double)json_integer_value(json_object_get(obj, "size")), 0);
+				  (double)it.obj.size, 0);
 			batch_add(&b, "ballast_backup_failures_total", "Failed backup runs", "counter",
 				  project, name.buf, 0, 1);
 			strbuf_release(&name);

@@ -12,6 +12,7 @@
 #include "interrupt.h"
 #include "lock.h"
 #include "log.h"
+#include "manifest.h"
 #include "progress.h"
 #include "repo.h"
 #include "timeutil.h"
@@ -144,15 +145,17 @@ out:
 	return rc;
 }
 
-static void item_event(const char *event, const char *id, const struct item *it, json_t *mi)
+static void item_event(const char *event, const char *id, const struct item *it,
+		       const struct manifest_item *mi)
 {
 	json_t *ev = json_pack("{s:s, s:s, s:s}", "backup_id", id, "type", it->type,
 			       "name", it->name);
 
 	if (mi) {
-		json_object_set(ev, "object", json_object_get(mi, "object"));
+		/* the object as stored in the manifest, "compression" and all */
+		json_object_set(ev, "object", json_object_get(mi->json, "object"));
 		if (it->vol.name)
-			json_object_set(ev, "warnings", json_object_get(mi, "warnings"));
+			json_object_set(ev, "warnings", json_object_get(mi->json, "warnings"));
 	}
 	log_event(event, ev);
 	json_decref(ev);
@@ -160,14 +163,13 @@ static void item_event(const char *event, const char *id, const struct item *it,
 
 /* What an operator reads after each item; changed or vanished files of a
  * volume are in the manifest and said aloud. */
-static void item_log(const struct item *it, json_t *mi)
+static void item_log(const struct item *it, const struct manifest_item *view)
 {
-	json_t *w;
+	json_t *mi = view->json, *w;
 	size_t k;
 	char sz[32];
 
-	progress_bytes(json_integer_value(json_object_get(json_object_get(mi, "object"), "size")),
-		       sz, sizeof(sz));
+	progress_bytes(view->obj.size, sz, sizeof(sz));
 	if (it->db && basebackup_item_physical(it->db)) {
 		log_info("database %s: base backup %s stored, timeline %lld, WAL %s to %s", it->name,
 			 sz, (long long)json_integer_value(json_object_get(mi, "timeline")),
@@ -212,6 +214,7 @@ static int write_items(struct plan *p, struct repo *r, const char *project, cons
 	p->vopts.progress_ctx = &prog;
 	for (size_t i = 0; i < p->n; i++) {
 		const struct item *it = &p->items[i];
+		struct manifest_item view;
 		json_t *mi = NULL;
 
 		rc = interrupt_check(e);
@@ -228,8 +231,10 @@ static int write_items(struct plan *p, struct repo *r, const char *project, cons
 			break;
 		res->failed_item[0] = '\0';
 		json_array_append_new(json_object_get(manifest, "items"), mi);
-		item_log(it, mi);
-		item_event("item_done", id, it, mi);
+		/* item i is the one just appended: one per item written, in order */
+		manifest_item_get(manifest, i, &view);
+		item_log(it, &view);
+		item_event("item_done", id, it, &view);
 	}
 	if (!rc)
 		rc = interrupt_check(e);
@@ -266,6 +271,7 @@ int backup_run(const struct config *cfg, const struct backup_run_opts *o,
 	const char *project = config_str(cfg, "project", NULL);
 	long long t0 = time_mono_ms();
 	json_t *manifest = NULL;
+	struct manifest_head h;
 	struct repo *r = NULL;
 	struct lock *lk = NULL;
 	struct plan p;
@@ -323,7 +329,8 @@ int backup_run(const struct config *cfg, const struct backup_run_opts *o,
 	rc = repo_put_bytes(r, key.buf, text.buf, text.len, e);
 	if (rc)
 		goto out;
-	progress_bytes(json_integer_value(json_object_get(manifest, "size")), sz, sizeof(sz));
+	manifest_head_get(manifest, &h);
+	progress_bytes(h.size > 0 ? h.size : 0, sz, sizeof(sz));
 	log_info("backup %s committed (%s in %s)", res->id, sz, repo_describe(r));
 	res->manifest = json_incref(manifest);
 out:

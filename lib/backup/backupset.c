@@ -116,6 +116,7 @@ static int load(struct repo *r, const char *project, const char *id, int check_e
 		json_t **manifest, struct strbuf *text, struct errbuf *e)
 {
 	struct strbuf key = STRBUF_INIT;
+	struct manifest_head h;
 	int exists = 0, rc = 0;
 
 	*manifest = NULL;
@@ -139,7 +140,10 @@ static int load(struct repo *r, const char *project, const char *id, int check_e
 	if (rc)
 		goto out;
 	rc = manifest_parse(text->buf, text->len, key.buf, manifest, e);
-	if (!rc && strcmp(json_string_value(json_object_get(*manifest, "id")), id)) {
+	if (rc)
+		goto out;
+	manifest_head_get(*manifest, &h);
+	if (strcmp(h.id, id)) {
 		json_decref(*manifest);
 		*manifest = NULL;
 		rc = errbuf_set(e, BL_EVERIFY, "%s: id is not %s", key.buf, id);
@@ -194,16 +198,19 @@ int backupset_list(struct repo *r, const char *project, json_t **out, struct err
 									"failed-verify"));
 			json_object_set_new(ent, "error", json_string(le.msg));
 		} else {
+			struct manifest_head h;
+			struct manifest_item it;
 			size_t k;
-			json_t *it;
 
-			json_object_set(ent, "time", json_object_get(m, "created"));
-			json_object_set(ent, "labels", json_object_get(m, "labels"));
-			json_object_set(ent, "size", json_object_get(m, "size"));
-			json_array_foreach(json_object_get(m, "items"), k, it)
-				json_array_append_new(items, json_pack("{s:O, s:O}", "type",
-								      json_object_get(it, "type"), "name",
-								      json_object_get(it, "name")));
+			manifest_head_get(m, &h);
+			json_object_set_new(ent, "time", json_string(h.created));
+			if (h.labels)
+				json_object_set(ent, "labels", h.labels);
+			if (h.size >= 0)
+				json_object_set_new(ent, "size", json_integer(h.size));
+			manifest_foreach_item(m, k, it)
+				json_array_append_new(items, json_pack("{s:s, s:s}", "type",
+								       it.type, "name", it.name));
 			if (json_is_true(json_object_get(info, "verify")) &&
 			    last_verify_failed(r, project, names[i], &why)) {
 				json_object_set_new(ent, "status", json_string("failed-verify"));

@@ -287,10 +287,12 @@ static int scratch_drop(const char *base, const char *pw, const char *name, stru
 	return rc;
 }
 
-static int drill_db(const struct config *cfg, struct repo *r, json_t *item,
+static int drill_db(const struct config *cfg, struct repo *r, const struct manifest_item *it,
 		    const struct drill_opts *o, json_t *rep, struct errbuf *e)
 {
-	const char *name = json_string_value(json_object_get(item, "name"));
+	json_t *item = it->json;
+	const char *name = it->name;
+	/* a db item's own member (dbdump.h) */
 	const char *mode = json_string_value(json_object_get(item, "row_counts"));
 	json_t *db = dbdump_find_db(cfg, name);
 	json_t *diffs = json_array(), *checks = json_array();
@@ -403,28 +405,29 @@ static int vsource_read(void *ctx, void *buf, size_t cap, size_t *got, struct er
 
 /* Extract a volume item into a fresh temporary directory and compare what
  * came out with the manifest's counts; the directory is always removed. */
-static int drill_volume(struct repo *r, json_t *item, json_t *rep, struct errbuf *e)
+static int drill_volume(struct repo *r, const struct manifest_item *it, json_t *rep,
+			struct errbuf *e)
 {
 	static const char *const kinds[] = { "files", "dirs", "symlinks", "hardlinks", "others" };
-	const char *name = json_string_value(json_object_get(item, "name"));
-	json_t *obj = json_object_get(item, "object");
+	json_t *item = it->json;
+	const char *name = it->name;
+	/* a volume item's own members (volume_item.h) */
 	json_t *want = json_object_get(item, "entries"), *diffs = json_array();
 	struct volume_stats st = VOLUME_STATS_INIT;
 	struct strbuf dir = STRBUF_INIT;
-	struct errbuf re = ERRBUF_INIT, me = ERRBUF_INIT;
-	struct manifest_obj mo;
+	struct errbuf re = ERRBUF_INIT;
 	struct objread *src = NULL;
 	const char *tmp = getenv("TMPDIR");
 	long long t0 = time_mono_ms();
 	int rc, made = 0;
 
-	if (manifest_obj_get(obj, &mo, &me)) {
+	if (!it->obj.key) {
 		rc = errbuf_set(e, BL_EVERIFY, "volume %s: the manifest item has no complete object",
 				name);
 		goto out;
 	}
 	/* the stored bytes first, as for a database */
-	rc = backupset_verify_object(r, obj, 0, e);
+	rc = backupset_verify_object(r, json_object_get(item, "object"), 0, e);
 	json_object_set_new(rep, "checksum", json_string(rc ? "mismatch" : "ok"));
 	if (rc)
 		goto out;
@@ -435,7 +438,7 @@ static int drill_volume(struct repo *r, json_t *item, json_t *rep, struct errbuf
 	}
 	made = 1;
 	json_object_set_new(rep, "scratch_directory", json_string(dir.buf));
-	rc = objread_open(r, mo.key, mo.size, mo.sha256, &src, e);
+	rc = objread_open(r, it->obj.key, it->obj.size, it->obj.sha256, &src, e);
 	if (rc)
 		goto out;
 	rc = volume_extract(dir.buf, vsource_read, src, &st, e);
@@ -495,7 +498,9 @@ out:
 int drill_run(const struct config *cfg, struct repo *r, const char *project, const char *id,
 	      const struct drill_opts *o, json_t **report, struct errbuf *e)
 {
-	json_t *m = NULL, *rep, *dbs = json_array(), *vols = json_array(), *it;
+	json_t *m = NULL, *rep, *dbs = json_array(), *vols = json_array();
+	struct manifest_head h;
+	struct manifest_item it;
 	struct errbuf first = ERRBUF_INIT;
 	char when[32], host[256] = "";
 	long long t0 = time_mono_ms();
@@ -512,16 +517,17 @@ int drill_run(const struct config *cfg, struct repo *r, const char *project, con
 	}
 	gethostname(host, sizeof(host) - 1);
 	time_utc_format(o->now, when);
-	created = time_utc_parse(json_string_value(json_object_get(m, "created")));
-	rep = json_pack("{s:i, s:s, s:s, s:s, s:O, s:s, s:s, s:I}", "format", 1, "kind", "drill",
-			"project", project, "backup_id", id, "backup_time",
-			json_object_get(m, "created"), "drill_time", when, "host", host,
+	manifest_head_get(m, &h);
+	created = time_utc_parse(h.created);
+	rep = json_pack("{s:i, s:s, s:s, s:s, s:s, s:s, s:s, s:I}", "format", 1, "kind", "drill",
+			"project", project, "backup_id", id, "backup_time", h.created,
+			"drill_time", when, "host", host,
 			"backup_age_seconds", (json_int_t)(created >= 0 ? o->now - created : -1));
 	json_object_set_new(rep, "databases", dbs);
 	json_object_set_new(rep, "volumes", vols);
-	json_array_foreach(json_object_get(m, "items"), i, it) {
-		const char *type = json_string_value(json_object_get(it, "type"));
-		json_t *one = json_pack("{s:O}", "name", json_object_get(it, "name"));
+	manifest_foreach_item(m, i, it) {
+		const char *type = it.type;
+		json_t *one = json_pack("{s:s}", "name", it.name);
 		struct errbuf ie = ERRBUF_INIT;
 
 		if (interrupt_signal) {
@@ -532,17 +538,17 @@ int drill_run(const struct config *cfg, struct repo *r, const char *project, con
 		}
 		if (!strcmp(type, "db")) {
 			json_array_append_new(dbs, one);
-			rc = drill_db(cfg, r, it, o, one, &ie);
+			rc = drill_db(cfg, r, &it, o, one, &ie);
 			note(&worst, &first, rc, &ie);
 		} else if (!strcmp(type, "volume")) {
 			json_array_append_new(vols, one);
-			rc = drill_volume(r, it, one, &ie);
+			rc = drill_volume(r, &it, one, &ie);
 			note(&worst, &first, rc, &ie);
 		} else {
 			/* unknown item types: at least their stored bytes must check out */
 			json_array_append_new(vols, one);
 			json_object_set_new(one, "type", json_string(type));
-			rc = backupset_verify_object(r, json_object_get(it, "object"), 1, &ie);
+			rc = backupset_verify_object(r, json_object_get(it.json, "object"), 1, &ie);
 			json_object_set_new(one, "checksum", json_string(rc ? "mismatch" : "ok"));
 			json_object_set_new(one, "result", json_string(rc ? "failed" : "passed"));
 			if (rc)
