@@ -194,6 +194,7 @@ static const struct schema environment_fields[] = {
 	F("hook_timeout", SCHEMA_DURATION),
 	F("compose_timeout", SCHEMA_DURATION),
 	F("stop_grace", SCHEMA_DURATION),
+	F("restore_stop_services", SCHEMA_STRINGS),
 	F("docker_command", SCHEMA_STRINGS),
 	F("migrations_dir", SCHEMA_STRING),
 	INT("releases_keep", 2, 1000),

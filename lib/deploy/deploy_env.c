@@ -312,6 +312,7 @@ int deploy_env_open(struct config *cfg, const char *name, int connect,
 	env->hooks = json_object_get(env->node, "hooks");
 	if (env->hooks)
 		json_incref(env->hooks);
+	env->restore_stop_services = json_incref(json_object_get(env->node, "restore_stop_services"));
 	v = json_object_get(env->node, "health");
 	env->nhealth = json_array_size(v);
 	if (env->nhealth) {
@@ -352,6 +353,7 @@ void deploy_env_close(struct deploy_env *env)
 	json_decref(env->migrate_command);
 	json_decref(env->images);
 	json_decref(env->hooks);
+	json_decref(env->restore_stop_services);
 	json_decref(env->envvars);
 	json_decref(env->raw_node);
 	free(env->name);

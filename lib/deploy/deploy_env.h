@@ -63,6 +63,9 @@ struct deploy_env {
 	long long hook_timeout_ms;
 	long long compose_timeout_ms; /* every compose and docker command */
 	long long stop_grace_ms;  /* -1: compose's own default (10 s) */
+	/* the services a rollback's data restore stops (array of names);
+	 * NULL: those whose image is one of images */
+	json_t *restore_stop_services;
 	struct http_check *health;
 	size_t nhealth;
 	json_t *hooks;

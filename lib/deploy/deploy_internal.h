@@ -51,6 +51,12 @@ struct run {
 	 * and env file (a release deployed before bundles existed) */
 	const struct deploy_bundle *compose_bundle;
 	json_t *history_bundle;    /* the bundle this run's history line names */
+	/* borrowed: the release whose containers run while a rollback may
+	 * restore the data (its application services are stopped for the
+	 * restore): its bundle (NULL: app_dir's compose and env files) and
+	 * image references */
+	const struct deploy_bundle *running_bundle;
+	json_t *running_images;
 };
 
 /* "up -d --remove-orphans [--timeout S]". stop_grace is how long a replaced
@@ -109,6 +115,16 @@ void drun_load_state_bundle(struct run *r, json_t *state, const char *release,
 enum deploy_result drun_recover(struct run *r, const struct target *tg, struct errbuf *e);
 const char *drun_restore_db_name(struct deploy_env *env);
 int drun_snapshot(struct run *r, struct errbuf *e);
+/* The release whose containers run during a restore (running_*): with
+ * bundled, its kept bundle is loaded into r->bundle (when a restore is
+ * possible at all: data_restore not "never" and a snapshot); one that
+ * cannot be loaded is a warning, and app_dir's files are used. */
+void drun_set_running(struct run *r, const char *release, json_t *images, int bundled);
+/* ballast-backup restore ID --clean into the restore database, with the
+ * running release's application services stopped for it (restore_stop_services,
+ * else every service whose image is one of images): the steps stop-app,
+ * restore and, when the restore fails, start-app. A failed stop runs no
+ * restore. */
 int drun_restore(struct run *r, const char *backup_id, struct errbuf *e);
 int drun_upload_migrations(struct run *r, struct errbuf *e);
 int drun_write_pending(struct run *r, struct errbuf *e);

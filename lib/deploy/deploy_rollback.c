@@ -338,6 +338,7 @@ int deploy_rollback(struct deploy_env *env, const struct deploy_opts *o,
 		r.schema_before = json_integer_value(json_object_get(r.state, "schema_version"));
 		r.schema_known = schema_known;
 	}
+	drun_set_running(&r, cur, r.prev_images, json_object_get(r.state, "bundle") != NULL);
 	if ((rc = drun_release_dir(&r, cur, &dir, e)))
 		goto unlock;
 	if (!dir.len && (rc = drun_release_dir(&r, to, &dir, e)))

@@ -70,6 +70,10 @@ int drun_complete_pending(struct run *outer, enum deploy_result *res, struct err
 	r.prev_release = xstrdup_or_null(pend_rel);
 	if (json_is_string(json_object_get(pending, "backup_id")))
 		r.backup_id = xstrdup(json_string_value(json_object_get(pending, "backup_id")));
+	/* the interrupted release is taken to be the one running (its up may
+	 * have started): a restore stops its services */
+	r.new_images = json_incref(json_object_get(pending, "images"));
+	drun_set_running(&r, pend_rel, r.new_images, json_object_get(pending, "bundle") != NULL);
 	log_warn("environment %s: the deploy of %s started %s by %s did not finish; rolling back to %s first",
 		 r.env->name, pend_rel ? pend_rel : "?",
 		 json_is_string(json_object_get(pending, "started_at")) ?
@@ -175,6 +179,10 @@ int deploy_run(struct deploy_env *env, const struct deploy_opts *o, enum deploy_
 	/* read (and proven) before this deploy stages anything: a redeploy of
 	 * the running release rewrites the same directory */
 	drun_load_state_bundle(&r, r.state, r.prev_release, &r.prev_bundle, &r.have_prev_bundle);
+	/* until up, the previous release is what runs (and what a restore
+	 * after a failed migrate stops) */
+	r.running_bundle = r.have_prev_bundle ? &r.prev_bundle : NULL;
+	r.running_images = r.prev_images;
 
 	if ((rc = drun_hook(&r, "pre-deploy", e)))
 		goto failed;
@@ -260,6 +268,9 @@ int deploy_run(struct deploy_env *env, const struct deploy_opts *o, enum deploy_
 	}
 	if (interrupt_signal)
 		goto interrupted;
+	/* from up on (even one that fails half-way) this release runs */
+	r.running_bundle = &r.bundle;
+	r.running_images = r.new_images;
 	if ((rc = drun_compose_step(&r, "up", o->release, drun_up_args(env, &ua), r.new_images, e)))
 		goto failed;
 	if ((rc = drun_verify(&r, "verify", r.new_images, e)))
@@ -430,6 +441,38 @@ static void plan_compose(struct deploy_env *env, json_t *plan, const char *step,
 	strvec_clear(&vars);
 }
 
+/* stop-app before a restore and start-app after a failed one: the
+ * services are known once the bundle is pinned, so a placeholder unless
+ * restore_stop_services names them; nothing when it is empty. */
+static void plan_app(struct deploy_env *env, json_t *plan, const char *cmd, json_t *images,
+		     const struct deploy_bundle *b)
+{
+	struct strvec args = STRVEC_INIT;
+	struct up_args ua;
+	size_t i;
+	json_t *v;
+
+	if (env->restore_stop_services && !json_array_size(env->restore_stop_services))
+		return;
+	strvec_push(&args, cmd);
+	/* stop's grace is up's */
+	if (!strcmp(cmd, "stop") && env->stop_grace_ms >= 0) {
+		drun_up_args(env, &ua);
+		strvec_push(&args, "--timeout");
+		strvec_push(&args, ua.grace);
+	}
+	if (env->restore_stop_services)
+		json_array_foreach(env->restore_stop_services, i, v)
+			strvec_push(&args, json_string_value(v));
+	else
+		strvec_push(&args, "<services running one of images>");
+	plan_compose(env, plan, !strcmp(cmd, "stop") ? "stop-app" : "start-app",
+		     !strcmp(cmd, "stop") ? "the application's services, while the database is restored" :
+		     "only if the restore fails: the same services again",
+		     strvec_argv(&args), images, b);
+	strvec_clear(&args);
+}
+
 static void plan_tool(struct deploy_env *env, json_t *plan, const char *step, const char *what,
 		      int backup, const char *const *args)
 {
@@ -582,10 +625,12 @@ int deploy_plan(struct deploy_env *env, const struct deploy_opts *o, json_t *pla
 				const char *ra[] = { "restore", "<snapshot id>", "--clean", "--json",
 						     db ? "--db" : NULL, db, NULL };
 
+				plan_app(env, plan, "stop", images, &nb);
 				plan_tool(env, plan, "restore",
 					  env->data_restore == DEPLOY_RESTORE_ALWAYS ?
 					  "always: restore the pre-deploy snapshot" :
 					  "only if the downgrade is refused or fails", 1, ra);
+				plan_app(env, plan, "start", images, &nb);
 			}
 		}
 		/* state.json names the running release's bundle: its own files and

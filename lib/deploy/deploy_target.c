@@ -272,22 +272,194 @@ int drun_snapshot(struct run *r, struct errbuf *e)
 	return rc;
 }
 
+/* ---- the application around a restore ---- */
+
+static void repo_of(const char *ref, struct strbuf *out);
+
+void drun_set_running(struct run *r, const char *release, json_t *images, int bundled)
+{
+	struct errbuf be = ERRBUF_INIT;
+
+	r->running_images = images;
+	r->running_bundle = NULL;
+	/* nothing to stop without a restore: no bundle to prove either */
+	if (!bundled || !release || r->have_bundle || !r->backup_id ||
+	    r->env->data_restore == DEPLOY_RESTORE_NEVER)
+		return;
+	deploy_bundle_init(&r->bundle, r->env, release);
+	if (deploy_bundle_load(r->env, &r->bundle, &be)) {
+		log_warn("%s; a data restore would stop %s's services through %s's current compose and env files",
+			 be.msg, release, r->env->app_dir);
+		deploy_bundle_release(&r->bundle);
+		return;
+	}
+	r->have_bundle = 1;
+	r->running_bundle = &r->bundle;
+}
+
+/* "repo" of an image reference: "repo:tag" and "repo@sha256:..." both
+ * name repo. */
+static void image_repo(const char *ref, struct strbuf *out)
+{
+	struct strbuf name = STRBUF_INIT;
+	const char *at = strchr(ref, '@');
+
+	strbuf_add(&name, ref, at ? (size_t)(at - ref) : strlen(ref));
+	repo_of(name.buf, out);
+	strbuf_release(&name);
+}
+
+/* The services a restore stops: restore_stop_services as configured, else
+ * every service of the running release whose image is one of the
+ * environment's images: ballast deploys those, and they are what writes.
+ * The rest (the database itself, a proxy, a cache) keeps running. */
+static int app_services(struct run *r, struct strvec *out, struct errbuf *e)
+{
+	struct strbuf have = STRBUF_INIT, want = STRBUF_INIT;
+	json_t *services = NULL, *found = NULL, *svc, *v;
+	const char *name, *k;
+	size_t i;
+	int rc = 0;
+
+	if (r->env->restore_stop_services) {
+		json_array_foreach(r->env->restore_stop_services, i, v)
+			strvec_push(out, json_string_value(v));
+		return 0;
+	}
+	if (r->running_bundle && r->running_bundle->index)
+		services = json_object_get(r->running_bundle->index, "services");
+	if (!services) {
+		/* a release without a bundle: compose's own resolution, as pin
+		 * does it (the output may hold the env file's values: parsed
+		 * and dropped, never logged) */
+		const char *args[] = { "config", NULL };
+		struct strbuf cfg = STRBUF_INIT;
+
+		rc = drun_compose(r, args, r->running_images, &cfg, e);
+		if (!rc)
+			rc = compose_service_images(cfg.buf, cfg.len, "compose config", &found, e);
+		if (cfg.alloc)
+			memset(cfg.buf, 0, cfg.alloc);
+		strbuf_release(&cfg);
+		if (rc)
+			goto out;
+		services = found;
+	}
+	json_object_foreach(services, name, svc) {
+		const char *img = json_string_value(json_object_get(svc, "image"));
+
+		if (!img)
+			continue;
+		image_repo(img, &have);
+		json_object_foreach(r->env->images, k, v) {
+			if (!json_is_string(v))
+				continue;
+			image_repo(json_string_value(v), &want);
+			if (!strcmp(have.buf, want.buf)) {
+				strvec_push(out, name);
+				break;
+			}
+		}
+	}
+out:
+	json_decref(found);
+	strbuf_release(&have);
+	strbuf_release(&want);
+	return rc;
+}
+
+/* compose stop|start SERVICES, through the running release's files. */
+static int app_compose(struct run *r, const char *cmd, struct strvec *svcs, struct errbuf *e)
+{
+	const struct deploy_bundle *saved = r->compose_bundle;
+	struct strvec args = STRVEC_INIT;
+	struct up_args ua;
+	int rc;
+
+	strvec_push(&args, cmd);
+	if (!strcmp(cmd, "stop") && r->env->stop_grace_ms >= 0) {
+		/* the grace up gives a replaced container */
+		drun_up_args(r->env, &ua);
+		strvec_push(&args, "--timeout");
+		strvec_push(&args, ua.grace);
+	}
+	for (size_t i = 0; i < svcs->n; i++)
+		strvec_push(&args, svcs->v[i]);
+	r->compose_bundle = r->running_bundle;
+	rc = drun_compose(r, strvec_argv(&args), r->running_images, NULL, e);
+	r->compose_bundle = saved;
+	strvec_clear(&args);
+	return rc;
+}
+
+static void app_start(struct run *r, struct strvec *svcs)
+{
+	struct errbuf se = ERRBUF_INIT;
+	long long t = drun_step_begin("start-app", "the services stopped for the restore, again");
+	int rc = app_compose(r, "start", svcs, &se);
+
+	/* best effort: the restore's failure is the run's error */
+	drun_step_end(r, "start-app", t, rc, &se);
+}
+
+/* The restore builds the database beside the live one and swaps the names
+ * at the end: whatever the running release wrote meanwhile would be only
+ * in the replaced database, and its sessions would hold up the swap. */
+static int app_stop(struct run *r, struct strvec *svcs, struct errbuf *e)
+{
+	struct strbuf what = STRBUF_INIT;
+	long long t;
+	int rc;
+
+	rc = app_services(r, svcs, e);
+	if (!rc && !svcs->n) {
+		log_info("stop-app: nothing to stop for the restore (%s)",
+			 r->env->restore_stop_services ? "restore_stop_services is empty" :
+			 "no service runs one of the environment's images");
+		return 0;
+	}
+	for (size_t i = 0; i < svcs->n; i++)
+		strbuf_addf(&what, "%s%s", i ? ", " : "", svcs->v[i]);
+	strbuf_addstr(&what, what.len ? " (while the database is restored)" :
+		      "the application's services");
+	t = drun_step_begin("stop-app", what.buf);
+	if (!rc)
+		rc = app_compose(r, "stop", svcs, e);
+	drun_step_end(r, "stop-app", t, rc, e);
+	if (rc) {
+		/* some may have stopped before the failure */
+		if (svcs->n)
+			app_start(r, svcs);
+		errbuf_prefix(e, "the restore did not run: cannot stop the application first: ");
+	}
+	strbuf_release(&what);
+	return rc;
+}
+
 int drun_restore(struct run *r, const char *backup_id, struct errbuf *e)
 {
-	struct strvec argv = STRVEC_INIT;
+	struct strvec argv = STRVEC_INIT, svcs = STRVEC_INIT;
 	const char *db = drun_restore_db_name(r->env);
 	const char *args[] = { "restore", backup_id, "--clean", "--json",
 			       db ? "--db" : NULL, db, NULL };
 	long long t;
 	int rc;
 
+	if ((rc = app_stop(r, &svcs, e)))
+		goto out;
 	deploy_env_backup_argv(r->env, args, &argv);
 	t = drun_step_begin("restore", backup_id);
 	rc = drun_target_run(r->env, &argv, NULL, NULL, NULL, 0, e);
 	drun_step_end(r, "restore", t, rc, e);
 	if (!rc)
 		r->restored = 1;
+	/* after a restore the rollback's up starts them with the previous
+	 * release; after a failed one nothing that ran may stay stopped */
+	else if (svcs.n)
+		app_start(r, &svcs);
+out:
 	strvec_clear(&argv);
+	strvec_clear(&svcs);
 	return rc;
 }
 

@@ -54,6 +54,33 @@ TOP_EXTRA="\"repository\": {\"type\": \"local\", \"path\": \"$WORK/repo\"},
 SNAPSHOT=true DATA_RESTORE=if-irreversible EXTRA=", \"config\": \"$WORK/mig/ballast.json\"" new_env mig
 mkdir -p "$WORK/repo"
 "$TOOLS/ballast-backup" --config "$CFG" init >/dev/null
+# A third-party service beside the two of images: a restore must not stop it.
+echo "db postgres:16" > "$STANDIN/services"
+# ballast-backup behind a wrapper that records, when a restore starts, which
+# services the stand-in has stopped (and fails it while fail-restore exists)
+cat > "$WORK/backup-wrap" <<SH
+#!/usr/bin/env bash
+for a; do
+	if [ "\$a" = restore ]; then
+		echo "stopped=\$(paste -sd, "$STANDIN/stopped" 2>/dev/null)" >> "$WORK/restores"
+		[ -e "$WORK/fail-restore" ] && { echo "backup-wrap: the restore failed on purpose" >&2; exit 1; }
+		break
+	fi
+done
+exec "$TOOLS/ballast-backup" "\$@"
+SH
+chmod +x "$WORK/backup-wrap"
+jq --arg w "$WORK/backup-wrap" '.environments.qa.backup_command = [$w]' "$CFG" > "$CFG.tmp" && mv "$CFG.tmp" "$CFG"
+last_restore() { tail -n1 "$WORK/restores" 2>/dev/null; }
+# compose_cmds N: the stand-in's up, stop and start calls from line N of
+# calls.jsonl on, without options, joined by "|" ("up|stop backend worker|up")
+compose_cmds() {
+	tail -n +"$1" "$STANDIN/calls.jsonl" |
+		jq -r '.argv | (index("up") // index("stop") // index("start")) as $i | select($i) |
+			.[$i:] | map(select(startswith("-") | not)) | join(" ")' | paste -sd'|'
+}
+calls_now() { echo $(($(wc -l < "$STANDIN/calls.jsonl") + 1)); }
+steps_of() { last_history "[.steps[].step | select(. == \"stop-app\" or . == \"restore\" or . == \"start-app\" or . == \"rollback-up\")] | join(\",\")"; }
 
 deploy_rel() { # deploy_rel TAG RELDIR
 	run_deploy deploy qa --release "$1" --migrations "$WORK/rel/$2"
@@ -69,6 +96,9 @@ deploy_rel v2 v2
 t_check "v2: deployed, schema 2" eq "$RC $(state_release) $(schema_version)" "0 v2 2"
 t_check "v2: history records schema before and after" eq "$(last_history '"\(.schema_before) \(.schema_after)"')" "1 2"
 t_check "v2: the snapshot is labelled with the release" contains "$("$TOOLS/ballast-backup" --config "$CFG" --json list | tail -n1)" '"release":"v2"'
+run_deploy plan qa --release v3 --migrations "$WORK/rel/v3"
+t_check "plan: the application is stopped before the restore" eq "$(printf '%s\n' "$OUT" | grep -oE '^ *[0-9]+\. (stop-app|restore|start-app|rollback-up) ' | awk '{print $2}' | paste -sd,)" "stop-app,restore,start-app,rollback-up"
+t_check "plan: stop-app's command" contains "$OUT" "stop '<services running one of images>'"
 BASE=$(checksums)
 t_check "baseline checksums cover the Pagila tables" test "$(printf '%s\n' "$BASE" | wc -l)" -ge 15
 
@@ -114,13 +144,50 @@ rm -f "$HTTP_STATE/fail/v3"
 
 # ---- irreversible migration and health fails: restore from the snapshot ----
 echo 500 > "$HTTP_STATE/fail/v3"
-deploy_rel v3 v3-irreversible
+n=$(calls_now)
+run_deploy -v deploy qa --release v3 --migrations "$WORK/rel/v3-irreversible"
 t_check "irreversible: exit 1" eq "$RC" 1
 t_check "irreversible: last line says rolled-back-with-restore" contains "$(printf '%s' "$ERR" | tail -n1)" "rolled-back-with-restore: v3 failed at verify"
 t_check "irreversible: the refusal named the migration" contains "$ERR" "irreversible"
 t_check "irreversible: the dropped column is back" eq "$(has_column customer activebool)" 1
 t_check "irreversible: the restore step is in the history" eq "$(last_history '"\(.result) \([.steps[].step | select(. == "restore")] | length)"')" "rolled-back-with-restore 1"
+# the services of images stopped before the restore, started by the rollback's up
+t_check "irreversible: the restore ran with backend and worker stopped" eq "$(last_restore)" "stopped=backend,worker"
+t_check "irreversible: stopped (db not), then the rollback's up" eq "$(compose_cmds "$n")" "up|stop backend worker|up"
+t_check "irreversible: stop-app, restore, rollback-up in the history" eq "$(steps_of)" "stop-app,restore,rollback-up"
+t_check "irreversible: nothing stays stopped" test ! -s "$STANDIN/stopped"
+t_check "irreversible: one line names the services stopped" contains "$ERR" "stop-app: backend, worker (while the database is restored)"
 on_v2 "irreversible"
+
+# ---- the restore fails: the stopped services start again ----
+touch "$WORK/fail-restore"
+n=$(calls_now)
+deploy_rel v3 v3-irreversible
+t_check "restore fails: exit 4, failed-needs-attention" eq "$RC $(last_history .result)" "4 failed-needs-attention"
+t_check "restore fails: the restore ran with backend and worker stopped" eq "$(last_restore)" "stopped=backend,worker"
+t_check "restore fails: stopped, then started again" eq "$(compose_cmds "$n")" "up|stop backend worker|start backend worker"
+t_check "restore fails: stop-app, restore, start-app in the history" eq "$(steps_of)" "stop-app,restore,start-app"
+t_check "restore fails: nothing stays stopped" test ! -s "$STANDIN/stopped"
+rm -f "$WORK/fail-restore" "$HTTP_STATE/fail/v3"
+# the recovery restores, with the interrupted release's services stopped
+n=$(calls_now)
+run_deploy rollback qa
+t_check "restore fails: the rollback completes it with the snapshot" eq "$RC $(last_history '"\(.action) \(.result)"')" "0 recover rolled-back-with-restore"
+t_check "restore fails: the recovery's restore ran with backend and worker stopped" eq "$(last_restore)" "stopped=backend,worker"
+t_check "restore fails: the recovery stopped, then up" eq "$(compose_cmds "$n")" "stop backend worker|up"
+on_v2 "recovered after a failed restore"
+
+# ---- restore_stop_services: [] stops nothing ----
+jq '.environments.qa.restore_stop_services = []' "$CFG" > "$CFG.tmp" && mv "$CFG.tmp" "$CFG"
+echo 500 > "$HTTP_STATE/fail/v3"
+n=$(calls_now)
+deploy_rel v3 v3-irreversible
+t_check "restore_stop_services []: rolled back with restore" eq "$RC $(last_history .result)" "1 rolled-back-with-restore"
+t_check "restore_stop_services []: the restore ran with nothing stopped" eq "$(last_restore)" "stopped="
+t_check "restore_stop_services []: no stop or start" eq "$(compose_cmds "$n")" "up|up"
+t_check "restore_stop_services []: no stop-app step" eq "$(steps_of)" "restore,rollback-up"
+on_v2 "restore_stop_services []"
+jq 'del(.environments.qa.restore_stop_services)' "$CFG" > "$CFG.tmp" && mv "$CFG.tmp" "$CFG"
 rm -f "$HTTP_STATE/fail/v3"
 
 # ---- data_restore never: the same fault needs attention ----
@@ -135,6 +202,17 @@ sed -i 's/"data_restore": "never"/"data_restore": "if-irreversible"/' "$CFG"
 run_deploy rollback qa
 t_check "rollback completes it with the snapshot" eq "$RC" 0
 on_v2 "after the rollback"
+
+# ---- the rollback command restores with the running release's services stopped ----
+deploy_rel v3 v3-irreversible
+t_check "irreversible deployed" eq "$RC $(state_release)" "0 v3"
+n=$(calls_now)
+run_deploy rollback qa
+t_check "rollback over an irreversible migration: restored" eq "$RC $(last_history .result)" "0 rolled-back-with-restore"
+t_check "rollback over an irreversible migration: the restore ran with backend and worker stopped" eq "$(last_restore)" "stopped=backend,worker"
+t_check "rollback over an irreversible migration: stopped, then up" eq "$(compose_cmds "$n")" "stop backend worker|up"
+t_check "rollback over an irreversible migration: stop-app, restore, rollback-up" eq "$(steps_of)" "stop-app,restore,rollback-up"
+on_v2 "rollback over an irreversible migration"
 
 # ---- a good v3 ----
 deploy_rel v3 v3
