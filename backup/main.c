@@ -55,8 +55,11 @@ static const struct cli_command commands[] = {
 	  "retention.incomplete_grace (default 24h) are removed, and so are the databases\n"
 	  "a swap restore kept (<db>__ballast_old_<id>) once retention.kept_databases\n"
 	  "(default 7d) has passed since their restore, and the volumes' kept\n"
-	  "<path>.ballast-old-<id> after retention.kept_volumes (default 7d). --dry-run prints the plan\n"
-	  "(keep/remove and the rule that kept each) and changes nothing." },
+	  "<path>.ballast-old-<id> after retention.kept_volumes (default 7d). A physical\n"
+	  "database's archived WAL from before the earliest start segment of the base\n"
+	  "backups that stay is removed too (history files stay; with no base backup\n"
+	  "kept, all of it stays). --dry-run prints the plan (keep/remove and the rule\n"
+	  "that kept each) and changes nothing." },
 	{ "drill", cmd_drill, "restore a backup into scratch databases and check it",
 	  "drill [ID|PREFIX|latest|--latest] [--jobs N] [--check-sql [DB=]FILE]... [--target CONNINFO] [--json]\n\n"
 	  "Checks the stored objects, restores each database into a scratch database\n"

@@ -1,6 +1,6 @@
 /* ballast-backup prune [--dry-run]: remove the backups the retention
- * policy no longer keeps, incomplete ones past the grace period, and what
- * restores kept: databases (<db>__ballast_old_<id>) past
+ * policy no longer keeps, incomplete ones past the grace period, the WAL
+ * no kept base backup needs, and what restores kept: databases (<db>__ballast_old_<id>) past
  * retention.kept_databases, volumes (<path>.ballast-old-<id>) past
  * retention.kept_volumes. */
 #include <stdio.h>
@@ -101,6 +101,53 @@ static json_t *prune_kept_volumes(const struct config *cfg, long long keep_ms, l
 	return out;
 }
 
+/* The names of the physical databases (the ones with a WAL archive). */
+static json_t *physical_dbs(const struct config *cfg)
+{
+	json_t *out = json_array(), *db;
+	size_t i;
+
+	json_array_foreach(config_get(cfg, "databases"), i, db)
+		if (basebackup_item_physical(db) && json_is_string(json_object_get(db, "name")))
+			json_array_append(out, json_object_get(db, "name"));
+	return out;
+}
+
+static void print_wal(json_t *wal, int dry)
+{
+	json_t *w;
+	size_t i;
+
+	json_array_foreach(wal, i, w) {
+		const char *db = json_string_value(json_object_get(w, "database"));
+		const char *why = json_string_value(json_object_get(w, "reason"));
+		const char *from = json_string_value(json_object_get(w, "keep_from"));
+		long long n = json_integer_value(json_object_get(w, "files"));
+		long long stored = json_integer_value(json_object_get(w, "stored"));
+
+		if (dry && n)
+			printf("%-12s wal:%-18s %-13s %lld of %lld files before %s (%s)\n",
+			       "would remove", db, "wal", n, stored, from, why);
+		else if (dry)
+			printf("%-12s wal:%-18s %-13s %lld files: %s\n", "keep", db, "wal", stored, why);
+		else if (n)
+			log_info("removed %lld WAL files of %s before %s (%s)", n, db, from, why);
+		else
+			log_info("keep the WAL archive of %s (%lld files): %s", db, stored, why);
+	}
+}
+
+/* The plan without the object keys (thousands of them) for --json. */
+static json_t *wal_summary(json_t *wal)
+{
+	json_t *out = json_deep_copy(wal), *w;
+	size_t i;
+
+	json_array_foreach(out, i, w)
+		json_object_del(w, "keys");
+	return out;
+}
+
 /* kind: "database" or "volume"; key: the entry's field that names it. */
 static void print_kept(json_t *kept, const char *kind, const char *key, int dry)
 {
@@ -148,10 +195,10 @@ int cmd_prune(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e)
 	struct repo *r = NULL;
 	struct lock *lk = NULL;
 	const char *project = NULL;
-	json_t *plan = NULL, *kept = NULL, *kept_vols = NULL;
+	json_t *plan = NULL, *kept = NULL, *kept_vols = NULL, *wal = NULL, *pdbs = NULL;
 	long long grace_ms = PRUNE_DEFAULT_GRACE_S * 1000LL, t0 = time_mono_ms(), now;
 	long long kept_ms = KEPT_DEFAULT_MS, kept_vol_ms = KEPT_DEFAULT_MS;
-	int rc, dry = 0, removed = 0, reported = 0;
+	int rc, dry = 0, removed = 0, reported = 0, wal_removed = 0;
 	struct parseopt_rest rest;
 	const struct option_spec opts[] = {
 		OPT_FLAG(0, "dry-run", &dry,
@@ -200,10 +247,18 @@ int cmd_prune(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e)
 	rc = prune_plan(r, project, &pol, grace_ms, now, &plan, e);
 	if (rc)
 		goto out;
+	/* decided from the plan before anything goes, so the WAL a kept base
+	 * backup needs is known from the backups that stay */
+	pdbs = physical_dbs(ctx->cfg);
+	rc = prune_wal_plan(r, project, pdbs, plan, &wal, e);
+	if (rc)
+		goto out;
 	if (!dry) {
 		int tmps = 0;
 
 		rc = prune_apply(r, project, plan, &removed, e);
+		if (!rc)
+			rc = prune_wal_apply(r, wal, &wal_removed, e);
 		if (rc)
 			goto out;
 		/* We hold the run lock: temporary objects are dead runs' leftovers. */
@@ -217,14 +272,16 @@ int cmd_prune(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e)
 		print_plan(plan, dry);
 		print_kept(kept, "database", "name", dry);
 		print_kept(kept_vols, "volume", "path", dry);
+		print_wal(wal, dry);
 	}
 	if (!dry)
 		log_info("%d backup%s removed, %zu kept", removed, removed == 1 ? "" : "s",
 			 json_array_size(plan) - (size_t)removed);
 	if (ctx->json) {
-		json_t *res = json_pack("{s:s, s:b, s:O, s:i, s:O, s:O}", "event", "result",
-					"dry_run", dry, "backups", plan, "removed", removed,
-					"kept_databases", kept, "kept_volumes", kept_vols);
+		json_t *res = json_pack("{s:s, s:b, s:O, s:i, s:O, s:O, s:o, s:i}", "event",
+					"result", "dry_run", dry, "backups", plan, "removed", removed,
+					"kept_databases", kept, "kept_volumes", kept_vols,
+					"wal", wal_summary(wal), "wal_removed", wal_removed);
 
 		log_json_result(res);
 		json_decref(res);
@@ -237,6 +294,8 @@ out:
 	json_decref(plan);
 	json_decref(kept);
 	json_decref(kept_vols);
+	json_decref(wal);
+	json_decref(pdbs);
 	strbuf_release(&state);
 	strbuf_release(&lockpath);
 	return rc;

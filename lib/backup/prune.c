@@ -4,7 +4,9 @@
 #include <string.h>
 
 #include "backupset.h"
+#include "basebackup_item.h"
 #include "manifest.h"
+#include "walarchive.h"
 #include "xalloc.h"
 
 static int drill_fn(void *ctx, const struct repo_entry *ent, struct errbuf *e)
@@ -195,5 +197,139 @@ int prune_apply(struct repo *r, const char *project, json_t *plan, int *removed,
 		json_object_set_new(p, "removed", json_true());
 		(*removed)++;
 	}
+	return rc;
+}
+
+/* The earliest start segment (by position) of db's base backups among the
+ * backups plan keeps, and the backup it is in; keep_from "" when none.
+ * A kept backup whose manifest does not load (failed-verify) cannot say
+ * what it needs: *unknown names it, and the whole archive is kept. */
+static int earliest_kept_start(struct repo *r, const char *project, const char *db,
+			       json_t *plan, struct strbuf *keep_from, struct strbuf *backup,
+			       struct strbuf *unknown, struct errbuf *e)
+{
+	json_t *p;
+	size_t i;
+	int rc = 0;
+
+	strbuf_reset(keep_from);
+	strbuf_reset(backup);
+	json_array_foreach(plan, i, p) {
+		const char *id = json_string_value(json_object_get(p, "id"));
+		const char *status = json_string_value(json_object_get(p, "status"));
+		struct basebackup_meta meta;
+		json_t *m = NULL, *item;
+
+		if (strcmp(json_string_value(json_object_get(p, "action")), "keep") ||
+		    !strcmp(status, "incomplete"))
+			continue;
+		if (backupset_load(r, project, id, &m, e)) {
+			strbuf_reset(unknown);
+			strbuf_addf(unknown, "the manifest of kept backup %s does not load (%s): "
+				    "every WAL file is kept", id, e->msg);
+			errbuf_clear(e);
+			strbuf_reset(keep_from);
+			strbuf_reset(backup);
+			return 0;
+		}
+		item = manifest_find_item(m, BASEBACKUP_ITEM_TYPE, db);
+		if (item && basebackup_item_get(item, &meta, e) == 0 &&
+		    (!keep_from->len || strncmp(meta.start_wal + 8, keep_from->buf + 8, 16) < 0)) {
+			strbuf_reset(keep_from);
+			strbuf_addstr(keep_from, meta.start_wal);
+			strbuf_reset(backup);
+			strbuf_addstr(backup, id);
+		}
+		errbuf_clear(e);
+		json_decref(m);
+	}
+	return rc;
+}
+
+static int cmp_key_name(const void *a, const void *b)
+{
+	const char *ka = strrchr(*(const char *const *)a, '/');
+	const char *kb = strrchr(*(const char *const *)b, '/');
+
+	return strcmp(ka ? ka : "", kb ? kb : "");
+}
+
+int prune_wal_plan(struct repo *r, const char *project, json_t *dbs, json_t *plan,
+		   json_t **wal, struct errbuf *e)
+{
+	struct strbuf keep_from = STRBUF_INIT, backup = STRBUF_INIT, unknown = STRBUF_INIT;
+	json_t *out = json_array(), *v;
+	size_t i;
+	int rc = 0;
+
+	*wal = NULL;
+	json_array_foreach(dbs, i, v) {
+		const char *db = json_string_value(v), *name;
+		json_t *names = NULL, *key, *keys = json_array();
+		const char **sorted = NULL;
+		size_t n = 0, k;
+
+		rc = walarchive_list(r, project, db, &names, e);
+		if (!rc)
+			rc = earliest_kept_start(r, project, db, plan, &keep_from, &backup, &unknown,
+						 e);
+		if (rc) {
+			json_decref(names);
+			json_decref(keys);
+			errbuf_prefix(e, "prune: the WAL archive of %s: ", db);
+			goto out;
+		}
+		if (keep_from.len) {
+			sorted = xcalloc(json_object_size(names) + 1, sizeof(*sorted));
+			json_object_foreach(names, name, key)
+				if (walarchive_before(name, keep_from.buf))
+					sorted[n++] = json_string_value(key);
+			/* oldest first: by the file name at the end of each key */
+			qsort(sorted, n, sizeof(*sorted), cmp_key_name);
+			for (k = 0; k < n; k++)
+				json_array_append_new(keys, json_string(sorted[k]));
+			free(sorted);
+		}
+		json_array_append_new(out, json_pack(
+			"{s:s, s:s, s:i, s:i, s:s?, s:s?, s:s, s:o}", "database", db,
+			"action", n ? "remove" : "keep", "files", (int)n,
+			"stored", (int)json_object_size(names),
+			"keep_from", keep_from.len ? keep_from.buf : NULL,
+			"backup", backup.len ? backup.buf : NULL, "reason",
+			unknown.len ? unknown.buf :
+			!keep_from.len ? "no kept base backup: every WAL file is kept" :
+			n ? "before the earliest kept base backup's start segment" :
+			"nothing before the earliest kept base backup's start segment",
+			"keys", keys));
+		json_decref(names);
+		strbuf_reset(&unknown);
+	}
+	*wal = out;
+	out = NULL;
+out:
+	json_decref(out);
+	strbuf_release(&keep_from);
+	strbuf_release(&backup);
+	strbuf_release(&unknown);
+	return rc;
+}
+
+int prune_wal_apply(struct repo *r, json_t *wal, int *removed, struct errbuf *e)
+{
+	json_t *w, *key;
+	size_t i, k;
+	int rc = 0;
+
+	*removed = 0;
+	json_array_foreach(wal, i, w)
+		json_array_foreach(json_object_get(w, "keys"), k, key) {
+			rc = repo_delete(r, json_string_value(key), e);
+			if (rc) {
+				errbuf_prefix(e, "prune: cannot remove WAL file %s: ",
+					      json_string_value(key));
+				return rc;
+			}
+			(*removed)++;
+		}
 	return rc;
 }

@@ -48,4 +48,21 @@ int prune_apply(struct repo *r, const char *project, json_t *plan, int *removed,
 int prune_drill_passed(struct repo *r, const char *project, const char *id, int *passed,
 		       struct errbuf *e);
 
+/* The WAL archive's share (physical databases, walarchive.h): for each
+ * database named in dbs (a JSON array of names), the WAL files that no
+ * base backup the plan keeps needs, i.e. walarchive_before() the earliest
+ * start segment among the kept backups' base backups of that database (the
+ * earliest by position, not by time: a base backup taken after a
+ * point-in-time restore may start before an older one). A database with no
+ * kept base backup keeps its whole archive. *wal is a JSON array of
+ * {"database", "action": "keep"|"remove", "files" (how many would go),
+ * "stored" (how many there are), "keep_from" (segment) and "backup" (its
+ * id) or null, "reason", "keys" (the objects to remove, oldest first)}. */
+int prune_wal_plan(struct repo *r, const char *project, json_t *dbs, json_t *plan,
+		   json_t **wal, struct errbuf *e);
+/* Remove the objects prune_wal_plan() listed, oldest first (an interrupted
+ * prune has removed only WAL nobody needs), stopping at the first failure;
+ * *removed counts the files. */
+int prune_wal_apply(struct repo *r, json_t *wal, int *removed, struct errbuf *e);
+
 #endif

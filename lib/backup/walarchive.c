@@ -448,3 +448,13 @@ void walarchive_gap(json_t *names, unsigned tli, const char *stop_wal, uint64_t 
 		return;
 	}
 }
+
+int walarchive_before(const char *name, const char *keep_from)
+{
+	/* "TTTTTTTTLLLLLLLLSSSSSSSS[.partial|.XXXXXXXX.backup]": the log and
+	 * segment are fixed-width upper-case hex, so they compare as text */
+	if (!walarchive_name_valid(name) || strlen(name) < 24 || strstr(name, ".history") ||
+	    strlen(keep_from) < 24)
+		return 0;
+	return strncmp(name + 8, keep_from + 8, 16) < 0;
+}

@@ -67,4 +67,12 @@ int walarchive_list(struct repo *r, const char *project, const char *db, json_t 
 void walarchive_gap(json_t *names, unsigned tli, const char *stop_wal, uint64_t segsize,
 		    struct strbuf *gap);
 
+/* 1 when the WAL file name lies wholly before the segment keep_from (a
+ * segment name): compared by log and segment number whatever the
+ * timelines, because a base backup that starts at keep_from replays
+ * nothing before it on any timeline, and the timelines it can reach fork
+ * after it. History files ("*.history") are never before: a recovery reads
+ * them to choose its timeline. */
+int walarchive_before(const char *name, const char *keep_from);
+
 #endif

@@ -242,6 +242,7 @@ static void setup(void)
 	snprintf(cfg, sizeof(cfg),
 		 "{ \"project\": \"pitr\", \"repository\": { \"type\": \"local\", \"path\": \"%s\" },\n"
 		 "  \"compression\": { \"level\": 3, \"threads\": 2 },\n"
+		 "  \"retention\": { \"keep_last\": 1 },\n"
 		 "  \"databases\": [ { \"name\": \"app\", \"mode\": \"physical\",\n"
 		 "    \"conninfo\": \"host=127.0.0.1 port=%s user=postgres dbname=postgres\",\n"
 		 "    \"password_env\": \"PITR_PG_PASSWORD\", \"pg_bindir\": \"%s\" } ] }\n",
@@ -777,6 +778,87 @@ START_TEST(test_restore_targets)
 }
 END_TEST
 
+/* The names (first 24 characters) of the archived WAL files, sorted, one
+ * per line, and how many there are. */
+static int archived(struct strbuf *names)
+{
+	char cmd[1400];
+	const char *argv[] = { "sh", "-c", cmd, NULL };
+	int n = 0;
+
+	snprintf(cmd, sizeof(cmd), "find %s/pitr/wal/app -type f -name '0*' | sed 's|.*/||' | "
+		 "cut -c1-24 | sort", repodir);
+	strbuf_reset(names);
+	ck_assert_int_eq(trun(argv, NULL, names, NULL), 0);
+	for (const char *p = names->buf; (p = strchr(p, '\n')); p++)
+		n++;
+	return n;
+}
+
+/* prune removes the WAL no kept base backup needs (what was archived before
+ * the only base backup's start segment) and keeps the rest, and the
+ * archive still recovers to its end. Runs last: it changes the archive. */
+START_TEST(test_prune_wal)
+{
+	struct strbuf out = STRBUF_INIT, err = STRBUF_INIT, before = STRBUF_INIT,
+		      after = STRBUF_INIT;
+	const char *dry[] = { "prune", "--dry-run", "--json", NULL };
+	const char *prune[] = { "prune", NULL };
+	const char *latest[] = { "restore", "--pitr", "--db", "app", "--data-dir", datadir,
+				 "--timeline", "1", "--latest", NULL };
+	const char *from, *line;
+	json_t *res, *w;
+	int n_before, n_after, would;
+	char h[128];
+
+	n_before = archived(&before);
+	ck_assert_msg(run_backup(dry, &out, &err) == 0, "prune --dry-run: %s", err.buf);
+	res = tjson_result(&out);
+	w = json_array_get(json_object_get(res, "wal"), 0);
+	ck_assert_str_eq(json_string_value(json_object_get(w, "database")), "app");
+	from = json_string_value(json_object_get(w, "keep_from"));
+	ck_assert_ptr_nonnull(from);
+	would = (int)json_integer_value(json_object_get(w, "files"));
+	/* the segments written before the backup went to the archive first */
+	ck_assert_msg(would > 0, "nothing before %s in:\n%s", from, before.buf);
+	ck_assert_int_eq(json_integer_value(json_object_get(w, "stored")), n_before);
+	ck_assert_ptr_null(json_object_get(w, "keys"));
+	ck_assert_int_eq(archived(&after), n_before);
+
+	ck_assert_msg(run_backup(prune, &out, &err) == 0, "prune: %s", err.buf);
+	n_after = archived(&after);
+	ck_assert_int_eq(n_after, n_before - would);
+	/* what stays is everything from the start segment on (and history) */
+	for (line = after.buf; *line; line = strchr(line, '\n') + 1)
+		ck_assert_msg(!strncmp(line + 8, ".history", 8) ||
+			      strncmp(line + 8, from + 8, 16) >= 0, "kept %.24s, before %s", line,
+			      from);
+	for (line = before.buf; *line; line = strchr(line, '\n') + 1)
+		if (!strncmp(line + 8, ".history", 8) || strncmp(line + 8, from + 8, 16) >= 0) {
+			char one[32];
+
+			snprintf(one, sizeof(one), "%.*s\n", (int)(strchr(line, '\n') - line), line);
+			ck_assert_msg(strstr(after.buf, one) != NULL, "removed %s", one);
+		}
+	/* a second prune has nothing left to remove */
+	ck_assert_msg(run_backup(dry, &out, &err) == 0, "%s", err.buf);
+	json_decref(res);
+	res = tjson_result(&out);
+	ck_assert_int_eq(json_integer_value(json_object_get(json_array_get(
+				 json_object_get(res, "wal"), 0), "files")), 0);
+	/* and the archive still takes the backup to its end */
+	ck_assert_msg(run_backup(latest, &out, &err) == 0, "%s", err.buf);
+	table_hash(h, sizeof(h));
+	ck_assert_str_eq(h, h_end);
+	remove_kept();
+	json_decref(res);
+	strbuf_release(&out);
+	strbuf_release(&err);
+	strbuf_release(&before);
+	strbuf_release(&after);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("pitr");
@@ -793,6 +875,7 @@ int main(void)
 	tcase_add_test(tc, test_missing_and_corrupt_segment);
 	tcase_add_test(tc, test_sigkill_leaves_dir);
 	tcase_add_test(tc, test_restore_targets);
+	tcase_add_test(tc, test_prune_wal);
 	suite_add_tcase(s, tc);
 	return trun_suite(s);
 }

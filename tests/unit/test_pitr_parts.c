@@ -289,6 +289,27 @@ START_TEST(test_gap)
 }
 END_TEST
 
+/* What prune may remove: files wholly before the start segment, whatever
+ * their timeline; never a history file, never the start segment itself. */
+START_TEST(test_before)
+{
+	const char *from = "000000020000000100000004";
+
+	ck_assert(walarchive_before("000000020000000100000003", from));
+	ck_assert(walarchive_before("000000010000000000000FFF", from));
+	/* a later timeline's file before the start: no recovery from here reads it */
+	ck_assert(walarchive_before("000000030000000100000003", from));
+	ck_assert(walarchive_before("000000010000000100000002.00000028.backup", from));
+	ck_assert(walarchive_before("000000010000000100000003.partial", from));
+	ck_assert(!walarchive_before("000000020000000100000004", from));
+	ck_assert(!walarchive_before("000000010000000100000004.partial", from));
+	ck_assert(!walarchive_before("000000020000000100000005", from));
+	ck_assert(!walarchive_before("000000010000000200000000", from));
+	ck_assert(!walarchive_before("00000002.history", from));
+	ck_assert(!walarchive_before("not-a-wal-file", from));
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("pitr_parts");
@@ -299,6 +320,7 @@ int main(void)
 	tcase_add_test(tc, test_lsn_and_names);
 	tcase_add_test(tc, test_times);
 	tcase_add_test(tc, test_gap);
+	tcase_add_test(tc, test_before);
 	suite_add_tcase(s, tc);
 	return trun_suite(s);
 }
