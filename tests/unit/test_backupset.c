@@ -1,0 +1,193 @@
+/* backupset on a local repository: what list calls good and incomplete,
+ * which id "latest", a full id and a prefix resolve to, a stored object
+ * that no longer matches its manifest, and a delete that leaves nothing. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <zstd.h>
+
+#include <openssl/evp.h>
+
+#include "backupset.h"
+#include "config.h"
+#include "manifest.h"
+#include "repo.h"
+#include "repomark.h"
+#include "tsupport.h"
+
+static char *dir;
+static struct config *cfg;
+static struct repo *r;
+
+#define OLD "20261101T010000Z-0001"
+#define MID "20261102T010000Z-0002"
+#define NEW "20261103T010000Z-0003"
+#define BAD "20261104T010000Z-0004" /* objects only: a run that died */
+
+static void sha256_hex(const void *buf, size_t len, char out[65])
+{
+	unsigned char md[32];
+	unsigned int n = 0;
+
+	ck_assert_int_eq(EVP_Digest(buf, len, md, &n, EVP_sha256(), NULL), 1);
+	for (unsigned i = 0; i < n; i++)
+		snprintf(out + 2 * i, 3, "%02x", md[i]);
+}
+
+/* A committed backup with one db item whose object holds text, zstd'd. */
+static void put_backup(const char *id, time_t created, const char *text, int commit)
+{
+	struct strbuf key = STRBUF_INIT, sealed = STRBUF_INIT;
+	struct errbuf e = ERRBUF_INIT;
+	size_t cap = ZSTD_compressBound(strlen(text)), n;
+	char *z = malloc(cap), hex[65];
+	json_t *m = manifest_new(id, "shop", created, NULL);
+
+	n = ZSTD_compress(z, cap, text, strlen(text), 3);
+	ck_assert(!ZSTD_isError(n));
+	sha256_hex(z, n, hex);
+	manifest_backup_prefix("shop", id, &key);
+	strbuf_addstr(&key, "db-app.dump.zst");
+	ck_assert_msg(repo_put_bytes(r, key.buf, z, n, &e) == 0, "%s", e.msg);
+	json_array_append_new(json_object_get(m, "items"),
+			      json_pack("{s:s, s:s, s:o}", "type", "db", "name", "app", "object",
+					manifest_object(key.buf, (long long)n, hex,
+							(long long)strlen(text))));
+	if (commit) {
+		ck_assert_int_eq(manifest_seal(m, &sealed, &e), 0);
+		strbuf_reset(&key);
+		manifest_backup_prefix("shop", id, &key);
+		strbuf_addstr(&key, "manifest.json");
+		ck_assert_msg(repo_put_bytes(r, key.buf, sealed.buf, sealed.len, &e) == 0, "%s",
+			      e.msg);
+	}
+	json_decref(m);
+	free(z);
+	strbuf_release(&key);
+	strbuf_release(&sealed);
+}
+
+static void setup(void)
+{
+	struct strbuf json = STRBUF_INIT;
+	struct errbuf e = ERRBUF_INIT;
+	const char *project;
+	char mark[REPOMARK_ID_LEN + 1];
+	int existed = 0, adopted = 0;
+
+	dir = ttmp_dir("backupset");
+	strbuf_addf(&json, "{\"project\": \"shop\", \"repository\": {\"type\": \"local\", "
+		    "\"path\": \"%s/repo\"}}", dir);
+	ck_assert_msg(config_load_string(json.buf, "ballast.json", &cfg, &e) == 0, "%s", e.msg);
+	ck_assert_msg(backupset_open_unchecked(cfg, &r, &project, &e) == 0, "%s", e.msg);
+	ck_assert_msg(repomark_init(r, "shop", mark, &existed, &adopted, &e) == 0, "%s", e.msg);
+	put_backup(OLD, 1761958800, "old rows", 1);
+	put_backup(MID, 1762045200, "mid rows", 1);
+	put_backup(NEW, 1762131600, "new rows", 1);
+	put_backup(BAD, 1762218000, "never committed", 0);
+	strbuf_release(&json);
+}
+
+static void teardown(void)
+{
+	repo_close(r);
+	config_free(cfg);
+	ttmp_rm(dir);
+	free(dir);
+}
+
+START_TEST(test_list_and_latest)
+{
+	struct errbuf e = ERRBUF_INIT;
+	json_t *list = NULL, *b;
+	char id[64];
+	size_t i;
+	int good = 0, incomplete = 0;
+
+	ck_assert_msg(backupset_list(r, "shop", &list, &e) == 0, "%s", e.msg);
+	ck_assert_int_eq(json_array_size(list), 4);
+	json_array_foreach(list, i, b) {
+		const char *st = json_string_value(json_object_get(b, "status"));
+		const char *bid = json_string_value(json_object_get(b, "id"));
+
+		if (!strcmp(st, "good"))
+			good++;
+		if (!strcmp(st, "incomplete")) {
+			incomplete++;
+			ck_assert_str_eq(bid, BAD);
+		}
+	}
+	ck_assert_int_eq(good, 3);
+	ck_assert_int_eq(incomplete, 1);
+	json_decref(list);
+	/* the newest good one, never the newer incomplete one */
+	ck_assert_int_eq(backupset_latest(r, "shop", id, sizeof(id), &e), 0);
+	ck_assert_str_eq(id, NEW);
+}
+END_TEST
+
+START_TEST(test_resolve)
+{
+	struct errbuf e = ERRBUF_INIT;
+	char id[64];
+
+	ck_assert_int_eq(backupset_resolve(r, "shop", "latest", id, sizeof(id), &e), 0);
+	ck_assert_str_eq(id, NEW);
+	ck_assert_int_eq(backupset_resolve(r, "shop", MID, id, sizeof(id), &e), 0);
+	ck_assert_str_eq(id, MID);
+	ck_assert_int_eq(backupset_resolve(r, "shop", "20261101", id, sizeof(id), &e), 0);
+	ck_assert_str_eq(id, OLD);
+	ck_assert_int_eq(backupset_resolve(r, "shop", "202611", id, sizeof(id), &e), BL_EUSAGE);
+	ck_assert_msg(strstr(e.msg, OLD) && strstr(e.msg, NEW), "names the candidates: %s", e.msg);
+	errbuf_clear(&e);
+	ck_assert_int_eq(backupset_resolve(r, "shop", "20251", id, sizeof(id), &e), BL_EFAIL);
+}
+END_TEST
+
+START_TEST(test_damage_and_delete)
+{
+	struct strbuf key = STRBUF_INIT, path = STRBUF_INIT;
+	struct errbuf e = ERRBUF_INIT;
+	json_t *m = NULL, *list = NULL;
+	struct manifest_item it;
+	FILE *f;
+
+	ck_assert_msg(backupset_load(r, "shop", MID, &m, &e) == 0, "%s", e.msg);
+	ck_assert_int_eq(manifest_item_get(m, 0, &it), 0);
+	ck_assert_msg(backupset_verify_object(r, json_object_get(it.json, "object"), 1, &e) == 0,
+		      "%s", e.msg);
+	/* one byte flipped behind the repository's back */
+	strbuf_addf(&path, "%s/repo/%s", dir, it.obj.key);
+	f = fopen(path.buf, "r+b");
+	ck_assert_ptr_nonnull(f);
+	fseek(f, 2, SEEK_SET);
+	fputc(0x5a, f);
+	fclose(f);
+	ck_assert_int_eq(backupset_verify_object(r, json_object_get(it.json, "object"), 1, &e),
+			 BL_EVERIFY);
+	ck_assert_msg(strstr(e.msg, it.obj.key), "names the object: %s", e.msg);
+	json_decref(m);
+	errbuf_clear(&e);
+	ck_assert_msg(backupset_delete(r, "shop", MID, &e) == 0, "%s", e.msg);
+	ck_assert_int_eq(backupset_load(r, "shop", MID, &m, &e), BL_EFAIL);
+	ck_assert_int_eq(backupset_list(r, "shop", &list, &e), 0);
+	ck_assert_int_eq(json_array_size(list), 3);
+	json_decref(list);
+	strbuf_release(&key);
+	strbuf_release(&path);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("backupset");
+	TCase *tc = tcase_create("backupset");
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_list_and_latest);
+	tcase_add_test(tc, test_resolve);
+	tcase_add_test(tc, test_damage_and_delete);
+	suite_add_tcase(s, tc);
+	return trun_suite(s);
+}
