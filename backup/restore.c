@@ -13,6 +13,7 @@
 #include "progress.h"
 #include "volume_item.h"
 #include "interrupt.h"
+#include "timeutil.h"
 
 /* Which items this restore touches: with neither --db nor --volume the
  * whole set, otherwise exactly the ones named. */
@@ -53,12 +54,50 @@ static int find_volume(const struct config *cfg, const char *name, struct volume
 	return 0;
 }
 
+/* The time of the last progress report during a volume's extraction:
+ * that is when the last stored byte was read, which splits the
+ * extraction from what follows it (syncfs, the rename, the after command)
+ * without reaching into volume_item_restore. */
+struct vol_clock {
+	struct progress *prog;
+	long long last_ms;
+};
+
+static void vol_progress(void *ctx, const char *name, long long raw, long long stored)
+{
+	struct vol_clock *c = ctx;
+
+	c->last_ms = time_mono_ms();
+	progress_update(c->prog, name, raw, stored);
+}
+
+/* The stage times of a restored item, as its "timings" (-1: not run). */
+static json_t *timings_json(long long verify_ms, const struct dbrestore_times *t,
+			    long long swap_ms, long long total_ms)
+{
+	json_t *j = json_object();
+
+	json_object_set_new(j, "verify_ms", json_integer(verify_ms));
+	if (t->scratch_ms >= 0)
+		json_object_set_new(j, "scratch_ms", json_integer(t->scratch_ms));
+	if (t->pg_restore_ms >= 0)
+		json_object_set_new(j, "pg_restore_ms", json_integer(t->pg_restore_ms));
+	if (t->count_ms >= 0)
+		json_object_set_new(j, "count_ms", json_integer(t->count_ms));
+	if (swap_ms >= 0)
+		json_object_set_new(j, "swap_ms", json_integer(swap_ms));
+	json_object_set_new(j, "total_ms", json_integer(total_ms));
+	return j;
+}
+
 static int restore_volume(struct cli_ctx *ctx, struct repo *r, const struct manifest_item *it,
 			  const char *id, const char *to, int keep, struct progress *prog,
-			  json_t *done, struct errbuf *e)
+			  long long verify_ms, json_t *done, struct errbuf *e)
 {
 	struct volume_spec spec = VOLUME_SPEC_INIT;
 	struct volume_item_restore_opts vo;
+	struct vol_clock clock = { prog, -1 };
+	long long t0 = time_mono_ms(), t1;
 	struct strbuf where = STRBUF_INIT, old = STRBUF_INIT;
 	json_t *warnings = NULL, *w;
 	const char *name = it->name;
@@ -73,10 +112,11 @@ static int restore_volume(struct cli_ctx *ctx, struct repo *r, const struct mani
 	vo.to = to;
 	vo.keep_old = keep;
 	vo.verified = 1;
-	vo.progress = progress_update;
-	vo.progress_ctx = prog;
+	vo.progress = vol_progress;
+	vo.progress_ctx = &clock;
 	rc = volume_item_restore(found ? &spec : NULL, r, it->json, &vo, &where, &old, &warnings,
 				 e);
+	t1 = time_mono_ms();
 	progress_done(prog);
 	if (rc)
 		goto out;
@@ -88,10 +128,16 @@ static int restore_volume(struct cli_ctx *ctx, struct repo *r, const struct mani
 			 name, id, where.buf, old.buf);
 	else
 		log_info("volume %s restored from %s into %s", name, id, where.buf);
-	json_array_append_new(done, json_pack("{s:s, s:s, s:s, s:s?, s:o}", "type", "volume",
-					      "name", name, "path", where.buf, "kept",
-					      old.len ? old.buf : NULL, "warnings",
-					      warnings ? json_incref(warnings) : json_array()));
+	if (clock.last_ms < 0)
+		clock.last_ms = t1;
+	json_array_append_new(done, json_pack("{s:s, s:s, s:s, s:s?, s:o, s:{s:I, s:I, s:I, s:I}}",
+					      "type", "volume", "name", name, "path", where.buf,
+					      "kept", old.len ? old.buf : NULL, "warnings",
+					      warnings ? json_incref(warnings) : json_array(),
+					      "timings", "verify_ms", (json_int_t)verify_ms,
+					      "extract_ms", (json_int_t)(clock.last_ms - t0),
+					      "sync_ms", (json_int_t)(t1 - clock.last_ms),
+					      "total_ms", (json_int_t)(verify_ms + t1 - t0)));
 out:
 	if (found)
 		volume_spec_release(&spec);
@@ -194,7 +240,7 @@ int cmd_restore(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e)
 	const char *project, *only_db = NULL, *only_vol = NULL, *to = NULL, *id, *sessions = NULL;
 	struct manifest_head h;
 	struct manifest_item it;
-	json_t *m = NULL, *done = json_array(), *plan_json = json_array();
+	json_t *m = NULL, *done = json_array(), *plan_json = json_array(), *verify_ms = json_object();
 	int rc = 0, n = 0, nvol = 0, use_latest = 0, keep = 1, no_keep = 0, in_place = 0, yes = 0,
 	    dry_run = 0, replaces = 0;
 	char latest[64];
@@ -413,6 +459,8 @@ planned:
 	 * touches anything: a bad volume object must not leave the databases
 	 * restored and the volumes not. */
 	manifest_foreach_item(m, i, it) {
+		long long t0 = time_mono_ms();
+
 		if (!wanted(&it, only_db, only_vol))
 			continue;
 		rc = backupset_verify_object(r, json_object_get(it.json, "object"), 0, e);
@@ -420,6 +468,9 @@ planned:
 			errbuf_prefix(e, "refusing to restore %s %s: ", it.type, it.name);
 			goto out;
 		}
+		strbuf_reset(&line);
+		strbuf_addf(&line, "%s/%s", it.type, it.name);
+		json_object_set_new(verify_ms, line.buf, json_integer(time_mono_ms() - t0));
 	}
 	interrupt_catch();
 	progress_init(&prog);
@@ -429,8 +480,11 @@ planned:
 		struct db_plan *p = &plans[i];
 		const char *name = p->item.name;
 		struct dbrestore_opts one = ro;
+		struct dbrestore_times tm = { -1, -1, -1, -1, -1 };
+		long long t0 = time_mono_ms(), swap_ms = -1, cli_vms, vms;
 
 		strbuf_reset(&kept);
+		one.times = &tm;
 		if (p->mode == DB_SWAP) {
 			struct dbswap_opts so;
 
@@ -438,8 +492,11 @@ planned:
 			so.id = id;
 			so.keep_old = keep;
 			so.sessions = sessions;
-			so.ro = ro;
+			so.ro = one;
 			rc = dbswap_restore(ctx->cfg, r, p->item.json, &p->t, &so, &kept, e);
+			/* everything dbswap does around the restore itself: the
+			 * scratch database, the sessions, the renames, a drop */
+			swap_ms = time_mono_ms() - t0 - (tm.total_ms > 0 ? tm.total_ms : 0);
 		} else {
 			if (p->mode != DB_CREATE)
 				one.clean = p->mode == DB_IN_PLACE;
@@ -463,18 +520,28 @@ planned:
 			}
 		}
 		log_info("database %s restored from %s; row counts match the backup", name, id);
-		json_array_append_new(done, json_pack("{s:s, s:s, s:s, s:s, s:s, s:s?}", "type",
-						      "db", "name", name, "mode",
+		strbuf_reset(&line);
+		strbuf_addf(&line, "db/%s", name);
+		cli_vms = json_integer_value(json_object_get(verify_ms, line.buf));
+		/* the CLI's pass plus any of dbdump's own */
+		vms = cli_vms + (tm.verify_ms > 0 ? tm.verify_ms : 0);
+		json_array_append_new(done, json_pack("{s:s, s:s, s:s, s:s, s:s, s:s?, s:o}",
+						      "type", "db", "name", name, "mode",
 						      mode_name(p->mode), "server", p->t.server.buf,
 						      "database", p->t.dbname.buf, "kept",
-						      kept.len ? kept.buf : NULL));
+						      kept.len ? kept.buf : NULL, "timings",
+						      timings_json(vms, &tm, swap_ms,
+								   cli_vms + time_mono_ms() - t0)));
 	}
 	/* Volumes last: their `after` commands restart the services that use
 	 * them, which should find the databases already restored. */
 	manifest_foreach_item(m, i, it) {
 		if (!wanted(&it, only_db, only_vol) || strcmp(it.type, "volume"))
 			continue;
-		rc = restore_volume(ctx, r, &it, id, to, keep, &prog, done, e);
+		strbuf_reset(&line);
+		strbuf_addf(&line, "volume/%s", it.name);
+		rc = restore_volume(ctx, r, &it, id, to, keep, &prog,
+				    json_integer_value(json_object_get(verify_ms, line.buf)), done, e);
 		if (rc)
 			goto out;
 	}
@@ -492,6 +559,7 @@ out:
 	json_decref(m);
 	json_decref(done);
 	json_decref(plan_json);
+	json_decref(verify_ms);
 	repo_close(r);
 	return rc;
 }

@@ -816,6 +816,8 @@ int dbdump_restore(const struct config *cfg, struct repo *r, json_t *item,
 	struct strvec argv = STRVEC_INIT;
 	struct child c = CHILD_INIT;
 	struct pipe_sink ps;
+	struct dbrestore_times tm = { -1, -1, -1, -1, -1 };
+	long long t0 = time_mono_ms(), ts;
 	int rc, sfd = -1, started = 0;
 
 	if (!target) {
@@ -839,7 +841,10 @@ int dbdump_restore(const struct config *cfg, struct repo *r, json_t *item,
 	 * --jobs the pass that writes the scratch file checks them (size and
 	 * SHA-256) before pg_restore starts, so a separate pass would only
 	 * read the object twice. */
+	ts = time_mono_ms();
 	rc = o->jobs > 1 ? 0 : backupset_verify_object(r, obj, 0, e);
+	if (o->jobs <= 1)
+		tm.verify_ms = ms_since(ts);
 	if (rc) {
 		errbuf_prefix(e, "refusing to restore: ");
 		goto out;
@@ -867,7 +872,9 @@ int dbdump_restore(const struct config *cfg, struct repo *r, json_t *item,
 		 * a gigabyte to disk buys nothing (it cost ~1.5x in the benchmark).
 		 * A write error still fails here, and what pg_restore reads is
 		 * judged end to end: --exit-on-error, then the row counts. */
+		ts = time_mono_ms();
 		rc = backupset_read_object(r, obj, fd_sink, &ps, e);
+		tm.scratch_ms = ms_since(ts);
 		if (rc) {
 			errbuf_prefix(e, "refusing to restore: ");
 			goto out;
@@ -885,6 +892,7 @@ int dbdump_restore(const struct config *cfg, struct repo *r, json_t *item,
 	c.in_mode = o->jobs > 1 ? PROC_NULL : PROC_PIPE;
 	c.out_mode = PROC_NULL;
 	c.err_mode = PROC_PIPE;
+	ts = time_mono_ms();
 	rc = proc_start(&c, e);
 	if (rc)
 		goto out;
@@ -913,6 +921,7 @@ int dbdump_restore(const struct config *cfg, struct repo *r, json_t *item,
 		if (rc)
 			restore_errors(&c, e);
 	}
+	tm.pg_restore_ms = ms_since(ts);
 	if (rc)
 		goto out;
 	if (!json_string_value(json_object_get(item, "row_counts")) ||
@@ -924,10 +933,16 @@ int dbdump_restore(const struct config *cfg, struct repo *r, json_t *item,
 			goto out;
 		target = check.buf;
 	}
+	ts = time_mono_ms();
 	rc = dbdump_check_rows(target, pw.len ? pw.buf : NULL, item, e);
+	tm.count_ms = ms_since(ts);
 out:
 	if (rc && name)
 		errbuf_prefix(e, "restore of database %s: ", name);
+	if (o->times) {
+		tm.total_ms = ms_since(t0);
+		*o->times = tm;
+	}
 	if (started)
 		proc_release(&c);
 	if (sfd >= 0) {

@@ -61,6 +61,16 @@ struct dbdump_opts {
 int dbdump_backup(json_t *db, struct repo *r, const char *key, const struct dbdump_opts *o,
 		  json_t **item, struct errbuf *e);
 
+/* Where one dbdump_restore's time went, in milliseconds; -1 for a stage
+ * that did not run. */
+struct dbrestore_times {
+	long long verify_ms;     /* its own pass over the object before pg_restore */
+	long long scratch_ms;    /* jobs > 1: decompressing into the scratch file */
+	long long pg_restore_ms; /* pg_restore: fed the stream (jobs 1), or its run */
+	long long count_ms;      /* the row counts compared afterwards */
+	long long total_ms;
+};
+
 struct dbrestore_opts {
 	const char *target;   /* conninfo; NULL = the configured database's */
 	int create;           /* pg_restore --create (target names the maintenance db) */
@@ -68,6 +78,7 @@ struct dbrestore_opts {
 	int jobs;
 	dbdump_progress_fn progress;
 	void *progress_ctx;
+	struct dbrestore_times *times; /* filled when set (also on failure) */
 };
 
 /* Restore item (type "db") using its configured database (config may be

@@ -108,6 +108,20 @@ START_TEST(test_swap_and_undo)
 	ck_assert_str_eq(json_string_value(json_object_get(d, "database")), "rf_swap");
 	snprintf(kept, sizeof(kept), "%s", json_string_value(json_object_get(d, "kept")));
 	ck_assert_msg(!strncmp(kept, "rf_swap__ballast_old_", 21), "%s", kept);
+	/* where the time went: every stage of a swap restore with --jobs 1 */
+	{
+		json_t *t = json_object_get(d, "timings");
+		const char *const stages[] = { "verify_ms", "pg_restore_ms", "count_ms", "swap_ms",
+					       "total_ms" };
+
+		for (size_t k = 0; k < sizeof(stages) / sizeof(stages[0]); k++)
+			ck_assert_msg(json_is_integer(json_object_get(t, stages[k])) &&
+				      json_integer_value(json_object_get(t, stages[k])) >= 0,
+				      "timings.%s missing", stages[k]);
+		ck_assert_ptr_null(json_object_get(t, "scratch_ms"));
+		ck_assert_int_ge(json_integer_value(json_object_get(t, "total_ms")),
+				 json_integer_value(json_object_get(t, "pg_restore_ms")));
+	}
 	json_decref(res);
 	assert_same_rows(kept, "rf_swap_ref");
 	ck_assert_int_eq(count_dbs("rf_swap__ballast_restore_"), 0);
