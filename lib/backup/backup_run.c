@@ -200,14 +200,44 @@ static int item_write(struct plan *p, const struct item *it, struct repo *r, con
 	return volume_item_backup(&it->vol, r, key, &p->vopts, mi, e);
 }
 
+/* The newest good backup's manifest, for the sizes progress expects (NULL
+ * when there is none, or nobody watches the progress). */
+static json_t *previous_manifest(const struct progress *prog, struct repo *r,
+				 const char *project)
+{
+	struct errbuf ignore = ERRBUF_INIT;
+	json_t *m = NULL;
+	char id[64];
+
+	if ((prog->tty || prog->json) && !backupset_latest(r, project, id, sizeof(id), &ignore))
+		backupset_load(r, project, id, &m, &ignore);
+	return m;
+}
+
+/* What the same item stored last time, raw: the best guess of this one's. */
+static long long previous_raw(json_t *prev, const struct item *it)
+{
+	const char *type = !it->db ? "volume" :
+			   basebackup_item_physical(it->db) ? BASEBACKUP_ITEM_TYPE : "db";
+	struct manifest_obj obj;
+	struct errbuf ignore = ERRBUF_INIT;
+	json_t *pi = prev ? manifest_find_item(prev, type, it->name) : NULL;
+
+	if (!pi || manifest_obj_get(json_object_get(pi, "object"), &obj, &ignore))
+		return 0;
+	return obj.raw_size;
+}
+
 static int write_items(struct plan *p, struct repo *r, const char *project, const char *id,
 		       json_t *manifest, struct backup_run_result *res, struct errbuf *e)
 {
 	struct strbuf key = STRBUF_INIT;
 	struct progress prog;
+	json_t *prev;
 	int rc = 0;
 
 	progress_init(&prog);
+	prev = previous_manifest(&prog, r, project);
 	p->dopts.progress = progress_update;
 	p->dopts.progress_ctx = &prog;
 	p->vopts.progress = progress_update;
@@ -224,6 +254,7 @@ static int write_items(struct plan *p, struct repo *r, const char *project, cons
 		strbuf_addf(&key, !it->db ? "volume-%s.tar.zst" : basebackup_item_physical(it->db) ?
 			    "basebackup-%s.tar.zst" : "db-%s.dump.zst", it->name);
 		item_event("item_start", id, it, NULL);
+		progress_expect(&prog, it->name, previous_raw(prev, it));
 		snprintf(res->failed_item, sizeof(res->failed_item), "%s:%s", it->type, it->name);
 		rc = item_write(p, it, r, key.buf, &mi, e);
 		progress_done(&prog);
@@ -238,6 +269,7 @@ static int write_items(struct plan *p, struct repo *r, const char *project, cons
 	}
 	if (!rc)
 		rc = interrupt_check(e);
+	json_decref(prev);
 	strbuf_release(&key);
 	return rc;
 }

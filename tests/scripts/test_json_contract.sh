@@ -67,6 +67,21 @@ contract 4 ballast-backup verify --all
 t_contains "$t_out" '"result":{' "verify's error line carries its result"
 contract 1 ballast-backup verify latest              # latest good: none is left
 
+# progress: a second backup of the volume expects the first one's raw size,
+# so its progress events carry total, percent and eta_ms (the first run's
+# carry none); a restore expects the manifest's
+head -c 3000000 /dev/zero > "$tmp/vol/big.bin"
+contract 0 ballast-backup run --only volume:files
+raw=$(printf '%s\n' "$t_out" | jq -r 'select(.event == "result") | .items[0].raw_size')
+t_check "a first backup's progress has no total" eq \
+	"$(printf '%s\n' "$t_out" | jq -r 'select(.event == "progress") | .total // "none"' | sort -u)" "none"
+contract 0 ballast-backup run --only volume:files
+t_check "a second backup's progress expects the first's raw size" eq \
+	"$(printf '%s\n' "$t_out" | jq -r 'select(.event == "progress" and .item == "files") | .total' | head -n1)" "$raw"
+t_check "its progress has a percentage below 100" eq \
+	"$(printf '%s\n' "$t_out" | jq -r 'select(.event == "progress" and .item == "files") | (.percent >= 0 and .percent < 100 and .eta_ms >= 0)' | head -n1)" "true"
+rm -f "$tmp/vol/big.bin"
+
 contract 0 ballast-migrate status
 contract 0 ballast-migrate plan --to 1
 contract 0 ballast-migrate up
