@@ -301,6 +301,24 @@ int cli_main(const char *tool, const char *about, const struct cli_command *cmds
 			continue;
 		return run_command(&ctx, c, nrest, rest, help, rest);
 	}
+	if (rest[0][0] == '-') {
+		/* a command's option typed before the command: say where it goes,
+		 * and which command it belongs to when one follows */
+		const char *cmd = NULL;
+
+		for (i = 1; i < nrest && !cmd; i++)
+			for (const struct cli_command *c = cmds; c->name; c++)
+				if (!strcmp(c->name, rest[i]))
+					cmd = c->name;
+		if (cmd)
+			fprintf(stderr, "%s: error: option %s goes after the command: '%s %s %s ...' "
+				"(see '%s %s --help')\n", tool, rest[0], tool, cmd, rest[0], tool, cmd);
+		else
+			fprintf(stderr, "%s: error: unknown option %s (see '%s --help')\n", tool,
+				rest[0], tool);
+		free(rest);
+		return BL_EUSAGE;
+	}
 	{
 		/* git's help.autocorrect idea, without the autocorrect: name the
 		 * nearest command when it is a plausible typo. */

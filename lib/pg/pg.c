@@ -118,24 +118,38 @@ static int wait_connected(PGconn *c)
 	}
 }
 
+/* PQconninfoParse with libpq's message made one line (it ends in a
+ * newline) and ours around it. */
+static PQconninfoOption *parse_conninfo(const char *conninfo, struct errbuf *e)
+{
+	PQconninfoOption *opts;
+	char *err = NULL;
+	size_t n;
+
+	opts = PQconninfoParse(conninfo, &err);
+	if (!opts) {
+		n = err ? strlen(err) : 0;
+		while (n && (err[n - 1] == '\n' || err[n - 1] == ' '))
+			err[--n] = '\0';
+		errbuf_set(e, BL_EUSAGE, "pg: bad connection string: %s", n ? err : "cannot parse");
+	}
+	PQfreemem(err);
+	return opts;
+}
+
 int pg_connect(const char *conninfo, const char *password, PGconn **out, struct errbuf *e)
 {
 	const char *keys[] = { "dbname", "password", "fallback_application_name", NULL };
 	const char *vals[] = { effective_conninfo(conninfo), password, "ballast", NULL };
 	struct strbuf who = STRBUF_INIT;
-	char *err = NULL;
 	PQconninfoOption *opts;
 	PGconn *c;
 	int rc = 0;
 
 	*out = NULL;
-	opts = PQconninfoParse(vals[0], &err);
-	if (!opts) {
-		rc = errbuf_set(e, BL_EUSAGE, "pg: bad connection string: %s",
-				err ? err : "cannot parse");
-		PQfreemem(err);
-		return rc;
-	}
+	opts = parse_conninfo(vals[0], e);
+	if (!opts)
+		return e->code;
 	PQconninfoFree(opts);
 	if (!password || !*password) {
 		keys[1] = "fallback_application_name";
@@ -282,17 +296,11 @@ int pg_conninfo_with_db(const char *conninfo, const char *dbname, struct strbuf 
 			struct errbuf *e)
 {
 	PQconninfoOption *opts;
-	char *err = NULL;
-	int rc;
 
 	strbuf_reset(out);
-	opts = PQconninfoParse(effective_conninfo(conninfo), &err);
-	if (!opts) {
-		rc = errbuf_set(e, BL_EUSAGE, "pg: bad connection string: %s",
-				err ? err : "cannot parse");
-		PQfreemem(err);
-		return rc;
-	}
+	opts = parse_conninfo(effective_conninfo(conninfo), e);
+	if (!opts)
+		return e->code;
 	for (PQconninfoOption *o = opts; o->keyword; o++) {
 		const char *v = o->val;
 

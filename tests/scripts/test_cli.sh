@@ -54,6 +54,13 @@ t_lines "$t_err" 1 "prune --dryrun"
 t_contains "$t_err" "unknown option --dryrun; did you mean --dry-run? (see 'ballast-backup prune --help')" "prune --dryrun"
 t_run 2 "$B/ballast-deploy" history qa -n
 t_contains "$t_err" "-n needs a count" "history -n without a value"
+# a command's option typed before the command: where it goes
+t_run 2 "$B/ballast-backup" --db app restore latest
+t_lines "$t_err" 1 "option before the command"
+t_contains "$t_err" "option --db goes after the command: 'ballast-backup restore --db ...'" "option before the command"
+t_run 2 "$B/ballast-migrate" --database "x" status
+t_contains "$t_err" 'bad connection string: missing "=" after "x" in connection info string' "migrate takes --database before the command"
+t_lines "$t_err" 1 "libpq's message on one line"
 t_run 2 "$B/ballast-migrate" status --exit-code=1
 t_contains "$t_err" "--exit-code takes no value" "status --exit-code=1"
 
