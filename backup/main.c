@@ -18,7 +18,11 @@ static const struct cli_command commands[] = {
 	  "ID may be a full backup id, a unique prefix of one, or latest (the newest\n"
 	  "good backup)." },
 	{ "verify", cmd_verify, "re-read checksums and test-decompress stored objects",
-	  "verify ID|PREFIX|latest|--latest|--all [--json]" },
+	  "verify ID|PREFIX|latest|--latest|--all [--json]\n"
+	  "verify --wal [--db NAME] [--json]\n\n"
+	  "--wal re-reads a physical database's WAL archive: every file must decompress\n"
+	  "and hash to the SHA-256 its object name carries, and no segment may be missing\n"
+	  "after the newest good base backup's stop segment (exit 4 naming the file)." },
 	{ "restore", cmd_restore, "restore databases and volumes from a backup",
 	  "restore ID|PREFIX|latest|--latest [--db NAME] [--volume NAME] [--target CONNINFO] [--to DIR]\n"
 	  "        [--clean [--in-place] | --create] [--sessions terminate|wait] [--yes] [--dry-run]\n"

@@ -1,11 +1,16 @@
 /* ballast-backup verify ID|--latest|--all: re-read every stored object,
- * compare sizes and SHA-256 with the manifest, test-decompress. */
+ * compare sizes and SHA-256 with the manifest, test-decompress; verify
+ * --wal: the same for a physical database's WAL archive, and its
+ * continuity after the newest base backup. */
 #include <string.h>
 
 #include "backupset.h"
+#include "basebackup.h"
+#include "basebackup_item.h"
 #include "commands.h"
 #include "log.h"
 #include "manifest.h"
+#include "walarchive.h"
 
 static int verify_one(struct repo *r, const char *project, const char *id, struct errbuf *e)
 {
@@ -32,18 +37,137 @@ out:
 	return rc;
 }
 
+/* The segment the newest good backup's base backup of db ends in, its
+ * timeline and segment size; "" when no good backup holds one. */
+static void newest_stop(struct repo *r, const char *project, const char *db, char *id,
+			size_t n, char stop[BASEBACKUP_WAL_NAME], unsigned *tli, uint64_t *segsize)
+{
+	struct errbuf ignore = ERRBUF_INIT;
+	struct basebackup_meta meta;
+	json_t *list = NULL, *m = NULL, *ent, *item;
+	size_t i;
+
+	stop[0] = '\0';
+	if (backupset_list(r, project, &list, &ignore))
+		return;
+	for (i = json_array_size(list); i-- > 0 && !stop[0];) {
+		ent = json_array_get(list, i);
+		if (strcmp(json_string_value(json_object_get(ent, "status")), "good") ||
+		    backupset_load(r, project, json_string_value(json_object_get(ent, "id")), &m,
+				   &ignore))
+			continue;
+		item = manifest_find_item(m, BASEBACKUP_ITEM_TYPE, db);
+		if (item && !basebackup_item_get(item, &meta, &ignore)) {
+			snprintf(id, n, "%s", json_string_value(json_object_get(ent, "id")));
+			basebackup_wal_name(meta.timeline, meta.stop_lsn, meta.wal_segment_size, stop);
+			*tli = meta.timeline;
+			*segsize = meta.wal_segment_size;
+		}
+		json_decref(m);
+		m = NULL;
+	}
+	json_decref(list);
+}
+
+/* verify --wal: every archived file of each physical database (or only
+ * dbname) re-read and hashed, then the archive's continuity from the
+ * newest good base backup's stop segment. */
+static int verify_wal(struct cli_ctx *ctx, struct repo *r, const char *project,
+		      const char *dbname, struct errbuf *e)
+{
+	json_t *out = json_array(), *db, *names = NULL, *damaged = NULL;
+	struct strbuf gap = STRBUF_INIT;
+	char first[ERRBUF_MSG_MAX] = "";
+	int rc = 0, bad = 0;
+	size_t i;
+
+	if (dbname && (rc = walarchive_db(ctx->cfg, dbname, &db, e)))
+		goto out;
+	json_array_foreach(config_get(ctx->cfg, "databases"), i, db) {
+		const char *name = json_string_value(json_object_get(db, "name"));
+		char id[64] = "", stop[BASEBACKUP_WAL_NAME];
+		unsigned tli = 0;
+		uint64_t segsize = 0;
+
+		if (!name || !basebackup_item_physical(db) || (dbname && strcmp(name, dbname)))
+			continue;
+		damaged = json_array();
+		rc = walarchive_list(r, project, name, &names, e);
+		if (!rc)
+			rc = walarchive_verify(r, names, damaged, e);
+		if (rc)
+			goto out;
+		newest_stop(r, project, name, id, sizeof(id), stop, &tli, &segsize);
+		strbuf_reset(&gap);
+		if (stop[0])
+			walarchive_gap(names, tli, stop, segsize, &gap);
+		log_info("wal %s: %zu files verified, %zu damaged%s%s%s", name,
+			 json_object_size(names), json_array_size(damaged),
+			 stop[0] ? (gap.len ? "; a gap at " : "; continuous after base backup ") : "",
+			 stop[0] ? (gap.len ? gap.buf : id) : "", stop[0] ? "" : "; no good base backup");
+		{
+			json_t *d;
+			size_t k;
+
+			json_array_foreach(damaged, k, d) {
+				log_error("%s", json_string_value(json_object_get(d, "error")));
+				if (!first[0])
+					snprintf(first, sizeof(first), "%s",
+						 json_string_value(json_object_get(d, "error")));
+			}
+		}
+		if (gap.len && !first[0])
+			snprintf(first, sizeof(first), "wal %s: the archive has no %s: recovery from "
+				 "base backup %s stops before it", name, gap.buf, id);
+		bad += (int)json_array_size(damaged) + (gap.len ? 1 : 0);
+		json_array_append_new(out, json_pack("{s:s, s:i, s:O, s:s?, s:s?, s:s?}",
+						     "database", name, "files",
+						     (int)json_object_size(names), "damaged", damaged,
+						     "backup", id[0] ? id : NULL,
+						     "from", stop[0] ? stop : NULL,
+						     "gap", gap.len ? gap.buf : NULL));
+		json_decref(names);
+		names = NULL;
+		json_decref(damaged);
+		damaged = NULL;
+	}
+	if (!json_array_size(out)) {
+		rc = errbuf_set(e, BL_EUSAGE, "%s: no database is configured \"mode\": \"physical\"",
+				ctx->cfg->path);
+		goto out;
+	}
+	if (ctx->json) {
+		json_t *res = json_pack("{s:s, s:b, s:O}", "event", "result", "ok", !bad, "wal", out);
+
+		log_json_result(res);
+		json_decref(res);
+	}
+	if (bad)
+		rc = errbuf_set(e, BL_EVERIFY, "%s", first);
+out:
+	json_decref(out);
+	json_decref(names);
+	json_decref(damaged);
+	strbuf_release(&gap);
+	return rc;
+}
+
 int cmd_verify(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e)
 {
 	struct repo *r = NULL;
 	const char *project;
 	json_t *ids = NULL, *results = NULL, *list = NULL, *v;
-	int rc, latest = 0, all = 0, failed = 0, worst = 0;
+	int rc, latest = 0, all = 0, wal = 0, failed = 0, worst = 0;
+	const char *dbname = NULL;
 	char first[ERRBUF_MSG_MAX] = "";
 	size_t i;
 	struct parseopt_rest rest;
 	const struct option_spec opts[] = {
 		OPT_FLAG(0, "latest", &latest, "verify the newest committed backup"),
 		OPT_FLAG(0, "all", &all, "verify every committed backup and report each failure"),
+		OPT_FLAG(0, "wal", &wal, "verify the WAL archive of the physical databases:\n"
+			 "every file re-read and hashed, no gap after the newest base backup"),
+		OPT_STRING(0, "db", &dbname, "NAME", "with --wal: only this database's archive"),
 		OPT_END()
 	};
 
@@ -52,8 +176,12 @@ int cmd_verify(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e)
 		return rc;
 	ids = json_array();
 	results = json_array();
-	if (latest + all + rest.argc != 1) {
-		rc = cli_usage_error(ctx, e, "expected one of ID, --latest or --all");
+	if (latest + all + wal + rest.argc != 1) {
+		rc = cli_usage_error(ctx, e, "expected one of ID, --latest, --all or --wal");
+		goto out;
+	}
+	if (dbname && !wal) {
+		rc = cli_usage_error(ctx, e, "--db goes with --wal");
 		goto out;
 	}
 	rc = cli_config(ctx, e);
@@ -61,6 +189,10 @@ int cmd_verify(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e)
 		rc = backupset_open(ctx->cfg, &r, &project, e);
 	if (rc)
 		goto out;
+	if (wal) {
+		rc = verify_wal(ctx, r, project, dbname, e);
+		goto out;
+	}
 	if (latest || all) {
 		rc = backupset_list(r, project, &list, e);
 		if (rc)

@@ -242,7 +242,8 @@ static int fetch_sink_fn(void *ctx, const void *buf, size_t len, struct errbuf *
 	struct fetch_sink *s = ctx;
 
 	zhash_update(s->h, buf, len);
-	if (fs_write_all(s->fd, buf, len))
+	/* no fd: verify reads to hash only */
+	if (s->fd >= 0 && fs_write_all(s->fd, buf, len))
 		return errbuf_errno(e, BL_EFAIL, errno, "cannot write %s", s->tmp);
 	return 0;
 }
@@ -262,18 +263,59 @@ static void report(const struct errbuf *e)
 	close(fd);
 }
 
+/* Stream the object key of WAL file name through zstd into s (its fd, when
+ * there is one) and check the content hashes to want (the 64 hex digits
+ * the key carries). BL_EVERIFY naming the file and the object when it does
+ * not decompress or hash. */
+static int read_checked(struct repo *r, const char *key, const char *name, const char *want,
+			struct fetch_sink *s, struct errbuf *e)
+{
+	struct repo_reader *rd = NULL;
+	struct zstream *z = NULL;
+	char hex[ZSTREAM_SHA256_HEX];
+	char *buf = xmalloc(CHUNK);
+	size_t got;
+	int rc;
+
+	rc = repo_reader_open(r, key, &rd, e);
+	if (!rc)
+		rc = zstream_decompress_new(fetch_sink_fn, s, &z, e);
+	if (rc)
+		goto out;
+	while (!(rc = repo_reader_read(rd, buf, CHUNK, &got, e)) && got) {
+		rc = zstream_write(z, buf, got, e);
+		if (rc)
+			break;
+	}
+	if (!rc)
+		rc = zstream_finish(z, e);
+	if (rc) {
+		char why[ERRBUF_MSG_MAX];
+
+		memcpy(why, e->msg, sizeof(why));
+		if (rc == BL_EVERIFY || strstr(why, "zstd"))
+			rc = errbuf_set(e, BL_EVERIFY, "wal file %s in the archive is damaged (%s): %s",
+					name, key, why);
+		goto out;
+	}
+	zhash_final(s->h, hex);
+	if (strncmp(hex, want, 64))
+		rc = errbuf_set(e, BL_EVERIFY, "wal file %s in the archive is damaged (%s): its "
+				"content hashes to sha256 %.16s...", name, key, hex);
+out:
+	repo_reader_close(rd);
+	zstream_free(z);
+	free(buf);
+	return rc;
+}
+
 int walarchive_fetch(struct repo *r, const char *project, const char *db, const char *name,
 		     const char *dest, int *missing, struct errbuf *e)
 {
 	struct strbuf prefix = STRBUF_INIT, tmp = STRBUF_INIT;
-	struct repo_reader *rd = NULL;
-	struct zstream *z = NULL;
 	struct fetch_sink s = { -1, NULL, NULL };
-	char hex[ZSTREAM_SHA256_HEX];
 	const char *key = NULL;
 	json_t *keys = NULL;
-	char *buf = xmalloc(CHUNK);
-	size_t got;
 	int rc;
 
 	*missing = 0;
@@ -306,33 +348,9 @@ int walarchive_fetch(struct repo *r, const char *project, const char *db, const 
 		rc = errbuf_errno(e, BL_EFAIL, errno, "cannot create %s", tmp.buf);
 		goto out;
 	}
-	rc = repo_reader_open(r, key, &rd, e);
-	if (!rc)
-		rc = zstream_decompress_new(fetch_sink_fn, &s, &z, e);
+	rc = read_checked(r, key, name, key + prefix.len, &s, e);
 	if (rc)
 		goto out;
-	while (!(rc = repo_reader_read(rd, buf, CHUNK, &got, e)) && got) {
-		rc = zstream_write(z, buf, got, e);
-		if (rc)
-			break;
-	}
-	if (!rc)
-		rc = zstream_finish(z, e);
-	if (rc) {
-		char why[ERRBUF_MSG_MAX];
-
-		memcpy(why, e->msg, sizeof(why));
-		if (rc == BL_EVERIFY || strstr(why, "zstd"))
-			rc = errbuf_set(e, BL_EVERIFY, "wal file %s in the archive is damaged (%s): %s",
-					name, key, why);
-		goto out;
-	}
-	zhash_final(s.h, hex);
-	if (strncmp(hex, key + prefix.len, 64)) {
-		rc = errbuf_set(e, BL_EVERIFY, "wal file %s in the archive is damaged (%s): its "
-				"content hashes to sha256 %.16s...", name, key, hex);
-		goto out;
-	}
 	if (fsync(s.fd) < 0 || close(s.fd) < 0) {
 		s.fd = -1;
 		rc = errbuf_errno(e, BL_EFAIL, errno, "cannot write %s", tmp.buf);
@@ -350,13 +368,10 @@ out:
 		unlink(tmp.buf);
 	if (rc && !*missing)
 		report(e);
-	repo_reader_close(rd);
-	zstream_free(z);
 	zhash_free(s.h);
 	json_decref(keys);
 	strbuf_release(&prefix);
 	strbuf_release(&tmp);
-	free(buf);
 	return rc;
 }
 
@@ -457,4 +472,39 @@ int walarchive_before(const char *name, const char *keep_from)
 	    strlen(keep_from) < 24)
 		return 0;
 	return strncmp(name + 8, keep_from + 8, 16) < 0;
+}
+
+int walarchive_verify(struct repo *r, json_t *names, json_t *damaged, struct errbuf *e)
+{
+	const char *name;
+	json_t *key;
+	int rc = 0;
+
+	json_object_foreach(names, name, key) {
+		const char *k = json_string_value(key), *dash = strrchr(k, '-');
+		struct fetch_sink s = { -1, k, NULL };
+		struct errbuf one = ERRBUF_INIT;
+
+		rc = interrupt_check(e);
+		if (rc)
+			return rc;
+		if (!dash || strlen(dash + 1) < 64) {
+			json_array_append_new(damaged, json_pack("{s:s, s:s}", "file", name, "error",
+								 "the object's name carries no sha256"));
+			continue;
+		}
+		s.h = zhash_new();
+		rc = read_checked(r, k, name, dash + 1, &s, &one);
+		zhash_free(s.h);
+		if (rc == BL_EVERIFY) {
+			json_array_append_new(damaged, json_pack("{s:s, s:s}", "file", name, "error",
+								 one.msg));
+			rc = 0;
+		} else if (rc) {
+			/* the repository itself failed: not a verdict on the file */
+			*e = one;
+			return rc;
+		}
+	}
+	return 0;
 }

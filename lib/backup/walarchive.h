@@ -67,6 +67,13 @@ int walarchive_list(struct repo *r, const char *project, const char *db, json_t 
 void walarchive_gap(json_t *names, unsigned tli, const char *stop_wal, uint64_t segsize,
 		    struct strbuf *gap);
 
+/* Re-read every file of names (walarchive_list's map): each must
+ * decompress and hash to the SHA-256 its object's name carries. A file
+ * that does not is appended to damaged as {"file", "error"} (its one-line
+ * reason); 0 then still, so every file is looked at. A repository that
+ * fails to read, or an interrupt, is the error. */
+int walarchive_verify(struct repo *r, json_t *names, json_t *damaged, struct errbuf *e);
+
 /* 1 when the WAL file name lies wholly before the segment keep_from (a
  * segment name): compared by log and segment number whatever the
  * timelines, because a base backup that starts at keep_from replays

@@ -795,6 +795,78 @@ static int archived(struct strbuf *names)
 	return n;
 }
 
+/* verify --wal: every archived file re-read and hashed, and the archive
+ * continuous after the newest base backup; a flipped byte and a missing
+ * segment are each exit 4 naming the file. */
+START_TEST(test_verify_wal)
+{
+	struct strbuf out = STRBUF_INIT, err = STRBUF_INIT, names = STRBUF_INIT,
+		      obj = STRBUF_INIT, name = STRBUF_INIT, content = STRBUF_INIT;
+	const char *v[] = { "verify", "--wal", "--json", NULL };
+	const char *vdb[] = { "verify", "--wal", "--db", "app", NULL };
+	char aside[1400];
+	json_t *res, *w;
+	int n = archived(&names);
+	FILE *f;
+
+	ck_assert_msg(run_backup(v, &out, &err) == 0, "verify --wal: %s %s", out.buf, err.buf);
+	res = tjson_result(&out);
+	w = json_array_get(json_object_get(res, "wal"), 0);
+	ck_assert_int_eq(json_integer_value(json_object_get(w, "files")), n);
+	ck_assert_int_eq(json_array_size(json_object_get(w, "damaged")), 0);
+	ck_assert_ptr_nonnull(json_string_value(json_object_get(w, "from")));
+	ck_assert(json_is_null(json_object_get(w, "gap")) || !json_object_get(w, "gap"));
+	json_decref(res);
+
+	/* one byte flipped in an archived segment */
+	segment_object(1, &obj, &name);
+	ck_assert_int_eq(tread_file(obj.buf, &content), 0);
+	f = fopen(obj.buf, "r+b");
+	ck_assert_ptr_nonnull(f);
+	fseek(f, (long)content.len / 2, SEEK_SET);
+	fputc(content.buf[content.len / 2] ^ 0x55, f);
+	fclose(f);
+	ck_assert_int_eq(run_backup(vdb, &out, &err), 4);
+	ck_assert_msg(strstr(err.buf, name.buf) && strstr(err.buf, "damaged"), "%s", err.buf);
+	/* the byte put back (the content is binary: not through twrite_file) */
+	f = fopen(obj.buf, "r+b");
+	ck_assert_ptr_nonnull(f);
+	fseek(f, (long)content.len / 2, SEEK_SET);
+	fputc(content.buf[content.len / 2], f);
+	fclose(f);
+
+	/* the newest segment but one, gone: recovery would stop before it */
+	{
+		char cmd[1400];
+		struct strbuf ls = STRBUF_INIT;
+		const char *argv[] = { "sh", "-c", cmd, NULL };
+
+		snprintf(cmd, sizeof(cmd), "find %s/pitr/wal/app -type f -name '0000000100000000*' "
+			 "-not -name '*.backup-*' -not -name '*.partial-*' | wc -l", repodir);
+		ck_assert_int_eq(trun(argv, NULL, &ls, NULL), 0);
+		segment_object(atoi(ls.buf) - 2, &obj, &name);
+		strbuf_release(&ls);
+	}
+	snprintf(aside, sizeof(aside), "%s/aside-verify.zst", top);
+	ck_assert_int_eq(rename(obj.buf, aside), 0);
+	ck_assert_int_eq(run_backup(v, &out, &err), 4);
+	res = tjson_result(&out);
+	ck_assert_str_eq(json_string_value(json_object_get(json_array_get(
+				 json_object_get(res, "wal"), 0), "gap")), name.buf);
+	ck_assert_msg(strstr(err.buf, name.buf) && strstr(err.buf, "the archive has no"), "%s",
+		      err.buf);
+	ck_assert_int_eq(rename(aside, obj.buf), 0);
+	ck_assert_msg(run_backup(v, &out, &err) == 0, "verify --wal after: %s", err.buf);
+	json_decref(res);
+	strbuf_release(&out);
+	strbuf_release(&err);
+	strbuf_release(&names);
+	strbuf_release(&obj);
+	strbuf_release(&name);
+	strbuf_release(&content);
+}
+END_TEST
+
 /* prune removes the WAL no kept base backup needs (what was archived before
  * the only base backup's start segment) and keeps the rest, and the
  * archive still recovers to its end. Runs last: it changes the archive. */
@@ -875,6 +947,7 @@ int main(void)
 	tcase_add_test(tc, test_missing_and_corrupt_segment);
 	tcase_add_test(tc, test_sigkill_leaves_dir);
 	tcase_add_test(tc, test_restore_targets);
+	tcase_add_test(tc, test_verify_wal);
 	tcase_add_test(tc, test_prune_wal);
 	suite_add_tcase(s, tc);
 	return trun_suite(s);
