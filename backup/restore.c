@@ -474,6 +474,7 @@ planned:
 	}
 	interrupt_catch();
 	progress_init(&prog);
+	ro.verified = 1; /* just above, and nothing changed since */
 	ro.progress = progress_update;
 	ro.progress_ctx = &prog;
 	for (i = 0; i < np; i++) {

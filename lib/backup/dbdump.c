@@ -839,12 +839,14 @@ int dbdump_restore(const struct config *cfg, struct repo *r, json_t *item,
 
 	/* Never touch the target before the stored bytes are known good. With
 	 * --jobs the pass that writes the scratch file checks them (size and
-	 * SHA-256) before pg_restore starts, so a separate pass would only
-	 * read the object twice. */
-	ts = time_mono_ms();
-	rc = o->jobs > 1 ? 0 : backupset_verify_object(r, obj, 0, e);
-	if (o->jobs <= 1)
+	 * SHA-256) before pg_restore starts, and a caller that has just
+	 * checked them says so: another pass would only read the object
+	 * again. */
+	if (o->jobs <= 1 && !o->verified) {
+		ts = time_mono_ms();
+		rc = backupset_verify_object(r, obj, 0, e);
 		tm.verify_ms = ms_since(ts);
+	}
 	if (rc) {
 		errbuf_prefix(e, "refusing to restore: ");
 		goto out;

@@ -24,7 +24,9 @@
  * database size, the tables and their counts, and timings.
  *
  * Restore: the object's checksum is verified in full before pg_restore is
- * started. jobs == 1 streams the object through zstd into pg_restore's
+ * started: here, or by the caller just before when it says so (verified:
+ * restore and drill check every object first, and a second hash-only pass
+ * would only read it again). jobs == 1 streams the object through zstd into pg_restore's
  * stdin (hashed again on the way); jobs > 1 decompresses into a 0600
  * temporary file (checked before use) and runs pg_restore -j. Afterwards
  * every table's row count is compared with the manifest (BL_EVERIFY on any
@@ -76,6 +78,10 @@ struct dbrestore_opts {
 	int create;           /* pg_restore --create (target names the maintenance db) */
 	int clean;            /* pg_restore --clean --if-exists */
 	int jobs;
+	int verified;         /* the caller proved the object's size and SHA-256
+				 just before: no hash-only pass here (the stream
+				 or the scratch pass still hashes, and a mismatch
+				 still fails) */
 	dbdump_progress_fn progress;
 	void *progress_ctx;
 	struct dbrestore_times *times; /* filled when set (also on failure) */

@@ -339,6 +339,7 @@ static int drill_db(const struct config *cfg, struct repo *r, const struct manif
 	memset(&ro, 0, sizeof(ro));
 	ro.target = sci.buf;
 	ro.jobs = o->jobs > 0 ? o->jobs : 1;
+	ro.verified = 1; /* the checksum pass above */
 	t0 = time_mono_ms();
 	rc = dbdump_restore(cfg, r, item, &ro, &one);
 	json_object_set_new(rep, "restore_seconds",

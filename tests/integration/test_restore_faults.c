@@ -17,6 +17,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "backupset.h"
+#include "config.h"
+#include "dbdump.h"
+#include "manifest.h"
 #include "tbackup.h"
 
 #define SEED 20261205u
@@ -459,6 +463,66 @@ START_TEST(test_corrupt_object)
 }
 END_TEST
 
+/* A caller's "verified" only drops dbdump's own hash-only pass: the stream
+ * into pg_restore is still hashed, so an object that changed after the
+ * caller looked (here: before, and the caller claims otherwise) fails the
+ * restore, with --jobs 1 and with the scratch file of --jobs 2. */
+START_TEST(test_verified_still_hashes_stream)
+{
+	struct errbuf e = ERRBUF_INIT;
+	struct config *cfg = NULL;
+	struct repo *r = NULL;
+	struct proj p;
+	const char *project;
+	json_t *m = NULL, *item;
+	char obj[2048], *id, *ci;
+	struct stat st;
+	FILE *f;
+	int ch, rc, jobs;
+
+	live_proj(&p, "rf_hash", NULL, NULL);
+	id = backup_ok(&p, NULL);
+	snprintf(obj, sizeof(obj), "%s/shop/backups/%s/db-app.dump.zst", p.repo, id);
+	ck_assert_int_eq(stat(obj, &st), 0);
+	f = fopen(obj, "r+b");
+	ck_assert_ptr_nonnull(f);
+	fseek(f, (long)st.st_size / 2, SEEK_SET);
+	ch = fgetc(f);
+	fseek(f, (long)st.st_size / 2, SEEK_SET);
+	fputc(ch ^ 0x10, f);
+	fclose(f);
+	ck_assert_msg(config_load(p.cfg, &cfg, &e) == 0, "%s", e.msg);
+	ck_assert_msg(backupset_open(cfg, &r, &project, &e) == 0, "%s", e.msg);
+	ck_assert_msg(backupset_load(r, project, id, &m, &e) == 0, "%s", e.msg);
+	item = manifest_find_item(m, "db", "app");
+	ck_assert_ptr_nonnull(item);
+	for (jobs = 1; jobs <= 2; jobs++) {
+		struct dbrestore_opts ro;
+		struct dbrestore_times tm;
+
+		drop_db("rf_hash_t");
+		sql("postgres", "CREATE DATABASE rf_hash_t");
+		ci = tpg_conninfo("rf_hash_t");
+		memset(&ro, 0, sizeof(ro));
+		ro.target = ci;
+		ro.jobs = jobs;
+		ro.verified = 1;
+		ro.times = &tm;
+		errbuf_clear(&e);
+		rc = dbdump_restore(cfg, r, item, &ro, &e);
+		ck_assert_msg(rc == BL_EVERIFY, "jobs %d: rc %d: %s", jobs, rc, e.msg);
+		ck_assert_int_eq(tm.verify_ms, -1); /* no pass of its own */
+		free(ci);
+	}
+	drop_db("rf_hash_t");
+	json_decref(m);
+	repo_close(r);
+	config_free(cfg);
+	free(id);
+	proj_done(&p);
+}
+END_TEST
+
 /* prune drops the databases restores kept once retention.kept_databases has
  * passed since their restore (recorded on them as a comment); one without
  * the comment, or another database's, is never touched. */
@@ -569,6 +633,7 @@ int main(void)
 	tcase_add_test(tc, test_pg_restore_error_line);
 	tcase_add_test(tc, test_concurrent_restore_locked);
 	tcase_add_test(tc, test_corrupt_object);
+	tcase_add_test(tc, test_verified_still_hashes_stream);
 	suite_add_tcase(s, tc);
 	return trun_suite(s);
 }
