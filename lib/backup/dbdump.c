@@ -892,6 +892,9 @@ int dbdump_restore(const struct config *cfg, struct repo *r, json_t *item,
 	c.argv = strvec_argv(&argv);
 	c.env = env;
 	c.in_mode = o->jobs > 1 ? PROC_NULL : PROC_PIPE;
+	/* zstd hands over 128 KiB at a time: into a 64 KiB pipe that is two
+	 * wakeups of pg_restore per buffer */
+	c.pipe_size = 1024 * 1024;
 	c.out_mode = PROC_NULL;
 	c.err_mode = PROC_PIPE;
 	ts = time_mono_ms();

@@ -38,6 +38,10 @@ struct child {
 	enum proc_io in_mode, out_mode, err_mode;
 	int in, out, err;
 	long timeout_ms;          /* 0 = none; counted from proc_start */
+	int pipe_size;            /* in_mode PROC_PIPE: ask for this capacity
+				     (F_SETPIPE_SZ, at most
+				     /proc/sys/fs/pipe-max-size); 0 = the
+				     default 64 KiB; a refusal is ignored */
 
 	/* filled by proc_start */
 	pid_t pid;
@@ -48,7 +52,7 @@ struct child {
 };
 
 #define CHILD_INIT { NULL, NULL, NULL, PROC_INHERIT, PROC_INHERIT, PROC_INHERIT, \
-		     -1, -1, -1, 0, 0, 0, STRBUF_INIT, 0, 0 }
+		     -1, -1, -1, 0, 0, 0, 0, STRBUF_INIT, 0, 0 }
 
 typedef int (*proc_sink_fn)(void *ctx, const void *buf, size_t len, struct errbuf *e);
 
