@@ -114,9 +114,23 @@ START_TEST(test_restore_jobs)
 	sql("postgres", "DROP DATABASE IF EXISTS restored_j");
 	sql("postgres", "CREATE DATABASE restored_j");
 	target = tpg_conninfo("restored_j");
-	ck_assert_msg(bb(&p, &out, &err, "restore", id, "--target", target, "--jobs", "2") == 0,
-		      "restore --jobs 2: %s", err.buf);
+	ck_assert_msg(bb(&p, &out, &err, "restore", id, "--target", target, "--jobs", "2",
+			 "--json") == 0, "restore --jobs 2: %s", err.buf);
 	assert_same_rows("pagila", "restored_j");
+	/* --jobs times its scratch pass; no hash-only pass of dbdump's own:
+	 * verify_ms is the CLI's one */
+	{
+		json_t *res = last_json(&out);
+		json_t *t = json_object_get(json_array_get(json_object_get(res, "restored"), 0),
+					    "timings");
+
+		ck_assert_msg(json_is_integer(json_object_get(t, "scratch_ms")), "%s", out.buf);
+		ck_assert_msg(json_is_integer(json_object_get(t, "verify_ms")), "%s", out.buf);
+		ck_assert_msg(json_is_integer(json_object_get(t, "pg_restore_ms")), "%s", out.buf);
+		ck_assert_msg(json_is_integer(json_object_get(t, "count_ms")), "%s", out.buf);
+		ck_assert_ptr_null(json_object_get(t, "swap_ms"));
+		json_decref(res);
+	}
 	/* --clean restores in place over existing objects */
 	sql("restored_j", "DELETE FROM public.payment_p2022_01; "
 	    "CREATE TABLE public.added_later (id int)");
