@@ -114,6 +114,8 @@ static int restore_volume(struct cli_ctx *ctx, struct repo *r, const struct mani
 	vo.verified = 1;
 	vo.progress = vol_progress;
 	vo.progress_ctx = &clock;
+	/* a volume's restore counts the stored bytes it reads */
+	progress_expect(prog, name, it->obj.size);
 	rc = volume_item_restore(found ? &spec : NULL, r, it->json, &vo, &where, &old, &warnings,
 				 e);
 	t1 = time_mono_ms();
@@ -486,6 +488,8 @@ planned:
 
 		strbuf_reset(&kept);
 		one.times = &tm;
+		/* a database's restore counts the raw bytes it hands pg_restore */
+		progress_expect(&prog, name, p->item.obj.raw_size);
 		if (p->mode == DB_SWAP) {
 			struct dbswap_opts so;
 

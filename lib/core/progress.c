@@ -38,14 +38,15 @@ void progress_bytes(long long n, char *buf, unsigned long size)
 }
 
 /* The percentage and the time left for an item of known size, while the
- * estimate holds; 0 when there is none to show. */
-static int eta(const struct progress *p, const char *name, long long raw, long long el,
+ * estimate holds; 0 when there is none to show. done is what the item
+ * counts (raw bytes, or the stored bytes of a restore that only reads). */
+static int eta(const struct progress *p, const char *name, long long done, long long el,
 	       int *pct, long long *left_ms)
 {
-	if (!p->total || strcmp(name, p->total_name) || raw <= 0 || raw >= p->total || el <= 0)
+	if (!p->total || strcmp(name, p->total_name) || done <= 0 || done >= p->total || el <= 0)
 		return 0;
-	*pct = (int)(raw * 100 / p->total);
-	*left_ms = (long long)((double)el * (double)(p->total - raw) / (double)raw);
+	*pct = (int)(done * 100 / p->total);
+	*left_ms = (long long)((double)el * (double)(p->total - done) / (double)done);
 	return 1;
 }
 
@@ -53,6 +54,7 @@ void progress_update(void *ctx, const char *name, long long raw, long long store
 {
 	struct progress *p = ctx;
 	long long now = time_mono_ms(), el = now - p->t0, left = 0;
+	long long done = raw >= 0 ? raw : stored;
 	char in[32], out[32], rate[32], tail[64] = "";
 	int pct = 0, known;
 
@@ -61,8 +63,8 @@ void progress_update(void *ctx, const char *name, long long raw, long long store
 	if (now - p->last < (p->tty ? 250 : 5000))
 		return;
 	p->last = now;
-	known = eta(p, name, raw, el, &pct, &left);
-	progress_bytes(el > 0 ? raw * 1000 / el : 0, rate, sizeof(rate));
+	known = eta(p, name, done, el, &pct, &left);
+	progress_bytes(el > 0 ? done * 1000 / el : 0, rate, sizeof(rate));
 	if (p->json) {
 		json_t *o = json_pack("{s:s, s:I, s:I, s:I}", "item", name, "bytes_in",
 				      (json_int_t)raw, "bytes_out", (json_int_t)stored,
@@ -80,8 +82,9 @@ void progress_update(void *ctx, const char *name, long long raw, long long store
 	if (known)
 		snprintf(tail, sizeof(tail), ", %d%%, %02lld:%02lld left", pct, left / 60000,
 			 left / 1000 % 60);
-	progress_bytes(raw, in, sizeof(in));
-	if (stored >= 0) {
+	progress_bytes(done, in, sizeof(in));
+	/* both sides known (a backup): the ratio; one (a restore): that one */
+	if (raw >= 0 && stored >= 0) {
 		progress_bytes(stored, out, sizeof(out));
 		fprintf(stderr, "\r\033[K%s: %s in, %s out (%.1fx), %s/s, %02lld:%02lld%s", name, in,
 			out, stored ? (double)raw / (double)stored : 0.0, rate, el / 60000,

@@ -6,7 +6,8 @@
  * Contract: on a TTY (stderr) and at info level it redraws one line at most
  * four times a second and clears it at the end; with --json it emits a
  * "progress" event at most once every five seconds; otherwise (cron) it
- * prints nothing. stored < 0 means "no compressed side" (restores).
+ * prints nothing. stored < 0 means "no compressed side", raw < 0 "no raw
+ * side" (restores count what they read or what they wrote).
  * progress_expect() gives the raw bytes item name is expected to reach (a
  * restore knows them from the manifest; a backup takes the same item's size
  * in the previous backup): the line then shows the percentage and the time
@@ -28,7 +29,8 @@ struct progress {
 void progress_init(struct progress *p);
 void progress_update(void *p, const char *name, long long raw, long long stored);
 void progress_done(struct progress *p);
-/* The raw bytes item name should reach; total <= 0: unknown. */
+/* The bytes item name should reach (raw, or stored when the item counts
+ * only those); total <= 0: unknown. */
 void progress_expect(struct progress *p, const char *name, long long total);
 
 /* "1.5 GiB" */

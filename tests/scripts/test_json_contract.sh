@@ -70,7 +70,9 @@ contract 1 ballast-backup verify latest              # latest good: none is left
 # progress: a second backup of the volume expects the first one's raw size,
 # so its progress events carry total, percent and eta_ms (the first run's
 # carry none); a restore expects the manifest's
-head -c 3000000 /dev/zero > "$tmp/vol/big.bin"
+# (bytes that do not compress, the same on every run: zeros through AES-CTR
+# with a fixed key)
+head -c 3000000 /dev/zero | openssl enc -aes-128-ctr -nosalt -K 0 -iv 0 > "$tmp/vol/big.bin"
 contract 0 ballast-backup run --only volume:files
 raw=$(printf '%s\n' "$t_out" | jq -r 'select(.event == "result") | .items[0].raw_size')
 t_check "a first backup's progress has no total" eq \
@@ -80,7 +82,11 @@ t_check "a second backup's progress expects the first's raw size" eq \
 	"$(printf '%s\n' "$t_out" | jq -r 'select(.event == "progress" and .item == "files") | .total' | head -n1)" "$raw"
 t_check "its progress has a percentage below 100" eq \
 	"$(printf '%s\n' "$t_out" | jq -r 'select(.event == "progress" and .item == "files") | (.percent >= 0 and .percent < 100 and .eta_ms >= 0)' | head -n1)" "true"
-rm -f "$tmp/vol/big.bin"
+size=$(printf '%s\n' "$t_out" | jq -r 'select(.event == "result") | .items[0].size')
+contract 0 ballast-backup restore latest --volume files --to "$tmp/out2"
+t_check "a volume restore's progress expects the stored size" eq \
+	"$(printf '%s\n' "$t_out" | jq -r 'select(.event == "progress" and .item == "files") | "\(.total) \(.percent < 100)"' | head -n1)" "$size true"
+rm -rf "$tmp/vol/big.bin" "$tmp/out2"
 
 contract 0 ballast-migrate status
 contract 0 ballast-migrate plan --to 1
