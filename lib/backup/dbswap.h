@@ -10,7 +10,9 @@
  *   3. CREATE DATABASE <db>__ballast_restore_<id> (template0, the live
  *      database's owner, encoding and locale; its per-database settings
  *      are copied), and pg_restore into it (dbdump_restore: the object is
- *      verified first, every table's row count is compared afterwards);
+ *      verified first, by the caller or else by dbdump_restore itself, and
+ *      hashed again as it streams; every table's row count is compared
+ *      afterwards);
  *   4. the live database's sessions are terminated or waited for (the
  *      database's "restore_sessions": terminate (default) or wait, with
  *      "restore_wait", default 60s), then one transaction renames
