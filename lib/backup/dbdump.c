@@ -700,6 +700,10 @@ static int fd_sink(void *ctx, const void *buf, size_t len, struct errbuf *e)
 	if (interrupt_signal)
 		return interrupt_check(e);
 	p->raw += (long long)len;
+	/* pg_restore is gone: the rest is read only to learn whether the
+	 * object was damaged (its hash, at the end), which would explain why */
+	if (p->broken)
+		return 0;
 	while (len) {
 		ssize_t n = write(p->fd, b, len);
 
@@ -707,10 +711,12 @@ static int fd_sink(void *ctx, const void *buf, size_t len, struct errbuf *e)
 			return interrupt_check(e);
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n < 0) {
-			p->broken = errno == EPIPE;
-			return errbuf_errno(e, BL_EFAIL, errno, "cannot write the decompressed dump");
+		if (n < 0 && errno == EPIPE) {
+			p->broken = 1;
+			return 0;
 		}
+		if (n < 0)
+			return errbuf_errno(e, BL_EFAIL, errno, "cannot write the decompressed dump");
 		b += n;
 		len -= (size_t)n;
 	}
@@ -914,12 +920,17 @@ int dbdump_restore(const struct config *cfg, struct repo *r, json_t *item,
 		c.in = -1;
 		if (rc && !ps.broken)
 			proc_kill(&c, SIGTERM);
-		/* pg_restore's own error says more than a broken pipe does */
-		if (proc_finish(&c, &fe) && (!rc || ps.broken)) {
+		/* the stream's own failure (a damaged object, an interrupt, the
+		 * repository) stands: it explains whatever pg_restore said; else
+		 * pg_restore's error says more than the broken pipe does */
+		if (proc_finish(&c, &fe) && !rc) {
 			restore_errors(&c, &fe);
 			rc = fe.code;
 			memcpy(e->msg, fe.msg, sizeof(e->msg));
 			e->code = fe.code;
+		} else if (!rc && ps.broken) {
+			rc = errbuf_set(e, BL_EFAIL, "pg_restore exited 0 before it read the whole "
+					"dump of %s", name);
 		}
 	} else {
 		rc = proc_finish(&c, e);
