@@ -224,11 +224,9 @@ int cmd_check(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e)
 	int rc;
 
 	/* an empty table still gives "unknown option --x" */
-	rc = cli_parse(ctx, argc, argv, opts, 0, &rest, e);
+	rc = cli_parse(ctx, argc, argv, opts, PARSEOPT_NO_ARGS, &rest, e);
 	if (rc)
 		return rc;
-	if (rest.argc)
-		return cli_usage_error(ctx, e, "unexpected argument %s", rest.argv[0]);
 	c.list = json_array();
 	rc = cli_config(ctx, e);
 	if (rc)

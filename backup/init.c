@@ -17,11 +17,9 @@ int cmd_init(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e)
 	/* no options of its own; the table makes "--x" an unknown option */
 	const struct option_spec opts[] = { OPT_END() };
 
-	rc = cli_parse(ctx, argc, argv, opts, 0, &rest, e);
+	rc = cli_parse(ctx, argc, argv, opts, PARSEOPT_NO_ARGS, &rest, e);
 	if (rc)
 		return rc;
-	if (rest.argc)
-		return cli_usage_error(ctx, e, "unexpected argument %s", rest.argv[0]);
 	rc = cli_config(ctx, e);
 	if (!rc)
 		rc = backupset_open_unchecked(ctx->cfg, &r, &project, e);

@@ -206,13 +206,9 @@ int cmd_prune(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e)
 		OPT_END()
 	};
 
-	rc = cli_parse(ctx, argc, argv, opts, 0, &rest, e);
+	rc = cli_parse(ctx, argc, argv, opts, PARSEOPT_NO_ARGS, &rest, e);
 	if (rc)
 		goto out;
-	if (rest.argc) {
-		rc = cli_usage_error(ctx, e, "unexpected argument %s", rest.argv[0]);
-		goto out;
-	}
 	rc = cli_config(ctx, e);
 	if (rc)
 		goto out;

@@ -19,11 +19,9 @@ int cmd_history(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e)
 		OPT_END()
 	};
 
-	rc = cli_parse(ctx, argc, argv, opts, 0, &rest, e);
+	rc = cli_parse(ctx, argc, argv, opts, PARSEOPT_NO_ARGS, &rest, e);
 	if (rc)
 		return rc;
-	if (rest.argc)
-		return cli_usage_error(ctx, e, "history: unexpected argument %s", rest.argv[0]);
 	rc = session_open(ctx, &cli, SESSION_READ, &s, e);
 	if (!rc)
 		rc = migrator_load_history(s.m, &h, e);

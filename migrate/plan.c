@@ -26,7 +26,7 @@ int cmd_plan(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e)
 		OPT_END()
 	};
 
-	rc = cli_parse(ctx, argc, argv, opts, 0, &rest, e);
+	rc = cli_parse(ctx, argc, argv, opts, PARSEOPT_NO_ARGS, &rest, e);
 	if (rc)
 		return rc;
 	/* a version is a uint64_t, more than OPT_INT holds: checked here, in
@@ -38,8 +38,6 @@ int cmd_plan(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e)
 	}
 	if (ooo)
 		flags |= MIGRATOR_OUT_OF_ORDER;
-	if (rest.argc)
-		return cli_usage_error(ctx, e, "plan: unexpected argument %s", rest.argv[0]);
 	rc = session_open(ctx, &cli, SESSION_READ, &s, e);
 	if (!rc)
 		rc = migrator_refuse_dirty(&s.st, e);

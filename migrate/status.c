@@ -30,11 +30,9 @@ int cmd_status(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e)
 		OPT_END()
 	};
 
-	rc = cli_parse(ctx, argc, argv, opts, 0, &rest, e);
+	rc = cli_parse(ctx, argc, argv, opts, PARSEOPT_NO_ARGS, &rest, e);
 	if (rc)
 		return rc;
-	if (rest.argc)
-		return cli_usage_error(ctx, e, "status: unexpected argument %s", rest.argv[0]);
 	rc = session_open(ctx, &cli, SESSION_READ, &s, e);
 	if (!rc)
 		rc = migrator_drift(&s.files, &s.st, &drift, &ndrift, e);

@@ -354,6 +354,11 @@ int parseopt_parse(int argc, char **argv, const struct option_spec *opts, unsign
 	/* after "--", or everything after the first positional */
 	while (optind < argc)
 		pos[npos++] = argv[optind++];
+	/* after the options, so a bad option is still the one reported */
+	if ((flags & PARSEOPT_NO_ARGS) && npos) {
+		rc = errbuf_set(e, BL_EUSAGE, "unexpected argument %s", pos[0]);
+		goto out;
+	}
 	/* getopt_long is done with argv, so the positionals can move down
 	 * over the options: one array for the caller, nothing to free */
 	for (int i = 0; i < npos; i++)

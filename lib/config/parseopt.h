@@ -74,7 +74,8 @@ enum {
 /* Parse flags (parseopt_parse's flags). */
 enum {
 	PARSEOPT_NO_ABBREV = 1 << 0,           /* long names only in full */
-	PARSEOPT_STOP_AT_NON_OPTION = 1 << 1   /* the first positional ends the options */
+	PARSEOPT_STOP_AT_NON_OPTION = 1 << 1,  /* the first positional ends the options */
+	PARSEOPT_NO_ARGS = 1 << 2              /* a positional is "unexpected argument X" */
 };
 
 struct option_spec;

@@ -448,6 +448,22 @@ static void segment_object(int nth, struct strbuf *path, struct strbuf *name)
 	strbuf_release(&ls);
 }
 
+/* How many segments of timeline 1 are archived. */
+static int segments(void)
+{
+	char cmd[1400];
+	struct strbuf ls = STRBUF_INIT;
+	const char *argv[] = { "sh", "-c", cmd, NULL };
+	int n;
+
+	snprintf(cmd, sizeof(cmd), "find %s/pitr/wal/app -type f -name '0000000100000000*' "
+		 "-not -name '*.backup-*' -not -name '*.partial-*' | wc -l", repodir);
+	ck_assert_int_eq(trun(argv, NULL, &ls, NULL), 0);
+	n = atoi(ls.buf);
+	strbuf_release(&ls);
+	return n;
+}
+
 START_TEST(test_wal_push_fetch)
 {
 	struct strbuf out = STRBUF_INIT, err = STRBUF_INIT, obj = STRBUF_INIT,
@@ -573,17 +589,7 @@ START_TEST(test_missing_and_corrupt_segment)
 
 	snapshot(&before);
 	/* the last-but-one archived segment: recovery needs it, and one follows */
-	{
-		char cmd[1400];
-		struct strbuf ls = STRBUF_INIT;
-		const char *argv[] = { "sh", "-c", cmd, NULL };
-
-		snprintf(cmd, sizeof(cmd), "find %s/pitr/wal/app -type f -name '0000000100000000*' "
-			 "-not -name '*.backup-*' -not -name '*.partial-*' | wc -l", repodir);
-		ck_assert_int_eq(trun(argv, NULL, &ls, NULL), 0);
-		segment_object(atoi(ls.buf) - 2, &obj, &name);
-		strbuf_release(&ls);
-	}
+	segment_object(segments() - 2, &obj, &name);
 	snprintf(aside, sizeof(aside), "%s/aside.zst", top);
 	ck_assert_int_eq(rename(obj.buf, aside), 0);
 	ck_assert_msg(run_backup(latest, &out, &err) == 1, "restore without %s: %s %s", obj.buf,
@@ -836,17 +842,7 @@ START_TEST(test_verify_wal)
 	fclose(f);
 
 	/* the newest segment but one, gone: recovery would stop before it */
-	{
-		char cmd[1400];
-		struct strbuf ls = STRBUF_INIT;
-		const char *argv[] = { "sh", "-c", cmd, NULL };
-
-		snprintf(cmd, sizeof(cmd), "find %s/pitr/wal/app -type f -name '0000000100000000*' "
-			 "-not -name '*.backup-*' -not -name '*.partial-*' | wc -l", repodir);
-		ck_assert_int_eq(trun(argv, NULL, &ls, NULL), 0);
-		segment_object(atoi(ls.buf) - 2, &obj, &name);
-		strbuf_release(&ls);
-	}
+	segment_object(segments() - 2, &obj, &name);
 	snprintf(aside, sizeof(aside), "%s/aside-verify.zst", top);
 	ck_assert_int_eq(rename(obj.buf, aside), 0);
 	ck_assert_int_eq(run_backup(v, &out, &err), 4);

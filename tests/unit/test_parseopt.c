@@ -163,6 +163,25 @@ START_TEST(test_stop_at_non_option)
 }
 END_TEST
 
+/* a command that takes no positional names the first one it was given,
+ * after the options (a bad option is still the one reported) */
+START_TEST(test_no_args)
+{
+	static const char *const w[] = { "cmd", "-n", "stray", "more", NULL };
+	static const char *const bad[] = { "cmd", "stray", "--bogus", NULL };
+	struct parseopt_rest rest;
+	struct opts o;
+	struct errbuf e;
+	char *av[32];
+
+	ck_assert_int_eq(parse(&o, PARSEOPT_NO_ARGS, &rest, &e, av, w), BL_EUSAGE);
+	ck_assert_str_eq(e.msg, "unexpected argument stray");
+	ck_assert_int_eq(rest.argc, 0);
+	ck_assert_int_eq(parse(&o, PARSEOPT_NO_ARGS, &rest, &e, av, bad), BL_EUSAGE);
+	ck_assert_str_eq(e.msg, "unknown option --bogus");
+}
+END_TEST
+
 START_TEST(test_posixly_correct_changes_nothing)
 {
 	struct parseopt_rest rest;
@@ -320,6 +339,7 @@ int main(void)
 	tcase_add_test(tc, test_values_joined_and_apart);
 	tcase_add_test(tc, test_bundles_and_positionals_in_order);
 	tcase_add_test(tc, test_stop_at_non_option);
+	tcase_add_test(tc, test_no_args);
 	tcase_add_test(tc, test_posixly_correct_changes_nothing);
 	tcase_add_test(tc, test_callbacks_see_each_occurrence);
 	tcase_add_test(tc, test_unknown_and_ambiguous);
