@@ -779,24 +779,48 @@ static int scratch_file(struct strbuf *path, int *fd, struct errbuf *e)
 	return 0;
 }
 
+/* The last line that starts with what (at a line start when bol), or NULL. */
+static const char *last_line_with(const char *tail, const char *what, int bol)
+{
+	const char *p, *hit = NULL;
+
+	for (p = tail; (p = strstr(p, what)); p++)
+		if (!bol || p == tail || p[-1] == '\n')
+			hit = p;
+	return hit;
+}
+
 /* pg_restore's last line is often "Command was: ..."; the server's
  * "ERROR:" line before it is what says why. Put that (and the command)
- * into e, which proc_finish() filled with the last line only. */
+ * into e, which proc_finish() filled with the last line only. Without a
+ * server ERROR (the connection lost: the server restarted or went away),
+ * pg_restore's own "error:" line says why, and libpq continues its message
+ * on tab-indented lines: they are joined into the one line. */
 static void restore_errors(const struct child *c, struct errbuf *e)
 {
-	const char *tail = c->err_tail.buf, *hit = NULL, *p, *cmd;
+	const char *tail = c->err_tail.buf, *hit, *p, *cmd;
 	struct strbuf msg = STRBUF_INIT;
 	char desc[128];
+	int own = 0;
 
-	for (p = tail; (p = strstr(p, "ERROR:")); p++)
-		hit = p;
+	hit = last_line_with(tail, "ERROR:", 0);
+	if (!hit) {
+		hit = last_line_with(tail, "pg_restore: error: ", 1);
+		own = 1;
+	}
 	if (!hit || !WIFEXITED(c->status))
 		return;
 	proc_describe_status(c->status, desc, sizeof(desc));
 	strbuf_addf(&msg, "%s %s: ", c->argv[0], desc);
-	for (p = hit; *p && *p != '\n'; p++)
+	for (p = hit; *p && (*p != '\n' || (own && p[1] == '\t')); p++) {
+		if (*p == '\n' || *p == '\t') {
+			if (msg.len && msg.buf[msg.len - 1] != ' ')
+				strbuf_addch(&msg, ' ');
+			continue;
+		}
 		strbuf_addch(&msg, *p);
-	cmd = strstr(hit, "Command was: ");
+	}
+	cmd = own ? NULL : strstr(hit, "Command was: ");
 	if (cmd) {
 		strbuf_addstr(&msg, " (");
 		for (p = cmd; *p && *p != '\n'; p++)

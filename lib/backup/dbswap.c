@@ -140,7 +140,9 @@ static int drop_stale(PGconn *maint, const char *live, struct errbuf *e)
 	return rc;
 }
 
-/* CREATE DATABASE scratch shaped like live: owner, encoding, locale, and
+/* CREATE DATABASE scratch shaped like live: owner, encoding, locale, its
+ * tablespace (a database kept on a volume of its own must come back there,
+ * and a full volume must fail the restore, not fill the default one), and
  * the per-database settings (ALTER DATABASE ... SET), which a dump only
  * carries for pg_restore --create. */
 static int create_scratch(PGconn *maint, const char *live, const char *scratch,
@@ -148,12 +150,13 @@ static int create_scratch(PGconn *maint, const char *live, const char *scratch,
 {
 	const char *params[1] = { live };
 	struct strbuf qs = STRBUF_INIT, qo = STRBUF_INIT, qe = STRBUF_INIT, qc = STRBUF_INIT,
-		      qt = STRBUF_INIT, qv = STRBUF_INIT;
+		      qt = STRBUF_INIT, qv = STRBUF_INIT, qsp = STRBUF_INIT;
 	PGresult *res = NULL, *set = NULL;
 	int rc;
 
 	rc = pg_execp(maint, "SELECT pg_get_userbyid(datdba), pg_encoding_to_char(encoding), "
-		      "datcollate, datctype, oid FROM pg_database WHERE datname = $1", 1, params,
+		      "datcollate, datctype, d.oid, t.spcname FROM pg_database d "
+		      "JOIN pg_tablespace t ON t.oid = d.dattablespace WHERE datname = $1", 1, params,
 		      &res, e);
 	if (rc)
 		goto out;
@@ -166,9 +169,10 @@ static int create_scratch(PGconn *maint, const char *live, const char *scratch,
 	pg_quote_literal(maint, PQgetvalue(res, 0, 1), &qe);
 	pg_quote_literal(maint, PQgetvalue(res, 0, 2), &qc);
 	pg_quote_literal(maint, PQgetvalue(res, 0, 3), &qt);
+	pg_quote_ident(maint, PQgetvalue(res, 0, 5), &qsp);
 	rc = pg_execf(maint, NULL, e, "CREATE DATABASE %s TEMPLATE template0 OWNER %s "
-		      "ENCODING %s LC_COLLATE %s LC_CTYPE %s", qs.buf, qo.buf, qe.buf, qc.buf,
-		      qt.buf);
+		      "ENCODING %s LC_COLLATE %s LC_CTYPE %s TABLESPACE %s", qs.buf, qo.buf, qe.buf,
+		      qc.buf, qt.buf, qsp.buf);
 	if (rc)
 		goto out;
 	params[0] = PQgetvalue(res, 0, 4);
@@ -193,6 +197,7 @@ out:
 	strbuf_release(&qc);
 	strbuf_release(&qt);
 	strbuf_release(&qv);
+	strbuf_release(&qsp);
 	return rc;
 }
 
@@ -304,6 +309,27 @@ static void note_kept(PGconn *maint, const char *old, const char *id)
 	strbuf_release(&lit);
 }
 
+/* The scratch database after a failure. When the failure was the server
+ * going away (restarted, or a crash and its recovery), the maintenance
+ * connection is dead while the server may be back: one new connection is
+ * worth trying before leaving the scratch database to the next restore.
+ * (PQstatus() cannot tell: after an immediate shutdown's FATAL the dead
+ * connection still reads CONNECTION_OK.) */
+static int drop_scratch(PGconn **maint, const char *maint_ci, const char *pw,
+			const char *scratch, struct errbuf *e)
+{
+	PGconn *fresh = NULL;
+
+	if (!drop_db(*maint, scratch, e))
+		return 0;
+	errbuf_clear(e);
+	if (pg_connect(maint_ci, pw, &fresh, e))
+		return e->code;
+	PQfinish(*maint);
+	*maint = fresh;
+	return drop_db(*maint, scratch, e);
+}
+
 int dbswap_restore(const struct config *cfg, struct repo *r, json_t *item,
 		   const struct dbswap_target *t, const struct dbswap_opts *o,
 		   struct strbuf *kept, struct errbuf *e)
@@ -399,9 +425,9 @@ int dbswap_restore(const struct config *cfg, struct repo *r, json_t *item,
 		errbuf_clear(e);
 	}
 out:
-	if (created && maint && drop_db(maint, scratch.buf, &ignore))
-		log_warn("database %s: cannot drop the scratch database %s: %s", live, scratch.buf,
-			 ignore.msg);
+	if (created && maint && drop_scratch(&maint, maint_ci.buf, pw, scratch.buf, &ignore))
+		log_warn("database %s: cannot drop the scratch database %s (the next restore of "
+			 "%s drops it): %s", live, scratch.buf, live, ignore.msg);
 	if (rc && !swapped)
 		errbuf_prefix(e, "%s (the live database %s is unchanged): ",
 			      "restore failed", live);
