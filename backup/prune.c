@@ -20,6 +20,7 @@
 #include "retention.h"
 #include "timeutil.h"
 #include "volume.h"
+#include "walarchive.h"
 
 static void print_plan(json_t *plan, int dry)
 {
@@ -98,18 +99,6 @@ static json_t *prune_kept_volumes(const struct config *cfg, long long keep_ms, l
 		}
 	}
 	strbuf_release(&path);
-	return out;
-}
-
-/* The names of the physical databases (the ones with a WAL archive). */
-static json_t *physical_dbs(const struct config *cfg)
-{
-	json_t *out = json_array(), *db;
-	size_t i;
-
-	json_array_foreach(config_get(cfg, "databases"), i, db)
-		if (basebackup_item_physical(db) && json_is_string(json_object_get(db, "name")))
-			json_array_append(out, json_object_get(db, "name"));
 	return out;
 }
 
@@ -245,7 +234,7 @@ int cmd_prune(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e)
 		goto out;
 	/* decided from the plan before anything goes, so the WAL a kept base
 	 * backup needs is known from the backups that stay */
-	pdbs = physical_dbs(ctx->cfg);
+	pdbs = walarchive_db_names(ctx->cfg);
 	rc = prune_wal_plan(r, project, pdbs, plan, &wal, e);
 	if (rc)
 		goto out;

@@ -272,12 +272,17 @@ int cmd_restore(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e)
 		OPT_END()
 	};
 
-	/* A point-in-time restore is its own command line (backup/pitr.c). */
-	for (int a = 1; a < argc; a++)
-		if (!strcmp(argv[a], "--pitr")) {
+	/* A point-in-time restore is its own command line (backup/pitr.c),
+	 * chosen by --pitr as the option parser would read it: also its
+	 * unambiguous abbreviations (--pi, --pit), never after "--". */
+	for (int a = 1; a < argc && strcmp(argv[a], "--"); a++) {
+		size_t len = strlen(argv[a]);
+
+		if (len >= 4 && len <= 6 && !strncmp(argv[a], "--pitr", len)) {
 			rc = cmd_restore_pitr(argc, argv, ctx, e);
 			goto out;
 		}
+	}
 	memset(&ro, 0, sizeof(ro));
 	ro.jobs = 1;
 	rc = cli_parse(ctx, argc, argv, opts, 0, &rest, e);

@@ -75,7 +75,8 @@ static void newest_stop(struct repo *r, const char *project, const char *db, cha
 static int verify_wal(struct cli_ctx *ctx, struct repo *r, const char *project,
 		      const char *dbname, struct errbuf *e)
 {
-	json_t *out = json_array(), *db, *names = NULL, *damaged = NULL;
+	json_t *out = json_array(), *db, *dbs = walarchive_db_names(ctx->cfg), *v, *names = NULL,
+	       *damaged = NULL;
 	struct strbuf gap = STRBUF_INIT;
 	char first[ERRBUF_MSG_MAX] = "";
 	int rc = 0, bad = 0;
@@ -83,13 +84,13 @@ static int verify_wal(struct cli_ctx *ctx, struct repo *r, const char *project,
 
 	if (dbname && (rc = walarchive_db(ctx->cfg, dbname, &db, e)))
 		goto out;
-	json_array_foreach(config_get(ctx->cfg, "databases"), i, db) {
-		const char *name = json_string_value(json_object_get(db, "name"));
+	json_array_foreach(dbs, i, v) {
+		const char *name = json_string_value(v);
 		char id[64] = "", stop[BASEBACKUP_WAL_NAME];
 		unsigned tli = 0;
 		uint64_t segsize = 0;
 
-		if (!name || !basebackup_item_physical(db) || (dbname && strcmp(name, dbname)))
+		if (dbname && strcmp(name, dbname))
 			continue;
 		damaged = json_array();
 		rc = walarchive_list(r, project, name, &names, e);
@@ -146,6 +147,7 @@ static int verify_wal(struct cli_ctx *ctx, struct repo *r, const char *project,
 		rc = errbuf_set(e, BL_EVERIFY, "%s", first);
 out:
 	json_decref(out);
+	json_decref(dbs);
 	json_decref(names);
 	json_decref(damaged);
 	strbuf_release(&gap);

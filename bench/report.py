@@ -94,6 +94,11 @@ def main():
         ratio(med(pairs, rs, "pg_restore", "wall_s"), med(pairs, rs, "ballast", "wall_s")), 1.0, ">=")
     add(pairs, rs, "speed_pg_restore_j_over_ballast_jobs",
         ratio(med(pairs, rs, "pg_restore_j", "wall_s"), med(pairs, rs, "ballast_jobs", "wall_s")), 1.0, ">=")
+    # the swap restore costs a second copy and its checks, not a multiple;
+    # its rename step alone must stay under a second (#17)
+    add(pairs, rs, "speed_pg_restore_over_ballast_swap",
+        ratio(med(pairs, rs, "pg_restore", "wall_s"), med(pairs, rs, "ballast_swap", "wall_s")), None, ">=")
+    add(pairs, rs, "swap_step_seconds", med(pairs, rs, "swap_step", "wall_s"), 1.0, "<=")
 
     add(pairs, "volume", "speed_tar_zstd_over_ballast",
         ratio(med(pairs, "volume", "tar_zstd", "wall_s"), med(pairs, "volume", "ballast", "wall_s")), 1.0, ">=")

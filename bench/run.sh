@@ -126,6 +126,19 @@ for r in $(seq 1 "$rounds"); do
 	[ "$(bpsql -d "$d" -At -c 'SELECT count(*) FROM orders')" = "$rows" ] ||
 		{ echo "bench: ballast restore into $d lost rows" >&2; exit 1; }
 	drop_db
+	# The swap restore (#17) over the live, non-empty database: into a
+	# scratch database, counted, renamed in; beside pg_restore -d into an
+	# empty one. Its rename step alone is a row of its own ("swap_step",
+	# from the restore's --json timings), in seconds.
+	m restore ballast_swap "$r" "" -- sh -c "'$bin' --config '$work/ballast.json' -q --json restore --latest --db bench --clean --no-keep > '$work/swap.json'"
+	swap_ms=$(python3 -c 'import json,sys
+for l in open(sys.argv[1]):
+    o = json.loads(l)
+    if o.get("event") == "result":
+        print(o["restored"][0]["timings"]["swap_ms"])' "$work/swap.json")
+	printf 'restore\tswap_step\t%s\t%s\t0\t-1\n' "$r" "$(awk -v ms="$swap_ms" 'BEGIN { printf "%.3f", ms / 1000 }')" >> "$raw"
+	[ "$(bpsql -d bench -At -c 'SELECT count(*) FROM orders')" = "$rows" ] ||
+		{ echo "bench: the swap restore of bench lost rows" >&2; exit 1; }
 
 	# 3. volume snapshot and its restore
 	rm -f "$work/t.tar.zst"

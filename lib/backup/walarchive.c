@@ -45,6 +45,17 @@ int walarchive_db(const struct config *cfg, const char *name, json_t **db, struc
 	return 0;
 }
 
+json_t *walarchive_db_names(const struct config *cfg)
+{
+	json_t *out = json_array(), *db;
+	size_t i;
+
+	json_array_foreach(config_get(cfg, "databases"), i, db)
+		if (basebackup_item_physical(db) && json_is_string(json_object_get(db, "name")))
+			json_array_append(out, json_object_get(db, "name"));
+	return out;
+}
+
 static int hexn(const char *s, size_t n)
 {
 	for (size_t i = 0; i < n; i++)

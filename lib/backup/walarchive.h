@@ -48,6 +48,11 @@
 /* The "databases" entry the WAL commands work on: the one named name, or
  * the only physical database when name is NULL. BL_EUSAGE otherwise. */
 int walarchive_db(const struct config *cfg, const char *name, json_t **db, struct errbuf *e);
+
+/* The names of the configured physical databases (the ones with a WAL
+ * archive), in configuration order: a new array the caller releases. The
+ * one walk over "databases" that prune and verify --wal share. */
+json_t *walarchive_db_names(const struct config *cfg);
 /* 1 for a WAL file name PostgreSQL archives or restores. */
 int walarchive_name_valid(const char *name);
 /* "<project>/wal/<db>/" */

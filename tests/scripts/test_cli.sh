@@ -58,6 +58,12 @@ t_contains "$t_err" "-n needs a count" "history -n without a value"
 t_run 2 "$B/ballast-backup" --db app restore latest
 t_lines "$t_err" 1 "option before the command"
 t_contains "$t_err" "option --db goes after the command: 'ballast-backup restore --db ...'" "option before the command"
+# restore --pitr abbreviated as getopt would take it still picks the PITR
+# command line; "--" ends the search
+t_run 2 "$B/ballast-backup" restore --pit
+t_contains "$t_err" "--pitr needs exactly one of" "restore --pit is --pitr"
+t_run 2 "$B/ballast-backup" restore latest -- --pitr
+t_contains "$t_err" "expected one backup ID" "--pitr after -- is an argument"
 t_run 2 "$B/ballast-migrate" --database "x" status
 t_contains "$t_err" 'bad connection string: missing "=" after "x" in connection info string' "migrate takes --database before the command"
 t_lines "$t_err" 1 "libpq's message on one line"
