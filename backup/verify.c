@@ -77,7 +77,7 @@ static int verify_wal(struct cli_ctx *ctx, struct repo *r, const char *project,
 {
 	json_t *out = json_array(), *db, *dbs = walarchive_db_names(ctx->cfg), *v, *names = NULL,
 	       *damaged = NULL;
-	struct strbuf gap = STRBUF_INIT;
+	struct strbuf gap = STRBUF_INIT, history = STRBUF_INIT;
 	char first[ERRBUF_MSG_MAX] = "";
 	int rc = 0, bad = 0;
 	size_t i;
@@ -87,7 +87,7 @@ static int verify_wal(struct cli_ctx *ctx, struct repo *r, const char *project,
 	json_array_foreach(dbs, i, v) {
 		const char *name = json_string_value(v);
 		char id[64] = "", stop[BASEBACKUP_WAL_NAME];
-		unsigned tli = 0;
+		unsigned tli = 0, target = 0;
 		uint64_t segsize = 0;
 
 		if (dbname && strcmp(name, dbname))
@@ -100,12 +100,29 @@ static int verify_wal(struct cli_ctx *ctx, struct repo *r, const char *project,
 			goto out;
 		newest_stop(r, project, name, id, sizeof(id), stop, &tli, &segsize);
 		strbuf_reset(&gap);
-		if (stop[0])
-			walarchive_gap(names, tli, stop, segsize, &gap);
-		log_info("wal %s: %zu files verified, %zu damaged%s%s%s", name,
+		if (stop[0]) {
+			/* as recovery to the latest timeline reads the archive */
+			target = tli;
+			rc = walarchive_history(r, names, tli, 0, &target, &history, e);
+			if (rc == BL_EVERIFY) {
+				log_error("%s", e->msg);
+				if (!first[0])
+					snprintf(first, sizeof(first), "%s", e->msg);
+				bad++;
+				target = tli;
+				errbuf_clear(e);
+				rc = 0;
+			} else if (rc) {
+				goto out;
+			}
+			walarchive_gap(names, tli, stop, segsize, target,
+				       history.len ? history.buf : NULL, &gap);
+		}
+		log_info("wal %s: %zu files verified, %zu damaged%s%s%s%s", name,
 			 json_object_size(names), json_array_size(damaged),
 			 stop[0] ? (gap.len ? "; a gap at " : "; continuous after base backup ") : "",
-			 stop[0] ? (gap.len ? gap.buf : id) : "", stop[0] ? "" : "; no good base backup");
+			 stop[0] ? (gap.len ? gap.buf : id) : "", stop[0] ? "" : "; no good base backup",
+			 target > tli ? " to the newest timeline" : "");
 		{
 			json_t *d;
 			size_t k;
@@ -121,12 +138,13 @@ static int verify_wal(struct cli_ctx *ctx, struct repo *r, const char *project,
 			snprintf(first, sizeof(first), "wal %s: the archive has no %s: recovery from "
 				 "base backup %s stops before it", name, gap.buf, id);
 		bad += (int)json_array_size(damaged) + (gap.len ? 1 : 0);
-		json_array_append_new(out, json_pack("{s:s, s:i, s:O, s:s?, s:s?, s:s?}",
+		json_array_append_new(out, json_pack("{s:s, s:i, s:O, s:s?, s:s?, s:s?, s:o?}",
 						     "database", name, "files",
 						     (int)json_object_size(names), "damaged", damaged,
 						     "backup", id[0] ? id : NULL,
 						     "from", stop[0] ? stop : NULL,
-						     "gap", gap.len ? gap.buf : NULL));
+						     "gap", gap.len ? gap.buf : NULL,
+						     "timeline", stop[0] ? json_integer(target) : NULL));
 		json_decref(names);
 		names = NULL;
 		json_decref(damaged);
@@ -148,6 +166,7 @@ static int verify_wal(struct cli_ctx *ctx, struct repo *r, const char *project,
 out:
 	json_decref(out);
 	json_decref(dbs);
+	strbuf_release(&history);
 	json_decref(names);
 	json_decref(damaged);
 	strbuf_release(&gap);

@@ -559,7 +559,7 @@ int pitr_restore(const struct config *cfg, const struct pitr_opts *o, struct pit
 {
 	struct strbuf dir = STRBUF_INIT, parent = STRBUF_INIT, base = STRBUF_INIT,
 		      newdir = STRBUF_INIT, olddir = STRBUF_INIT, tmp = STRBUF_INIT,
-		      gap = STRBUF_INIT, desc = STRBUF_INIT, bindir = STRBUF_INIT,
+		      gap = STRBUF_INIT, history = STRBUF_INIT, desc = STRBUF_INIT, bindir = STRBUF_INIT,
 		      prog = STRBUF_INIT, cmd = STRBUF_INIT, ci = STRBUF_INIT,
 		      inrec = STRBUF_INIT, tli = STRBUF_INIT, reason = STRBUF_INIT,
 		      envrep = STRBUF_INIT;
@@ -647,7 +647,20 @@ int pitr_restore(const struct config *cfg, const struct pitr_opts *o, struct pit
 	rc = walarchive_list(r, project, db, &names, e);
 	if (rc)
 		goto out;
-	walarchive_gap(names, c.meta.timeline, stop_wal, c.meta.wal_segment_size, &gap);
+	{
+		/* the way recovery_target_timeline takes: latest (0), current
+		 * (the backup's own) or a number as PostgreSQL reads it */
+		const char *tw = o->timeline ? o->timeline : "latest";
+		unsigned want = !strcmp(tw, "latest") ? 0 : !strcmp(tw, "current") ?
+				c.meta.timeline : (unsigned)strtoul(tw, NULL, 0);
+		unsigned target = c.meta.timeline;
+
+		rc = walarchive_history(r, names, c.meta.timeline, want, &target, &history, e);
+		if (rc)
+			goto out;
+		walarchive_gap(names, c.meta.timeline, stop_wal, c.meta.wal_segment_size, target,
+			       history.len ? history.buf : NULL, &gap);
+	}
 	if (gap.len) {
 		rc = errbuf_set(e, BL_EFAIL, "wal segment %s is missing from the archive (%s, "
 				"%s/wal/%s/): recovery from backup %s would stop there", gap.buf,
@@ -1038,6 +1051,7 @@ out:
 	strbuf_release(&olddir);
 	strbuf_release(&tmp);
 	strbuf_release(&gap);
+	strbuf_release(&history);
 	strbuf_release(&desc);
 	strbuf_release(&bindir);
 	strbuf_release(&prog);

@@ -246,13 +246,22 @@ struct fetch_sink {
 	int fd;
 	const char *tmp;
 	struct zhash *h;
+	struct strbuf *mem;	/* a history file read into memory (capped) */
 };
+
+#define HISTORY_MAX (1024 * 1024)
 
 static int fetch_sink_fn(void *ctx, const void *buf, size_t len, struct errbuf *e)
 {
 	struct fetch_sink *s = ctx;
 
 	zhash_update(s->h, buf, len);
+	if (s->mem) {
+		if (s->mem->len + len > HISTORY_MAX)
+			return errbuf_set(e, BL_EVERIFY, "longer than %d bytes: not a timeline "
+					  "history file", HISTORY_MAX);
+		strbuf_add(s->mem, buf, len);
+	}
 	/* no fd: verify reads to hash only */
 	if (s->fd >= 0 && fs_write_all(s->fd, buf, len))
 		return errbuf_errno(e, BL_EFAIL, errno, "cannot write %s", s->tmp);
@@ -324,7 +333,7 @@ int walarchive_fetch(struct repo *r, const char *project, const char *db, const 
 		     const char *dest, int *missing, struct errbuf *e)
 {
 	struct strbuf prefix = STRBUF_INIT, tmp = STRBUF_INIT;
-	struct fetch_sink s = { -1, NULL, NULL };
+	struct fetch_sink s = { -1, NULL, NULL, NULL };
 	const char *key = NULL;
 	json_t *keys = NULL;
 	int rc;
@@ -441,18 +450,13 @@ static unsigned long long segno(const char *name, unsigned long long per_log)
 	return strtoull(log, NULL, 16) * per_log + strtoull(seg, NULL, 16);
 }
 
-void walarchive_gap(json_t *names, unsigned tli, const char *stop_wal, uint64_t segsize,
-		    struct strbuf *gap)
+/* The newest segment number of timeline tli stored, or 0. */
+static unsigned long long newest_seg(json_t *names, unsigned tli, unsigned long long per_log)
 {
-	/* The base backup carries the WAL up to its stop segment (-X fetch):
-	 * the archive must hold every segment after it. */
-	unsigned long long per_log = 0x100000000ULL / segsize;
-	unsigned long long first = segno(stop_wal, per_log) + 1, last = 0, n;
-	char want[40];
+	unsigned long long last = 0;
 	const char *k;
 	json_t *v;
 
-	strbuf_reset(gap);
 	json_object_foreach(names, k, v) {
 		char t[9];
 
@@ -462,7 +466,16 @@ void walarchive_gap(json_t *names, unsigned tli, const char *stop_wal, uint64_t 
 		if (strtoul(t, NULL, 16) == tli && segno(k, per_log) > last)
 			last = segno(k, per_log);
 	}
-	for (n = first; n <= last; n++) {
+	return last;
+}
+
+/* The first segment of timeline tli in [from, to] missing from names. */
+static int range_gap(json_t *names, unsigned tli, unsigned long long from, unsigned long long to,
+		     unsigned long long per_log, struct strbuf *gap)
+{
+	char want[40];
+
+	for (unsigned long long n = from; n <= to; n++) {
 		snprintf(want, sizeof(want), "%08X%08X%08X", tli, (unsigned)(n / per_log),
 			 (unsigned)(n % per_log));
 		if (json_object_get(names, want))
@@ -471,8 +484,122 @@ void walarchive_gap(json_t *names, unsigned tli, const char *stop_wal, uint64_t 
 		if (json_object_get(names, want))
 			continue;
 		strbuf_addf(gap, "%.24s", want);
-		return;
+		return 1;
 	}
+	return 0;
+}
+
+/* One line of a timeline history file: "<parent tli>\t<X/Y switch
+ * LSN>\t<reason>"; blank and '#' lines are not entries. */
+static int history_entry(const char *line, unsigned *tli, uint64_t *lsn)
+{
+	unsigned hi, lo;
+
+	while (*line == ' ' || *line == '\t')
+		line++;
+	if (!*line || *line == '#' || *line == '\n')
+		return 0;
+	if (sscanf(line, "%u %X/%X", tli, &hi, &lo) != 3)
+		return 0;
+	*lsn = ((uint64_t)hi << 32) | lo;
+	return 1;
+}
+
+void walarchive_gap(json_t *names, unsigned tli, const char *stop_wal, uint64_t segsize,
+		    unsigned target, const char *history, struct strbuf *gap)
+{
+	/* The base backup carries the WAL up to its stop segment (-X fetch):
+	 * the archive must hold every segment after it, on each timeline of
+	 * the way for as long as recovery stays on it. */
+	unsigned long long per_log = 0x100000000ULL / segsize;
+	unsigned long long stop = segno(stop_wal, per_log), from = stop + 1, sw;
+	unsigned *tl = NULL, cur = tli;
+	uint64_t *lsn = NULL;
+	size_t n = 0, alloc = 0, i, first = 0;
+	const char *line;
+	int on_way = 0;
+
+	strbuf_reset(gap);
+	for (line = history; target != tli && line && *line;) {
+		unsigned t;
+		uint64_t l;
+
+		if (history_entry(line, &t, &l)) {
+			if (n == alloc) {
+				alloc = alloc ? 2 * alloc : 8;
+				tl = xrealloc(tl, alloc * sizeof(*tl));
+				lsn = xrealloc(lsn, alloc * sizeof(*lsn));
+			}
+			tl[n] = t;
+			lsn[n++] = l;
+		}
+		line = strchr(line, '\n');
+		line += !!line;
+	}
+	/* the way passes through tli only if the branch leaves it after the
+	 * backup's stop segment (or within it) */
+	for (i = 0; i < n; i++)
+		if (tl[i] == tli && lsn[i] / segsize >= stop) {
+			on_way = 1;
+			first = i;
+			break;
+		}
+	for (i = first; on_way && i < n; i++) {
+		/* cur is read up to the segment before its switch point; the
+		 * next timeline's copy of the switch segment holds the rest */
+		sw = lsn[i] / segsize;
+		if (sw > from && range_gap(names, cur, from, sw - 1, per_log, gap))
+			goto out;
+		from = sw > from ? sw : (sw == stop ? stop : from);
+		cur = i + 1 < n ? tl[i + 1] : target;
+	}
+	range_gap(names, cur, from, newest_seg(names, cur, per_log), per_log, gap);
+out:
+	free(tl);
+	free(lsn);
+}
+
+int walarchive_history(struct repo *r, json_t *names, unsigned tli, unsigned want,
+		       unsigned *target, struct strbuf *text, struct errbuf *e)
+{
+	struct fetch_sink s = { -1, NULL, NULL, text };
+	char hname[32];
+	const char *k, *key, *dash;
+	json_t *v;
+	unsigned best = 0;
+	int rc;
+
+	*target = tli;
+	strbuf_reset(text);
+	if (!want)
+		json_object_foreach(names, k, v) {
+			unsigned n;
+
+			if (strlen(k) == 16 && !strcmp(k + 8, ".history") &&
+			    sscanf(k, "%8X", &n) == 1 && n > best)
+				best = n;
+		}
+	else
+		best = want;
+	if (best <= tli)
+		return 0;
+	snprintf(hname, sizeof(hname), "%08X.history", best);
+	key = json_string_value(json_object_get(names, hname));
+	if (!key)
+		return 0;
+	dash = strrchr(key, '-');
+	if (!dash || strlen(dash + 1) < 64)
+		return errbuf_set(e, BL_EVERIFY, "wal file %s in the archive is damaged (%s): the "
+				  "object's name carries no sha256", hname, key);
+	s.h = zhash_new();
+	rc = read_checked(r, key, hname, dash + 1, &s, e);
+	zhash_free(s.h);
+	if (rc) {
+		strbuf_reset(text);
+		return rc;
+	}
+	*target = best;
+	return 0;
 }
 
 int walarchive_before(const char *name, const char *keep_from)
@@ -493,7 +620,7 @@ int walarchive_verify(struct repo *r, json_t *names, json_t *damaged, struct err
 
 	json_object_foreach(names, name, key) {
 		const char *k = json_string_value(key), *dash = strrchr(k, '-');
-		struct fetch_sink s = { -1, k, NULL };
+		struct fetch_sink s = { -1, k, NULL, NULL };
 		struct errbuf one = ERRBUF_INIT;
 
 		rc = interrupt_check(e);

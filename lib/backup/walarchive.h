@@ -64,13 +64,29 @@ int walarchive_fetch(struct repo *r, const char *project, const char *db, const 
 		     const char *dest, int *missing, struct errbuf *e);
 int walarchive_list(struct repo *r, const char *project, const char *db, json_t **names,
 		    struct errbuf *e);
-/* The first segment of timeline tli missing from names after stop_wal (the
- * segment a base backup ends in; it carries that WAL itself) up to the
- * newest segment of that timeline stored (a ".partial" counts as the
- * segment), into gap ("" when there is none). segsize is the cluster's WAL
- * segment size: names count 2^32 / segsize segments per log file. */
+/* The first segment missing from names on the way recovery takes from a
+ * base backup that ends in stop_wal (on timeline tli; the backup carries
+ * that segment itself) to the newest segment stored of timeline target,
+ * into gap ("" when there is none; a ".partial" counts as the segment).
+ * history is target's history file text (NULL when target is tli or has
+ * none): each timeline it names from tli on is needed up to the segment
+ * before its switch point, the next one from that segment on, as
+ * PostgreSQL reads them. When that history does not pass through tli after
+ * stop_wal (the backup lies on a branch the target left earlier), only tli
+ * itself is checked, up to its newest stored segment. segsize is the
+ * cluster's WAL segment size: names count 2^32 / segsize segments per log
+ * file. */
 void walarchive_gap(json_t *names, unsigned tli, const char *stop_wal, uint64_t segsize,
-		    struct strbuf *gap);
+		    unsigned target, const char *history, struct strbuf *gap);
+
+/* The timeline a recovery to want goes to, and its history file's text
+ * read from the archive (checked against its hash like a fetch; at most
+ * 1 MiB): want 0 is "latest", the highest timeline with a stored history
+ * file (else tli). *target = tli and text "" when no history applies
+ * (want is tli, or its history file is not stored). A damaged history
+ * file is BL_EVERIFY naming it. */
+int walarchive_history(struct repo *r, json_t *names, unsigned tli, unsigned want,
+		       unsigned *target, struct strbuf *text, struct errbuf *e);
 
 /* Re-read every file of names (walarchive_list's map): each must
  * decompress and hash to the SHA-256 its object's name carries. A file

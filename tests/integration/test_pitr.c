@@ -822,6 +822,18 @@ START_TEST(test_verify_wal)
 	ck_assert_int_eq(json_array_size(json_object_get(w, "damaged")), 0);
 	ck_assert_ptr_nonnull(json_string_value(json_object_get(w, "from")));
 	ck_assert(json_is_null(json_object_get(w, "gap")) || !json_object_get(w, "gap"));
+	/* the restores before promoted new timelines, each archiving its
+	 * history: continuity is checked the way recovery to the newest one
+	 * goes (timeline 1 up to its switch point, then that timeline) */
+	{
+		unsigned top_tli = 1, t;
+
+		for (const char *p = names.buf; p && *p; p = strchr(p, '\n'), p += !!p)
+			if (!strncmp(p + 8, ".history", 8) && sscanf(p, "%8X", &t) == 1 && t > top_tli)
+				top_tli = t;
+		ck_assert_uint_gt(top_tli, 1);
+		ck_assert_int_eq(json_integer_value(json_object_get(w, "timeline")), top_tli);
+	}
 	json_decref(res);
 
 	/* one byte flipped in an archived segment */

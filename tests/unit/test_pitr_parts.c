@@ -251,7 +251,7 @@ static void expect_gap(const char *const *archived, const char *stop, uint64_t s
 
 	for (; *archived; archived++)
 		json_object_set_new(names, *archived, json_string("k"));
-	walarchive_gap(names, 1, stop, segsize, &gap);
+	walarchive_gap(names, 1, stop, segsize, 1, NULL, &gap);
 	ck_assert_str_eq(gap.buf, want);
 	json_decref(names);
 	strbuf_release(&gap);
@@ -266,13 +266,13 @@ START_TEST(test_gap)
 	struct strbuf gap = STRBUF_INIT;
 
 	/* the backup ends in segment 3: 4 is there, 5 is not, 6 is */
-	walarchive_gap(names, 1, "000000010000000000000003", 16 << 20, &gap);
+	walarchive_gap(names, 1, "000000010000000000000003", 16 << 20, 1, NULL, &gap);
 	ck_assert_str_eq(gap.buf, "000000010000000000000005");
 	json_object_set_new(names, "000000010000000000000005", json_string("k"));
-	walarchive_gap(names, 1, "000000010000000000000003", 16 << 20, &gap);
+	walarchive_gap(names, 1, "000000010000000000000003", 16 << 20, 1, NULL, &gap);
 	ck_assert_str_eq(gap.buf, "");
 	/* nothing archived after the backup yet is not a gap */
-	walarchive_gap(names, 1, "000000010000000000000009", 16 << 20, &gap);
+	walarchive_gap(names, 1, "000000010000000000000009", 16 << 20, 1, NULL, &gap);
 	ck_assert_str_eq(gap.buf, "");
 	json_decref(names);
 	/* across a log file boundary (256 segments of 16 MiB) */
@@ -286,6 +286,86 @@ START_TEST(test_gap)
 	expect_gap((const char *[]){ "000000010000000000000FFF", "000000010000000100000001", NULL },
 		   "000000010000000000000FFE", 1 << 20, "000000010000000100000000");
 	strbuf_release(&gap);
+}
+END_TEST
+
+/* The gap along a timeline switch: the history of the target timeline
+ * says where each timeline was left, and recovery reads each one up to the
+ * segment before that point, then the next timeline's copy of it. */
+static void expect_chain(const char *const *archived, const char *stop, unsigned target,
+			 const char *history, const char *want)
+{
+	json_t *names = json_object();
+	struct strbuf gap = STRBUF_INIT;
+
+	for (; *archived; archived++)
+		json_object_set_new(names, *archived, json_string("k"));
+	walarchive_gap(names, 1, stop, 16 << 20, target, history, &gap);
+	ck_assert_msg(!strcmp(gap.buf, want), "target %u: gap [%s], want [%s]", target, gap.buf,
+		      want);
+	json_decref(names);
+	strbuf_release(&gap);
+}
+
+START_TEST(test_gap_timelines)
+{
+	/* timeline 1 left at 0/7000028 (segment 7), timeline 2 at 0/9800000 */
+	const char *h2 = "1\t0/7000028\tbefore transaction 742 at 2026-12-06 10:00:00+00\n";
+	const char *h3 = "# a comment\n1\t0/7000028\tno recovery target specified\n\n"
+			 "2\t0/9800000\tat restore point \"before-release\"\n";
+	/* the backup ends in 3; 1 goes on past the switch (the branch that
+	 * was left: not read), 2 begins with its own copy of 7 */
+	const char *full[] = { "000000010000000000000004", "000000010000000000000005",
+			       "000000010000000000000006", "000000010000000000000007.partial",
+			       "000000010000000000000008", "000000020000000000000007",
+			       "000000020000000000000008", "000000020000000000000009.partial",
+			       "000000030000000000000009", "00000003000000000000000A", NULL };
+
+	expect_chain(full, "000000010000000000000003", 2, h2, "");
+	expect_chain(full, "000000010000000000000003", 3, h3, "");
+	/* without the history the old way: timeline 1 alone */
+	expect_chain(full, "000000010000000000000003", 1, NULL, "");
+	/* timeline 1's 6 is needed (before the switch), its 8 is not */
+	expect_chain((const char *[]){ "000000010000000000000004", "000000010000000000000005",
+				       "000000020000000000000007", "000000020000000000000008",
+				       NULL },
+		     "000000010000000000000003", 2, h2, "000000010000000000000006");
+	/* timeline 2's copy of the switch segment is needed */
+	expect_chain((const char *[]){ "000000010000000000000004", "000000010000000000000005",
+				       "000000010000000000000006", "000000010000000000000007",
+				       "000000020000000000000008", NULL },
+		     "000000010000000000000003", 2, h2, "000000020000000000000007");
+	/* through two switches: timeline 3 starts at 9; 2's 8 is missing */
+	expect_chain((const char *[]){ "000000010000000000000004", "000000010000000000000005",
+				       "000000010000000000000006", "000000020000000000000007",
+				       "000000030000000000000009", NULL },
+		     "000000010000000000000003", 3, h3, "000000020000000000000008");
+	/* and 3's own segments after its start */
+	expect_chain((const char *[]){ "000000010000000000000004", "000000010000000000000005",
+				       "000000010000000000000006", "000000020000000000000007",
+				       "000000020000000000000008", "000000030000000000000009",
+				       "00000003000000000000000B", NULL },
+		     "000000010000000000000003", 3, h3, "00000003000000000000000A");
+	/* a backup taken on timeline 1 after it was left (segment 8): the
+	 * history does not pass through it; timeline 1 alone is checked */
+	expect_chain(full, "000000010000000000000008", 2, h2, "");
+	expect_chain((const char *[]){ "00000001000000000000000A", "000000020000000000000007",
+				       NULL },
+		     "000000010000000000000008", 2, h2, "000000010000000000000009");
+	/* a backup that ends in the switch segment: 2's copy of it is read */
+	expect_chain((const char *[]){ "000000020000000000000008", NULL },
+		     "000000010000000000000007", 2, h2, "000000020000000000000007");
+	/* a backup on timeline 2 and the history of 3 */
+	{
+		json_t *names = json_pack("{s:s, s:s}", "000000020000000000000009", "k",
+					  "00000003000000000000000A", "k");
+		struct strbuf gap = STRBUF_INIT;
+
+		walarchive_gap(names, 2, "000000020000000000000008", 16 << 20, 3, h3, &gap);
+		ck_assert_str_eq(gap.buf, "000000030000000000000009");
+		json_decref(names);
+		strbuf_release(&gap);
+	}
 }
 END_TEST
 
@@ -320,6 +400,7 @@ int main(void)
 	tcase_add_test(tc, test_lsn_and_names);
 	tcase_add_test(tc, test_times);
 	tcase_add_test(tc, test_gap);
+	tcase_add_test(tc, test_gap_timelines);
 	tcase_add_test(tc, test_before);
 	suite_add_tcase(s, tc);
 	return trun_suite(s);
