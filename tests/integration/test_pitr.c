@@ -600,12 +600,7 @@ START_TEST(test_missing_and_corrupt_segment)
 	ck_assert_int_eq(rename(aside, obj.buf), 0);
 
 	/* corrupted in place: wal-fetch refuses it, the restore names it */
-	ck_assert_int_eq(tread_file(obj.buf, &content), 0);
-	f = fopen(obj.buf, "r+b");
-	ck_assert_ptr_nonnull(f);
-	fseek(f, (long)content.len / 2, SEEK_SET);
-	fputc(content.buf[content.len / 2] ^ 0x55, f);
-	fclose(f);
+	tflip_byte(obj.buf, -1);
 	ck_assert_int_eq(run_backup(latest, &out, &err), 4);
 	ck_assert_msg(strstr(err.buf, name.buf) && strstr(err.buf, "damaged"), "%s", err.buf);
 	assert_untouched(&before, "corrupt segment");
@@ -813,7 +808,6 @@ START_TEST(test_verify_wal)
 	char aside[1400];
 	json_t *res, *w;
 	int n = archived(&names);
-	FILE *f;
 
 	ck_assert_msg(run_backup(v, &out, &err) == 0, "verify --wal: %s %s", out.buf, err.buf);
 	res = tjson_result(&out);
@@ -838,20 +832,11 @@ START_TEST(test_verify_wal)
 
 	/* one byte flipped in an archived segment */
 	segment_object(1, &obj, &name);
-	ck_assert_int_eq(tread_file(obj.buf, &content), 0);
-	f = fopen(obj.buf, "r+b");
-	ck_assert_ptr_nonnull(f);
-	fseek(f, (long)content.len / 2, SEEK_SET);
-	fputc(content.buf[content.len / 2] ^ 0x55, f);
-	fclose(f);
+	tflip_byte(obj.buf, -1);
 	ck_assert_int_eq(run_backup(vdb, &out, &err), 4);
 	ck_assert_msg(strstr(err.buf, name.buf) && strstr(err.buf, "damaged"), "%s", err.buf);
-	/* the byte put back (the content is binary: not through twrite_file) */
-	f = fopen(obj.buf, "r+b");
-	ck_assert_ptr_nonnull(f);
-	fseek(f, (long)content.len / 2, SEEK_SET);
-	fputc(content.buf[content.len / 2], f);
-	fclose(f);
+	/* the byte put back */
+	tflip_byte(obj.buf, -1);
 
 	/* the newest segment but one, gone: recovery would stop before it */
 	segment_object(segments() - 2, &obj, &name);

@@ -436,22 +436,14 @@ START_TEST(test_corrupt_object)
 	struct proj p;
 	char obj[2048];
 	struct stat st;
-	FILE *f;
 	char *id;
-	int ch;
 
 	live_proj(&p, "rf_bad", NULL, NULL);
 	id = backup_ok(&p, NULL);
 	diverge("rf_bad", "rf_bad_ref");
 	snprintf(obj, sizeof(obj), "%s/shop/backups/%s/db-app.dump.zst", p.repo, id);
 	ck_assert_int_eq(stat(obj, &st), 0);
-	f = fopen(obj, "r+b");
-	ck_assert_ptr_nonnull(f);
-	fseek(f, (long)st.st_size / 2, SEEK_SET);
-	ch = fgetc(f);
-	fseek(f, (long)st.st_size / 2, SEEK_SET);
-	fputc(ch ^ 0x10, f);
-	fclose(f);
+	tflip_byte(obj, -1);
 	ck_assert_int_eq(bb(&p, &out, &err, "restore", id, "--clean"), 4);
 	ck_assert_int_eq(bb(&p, &out, &err, "restore", id, "--clean", "--jobs", "2"), 4);
 	assert_same_rows("rf_bad", "rf_bad_ref");
@@ -477,20 +469,13 @@ START_TEST(test_verified_still_hashes_stream)
 	json_t *m = NULL, *item;
 	char obj[2048], *id, *ci;
 	struct stat st;
-	FILE *f;
-	int ch, rc, jobs;
+	int rc, jobs;
 
 	live_proj(&p, "rf_hash", NULL, NULL);
 	id = backup_ok(&p, NULL);
 	snprintf(obj, sizeof(obj), "%s/shop/backups/%s/db-app.dump.zst", p.repo, id);
 	ck_assert_int_eq(stat(obj, &st), 0);
-	f = fopen(obj, "r+b");
-	ck_assert_ptr_nonnull(f);
-	fseek(f, (long)st.st_size / 2, SEEK_SET);
-	ch = fgetc(f);
-	fseek(f, (long)st.st_size / 2, SEEK_SET);
-	fputc(ch ^ 0x10, f);
-	fclose(f);
+	tflip_byte(obj, -1);
 	ck_assert_msg(config_load(p.cfg, &cfg, &e) == 0, "%s", e.msg);
 	ck_assert_msg(backupset_open(cfg, &r, &project, &e) == 0, "%s", e.msg);
 	ck_assert_msg(backupset_load(r, project, id, &m, &e) == 0, "%s", e.msg);

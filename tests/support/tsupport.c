@@ -142,6 +142,25 @@ int trun_suite(Suite *s)
 	return failed ? 1 : 0;
 }
 
+void tflip_byte(const char *path, long off)
+{
+	FILE *f = fopen(path, "r+b");
+	struct stat st;
+	int ch;
+
+	ck_assert_msg(f != NULL, "cannot open %s", path);
+	ck_assert_int_eq(fstat(fileno(f), &st), 0);
+	if (off < 0)
+		off = (long)st.st_size / 2;
+	ck_assert_int_lt(off, st.st_size);
+	ck_assert_int_eq(fseek(f, off, SEEK_SET), 0);
+	ch = fgetc(f);
+	ck_assert_int_ne(ch, EOF);
+	ck_assert_int_eq(fseek(f, off, SEEK_SET), 0);
+	fputc(ch ^ 0x10, f);
+	ck_assert_int_eq(fclose(f), 0);
+}
+
 void tinit_repo(const char *cfg_path)
 {
 	struct errbuf e = ERRBUF_INIT;

@@ -25,6 +25,10 @@ const char *tbin(const char *name, struct strbuf *out);
 int twrite_file(const char *path, const char *text);
 /* Read a whole file into sb; 0 on success. */
 int tread_file(const char *path, struct strbuf *sb);
+/* Flip bits 0x10 of the byte at off (off < 0: the middle of the file),
+ * in place: the damage the corruption cases need. Asserts; a second call
+ * with the same off puts the byte back. */
+void tflip_byte(const char *path, long off);
 /* The result object of a command's --json output (new reference; asserts
  * there is one): the last line's, when it is {"event":"result"}, or the
  * "result" an {"event":"error"} last line carries for a command that failed
