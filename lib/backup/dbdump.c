@@ -436,7 +436,8 @@ int dbdump_backup(json_t *db, struct repo *r, const char *key, const struct dbdu
 	struct strbuf pw = STRBUF_INIT, ci = STRBUF_INIT,
 		      arg_snap = STRBUF_INIT, version = STRBUF_INIT, server = STRBUF_INIT,
 		      dbname = STRBUF_INIT, dbsize = STRBUF_INIT, count_sql = STRBUF_INIT,
-		      envpw = STRBUF_INIT, why = STRBUF_INIT;
+		      envpw = STRBUF_INIT, why = STRBUF_INIT, lci = STRBUF_INIT,
+		      addr = STRBUF_INIT;
 	struct strvec argv = STRVEC_INIT;
 	const char *env[2] = { NULL, NULL };
 	struct child c = CHILD_INIT;
@@ -468,6 +469,11 @@ int dbdump_backup(json_t *db, struct repo *r, const char *key, const struct dbdu
 	rc = dbdump_conninfo_nopw(conninfo, &ci, e);
 	if (rc)
 		goto out;
+	/* A container that is stopped or gone is named before its docker
+	 * exec fails less clearly. */
+	rc = dbconn_resolve(db, NULL, &lci, &addr, e);
+	if (rc)
+		goto out;
 
 	/* The tool's version first: a missing pg_dump fails before anything
 	 * touches the server or the repository. */
@@ -475,9 +481,12 @@ int dbdump_backup(json_t *db, struct repo *r, const char *key, const struct dbdu
 	if (rc)
 		goto out;
 
-	rc = dbconn_connect(db, NULL, pw.len ? pw.buf : NULL, &conn, e);
-	if (rc)
+	rc = pg_connect(lci.buf, pw.len ? pw.buf : NULL, &conn, e);
+	if (rc) {
+		if (addr.len)
+			errbuf_prefix(e, "container %s at %s: ", dbconn_container(db), addr.buf);
 		goto out;
+	}
 	if (!strcmp(mode, "exact")) {
 		rc = pg_exec(conn, "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY", NULL, e);
 		/* This session sits idle in its transaction for the whole dump:
@@ -629,6 +638,8 @@ out:
 	strbuf_release(&dbsize);
 	strbuf_release(&count_sql);
 	strbuf_release(&why);
+	strbuf_release(&lci);
+	strbuf_release(&addr);
 	return rc;
 }
 
