@@ -4,9 +4,10 @@
 # no port (tests/data/docker-pg, built here from Debian's packages), in a
 # compose v2 project with its data in the named volume postgres_data:
 #   - "container": run (row counts exact and equal to psql's), a swap
-#     restore after rows changed (per-table row hashes back), check naming
-#     the container and its address, a stopped container (one line naming
-#     it, exit 1), the password never on a command line;
+#     restore after rows changed (per-table row hashes back), a drill,
+#     check naming the container and its address, a stopped or missing
+#     container (one line naming it, exit 1), the password never on a
+#     command line;
 #   - the volume postgres_data snapshotted with the service stopped before
 #     and started after, a table dropped, restore --volume: every row back
 #     and the service running.
@@ -166,6 +167,12 @@ t_check "restore: the password not printed" lacks "$t_out$t_err" "$POSTGRES_PASS
 t_check "restore: every table's rows equal the backup's" eq "$(hashes)" "$BEFORE"
 t_check "restore: no scratch or kept database left" eq \
 	"$(psql_in -Atc "select count(*) from pg_database where datname like 'audit_app\_\_ballast%'")" 0
+
+# ---- a drill: a scratch database on the container's server, counted
+t_run 0 bb drill "$ID1" --json
+t_check "drill passes" eq "$(printf '%s\n' "$t_out" | jq -r 'select(.event == "result") | [.. | objects | select(has("tables_checked"))][0].result')" passed
+t_check "drill: its scratch database is gone" eq \
+	"$(psql_in -Atc "select count(*) from pg_database where datname like 'ballast\_drill\_%'")" 0
 
 # ---- --jobs 2 cannot hand pg_restore in the container a file of this host
 t_run 2 bb restore "$ID1" --db app --clean --yes --no-keep --jobs 2
