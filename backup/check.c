@@ -12,6 +12,7 @@
 
 #include "backupset.h"
 #include "commands.h"
+#include "dbconn.h"
 #include "dbdump.h"
 #include "lock.h"
 #include "log.h"
@@ -57,9 +58,10 @@ static void report(struct checks *c, const char *name, int ok, const char *fmt, 
 static void check_database(struct checks *c, json_t *db)
 {
 	const char *name = json_string_value(json_object_get(db, "name"));
-	const char *ci = json_string_value(json_object_get(db, "conninfo"));
+	const char *container = dbconn_container(db);
 	struct strbuf pw = STRBUF_INIT, server = STRBUF_INIT, where = STRBUF_INIT,
-		      tool = STRBUF_INIT, label = STRBUF_INIT;
+		      tool = STRBUF_INIT, label = STRBUF_INIT, ci = STRBUF_INIT,
+		      addr = STRBUF_INIT;
 	struct errbuf e = ERRBUF_INIT;
 	const char *env[2] = { NULL, NULL };
 	struct strbuf envpw = STRBUF_INIT;
@@ -73,12 +75,22 @@ static void check_database(struct checks *c, json_t *db)
 		strbuf_addf(&envpw, "PGPASSWORD=%s", pw.buf);
 		env[0] = envpw.buf;
 	}
-	if (pg_connect(ci, pw.len ? pw.buf : NULL, &conn, &e) ||
-	    pg_value(conn, "SHOW server_version", &server, &e)) {
+	if (dbconn_resolve(db, NULL, &ci, &addr, &e)) {
 		report(c, label.buf, 0, "%s", e.msg);
 		goto out;
 	}
+	if (pg_connect(ci.buf, pw.len ? pw.buf : NULL, &conn, &e) ||
+	    pg_value(conn, "SHOW server_version", &server, &e)) {
+		if (container)
+			report(c, label.buf, 0, "container %s at %s: %s", container, addr.buf, e.msg);
+		else
+			report(c, label.buf, 0, "%s", e.msg);
+		goto out;
+	}
+	/* the server as the conninfo names it, and where it was reached */
 	pg_describe(conn, &where);
+	if (container)
+		strbuf_addf(&where, " in container %s at %s", container, addr.buf);
 	if (dbdump_tool_version(db, env, &tool, &e)) {
 		report(c, label.buf, 0, "%s reachable (server %s), but the dump command failed: %s",
 		       where.buf, server.buf, e.msg);
@@ -102,6 +114,8 @@ out:
 	strbuf_release(&where);
 	strbuf_release(&tool);
 	strbuf_release(&label);
+	strbuf_release(&ci);
+	strbuf_release(&addr);
 }
 
 static void check_volume(struct checks *c, const struct config *cfg, json_t *vol)

@@ -65,6 +65,9 @@ if [ "$asan" = 1 ]; then
 	# CK_FORK stays on: each test in its own process, as in the first pass.
 	# The fuzz suite builds its own sanitized binaries; no need to run it twice.
 	# test_example_compose runs docker-compose alone, no ballast binary.
-	ctest_args+=(-E '^script/test_(fuzz|demo|bench_quick|example_compose)$')
+	# test_docker_pg (minutes of image build, compose and docker exec; its
+	# ballast-side code, lib/backup/dbconn, is covered here by
+	# unit/test_dbconn) runs in the first pass only.
+	ctest_args+=(-E '^script/test_(fuzz|demo|bench_quick|example_compose|docker_pg)$')
 	run_pass build-asan -DBALLAST_SANITIZE=ON
 fi

@@ -13,6 +13,7 @@
 
 #include "backupset.h"
 #include "config.h"
+#include "dbconn.h"
 #include "dumpcount.h"
 #include "log.h"
 #include "manifest.h"
@@ -133,7 +134,7 @@ int dbdump_tool_version(json_t *db, const char *const *env, struct strbuf *out,
 	int rc;
 
 	strbuf_reset(out);
-	dbdump_push_command(&argv, json_object_get(db, "dump_command"), "pg_dump");
+	dbconn_push_tool(&argv, db, "dump_command", "pg_dump", env && env[0]);
 	strvec_push(&argv, "--version");
 	rc = proc_run(strvec_argv(&argv), env, NULL, out, 60000, e);
 	strvec_clear(&argv);
@@ -431,12 +432,12 @@ int dbdump_backup(json_t *db, struct repo *r, const char *key, const struct dbdu
 	const char *conninfo = json_string_value(json_object_get(db, "conninfo"));
 	const char *mode = json_string_value(json_object_get(db, "row_counts"));
 	const char *lock_wait = json_string_value(json_object_get(db, "lock_wait_timeout"));
-	json_t *dumpcmd = json_object_get(db, "dump_command");
 	long long lock_wait_ms = 0;
 	struct strbuf pw = STRBUF_INIT, ci = STRBUF_INIT,
 		      arg_snap = STRBUF_INIT, version = STRBUF_INIT, server = STRBUF_INIT,
 		      dbname = STRBUF_INIT, dbsize = STRBUF_INIT, count_sql = STRBUF_INIT,
-		      envpw = STRBUF_INIT, why = STRBUF_INIT;
+		      envpw = STRBUF_INIT, why = STRBUF_INIT, lci = STRBUF_INIT,
+		      addr = STRBUF_INIT;
 	struct strvec argv = STRVEC_INIT;
 	const char *env[2] = { NULL, NULL };
 	struct child c = CHILD_INIT;
@@ -468,6 +469,11 @@ int dbdump_backup(json_t *db, struct repo *r, const char *key, const struct dbdu
 	rc = dbdump_conninfo_nopw(conninfo, &ci, e);
 	if (rc)
 		goto out;
+	/* A container that is stopped or gone is named before its docker
+	 * exec fails less clearly. */
+	rc = dbconn_resolve(db, NULL, &lci, &addr, e);
+	if (rc)
+		goto out;
 
 	/* The tool's version first: a missing pg_dump fails before anything
 	 * touches the server or the repository. */
@@ -475,9 +481,12 @@ int dbdump_backup(json_t *db, struct repo *r, const char *key, const struct dbdu
 	if (rc)
 		goto out;
 
-	rc = pg_connect(conninfo, pw.len ? pw.buf : NULL, &conn, e);
-	if (rc)
+	rc = pg_connect(lci.buf, pw.len ? pw.buf : NULL, &conn, e);
+	if (rc) {
+		if (addr.len)
+			errbuf_prefix(e, "container %s at %s: ", dbconn_container(db), addr.buf);
 		goto out;
+	}
 	if (!strcmp(mode, "exact")) {
 		rc = pg_exec(conn, "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY", NULL, e);
 		/* This session sits idle in its transaction for the whole dump:
@@ -504,7 +513,7 @@ int dbdump_backup(json_t *db, struct repo *r, const char *key, const struct dbdu
 	if (!tables)
 		tables = json_array();
 
-	dbdump_push_command(&argv, dumpcmd, "pg_dump");
+	dbconn_push_tool(&argv, db, "dump_command", "pg_dump", pw.len > 0);
 	strvec_push(&argv, "--format=custom");
 	strvec_push(&argv, "--compress=0");
 	strvec_push(&argv, "--no-password");
@@ -629,12 +638,14 @@ out:
 	strbuf_release(&dbsize);
 	strbuf_release(&count_sql);
 	strbuf_release(&why);
+	strbuf_release(&lci);
+	strbuf_release(&addr);
 	return rc;
 }
 
 /* --- restore ----------------------------------------------------------- */
 
-int dbdump_check_rows(const char *conninfo, const char *password, json_t *item,
+int dbdump_check_rows(json_t *db, const char *conninfo, const char *password, json_t *item,
 		      struct errbuf *e)
 {
 	json_t *tables = json_object_get(item, "tables"), *t;
@@ -644,7 +655,7 @@ int dbdump_check_rows(const char *conninfo, const char *password, json_t *item,
 	int rc, ndiff = 0;
 	size_t i;
 
-	rc = pg_connect(conninfo, password, &conn, e);
+	rc = dbconn_connect(db, conninfo, password, &conn, e);
 	if (rc)
 		goto out;
 	json_array_foreach(tables, i, t) {
@@ -745,10 +756,11 @@ static const char empty_sql[] =
 	"COMMENT ON SCHEMA public IS 'standard public schema'; END IF; "
 	"END $ballast$";
 
-static int empty_database(const char *conninfo, const char *password, struct errbuf *e)
+static int empty_database(json_t *db, const char *conninfo, const char *password,
+			  struct errbuf *e)
 {
 	PGconn *conn = NULL;
-	int rc = pg_connect(conninfo, password, &conn, e);
+	int rc = dbconn_connect(db, conninfo, password, &conn, e);
 
 	if (!rc)
 		rc = pg_exec(conn, "SET client_min_messages = warning", NULL, e);
@@ -838,7 +850,6 @@ int dbdump_restore(const struct config *cfg, struct repo *r, json_t *item,
 	const char *dbname = json_string_value(json_object_get(item, "database"));
 	json_t *obj = json_object_get(item, "object");
 	json_t *db = cfg ? dbdump_find_db(cfg, name) : NULL;
-	json_t *restorecmd = json_object_get(db, "restore_command");
 	const char *target = o->target;
 	struct strbuf pw = STRBUF_INIT, envpw = STRBUF_INIT, ci = STRBUF_INIT,
 		      scratch = STRBUF_INIT, check = STRBUF_INIT;
@@ -866,6 +877,14 @@ int dbdump_restore(const struct config *cfg, struct repo *r, json_t *item,
 	rc = dbdump_conninfo_nopw(target, &ci, e);
 	if (rc)
 		goto out;
+	/* pg_restore -j reads a file, which a container does not see */
+	if (o->jobs > 1 && dbconn_container(db) &&
+	    !json_array_size(json_object_get(db, "restore_command"))) {
+		rc = errbuf_set(e, BL_EUSAGE, "--jobs %d: the database runs in container %s, where "
+				"pg_restore cannot read a dump file of this host: restore with "
+				"--jobs 1", o->jobs, dbconn_container(db));
+		goto out;
+	}
 
 	/* Never touch the target before the stored bytes are known good. With
 	 * --jobs the pass that writes the scratch file checks them (size and
@@ -882,7 +901,7 @@ int dbdump_restore(const struct config *cfg, struct repo *r, json_t *item,
 		goto out;
 	}
 
-	dbdump_push_command(&argv, restorecmd, "pg_restore");
+	dbconn_push_tool(&argv, db, "restore_command", "pg_restore", pw.len > 0);
 	strvec_push(&argv, "--no-password");
 	strvec_push(&argv, "--exit-on-error");
 	if (o->clean && o->create) {
@@ -915,7 +934,7 @@ int dbdump_restore(const struct config *cfg, struct repo *r, json_t *item,
 		strvec_push(&argv, scratch.buf);
 	}
 	if (o->clean && !o->create) {
-		rc = empty_database(target, pw.len ? pw.buf : NULL, e);
+		rc = empty_database(db, target, pw.len ? pw.buf : NULL, e);
 		if (rc)
 			goto out;
 	}
@@ -974,7 +993,7 @@ int dbdump_restore(const struct config *cfg, struct repo *r, json_t *item,
 		target = check.buf;
 	}
 	ts = time_mono_ms();
-	rc = dbdump_check_rows(target, pw.len ? pw.buf : NULL, item, e);
+	rc = dbdump_check_rows(db, target, pw.len ? pw.buf : NULL, item, e);
 	tm.count_ms = ms_since(ts);
 out:
 	if (rc && name)

@@ -92,8 +92,9 @@ struct dbrestore_opts {
 int dbdump_restore(const struct config *cfg, struct repo *r, json_t *item,
 		   const struct dbrestore_opts *o, struct errbuf *e);
 
-/* Compare the tables of item with the database at conninfo. */
-int dbdump_check_rows(const char *conninfo, const char *password, json_t *item,
+/* Compare the tables of item with the database at conninfo, on db's server
+ * (dbconn.h; db may be NULL). */
+int dbdump_check_rows(json_t *db, const char *conninfo, const char *password, json_t *item,
 		      struct errbuf *e);
 
 /* The "databases" entry named name, or NULL. */

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "dbconn.h"
 #include "interrupt.h"
 #include "log.h"
 #include "pg.h"
@@ -37,8 +38,12 @@ static int probe_open(json_t *db, const char *target, struct dbswap_target *t, P
 
 	strbuf_reset(&t->conninfo);
 	strbuf_addstr(&t->conninfo, ci ? ci : "");
+	strbuf_reset(&t->container);
+	if (dbconn_container(db))
+		strbuf_addstr(&t->container, dbconn_container(db));
 	dbdump_target_password(db, target, &t->password);
-	rc = pg_connect(t->conninfo.buf, t->password.len ? t->password.buf : NULL, conn, e);
+	rc = dbconn_connect(db, t->conninfo.buf, t->password.len ? t->password.buf : NULL, conn,
+			    e);
 	if (rc)
 		return rc;
 	strbuf_reset(&t->server);
@@ -71,6 +76,7 @@ void dbswap_target_release(struct dbswap_target *t)
 	strbuf_release(&t->password);
 	strbuf_release(&t->server);
 	strbuf_release(&t->dbname);
+	strbuf_release(&t->container);
 }
 
 int dbswap_names(const char *live, const char *id, struct strbuf *scratch, struct strbuf *old,
@@ -364,7 +370,7 @@ int dbswap_restore(const struct config *cfg, struct repo *r, json_t *item,
 	if (!rc)
 		rc = pg_conninfo_with_db(t->conninfo.buf, scratch.buf, &scratch_ci, e);
 	if (!rc)
-		rc = pg_connect(maint_ci.buf, pw, &maint, e);
+		rc = dbconn_connect(db, maint_ci.buf, pw, &maint, e);
 	if (rc)
 		goto out;
 	/* One restore of a database at a time, whichever host it runs on: the
@@ -454,6 +460,10 @@ int dbswap_undo_command(const struct dbswap_target *t, const char *kept, struct 
 				 "template1", &maint, e);
 	if (!rc)
 		rc = dbdump_conninfo_nopw(maint.buf, &ci, e);
+	/* the psql inside the container, which sees the conninfo as written */
+	if (!rc && t->container.len)
+		strbuf_addf(out, "docker exec -i%s %s ", t->password.len ? " -e PGPASSWORD" : "",
+			    t->container.buf);
 	if (!rc)
 		strbuf_addf(out, "psql \"%s\" -c 'ALTER DATABASE \"%s\" RENAME TO \"%s\"; "
 			    "ALTER DATABASE \"%s\" RENAME TO \"%s\"'", ci.buf, live, undone.buf, kept, live);

@@ -45,8 +45,9 @@ struct dbswap_target {
 	struct strbuf server;    /* "user@host:port", for messages */
 	struct strbuf dbname;    /* current_database() */
 	long long objects;       /* relations and non-public schemas */
+	struct strbuf container; /* the database's "container" (dbconn.h), or "" */
 };
-#define DBSWAP_TARGET_INIT { STRBUF_INIT, STRBUF_INIT, STRBUF_INIT, STRBUF_INIT, 0 }
+#define DBSWAP_TARGET_INIT { STRBUF_INIT, STRBUF_INIT, STRBUF_INIT, STRBUF_INIT, 0, STRBUF_INIT }
 
 /* Connect to the database item would be restored into (target: a
  * --target conninfo, or NULL for the configured one; db: the configured
@@ -72,7 +73,8 @@ int dbswap_restore(const struct config *cfg, struct repo *r, json_t *item,
 		   const struct dbswap_target *t, const struct dbswap_opts *o,
 		   struct strbuf *kept, struct errbuf *e);
 
-/* The one command that brings the kept database back: a psql call that,
+/* The one command that brings the kept database back: a psql call (run
+ * with docker exec in the database's container, when it has one) that,
  * in one transaction, renames the restored database to
  * <db>__ballast_undone_<id> and kept to <db>. */
 int dbswap_undo_command(const struct dbswap_target *t, const char *kept, struct strbuf *out,

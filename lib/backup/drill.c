@@ -11,6 +11,7 @@
 
 #include "backupset.h"
 #include "config.h"
+#include "dbconn.h"
 #include "dbdump.h"
 #include "log.h"
 #include "manifest.h"
@@ -125,13 +126,13 @@ static int count_rows(PGconn *conn, const char *schema, const char *name, long l
 }
 
 /* Every table's count against the manifest, each difference recorded. */
-static int compare_rows(const char *conninfo, const char *pw, json_t *item, json_t *diffs,
-			int *checked, struct errbuf *e)
+static int compare_rows(json_t *db, const char *conninfo, const char *pw, json_t *item,
+			json_t *diffs, int *checked, struct errbuf *e)
 {
 	PGconn *conn = NULL;
 	json_t *t;
 	size_t i;
-	int rc = pg_connect(conninfo, pw, &conn, e);
+	int rc = dbconn_connect(db, conninfo, pw, &conn, e);
 
 	*checked = 0;
 	if (rc)
@@ -166,8 +167,8 @@ static int compare_rows(const char *conninfo, const char *pw, json_t *item, json
 
 /* A check passes when its statement is a command, or returns at least one
  * row and is not a single false/NULL boolean-ish value. */
-static int run_checks(const char *conninfo, const char *pw, const char *dbname, json_t *checks,
-		      json_t *out, struct errbuf *e)
+static int run_checks(json_t *db, const char *conninfo, const char *pw, const char *dbname,
+		      json_t *checks, json_t *out, struct errbuf *e)
 {
 	PGconn *conn = NULL;
 	json_t *c;
@@ -183,7 +184,7 @@ static int run_checks(const char *conninfo, const char *pw, const char *dbname, 
 	}
 	if (!any)
 		return 0;
-	rc = pg_connect(conninfo, pw, &conn, e);
+	rc = dbconn_connect(db, conninfo, pw, &conn, e);
 	if (rc)
 		return rc;
 	json_array_foreach(checks, i, c) {
@@ -244,11 +245,12 @@ static int run_checks(const char *conninfo, const char *pw, const char *dbname, 
 	return 0;
 }
 
-static int scratch_create(const char *base, const char *pw, const char *name, struct errbuf *e)
+static int scratch_create(json_t *db, const char *base, const char *pw, const char *name,
+			  struct errbuf *e)
 {
 	struct strbuf q = STRBUF_INIT, where = STRBUF_INIT;
 	PGconn *conn = NULL;
-	int rc = pg_connect(base, pw, &conn, e);
+	int rc = dbconn_connect(db, base, pw, &conn, e);
 
 	if (rc) {
 		errbuf_prefix(e, "cannot create the scratch database %s: ", name);
@@ -265,11 +267,12 @@ static int scratch_create(const char *base, const char *pw, const char *name, st
 	return rc;
 }
 
-static int scratch_drop(const char *base, const char *pw, const char *name, struct errbuf *e)
+static int scratch_drop(json_t *db, const char *base, const char *pw, const char *name,
+			struct errbuf *e)
 {
 	struct strbuf q = STRBUF_INIT, ver = STRBUF_INIT;
 	PGconn *conn = NULL;
-	int rc = pg_connect(base, pw, &conn, e);
+	int rc = dbconn_connect(db, base, pw, &conn, e);
 
 	if (!rc)
 		rc = pg_value(conn, "SHOW server_version_num", &ver, e);
@@ -307,7 +310,9 @@ static int drill_db(const struct config *cfg, struct repo *r, const struct manif
 	drill_scratch_name(name, o->now, scratch);
 	json_object_set_new(rep, "scratch_database", json_string(scratch));
 	json_object_set_new(rep, "row_counts", json_string(mode ? mode : "off"));
-	/* a configured database without conninfo uses $DATABASE_URL / PG* ("") */
+	/* a configured database without conninfo uses $DATABASE_URL / PG* ("");
+	 * base is the conninfo as written (for a database in a container, as
+	 * seen from inside it): every connection goes through dbconn */
 	base = o->target ? o->target : !db ? NULL :
 	       json_string_value(json_object_get(db, "conninfo")) ?
 	       json_string_value(json_object_get(db, "conninfo")) : "";
@@ -325,7 +330,7 @@ static int drill_db(const struct config *cfg, struct repo *r, const struct manif
 		note(&worst, &first, rc, &one);
 		goto out;
 	}
-	rc = scratch_create(base, pw.len ? pw.buf : NULL, scratch, &one);
+	rc = scratch_create(db, base, pw.len ? pw.buf : NULL, scratch, &one);
 	if (rc) {
 		note(&worst, &first, rc, &one);
 		goto out;
@@ -349,7 +354,7 @@ static int drill_db(const struct config *cfg, struct repo *r, const struct manif
 
 		/* dbdump_restore only says the counts differ; the report names each table */
 		if (rc == BL_EVERIFY) {
-			if (compare_rows(sci.buf, pw.len ? pw.buf : NULL, item, diffs, &checked, &ce))
+			if (compare_rows(db, sci.buf, pw.len ? pw.buf : NULL, item, diffs, &checked, &ce))
 				note(&worst, &first, ce.code, &ce);
 		} else {
 			json_t *t;
@@ -362,13 +367,13 @@ static int drill_db(const struct config *cfg, struct repo *r, const struct manif
 	note(&worst, &first, rc, &one);
 	if (!rc || rc == BL_EVERIFY) {
 		errbuf_clear(&one);
-		rc = run_checks(sci.buf, pw.len ? pw.buf : NULL, name, o->checks, checks, &one);
+		rc = run_checks(db, sci.buf, pw.len ? pw.buf : NULL, name, o->checks, checks, &one);
 		note(&worst, &first, rc, &one);
 	}
 out:
 	if (created) {
 		errbuf_clear(&one);
-		rc = scratch_drop(base, pw.len ? pw.buf : NULL, scratch, &one);
+		rc = scratch_drop(db, base, pw.len ? pw.buf : NULL, scratch, &one);
 		dropped = !rc;
 		/* a scratch database left behind outranks a difference: exit 1 */
 		if (rc) {

@@ -486,9 +486,21 @@ static int check_required(struct config *cfg, struct errbuf *e)
 	size_t i;
 
 	json_array_foreach(dbs, i, d) {
+		const char *mode = json_string_value(json_object_get(d, "mode"));
+		json_t *ct = json_object_get(d, "container");
+
 		if (!json_is_string(json_object_get(d, "name")))
 			return errbuf_set(e, BL_EUSAGE, "%s: databases[%zu].name: expected a string",
 					  cfg->path, i);
+		if (json_is_string(ct) && !*json_string_value(ct))
+			return errbuf_set(e, BL_EUSAGE, "%s: databases[%zu].container: expected the "
+					  "name or id of a container, got \"\"", cfg->path, i);
+		/* a base backup and its WAL need the server's files, not a dump
+		 * tool's stream: docker exec does not make that reachable */
+		if (ct && mode && !strcmp(mode, "physical"))
+			return errbuf_set(e, BL_EUSAGE, "%s: databases[%zu].container: only for mode "
+					  "logical (a physical database's pg_basebackup and WAL archive "
+					  "need the server reachable from this host)", cfg->path, i);
 	}
 	json_array_foreach(vols, i, d) {
 		if (!json_is_string(json_object_get(d, "name")))

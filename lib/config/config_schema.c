@@ -62,6 +62,8 @@ static const struct schema database_fields[] = {
 	ONE("restore_sessions", restore_sessions_modes),
 	F("restore_wait", SCHEMA_DURATION),
 	F("lock_wait_timeout", SCHEMA_DURATION),
+	/* the Docker container the server runs in (lib/backup/dbconn.h) */
+	F("container", SCHEMA_STRING),
 	/* physical: base backups and WAL for point-in-time restores (docs/pitr.md) */
 	ONE("mode", database_modes),
 	F("basebackup_command", SCHEMA_STRINGS),
