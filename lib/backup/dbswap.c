@@ -321,7 +321,7 @@ static void note_kept(PGconn *maint, const char *old, const char *id)
  * worth trying before leaving the scratch database to the next restore.
  * (PQstatus() cannot tell: after an immediate shutdown's FATAL the dead
  * connection still reads CONNECTION_OK.) */
-static int drop_scratch(PGconn **maint, const char *maint_ci, const char *pw,
+static int drop_scratch(json_t *db, PGconn **maint, const char *maint_ci, const char *pw,
 			const char *scratch, struct errbuf *e)
 {
 	PGconn *fresh = NULL;
@@ -329,7 +329,7 @@ static int drop_scratch(PGconn **maint, const char *maint_ci, const char *pw,
 	if (!drop_db(*maint, scratch, e))
 		return 0;
 	errbuf_clear(e);
-	if (pg_connect(maint_ci, pw, &fresh, e))
+	if (dbconn_connect(db, maint_ci, pw, &fresh, e))
 		return e->code;
 	PQfinish(*maint);
 	*maint = fresh;
@@ -431,7 +431,7 @@ int dbswap_restore(const struct config *cfg, struct repo *r, json_t *item,
 		errbuf_clear(e);
 	}
 out:
-	if (created && maint && drop_scratch(&maint, maint_ci.buf, pw, scratch.buf, &ignore))
+	if (created && maint && drop_scratch(db, &maint, maint_ci.buf, pw, scratch.buf, &ignore))
 		log_warn("database %s: cannot drop the scratch database %s (the next restore of "
 			 "%s drops it): %s", live, scratch.buf, live, ignore.msg);
 	if (rc && !swapped)
