@@ -20,10 +20,10 @@ int cmd_deploy(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e)
 		OPT_STRING(0, "migrations", &o.migrations_dir, "DIR",
 			   "local migrations to upload (default: migrations_dir or migrations.dir)"),
 		OPT_STRING(0, "bundle", &o.bundle, "PATH",
-			   "the release's files as CI built them: a directory or a .tar,\n"
-			   ".tar.gz or .tgz with the compose file, the env file's template\n"
-			   "(<env_file>.example) and migrations/, staged on the target\n"
-			   "before the lock; app_dir's compose file is not used"),
+			   "the release's files as CI built them, a directory or a tar\n"
+			   "archive (tar, tar.gz, tgz): the compose file, the env file's\n"
+			   "template (<env_file>.example) and migrations/, staged on the\n"
+			   "target before the lock; app_dir's compose file is not used"),
 		OPT_SECONDS('w', "lock-wait", &o.lock_wait_ms, "SECONDS",
 			    "wait this long for another run's lock (default 0)"),
 		OPT_FLAG('n', "dry-run", &dry, "print the plan instead (as 'plan')"),

@@ -54,13 +54,13 @@ static const struct cli_command commands[] = {
 	{ "tag-for-ref", cmd_tag_for_ref, "print the image tag a git ref deploys as",
 	  "tag-for-ref REF\n\n"
 	  "Print the image tag a git ref deploys as (develop -> dev, qa and release/* -> qa,\n"
-	  "main -> latest, vX.Y.Z -> vX.Y.Z, unless environments.*.refs say otherwise).\n"
-	  "Exit 1 when the ref deploys nowhere." },
+	  "main -> latest, vX.Y.Z and vX.Y.Z-rc1 -> themselves, unless environments.*.refs\n"
+	  "say otherwise). Exit 1 when the ref deploys nowhere, 2 when the config is broken." },
 	{ "env-for-ref", cmd_env_for_ref, "print the environment a git ref deploys to",
 	  "env-for-ref REF\n\n"
-	  "Print the environment a git ref deploys to (develop -> dev, qa and release/* -> qa,\n"
-	  "main and vX.Y.Z -> prod, unless environments.*.refs say otherwise).\n"
-	  "Exit 1 when the ref deploys nowhere." },
+	  "Print the environment a git ref deploys to (develop -> dev, qa, release/* and\n"
+	  "vX.Y.Z-rc1 -> qa, main and vX.Y.Z -> prod, unless environments.*.refs say\n"
+	  "otherwise). Exit 1 when the ref deploys nowhere, 2 when the config is broken." },
 	{ NULL, NULL, NULL, NULL }
 };
 
