@@ -106,6 +106,13 @@ static int check_tool(struct run *r, json_t *checks, const char *name, json_t *p
 		const char *args[] = { "version", NULL };
 
 		deploy_env_compose_argv(r->env, args, &argv);
+		if (r->compose_path) {
+			/* --bundle: app_dir may have no compose file at all */
+			size_t i = json_array_size(r->env->compose_command) + 1;
+
+			free(argv.v[i]);
+			argv.v[i] = xstrdup(r->compose_path);
+		}
 	} else {
 		strvec_push_json(&argv, prefix);
 		strvec_push(&argv, "--version");

@@ -247,6 +247,9 @@ t_check "ssh --bundle .tgz: the bundle's compose file is kept" cmp "$CI/dir/dock
 t_check "ssh --bundle .tgz: up ran it" contains "$(last_up)" "\"-f\",\"$(bundle s1)/compose/docker-compose.yml\""
 t_check "ssh --bundle .tgz: app_dir is unchanged outside .ballast/" eq "$(app_sum)" "$before"
 t_check "ssh --bundle .tgz: the staged upload is gone" eq "$(incoming)" ""
+rm "$APP/docker-compose.yml"
+run_deploy deploy qa --release s2 --bundle "$CI/bundle.tgz"
+t_check "ssh --bundle: app_dir needs no compose file of its own" eq "$RC $(state_release)" "0 s2"
 
 # ---- a deploy holding the lock: the next one stages, changes nothing ----
 cat > "$WORK/hold" <<SH
