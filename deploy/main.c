@@ -2,8 +2,10 @@
 
 static const struct cli_command commands[] = {
 	{ "deploy", cmd_deploy, "snapshot, pull, migrate, up and verify a release",
-	  "deploy ENV --release TAG [--migrations DIR] [--lock-wait SECONDS] [--dry-run]\n"
-	  "           [--allow-mutable]\n\n"
+	  "deploy ENV --release TAG [--bundle PATH | --migrations DIR] [--lock-wait SECONDS]\n"
+	  "           [--dry-run] [--allow-mutable]\n\n"
+	  "With --bundle, stage the CI-built bundle under <app_dir>/.ballast/incoming/ first\n"
+	  "(before the lock; nothing outside .ballast/ changes until the lock is held). Then\n"
 	  "lock, preflight, snapshot, bundle (the compose and env files as deployed, kept under\n"
 	  "<app_dir>/.ballast/releases/TAG/), upload migrations, pull, pin (every service's\n"
 	  "image to its digest), migrate, up (from the bundle, pinned), verify, record;\n"
@@ -20,7 +22,7 @@ static const struct cli_command commands[] = {
 	  "recorded at deploy time; verify. Exit 0 when verified, 4 when not or when the\n"
 	  "bundle is incomplete or altered, 2 for a release never deployed or no longer kept." },
 	{ "plan", cmd_plan, "print the steps and commands a deploy would run",
-	  "plan ENV --release TAG [--migrations DIR]\n\n"
+	  "plan ENV --release TAG [--bundle PATH | --migrations DIR]\n\n"
 	  "Print every step and the exact command a deploy would run; runs nothing\n"
 	  "(it reads state.json on the target)." },
 	{ "status", cmd_status, "current release, images, schema version, last backup, lock",
@@ -52,13 +54,13 @@ static const struct cli_command commands[] = {
 	{ "tag-for-ref", cmd_tag_for_ref, "print the image tag a git ref deploys as",
 	  "tag-for-ref REF\n\n"
 	  "Print the image tag a git ref deploys as (develop -> dev, qa and release/* -> qa,\n"
-	  "main -> latest, vX.Y.Z -> vX.Y.Z, unless environments.*.refs say otherwise).\n"
-	  "Exit 1 when the ref deploys nowhere." },
+	  "main -> latest, vX.Y.Z and vX.Y.Z-rc1 -> themselves, unless environments.*.refs\n"
+	  "say otherwise). Exit 1 when the ref deploys nowhere, 2 when the config is broken." },
 	{ "env-for-ref", cmd_env_for_ref, "print the environment a git ref deploys to",
 	  "env-for-ref REF\n\n"
-	  "Print the environment a git ref deploys to (develop -> dev, qa and release/* -> qa,\n"
-	  "main and vX.Y.Z -> prod, unless environments.*.refs say otherwise).\n"
-	  "Exit 1 when the ref deploys nowhere." },
+	  "Print the environment a git ref deploys to (develop -> dev, qa, release/* and\n"
+	  "vX.Y.Z-rc1 -> qa, main and vX.Y.Z -> prod, unless environments.*.refs say\n"
+	  "otherwise). Exit 1 when the ref deploys nowhere, 2 when the config is broken." },
 	{ NULL, NULL, NULL, NULL }
 };
 

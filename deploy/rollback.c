@@ -5,7 +5,7 @@
 
 int cmd_rollback(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e)
 {
-	struct deploy_opts o = { NULL, NULL, 0, 0 };
+	struct deploy_opts o = { 0 };
 	struct deploy_env *env = NULL;
 	struct parseopt_rest rest;
 	enum deploy_result res;

@@ -110,8 +110,10 @@ static int copy_in(struct deploy_env *env, struct deploy_bundle *b, const char *
 	return rc;
 }
 
-int deploy_bundle_stage(struct deploy_env *env, struct deploy_bundle *b, struct errbuf *e)
+int deploy_bundle_stage(struct deploy_env *env, struct deploy_bundle *b, const char *compose_path,
+			struct errbuf *e)
 {
+	const char *compose = compose_path ? compose_path : env->compose_file;
 	struct strbuf path = STRBUF_INIT, rel = STRBUF_INIT;
 	char *text = NULL;
 	int rc, exists = 0;
@@ -126,10 +128,10 @@ int deploy_bundle_stage(struct deploy_env *env, struct deploy_bundle *b, struct 
 	if ((rc = transport_mkdir_p(env->t, path.buf, 0700, e)))
 		goto out;
 	strbuf_addf(&rel, "compose/%s", base_name(env->compose_file));
-	if ((rc = copy_in(env, b, env->compose_file, rel.buf, 0600, &exists, e)))
+	if ((rc = copy_in(env, b, compose, rel.buf, 0600, &exists, e)))
 		goto out;
 	if (!exists) {
-		deploy_env_path(env, env->compose_file, &path);
+		deploy_env_path(env, compose, &path);
 		rc = errbuf_set(e, BL_EFAIL, "%s: compose file %s is missing",
 				transport_describe(env->t), path.buf);
 		goto out;
@@ -218,6 +220,17 @@ int deploy_bundle_add_local_tree(struct deploy_bundle *b, const char *local_dir,
 
 	strbuf_release(&at.key);
 	return rc;
+}
+
+void deploy_bundle_add_files(struct deploy_bundle *b, json_t *files, const char *prefix)
+{
+	size_t n = strlen(prefix);
+	const char *rel;
+	json_t *v;
+
+	json_object_foreach(files, rel, v)
+		if (!strncmp(rel, prefix, n) && rel[n] == '/')
+			json_object_set(b->files, rel, v);
 }
 
 /* A JSON string is a YAML flow scalar: any image or service name is safe. */

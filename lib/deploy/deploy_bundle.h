@@ -7,7 +7,8 @@
  *     bundle.json          the index, written last (the commit): every file
  *                          below with its sha256 and size, the image
  *                          references and the digest each service runs
- *     compose/<name>       the compose file as deployed (from app_dir)
+ *     compose/<name>       the compose file as deployed (from app_dir, or
+ *                          from the CI bundle of deploy --bundle)
  *     env                  the env file as deployed (0600; its values are
  *                          never read into logs, events or the index: only
  *                          its sha256)
@@ -60,13 +61,18 @@ void deploy_bundle_release(struct deploy_bundle *b);
 void deploy_bundle_expect(const struct deploy_env *env, struct deploy_bundle *b, int pinned);
 
 /* Remove bundle.json (the bundle is incomplete from here on), then copy the
- * compose file and the env file from app_dir into the bundle and write
+ * compose file (compose_path on the target: a CI bundle's staged upload;
+ * NULL: app_dir's) and the env file from app_dir into the bundle and write
  * environment.json. Reads nothing outside the target but the config. */
-int deploy_bundle_stage(struct deploy_env *env, struct deploy_bundle *b, struct errbuf *e);
+int deploy_bundle_stage(struct deploy_env *env, struct deploy_bundle *b, const char *compose_path,
+			struct errbuf *e);
 /* Record the sha256 of every regular file under local_dir as rel/... (the
  * migrations deploy uploaded from there). */
 int deploy_bundle_add_local_tree(struct deploy_bundle *b, const char *local_dir,
 				 const char *rel, struct errbuf *e);
+/* Record files ({"rel": {"sha256","size"}}, hashed where they came from)
+ * whose path is under prefix/ (the migrations a staged upload brought). */
+void deploy_bundle_add_files(struct deploy_bundle *b, json_t *files, const char *prefix);
 /* Write pinned.yml from services ({"svc": {"image","digest"?,"id"?,...}}:
  * a service with a "digest" is pinned to it) and then bundle.json with
  * images (VAR -> reference) and services. */

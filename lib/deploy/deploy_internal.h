@@ -14,6 +14,7 @@
 
 #include "deploy_bundle.h"
 #include "deploy_env.h"
+#include "deploy_incoming.h"
 #include "deploy_lock.h"
 #include "deploy_steps.h"
 #include "errbuf.h"
@@ -57,6 +58,12 @@ struct run {
 	 * image references */
 	const struct deploy_bundle *running_bundle;
 	json_t *running_images;
+	/* deploy --bundle: the staged upload, and the compose file in it
+	 * (NULL: app_dir's) that preflight checks and the bundle step copies */
+	struct deploy_incoming incoming;
+	int have_incoming;
+	struct strbuf compose_src;
+	const char *compose_path;
 };
 
 /* "up -d --remove-orphans [--timeout S]". stop_grace is how long a replaced

@@ -106,6 +106,13 @@ static int check_tool(struct run *r, json_t *checks, const char *name, json_t *p
 		const char *args[] = { "version", NULL };
 
 		deploy_env_compose_argv(r->env, args, &argv);
+		if (r->compose_path) {
+			/* --bundle: app_dir may have no compose file at all */
+			size_t i = json_array_size(r->env->compose_command) + 1;
+
+			free(argv.v[i]);
+			argv.v[i] = xstrdup(r->compose_path);
+		}
 	} else {
 		strvec_push_json(&argv, prefix);
 		strvec_push(&argv, "--version");
@@ -133,7 +140,7 @@ static int check_lint(struct run *r, json_t *checks)
 	struct errbuf e = ERRBUF_INIT;
 	int exists = 0, ok = 0;
 
-	deploy_env_path(r->env, r->env->compose_file, &path);
+	deploy_env_path(r->env, r->compose_path ? r->compose_path : r->env->compose_file, &path);
 	if (transport_read_file(r->env->t, path.buf, &text, COMPOSE_LINT_MAX_BYTES, &exists, &e)) {
 		strbuf_addstr(&d, e.msg);
 	} else if (!exists) {
@@ -165,7 +172,8 @@ int drun_preflight(struct run *r, json_t *checks, int *health_ok, struct errbuf 
 	check_add(checks, "connect", 1, transport_describe(r->env->t));
 	ok &= check_file(r, checks, "app-dir", r->env->app_dir, 1);
 	if (ok) {
-		ok &= check_file(r, checks, "compose-file", r->env->compose_file, 0);
+		ok &= check_file(r, checks, "compose-file",
+				 r->compose_path ? r->compose_path : r->env->compose_file, 0);
 		if (r->env->env_file)
 			ok &= check_file(r, checks, "env-file", r->env->env_file, 0);
 		if (json_is_true(json_object_get(r->env->node, "lint")))

@@ -8,17 +8,23 @@
 #include "deploy_env.h"
 #include "xalloc.h"
 
+enum ref_kind { REF_GLOB, REF_VERSION, REF_PRERELEASE };
+
 static const struct {
+	enum ref_kind kind;
 	const char *pattern, *env, *tag;
 } builtin[] = {
-	{ "develop", "dev", "dev" },
-	{ "qa", "qa", "qa" },
-	{ "release/*", "qa", "qa" },
-	{ "main", "prod", "latest" },
-	{ NULL, "prod", NULL }, /* vX.Y.Z, checked by is_version() */
+	{ REF_GLOB, "develop", "dev", "dev" },
+	{ REF_GLOB, "qa", "qa", "qa" },
+	{ REF_GLOB, "release/*", "qa", "qa" },
+	{ REF_GLOB, "main", "prod", "latest" },
+	{ REF_VERSION, NULL, "prod", NULL },     /* vX.Y.Z: the tag itself */
+	{ REF_PRERELEASE, NULL, "qa", NULL },    /* vX.Y.Z-rc1: the tag itself */
 };
 
-static int is_version(const char *r)
+/* vX.Y.Z (digits); with pre, vX.Y.Z-PRE where PRE is a semver pre-release
+ * ([0-9A-Za-z.-]+: rc1, beta.2). */
+static int is_version_pre(const char *r, int pre)
 {
 	int parts = 0;
 
@@ -31,10 +37,27 @@ static int is_version(const char *r)
 			r++;
 		parts++;
 		if (*r == '\0')
-			return parts == 3;
-		if (*r != '.' || parts == 3)
+			return parts == 3 && !pre;
+		if (parts == 3) {
+			if (!pre || *r != '-' || !r[1])
+				return 0;
+			for (r++; *r; r++)
+				if (!isalnum((unsigned char)*r) && *r != '.' && *r != '-')
+					return 0;
+			return 1;
+		}
+		if (*r != '.')
 			return 0;
 		r++;
+	}
+}
+
+static int builtin_match(size_t i, const char *ref)
+{
+	switch (builtin[i].kind) {
+	case REF_VERSION: return is_version_pre(ref, 0);
+	case REF_PRERELEASE: return is_version_pre(ref, 1);
+	default: return fnmatch(builtin[i].pattern, ref, FNM_PATHNAME) == 0;
 	}
 }
 
@@ -52,8 +75,7 @@ static char *ref_tag(const char *ref)
 static const char *builtin_tag(const char *ref)
 {
 	for (size_t i = 0; i < sizeof(builtin) / sizeof(builtin[0]); i++) {
-		if (builtin[i].pattern ? fnmatch(builtin[i].pattern, ref, FNM_PATHNAME) == 0
-				       : is_version(ref))
+		if (builtin_match(i, ref))
 			return builtin[i].tag ? builtin[i].tag : ref;
 	}
 	return NULL;
@@ -118,10 +140,10 @@ int deploy_ref_match(const struct config *cfg, const char *ref, char **env, char
 	}
 	if (!any) {
 		for (size_t i = 0; i < sizeof(builtin) / sizeof(builtin[0]); i++) {
-			if (builtin[i].pattern ? fnmatch(builtin[i].pattern, ref, FNM_PATHNAME) == 0
-					       : is_version(ref))
+			if (builtin_match(i, ref))
 				return finish(ref, builtin[i].env, builtin[i].tag, env, tag, e);
 		}
 	}
-	return errbuf_set(e, BL_EFAIL, "ref %s deploys nowhere (no environment's refs match it)", ref);
+	return errbuf_set(e, BL_EFAIL, "ref %s deploys nowhere (%s)", ref,
+			  any ? "no environment's refs match it" : "not one of the built-in mapping's refs");
 }

@@ -8,10 +8,12 @@
  * optional ":TAG" ("main:latest", "hotfix-?:qa", "v*.*.*"); the first
  * match wins. The tag is the entry's TAG, else the environment's "tag",
  * else the built-in mapping's tag for that ref (main -> latest, vX.Y.Z ->
- * itself), else the ref itself with '/' turned into '-'. Without any "refs" in the
- * config (or without a config), the built-in mapping applies:
+ * itself, vX.Y.Z-PRE -> itself), else the ref itself with '/' turned into '-'.
+ * Without any "refs" in the config (or without a config), the built-in
+ * mapping applies:
  *   develop -> dev/dev, qa and release/(anything) -> qa/qa, main -> prod/latest,
- *   vX.Y.Z (digits) -> prod/vX.Y.Z.
+ *   vX.Y.Z (digits) -> prod/vX.Y.Z, vX.Y.Z-PRE (a semver pre-release such as
+ *   rc1 or beta.2) -> qa/vX.Y.Z-PRE.
  * No match is BL_EFAIL ("ref X deploys nowhere"); a tag that is not a valid
  * image tag is BL_EUSAGE.
  */

@@ -72,6 +72,7 @@ void drun_run_init(struct run *r, struct deploy_env *env, const char *action)
 	r->action = action;
 	r->steps = json_array();
 	strbuf_init(&r->remote_dir, 0);
+	strbuf_init(&r->compose_src, 0);
 	deploy_now_iso(r->started_at, sizeof(r->started_at));
 	r->t0 = time_mono_ms();
 }
@@ -91,6 +92,9 @@ void drun_run_release(struct run *r)
 	if (r->have_prev_bundle)
 		deploy_bundle_release(&r->prev_bundle);
 	json_decref(r->history_bundle);
+	strbuf_release(&r->compose_src);
+	if (r->have_incoming)
+		deploy_incoming_release(&r->incoming);
 }
 
 long long drun_step_begin(const char *step, const char *what)

@@ -129,6 +129,57 @@ out:
 	return rc;
 }
 
+/* The CI bundle's env file template names variables the target's env file
+ * lacks: compose would run with them empty. A warning: a template may list
+ * optional variables the compose file defaults. */
+static void warn_env_template(struct run *r)
+{
+	json_t *missing = json_array(), *v;
+	struct errbuf te = ERRBUF_INIT;
+	struct strbuf names = STRBUF_INIT;
+	size_t i;
+
+	if (deploy_incoming_env_missing(r->env, &r->incoming, missing, &te)) {
+		log_warn("%s", te.msg);
+	} else if (json_array_size(missing)) {
+		json_array_foreach(missing, i, v)
+			strbuf_addf(&names, "%s%s", i ? ", " : "", json_string_value(v));
+		log_warn("the env file %s on the target lacks %s, which the bundle's %s names",
+			 r->env->env_file, names.buf, r->incoming.env_template_rel);
+	}
+	strbuf_release(&names);
+	json_decref(missing);
+}
+
+/* The staged upload's migrations/ becomes the release bundle's (a rename
+ * under .ballast/), hashed where they were read before the upload. */
+static int move_migrations(struct run *r, struct errbuf *e)
+{
+	struct strbuf from = STRBUF_INIT;
+	struct strvec rm = STRVEC_INIT;
+	int rc;
+
+	deploy_incoming_path(&r->incoming, "migrations", &from);
+	strvec_push(&rm, "rm");
+	strvec_push(&rm, "-rf");
+	strvec_push(&rm, "--");
+	strvec_push(&rm, r->remote_dir.buf);
+	if (!(rc = drun_target_run(r->env, &rm, NULL, NULL, NULL, 60000, e)) &&
+	    !(rc = transport_rename(r->env->t, from.buf, r->remote_dir.buf, e)))
+		deploy_bundle_add_files(&r->bundle, r->incoming.files, "migrations");
+	strvec_clear(&rm);
+	strbuf_release(&from);
+	return rc;
+}
+
+static void remove_incoming(struct run *r)
+{
+	struct errbuf ie = ERRBUF_INIT;
+
+	if (r->have_incoming && deploy_incoming_remove(r->env, &r->incoming, &ie))
+		log_warn("the staged upload stays (the next deploy removes it): %s", ie.msg);
+}
+
 int deploy_run(struct deploy_env *env, const struct deploy_opts *o, enum deploy_result *result,
 	       struct errbuf *e)
 {
@@ -151,10 +202,28 @@ int deploy_run(struct deploy_env *env, const struct deploy_opts *o, enum deploy_
 				env->name);
 		goto done;
 	}
-	if ((rc = deploy_local_migrations(env, o->migrations_dir, &r.local_migrations, e)))
-		goto done;
-	r.use_migrate = r.local_migrations != NULL;
 	r.new_images = deploy_env_images_for(env, o->release);
+	if (o->bundle) {
+		/* before the lock: a deploy waiting for another has its files on
+		 * the target already, and changes nothing outside .ballast/ */
+		t = drun_step_begin("stage", o->bundle);
+		r.have_incoming = 1;
+		rc = deploy_incoming_prepare(env, o->bundle, &r.incoming, e);
+		if (!rc)
+			rc = deploy_incoming_upload(env, o->release, o->lock_wait_ms + env->lock_ttl_ms,
+						    &r.incoming, e);
+		drun_step_end(&r, "stage", t, rc, e);
+		if (rc)
+			goto done;
+		deploy_incoming_path(&r.incoming, r.incoming.compose_rel, &r.compose_src);
+		r.compose_path = r.compose_src.buf;
+		r.use_migrate = r.incoming.has_migrations;
+		warn_env_template(&r);
+	} else {
+		if ((rc = deploy_local_migrations(env, o->migrations_dir, &r.local_migrations, e)))
+			goto done;
+		r.use_migrate = r.local_migrations != NULL;
+	}
 
 	strbuf_addf(&lockmsg, "deploy %s", o->release);
 	t = drun_step_begin("lock", env->name);
@@ -172,6 +241,15 @@ int deploy_run(struct deploy_env *env, const struct deploy_opts *o, enum deploy_
 			res = pres;
 			goto unlock;
 		}
+	}
+	{
+		json_t *removed = json_array();
+		struct errbuf ce = ERRBUF_INIT;
+
+		/* under the lock: an upload staged by a run that died */
+		if (deploy_incoming_clean(env, r.have_incoming ? &r.incoming : NULL, removed, &ce))
+			log_warn("staged uploads: %s", ce.msg);
+		json_decref(removed);
 	}
 	if (json_is_string(json_object_get(r.state, "release")))
 		r.prev_release = xstrdup(json_string_value(json_object_get(r.state, "release")));
@@ -212,7 +290,7 @@ int deploy_run(struct deploy_env *env, const struct deploy_opts *o, enum deploy_
 	deploy_bundle_init(&r.bundle, env, o->release);
 	r.have_bundle = 1;
 	t = drun_step_begin("bundle", r.bundle.dir.buf);
-	rc = deploy_bundle_stage(env, &r.bundle, e);
+	rc = deploy_bundle_stage(env, &r.bundle, r.compose_path, e);
 	drun_step_end(&r, "bundle", t, rc, e);
 	if (rc)
 		goto failed;
@@ -223,13 +301,19 @@ int deploy_run(struct deploy_env *env, const struct deploy_opts *o, enum deploy_
 		deploy_env_state_path(env, rel.buf, &r.remote_dir);
 		strbuf_release(&rel);
 		t = drun_step_begin("upload", r.remote_dir.buf);
-		rc = drun_upload_migrations(&r, e);
-		if (!rc)
-			rc = deploy_bundle_add_local_tree(&r.bundle, r.local_migrations, "migrations", e);
+		if (r.have_incoming) {
+			rc = move_migrations(&r, e);
+		} else {
+			rc = drun_upload_migrations(&r, e);
+			if (!rc)
+				rc = deploy_bundle_add_local_tree(&r.bundle, r.local_migrations, "migrations", e);
+		}
 		drun_step_end(&r, "upload", t, rc, e);
 		if (rc)
 			goto failed;
 	}
+	/* the staged upload is in the release bundle now */
+	remove_incoming(&r);
 	if (interrupt_signal)
 		goto interrupted;
 	r.compose_bundle = &r.bundle;
@@ -375,6 +459,7 @@ unlock:
 	else
 		finish_line(&r, res, NULL);
 done:
+	remove_incoming(&r);
 	*result = res;
 	json_decref(checks);
 	strbuf_release(&lockmsg);
@@ -494,18 +579,34 @@ int deploy_plan(struct deploy_env *env, const struct deploy_opts *o, json_t *pla
 	const char *cur, *db = drun_restore_db_name(env);
 	struct up_args ua;
 	struct deploy_bundle nb, pb;
+	struct deploy_incoming in;
 	char *local = NULL;
-	int rc, prev_bundle = 0;
+	int rc, prev_bundle = 0, migr, have_in = 0;
 
 	deploy_bundle_init(&nb, env, o->release);
 	memset(&pb, 0, sizeof(pb));
 	if ((rc = deploy_state_read(env, &state, e)))
 		goto out;
-	if ((rc = deploy_local_migrations(env, o->migrations_dir, &local, e)))
+	if (o->bundle) {
+		/* read and checked here; nothing is staged */
+		have_in = 1;
+		if ((rc = deploy_incoming_prepare(env, o->bundle, &in, e)))
+			goto out;
+	} else if ((rc = deploy_local_migrations(env, o->migrations_dir, &local, e))) {
 		goto out;
+	}
+	migr = have_in ? in.has_migrations : local != NULL;
 	cur = json_string_value(json_object_get(state, "release"));
 	prev_images = json_object_get(state, "images");
 	images = deploy_env_images_for(env, o->release);
+	if (have_in) {
+		strbuf_reset(&ver);
+		strbuf_addf(&ver, "incoming/%s-<random>/files", o->release);
+		deploy_env_state_path(env, ver.buf, &remote);
+		strbuf_reset(&sb);
+		strbuf_addf(&sb, "%s -> %s (before the lock)", o->bundle, remote.buf);
+		plan_add(env, plan, "stage", sb.buf, NULL, NULL, NULL);
+	}
 	deploy_env_state_path(env, "lock", &sb);
 	plan_add(env, plan, "lock", sb.buf, NULL, NULL, NULL);
 	if (json_object_get(state, "pending")) {
@@ -541,7 +642,7 @@ int deploy_plan(struct deploy_env *env, const struct deploy_opts *o, json_t *pla
 		plan_add(env, plan, "preflight", "ballast-backup present", &argv, NULL, NULL);
 		strvec_clear(&argv);
 	}
-	if (local) {
+	if (migr) {
 		const char *a[] = { "status", "--json", NULL };
 
 		plan_tool(env, plan, "preflight", "schema version", 0, a);
@@ -561,15 +662,18 @@ int deploy_plan(struct deploy_env *env, const struct deploy_opts *o, json_t *pla
 		plan_hooks(env, plan, "post-snapshot");
 	}
 	strbuf_reset(&sb);
-	strbuf_addf(&sb, "%s (%s%s%s, environment.json)", nb.dir.buf, env->compose_file,
+	strbuf_addf(&sb, "%s (%s%s%s%s, environment.json)", nb.dir.buf,
+		    have_in ? "the staged upload's " : "", have_in ? in.compose_rel : env->compose_file,
 		    env->env_file ? ", " : "", env->env_file ? env->env_file : "");
 	plan_add(env, plan, "bundle", sb.buf, NULL, NULL, NULL);
 	deploy_bundle_expect(env, &nb, 0);
-	if (local) {
+	if (migr) {
+		strbuf_reset(&ver);
 		strbuf_addf(&ver, "releases/%s/migrations", o->release);
 		deploy_env_state_path(env, ver.buf, &remote);
 		strbuf_reset(&sb);
-		strbuf_addf(&sb, "%s -> %s", local, remote.buf);
+		strbuf_addf(&sb, "%s -> %s", have_in ? "the staged upload's migrations" : local,
+			    remote.buf);
 		plan_add(env, plan, "upload", sb.buf, NULL, NULL, NULL);
 	}
 	plan_compose(env, plan, "pull", o->release, (const char *const[]){ "pull", NULL }, images, &nb);
@@ -577,7 +681,7 @@ int deploy_plan(struct deploy_env *env, const struct deploy_opts *o, json_t *pla
 		     (const char *const[]){ "config", NULL }, images, &nb);
 	deploy_bundle_expect(env, &nb, 1);
 	plan_hooks(env, plan, "pre-up");
-	if (local) {
+	if (migr) {
 		const char *a[] = { "up", "--release", o->release, "--dir", remote.buf, "--json", NULL };
 
 		plan_tool(env, plan, "migrate", o->release, 0, a);
@@ -610,7 +714,7 @@ int deploy_plan(struct deploy_env *env, const struct deploy_opts *o, json_t *pla
 			 NULL);
 	} else {
 		plan_hooks(env, plan, "on-failure");
-		if (local && json_is_integer(json_object_get(state, "schema_version"))) {
+		if (migr && json_is_integer(json_object_get(state, "schema_version"))) {
 			strbuf_reset(&ver);
 			strbuf_addf(&ver, "%lld",
 				    (long long)json_integer_value(json_object_get(state, "schema_version")));
@@ -647,6 +751,8 @@ int deploy_plan(struct deploy_env *env, const struct deploy_opts *o, json_t *pla
 		plan_hooks(env, plan, "post-rollback");
 	}
 out:
+	if (have_in)
+		deploy_incoming_release(&in);
 	deploy_bundle_release(&nb);
 	if (prev_bundle)
 		deploy_bundle_release(&pb);

@@ -9,6 +9,12 @@
  *   again; a refused or failed downgrade falls
  *   back to restoring the pre-deploy snapshot when data_restore allows.
  *
+ * With a CI bundle (opts->bundle) a step "stage" comes first, before the
+ * lock: the bundle is checked and copied under .ballast/incoming/ on the
+ * target (deploy_incoming.h); the bundle step then takes the compose file
+ * from there and the upload step moves its migrations into the release
+ * bundle. Under the lock every deploy removes stale staged uploads.
+ *
  * Contract: every step is timed and logged (a "step" event with --json)
  * and recorded in history.jsonl. Nothing on the target changes before the
  * migrate step (bundle and upload write only under .ballast/): a failure
@@ -47,6 +53,10 @@ int deploy_result_status(enum deploy_result r, int abort_status);
 struct deploy_opts {
 	const char *release;          /* deploy: the tag; rollback: --to (may be NULL) */
 	const char *migrations_dir;   /* local directory to upload; NULL = config */
+	/* a CI-built bundle (directory or tar archive, deploy_incoming.h): the
+	 * release's compose file and migrations come from it, staged on the
+	 * target before the lock; NULL: app_dir's compose file and migrations_dir */
+	const char *bundle;
 	long long lock_wait_ms;
 	/* an immutable environment takes `latest`, or a release whose tag now
 	 * names other bytes than its kept bundle, only with this */

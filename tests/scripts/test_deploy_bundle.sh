@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
-# services: http
+# services: sshd http
 # Release bundles with the stand-in compose (no container engine): what a
 # deploy records under .ballast/releases/<release>/ (every file hashed in
 # bundle.json, the env file 0600, pinned.yml with the digests), that state
 # and history name it, that compose runs from it, that a half-written or
 # altered bundle is refused before anything changes, `releases`, and the
-# retention that never drops the current or the previous release. (Real
+# retention that never drops the current or the previous release; and
+# `deploy --bundle` (a CI-built directory or tarball, local and over ssh):
+# its compose file is the one that runs, it is staged before the lock and
+# app_dir stays as it is, hostile archives are refused naming the entry, and
+# a staging left by a killed run is removed by the next deploy. (Real
 # containers: test_deploy_docker.sh.)
 . "$(dirname "$0")/deploy_lib.sh"
 
@@ -151,5 +155,136 @@ t_check "immutable: --allow-mutable deploys it" eq "$RC" 0
 t_check "immutable: --allow-mutable records the new digest" ne "$(json "$(bundle v1)/bundle.json" .services.backend.digest)" "$I1"
 run_deploy deploy qa --release latest --allow-mutable
 t_check "immutable: latest with --allow-mutable is deployed" eq "$RC" 0
+
+# ---- deploy --bundle: the release's files from CI ----
+# app_sum: every name and every file's bytes in app_dir outside .ballast/
+app_sum() {
+	(cd "$APP" && { find . -path ./.ballast -prune -o -print | sort
+		find . -path ./.ballast -prune -o -type f -print0 | sort -z | xargs -0 -r sha256sum; } | sha256sum)
+}
+incoming() { ls -A "$APP/.ballast/incoming" 2>/dev/null | tr '\n' ' '; }
+CI=$WORK/ci
+mkdir -p "$CI/dir"
+printf 'services:\n  backend:\n    image: ${BACKEND_IMAGE}\n    # the CI bundle compose file\n' > "$CI/dir/docker-compose.yml"
+printf 'NS=example\nDB_PASSWORD=\nNEW_SETTING=\n' > "$CI/dir/.env.qa.example"
+tar -C "$CI/dir" -czf "$CI/bundle.tgz" .
+tar -C "$CI/dir" -cf "$CI/bundle.tar" docker-compose.yml
+
+new_env cibundle
+before=$(app_sum)
+run_deploy deploy qa --release b1 --bundle "$CI/dir"
+t_check "--bundle DIR: deployed" eq "$RC $(state_release)" "0 b1"
+t_check "--bundle DIR: the bundle's compose file is kept" cmp "$CI/dir/docker-compose.yml" "$(bundle b1)/compose/docker-compose.yml"
+t_check "--bundle DIR: app_dir's own compose file differs from it" ne "$(cat "$APP/docker-compose.yml")" "$(cat "$CI/dir/docker-compose.yml")"
+t_check "--bundle DIR: up ran the bundle's compose file" contains "$(last_up)" "\"-f\",\"$(bundle b1)/compose/docker-compose.yml\""
+t_check "--bundle DIR: app_dir is unchanged outside .ballast/" eq "$(app_sum)" "$before"
+t_check "--bundle DIR: the staged upload is gone" eq "$(incoming)" ""
+t_check "--bundle DIR: the env template's missing variable is named" contains "$ERR" "lacks NEW_SETTING"
+t_check "--bundle DIR: the index hashes the bundle's compose file" eq \
+	"$(json "$(bundle b1)/bundle.json" '.files["compose/docker-compose.yml"].sha256')" "$(sha256sum < "$CI/dir/docker-compose.yml" | cut -c1-64)"
+run_deploy deploy qa --release b2 --bundle "$CI/bundle.tar"
+t_check "--bundle .tar: deployed" eq "$RC $(state_release)" "0 b2"
+t_check "--bundle .tar: its compose file ran" cmp "$CI/dir/docker-compose.yml" "$(bundle b2)/compose/docker-compose.yml"
+run_deploy plan qa --release b3 --bundle "$CI/bundle.tgz"
+t_check "plan --bundle: shows the staging" contains "$OUT" "$CI/bundle.tgz -> $APP/.ballast/incoming/b3-<random>/files (before the lock)"
+run_deploy deploy qa --release b3 --bundle "$CI/dir" --migrations "$CI/dir"
+t_check "--bundle with --migrations: exit 2" eq "$RC" 2
+
+# a bundle without the compose file: exit 2 naming it, nothing staged
+mkdir -p "$CI/nocompose"
+cp "$CI/dir/.env.qa.example" "$CI/nocompose/"
+run_deploy deploy qa --release b3 --bundle "$CI/nocompose"
+t_check "no compose file: exit 2" eq "$RC" 2
+t_check "no compose file: named" contains "$ERR" "compose file docker-compose.yml is missing"
+t_check "no compose file: nothing staged" eq "$(incoming)" ""
+t_check "no compose file: still on b2" eq "$(state_release)" b2
+
+# hostile archives: refused naming the entry, before anything is written
+EVIL=$WORK/cibundle/evil-absolute
+python3 - "$CI" "$EVIL" <<'PY'
+import io, sys, tarfile
+ci, evil = sys.argv[1], sys.argv[2]
+def mk(name, entries):
+    with tarfile.open(f"{ci}/{name}", "w:gz") as t:
+        ti = tarfile.TarInfo("docker-compose.yml"); data = b"services: {}\n"; ti.size = len(data)
+        t.addfile(ti, io.BytesIO(data))
+        for e in entries:
+            t.addfile(e, io.BytesIO(b"x") if e.isfile() else None)
+def f(name):
+    ti = tarfile.TarInfo(name); ti.size = 1; return ti
+def link(name, target, kind):
+    ti = tarfile.TarInfo(name); ti.type = kind; ti.linkname = target; return ti
+mk("dotdot.tgz", [f("migrations/../../evil")])
+mk("absolute.tgz", [f(evil)])
+mk("symlink.tgz", [link("migrations", "/etc", tarfile.SYMTYPE)])
+mk("hardlink.tgz", [link("passwd", "/etc/passwd", tarfile.LNKTYPE)])
+PY
+for c in "dotdot.tgz|migrations/../../evil|a \"..\" component" \
+	 "absolute.tgz|$EVIL|an absolute path" \
+	 "symlink.tgz|migrations|a symlink" "hardlink.tgz|passwd|a hard link"; do
+	IFS='|' read -r file entry why <<<"$c"
+	run_deploy deploy qa --release b3 --bundle "$CI/$file"
+	t_check "hostile $file: exit 2" eq "$RC" 2
+	t_check "hostile $file: the entry is named" contains "$ERR" "entry \"$entry\": $why"
+	t_check "hostile $file: nothing staged" eq "$(incoming)" ""
+done
+t_check "hostile archives: nothing was written outside" test ! -e "$WORK/cibundle/evil" -a ! -e "$EVIL"
+ln -s /etc "$CI/dir/etc"
+run_deploy deploy qa --release b3 --bundle "$CI/dir"
+t_check "a directory bundle with a symlink: exit 2" eq "$RC" 2
+t_check "a directory bundle with a symlink: named" contains "$ERR" 'entry "etc": a symlink'
+t_check "a directory bundle with a symlink: nothing staged" eq "$(incoming)" ""
+rm "$CI/dir/etc"
+
+# ---- over ssh, from a tarball ----
+SSHD_DIR=$SVC/sshd
+TRANSPORT="{\"type\": \"ssh\", \"host\": \"127.0.0.1\", \"port\": $(cat "$SSHD_DIR/port"), \"user\": \"$(cat "$SSHD_DIR/user")\", \"key\": \"$(cat "$SSHD_DIR/key")\", \"known_hosts\": \"$(cat "$SSHD_DIR/known_hosts_file")\"}"
+new_env cissh "$TRANSPORT"
+before=$(app_sum)
+run_deploy deploy qa --release s1 --bundle "$CI/bundle.tgz"
+t_check "ssh --bundle .tgz: deployed" eq "$RC $(state_release)" "0 s1"
+t_check "ssh --bundle .tgz: the bundle's compose file is kept" cmp "$CI/dir/docker-compose.yml" "$(bundle s1)/compose/docker-compose.yml"
+t_check "ssh --bundle .tgz: up ran it" contains "$(last_up)" "\"-f\",\"$(bundle s1)/compose/docker-compose.yml\""
+t_check "ssh --bundle .tgz: app_dir is unchanged outside .ballast/" eq "$(app_sum)" "$before"
+t_check "ssh --bundle .tgz: the staged upload is gone" eq "$(incoming)" ""
+rm "$APP/docker-compose.yml"
+run_deploy deploy qa --release s2 --bundle "$CI/bundle.tgz"
+t_check "ssh --bundle: app_dir needs no compose file of its own" eq "$RC $(state_release)" "0 s2"
+
+# ---- a deploy holding the lock: the next one stages, changes nothing ----
+cat > "$WORK/hold" <<SH
+#!/bin/sh
+touch "$WORK/held"
+while [ ! -e "$WORK/go" ]; do sleep 0.05; done
+SH
+chmod +x "$WORK/hold"
+EXTRA=", \"hooks\": {\"pre-deploy\": \"$WORK/hold\"}" new_env concurrent
+# wait_for PID TEST...: until TEST holds, as long as PID runs
+wait_for() { local p=$1; shift; for _ in $(seq 1 1200); do "$@" && return 0; kill -0 "$p" 2>/dev/null || return 1; sleep 0.05; done; return 1; }
+staged() { compgen -G "$APP/.ballast/incoming/$1-*/files/docker-compose.yml" >/dev/null; }
+"$DEPLOY" --config "$CFG" deploy qa --release c1 >"$WORK/c1.out" 2>&1 & p1=$!
+wait_for "$p1" test -e "$WORK/held"
+t_check "concurrent: the first deploy holds the lock" test -e "$APP/.ballast/lock"
+before=$(app_sum)
+run_deploy deploy qa --release c2 --bundle "$CI/dir" --json
+t_check "concurrent: the second deploy is locked out (exit 3)" eq "$RC" 3
+t_check "concurrent: it staged its upload first" eq \
+	"$(printf '%s\n' "$OUT" | jq -r 'select(.event == "step") | "\(.step):\(.ok)"' | tr '\n' ' ')" "stage:true lock:false "
+t_check "concurrent: app_dir is unchanged outside .ballast/" eq "$(app_sum)" "$before"
+t_check "concurrent: its staged upload is removed on exit" eq "$(incoming)" ""
+# one that waits for the lock is killed: its staging stays behind
+"$DEPLOY" --config "$CFG" deploy qa --release c3 --bundle "$CI/dir" --lock-wait 600 >"$WORK/c3.out" 2>&1 & p3=$!
+wait_for "$p3" staged c3
+t_check "waiting: the upload is staged while the lock is held" staged c3
+t_check "waiting: app_dir is unchanged outside .ballast/" eq "$(app_sum)" "$before"
+kill -9 "$p3"; wait "$p3" 2>/dev/null
+touch "$WORK/go"
+wait "$p1"
+t_check "the first deploy finishes" eq "$?" 0
+t_check "a killed run's staging is left behind" contains "$(incoming)" "c3-"
+run_deploy deploy qa --release c4 --bundle "$CI/bundle.tgz"
+t_check "the next deploy succeeds" eq "$RC $(state_release)" "0 c4"
+t_check "the next deploy removes the killed run's staging" contains "$ERR" "removing the staged upload $APP/.ballast/incoming/c3-"
+t_check "no staged upload is left" eq "$(incoming)" ""
 
 t_done

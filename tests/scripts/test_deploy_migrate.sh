@@ -224,4 +224,18 @@ run_deploy status qa
 t_check "status shows the schema version" contains "$OUT" "schema       version 2"
 t_check "status shows the last backup" contains "$OUT" "last backup  20"
 
+# ---- deploy --bundle: the release's migrations come from the CI bundle ----
+mkdir -p "$WORK/cib"
+cp "$APP/docker-compose.yml" "$WORK/cib/"
+cp -r "$WORK/rel/v3" "$WORK/cib/migrations"
+tar -C "$WORK/cib" -czf "$WORK/cib.tgz" .
+run_deploy deploy qa --release v3b --bundle "$WORK/cib.tgz"
+t_check "--bundle: deployed, schema 3" eq "$RC $(state_release) $(schema_version)" "0 v3b 3"
+t_check "--bundle: the bundle's migrations are the release's" diff -r "$WORK/rel/v3" "$APP/.ballast/releases/v3b/migrations"
+t_check "--bundle: bundle.json hashes every migration" eq \
+	"$(json "$APP/.ballast/releases/v3b/bundle.json" '[.files | keys[] | select(startswith("migrations/"))] | length')" "$(ls "$WORK/rel/v3" | wc -l)"
+t_check "--bundle: nothing staged is left" eq "$(ls -A "$APP/.ballast/incoming")" ""
+run_deploy rollback qa
+t_check "rollback from a --bundle deploy: v2, schema 2" eq "$RC $(state_release) $(schema_version)" "0 v2 2"
+
 t_done

@@ -46,6 +46,12 @@ START_TEST(test_builtin)
 	expect_none(NULL, "v1.2.3.4", BL_EFAIL);
 	expect_none(NULL, "vx.y.z", BL_EFAIL);
 	expect_none(NULL, "refs/heads/master", BL_EFAIL);
+	/* release candidates: qa, as themselves */
+	expect(NULL, "refs/tags/v1.2.3-rc1", "qa", "v1.2.3-rc1");
+	expect(NULL, "v1.2.3-beta.2", "qa", "v1.2.3-beta.2");
+	expect_none(NULL, "v1.2.3-", BL_EFAIL);
+	expect_none(NULL, "v1.2-rc1", BL_EFAIL);
+	expect_none(NULL, "v1.2.3-rc/1", BL_EFAIL);
 }
 END_TEST
 
@@ -88,8 +94,10 @@ START_TEST(test_example_config)
 	expect(cfg, "develop", "dev", "dev");
 	expect(cfg, "qa", "qa", "qa");
 	expect(cfg, "refs/heads/release/2.1", "qa", "qa");
-	expect(cfg, "refs/heads/main", "prod", "latest");
+	/* prod is immutable and takes release tags only */
+	expect_none(cfg, "refs/heads/main", BL_EFAIL);
 	expect(cfg, "refs/tags/v1.2.3", "prod", "v1.2.3");
+	expect(cfg, "refs/tags/v1.2.3-rc1", "qa", "v1.2.3-rc1");
 	expect_none(cfg, "feature/x", BL_EFAIL);
 	config_free(cfg);
 }
