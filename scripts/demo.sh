@@ -82,24 +82,20 @@ compose_file=docker-compose.prod.yml
 
 cleanup() {
 	if [ "$keep" = 1 ]; then
-		echo "kept: $DEMO_DIR (stop with: tests/services/pg.sh stop $DEMO_DIR/pg; $(
-			if [ "$runtime" = docker ]; then
-				echo "DOCKER_HOST=$DOCKER_HOST DOCKER_CONFIG=$DOCKER_CONFIG docker compose -p audit_app down"
-				[ "$engine_started" = 0 ] || echo "; tests/services/docker.sh stop $engine_dir"
-			else
-				echo "$DEMO_COMPOSE -f $DEMO_DIR/app/docker-compose.prod.yml down"
-			fi))"
+		local stop="$DEMO_COMPOSE -f $DEMO_DIR/app/docker-compose.prod.yml down"
+		[ "$runtime" != docker ] || stop="DOCKER_HOST=$DOCKER_HOST DOCKER_CONFIG=$DOCKER_CONFIG docker compose -p audit_app down"
+		[ "$engine_started" = 0 ] || stop="tests/services/docker.sh stop $engine_dir"
+		echo "kept: $DEMO_DIR (stop with: tests/services/pg.sh stop $DEMO_DIR/pg; $stop)"
 		return
 	fi
-	if [ "$runtime" = docker ]; then
-		if [ "$engine_started" = 1 ]; then
-			tests/services/docker.sh stop "$engine_dir" >/dev/null 2>&1 || true
-		else
-			# someone else's engine (the suite's): leave it as it was found
-			"$DOCKER" compose -p audit_app down -v --remove-orphans >/dev/null 2>&1 || true
-			"$DOCKER" rmi -f $("$DOCKER" images -q --filter "reference=$DEMO_NS/*" | sort -u) >/dev/null 2>&1 || true
-		fi
-	else
+	if [ "$engine_started" = 1 ]; then
+		tests/services/docker.sh stop "$engine_dir" >/dev/null 2>&1 || true
+	elif [ "$runtime" = docker ]; then
+		# someone else's engine (the suite's): leave it as it was found
+		"$DOCKER" compose -p audit_app down -v --remove-orphans >/dev/null 2>&1 || true
+		"$DOCKER" rmi -f $("$DOCKER" images -q --filter "reference=$DEMO_NS/*" | sort -u) >/dev/null 2>&1 || true
+	fi
+	if [ "$runtime" = standin ]; then
 		"$DEMO_COMPOSE" -f "$DEMO_DIR/app/docker-compose.prod.yml" -p audit_app down >/dev/null 2>&1 || true
 	fi
 	tests/services/pg.sh stop "$DEMO_DIR/pg" >/dev/null 2>&1 || true
@@ -120,6 +116,7 @@ docker_engine() {
 		command -v dockerd >/dev/null 2>&1 || { why_not="no dockerd (scripts/deps.sh installs docker.io)"; return 1; }
 		engine_dir=$DEMO_DIR/docker
 		log=$DEMO_DIR/logs/engine.log
+		say "starting a private Docker engine and registry under $engine_dir"
 		if ! tests/services/docker.sh start "$engine_dir" >"$log" 2>&1; then
 			why_not="the private engine did not start: $(tail -n1 "$log")"
 			return 1
@@ -143,6 +140,7 @@ if [ "$runtime" != standin ]; then
 		runtime=docker
 	elif [ "$runtime" = docker ]; then
 		echo "demo: BALLAST_DEMO_RUNTIME=docker, but Docker cannot be used: $why_not" >&2
+		runtime=none
 		exit 1
 	else
 		runtime=standin

@@ -65,6 +65,6 @@ if [ "$asan" = 1 ]; then
 	# CK_FORK stays on: each test in its own process, as in the first pass.
 	# The fuzz suite builds its own sanitized binaries; no need to run it twice.
 	# test_example_compose runs docker-compose alone, no ballast binary.
-	ctest_args+=(-E '^script/test_(fuzz|demo|bench_quick|example_compose)$')
+	ctest_args+=(-E '^script/test_(fuzz|demo|demo_standin|bench_quick|example_compose)$')
 	run_pass build-asan -DBALLAST_SANITIZE=ON
 fi
