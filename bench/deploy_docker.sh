@@ -194,10 +194,10 @@ import json, statistics, sys
 path, work, nb, nh, tb, th, rounds = sys.argv[1:8]
 def stats(ms):
     v = [int(x) / 1000 for x in ms.split()]
-    return {"median": statistics.median(v), "min": min(v), "max": max(v), "runs": v}
+    return {"median": round(statistics.median(v), 3), "min": min(v), "max": max(v), "runs": v}
 def steps(f):
     runs = [dict(kv.split("=") for kv in l.split()) for l in open(f) if l.strip()]
-    return {k: statistics.median(int(r[k]) / 1000 for r in runs if k in r) for k in runs[0]}
+    return {k: round(statistics.median([int(r[k]) / 1000 for r in runs if k in r]), 3) for k in runs[0]}
 v = {"ballast_noop": {"wall_s": stats(nb)}, "by_hand_noop": {"wall_s": stats(nh)},
      "ballast_new_tag": {"wall_s": stats(tb)}, "by_hand_new_tag": {"wall_s": stats(th)}}
 for kind, key in (("noop", "noop"), ("newtag", "new_tag")):
