@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# services: docker
+# services: docker pg
 # ballast-deploy against real containers: a private dockerd and a local
 # registry (tests/services/docker.sh), images built here from busybox
 # (tests/data/docker-app) and pulled by compose, once with compose v2
@@ -9,7 +9,11 @@
 # missing tag (aborted), each checked with `docker inspect` (image and
 # container id) and over the port published on 127.0.0.1; with v2 also
 # /health 500 (rolled back), `status` while a deploy runs, a concurrent
-# deploy (exit 3), and kill -9 mid-verify then `rollback`.
+# deploy (exit 3) and kill -9 mid-verify then `rollback`. With both: a
+# release with an irreversible migration whose /health fails: the database
+# (on the test cluster) is restored from the pre-deploy snapshot while the
+# app's container is stopped, and the previous image runs in a new
+# container.
 . "$(dirname "$0")/lib.sh"
 
 SVC=${BALLAST_TEST_SVC:?}
@@ -200,6 +204,93 @@ if [ -n "$COMPOSE_V1" ]; then
 else
 	t_fail "compose v1 (docker-compose) is not installed: scripts/deps.sh installs it"
 fi
+
+# ---- irreversible migration + health 500, with compose v2 and v1: the
+# database is restored from the pre-deploy snapshot. The app's database
+# lives on the suite's PostgreSQL; ballast-backup runs behind a wrapper
+# that records, when the restore starts, what the engine says about the
+# project's containers (the backend must be stopped: stop-app).
+# Afterwards: v1's image id in a new running container, the schema
+# version and every table's rows (hashed) as before the deploy.
+PGHOST=$(cat "$SVC/pg/host"); PGPORT=$(cat "$SVC/pg/port")
+export PGHOST PGPORT PGUSER=postgres
+checksums() {
+	psql -X -At -d app -c "SELECT format('SELECT %L || '' '' || md5(coalesce(string_agg(t::text, chr(10) ORDER BY t::text), '''')) FROM %I.%I t;', n.nspname || '.' || c.relname, n.nspname, c.relname)
+		FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+		WHERE c.relkind IN ('r', 'p') AND n.nspname = 'public' AND c.relname <> 'ballast_migrations'
+		ORDER BY 1" | psql -X -At -d app
+}
+mkdir -p "$WORK/rel/v1" "$WORK/rel/bad500"
+echo "CREATE TABLE audit_log (id bigserial PRIMARY KEY, msg text NOT NULL); INSERT INTO audit_log (msg) VALUES ('v1');" > "$WORK/rel/v1/1_audit_log.up.sql"
+echo "DROP TABLE audit_log;" > "$WORK/rel/v1/1_audit_log.down.sql"
+cp "$WORK/rel/v1/"* "$WORK/rel/bad500/"
+# irreversible: drops a column and rows, and has no down file
+echo "ALTER TABLE customer DROP COLUMN active; DELETE FROM payment WHERE amount < 1;" > "$WORK/rel/bad500/2_drop_active.up.sql"
+schema_version() { "$B/ballast-migrate" --config "$CFG" --json status | tail -n1 | jq -r .current_version; }
+
+restore_case() { # VERSION COMPOSE_JSON
+	local v=$1 c1 c3 v1_image base
+	psql -q -X -v ON_ERROR_STOP=1 -d postgres -c "DROP DATABASE IF EXISTS app" -c "CREATE DATABASE app" >/dev/null ||
+		die "CREATE DATABASE app failed"
+	psql -q -X -v ON_ERROR_STOP=1 -d app >/dev/null <<'SQL' || die "seeding app failed"
+CREATE TABLE customer (id int PRIMARY KEY, email text, active boolean NOT NULL);
+INSERT INTO customer SELECT g, 'c' || g || '@example.com', g % 7 <> 0 FROM generate_series(1, 3000) g;
+CREATE TABLE payment (id bigserial PRIMARY KEY, customer_id int REFERENCES customer, amount numeric(8,2));
+INSERT INTO payment (customer_id, amount) SELECT 1 + g % 3000, (g % 997) / 100.0 FROM generate_series(1, 20000) g;
+SQL
+	DEADLINE=5s new_env "restore$v" "$2"
+	mkdir -p "$WORK/restore$v/repo"
+	cat > "$WORK/restore$v/backup-wrap" <<SH
+#!/usr/bin/env bash
+for a; do
+	if [ "\$a" = restore ]; then
+		c=\$("$DOCKER" ps -aq --no-trunc --filter label=com.docker.compose.project=$PROJECT --filter label=com.docker.compose.service=backend)
+		echo "running=\$("$DOCKER" ps -q --filter label=com.docker.compose.project=$PROJECT | wc -l) backend=\$([ -n "\$c" ] && "$DOCKER" inspect --format '{{.State.Status}}' \$c)" >> "$WORK/restore$v/restores"
+		break
+	fi
+done
+exec "$B/ballast-backup" "\$@"
+SH
+	chmod +x "$WORK/restore$v/backup-wrap"
+	jq --arg w "$WORK/restore$v/backup-wrap" --arg repo "$WORK/restore$v/repo" --arg cfg "$CFG" \
+		--arg ci "host=$PGHOST port=$PGPORT user=postgres dbname=app" '
+		.repository = {type: "local", path: $repo}
+		| .databases = [{name: "app", conninfo: $ci}]
+		| .migrations = {database: "app", dir: "migrations"}
+		| .environments.qa += {backup_command: [$w], config: $cfg, snapshot: true, data_restore: "if-irreversible"}' \
+		"$CFG" > "$CFG.new" && mv "$CFG.new" "$CFG"
+	"$B/ballast-backup" --config "$CFG" init >/dev/null || die "ballast-backup init failed"
+
+	run_deploy deploy qa --release v1 --migrations "$WORK/rel/v1"
+	t_check "$v restore: v1 deployed with its migration" eq "$RC $(schema_version)" "0 1"
+	c1=$(cid)
+	v1_image=$("$DOCKER" inspect --format '{{.Image}}' "$c1")
+	base=$(checksums)
+	t_check "$v restore: the baseline hashes cover every table" eq "$(printf '%s\n' "$base" | awk '{print $1}' | paste -sd' ')" "public.audit_log public.customer public.payment"
+
+	run_deploy -v deploy qa --release bad500 --migrations "$WORK/rel/bad500"
+	t_check "$v restore: exit 1" eq "$RC" 1
+	t_check "$v restore: the last line says rolled-back-with-restore at verify" contains "$(printf '%s' "$ERR" | tail -n1)" "rolled-back-with-restore: bad500 failed at verify"
+	t_check "$v restore: the downgrade was refused as irreversible" contains "$ERR" "irreversible"
+	t_check "$v restore: stop-app, restore, rollback-up in the history" eq "$(last_history '[.steps[].step | select(. == "stop-app" or . == "restore" or . == "start-app" or . == "rollback-up")] | join(",")')" "stop-app,restore,rollback-up"
+	t_check "$v restore: one restore ran, with the project's containers stopped" eq "$(cat "$WORK/restore$v/restores" 2>/dev/null)" "running=0 backend=exited"
+	c3=$(cid)
+	t_check "$v restore: a backend container runs" test -n "$c3"
+	t_check "$v restore: it runs v1's image id (docker inspect)" eq "$("$DOCKER" inspect --format '{{.Image}}' $c3)" "$v1_image"
+	t_check "$v restore: it runs v1's pinned digest" eq "$(cimage)" "$(pinned v1)"
+	t_check "$v restore: it is a new container" ne "$c3" "$c1"
+	t_check "$v restore: it is running" eq "$("$DOCKER" inspect --format '{{.State.Status}}' $c3)" running
+	t_check "$v restore: compose $v made it" starts "$("$DOCKER" inspect --format '{{index .Config.Labels "com.docker.compose.version"}}' $c3)" "${v#v}."
+	t_check "$v restore: /health says v1" eq "$(health_release)" v1
+	t_check "$v restore: state.json on v1, nothing pending" eq "$(state_release) $(jq -r 'has("pending")' "$APP/.ballast/state.json")" "v1 false"
+	t_check "$v restore: schema version 1 again" eq "$(schema_version)" 1
+	t_check "$v restore: the dropped column is back" eq "$(psql -X -At -d app -c "SELECT count(*) FROM information_schema.columns WHERE table_name = 'customer' AND column_name = 'active'")" 1
+	t_check "$v restore: every table's rows as before the deploy" eq "$(checksums)" "$base"
+	t_check "$v restore: the lock is released" test ! -e "$APP/.ballast/lock"
+	down "$PROJECT"
+}
+restore_case v2 "\"compose_command\": [\"$DOCKER\", \"compose\"],"
+[ -z "$COMPOSE_V1" ] || DOCKER_CONFIG=$WORK/noplugins restore_case v1 ""
 
 # ---- release bundles (compose v2): what a rollback brings back is the
 # bundle, not what the tag or app_dir say today. Three releases whose
