@@ -8,12 +8,14 @@
 # container healthcheck fails while /health answers 200 (rolled back), a
 # missing tag (aborted), each checked with `docker inspect` (image and
 # container id) and over the port published on 127.0.0.1; with v2 also
-# /health 500 (rolled back), `status` while a deploy runs, a concurrent
+# /health 500, compose up failing and /health timing out (each rolled
+# back), `status` while a deploy runs, a concurrent
 # deploy (exit 3) and kill -9 mid-verify then `rollback`. With both: a
 # release with an irreversible migration whose /health fails: the database
 # (on the test cluster) is restored from the pre-deploy snapshot while the
 # app's container is stopped, and the previous image runs in a new
-# container.
+# container; with v2 then a migration that fails (rolled back, the
+# container and every row untouched).
 . "$(dirname "$0")/lib.sh"
 
 SVC=${BALLAST_TEST_SVC:?}
@@ -42,15 +44,22 @@ run_deploy() {
 
 # ---- images: one build, pushed under every release tag, then removed so
 # that compose pulls. v1, v2 are good; badhc's container healthcheck fails
-# while its /health answers 200; bad500's /health answers 500 (app.sh).
+# while its /health answers 200; bad500's /health answers 500, slow's
+# answers after a minute (app.sh); noexec cannot start.
 DOCKER_BUILDKIT=0 "$DOCKER" build -q --build-arg "BASE=$BASE" -t "$REG/t/backend:v1" \
 	"$S/tests/data/docker-app" >"$WORK/build.log" 2>&1 || { cat "$WORK/build.log" >&2; die "docker build failed"; }
-for tag in v1 v2 badhc bad500; do
-	[ "$tag" = v1 ] || "$DOCKER" tag "$REG/t/backend:v1" "$REG/t/backend:$tag" || die "docker tag $tag failed"
+# noexec: an entrypoint that does not exist, so `compose up` itself fails
+# (the engine cannot start the container).
+mkdir -p "$WORK/noexec"
+printf 'FROM %s\nENTRYPOINT ["/no/such/entrypoint"]\n' "$REG/t/backend:v1" > "$WORK/noexec/Dockerfile"
+DOCKER_BUILDKIT=0 "$DOCKER" build -q -t "$REG/t/backend:noexec" "$WORK/noexec" >"$WORK/build.log" 2>&1 ||
+	{ cat "$WORK/build.log" >&2; die "docker build of noexec failed"; }
+for tag in v1 v2 badhc bad500 slow noexec; do
+	[ "$tag" = v1 ] || [ "$tag" = noexec ] || "$DOCKER" tag "$REG/t/backend:v1" "$REG/t/backend:$tag" || die "docker tag $tag failed"
 	"$DOCKER" push -q "$REG/t/backend:$tag" >"$WORK/build.log" 2>&1 ||
 		{ cat "$WORK/build.log" >&2; die "docker push of $tag failed"; }
 done
-for tag in v1 v2 badhc bad500; do "$DOCKER" rmi "$REG/t/backend:$tag" >/dev/null 2>&1; done
+for tag in v1 v2 badhc bad500 slow noexec; do "$DOCKER" rmi "$REG/t/backend:$tag" >/dev/null 2>&1; done
 
 # The first release's compose file: one service publishing APP_PORT.
 compose_r1() {
@@ -159,6 +168,23 @@ suite() {
 	t_check "$v: health 500 names the status" contains "$ERR" "expected status 200, got 500"
 	t_check "$v: after health 500 the container runs v2" eq "$(cimage)" "$(pinned v2)"
 	t_check "$v: after health 500 /health says v2" eq "$(health_release)" v2
+
+	# compose up itself fails: the engine cannot start the new container
+	run_deploy deploy qa --release noexec
+	t_check "$v: up failure exits 1" eq "$RC" 1
+	t_check "$v: up failure is rolled back at up" contains "$(printf '%s' "$ERR" | tail -n1)" "rolled-back: noexec failed at up"
+	t_check "$v: up failure: compose's reason reaches the user" contains "$ERR" "/no/such/entrypoint"
+	t_check "$v: after the up failure the container runs v2" eq "$(cimage)" "$(pinned v2)"
+	t_check "$v: after the up failure /health says v2" eq "$(health_release)" v2
+
+	# /health never answers in time: each request times out, then the
+	# deadline passes
+	run_deploy deploy qa --release slow
+	t_check "$v: health timeout exits 1" eq "$RC" 1
+	t_check "$v: health timeout is rolled back at verify" contains "$(printf '%s' "$ERR" | tail -n1)" "rolled-back: slow failed at verify"
+	t_check "$v: health timeout says the deadline passed" contains "$ERR" "deadline"
+	t_check "$v: after the health timeout the container runs v2" eq "$(cimage)" "$(pinned v2)"
+	t_check "$v: after the health timeout /health says v2" eq "$(health_release)" v2
 }
 
 suite v2 "\"compose_command\": [\"$DOCKER\", \"compose\"],"
@@ -287,6 +313,23 @@ SH
 	t_check "$v restore: the dropped column is back" eq "$(psql -X -At -d app -c "SELECT count(*) FROM information_schema.columns WHERE table_name = 'customer' AND column_name = 'active'")" 1
 	t_check "$v restore: every table's rows as before the deploy" eq "$(checksums)" "$base"
 	t_check "$v restore: the lock is released" test ! -e "$APP/.ballast/lock"
+
+	if [ "$v" = v2 ]; then
+		# a migration that fails: its transaction leaves the schema as it
+		# was, nothing to downgrade or restore, the running container stays
+		mkdir -p "$WORK/rel/badmig"
+		cp "$WORK/rel/v1/"* "$WORK/rel/badmig/"
+		echo "ALTER TABLE no_such_table ADD COLUMN x int;" > "$WORK/rel/badmig/2_broken.up.sql"
+		echo "SELECT 1;" > "$WORK/rel/badmig/2_broken.down.sql"
+		run_deploy deploy qa --release v2 --migrations "$WORK/rel/badmig"
+		t_check "$v migrate failure: exit 1" eq "$RC" 1
+		t_check "$v migrate failure: rolled back at migrate" contains "$(printf '%s' "$ERR" | tail -n1)" "v2 failed at migrate"
+		t_check "$v migrate failure: the server's reason reaches the user" contains "$ERR" "no_such_table"
+		t_check "$v migrate failure: the same container still runs" eq "$(cid)" "$c3"
+		t_check "$v migrate failure: schema version 1" eq "$(schema_version)" 1
+		t_check "$v migrate failure: every table's rows as before" eq "$(checksums)" "$base"
+		t_check "$v migrate failure: /health says v1" eq "$(health_release)" v1
+	fi
 	down "$PROJECT"
 }
 restore_case v2 "\"compose_command\": [\"$DOCKER\", \"compose\"],"

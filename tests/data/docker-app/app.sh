@@ -4,6 +4,7 @@
 #   bad500*  /health answers 500
 #   crash*   exits 3 at start
 #   noterm*  PID 1 ignores SIGTERM (stop waits for its grace period)
+#   slow*    /health answers only after 60 s (a health check that times out)
 if [ "${1:-}" = check ]; then
 	# read, not $(cat): one process less per check, every second
 	read -r m < /mode
@@ -16,6 +17,7 @@ badhc*) mode=unhealthy ;;
 bad500*) mode=health500 ;;
 crash*) mode=crash ;;
 noterm*) mode=noterm ;;
+slow*) mode=slow ;;
 *) mode=ok ;;
 esac
 echo "$rel" > /release

@@ -1,4 +1,5 @@
 #!/bin/sh
+[ "$(cat /mode)" = slow ] && sleep 60
 if [ "$(cat /mode)" = health500 ]; then
 	printf 'Status: 500 Internal Server Error\r\nContent-Type: text/plain\r\n\r\nbroken on purpose\n'
 	exit 0
