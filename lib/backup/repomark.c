@@ -4,11 +4,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <time.h>
 
 #include <jansson.h>
 
+#include "randhex.h"
 #include "strbuf.h"
 #include "timeutil.h"
 
@@ -106,18 +106,6 @@ out:
 	return rc;
 }
 
-static int new_repo_id(char id[REPOMARK_ID_LEN + 1], struct errbuf *e)
-{
-	unsigned char rnd[REPOMARK_ID_LEN / 2];
-	size_t i;
-
-	if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
-		return errbuf_errno(e, BL_EFAIL, errno, "cannot draw a repository id");
-	for (i = 0; i < sizeof(rnd); i++)
-		snprintf(id + 2 * i, 3, "%02x", rnd[i]);
-	return 0;
-}
-
 int repomark_init(struct repo *r, const char *project, char id[REPOMARK_ID_LEN + 1],
 		  int *existed, int *adopted, struct errbuf *e)
 {
@@ -137,9 +125,7 @@ int repomark_init(struct repo *r, const char *project, char id[REPOMARK_ID_LEN +
 		rc = repomark_read(r, project, id, e);
 		goto out;
 	}
-	rc = new_repo_id(id, e);
-	if (rc)
-		goto out;
+	randhex(id, REPOMARK_ID_LEN / 2);
 	rc = count_backups(r, project, adopted, e);
 	if (rc)
 		goto out;

@@ -471,31 +471,17 @@ static int by_created(const void *pa, const void *pb)
 
 int deploy_bundle_list(struct deploy_env *env, json_t **bundles, struct errbuf *e)
 {
-	struct strbuf dir = STRBUF_INIT, out = STRBUF_INIT, err = STRBUF_INIT;
-	struct transport_stat st;
+	struct strbuf dir = STRBUF_INIT, out = STRBUF_INIT;
 	json_t **items = NULL;
 	size_t n = 0, cap = 0;
 	char *tok, *save = NULL;
-	int rc, status = 0;
+	int rc;
 
 	*bundles = json_array();
 	deploy_env_state_path(env, "releases", &dir);
-	if ((rc = transport_stat(env->t, dir.buf, &st, e)) || !st.exists)
-		goto out;
-	{
-		/* the transport has no directory listing: ls(1) on the target */
-		const char *argv[] = { "ls", "-1A", "--", dir.buf, NULL };
-
-		rc = transport_run(env->t, argv, NULL, NULL, &out, &err, &status, 60000, e);
-	}
+	rc = transport_list_dir(env->t, dir.buf, &out, e);
 	if (rc)
 		goto out;
-	if (status) {
-		strbuf_rtrim(&err);
-		rc = errbuf_set(e, BL_EFAIL, "%s: cannot list %s: %s", transport_describe(env->t),
-				dir.buf, err.len ? err.buf : "ls failed");
-		goto out;
-	}
 	for (tok = strtok_r(out.buf, "\n", &save); tok; tok = strtok_r(NULL, "\n", &save)) {
 		struct deploy_bundle b;
 		json_t *idx = NULL, *item;
@@ -530,7 +516,6 @@ out:
 	free(items);
 	strbuf_release(&dir);
 	strbuf_release(&out);
-	strbuf_release(&err);
 	return rc;
 }
 

@@ -18,6 +18,7 @@
 #include "envfile.h"
 #include "interrupt.h"
 #include "log.h"
+#include "randhex.h"
 #include "transport.h"
 #include "xalloc.h"
 #include "zstream.h"
@@ -424,25 +425,6 @@ void deploy_incoming_path(const struct deploy_incoming *in, const char *rel, str
 
 /* ---- on the target ---- */
 
-static void random_hex(char out[9])
-{
-	unsigned char raw[4];
-	int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
-	ssize_t got = -1;
-
-	if (fd >= 0) {
-		got = read(fd, raw, sizeof(raw));
-		close(fd);
-	}
-	if (got != (ssize_t)sizeof(raw)) {
-		unsigned long x = (unsigned long)time(NULL) ^ ((unsigned long)getpid() << 16);
-
-		memcpy(raw, &x, sizeof(raw));
-	}
-	for (size_t i = 0; i < sizeof(raw); i++)
-		snprintf(out + 2 * i, 3, "%02x", raw[i]);
-}
-
 int deploy_incoming_upload(struct deploy_env *env, const char *release, long long ttl_ms,
 			   struct deploy_incoming *in, struct errbuf *e)
 {
@@ -463,7 +445,7 @@ int deploy_incoming_upload(struct deploy_env *env, const char *release, long lon
 				env->app_dir);
 		goto out;
 	}
-	random_hex(hex);
+	randhex(hex, (sizeof(hex) - 1) / 2);
 	strbuf_addf(&rel, "incoming/%s-%s", release, hex);
 	deploy_env_state_path(env, rel.buf, &in->dir);
 	strbuf_reset(&in->files_dir);
@@ -564,29 +546,15 @@ int deploy_incoming_remove(struct deploy_env *env, struct deploy_incoming *in, s
 int deploy_incoming_clean(struct deploy_env *env, const struct deploy_incoming *own,
 			  json_t *removed, struct errbuf *e)
 {
-	struct strbuf dir = STRBUF_INIT, out = STRBUF_INIT, err = STRBUF_INIT, path = STRBUF_INIT,
-		      text = STRBUF_INIT;
+	struct strbuf dir = STRBUF_INIT, out = STRBUF_INIT, path = STRBUF_INIT, text = STRBUF_INIT;
 	struct transport_stat st;
 	char *tok, *save = NULL;
-	int rc, status = 0;
+	int rc;
 
 	deploy_env_state_path(env, "incoming", &dir);
-	if ((rc = transport_stat(env->t, dir.buf, &st, e)) || !st.exists)
-		goto out;
-	{
-		/* the transport has no directory listing: ls(1) on the target */
-		const char *argv[] = { "ls", "-1A", "--", dir.buf, NULL };
-
-		rc = transport_run(env->t, argv, NULL, NULL, &out, &err, &status, 60000, e);
-	}
+	rc = transport_list_dir(env->t, dir.buf, &out, e);
 	if (rc)
 		goto out;
-	if (status) {
-		strbuf_rtrim(&err);
-		rc = errbuf_set(e, BL_EFAIL, "%s: cannot list %s: %s", transport_describe(env->t),
-				dir.buf, err.len ? err.buf : "ls failed");
-		goto out;
-	}
 	for (tok = strtok_r(out.buf, "\n", &save); tok; tok = strtok_r(NULL, "\n", &save)) {
 		char why[256] = "";
 		json_t *owner = NULL;
@@ -624,7 +592,6 @@ int deploy_incoming_clean(struct deploy_env *env, const struct deploy_incoming *
 out:
 	strbuf_release(&dir);
 	strbuf_release(&out);
-	strbuf_release(&err);
 	strbuf_release(&path);
 	strbuf_release(&text);
 	return rc;

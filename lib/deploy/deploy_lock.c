@@ -12,27 +12,7 @@
 #include "deploy_state.h"
 #include "log.h"
 #include "interrupt.h"
-
-static void make_token(char out[33])
-{
-	unsigned char raw[16];
-	int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
-	ssize_t got = -1;
-
-	if (fd >= 0) {
-		got = read(fd, raw, sizeof(raw));
-		close(fd);
-	}
-	if (got != (ssize_t)sizeof(raw)) {
-		/* Unique enough to tell our lock from another's. */
-		unsigned long long x = (unsigned long long)time(NULL) ^ ((unsigned long long)getpid() << 32);
-
-		for (size_t i = 0; i < sizeof(raw); i++, x = x * 6364136223846793005ULL + 1)
-			raw[i] = (unsigned char)(x >> 56);
-	}
-	for (size_t i = 0; i < sizeof(raw); i++)
-		snprintf(out + 2 * i, 3, "%02x", raw[i]);
-}
+#include "randhex.h"
 
 int deploy_lock_read(struct deploy_env *env, json_t **lock, struct errbuf *e)
 {
@@ -113,7 +93,7 @@ int deploy_lock_acquire(struct deploy_env *env, struct deploy_lock *lk, const ch
 	struct errbuf ignore = ERRBUF_INIT;
 
 	lk->held = 0;
-	make_token(lk->token);
+	randhex(lk->token, (sizeof(lk->token) - 1) / 2);
 	deploy_env_state_path(env, NULL, &dir);
 	deploy_env_state_path(env, "lock", &path);
 	strbuf_addf(&tmp, "%s.%s", path.buf, lk->token);

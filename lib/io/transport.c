@@ -572,6 +572,29 @@ int transport_mkdir_p(struct transport *t, const char *path, int mode, struct er
 	return rc;
 }
 
+int transport_list_dir(struct transport *t, const char *path, struct strbuf *names,
+		       struct errbuf *e)
+{
+	const char *argv[] = { "ls", "-1A", "--", path, NULL };
+	struct strbuf err = STRBUF_INIT;
+	struct transport_stat st;
+	int rc, status = 0;
+
+	strbuf_reset(names);
+	if ((rc = transport_stat(t, path, &st, e)) || !st.exists)
+		return rc;
+	rc = transport_run(t, argv, NULL, NULL, names, &err, &status, 60000, e);
+	if (!rc && status) {
+		strbuf_rtrim(&err);
+		rc = errbuf_set(e, BL_EFAIL, "%s: cannot list %s: %s", transport_describe(t), path,
+				err.len ? err.buf : "ls failed");
+	}
+	if (rc)
+		strbuf_reset(names);
+	strbuf_release(&err);
+	return rc;
+}
+
 int transport_unlink(struct transport *t, const char *path, struct errbuf *e)
 {
 	int rc;

@@ -83,6 +83,11 @@ int transport_put_file(struct transport *t, const char *local_path, const char *
 /* Copy a local directory tree (regular files and directories) under path. */
 int transport_put_tree(struct transport *t, const char *local_dir, const char *path,
 		       struct errbuf *e);
+/* The names in directory path, one per line in names ("" when it does not
+ * exist or is empty; ls(1) on the target: the transport has no listing of
+ * its own). A directory that cannot be read is BL_EFAIL naming it. */
+int transport_list_dir(struct transport *t, const char *path, struct strbuf *names,
+		       struct errbuf *e);
 int transport_mkdir_p(struct transport *t, const char *path, int mode, struct errbuf *e);
 /* Missing is not an error. */
 int transport_unlink(struct transport *t, const char *path, struct errbuf *e);

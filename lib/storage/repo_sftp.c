@@ -15,6 +15,7 @@
 
 #include "config.h"
 #include "log.h"
+#include "randhex.h"
 #include "ssh.h"
 #include "xalloc.h"
 
@@ -58,23 +59,6 @@ static int fail_key(struct repo *r, const char *key, struct errbuf *e)
 	return e->code ? e->code : BL_EFAIL;
 }
 
-static void random_hex(char *out, size_t n)
-{
-	unsigned char b[8];
-	size_t i;
-	int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
-	long long t = time_mono_ms();
-
-	if (fd < 0 || read(fd, b, sizeof(b)) != (ssize_t)sizeof(b)) {
-		for (i = 0; i < sizeof(b); i++)
-			b[i] = (unsigned char)((t >> (i * 5)) ^ (getpid() >> i) ^ rand());
-	}
-	if (fd >= 0)
-		close(fd);
-	for (i = 0; i < sizeof(b) && 2 * i + 2 < n; i++)
-		snprintf(out + 2 * i, 3, "%02x", b[i]);
-}
-
 /* ---- writer ---- */
 
 static void writer_free(struct sftp_writer *w)
@@ -99,7 +83,7 @@ static int sw_open(struct repo *r, const char *key, long long size_hint,
 	w->key = xstrdup(key);
 	remote_path(r, key, &p);
 	w->path = strbuf_detach(&p, NULL);
-	random_hex(rnd, sizeof(rnd));
+	randhex(rnd, (sizeof(rnd) - 1) / 2);
 	strbuf_addf(&p, "%s.tmp-%s", w->path, rnd);
 	w->tmp = strbuf_detach(&p, NULL);
 	slash = strrchr(w->path, '/');

@@ -176,6 +176,40 @@ START_TEST(test_render)
 }
 END_TEST
 
+/* A directory's names: none for a directory that does not exist, each
+ * name once (hidden ones too), and an unreadable one is an error naming it. */
+START_TEST(test_list_dir)
+{
+	struct strbuf p = STRBUF_INIT, names = STRBUF_INIT;
+	struct errbuf e = ERRBUF_INIT;
+
+	strbuf_addf(&p, "%s/listed", dir);
+	ck_assert_int_eq(transport_list_dir(t, p.buf, &names, &e), 0);
+	ck_assert_str_eq(names.buf, "");
+	ck_assert_int_eq(transport_mkdir_p(t, p.buf, 0755, &e), 0);
+	ck_assert_int_eq(transport_list_dir(t, p.buf, &names, &e), 0);
+	ck_assert_str_eq(names.buf, "");
+	strbuf_addstr(&p, "/b");
+	ck_assert_int_eq(transport_write_file(t, p.buf, "x", 1, 0644, &e), 0);
+	strbuf_setlen(&p, p.len - 1);
+	strbuf_addstr(&p, ".hidden");
+	ck_assert_int_eq(transport_write_file(t, p.buf, "x", 1, 0644, &e), 0);
+	strbuf_setlen(&p, p.len - strlen("/.hidden"));
+	ck_assert_int_eq(transport_list_dir(t, p.buf, &names, &e), 0);
+	ck_assert_str_eq(names.buf, ".hidden\nb\n");
+	if (geteuid() != 0) {
+		/* root reads any directory: only a user can see the refusal */
+		ck_assert_int_eq(chmod(p.buf, 0), 0);
+		ck_assert_int_eq(transport_list_dir(t, p.buf, &names, &e), BL_EFAIL);
+		ck_assert_ptr_nonnull(strstr(e.msg, "cannot list"));
+		ck_assert_str_eq(names.buf, "");
+		chmod(p.buf, 0755);
+	}
+	strbuf_release(&p);
+	strbuf_release(&names);
+}
+END_TEST
+
 START_TEST(test_open_bad_spec)
 {
 	struct errbuf e = ERRBUF_INIT;
@@ -207,6 +241,7 @@ int main(void)
 	tcase_add_test(tc, test_files);
 	tcase_add_test(tc, test_put_tree);
 	tcase_add_test(tc, test_render);
+	tcase_add_test(tc, test_list_dir);
 	tcase_add_test(tc, test_open_bad_spec);
 	suite_add_tcase(s, tc);
 	return trun_suite(s);
