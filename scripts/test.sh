@@ -69,11 +69,9 @@ if [ "$asan" = 1 ]; then
 	# CK_FORK stays on: each test in its own process, as in the first pass.
 	# The fuzz suite builds its own sanitized binaries; no need to run it twice.
 	# test_example_compose runs docker-compose alone, no ballast binary.
-	# test_docker_pg (minutes of image build, compose and docker exec; its
-	# ballast-side code, lib/backup/dbconn, is covered here by
-	# unit/test_dbconn) and the demo on Docker run in the first pass only;
-	# the demo's stand-in story runs here only, on the sanitized binaries
-	# (the same story twice in one pass would be minutes for nothing).
-	pass_args=(-E '^script/test_(fuzz|demo|bench_quick|example_compose|docker_pg)$')
+	# The demo on Docker runs in the first pass only; its stand-in story
+	# runs here only, on the sanitized binaries (the same story twice in one
+	# pass would be minutes for nothing).
+	pass_args=(-E '^script/test_(fuzz|demo|bench_quick|example_compose)$')
 	run_pass build-asan -DBALLAST_SANITIZE=ON
 fi
