@@ -140,28 +140,6 @@ static int read_fd(int fd, char *buf, size_t cap, size_t *got, const char *path,
 	return 0;
 }
 
-static int hash_file(const char *path, char *buf, char hex[ZSTREAM_SHA256_HEX],
-		     struct errbuf *e)
-{
-	struct zhash *h = zhash_new();
-	int fd = open(path, O_RDONLY | O_CLOEXEC), rc = 0;
-	size_t got;
-
-	if (fd < 0) {
-		rc = errbuf_errno(e, BL_EFAIL, errno, "cannot open %s", path);
-		goto out;
-	}
-	while (!(rc = read_fd(fd, buf, CHUNK, &got, path, e)) && got)
-		zhash_update(h, buf, got);
-	if (!rc)
-		zhash_final(h, hex);
-out:
-	if (fd >= 0)
-		close(fd);
-	zhash_free(h);
-	return rc;
-}
-
 int walarchive_push(struct repo *r, const char *project, const char *db, const char *path,
 		    int level, int *already, struct errbuf *e)
 {
@@ -173,7 +151,7 @@ int walarchive_push(struct repo *r, const char *project, const char *db, const c
 	struct zhash *h = NULL;
 	json_t *keys = NULL, *k;
 	char *buf = xmalloc(CHUNK);
-	size_t i, got;
+	size_t i, got = 0;
 	int rc, fd = -1;
 
 	*already = 0;
@@ -182,7 +160,7 @@ int walarchive_push(struct repo *r, const char *project, const char *db, const c
 				"(000000010000000000000002, 00000002.history, ...)", path);
 		goto out;
 	}
-	rc = hash_file(path, buf, hex, e);
+	rc = zhash_file(path, 0, hex, NULL, e);
 	if (rc)
 		goto out;
 	name_prefix(project, db, name, &key);

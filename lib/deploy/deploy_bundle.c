@@ -158,34 +158,6 @@ out:
 	return rc;
 }
 
-static int hash_local_file(const char *path, char hex[ZSTREAM_SHA256_HEX], long long *size,
-			   struct errbuf *e)
-{
-	struct zhash *h;
-	char buf[65536];
-	ssize_t n;
-	int fd = open(path, O_RDONLY | O_CLOEXEC), rc = 0;
-
-	*size = 0;
-	if (fd < 0)
-		return errbuf_errno(e, BL_EFAIL, errno, "cannot open %s", path);
-	h = zhash_new();
-	while ((n = read(fd, buf, sizeof(buf))) != 0) {
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			rc = errbuf_errno(e, BL_EFAIL, errno, "cannot read %s", path);
-			break;
-		}
-		zhash_update(h, buf, (size_t)n);
-		*size += n;
-	}
-	zhash_final(h, hex);
-	zhash_free(h);
-	close(fd);
-	return rc;
-}
-
 struct add_tree {
 	struct deploy_bundle *b;
 	const char *rel;
@@ -202,7 +174,7 @@ static int add_one(const char *path, const char *rel, const struct stat *st, voi
 
 	if (S_ISDIR(st->st_mode))
 		return 0;
-	if ((rc = hash_local_file(path, hex, &size, e)))
+	if ((rc = zhash_file(path, 0, hex, &size, e)))
 		return rc;
 	strbuf_reset(&at->key);
 	strbuf_addf(&at->key, "%s/%s", at->rel, rel);

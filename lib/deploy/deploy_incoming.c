@@ -242,34 +242,6 @@ out:
 
 /* ---- the local tree ---- */
 
-static int hash_file(const char *path, char hex[ZSTREAM_SHA256_HEX], long long *size,
-		     struct errbuf *e)
-{
-	struct zhash *h;
-	char buf[65536];
-	ssize_t n;
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW), rc = 0;
-
-	*size = 0;
-	if (fd < 0)
-		return errbuf_errno(e, BL_EFAIL, errno, "cannot open %s", path);
-	h = zhash_new();
-	while ((n = read(fd, buf, sizeof(buf))) != 0) {
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			rc = errbuf_errno(e, BL_EFAIL, errno, "cannot read %s", path);
-			break;
-		}
-		zhash_update(h, buf, (size_t)n);
-		*size += n;
-	}
-	zhash_final(h, hex);
-	zhash_free(h);
-	close(fd);
-	return rc;
-}
-
 /* Every entry below root, parents first, refusing anything but regular
  * files and directories (lstat: a symlink is refused, never followed). */
 static int walk(struct deploy_incoming *in, const char *rel, int depth, struct errbuf *e)
@@ -322,7 +294,7 @@ static int walk(struct deploy_incoming *in, const char *rel, int depth, struct e
 						in->source, sub.buf, (long long)st.st_size, DEPLOY_INCOMING_FILE_MAX);
 				break;
 			}
-			if ((rc = hash_file(path.buf, hex, &size, e)))
+			if ((rc = zhash_file(path.buf, 1, hex, &size, e)))
 				break;
 			json_array_append_new(in->entries, json_pack("{s:s, s:b}", "path", sub.buf, "dir", 0));
 			json_object_set_new(in->files, sub.buf, json_pack("{s:s, s:I}", "sha256", hex,

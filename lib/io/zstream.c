@@ -1,5 +1,7 @@
 #include "zstream.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,6 +48,40 @@ void zhash_hex(const void *buf, size_t len, char hex[ZSTREAM_SHA256_HEX])
 	zhash_update(h, buf, len);
 	zhash_final(h, hex);
 	zhash_free(h);
+}
+
+int zhash_file(const char *path, int nofollow, char hex[ZSTREAM_SHA256_HEX], long long *size,
+	       struct errbuf *e)
+{
+	struct zhash *h;
+	char buf[65536];
+	long long total = 0;
+	ssize_t n;
+	int fd = open(path, O_RDONLY | O_CLOEXEC | (nofollow ? O_NOFOLLOW : 0)), rc = 0;
+
+	if (size)
+		*size = 0;
+	if (fd < 0)
+		return errbuf_errno(e, BL_EFAIL, errno, "cannot open %s", path);
+	h = zhash_new();
+	while ((n = read(fd, buf, sizeof(buf))) != 0) {
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			rc = errbuf_errno(e, BL_EFAIL, errno, "cannot read %s", path);
+			break;
+		}
+		zhash_update(h, buf, (size_t)n);
+		total += n;
+	}
+	if (!rc) {
+		zhash_final(h, hex);
+		if (size)
+			*size = total;
+	}
+	zhash_free(h);
+	close(fd);
+	return rc;
 }
 
 void zhash_free(struct zhash *h)

@@ -61,5 +61,10 @@ void zhash_final(struct zhash *h, char hex[ZSTREAM_SHA256_HEX]);
 void zhash_free(struct zhash *h);
 /* The SHA-256 of one buffer, as 64 hex digits and a NUL. */
 void zhash_hex(const void *buf, size_t len, char hex[ZSTREAM_SHA256_HEX]);
+/* The SHA-256 of a local file's content, read in 64 KiB blocks, and its
+ * size (size may be NULL). nofollow: a symbolic link is refused (ELOOP)
+ * rather than followed. BL_EFAIL naming the file when it cannot be read. */
+int zhash_file(const char *path, int nofollow, char hex[ZSTREAM_SHA256_HEX], long long *size,
+	       struct errbuf *e);
 
 #endif

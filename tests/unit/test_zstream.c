@@ -3,6 +3,7 @@
 #include <openssl/evp.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "strbuf.h"
 #include "tsupport.h"
@@ -186,6 +187,42 @@ START_TEST(test_sink_error_and_bad_level)
 }
 END_TEST
 
+/* zhash_file: the file's content hashed as zhash_hex hashes it, across
+ * several 64 KiB blocks; its size; a symlink refused only with nofollow; a
+ * missing file named. */
+START_TEST(test_hash_file)
+{
+	char *dir = ttmp_dir("zhash"), want[ZSTREAM_SHA256_HEX], got[ZSTREAM_SHA256_HEX];
+	struct strbuf path = STRBUF_INIT, link_path = STRBUF_INIT, text = STRBUF_INIT;
+	struct errbuf e = ERRBUF_INIT;
+	long long size = -1;
+
+	ck_assert_ptr_nonnull(dir);
+	for (int i = 0; i < 20000; i++)
+		strbuf_addf(&text, "line %d\n", i);
+	strbuf_addf(&path, "%s/f", dir);
+	strbuf_addf(&link_path, "%s/l", dir);
+	ck_assert_int_eq(twrite_file(path.buf, text.buf), 0);
+	ck_assert_int_eq(symlink(path.buf, link_path.buf), 0);
+	zhash_hex(text.buf, text.len, want);
+	ck_assert_int_eq(zhash_file(path.buf, 1, got, &size, &e), 0);
+	ck_assert_str_eq(got, want);
+	ck_assert_int_eq(size, (long long)text.len);
+	ck_assert_int_eq(zhash_file(link_path.buf, 0, got, NULL, &e), 0);
+	ck_assert_str_eq(got, want);
+	ck_assert_int_eq(zhash_file(link_path.buf, 1, got, NULL, &e), BL_EFAIL);
+	ck_assert_ptr_nonnull(strstr(e.msg, link_path.buf));
+	strbuf_addstr(&path, "-missing");
+	ck_assert_int_eq(zhash_file(path.buf, 0, got, &size, &e), BL_EFAIL);
+	ck_assert_ptr_nonnull(strstr(e.msg, "cannot open"));
+	ttmp_rm(dir);
+	free(dir);
+	strbuf_release(&path);
+	strbuf_release(&link_path);
+	strbuf_release(&text);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("zstream");
@@ -196,6 +233,7 @@ int main(void)
 	tcase_add_test(tc, test_frame_ends_on_buffer_boundary);
 	tcase_add_test(tc, test_corrupt_and_truncated);
 	tcase_add_test(tc, test_sink_error_and_bad_level);
+	tcase_add_test(tc, test_hash_file);
 	suite_add_tcase(s, tc);
 	return trun_suite(s);
 }
