@@ -81,7 +81,7 @@ for t in "${tags[@]}"; do
 	quiet "$DOCKER" rmi "$repo:$t"
 done
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
+. "$top/tests/services/lib.sh"   # svc_free_port
 # app DIR PORT: a compose project of one service publishing PORT
 app() {
 	mkdir -p "$1"
@@ -94,7 +94,7 @@ services:
 YML
 	printf 'NS=%s/bench\nAPP_PORT=%s\n' "$reg" "$2" > "$1/.env"
 }
-bport=$(free_port); hport=$(free_port)
+bport=$(svc_free_port); hport=$(svc_free_port)
 app "$work/ballast" "$bport"
 app "$work/hand" "$hport"
 cat > "$work/ballast.json" <<JSON

@@ -34,7 +34,7 @@ trap 'rm -rf "$WORK"' EXIT
 
 die() { echo "test_deploy_docker: $*" >&2; exit 1; }
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
+. "$S/tests/services/lib.sh"   # svc_free_port
 
 run_deploy() {
 	OUT=$("$DEPLOY" --config "$CFG" "$@" 2>"$WORK/stderr"); RC=$?
@@ -78,7 +78,7 @@ new_env() {
 	APP=$WORK/$name/app
 	CFG=$WORK/$name/ballast.json
 	PROJECT=bt$name
-	PORT=$(free_port)
+	PORT=$(svc_free_port)
 	HEALTH_URL=http://127.0.0.1:$PORT/cgi-bin/health
 	mkdir -p "$APP"
 	compose_r1
@@ -375,7 +375,7 @@ for tag in r1 r2 r3; do "$DOCKER" rmi "$REG/t/backend:$tag" >/dev/null 2>&1; don
 
 new_env bundles "\"compose_command\": [\"$DOCKER\", \"compose\"],"
 P1=$PORT
-P2=$(free_port)
+P2=$(svc_free_port)
 printf 'APP_PORT2=%s\n' "$P2" >> "$APP/.env.qa"
 jq 'del(.environments.qa.health)' "$CFG" > "$CFG.new" && mv "$CFG.new" "$CFG"
 compose_r1
