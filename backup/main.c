@@ -96,12 +96,16 @@ static const struct cli_command commands[] = {
 	  "the archive has no such file (the server asks for files that may not exist),\n"
 	  "4 when the stored copy is damaged (the message names it)." },
 	{ "restore-point", cmd_restore_point, "create a named point to restore to (pg_create_restore_point)",
-	  "restore-point [--db NAME] NAME [--json]\n\n"
+	  "restore-point [--db NAME] [--wait-archived DURATION] NAME [--json]\n\n"
 	  "Runs pg_create_restore_point(NAME) on the physical database's server (its conninfo\n"
 	  "and password; the role needs EXECUTE on the function) and records NAME, its LSN and\n"
 	  "timeline in the repository, so that restore --pitr --name NAME picks the newest base\n"
 	  "backup that ends before it, and refuses at once when none does. NAME: letters,\n"
-	  "digits, '.', '_', '-', under 64 bytes; a name already recorded is exit 2." },
+	  "digits, '.', '_', '-', under 64 bytes; a name already recorded is exit 2.\n"
+	  "--wait-archived: for a point a rollback depends on (ballast-deploy's\n"
+	  "\"snapshot\": \"restore-point\"): refused when no good backup holds a base backup\n"
+	  "of the database; after creating it the server switches WAL segments and the\n"
+	  "command waits until the archive holds the point (exit 1 when it does not)." },
 	{ "rekey", cmd_rekey, "rewrap every object's key for encryption.recipients",
 	  "rekey [--json]\n\n"
 	  "Rewrites each stored object's age header so that exactly the configured\n"

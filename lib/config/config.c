@@ -297,6 +297,7 @@ static const char *type_name(enum schema_type t)
 	case SCHEMA_ARRAY: return "an array";
 	case SCHEMA_STRINGS: return "an array of strings";
 	case SCHEMA_STRING_OR_STRINGS: return "a string or an array of strings";
+	case SCHEMA_BOOL_OR_ONE: return "true, false or a string";
 	default: return "nothing";
 	}
 }
@@ -325,6 +326,13 @@ static int validate(json_t *v, const struct schema *s, struct strbuf *path, cons
 	const char *where = path->len ? path->buf : "(top level)";
 
 	switch (s->type) {
+	case SCHEMA_BOOL_OR_ONE:
+		if (json_is_boolean(v)) {
+			ok = 1;
+			break;
+		}
+		/* a string, checked against oneof */
+		__attribute__((fallthrough));
 	case SCHEMA_STRING:
 		ok = json_is_string(v);
 		if (ok && s->oneof && !strstr(json_string_value(v), "${")) {
