@@ -9,13 +9,13 @@
 
 int cmd_restore_point(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e)
 {
-	const char *db = NULL, *name, *wait = NULL;
+	const char *db = NULL, *name;
 	long long wait_ms = 0;
 	json_t *rec = NULL;
 	struct parseopt_rest rest;
 	const struct option_spec opts[] = {
 		OPT_STRING(0, "db", &db, "NAME", "the database (default: the only physical one)"),
-		OPT_STRING(0, "wait-archived", &wait, "DURATION",
+		OPT_DURATION(0, "wait-archived", &wait_ms, "DURATION",
 			   "refuse when no base backup can reach the point, then switch WAL segments "
 			   "and wait until the archive holds the point (e.g. 60s)"),
 		OPT_END()
@@ -28,8 +28,6 @@ int cmd_restore_point(int argc, char **argv, struct cli_ctx *ctx, struct errbuf 
 	if (rest.argc != 1)
 		return cli_usage_error(ctx, e, "expected one restore point NAME");
 	name = rest.argv[0];
-	if (wait && (config_duration_ms(wait, &wait_ms) || wait_ms <= 0))
-		return cli_usage_error(ctx, e, "--wait-archived %s: expected a duration like 60s", wait);
 	rc = cli_config(ctx, e);
 	if (!rc)
 		rc = config_check_env(ctx->cfg, NULL, e);

@@ -814,3 +814,31 @@ void config_path(const struct config *cfg, const char *p, struct strbuf *out)
 		strbuf_addstr(out, p);
 	}
 }
+
+long long config_size_bytes(const char *s)
+{
+	char *end;
+	double v;
+	long long mult = 1;
+
+	if (!s || !*s)
+		return -1;
+	v = strtod(s, &end);
+	if (end == s || v < 0)
+		return -1;
+	switch (toupper((unsigned char)*end)) {
+	case '\0': break;
+	case 'K': mult = 1024LL; end++; break;
+	case 'M': mult = 1024LL * 1024; end++; break;
+	case 'G': mult = 1024LL * 1024 * 1024; end++; break;
+	case 'T': mult = 1024LL * 1024 * 1024 * 1024; end++; break;
+	default: return -1;
+	}
+	if (*end == 'i' || *end == 'I')
+		end++;
+	if (*end == 'b' || *end == 'B')
+		end++;
+	if (*end)
+		return -1;
+	return (long long)(v * (double)mult);
+}

@@ -52,6 +52,15 @@ static const struct schema repository_fields[] = {
 	END
 };
 
+/* ballast-backup wal-stream (lib/backup/walstream.h) */
+static const struct schema wal_stream_fields[] = {
+	F("slot", SCHEMA_STRING),
+	F("spool_dir", SCHEMA_STRING),
+	F("max_slot_lag", SCHEMA_STRING),
+	F("receivewal_command", SCHEMA_STRINGS),
+	END
+};
+
 static const struct schema database_fields[] = {
 	F("name", SCHEMA_STRING),
 	F("conninfo", SCHEMA_STRING),
@@ -69,6 +78,7 @@ static const struct schema database_fields[] = {
 	ONE("mode", database_modes),
 	F("basebackup_command", SCHEMA_STRINGS),
 	F("pg_bindir", SCHEMA_STRING),
+	OBJ("wal_stream", wal_stream_fields),
 	END
 };
 static const struct schema database_item = OBJ(NULL, database_fields);

@@ -20,34 +20,6 @@ void strvec_push_json(struct strvec *sv, json_t *arr)
 			strvec_push(sv, json_string_value(v));
 }
 
-long long deploy_parse_size(const char *s)
-{
-	char *end;
-	double v;
-	long long mult = 1;
-
-	if (!s || !*s)
-		return -1;
-	v = strtod(s, &end);
-	if (end == s || v < 0)
-		return -1;
-	switch (toupper((unsigned char)*end)) {
-	case '\0': break;
-	case 'K': mult = 1024LL; end++; break;
-	case 'M': mult = 1024LL * 1024; end++; break;
-	case 'G': mult = 1024LL * 1024 * 1024; end++; break;
-	case 'T': mult = 1024LL * 1024 * 1024 * 1024; end++; break;
-	default: return -1;
-	}
-	if (*end == 'i' || *end == 'I')
-		end++;
-	if (*end == 'b' || *end == 'B')
-		end++;
-	if (*end)
-		return -1;
-	return (long long)(v * (double)mult);
-}
-
 int deploy_tag_valid(const char *tag)
 {
 	size_t n = tag ? strlen(tag) : 0;
@@ -348,7 +320,7 @@ int deploy_env_open(struct config *cfg, const char *name, int connect,
 	v = json_object_get(env->node, "min_free");
 	env->min_free_bytes = 256LL * 1024 * 1024;
 	if (v) {
-		env->min_free_bytes = json_is_string(v) ? deploy_parse_size(json_string_value(v)) : -1;
+		env->min_free_bytes = json_is_string(v) ? config_size_bytes(json_string_value(v)) : -1;
 		if (env->min_free_bytes < 0) {
 			rc = errbuf_set(e, BL_EUSAGE,
 					"%s: environments.%s.min_free: expected a size like \"1G\" or \"512M\"",

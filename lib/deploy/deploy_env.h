@@ -107,9 +107,6 @@ void deploy_env_backup_argv(const struct deploy_env *env, const char *const *arg
 void deploy_env_migrate_argv(const struct deploy_env *env, const char *const *args,
 			     struct strvec *out);
 
-/* Parse "512M", "1G", "100000" (bytes), "0". -1 when malformed. */
-long long deploy_parse_size(const char *s);
-
 /* Does a release name look like an image tag ([A-Za-z0-9_][A-Za-z0-9_.-]{0,127})? */
 int deploy_tag_valid(const char *tag);
 
