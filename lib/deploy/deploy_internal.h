@@ -135,6 +135,9 @@ void drun_set_running(struct run *r, const char *release, json_t *images, int bu
  * restore and, when the restore fails, start-app. A failed stop runs no
  * restore. */
 int drun_restore(struct run *r, const char *backup_id, struct errbuf *e);
+/* The step "restore": backup_command args... on the target; r->restored
+ * on success. */
+int drun_restore_step(struct run *r, const char *const *args, const char *what, struct errbuf *e);
 /* compose stop|start SERVICES through the running release's files; the
  * stop gives the stop_grace of up. */
 int drun_app_compose(struct run *r, const char *cmd, struct strvec *svcs, struct errbuf *e);

@@ -137,7 +137,7 @@ static int wait_server(struct run *r, struct errbuf *e)
 
 int drun_restore_to_point(struct run *r, const char *name, struct errbuf *e)
 {
-	struct strvec argv = STRVEC_INIT, svcs = STRVEC_INIT;
+	struct strvec svcs = STRVEC_INIT;
 	struct strbuf what = STRBUF_INIT;
 	struct errbuf se = ERRBUF_INIT;
 	const char *db = drun_point_db(r->env);
@@ -155,12 +155,7 @@ int drun_restore_to_point(struct run *r, const char *name, struct errbuf *e)
 		const char *args[] = { "restore", "--pitr", "--name", name, "--data-dir",
 				       r->env->pitr_data_dir, "--json", db ? "--db" : NULL, db, NULL };
 
-		deploy_env_backup_argv(r->env, args, &argv);
-		t = drun_step_begin("restore", name);
-		rc = drun_target_run(r->env, &argv, NULL, NULL, NULL, 0, e);
-		drun_step_end(r, "restore", t, rc, e);
-		if (!rc)
-			r->restored = 1;
+		rc = drun_restore_step(r, args, name, e);
 	}
 	/* Whatever happened the server comes back: on the restored data, or on
 	 * its own, which a failed restore leaves as it was. */
@@ -177,7 +172,6 @@ int drun_restore_to_point(struct run *r, const char *name, struct errbuf *e)
 	if (rc && svcs.n)
 		drun_app_start(r, &svcs);
 out:
-	strvec_clear(&argv);
 	strvec_clear(&svcs);
 	strbuf_release(&what);
 	return rc;

@@ -436,29 +436,38 @@ int drun_app_stop(struct run *r, struct strvec *svcs, struct errbuf *e)
 	return rc;
 }
 
-int drun_restore(struct run *r, const char *backup_id, struct errbuf *e)
+int drun_restore_step(struct run *r, const char *const *args, const char *what, struct errbuf *e)
 {
-	struct strvec argv = STRVEC_INIT, svcs = STRVEC_INIT;
-	const char *db = drun_restore_db_name(r->env);
-	const char *args[] = { "restore", backup_id, "--clean", "--json",
-			       db ? "--db" : NULL, db, NULL };
+	struct strvec argv = STRVEC_INIT;
 	long long t;
 	int rc;
 
-	if ((rc = drun_app_stop(r, &svcs, e)))
-		goto out;
 	deploy_env_backup_argv(r->env, args, &argv);
-	t = drun_step_begin("restore", backup_id);
+	t = drun_step_begin("restore", what);
 	rc = drun_target_run(r->env, &argv, NULL, NULL, NULL, 0, e);
 	drun_step_end(r, "restore", t, rc, e);
 	if (!rc)
 		r->restored = 1;
+	strvec_clear(&argv);
+	return rc;
+}
+
+int drun_restore(struct run *r, const char *backup_id, struct errbuf *e)
+{
+	struct strvec svcs = STRVEC_INIT;
+	const char *db = drun_restore_db_name(r->env);
+	const char *args[] = { "restore", backup_id, "--clean", "--json",
+			       db ? "--db" : NULL, db, NULL };
+	int rc;
+
+	if ((rc = drun_app_stop(r, &svcs, e)))
+		goto out;
+	rc = drun_restore_step(r, args, backup_id, e);
 	/* after a restore the rollback's up starts them with the previous
 	 * release; after a failed one nothing that ran may stay stopped */
-	else if (svcs.n)
+	if (rc && svcs.n)
 		drun_app_start(r, &svcs);
 out:
-	strvec_clear(&argv);
 	strvec_clear(&svcs);
 	return rc;
 }
