@@ -202,7 +202,8 @@ static int commit_finished(struct stream *s, struct errbuf *e)
 		if (walarchive_name_valid(d->d_name) && !strstr(d->d_name, ".partial"))
 			strvec_push(&names, d->d_name);
 	closedir(dir);
-	qsort(names.v, names.n, sizeof(*names.v), cmp_names);
+	if (names.n)
+		qsort(names.v, names.n, sizeof(*names.v), cmp_names);
 	for (size_t i = 0; i < names.n && !rc; i++) {
 		strbuf_reset(&path);
 		strbuf_addf(&path, "%s/%s", s->spool.buf, names.v[i]);
