@@ -120,8 +120,6 @@ static int setup(struct stream *s, struct errbuf *e)
 		strbuf_addf(&s->envpw, "PGPASSWORD=%s", pw.buf);
 	rc = dbdump_conninfo_nopw(json_string_value(json_object_get(s->spec, "conninfo")), &s->ci,
 				  e);
-	if (!rc)
-		rc = backupset_open(s->cfg, &s->r, &s->project, e);
 out:
 	if (pw.alloc)
 		memset(pw.buf, 0, pw.alloc);
@@ -406,25 +404,63 @@ static int stream_loop(struct stream *s, struct errbuf *e)
 	return rc;
 }
 
+static void stream_init(struct stream *s, const struct config *cfg, const struct walstream_opts *o)
+{
+	memset(s, 0, sizeof(*s));
+	s->cfg = cfg;
+	s->o = o;
+	s->lockfd = -1;
+	strbuf_init(&s->spool, 0);
+	strbuf_init(&s->slot, 0);
+	strbuf_init(&s->ci, 0);
+	strbuf_init(&s->envpw, 0);
+	strbuf_init(&s->metrics, 0);
+	s->cmd = (struct strvec)STRVEC_INIT;
+}
+
+static void stream_release(struct stream *s)
+{
+	if (s->lockfd >= 0)
+		close(s->lockfd);
+	repo_close(s->r);
+	if (s->envpw.alloc)
+		memset(s->envpw.buf, 0, s->envpw.alloc);
+	strbuf_release(&s->spool);
+	strbuf_release(&s->slot);
+	strbuf_release(&s->ci);
+	strbuf_release(&s->envpw);
+	strbuf_release(&s->metrics);
+	strvec_clear(&s->cmd);
+}
+
+int walstream_lag(const struct config *cfg, const char *db, struct strbuf *slot, long long *lag,
+		  long long *max, struct errbuf *e)
+{
+	struct walstream_opts o = { db, 0, 1 };
+	struct stream s;
+	int rc;
+
+	stream_init(&s, cfg, &o);
+	rc = setup(&s, e);
+	strbuf_addstr(slot, s.slot.buf);
+	*max = s.max_lag;
+	if (!rc)
+		rc = slot_lag(&s, lag, e);
+	stream_release(&s);
+	return rc;
+}
+
 int walstream_run(const struct config *cfg, const struct walstream_opts *o, struct errbuf *e)
 {
 	struct stream s;
 	int rc;
 
-	memset(&s, 0, sizeof(s));
-	s.cfg = cfg;
-	s.o = o;
-	s.lockfd = -1;
-	strbuf_init(&s.spool, 0);
-	strbuf_init(&s.slot, 0);
-	strbuf_init(&s.ci, 0);
-	strbuf_init(&s.envpw, 0);
-	strbuf_init(&s.metrics, 0);
-	s.cmd = (struct strvec)STRVEC_INIT;
-
+	stream_init(&s, cfg, o);
 	/* SIGTERM is how a service manager stops it: a normal end */
 	interrupt_catch();
 	rc = setup(&s, e);
+	if (!rc)
+		rc = backupset_open(s.cfg, &s.r, &s.project, e);
 	if (!rc)
 		rc = lock_spool(&s, e);
 	/* what a killed streamer left finished in the spool goes first */
@@ -439,16 +475,6 @@ int walstream_run(const struct config *cfg, const struct walstream_opts *o, stru
 	if (!rc)
 		rc = stream_loop(&s, e);
 out:
-	if (s.lockfd >= 0)
-		close(s.lockfd);
-	repo_close(s.r);
-	if (s.envpw.alloc)
-		memset(s.envpw.buf, 0, s.envpw.alloc);
-	strbuf_release(&s.spool);
-	strbuf_release(&s.slot);
-	strbuf_release(&s.ci);
-	strbuf_release(&s.envpw);
-	strbuf_release(&s.metrics);
-	strvec_clear(&s.cmd);
+	stream_release(&s);
 	return rc;
 }

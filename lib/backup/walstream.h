@@ -49,4 +49,10 @@ struct walstream_opts {
 
 int walstream_run(const struct config *cfg, const struct walstream_opts *o, struct errbuf *e);
 
+/* For check: the slot's name (into slot), its lag in bytes and the
+ * configured max_slot_lag, through one replication connection. A slot
+ * that does not exist (wal-stream never ran) is BL_EFAIL saying so. */
+int walstream_lag(const struct config *cfg, const char *db, struct strbuf *slot, long long *lag,
+		  long long *max, struct errbuf *e);
+
 #endif

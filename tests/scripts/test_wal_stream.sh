@@ -114,6 +114,8 @@ t_check "SIGTERM: the log says it stopped" contains "$(cat "$WORK/stream.log")" 
 t_run 0 as_owner "$B/ballast-backup" --config "$CFG" wal-stream --once
 t_check "--once: the slot's lag is in the metrics textfile" contains "$(cat "$WORK/state/ballast.prom")" 'ballast_wal_stream_slot_lag_bytes{project="ws",database="app",slot="ballast_app"}'
 t_check "no secret or conninfo password in the metrics" lacks "$(cat "$WORK/state/ballast.prom")" "password"
+CHECK=$("$B/ballast-backup" --config "$CFG" --json check 2>/dev/null | tail -n1)
+t_check "check: a wal-stream line for app, ok, naming the slot" eq "$(printf '%s' "$CHECK" | jq -r '.checks[] | select(.check == "wal-stream app") | "\(.status) \(.detail | test("^slot ballast_app holds [0-9]+ MiB of WAL on the server \\(max_slot_lag 64 MiB\\)$"))"')" "ok true"
 
 t_check "verify --wal: the streamed archive has no gap" eq "$("$B/ballast-backup" --config "$CFG" verify --wal --json 2>/dev/null | tail -n1 | jq -r '"\(.ok) \(.wal[0].gap)"')" "true null"
 
