@@ -19,7 +19,7 @@ t_contains "$t_out" "clean" "lint prod via ballast.json"
 t_run 4 "$bin" --config "$ex/ballast.json" lint dev
 dev=$t_out
 t_lines "$t_err" 1 "dev error line"
-t_contains "$t_err" "hardening violations in 6 services" "dev error line"
+t_contains "$t_err" "violations in 6 services" "dev error line"
 # dev's documented relaxations: published debug ports, root, writable root
 # filesystems, no limits, no log rotation...
 t_contains "$dev" "traefik: ports: publishes host port 8080" "dev traefik dashboard"
@@ -59,7 +59,7 @@ o = e["result"]
 assert o["command"] == "lint" and o["clean"] is False, o
 assert o["services"] == 6 and o["violations"] == len(o["findings"]) == int(sys.argv[1]), o["violations"]
 f = o["findings"][0]
-assert set(f) == {"rule", "service", "line", "problem", "fix", "allowed"}, f
+assert set(f) == {"rule", "severity", "file", "service", "line", "problem", "fix", "allowed"}, f
 assert any(x["rule"] == "ports" and x["service"] == "postgres" for x in o["findings"])
 ' "$nfind" && t_ok || t_fail "dev --json content"
 t_run 0 "$bin" --json --config "$ex/ballast.json" lint prod
