@@ -267,31 +267,22 @@ static void vadd_finding(struct lint *L, int rule, int warning, const yaml_node_
 		*(warning ? &r->warnings : &r->violations) += 1;
 }
 
-static void add_finding(struct lint *L, int rule, const yaml_node_t *at, const char *fix,
-			const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+static void add_finding_as(struct lint *L, int rule, int warning, const yaml_node_t *at,
+			   const char *fix, const char *fmt, ...)
+	__attribute__((format(printf, 6, 7)));
 
-static void add_finding(struct lint *L, int rule, const yaml_node_t *at, const char *fix,
-			const char *fmt, ...)
+static void add_finding_as(struct lint *L, int rule, int warning, const yaml_node_t *at,
+			   const char *fix, const char *fmt, ...)
 {
 	va_list ap;
 
 	va_start(ap, fmt);
-	vadd_finding(L, rule, 0, at, fix, fmt, ap);
+	vadd_finding(L, rule, warning, at, fix, fmt, ap);
 	va_end(ap);
 }
 
-static void add_warning(struct lint *L, int rule, const yaml_node_t *at, const char *fix,
-			const char *fmt, ...) __attribute__((format(printf, 5, 6)));
-
-static void add_warning(struct lint *L, int rule, const yaml_node_t *at, const char *fix,
-			const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vadd_finding(L, rule, 1, at, fix, fmt, ap);
-	va_end(ap);
-}
+/* A violation: every rule but image-tag only ever reports those. */
+#define add_finding(L, rule, at, fix, ...) add_finding_as(L, rule, 0, at, fix, __VA_ARGS__)
 
 /* ---- labels ---- */
 
@@ -1195,8 +1186,7 @@ static void check_image_tag(struct lint *L, yaml_node_t *svc)
 {
 	yaml_node_t *n = map_get(L->doc, svc, "image");
 	const char *img = sval(n), *last, *colon;
-	int built = map_get(L->doc, svc, "build") != NULL;
-	char tag[128];
+	int built = map_get(L->doc, svc, "build") != NULL, warn;
 	static const char fix[] = "pin a version tag (redis:7.2.5) or a digest "
 				  "(redis@sha256:...); ballast-deploy pins digests per release";
 
@@ -1208,28 +1198,19 @@ static void check_image_tag(struct lint *L, yaml_node_t *svc)
 	/* A variable may carry the tag ("${BACKEND_IMAGE}", "app:${TAG}"). */
 	if (colon ? strstr(colon, "${") != NULL : strstr(last, "${") != NULL)
 		return;
+	/* A built image is named, not pulled: its tag says nothing about what
+	 * runs, so it is never more than a warning. */
+	warn = !L->run->opts->immutable || built;
 	if (colon) {
-		snprintf(tag, sizeof(tag), "%s", colon + 1);
-		for (const char *const *m = moving_tags; *m; m++) {
-			if (strcmp(tag, *m))
-				continue;
-			/* A built image is named, not pulled: its tag says nothing about
-			 * what runs, so it is never more than a warning. */
-			if (L->run->opts->immutable && !built)
-				add_finding(L, R_IMAGE_TAG, n, fix, "image \"%s\" has the moving tag "
-					    "\"%s\" in an immutable environment", img, tag);
-			else
-				add_warning(L, R_IMAGE_TAG, n, fix, "image \"%s\" has the moving tag "
-					    "\"%s\"", img, tag);
-			return;
-		}
+		for (const char *const *m = moving_tags; *m; m++)
+			if (!strcmp(colon + 1, *m))
+				add_finding_as(L, R_IMAGE_TAG, warn, n, fix, "image \"%s\" has the "
+					       "moving tag \"%s\"%s", img, *m,
+					       warn ? "" : " in an immutable environment");
 		return;
 	}
-	if (L->run->opts->immutable && !built)
-		add_finding(L, R_IMAGE_TAG, n, fix, "image \"%s\" has no tag (:latest) in an "
-			    "immutable environment", img);
-	else
-		add_warning(L, R_IMAGE_TAG, n, fix, "image \"%s\" has no tag (:latest)", img);
+	add_finding_as(L, R_IMAGE_TAG, warn, n, fix, "image \"%s\" has no tag (:latest)%s", img,
+		       warn ? "" : " in an immutable environment");
 }
 
 /* ---- unknown keys, against the compose specification ---- */

@@ -305,18 +305,9 @@ t_check "lint: the preflight names the lint check" contains "$ERR" "preflight li
 t_check "lint: no pull or up ran" eq "$(grep -c '"pull"\|"up"' "$STANDIN/calls.jsonl")" 0
 # The files it includes are read on the target and linted with it.
 EXTRA=', "lint": true' new_env lintinc
-hardening='    user: "10001:10001"
-    security_opt: ["no-new-privileges:true"]
-    read_only: true
-    tmpfs: ["/tmp:size=64m"]
-    cpus: 0.5
-    mem_limit: 256m
-    healthcheck: {test: ["CMD", "true"]}
-    restart: unless-stopped
-    logging: {driver: json-file, options: {max-size: "10m", max-file: "3"}}'
-printf 'include: [extra/cache.yml]\nservices:\n  backend:\n    image: ${BACKEND_IMAGE}\n%s\n' "$hardening" > "$APP/docker-compose.yml"
+{ printf 'include: [extra/cache.yml]\nservices:\n'; compose_hardened backend '${BACKEND_IMAGE}'; } > "$APP/docker-compose.yml"
 mkdir -p "$APP/extra"
-printf 'services:\n  cache:\n    image: redis:latest\n    restrat: always\n%s\n' "$hardening" > "$APP/extra/cache.yml"
+{ echo 'services:'; compose_hardened cache redis:latest '    restrat: always'; } > "$APP/extra/cache.yml"
 run_deploy deploy qa --release v1
 t_check "lint: an included file's unknown key aborts the deploy" eq "$RC" 1
 t_check "lint: the included service and rule are named" contains "$ERR" "cache: unknown-key"

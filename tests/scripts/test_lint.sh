@@ -155,24 +155,7 @@ t_lines "$t_err" 1 "typo in label"
 t_contains "$t_err" "services.traefik.labels.ballast.lint.allow: unknown rule 'nonroot' (did you mean \"non-root\"?)" "typo in label"
 
 # --- correctness rules, warnings, includes ---
-# hardened NAME IMAGE [EXTRA]: a service that passes every hardening rule.
-hardened() {
-	cat <<EOF
-  $1:
-    image: $2
-    user: "10001:10001"
-    security_opt: ["no-new-privileges:true"]
-    read_only: true
-    tmpfs: ["/tmp:size=64m"]
-    cpus: 0.5
-    mem_limit: 256m
-    healthcheck: {test: ["CMD", "true"]}
-    restart: unless-stopped
-    logging: {driver: json-file, options: {max-size: "10m", max-file: "3"}}
-${3:-}
-EOF
-}
-{ echo "services:"; hardened web nginx:latest "    container_name: web"; } > "$tmp/latest.yml"
+{ echo "services:"; compose_hardened web nginx:latest "    container_name: web"; } > "$tmp/latest.yml"
 # A moving tag is a warning where the environment is not immutable...
 t_run 0 "$bin" lint --file "$tmp/latest.yml"
 t_contains "$t_out" "latest.yml:3: web: image-tag: image \"nginx:latest\" has the moving tag \"latest\" (warning)" "latest warns"
@@ -195,9 +178,9 @@ t_run 4 "$bin" --config "$tmp/imm.json" lint i
 t_contains "$t_out" "image-tag: image \"nginx:latest\" has the moving tag \"latest\" in an immutable environment" "immutable env fails latest"
 
 # Duplicate host ports and container names, an unknown key with a hint.
-{ echo "services:"; hardened web nginx:1.27 '    container_name: web
+{ echo "services:"; compose_hardened web nginx:1.27 '    container_name: web
     ports: ["127.0.0.1:8080:80"]'
-  hardened api nginx:1.27 '    container_name: web
+  compose_hardened api nginx:1.27 '    container_name: web
     ports: ["8080:8080"]
     restrat: always'; } > "$tmp/dup.yml"
 t_run 4 "$bin" lint --file "$tmp/dup.yml"
@@ -209,8 +192,8 @@ t_contains "$t_out" "api: unknown-key: services.api.restrat: unknown key (compos
 # include: followed, relative to the including file; its services are
 # reported with their own file and line.
 mkdir -p "$tmp/inc/db"
-{ echo "include:"; echo "  - db/db.yml"; echo "services:"; hardened web nginx:1.27 '    ports: ["127.0.0.1:5432:80"]'; } > "$tmp/inc/compose.yml"
-{ echo "services:"; hardened db postgres:16 '    ports: ["127.0.0.1:5432:5432"]
+{ echo "include:"; echo "  - db/db.yml"; echo "services:"; compose_hardened web nginx:1.27 '    ports: ["127.0.0.1:5432:80"]'; } > "$tmp/inc/compose.yml"
+{ echo "services:"; compose_hardened db postgres:16 '    ports: ["127.0.0.1:5432:5432"]
     volumes: ["pg:/var/lib/postgresql/data"]'; echo "volumes:"; echo "  pg: {}"; } > "$tmp/inc/db/db.yml"
 t_run 4 "$bin" lint --file "$tmp/inc/compose.yml"
 t_contains "$t_out" "$tmp/inc/db/db.yml:13: db: duplicate-ports: host port 5432/tcp on 127.0.0.1 is already published by service web ($tmp/inc/compose.yml:15)" "included file's own file:line"
