@@ -670,12 +670,43 @@ static int port_allowed(const char *p)
 	return !strcmp(p, "80") || !strcmp(p, "443");
 }
 
+/* A short-syntax port "[ip:][host:]container[/proto]": copied into buf
+ * and split at the colons into parts (at most 8), a bracketed IPv6 address
+ * kept whole so it stays in the ip part; *proto (when asked) is what
+ * follows '/', or NULL. Returns the number of parts. */
+static int port_parts(const char *spec, char *buf, size_t size, char **parts,
+		      const char **proto)
+{
+	char *slash, *s;
+	int n = 0;
+
+	snprintf(buf, size, "%s", spec);
+	slash = strchr(buf, '/');
+	if (slash)
+		*slash = '\0';
+	if (proto)
+		*proto = slash ? slash + 1 : NULL;
+	for (s = buf; n < 8;) {
+		parts[n++] = s;
+		if (*s == '[') {
+			char *close = strchr(s, ']');
+
+			s = close ? close : s;
+		}
+		s = strchr(s, ':');
+		if (!s)
+			break;
+		*s++ = '\0';
+	}
+	return n;
+}
+
 static void check_one_port(struct lint *L, yaml_node_t *it)
 {
 	static const char fix[] = "publish only 80 and 443 (the reverse proxy); reach other "
 				  "services over the compose network, or use expose:";
-	char buf[512], *parts[8], *slash, *s;
-	int n = 0;
+	char buf[512], *parts[8];
+	int n;
 
 	if (is_map(it)) {
 		const char *pub = sval(map_get(L->doc, it, "published"));
@@ -690,24 +721,7 @@ static void check_one_port(struct lint *L, yaml_node_t *it)
 	}
 	if (!is_scalar(it))
 		return;
-	snprintf(buf, sizeof(buf), "%s", sval(it));
-	slash = strchr(buf, '/');
-	if (slash)
-		*slash = '\0';
-	/* [ip:][host:]container, split from the right so an IPv6 address in
-	 * brackets stays in the (ignored) ip part. */
-	for (s = buf; n < 8;) {
-		parts[n++] = s;
-		if (*s == '[') {
-			char *close = strchr(s, ']');
-
-			s = close ? close : s;
-		}
-		s = strchr(s, ':');
-		if (!s)
-			break;
-		*s++ = '\0';
-	}
+	n = port_parts(sval(it), buf, sizeof(buf), parts, NULL);
 	if (n == 1)
 		add_finding(L, R_PORTS, it, fix, "publishes container port %s on a random host "
 			    "port", parts[0]);
@@ -1024,16 +1038,16 @@ static int ip_any(const char *ip)
  * publishes no fixed host port (container-only, random, a variable). */
 static int parse_published(struct lint *L, yaml_node_t *it, struct published *p)
 {
-	char buf[512], *parts[8], *slash, *s;
-	const char *v;
-	int n = 0;
+	char buf[512], *parts[8];
+	const char *v, *proto;
+	int n;
 
 	memset(p, 0, sizeof(*p));
 	snprintf(p->proto, sizeof(p->proto), "tcp");
 	if (is_map(it)) {
 		const char *ip = sval(map_get(L->doc, it, "host_ip"));
-		const char *proto = sval(map_get(L->doc, it, "protocol"));
 
+		proto = sval(map_get(L->doc, it, "protocol"));
 		v = sval(map_get(L->doc, it, "published"));
 		if (!v || port_range(v, &p->lo, &p->hi))
 			return -1;
@@ -1044,25 +1058,9 @@ static int parse_published(struct lint *L, yaml_node_t *it, struct published *p)
 	}
 	if (!(v = sval(it)))
 		return -1;
-	snprintf(buf, sizeof(buf), "%s", v);
-	slash = strchr(buf, '/');
-	if (slash) {
-		*slash = '\0';
-		snprintf(p->proto, sizeof(p->proto), "%s", slash + 1);
-	}
-	/* [ip:]host:container, split as check_one_port() does. */
-	for (s = buf; n < 8;) {
-		parts[n++] = s;
-		if (*s == '[') {
-			char *close = strchr(s, ']');
-
-			s = close ? close : s;
-		}
-		s = strchr(s, ':');
-		if (!s)
-			break;
-		*s++ = '\0';
-	}
+	n = port_parts(v, buf, sizeof(buf), parts, &proto);
+	if (proto)
+		snprintf(p->proto, sizeof(p->proto), "%s", proto);
 	if (n < 2 || port_range(parts[n - 2], &p->lo, &p->hi))
 		return -1;
 	if (n > 2)
