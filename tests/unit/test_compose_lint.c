@@ -719,8 +719,8 @@ START_TEST(test_image_tag)
 		struct strbuf sb = STRBUF_INIT;
 		struct run r;
 
-		/* HARDENED's image line is replaced: the first key wins? no, a
-		 * duplicate is refused, so build the service without it. */
+		/* HARDENED without its first line (its image): a second image:
+		 * key would be refused as a duplicate. */
 		strbuf_addf(&sb, "services:\n  s:\n    image: %s\n%s", cases[i].image,
 			    strchr(HARDENED, '\n') + 1);
 		lint_opts(sb.buf, NULL, &r);
