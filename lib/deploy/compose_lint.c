@@ -91,6 +91,7 @@ const struct compose_rule *compose_lint_rules(void)
 /* A published host port (range), kept across services and included files. */
 struct published {
 	char *file, *service;
+	char *profiles;       /* the service's profiles, "a,b"; NULL: always runs */
 	int line;
 	char ip[64];          /* "" for every address */
 	long lo, hi;
@@ -99,7 +100,7 @@ struct published {
 
 /* A name taken by a service (its container_name, or the service name). */
 struct taken {
-	char *name, *file, *service;
+	char *name, *file, *service, *profiles;
 	int line;
 };
 
@@ -121,6 +122,7 @@ struct lint {
 	struct lint_run *run;
 	const char *file;     /* the file being linted (root or included) */
 	const char *svc;      /* service being checked; NULL at the top level */
+	char *profiles;       /* its profiles, "a,b"; NULL when it has none */
 	int svc_line;
 	unsigned allow;       /* bit per rule exempted by the label */
 };
@@ -997,6 +999,27 @@ static void check_devices(struct lint *L, yaml_node_t *svc)
 
 /* ---- correctness: what `docker compose up` refuses or gets wrong ---- */
 
+/* Can both run at once? A service without profiles always runs; two with
+ * profiles only when they share one. */
+static int profiles_meet(const char *a, const char *b)
+{
+	struct strbuf tok = STRBUF_INIT;
+	int meet = 0;
+
+	if (!a || !b)
+		return 1;
+	while (!meet && next_token(&a, &tok)) {
+		const char *bb = b;
+		struct strbuf t2 = STRBUF_INIT;
+
+		while (!meet && next_token(&bb, &t2))
+			meet = !strcmp(tok.buf, t2.buf);
+		strbuf_release(&t2);
+	}
+	strbuf_release(&tok);
+	return meet;
+}
+
 static int port_number(const char *s, const char *end, long *out)
 {
 	char *stop;
@@ -1086,7 +1109,8 @@ static void check_duplicate_ports(struct lint *L, yaml_node_t *svc)
 			struct published *o = &run->ports[k];
 
 			if (!strcasecmp(o->proto, p.proto) && o->lo <= p.hi && p.lo <= o->hi &&
-			    (ip_any(o->ip) || ip_any(p.ip) || !strcmp(o->ip, p.ip)))
+			    (ip_any(o->ip) || ip_any(p.ip) || !strcmp(o->ip, p.ip)) &&
+			    profiles_meet(o->profiles, L->profiles))
 				q = o;
 		}
 		if (q) {
@@ -1109,17 +1133,20 @@ static void check_duplicate_ports(struct lint *L, yaml_node_t *svc)
 		}
 		p.file = xstrdup(L->file);
 		p.service = xstrdup(L->svc);
+		p.profiles = L->profiles ? xstrdup(L->profiles) : NULL;
 		p.line = line_of(it);
 		run->ports[run->nports++] = p;
 	}
 }
 
-/* Remember name for service L->svc; the earlier holder when it is taken. */
+/* Remember name for service L->svc; the earlier holder when it is taken
+ * (by_profile: only by a service that can run beside this one). */
 static const struct taken *take_name(struct lint *L, struct taken **arr, size_t *nr,
-				     size_t *alloc, const char *name, int line)
+				     size_t *alloc, const char *name, int line, int by_profile)
 {
 	for (size_t i = 0; i < *nr; i++)
-		if (!strcmp((*arr)[i].name, name))
+		if (!strcmp((*arr)[i].name, name) &&
+		    (!by_profile || profiles_meet((*arr)[i].profiles, L->profiles)))
 			return &(*arr)[i];
 	if (*nr == *alloc) {
 		*alloc = *alloc ? *alloc * 2 : 16;
@@ -1128,6 +1155,7 @@ static const struct taken *take_name(struct lint *L, struct taken **arr, size_t 
 	(*arr)[*nr].name = xstrdup(name);
 	(*arr)[*nr].file = xstrdup(L->file);
 	(*arr)[*nr].service = xstrdup(L->svc);
+	(*arr)[*nr].profiles = L->profiles ? xstrdup(L->profiles) : NULL;
 	(*arr)[*nr].line = line;
 	(*nr)++;
 	return NULL;
@@ -1164,7 +1192,7 @@ static void check_container_name(struct lint *L, yaml_node_t *svc)
 			    "container_name \"%s\" is not a valid Docker container name", v);
 		return;
 	}
-	t = take_name(L, &run->names, &run->nnames, &run->anames, v, line_of(n));
+	t = take_name(L, &run->names, &run->nnames, &run->anames, v, line_of(n), 1);
 	if (!t)
 		return;
 	snprintf(fix, sizeof(fix), "give it another name, or drop container_name: (compose "
@@ -1425,6 +1453,30 @@ static void check_top_keys(struct lint *L, yaml_node_t *root)
 	strbuf_release(&w);
 }
 
+/* The service's profiles as "a,b" (the caller frees it), NULL for none:
+ * services of disjoint profiles never run together, so they may share a
+ * host port or a container_name. */
+static char *service_profiles(struct lint *L, yaml_node_t *svc)
+{
+	yaml_node_t *pr = map_get(L->doc, svc, "profiles");
+	struct strbuf sb = STRBUF_INIT;
+
+	if (!is_seq(pr))
+		return NULL;
+	for (yaml_node_item_t *i = pr->data.sequence.items.start;
+	     i < pr->data.sequence.items.top; i++) {
+		const char *v = sval(yget(L->doc, *i));
+
+		if (v)
+			strbuf_addf(&sb, "%s%s", sb.len ? "," : "", v);
+	}
+	if (!sb.len) {
+		strbuf_release(&sb);
+		return NULL;
+	}
+	return strbuf_detach(&sb, NULL);
+}
+
 static int lint_service(struct lint *L, yaml_node_t *key, yaml_node_t *svc, struct errbuf *e)
 {
 	const struct taken *t;
@@ -1433,13 +1485,15 @@ static int lint_service(struct lint *L, yaml_node_t *key, yaml_node_t *svc, stru
 	L->svc = sval(key);
 	L->svc_line = line_of(key);
 	L->allow = 0;
+	free(L->profiles);
+	L->profiles = service_profiles(L, svc);
 	if (!is_null(svc) && !is_map(svc))
 		return errbuf_set(e, BL_EUSAGE, "%s:%d: services.%s: expected a mapping",
 				  L->file, line_of(svc), L->svc);
 	/* Two files of one project defining the same service: compose refuses
 	 * the include, and the lint must not judge one of them at random. */
 	t = take_name(L, &L->run->services, &L->run->nservices, &L->run->aservices, L->svc,
-		      L->svc_line);
+		      L->svc_line, 0);
 	if (t)
 		return errbuf_set(e, BL_EUSAGE, "%s:%d: services.%s: already defined in %s:%d "
 				  "(an included file may not redefine a service)", L->file,
@@ -1777,6 +1831,8 @@ static int lint_text(struct lint_run *run, const char *text, size_t len, const c
 			goto out;
 		}
 		rc = lint_service(&L, k, yget(&doc, p->value), e);
+		free(L.profiles);
+		L.profiles = NULL;
 		if (rc)
 			goto out;
 	}
@@ -1802,18 +1858,21 @@ static void run_release(struct lint_run *run)
 	for (size_t i = 0; i < run->nports; i++) {
 		free(run->ports[i].file);
 		free(run->ports[i].service);
+		free(run->ports[i].profiles);
 	}
 	free(run->ports);
 	for (size_t i = 0; i < run->nnames; i++) {
 		free(run->names[i].name);
 		free(run->names[i].file);
 		free(run->names[i].service);
+		free(run->names[i].profiles);
 	}
 	free(run->names);
 	for (size_t i = 0; i < run->nservices; i++) {
 		free(run->services[i].name);
 		free(run->services[i].file);
 		free(run->services[i].service);
+		free(run->services[i].profiles);
 	}
 	free(run->services);
 }

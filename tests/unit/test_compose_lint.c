@@ -636,6 +636,13 @@ START_TEST(test_duplicate_ports)
 		{ "    ports: [\"80:80\"]\n",
 		  "    ports:\n      - {target: 8080, published: 80, host_ip: 10.0.0.1}\n",
 		  "duplicate-ports@b" },
+		/* services of disjoint profiles never run together */
+		{ "    ports: [\"80:80\"]\n    profiles: [dev]\n",
+		  "    ports: [\"80:80\"]\n    profiles: [test, ci]\n", "" },
+		{ "    ports: [\"80:80\"]\n    profiles: [dev, ci]\n",
+		  "    ports: [\"80:80\"]\n    profiles: [ci]\n", "duplicate-ports@b" },
+		{ "    ports: [\"80:80\"]\n", "    ports: [\"80:80\"]\n    profiles: [ci]\n",
+		  "duplicate-ports@b" },
 		/* container-only and variable ports publish no fixed host port */
 		{ "    ports: [\"80\"]\n", "    ports: [\"80\"]\n", "" },
 		{ "    ports: [\"${P}:80\"]\n", "    ports: [\"${P}:80\"]\n", "" },
@@ -684,6 +691,10 @@ START_TEST(test_container_name)
 	done(&r);
 	lint_two("    container_name: x\n", "    container_name: \"${NAME}\"\n", NULL, &r);
 	ck_assert_str_eq(r.rules, "container-name@a");
+	done(&r);
+	lint_two("    container_name: web\n    profiles: [a]\n",
+		 "    container_name: web\n    profiles: [b]\n", NULL, &r);
+	ck_assert_str_eq(r.rules, "");
 	done(&r);
 	/* The label exempts the second holder. */
 	lint_two("    container_name: web\n",
