@@ -244,6 +244,10 @@ static yaml_node_t *map_path(yaml_document_t *d, yaml_node_t *m, const char *con
 
 static void vadd_finding(struct lint *L, int rule, int warning, const yaml_node_t *at,
 			 const char *fix, const char *fmt, va_list ap)
+	__attribute__((format(printf, 6, 0)));
+
+static void vadd_finding(struct lint *L, int rule, int warning, const yaml_node_t *at,
+			 const char *fix, const char *fmt, va_list ap)
 {
 	struct compose_lint *r = L->r;
 	struct compose_finding *f;
