@@ -1857,6 +1857,17 @@ out:
 	return rc;
 }
 
+static void taken_release(struct taken *t, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(t[i].name);
+		free(t[i].file);
+		free(t[i].service);
+		free(t[i].profiles);
+	}
+	free(t);
+}
+
 static void run_release(struct lint_run *run)
 {
 	for (size_t i = 0; i < run->nports; i++) {
@@ -1865,20 +1876,8 @@ static void run_release(struct lint_run *run)
 		free(run->ports[i].profiles);
 	}
 	free(run->ports);
-	for (size_t i = 0; i < run->nnames; i++) {
-		free(run->names[i].name);
-		free(run->names[i].file);
-		free(run->names[i].service);
-		free(run->names[i].profiles);
-	}
-	free(run->names);
-	for (size_t i = 0; i < run->nservices; i++) {
-		free(run->services[i].name);
-		free(run->services[i].file);
-		free(run->services[i].service);
-		free(run->services[i].profiles);
-	}
-	free(run->services);
+	taken_release(run->names, run->nnames);
+	taken_release(run->services, run->nservices);
 }
 
 int compose_lint_string(const char *text, size_t len, const char *name,
