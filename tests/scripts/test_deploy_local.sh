@@ -297,7 +297,7 @@ t_check "a failing pre-deploy hook is named" contains "$ERR" "hook pre-deploy"
 t_check "a failing pre-deploy hook: nothing pulled or up" test ! -e "$STANDIN/calls.jsonl"
 t_check "a failing pre-deploy hook: no state" test ! -e "$APP/.ballast/state.json"
 
-# ---- "lint": true: the compose file must pass the hardening rules ----
+# ---- "lint": true: the compose file must pass the lint rules ----
 EXTRA=', "lint": true' new_env lint
 run_deploy deploy qa --release v1
 t_check "lint: a compose file breaking the rules aborts the deploy (exit 1)" eq "$RC" 1
