@@ -700,14 +700,19 @@ int deploy_plan(struct deploy_env *env, const struct deploy_opts *o, json_t *pla
 		strbuf_release(&wait);
 		plan_hooks(env, plan, "post-snapshot");
 	} else if (env->snapshot) {
-		struct strbuf label = STRBUF_INIT;
+		struct strbuf label = STRBUF_INIT, only = STRBUF_INIT;
 		const char *a[] = { "run", "--label", "reason=pre-deploy", "--label", NULL, "--json",
-				    NULL };
+				    db ? "--only" : NULL, NULL, NULL };
 
 		strbuf_addf(&label, "release=%s", o->release);
+		if (db)
+			strbuf_addf(&only, "db:%s", db);
 		a[4] = label.buf;
-		plan_tool(env, plan, "snapshot", "pre-deploy backup", 1, a);
+		a[7] = only.buf;
+		plan_tool(env, plan, "snapshot", "pre-deploy backup of the database a rollback restores",
+			  1, a);
 		strbuf_release(&label);
+		strbuf_release(&only);
 		plan_hooks(env, plan, "post-snapshot");
 	}
 	strbuf_reset(&sb);

@@ -239,16 +239,24 @@ const char *drun_restore_db_name(struct deploy_env *env)
 int drun_snapshot(struct run *r, struct errbuf *e)
 {
 	struct strvec argv = STRVEC_INIT;
-	struct strbuf out = STRBUF_INIT, label = STRBUF_INIT;
+	struct strbuf out = STRBUF_INIT, label = STRBUF_INIT, only = STRBUF_INIT;
 	json_t *res = NULL;
 	long long t;
 	int rc;
 
 	strbuf_addf(&label, "release=%s", r->release);
 	{
+		/* Only the database a rollback restores: volumes are never
+		 * restored by a rollback, and their before/after commands (an
+		 * app stopped for a consistent copy) would run on every deploy,
+		 * and fail on a first one, when nothing runs yet. */
+		const char *db = drun_restore_db_name(r->env);
 		const char *args[] = { "run", "--label", "reason=pre-deploy", "--label", label.buf,
-				       "--json", NULL };
+				       "--json", db ? "--only" : NULL, NULL, NULL };
 
+		if (db)
+			strbuf_addf(&only, "db:%s", db);
+		args[7] = only.buf;
 		deploy_env_backup_argv(r->env, args, &argv);
 	}
 	t = drun_step_begin("snapshot", "pre-deploy backup on the target");
@@ -269,6 +277,7 @@ int drun_snapshot(struct run *r, struct errbuf *e)
 	strvec_clear(&argv);
 	strbuf_release(&out);
 	strbuf_release(&label);
+	strbuf_release(&only);
 	return rc;
 }
 

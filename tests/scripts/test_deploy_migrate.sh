@@ -48,8 +48,12 @@ echo "DROP INDEX film_note_idx; ALTER TABLE customer DROP COLUMN tier;" > "$WORK
 rel v3-irreversible v2
 echo "ALTER TABLE customer DROP COLUMN activebool CASCADE; DELETE FROM payment WHERE amount < 1;" > "$WORK/rel/v3-irreversible/3_drop_activebool.up.sql"
 
+# A volume whose copy always fails: the pre-deploy snapshot holds only the
+# database a rollback restores, so it never runs (a nightly backup would).
+mkdir -p "$WORK/uploads"
 TOP_EXTRA="\"repository\": {\"type\": \"local\", \"path\": \"$WORK/repo\"},
   \"databases\": [{\"name\": \"app\", \"conninfo\": \"host=$PGHOST port=$PGPORT user=postgres dbname=app\"}],
+  \"volumes\": [{\"name\": \"uploads\", \"path\": \"$WORK/uploads\", \"before\": [\"false\"]}],
   \"migrations\": {\"database\": \"app\", \"dir\": \"migrations\"},"
 SNAPSHOT=true DATA_RESTORE=if-irreversible EXTRA=", \"config\": \"$WORK/mig/ballast.json\"" new_env mig
 mkdir -p "$WORK/repo"
@@ -92,6 +96,8 @@ t_check "v1: schema version 1" eq "$(schema_version)" 1
 t_check "v1: state.json records schema version 1" eq "$(json "$APP/.ballast/state.json" .schema_version)" 1
 t_check "v1: migrations uploaded for the release" test -f "$APP/.ballast/releases/v1/migrations/1_audit_log.up.sql"
 t_check "v1: a pre-deploy snapshot was taken and recorded" eq "$(json "$APP/.ballast/state.json" '.backup_id | test("^[0-9]{8}T[0-9]{6}Z-")')" true
+t_check "v1: the snapshot holds the database only (the volume's failing before never ran)" eq \
+	"$("$TOOLS/ballast-backup" --config "$CFG" --json show "$(json "$APP/.ballast/state.json" .backup_id)" | tail -n1 | jq -c '[.manifest.items[] | "\(.type):\(.name)"]')" '["db:app"]'
 deploy_rel v2 v2
 t_check "v2: deployed, schema 2" eq "$RC $(state_release) $(schema_version)" "0 v2 2"
 t_check "v2: history records schema before and after" eq "$(last_history '"\(.schema_before) \(.schema_after)"')" "1 2"
