@@ -16,22 +16,11 @@
 # ratios: encrypted / clear wall time <= 1.05 and peak RSS at most 2 MiB
 # more, for backup and for restore. No assertion: the figures are read.
 set -euo pipefail
-here=$(cd "$(dirname "$0")/.." && pwd)
-. "$here/bench/lib.sh"
-build=${1:-$here/build}
-rows=${BENCH_ROWS:-1000000}
-runs=${RUNS:-3}
-bin=$build/ballast-backup
-[ -x "$bin" ] || { echo "no $bin: build first" >&2; exit 2; }
-[ -x /usr/bin/time ] || { echo "/usr/bin/time missing (scripts/deps.sh installs it)" >&2; exit 2; }
-
-work=$(mktemp -d "${TMPDIR:-/var/tmp}/ballast-bench-enc.XXXXXX")
-chmod 755 "$work"
-cleanup() { "$here/tests/services/pg.sh" stop "$work/pg" >/dev/null 2>&1 || true; rm -rf "$work"; }
-trap cleanup EXIT
-"$here/tests/services/pg.sh" start "$work/pg" >/dev/null
-sock=$(cat "$work/pg/host"); port=$(cat "$work/pg/port"); pgbin=$(cat "$work/pg/bindir")
-export PATH="$pgbin:$PATH"
+. "$(dirname "$0")/lib.sh"
+bin=${1:-$bench_top/build}/ballast-backup
+rows=${BENCH_ROWS:-1000000} runs=${RUNS:-3}
+[ -x "$bin" ] && [ -x /usr/bin/time ] || { echo "bench: needs $bin (build first) and /usr/bin/time" >&2; exit 2; }
+bench_pg_start ballast-bench-enc
 ci() { echo "host=$sock port=$port user=postgres dbname=$1"; }
 bpsql() { "$pgbin/psql" -X -q -v ON_ERROR_STOP=1 -h "$sock" -p "$port" -U postgres "$@"; }
 

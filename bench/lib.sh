@@ -20,6 +20,11 @@
 #       writes a deterministic tree: SMALL small text files in 200 folders,
 #       MEDIUM (default 0) log files of 100 KiB-1 MiB, LARGE_COUNT large
 #       files of LARGE_MB MiB each (text, logs, random, in turn).
+#   bench_pg_start NAME
+#       a work directory ${TMPDIR:-/var/tmp}/NAME.XXXXXX holding a throwaway
+#       PostgreSQL (tests/services/pg.sh), both removed when the shell
+#       exits; sets work, sock, port and pgbin, and puts pgbin first in
+#       PATH (pg_dump and pg_restore of the server's version).
 #   bench_age_setup DIR CONNINFO BIN
 #       writes DIR/plain.json and DIR/age.json: the same database (one
 #       item, "bench" at CONNINFO) backed up to DIR/repo-plain in clear and
@@ -186,4 +191,15 @@ bench_age_round() {
 			"$bin" --config "$dir/$v.json" -q restore --latest --db bench --target "$("$ci" "$d")"
 		"$drop_db"
 	done
+}
+
+bench_top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+
+bench_pg_start() {
+	work=$(mktemp -d "${TMPDIR:-/var/tmp}/$1.XXXXXX")
+	chmod 755 "$work"
+	trap '"$bench_top/tests/services/pg.sh" stop "$work/pg" >/dev/null 2>&1 || true; rm -rf "$work"' EXIT
+	"$bench_top/tests/services/pg.sh" start "$work/pg" >/dev/null
+	sock=$(cat "$work/pg/host"); port=$(cat "$work/pg/port"); pgbin=$(cat "$work/pg/bindir")
+	export PATH="$pgbin:$PATH"
 }

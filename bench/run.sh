@@ -54,15 +54,9 @@ else
 fi
 cores=$(nproc)
 
-work=$(mktemp -d "${TMPDIR:-/var/tmp}/ballast-bench-run.XXXXXX")
-chmod 755 "$work"
-cleanup() { "$top/tests/services/pg.sh" stop "$work/pg" >/dev/null 2>&1 || true; rm -rf "$work"; }
-trap cleanup EXIT
-"$top/tests/services/pg.sh" start "$work/pg" >/dev/null
-sock=$(cat "$work/pg/host"); port=$(cat "$work/pg/port"); pgbin=$(cat "$work/pg/bindir")
+bench_pg_start ballast-bench-run
 ci() { echo "host=$sock port=$port user=postgres dbname=$1"; }
 bpsql() { "$pgbin/psql" -X -q -v ON_ERROR_STOP=1 -h "$sock" -p "$port" -U postgres "$@"; }
-export PATH="$pgbin:$PATH"   # pg_dump/pg_restore of the server's version
 
 echo "bench: $mode mode, $rounds rounds; generating data in $work..." >&2
 t0=$(date +%s)

@@ -348,7 +348,7 @@ p = sys.argv[1]; m = json.load(open(p))
 del m["index"], m["checksum"]
 text = json.dumps(m, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 m["checksum"] = "sha256:" + hashlib.sha256(text.encode()).hexdigest()
-open(p, "w").write(json.dumps(m))
+open(p, "w").write(json.dumps(m, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
 PY
 agepty "$PASS" -p -o "$tmp/pman.age" "$tmp/pman.plain" >/dev/null 2>&1 && mv "$tmp/pman.age" "$pman" &&
 	rm "$(dirname "$pman")/index.json" && t_ok || t_fail "age -p did not encrypt the older-format manifest"
