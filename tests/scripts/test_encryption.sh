@@ -4,8 +4,13 @@
 # and s3 drivers: run, list, verify and restore through age; every stored
 # object is an age file that stock `age -d` + `zstd -d` turn into what
 # pg_restore and tar accept; objects re-encrypted by stock `age` (X25519 and
-# passphrase) are read back by ballast; a write-only host (public keys only)
-# runs and lists, and its verify names the key that would open the backup;
+# passphrase) are read back by ballast; on each driver a write-only host
+# (public keys only) runs, lists (labels, items), prunes (keep labels and
+# drill results honoured) and checksum-verifies from the plaintext index,
+# while a key host detects a tampered index (exit 4, naming the field or
+# the stored hash), and a missing index is "unindexed" without a key and
+# an unfinished commit with one; a backup without an index (older format)
+# still works with the key; a read without an identity names the key;
 # identity_command fetches the key; a configured but unusable key is refused
 # before anything is stored; a flipped byte fails verify; secrets never reach
 # output, argv or the repository.
