@@ -4,6 +4,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "backup_index.h"
 #include "backupset.h"
 #include "commands.h"
 #include "lock.h"
@@ -21,9 +22,50 @@ static int gather_fn(void *ctx, const struct repo_entry *ent, struct errbuf *e)
 	struct gather *g = ctx;
 
 	(void)e;
-	if (!ent->tmp)
+	/* the plaintext index and summaries are not age files */
+	if (!ent->tmp && !backup_index_plain_key(ent->key))
 		json_array_append_new(g->keys, json_string(ent->key));
 	return 0;
+}
+
+/* Every index whose objects a rekey rewrote: their stored sizes and
+ * hashes changed with the headers. */
+static int refresh_indexes(struct repo *r, const char *project, json_t *keys,
+			   struct errbuf *e)
+{
+	json_t *done = json_object(), *k;
+	size_t i, plen = strlen(project) + strlen("/backups/");
+	int rc = 0;
+
+	json_array_foreach(keys, i, k) {
+		const char *key = json_string_value(k), *slash = strchr(key + plen, '/');
+		struct strbuf id = STRBUF_INIT, text = STRBUF_INIT;
+		json_t *idx = NULL;
+		int changed = 0;
+
+		if (!slash || strncmp(key, project, strlen(project)))
+			continue;
+		strbuf_add(&id, key + plen, (size_t)(slash - key - plen));
+		if (!json_object_get(done, id.buf)) {
+			json_object_set_new(done, id.buf, json_true());
+			rc = backup_index_get(r, project, id.buf, &idx, &text, e);
+			if (rc == BL_EFAIL) {   /* no index: nothing to refresh */
+				errbuf_clear(e);
+				rc = 0;
+			} else if (!rc) {
+				backup_index_refresh(r, idx, &changed);
+				if (changed)
+					rc = backup_index_put(r, project, id.buf, idx, e);
+			}
+		}
+		json_decref(idx);
+		strbuf_release(&id);
+		strbuf_release(&text);
+		if (rc)
+			break;
+	}
+	json_decref(done);
+	return rc;
 }
 
 int cmd_rekey(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e)
@@ -78,6 +120,9 @@ int cmd_rekey(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e)
 		if (ch)
 			log_msg(LOG_INFO, "rekeyed %s", json_string_value(k));
 	}
+	rc = refresh_indexes(r, project, g.keys, e);
+	if (rc)
+		goto out;
 	time_utc_format(time(NULL), now);
 	report = json_pack("{s:s, s:s, s:O, s:I, s:I}", "event", "result", "time", now,
 			   "recipients", config_get(ctx->cfg, "encryption.recipients"), "objects",

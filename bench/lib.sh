@@ -20,6 +20,23 @@
 #       writes a deterministic tree: SMALL small text files in 200 folders,
 #       MEDIUM (default 0) log files of 100 KiB-1 MiB, LARGE_COUNT large
 #       files of LARGE_MB MiB each (text, logs, random, in turn).
+#   bench_pg_start NAME
+#       a work directory ${TMPDIR:-/var/tmp}/NAME.XXXXXX holding a throwaway
+#       PostgreSQL (tests/services/pg.sh), both removed when the shell
+#       exits; sets work, sock, port and pgbin, and puts pgbin first in
+#       PATH (pg_dump and pg_restore of the server's version).
+#   bench_age_setup DIR CONNINFO BIN
+#       writes DIR/plain.json and DIR/age.json: the same database (one
+#       item, "bench" at CONNINFO) backed up to DIR/repo-plain in clear and
+#       to DIR/repo-age encrypted to a fixed benchmark key (C2SP's CCTV
+#       X25519 vector, identity in DIR/age-key.txt), and inits both.
+#   bench_age_round ROUND DIR BIN MEASURE NEW_DB DROP_DB CI
+#       one round of the encryption pair: backup in clear, backup
+#       encrypted, restore of each into a fresh database, each measured by
+#       `MEASURE encryption VARIANT ROUND BYTES_CMD -- CMD...` (bench_measure's
+#       arguments after FILE); NEW_DB creates a database and sets $d to its
+#       name, DROP_DB drops it, `CI NAME` prints a database's conninfo.
+#       Variants: backup_plain, backup_age, restore_plain, restore_age.
 #
 # Peak RSS is what GNU time reports for the child it waited for: for a
 # pipeline run by `sh -c` that is the largest single process of the tree,
@@ -143,4 +160,46 @@ for i in range(nlarge):
             else:
                 f.write(text(chunk))
 EOF
+}
+
+bench_age_setup() {
+	local dir=$1 ci=$2 bin=$3 v
+	# a benchmark key, not a secret: the C2SP CCTV X25519 test vector
+	printf '%s\n' AGE-SECRET-KEY-1EGTZVFFV20835NWYV6270LXYVK2VKNX2MMDKWYKLMGR48UAWX40Q2P2LM0 > "$dir/age-key.txt"
+	for v in plain age; do
+		cat > "$dir/$v.json" <<JSON
+{ "project": "bench", "state_dir": "$dir/state-$v",
+  "repository": { "type": "local", "path": "$dir/repo-$v" },
+  "compression": { "level": 3, "threads": 0 },
+  $( [ "$v" = age ] && echo '"encryption": { "recipients": ["age1xmwwc06ly3ee5rytxm9mflaz2u56jjj36s0mypdrwsvlul66mv4q47ryef"], "identity_file": "age-key.txt" },' || true)
+  "databases": [ { "name": "bench", "conninfo": "$ci" } ] }
+JSON
+		"$bin" --config "$dir/$v.json" -q init >/dev/null
+	done
+}
+
+bench_age_round() {
+	local round=$1 dir=$2 bin=$3 measure=$4 new_db=$5 drop_db=$6 ci=$7 v
+	for v in plain age; do
+		"$measure" encryption "backup_$v" "$round" \
+			"find $dir/repo-$v -name db-bench.dump.zst -printf '%T@ %s\n' | sort -n | tail -n 1 | cut -d' ' -f2" -- \
+			"$bin" --config "$dir/$v.json" -q run
+	done
+	for v in plain age; do
+		"$new_db"
+		"$measure" encryption "restore_$v" "$round" "" -- \
+			"$bin" --config "$dir/$v.json" -q restore --latest --db bench --target "$("$ci" "$d")"
+		"$drop_db"
+	done
+}
+
+bench_top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+
+bench_pg_start() {
+	work=$(mktemp -d "${TMPDIR:-/var/tmp}/$1.XXXXXX")
+	chmod 755 "$work"
+	trap '"$bench_top/tests/services/pg.sh" stop "$work/pg" >/dev/null 2>&1 || true; rm -rf "$work"' EXIT
+	"$bench_top/tests/services/pg.sh" start "$work/pg" >/dev/null
+	sock=$(cat "$work/pg/host"); port=$(cat "$work/pg/port"); pgbin=$(cat "$work/pg/bindir")
+	export PATH="$pgbin:$PATH"
 }

@@ -117,6 +117,15 @@ def main():
         ratio(med(pairs, "memory", "ballast_4x", "rss_kib"), med(pairs, "memory", "ballast_1x", "rss_kib")), 1.10, "<=")
     add(pairs, "memory", "ballast_4x_rss_mib", round(med(pairs, "memory", "ballast_4x", "rss_kib") / 1024, 1), 100, "<=")
 
+    # encryption (#21): age over clear, same database, same run
+    en = "encryption"
+    for op in ("backup", "restore"):
+        add(pairs, en, f"time_{op}_age_over_plain",
+            ratio(med(pairs, en, f"{op}_age", "wall_s"), med(pairs, en, f"{op}_plain", "wall_s")), 1.05, "<=")
+        add(pairs, en, f"rss_{op}_age_minus_plain_mib",
+            round((med(pairs, en, f"{op}_age", "rss_kib") - med(pairs, en, f"{op}_plain", "rss_kib")) / 1024, 2),
+            2.0, "<=")
+
     pairs["migrate"] = parse_ms_script(migrate_out, "ballast-migrate ms", "alembic ms", "ballast", "alembic")
     if "variants" in pairs["migrate"]:
         add(pairs, "migrate", "speed_alembic_over_ballast",

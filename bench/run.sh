@@ -54,15 +54,9 @@ else
 fi
 cores=$(nproc)
 
-work=$(mktemp -d "${TMPDIR:-/var/tmp}/ballast-bench-run.XXXXXX")
-chmod 755 "$work"
-cleanup() { "$top/tests/services/pg.sh" stop "$work/pg" >/dev/null 2>&1 || true; rm -rf "$work"; }
-trap cleanup EXIT
-"$top/tests/services/pg.sh" start "$work/pg" >/dev/null
-sock=$(cat "$work/pg/host"); port=$(cat "$work/pg/port"); pgbin=$(cat "$work/pg/bindir")
+bench_pg_start ballast-bench-run
 ci() { echo "host=$sock port=$port user=postgres dbname=$1"; }
 bpsql() { "$pgbin/psql" -X -q -v ON_ERROR_STOP=1 -h "$sock" -p "$port" -U postgres "$@"; }
-export PATH="$pgbin:$PATH"   # pg_dump/pg_restore of the server's version
 
 echo "bench: $mode mode, $rounds rounds; generating data in $work..." >&2
 t0=$(date +%s)
@@ -84,6 +78,7 @@ cat > "$work/ballast.json" <<JSON
   "volumes": [ { "name": "vol", "path": "$work/tree" } ] }
 JSON
 B=("$bin" --config "$work/ballast.json" -q)
+mkdir -p "$work/enc"; bench_age_setup "$work/enc" "$(ci bench)" "$bin"
 latest_obj() { find "$work/repo" -name "$1" -printf '%T@ %s\n' | sort -n | tail -n 1 | cut -d' ' -f2; }
 raw=$work/raw.tsv
 : > "$raw"
@@ -152,6 +147,10 @@ for l in open(sys.argv[1]):
 	[ "$(find "$work/x2" -type f | wc -l)" = "$treefiles" ] ||
 		{ echo "bench: ballast volume restore into $work/x2 is missing files" >&2; exit 1; }
 	rm -rf "$work/x1" "$work/x2" "$work/x3"
+
+	# 4b. encryption (#21): the same backup and restore of the same
+	# database in clear and age-encrypted, side by side
+	bench_age_round "$r" "$work/enc" "$bin" m fresh_db drop_db ci
 
 	# 4. memory at 1x and 4x the database
 	m memory ballast_1x "$r" "" -- "${B[@]}" run --only db:bench

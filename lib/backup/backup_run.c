@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "backup_index.h"
 #include "backup_report.h"
 #include "basebackup_item.h"
 #include "backupset.h"
@@ -353,12 +354,25 @@ int backup_run(const struct config *cfg, const struct backup_run_opts *o,
 	rc = write_items(&p, r, project, res->id, manifest, res, e);
 	if (rc)
 		goto out;
+	/* In an encrypted repository the plaintext index, written after the
+	 * manifest, is the commit; the manifest says one follows, so a run
+	 * killed between the two is told from a backup older than the index. */
+	if (backup_index_wanted(r))
+		json_object_set_new(manifest, "index", json_string(BACKUP_INDEX_NAME));
 	rc = manifest_seal(manifest, &text, e);
 	if (rc)
 		goto out;
 	manifest_backup_prefix(project, res->id, &key);
 	strbuf_addstr(&key, "manifest.json");
 	rc = repo_put_bytes(r, key.buf, text.buf, text.len, e);
+	if (!rc && backup_index_wanted(r)) {
+		json_t *idx = NULL;
+
+		rc = backup_index_build(r, manifest, key.buf, &idx, e);
+		if (!rc)
+			rc = backup_index_put(r, project, res->id, idx, e);
+		json_decref(idx);
+	}
 	if (rc)
 		goto out;
 	manifest_head_get(manifest, &h);

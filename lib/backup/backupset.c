@@ -5,10 +5,12 @@
 #include <string.h>
 #include <time.h>
 
+#include "backup_index.h"
 #include "config.h"
 #include "config_schema.h"
 #include "manifest.h"
 #include "objread.h"
+#include "repo_crypt.h"
 #include "repomark.h"
 #include "xalloc.h"
 
@@ -40,13 +42,18 @@ static int collect_fn(void *ctx, const struct repo_entry *ent, struct errbuf *e)
 		return 0;
 	o = json_object_get(c->ids, id);
 	if (!o) {
-		o = json_pack("{s:b, s:b, s:I}", "manifest", 0, "verify", 0, "size", (json_int_t)0);
+		o = json_pack("{s:b, s:b, s:b, s:I}", "manifest", 0, "verify", 0, "index", 0, "size",
+			      (json_int_t)0);
 		json_object_set_new(c->ids, id, o);
 	}
 	if (!strcmp(slash + 1, "manifest.json"))
 		json_object_set_new(o, "manifest", json_true());
 	else if (!strcmp(slash + 1, "verify.json"))
 		json_object_set_new(o, "verify", json_true());
+	else if (!strcmp(slash + 1, BACKUP_INDEX_NAME))
+		json_object_set_new(o, "index", json_true());
+	else if (!strncmp(slash + 1, BACKUP_SUMMARY_PREFIX, strlen(BACKUP_SUMMARY_PREFIX)))
+		(void)0;   /* a report's plaintext summary: not the backup's bytes */
 	else
 		json_object_set_new(o, "size", json_integer(json_integer_value(
 					    json_object_get(o, "size")) + ent->size));
@@ -93,15 +100,20 @@ static int last_verify_failed(struct repo *r, const char *project, const char *i
 	int failed = 0;
 
 	manifest_backup_prefix(project, id, &key);
-	strbuf_addstr(&key, "verify.json");
-	if (repo_get_bytes(r, key.buf, &text, 65536, &e) == 0) {
-		o = json_loadb(text.buf, text.len, 0, NULL);
-		if (json_is_false(json_object_get(o, "ok"))) {
-			const char *err = json_string_value(json_object_get(o, "error"));
+	if (!repo_crypt_can_read(r)) {
+		/* a write-only host: the report's plaintext summary */
+		strbuf_addstr(&key, BACKUP_SUMMARY_PREFIX "verify.json");
+		backup_index_get_summary(r, key.buf, &o, &e);
+	} else {
+		strbuf_addstr(&key, "verify.json");
+		if (repo_get_bytes(r, key.buf, &text, 65536, &e) == 0)
+			o = json_loadb(text.buf, text.len, 0, NULL);
+	}
+	if (json_is_false(json_object_get(o, "ok"))) {
+		const char *err = json_string_value(json_object_get(o, "error"));
 
-			failed = 1;
-			strbuf_addstr(why, err ? err : "the last verify failed");
-		}
+		failed = 1;
+		strbuf_addstr(why, err ? err : "the last verify failed");
 	}
 	json_decref(o);
 	strbuf_release(&key);
@@ -109,17 +121,60 @@ static int last_verify_failed(struct repo *r, const char *project, const char *i
 	return failed;
 }
 
+/* In an encrypted repository: the backup's plaintext index against its
+ * manifest (just read), when it has one. *uncommitted = 1 when the
+ * manifest names an index that was never written (the run's commit did
+ * not finish). */
+static int check_index(struct repo *r, const char *project, const char *id, json_t *m,
+		       int *uncommitted, struct errbuf *e)
+{
+	struct strbuf key = STRBUF_INIT, text = STRBUF_INIT;
+	json_t *idx = NULL;
+	int exists = 0, rc;
+
+	manifest_backup_prefix(project, id, &key);
+	strbuf_addstr(&key, BACKUP_INDEX_NAME);
+	rc = repo_exists(repo_crypt_inner(r), key.buf, &exists, NULL, e);
+	if (rc)
+		goto out;
+	if (!exists) {
+		if (json_object_get(m, "index")) {
+			*uncommitted = 1;
+			rc = errbuf_set(e, BL_EFAIL, "backup %s was not committed: its manifest "
+					"names %s, which was never written (a run stopped during "
+					"its commit)", id, key.buf);
+		}
+		goto out;
+	}
+	rc = backup_index_get(r, project, id, &idx, &text, e);
+	/* an index cut short by a killed write is a commit that never
+	 * finished, as a manifest cut short is in clear */
+	if (rc == BL_EVERIFY && repo_torn_writes(r) && manifest_torn(text.buf, text.len))
+		*uncommitted = 1;
+	if (!rc)
+		rc = backup_index_check_manifest(r, idx, m, e);
+out:
+	json_decref(idx);
+	strbuf_release(&key);
+	strbuf_release(&text);
+	return rc;
+}
+
 /* Read and check id's manifest; text receives the stored bytes (what was
  * read, even when they do not parse). check_exists: look for the object
- * first (a caller that listed it already knows). */
+ * first (a caller that listed it already knows). *uncommitted as in
+ * check_index (may be NULL). */
 static int load(struct repo *r, const char *project, const char *id, int check_exists,
-		json_t **manifest, struct strbuf *text, struct errbuf *e)
+		json_t **manifest, struct strbuf *text, int *uncommitted, struct errbuf *e)
 {
 	struct strbuf key = STRBUF_INIT;
 	struct manifest_head h;
-	int exists = 0, rc = 0;
+	int exists = 0, rc = 0, unc = 0;
 
 	*manifest = NULL;
+	if (!uncommitted)
+		uncommitted = &unc;
+	*uncommitted = 0;
 	strbuf_reset(text);
 	if (!manifest_id_valid(id))
 		return errbuf_set(e, BL_EUSAGE, "bad backup id \"%s\" (expected "
@@ -147,10 +202,67 @@ static int load(struct repo *r, const char *project, const char *id, int check_e
 		json_decref(*manifest);
 		*manifest = NULL;
 		rc = errbuf_set(e, BL_EVERIFY, "%s: id is not %s", key.buf, id);
+	} else if (backup_index_wanted(r)) {
+		rc = check_index(r, project, id, *manifest, uncommitted, e);
+		if (rc) {
+			json_decref(*manifest);
+			*manifest = NULL;
+		}
 	}
 out:
 	strbuf_release(&key);
 	return rc;
+}
+
+/* A backup as a host without an identity sees it: from its plaintext
+ * index (status "unindexed" when it has none; an index cut short on a
+ * driver with torn writes is an unfinished commit). */
+static void list_from_index(struct repo *r, const char *project, const char *id,
+			    int has_index, json_t *ent, json_t *info, struct strbuf *text)
+{
+	struct errbuf le = ERRBUF_INIT;
+	struct strbuf why = STRBUF_INIT;
+	json_t *idx = NULL, *it, *items = json_object_get(ent, "items");
+	size_t k;
+	int lrc;
+
+	if (!has_index) {
+		json_object_set_new(ent, "status", json_string("unindexed"));
+		json_object_set_new(ent, "error", json_string(
+			"no " BACKUP_INDEX_NAME ": written before ballast kept a plaintext "
+			"index, or its run stopped during its commit; only a host with an "
+			"identity can read its manifest"));
+		return;
+	}
+	lrc = backup_index_get(r, project, id, &idx, text, &le);
+	if (lrc) {
+		int torn = lrc == BL_EVERIFY && repo_torn_writes(r) &&
+			   manifest_torn(text->buf, text->len);
+
+		json_object_set_new(ent, "status", json_string(torn ? "incomplete" :
+							      "failed-verify"));
+		json_object_set_new(ent, "error", json_string(le.msg));
+		return;
+	}
+	json_object_set(ent, "time", json_object_get(idx, "created"));
+	if (json_is_object(json_object_get(idx, "labels")))
+		json_object_set(ent, "labels", json_object_get(idx, "labels"));
+	if (json_is_integer(json_object_get(idx, "size")) &&
+	    json_integer_value(json_object_get(idx, "size")) >= 0)
+		json_object_set(ent, "size", json_object_get(idx, "size"));
+	json_array_foreach(json_object_get(idx, "items"), k, it)
+		json_array_append_new(items, json_pack("{s:O, s:O}", "type",
+						       json_object_get(it, "type"), "name",
+						       json_object_get(it, "name")));
+	if (json_is_true(json_object_get(info, "verify")) &&
+	    last_verify_failed(r, project, id, &why)) {
+		json_object_set_new(ent, "status", json_string("failed-verify"));
+		json_object_set_new(ent, "error", json_string(why.buf));
+	} else {
+		json_object_set_new(ent, "status", json_string("good"));
+	}
+	strbuf_release(&why);
+	json_decref(idx);
 }
 
 int backupset_list(struct repo *r, const char *project, json_t **out, struct errbuf *e)
@@ -185,16 +297,24 @@ int backupset_list(struct repo *r, const char *project, json_t **out, struct err
 				"labels", "items", "size",
 				(json_int_t)json_integer_value(json_object_get(info, "size")));
 		items = json_object_get(ent, "items");
+		int has_index = json_is_true(json_object_get(info, "index")), unc = 0;
+
 		if (!json_is_true(json_object_get(info, "manifest"))) {
 			json_object_set_new(ent, "status", json_string("incomplete"));
-		} else if ((lrc = load(r, project, names[i], 0, &m, &text, &le))) {
+		} else if (!repo_crypt_can_read(r)) {
+			/* a write-only host: the plaintext index, or nothing */
+			list_from_index(r, project, names[i], has_index, ent, info, &text);
+		} else if ((lrc = load(r, project, names[i], 0, &m, &text, &unc, &le))) {
 			/* On a driver whose killed writes can leave a short object, a
 			 * manifest cut short is a commit that never finished, not a
-			 * committed backup that was damaged. */
+			 * committed backup that was damaged; in an encrypted
+			 * repository (where the cut fails authentication) the
+			 * index's absence says the same: it is written last. */
 			int torn = lrc == BL_EVERIFY && repo_torn_writes(r) &&
-				   manifest_torn(text.buf, text.len);
+				   (manifest_torn(text.buf, text.len) ||
+				    (backup_index_wanted(r) && !has_index));
 
-			json_object_set_new(ent, "status", json_string(torn ? "incomplete" :
+			json_object_set_new(ent, "status", json_string(torn || unc ? "incomplete" :
 									"failed-verify"));
 			json_object_set_new(ent, "error", json_string(le.msg));
 		} else {
@@ -234,7 +354,7 @@ int backupset_load(struct repo *r, const char *project, const char *id, json_t *
 		   struct errbuf *e)
 {
 	struct strbuf text = STRBUF_INIT;
-	int rc = load(r, project, id, 1, manifest, &text, e);
+	int rc = load(r, project, id, 1, manifest, &text, NULL, e);
 
 	strbuf_release(&text);
 	return rc;
@@ -392,6 +512,8 @@ int backupset_record_verify(struct repo *r, const char *project, const char *id,
 	manifest_backup_prefix(project, id, &key);
 	strbuf_addstr(&key, "verify.json");
 	rc = repo_put_bytes(r, key.buf, s, strlen(s), e);
+	if (!rc)
+		rc = backup_index_put_summary(r, project, id, "verify.json", o, e);
 	free(s);
 	json_decref(o);
 	strbuf_release(&key);
@@ -418,17 +540,21 @@ static int delete_keys(struct repo *r, json_t *keys, struct errbuf *e)
 	json_t *k;
 	int rc = 0;
 
-	/* the manifest first: a half-deleted backup must not look committed */
-	json_array_foreach(keys, i, k) {
-		const char *s = json_string_value(k);
-		size_t n = strlen(s);
+	/* the commit first (the index in an encrypted repository, then the
+	 * manifest): a half-deleted backup must not look committed */
+	static const char *const first[] = { "/" BACKUP_INDEX_NAME, "/manifest.json" };
 
-		if (n >= 14 && !strcmp(s + n - 14, "/manifest.json")) {
-			rc = repo_delete(r, s, e);
-			if (rc)
-				return rc;
+	for (size_t f = 0; f < 2; f++)
+		json_array_foreach(keys, i, k) {
+			const char *s = json_string_value(k);
+			size_t n = strlen(s), fl = strlen(first[f]);
+
+			if (n >= fl && !strcmp(s + n - fl, first[f])) {
+				rc = repo_delete(r, s, e);
+				if (rc)
+					return rc;
+			}
 		}
-	}
 	json_array_foreach(keys, i, k) {
 		rc = repo_delete(r, json_string_value(k), e);
 		if (rc)

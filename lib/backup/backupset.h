@@ -8,11 +8,22 @@
  *
  * backupset_list() returns a JSON array sorted by id (oldest first) of
  *   {"id", "time", "labels", "items": [{"type","name"}], "size",
- *    "status": "good" | "incomplete" | "failed-verify", "error"?}
+ *    "status": "good" | "incomplete" | "failed-verify" | "unindexed",
+ *    "error"?}
  * where "incomplete" has no manifest (or, on a driver whose killed writes
  * can leave a short object, a manifest cut short: repo_torn_writes() and
  * manifest_torn()) and "failed-verify" has a manifest that does not check
  * out or whose last verify (verify.json beside it) failed.
+ *
+ * In an encrypted repository (backup_index.h) the plaintext index is the
+ * commit: with an identity, a manifest that names an index that is absent
+ * (or, with torn writes, cut short), or a manifest that fails to decrypt
+ * with no index beside it on a driver with torn writes, is "incomplete";
+ * an index that disagrees with the manifest is "failed-verify";
+ * backupset_load() refuses both (BL_EFAIL, BL_EVERIFY). Without an
+ * identity (repo_crypt_can_read() is 0) the list is read from the indexes
+ * and the reports' plaintext summaries; a backup with a manifest but no
+ * index is "unindexed".
  *
  * backupset_verify_object() re-reads one stored object, compares its size
  * and SHA-256 with the manifest and test-decompresses it; BL_EVERIFY naming

@@ -9,6 +9,7 @@
 
 #include <libpq-fe.h>
 
+#include "backup_index.h"
 #include "backupset.h"
 #include "config.h"
 #include "dbconn.h"
@@ -603,6 +604,17 @@ int drill_save_report(struct repo *r, const char *project, json_t *report, struc
 	strbuf_addf(&key, "drill-%s.json", stamp);
 	text = json_dumps(report, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(6));
 	rc = repo_put_bytes(r, key.buf, text, strlen(text), e);
+	if (!rc) {
+		/* what prune needs, for a host without the identity */
+		json_t *sum = json_pack("{s:s, s:O, s:O}", "backup_id", id, "drill_time",
+					json_object_get(report, "drill_time"), "result",
+					json_object_get(report, "result"));
+
+		strbuf_reset(&key);
+		strbuf_addf(&key, "drill-%s.json", stamp);
+		rc = backup_index_put_summary(r, project, id, key.buf, sum, e);
+		json_decref(sum);
+	}
 	free(text);
 	strbuf_release(&key);
 	return rc;

@@ -6,7 +6,10 @@
  *     "host", "ballast_version", "status": "ok", "labels": {k: v},
  *     "items": [ {"type": "db", "name", ..., "object": {...}},
  *                {"type": "volume", "name", ..., "object": {...}} ],
- *     "size": stored bytes of every object, "checksum": "sha256:<hex>" }
+ *     "size": stored bytes of every object, "checksum": "sha256:<hex>",
+ *     "index": "index.json" (only in an encrypted repository, where the
+ *     plaintext index written after the manifest is the commit:
+ *     backup_index.h) }
  * where each item's "object" is {"key", "size", "sha256", "raw_size",
  * "compression": "zstd"} describing the stored bytes. Item types other than
  * "db" are carried through untouched, so new item types slot in.

@@ -3,22 +3,31 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "backup_index.h"
 #include "backupset.h"
 #include "basebackup_item.h"
 #include "manifest.h"
+#include "repo_crypt.h"
 #include "walarchive.h"
 #include "xalloc.h"
 
+struct drill_keys {
+	const char *prefix;   /* "drill-", or its plaintext summary's name */
+	json_t *keys;
+};
+
 static int drill_fn(void *ctx, const struct repo_entry *ent, struct errbuf *e)
 {
+	struct drill_keys *d = ctx;
 	const char *base = strrchr(ent->key, '/');
-	size_t n;
+	size_t n, pl = strlen(d->prefix);
 
 	(void)e;
 	base = base ? base + 1 : ent->key;
 	n = strlen(base);
-	if (!ent->tmp && !strncmp(base, "drill-", 6) && n > 11 && !strcmp(base + n - 5, ".json"))
-		json_array_append_new(ctx, json_string(ent->key));
+	if (!ent->tmp && !strncmp(base, d->prefix, pl) && n > pl + 5 &&
+	    !strcmp(base + n - 5, ".json"))
+		json_array_append_new(d->keys, json_string(ent->key));
 	return 0;
 }
 
@@ -32,13 +41,16 @@ int prune_drill_passed(struct repo *r, const char *project, const char *id, int 
 {
 	struct strbuf prefix = STRBUF_INIT, text = STRBUF_INIT;
 	json_t *keys = json_array(), *k;
+	/* a write-only host reads the reports' plaintext summaries */
+	int summaries = !repo_crypt_can_read(r);
+	struct drill_keys dk = { summaries ? BACKUP_SUMMARY_PREFIX "drill-" : "drill-", keys };
 	const char **v = NULL;
 	size_t n = 0, i;
 	int rc;
 
 	*passed = 0;
 	manifest_backup_prefix(project, id, &prefix);
-	rc = repo_list(r, prefix.buf, drill_fn, keys, e);
+	rc = repo_list(r, prefix.buf, drill_fn, &dk, e);
 	if (rc || !json_array_size(keys))
 		goto out;
 	v = xcalloc(json_array_size(keys), sizeof(*v));
@@ -55,10 +67,18 @@ int prune_drill_passed(struct repo *r, const char *project, const char *id, int 
 		int decided = 0;
 
 		strbuf_reset(&text);
-		rc = repo_get_bytes(r, v[i], &text, 4 * 1024 * 1024, e);
-		if (rc)
-			goto out;
-		rep = json_loadb(text.buf, text.len, 0, NULL);
+		if (summaries) {
+			/* an unreadable summary proves nothing, like a report */
+			struct errbuf ignore = ERRBUF_INIT;
+
+			rep = NULL;
+			backup_index_get_summary(r, v[i], &rep, &ignore);
+		} else {
+			rc = repo_get_bytes(r, v[i], &text, 4 * 1024 * 1024, e);
+			if (rc)
+				goto out;
+			rep = json_loadb(text.buf, text.len, 0, NULL);
+		}
 		res = json_string_value(json_object_get(rep, "result"));
 		/* an unreadable report proves nothing: neither a pass nor an error */
 		if (res && json_is_string(json_object_get(rep, "backup_id")) &&
@@ -108,6 +128,16 @@ int prune_plan(struct repo *r, const char *project, const struct retention_polic
 
 		if (t < 0 && id_ms >= 0)
 			t = (time_t)(id_ms / 1000);
+		if (!strcmp(status, "unindexed")) {
+			/* a write-only host cannot see its labels or drills */
+			json_array_append_new(out, json_pack(
+				"{s:s, s:O, s:s, s:O, s:b, s:s, s:s}", "id", id, "time",
+				json_object_get(ent, "time"), "status", status, "labels",
+				json_object_get(ent, "labels"), "drilled", 0, "action", "keep",
+				"reason", "no plaintext index: its labels cannot be read without "
+				"an identity (prune where one is available)"));
+			continue;
+		}
 		if (!strcmp(status, "incomplete")) {
 			int old = id_ms >= 0 && now_ms - id_ms >= grace_ms;
 

@@ -18,6 +18,7 @@
 #include "proc.h"
 #include "repo_driver.h"
 #include "xalloc.h"
+#include "zstream.h"
 
 /* An identity file is a few lines; anything larger is not one. */
 #define IDENTITY_MAX (64 * 1024)
@@ -31,12 +32,19 @@ struct crypt_state {
 	int can_write;
 	json_t *identity_command;   /* run at the first read, then NULL */
 	struct errbuf command_error; /* its failure, repeated to every read */
+	/* key -> {"size", "sha256"} of the ciphertext of every object this
+	 * process committed or read to its end (repo_crypt_stored) */
+	json_t *stored;
 };
 
 struct repo_writer {
 	const struct repo_ops *ops;
+	struct repo *r;
 	struct repo_writer *inner;
 	struct age_enc *enc;
+	char *key;
+	struct zhash *h;   /* of the ciphertext, for the plaintext index */
+	long long size;
 };
 
 struct repo_reader {
@@ -45,6 +53,8 @@ struct repo_reader {
 	struct repo_reader *inner;
 	struct age_dec *dec;
 	char *key;
+	struct zhash *h;   /* of the ciphertext read */
+	long long size;
 	struct strbuf pending;   /* decrypted, not yet handed out */
 	size_t pos;
 	int eof;
@@ -62,9 +72,31 @@ static struct crypt_state *state_of(struct repo *r)
 	return r->state;
 }
 
+/* Remember what key holds as stored, once it is whole. */
+static void note_stored(struct repo *r, const char *key, long long size, struct zhash *h)
+{
+	char hex[ZSTREAM_SHA256_HEX];
+
+	zhash_final(h, hex);
+	json_object_set_new(state_of(r)->stored, key, json_pack("{s:I, s:s}", "size",
+								(json_int_t)size, "sha256", hex));
+}
+
 static int inner_sink(void *ctx, const void *buf, size_t len, struct errbuf *e)
 {
-	return repo_writer_write(ctx, buf, len, e);
+	struct repo_writer *w = ctx;
+
+	zhash_update(w->h, buf, len);
+	w->size += (long long)len;
+	return repo_writer_write(w->inner, buf, len, e);
+}
+
+static void writer_free(struct repo_writer *w)
+{
+	age_enc_free(w->enc);
+	zhash_free(w->h);
+	free(w->key);
+	free(w);
 }
 
 static int crypt_writer_open(struct repo *r, const char *key, long long size_hint,
@@ -84,15 +116,18 @@ static int crypt_writer_open(struct repo *r, const char *key, long long size_hin
 		hint += 4096 + (hint / AGE_CHUNK_SIZE + 1) * AGE_TAG_SIZE;
 	w = xcalloc(1, sizeof(*w));
 	w->ops = r->ops;
+	w->r = r;
+	w->key = xstrdup(key);
+	w->h = zhash_new();
 	rc = repo_writer_open(s->inner, key, hint, &w->inner, e);
 	if (!rc) {
-		rc = age_enc_new(s->keys, inner_sink, w->inner, &w->enc, e);
+		rc = age_enc_new(s->keys, inner_sink, w, &w->enc, e);
 		if (rc)
 			errbuf_prefix(e, "repo %s: %s: ", repo_describe(r), key);
 	}
 	if (rc) {
 		repo_writer_abort(w->inner);
-		free(w);
+		writer_free(w);
 		return rc;
 	}
 	*out = w;
@@ -113,16 +148,16 @@ static int crypt_writer_commit(struct repo_writer *w, struct errbuf *e)
 		repo_writer_abort(w->inner);
 	else
 		rc = repo_writer_commit(w->inner, e);
-	age_enc_free(w->enc);
-	free(w);
+	if (!rc)
+		note_stored(w->r, w->key, w->size, w->h);
+	writer_free(w);
 	return rc;
 }
 
 static void crypt_writer_abort(struct repo_writer *w)
 {
 	repo_writer_abort(w->inner);
-	age_enc_free(w->enc);
-	free(w);
+	writer_free(w);
 }
 
 /* identity_command: argv, no shell; stdout is an identity file. */
@@ -183,6 +218,7 @@ static int crypt_reader_open(struct repo *r, const char *key, struct repo_reader
 	rd->ops = r->ops;
 	rd->r = r;
 	rd->key = xstrdup(key);
+	rd->h = zhash_new();
 	strbuf_init(&rd->pending, 2 * AGE_CHUNK_SIZE);
 	rd->buf = xmalloc(READ_STEP);
 	rc = repo_reader_open(s->inner, key, &rd->inner, e);
@@ -207,7 +243,11 @@ static int fill(struct repo_reader *rd, struct errbuf *e)
 	if (!got) {
 		rd->eof = 1;
 		rc = age_dec_finish(rd->dec, e);
+		if (!rc)
+			note_stored(rd->r, rd->key, rd->size, rd->h);
 	} else {
+		zhash_update(rd->h, rd->buf, got);
+		rd->size += (long long)got;
 		if (rd->head_len < sizeof(rd->head)) {
 			size_t n = sizeof(rd->head) - rd->head_len;
 
@@ -258,6 +298,7 @@ static void crypt_reader_close(struct repo_reader *rd)
 	strbuf_release(&rd->pending);
 	free(rd->buf);
 	free(rd->key);
+	zhash_free(rd->h);
 	free(rd);
 }
 
@@ -285,6 +326,7 @@ static void crypt_close(struct repo *r)
 	repo_close(s->inner);
 	age_keys_free(s->keys);
 	json_decref(s->identity_command);
+	json_decref(s->stored);
 	free(s);
 	free(r);
 }
@@ -461,12 +503,21 @@ int repo_crypt_wrap(struct repo *inner, json_t *spec, const char *cfgdir, struct
 		return rc;
 	}
 	s->inner = inner;
+	s->stored = json_object();
 	r = xcalloc(1, sizeof(*r));
 	r->ops = repo_torn_writes(inner) ? &crypt_ops_torn : &crypt_ops;
 	r->state = s;
 	snprintf(r->describe, sizeof(r->describe), "%s", repo_describe(inner));
 	*out = r;
 	return 0;
+}
+
+static int hashed_write(struct repo_writer *w, struct zhash *h, long long *size,
+			const void *buf, size_t len, struct errbuf *e)
+{
+	zhash_update(h, buf, len);
+	*size += (long long)len;
+	return repo_writer_write(w, buf, len, e);
 }
 
 int repo_crypt_rekey(struct repo *r, const char *key, int *changed, struct errbuf *e)
@@ -476,6 +527,8 @@ int repo_crypt_rekey(struct repo *r, const char *key, int *changed, struct errbu
 	struct repo_writer *w = NULL;
 	struct strbuf head = STRBUF_INIT, want = STRBUF_INIT, nh = STRBUF_INIT;
 	unsigned char *buf = NULL;
+	struct zhash *h = NULL;
+	long long size = 0;
 	size_t hl = 0, got, i;
 	int rc;
 
@@ -515,30 +568,47 @@ int repo_crypt_rekey(struct repo *r, const char *key, int *changed, struct errbu
 	for (i = 0; age_keys_recipient(s->keys, i); i++)
 		strbuf_addf(&want, " %s", age_keys_recipient(s->keys, i));
 	strbuf_addch(&want, '\n');
-	if (memmem(head.buf, hl, want.buf, want.len))
-		goto out;   /* already for exactly these recipients */
+	if (memmem(head.buf, hl, want.buf, want.len)) {
+		/* already for exactly these recipients (an earlier rekey that
+		 * stopped halfway): read on only to know its stored hash, which
+		 * the index may not have recorded yet */
+		h = zhash_new();
+		zhash_update(h, head.buf, head.len);
+		size = (long long)head.len;
+		while (!(rc = repo_reader_read(rd, buf, READ_STEP, &got, e)) && got) {
+			zhash_update(h, buf, got);
+			size += (long long)got;
+		}
+		if (!rc)
+			note_stored(r, key, size, h);
+		goto out;
+	}
 	rc = age_rewrap_header(s->keys, head.buf, hl, s->keys, &nh, e);
 	if (rc) {
 		errbuf_prefix(e, "repo %s: %s: ", repo_describe(r), key);
 		goto out;
 	}
+	h = zhash_new();
 	rc = repo_writer_open(s->inner, key, -1, &w, e);
 	if (!rc)
-		rc = repo_writer_write(w, nh.buf, nh.len, e);
+		rc = hashed_write(w, h, &size, nh.buf, nh.len, e);
 	if (!rc)
-		rc = repo_writer_write(w, head.buf + hl, head.len - hl, e);
+		rc = hashed_write(w, h, &size, head.buf + hl, head.len - hl, e);
 	while (!rc) {
 		rc = repo_reader_read(rd, buf, READ_STEP, &got, e);
 		if (rc || !got)
 			break;
-		rc = repo_writer_write(w, buf, got, e);
+		rc = hashed_write(w, h, &size, buf, got, e);
 	}
 	if (!rc) {
 		rc = repo_writer_commit(w, e);
 		w = NULL;
 		*changed = !rc;
+		if (!rc)
+			note_stored(r, key, size, h);
 	}
 out:
+	zhash_free(h);
 	repo_writer_abort(w);
 	repo_reader_close(rd);
 	free(buf);
@@ -551,4 +621,35 @@ out:
 int repo_crypt_enabled(const struct repo *r)
 {
 	return r && (r->ops == &crypt_ops || r->ops == &crypt_ops_torn);
+}
+
+int repo_crypt_can_read(const struct repo *r)
+{
+	const struct crypt_state *s;
+
+	if (!repo_crypt_enabled(r))
+		return 1;
+	s = r->state;
+	return age_keys_identity_count(s->keys) > 0 || s->identity_command ||
+	       s->command_error.code;
+}
+
+int repo_crypt_stored(struct repo *r, const char *key, long long *size,
+		      char sha256[ZSTREAM_SHA256_HEX])
+{
+	json_t *o;
+
+	if (!repo_crypt_enabled(r))
+		return 0;
+	o = json_object_get(state_of(r)->stored, key);
+	if (!o)
+		return 0;
+	*size = (long long)json_integer_value(json_object_get(o, "size"));
+	snprintf(sha256, ZSTREAM_SHA256_HEX, "%s", json_string_value(json_object_get(o, "sha256")));
+	return 1;
+}
+
+struct repo *repo_crypt_inner(struct repo *r)
+{
+	return repo_crypt_enabled(r) ? state_of(r)->inner : r;
 }

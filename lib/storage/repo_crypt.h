@@ -17,6 +17,8 @@
  *   configured to read only never stores plaintext);
  * - an object without an age header is refused on read (a plaintext object
  *   substituted into an encrypted repository is not trusted).
+ * The ciphertext's size and SHA-256 are computed as objects are written
+ * and read (repo_crypt_stored), for the plaintext index.
  * identity_command runs once, at the first read (never on a write-only
  * run), from argv without a shell; its stdout is the identity file text.
  * When no identity opens an object the error is one line naming the
@@ -31,6 +33,7 @@
 
 #include "errbuf.h"
 #include "repo.h"
+#include "zstream.h"
 
 /* repo_crypt_wrap() is declared in repo_driver.h: repo_open calls it, and
  * repo.c must not include this header (modules do not include each other). */
@@ -40,12 +43,32 @@
  * payload bytes are copied as stored, never decrypted. The object is
  * rewritten through the inner driver's atomic write (a whole new object:
  * the header's length changes with the recipients). *changed = 0 when its
- * header already names exactly these recipients. BL_EUSAGE when r has no
+ * header already names exactly these recipients (the object is then read
+ * to its end anyway, so repo_crypt_stored knows it). BL_EUSAGE when r has no
  * X25519 recipients (a passphrase cannot be rewrapped: its file key is
  * shared by a session) or is not encrypting. */
 int repo_crypt_rekey(struct repo *r, const char *key, int *changed, struct errbuf *e);
 
 /* 1 when r encrypts (is a repo_crypt wrapper). */
 int repo_crypt_enabled(const struct repo *r);
+
+/* 1 when r can decrypt: it is not encrypting, or it has an identity (or an
+ * identity_command still to run, or one that failed: its error is what a
+ * read reports). 0 on a write-only host, which works from the plaintext
+ * index (backup_index.h) instead of the manifests. */
+int repo_crypt_can_read(const struct repo *r);
+
+/* The ciphertext of key as this process last stored it (a committed write,
+ * a rekey) or read it to its end with every chunk authenticated: its size
+ * and SHA-256 (hex). 1 when known, 0 when not (or r does not encrypt).
+ * This is what the plaintext index records and is checked against,
+ * without a second read of any object. */
+int repo_crypt_stored(struct repo *r, const char *key, long long *size,
+		      char sha256[ZSTREAM_SHA256_HEX]);
+
+/* The driver below the encryption (r itself when r does not encrypt):
+ * the plaintext index and report summaries are stored through it, and a
+ * write-only host checks the ciphertext's size and hash through it. */
+struct repo *repo_crypt_inner(struct repo *r);
 
 #endif

@@ -18,6 +18,10 @@
  *   and keeps the newest; drill restores into a scratch database, stores
  *   its report beside the backup and leaves no scratch database; after a
  *   flipped byte it exits 4.
+ * - A manifest cut short (what a killed PUT leaves on s3rver), in clear and
+ *   encrypted: incomplete on s3, failed-verify elsewhere; encrypted, the
+ *   plaintext index is the commit (missing: incomplete; cut short on s3:
+ *   incomplete).
  * - A volume (every kind of entry, plus 12 MiB of random data: several
  *   s3 parts) beside a database: restored with --to, the tree listings
  *   are identical; a flipped byte in its archive: verify exits 4, restore
@@ -35,6 +39,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "age.h"
 #include "tbackup.h"
 #include "tdrivers.h"
 #include "ttree.h"
@@ -544,47 +549,85 @@ START_TEST(test_prune)
 }
 END_TEST
 
+/* The age identity of the encrypted variants (C2SP CCTV's X25519 vector),
+ * given to ballast through identity_env. */
+#define TORN_AGE_ID "AGE-SECRET-KEY-1EGTZVFFV20835NWYV6270LXYVK2VKNX2MMDKWYKLMGR48UAWX40Q2P2LM0"
+
+static void remove_object(const struct dproj *d, const char *key)
+{
+	struct repo *r = tdrv_open(d->spec);
+	struct errbuf e = ERRBUF_INIT;
+
+	ck_assert_msg(repo_delete(r, key, &e) == 0, "%s", e.msg);
+	repo_close(r);
+}
+
 /* A manifest cut short behind the driver's back. On s3 that is what a
  * killed PUT leaves on a server that stores the body as it arrives
  * (s3rver): an unfinished commit, listed as incomplete, skipped by
  * verify --all and removed by prune. On local and sftp (commit by rename)
  * only damage cuts a manifest short: failed-verify, verify --all exits 4.
  * Either way verify and restore of that id exit 4, and the other backup
- * stays good. */
-START_TEST(test_torn_manifest)
+ * stays good. Encrypted (enc), the cut fails authentication and the
+ * plaintext index, written after the manifest, was never written: the
+ * index's absence is what makes it an unfinished commit; a run killed
+ * between the manifest and the index is one on every driver, and an index
+ * cut short is one on s3. */
+static void torn_manifest(int drv, int enc)
 {
 	struct strbuf out = STRBUF_INIT, err = STRBUF_INIT;
 	struct dproj d;
-	char dbs[2048], key[256], *ids[2];
-	int s3 = _i == TDRV_S3;
+	char dbs[2048], key[256], idx[256], extra[1024], *ids[2];
+	int s3 = drv == TDRV_S3;
 	json_t *b;
 
+	if (enc) {
+		struct strbuf pub = STRBUF_INIT;
+		struct errbuf e = ERRBUF_INIT;
+
+		ck_assert_msg(age_identity_to_recipient(TORN_AGE_ID, &pub, &e) == 0, "%s", e.msg);
+		setenv("BALLAST_T_AGE_ID", TORN_AGE_ID, 1);
+		snprintf(extra, sizeof(extra), "{ \"retention\": { \"keep_last\": 5, "
+			 "\"incomplete_grace\": \"0s\" }, \"encryption\": { \"recipients\": "
+			 "[\"%s\"], \"identity_env\": \"BALLAST_T_AGE_ID\" } }", pub.buf);
+		strbuf_release(&pub);
+	} else {
+		snprintf(extra, sizeof(extra), "{ \"retention\": { \"keep_last\": 5, "
+			 "\"incomplete_grace\": \"0s\" } }");
+	}
 	one_db(dbs, sizeof(dbs), "app", "tiny", NULL);
-	dproj_init_x(&d, _i, "torn", dbs,
-		     "{ \"retention\": { \"keep_last\": 5, \"incomplete_grace\": \"0s\" } }");
+	dproj_init_x(&d, drv, enc ? "torn-enc" : "torn", dbs, extra);
 	ids[0] = backup_ok(&d.p, NULL);
 	ids[1] = backup_ok(&d.p, NULL);
 	snprintf(key, sizeof(key), "shop/backups/%s/manifest.json", ids[1]);
+	snprintf(idx, sizeof(idx), "shop/backups/%s/index.json", ids[1]);
 	tdrv_truncate(d.spec, key, 200);
+	if (enc)
+		remove_object(&d, idx);   /* the kill came before the index */
 	b = list_backups(&d.p);
 	for (size_t k = 0; k < json_array_size(b); k++) {
 		json_t *ent = json_array_get(b, k);
 		const char *bid = json_string_value(json_object_get(ent, "id"));
 
-		ck_assert_str_eq(json_string_value(json_object_get(ent, "status")),
-				 strcmp(bid, ids[1]) ? "good" : s3 ? "incomplete" : "failed-verify");
+		ck_assert_msg(!strcmp(json_string_value(json_object_get(ent, "status")),
+				      strcmp(bid, ids[1]) ? "good" : s3 ? "incomplete" :
+				      "failed-verify"), "%s%s: %s is %s (%s)", tdrv_name(drv),
+			      enc ? " encrypted" : "", bid,
+			      json_string_value(json_object_get(ent, "status")),
+			      json_string_value(json_object_get(ent, "error")));
 	}
 	json_decref(b);
 	ck_assert_int_eq(bb(&d.p, &out, &err, "verify", ids[1]), 4);
-	ck_assert_msg(strstr(err.buf, ids[1]), "%s: %s", tdrv_name(_i), err.buf);
+	ck_assert_msg(strstr(err.buf, ids[1]), "%s: %s", tdrv_name(drv), err.buf);
 	ck_assert_int_eq(bb(&d.p, &out, &err, "verify", "--all"), s3 ? 0 : 4);
-	ck_assert_msg(bb(&d.p, &out, &err, "prune") == 0, "%s: prune: %s", tdrv_name(_i), err.buf);
+	ck_assert_msg(bb(&d.p, &out, &err, "prune") == 0, "%s: prune: %s", tdrv_name(drv), err.buf);
 	ck_assert_int_eq(count_status(&d.p, "good"), 1);
 	ck_assert_int_eq(objects_under(d.spec, key) == 0, s3);
 	/* an empty manifest (the kill landed before the first body byte) */
 	free(ids[1]);
 	ids[1] = backup_ok(&d.p, NULL);
 	snprintf(key, sizeof(key), "shop/backups/%s/manifest.json", ids[1]);
+	snprintf(idx, sizeof(idx), "shop/backups/%s/index.json", ids[1]);
 	{
 		struct repo *r = tdrv_open(d.spec);
 		struct errbuf e = ERRBUF_INIT;
@@ -592,13 +635,48 @@ START_TEST(test_torn_manifest)
 		ck_assert_msg(repo_put_bytes(r, key, "", 0, &e) == 0, "%s", e.msg);
 		repo_close(r);
 	}
+	if (enc)
+		remove_object(&d, idx);
 	ck_assert_int_eq(count_status(&d.p, s3 ? "incomplete" : "failed-verify"), s3 ? 1 : 2);
 	ck_assert_int_eq(count_status(&d.p, "good"), 1);
+	if (enc) {
+		/* killed between the manifest and the index: an unfinished
+		 * commit on every driver, removed by prune */
+		ck_assert_msg(bb(&d.p, &out, &err, "prune") == 0, "prune: %s", err.buf);
+		free(ids[1]);
+		ids[1] = backup_ok(&d.p, NULL);
+		snprintf(idx, sizeof(idx), "shop/backups/%s/index.json", ids[1]);
+		remove_object(&d, idx);
+		ck_assert_int_eq(count_status(&d.p, "incomplete"), 1);
+		ck_assert_int_eq(bb(&d.p, &out, &err, "verify", ids[1]), 1);
+		ck_assert_msg(strstr(err.buf, "index.json"), "%s: %s", tdrv_name(drv), err.buf);
+		ck_assert_msg(bb(&d.p, &out, &err, "prune") == 0, "prune: %s", err.buf);
+		ck_assert_int_eq(count_status(&d.p, "incomplete"), 0);
+		/* an index cut short: an unfinished commit on s3, damage elsewhere */
+		free(ids[1]);
+		ids[1] = backup_ok(&d.p, NULL);
+		snprintf(idx, sizeof(idx), "shop/backups/%s/index.json", ids[1]);
+		tdrv_truncate(d.spec, idx, 40);
+		/* elsewhere beside the two damaged manifests above */
+		ck_assert_int_eq(count_status(&d.p, s3 ? "incomplete" : "failed-verify"), s3 ? 1 : 3);
+		ck_assert_int_eq(count_status(&d.p, "good"), 1);
+	}
 	free(ids[0]);
 	free(ids[1]);
 	strbuf_release(&out);
 	strbuf_release(&err);
 	dproj_done(&d);
+}
+
+START_TEST(test_torn_manifest)
+{
+	torn_manifest(_i, 0);
+}
+END_TEST
+
+START_TEST(test_torn_manifest_encrypted)
+{
+	torn_manifest(_i, 1);
 }
 END_TEST
 
@@ -656,6 +734,7 @@ int main(void)
 	tcase_add_loop_test(ops, test_prune, 0, TDRV_COUNT);
 	tcase_add_loop_test(ops, test_drill, 0, TDRV_COUNT);
 	tcase_add_loop_test(ops, test_torn_manifest, 0, TDRV_COUNT);
+	tcase_add_loop_test(ops, test_torn_manifest_encrypted, 0, TDRV_COUNT);
 	suite_add_tcase(s, ops);
 	return trun_suite(s);
 }

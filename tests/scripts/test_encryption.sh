@@ -4,8 +4,13 @@
 # and s3 drivers: run, list, verify and restore through age; every stored
 # object is an age file that stock `age -d` + `zstd -d` turn into what
 # pg_restore and tar accept; objects re-encrypted by stock `age` (X25519 and
-# passphrase) are read back by ballast; a write-only host (public keys only)
-# runs and lists, and its verify names the key that would open the backup;
+# passphrase) are read back by ballast; on each driver a write-only host
+# (public keys only) runs, lists (labels, items), prunes (keep labels and
+# drill results honoured) and checksum-verifies from the plaintext index,
+# while a key host detects a tampered index (exit 4, naming the field or
+# the stored hash), and a missing index is "unindexed" without a key and
+# an unfinished commit with one; a backup without an index (older format)
+# still works with the key; a read without an identity names the key;
 # identity_command fetches the key; a configured but unusable key is refused
 # before anything is stored; a flipped byte fails verify; secrets never reach
 # output, argv or the repository.
@@ -85,16 +90,32 @@ for d in local sftp s3; do
 	cmp -s "$tmp/vol/sub/f2.txt" "$tmp/out-$d/sub/f2.txt" && t_ok || t_fail "$d: volume file differs"
 done
 
-# -- every stored object is an age file; no plaintext anywhere --
-n=0; bad=""
+# -- every stored object is an age file but the plaintext index; no data
+# or manifest in clear anywhere --
+n=0; bad=""; nidx=0
 while IFS= read -r f; do
 	n=$((n + 1))
+	case $(basename "$f") in
+	index.json) nidx=$((nidx + 1)); continue ;;
+	summary-*) continue ;;   # plaintext summaries of the reports
+	esac
 	[ "$(head -c 21 "$f")" = "age-encryption.org/v1" ] || bad="$bad $f"
 done < <(find "$tmp/repo" -type f)
 [ "$n" -ge 3 ] && t_ok || t_fail "only $n objects in the local repository"
+[ "$nidx" = 1 ] && t_ok || t_fail "$nidx plaintext indexes in the local repository (expected 1)"
 [ -z "$bad" ] && t_ok || t_fail "objects without an age header:$bad"
-hits=$(grep -rlaF -e plaintext-marker -e volume-marker -e '"items"' "$tmp/repo" "$tmp/sftp-repo" "$svc/s3/data" 2>/dev/null)
+hits=$(grep -rlaF -e plaintext-marker -e volume-marker -e '"conninfo"' -e '"raw_size"' "$tmp/repo" "$tmp/sftp-repo" "$svc/s3/data" 2>/dev/null)
 [ -z "$hits" ] && t_ok || t_fail "plaintext found in a repository: $hits"
+# what the index reveals, and nothing more: its members are the documented ones
+python3 - "$(find "$tmp/repo" -name index.json | head -1)" <<'PY' && t_ok || t_fail "the index holds undocumented members"
+import json, sys
+i = json.load(open(sys.argv[1]))
+assert set(i) <= {"format", "id", "project", "created", "finished", "status", "labels", "size",
+                  "manifest", "items"}, sorted(i)
+for it in i["items"]:
+    assert set(it) <= {"type", "name", "object"}, sorted(it)
+    assert set(it.get("object", {})) <= {"key", "stored_size", "stored_sha256"}
+PY
 n=$(grep -rlaF "age-encryption.org/v1" "$svc/s3/data" 2>/dev/null | wc -l)
 [ "$n" -ge 3 ] && t_ok || t_fail "the s3 server holds $n age objects"
 
@@ -128,6 +149,11 @@ for k in "$dump" "${man#$tmp/repo/}"; do
 done
 grep -qa "ballast-recipients" "$tmp/repo/$dump" && t_fail "the dump was not replaced by age's own file" || t_ok
 id=$(basename "$bdir")
+# their ciphertext is no longer what the plaintext index records: a key
+# host says so (exit 4), and rekey (which reads every object) refreshes it
+step verify-age-stale 4 "$bb" --config "$tmp/local.json" verify "$id"
+t_contains "$(cat "$logs/verify-age-stale.err")" "index.json" "hand-replaced objects: the index is named"
+step rekey-age-refresh 0 "$bb" --config "$tmp/local.json" rekey
 step verify-age-x25519 0 "$bb" --config "$tmp/local.json" verify "$id"
 psql -X -q -d "$ci" -c "DROP DATABASE IF EXISTS enc_agecli" -c "CREATE DATABASE enc_agecli" >/dev/null 2>&1
 step restore-age-x25519 0 "$bb" --config "$tmp/local.json" restore "$id" --db app --target "$(dbc enc_agecli)"
@@ -145,13 +171,116 @@ step verify-plaintext 4 "$bb" --config "$tmp/local.json" verify "$id"
 t_contains "$(cat "$logs/verify-plaintext.err")" "not encrypted" "a plaintext object is named"
 cp "$tmp/dump.keep" "$tmp/repo/$dump"
 
-# -- write-only host: public keys only --
+# -- write-only host: public keys only, on each driver --
+# A key host (identity) and a write-only host (recipients only) share each
+# repository: the write-only host runs, lists, prunes (keep labels and
+# drill results honoured) and checksum-verifies from the plaintext index;
+# the key host detects a tampered index (exit 4, naming the field).
+cfgr() { # NAME REPO ENCRYPTION-JSON: with retention keep_last 1
+	cat >"$tmp/$1.json" <<JSON
+{ "project": "$1", "state_dir": "$tmp/state-$1",
+  "repository": $2,
+  "encryption": $3,
+  "retention": { "keep_last": 1, "incomplete_grace": "0s" },
+  "databases": [ { "name": "app", "conninfo": "$(dbc encdb)" } ] }
+JSON
+}
+jq_list() { # CONFIG PYTHON-EXPR over the list of backups b
+	"$bb" --config "$tmp/$1.json" list --json 2>/dev/null | python3 -c "import json,sys
+b = json.load(sys.stdin)['backups']
+print($2)"
+}
+stored() { # DRIVER KEY: the stored object's path on this machine
+	case $1 in
+	local) echo "$tmp/repo-w$1/$2" ;;
+	sftp) echo "$tmp/sftp-w$1/$2" ;;
+	s3) echo "$svc/s3/data/$(cat "$svc/s3/bucket")/${s3pre}w$1/$2._S3rver_object" ;;
+	esac
+}
+for d in local sftp s3; do
+	case $d in
+	local) r="{ \"type\": \"local\", \"path\": \"$tmp/repo-w$d\" }" ;;
+	sftp) r=${repo_sftp/sftp-repo/sftp-w$d} ;;
+	s3) r=${repo_s3/\"prefix\": \"$s3pre\"/\"prefix\": \"${s3pre}w$d/\"} ;;
+	esac
+	p=w$d
+	cfgr "$p" "$r" "{ \"recipients\": [\"$pub1\"], \"identity_file\": \"$tmp/key1.txt\" }"
+	cp "$tmp/$p.json" "$tmp/$p-key.json"
+	cfgr "$p" "$r" "{ \"recipients\": [\"$pub1\", \"$pub2\"] }"
+	step "init-$p" 0 "$bb" --config "$tmp/$p.json" init
+	step "run1-$p" 0 "$bb" --config "$tmp/$p.json" run --label keep=true --label tag=first
+	step "run2-$p" 0 "$bb" --config "$tmp/$p.json" run
+	step "drill-$p" 0 "$bb" --config "$tmp/$p-key.json" drill --latest
+	step "run3-$p" 0 "$bb" --config "$tmp/$p.json" run
+	step "list-$p" 0 "$bb" --config "$tmp/$p.json" list
+	[ "$(jq_list "$p" '" ".join(x["status"] for x in b)')" = "good good good" ] && t_ok ||
+		t_fail "$d: write-only list: $(jq_list "$p" 'b')"
+	[ "$(jq_list "$p" 'b[0]["labels"].get("tag")')" = first ] && t_ok || t_fail "$d: labels not listed"
+	[ "$(jq_list "$p" 'b[0]["items"][0]["name"]')" = app ] && t_ok || t_fail "$d: items not listed"
+	ids=$(jq_list "$p" '" ".join(x["id"] for x in b)'); set -- $ids; id1=$1 id2=$2 id3=$3
+	step "verify-$p" 0 "$bb" -v --config "$tmp/$p.json" verify --all
+	t_contains "$(cat "$logs/verify-$p.err")" "match the index" "$d: a write-only verify checks the ciphertext"
+	# prune without an identity: the keep label (id1), the drill (id2) and
+	# the newest (id3) all stay
+	step "prune-$p" 0 "$bb" --config "$tmp/$p.json" prune
+	[ "$(jq_list "$p" 'len(b)')" = 3 ] && t_ok || t_fail "$d: write-only prune removed a kept backup: $(cat "$logs/prune-$p.out")"
+	step "run4-$p" 0 "$bb" --config "$tmp/$p.json" run
+	step "prune2-$p" 0 "$bb" --config "$tmp/$p.json" prune
+	[ "$(jq_list "$p" '" ".join(x["id"] for x in b[:3])')" = "$id1 $id2 $id3" ] && t_fail "$d: prune kept id3" || t_ok
+	[ "$(jq_list "$p" '" ".join(x["id"] for x in b[:2])')" = "$id1 $id2" ] && t_ok ||
+		t_fail "$d: write-only prune: $(jq_list "$p" '[x["id"] for x in b]') (expected $id1 $id2 and the newest)"
+	step "list-key-$p" 0 "$bb" --config "$tmp/$p-key.json" list
+	[ "$(jq_list "$p-key" '" ".join(x["status"] for x in b)')" = "good good good" ] && t_ok ||
+		t_fail "$d: key host list: $(jq_list "$p-key" 'b')"
+	step "verify-key-$p" 0 "$bb" --config "$tmp/$p-key.json" verify --all
+	# a flipped ciphertext byte: the write-only verify exits 4 naming the object
+	dkey=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["items"][0]["object"]["key"])' "$(stored $d "$p/backups/$id2/index.json")")
+	f=$(stored $d "$dkey"); cp "$f" "$tmp/keep.bin"
+	python3 -c 'import sys
+p = sys.argv[1]; b = bytearray(open(p, "rb").read()); b[len(b) // 2] ^= 1; open(p, "wb").write(b)' "$f"
+	step "verify-flip-$p" 4 "$bb" --config "$tmp/$p.json" verify "$id2"
+	t_contains "$(cat "$logs/verify-flip-$p.err")" "$dkey" "$d: the damaged object is named"
+	cp "$tmp/keep.bin" "$f"
+	step "verify-unflip-$p" 0 "$bb" --config "$tmp/$p.json" verify "$id2"
+	# a tampered index: the keep label removed. The write-only host cannot
+	# tell; the key host's list, verify and restore refuse it (exit 4).
+	f=$(stored $d "$p/backups/$id1/index.json"); cp "$f" "$tmp/index.keep"
+	python3 -c 'import json,sys
+p = sys.argv[1]; i = json.load(open(p)); del i["labels"]["keep"]; open(p, "w").write(json.dumps(i, separators=(",", ":")))' "$f"
+	[ "$(jq_list "$p-key" 'b[0]["status"]')" = failed-verify ] && t_ok || t_fail "$d: a tampered index lists as $(jq_list "$p-key" 'b[0]')"
+	t_contains "$(jq_list "$p-key" 'b[0]["error"]')" "labels" "$d: the tampered field is named"
+	step "verify-tamper-$p" 4 "$bb" --config "$tmp/$p-key.json" verify "$id1"
+	t_contains "$(cat "$logs/verify-tamper-$p.err")" "index.json" "$d: verify names the index"
+	cp "$tmp/index.keep" "$f"
+	# a tampered stored hash: the key host's verify reads the ciphertext and refuses
+	python3 -c 'import json,sys
+p = sys.argv[1]; i = json.load(open(p)); o = i["items"][0]["object"]
+o["stored_sha256"] = ("0" if o["stored_sha256"][0] != "0" else "1") + o["stored_sha256"][1:]
+open(p, "w").write(json.dumps(i, separators=(",", ":")))' "$f"
+	step "verify-tamper-hash-$p" 4 "$bb" --config "$tmp/$p-key.json" verify "$id1"
+	t_contains "$(cat "$logs/verify-tamper-hash-$p.err")" "stored sha256" "$d: a wrong stored hash is named"
+	cp "$tmp/index.keep" "$f"
+	# the index missing: the write-only host lists it as unindexed and
+	# keeps it; the key host sees an unfinished commit
+	f=$(stored $d "$p/backups/$id2/index.json"); cp "$f" "$tmp/index.keep"
+	meta=${f%._S3rver_object}._S3rver_metadata.json
+	[ -e "$meta" ] && cp "$meta" "$tmp/meta.keep"
+	rm -f "$f" "$tmp/nometa"; [ -e "$meta" ] && mv "$meta" "$tmp/nometa"
+	[ "$(jq_list "$p" 'b[1]["status"]')" = unindexed ] && t_ok || t_fail "$d: no index lists as $(jq_list "$p" 'b[1]')"
+	step "prune-noindex-$p" 0 "$bb" --config "$tmp/$p.json" prune --dry-run
+	t_contains "$(cat "$logs/prune-noindex-$p.out")" "no plaintext index" "$d: prune keeps an unindexed backup"
+	step "verify-noindex-$p" 1 "$bb" --config "$tmp/$p.json" verify "$id2"
+	[ "$(jq_list "$p-key" 'b[1]["status"]')" = incomplete ] && t_ok || t_fail "$d: the key host lists a missing index as $(jq_list "$p-key" 'b[1]')"
+	cp "$tmp/index.keep" "$f"; [ -e "$tmp/nometa" ] && mv "$tmp/nometa" "$meta"
+	[ "$(jq_list "$p-key" 'b[1]["status"]')" = good ] && t_ok || t_fail "$d: the restored index: $(jq_list "$p-key" 'b[1]')"
+done
+# a missing identity on a read names the key that would open the backup
 cfg wo "$repo_local" "{ \"recipients\": [\"$pub1\", \"$pub2\"] }"
 step run-wo 0 "$bb" --config "$tmp/wo.json" run
 step list-wo 0 "$bb" --config "$tmp/wo.json" list
-step verify-wo 1 "$bb" --config "$tmp/wo.json" verify "$(latest wo)"
-t_contains "$(cat "$logs/verify-wo.err")" "$pub1" "a missing identity names the key that would open it"
-t_lines "$(cat "$logs/verify-wo.err")" 1 "the missing-identity error"
+step restore-wo 1 "$bb" --config "$tmp/wo.json" restore "$(latest wo)" --db app --target "$(dbc enc_wo)"
+t_contains "$(cat "$logs/restore-wo.err")" "$pub1" "a missing identity names the key that would open it"
+t_lines "$(cat "$logs/restore-wo.err")" 1 "the missing-identity error"
 
 # -- identity_command and identity_env --
 cfg cmd "$repo_local" "{ \"recipients\": [\"$pub1\"], \"identity_command\": [\"cat\", \"$tmp/key1.txt\"] }"
@@ -210,10 +339,27 @@ grep -qa -- "-> scrypt " "$pman" && t_ok || t_fail "the passphrase manifest has 
 agepty "$PASS" -d -o "$tmp/pman.plain" "$pman" >/dev/null 2>&1 && t_ok || t_fail "age -d of a passphrase object"
 grep -q '"items"' "$tmp/pman.plain" 2>/dev/null && t_ok || t_fail "age -d did not yield the manifest"
 age -d -i "$tmp/key1.txt" "$pman" >/dev/null 2>&1 && t_fail "an X25519 key opened a passphrase object" || t_ok
-# age encrypts with the passphrase; ballast reads it
+# age encrypts with the passphrase; ballast reads it. The replaced
+# manifest no longer matches the plaintext index (a passphrase repository
+# cannot be rekeyed to refresh it), so it is made what a backup written
+# before the index looks like: no "index" member, no index.json. Such a
+# backup keeps working on a host with the key.
 agepty "$PASS" -p -o "$tmp/pman.age" "$tmp/pman.plain" >/dev/null 2>&1 && mv "$tmp/pman.age" "$pman" && t_ok ||
 	t_fail "age -p did not encrypt"
+step verify-pass-stale 4 "$bb" --config "$tmp/pass.json" verify --all
+python3 - "$tmp/pman.plain" <<'PY'
+import hashlib, json, sys
+p = sys.argv[1]; m = json.load(open(p))
+del m["index"], m["checksum"]
+text = json.dumps(m, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+m["checksum"] = "sha256:" + hashlib.sha256(text.encode()).hexdigest()
+open(p, "w").write(json.dumps(m, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
+PY
+agepty "$PASS" -p -o "$tmp/pman.age" "$tmp/pman.plain" >/dev/null 2>&1 && mv "$tmp/pman.age" "$pman" &&
+	rm "$(dirname "$pman")/index.json" && t_ok || t_fail "age -p did not encrypt the older-format manifest"
 step verify-pass-agecli 0 "$bb" --config "$tmp/pass.json" verify --all
+python3 -c 'import json,sys; b = json.load(sys.stdin)["backups"]; assert [x["status"] for x in b] == ["good"], b' \
+	< <("$bb" --config "$tmp/pass.json" list --json) && t_ok || t_fail "a backup without an index is not listed as good"
 ENC_PASS=wrong-$PASS step verify-pass-wrong 1 "$bb" --config "$tmp/pass.json" verify --all
 t_contains "$(cat "$logs/verify-pass-wrong.err")" "passphrase" "a wrong passphrase says a passphrase is needed"
 

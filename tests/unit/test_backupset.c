@@ -1,6 +1,9 @@
 /* backupset on a local repository: what list calls good and incomplete,
  * which id "latest", a full id and a prefix resolve to, a stored object
- * that no longer matches its manifest, and a delete that leaves nothing. */
+ * that no longer matches its manifest, and a delete that leaves nothing.
+ * Encrypted: the plaintext index (backup_index.h) as a key host and a
+ * write-only host see it, a tampered field named, the ciphertext checked
+ * without a key, a missing index. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,10 +12,12 @@
 
 #include <openssl/evp.h>
 
+#include "backup_index.h"
 #include "backupset.h"
 #include "config.h"
 #include "manifest.h"
 #include "repo.h"
+#include "repo_crypt.h"
 #include "repomark.h"
 #include "tsupport.h"
 
@@ -179,6 +184,155 @@ START_TEST(test_damage_and_delete)
 }
 END_TEST
 
+/* The C2SP CCTV X25519 identity and its recipient. */
+#define T_AGE_ID "AGE-SECRET-KEY-1EGTZVFFV20835NWYV6270LXYVK2VKNX2MMDKWYKLMGR48UAWX40Q2P2LM0"
+#define T_AGE_PUB "age1xmwwc06ly3ee5rytxm9mflaz2u56jjj36s0mypdrwsvlul66mv4q47ryef"
+
+static struct repo *open_enc(const char *enc, struct config **c)
+{
+	struct strbuf json = STRBUF_INIT;
+	struct errbuf e = ERRBUF_INIT;
+	const char *project;
+	struct repo *er;
+
+	strbuf_addf(&json, "{\"project\": \"shop\", \"repository\": {\"type\": \"local\", "
+		    "\"path\": \"%s/erepo\"}, \"encryption\": %s}", dir, enc);
+	ck_assert_msg(config_load_string(json.buf, "ballast.json", c, &e) == 0, "%s", e.msg);
+	ck_assert_msg(backupset_open_unchecked(*c, &er, &project, &e) == 0, "%s", e.msg);
+	strbuf_release(&json);
+	return er;
+}
+
+static const char *status_of(struct repo *er, const char *id, struct strbuf *why)
+{
+	static char st[32];
+	struct errbuf e = ERRBUF_INIT;
+	json_t *list = NULL, *b;
+	size_t i;
+
+	ck_assert_msg(backupset_list(er, "shop", &list, &e) == 0, "%s", e.msg);
+	st[0] = '\0';
+	json_array_foreach(list, i, b)
+		if (!strcmp(json_string_value(json_object_get(b, "id")), id)) {
+			snprintf(st, sizeof(st), "%s", json_string_value(json_object_get(b, "status")));
+			strbuf_reset(why);
+			if (json_string_value(json_object_get(b, "error")))
+				strbuf_addstr(why, json_string_value(json_object_get(b, "error")));
+		}
+	json_decref(list);
+	return st;
+}
+
+START_TEST(test_encrypted_index)
+{
+	struct config *kc = NULL, *wc = NULL;
+	struct strbuf key = STRBUF_INIT, why = STRBUF_INIT, text = STRBUF_INIT,
+		      path = STRBUF_INIT, sealed = STRBUF_INIT;
+	struct errbuf e = ERRBUF_INIT;
+	struct repo *kr, *wr, *keep = r;
+	json_t *m = NULL, *idx = NULL;
+	char mark[REPOMARK_ID_LEN + 1];
+	int existed = 0, adopted = 0;
+	FILE *f;
+
+	setenv("BALLAST_T_AGE_ID", T_AGE_ID, 1);
+	kr = open_enc("{\"recipients\": [\"" T_AGE_PUB "\"], \"identity_env\": \"BALLAST_T_AGE_ID\"}",
+		      &kc);
+	wr = open_enc("{\"recipients\": [\"" T_AGE_PUB "\"]}", &wc);
+	ck_assert(backup_index_wanted(kr));
+	ck_assert_msg(repomark_init(kr, "shop", mark, &existed, &adopted, &e) == 0, "%s", e.msg);
+	/* a backup as backup_run commits one: objects, manifest, index */
+	r = kr;
+	put_backup(OLD, 1761958800, "encrypted rows", 0);
+	r = keep;
+	m = manifest_new(OLD, "shop", 1761958800, NULL);
+	json_object_set_new(m, "labels", json_pack("{s:s}", "keep", "true"));
+	manifest_backup_prefix("shop", OLD, &key);
+	strbuf_addstr(&key, "db-app.dump.zst");
+	{
+		long long size;
+		char sha[65];
+
+		ck_assert(repo_crypt_stored(kr, key.buf, &size, sha));
+		/* the manifest's object describes the plaintext: read it back */
+		ck_assert_msg(repo_get_bytes(kr, key.buf, &text, 1 << 20, &e) == 0, "%s", e.msg);
+		sha256_hex(text.buf, text.len, sha);
+		json_array_append_new(json_object_get(m, "items"), json_pack(
+			"{s:s, s:s, s:o}", "type", "db", "name", "app", "object",
+			manifest_object(key.buf, (long long)text.len, sha, 14)));
+	}
+	json_object_set_new(m, "index", json_string(BACKUP_INDEX_NAME));
+	ck_assert_int_eq(manifest_seal(m, &sealed, &e), 0);
+	strbuf_reset(&key);
+	manifest_backup_prefix("shop", OLD, &key);
+	strbuf_addstr(&key, "manifest.json");
+	ck_assert_msg(repo_put_bytes(kr, key.buf, sealed.buf, sealed.len, &e) == 0, "%s", e.msg);
+	ck_assert_msg(backup_index_build(kr, m, key.buf, &idx, &e) == 0, "%s", e.msg);
+	ck_assert_msg(backup_index_put(kr, "shop", OLD, idx, &e) == 0, "%s", e.msg);
+	json_decref(idx);
+	idx = NULL;
+
+	/* both hosts see it good; the write-only one from the index alone */
+	ck_assert_str_eq(status_of(kr, OLD, &why), "good");
+	ck_assert_str_eq(status_of(wr, OLD, &why), "good");
+	ck_assert_msg(backup_index_get(wr, "shop", OLD, &idx, &text, &e) == 0, "%s", e.msg);
+	ck_assert_msg(backup_index_check_objects(wr, idx, &e) == 0, "%s", e.msg);
+	ck_assert_str_eq(json_string_value(json_object_get(json_object_get(idx, "labels"), "keep")),
+			 "true");
+	/* plaintext: readable without any key, and holds no manifest detail */
+	strbuf_addf(&path, "%s/erepo/shop/backups/%s/index.json", dir, OLD);
+	ck_assert_ptr_null(strstr(text.buf, "raw_size"));
+
+	/* a tampered field: the key host names it, the write-only one cannot tell */
+	json_object_set_new(idx, "created", json_string("2020-01-01T00:00:00Z"));
+	ck_assert_int_eq(backup_index_put(kr, "shop", OLD, idx, &e), 0);
+	ck_assert_str_eq(status_of(kr, OLD, &why), "failed-verify");
+	ck_assert_msg(strstr(why.buf, "created"), "%s", why.buf);
+	ck_assert_str_eq(status_of(wr, OLD, &why), "good");
+	{
+		json_t *lm = NULL;
+
+		ck_assert_int_eq(backupset_load(kr, "shop", OLD, &lm, &e), BL_EVERIFY);
+		ck_assert_ptr_null(lm);
+		errbuf_clear(&e);
+	}
+
+	/* a flipped ciphertext byte: the write-only check names the object */
+	json_decref(idx);
+	idx = NULL;
+	ck_assert_int_eq(backup_index_get(wr, "shop", OLD, &idx, &text, &e), 0);
+	strbuf_reset(&path);
+	strbuf_addf(&path, "%s/erepo/shop/backups/%s/db-app.dump.zst", dir, OLD);
+	f = fopen(path.buf, "r+b");
+	ck_assert_ptr_nonnull(f);
+	fseek(f, -3, SEEK_END);
+	fputc(0x5a, f);
+	fclose(f);
+	ck_assert_int_eq(backup_index_check_objects(wr, idx, &e), BL_EVERIFY);
+	ck_assert_msg(strstr(e.msg, "db-app.dump.zst"), "%s", e.msg);
+	errbuf_clear(&e);
+
+	/* no index: unindexed without a key, an unfinished commit with one */
+	strbuf_reset(&path);
+	strbuf_addf(&path, "%s/erepo/shop/backups/%s/index.json", dir, OLD);
+	ck_assert_int_eq(remove(path.buf), 0);
+	ck_assert_str_eq(status_of(wr, OLD, &why), "unindexed");
+	ck_assert_str_eq(status_of(kr, OLD, &why), "incomplete");
+
+	json_decref(idx);
+	json_decref(m);
+	repo_close(kr);
+	repo_close(wr);
+	config_free(kc);
+	config_free(wc);
+	strbuf_release(&key);
+	strbuf_release(&why);
+	strbuf_release(&text);
+	strbuf_release(&path);
+	strbuf_release(&sealed);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("backupset");
@@ -188,6 +342,7 @@ int main(void)
 	tcase_add_test(tc, test_list_and_latest);
 	tcase_add_test(tc, test_resolve);
 	tcase_add_test(tc, test_damage_and_delete);
+	tcase_add_test(tc, test_encrypted_index);
 	suite_add_tcase(s, tc);
 	return trun_suite(s);
 }
