@@ -241,6 +241,26 @@ got_p=$(check_copy "$work/r/pgbr-1" pgbackrest)
 [ "$got_b" = "$want" ] || { echo "bench: ballast's copy holds '$got_b' (rows after the backup, after the point, balance sum), expected '$want'" >&2; exit 1; }
 [ "$got_p" = "$want" ] || { echo "bench: pgBackRest's copy holds '$got_p', expected '$want'" >&2; exit 1; }
 
+# ---- where recovery's time goes: fetching each archived segment once by
+# each tool's restore_command, outside any server (untimed by the rounds)
+q "SELECT pg_walfile_name('$lsn0'::pg_lsn + g * 16777216::numeric) FROM generate_series(0, $walsegs - 1) g" > "$work/segs"
+install -d -o postgres -g postgres -m 700 "$work/fetch"
+fetch_all() { # TOOL: prints the wall ms of fetching every segment
+	local t0 seg
+	t0=$(ms)
+	while read -r seg; do
+		if [ "$1" = ballast ]; then
+			quiet BB wal-fetch "$seg" "$work/fetch/$seg"
+		else
+			quiet PGBR archive-get "$seg" "$work/fetch/$seg"
+		fi
+		rm -f "$work/fetch/$seg"
+	done < "$work/segs"
+	echo $(($(ms) - t0))
+}
+fetch_b=$(fetch_all ballast) fetch_p=$(fetch_all pgbackrest)
+nsegs=$(wc -l < "$work/segs")
+
 # ---- report
 stamp=$(date -u +%Y%m%dT%H%M%SZ)
 mb() { awk -v b="$1" 'BEGIN {printf "%.1f MB", b / 1e6}'; }
@@ -265,7 +285,7 @@ brw=$(echo "${T[br.w]}" | median) prw=$(echo "${T[pr.w]}" | median)
 	echo
 	echo "## Restore to a restore point, recovered and promoted"
 	echo
-	echo "After the last backups: $rows rows inserted, every tenth pgbench account updated, then the point, then $((rows / 4)) rows more (not to be restored); $walsegs WAL segments archived after the last base backup (the point is in the one before last)."
+	echo "After the last backups: $rows rows inserted, every tenth pgbench account updated, then the point, then $((rows / 4)) rows more (not to be restored); $walsegs WAL segments archived after the last base backup."
 	echo
 	echo "| | wall s (runs) | median | peak RSS KiB (median) |"
 	echo "|---|---|---|---|"
@@ -276,6 +296,8 @@ brw=$(echo "${T[br.w]}" | median) prw=$(echo "${T[pr.w]}" | median)
 	echo
 	echo "- ballast's steps (median ms): extraction $(echo "${T[br.x]}" | median), pg_verifybackup $(echo "${T[br.v]}" | median), recovery until promoted $(echo "${T[br.r]}" | median); the rest is choosing the backup, the archive's gap check, the shutdown, syncfs and the swap"
 	echo "- pgBackRest's steps (median ms): restore $(echo "${T[pr.s]}" | median), start until promoted $(echo "${T[pr.c]}" | median); the rest is the fast shutdown"
+	echo "- fetching the $nsegs segments once each, by hand (as postgres, one process per segment as restore_command runs it): ballast wal-fetch $fetch_b ms ($((fetch_b / nsegs)) ms a segment), pgbackrest archive-get $fetch_p ms ($((fetch_p / nsegs)) ms a segment)"
+	echo "- peak RSS: ballast's includes the temporary server it waits for (shared_buffers touched by replay); pgBackRest's is of \`pgbackrest restore\` alone (pg_ctl's server is not a child GNU time waits for)"
 	echo "- both copies of round 1, started afterwards: rows after the backup, rows after the point, sum of balances = '$got_b' (ballast), '$got_p' (pgBackRest), expected '$want'"
 } | tee "$out/pitr-$stamp.md"
 echo "bench: wrote $out/pitr-$stamp.md" >&2
