@@ -2,13 +2,17 @@
 # bench/pitr.sh: ballast's physical backups and point-in-time restore against
 # pgBackRest (Debian's 2.45) on the same PostgreSQL cluster, in one run.
 #
-#   bench/pitr.sh [--quick] [--rounds N] [--scale N] [--out DIR] [--build DIR]
+#   bench/pitr.sh [--quick] [--rounds N] [--scale N] [--pgbr-server OPTS]
+#                 [--out DIR] [--build DIR]
 #
 #   --quick    2 rounds and a tiny database (a smoke test; the figures mean little)
 #   --rounds   rounds per case (default 3); in each round both tools run
 #              once, in turn, the one going first alternating
 #   --scale    pgbench scale of the database (default 20, about 300 MB;
 #              --quick: 1, about 20 MB)
+#   --pgbr-server OPTS  more server options for the pgBackRest copy's
+#              start (e.g. "-c fsync=off", what ballast's temporary server
+#              runs with before its one syncfs; a variant, not the default)
 #   --out DIR  where the result file goes (default bench/results)
 #   --build    the build directory holding ballast-backup (default ./build)
 #
@@ -45,7 +49,7 @@ set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 . "$top/bench/lib.sh"
 
-quick=0 out=$top/bench/results build=$top/build rounds=3 scale=
+quick=0 out=$top/bench/results build=$top/build rounds=3 scale='' pgbr_server=''
 while [ $# -gt 0 ]; do
 	case $1 in
 	--quick) quick=1 rounds=2 ;;
@@ -53,8 +57,9 @@ while [ $# -gt 0 ]; do
 	--build) build=${2:?--build needs a directory}; shift ;;
 	--rounds) rounds=${2:?--rounds needs a number}; shift ;;
 	--scale) scale=${2:?--scale needs a number}; shift ;;
-	-h|--help) sed -n '2,43p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
-	*) echo "bench: unknown argument '$1' (expected --quick, --rounds N, --scale N, --out DIR, --build DIR)" >&2; exit 2 ;;
+	--pgbr-server) pgbr_server=${2?--pgbr-server needs server options}; shift ;;
+	-h|--help) sed -n '2,47p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	*) echo "bench: unknown argument '$1' (expected --quick, --rounds N, --scale N, --pgbr-server OPTS, --out DIR, --build DIR)" >&2; exit 2 ;;
 	esac
 	shift
 done
@@ -209,7 +214,7 @@ restore_pgbr() { # ROUND
 	read -r w m < <(bench_time "$work/t" "pr.$1" "${PGU[@]}" pgbackrest --config="$work/pgbackrest.conf" --stanza=bench \
 		restore --pg1-path="$d" --type=name --target="$point" --target-action=promote) || exit 1
 	t1=$(ms)
-	quiet as_pg "$BINDIR/pg_ctl" -D "$d" -l "$work/r/pgbr-$1.log" -w -t 3600 -o "$(copy_opts "$d.sock")" start
+	quiet as_pg "$BINDIR/pg_ctl" -D "$d" -l "$work/r/pgbr-$1.log" -w -t 3600 -o "$(copy_opts "$d.sock") $pgbr_server" start
 	until [ "$("$BINDIR/psql" -X -At -h "$d.sock" -p 5432 -U postgres -d postgres -c 'SELECT pg_is_in_recovery()' 2>/dev/null)" = f ]; do
 		sleep 0.05
 	done
@@ -272,6 +277,7 @@ brw=$(echo "${T[br.w]}" | median) prw=$(echo "${T[pr.w]}" | median)
 	echo "- date: $(date -u +%Y-%m-%dT%H:%M:%SZ); host: $(uname -srm), $(nproc) cpus, shared with other jobs (load average before the report: $(cut -d' ' -f1-3 /proc/loadavg))$([ "$quick" = 1 ] && echo '; QUICK: a smoke test, the figures mean little')"
 	echo "- ballast-backup $("$bin" --version | awk '{print $2}') from $build ($(grep -m1 CMAKE_BUILD_TYPE: "$build/CMakeCache.txt" | cut -d= -f2) build); PostgreSQL $("$BINDIR/postgres" --version | awk '{print $3}'), fsync=off on the original"
 	echo "- database: pgbench -i -s $scale ($dbsize; data directory $clustersize); both archive every WAL file (one archive_command); zstd level 3, 2 threads / process-max 2; local repositories on the same disk"
+	[ -z "$pgbr_server" ] || echo "- VARIANT: pgBackRest's copy started with '$pgbr_server' as well"
 	echo "- rounds: $rounds per case, alternating which tool goes first; wall seconds, peak RSS (GNU time, the largest process waited for)"
 	echo
 	echo "## Base backup (full)"
