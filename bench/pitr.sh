@@ -1,0 +1,309 @@
+#!/usr/bin/env bash
+# bench/pitr.sh: ballast's physical backups and point-in-time restore against
+# pgBackRest (Debian's 2.45) on the same PostgreSQL cluster, in one run.
+#
+#   bench/pitr.sh [--quick] [--rounds N] [--scale N] [--pgbr-server OPTS]
+#                 [--out DIR] [--build DIR]
+#
+#   --quick    2 rounds and a tiny database (a smoke test; the figures mean little)
+#   --rounds   rounds per case (default 3); in each round both tools run
+#              once, in turn, the one going first alternating
+#   --scale    pgbench scale of the database (default 20, about 300 MB;
+#              --quick: 1, about 20 MB)
+#   --pgbr-server OPTS  more server options for the pgBackRest copy's
+#              start (e.g. "-c fsync=off", what ballast's temporary server
+#              runs with before its one syncfs; a variant, not the default)
+#   --out DIR  where the result file goes (default bench/results)
+#   --build    the build directory holding ballast-backup (default ./build)
+#
+# Needs root (the cluster belongs to user postgres), PostgreSQL 15 and
+# pgBackRest: `apt-get install pgbackrest` (the script installs nothing; a
+# missing tool is exit 2). Not part of bench/run.sh nor of the test suite,
+# because CI does not install pgBackRest.
+#
+# Setup: one throwaway cluster (tests/services/pg.sh, archive_mode=on) whose
+# archive_command archives every WAL file to both, `ballast-backup wal-push`
+# (local repository) then `pgbackrest archive-push`; a pgbench database
+# (pgbench -i -s SCALE). Both tools compress with zstd level 3 on 2
+# threads/processes (ballast compression.threads 2, pgBackRest
+# process-max 2). Everything runs as postgres.
+#
+#   backup    RUNS base backups each, alternating: `ballast-backup run`
+#             (pg_basebackup streamed through zstd) against `pgbackrest
+#             backup --type=full`; wall time, peak RSS, size in the repository
+#   restore   then WAL written after the last backups (inserts and
+#             pg_switch_wal), a restore point (`ballast-backup restore-point`,
+#             i.e. pg_create_restore_point), more WAL after it; RUNS rounds
+#             of: ballast `restore --pitr --name POINT --data-dir NEW` end to
+#             end (extract, pg_verifybackup, recovery with a temporary server
+#             and wal-fetch, promote, shutdown, swap) against `pgbackrest
+#             restore --type=name --target=POINT --target-action=promote`
+#             then `pg_ctl -w start` on the copy, polling until
+#             pg_is_in_recovery() is false, and `pg_ctl -m fast stop`.
+#
+# The first round's restored clusters are started once more (untimed) and
+# must hold every row written before the point and none after it. Prints
+# medians and the ratios (pgBackRest / ballast: above 1, ballast is faster)
+# and writes them to DIR/pitr-<UTC time>.md. No figure is asserted.
+set -euo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+. "$top/bench/lib.sh"
+
+quick=0 out=$top/bench/results build=$top/build rounds=3 scale='' pgbr_server=''
+while [ $# -gt 0 ]; do
+	case $1 in
+	--quick) quick=1 rounds=2 ;;
+	--out) out=${2:?--out needs a directory}; shift ;;
+	--build) build=${2:?--build needs a directory}; shift ;;
+	--rounds) rounds=${2:?--rounds needs a number}; shift ;;
+	--scale) scale=${2:?--scale needs a number}; shift ;;
+	--pgbr-server) pgbr_server=${2?--pgbr-server needs server options}; shift ;;
+	-h|--help) sed -n '2,47p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	*) echo "bench: unknown argument '$1' (expected --quick, --rounds N, --scale N, --pgbr-server OPTS, --out DIR, --build DIR)" >&2; exit 2 ;;
+	esac
+	shift
+done
+[ -n "$scale" ] || { [ "$quick" = 1 ] && scale=1 || scale=20; }
+case $rounds in ''|*[!0-9]*|0) echo "bench: --rounds '$rounds' is not a positive number" >&2; exit 2 ;; esac
+case $scale in ''|*[!0-9]*|0) echo "bench: --scale '$scale' is not a positive number" >&2; exit 2 ;; esac
+bin=$build/ballast-backup
+[ -x "$bin" ] || { echo "bench: $bin not built" >&2; exit 2; }
+[ "$(id -u)" = 0 ] || { echo "bench: run as root (the cluster belongs to user postgres)" >&2; exit 2; }
+command -v pgbackrest >/dev/null || { echo "bench: pgbackrest not installed (apt-get install pgbackrest)" >&2; exit 2; }
+[ -x /usr/lib/postgresql/15/bin/postgres ] || { echo "bench: PostgreSQL 15 not installed (apt-get install postgresql-15)" >&2; exit 2; }
+BINDIR=/usr/lib/postgresql/15/bin
+mkdir -p "$out"
+out=$(cd "$out" && pwd)
+
+work=$(mktemp -d /tmp/ballast-bench-pitr-XXXXXX)
+chmod 755 "$work"
+PGDIR=$work/pg
+cleanup() {
+	local d
+	for d in "$work"/r/*/; do
+		[ -f "$d/postmaster.pid" ] && runuser -u postgres -- "$BINDIR/pg_ctl" -D "$d" -m immediate -w stop >/dev/null 2>&1
+	done
+	PG_BINDIR=$BINDIR "$top/tests/services/pg.sh" stop "$PGDIR" >/dev/null 2>&1 || true
+	rm -rf "$work"
+}
+trap cleanup EXIT
+PG_BINDIR=$BINDIR PG_EXTRA_OPTS="-c archive_mode=on" "$top/tests/services/pg.sh" start "$PGDIR" >/dev/null
+PORT=$(cat "$PGDIR/port")
+PGU=(setpriv --reuid=postgres --regid="$(id -g postgres)" --init-groups --)
+as_pg() { "${PGU[@]}" "$@"; }
+q() { "$BINDIR/psql" -X -At -v ON_ERROR_STOP=1 -h "$PGDIR" -p "$PORT" -U postgres -d "${DB:-postgres}" -c "$1"; }
+quiet() { "$@" >"$work/cmd.log" 2>&1 || { tail -n 20 "$work/cmd.log" >&2; echo "bench: failed: $*" >&2; exit 1; }; }
+mkdir -p "$work/repo" "$work/state" "$work/pgbr" "$work/r" "$work/t"
+chown postgres: "$work/repo" "$work/state" "$work/pgbr" "$work/r" "$work/t"
+
+# ---- the two tools, same compression and parallelism
+cat > "$work/ballast.json" <<JSON
+{ "project": "bench", "state_dir": "$work/state",
+  "repository": { "type": "local", "path": "$work/repo" },
+  "compression": { "level": 3, "threads": 2 },
+  "databases": [ { "name": "pg", "mode": "physical", "pg_bindir": "$BINDIR",
+                   "conninfo": "host=$PGDIR port=$PORT user=postgres dbname=postgres" } ] }
+JSON
+cat > "$work/pgbackrest.conf" <<CONF
+[global]
+repo1-path=$work/pgbr/repo
+repo1-retention-full=$((rounds + 1))
+compress-type=zst
+compress-level=3
+process-max=2
+start-fast=y
+log-path=$work/pgbr/log
+lock-path=$work/pgbr/lock
+spool-path=$work/pgbr/spool
+log-level-console=warn
+log-level-file=off
+
+[bench]
+pg1-path=$PGDIR/data
+pg1-socket-path=$PGDIR
+pg1-port=$PORT
+pg1-user=postgres
+CONF
+chmod 644 "$work/ballast.json" "$work/pgbackrest.conf"
+BB() { as_pg "$bin" --config "$work/ballast.json" "$@"; }
+PGBR() { as_pg pgbackrest --config="$work/pgbackrest.conf" --stanza=bench "$@"; }
+quiet BB init
+quiet PGBR stanza-create
+q "ALTER SYSTEM SET archive_command = '$bin --config $work/ballast.json wal-push %p && pgbackrest --config=$work/pgbackrest.conf --stanza=bench archive-push %p'" >/dev/null
+q "SELECT pg_reload_conf()" >/dev/null
+quiet PGBR check
+
+echo "bench: pgbench -i -s $scale" >&2
+q "CREATE DATABASE bench" >/dev/null
+quiet "$BINDIR/pgbench" -i -q -s "$scale" -h "$PGDIR" -p "$PORT" -U postgres bench
+DB=bench q "CREATE TABLE after_backup (id int PRIMARY KEY, pad text); CREATE TABLE after_point (id int PRIMARY KEY)" >/dev/null
+dbsize=$(DB=bench q "SELECT pg_size_pretty(pg_database_size('bench'))")
+clustersize=$(du -sh "$PGDIR/data" | cut -f1)
+
+median() { tr ' ' '\n' | grep . | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+ratio() { awk -v p="$1" -v b="$2" 'BEGIN {printf "%.2fx", p / b}'; }
+# wait_archived: until the archiver has done what is pending (both tools:
+# one archive_command pushes to each)
+wait_archived() {
+	local seg
+	seg=$(q "SELECT pg_walfile_name(pg_switch_wal())")
+	for _ in $(seq 1 1200); do
+		[ "$(q "SELECT last_archived_wal >= '$seg' FROM pg_stat_archiver")" = t ] && return 0
+		sleep 0.1
+	done
+	echo "bench: $seg was not archived in 120 s" >&2; exit 1
+}
+wait_archived
+
+# ---- backups
+declare -A T
+T[bb.w]="" T[bb.m]="" T[pb.w]="" T[pb.m]=""
+backup_ballast() {
+	local w m
+	read -r w m < <(bench_time "$work/t" bb "${PGU[@]}" "$bin" --config "$work/ballast.json" run) || exit 1
+	T[bb.w]+=" $w"; T[bb.m]+=" $m"
+}
+backup_pgbr() {
+	local w m
+	read -r w m < <(bench_time "$work/t" pb "${PGU[@]}" pgbackrest --config="$work/pgbackrest.conf" --stanza=bench backup --type=full) || exit 1
+	T[pb.w]+=" $w"; T[pb.m]+=" $m"
+}
+for i in $(seq 1 "$rounds"); do
+	if [ $((i % 2)) = 1 ]; then backup_ballast; backup_pgbr; else backup_pgbr; backup_ballast; fi
+	echo "bench: backup round $i: ballast${T[bb.w]} | pgbackrest${T[pb.w]}" >&2
+done
+bb_size=$(find "$work/repo/bench/backups" -name 'basebackup-pg.tar.zst*' -printf '%T@ %s\n' | sort -n | tail -n 1 | cut -d' ' -f2)
+pb_size=$(PGBR info --output=json | jq '.[0].backup[-1].info.repository.delta')
+pb_raw=$(PGBR info --output=json | jq '.[0].backup[-1].info.size')
+
+# ---- WAL after the backups, the point, WAL after the point
+if [ "$quick" = 1 ]; then rows=20000; else rows=400000; fi
+lsn0=$(q "SELECT pg_current_wal_lsn()")
+DB=bench q "INSERT INTO after_backup SELECT g, md5(g::text) || repeat('x', 100) FROM generate_series(1, $rows) g" >/dev/null
+q "SELECT pg_switch_wal()" >/dev/null
+DB=bench q "UPDATE pgbench_accounts SET abalance = abalance + 1 WHERE aid % 10 = 0" >/dev/null
+point=bench-$(date -u +%Y%m%dT%H%M%SZ)
+quiet BB restore-point --wait-archived 120s "$point"
+DB=bench q "INSERT INTO after_point SELECT g FROM generate_series(1, $((rows / 4))) g" >/dev/null
+wait_archived
+# segments to replay past the backups (16 MiB each; every pg_switch_wal
+# ends one early)
+walsegs=$(q "SELECT floor(pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0') / 16777216) - floor(pg_wal_lsn_diff('$lsn0', '0/0') / 16777216)")
+echo "bench: restore point $point, $walsegs WAL segments after the last base backup" >&2
+
+# ---- restores
+T[br.w]="" T[br.m]="" T[br.x]="" T[br.v]="" T[br.r]="" T[pr.w]="" T[pr.m]="" T[pr.s]="" T[pr.c]=""
+ms() { date +%s%3N; }
+restore_ballast() { # ROUND
+	local w m
+	read -r w m < <(bench_time "$work/t" "br.$1" "${PGU[@]}" "$bin" --config "$work/ballast.json" --json \
+		restore --pitr --name "$point" --timeline current --data-dir "$work/r/ballast-$1") || exit 1
+	T[br.w]+=" $w"; T[br.m]+=" $m"
+	T[br.x]+=" $(sed -n 's/.*base backup extracted into .* (\([0-9]*\) ms).*/\1/p' "$work/t/out.br.$1" | tail -n 1)"
+	T[br.v]+=" $(sed -n 's/.*pg_verifybackup passed (\([0-9]*\) ms).*/\1/p' "$work/t/out.br.$1" | tail -n 1)"
+	T[br.r]+=" $(grep '"recovery_ms"' "$work/t/out.br.$1" | tail -n 1 | jq .recovery_ms)"
+}
+# A copy's server: its own socket, no TCP, no archiving (its
+# postgresql.auto.conf holds the archive_command of the original, which
+# would push its new timeline into both archives).
+copy_opts() { echo "-c listen_addresses= -c port=5432 -c unix_socket_directories=$1 -c archive_mode=off"; }
+restore_pgbr() { # ROUND
+	local d=$work/r/pgbr-$1 t0 t1 t2 t3 w m
+	install -d -o postgres -g postgres -m 700 "$d" "$d.sock"
+	t0=$(ms)
+	read -r w m < <(bench_time "$work/t" "pr.$1" "${PGU[@]}" pgbackrest --config="$work/pgbackrest.conf" --stanza=bench \
+		restore --pg1-path="$d" --type=name --target="$point" --target-action=promote) || exit 1
+	t1=$(ms)
+	quiet as_pg "$BINDIR/pg_ctl" -D "$d" -l "$work/r/pgbr-$1.log" -w -t 3600 -o "$(copy_opts "$d.sock") $pgbr_server" start
+	until [ "$("$BINDIR/psql" -X -At -h "$d.sock" -p 5432 -U postgres -d postgres -c 'SELECT pg_is_in_recovery()' 2>/dev/null)" = f ]; do
+		sleep 0.05
+	done
+	t2=$(ms)
+	quiet as_pg "$BINDIR/pg_ctl" -D "$d" -m fast -w -t 3600 stop
+	t3=$(ms)
+	T[pr.w]+=" $(awk -v a="$t0" -v b="$t3" 'BEGIN {printf "%.2f", (b - a) / 1000}')"; T[pr.m]+=" $m"
+	T[pr.s]+=" $((t1 - t0))"; T[pr.c]+=" $((t2 - t1))"
+}
+for i in $(seq 1 "$rounds"); do
+	if [ $((i % 2)) = 1 ]; then restore_ballast "$i"; restore_pgbr "$i"; else restore_pgbr "$i"; restore_ballast "$i"; fi
+	echo "bench: restore round $i: ballast${T[br.w]} | pgbackrest${T[pr.w]}" >&2
+	# keep round 1's copies for the check below, drop the others (disk)
+	[ "$i" = 1 ] || rm -rf "$work/r/ballast-$i"* "$work/r/pgbr-$i"
+done
+
+# ---- both copies reached the same point (untimed)
+check_copy() { # DIR NAME
+	local s=$1.chk counts
+	install -d -o postgres -g postgres -m 700 "$s"
+	quiet as_pg "$BINDIR/pg_ctl" -D "$1" -l "$1.chk.log" -w -t 600 -o "$(copy_opts "$s")" start
+	counts=$("$BINDIR/psql" -X -At -h "$s" -p 5432 -U postgres -d bench -c "SELECT (SELECT count(*) FROM after_backup) || ' ' || (SELECT count(*) FROM after_point) || ' ' || (SELECT sum(abalance) FROM pgbench_accounts)")
+	quiet as_pg "$BINDIR/pg_ctl" -D "$1" -m fast -w stop
+	echo "$counts"
+}
+want="$rows 0 $(DB=bench q "SELECT sum(abalance) FROM pgbench_accounts")"
+got_b=$(check_copy "$work/r/ballast-1" ballast)
+got_p=$(check_copy "$work/r/pgbr-1" pgbackrest)
+[ "$got_b" = "$want" ] || { echo "bench: ballast's copy holds '$got_b' (rows after the backup, after the point, balance sum), expected '$want'" >&2; exit 1; }
+[ "$got_p" = "$want" ] || { echo "bench: pgBackRest's copy holds '$got_p', expected '$want'" >&2; exit 1; }
+
+# ---- where recovery's time goes: fetching each archived segment once by
+# each tool's restore_command, outside any server (untimed by the rounds)
+q "SELECT pg_walfile_name('$lsn0'::pg_lsn + g * 16777216::numeric) FROM generate_series(0, $walsegs - 1) g" > "$work/segs"
+install -d -o postgres -g postgres -m 700 "$work/fetch"
+fetch_all() { # TOOL: prints the wall ms of fetching every segment
+	local t0 seg
+	t0=$(ms)
+	while read -r seg; do
+		if [ "$1" = ballast ]; then
+			quiet BB wal-fetch "$seg" "$work/fetch/$seg"
+		else
+			quiet PGBR archive-get "$seg" "$work/fetch/$seg"
+		fi
+		rm -f "$work/fetch/$seg"
+	done < "$work/segs"
+	echo $(($(ms) - t0))
+}
+fetch_b=$(fetch_all ballast) fetch_p=$(fetch_all pgbackrest)
+nsegs=$(wc -l < "$work/segs")
+
+# ---- report
+stamp=$(date -u +%Y%m%dT%H%M%SZ)
+mb() { awk -v b="$1" 'BEGIN {printf "%.1f MB", b / 1e6}'; }
+bbw=$(echo "${T[bb.w]}" | median) pbw=$(echo "${T[pb.w]}" | median)
+brw=$(echo "${T[br.w]}" | median) prw=$(echo "${T[pr.w]}" | median)
+{
+	echo "# bench/pitr.sh: ballast physical backup and PITR against pgBackRest $(pgbackrest version | awk '{print $2}')"
+	echo
+	echo "- date: $(date -u +%Y-%m-%dT%H:%M:%SZ); host: $(uname -srm), $(nproc) cpus, shared with other jobs (load average before the report: $(cut -d' ' -f1-3 /proc/loadavg))$([ "$quick" = 1 ] && echo '; QUICK: a smoke test, the figures mean little')"
+	echo "- ballast-backup $("$bin" --version | awk '{print $2}') from $build ($(grep -m1 CMAKE_BUILD_TYPE: "$build/CMakeCache.txt" | cut -d= -f2) build); PostgreSQL $("$BINDIR/postgres" --version | awk '{print $3}'), fsync=off on the original"
+	echo "- database: pgbench -i -s $scale ($dbsize; data directory $clustersize); both archive every WAL file (one archive_command); zstd level 3, 2 threads / process-max 2; local repositories on the same disk"
+	[ -z "$pgbr_server" ] || echo "- VARIANT: pgBackRest's copy started with '$pgbr_server' as well"
+	echo "- rounds: $rounds per case, alternating which tool goes first; wall seconds, peak RSS (GNU time, the largest process waited for)"
+	echo
+	echo "## Base backup (full)"
+	echo
+	echo "| | wall s (runs) | median | peak RSS KiB (median) | stored |"
+	echo "|---|---|---|---|---|"
+	echo "| ballast run |${T[bb.w]} | $bbw | $(echo "${T[bb.m]}" | median) | $(mb "$bb_size") |"
+	echo "| pgbackrest backup --type=full |${T[pb.w]} | $pbw | $(echo "${T[pb.m]}" | median) | $(mb "$pb_size") (of $(mb "$pb_raw")) |"
+	echo
+	echo "ratio pgBackRest / ballast (median wall): **$(ratio "$pbw" "$bbw")**; stored size pgBackRest / ballast: $(ratio "$pb_size" "$bb_size")"
+	echo
+	echo "## Restore to a restore point, recovered and promoted"
+	echo
+	echo "After the last backups: $rows rows inserted, every tenth pgbench account updated, then the point, then $((rows / 4)) rows more (not to be restored); $walsegs WAL segments archived after the last base backup."
+	echo
+	echo "| | wall s (runs) | median | peak RSS KiB (median) |"
+	echo "|---|---|---|---|"
+	echo "| ballast restore --pitr --name (end to end) |${T[br.w]} | $brw | $(echo "${T[br.m]}" | median) |"
+	echo "| pgbackrest restore + start until promoted + stop |${T[pr.w]} | $prw | $(echo "${T[pr.m]}" | median) (restore) |"
+	echo
+	echo "ratio pgBackRest / ballast (median wall): **$(ratio "$prw" "$brw")**"
+	echo
+	echo "- ballast's steps (median ms): extraction $(echo "${T[br.x]}" | median), pg_verifybackup $(echo "${T[br.v]}" | median), recovery until promoted $(echo "${T[br.r]}" | median); the rest is choosing the backup, the archive's gap check, the shutdown, syncfs and the swap"
+	echo "- pgBackRest's steps (median ms): restore $(echo "${T[pr.s]}" | median), start until promoted $(echo "${T[pr.c]}" | median); the rest is the fast shutdown"
+	echo "- fetching the $nsegs segments once each, by hand (as postgres, one process per segment as restore_command runs it): ballast wal-fetch $fetch_b ms ($((fetch_b / nsegs)) ms a segment), pgbackrest archive-get $fetch_p ms ($((fetch_p / nsegs)) ms a segment)"
+	echo "- peak RSS: ballast's includes the temporary server it waits for (shared_buffers touched by replay); pgBackRest's is of \`pgbackrest restore\` alone (pg_ctl's server is not a child GNU time waits for)"
+	echo "- both copies of round 1, started afterwards: rows after the backup, rows after the point, sum of balances = '$got_b' (ballast), '$got_p' (pgBackRest), expected '$want'"
+} | tee "$out/pitr-$stamp.md"
+echo "bench: wrote $out/pitr-$stamp.md" >&2
