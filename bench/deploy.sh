@@ -16,6 +16,7 @@
 #   bench/deploy.sh [BUILD_DIR]      RUNS=5 by default
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
+. "$top/bench/lib.sh"
 build=${1:-$top/build}
 RUNS=${RUNS:-5}
 bin=$build/ballast-deploy
@@ -76,7 +77,7 @@ JSON
 [ "$(curl -s "$url")" != "" ] || { echo "bench: health not green" >&2; exit 1; }
 
 ms() { date +%s%3N; }
-median() { tr ' ' '\n' | grep . | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+median() { bench_median "$@"; }
 b_times=""; s_times=""
 for i in $(seq 1 "$RUNS"); do
 	t0=$(ms)

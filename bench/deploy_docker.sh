@@ -31,6 +31,7 @@
 # shape of a pair to DIR/deploy-docker-<UTC time>.json. Needs root (dockerd).
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
+. "$top/bench/lib.sh"
 
 quick=0 out=$top/bench/results build=$top/build rounds=5
 while [ $# -gt 0 ]; do
@@ -116,7 +117,7 @@ cat > "$work/ballast.json" <<JSON
 JSON
 
 ms() { date +%s%3N; }
-median() { tr ' ' '\n' | grep . | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+median() { bench_median "$@"; }
 release_on() { curl -s -m 3 "http://127.0.0.1:$1/cgi-bin/health" | jq -r .release 2>/dev/null; }
 by_ballast() { # TAG: prints the wall ms; its steps go to $work/steps.b.CASE
 	local t0 t1

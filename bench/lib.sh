@@ -12,6 +12,10 @@
 #       runs CMD under /usr/bin/time with its stdout in DIR/out.NAME and
 #       stderr in DIR/err.NAME, and prints "wall_seconds peak_rss_kib"; a
 #       failing CMD prints its stderr and returns 1.
+#   bench_median [NUMBER...]
+#       the median (the lower middle of an even count) of the numbers given
+#       as arguments, or, without arguments, read from stdin separated by
+#       blanks or newlines.
 #   bench_gen_db PSQL_FUNC DBNAME ORDERS
 #       creates DBNAME with customers and ORDERS orders (text, numeric,
 #       timestamptz, jsonb) and four indexes. PSQL_FUNC is the name of a
@@ -68,6 +72,11 @@ bench_time() {
 	/usr/bin/time -f '%e %M' -o "$dir/time.$name" "$@" >"$dir/out.$name" 2>"$dir/err.$name" || {
 		cat "$dir/err.$name" >&2; echo "bench: $name failed: $*" >&2; return 1; }
 	tail -n 1 "$dir/time.$name"
+}
+
+bench_median() {
+	if [ $# -gt 0 ]; then printf '%s\n' "$@"; else tr ' \t' '\n\n'; fi |
+		grep . | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'
 }
 
 bench_gen_db() {

@@ -13,6 +13,7 @@
 # PostgreSQL server binaries (tests/services/pg.sh finds them).
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
+. "$top/bench/lib.sh"
 build=${1:-$top/build}
 N=${N:-500}
 RUNS=${RUNS:-3}
@@ -76,7 +77,7 @@ PY
 }
 
 now_ms() { date +%s%3N; }
-median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+median() { bench_median "$@"; }
 count_tables() { psql -d "$1" -tAc "SELECT count(*) FROM pg_tables WHERE tablename LIKE 'bench\_%'"; }
 
 report=()

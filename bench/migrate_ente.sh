@@ -45,7 +45,7 @@ for v in $(seq "$top_v" -1 1); do printf '\\i %s\n' "$(ls "$work/m/${v}_"*.down.
 nodir=$work/no-migrations
 
 secs() { awk '{print $1}'; }
-median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+median() { bench_median "$@"; }
 bu=(); pu=(); bd=(); pd=()
 for run in $(seq 1 "$RUNS"); do
 	psql -d postgres -c "CREATE DATABASE b_$run" -c "CREATE DATABASE p_$run"

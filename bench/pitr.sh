@@ -140,7 +140,7 @@ DB=bench q "CREATE TABLE after_backup (id int PRIMARY KEY, pad text); CREATE TAB
 dbsize=$(DB=bench q "SELECT pg_size_pretty(pg_database_size('bench'))")
 clustersize=$(du -sh "$PGDIR/data" | cut -f1)
 
-median() { tr ' ' '\n' | grep . | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+median() { bench_median "$@"; }
 ratio() { awk -v p="$1" -v b="$2" 'BEGIN {printf "%.2fx", p / b}'; }
 # wait_archived: until the archiver has done what is pending (both tools:
 # one archive_command pushes to each)

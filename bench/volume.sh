@@ -78,7 +78,7 @@ for r in $(seq 1 "$rounds"); do
 	bl_s+=("$(stat -c %s "$obj")")
 done
 
-median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+median() { bench_median "$@"; }
 tt=$(median "${tar_t[@]}") ts=$(median "${tar_s[@]}") tc=$(median "${tar_c[@]}")
 tst=$(median "${ts_t[@]}")
 bt=$(median "${bl_t[@]}") bs=$(median "${bl_s[@]}") bc_=$(median "${bl_c[@]}")
