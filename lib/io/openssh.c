@@ -422,7 +422,7 @@ int openssh_exec(struct openssh *s, const char *command, int stdin_fd,
 	if (err_tail)
 		strbuf_add(err_tail, c.err_tail.buf, c.err_tail.len);
 	if (c.timed_out) {
-		rc = errbuf_set(e, BL_EFAIL, "no answer within %ld ms", timeout_ms);
+		rc = errbuf_set(e, BL_EFAIL, "timed out after %ld ms", timeout_ms);
 		goto out;
 	}
 	/* ssh could not be started, or was killed (also when the sink
