@@ -939,9 +939,17 @@ int transport_list_dir(struct transport *t, const char *path, struct strbuf *nam
 	int rc, status = 0;
 
 	strbuf_reset(names);
-	if ((rc = transport_stat(t, path, &st, e)) || !st.exists)
+	if (t->os) {
+		/* one round trip: the existence test on the target too */
+		const char *args[] = { path, NULL };
+
+		rc = os_script(t, "[ -e \"$1\" ] || exit 0; exec ls -1A -- \"$1\"", args, -1, names,
+			       &status, &err, "list", path, e);
+	} else if ((rc = transport_stat(t, path, &st, e)) || !st.exists) {
 		return rc;
-	rc = transport_run(t, argv, NULL, NULL, names, &err, &status, 60000, e);
+	} else {
+		rc = transport_run(t, argv, NULL, NULL, names, &err, &status, 60000, e);
+	}
 	if (!rc && status) {
 		strbuf_rtrim(&err);
 		rc = errbuf_set(e, BL_EFAIL, "%s: cannot list %s: %s", transport_describe(t), path,
