@@ -36,9 +36,9 @@ struct openssh {
 	char desc[512];
 };
 
-/* A value for ssh's "-o Key=Value" and -i: ssh expands %-tokens in paths
- * (and -o splits on spaces, honouring double quotes), so a path is passed
- * with % doubled and quoted when it has to be. */
+/* A path for "-o Key=Value": ssh expands %-tokens in paths, so % is
+ * doubled, and splits the value on spaces (honouring double quotes), so
+ * the path is quoted when it has to be. */
 static void ssh_value(struct strbuf *out, const char *v)
 {
 	int quote = strpbrk(v, " \t\"\\'") != NULL;
@@ -104,14 +104,10 @@ static void base_argv(const struct openssh *s, struct strvec *av, const char *ma
 	}
 	if (s->known_hosts)
 		push_opt(av, "UserKnownHostsFile", s->known_hosts);
-	if (s->identity) {
-		struct strbuf sb = STRBUF_INIT;
-
-		ssh_value(&sb, s->identity);
-		strvec_push(av, "-i");
-		strvec_push(av, sb.buf);
-		strbuf_release(&sb);
-	}
+	/* not -i, which wants the path to exist as written before it
+	 * expands %-tokens in it */
+	if (s->identity)
+		push_opt(av, "IdentityFile", s->identity);
 	for (size_t i = 0; i < s->options.n; i++) {
 		strvec_push(av, "-o");
 		strvec_push(av, s->options.v[i]);

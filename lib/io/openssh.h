@@ -47,7 +47,7 @@ struct openssh_opts {
 	int port;                    /* 0 = the ssh config's */
 	const char *user;            /* NULL = the ssh config's */
 	const char *config_file;     /* -F; NULL = ~/.ssh/config */
-	const char *identity;        /* -i; NULL = the ssh config's and the agent's */
+	const char *identity;        /* IdentityFile; NULL = the ssh config's and the agent's */
 	const char *known_hosts;     /* UserKnownHostsFile; NULL = the ssh config's */
 	const char *host_key_policy; /* "strict" or "accept-new"; NULL = the ssh config's */
 	const char *const *options;  /* extra "Key=Value"; config_ssh_option_refused()

@@ -288,6 +288,41 @@ START_TEST(test_openssh_master)
 }
 END_TEST
 
+/* openssh: key and known_hosts paths with a space and a '%' reach ssh
+ * intact (ssh expands %-tokens and splits -o values). */
+START_TEST(test_openssh_odd_paths)
+{
+	const char *truth[] = { "true", NULL };
+	char *key = fact("key"), *kh = fact("known_hosts_file");
+	struct strbuf k2 = STRBUF_INIT, kh2 = STRBUF_INIT, text = STRBUF_INIT;
+	struct errbuf e = ERRBUF_INIT;
+	json_t *spec = spec_for("openssh");
+	int status = -1;
+
+	strbuf_addf(&k2, "%s/a key %%C", dir);
+	strbuf_addf(&kh2, "%s/known hosts %%h", dir);
+	ck_assert_int_eq(tread_file(key, &text), 0);
+	ck_assert_int_eq(twrite_file(k2.buf, text.buf), 0);
+	ck_assert_int_eq(chmod(k2.buf, 0600), 0);
+	strbuf_reset(&text);
+	ck_assert_int_eq(tread_file(kh, &text), 0);
+	ck_assert_int_eq(twrite_file(kh2.buf, text.buf), 0);
+	json_object_set_new(spec, "identity", json_string(k2.buf));
+	json_object_set_new(spec, "known_hosts", json_string(kh2.buf));
+	json_object_set_new(spec, "host_key_policy", json_string("strict"));
+	json_object_set_new(spec, "options", json_pack("[s]", "IdentitiesOnly=yes"));
+	ck_assert_msg(transport_open(spec, NULL, &t, &e) == 0, "%s", e.msg);
+	ck_assert_msg(transport_run(t, truth, NULL, NULL, NULL, NULL, &status, 30000, &e) == 0, "%s", e.msg);
+	ck_assert_int_eq(status, 0);
+	json_decref(spec);
+	free(key);
+	free(kh);
+	strbuf_release(&k2);
+	strbuf_release(&kh2);
+	strbuf_release(&text);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("transport_ssh");
@@ -298,6 +333,7 @@ int main(void)
 	tcase_add_loop_test(tc, test_run, 0, NTYPES);
 	tcase_add_loop_test(tc, test_files, 0, NTYPES);
 	tcase_add_test(tc, test_openssh_master);
+	tcase_add_test(tc, test_openssh_odd_paths);
 	suite_add_tcase(s, tc);
 	return trun_suite(s);
 }
