@@ -16,6 +16,7 @@
 #include "dbdump.h"
 #include "lock.h"
 #include "log.h"
+#include "walstream.h"
 #include "pg.h"
 #include "proc.h"
 #include "progress.h"
@@ -197,6 +198,27 @@ out:
 	strbuf_release(&key);
 }
 
+/* A physical database streamed by wal-stream: its slot keeps the server's
+ * WAL until the streamer has it, so a lag over max_slot_lag is a disk
+ * filling up on the server. */
+static void check_wal_stream(struct checks *c, const struct config *cfg, json_t *db)
+{
+	const char *name = json_string_value(json_object_get(db, "name"));
+	struct strbuf label = STRBUF_INIT, slot = STRBUF_INIT;
+	struct errbuf e = ERRBUF_INIT;
+	long long lag = 0, max = 0;
+
+	strbuf_addf(&label, "wal-stream %s", name);
+	if (walstream_lag(cfg, name, &slot, &lag, &max, &e))
+		report(c, label.buf, 0, "%s", e.msg);
+	else
+		report(c, label.buf, lag <= max, "slot %s holds %lld MiB of WAL on the server "
+		       "(max_slot_lag %lld MiB)%s", slot.buf, lag >> 20, max >> 20,
+		       lag <= max ? "" : ": is wal-stream running and committing?");
+	strbuf_release(&label);
+	strbuf_release(&slot);
+}
+
 static void check_lock(struct checks *c, const struct config *cfg)
 {
 	struct strbuf dir = STRBUF_INIT, path = STRBUF_INIT;
@@ -252,8 +274,11 @@ int cmd_check(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e)
 	} else {
 		report(&c, "secrets", 1, "every *_env variable is set");
 	}
-	json_array_foreach(config_get(ctx->cfg, "databases"), i, v)
+	json_array_foreach(config_get(ctx->cfg, "databases"), i, v) {
 		check_database(&c, v);
+		if (json_object_get(v, "wal_stream"))
+			check_wal_stream(&c, ctx->cfg, v);
+	}
 	json_array_foreach(config_get(ctx->cfg, "volumes"), i, v)
 		check_volume(&c, ctx->cfg, v);
 	check_repository(&c, ctx->cfg);

@@ -17,6 +17,7 @@ int cmd_rekey(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e);
 int cmd_drill(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e);
 int cmd_check(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e);
 int cmd_wal_push(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e);
+int cmd_wal_stream(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e);
 int cmd_wal_fetch(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e);
 int cmd_restore_point(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e);
 /* restore --pitr: backup/pitr.c */

@@ -89,6 +89,17 @@ static const struct cli_command commands[] = {
 	  "already archived with the same content is success; with other content it\n"
 	  "is exit 1 naming it, and nothing is replaced. --db: the database (default:\n"
 	  "the only one with \"mode\": \"physical\"). See docs/pitr.md." },
+	{ "wal-stream", cmd_wal_stream, "archive WAL continuously over a replication slot",
+	  "wal-stream [--db NAME] [--synchronous] [--once]\n\n"
+	  "A long-running process beside the server (the unit ballast-wal-stream@.service),\n"
+	  "for servers whose archive_command cannot run ballast-backup (the stock postgres\n"
+	  "image): pg_receivewal streams the WAL through a physical replication slot\n"
+	  "(created when missing; wal_stream.slot, default ballast_<db>) into a spool\n"
+	  "directory, and every finished segment and history file is archived like\n"
+	  "wal-push does, then removed from the spool. A lost connection is retried\n"
+	  "with backoff (1 s to 60 s); the slot's lag goes to the metrics textfile and\n"
+	  "is a warning over wal_stream.max_slot_lag. SIGTERM stops it cleanly (exit 0).\n"
+	  "Exit 3 when another wal-stream holds the spool. See docs/pitr.md." },
 	{ "wal-fetch", cmd_wal_fetch, "restore one WAL file from the archive (restore_command)",
 	  "wal-fetch [--db NAME] NAME DEST\n\n"
 	  "For recovery: restore_command = 'ballast-backup --config FILE wal-fetch %f %p'.\n"
@@ -96,12 +107,16 @@ static const struct cli_command commands[] = {
 	  "the archive has no such file (the server asks for files that may not exist),\n"
 	  "4 when the stored copy is damaged (the message names it)." },
 	{ "restore-point", cmd_restore_point, "create a named point to restore to (pg_create_restore_point)",
-	  "restore-point [--db NAME] NAME [--json]\n\n"
+	  "restore-point [--db NAME] [--wait-archived DURATION] NAME [--json]\n\n"
 	  "Runs pg_create_restore_point(NAME) on the physical database's server (its conninfo\n"
 	  "and password; the role needs EXECUTE on the function) and records NAME, its LSN and\n"
 	  "timeline in the repository, so that restore --pitr --name NAME picks the newest base\n"
 	  "backup that ends before it, and refuses at once when none does. NAME: letters,\n"
-	  "digits, '.', '_', '-', under 64 bytes; a name already recorded is exit 2." },
+	  "digits, '.', '_', '-', under 64 bytes; a name already recorded is exit 2.\n"
+	  "--wait-archived: for a point a rollback depends on (ballast-deploy's\n"
+	  "\"snapshot\": \"restore-point\"): refused when no good backup holds a base backup\n"
+	  "of the database; after creating it the server switches WAL segments and the\n"
+	  "command waits until the archive holds the point (exit 1 when it does not)." },
 	{ "rekey", cmd_rekey, "rewrap every object's key for encryption.recipients",
 	  "rekey [--json]\n\n"
 	  "Rewrites each stored object's age header so that exactly the configured\n"

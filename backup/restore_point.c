@@ -10,10 +10,14 @@
 int cmd_restore_point(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e)
 {
 	const char *db = NULL, *name;
+	long long wait_ms = 0;
 	json_t *rec = NULL;
 	struct parseopt_rest rest;
 	const struct option_spec opts[] = {
 		OPT_STRING(0, "db", &db, "NAME", "the database (default: the only physical one)"),
+		OPT_DURATION(0, "wait-archived", &wait_ms, "DURATION",
+			   "refuse when no base backup can reach the point, then switch WAL segments "
+			   "and wait until the archive holds the point (e.g. 60s)"),
 		OPT_END()
 	};
 	int rc;
@@ -28,7 +32,7 @@ int cmd_restore_point(int argc, char **argv, struct cli_ctx *ctx, struct errbuf 
 	if (!rc)
 		rc = config_check_env(ctx->cfg, NULL, e);
 	if (!rc)
-		rc = pitr_restore_point(ctx->cfg, db, name, &rec, e);
+		rc = pitr_restore_point(ctx->cfg, db, name, wait_ms, &rec, e);
 	if (rc)
 		return rc;
 	if (ctx->json) {

@@ -6,6 +6,7 @@
 #include "commands.h"
 #include "log.h"
 #include "walarchive.h"
+#include "walstream.h"
 
 /* The shared command line: [--db NAME] and want positionals, left in rest. */
 static int wal_args(int argc, char **argv, struct cli_ctx *ctx, const char **db, int want,
@@ -75,5 +76,29 @@ int cmd_wal_fetch(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e)
 	if (!rc)
 		rc = walarchive_fetch(r, project, db, rest.argv[0], rest.argv[1], &missing, e);
 	repo_close(r);
+	return rc;
+}
+
+int cmd_wal_stream(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e)
+{
+	struct walstream_opts o = { NULL, 0, 0 };
+	struct parseopt_rest rest;
+	const struct option_spec opts[] = {
+		OPT_STRING(0, "db", &o.db, "NAME", "the database (default: the only physical one)"),
+		OPT_FLAG(0, "synchronous", &o.synchronous,
+			 "flush every write to the spool at once (pg_receivewal --synchronous), for "
+			 "a synchronous_standby_names that names the slot's application"),
+		OPT_FLAG(0, "once", &o.once,
+			 "archive what the spool holds finished, report the slot's lag, and exit"),
+		OPT_END()
+	};
+	int rc = cli_parse(ctx, argc, argv, opts, PARSEOPT_NO_ARGS, &rest, e);
+
+	if (!rc)
+		rc = cli_config(ctx, e);
+	if (!rc)
+		rc = config_check_env(ctx->cfg, "repository", e);
+	if (!rc)
+		rc = walstream_run(ctx->cfg, &o, e);
 	return rc;
 }

@@ -1,7 +1,8 @@
 /*
- * ballast-deploy lint ENV|--file COMPOSE: check a compose file against the
- * hardening rules (lib/compose_lint.h). Exit 0 clean, 4 when a service
- * breaks a rule, 2 when the file cannot be linted.
+ * ballast-deploy lint ENV|--file COMPOSE: check a compose file (and what it
+ * includes) against the lint rules (lib/compose_lint.h). Exit 0 clean
+ * (warnings allowed), 4 when a service breaks a rule, 2 when the file
+ * cannot be linted.
  */
 #include <stdio.h>
 #include <string.h>
@@ -13,7 +14,7 @@
 /* The local copy of ENV's compose file: relative names resolve from the
  * configuration's directory, the checkout that is about to be deployed. */
 static int env_compose_path(struct cli_ctx *ctx, const char *env, struct strbuf *path,
-			    struct errbuf *e)
+			    int *immutable, struct errbuf *e)
 {
 	struct strbuf where = STRBUF_INIT, raw = STRBUF_INIT;
 	json_t *envs, *node, *cf;
@@ -35,6 +36,9 @@ static int env_compose_path(struct cli_ctx *ctx, const char *env, struct strbuf 
 				ctx->cfg->path, env, where.len ? where.buf : "none");
 		goto out;
 	}
+	/* The same key deploy_env reads: moving image tags fail there. */
+	if (json_is_true(json_object_get(node, "immutable")))
+		*immutable = 1;
 	cf = json_object_get(node, "compose_file");
 	if (cf && !json_is_string(cf)) {
 		rc = errbuf_set(e, BL_EUSAGE, "%s: environments.%s.compose_file: expected a string",
@@ -59,6 +63,7 @@ out:
 int cmd_lint(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e)
 {
 	struct compose_lint res = COMPOSE_LINT_INIT;
+	struct compose_lint_opts lo = { 0, NULL, NULL };
 	struct strbuf path = STRBUF_INIT, report = STRBUF_INIT;
 	struct parseopt_rest rest;
 	const char *file = NULL, *env = NULL;
@@ -67,6 +72,8 @@ int cmd_lint(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e)
 	const struct option_spec opts[] = {
 		OPT_VALUE(PARSEOPT_STRING, 'f', "file", &file, "COMPOSE", "a compose file", 0,
 			  "lint this compose file instead of ENV's"),
+		OPT_FLAG(0, "immutable", &lo.immutable,
+			 "judge as an immutable environment: untagged or :latest images fail"),
 		OPT_END()
 	};
 
@@ -85,14 +92,14 @@ int cmd_lint(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e)
 		goto out;
 	}
 	if (env) {
-		rc = env_compose_path(ctx, env, &path, e);
+		rc = env_compose_path(ctx, env, &path, &lo.immutable, e);
 		if (rc)
 			goto out;
 	} else {
 		strbuf_addstr(&path, file);
 	}
 
-	rc = compose_lint_file(path.buf, &res, e);
+	rc = compose_lint_file(path.buf, &lo, &res, e);
 	if (rc && rc != BL_EVERIFY)
 		goto out;
 	if (ctx->json) {

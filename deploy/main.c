@@ -49,7 +49,7 @@ static const struct cli_command commands[] = {
 	  "ballast binaries and schema on the target, current health; then every kept release\n"
 	  "bundle's pinned images, on the target's engine or in their registry. Exit 1 when a\n"
 	  "check fails, 4 when only the health check does." },
-	{ "lint", cmd_lint, "check a compose file against the hardening rules",
+	{ "lint", cmd_lint, "check a compose file against the hardening and correctness rules",
 	  "lint ENV|--file COMPOSE" },
 	{ "tag-for-ref", cmd_tag_for_ref, "print the image tag a git ref deploys as",
 	  "tag-for-ref REF\n\n"

@@ -82,7 +82,16 @@ if [ ! -x "$plugin" ]; then
 	"$plugin" version
 fi
 
-if [ -f "$top/tests/services/package.json" ] && [ ! -d "$top/tests/services/node_modules" ]; then
+# Also when package.json gained a package since the last install (dclint
+# after s3rver): each dependency's directory must exist.
+npm_missing=0
+if [ -f "$top/tests/services/package.json" ]; then
+	for p in $(cd "$top/tests/services" &&
+		   node -e 'console.log(Object.keys(require("./package.json").dependencies).join(" "))'); do
+		[ -f "$top/tests/services/node_modules/$p/package.json" ] || npm_missing=1
+	done
+fi
+if [ "$npm_missing" = 1 ]; then
 	echo "deps: npm install in tests/services"
 	(cd "$top/tests/services" && npm install --no-audit --no-fund --silent >/dev/null)
 fi

@@ -1067,8 +1067,38 @@ out:
 	return rc;
 }
 
+/* Wait until the archive holds seg (a segment name), polling the
+ * repository: the archiver sends a finished segment at once, so this is
+ * archive_command's time, not archive_timeout's. */
+static int wait_archived(struct repo *r, const char *project, const char *db, const char *seg,
+			 long long wait_ms, struct errbuf *e)
+{
+	long long until = time_mono_ms() + wait_ms;
+	json_t *names = NULL;
+	int rc;
+
+	for (;;) {
+		rc = walarchive_list(r, project, db, &names, e);
+		if (rc || json_object_get(names, seg))
+			break;
+		json_decref(names);
+		names = NULL;
+		if ((rc = interrupt_check(e)))
+			break;
+		if (time_mono_ms() >= until) {
+			rc = errbuf_set(e, BL_EFAIL, "wal segment %s is not in the archive after %lld s "
+					"(%s): check archive_command and pg_stat_archiver on the server",
+					seg, wait_ms / 1000, repo_describe(r));
+			break;
+		}
+		usleep(POLL_MS * 1000);
+	}
+	json_decref(names);
+	return rc;
+}
+
 int pitr_restore_point(const struct config *cfg, const char *dbname, const char *name,
-		       json_t **out, struct errbuf *e)
+		       long long wait_ms, json_t **out, struct errbuf *e)
 {
 	struct strbuf pw = STRBUF_INIT, lsn = STRBUF_INIT, tli = STRBUF_INIT, key = STRBUF_INIT;
 	const char *project, *db, *params[1] = { name };
@@ -1101,6 +1131,20 @@ int pitr_restore_point(const struct config *cfg, const char *dbname, const char 
 				name, db, key.buf);
 	if (rc)
 		goto out;
+	if (wait_ms > 0) {
+		/* a point no backup can recover to is no snapshot: refuse it
+		 * before the server records anything */
+		struct pitr_opts po = { .db = db, .target = PITR_LATEST };
+		struct choice c;
+
+		memset(&c, 0, sizeof(c));
+		rc = choose(r, project, db, &po, &c, e);
+		json_decref(c.manifest);
+		if (rc) {
+			errbuf_prefix(e, "restore point %s: ", name);
+			goto out;
+		}
+	}
 	dbdump_password(spec, &pw);
 	rc = pg_connect(json_string_value(json_object_get(spec, "conninfo")),
 			pw.len ? pw.buf : NULL, &conn, e);
@@ -1113,6 +1157,21 @@ int pitr_restore_point(const struct config *cfg, const char *dbname, const char 
 	}
 	strbuf_addstr(&lsn, PQgetvalue(res, 0, 0));
 	strbuf_addstr(&tli, PQgetvalue(res, 0, 1));
+	if (wait_ms > 0) {
+		/* Recovery reaches the point only once the segment holding its
+		 * record is archived; the server would send it only when the
+		 * segment fills or archive_timeout passes, and never if it is
+		 * stopped first, as a rollback does. */
+		PQclear(res);
+		res = NULL;
+		rc = pg_execp(conn, "SELECT pg_walfile_name(pg_switch_wal())", 0, NULL, &res, e);
+		if (!rc)
+			rc = wait_archived(r, project, db, PQgetvalue(res, 0, 0), wait_ms, e);
+		if (rc) {
+			errbuf_prefix(e, "restore point %s of database %s: ", name, db);
+			goto out;
+		}
+	}
 	time_utc_format(time(NULL), when);
 	*out = json_pack("{s:s, s:s, s:s, s:I, s:s}", "name", name, "database", db, "lsn", lsn.buf,
 			 "timeline", (json_int_t)strtoul(tli.buf, NULL, 16), "time", when);

@@ -100,8 +100,14 @@ int pitr_restore(const struct config *cfg, const struct pitr_opts *o, struct pit
  * "lsn", "timeline", "time"}, *out), so that restore --pitr --name picks
  * the newest base backup that ends before it and refuses a name that no
  * kept backup can reach before starting anything. name: letters, digits,
- * '.', '_', '-', under 64 bytes; one already recorded is BL_EUSAGE. */
+ * '.', '_', '-', under 64 bytes; one already recorded is BL_EUSAGE.
+ * wait_ms > 0 makes the point one a rollback can count on: refused
+ * (BL_EFAIL, nothing created) when no good backup holds a base backup of
+ * the database, and after it is created the server switches to a new WAL
+ * segment and the call waits up to wait_ms until the archive holds the
+ * segment with the point's record (BL_EFAIL naming it when it does not;
+ * the point then stays unrecorded). */
 int pitr_restore_point(const struct config *cfg, const char *db, const char *name,
-		       json_t **out, struct errbuf *e);
+		       long long wait_ms, json_t **out, struct errbuf *e);
 
 #endif

@@ -297,6 +297,7 @@ static const char *type_name(enum schema_type t)
 	case SCHEMA_ARRAY: return "an array";
 	case SCHEMA_STRINGS: return "an array of strings";
 	case SCHEMA_STRING_OR_STRINGS: return "a string or an array of strings";
+	case SCHEMA_BOOL_OR_ONE: return "true, false or a string";
 	default: return "nothing";
 	}
 }
@@ -325,6 +326,13 @@ static int validate(json_t *v, const struct schema *s, struct strbuf *path, cons
 	const char *where = path->len ? path->buf : "(top level)";
 
 	switch (s->type) {
+	case SCHEMA_BOOL_OR_ONE:
+		if (json_is_boolean(v)) {
+			ok = 1;
+			break;
+		}
+		/* a string, checked against oneof */
+		__attribute__((fallthrough));
 	case SCHEMA_STRING:
 		ok = json_is_string(v);
 		if (ok && s->oneof && !strstr(json_string_value(v), "${")) {
@@ -811,4 +819,32 @@ void config_path(const struct config *cfg, const char *p, struct strbuf *out)
 	} else {
 		strbuf_addstr(out, p);
 	}
+}
+
+long long config_size_bytes(const char *s)
+{
+	char *end;
+	double v;
+	long long mult = 1;
+
+	if (!s || !*s)
+		return -1;
+	v = strtod(s, &end);
+	if (end == s || v < 0)
+		return -1;
+	switch (toupper((unsigned char)*end)) {
+	case '\0': break;
+	case 'K': mult = 1024LL; end++; break;
+	case 'M': mult = 1024LL * 1024; end++; break;
+	case 'G': mult = 1024LL * 1024 * 1024; end++; break;
+	case 'T': mult = 1024LL * 1024 * 1024 * 1024; end++; break;
+	default: return -1;
+	}
+	if (*end == 'i' || *end == 'I')
+		end++;
+	if (*end == 'b' || *end == 'B')
+		end++;
+	if (*end)
+		return -1;
+	return (long long)(v * (double)mult);
 }

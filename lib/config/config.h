@@ -70,6 +70,10 @@ int config_bool(const struct config *cfg, const char *path, int def);
  * often a string). -1 when v is neither. */
 int config_json_int(json_t *v, long long *out);
 
+/* "512M", "1G", "1.5GiB", "100000" (bytes), "0" -> bytes (K, M, G, T are
+ * powers of 1024); -1 when malformed. */
+long long config_size_bytes(const char *s);
+
 /* "500ms", "5s", "10m", "2h", "1d", "0" -> milliseconds. */
 int config_duration_ms(const char *s, long long *ms);
 

@@ -22,6 +22,7 @@ static const char *const row_count_modes[] = { "exact", "estimate", "off", NULL 
 static const char *const database_modes[] = { "logical", "physical", NULL };
 static const char *const on_failure_modes[] = { "rollback", "none", NULL };
 static const char *const data_restore_modes[] = { "never", "if-irreversible", "always", NULL };
+static const char *const snapshot_modes[] = { "restore-point", NULL };
 
 static const struct schema repository_fields[] = {
 	ONE("type", repo_types),
@@ -52,6 +53,15 @@ static const struct schema repository_fields[] = {
 	END
 };
 
+/* ballast-backup wal-stream (lib/backup/walstream.h) */
+static const struct schema wal_stream_fields[] = {
+	F("slot", SCHEMA_STRING),
+	F("spool_dir", SCHEMA_STRING),
+	F("max_slot_lag", SCHEMA_STRING),
+	F("receivewal_command", SCHEMA_STRINGS),
+	END
+};
+
 static const struct schema database_fields[] = {
 	F("name", SCHEMA_STRING),
 	F("conninfo", SCHEMA_STRING),
@@ -69,6 +79,7 @@ static const struct schema database_fields[] = {
 	ONE("mode", database_modes),
 	F("basebackup_command", SCHEMA_STRINGS),
 	F("pg_bindir", SCHEMA_STRING),
+	OBJ("wal_stream", wal_stream_fields),
 	END
 };
 static const struct schema database_item = OBJ(NULL, database_fields);
@@ -183,6 +194,18 @@ static const struct schema health_item = OBJ(NULL, health_fields);
 
 static const struct schema hook_item = { NULL, SCHEMA_STRING_OR_STRINGS, NULL, NULL, NULL, 0, 0, 0, NULL };
 
+/* the server a rollback to a restore point stops, restores and starts
+ * (lib/deploy/deploy_pitr.c) */
+static const struct schema env_pitr_fields[] = {
+	F("database", SCHEMA_STRING),
+	F("data_dir", SCHEMA_STRING),
+	F("service", SCHEMA_STRING),
+	F("stop_command", SCHEMA_STRINGS),
+	F("start_command", SCHEMA_STRINGS),
+	F("archive_wait", SCHEMA_DURATION),
+	END
+};
+
 static const struct schema environment_fields[] = {
 	OBJ("transport", transport_fields),
 	F("app_dir", SCHEMA_STRING),
@@ -193,7 +216,8 @@ static const struct schema environment_fields[] = {
 	MAP("images", &string_item),
 	F("refs", SCHEMA_STRINGS),
 	F("tag", SCHEMA_STRING),
-	F("snapshot", SCHEMA_BOOL),
+	{ "snapshot", SCHEMA_BOOL_OR_ONE, NULL, NULL, snapshot_modes, 0, 0, 0 },
+	OBJ("pitr", env_pitr_fields),
 	ONE("on_failure", on_failure_modes),
 	ONE("data_restore", data_restore_modes),
 	F("lint", SCHEMA_BOOL),

@@ -19,7 +19,8 @@ enum schema_type {
 	SCHEMA_MAP,       /* object with free keys; values match item */
 	SCHEMA_ARRAY,     /* values match item */
 	SCHEMA_STRINGS,   /* array of strings */
-	SCHEMA_STRING_OR_STRINGS
+	SCHEMA_STRING_OR_STRINGS,
+	SCHEMA_BOOL_OR_ONE /* true, false, or one of oneof's strings */
 };
 
 struct schema {

@@ -33,6 +33,10 @@ enum {
 	R_DOCKER_SOCKET,
 	R_HOST_MOUNTS,
 	R_DEVICES,
+	R_DUPLICATE_PORTS,
+	R_CONTAINER_NAME,
+	R_IMAGE_TAG,
+	R_UNKNOWN_KEY,
 	R_COUNT
 };
 
@@ -62,6 +66,13 @@ static const struct compose_rule rules[] = {
 	[R_HOST_MOUNTS] = { "host-mounts",
 			    "no bind mount of the host's root or system directories" },
 	[R_DEVICES] = { "devices", "no host devices are passed in (devices:)" },
+	[R_DUPLICATE_PORTS] = { "duplicate-ports",
+				"no host ip/port/protocol is published by two services" },
+	[R_CONTAINER_NAME] = { "container-name",
+			       "container_name is unique and a valid Docker name" },
+	[R_IMAGE_TAG] = { "image-tag",
+			  "images have a fixed tag or digest (a warning unless immutable)" },
+	[R_UNKNOWN_KEY] = { "unknown-key", "every key is in the compose specification" },
 	{ NULL, NULL }
 };
 
@@ -69,16 +80,49 @@ static const struct compose_rule rules[] = {
 #define LABEL_WRITABLE "ballast.lint.writable"
 /* Merge keys may chain; a cycle through aliases must not hang the lint. */
 #define MERGE_DEPTH 16
+/* include: chains deeper than this are refused (a cycle is caught before). */
+#define COMPOSE_LINT_INCLUDE_DEPTH 16
 
 const struct compose_rule *compose_lint_rules(void)
 {
 	return rules;
 }
 
+/* A published host port (range), kept across services and included files. */
+struct published {
+	char *file, *service;
+	char *profiles;       /* the service's profiles, "a,b"; NULL: always runs */
+	int line;
+	char ip[64];          /* "" for every address */
+	long lo, hi;
+	char proto[16];
+};
+
+/* A name taken by a service (its container_name, or the service name). */
+struct taken {
+	char *name, *file, *service, *profiles;
+	int line;
+};
+
+/* What the lint of one compose file and its includes shares. */
+struct lint_run {
+	const struct compose_lint_opts *opts;
+	struct compose_lint *r;
+	struct published *ports;
+	size_t nports, aports;
+	struct taken *names, *services;
+	size_t nnames, anames, nservices, aservices;
+	const char *stack[COMPOSE_LINT_INCLUDE_DEPTH + 1];  /* the include chain */
+	int depth;
+};
+
 struct lint {
 	yaml_document_t *doc;
 	struct compose_lint *r;
-	const char *svc;      /* service being checked */
+	struct lint_run *run;
+	const char *file;     /* the file being linted (root or included) */
+	const char *svc;      /* service being checked; NULL at the top level */
+	char *profiles;       /* its profiles, "a,b"; NULL when it has none */
 	int svc_line;
 	unsigned allow;       /* bit per rule exempted by the label */
 };
@@ -198,16 +242,16 @@ static yaml_node_t *map_path(yaml_document_t *d, yaml_node_t *m, const char *con
 
 /* ---- findings ---- */
 
-static void add_finding(struct lint *L, int rule, const yaml_node_t *at, const char *fix,
-			const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+static void vadd_finding(struct lint *L, int rule, int warning, const yaml_node_t *at,
+			 const char *fix, const char *fmt, va_list ap)
+	__attribute__((format(printf, 6, 0)));
 
-static void add_finding(struct lint *L, int rule, const yaml_node_t *at, const char *fix,
-			const char *fmt, ...)
+static void vadd_finding(struct lint *L, int rule, int warning, const yaml_node_t *at,
+			 const char *fix, const char *fmt, va_list ap)
 {
 	struct compose_lint *r = L->r;
 	struct compose_finding *f;
 	struct strbuf sb = STRBUF_INIT;
-	va_list ap;
 
 	if (r->nr == r->alloc) {
 		size_t n = r->alloc ? r->alloc * 2 : 16;
@@ -215,19 +259,36 @@ static void add_finding(struct lint *L, int rule, const yaml_node_t *at, const c
 		r->findings = xrealloc(r->findings, n * sizeof(*r->findings));
 		r->alloc = n;
 	}
-	va_start(ap, fmt);
 	strbuf_vaddf(&sb, fmt, ap);
-	va_end(ap);
 	f = &r->findings[r->nr++];
 	f->rule = rules[rule].id;
-	f->service = xstrdup(L->svc);
+	f->file = xstrdup(L->file);
+	f->service = L->svc ? xstrdup(L->svc) : NULL;
 	f->line = at ? line_of(at) : L->svc_line;
 	f->problem = strbuf_detach(&sb, NULL);
 	f->fix = xstrdup(fix);
 	f->allowed = !!(L->allow & (1u << rule));
+	f->warning = warning;
 	if (!f->allowed)
-		r->violations++;
+		*(warning ? &r->warnings : &r->violations) += 1;
 }
+
+static void add_finding_as(struct lint *L, int rule, int warning, const yaml_node_t *at,
+			   const char *fix, const char *fmt, ...)
+	__attribute__((format(printf, 6, 7)));
+
+static void add_finding_as(struct lint *L, int rule, int warning, const yaml_node_t *at,
+			   const char *fix, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vadd_finding(L, rule, warning, at, fix, fmt, ap);
+	va_end(ap);
+}
+
+/* A violation: every rule but image-tag only ever reports those. */
+#define add_finding(L, rule, at, fix, ...) add_finding_as(L, rule, 0, at, fix, __VA_ARGS__)
 
 /* ---- labels ---- */
 
@@ -306,12 +367,12 @@ static int parse_allow(struct lint *L, yaml_node_t *svc, struct errbuf *e)
 		if (best >= 0 && bestd <= 3)
 			rc = errbuf_set(e, BL_EUSAGE,
 					"%s:%d: services.%s.labels.%s: unknown rule '%s' (did you mean \"%s\"?)",
-					L->r->file, line_of(at), L->svc, LABEL_ALLOW, tok.buf,
+					L->file, line_of(at), L->svc, LABEL_ALLOW, tok.buf,
 					rules[best].id);
 		else
 			rc = errbuf_set(e, BL_EUSAGE,
 					"%s:%d: services.%s.labels.%s: unknown rule '%s' (see 'ballast-deploy lint --help')",
-					L->r->file, line_of(at), L->svc, LABEL_ALLOW, tok.buf);
+					L->file, line_of(at), L->svc, LABEL_ALLOW, tok.buf);
 		break;
 	}
 	strbuf_release(&tmp);
@@ -615,12 +676,43 @@ static int port_allowed(const char *p)
 	return !strcmp(p, "80") || !strcmp(p, "443");
 }
 
+/* A short-syntax port "[ip:][host:]container[/proto]": copied into buf
+ * and split at the colons into parts (at most 8), a bracketed IPv6 address
+ * kept whole so it stays in the ip part; *proto (when asked) is what
+ * follows '/', or NULL. Returns the number of parts. */
+static int port_parts(const char *spec, char *buf, size_t size, char **parts,
+		      const char **proto)
+{
+	char *slash, *s;
+	int n = 0;
+
+	snprintf(buf, size, "%s", spec);
+	slash = strchr(buf, '/');
+	if (slash)
+		*slash = '\0';
+	if (proto)
+		*proto = slash ? slash + 1 : NULL;
+	for (s = buf; n < 8;) {
+		parts[n++] = s;
+		if (*s == '[') {
+			char *close = strchr(s, ']');
+
+			s = close ? close : s;
+		}
+		s = strchr(s, ':');
+		if (!s)
+			break;
+		*s++ = '\0';
+	}
+	return n;
+}
+
 static void check_one_port(struct lint *L, yaml_node_t *it)
 {
 	static const char fix[] = "publish only 80 and 443 (the reverse proxy); reach other "
 				  "services over the compose network, or use expose:";
-	char buf[512], *parts[8], *slash, *s;
-	int n = 0;
+	char buf[512], *parts[8];
+	int n;
 
 	if (is_map(it)) {
 		const char *pub = sval(map_get(L->doc, it, "published"));
@@ -635,24 +727,7 @@ static void check_one_port(struct lint *L, yaml_node_t *it)
 	}
 	if (!is_scalar(it))
 		return;
-	snprintf(buf, sizeof(buf), "%s", sval(it));
-	slash = strchr(buf, '/');
-	if (slash)
-		*slash = '\0';
-	/* [ip:][host:]container, split from the right so an IPv6 address in
-	 * brackets stays in the (ignored) ip part. */
-	for (s = buf; n < 8;) {
-		parts[n++] = s;
-		if (*s == '[') {
-			char *close = strchr(s, ']');
-
-			s = close ? close : s;
-		}
-		s = strchr(s, ':');
-		if (!s)
-			break;
-		*s++ = '\0';
-	}
+	n = port_parts(sval(it), buf, sizeof(buf), parts, NULL);
 	if (n == 1)
 		add_finding(L, R_PORTS, it, fix, "publishes container port %s on a random host "
 			    "port", parts[0]);
@@ -926,23 +1001,517 @@ static void check_devices(struct lint *L, yaml_node_t *svc)
 			    sval(yget(L->doc, *dev->data.sequence.items.start)) : "devices:");
 }
 
+/* ---- correctness: what `docker compose up` refuses or gets wrong ---- */
+
+/* Can both run at once? A service without profiles always runs; two with
+ * profiles only when they share one. */
+static int profiles_meet(const char *a, const char *b)
+{
+	struct strbuf tok = STRBUF_INIT;
+	int meet = 0;
+
+	if (!a || !b)
+		return 1;
+	while (!meet && next_token(&a, &tok)) {
+		const char *bb = b;
+		struct strbuf t2 = STRBUF_INIT;
+
+		while (!meet && next_token(&bb, &t2))
+			meet = !strcmp(tok.buf, t2.buf);
+		strbuf_release(&t2);
+	}
+	strbuf_release(&tok);
+	return meet;
+}
+
+static int port_number(const char *s, const char *end, long *out)
+{
+	char *stop;
+	long v;
+
+	if (s == end || *s < '0' || *s > '9')
+		return -1;
+	v = strtol(s, &stop, 10);
+	if (stop != end || v < 0 || v > 65535)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+/* "8000" or "8000-8010"; -1 for what is not a port (a variable, empty). */
+static int port_range(const char *s, long *lo, long *hi)
+{
+	const char *dash = strchr(s, '-');
+
+	if (!dash) {
+		if (port_number(s, s + strlen(s), lo))
+			return -1;
+		*hi = *lo;
+		return 0;
+	}
+	if (port_number(s, dash, lo) || port_number(dash + 1, dash + 1 + strlen(dash + 1), hi) ||
+	    *hi < *lo)
+		return -1;
+	return 0;
+}
+
+/* An address that binds every interface collides with any other. */
+static int ip_any(const char *ip)
+{
+	return !*ip || !strcmp(ip, "0.0.0.0") || !strcmp(ip, "::") || !strcmp(ip, "[::]");
+}
+
+/* One `ports:` entry as host ip, host port range and protocol; -1 when it
+ * publishes no fixed host port (container-only, random, a variable). */
+static int parse_published(struct lint *L, yaml_node_t *it, struct published *p)
+{
+	char buf[512], *parts[8];
+	const char *v, *proto;
+	int n;
+
+	memset(p, 0, sizeof(*p));
+	snprintf(p->proto, sizeof(p->proto), "tcp");
+	if (is_map(it)) {
+		const char *ip = sval(map_get(L->doc, it, "host_ip"));
+
+		proto = sval(map_get(L->doc, it, "protocol"));
+		v = sval(map_get(L->doc, it, "published"));
+		if (!v || port_range(v, &p->lo, &p->hi))
+			return -1;
+		snprintf(p->ip, sizeof(p->ip), "%s", ip ? ip : "");
+		if (proto)
+			snprintf(p->proto, sizeof(p->proto), "%s", proto);
+		return 0;
+	}
+	if (!(v = sval(it)))
+		return -1;
+	n = port_parts(v, buf, sizeof(buf), parts, &proto);
+	if (proto)
+		snprintf(p->proto, sizeof(p->proto), "%s", proto);
+	if (n < 2 || port_range(parts[n - 2], &p->lo, &p->hi))
+		return -1;
+	if (n > 2)
+		snprintf(p->ip, sizeof(p->ip), "%s", parts[n - 3]);
+	return 0;
+}
+
+static void check_duplicate_ports(struct lint *L, yaml_node_t *svc)
+{
+	struct lint_run *run = L->run;
+	yaml_node_t *ports = map_get(L->doc, svc, "ports");
+
+	if (!is_seq(ports))
+		return;
+	for (yaml_node_item_t *i = ports->data.sequence.items.start;
+	     i < ports->data.sequence.items.top; i++) {
+		yaml_node_t *it = yget(L->doc, *i);
+		struct published p, *q = NULL;
+
+		if (parse_published(L, it, &p))
+			continue;
+		for (size_t k = 0; k < run->nports && !q; k++) {
+			struct published *o = &run->ports[k];
+
+			if (!strcasecmp(o->proto, p.proto) && o->lo <= p.hi && p.lo <= o->hi &&
+			    (ip_any(o->ip) || ip_any(p.ip) || !strcmp(o->ip, p.ip)) &&
+			    profiles_meet(o->profiles, L->profiles))
+				q = o;
+		}
+		if (q) {
+			char fix[256], port[64];
+
+			if (p.hi > p.lo)
+				snprintf(port, sizeof(port), "%ld-%ld/%s", p.lo, p.hi, p.proto);
+			else
+				snprintf(port, sizeof(port), "%ld/%s", p.lo, p.proto);
+			snprintf(fix, sizeof(fix), "publish another host port, or publish it once "
+				 "(in %s) and reach it over the compose network", q->service);
+			add_finding(L, R_DUPLICATE_PORTS, it, fix, "host port %s%s%s is already "
+				    "published by service %s (%s:%d): one of the containers will not "
+				    "start", port, *p.ip ? " on " : "", p.ip, q->service, q->file,
+				    q->line);
+		}
+		if (run->nports == run->aports) {
+			run->aports = run->aports ? run->aports * 2 : 16;
+			run->ports = xrealloc(run->ports, run->aports * sizeof(*run->ports));
+		}
+		p.file = xstrdup(L->file);
+		p.service = xstrdup(L->svc);
+		p.profiles = L->profiles ? xstrdup(L->profiles) : NULL;
+		p.line = line_of(it);
+		run->ports[run->nports++] = p;
+	}
+}
+
+/* Remember name for service L->svc; the earlier holder when it is taken
+ * (by_profile: only by a service that can run beside this one). */
+static const struct taken *take_name(struct lint *L, struct taken **arr, size_t *nr,
+				     size_t *alloc, const char *name, int line, int by_profile)
+{
+	for (size_t i = 0; i < *nr; i++)
+		if (!strcmp((*arr)[i].name, name) &&
+		    (!by_profile || profiles_meet((*arr)[i].profiles, L->profiles)))
+			return &(*arr)[i];
+	if (*nr == *alloc) {
+		*alloc = *alloc ? *alloc * 2 : 16;
+		*arr = xrealloc(*arr, *alloc * sizeof(**arr));
+	}
+	(*arr)[*nr].name = xstrdup(name);
+	(*arr)[*nr].file = xstrdup(L->file);
+	(*arr)[*nr].service = xstrdup(L->svc);
+	(*arr)[*nr].profiles = L->profiles ? xstrdup(L->profiles) : NULL;
+	(*arr)[*nr].line = line;
+	(*nr)++;
+	return NULL;
+}
+
+/* Docker's own pattern for container names: [a-zA-Z0-9][a-zA-Z0-9_.-]+ */
+static int valid_container_name(const char *s)
+{
+	if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9')))
+		return 0;
+	if (!s[1])
+		return 0;
+	for (s++; *s; s++)
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+		      (*s >= '0' && *s <= '9') || *s == '_' || *s == '.' || *s == '-'))
+			return 0;
+	return 1;
+}
+
+static void check_container_name(struct lint *L, yaml_node_t *svc)
+{
+	struct lint_run *run = L->run;
+	yaml_node_t *n = map_get(L->doc, svc, "container_name");
+	const char *v = sval(n);
+	const struct taken *t;
+	char fix[256];
+
+	if (!v || strstr(v, "${"))
+		return;
+	if (!valid_container_name(v)) {
+		add_finding(L, R_CONTAINER_NAME, n, "use letters, digits, '_', '.' and '-', "
+			    "starting with a letter or digit (or drop container_name: compose "
+			    "names the container itself)",
+			    "container_name \"%s\" is not a valid Docker container name", v);
+		return;
+	}
+	t = take_name(L, &run->names, &run->nnames, &run->anames, v, line_of(n), 1);
+	if (!t)
+		return;
+	snprintf(fix, sizeof(fix), "give it another name, or drop container_name: (compose "
+		 "then names each container after its project and service)");
+	add_finding(L, R_CONTAINER_NAME, n, fix, "container_name \"%s\" is already used by "
+		    "service %s (%s:%d): one of the containers will not start", v, t->service,
+		    t->file, t->line);
+}
+
+/* Tags that name whatever was pushed last: the same release may mean other
+ * bytes tomorrow. */
+static const char *const moving_tags[] = {
+	"latest", "stable", "edge", "nightly", "canary", "dev", "beta", "test", "lts", NULL
+};
+
+static void check_image_tag(struct lint *L, yaml_node_t *svc)
+{
+	yaml_node_t *n = map_get(L->doc, svc, "image");
+	const char *img = sval(n), *last, *colon;
+	int built = map_get(L->doc, svc, "build") != NULL, warn;
+	static const char fix[] = "pin a version tag (redis:7.2.5) or a digest "
+				  "(redis@sha256:...); ballast-deploy pins digests per release";
+
+	if (!img || strchr(img, '@'))
+		return; /* no image (build: only) or a digest: immutable */
+	last = strrchr(img, '/');
+	last = last ? last + 1 : img;
+	colon = strchr(last, ':');
+	/* A variable may carry the tag ("${BACKEND_IMAGE}", "app:${TAG}"). */
+	if (colon ? strstr(colon, "${") != NULL : strstr(last, "${") != NULL)
+		return;
+	/* A built image is named, not pulled: its tag says nothing about what
+	 * runs, so it is never more than a warning. */
+	warn = !L->run->opts->immutable || built;
+	if (colon) {
+		for (const char *const *m = moving_tags; *m; m++)
+			if (!strcmp(colon + 1, *m))
+				add_finding_as(L, R_IMAGE_TAG, warn, n, fix, "image \"%s\" has the "
+					       "moving tag \"%s\"%s", img, *m,
+					       warn ? "" : " in an immutable environment");
+		return;
+	}
+	add_finding_as(L, R_IMAGE_TAG, warn, n, fix, "image \"%s\" has no tag (:latest)%s", img,
+		       warn ? "" : " in an immutable environment");
+}
+
+/* ---- unknown keys, against the compose specification ---- */
+
+static const char *const k_top[] = {
+	"version", "name", "include", "services", "networks", "volumes", "secrets", "configs",
+	"models", NULL
+};
+static const char *const k_service[] = {
+	"annotations", "attach", "blkio_config", "build", "cap_add", "cap_drop", "cgroup",
+	"cgroup_parent", "command", "configs", "container_name", "cpu_count", "cpu_percent",
+	"cpu_period", "cpu_quota", "cpu_rt_period", "cpu_rt_runtime", "cpu_shares", "cpus",
+	"cpuset", "credential_spec", "depends_on", "deploy", "develop", "device_cgroup_rules",
+	"devices", "dns", "dns_opt", "dns_search", "domainname", "entrypoint", "env_file",
+	"environment", "expose", "extends", "external_links", "extra_hosts", "gpus", "group_add",
+	"healthcheck", "hostname", "image", "init", "ipc", "isolation", "label_file", "labels",
+	"links", "logging", "mac_address", "mem_limit", "mem_reservation", "mem_swappiness",
+	"memswap_limit", "models", "network_mode", "networks", "oom_kill_disable",
+	"oom_score_adj", "pid", "pids_limit", "platform", "ports", "post_start", "pre_stop",
+	"privileged", "profiles", "provider", "pull_policy", "pull_refresh_after", "read_only",
+	"restart", "runtime", "scale", "secrets", "security_opt", "shm_size", "stdin_open",
+	"stop_grace_period", "stop_signal", "storage_opt", "sysctls", "tmpfs", "tty", "ulimits",
+	"use_api_socket", "user", "userns_mode", "uts", "volumes", "volumes_from", "working_dir",
+	NULL
+};
+static const char *const k_deploy[] = {
+	"endpoint_mode", "labels", "mode", "placement", "replicas", "resources", "restart_policy",
+	"rollback_config", "update_config", NULL
+};
+static const char *const k_resources[] = { "limits", "reservations", NULL };
+static const char *const k_limits[] = { "cpus", "memory", "pids", NULL };
+static const char *const k_reservations[] = { "cpus", "devices", "generic_resources", "memory",
+					      NULL };
+static const char *const k_restart_policy[] = { "condition", "delay", "max_attempts", "window",
+						NULL };
+static const char *const k_update_config[] = { "delay", "failure_action", "max_failure_ratio",
+					       "monitor", "order", "parallelism", NULL };
+static const char *const k_placement[] = { "constraints", "max_replicas_per_node",
+					   "preferences", NULL };
+static const char *const k_healthcheck[] = { "disable", "interval", "retries", "start_interval",
+					     "start_period", "test", "timeout", NULL };
+static const char *const k_logging[] = { "driver", "options", NULL };
+static const char *const k_build[] = {
+	"additional_contexts", "args", "cache_from", "cache_to", "context", "dockerfile",
+	"dockerfile_inline", "entitlements", "extra_hosts", "isolation", "labels", "network",
+	"no_cache", "platforms", "privileged", "pull", "secrets", "shm_size", "ssh", "tags",
+	"target", "ulimits", NULL
+};
+static const char *const k_port[] = { "app_protocol", "host_ip", "mode", "name", "protocol",
+				      "published", "target", NULL };
+static const char *const k_mount[] = { "bind", "consistency", "image", "read_only", "source",
+				       "target", "tmpfs", "type", "volume", NULL };
+static const char *const k_network[] = { "attachable", "driver", "driver_opts", "enable_ipv4",
+					 "enable_ipv6", "external", "internal", "ipam", "labels",
+					 "name", NULL };
+static const char *const k_volume[] = { "driver", "driver_opts", "external", "labels", "name",
+					NULL };
+static const char *const k_config[] = { "content", "environment", "external", "file", "labels",
+					"name", "template_driver", NULL };
+static const char *const k_secret[] = { "driver", "driver_opts", "environment", "external",
+					"file", "labels", "name", "template_driver", NULL };
+static const char *const k_include[] = { "path", "env_file", "project_directory", NULL };
+
+/* The nearest of names to typed, for a did-you-mean hint; NULL when none
+ * is near enough to be a typo. */
+static const char *closest(const char *typed, const char *const *names)
+{
+	const char *best = NULL;
+	int bestd = 3;
+
+	for (; *names; names++) {
+		int d = config_edit_distance(typed, *names);
+
+		if (d < bestd) {
+			bestd = d;
+			best = *names;
+		}
+	}
+	return best;
+}
+
+static void check_keys_depth(struct lint *L, yaml_node_t *m, const char *const *known,
+			     const char *where, int depth)
+{
+	if (!is_map(m) || depth > MERGE_DEPTH)
+		return;
+	for (yaml_node_pair_t *p = m->data.mapping.pairs.start; p < m->data.mapping.pairs.top;
+	     p++) {
+		yaml_node_t *k = yget(L->doc, p->key);
+		const char *key = sval(k), *near;
+		const char *const *x;
+		char fix[256];
+
+		if (!key)
+			continue;
+		if (!strcmp(key, "<<")) {
+			yaml_node_t *v = yget(L->doc, p->value);
+
+			/* Merged keys land here: they must be valid here too. */
+			if (is_map(v))
+				check_keys_depth(L, v, known, where, depth + 1);
+			else if (is_seq(v))
+				for (yaml_node_item_t *i = v->data.sequence.items.start;
+				     i < v->data.sequence.items.top; i++)
+					check_keys_depth(L, yget(L->doc, *i), known, where, depth + 1);
+			continue;
+		}
+		if (!strncmp(key, "x-", 2))
+			continue;
+		for (x = known; *x && strcmp(*x, key); x++)
+			;
+		if (*x)
+			continue;
+		near = closest(key, known);
+		if (near)
+			snprintf(fix, sizeof(fix), "did you mean \"%s\"? (extensions start with x-)",
+				 near);
+		else
+			snprintf(fix, sizeof(fix), "remove it, or prefix it with x- if it is an "
+				 "extension for another tool");
+		add_finding(L, R_UNKNOWN_KEY, k, fix, "%s%s%s: unknown key (compose refuses the "
+			    "file)", where, *where ? "." : "", key);
+	}
+}
+
+static void check_keys(struct lint *L, yaml_node_t *m, const char *const *known,
+		       const char *where)
+{
+	check_keys_depth(L, m, known, where, 0);
+}
+
+/* Each list item that is a mapping (the long syntax) against known. */
+static void check_item_keys(struct lint *L, yaml_node_t *seq, const char *const *known,
+			    const char *where)
+{
+	if (!is_seq(seq))
+		return;
+	for (yaml_node_item_t *i = seq->data.sequence.items.start;
+	     i < seq->data.sequence.items.top; i++)
+		check_keys(L, yget(L->doc, *i), known, where);
+}
+
+static void check_service_keys(struct lint *L, yaml_node_t *svc)
+{
+	struct strbuf w = STRBUF_INIT;
+	yaml_node_t *dep = map_get(L->doc, svc, "deploy");
+	yaml_node_t *res = map_get(L->doc, dep, "resources");
+	size_t n;
+
+	strbuf_addf(&w, "services.%s", L->svc);
+	n = w.len;
+	check_keys(L, svc, k_service, w.buf);
+#define SUB(key, node, known)                                  \
+	do {                                                   \
+		strbuf_setlen(&w, n);                          \
+		strbuf_addstr(&w, key);                        \
+		check_keys(L, node, known, w.buf);             \
+	} while (0)
+	SUB(".deploy", dep, k_deploy);
+	SUB(".deploy.resources", res, k_resources);
+	SUB(".deploy.resources.limits", map_get(L->doc, res, "limits"), k_limits);
+	SUB(".deploy.resources.reservations", map_get(L->doc, res, "reservations"),
+	    k_reservations);
+	SUB(".deploy.restart_policy", map_get(L->doc, dep, "restart_policy"), k_restart_policy);
+	SUB(".deploy.update_config", map_get(L->doc, dep, "update_config"), k_update_config);
+	SUB(".deploy.rollback_config", map_get(L->doc, dep, "rollback_config"), k_update_config);
+	SUB(".deploy.placement", map_get(L->doc, dep, "placement"), k_placement);
+	SUB(".healthcheck", map_get(L->doc, svc, "healthcheck"), k_healthcheck);
+	SUB(".logging", map_get(L->doc, svc, "logging"), k_logging);
+	SUB(".build", map_get(L->doc, svc, "build"), k_build);
+#undef SUB
+	strbuf_setlen(&w, n);
+	strbuf_addstr(&w, ".ports");
+	check_item_keys(L, map_get(L->doc, svc, "ports"), k_port, w.buf);
+	strbuf_setlen(&w, n);
+	strbuf_addstr(&w, ".volumes");
+	check_item_keys(L, map_get(L->doc, svc, "volumes"), k_mount, w.buf);
+	strbuf_release(&w);
+}
+
+/* The top level and its networks, volumes, configs and secrets: no
+ * service, so no label can exempt them. */
+static void check_top_keys(struct lint *L, yaml_node_t *root)
+{
+	static const struct {
+		const char *key;
+		const char *const *known;
+	} sections[] = {
+		{ "networks", k_network }, { "volumes", k_volume }, { "configs", k_config },
+		{ "secrets", k_secret }, { NULL, NULL }
+	};
+	struct strbuf w = STRBUF_INIT;
+
+	L->svc = NULL;
+	L->svc_line = 1;
+	L->allow = 0;
+	check_keys(L, root, k_top, "");
+	for (int s = 0; sections[s].key; s++) {
+		yaml_node_t *sec = map_get(L->doc, root, sections[s].key);
+
+		if (!is_map(sec))
+			continue;
+		for (yaml_node_pair_t *p = sec->data.mapping.pairs.start;
+		     p < sec->data.mapping.pairs.top; p++) {
+			const char *name = sval(yget(L->doc, p->key));
+
+			if (!name || !strncmp(name, "x-", 2))
+				continue;
+			strbuf_reset(&w);
+			strbuf_addf(&w, "%s.%s", sections[s].key, name);
+			check_keys(L, yget(L->doc, p->value), sections[s].known, w.buf);
+		}
+	}
+	strbuf_release(&w);
+}
+
+/* The service's profiles as "a,b" (the caller frees it), NULL for none:
+ * services of disjoint profiles never run together, so they may share a
+ * host port or a container_name. */
+static char *service_profiles(struct lint *L, yaml_node_t *svc)
+{
+	yaml_node_t *pr = map_get(L->doc, svc, "profiles");
+	struct strbuf sb = STRBUF_INIT;
+
+	if (!is_seq(pr))
+		return NULL;
+	for (yaml_node_item_t *i = pr->data.sequence.items.start;
+	     i < pr->data.sequence.items.top; i++) {
+		const char *v = sval(yget(L->doc, *i));
+
+		if (v)
+			strbuf_addf(&sb, "%s%s", sb.len ? "," : "", v);
+	}
+	if (!sb.len) {
+		strbuf_release(&sb);
+		return NULL;
+	}
+	return strbuf_detach(&sb, NULL);
+}
+
 static int lint_service(struct lint *L, yaml_node_t *key, yaml_node_t *svc, struct errbuf *e)
 {
+	const struct taken *t;
 	int rc;
 
 	L->svc = sval(key);
 	L->svc_line = line_of(key);
+	L->allow = 0;
+	free(L->profiles);
+	L->profiles = service_profiles(L, svc);
 	if (!is_null(svc) && !is_map(svc))
 		return errbuf_set(e, BL_EUSAGE, "%s:%d: services.%s: expected a mapping",
-				  L->r->file, line_of(svc), L->svc);
+				  L->file, line_of(svc), L->svc);
+	/* Two files of one project defining the same service: compose refuses
+	 * the include, and the lint must not judge one of them at random. */
+	t = take_name(L, &L->run->services, &L->run->nservices, &L->run->aservices, L->svc,
+		      L->svc_line, 0);
+	if (t)
+		return errbuf_set(e, BL_EUSAGE, "%s:%d: services.%s: already defined in %s:%d "
+				  "(an included file may not redefine a service)", L->file,
+				  L->svc_line, L->svc, t->file, t->line);
 	if (map_get_depth(L->doc, svc, "extends", 0))
 		return errbuf_set(e, BL_EUSAGE,
-				  "%s:%d: services.%s.extends: not supported; lint the merged "
-				  "file ('docker compose config > merged.yml')",
-				  L->r->file, line_of(svc), L->svc);
+				  "%s:%d: services.%s.extends: not resolved (the lint would judge "
+				  "the service without what it inherits); lint the merged file "
+				  "('docker compose config > merged.yml')",
+				  L->file, line_of(svc), L->svc);
 	rc = parse_allow(L, svc, e);
 	if (rc)
 		return rc;
+	check_service_keys(L, svc);
 	check_user(L, svc);
 	check_privileges(L, svc);
 	check_read_only(L, svc);
@@ -957,6 +1526,9 @@ static int lint_service(struct lint *L, yaml_node_t *key, yaml_node_t *svc, stru
 	check_namespaces(L, svc);
 	check_host_mounts(L, svc);
 	check_devices(L, svc);
+	check_duplicate_ports(L, svc);
+	check_container_name(L, svc);
+	check_image_tag(L, svc);
 	L->r->services++;
 	return 0;
 }
@@ -1046,75 +1618,295 @@ static int yaml_load(const char *text, size_t len, const char *name, yaml_docume
 	return rc;
 }
 
-int compose_lint_string(const char *text, size_t len, const char *name,
-			struct compose_lint *out, struct errbuf *e)
+static int read_local(void *ctx, const char *path, struct strbuf *out, size_t max, int *exists,
+		      struct errbuf *e)
+{
+	char buf[65536];
+	FILE *f;
+	int rc = 0;
+
+	(void)ctx;
+	*exists = 0;
+	f = fopen(path, "rb");
+	if (!f) {
+		if (errno == ENOENT || errno == ENOTDIR)
+			return 0;
+		return errbuf_errno(e, errno == EACCES ? BL_EUSAGE : BL_EFAIL, errno,
+				    "lint: cannot open %s", path);
+	}
+	*exists = 1;
+	out->max = max;
+	for (;;) {
+		size_t n = fread(buf, 1, sizeof(buf), f);
+
+		if (n && strbuf_add(out, buf, n) < 0) {
+			rc = errbuf_set(e, BL_EUSAGE, "%s: larger than %zu bytes, too large for a "
+					"compose file", path, max);
+			goto out;
+		}
+		if (n < sizeof(buf))
+			break;
+	}
+	if (ferror(f))
+		rc = errbuf_errno(e, BL_EFAIL, errno, "lint: cannot read %s", path);
+out:
+	fclose(f);
+	return rc;
+}
+
+/* path relative to the directory of from, with "." and "dir/.." removed
+ * so a cycle through "./a.yml" and "sub/../a.yml" is seen as one. */
+static void include_path(const char *from, const char *path, struct strbuf *out)
+{
+	struct strbuf joined = STRBUF_INIT;
+	const char *slash = strrchr(from, '/'), *s;
+	size_t keep[256], nkeep = 0, base;
+
+	if (path[0] == '/' || !slash)
+		strbuf_addstr(&joined, path);
+	else
+		strbuf_addf(&joined, "%.*s/%s", (int)(slash - from), from, path);
+	strbuf_reset(out);
+	if (joined.buf[0] == '/')
+		strbuf_addch(out, '/');
+	base = out->len;
+	for (s = joined.buf; *s; s += *s == '/') {
+		size_t n = strcspn(s, "/");
+		int up = n == 2 && s[0] == '.' && s[1] == '.';
+		const char *last = nkeep ? out->buf + keep[nkeep - 1] : NULL;
+
+		if (!n || (n == 1 && s[0] == '.')) {
+			s += n;
+			continue;
+		}
+		if (up && last && strcmp(last, "..")) {
+			/* drop the last component and its separator */
+			strbuf_setlen(out, keep[--nkeep] > base ? keep[nkeep] - 1 : base);
+		} else if (!(up && base && !nkeep) && nkeep < sizeof(keep) / sizeof(*keep)) {
+			if (out->len > base)
+				strbuf_addch(out, '/');
+			keep[nkeep++] = out->len;
+			strbuf_add(out, s, n);
+		}
+		s += n;
+	}
+	if (!out->len)
+		strbuf_addch(out, '.');
+	strbuf_release(&joined);
+}
+
+static int lint_text(struct lint_run *run, const char *text, size_t len, const char *name,
+		     struct errbuf *e);
+
+/* One include: entry's file, linted with its own file:line. */
+static int lint_include(struct lint *L, yaml_node_t *at, const char *path, struct errbuf *e)
+{
+	struct lint_run *run = L->run;
+	struct strbuf full = STRBUF_INIT, text = STRBUF_INIT, chain = STRBUF_INIT;
+	compose_lint_read_fn rd = run->opts->read ? run->opts->read : read_local;
+	int rc = 0, exists = 0;
+
+	if (strstr(path, "://") || !strncmp(path, "git@", 4)) {
+		rc = errbuf_set(e, BL_EUSAGE, "%s:%d: include: %s: a remote include is not "
+				"followed; lint that project's files separately", L->file,
+				line_of(at), path);
+		goto out;
+	}
+	include_path(L->file, path, &full);
+	for (int i = 0; i < run->depth; i++)
+		strbuf_addf(&chain, "%s -> ", run->stack[i]);
+	strbuf_addstr(&chain, full.buf);
+	for (int i = 0; i < run->depth; i++) {
+		if (!strcmp(run->stack[i], full.buf)) {
+			rc = errbuf_set(e, BL_EUSAGE, "%s:%d: include: %s is included again (a "
+					"cycle: %s)", L->file, line_of(at), full.buf, chain.buf);
+			goto out;
+		}
+	}
+	if (run->depth >= COMPOSE_LINT_INCLUDE_DEPTH) {
+		rc = errbuf_set(e, BL_EUSAGE, "%s:%d: include: more than %d levels of includes "
+				"(%s)", L->file, line_of(at), COMPOSE_LINT_INCLUDE_DEPTH, chain.buf);
+		goto out;
+	}
+	rc = rd(run->opts->read_ctx, full.buf, &text, COMPOSE_LINT_MAX_BYTES, &exists, e);
+	if (rc)
+		goto out;
+	if (!exists) {
+		rc = errbuf_set(e, BL_EUSAGE, "%s:%d: include: %s: no such file", L->file,
+				line_of(at), full.buf);
+		goto out;
+	}
+	rc = lint_text(run, text.buf, text.len, full.buf, e);
+out:
+	strbuf_release(&full);
+	strbuf_release(&text);
+	strbuf_release(&chain);
+	return rc;
+}
+
+/* include: ["a.yml", {path: b.yml}, {path: [c.yml]}] */
+static int lint_includes(struct lint *L, yaml_node_t *inc, struct errbuf *e)
+{
+	int rc = 0;
+
+	if (!is_seq(inc))
+		return errbuf_set(e, BL_EUSAGE, "%s:%d: include: expected a list of files",
+				  L->file, line_of(inc));
+	for (yaml_node_item_t *i = inc->data.sequence.items.start;
+	     i < inc->data.sequence.items.top && !rc; i++) {
+		yaml_node_t *it = yget(L->doc, *i), *path = it;
+
+		if (is_map(it))
+			path = map_get(L->doc, it, "path");
+		if (is_seq(path)) {
+			size_t n = (size_t)(path->data.sequence.items.top -
+					    path->data.sequence.items.start);
+
+			/* Several paths are one project merged with override rules:
+			 * judging each alone would judge services nobody runs. */
+			if (n != 1)
+				return errbuf_set(e, BL_EUSAGE, "%s:%d: include: a path list of %zu "
+						  "files is merged as overrides, which lint does not "
+						  "resolve; lint 'docker compose config' of them",
+						  L->file, line_of(path), n);
+			path = yget(L->doc, *path->data.sequence.items.start);
+		}
+		if (!sval(path) || !*sval(path))
+			return errbuf_set(e, BL_EUSAGE, "%s:%d: include: expected a file name or "
+					  "{path: FILE}", L->file, line_of(it));
+		rc = lint_include(L, path, sval(path), e);
+	}
+	return rc;
+}
+
+static int lint_text(struct lint_run *run, const char *text, size_t len, const char *name,
+		     struct errbuf *e)
 {
 	yaml_document_t doc;
 	int have_doc = 0, rc = 0;
-	yaml_node_t *root, *services;
+	yaml_node_t *root, *services, *inc;
 	struct lint L;
 
-	free(out->file);
-	out->file = xstrdup(name ? name : "compose file");
 	if (len > COMPOSE_LINT_MAX_BYTES) {
 		rc = errbuf_set(e, BL_EUSAGE, "%s: %zu bytes is too large for a compose file "
-				"(at most %d)", out->file, len, COMPOSE_LINT_MAX_BYTES);
+				"(at most %d)", name, len, COMPOSE_LINT_MAX_BYTES);
 		goto out;
 	}
-	if ((rc = yaml_load(text, len, out->file, &doc, e)))
+	if ((rc = yaml_load(text, len, name, &doc, e)))
 		goto out;
 	have_doc = 1;
+	run->stack[run->depth++] = name;
 	root = yaml_document_get_root_node(&doc);
 	if (!root) {
 		rc = errbuf_set(e, BL_EUSAGE, "%s: empty file, expected a compose file with "
-				"services:", out->file);
+				"services:", name);
 		goto out;
 	}
 	if (!is_map(root)) {
 		rc = errbuf_set(e, BL_EUSAGE, "%s:%d: expected a mapping at the top level",
-				out->file, line_of(root));
+				name, line_of(root));
 		goto out;
 	}
-	rc = check_duplicates(&doc, out->file, e);
+	rc = check_duplicates(&doc, name, e);
 	if (rc)
 		goto out;
 	services = map_get(&doc, root, "services");
-	if (!is_map(services)) {
+	inc = map_get(&doc, root, "include");
+	/* A file may only include others; an included one may hold only
+	 * networks or volumes. */
+	if (!is_map(services) && (services || (!inc && run->depth == 1))) {
 		rc = errbuf_set(e, BL_EUSAGE, "%s:%d: services: expected a mapping of services "
-				"(compose v2/v3 syntax)", out->file,
-				services ? line_of(services) : 1);
+				"(compose v2/v3 syntax)", name, services ? line_of(services) : 1);
 		goto out;
 	}
 	memset(&L, 0, sizeof(L));
 	L.doc = &doc;
-	L.r = out;
-	for (yaml_node_pair_t *p = services->data.mapping.pairs.start;
-	     p < services->data.mapping.pairs.top; p++) {
+	L.r = run->r;
+	L.run = run;
+	L.file = name;
+	check_top_keys(&L, root);
+	for (yaml_node_pair_t *p = is_map(services) ? services->data.mapping.pairs.start : NULL;
+	     p && p < services->data.mapping.pairs.top; p++) {
 		yaml_node_t *k = yget(&doc, p->key);
 
 		if (!is_scalar(k)) {
 			rc = errbuf_set(e, BL_EUSAGE, "%s:%d: services: a service name must be "
-					"a string", out->file, line_of(k));
+					"a string", name, line_of(k));
 			goto out;
 		}
 		rc = lint_service(&L, k, yget(&doc, p->value), e);
+		free(L.profiles);
+		L.profiles = NULL;
 		if (rc)
 			goto out;
 	}
-	if (out->violations) {
+	if (inc) {
+		L.svc = NULL;
+		if (is_seq(inc)) {
+			for (yaml_node_item_t *i = inc->data.sequence.items.start;
+			     i < inc->data.sequence.items.top; i++)
+				check_keys(&L, yget(&doc, *i), k_include, "include[]");
+		}
+		rc = lint_includes(&L, inc, e);
+	}
+out:
+	if (have_doc) {
+		run->depth--;
+		yaml_document_delete(&doc);
+	}
+	return rc;
+}
+
+static void taken_release(struct taken *t, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(t[i].name);
+		free(t[i].file);
+		free(t[i].service);
+		free(t[i].profiles);
+	}
+	free(t);
+}
+
+static void run_release(struct lint_run *run)
+{
+	for (size_t i = 0; i < run->nports; i++) {
+		free(run->ports[i].file);
+		free(run->ports[i].service);
+		free(run->ports[i].profiles);
+	}
+	free(run->ports);
+	taken_release(run->names, run->nnames);
+	taken_release(run->services, run->nservices);
+}
+
+int compose_lint_string(const char *text, size_t len, const char *name,
+			const struct compose_lint_opts *opts, struct compose_lint *out,
+			struct errbuf *e)
+{
+	static const struct compose_lint_opts defaults = { 0, NULL, NULL };
+	struct lint_run run;
+	int rc;
+
+	free(out->file);
+	out->file = xstrdup(name ? name : "compose file");
+	memset(&run, 0, sizeof(run));
+	run.opts = opts ? opts : &defaults;
+	run.r = out;
+	rc = lint_text(&run, text, len, out->file, e);
+	if (!rc && out->violations) {
 		const struct compose_finding *f = NULL;
 
 		for (size_t i = 0; i < out->nr && !f; i++)
-			if (!out->findings[i].allowed)
+			if (!out->findings[i].allowed && !out->findings[i].warning)
 				f = &out->findings[i];
-		rc = errbuf_set(e, BL_EVERIFY, "lint: %s: %zu hardening violation%s in %zu "
-				"service%s (first: %s: %s)", out->file, out->violations,
+		rc = errbuf_set(e, BL_EVERIFY, "lint: %s: %zu violation%s in %zu service%s "
+				"(first: %s%s%s)", out->file, out->violations,
 				out->violations == 1 ? "" : "s", out->services,
-				out->services == 1 ? "" : "s", f->service, f->rule);
+				out->services == 1 ? "" : "s", f->service ? f->service : "",
+				f->service ? ": " : "", f->rule);
 	}
-out:
-	if (have_doc)
-		yaml_document_delete(&doc);
+	run_release(&run);
 	return rc;
 }
 
@@ -1157,39 +1949,24 @@ out:
 	return rc;
 }
 
-int compose_lint_file(const char *path, struct compose_lint *out, struct errbuf *e)
+int compose_lint_file(const char *path, const struct compose_lint_opts *opts,
+		      struct compose_lint *out, struct errbuf *e)
 {
 	struct strbuf sb = STRBUF_INIT;
-	char buf[65536];
-	FILE *f;
-	int rc = 0;
+	compose_lint_read_fn rd = opts && opts->read ? opts->read : read_local;
+	int rc, exists = 0;
 
-	f = fopen(path, "rb");
-	if (!f) {
+	rc = rd(opts ? opts->read_ctx : NULL, path, &sb, COMPOSE_LINT_MAX_BYTES, &exists, e);
+	if (!rc && !exists)
+		rc = errbuf_set(e, BL_EUSAGE, "lint: cannot open %s: No such file or directory",
+				path);
+	if (rc) {
 		free(out->file);
 		out->file = xstrdup(path);
-		return errbuf_errno(e, errno == ENOENT || errno == ENOTDIR || errno == EACCES ?
-				    BL_EUSAGE : BL_EFAIL, errno, "lint: cannot open %s", path);
-	}
-	sb.max = COMPOSE_LINT_MAX_BYTES;
-	for (;;) {
-		size_t n = fread(buf, 1, sizeof(buf), f);
-
-		if (n && strbuf_add(&sb, buf, n) < 0) {
-			rc = errbuf_set(e, BL_EUSAGE, "%s: larger than %d bytes, too large for a "
-					"compose file", path, COMPOSE_LINT_MAX_BYTES);
-			goto out;
-		}
-		if (n < sizeof(buf))
-			break;
-	}
-	if (ferror(f)) {
-		rc = errbuf_errno(e, BL_EFAIL, errno, "lint: cannot read %s", path);
 		goto out;
 	}
-	rc = compose_lint_string(sb.buf, sb.len, path, out, e);
+	rc = compose_lint_string(sb.buf, sb.len, path, opts, out, e);
 out:
-	fclose(f);
 	strbuf_release(&sb);
 	return rc;
 }
@@ -1197,6 +1974,7 @@ out:
 void compose_lint_release(struct compose_lint *r)
 {
 	for (size_t i = 0; i < r->nr; i++) {
+		free(r->findings[i].file);
 		free(r->findings[i].service);
 		free(r->findings[i].problem);
 		free(r->findings[i].fix);
@@ -1206,16 +1984,26 @@ void compose_lint_release(struct compose_lint *r)
 	memset(r, 0, sizeof(*r));
 }
 
+static size_t count_allowed(const struct compose_lint *r)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < r->nr; i++)
+		n += !!r->findings[i].allowed;
+	return n;
+}
+
 void compose_lint_format(const struct compose_lint *r, struct strbuf *out)
 {
-	size_t allowed = r->nr - r->violations;
+	size_t allowed = count_allowed(r);
 
 	for (size_t i = 0; i < r->nr; i++) {
 		const struct compose_finding *f = &r->findings[i];
 
-		strbuf_addf(out, "%s:%d: %s: %s: %s%s\n", r->file ? r->file : "", f->line,
-			    f->service, f->rule, f->problem,
-			    f->allowed ? " (allowed by label " LABEL_ALLOW ")" : "");
+		strbuf_addf(out, "%s:%d: %s%s%s: %s%s\n", f->file ? f->file : "", f->line,
+			    f->service ? f->service : "", f->service ? ": " : "", f->rule,
+			    f->problem, f->allowed ? " (allowed by label " LABEL_ALLOW ")" :
+			    f->warning ? " (warning)" : "");
 		if (!f->allowed)
 			strbuf_addf(out, "    fix: %s\n", f->fix);
 	}
@@ -1226,6 +2014,8 @@ void compose_lint_format(const struct compose_lint *r, struct strbuf *out)
 	else
 		strbuf_addf(out, "%s: clean, %zu service%s checked", r->file, r->services,
 			    r->services == 1 ? "" : "s");
+	if (r->warnings)
+		strbuf_addf(out, ", %zu warning%s", r->warnings, r->warnings == 1 ? "" : "s");
 	if (allowed)
 		strbuf_addf(out, " (%zu allowed by label)", allowed);
 	strbuf_addch(out, '\n');
@@ -1239,14 +2029,16 @@ json_t *compose_lint_json(const struct compose_lint *r)
 	for (size_t i = 0; i < r->nr; i++) {
 		const struct compose_finding *f = &r->findings[i];
 
-		json_array_append_new(arr, json_pack("{s:s, s:s, s:i, s:s, s:s, s:b}",
-						     "rule", f->rule, "service", f->service,
+		json_array_append_new(arr, json_pack("{s:s, s:s, s:s, s:s?, s:i, s:s, s:s, s:b}",
+						     "rule", f->rule, "severity",
+						     f->warning ? "warning" : "error", "file",
+						     f->file ? f->file : "", "service", f->service,
 						     "line", f->line, "problem", f->problem,
 						     "fix", f->fix, "allowed", f->allowed));
 	}
-	o = json_pack("{s:s, s:I, s:I, s:I, s:b, s:o}", "file", r->file ? r->file : "",
+	o = json_pack("{s:s, s:I, s:I, s:I, s:I, s:b, s:o}", "file", r->file ? r->file : "",
 		      "services", (json_int_t)r->services, "violations",
-		      (json_int_t)r->violations, "allowed", (json_int_t)(r->nr - r->violations),
-		      "clean", r->violations == 0, "findings", arr);
+		      (json_int_t)r->violations, "warnings", (json_int_t)r->warnings, "allowed",
+		      (json_int_t)count_allowed(r), "clean", r->violations == 0, "findings", arr);
 	return o;
 }

@@ -20,34 +20,6 @@ void strvec_push_json(struct strvec *sv, json_t *arr)
 			strvec_push(sv, json_string_value(v));
 }
 
-long long deploy_parse_size(const char *s)
-{
-	char *end;
-	double v;
-	long long mult = 1;
-
-	if (!s || !*s)
-		return -1;
-	v = strtod(s, &end);
-	if (end == s || v < 0)
-		return -1;
-	switch (toupper((unsigned char)*end)) {
-	case '\0': break;
-	case 'K': mult = 1024LL; end++; break;
-	case 'M': mult = 1024LL * 1024; end++; break;
-	case 'G': mult = 1024LL * 1024 * 1024; end++; break;
-	case 'T': mult = 1024LL * 1024 * 1024 * 1024; end++; break;
-	default: return -1;
-	}
-	if (*end == 'i' || *end == 'I')
-		end++;
-	if (*end == 'b' || *end == 'B')
-		end++;
-	if (*end)
-		return -1;
-	return (long long)(v * (double)mult);
-}
-
 int deploy_tag_valid(const char *tag)
 {
 	size_t n = tag ? strlen(tag) : 0;
@@ -148,6 +120,52 @@ static char *node_str(json_t *node, const char *key, const char *def)
 	const char *s = json_string_value(json_object_get(node, key));
 
 	return xstrdup_or_null(s ? s : def);
+}
+
+/* "snapshot": false, true (a backup) or "restore-point", which needs
+ * "pitr" to say where the server's data lives and how it stops and
+ * starts: a rollback must stop the server to restore it. */
+static int env_snapshot(struct deploy_env *env, struct errbuf *e)
+{
+	json_t *v = json_object_get(env->node, "snapshot"), *p = json_object_get(env->node, "pitr");
+	const char *path = env->cfg->path, *name = env->name;
+	long long ms;
+	int rc;
+
+	env->snapshot = json_is_true(v) ? DEPLOY_SNAPSHOT_BACKUP :
+			json_is_string(v) ? DEPLOY_SNAPSHOT_POINT : DEPLOY_SNAPSHOT_NONE;
+	if (env->snapshot != DEPLOY_SNAPSHOT_POINT) {
+		if (p)
+			return errbuf_set(e, BL_EUSAGE, "%s: environments.%s.pitr: used only with "
+					  "\"snapshot\": \"restore-point\"", path, name);
+		return 0;
+	}
+	if (!json_is_string(json_object_get(p, "data_dir")))
+		return errbuf_set(e, BL_EUSAGE, "%s: environments.%s.pitr.data_dir: required with "
+				  "\"snapshot\": \"restore-point\" (the server's data directory on the "
+				  "target, which a rollback restores)", path, name);
+	env->pitr_stop = json_incref(json_object_get(p, "stop_command"));
+	env->pitr_start = json_incref(json_object_get(p, "start_command"));
+	env->pitr_service = node_str(p, "service", NULL);
+	if (!env->pitr_service == !(env->pitr_stop || env->pitr_start) ||
+	    (!env->pitr_service && !(json_array_size(env->pitr_stop) && json_array_size(env->pitr_start))))
+		return errbuf_set(e, BL_EUSAGE, "%s: environments.%s.pitr: expected either \"service\" "
+				  "(the compose service running the server) or both \"stop_command\" "
+				  "and \"start_command\"", path, name);
+	env->pitr_db = node_str(p, "database", NULL);
+	env->pitr_data_dir = node_str(p, "data_dir", NULL);
+	{
+		struct strbuf where = STRBUF_INIT;
+
+		strbuf_addf(&where, "%s: environments.%s.pitr", path, name);
+		rc = config_duration_opt(p, "archive_wait", 60 * 1000LL, 0, where.buf, &ms, e);
+		strbuf_release(&where);
+	}
+	env->pitr_archive_wait_ms = ms;
+	if (!rc && ms <= 0)
+		rc = errbuf_set(e, BL_EUSAGE, "%s: environments.%s.pitr.archive_wait: expected a "
+				"duration over 0", path, name);
+	return rc;
 }
 
 int deploy_env_open(struct config *cfg, const char *name, int connect,
@@ -275,7 +293,8 @@ int deploy_env_open(struct config *cfg, const char *name, int connect,
 	strbuf_reset(&sb);
 	strbuf_addf(&sb, "%s/ballast.json", env->app_dir);
 	env->target_config = node_str(env->node, "config", sb.buf);
-	env->snapshot = json_is_true(json_object_get(env->node, "snapshot"));
+	if ((rc = env_snapshot(env, e)))
+		goto out;
 	env->immutable = json_is_true(json_object_get(env->node, "immutable"));
 	env->releases_keep = DEPLOY_RELEASES_KEEP_DEFAULT;
 	v = json_object_get(env->node, "releases_keep");
@@ -301,7 +320,7 @@ int deploy_env_open(struct config *cfg, const char *name, int connect,
 	v = json_object_get(env->node, "min_free");
 	env->min_free_bytes = 256LL * 1024 * 1024;
 	if (v) {
-		env->min_free_bytes = json_is_string(v) ? deploy_parse_size(json_string_value(v)) : -1;
+		env->min_free_bytes = json_is_string(v) ? config_size_bytes(json_string_value(v)) : -1;
 		if (env->min_free_bytes < 0) {
 			rc = errbuf_set(e, BL_EUSAGE,
 					"%s: environments.%s.min_free: expected a size like \"1G\" or \"512M\"",
@@ -354,6 +373,11 @@ void deploy_env_close(struct deploy_env *env)
 	json_decref(env->images);
 	json_decref(env->hooks);
 	json_decref(env->restore_stop_services);
+	json_decref(env->pitr_stop);
+	json_decref(env->pitr_start);
+	free(env->pitr_db);
+	free(env->pitr_data_dir);
+	free(env->pitr_service);
 	json_decref(env->envvars);
 	json_decref(env->raw_node);
 	free(env->name);

@@ -35,6 +35,10 @@
 #define DEPLOY_RELEASES_KEEP_DEFAULT 5
 
 enum deploy_restore { DEPLOY_RESTORE_NEVER, DEPLOY_RESTORE_IF_IRREVERSIBLE, DEPLOY_RESTORE_ALWAYS };
+/* What "snapshot" takes before anything changes: nothing, a backup
+ * (ballast-backup run), or a restore point in the WAL of a physical
+ * database (ballast-backup restore-point, docs/ballast-deploy.md). */
+enum deploy_snapshot { DEPLOY_SNAPSHOT_NONE, DEPLOY_SNAPSHOT_BACKUP, DEPLOY_SNAPSHOT_POINT };
 
 /* Push every string of a JSON array (struct strvec is in strbuf.h). */
 void strvec_push_json(struct strvec *sv, json_t *arr);
@@ -55,7 +59,13 @@ struct deploy_env {
 	json_t *images;           /* VAR -> repository */
 	json_t *backup_command, *migrate_command;
 	char *target_config;      /* the config file on the target */
-	int snapshot;
+	enum deploy_snapshot snapshot;
+	/* with DEPLOY_SNAPSHOT_POINT: the physical database (NULL: the
+	 * migrations database), its data directory on the target, and how the
+	 * server stops and starts: a compose service, or two argv */
+	char *pitr_db, *pitr_data_dir, *pitr_service;
+	json_t *pitr_stop, *pitr_start;
+	long long pitr_archive_wait_ms;
 	int rollback_on_failure;
 	enum deploy_restore data_restore;
 	long long lock_ttl_ms;
@@ -96,9 +106,6 @@ void deploy_env_backup_argv(const struct deploy_env *env, const char *const *arg
 			    struct strvec *out);
 void deploy_env_migrate_argv(const struct deploy_env *env, const char *const *args,
 			     struct strvec *out);
-
-/* Parse "512M", "1G", "100000" (bytes), "0". -1 when malformed. */
-long long deploy_parse_size(const char *s);
 
 /* Does a release name look like an image tag ([A-Za-z0-9_][A-Za-z0-9_.-]{0,127})? */
 int deploy_tag_valid(const char *tag);

@@ -27,6 +27,7 @@ struct run {
 	json_t *state;
 	json_t *steps;             /* [{"step","ms","ok"}] */
 	char *backup_id;
+	char *restore_point;       /* "snapshot": "restore-point": the point's name */
 	char *prev_release;
 	json_t *prev_images;
 	json_t *new_images;
@@ -80,6 +81,7 @@ struct target {
 	long long schema;
 	int schema_known;
 	const char *backup_id;
+	const char *restore_point;
 	const char *migrate_dir;   /* --dir for goto/plan, may be NULL */
 	const struct deploy_bundle *bundle; /* NULL: tags and app_dir's files */
 };
@@ -133,6 +135,29 @@ void drun_set_running(struct run *r, const char *release, json_t *images, int bu
  * restore and, when the restore fails, start-app. A failed stop runs no
  * restore. */
 int drun_restore(struct run *r, const char *backup_id, struct errbuf *e);
+/* The step "restore": backup_command args... on the target; r->restored
+ * on success. */
+int drun_restore_step(struct run *r, const char *const *args, const char *what, struct errbuf *e);
+/* compose stop|start SERVICES through the running release's files; the
+ * stop gives the stop_grace of up. */
+int drun_app_compose(struct run *r, const char *cmd, struct strvec *svcs, struct errbuf *e);
+/* The steps stop-app and start-app around a data restore (see
+ * drun_restore): stop fills svcs with what it stopped; a failed stop
+ * starts them again and says the restore did not run. */
+int drun_app_stop(struct run *r, struct strvec *svcs, struct errbuf *e);
+void drun_app_start(struct run *r, struct strvec *svcs);
+/* deploy_pitr.c, "snapshot": "restore-point". The snapshot step:
+ * ballast-backup restore-point --wait-archived on the target, named
+ * ballast-<env>-<release>-<UTC time> (r->restore_point). */
+int drun_restore_point(struct run *r, struct errbuf *e);
+/* pitr.database, else the database a logical restore would use */
+const char *drun_point_db(struct deploy_env *env);
+/* The rollback's data restore to that point: the application services
+ * stopped (as drun_restore), then the server (pitr.service or
+ * pitr.stop_command), ballast-backup restore --pitr --name into
+ * pitr.data_dir, the server started again whatever happened, and waited
+ * for until the schema status answers (when migrations are in use). */
+int drun_restore_to_point(struct run *r, const char *name, struct errbuf *e);
 int drun_upload_migrations(struct run *r, struct errbuf *e);
 int drun_write_pending(struct run *r, struct errbuf *e);
 void drun_history(struct run *r, const char *from, const char *to, json_t *images,

@@ -131,12 +131,20 @@ static int check_tool(struct run *r, json_t *checks, const char *name, json_t *p
 	return ok;
 }
 
-/* "lint": true: the compose file on the target must pass the hardening
- * rules (compose_lint), read through the transport. */
+static int lint_read(void *ctx, const char *path, struct strbuf *out, size_t max, int *exists,
+		     struct errbuf *e)
+{
+	return transport_read_file(ctx, path, out, max, exists, e);
+}
+
+/* "lint": true: the compose file on the target, and the files it
+ * includes, must pass the lint rules (compose_lint), read through the
+ * transport; moving image tags fail an immutable environment. */
 static int check_lint(struct run *r, json_t *checks)
 {
 	struct strbuf path = STRBUF_INIT, text = STRBUF_INIT, d = STRBUF_INIT;
 	struct compose_lint cl = COMPOSE_LINT_INIT;
+	struct compose_lint_opts lo = { r->env->immutable, lint_read, r->env->t };
 	struct errbuf e = ERRBUF_INIT;
 	int exists = 0, ok = 0;
 
@@ -145,10 +153,13 @@ static int check_lint(struct run *r, json_t *checks)
 		strbuf_addstr(&d, e.msg);
 	} else if (!exists) {
 		strbuf_addf(&d, "%s: missing", path.buf);
-	} else if (compose_lint_string(text.buf, text.len, path.buf, &cl, &e)) {
+	} else if (compose_lint_string(text.buf, text.len, path.buf, &lo, &cl, &e)) {
 		strbuf_addf(&d, "%s (see 'ballast-deploy lint %s')", e.msg, r->env->name);
 	} else {
-		strbuf_addf(&d, "%s: %zu services pass the hardening rules", path.buf, cl.services);
+		strbuf_addf(&d, "%s: %zu services pass the lint rules", path.buf, cl.services);
+		if (cl.warnings)
+			strbuf_addf(&d, " (%zu warning%s: see 'ballast-deploy lint %s')",
+				    cl.warnings, cl.warnings == 1 ? "" : "s", r->env->name);
 		ok = 1;
 	}
 	check_add(checks, "lint", ok, d.buf);

@@ -19,9 +19,24 @@
 /* ---- rollback ---- */
 
 
+/* The pre-deploy snapshot tg can go back to: a backup or a restore point. */
+static const char *snapshot_of(const struct target *tg)
+{
+	if (tg->restore_point && *tg->restore_point)
+		return tg->restore_point;
+	return tg->backup_id && *tg->backup_id ? tg->backup_id : NULL;
+}
+
 static int may_restore(struct run *r, const struct target *tg)
 {
-	return r->env->data_restore != DEPLOY_RESTORE_NEVER && tg->backup_id && *tg->backup_id;
+	return r->env->data_restore != DEPLOY_RESTORE_NEVER && snapshot_of(tg);
+}
+
+static int restore_snapshot(struct run *r, const struct target *tg, struct errbuf *e)
+{
+	if (tg->restore_point && *tg->restore_point)
+		return drun_restore_to_point(r, tg->restore_point, e);
+	return drun_restore(r, tg->backup_id, e);
 }
 
 /* Schema (and data if needed) back to tg; 0 when done. */
@@ -34,9 +49,9 @@ static int rollback_schema(struct run *r, const struct target *tg, struct errbuf
 
 	if (!tg->schema_known)
 		return 0;
-	if (r->env->data_restore == DEPLOY_RESTORE_ALWAYS && tg->backup_id) {
-		log_info("data_restore is \"always\": restoring the pre-deploy snapshot");
-		rc = drun_restore(r, tg->backup_id, e);
+	if (r->env->data_restore == DEPLOY_RESTORE_ALWAYS && snapshot_of(tg)) {
+		log_info("data_restore is \"always\": restoring the pre-deploy snapshot %s", snapshot_of(tg));
+		rc = restore_snapshot(r, tg, e);
 		goto check;
 	}
 	t = drun_step_begin("rollback-schema", "schema back to the previous release's version");
@@ -89,12 +104,12 @@ static int rollback_schema(struct run *r, const struct target *tg, struct errbuf
 			errbuf_prefix(e, "%s, and no data restore is allowed (data_restore %s%s): ",
 				      refused ? "the downgrade was refused" : "the downgrade failed",
 				      r->env->data_restore == DEPLOY_RESTORE_NEVER ? "never" : "if-irreversible",
-				      tg->backup_id ? "" : ", no snapshot");
+				      snapshot_of(tg) ? "" : ", no snapshot");
 			goto out;
 		}
-		log_warn("%s; restoring the pre-deploy snapshot %s", e->msg, tg->backup_id);
+		log_warn("%s; restoring the pre-deploy snapshot %s", e->msg, snapshot_of(tg));
 		errbuf_clear(e);
-		rc = drun_restore(r, tg->backup_id, e);
+		rc = restore_snapshot(r, tg, e);
 	}
 check:
 	if (!rc && r->restored) {
@@ -334,6 +349,10 @@ int deploy_rollback(struct deploy_env *env, const struct deploy_opts *o,
 	    !strcmp(json_string_value(json_object_get(r.state, "previous_release")), to) &&
 	    json_is_string(json_object_get(r.state, "backup_id")))
 		r.backup_id = xstrdup(json_string_value(json_object_get(r.state, "backup_id")));
+	if (json_is_string(json_object_get(r.state, "previous_release")) &&
+	    !strcmp(json_string_value(json_object_get(r.state, "previous_release")), to) &&
+	    json_is_string(json_object_get(r.state, "restore_point")))
+		r.restore_point = xstrdup(json_string_value(json_object_get(r.state, "restore_point")));
 	if (json_is_integer(json_object_get(r.state, "schema_version"))) {
 		r.schema_before = json_integer_value(json_object_get(r.state, "schema_version"));
 		r.schema_known = schema_known;
@@ -349,6 +368,7 @@ int deploy_rollback(struct deploy_env *env, const struct deploy_opts *o,
 	tg.schema = schema;
 	tg.schema_known = schema_known;
 	tg.backup_id = r.backup_id;
+	tg.restore_point = r.restore_point;
 	tg.migrate_dir = dir.len ? dir.buf : NULL;
 	tg.bundle = r.have_prev_bundle ? &r.prev_bundle : NULL;
 	log_info("rolling %s back from %s to %s", env->name, cur, to);
@@ -371,6 +391,7 @@ int deploy_rollback(struct deploy_env *env, const struct deploy_opts *o,
 		json_object_set(r.state, "previous_schema_version",
 				json_object_get(r.state, "schema_version"));
 	json_object_del(r.state, "backup_id");
+	json_object_del(r.state, "restore_point");
 	drun_state_set_release(r.state, to, images, schema_known, schema, tg.bundle);
 	if ((rc = deploy_state_write(env, r.state, e))) {
 		res = DEPLOY_FAILED_ATTENTION;
@@ -384,10 +405,10 @@ int deploy_rollback(struct deploy_env *env, const struct deploy_opts *o,
 unlock:
 	drun_unlock(&r);
 	if (res != DEPLOY_ABORTED) {
-		json_t *out = json_pack("{s:s, s:s, s:s, s:s?, s:s?, s:s?, s:I, s:O}", "event", "result",
-					"result", deploy_result_name(res), "env", env->name,
+		json_t *out = json_pack("{s:s, s:s, s:s, s:s?, s:s?, s:s?, s:s?, s:I, s:O}", "event",
+					"result", "result", deploy_result_name(res), "env", env->name,
 					"release", r.release, "previous_release", r.prev_release,
-					"backup_id", r.backup_id,
+					"backup_id", r.backup_id, "restore_point", r.restore_point,
 					"ms", (json_int_t)(time_mono_ms() - r.t0), "steps", r.steps);
 
 		if (rc)

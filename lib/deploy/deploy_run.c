@@ -84,6 +84,7 @@ void drun_run_release(struct run *r)
 	json_decref(r->prev_images);
 	json_decref(r->new_images);
 	free(r->backup_id);
+	free(r->restore_point);
 	free(r->prev_release);
 	free(r->local_migrations);
 	strbuf_release(&r->remote_dir);
@@ -233,6 +234,7 @@ static void hook_env(struct run *r, const char *release, struct strvec *out)
 	strvec_pushf(out, "BALLAST_RELEASE=%s", release ? release : "");
 	strvec_pushf(out, "BALLAST_PREVIOUS_RELEASE=%s", r->prev_release ? r->prev_release : "");
 	strvec_pushf(out, "BALLAST_BACKUP_ID=%s", r->backup_id ? r->backup_id : "");
+	strvec_pushf(out, "BALLAST_RESTORE_POINT=%s", r->restore_point ? r->restore_point : "");
 	strvec_pushf(out, "BALLAST_ACTION=%s", r->action);
 	if (r->error && *r->error) {
 		struct strbuf red = STRBUF_INIT;
@@ -287,9 +289,10 @@ void drun_hook_warn(struct run *r, const char *phase)
 
 int drun_write_pending(struct run *r, struct errbuf *e)
 {
-	json_t *p = json_pack("{s:s, s:O, s:s?, s:s, s:s, s:s, s:I}",
+	json_t *p = json_pack("{s:s, s:O, s:s?, s:s?, s:s, s:s, s:s, s:I}",
 			      "release", r->release, "images", r->new_images,
-			      "backup_id", r->backup_id, "started_at", r->started_at,
+			      "backup_id", r->backup_id, "restore_point", r->restore_point,
+			      "started_at", r->started_at,
 			      "by", deploy_whoami(), "host", deploy_hostname(),
 			      "pid", (json_int_t)getpid());
 
@@ -318,6 +321,8 @@ void drun_history(struct run *r, const char *from, const char *to, json_t *image
 		json_object_set(h, "images", images);
 	if (r->backup_id)
 		json_object_set_new(h, "backup_id", json_string(r->backup_id));
+	if (r->restore_point)
+		json_object_set_new(h, "restore_point", json_string(r->restore_point));
 	if (r->schema_known)
 		json_object_set_new(h, "schema_before", json_integer(r->schema_before));
 	if (r->use_migrate || r->schema_known)

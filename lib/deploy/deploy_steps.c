@@ -20,10 +20,11 @@
 
 static void finish_line(struct run *r, enum deploy_result res, const char *error)
 {
-	json_t *o = json_pack("{s:s, s:s, s:s, s:s?, s:s?, s:s?, s:I, s:O}",
+	json_t *o = json_pack("{s:s, s:s, s:s, s:s?, s:s?, s:s?, s:s?, s:I, s:O}",
 			      "event", "result", "result", deploy_result_name(res),
 			      "env", r->env->name, "release", r->release,
 			      "previous_release", r->prev_release, "backup_id", r->backup_id,
+			      "restore_point", r->restore_point,
 			      "ms", (json_int_t)(time_mono_ms() - r->t0), "steps", r->steps);
 	if (r->schema_known) {
 		json_object_set_new(o, "schema_before", json_integer(r->schema_before));
@@ -42,8 +43,9 @@ static void finish_line(struct run *r, enum deploy_result res, const char *error
 		       r->prev_release ? r->prev_release : "nothing");
 		if (r->schema_known)
 			printf(", schema %lld -> %lld", r->schema_before, r->schema_after);
-		if (r->backup_id)
-			printf(", snapshot %s", r->backup_id);
+		if (r->backup_id || r->restore_point)
+			printf(", %s %s", r->backup_id ? "snapshot" : "restore point",
+			       r->backup_id ? r->backup_id : r->restore_point);
 		printf(", %.1fs\n", (time_mono_ms() - r->t0) / 1000.0);
 		fflush(stdout);
 	}
@@ -70,6 +72,8 @@ int drun_complete_pending(struct run *outer, enum deploy_result *res, struct err
 	r.prev_release = xstrdup_or_null(pend_rel);
 	if (json_is_string(json_object_get(pending, "backup_id")))
 		r.backup_id = xstrdup(json_string_value(json_object_get(pending, "backup_id")));
+	if (json_is_string(json_object_get(pending, "restore_point")))
+		r.restore_point = xstrdup(json_string_value(json_object_get(pending, "restore_point")));
 	/* the interrupted release is taken to be the one running (its up may
 	 * have started): a restore stops its services */
 	r.new_images = json_incref(json_object_get(pending, "images"));
@@ -84,6 +88,7 @@ int drun_complete_pending(struct run *outer, enum deploy_result *res, struct err
 	tg.release = cur;
 	tg.images = images;
 	tg.backup_id = r.backup_id;
+	tg.restore_point = r.restore_point;
 	drun_load_state_bundle(&r, r.state, cur, &r.prev_bundle, &r.have_prev_bundle);
 	tg.bundle = r.have_prev_bundle ? &r.prev_bundle : NULL;
 	if (tg.bundle)
@@ -279,7 +284,8 @@ int deploy_run(struct deploy_env *env, const struct deploy_opts *o, enum deploy_
 			goto failed;
 	}
 	if (env->snapshot) {
-		if ((rc = drun_snapshot(&r, e)))
+		if ((rc = env->snapshot == DEPLOY_SNAPSHOT_POINT ? drun_restore_point(&r, e) :
+			  drun_snapshot(&r, e)))
 			goto failed;
 		if ((rc = drun_hook(&r, "post-snapshot", e)))
 			goto failed;
@@ -381,6 +387,10 @@ int deploy_run(struct deploy_env *env, const struct deploy_opts *o, enum deploy_
 			json_object_set_new(r.state, "backup_id", json_string(r.backup_id));
 		else
 			json_object_del(r.state, "backup_id");
+		if (r.restore_point)
+			json_object_set_new(r.state, "restore_point", json_string(r.restore_point));
+		else
+			json_object_del(r.state, "restore_point");
 	}
 	drun_state_set_release(r.state, o->release, r.new_images, r.use_migrate, r.schema_after,
 			       &r.bundle);
@@ -432,6 +442,7 @@ failed:
 	tg.schema = r.schema_before;
 	tg.schema_known = r.schema_known;
 	tg.backup_id = r.backup_id;
+	tg.restore_point = r.restore_point;
 	tg.migrate_dir = r.remote_dir.len ? r.remote_dir.buf : NULL;
 	tg.bundle = r.have_prev_bundle ? &r.prev_bundle : NULL;
 	{
@@ -571,6 +582,32 @@ static void plan_tool(struct deploy_env *env, json_t *plan, const char *step, co
 	strvec_clear(&argv);
 }
 
+/* stop-db or start-db of a rollback to a restore point */
+static void plan_server(struct deploy_env *env, json_t *plan, int start, json_t *images,
+			const struct deploy_bundle *b)
+{
+	const char *step = start ? "start-db" : "stop-db";
+	const char *what = start ? "the database server again, whatever the restore did" :
+			   "the database server, for the restore";
+	struct strvec argv = STRVEC_INIT;
+	struct up_args ua;
+
+	if (env->pitr_service) {
+		strvec_push(&argv, start ? "start" : "stop");
+		if (!start && env->stop_grace_ms >= 0) {
+			drun_up_args(env, &ua);
+			strvec_push(&argv, "--timeout");
+			strvec_push(&argv, ua.grace);
+		}
+		strvec_push(&argv, env->pitr_service);
+		plan_compose(env, plan, step, what, strvec_argv(&argv), images, b);
+	} else {
+		strvec_push_json(&argv, start ? env->pitr_start : env->pitr_stop);
+		plan_add(env, plan, step, what, &argv, NULL, NULL);
+	}
+	strvec_clear(&argv);
+}
+
 int deploy_plan(struct deploy_env *env, const struct deploy_opts *o, json_t *plan,
 		struct errbuf *e)
 {
@@ -650,7 +687,19 @@ int deploy_plan(struct deploy_env *env, const struct deploy_opts *o, json_t *pla
 	if (cur && env->nhealth)
 		plan_add(env, plan, "preflight", "current release's health (warning only)", NULL, NULL,
 			 NULL);
-	if (env->snapshot) {
+	if (env->snapshot == DEPLOY_SNAPSHOT_POINT) {
+		const char *pdb = drun_point_db(env);
+		struct strbuf wait = STRBUF_INIT;
+		const char *a[] = { "restore-point", "--wait-archived", NULL, "--json",
+				    "ballast-<env>-<release>-<UTC time>", pdb ? "--db" : NULL, pdb, NULL };
+
+		strbuf_addf(&wait, "%lldms", env->pitr_archive_wait_ms);
+		a[2] = wait.buf;
+		plan_tool(env, plan, "snapshot", "pre-deploy restore point, archived before anything changes",
+			  1, a);
+		strbuf_release(&wait);
+		plan_hooks(env, plan, "post-snapshot");
+	} else if (env->snapshot) {
 		struct strbuf label = STRBUF_INIT;
 		const char *a[] = { "run", "--label", "reason=pre-deploy", "--label", NULL, "--json",
 				    NULL };
@@ -725,7 +774,23 @@ int deploy_plan(struct deploy_env *env, const struct deploy_opts *o, json_t *pla
 				plan_tool(env, plan, "rollback-schema", "is the downgrade reversible?", 0, pa);
 				plan_tool(env, plan, "rollback-schema", "stored down SQL", 0, ga);
 			}
-			if (env->data_restore != DEPLOY_RESTORE_NEVER && env->snapshot) {
+			if (env->data_restore != DEPLOY_RESTORE_NEVER &&
+			    env->snapshot == DEPLOY_SNAPSHOT_POINT) {
+				const char *pdb = drun_point_db(env);
+				const char *ra[] = { "restore", "--pitr", "--name", "<the restore point>",
+						     "--data-dir", env->pitr_data_dir, "--json",
+						     pdb ? "--db" : NULL, pdb, NULL };
+
+				plan_app(env, plan, "stop", images, &nb);
+				plan_server(env, plan, 0, images, &nb);
+				plan_tool(env, plan, "restore",
+					  env->data_restore == DEPLOY_RESTORE_ALWAYS ?
+					  "always: recover the database to the pre-deploy restore point" :
+					  "only if the downgrade is refused or fails: recover the database "
+					  "to the pre-deploy restore point", 1, ra);
+				plan_server(env, plan, 1, images, &nb);
+				plan_app(env, plan, "start", images, &nb);
+			} else if (env->data_restore != DEPLOY_RESTORE_NEVER && env->snapshot) {
 				const char *ra[] = { "restore", "<snapshot id>", "--clean", "--json",
 						     db ? "--db" : NULL, db, NULL };
 

@@ -283,7 +283,7 @@ void drun_set_running(struct run *r, const char *release, json_t *images, int bu
 	r->running_images = images;
 	r->running_bundle = NULL;
 	/* nothing to stop without a restore: no bundle to prove either */
-	if (!bundled || !release || r->have_bundle || !r->backup_id ||
+	if (!bundled || !release || r->have_bundle || (!r->backup_id && !r->restore_point) ||
 	    r->env->data_restore == DEPLOY_RESTORE_NEVER)
 		return;
 	deploy_bundle_init(&r->bundle, r->env, release);
@@ -369,7 +369,7 @@ out:
 }
 
 /* compose stop|start SERVICES, through the running release's files. */
-static int app_compose(struct run *r, const char *cmd, struct strvec *svcs, struct errbuf *e)
+int drun_app_compose(struct run *r, const char *cmd, struct strvec *svcs, struct errbuf *e)
 {
 	const struct deploy_bundle *saved = r->compose_bundle;
 	struct strvec args = STRVEC_INIT;
@@ -392,11 +392,11 @@ static int app_compose(struct run *r, const char *cmd, struct strvec *svcs, stru
 	return rc;
 }
 
-static void app_start(struct run *r, struct strvec *svcs)
+void drun_app_start(struct run *r, struct strvec *svcs)
 {
 	struct errbuf se = ERRBUF_INIT;
 	long long t = drun_step_begin("start-app", "the services stopped for the restore, again");
-	int rc = app_compose(r, "start", svcs, &se);
+	int rc = drun_app_compose(r, "start", svcs, &se);
 
 	/* best effort: the restore's failure is the run's error */
 	drun_step_end(r, "start-app", t, rc, &se);
@@ -405,7 +405,7 @@ static void app_start(struct run *r, struct strvec *svcs)
 /* The restore builds the database beside the live one and swaps the names
  * at the end: whatever the running release wrote meanwhile would be only
  * in the replaced database, and its sessions would hold up the swap. */
-static int app_stop(struct run *r, struct strvec *svcs, struct errbuf *e)
+int drun_app_stop(struct run *r, struct strvec *svcs, struct errbuf *e)
 {
 	struct strbuf what = STRBUF_INIT;
 	long long t;
@@ -424,41 +424,50 @@ static int app_stop(struct run *r, struct strvec *svcs, struct errbuf *e)
 		      "the application's services");
 	t = drun_step_begin("stop-app", what.buf);
 	if (!rc)
-		rc = app_compose(r, "stop", svcs, e);
+		rc = drun_app_compose(r, "stop", svcs, e);
 	drun_step_end(r, "stop-app", t, rc, e);
 	if (rc) {
 		/* some may have stopped before the failure */
 		if (svcs->n)
-			app_start(r, svcs);
+			drun_app_start(r, svcs);
 		errbuf_prefix(e, "the restore did not run: cannot stop the application first: ");
 	}
 	strbuf_release(&what);
 	return rc;
 }
 
-int drun_restore(struct run *r, const char *backup_id, struct errbuf *e)
+int drun_restore_step(struct run *r, const char *const *args, const char *what, struct errbuf *e)
 {
-	struct strvec argv = STRVEC_INIT, svcs = STRVEC_INIT;
-	const char *db = drun_restore_db_name(r->env);
-	const char *args[] = { "restore", backup_id, "--clean", "--json",
-			       db ? "--db" : NULL, db, NULL };
+	struct strvec argv = STRVEC_INIT;
 	long long t;
 	int rc;
 
-	if ((rc = app_stop(r, &svcs, e)))
-		goto out;
 	deploy_env_backup_argv(r->env, args, &argv);
-	t = drun_step_begin("restore", backup_id);
+	t = drun_step_begin("restore", what);
 	rc = drun_target_run(r->env, &argv, NULL, NULL, NULL, 0, e);
 	drun_step_end(r, "restore", t, rc, e);
 	if (!rc)
 		r->restored = 1;
+	strvec_clear(&argv);
+	return rc;
+}
+
+int drun_restore(struct run *r, const char *backup_id, struct errbuf *e)
+{
+	struct strvec svcs = STRVEC_INIT;
+	const char *db = drun_restore_db_name(r->env);
+	const char *args[] = { "restore", backup_id, "--clean", "--json",
+			       db ? "--db" : NULL, db, NULL };
+	int rc;
+
+	if ((rc = drun_app_stop(r, &svcs, e)))
+		goto out;
+	rc = drun_restore_step(r, args, backup_id, e);
 	/* after a restore the rollback's up starts them with the previous
 	 * release; after a failed one nothing that ran may stay stopped */
-	else if (svcs.n)
-		app_start(r, &svcs);
+	if (rc && svcs.n)
+		drun_app_start(r, &svcs);
 out:
-	strvec_clear(&argv);
 	strvec_clear(&svcs);
 	return rc;
 }

@@ -75,3 +75,22 @@ t_done() {
 	echo "$t_count checks, $t_failures failures"
 	[ "$t_failures" = 0 ]
 }
+
+# compose_hardened NAME IMAGE [EXTRA_LINES]: a compose service (two-space
+# indented, for under services:) that passes every hardening rule of
+# ballast-deploy lint (docs/lint.md), with EXTRA_LINES appended.
+compose_hardened() {
+	printf '  %s:\n    image: %s\n' "$1" "$2"
+	cat <<'EOF'
+    user: "10001:10001"
+    security_opt: ["no-new-privileges:true"]
+    read_only: true
+    tmpfs: ["/tmp:size=64m"]
+    cpus: 0.5
+    mem_limit: 256m
+    healthcheck: {test: ["CMD", "true"]}
+    restart: unless-stopped
+    logging: {driver: json-file, options: {max-size: "10m", max-file: "3"}}
+EOF
+	[ -z "${3:-}" ] || printf '%s\n' "$3"
+}

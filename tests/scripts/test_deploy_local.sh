@@ -297,12 +297,23 @@ t_check "a failing pre-deploy hook is named" contains "$ERR" "hook pre-deploy"
 t_check "a failing pre-deploy hook: nothing pulled or up" test ! -e "$STANDIN/calls.jsonl"
 t_check "a failing pre-deploy hook: no state" test ! -e "$APP/.ballast/state.json"
 
-# ---- "lint": true: the compose file must pass the hardening rules ----
+# ---- "lint": true: the compose file must pass the lint rules ----
 EXTRA=', "lint": true' new_env lint
 run_deploy deploy qa --release v1
 t_check "lint: a compose file breaking the rules aborts the deploy (exit 1)" eq "$RC" 1
 t_check "lint: the preflight names the lint check" contains "$ERR" "preflight lint"
 t_check "lint: no pull or up ran" eq "$(grep -c '"pull"\|"up"' "$STANDIN/calls.jsonl")" 0
+# The files it includes are read on the target and linted with it.
+EXTRA=', "lint": true' new_env lintinc
+{ printf 'include: [extra/cache.yml]\nservices:\n'; compose_hardened backend '${BACKEND_IMAGE}'; } > "$APP/docker-compose.yml"
+mkdir -p "$APP/extra"
+{ echo 'services:'; compose_hardened cache redis:latest '    restrat: always'; } > "$APP/extra/cache.yml"
+run_deploy deploy qa --release v1
+t_check "lint: an included file's unknown key aborts the deploy" eq "$RC" 1
+t_check "lint: the included service and rule are named" contains "$ERR" "cache: unknown-key"
+sed -i '/restrat/d' "$APP/extra/cache.yml"
+run_deploy deploy qa --release v1
+t_check "lint: a moving image tag is only a warning where the environment is not immutable" eq "$RC" 0
 
 # ---- history: a long release name keeps the columns aligned ----
 new_env histwidth

@@ -19,7 +19,7 @@ t_contains "$t_out" "clean" "lint prod via ballast.json"
 t_run 4 "$bin" --config "$ex/ballast.json" lint dev
 dev=$t_out
 t_lines "$t_err" 1 "dev error line"
-t_contains "$t_err" "hardening violations in 6 services" "dev error line"
+t_contains "$t_err" "violations in 6 services" "dev error line"
 # dev's documented relaxations: published debug ports, root, writable root
 # filesystems, no limits, no log rotation...
 t_contains "$dev" "traefik: ports: publishes host port 8080" "dev traefik dashboard"
@@ -59,7 +59,7 @@ o = e["result"]
 assert o["command"] == "lint" and o["clean"] is False, o
 assert o["services"] == 6 and o["violations"] == len(o["findings"]) == int(sys.argv[1]), o["violations"]
 f = o["findings"][0]
-assert set(f) == {"rule", "service", "line", "problem", "fix", "allowed"}, f
+assert set(f) == {"rule", "severity", "file", "service", "line", "problem", "fix", "allowed"}, f
 assert any(x["rule"] == "ports" and x["service"] == "postgres" for x in o["findings"])
 ' "$nfind" && t_ok || t_fail "dev --json content"
 t_run 0 "$bin" --json --config "$ex/ballast.json" lint prod
@@ -154,6 +154,63 @@ t_run 2 "$bin" lint --file "$tmp/typo.yml"
 t_lines "$t_err" 1 "typo in label"
 t_contains "$t_err" "services.traefik.labels.ballast.lint.allow: unknown rule 'nonroot' (did you mean \"non-root\"?)" "typo in label"
 
+# --- correctness rules, warnings, includes ---
+{ echo "services:"; compose_hardened web nginx:latest "    container_name: web"; } > "$tmp/latest.yml"
+# A moving tag is a warning where the environment is not immutable...
+t_run 0 "$bin" lint --file "$tmp/latest.yml"
+t_contains "$t_out" "latest.yml:3: web: image-tag: image \"nginx:latest\" has the moving tag \"latest\" (warning)" "latest warns"
+t_contains "$t_out" "latest.yml: clean, 1 service checked, 1 warning" "warning counted, not failing"
+t_run 0 "$bin" --json lint --file "$tmp/latest.yml"
+printf '%s' "$t_out" | python3 -c '
+import json, sys
+o = json.loads(sys.stdin.read())
+assert o["event"] == "result" and o["clean"] is True and o["warnings"] == 1 and o["violations"] == 0, o
+f = o["findings"][0]
+assert f["rule"] == "image-tag" and f["severity"] == "warning" and f["file"].endswith("latest.yml"), f
+' && t_ok || t_fail "warning in --json: $t_out"
+# ...and an error where it is (the environment's "immutable", or --immutable).
+t_run 4 "$bin" lint --file "$tmp/latest.yml" --immutable
+t_contains "$t_out" "in an immutable environment" "--immutable fails latest"
+t_contains "$t_err" "(first: web: image-tag)" "--immutable error line"
+printf '{"project": "x", "environments": {"m": {"compose_file": "latest.yml"}, "i": {"compose_file": "latest.yml", "immutable": true}}}\n' > "$tmp/imm.json"
+t_run 0 "$bin" --config "$tmp/imm.json" lint m
+t_run 4 "$bin" --config "$tmp/imm.json" lint i
+t_contains "$t_out" "image-tag: image \"nginx:latest\" has the moving tag \"latest\" in an immutable environment" "immutable env fails latest"
+
+# Duplicate host ports and container names, an unknown key with a hint.
+{ echo "services:"; compose_hardened web nginx:1.27 '    container_name: web
+    ports: ["127.0.0.1:8080:80"]'
+  compose_hardened api nginx:1.27 '    container_name: web
+    ports: ["8080:8080"]
+    restrat: always'; } > "$tmp/dup.yml"
+t_run 4 "$bin" lint --file "$tmp/dup.yml"
+t_contains "$t_out" "api: duplicate-ports: host port 8080/tcp is already published by service web ($tmp/dup.yml:14)" "duplicate port"
+t_contains "$t_out" "api: container-name: container_name \"web\" is already used by service web ($tmp/dup.yml:13)" "duplicate container_name"
+t_contains "$t_out" "api: unknown-key: services.api.restrat: unknown key (compose refuses the file)
+    fix: did you mean \"restart\"?" "unknown key with did-you-mean"
+
+# include: followed, relative to the including file; its services are
+# reported with their own file and line.
+mkdir -p "$tmp/inc/db"
+{ echo "include:"; echo "  - db/db.yml"; echo "services:"; compose_hardened web nginx:1.27 '    ports: ["127.0.0.1:5432:80"]'; } > "$tmp/inc/compose.yml"
+{ echo "services:"; compose_hardened db postgres:16 '    ports: ["127.0.0.1:5432:5432"]
+    volumes: ["pg:/var/lib/postgresql/data"]'; echo "volumes:"; echo "  pg: {}"; } > "$tmp/inc/db/db.yml"
+t_run 4 "$bin" lint --file "$tmp/inc/compose.yml"
+t_contains "$t_out" "$tmp/inc/db/db.yml:13: db: duplicate-ports: host port 5432/tcp on 127.0.0.1 is already published by service web ($tmp/inc/compose.yml:15)" "included file's own file:line"
+t_contains "$t_out" "compose.yml: 3 violations in 2 services" "includes counted"
+printf 'include: [db/none.yml]\nservices: {}\n' > "$tmp/inc/missing.yml"
+t_run 2 "$bin" lint --file "$tmp/inc/missing.yml"
+t_lines "$t_err" 1 "missing include: one line"
+t_contains "$t_err" "$tmp/inc/missing.yml:1: include: $tmp/inc/db/none.yml: no such file" "missing include"
+printf 'include: [b.yml]\nservices: {}\n' > "$tmp/inc/a.yml"
+printf 'include: [./db/../a.yml]\n' > "$tmp/inc/b.yml"
+t_run 2 "$bin" lint --file "$tmp/inc/a.yml"
+t_lines "$t_err" 1 "include cycle: one line"
+t_contains "$t_err" "include: $tmp/inc/a.yml is included again (a cycle: $tmp/inc/a.yml -> $tmp/inc/b.yml -> $tmp/inc/a.yml)" "include cycle"
+printf 'services:\n  a:\n    extends: {file: base.yml, service: a}\n' > "$tmp/ext.yml"
+t_run 2 "$bin" lint --file "$tmp/ext.yml"
+t_contains "$t_err" "services.a.extends: not resolved" "extends refused with the reason"
+
 # --- usage and unlintable files: exit 2, one line ---
 t_run 2 "$bin" lint
 t_lines "$t_err" 1 "lint without args"
@@ -187,4 +244,5 @@ t_run 4 "$bin" --config "$tmp/proj/default.json" lint d
 t_contains "$t_out" "$tmp/proj/docker-compose.yml: " "default compose_file"
 t_run 0 "$bin" lint --help
 t_contains "$t_out" "lint ENV|--file COMPOSE" "lint --help"
+t_contains "$t_out" "--immutable" "lint --help names --immutable"
 t_done

@@ -1,20 +1,22 @@
 #!/usr/bin/env bash
 # The systemd units as installed (BINDIR filled in by CMake, as in the
 # build tree) pass `systemd-analyze verify`, set KillMode=mixed, and are
-# sandboxed: `systemd-analyze security --offline` rates the backup and
-# drill services at most 4.0. Exit 77 (skipped) where systemd-analyze is
-# not installed.
+# sandboxed: `systemd-analyze security --offline` rates the backup, drill
+# and wal-stream services at most 4.0. Exit 77 (skipped) where
+# systemd-analyze is not installed.
 # services:
 . "$(dirname "$0")/lib.sh"
 command -v systemd-analyze >/dev/null || { echo "systemd-analyze not installed: skipped" >&2; exit 77; }
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
-for u in ballast-backup.service ballast-drill.service ballast-backup.timer ballast-drill.timer; do
+for u in ballast-backup.service ballast-drill.service ballast-backup.timer ballast-drill.timer \
+	ballast-wal-stream@.service; do
 	f=$B/cron/$u
 	[ -f "$f" ] || { t_fail "$u not generated in $B/cron"; continue; }
-	# verify checks that ExecStart's binary exists: point it at the build's
-	sed "s|^\(Exec[A-Za-z]*=\)[^ ]*/ballast-backup|\1$B/ballast-backup|" "$f" >"$tmp/$u"
+	# verify checks that ExecStart's binary exists: point it at the build's;
+	# a template is verified as one instance of it
+	sed "s|^\(Exec[A-Za-z]*=\)[^ ]*/ballast-backup|\1$B/ballast-backup|" "$f" >"$tmp/${u/@./@app.}"
 done
-for u in ballast-backup.service ballast-drill.service; do
+for u in ballast-backup.service ballast-drill.service ballast-wal-stream@app.service; do
 	out=$(cd "$tmp" && systemd-analyze verify "$tmp/$u" 2>&1)
 	[ -z "$out" ] && t_ok || t_fail "$u: systemd-analyze verify: $out"
 	grep -q '^KillMode=mixed$' "$tmp/$u" && t_ok || t_fail "$u: no KillMode=mixed"

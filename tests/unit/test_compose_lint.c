@@ -27,20 +27,27 @@ struct run {
 	struct errbuf e;
 	char rules[2048];  /* "rule@service,..." of the violations, in order */
 	char allowed[512]; /* same for exempted findings */
+	char warnings[512]; /* same for warnings */
 };
+
+static void lint_opts(const char *yaml, const struct compose_lint_opts *opts, struct run *r)
+{
+	memset(r, 0, sizeof(*r));
+	r->rc = compose_lint_string(yaml, strlen(yaml), "t.yml", opts, &r->res, &r->e);
+	for (size_t i = 0; i < r->res.nr; i++) {
+		const struct compose_finding *f = &r->res.findings[i];
+		char *dst = f->allowed ? r->allowed : f->warning ? r->warnings : r->rules;
+		size_t cap = f->allowed ? sizeof(r->allowed) : f->warning ? sizeof(r->warnings) :
+			     sizeof(r->rules);
+
+		snprintf(dst + strlen(dst), cap - strlen(dst), "%s%s@%s", *dst ? "," : "",
+			 f->rule, f->service ? f->service : "-");
+	}
+}
 
 static void lint(const char *yaml, struct run *r)
 {
-	memset(r, 0, sizeof(*r));
-	r->rc = compose_lint_string(yaml, strlen(yaml), "t.yml", &r->res, &r->e);
-	for (size_t i = 0; i < r->res.nr; i++) {
-		const struct compose_finding *f = &r->res.findings[i];
-		char *dst = f->allowed ? r->allowed : r->rules;
-		size_t cap = f->allowed ? sizeof(r->allowed) : sizeof(r->rules);
-
-		snprintf(dst + strlen(dst), cap - strlen(dst), "%s%s@%s", *dst ? "," : "",
-			 f->rule, f->service);
-	}
+	lint_opts(yaml, NULL, r);
 }
 
 /* One service "s" whose body is HARDENED with `extra` appended. */
@@ -81,7 +88,7 @@ START_TEST(test_empty_service_breaks_everything_basic)
 				  "cpu-limit@web,memory-limit@web,healthcheck@web,restart@web,"
 				  "logging@web");
 	ck_assert_uint_eq(r.res.violations, 8);
-	ck_assert_msg(strstr(r.e.msg, "t.yml: 8 hardening violations in 1 service"), "%s",
+	ck_assert_msg(strstr(r.e.msg, "t.yml: 8 violations in 1 service"), "%s",
 		      r.e.msg);
 	ck_assert_msg(strstr(r.e.msg, "first: web: non-root"), "%s", r.e.msg);
 	done(&r);
@@ -170,7 +177,7 @@ static const struct variant {
 	{ "    restart:", "    deploy:\n      restart_policy: {condition: any}\n", "" },
 	{ "    restart:", "    deploy:\n      restart_policy: {condition: none}\n", "restart@s" },
 	/* ports */
-	{ NULL, "    ports: [\"80:80\", \"443:443\", \"0.0.0.0:443:8443/tcp\"]\n", "" },
+	{ NULL, "    ports: [\"80:80\", \"127.0.0.1:443:443\", \"127.0.0.2:443:8443/tcp\"]\n", "" },
 	{ NULL, "    ports: [\"8080:80\"]\n", "ports@s" },
 	{ NULL, "    ports: [\"127.0.0.1:5432:5432\"]\n", "ports@s" },
 	{ NULL, "    ports: [\"[::1]:6379:6379\"]\n", "ports@s" },
@@ -309,7 +316,7 @@ START_TEST(test_allow_label)
 	struct run r;
 
 	/* Map form, several rules, spaces and commas. */
-	lint("services:\n  t:\n    image: traefik\n    labels:\n"
+	lint("services:\n  t:\n    image: traefik:v3\n    labels:\n"
 	     "      ballast.lint.allow: \"non-root, read-only cpu-limit,memory-limit\"\n", &r);
 	ck_assert_int_eq(r.rc, BL_EVERIFY);
 	ck_assert_str_eq(r.rules, "no-new-privileges@t,healthcheck@t,restart@t,logging@t");
@@ -319,7 +326,7 @@ START_TEST(test_allow_label)
 	done(&r);
 
 	/* List form: everything exempted is clean, and still reported. */
-	lint("services:\n  t:\n    image: traefik\n    labels:\n"
+	lint("services:\n  t:\n    image: traefik:v3\n    labels:\n"
 	     "      - traefik.enable=true\n"
 	     "      - ballast.lint.allow=non-root,no-new-privileges,read-only,cpu-limit,"
 	     "memory-limit,healthcheck,restart,logging\n", &r);
@@ -331,7 +338,7 @@ START_TEST(test_allow_label)
 	/* The exemption is per service. */
 	lint("services:\n"
 	     "  a:\n" HARDENED "    ports: [\"8080:80\"]\n    labels: {ballast.lint.allow: ports}\n"
-	     "  b:\n" HARDENED "    ports: [\"8080:80\"]\n", &r);
+	     "  b:\n" HARDENED "    ports: [\"8081:80\"]\n", &r);
 	ck_assert_str_eq(r.rules, "ports@b");
 	ck_assert_str_eq(r.allowed, "ports@a");
 	done(&r);
@@ -446,7 +453,7 @@ START_TEST(test_lines_point_at_the_problem)
 	lint("# comment\n"
 	     "services:\n"
 	     "  web:\n"
-	     "    image: x\n"
+	     "    image: x:1\n"
 	     "    user: root\n"
 	     "    ports:\n"
 	     "      - \"80:80\"\n"
@@ -475,7 +482,7 @@ START_TEST(test_unlintable_files)
 		{ "services: [a, b]\n", "t.yml:1: services: expected a mapping" },
 		{ "services:\n  a: nginx\n", "t.yml:2: services.a: expected a mapping" },
 		{ "services:\n  a:\n    extends: {service: b}\n  b:\n    image: x\n",
-		  "services.a.extends: not supported" },
+		  "services.a.extends: not resolved" },
 		{ "services:\n  a:\n    image: x\n    user: a\n    user: root\n",
 		  "t.yml:5: duplicate key 'user' (first at line 4)" },
 		{ "x: &x {restart: always}\ny: &y {restart: \"no\"}\nservices:\n  a:\n    <<: *x\n    <<: *y\n",
@@ -503,7 +510,7 @@ START_TEST(test_files)
 	struct strbuf path = STRBUF_INIT, big = STRBUF_INIT;
 
 	strbuf_addf(&path, "%s/none.yml", dir);
-	ck_assert_int_eq(compose_lint_file(path.buf, &res, &e), BL_EUSAGE);
+	ck_assert_int_eq(compose_lint_file(path.buf, NULL, &res, &e), BL_EUSAGE);
 	ck_assert_msg(strstr(e.msg, path.buf) && strstr(e.msg, "No such file"), "%s", e.msg);
 	compose_lint_release(&res);
 
@@ -514,7 +521,7 @@ START_TEST(test_files)
 	while (big.len <= COMPOSE_LINT_MAX_BYTES)
 		strbuf_addstr(&big, "# padding padding padding padding padding padding padding\n");
 	ck_assert_int_eq(twrite_file(path.buf, big.buf), 0);
-	ck_assert_int_eq(compose_lint_file(path.buf, &res, &e), BL_EUSAGE);
+	ck_assert_int_eq(compose_lint_file(path.buf, NULL, &res, &e), BL_EUSAGE);
 	ck_assert_msg(strstr(e.msg, "too large"), "%s", e.msg);
 	compose_lint_release(&res);
 
@@ -523,13 +530,13 @@ START_TEST(test_files)
 	 * /tmp); dev and qa are not. */
 	strbuf_reset(&path);
 	strbuf_addstr(&path, BALLAST_SOURCE_DIR "/examples/audit_app/docker-compose.prod.yml");
-	ck_assert_msg(compose_lint_file(path.buf, &res, &e) == 0, "%s", e.msg);
+	ck_assert_msg(compose_lint_file(path.buf, NULL, &res, &e) == 0, "%s", e.msg);
 	ck_assert_uint_eq(res.services, 6);
 	ck_assert_uint_eq(res.violations, 0);
 	ck_assert_uint_eq(res.nr, 3);
 	compose_lint_release(&res);
 	ck_assert_int_eq(compose_lint_file(BALLAST_SOURCE_DIR
-					   "/examples/audit_app/docker-compose.dev.yml", &res, &e),
+					   "/examples/audit_app/docker-compose.dev.yml", NULL, &res, &e),
 			 BL_EVERIFY);
 	ck_assert_uint_eq(res.services, 6);
 	compose_lint_release(&res);
@@ -556,16 +563,24 @@ START_TEST(test_format_and_json)
 				     "    fix: run as an unprivileged uid:gid"), "%s", sb.buf);
 	ck_assert_msg(strstr(sb.buf, "web: restart: no restart policy: a crash or a reboot leaves "
 				     "it down (allowed by label ballast.lint.allow)\n"), "%s", sb.buf);
-	ck_assert_msg(strstr(sb.buf, "t.yml: 2 violations in 1 service (6 allowed by label)\n"), "%s",
-		      sb.buf);
+	ck_assert_msg(strstr(sb.buf, "t.yml:3: web: image-tag: image \"x\" has no tag (:latest) "
+				     "(warning)\n    fix: pin a version tag"), "%s", sb.buf);
+	ck_assert_msg(strstr(sb.buf, "t.yml: 2 violations in 1 service, 1 warning (6 allowed by "
+				     "label)\n"), "%s", sb.buf);
 
 	o = compose_lint_json(&r.res);
 	ck_assert_str_eq(json_string_value(json_object_get(o, "file")), "t.yml");
 	ck_assert_int_eq(json_integer_value(json_object_get(o, "violations")), 2);
 	ck_assert_int_eq(json_integer_value(json_object_get(o, "allowed")), 6);
 	ck_assert(json_is_false(json_object_get(o, "clean")));
-	ck_assert_uint_eq(json_array_size(json_object_get(o, "findings")), 8);
+	ck_assert_int_eq(json_integer_value(json_object_get(o, "warnings")), 1);
+	ck_assert_uint_eq(json_array_size(json_object_get(o, "findings")), 9);
+	f0 = json_array_get(json_object_get(o, "findings"), 8);
+	ck_assert_str_eq(json_string_value(json_object_get(f0, "severity")), "warning");
+	ck_assert_str_eq(json_string_value(json_object_get(f0, "rule")), "image-tag");
 	f0 = json_array_get(json_object_get(o, "findings"), 0);
+	ck_assert_str_eq(json_string_value(json_object_get(f0, "severity")), "error");
+	ck_assert_str_eq(json_string_value(json_object_get(f0, "file")), "t.yml");
 	ck_assert_str_eq(json_string_value(json_object_get(f0, "rule")), "non-root");
 	ck_assert_str_eq(json_string_value(json_object_get(f0, "service")), "web");
 	ck_assert_int_eq(json_integer_value(json_object_get(f0, "line")), 5);
@@ -586,6 +601,303 @@ START_TEST(test_format_and_json)
 }
 END_TEST
 
+/* Two services of HARDENED, a and b, with extra lines each. */
+static void lint_two(const char *a, const char *b, const struct compose_lint_opts *o,
+		     struct run *r)
+{
+	struct strbuf sb = STRBUF_INIT;
+
+	strbuf_addf(&sb, "services:\n  a:\n" HARDENED "%s  b:\n" HARDENED "%s", a, b);
+	lint_opts(sb.buf, o, r);
+	strbuf_release(&sb);
+}
+
+START_TEST(test_duplicate_ports)
+{
+	static const struct {
+		const char *a, *b, *want;
+	} cases[] = {
+		{ "    ports: [\"80:80\"]\n", "    ports: [\"80:8080\"]\n", "duplicate-ports@b" },
+		/* every address collides with one address; two addresses do not */
+		{ "    ports: [\"80:80\"]\n", "    ports: [\"127.0.0.1:80:80\"]\n",
+		  "duplicate-ports@b" },
+		{ "    ports: [\"127.0.0.1:80:80\"]\n", "    ports: [\"127.0.0.2:80:80\"]\n", "" },
+		{ "    ports: [\"[::1]:80:80\"]\n", "    ports: [\"[::1]:80:80\"]\n",
+		  "duplicate-ports@b" },
+		/* protocols are separate */
+		{ "    ports: [\"443:443\"]\n", "    ports: [\"443:443/udp\"]\n", "" },
+		{ "    ports: [\"443:443/udp\"]\n", "    ports: [\"443:443/udp\"]\n",
+		  "duplicate-ports@b" },
+		/* ranges overlap */
+		{ "    ports: [\"80:80\", \"443:443\"]\n", "    ports: [\"440-450:440-450\"]\n",
+		  "duplicate-ports@b" },
+		{ "    ports: [\"80:80\"]\n", "    ports: [\"81-90:81-90\"]\n", "" },
+		/* long syntax against short */
+		{ "    ports: [\"80:80\"]\n",
+		  "    ports:\n      - {target: 8080, published: 80, host_ip: 10.0.0.1}\n",
+		  "duplicate-ports@b" },
+		/* services of disjoint profiles never run together */
+		{ "    ports: [\"80:80\"]\n    profiles: [dev]\n",
+		  "    ports: [\"80:80\"]\n    profiles: [test, ci]\n", "" },
+		{ "    ports: [\"80:80\"]\n    profiles: [dev, ci]\n",
+		  "    ports: [\"80:80\"]\n    profiles: [ci]\n", "duplicate-ports@b" },
+		{ "    ports: [\"80:80\"]\n", "    ports: [\"80:80\"]\n    profiles: [ci]\n",
+		  "duplicate-ports@b" },
+		/* container-only and variable ports publish no fixed host port */
+		{ "    ports: [\"80\"]\n", "    ports: [\"80\"]\n", "" },
+		{ "    ports: [\"${P}:80\"]\n", "    ports: [\"${P}:80\"]\n", "" },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct run r;
+		char want[256];
+
+		lint_two(cases[i].a, cases[i].b, NULL, &r);
+		/* the ports rule itself reports what is not 80/443: filter it */
+		snprintf(want, sizeof(want), "%s", cases[i].want);
+		ck_assert_msg(!!strstr(r.rules, "duplicate-ports") == !!*want &&
+			      (!*want || strstr(r.rules, want)), "case %zu: %s", i, r.rules);
+		ck_assert_msg(!strstr(r.rules, "duplicate-ports@a"), "case %zu: %s", i, r.rules);
+		done(&r);
+	}
+	/* The message names the other service, its file and line. */
+	{
+		struct run r;
+
+		lint_two("    ports: [\"80:80\"]\n", "    ports: [\"80:80\"]\n", NULL, &r);
+		ck_assert_int_eq(r.rc, BL_EVERIFY);
+		ck_assert_uint_eq(r.res.nr, 1);
+		ck_assert_str_eq(r.res.findings[0].problem, "host port 80/tcp is already published "
+				 "by service a (t.yml:16): one of the containers will not start");
+		done(&r);
+	}
+}
+END_TEST
+
+START_TEST(test_container_name)
+{
+	struct run r;
+
+	lint_two("    container_name: web\n", "    container_name: web\n", NULL, &r);
+	ck_assert_str_eq(r.rules, "container-name@b");
+	ck_assert_msg(strstr(r.res.findings[0].problem, "already used by service a (t.yml:16)"),
+		      "%s", r.res.findings[0].problem);
+	done(&r);
+	lint_two("    container_name: web\n", "    container_name: api\n", NULL, &r);
+	ck_assert_str_eq(r.rules, "");
+	done(&r);
+	lint_two("    container_name: -web\n", "    container_name: \"my app\"\n", NULL, &r);
+	ck_assert_str_eq(r.rules, "container-name@a,container-name@b");
+	done(&r);
+	lint_two("    container_name: x\n", "    container_name: \"${NAME}\"\n", NULL, &r);
+	ck_assert_str_eq(r.rules, "container-name@a");
+	done(&r);
+	lint_two("    container_name: web\n    profiles: [a]\n",
+		 "    container_name: web\n    profiles: [b]\n", NULL, &r);
+	ck_assert_str_eq(r.rules, "");
+	done(&r);
+	/* The label exempts the second holder. */
+	lint_two("    container_name: web\n",
+		 "    container_name: web\n    labels: {ballast.lint.allow: container-name}\n", NULL,
+		 &r);
+	ck_assert_str_eq(r.rules, "");
+	ck_assert_str_eq(r.allowed, "container-name@b");
+	done(&r);
+}
+END_TEST
+
+START_TEST(test_image_tag)
+{
+	static const struct {
+		const char *image;
+		int flagged;
+	} cases[] = {
+		{ "nginx", 1 },
+		{ "nginx:latest", 1 },
+		{ "ghcr.io/acme/app:stable", 1 },
+		{ "localhost:5000/app", 1 },
+		{ "localhost:5000/app:1.2", 0 },
+		{ "nginx:1.27", 0 },
+		{ "nginx@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", 0 },
+		{ "nginx:latest@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", 0 },
+		{ "\"${BACKEND_IMAGE}\"", 0 },
+		{ "\"acme/app:${TAG:-1}\"", 0 },
+		{ "\"${REGISTRY}/app:latest\"", 1 },
+	};
+	struct compose_lint_opts imm = { 1, NULL, NULL };
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct strbuf sb = STRBUF_INIT;
+		struct run r;
+
+		/* HARDENED without its first line (its image): a second image:
+		 * key would be refused as a duplicate. */
+		strbuf_addf(&sb, "services:\n  s:\n    image: %s\n%s", cases[i].image,
+			    strchr(HARDENED, '\n') + 1);
+		lint_opts(sb.buf, NULL, &r);
+		ck_assert_msg(r.rc == 0, "case %zu: %d %s", i, r.rc, r.e.msg);
+		ck_assert_msg(!strcmp(r.warnings, cases[i].flagged ? "image-tag@s" : ""),
+			      "case %zu: warnings '%s'", i, r.warnings);
+		done(&r);
+		lint_opts(sb.buf, &imm, &r);
+		ck_assert_msg(r.rc == (cases[i].flagged ? BL_EVERIFY : 0), "case %zu", i);
+		ck_assert_str_eq(r.rules, cases[i].flagged ? "image-tag@s" : "");
+		ck_assert_str_eq(r.warnings, "");
+		done(&r);
+		strbuf_release(&sb);
+	}
+	/* A built image is named, not pulled: a warning even when immutable. */
+	{
+		struct run r;
+
+		lint_opts("services:\n  s:\n    build: .\n    image: acme/app\n"
+			  "    labels: {ballast.lint.allow: \"non-root no-new-privileges read-only "
+			  "cpu-limit memory-limit healthcheck restart logging\"}\n", &imm, &r);
+		ck_assert_int_eq(r.rc, 0);
+		ck_assert_str_eq(r.warnings, "image-tag@s");
+		done(&r);
+		lint_opts("services:\n  s:\n    build: .\n"
+			  "    labels: {ballast.lint.allow: \"non-root no-new-privileges read-only "
+			  "cpu-limit memory-limit healthcheck restart logging\"}\n", &imm, &r);
+		ck_assert_int_eq(r.rc, 0);
+		ck_assert_uint_eq(r.res.nr, 8);
+		done(&r);
+	}
+}
+END_TEST
+
+START_TEST(test_unknown_keys)
+{
+	struct run r;
+
+	lint("x-common: &c\n  restrat: always\n"
+	     "verison: \"3\"\n"
+	     "services:\n  s:\n    <<: *c\n" HARDENED "    x-mine: 1\n    helthcheck: {}\n"
+	     "    deploy:\n      resources:\n        limit: {cpus: \"1\"}\n"
+	     "      x-ok: 1\n"
+	     "    build: {context: ., dockerfil: Dockerfile}\n"
+	     "    ports:\n      - {target: 80, publised: 80}\n"
+	     "    volumes:\n      - {type: volume, source: d, target: /d, readonly: true}\n"
+	     "networks:\n  n: {drivr: bridge}\nvolumes:\n  d: {external: true, nam: x}\n", &r);
+	ck_assert_int_eq(r.rc, BL_EVERIFY);
+	ck_assert_str_eq(r.rules, "unknown-key@-,unknown-key@-,unknown-key@-,unknown-key@s,"
+			 "unknown-key@s,unknown-key@s,unknown-key@s,unknown-key@s,"
+			 "unknown-key@s,ports@s");
+	ck_assert_str_eq(r.res.findings[0].problem, "verison: unknown key (compose refuses the file)");
+	ck_assert_str_eq(r.res.findings[0].fix, "did you mean \"version\"? (extensions start with x-)");
+	ck_assert_int_eq(r.res.findings[0].line, 3);
+	ck_assert_ptr_null(r.res.findings[0].service);
+	ck_assert_str_eq(r.res.findings[1].problem, "networks.n.drivr: unknown key (compose "
+			 "refuses the file)");
+	ck_assert_str_eq(r.res.findings[2].problem, "volumes.d.nam: unknown key (compose refuses "
+			 "the file)");
+	/* the merged key is reported where it is written */
+	ck_assert_str_eq(r.res.findings[3].problem, "services.s.restrat: unknown key (compose "
+			 "refuses the file)");
+	ck_assert_int_eq(r.res.findings[3].line, 2);
+	ck_assert_str_eq(r.res.findings[3].fix, "did you mean \"restart\"? (extensions start with x-)");
+	ck_assert_str_eq(r.res.findings[4].problem, "services.s.helthcheck: unknown key (compose "
+			 "refuses the file)");
+	ck_assert_str_eq(r.res.findings[5].problem, "services.s.deploy.resources.limit: unknown key "
+			 "(compose refuses the file)");
+	ck_assert_str_eq(r.res.findings[6].problem, "services.s.build.dockerfil: unknown key "
+			 "(compose refuses the file)");
+	ck_assert_str_eq(r.res.findings[7].problem, "services.s.ports.publised: unknown key "
+			 "(compose refuses the file)");
+	ck_assert_str_eq(r.res.findings[8].problem, "services.s.volumes.readonly: unknown key "
+			 "(compose refuses the file)");
+	done(&r);
+	/* Far from every known key: no guess. */
+	lint_svc(HARDENED "    frobnicate: 1\n", &r);
+	ck_assert_str_eq(r.rules, "unknown-key@s");
+	ck_assert_str_eq(r.res.findings[0].fix, "remove it, or prefix it with x- if it is an "
+			 "extension for another tool");
+	done(&r);
+}
+END_TEST
+
+/* In-memory files for includes: name, text, ... NULL. */
+static int read_mem(void *ctx, const char *path, struct strbuf *out, size_t max, int *exists,
+		    struct errbuf *e)
+{
+	const char *const *f = ctx;
+
+	(void)max;
+	(void)e;
+	*exists = 0;
+	for (; *f; f += 2) {
+		if (!strcmp(*f, path)) {
+			*exists = 1;
+			strbuf_addstr(out, f[1]);
+		}
+	}
+	return 0;
+}
+
+START_TEST(test_include)
+{
+	static const char *const files[] = {
+		"proj/db/db.yml", "services:\n  db:\n" HARDENED "    container_name: web\n"
+				  "    ports: [\"127.0.0.1:5432:5432\"]\n    restrat: always\n",
+		"proj/cache.yml", "include:\n  - path: ./db/../db/db.yml\n",
+		"proj/loop/a.yml", "include: [b.yml]\nservices: {}\n",
+		"proj/loop/b.yml", "include: [./a.yml]\n",
+		"proj/dup.yml", "services:\n  web:\n" HARDENED,
+		NULL
+	};
+	struct compose_lint_opts o = { 0, read_mem, (void *)files };
+	struct run r;
+
+	memset(&r, 0, sizeof(r));
+	/* The included services are linted with their own file and lines, and
+	 * take part in the project-wide checks. */
+	r.rc = compose_lint_string("include:\n  - cache.yml\nservices:\n  web:\n" HARDENED
+				   "    container_name: web\n    ports: [\"5432:5432\"]\n",
+				   strlen("include:\n  - cache.yml\nservices:\n  web:\n" HARDENED
+					  "    container_name: web\n    ports: [\"5432:5432\"]\n"),
+				   "proj/compose.yml", &o, &r.res, &r.e);
+	ck_assert_int_eq(r.rc, BL_EVERIFY);
+	ck_assert_uint_eq(r.res.services, 2);
+	ck_assert_uint_eq(r.res.nr, 5);
+	ck_assert_str_eq(r.res.findings[0].rule, "ports");
+	ck_assert_str_eq(r.res.findings[1].file, "proj/db/db.yml");
+	ck_assert_str_eq(r.res.findings[1].rule, "unknown-key");
+	ck_assert_int_eq(r.res.findings[1].line, 18);
+	ck_assert_str_eq(r.res.findings[2].rule, "ports");
+	ck_assert_str_eq(r.res.findings[3].rule, "duplicate-ports");
+	ck_assert_str_eq(r.res.findings[3].service, "db");
+	ck_assert_int_eq(r.res.findings[3].line, 17);
+	ck_assert_msg(strstr(r.res.findings[3].problem, "by service web (proj/compose.yml:19)"),
+		      "%s", r.res.findings[3].problem);
+	ck_assert_str_eq(r.res.findings[4].rule, "container-name");
+	done(&r);
+
+	static const struct {
+		const char *yaml, *msg;
+	} bad[] = {
+		{ "include: [loop/a.yml]\n", "proj/loop/b.yml:1: include: proj/loop/a.yml is included "
+		  "again (a cycle: proj/x.yml -> proj/loop/a.yml -> proj/loop/b.yml -> "
+		  "proj/loop/a.yml)" },
+		{ "include:\n  - none.yml\n", "proj/x.yml:2: include: proj/none.yml: no such file" },
+		{ "include: [\"oci://docker.io/acme/app:1\"]\n", "a remote include is not followed" },
+		{ "include:\n  - path: [a.yml, b.yml]\n", "a path list of 2 files is merged as "
+		  "overrides" },
+		{ "include: [dup.yml]\nservices:\n  web:\n" HARDENED, "proj/dup.yml:2: services.web: "
+		  "already defined in proj/x.yml:3" },
+		{ "include: cache.yml\n", "proj/x.yml:1: include: expected a list of files" },
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		memset(&r, 0, sizeof(r));
+		r.rc = compose_lint_string(bad[i].yaml, strlen(bad[i].yaml), "proj/x.yml", &o,
+					   &r.res, &r.e);
+		ck_assert_msg(r.rc == BL_EUSAGE, "case %zu: rc %d: %s", i, r.rc, r.e.msg);
+		ck_assert_msg(strstr(r.e.msg, bad[i].msg), "case %zu: '%s' lacks '%s'", i,
+			      r.e.msg, bad[i].msg);
+		done(&r);
+	}
+}
+END_TEST
+
 START_TEST(test_rules_table)
 {
 	const struct compose_rule *r = compose_lint_rules();
@@ -593,7 +905,7 @@ START_TEST(test_rules_table)
 
 	for (; r[n].id; n++)
 		ck_assert_ptr_nonnull(r[n].summary);
-	ck_assert_uint_eq(n, 18);
+	ck_assert_uint_eq(n, 22);
 }
 END_TEST
 
@@ -617,6 +929,11 @@ int main(void)
 	tcase_add_test(tc, test_unlintable_files);
 	tcase_add_test(tc, test_files);
 	tcase_add_test(tc, test_format_and_json);
+	tcase_add_test(tc, test_duplicate_ports);
+	tcase_add_test(tc, test_container_name);
+	tcase_add_test(tc, test_image_tag);
+	tcase_add_test(tc, test_unknown_keys);
+	tcase_add_test(tc, test_include);
 	tcase_add_test(tc, test_rules_table);
 	suite_add_tcase(s, tc);
 	return trun_suite(s);

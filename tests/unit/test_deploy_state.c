@@ -113,12 +113,12 @@ END_TEST
 
 START_TEST(test_sizes_and_tags)
 {
-	ck_assert_int_eq(deploy_parse_size("0"), 0);
-	ck_assert_int_eq(deploy_parse_size("100000"), 100000);
-	ck_assert_int_eq(deploy_parse_size("512M"), 512LL << 20);
-	ck_assert_int_eq(deploy_parse_size("1G"), 1LL << 30);
-	ck_assert_int_eq(deploy_parse_size("x"), -1);
-	ck_assert_int_eq(deploy_parse_size(""), -1);
+	ck_assert_int_eq(config_size_bytes("0"), 0);
+	ck_assert_int_eq(config_size_bytes("100000"), 100000);
+	ck_assert_int_eq(config_size_bytes("512M"), 512LL << 20);
+	ck_assert_int_eq(config_size_bytes("1G"), 1LL << 30);
+	ck_assert_int_eq(config_size_bytes("x"), -1);
+	ck_assert_int_eq(config_size_bytes(""), -1);
 	ck_assert(deploy_tag_valid("v1.2.3"));
 	ck_assert(deploy_tag_valid("_a"));
 	ck_assert(!deploy_tag_valid(""));

@@ -1,0 +1,480 @@
+#include "walstream.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <libpq-fe.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "backupset.h"
+#include "basebackup.h"
+#include "dbdump.h"
+#include "fsutil.h"
+#include "interrupt.h"
+#include "lock.h"
+#include "log.h"
+#include "metrics.h"
+#include "pg.h"
+#include "proc.h"
+#include "timeutil.h"
+#include "walarchive.h"
+#include "xalloc.h"
+
+#define TICK_MS 1000
+#define LAG_EVERY_MS (30 * 1000)
+#define BACKOFF_MAX_MS (60 * 1000)
+/* a pg_receivewal that streamed this long had a working connection: the
+ * next failure starts the backoff from its beginning */
+#define BACKOFF_RESET_MS (60 * 1000)
+
+struct stream {
+	const struct config *cfg;
+	const struct walstream_opts *o;
+	const char *db;
+	json_t *spec;
+	struct repo *r;
+	const char *project;
+	struct strbuf spool, slot, ci, envpw, metrics;
+	struct strvec cmd;        /* pg_receivewal argv prefix */
+	long long max_lag;
+	int level;
+	int lockfd;
+	long long committed;      /* files committed by this process */
+	long long last_commit_s;  /* unix time of the newest commit */
+};
+
+/* ballast_<db>: slot names are lower-case letters, digits and '_' */
+static void default_slot(const char *db, struct strbuf *out)
+{
+	strbuf_addstr(out, "ballast_");
+	for (const char *p = db; *p && out->len < 63; p++) {
+		char c = *p;
+
+		if (c >= 'A' && c <= 'Z')
+			c = (char)(c - 'A' + 'a');
+		strbuf_addch(out, (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ? c : '_');
+	}
+}
+
+static int slot_valid(const char *s)
+{
+	size_t n = 0;
+
+	for (; s[n]; n++)
+		if (!((s[n] >= 'a' && s[n] <= 'z') || (s[n] >= '0' && s[n] <= '9') || s[n] == '_'))
+			return 0;
+	return n > 0 && n < 64;
+}
+
+static int setup(struct stream *s, struct errbuf *e)
+{
+	json_t *ws, *v;
+	struct strbuf pw = STRBUF_INIT, state = STRBUF_INIT;
+	const char *bindir;
+	int rc;
+
+	rc = walarchive_db(s->cfg, s->o->db, &s->spec, e);
+	if (rc)
+		return rc;
+	s->db = json_string_value(json_object_get(s->spec, "name"));
+	ws = json_object_get(s->spec, "wal_stream");
+	if ((v = json_object_get(ws, "slot")))
+		strbuf_addstr(&s->slot, json_string_value(v));
+	else
+		default_slot(s->db, &s->slot);
+	if (!slot_valid(s->slot.buf))
+		return errbuf_set(e, BL_EUSAGE, "%s: databases %s: wal_stream.slot \"%s\": expected "
+				  "1 to 63 lower-case letters, digits or '_'", s->cfg->path, s->db,
+				  s->slot.buf);
+	s->max_lag = 1LL << 30;
+	if ((v = json_object_get(ws, "max_slot_lag")) &&
+	    (s->max_lag = config_size_bytes(json_string_value(v))) <= 0)
+		return errbuf_set(e, BL_EUSAGE, "%s: databases %s: wal_stream.max_slot_lag: expected "
+				  "a size like \"1G\"", s->cfg->path, s->db);
+	bindir = json_string_value(json_object_get(s->spec, "pg_bindir"));
+	if (bindir)
+		strbuf_addf(&state, "%s/pg_receivewal", bindir);
+	dbdump_push_command(&s->cmd, json_object_get(ws, "receivewal_command"),
+			    bindir ? state.buf : "pg_receivewal");
+	strbuf_reset(&state);
+	if ((v = json_object_get(ws, "spool_dir"))) {
+		strbuf_addstr(&s->spool, json_string_value(v));
+	} else {
+		if ((rc = lock_state_dir(s->cfg, &state, e)))
+			goto out;
+		strbuf_addf(&s->spool, "%s/wal-spool/%s-%s", state.buf,
+			    config_str(s->cfg, "project", "ballast"), s->db);
+	}
+	strbuf_addstr(&s->metrics, config_str(s->cfg, "metrics.textfile", ""));
+	s->level = (int)config_int(s->cfg, "compression.level", 3);
+	dbdump_password(s->spec, &pw);
+	if (pw.len)
+		strbuf_addf(&s->envpw, "PGPASSWORD=%s", pw.buf);
+	rc = dbdump_conninfo_nopw(json_string_value(json_object_get(s->spec, "conninfo")), &s->ci,
+				  e);
+out:
+	if (pw.alloc)
+		memset(pw.buf, 0, pw.alloc);
+	strbuf_release(&pw);
+	strbuf_release(&state);
+	return rc;
+}
+
+/* One streamer per spool: pg_receivewal itself would not notice a second
+ * one writing the same files. */
+static int lock_spool(struct stream *s, struct errbuf *e)
+{
+	struct strbuf path = STRBUF_INIT;
+	int rc = 0;
+
+	if (fs_mkdir_p(s->spool.buf, 0700, NULL))
+		return errbuf_errno(e, BL_EFAIL, errno, "cannot create %s", s->spool.buf);
+	strbuf_addf(&path, "%s/.lock", s->spool.buf);
+	s->lockfd = open(path.buf, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (s->lockfd < 0)
+		rc = errbuf_errno(e, BL_EFAIL, errno, "cannot open %s", path.buf);
+	else if (flock(s->lockfd, LOCK_EX | LOCK_NB) < 0)
+		rc = errno == EWOULDBLOCK ?
+		     errbuf_set(e, BL_ELOCKED, "another wal-stream of database %s holds %s",
+				s->db, path.buf) :
+		     errbuf_errno(e, BL_EFAIL, errno, "cannot lock %s", path.buf);
+	strbuf_release(&path);
+	return rc;
+}
+
+static const char *const *child_env(struct stream *s, const char *env[2])
+{
+	env[0] = s->envpw.len ? s->envpw.buf : NULL;
+	env[1] = NULL;
+	return env;
+}
+
+static int create_slot(struct stream *s, struct errbuf *e)
+{
+	struct strvec argv = STRVEC_INIT;
+	const char *env[2];
+	int rc;
+
+	for (size_t i = 0; i < s->cmd.n; i++)
+		strvec_push(&argv, s->cmd.v[i]);
+	strvec_push(&argv, "--create-slot");
+	strvec_push(&argv, "--if-not-exists");
+	strvec_pushf(&argv, "--slot=%s", s->slot.buf);
+	strvec_push(&argv, "--no-password");
+	strvec_pushf(&argv, "--dbname=%s", s->ci.buf);
+	rc = proc_run(strvec_argv(&argv), child_env(s, env), NULL, NULL, 60000, e);
+	if (rc)
+		errbuf_prefix(e, "database %s: creating replication slot %s: ", s->db, s->slot.buf);
+	strvec_clear(&argv);
+	return rc;
+}
+
+static int cmp_names(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Commit every finished file of the spool, oldest first (history files
+ * sort after their timeline's segments of the same number, which recovery
+ * does not mind: it reads history files by name). A partial segment
+ * (".partial") is pg_receivewal's, still being written. */
+static int commit_finished(struct stream *s, struct errbuf *e)
+{
+	struct strvec names = STRVEC_INIT;
+	struct strbuf path = STRBUF_INIT;
+	struct dirent *d;
+	DIR *dir = opendir(s->spool.buf);
+	int rc = 0, already;
+
+	if (!dir)
+		return errbuf_errno(e, BL_EFAIL, errno, "cannot read %s", s->spool.buf);
+	while ((d = readdir(dir)))
+		if (walarchive_name_valid(d->d_name) && !strstr(d->d_name, ".partial"))
+			strvec_push(&names, d->d_name);
+	closedir(dir);
+	if (names.n)
+		qsort(names.v, names.n, sizeof(*names.v), cmp_names);
+	for (size_t i = 0; i < names.n && !rc; i++) {
+		strbuf_reset(&path);
+		strbuf_addf(&path, "%s/%s", s->spool.buf, names.v[i]);
+		already = 0;
+		rc = walarchive_push(s->r, s->project, s->db, path.buf, s->level, &already, e);
+		if (rc)
+			break;
+		/* committed: the spool's copy is no longer the only one */
+		if (unlink(path.buf) < 0 && errno != ENOENT)
+			rc = errbuf_errno(e, BL_EFAIL, errno, "cannot remove %s", path.buf);
+		s->committed++;
+		s->last_commit_s = (long long)time(NULL);
+		log_info("wal-stream %s: archived %s%s", s->db, names.v[i],
+			 already ? " (already archived, same content)" : "");
+	}
+	strvec_clear(&names);
+	strbuf_release(&path);
+	return rc;
+}
+
+/* The server's WAL position minus the slot's restart_lsn, through a
+ * replication connection (the role wal-stream needs anyway). */
+static int slot_lag(struct stream *s, long long *lag, struct errbuf *e)
+{
+	struct strbuf ci = STRBUF_INIT, q = STRBUF_INIT;
+	PGconn *conn = NULL;
+	PGresult *res = NULL;
+	uint64_t pos = 0, restart = 0;
+	const char *pw = s->envpw.len ? s->envpw.buf + strlen("PGPASSWORD=") : NULL;
+	int rc;
+
+	strbuf_addf(&ci, "%s replication=true", s->ci.buf);
+	rc = pg_connect(ci.buf, pw, &conn, e);
+	if (!rc)
+		rc = pg_exec(conn, "IDENTIFY_SYSTEM", &res, e); /* simple protocol only */
+	if (!rc && basebackup_lsn_parse(PQgetvalue(res, 0, 2), &pos))
+		rc = errbuf_set(e, BL_EFAIL, "IDENTIFY_SYSTEM: unexpected position %s",
+				PQgetvalue(res, 0, 2));
+	PQclear(res);
+	res = NULL;
+	if (!rc) {
+		strbuf_addf(&q, "READ_REPLICATION_SLOT %s", s->slot.buf);
+		rc = pg_exec(conn, q.buf, &res, e);
+	}
+	if (!rc && (PQgetisnull(res, 0, 1) ||
+		    basebackup_lsn_parse(PQgetvalue(res, 0, 1), &restart)))
+		rc = errbuf_set(e, BL_EFAIL, "replication slot %s does not exist or holds no WAL",
+				s->slot.buf);
+	if (!rc)
+		*lag = pos > restart ? (long long)(pos - restart) : 0;
+	PQclear(res);
+	PQfinish(conn);
+	strbuf_release(&ci);
+	strbuf_release(&q);
+	return rc;
+}
+
+static void report_lag(struct stream *s)
+{
+	struct errbuf e = ERRBUF_INIT;
+	long long lag = 0;
+	char proj[256], db[256], slot[256];
+	struct strbuf labels = STRBUF_INIT;
+
+	if (slot_lag(s, &lag, &e)) {
+		log_warn("wal-stream %s: slot lag unknown: %s", s->db, e.msg);
+		return;
+	}
+	if (lag > s->max_lag)
+		log_warn("wal-stream %s: replication slot %s holds %lld MiB of WAL on the server "
+			 "(max_slot_lag %lld MiB): the streamer is behind or the repository refuses "
+			 "commits; the server's disk fills until it catches up (max_slot_wal_keep_size "
+			 "bounds it)", s->db, s->slot.buf, lag >> 20, s->max_lag >> 20);
+	if (!s->metrics.len)
+		goto out;
+	metrics_label_escape(config_str(s->cfg, "project", ""), proj, sizeof(proj));
+	metrics_label_escape(s->db, db, sizeof(db));
+	metrics_label_escape(s->slot.buf, slot, sizeof(slot));
+	strbuf_addf(&labels, "project=\"%s\",database=\"%s\",slot=\"%s\"", proj, db, slot);
+	{
+		struct metric_sample m[] = {
+			{ "ballast_wal_stream_slot_lag_bytes",
+			  "WAL the server keeps for ballast's replication slot", "gauge", labels.buf,
+			  (double)lag, 0 },
+			{ "ballast_wal_stream_last_commit_timestamp_seconds",
+			  "when wal-stream last committed a WAL file to the repository", "gauge",
+			  labels.buf, (double)s->last_commit_s, 0 },
+		};
+
+		if (metrics_update(s->metrics.buf, m, s->last_commit_s ? 2 : 1, &e))
+			log_warn("wal-stream %s: %s", s->db, e.msg);
+	}
+out:
+	strbuf_release(&labels);
+}
+
+static int start_receiver(struct stream *s, struct child *c, struct strvec *argv,
+			  const char *env[2], struct errbuf *e)
+{
+	strvec_clear(argv);
+	/* A streamer killed with SIGKILL must not leave pg_receivewal behind:
+	 * it would hold the slot (the next streamer's would be refused) and
+	 * write into a spool nobody commits. TERM: it flushes what it has. */
+	strvec_push(argv, "setpriv");
+	strvec_push(argv, "--pdeathsig=TERM");
+	strvec_push(argv, "--");
+	for (size_t i = 0; i < s->cmd.n; i++)
+		strvec_push(argv, s->cmd.v[i]);
+	strvec_pushf(argv, "--directory=%s", s->spool.buf);
+	strvec_pushf(argv, "--slot=%s", s->slot.buf);
+	strvec_push(argv, "--no-loop");
+	strvec_push(argv, "--no-password");
+	if (s->o->synchronous)
+		strvec_push(argv, "--synchronous");
+	strvec_pushf(argv, "--dbname=%s", s->ci.buf);
+	*c = (struct child)CHILD_INIT;
+	c->argv = strvec_argv(argv);
+	c->env = child_env(s, env);
+	c->in_mode = PROC_NULL;
+	/* its own messages (connection lost, ...) go where ours go */
+	c->err_mode = PROC_INHERIT;
+	return proc_start(c, e);
+}
+
+/* 1 when the child has exited (reaped; its status in c->status). */
+static int reaped(struct child *c)
+{
+	int st;
+	pid_t p = waitpid(c->pid, &st, WNOHANG);
+
+	if (p == c->pid) {
+		c->status = st;
+		c->pid = -1;
+		return 1;
+	}
+	return p < 0;
+}
+
+static void sleep_ticks(long long ms)
+{
+	long long until = time_mono_ms() + ms;
+
+	while (!interrupt_signal && time_mono_ms() < until)
+		usleep(100 * 1000);
+}
+
+static int stream_loop(struct stream *s, struct errbuf *e)
+{
+	struct strvec argv = STRVEC_INIT;
+	const char *env[2];
+	struct child c = CHILD_INIT;
+	long long backoff = 1000, started, last_lag = 0;
+	char how[128];
+	int rc = 0;
+
+	while (!interrupt_signal) {
+		struct errbuf ce = ERRBUF_INIT;
+
+		if ((rc = start_receiver(s, &c, &argv, env, e)))
+			break;
+		started = time_mono_ms();
+		log_info("wal-stream %s: streaming through slot %s into %s", s->db, s->slot.buf,
+			 s->spool.buf);
+		while (!interrupt_signal && !reaped(&c)) {
+			if (commit_finished(s, &ce)) {
+				log_warn("wal-stream %s: %s (kept in the spool; trying again)", s->db,
+					 ce.msg);
+				errbuf_clear(&ce);
+			}
+			if (time_mono_ms() - last_lag >= LAG_EVERY_MS) {
+				report_lag(s);
+				last_lag = time_mono_ms();
+			}
+			sleep_ticks(TICK_MS);
+		}
+		if (c.pid > 0) {
+			/* stopped by a signal: pg_receivewal flushes what it has on
+			 * SIGTERM */
+			proc_kill(&c, SIGTERM);
+			while (!reaped(&c))
+				usleep(50 * 1000);
+		}
+		proc_describe_status(c.status, how, sizeof(how));
+		proc_release(&c);
+		if (commit_finished(s, &ce))
+			log_warn("wal-stream %s: %s (kept in the spool)", s->db, ce.msg);
+		if (interrupt_signal)
+			break;
+		if (time_mono_ms() - started >= BACKOFF_RESET_MS)
+			backoff = 1000;
+		log_warn("wal-stream %s: %s %s; starting it again in %lld s", s->db, s->cmd.v[0], how,
+			 backoff / 1000);
+		sleep_ticks(backoff);
+		backoff = backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : backoff * 2;
+	}
+	if (!rc && interrupt_signal)
+		log_info("wal-stream %s: stopped by signal %d; %lld file(s) archived", s->db,
+			 (int)interrupt_signal, s->committed);
+	strvec_clear(&argv);
+	return rc;
+}
+
+static void stream_init(struct stream *s, const struct config *cfg, const struct walstream_opts *o)
+{
+	memset(s, 0, sizeof(*s));
+	s->cfg = cfg;
+	s->o = o;
+	s->lockfd = -1;
+	strbuf_init(&s->spool, 0);
+	strbuf_init(&s->slot, 0);
+	strbuf_init(&s->ci, 0);
+	strbuf_init(&s->envpw, 0);
+	strbuf_init(&s->metrics, 0);
+	s->cmd = (struct strvec)STRVEC_INIT;
+}
+
+static void stream_release(struct stream *s)
+{
+	if (s->lockfd >= 0)
+		close(s->lockfd);
+	repo_close(s->r);
+	if (s->envpw.alloc)
+		memset(s->envpw.buf, 0, s->envpw.alloc);
+	strbuf_release(&s->spool);
+	strbuf_release(&s->slot);
+	strbuf_release(&s->ci);
+	strbuf_release(&s->envpw);
+	strbuf_release(&s->metrics);
+	strvec_clear(&s->cmd);
+}
+
+int walstream_lag(const struct config *cfg, const char *db, struct strbuf *slot, long long *lag,
+		  long long *max, struct errbuf *e)
+{
+	struct walstream_opts o = { db, 0, 1 };
+	struct stream s;
+	int rc;
+
+	stream_init(&s, cfg, &o);
+	rc = setup(&s, e);
+	strbuf_addstr(slot, s.slot.buf);
+	*max = s.max_lag;
+	if (!rc)
+		rc = slot_lag(&s, lag, e);
+	stream_release(&s);
+	return rc;
+}
+
+int walstream_run(const struct config *cfg, const struct walstream_opts *o, struct errbuf *e)
+{
+	struct stream s;
+	int rc;
+
+	stream_init(&s, cfg, o);
+	/* SIGTERM is how a service manager stops it: a normal end */
+	interrupt_catch();
+	rc = setup(&s, e);
+	if (!rc)
+		rc = backupset_open(s.cfg, &s.r, &s.project, e);
+	if (!rc)
+		rc = lock_spool(&s, e);
+	/* what a killed streamer left finished in the spool goes first */
+	if (!rc)
+		rc = commit_finished(&s, e);
+	if (!rc && o->once) {
+		report_lag(&s);
+		goto out;
+	}
+	if (!rc)
+		rc = create_slot(&s, e);
+	if (!rc)
+		rc = stream_loop(&s, e);
+out:
+	stream_release(&s);
+	return rc;
+}

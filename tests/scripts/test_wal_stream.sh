@@ -1,0 +1,131 @@
+#!/usr/bin/env bash
+# ballast-backup wal-stream against a real PostgreSQL 15 that has no
+# archive_command at all (as the stock postgres image): the WAL arrives
+# through a replication slot, and a point-in-time restore from a base
+# backup plus the streamed WAL gets every row committed before the last
+# segment switch. The streamer is killed (SIGKILL) while the server writes,
+# the server restarts under it, a second streamer is refused, SIGTERM stops
+# it cleanly, and after all of it the archive has no gap.
+. "$(dirname "$0")/lib.sh"
+
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/ballast-walstream-XXXXXX")
+chmod 755 "$WORK"
+PGDIR=$WORK/pg
+BINDIR=
+for v in 17 16 15; do [ -x "/usr/lib/postgresql/$v/bin/pg_ctl" ] && { BINDIR=/usr/lib/postgresql/$v/bin; break; }; done
+[ -n "$BINDIR" ] || { echo "no PostgreSQL server binaries"; exit 1; }
+STREAMER=
+cleanup() {
+	[ -n "$STREAMER" ] && kill -9 "$STREAMER" 2>/dev/null
+	"$S/tests/services/pg.sh" stop "$PGDIR" >/dev/null 2>&1
+	[ -d "$WORK/r/data" ] && as_owner "$BINDIR/pg_ctl" -D "$WORK/r/data" -m immediate stop >/dev/null 2>&1
+	rm -rf "$WORK"
+}
+trap cleanup EXIT
+"$S/tests/services/pg.sh" start "$PGDIR" >/dev/null || exit 1
+PGPORT=$(cat "$PGDIR/port")
+export PGHOST=$PGDIR PGPORT PGUSER=postgres
+OWNER=$(stat -c %U "$PGDIR/data")
+# wal-stream and the restore's wal-fetch run as the server's user, as the
+# unit's User= would
+# (setpriv execs: $! is then the streamer itself, which the signals below
+# must reach; runuser would stay in between)
+as_owner() { if [ "$(id -u)" = 0 ]; then setpriv --reuid="$OWNER" --regid="$(id -g "$OWNER")" --init-groups -- "$@"; else "$@"; fi; }
+q() { psql -X -At -v ON_ERROR_STOP=1 -d postgres -c "$1"; }
+PGOPTS="-c listen_addresses=127.0.0.1 -p $PGPORT -c unix_socket_directories=$PGDIR -c fsync=off"
+
+CFG=$WORK/ballast.json
+mkdir -p "$WORK/repo" "$WORK/state"
+cat > "$CFG" <<JSON
+{ "project": "ws", "state_dir": "$WORK/state",
+  "repository": { "type": "local", "path": "$WORK/repo" },
+  "metrics": { "textfile": "$WORK/state/ballast.prom" },
+  "databases": [ { "name": "app", "mode": "physical", "pg_bindir": "$BINDIR",
+                   "conninfo": "host=$PGDIR port=$PGPORT user=postgres dbname=postgres",
+                   "wal_stream": { "max_slot_lag": "64M" } } ] }
+JSON
+chmod 644 "$CFG"
+"$B/ballast-backup" --config "$CFG" init >/dev/null || exit 1
+[ "$(id -u)" = 0 ] && chown -R "$OWNER" "$WORK/repo/ws" "$WORK/state"
+BB() { as_owner "$B/ballast-backup" --config "$CFG" "$@"; }
+archived() { find "$WORK/repo/ws/wal/app" -type f -name '0*' ! -name '*.tmp-*' 2>/dev/null | sed 's|.*/||' | cut -c1-24 | sort -u; }
+# wait_archived SEGMENT: up to 60 s for the archive to hold it
+wait_archived() {
+	for _ in $(seq 1 600); do archived | grep -qx "$1" && return 0; sleep 0.1; done
+	echo "    $1 not archived; have: $(archived | tr '\n' ' ')" >&2
+	return 1
+}
+switch() { q "SELECT pg_walfile_name(pg_switch_wal())"; }
+start_streamer() { # $! must be the streamer itself: the signals below go to it
+	if [ "$(id -u)" = 0 ]; then
+		setpriv --reuid="$OWNER" --regid="$(id -g "$OWNER")" --init-groups -- \
+			"$B/ballast-backup" --config "$CFG" -v wal-stream >>"$WORK/stream.log" 2>&1 &
+	else
+		"$B/ballast-backup" --config "$CFG" -v wal-stream >>"$WORK/stream.log" 2>&1 &
+	fi
+	STREAMER=$!
+}
+
+q "CREATE TABLE t (id serial PRIMARY KEY, what text NOT NULL)" >/dev/null
+start_streamer
+for _ in $(seq 1 100); do [ "$(q "SELECT count(*) FROM pg_replication_slots WHERE slot_name = 'ballast_app' AND active")" = 1 ] && break; sleep 0.1; done
+t_check "the slot ballast_app is created and in use" eq "$(q "SELECT count(*) FROM pg_replication_slots WHERE slot_name = 'ballast_app' AND active")" 1
+q "INSERT INTO t (what) SELECT 'first-' || g FROM generate_series(1, 1000) g" >/dev/null
+SEG=$(switch)
+t_check "a finished segment reaches the archive" wait_archived "$SEG"
+t_check "the spool keeps no finished segment" eq "$(ls "$WORK/state/wal-spool/ws-app" | grep -cvE '\.partial$|^\.lock$')" 0
+
+BB run >/dev/null 2>"$WORK/run.err"
+t_check "a base backup while streaming" eq "$?" 0
+q "INSERT INTO t (what) VALUES ('after-backup')" >/dev/null
+t_check "the segment after the base backup is archived" wait_archived "$(switch)"
+
+# ---- SIGKILL: the slot keeps what the streamer did not take ----
+kill -9 "$STREAMER"; wait "$STREAMER" 2>/dev/null; STREAMER=
+for _ in $(seq 1 50); do pgrep -f "pg_receivewal --directory=$WORK/" >/dev/null || break; sleep 0.1; done
+t_check "SIGKILL: pg_receivewal does not outlive the streamer" eq "$(pgrep -fc "pg_receivewal --directory=$WORK/")" 0
+q "INSERT INTO t (what) VALUES ('while-down-1')" >/dev/null
+DOWN1=$(switch)
+q "INSERT INTO t (what) VALUES ('while-down-2')" >/dev/null
+DOWN2=$(switch)
+t_check "nothing is archived while the streamer is down" eq "$(archived | grep -cx "$DOWN2")" 0
+t_check "the server keeps the WAL for the slot" test "$(q "SELECT pg_current_wal_lsn() - restart_lsn FROM pg_replication_slots WHERE slot_name = 'ballast_app'")" -gt 0
+start_streamer
+t_check "after a restart the streamer archives what it missed (1)" wait_archived "$DOWN1"
+t_check "after a restart the streamer archives what it missed (2)" wait_archived "$DOWN2"
+
+# ---- a second streamer on the same spool is refused ----
+t_run 3 as_owner "$B/ballast-backup" --config "$CFG" wal-stream
+t_contains "$t_err" "another wal-stream of database app holds" "a second streamer: exit 3 naming the lock"
+
+# ---- the server restarts under the streamer ----
+as_owner "$BINDIR/pg_ctl" -D "$PGDIR/data" -m fast -w stop >/dev/null
+sleep 2
+as_owner "$BINDIR/pg_ctl" -D "$PGDIR/data" -l "$PGDIR/server.log" -w -o "$PGOPTS" start >/dev/null
+q "INSERT INTO t (what) VALUES ('after-restart')" >/dev/null
+t_check "after the server's restart the streamer reconnects and archives" wait_archived "$(switch)"
+t_check "the streamer said it starts pg_receivewal again" contains "$(cat "$WORK/stream.log")" "starting it again in"
+
+# ---- SIGTERM: a clean stop ----
+kill -TERM "$STREAMER"; wait "$STREAMER"; RC=$?; STREAMER=
+t_check "SIGTERM: exit 0" eq "$RC" 0
+t_check "SIGTERM: the log says it stopped" contains "$(cat "$WORK/stream.log")" "stopped by signal 15"
+
+t_run 0 as_owner "$B/ballast-backup" --config "$CFG" wal-stream --once
+t_check "--once: the slot's lag is in the metrics textfile" contains "$(cat "$WORK/state/ballast.prom")" 'ballast_wal_stream_slot_lag_bytes{project="ws",database="app",slot="ballast_app"}'
+t_check "no secret or conninfo password in the metrics" lacks "$(cat "$WORK/state/ballast.prom")" "password"
+CHECK=$("$B/ballast-backup" --config "$CFG" --json check 2>/dev/null | tail -n1)
+t_check "check: a wal-stream line for app, ok, naming the slot" eq "$(printf '%s' "$CHECK" | jq -r '.checks[] | select(.check == "wal-stream app") | "\(.status) \(.detail | test("^slot ballast_app holds [0-9]+ MiB of WAL on the server \\(max_slot_lag 64 MiB\\)$"))"')" "ok true"
+
+t_check "verify --wal: the streamed archive has no gap" eq "$("$B/ballast-backup" --config "$CFG" verify --wal --json 2>/dev/null | tail -n1 | jq -r '"\(.ok) \(.wal[0].gap)"')" "true null"
+
+# ---- and it restores: base backup + streamed WAL ----
+mkdir -p "$WORK/r"; [ "$(id -u)" = 0 ] && chown "$OWNER" "$WORK/r"
+t_run 0 "$B/ballast-backup" --config "$CFG" restore --pitr --latest --data-dir "$WORK/r/data"
+as_owner "$BINDIR/pg_ctl" -D "$WORK/r/data" -l "$WORK/r/server.log" -w \
+	-o "-c listen_addresses= -c unix_socket_directories=$WORK/r -c port=5432 -c archive_mode=off" start >/dev/null
+t_check "the restored server has every row committed before the last switch" eq \
+	"$(psql -X -At -h "$WORK/r" -p 5432 -d postgres -c "SELECT count(*) FILTER (WHERE what LIKE 'first-%'), string_agg(what, ',' ORDER BY id) FILTER (WHERE what NOT LIKE 'first-%') FROM t")" \
+	"1000|after-backup,while-down-1,while-down-2,after-restart"
+
+t_done
