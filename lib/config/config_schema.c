@@ -216,7 +216,7 @@ static const struct schema environment_fields[] = {
 	MAP("images", &string_item),
 	F("refs", SCHEMA_STRINGS),
 	F("tag", SCHEMA_STRING),
-	{ "snapshot", SCHEMA_BOOL_OR_ONE, NULL, NULL, snapshot_modes, 0, 0, 0 },
+	{ "snapshot", SCHEMA_BOOL_OR_ONE, NULL, NULL, snapshot_modes, 0, 0, 0, NULL },
 	OBJ("pitr", env_pitr_fields),
 	ONE("on_failure", on_failure_modes),
 	ONE("data_restore", data_restore_modes),
