@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # bench/deploy.sh: a no-op deploy over SSH to localhost, ballast-deploy
-# against bench/deploy_baseline.sh (the same steps, one `ssh` per step).
+# against bench/deploy_baseline.sh (the same steps, one `ssh` per step),
+# and ballast-deploy's two ssh transports against each other: "ssh"
+# (libssh2) and "openssh" (the system client with one multiplexed master).
 #
 # Setup: the sshd and http test services, the stand-in compose, a release
 # already up and healthy; then RUNS timed runs of each (ballast: `deploy qa
@@ -72,22 +74,29 @@ cat > "$work/ballast.json" <<JSON
   }
 }
 JSON
+# the same environment over the system ssh client
+jq --arg kh "$kh" --arg key "$key" --arg user "$user" --argjson port "$port" \
+	'.environments.qa.transport = {type: "openssh", host: "127.0.0.1", port: $port, user: $user,
+	  identity: $key, known_hosts: $kh, config_file: "/dev/null"}' \
+	"$work/ballast.json" > "$work/ballast-openssh.json"
 # release v1 up and green before timing
 "$bin" --config "$work/ballast.json" -q deploy qa --release v1 >/dev/null
 [ "$(curl -s "$url")" != "" ] || { echo "bench: health not green" >&2; exit 1; }
 
 ms() { date +%s%3N; }
 median() { bench_median "$@"; }
-b_times=""; s_times=""
+b_times=""; s_times=""; o_times=""
 for i in $(seq 1 "$RUNS"); do
 	t0=$(ms)
 	"$bin" --config "$work/ballast.json" -q deploy qa --release v1 >/dev/null
 	t1=$(ms)
 	bash "$top/bench/deploy_baseline.sh" "$user@127.0.0.1" "$port" "$key" "$kh" "$app" "$compose" v1 "$url"
 	t2=$(ms)
-	b_times="$b_times $((t1 - t0))"; s_times="$s_times $((t2 - t1))"
+	"$bin" --config "$work/ballast-openssh.json" -q deploy qa --release v1 >/dev/null
+	t3=$(ms)
+	b_times="$b_times $((t1 - t0))"; s_times="$s_times $((t2 - t1))"; o_times="$o_times $((t3 - t2))"
 done
-bm=$(echo "$b_times" | median); sm=$(echo "$s_times" | median)
+bm=$(echo "$b_times" | median); sm=$(echo "$s_times" | median); om=$(echo "$o_times" | median)
 execs=$(grep -c '' "$standin/calls.jsonl")
 out=$top/bench/results/deploy-$(date -u +%Y%m%d).txt
 {
@@ -100,6 +109,8 @@ out=$top/bench/results/deploy-$(date -u +%Y%m%d).txt
 	echo "  shell script (one ssh per step) ms:      $s_times  median $sm"
 	echo "  ratio (script / ballast, median): $(awk -v s="$sm" -v b="$bm" 'BEGIN {printf "%.1fx", s / b}')"
 	echo "  ballast under 2 s: $([ "$bm" -lt 2000 ] && echo yes || echo NO)"
+	echo "  ballast-deploy over the openssh transport ms: $o_times  median $om"
+	echo "  ratio (openssh / ssh transport, median): $(awk -v o="$om" -v b="$bm" 'BEGIN {printf "%.2fx", o / b}') (#22: at most 1.5x)"
 	echo "  ballast's steps in its last run (ms): $(grep '"action":"deploy"' "$app/.ballast/history.jsonl" | tail -n1 | jq -r '[.steps[] | "\(.step) \(.ms)"] | join(", ")')"
 	echo "  load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
 } | tee "$out"

@@ -352,6 +352,12 @@ static int validate(json_t *v, const struct schema *s, struct strbuf *path, cons
 			}
 			strbuf_release(&alts);
 		}
+		if (ok && s->check && !strstr(json_string_value(v), "${")) {
+			const char *why = s->check(json_string_value(v));
+
+			if (why)
+				return errbuf_set(e, BL_EUSAGE, "%s: %s: %s", file, where, why);
+		}
 		break;
 	case SCHEMA_INT:
 		ok = config_json_int(v, &n) == 0;

@@ -2,19 +2,20 @@
 
 #include <stddef.h>
 #include <string.h>
+#include <strings.h>
 
-#define F(k, t) { k, t, NULL, NULL, NULL, 0, 0, 0 }
-#define OBJ(k, f) { k, SCHEMA_OBJECT, f, NULL, NULL, 0, 0, 0 }
-#define ARR(k, i) { k, SCHEMA_ARRAY, NULL, i, NULL, 0, 0, 0 }
-#define MAP(k, i) { k, SCHEMA_MAP, NULL, i, NULL, 0, 0, 0 }
-#define ONE(k, v) { k, SCHEMA_STRING, NULL, NULL, v, 0, 0, 0 }
-#define END { NULL, SCHEMA_END, NULL, NULL, NULL, 0, 0, 0 }
+#define F(k, t) { k, t, NULL, NULL, NULL, 0, 0, 0, NULL }
+#define OBJ(k, f) { k, SCHEMA_OBJECT, f, NULL, NULL, 0, 0, 0, NULL }
+#define ARR(k, i) { k, SCHEMA_ARRAY, NULL, i, NULL, 0, 0, 0, NULL }
+#define MAP(k, i) { k, SCHEMA_MAP, NULL, i, NULL, 0, 0, 0, NULL }
+#define ONE(k, v) { k, SCHEMA_STRING, NULL, NULL, v, 0, 0, 0, NULL }
+#define END { NULL, SCHEMA_END, NULL, NULL, NULL, 0, 0, 0, NULL }
 /* An integer that must lie in lo..hi: a value outside fails at load,
  * naming its path, instead of when a run reaches it. */
-#define INT(k, lo, hi) { k, SCHEMA_INT, NULL, NULL, NULL, 1, lo, hi }
+#define INT(k, lo, hi) { k, SCHEMA_INT, NULL, NULL, NULL, 1, lo, hi, NULL }
 
 static const char *const repo_types[] = { "local", "sftp", "s3", NULL };
-static const char *const transport_types[] = { "local", "ssh", NULL };
+static const char *const transport_types[] = { "local", "ssh", "openssh", NULL };
 static const char *const host_key_policies[] = { "strict", "accept-new", NULL };
 static const char *const restore_sessions_modes[] = { "terminate", "wait", NULL };
 static const char *const row_count_modes[] = { "exact", "estimate", "off", NULL };
@@ -155,6 +156,13 @@ static const struct schema migrations_fields[] = {
 
 static const struct schema string_item = F(NULL, SCHEMA_STRING);
 
+static const struct schema ssh_option_item = {
+	NULL, SCHEMA_STRING, NULL, NULL, NULL, 0, 0, 0, config_ssh_option_refused
+};
+
+/* "ssh" (libssh2) takes key and passphrase_env; "openssh" (the system ssh
+ * client) takes config_file, identity and options; the type-specific ones
+ * are refused on the other type when the transport opens. */
 static const struct schema transport_fields[] = {
 	ONE("type", transport_types),
 	F("host", SCHEMA_STRING),
@@ -164,6 +172,9 @@ static const struct schema transport_fields[] = {
 	F("passphrase_env", SCHEMA_STRING),
 	F("known_hosts", SCHEMA_STRING),
 	ONE("host_key_policy", host_key_policies),
+	F("config_file", SCHEMA_STRING),
+	F("identity", SCHEMA_STRING),
+	ARR("options", &ssh_option_item),
 	END
 };
 
@@ -181,7 +192,7 @@ static const struct schema health_fields[] = {
 };
 static const struct schema health_item = OBJ(NULL, health_fields);
 
-static const struct schema hook_item = { NULL, SCHEMA_STRING_OR_STRINGS, NULL, NULL, NULL, 0, 0, 0 };
+static const struct schema hook_item = { NULL, SCHEMA_STRING_OR_STRINGS, NULL, NULL, NULL, 0, 0, 0, NULL };
 
 /* the server a rollback to a restore point stops, restores and starts
  * (lib/deploy/deploy_pitr.c) */
@@ -205,7 +216,7 @@ static const struct schema environment_fields[] = {
 	MAP("images", &string_item),
 	F("refs", SCHEMA_STRINGS),
 	F("tag", SCHEMA_STRING),
-	{ "snapshot", SCHEMA_BOOL_OR_ONE, NULL, NULL, snapshot_modes, 0, 0, 0 },
+	{ "snapshot", SCHEMA_BOOL_OR_ONE, NULL, NULL, snapshot_modes, 0, 0, 0, NULL },
 	OBJ("pitr", env_pitr_fields),
 	ONE("on_failure", on_failure_modes),
 	ONE("data_restore", data_restore_modes),
@@ -259,4 +270,35 @@ int config_name_valid(const char *name)
 		      (*p >= '0' && *p <= '9') || *p == '_' || *p == '-' || *p == '.'))
 			return 0;
 	return n <= CONFIG_NAME_MAX;
+}
+
+const char *config_ssh_option_refused(const char *option)
+{
+	static const char *const runs[] = {
+		"ProxyCommand", "LocalCommand", "PermitLocalCommand", "KnownHostsCommand",
+		"RemoteCommand", "Match", "Include", NULL
+	};
+	static const char *const owned[] = {
+		"ControlMaster", "ControlPath", "ControlPersist", "BatchMode", "RequestTTY",
+		"SessionType", "StdinNull", "ForkAfterAuthentication", "ClearAllForwardings",
+		"EscapeChar", NULL
+	};
+	size_t n = 0;
+
+	for (const char *p = option; *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			return "expected one line \"Key=Value\" (control characters are not allowed)";
+	while ((option[n] >= 'a' && option[n] <= 'z') || (option[n] >= 'A' && option[n] <= 'Z'))
+		n++;
+	if (!n || (option[n] != '=' && option[n] != ' ') || !option[n + 1])
+		return "expected \"Key=Value\", an ssh_config(5) option as ssh -o takes it";
+	for (const char *const *k = runs; *k; k++)
+		if (strlen(*k) == n && !strncasecmp(option, *k, n))
+			return "refused: it runs or reads commands or other config; put it in the ssh config file (config_file)";
+	for (const char *const *k = owned; *k; k++)
+		if (strlen(*k) == n && !strncasecmp(option, *k, n))
+			return "refused: ballast sets it (one multiplexed, non-interactive connection)";
+	if (n == strlen("StrictHostKeyChecking") && !strncasecmp(option, "StrictHostKeyChecking", n))
+		return "refused: use host_key_policy (\"strict\" or \"accept-new\")";
+	return NULL;
 }

@@ -31,6 +31,9 @@ struct schema {
 	const char *const *oneof;     /* allowed string values, NULL-terminated */
 	int ranged;                   /* SCHEMA_INT: min..max apply */
 	long long min, max;
+	/* SCHEMA_STRING: a check of the value beyond its type; returns NULL
+	 * when it is fine, else why not (the message after the field's path) */
+	const char *(*check)(const char *value);
 };
 
 extern const struct schema config_schema_root;
@@ -40,5 +43,13 @@ extern const struct schema config_schema_root;
  * '_', '-' or '.', and not "." or "..". */
 #define CONFIG_NAME_MAX 100
 int config_name_valid(const char *name);
+
+/* The check of transport.options[] (type "openssh"), one "Key=Value" as
+ * ssh -o takes it: NULL when it may be given, else why not. Options that
+ * run a local command (ProxyCommand, LocalCommand, KnownHostsCommand, Match
+ * exec...) belong in the ssh config file (config_file); the ones ballast
+ * sets itself (the master connection, BatchMode) and host key checking
+ * (host_key_policy) cannot be overridden here. */
+const char *config_ssh_option_refused(const char *option);
 
 #endif

@@ -6,12 +6,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "config.h"
+#include "config_schema.h"
 #include "fsutil.h"
+#include "openssh.h"
 #include "proc.h"
 #include "shquote.h"
 #include "ssh.h"
@@ -19,7 +22,8 @@
 
 struct transport {
 	int local;
-	struct ssh_session *ssh;
+	struct ssh_session *ssh;     /* type "ssh" (libssh2) */
+	struct openssh *os;          /* type "openssh" (the system ssh client) */
 	struct ssh_opts opts;
 	/* owned copies of the strings opts points at */
 	char *host, *user, *key, *passphrase, *known_hosts;
@@ -31,6 +35,78 @@ static void tmp_name(struct transport *t, const char *path, struct strbuf *out)
 {
 	strbuf_reset(out);
 	strbuf_addf(out, "%s.tmp-%ld-%u", path, (long)getpid(), ++t->tmp_counter);
+}
+
+static const char *const openssh_only[] = { "config_file", "identity", "options", NULL };
+
+/* A word ssh would take for an option, or one with a line break: refused
+ * before it reaches ssh's command line. */
+static int bad_ssh_word(const char *v)
+{
+	return *v == '-' || strpbrk(v, "\n\r \t") != NULL;
+}
+
+static int open_openssh(struct transport *t, json_t *spec, const struct config *cfg, int port,
+			struct errbuf *e)
+{
+	static const char *const libssh2_only[] = { "key", "passphrase_env", NULL };
+	struct openssh_opts o;
+	struct strbuf cf = STRBUF_INIT, id = STRBUF_INIT, kh = STRBUF_INIT;
+	struct strvec opts = STRVEC_INIT;
+	json_t *v;
+	size_t i;
+	int rc = 0;
+
+	memset(&o, 0, sizeof(o));
+	for (const char *const *k = libssh2_only; *k; k++)
+		if (json_object_get(spec, *k)) {
+			rc = errbuf_set(e, BL_EUSAGE, "transport.%s: not for type \"openssh\" (%s)", *k,
+					!strcmp(*k, "key") ? "use identity, or IdentityFile in the ssh config"
+							   : "ssh runs with BatchMode: load the key into ssh-agent");
+			goto out;
+		}
+	o.host = json_string_value(json_object_get(spec, "host"));
+	o.user = json_string_value(json_object_get(spec, "user"));
+	if (bad_ssh_word(o.host) || (o.user && (!*o.user || bad_ssh_word(o.user)))) {
+		rc = errbuf_set(e, BL_EUSAGE, "transport.%s: expected a name without spaces, not starting with '-'",
+				bad_ssh_word(o.host) ? "host" : "user");
+		goto out;
+	}
+	o.port = port;
+	if (json_is_string(json_object_get(spec, "config_file"))) {
+		config_path(cfg, json_string_value(json_object_get(spec, "config_file")), &cf);
+		o.config_file = cf.buf;
+	}
+	if (json_is_string(json_object_get(spec, "identity"))) {
+		config_path(cfg, json_string_value(json_object_get(spec, "identity")), &id);
+		o.identity = id.buf;
+	}
+	if (json_is_string(json_object_get(spec, "known_hosts"))) {
+		config_path(cfg, json_string_value(json_object_get(spec, "known_hosts")), &kh);
+		o.known_hosts = kh.buf;
+	}
+	o.host_key_policy = json_string_value(json_object_get(spec, "host_key_policy"));
+	/* checked again as expanded: the schema skips values with ${...} */
+	json_array_foreach(json_object_get(spec, "options"), i, v) {
+		const char *why = json_is_string(v) ? config_ssh_option_refused(json_string_value(v))
+						    : "expected a string";
+
+		if (why) {
+			rc = errbuf_set(e, BL_EUSAGE, "transport.options[%zu]: %s", i, why);
+			goto out;
+		}
+		strvec_push(&opts, json_string_value(v));
+	}
+	o.options = opts.n ? strvec_argv(&opts) : NULL;
+	rc = openssh_open(&o, &t->os, e);
+	if (!rc)
+		snprintf(t->describe, sizeof(t->describe), "%s", openssh_describe(t->os));
+out:
+	strbuf_release(&cf);
+	strbuf_release(&id);
+	strbuf_release(&kh);
+	strvec_clear(&opts);
+	return rc;
 }
 
 int transport_open(json_t *spec, const struct config *cfg, struct transport **out,
@@ -49,14 +125,16 @@ int transport_open(json_t *spec, const struct config *cfg, struct transport **ou
 		*out = t;
 		return 0;
 	}
-	if (strcmp(type, "ssh")) {
-		rc = errbuf_set(e, BL_EUSAGE, "transport.type: expected \"local\" or \"ssh\", got \"%s\"",
+	if (strcmp(type, "ssh") && strcmp(type, "openssh")) {
+		rc = errbuf_set(e, BL_EUSAGE,
+				"transport.type: expected \"local\", \"ssh\" or \"openssh\", got \"%s\"",
 				type);
 		goto out;
 	}
 	if (!json_is_string(json_object_get(spec, "host")) ||
 	    !*json_string_value(json_object_get(spec, "host"))) {
-		rc = errbuf_set(e, BL_EUSAGE, "transport.host: expected a host name for type \"ssh\"");
+		rc = errbuf_set(e, BL_EUSAGE, "transport.host: expected a host name for type \"%s\"",
+				type);
 		goto out;
 	}
 	if (json_object_get(spec, "port") && (config_json_int(json_object_get(spec, "port"), &port) ||
@@ -64,6 +142,17 @@ int transport_open(json_t *spec, const struct config *cfg, struct transport **ou
 		rc = errbuf_set(e, BL_EUSAGE, "transport.port: expected a port number 1-65535");
 		goto out;
 	}
+	if (!strcmp(type, "openssh")) {
+		rc = open_openssh(t, spec, cfg, (int)(json_object_get(spec, "port") ? port : 0), e);
+		goto out;
+	}
+	for (const char *const *k = openssh_only; *k; k++)
+		if (json_object_get(spec, *k)) {
+			rc = errbuf_set(e, BL_EUSAGE,
+					"transport.%s: only for type \"openssh\" (the system ssh client)",
+					*k);
+			goto out;
+		}
 	t->host = xstrdup_or_null(json_string_value(json_object_get(spec, "host")));
 	t->user = xstrdup_or_null(json_string_value(json_object_get(spec, "user")));
 	if (json_is_string(json_object_get(spec, "key"))) {
@@ -115,6 +204,7 @@ void transport_close(struct transport *t)
 		return;
 	if (t->ssh)
 		ssh_close(t->ssh);
+	openssh_close(t->os);
 	free(t->host);
 	free(t->user);
 	free(t->key);
@@ -140,6 +230,8 @@ int transport_reconnect(struct transport *t, struct errbuf *e)
 {
 	if (t->local)
 		return 0;
+	if (t->os)
+		return openssh_reconnect(t->os, e);
 	if (t->ssh)
 		ssh_close(t->ssh);
 	t->ssh = NULL;
@@ -148,13 +240,13 @@ int transport_reconnect(struct transport *t, struct errbuf *e)
 
 static int need_ssh(struct transport *t, struct errbuf *e)
 {
-	if (!t->ssh)
+	if (!t->ssh && !t->os)
 		return errbuf_set(e, BL_EFAIL, "%s: not connected", t->describe);
 	return 0;
 }
 
-void transport_render(const struct transport *t, const char *const *argv,
-		      const char *const *env, const char *dir, struct strbuf *out)
+static void render_remote(const char *const *argv, const char *const *env, const char *dir,
+			  struct strbuf *out)
 {
 	if (dir) {
 		strbuf_addstr(out, "cd ");
@@ -166,6 +258,20 @@ void transport_render(const struct transport *t, const char *const *argv,
 			strbuf_addch(out, ' ');
 	}
 	shquote_argv(out, argv);
+}
+
+void transport_render(const struct transport *t, const char *const *argv,
+		      const char *const *env, const char *dir, struct strbuf *out)
+{
+	struct strbuf cmd = STRBUF_INIT;
+
+	if (!t || !t->os) {
+		render_remote(argv, env, dir, out);
+		return;
+	}
+	render_remote(argv, env, dir, &cmd);
+	openssh_render(t->os, cmd.buf, out);
+	strbuf_release(&cmd);
 }
 
 static int run_local(struct transport *t, const char *const *argv, const char *const *env,
@@ -237,11 +343,223 @@ int transport_run(struct transport *t, const char *const *argv, const char *cons
 			return errbuf_set(e, BL_EUSAGE, "transport: bad environment entry for %s",
 					  argv[0]);
 	}
-	transport_render(t, argv, env, dir, &cmd);
-	rc = ssh_exec(t->ssh, cmd.buf, NULL, 0, proc_capture_sink, &cap, err, exit_status, timeout_ms, e);
+	render_remote(argv, env, dir, &cmd);
+	if (t->os)
+		rc = openssh_exec(t->os, cmd.buf, -1, proc_capture_sink, &cap, err, exit_status,
+				  timeout_ms, e);
+	else
+		rc = ssh_exec(t->ssh, cmd.buf, NULL, 0, proc_capture_sink, &cap, err, exit_status,
+			      timeout_ms, e);
 	if (rc)
 		errbuf_prefix(e, "%s: running %s: ", t->describe, argv[0]);
 	strbuf_release(&cmd);
+	return rc;
+}
+
+/* ---- files over the system ssh client ----
+ *
+ * Each file operation is one small sh script run by the remote shell, its
+ * operands given as positional parameters (never pasted into the script),
+ * file contents on stdin. */
+
+/* The remote half of append: O_APPEND through the shell, then a flush (both
+ * ssh transports). */
+static const char append_script[] =
+	"umask 077; cat >> \"$1\" || exit 1; sync \"$1\" 2>/dev/null; exit 0";
+
+/* stat(2) following links: "none", or "d|f SIZE MTIME". */
+static const char os_stat_script[] =
+	"[ -e \"$1\" ] || { echo none; exit 0; }; "
+	"if [ -d \"$1\" ]; then printf 'd '; else printf 'f '; fi; "
+	"exec stat -L -c '%s %Y' -- \"$1\"";
+
+/* exit 44: missing (the max is enforced on this side) */
+#define OS_MISSING 44
+static const char os_read_script[] = "[ -e \"$1\" ] || exit 44; exec cat -- \"$1\"";
+
+/* $1 path, $2 temporary sibling, $3 mode, $4 size. The size check keeps a
+ * connection that dropped mid-file (cat sees the end of its input early)
+ * from renaming a short file into place. */
+static const char os_write_script[] =
+	"umask 077; "
+	"if [ -d \"$1\" ]; then echo \"$1: Is a directory\" >&2; exit 1; fi; "
+	"cat > \"$2\" || { rm -f -- \"$2\"; exit 1; }; "
+	"n=$(wc -c < \"$2\"); "
+	"[ $n -eq $4 ] || { rm -f -- \"$2\"; echo \"received $n of $4 bytes\" >&2; exit 1; }; "
+	"chmod -- \"$3\" \"$2\" && { sync -- \"$2\" 2>/dev/null || sync; } && mv -f -- \"$2\" \"$1\" "
+	"|| { rm -f -- \"$2\"; exit 1; }; "
+	"sync -- \"$(dirname -- \"$1\")\" 2>/dev/null; exit 0";
+
+/* rename(2) semantics: a directory at the destination is an error, not a
+ * place to move into. */
+static const char os_rename_script[] =
+	"if [ -d \"$2\" ] && [ ! -L \"$2\" ]; then echo \"$2: Is a directory\" >&2; exit 1; fi; "
+	"mv -f -- \"$1\" \"$2\" || exit 1; sync -- \"$(dirname -- \"$2\")\" 2>/dev/null; exit 0";
+
+static const char os_mkdir_script[] = "umask \"$2\" && mkdir -p -- \"$1\"";
+static const char os_unlink_script[] = "rm -f -- \"$1\"";
+
+/* Run script with args; a transport failure is an error naming what and
+ * the target. */
+static int os_script(struct transport *t, const char *script, const char *const *args,
+		     int stdin_fd, struct strbuf *out, int *status, struct strbuf *err,
+		     const char *what, const char *path, struct errbuf *e)
+{
+	struct strvec av = STRVEC_INIT;
+	struct strbuf cmd = STRBUF_INIT;
+	struct proc_capture cap = { out, path };
+	int rc;
+
+	strvec_push(&av, "sh");
+	strvec_push(&av, "-c");
+	strvec_push(&av, script);
+	strvec_push(&av, "sh");
+	for (const char *const *a = args; *a; a++)
+		strvec_push(&av, *a);
+	shquote_argv(&cmd, strvec_argv(&av));
+	rc = openssh_exec(t->os, cmd.buf, stdin_fd, proc_capture_sink, &cap, err, status, 120000, e);
+	if (rc)
+		errbuf_prefix(e, "%s: cannot %s %s: ", t->describe, what, path);
+	strbuf_release(&cmd);
+	strvec_clear(&av);
+	return rc;
+}
+
+/* os_script where any exit status but 0 is an error with the script's
+ * stderr. */
+static int os_do(struct transport *t, const char *script, const char *const *args, int stdin_fd,
+		 const char *what, const char *path, struct errbuf *e)
+{
+	struct strbuf err = STRBUF_INIT;
+	int rc, status = 0;
+
+	rc = os_script(t, script, args, stdin_fd, NULL, &status, &err, what, path, e);
+	if (!rc && status) {
+		strbuf_rtrim(&err);
+		rc = errbuf_set(e, BL_EFAIL, "%s: cannot %s %s: %s", t->describe, what, path,
+				err.len ? err.buf : "sh failed");
+	}
+	strbuf_release(&err);
+	return rc;
+}
+
+/* In-memory data as a descriptor for ssh's stdin: a memfd, so a secret
+ * (an env file) never touches the local disk. */
+static int data_fd(const void *data, size_t len, int *fd, struct errbuf *e)
+{
+	*fd = memfd_create("ballast-transport", MFD_CLOEXEC);
+	if (*fd < 0)
+		return errbuf_errno(e, BL_EFAIL, errno, "cannot create a memory file");
+	if (fs_write_all(*fd, data, len) || lseek(*fd, 0, SEEK_SET) != 0) {
+		int err = errno;
+
+		close(*fd);
+		*fd = -1;
+		return errbuf_errno(e, BL_EFAIL, err, "cannot fill a memory file");
+	}
+	return 0;
+}
+
+/* Atomically replace path with what fd (positioned at its start) holds. */
+static int os_put_fd(struct transport *t, int fd, const char *path, int mode,
+		     struct errbuf *e)
+{
+	struct strbuf tmp = STRBUF_INIT;
+	struct stat st;
+	char modestr[16], sizestr[32];
+	int rc;
+
+	if (fstat(fd, &st))
+		return errbuf_errno(e, BL_EFAIL, errno, "cannot stat the data for %s", path);
+	tmp_name(t, path, &tmp);
+	snprintf(modestr, sizeof(modestr), "%o", mode & 07777);
+	snprintf(sizestr, sizeof(sizestr), "%lld", (long long)st.st_size);
+	{
+		const char *args[] = { path, tmp.buf, modestr, sizestr, NULL };
+
+		rc = os_do(t, os_write_script, args, fd, "write", path, e);
+	}
+	strbuf_release(&tmp);
+	return rc;
+}
+
+struct os_read {
+	struct strbuf *out;
+	size_t max;
+	const char *path;
+};
+
+static int os_read_sink(void *ctx, const void *buf, size_t len, struct errbuf *e)
+{
+	struct os_read *r = ctx;
+
+	if (r->out->len + len > r->max)
+		return errbuf_set(e, BL_EFAIL, "%s: larger than %zu bytes", r->path, r->max);
+	strbuf_add(r->out, buf, len);
+	return 0;
+}
+
+static int os_read_file(struct transport *t, const char *path, struct strbuf *out, size_t max,
+			int *exists, struct errbuf *e)
+{
+	struct strbuf cmd = STRBUF_INIT, err = STRBUF_INIT;
+	struct os_read r = { out, max, path };
+	const char *argv[] = { "sh", "-c", os_read_script, "sh", path, NULL };
+	int rc, status = 0;
+
+	shquote_argv(&cmd, argv);
+	rc = openssh_exec(t->os, cmd.buf, -1, os_read_sink, &r, &err, &status, 120000, e);
+	if (rc) {
+		errbuf_prefix(e, "%s: ", t->describe);
+	} else if (status == OS_MISSING) {
+		strbuf_reset(out);
+	} else if (status) {
+		strbuf_rtrim(&err);
+		rc = errbuf_set(e, BL_EFAIL, "%s: cannot read %s: %s", t->describe, path,
+				err.len ? err.buf : "cat failed");
+	} else {
+		*exists = 1;
+	}
+	if (rc)
+		strbuf_reset(out);
+	strbuf_release(&cmd);
+	strbuf_release(&err);
+	return rc;
+}
+
+static int os_stat(struct transport *t, const char *path, struct transport_stat *st,
+		   struct errbuf *e)
+{
+	struct strbuf out = STRBUF_INIT, err = STRBUF_INIT;
+	const char *args[] = { path, NULL };
+	char kind = 0;
+	long long size = 0, mtime = 0;
+	int rc, status = 0;
+
+	rc = os_script(t, os_stat_script, args, -1, &out, &status, &err, "stat", path, e);
+	if (rc)
+		goto out;
+	strbuf_rtrim(&err);
+	if (status) {
+		rc = errbuf_set(e, BL_EFAIL, "%s: cannot stat %s: %s", t->describe, path,
+				err.len ? err.buf : "stat failed");
+		goto out;
+	}
+	if (!strncmp(out.buf ? out.buf : "", "none", 4))
+		goto out;
+	if (sscanf(out.buf, "%c %lld %lld", &kind, &size, &mtime) != 3 ||
+	    (kind != 'd' && kind != 'f')) {
+		rc = errbuf_set(e, BL_EFAIL, "%s: cannot stat %s: unexpected answer \"%.60s\"",
+				t->describe, path, out.buf);
+		goto out;
+	}
+	st->exists = 1;
+	st->is_dir = kind == 'd';
+	st->size = size;
+	st->mtime = (time_t)mtime;
+out:
+	strbuf_release(&out);
+	strbuf_release(&err);
 	return rc;
 }
 
@@ -268,6 +586,8 @@ int transport_stat(struct transport *t, const char *path, struct transport_stat 
 	}
 	if ((rc = need_ssh(t, e)))
 		return rc;
+	if (t->os)
+		return os_stat(t, path, st, e);
 	{
 		struct ssh_stat ss;
 
@@ -318,6 +638,8 @@ int transport_read_file(struct transport *t, const char *path, struct strbuf *ou
 	}
 	if ((rc = need_ssh(t, e)))
 		return rc;
+	if (t->os)
+		return os_read_file(t, path, out, max, exists, e);
 	{
 		struct transport_stat st;
 		struct ssh_file *f = NULL;
@@ -434,6 +756,11 @@ int transport_rename(struct transport *t, const char *from, const char *to,
 	}
 	if ((rc = need_ssh(t, e)))
 		return rc;
+	if (t->os) {
+		const char *args[] = { from, to, NULL };
+
+		return os_do(t, os_rename_script, args, -1, "rename to", to, e);
+	}
 	return ssh_sftp_rename(t->ssh, from, to, e);
 }
 
@@ -446,6 +773,15 @@ int transport_write_file(struct transport *t, const char *path, const void *data
 
 	if (!t->local && (rc = need_ssh(t, e)))
 		return rc;
+	if (t->os) {
+		int fd;
+
+		if ((rc = data_fd(data, len, &fd, e)))
+			return rc;
+		rc = os_put_fd(t, fd, path, mode, e);
+		close(fd);
+		return rc;
+	}
 	tmp_name(t, path, &tmp);
 	rc = wt_open(t, &w, tmp.buf, mode, e);
 	if (rc)
@@ -491,10 +827,20 @@ int transport_append_file(struct transport *t, const char *path, const void *dat
 	}
 	if ((rc = need_ssh(t, e)))
 		return rc;
+	if (t->os) {
+		const char *args[] = { path, NULL };
+		int fd;
+
+		if ((rc = data_fd(data, len, &fd, e)))
+			return rc;
+		rc = os_do(t, append_script, args, fd, "append to", path, e);
+		close(fd);
+		return rc;
+	}
 	{
 		/* SFTP has no portable append: let the remote shell open the file
 		 * with O_APPEND and feed it on stdin. */
-		const char *argv[] = { "sh", "-c", "umask 077; cat >> \"$1\" || exit 1; sync \"$1\" 2>/dev/null; exit 0", "sh", path, NULL };
+		const char *argv[] = { "sh", "-c", append_script, "sh", path, NULL };
 
 		shquote_argv(&cmd, argv);
 	}
@@ -525,6 +871,11 @@ int transport_put_file(struct transport *t, const char *local_path, const char *
 	fd = open(local_path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return errbuf_errno(e, BL_EFAIL, errno, "cannot open %s", local_path);
+	if (t->os) {
+		rc = os_put_fd(t, fd, path, mode, e);
+		close(fd);
+		return rc;
+	}
 	buf = xmalloc(65536);
 	tmp_name(t, path, &tmp);
 	rc = wt_open(t, &w, tmp.buf, mode, e);
@@ -564,6 +915,13 @@ int transport_mkdir_p(struct transport *t, const char *path, int mode, struct er
 	if (!t->local) {
 		if ((rc = need_ssh(t, e)))
 			return rc;
+		if (t->os) {
+			char mask[16];
+			const char *args[] = { path, mask, NULL };
+
+			snprintf(mask, sizeof(mask), "%03o", ~mode & 0777);
+			return os_do(t, os_mkdir_script, args, -1, "create directory", path, e);
+		}
 		return ssh_sftp_mkdir_p(t->ssh, path, mode, e);
 	}
 	if (fs_mkdir_p(path, (mode_t)mode, &failed))
@@ -581,9 +939,17 @@ int transport_list_dir(struct transport *t, const char *path, struct strbuf *nam
 	int rc, status = 0;
 
 	strbuf_reset(names);
-	if ((rc = transport_stat(t, path, &st, e)) || !st.exists)
+	if (t->os) {
+		/* one round trip: the existence test on the target too */
+		const char *args[] = { path, NULL };
+
+		rc = os_script(t, "[ -e \"$1\" ] || exit 0; exec ls -1A -- \"$1\"", args, -1, names,
+			       &status, &err, "list", path, e);
+	} else if ((rc = transport_stat(t, path, &st, e)) || !st.exists) {
 		return rc;
-	rc = transport_run(t, argv, NULL, NULL, names, &err, &status, 60000, e);
+	} else {
+		rc = transport_run(t, argv, NULL, NULL, names, &err, &status, 60000, e);
+	}
 	if (!rc && status) {
 		strbuf_rtrim(&err);
 		rc = errbuf_set(e, BL_EFAIL, "%s: cannot list %s: %s", transport_describe(t), path,
@@ -606,6 +972,11 @@ int transport_unlink(struct transport *t, const char *path, struct errbuf *e)
 	}
 	if ((rc = need_ssh(t, e)))
 		return rc;
+	if (t->os) {
+		const char *args[] = { path, NULL };
+
+		return os_do(t, os_unlink_script, args, -1, "remove", path, e);
+	}
 	return ssh_sftp_unlink(t->ssh, path, e);
 }
 

@@ -1,15 +1,20 @@
 /*
  * transport: "run this argv / put this file / read or write that file" on
  * the machine a deploy targets: this machine (type "local") or a host
- * reached over one reused ssh session (type "ssh"). One interface for both,
- * so the deploy engine never knows which it drives.
+ * reached over one reused ssh connection, either libssh2's (type "ssh",
+ * lib/io/ssh.h: SFTP for files) or the system ssh client's multiplexed
+ * master (type "openssh", lib/io/openssh.h: the operator's ssh config
+ * applies; files through small sh scripts on the target, contents on
+ * stdin). One interface for all, so the deploy engine never knows which it
+ * drives.
  *
  * Contract:
- * - transport_run() runs argv (never through a local shell). Over ssh the
- *   argv, the optional working directory and the "NAME=value" environment
- *   additions are quoted with shquote into one command line for the remote
- *   shell: "cd DIR && NAME='v' argv...". Only values that are not secrets
- *   may be given in env over ssh (they appear in the remote command line);
+ * - transport_run() runs argv (never through a local shell). Over ssh (both
+ *   types) the argv, the optional working directory and the "NAME=value"
+ *   environment additions are quoted with shquote into one command line
+ *   for the remote shell: "cd DIR && NAME='v' argv...". Only values that
+ *   are not secrets may be given in env over ssh (they appear in the
+ *   remote command line);
  *   secrets stay in files on the target (the compose env file). The return
  *   value is non-zero only when the transport failed (cannot start the
  *   program locally is reported as exit status 127, like a shell would;
@@ -37,8 +42,10 @@
 struct transport;
 struct config;
 
-/* spec: an expanded "transport" object ({"type":"local"} or ssh fields);
- * NULL means local. cfg resolves relative key/known_hosts paths. */
+/* spec: an expanded "transport" object ({"type":"local"}, ssh or openssh
+ * fields; fields of the other ssh type are refused, BL_EUSAGE naming
+ * them); NULL means local. cfg resolves relative key/identity/known_hosts/
+ * config_file paths. */
 int transport_open(json_t *spec, const struct config *cfg, struct transport **out,
 		   struct errbuf *e);
 void transport_close(struct transport *t);
@@ -54,7 +61,8 @@ int transport_run(struct transport *t, const char *const *argv, const char *cons
 		  long timeout_ms, struct errbuf *e);
 
 /* Render the command exactly as transport_run would send it (for plan and
- * logs): over ssh the remote command line, locally the quoted argv. */
+ * logs): over ssh the remote command line, over openssh the whole ssh
+ * command line carrying it, locally the quoted argv. */
 void transport_render(const struct transport *t, const char *const *argv,
 		      const char *const *env, const char *dir, struct strbuf *out);
 

@@ -5,11 +5,17 @@
 # deploy, a rollback on failure, the remote command lines, a strict host
 # key, and a connection dropped mid-deploy (reconnect and roll back; and
 # when the server stays down, a rerun completes the recovery).
+# BALLAST_SSH_TRANSPORT=openssh runs the same checks over the system ssh
+# client (test_deploy_openssh.sh does, then its own cases).
 . "$(dirname "$0")/deploy_lib.sh"
 
 SSHD_DIR=$SVC/sshd
 PORT=$(cat "$SSHD_DIR/port")
-TRANSPORT="{\"type\": \"ssh\", \"host\": \"127.0.0.1\", \"port\": $PORT, \"user\": \"$(cat "$SSHD_DIR/user")\", \"key\": \"$(cat "$SSHD_DIR/key")\", \"known_hosts\": \"$(cat "$SSHD_DIR/known_hosts_file")\"}"
+case ${BALLAST_SSH_TRANSPORT:-ssh} in
+ssh) TRANSPORT="{\"type\": \"ssh\", \"host\": \"127.0.0.1\", \"port\": $PORT, \"user\": \"$(cat "$SSHD_DIR/user")\", \"key\": \"$(cat "$SSHD_DIR/key")\", \"known_hosts\": \"$(cat "$SSHD_DIR/known_hosts_file")\"}" ;;
+openssh) TRANSPORT="{\"type\": \"openssh\", \"host\": \"127.0.0.1\", \"port\": $PORT, \"user\": \"$(cat "$SSHD_DIR/user")\", \"identity\": \"$(cat "$SSHD_DIR/key")\", \"known_hosts\": \"$(cat "$SSHD_DIR/known_hosts_file")\", \"config_file\": \"/dev/null\"}" ;;
+*) echo "BALLAST_SSH_TRANSPORT: expected ssh or openssh" >&2; exit 2 ;;
+esac
 
 new_env ssh "$TRANSPORT"
 run_deploy deploy qa --release v1

@@ -2,6 +2,7 @@
 #include <string.h>
 
 #include "config.h"
+#include "config_schema.h"
 #include "log.h"
 #include "tsupport.h"
 
@@ -340,6 +341,40 @@ START_TEST(test_unset_env_reported)
 }
 END_TEST
 
+/* transport.options: refused entries name the entry and say why; the
+ * check runs again on values that were ${...} at load. */
+START_TEST(test_openssh_options)
+{
+	struct errbuf e = ERRBUF_INIT;
+	struct config *cfg = NULL;
+
+	ck_assert_ptr_null(config_ssh_option_refused("ServerAliveInterval=5"));
+	ck_assert_ptr_null(config_ssh_option_refused("ProxyJump bastion"));
+	ck_assert_ptr_null(config_ssh_option_refused("IdentitiesOnly=yes"));
+	ck_assert_ptr_nonnull(strstr(config_ssh_option_refused("proxycommand=nc %h %p"), "runs"));
+	ck_assert_ptr_nonnull(strstr(config_ssh_option_refused("LocalCommand=x"), "runs"));
+	ck_assert_ptr_nonnull(strstr(config_ssh_option_refused("Match=exec true"), "runs"));
+	ck_assert_ptr_nonnull(strstr(config_ssh_option_refused("ControlPath=/tmp/x"), "ballast sets it"));
+	ck_assert_ptr_nonnull(strstr(config_ssh_option_refused("StrictHostKeyChecking=no"), "host_key_policy"));
+	ck_assert_ptr_nonnull(strstr(config_ssh_option_refused("User=x\nProxyCommand=y"), "control"));
+	ck_assert_ptr_nonnull(strstr(config_ssh_option_refused("=x"), "Key=Value"));
+	ck_assert_ptr_nonnull(strstr(config_ssh_option_refused("Port="), "Key=Value"));
+	ck_assert_ptr_nonnull(strstr(config_ssh_option_refused("-oProxyCommand=x"), "Key=Value"));
+	expect_error("{\"environments\": {\"p\": {\"transport\": {\"type\": \"openssh\", \"host\": \"h\","
+		     " \"options\": [\"Compression=yes\", \"KnownHostsCommand=/bin/x\"]}}}}",
+		     "ballast.json: environments.p.transport.options[1]: refused: it runs");
+	expect_error("{\"environments\": {\"p\": {\"transport\": {\"type\": \"openssh\", \"host\": \"h\","
+		     " \"options\": \"Compression=yes\"}}}}",
+		     "environments.p.transport.options");
+	expect_error("{\"environments\": {\"p\": {\"transport\": {\"type\": \"rsh\", \"host\": \"h\"}}}}",
+		     "expected one of \"local\", \"ssh\", \"openssh\"");
+	ck_assert_msg(load("{\"environments\": {\"p\": {\"transport\": {\"type\": \"openssh\", \"host\": \"h\","
+			   " \"config_file\": \"ssh_config\", \"identity\": \"id\", \"options\": [\"ProxyJump=b\"]}}}}",
+			   &cfg, &e) == 0, "%s", e.msg);
+	config_free(cfg);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("config");
@@ -359,6 +394,7 @@ int main(void)
 	tcase_add_test(tc, test_duplicate_names);
 	tcase_add_test(tc, test_numeric_ranges);
 	tcase_add_test(tc, test_unset_env_reported);
+	tcase_add_test(tc, test_openssh_options);
 	suite_add_tcase(s, tc);
 	return trun_suite(s);
 }
