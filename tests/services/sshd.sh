@@ -62,6 +62,11 @@ Subsystem sftp internal-sftp
 LogLevel VERBOSE
 MaxStartups 100
 MaxSessions 100
+# bash reads ~/.bashrc for a command sshd starts when it is a top-level
+# shell (SHLVL below 2); the build machines' root .bashrc starts pyenv,
+# 0.5-3 s per remote command. The host's dotfiles are not the suite's to
+# run: starting at SHLVL=1 makes the remote shell a second level.
+SetEnv SHLVL=1
 EOF
 		rm -f "$dir/sshd.pid"
 		# -D keeps it in the foreground so -E can log; it runs in the background.
