@@ -220,6 +220,84 @@ out:
 	return rc;
 }
 
+/* Delete every copy of name but keep (a full key, or NULL for none). */
+static int drop_copies(struct repo *r, const char *project, const char *db, const char *name,
+		       const char *keep, struct errbuf *e)
+{
+	struct strbuf prefix = STRBUF_INIT;
+	json_t *keys = NULL, *k;
+	size_t i;
+	int rc;
+
+	name_prefix(project, db, name, &prefix);
+	rc = find_copies(r, prefix.buf, &keys, e);
+	json_array_foreach(keys, i, k)
+		if (!rc && (!keep || strcmp(keep, json_string_value(k))))
+			rc = repo_delete(r, json_string_value(k), e);
+	json_decref(keys);
+	strbuf_release(&prefix);
+	return rc;
+}
+
+int walarchive_put_partial(struct repo *r, const char *project, const char *db, const char *name,
+			   const void *buf, size_t len, int level, int *stored, struct errbuf *e)
+{
+	struct strbuf key = STRBUF_INIT;
+	char hex[ZSTREAM_SHA256_HEX];
+	struct repo_writer *w = NULL;
+	struct zstream *z = NULL;
+	json_t *keys = NULL, *k;
+	size_t i;
+	int rc;
+
+	*stored = 0;
+	if (!walarchive_name_valid(name) || strlen(name) != 24 + 8) {
+		rc = errbuf_set(e, BL_EUSAGE, "%s: expected a partial segment name "
+				"(000000010000000000000002.partial)", name);
+		goto out;
+	}
+	zhash_hex(buf, len, hex);
+	name_prefix(project, db, name, &key);
+	rc = find_copies(r, key.buf, &keys, e);
+	if (rc)
+		goto out;
+	json_array_foreach(keys, i, k)
+		if (!strncmp(json_string_value(k) + key.len, hex, 64) && json_array_size(keys) == 1)
+			goto out;
+	strbuf_addf(&key, "%s.zst", hex);
+	rc = repo_writer_open(r, key.buf, -1, &w, e);
+	if (!rc)
+		rc = zstream_compress_new(level, 1, repo_writer_sink, w, &z, e);
+	if (!rc)
+		rc = zstream_write(z, buf, len, e);
+	if (!rc)
+		rc = zstream_finish(z, e);
+	if (rc)
+		goto out;
+	rc = repo_writer_commit(w, e);
+	w = NULL;
+	if (rc)
+		goto out;
+	*stored = 1;
+	/* the new copy is committed: the older ones hold less of the same WAL */
+	rc = drop_copies(r, project, db, name, key.buf, e);
+out:
+	repo_writer_abort(w);
+	zstream_free(z);
+	json_decref(keys);
+	strbuf_release(&key);
+	return rc;
+}
+
+int walarchive_drop_partial(struct repo *r, const char *project, const char *db,
+			    const char *segment, struct errbuf *e)
+{
+	char name[64];
+
+	snprintf(name, sizeof(name), "%.24s.partial", segment);
+	return drop_copies(r, project, db, name, NULL, e);
+}
+
 struct fetch_sink {
 	int fd;
 	const char *tmp;
@@ -307,37 +385,193 @@ out:
 	return rc;
 }
 
+/* base is "<name>-<64 hex>.zst" (an object's last path element): name
+ * into out and 1, or 0 for anything that is not an archived WAL file. */
+static int object_name(const char *base, char *out, size_t cap)
+{
+	const char *dash = strrchr(base, '-');
+
+	if (!dash || (size_t)(dash - base) >= cap || strlen(dash) != 1 + 64 + 4 ||
+	    strcmp(dash + 65, ".zst"))
+		return 0;
+	snprintf(out, cap, "%.*s", (int)(dash - base), base);
+	return walarchive_name_valid(out);
+}
+
+struct folder {
+	size_t plen;
+	json_t *ents;  /* name -> [[key, size], ...] */
+};
+
+static int folder_fn(void *ctx, const struct repo_entry *ent, struct errbuf *e)
+{
+	struct folder *f = ctx;
+	const char *base = ent->key + f->plen;
+	char name[64];
+	json_t *a;
+
+	(void)e;
+	if (ent->tmp || strchr(base, '/') || !object_name(base, name, sizeof(name)))
+		return 0;
+	if (!(a = json_object_get(f->ents, name)))
+		json_object_set_new(f->ents, name, a = json_array());
+	json_array_append_new(a, json_pack("[s, I]", ent->key, (json_int_t)ent->size));
+	return 0;
+}
+
+/* Every archived file of the folder prefix (ending in '/'). */
+static int list_folder(struct repo *r, const char *prefix, json_t **ents, struct errbuf *e)
+{
+	struct folder f = { strlen(prefix), json_object() };
+	int rc = repo_list(r, prefix, folder_fn, &f, e);
+
+	if (rc)
+		json_decref(f.ents);
+	else
+		*ents = f.ents;
+	return rc;
+}
+
+/* A segment of the folder ents after seg (same timeline and log). */
+static const char *later_segment(json_t *ents, const char *seg)
+{
+	const char *k;
+	json_t *v;
+
+	json_object_foreach(ents, k, v)
+		if ((strlen(k) == 24 || !strcmp(k + 24, ".partial")) && strncmp(k + 16, seg + 16, 8) > 0)
+			return k;
+	return NULL;
+}
+
+/* Whether the partial copy of segment seg (the folder's listing in ents)
+ * may stand in for it: only as the last WAL of its timeline, which
+ * recovery then ends in. *why says why not: a later segment of the same
+ * timeline is stored (the archive has a gap; BL_EVERIFY), or a later
+ * timeline exists (its history file; the partial may be a promotion's
+ * left-over that recovery must not replay; *superseded). */
+static int partial_usable(struct repo *r, const char *project, const char *db, const char *seg,
+			  json_t *ents, int *superseded, struct strbuf *why, struct errbuf *e)
+{
+	struct strbuf prefix = STRBUF_INIT;
+	json_t *next = NULL, *hist = NULL;
+	const char *later = later_segment(ents, seg), *k;
+	unsigned tli = 0, log = 0, t;
+	json_t *v;
+	int rc = 0;
+
+	*superseded = 0;
+	sscanf(seg, "%8X%8X", &tli, &log);
+	if (!later) {
+		/* the next segment may open the next log's folder */
+		walarchive_prefix(project, db, &prefix);
+		strbuf_addf(&prefix, "%08X%08X/", tli, log + 1);
+		rc = list_folder(r, prefix.buf, &next, e);
+		if (rc)
+			goto out;
+		json_object_foreach(next, k, v)
+			if (strlen(k) == 24 || !strcmp(k + 24, ".partial")) {
+				later = k;
+				break;
+			}
+	}
+	if (later) {
+		strbuf_addf(why, "later segment %.24s of the same timeline is stored", later);
+		goto out;
+	}
+	walarchive_prefix(project, db, &prefix);
+	strbuf_addstr(&prefix, "history/");
+	rc = list_folder(r, prefix.buf, &hist, e);
+	if (rc)
+		goto out;
+	json_object_foreach(hist, k, v)
+		if (sscanf(k, "%8X", &t) == 1 && t > tli) {
+			*superseded = 1;
+			strbuf_addf(why, "timeline %u superseded it (%s is stored)", tli, k);
+			break;
+		}
+out:
+	json_decref(next);
+	json_decref(hist);
+	strbuf_release(&prefix);
+	return rc;
+}
+
 int walarchive_fetch(struct repo *r, const char *project, const char *db, const char *name,
 		     const char *dest, int *missing, struct errbuf *e)
 {
-	struct strbuf prefix = STRBUF_INIT, tmp = STRBUF_INIT;
+	struct strbuf prefix = STRBUF_INIT, tmp = STRBUF_INIT, why = STRBUF_INIT;
 	struct fetch_sink s = { -1, NULL, NULL, NULL };
+	char stored[64];
 	const char *key = NULL;
-	json_t *keys = NULL;
-	int rc;
+	json_t *ents = NULL, *keys;
+	int rc, superseded = 0;
 
 	*missing = 0;
 	if (!walarchive_name_valid(name)) {
 		rc = errbuf_set(e, BL_EUSAGE, "wal-fetch %s: expected a WAL file name", name);
 		goto out;
 	}
-	name_prefix(project, db, name, &prefix);
-	rc = find_copies(r, prefix.buf, &keys, e);
+	/* the folder at once: the file, and for a segment its partial copy */
+	walarchive_prefix(project, db, &prefix);
+	if (strlen(name) >= 24)
+		strbuf_addf(&prefix, "%.16s/", name);
+	else
+		strbuf_addstr(&prefix, "history/");
+	rc = list_folder(r, prefix.buf, &ents, e);
 	if (rc)
 		goto out;
-	if (!json_array_size(keys)) {
+	snprintf(stored, sizeof(stored), "%s", name);
+	keys = json_object_get(ents, name);
+	if (!keys && strlen(name) == 24) {
+		/* pg_receivewal's partial segment that wal-stream committed on
+		 * its interval (zero-padded to the segment's size, as recovery
+		 * wants it): recovery reads up to its last complete record and
+		 * ends there, as Barman's partial get-wal does */
+		snprintf(stored, sizeof(stored), "%s.partial", name);
+		keys = json_object_get(ents, stored);
+		if (keys)
+			rc = partial_usable(r, project, db, name, ents, &superseded, &why, e);
+		if (rc)
+			goto out;
+		if (keys && why.len && !superseded) {
+			rc = errbuf_set(e, BL_EVERIFY, "wal file %s is in the archive only as %s while "
+					"%s: the archive has a gap at %s", name, stored, why.buf, name);
+			goto out;
+		}
+		if (superseded)
+			keys = NULL;
+	}
+	if (!keys) {
 		*missing = 1;
-		rc = errbuf_set(e, BL_EFAIL, "wal file %s is not in the archive (%s/%s)", name,
-				repo_describe(r), prefix.buf);
+		rc = errbuf_set(e, BL_EFAIL, "wal file %s is not in the archive (%s/%s)%s%s", name,
+				repo_describe(r), prefix.buf,
+				superseded ? "; its partial copy is not used: " : "", why.buf);
 		goto out;
 	}
-	if (json_array_size(keys) > 1) {
+	if (json_array_size(keys) > 1 && strcmp(stored, name)) {
+		/* two partial copies only between a new one's commit and the old
+		 * one's deletion: both are the same WAL, the larger holds more */
+		size_t i, best = 0;
+		json_t *c;
+
+		json_array_foreach(keys, i, c)
+			if (json_integer_value(json_array_get(c, 1)) >
+			    json_integer_value(json_array_get(json_array_get(keys, best), 1)))
+				best = i;
+		key = json_string_value(json_array_get(json_array_get(keys, best), 0));
+	} else if (json_array_size(keys) > 1) {
 		rc = errbuf_set(e, BL_EVERIFY, "wal file %s is archived twice with different "
-				"content (%s, %s)", name, json_string_value(json_array_get(keys, 0)),
-				json_string_value(json_array_get(keys, 1)));
+				"content (%s, %s)", name,
+				json_string_value(json_array_get(json_array_get(keys, 0), 0)),
+				json_string_value(json_array_get(json_array_get(keys, 1), 0)));
 		goto out;
+	} else {
+		key = json_string_value(json_array_get(json_array_get(keys, 0), 0));
 	}
-	key = json_string_value(json_array_get(keys, 0));
+	if (strcmp(stored, name))
+		log_info("wal-fetch %s: only its partial copy %s is archived: recovery ends in it",
+			 name, stored);
 	strbuf_addf(&tmp, "%s.ballast-tmp", dest);
 	s.tmp = tmp.buf;
 	s.h = zhash_new();
@@ -346,7 +580,7 @@ int walarchive_fetch(struct repo *r, const char *project, const char *db, const 
 		rc = errbuf_errno(e, BL_EFAIL, errno, "cannot create %s", tmp.buf);
 		goto out;
 	}
-	rc = read_checked(r, key, name, key + prefix.len, &s, e);
+	rc = read_checked(r, key, stored, key + prefix.len + strlen(stored) + 1, &s, e);
 	if (rc)
 		goto out;
 	if (fsync(s.fd) < 0 || close(s.fd) < 0) {
@@ -367,9 +601,10 @@ out:
 	if (rc && !*missing)
 		report(e);
 	zhash_free(s.h);
-	json_decref(keys);
+	json_decref(ents);
 	strbuf_release(&prefix);
 	strbuf_release(&tmp);
+	strbuf_release(&why);
 	return rc;
 }
 
@@ -381,19 +616,12 @@ struct lister {
 static int list_fn(void *ctx, const struct repo_entry *ent, struct errbuf *e)
 {
 	struct lister *l = ctx;
-	const char *rest = ent->key + l->plen, *slash = strchr(rest, '/'), *dash;
+	const char *rest = ent->key + l->plen, *slash = strchr(rest, '/');
 	char name[64];
 
 	(void)e;
-	if (ent->tmp || !slash)
-		return 0;
-	dash = strrchr(slash + 1, '-');
 	/* exactly <name>-<64 hex>.zst: anything else is not an archived file */
-	if (!dash || (size_t)(dash - slash - 1) >= sizeof(name) || strlen(dash) != 1 + 64 + 4 ||
-	    strcmp(dash + 65, ".zst"))
-		return 0;
-	snprintf(name, sizeof(name), "%.*s", (int)(dash - slash - 1), slash + 1);
-	if (walarchive_name_valid(name))
+	if (!ent->tmp && slash && object_name(slash + 1, name, sizeof(name)))
 		json_object_set_new(l->names, name, json_string(ent->key));
 	return 0;
 }
@@ -447,9 +675,11 @@ static unsigned long long newest_seg(json_t *names, unsigned tli, unsigned long 
 	return last;
 }
 
-/* The first segment of timeline tli in [from, to] missing from names. */
+/* The first segment of timeline tli in [from, to] missing from names. A
+ * partial copy stands in for a segment only as the last of the way (tip):
+ * recovery ends in it, so anything after it would be out of reach. */
 static int range_gap(json_t *names, unsigned tli, unsigned long long from, unsigned long long to,
-		     unsigned long long per_log, struct strbuf *gap)
+		     unsigned long long per_log, int tip, struct strbuf *gap)
 {
 	char want[40];
 
@@ -459,7 +689,7 @@ static int range_gap(json_t *names, unsigned tli, unsigned long long from, unsig
 		if (json_object_get(names, want))
 			continue;
 		strcat(want, ".partial");
-		if (json_object_get(names, want))
+		if (tip && n == to && json_object_get(names, want))
 			continue;
 		strbuf_addf(gap, "%.24s", want);
 		return 1;
@@ -526,12 +756,12 @@ void walarchive_gap(json_t *names, unsigned tli, const char *stop_wal, uint64_t 
 		/* cur is read up to the segment before its switch point; the
 		 * next timeline's copy of the switch segment holds the rest */
 		sw = lsn[i] / segsize;
-		if (sw > from && range_gap(names, cur, from, sw - 1, per_log, gap))
+		if (sw > from && range_gap(names, cur, from, sw - 1, per_log, 0, gap))
 			goto out;
 		from = sw > from ? sw : (sw == stop ? stop : from);
 		cur = i + 1 < n ? tl[i + 1] : target;
 	}
-	range_gap(names, cur, from, newest_seg(names, cur, per_log), per_log, gap);
+	range_gap(names, cur, from, newest_seg(names, cur, per_log), per_log, 1, gap);
 out:
 	free(tl);
 	free(lsn);

@@ -28,6 +28,21 @@
  * point-in-time restore (pitr) that started the server learns that a
  * "missing" WAL file was really a damaged one.
  *
+ * A segment that is not archived but whose partial copy is (wal-stream's
+ * wal_stream.partial_interval: pg_receivewal's ".partial", zero-padded to
+ * the segment size) is fetched as that copy, so a recovery to the latest
+ * point ends in it — but only when it is the last WAL of its timeline: a
+ * later segment of the same timeline stored makes it BL_EVERIFY (a gap),
+ * and a history file of a later timeline makes it missing (a promotion's
+ * ".partial" that recovery must not replay).
+ *
+ * walarchive_put_partial() stores the bytes of the partial segment name
+ * (a ".partial" name) as its only copy: the same content already stored is
+ * nothing (*stored 0); otherwise the new object is committed, then every
+ * older copy deleted (between the two, fetch takes the larger).
+ * walarchive_drop_partial() deletes the partial copies of a segment (once
+ * the finished segment is committed).
+ *
  * walarchive_list() maps every stored WAL file name to its key (a JSON
  * object); walarchive_gap() finds the first segment missing on a timeline.
  */
@@ -60,6 +75,10 @@ void walarchive_prefix(const char *project, const char *db, struct strbuf *out);
 
 int walarchive_push(struct repo *r, const char *project, const char *db, const char *path,
 		    int level, int *already, struct errbuf *e);
+int walarchive_put_partial(struct repo *r, const char *project, const char *db, const char *name,
+			   const void *buf, size_t len, int level, int *stored, struct errbuf *e);
+int walarchive_drop_partial(struct repo *r, const char *project, const char *db,
+			    const char *segment, struct errbuf *e);
 int walarchive_fetch(struct repo *r, const char *project, const char *db, const char *name,
 		     const char *dest, int *missing, struct errbuf *e);
 int walarchive_list(struct repo *r, const char *project, const char *db, json_t **names,
@@ -67,7 +86,9 @@ int walarchive_list(struct repo *r, const char *project, const char *db, json_t 
 /* The first segment missing from names on the way recovery takes from a
  * base backup that ends in stop_wal (on timeline tli; the backup carries
  * that segment itself) to the newest segment stored of timeline target,
- * into gap ("" when there is none; a ".partial" counts as the segment).
+ * into gap ("" when there is none; a ".partial" counts as the segment only
+ * as the newest of the way, where recovery ends in it: before a later
+ * segment it is a gap).
  * history is target's history file text (NULL when target is tli or has
  * none): each timeline it names from tli on is needed up to the segment
  * before its switch point, the next one from that segment on, as

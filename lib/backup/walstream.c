@@ -34,6 +34,22 @@
 /* a pg_receivewal that streamed this long had a working connection: the
  * next failure starts the backoff from its beginning */
 #define BACKOFF_RESET_MS (60 * 1000)
+#define PARTIAL_DEFAULT_MS (10 * 1000)
+#define STALL_DEFAULT_MS (30 * 1000)
+/* after a stall is seen, how long the spool gets to show the WAL the
+ * server just flushed (streaming delivers it in milliseconds) */
+#define STALL_GRACE_MS 2000
+/* a pg_receivewal that ignores SIGTERM this long gets SIGKILL */
+#define STOP_WAIT_MS 5000
+/* libpq settings pg_receivewal and the probes get unless the conninfo
+ * names them: a peer that vanishes (a cut cable, a rebooted NAT) is an
+ * error within about 30 s instead of TCP's many minutes; a silent proxy
+ * that keeps TCP alive is the stall check's (stall_timeout) */
+static const char *const conn_defaults[][2] = {
+	{ "connect_timeout", "15" }, { "keepalives", "1" }, { "keepalives_idle", "10" },
+	{ "keepalives_interval", "5" }, { "keepalives_count", "3" },
+	{ "tcp_user_timeout", "30000" },
+};
 
 struct stream {
 	const struct config *cfg;
@@ -49,6 +65,20 @@ struct stream {
 	int lockfd;
 	long long committed;      /* files committed by this process */
 	long long last_commit_s;  /* unix time of the newest commit */
+	long long partial_ms;     /* wal_stream.partial_interval; 0: off */
+	long long stall_ms;       /* wal_stream.stall_timeout */
+	long long last_partial;   /* monotonic ms of the last partial upload try */
+	/* the partial segment last committed (and its file's size and mtime
+	 * then): unchanged, it is not sent again; its segment committed, its
+	 * copy is deleted */
+	struct strbuf up_name;
+	long long up_size, up_mtime_ns;
+	/* the stall check: the spool's state when it last changed, and the
+	 * server's WAL position seen since (have_ref) */
+	struct strbuf spool_sig;
+	long long spool_changed;
+	int have_ref;
+	uint64_t ref_pos;
 };
 
 /* ballast_<db>: slot names are lower-case letters, digits and '_' */
@@ -99,6 +129,13 @@ static int setup(struct stream *s, struct errbuf *e)
 	    (s->max_lag = config_size_bytes(json_string_value(v))) <= 0)
 		return errbuf_set(e, BL_EUSAGE, "%s: databases %s: wal_stream.max_slot_lag: expected "
 				  "a size like \"1G\"", s->cfg->path, s->db);
+	strbuf_addf(&state, "%s: databases %s: wal_stream", s->cfg->path, s->db);
+	if ((rc = config_duration_opt(ws, "partial_interval", PARTIAL_DEFAULT_MS, 0, state.buf,
+				      &s->partial_ms, e)) ||
+	    (rc = config_duration_opt(ws, "stall_timeout", STALL_DEFAULT_MS, 1000, state.buf,
+				      &s->stall_ms, e)))
+		goto out;
+	strbuf_reset(&state);
 	bindir = json_string_value(json_object_get(s->spec, "pg_bindir"));
 	if (bindir)
 		strbuf_addf(&state, "%s/pg_receivewal", bindir);
@@ -120,6 +157,14 @@ static int setup(struct stream *s, struct errbuf *e)
 		strbuf_addf(&s->envpw, "PGPASSWORD=%s", pw.buf);
 	rc = dbdump_conninfo_nopw(json_string_value(json_object_get(s->spec, "conninfo")), &s->ci,
 				  e);
+	for (size_t i = 0; !rc && i < sizeof(conn_defaults) / sizeof(*conn_defaults); i++) {
+		strbuf_reset(&state);
+		strbuf_addf(&state, " %s=", conn_defaults[i][0]);
+		/* dbdump_conninfo_nopw writes key='value' pairs, one space apart */
+		if (strncmp(s->ci.buf, state.buf + 1, state.len - 1) && !strstr(s->ci.buf, state.buf))
+			strbuf_addf(&s->ci, "%s%s='%s'", s->ci.len ? " " : "", conn_defaults[i][0],
+				    conn_defaults[i][1]);
+	}
 out:
 	if (pw.alloc)
 		memset(pw.buf, 0, pw.alloc);
@@ -216,15 +261,118 @@ static int commit_finished(struct stream *s, struct errbuf *e)
 		s->last_commit_s = (long long)time(NULL);
 		log_info("wal-stream %s: archived %s%s", s->db, names.v[i],
 			 already ? " (already archived, same content)" : "");
+		if (s->up_name.len && !strncmp(s->up_name.buf, names.v[i], 24) &&
+		    strlen(names.v[i]) == 24) {
+			struct errbuf de = ERRBUF_INIT;
+
+			/* left behind it would be harmless (the segment wins in
+			 * wal-fetch and the gap check; prune takes both) */
+			if (walarchive_drop_partial(s->r, s->project, s->db, names.v[i], &de))
+				log_warn("wal-stream %s: %s (the partial copy stays)", s->db, de.msg);
+			strbuf_reset(&s->up_name);
+		}
 	}
 	strvec_clear(&names);
 	strbuf_release(&path);
 	return rc;
 }
 
+/* The newest partial segment of the spool (pg_receivewal writes one at a
+ * time) into name and its stat; 0 when there is none. */
+static int newest_partial(struct stream *s, struct strbuf *name, struct stat *st)
+{
+	struct strbuf path = STRBUF_INIT;
+	struct dirent *d;
+	DIR *dir = opendir(s->spool.buf);
+	int found = 0;
+
+	strbuf_reset(name);
+	if (!dir)
+		return 0;
+	while ((d = readdir(dir)))
+		if (walarchive_name_valid(d->d_name) && strlen(d->d_name) == 24 + 8 &&
+		    strcmp(d->d_name, name->buf) > 0) {
+			strbuf_reset(name);
+			strbuf_addstr(name, d->d_name);
+		}
+	closedir(dir);
+	if (name->len) {
+		strbuf_addf(&path, "%s/%s", s->spool.buf, name->buf);
+		found = stat(path.buf, st) == 0;
+	}
+	strbuf_release(&path);
+	return found;
+}
+
+static long long mtime_ns(const struct stat *st)
+{
+	return (long long)st->st_mtim.tv_sec * 1000000000LL + st->st_mtim.tv_nsec;
+}
+
+/* Commit the spool's partial segment as its segment's partial copy
+ * (wal_stream.partial_interval), when it changed since the last time. It
+ * is read whole first: pg_receivewal keeps writing it, and the copy must
+ * hash to what is stored. Any moment's content is a valid prefix of the
+ * segment's WAL (it is written in order; recovery stops at the first
+ * incomplete record). */
+static int commit_partial(struct stream *s, struct errbuf *e)
+{
+	struct strbuf name = STRBUF_INIT, path = STRBUF_INIT, buf = STRBUF_INIT;
+	struct stat st;
+	ssize_t n;
+	int rc = 0, fd = -1, stored = 0;
+
+	s->last_partial = time_mono_ms();
+	if (!newest_partial(s, &name, &st) ||
+	    (!strcmp(name.buf, s->up_name.buf) && st.st_size == s->up_size &&
+	     mtime_ns(&st) == s->up_mtime_ns))
+		goto out;
+	strbuf_addf(&path, "%s/%s", s->spool.buf, name.buf);
+	fd = open(path.buf, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		/* renamed to its finished name in between: committed next tick */
+		if (errno != ENOENT)
+			rc = errbuf_errno(e, BL_EFAIL, errno, "cannot open %s", path.buf);
+		goto out;
+	}
+	strbuf_grow(&buf, (size_t)st.st_size);
+	for (;;) {
+		strbuf_grow(&buf, 64 * 1024);
+		n = read(fd, buf.buf + buf.len, buf.alloc - buf.len - 1);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			rc = errbuf_errno(e, BL_EFAIL, errno, "cannot read %s", path.buf);
+			goto out;
+		}
+		if (!n)
+			break;
+		strbuf_setlen(&buf, buf.len + (size_t)n);
+	}
+	rc = walarchive_put_partial(s->r, s->project, s->db, name.buf, buf.buf, buf.len, s->level,
+				    &stored, e);
+	if (rc)
+		goto out;
+	strbuf_reset(&s->up_name);
+	strbuf_addstr(&s->up_name, name.buf);
+	s->up_size = (long long)st.st_size;
+	s->up_mtime_ns = mtime_ns(&st);
+	if (stored) {
+		s->last_commit_s = (long long)time(NULL);
+		log_debug("wal-stream %s: committed the partial segment %s", s->db, name.buf);
+	}
+out:
+	if (fd >= 0)
+		close(fd);
+	strbuf_release(&name);
+	strbuf_release(&path);
+	strbuf_release(&buf);
+	return rc;
+}
+
 /* The server's WAL position minus the slot's restart_lsn, through a
  * replication connection (the role wal-stream needs anyway). */
-static int slot_lag(struct stream *s, long long *lag, struct errbuf *e)
+static int slot_lag(struct stream *s, long long *lag, uint64_t *server, struct errbuf *e)
 {
 	struct strbuf ci = STRBUF_INIT, q = STRBUF_INIT;
 	PGconn *conn = NULL;
@@ -252,6 +400,8 @@ static int slot_lag(struct stream *s, long long *lag, struct errbuf *e)
 				s->slot.buf);
 	if (!rc)
 		*lag = pos > restart ? (long long)(pos - restart) : 0;
+	if (!rc && server)
+		*server = pos;
 	PQclear(res);
 	PQfinish(conn);
 	strbuf_release(&ci);
@@ -266,7 +416,7 @@ static void report_lag(struct stream *s)
 	char proj[256], db[256], slot[256];
 	struct strbuf labels = STRBUF_INIT;
 
-	if (slot_lag(s, &lag, &e)) {
+	if (slot_lag(s, &lag, NULL, &e)) {
 		log_warn("wal-stream %s: slot lag unknown: %s", s->db, e.msg);
 		return;
 	}
@@ -348,21 +498,111 @@ static void sleep_ticks(long long ms)
 		usleep(100 * 1000);
 }
 
+/* The spool's state: its partial segment's name, size and mtime, and the
+ * count of files committed. */
+static void spool_signature(struct stream *s, struct strbuf *sig)
+{
+	struct strbuf name = STRBUF_INIT;
+	struct stat st;
+
+	strbuf_reset(sig);
+	if (newest_partial(s, &name, &st))
+		strbuf_addf(sig, "%s %lld %lld", name.buf, (long long)st.st_size, mtime_ns(&st));
+	strbuf_addf(sig, " %lld", s->committed);
+	strbuf_release(&name);
+}
+
+/* 1 when pg_receivewal is stuck, why says how: a proxy or NAT that stops
+ * forwarding without closing keeps its TCP connection alive (keepalives
+ * are answered), and pg_receivewal waits on it for ever. Once the spool
+ * has not changed for stall_ms the server is asked for its WAL position
+ * (a new connection, connect_timeout 15 s): no answer is a stall; an
+ * answer is remembered, and the next look, stall_ms later, finds a stall
+ * when the server has flushed WAL since that has not arrived within
+ * STALL_GRACE_MS. So a stall under writes is noticed within 2 x stall_ms
+ * + STALL_GRACE_MS (+ connect_timeout when the server does not answer);
+ * an idle server is never a stall. */
+static int stalled(struct stream *s, struct strbuf *why)
+{
+	struct strbuf sig = STRBUF_INIT;
+	struct errbuf e = ERRBUF_INIT;
+	uint64_t pos = 0;
+	long long lag, quiet = time_mono_ms() - s->spool_changed;
+	int stuck = 0;
+
+	spool_signature(s, &sig);
+	if (strcmp(sig.buf, s->spool_sig.buf))
+		goto changed;
+	if (quiet < s->stall_ms)
+		goto out;
+	if (slot_lag(s, &lag, &pos, &e)) {
+		strbuf_addf(why, "no WAL arrived for %lld s and the server does not answer (%s)",
+			    quiet / 1000, e.msg);
+		stuck = 1;
+		goto out;
+	}
+	if (s->have_ref && pos > s->ref_pos) {
+		sleep_ticks(STALL_GRACE_MS);
+		spool_signature(s, &sig);
+		if (strcmp(sig.buf, s->spool_sig.buf))
+			goto changed;
+		strbuf_addf(why, "the server flushed WAL up to %X/%X but none of it after %X/%X "
+			    "arrived in %lld s", (unsigned)(pos >> 32), (unsigned)pos,
+			    (unsigned)(s->ref_pos >> 32), (unsigned)s->ref_pos, quiet / 1000);
+		stuck = 1;
+		goto out;
+	}
+	s->have_ref = 1;
+	s->ref_pos = pos;
+	s->spool_changed = time_mono_ms();
+	goto out;
+changed:
+	strbuf_reset(&s->spool_sig);
+	strbuf_addstr(&s->spool_sig, sig.buf);
+	s->spool_changed = time_mono_ms();
+	s->have_ref = 0;
+out:
+	strbuf_release(&sig);
+	return stuck;
+}
+
+/* SIGTERM (pg_receivewal flushes what it has), SIGKILL after
+ * STOP_WAIT_MS. */
+static void stop_receiver(struct child *c)
+{
+	long long until = time_mono_ms() + STOP_WAIT_MS;
+
+	proc_kill(c, SIGTERM);
+	while (!reaped(c)) {
+		if (time_mono_ms() >= until) {
+			proc_kill(c, SIGKILL);
+			until = time_mono_ms() + 60 * 1000;
+		}
+		usleep(50 * 1000);
+	}
+}
+
 static int stream_loop(struct stream *s, struct errbuf *e)
 {
 	struct strvec argv = STRVEC_INIT;
 	const char *env[2];
 	struct child c = CHILD_INIT;
-	long long backoff = 1000, started, last_lag = 0;
+	struct strbuf why = STRBUF_INIT;
+	long long backoff = 1000, started, last_lag = 0, tick = TICK_MS;
 	char how[128];
 	int rc = 0;
 
+	/* a short partial_interval is kept to within a fifth of a second */
+	if (s->partial_ms && s->partial_ms < tick)
+		tick = s->partial_ms < 200 ? 200 : s->partial_ms;
 	while (!interrupt_signal) {
 		struct errbuf ce = ERRBUF_INIT;
 
 		if ((rc = start_receiver(s, &c, &argv, env, e)))
 			break;
 		started = time_mono_ms();
+		s->spool_changed = started;
+		s->have_ref = 0;
 		log_info("wal-stream %s: streaming through slot %s into %s", s->db, s->slot.buf,
 			 s->spool.buf);
 		while (!interrupt_signal && !reaped(&c)) {
@@ -371,23 +611,36 @@ static int stream_loop(struct stream *s, struct errbuf *e)
 					 ce.msg);
 				errbuf_clear(&ce);
 			}
+			if (s->partial_ms && time_mono_ms() - s->last_partial >= s->partial_ms &&
+			    commit_partial(s, &ce)) {
+				log_warn("wal-stream %s: the partial segment: %s (trying again)", s->db,
+					 ce.msg);
+				errbuf_clear(&ce);
+			}
 			if (time_mono_ms() - last_lag >= LAG_EVERY_MS) {
 				report_lag(s);
 				last_lag = time_mono_ms();
 			}
-			sleep_ticks(TICK_MS);
+			strbuf_reset(&why);
+			if (stalled(s, &why)) {
+				log_warn("wal-stream %s: %s: stopping %s to connect again", s->db, why.buf,
+					 s->cmd.v[0]);
+				stop_receiver(&c);
+				break;
+			}
+			sleep_ticks(tick);
 		}
-		if (c.pid > 0) {
-			/* stopped by a signal: pg_receivewal flushes what it has on
-			 * SIGTERM */
-			proc_kill(&c, SIGTERM);
-			while (!reaped(&c))
-				usleep(50 * 1000);
-		}
+		/* stopped by a signal: pg_receivewal flushes what it has */
+		if (c.pid > 0)
+			stop_receiver(&c);
 		proc_describe_status(c.status, how, sizeof(how));
 		proc_release(&c);
-		if (commit_finished(s, &ce))
+		if (commit_finished(s, &ce)) {
 			log_warn("wal-stream %s: %s (kept in the spool)", s->db, ce.msg);
+			errbuf_clear(&ce);
+		}
+		if (s->partial_ms && commit_partial(s, &ce))
+			log_warn("wal-stream %s: the partial segment: %s", s->db, ce.msg);
 		if (interrupt_signal)
 			break;
 		if (time_mono_ms() - started >= BACKOFF_RESET_MS)
@@ -401,6 +654,7 @@ static int stream_loop(struct stream *s, struct errbuf *e)
 		log_info("wal-stream %s: stopped by signal %d; %lld file(s) archived", s->db,
 			 (int)interrupt_signal, s->committed);
 	strvec_clear(&argv);
+	strbuf_release(&why);
 	return rc;
 }
 
@@ -415,6 +669,8 @@ static void stream_init(struct stream *s, const struct config *cfg, const struct
 	strbuf_init(&s->ci, 0);
 	strbuf_init(&s->envpw, 0);
 	strbuf_init(&s->metrics, 0);
+	strbuf_init(&s->up_name, 0);
+	strbuf_init(&s->spool_sig, 0);
 	s->cmd = (struct strvec)STRVEC_INIT;
 }
 
@@ -430,6 +686,8 @@ static void stream_release(struct stream *s)
 	strbuf_release(&s->ci);
 	strbuf_release(&s->envpw);
 	strbuf_release(&s->metrics);
+	strbuf_release(&s->up_name);
+	strbuf_release(&s->spool_sig);
 	strvec_clear(&s->cmd);
 }
 
@@ -445,7 +703,7 @@ int walstream_lag(const struct config *cfg, const char *db, struct strbuf *slot,
 	strbuf_addstr(slot, s.slot.buf);
 	*max = s.max_lag;
 	if (!rc)
-		rc = slot_lag(&s, lag, e);
+		rc = slot_lag(&s, lag, NULL, e);
 	stream_release(&s);
 	return rc;
 }
@@ -466,6 +724,8 @@ int walstream_run(const struct config *cfg, const struct walstream_opts *o, stru
 	/* what a killed streamer left finished in the spool goes first */
 	if (!rc)
 		rc = commit_finished(&s, e);
+	if (!rc && o->once && s.partial_ms)
+		rc = commit_partial(&s, e);
 	if (!rc && o->once) {
 		report_lag(&s);
 		goto out;

@@ -59,6 +59,8 @@ static const struct schema wal_stream_fields[] = {
 	F("spool_dir", SCHEMA_STRING),
 	F("max_slot_lag", SCHEMA_STRING),
 	F("receivewal_command", SCHEMA_STRINGS),
+	F("partial_interval", SCHEMA_DURATION),
+	F("stall_timeout", SCHEMA_DURATION),
 	END
 };
 

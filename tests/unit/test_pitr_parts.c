@@ -271,6 +271,20 @@ START_TEST(test_gap)
 	json_object_set_new(names, "000000010000000000000005", json_string("k"));
 	walarchive_gap(names, 1, "000000010000000000000003", 16 << 20, 1, NULL, &gap);
 	ck_assert_str_eq(gap.buf, "");
+	/* a partial copy stands in for the newest segment only (wal-stream's
+	 * partial_interval): recovery ends in it; before 8, 7's is a gap */
+	json_object_set_new(names, "000000010000000000000008.partial", json_string("k"));
+	walarchive_gap(names, 1, "000000010000000000000003", 16 << 20, 1, NULL, &gap);
+	ck_assert_str_eq(gap.buf, "000000010000000000000007");
+	json_object_set_new(names, "000000010000000000000007", json_string("k"));
+	walarchive_gap(names, 1, "000000010000000000000003", 16 << 20, 1, NULL, &gap);
+	ck_assert_str_eq(gap.buf, "");
+	json_object_set_new(names, "000000010000000000000009", json_string("k"));
+	walarchive_gap(names, 1, "000000010000000000000003", 16 << 20, 1, NULL, &gap);
+	ck_assert_str_eq(gap.buf, "000000010000000000000008");
+	json_object_set_new(names, "000000010000000000000008", json_string("k"));
+	walarchive_gap(names, 1, "000000010000000000000003", 16 << 20, 1, NULL, &gap);
+	ck_assert_str_eq(gap.buf, "");
 	/* nothing archived after the backup yet is not a gap */
 	walarchive_gap(names, 1, "000000010000000000000009", 16 << 20, 1, NULL, &gap);
 	ck_assert_str_eq(gap.buf, "");
@@ -323,8 +337,10 @@ START_TEST(test_gap_timelines)
 
 	expect_chain(full, "000000010000000000000003", 2, h2, "");
 	expect_chain(full, "000000010000000000000003", 3, h3, "");
-	/* without the history the old way: timeline 1 alone */
-	expect_chain(full, "000000010000000000000003", 1, NULL, "");
+	/* without the history the old way: timeline 1 alone, where 7 is only
+	 * a promotion's partial copy while 8 follows: recovery would end in
+	 * 7, a gap */
+	expect_chain(full, "000000010000000000000003", 1, NULL, "000000010000000000000007");
 	/* timeline 1's 6 is needed (before the switch), its 8 is not */
 	expect_chain((const char *[]){ "000000010000000000000004", "000000010000000000000005",
 				       "000000020000000000000007", "000000020000000000000008",
