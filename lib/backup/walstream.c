@@ -347,7 +347,8 @@ static int commit_partial(struct stream *s, struct errbuf *e)
 		}
 		if (!n)
 			break;
-		strbuf_setlen(&buf, buf.len + (size_t)n);
+		buf.len += (size_t)n;
+		buf.buf[buf.len] = '\0';
 	}
 	rc = walarchive_put_partial(s->r, s->project, s->db, name.buf, buf.buf, buf.len, s->level,
 				    &stored, e);
@@ -721,6 +722,14 @@ int walstream_run(const struct config *cfg, const struct walstream_opts *o, stru
 		rc = backupset_open(s.cfg, &s.r, &s.project, e);
 	if (!rc)
 		rc = lock_spool(&s, e);
+	/* a killed streamer may have committed the spool's partial segment:
+	 * that copy goes once the segment is committed */
+	if (!rc) {
+		struct stat st;
+
+		newest_partial(&s, &s.up_name, &st);
+		s.up_size = -1;
+	}
 	/* what a killed streamer left finished in the spool goes first */
 	if (!rc)
 		rc = commit_finished(&s, e);

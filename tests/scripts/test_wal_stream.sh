@@ -6,6 +6,12 @@
 # segment switch. The streamer is killed (SIGKILL) while the server writes,
 # the server restarts under it, a second streamer is refused, SIGTERM stops
 # it cleanly, and after all of it the archive has no gap.
+# The replication connection goes through a TCP proxy the test controls
+# (tcpproxy.py): it cuts the connection while rows are written, then
+# blackholes it (open, silent) and the stall check must restart
+# pg_receivewal. With wal_stream.partial_interval the rows committed after
+# the last segment switch reach the archive as the segment's partial copy,
+# and a restore to the latest point ends in it.
 . "$(dirname "$0")/lib.sh"
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/ballast-walstream-XXXXXX")
@@ -14,9 +20,10 @@ PGDIR=$WORK/pg
 BINDIR=
 for v in 17 16 15; do [ -x "/usr/lib/postgresql/$v/bin/pg_ctl" ] && { BINDIR=/usr/lib/postgresql/$v/bin; break; }; done
 [ -n "$BINDIR" ] || { echo "no PostgreSQL server binaries"; exit 1; }
-STREAMER=
+STREAMER= PROXY=
 cleanup() {
 	[ -n "$STREAMER" ] && kill -9 "$STREAMER" 2>/dev/null
+	[ -n "$PROXY" ] && kill "$PROXY" 2>/dev/null
 	"$S/tests/services/pg.sh" stop "$PGDIR" >/dev/null 2>&1
 	[ -d "$WORK/r/data" ] && as_owner "$BINDIR/pg_ctl" -D "$WORK/r/data" -m immediate stop >/dev/null 2>&1
 	rm -rf "$WORK"
@@ -33,6 +40,15 @@ OWNER=$(stat -c %U "$PGDIR/data")
 as_owner() { if [ "$(id -u)" = 0 ]; then setpriv --reuid="$OWNER" --regid="$(id -g "$OWNER")" --init-groups -- "$@"; else "$@"; fi; }
 q() { psql -X -At -v ON_ERROR_STOP=1 -d postgres -c "$1"; }
 PGOPTS="-c listen_addresses=127.0.0.1 -p $PGPORT -c unix_socket_directories=$PGDIR -c fsync=off"
+# a walsender whose client went silent lets go of the slot after 5 s (the
+# blackhole below: the streamer's next connection needs the slot)
+q "ALTER SYSTEM SET wal_sender_timeout = '5s'" >/dev/null
+q "SELECT pg_reload_conf()" >/dev/null
+python3 "$S/tests/scripts/tcpproxy.py" "$PGPORT" "$WORK/proxy.port" &
+PROXY=$!
+for _ in $(seq 1 50); do [ -s "$WORK/proxy.port" ] && break; sleep 0.1; done
+PROXYPORT=$(cat "$WORK/proxy.port")
+export WS_PW; WS_PW=$(cat "$PGDIR/password")
 
 CFG=$WORK/ballast.json
 mkdir -p "$WORK/repo" "$WORK/state"
@@ -41,14 +57,26 @@ cat > "$CFG" <<JSON
   "repository": { "type": "local", "path": "$WORK/repo" },
   "metrics": { "textfile": "$WORK/state/ballast.prom" },
   "databases": [ { "name": "app", "mode": "physical", "pg_bindir": "$BINDIR",
-                   "conninfo": "host=$PGDIR port=$PGPORT user=postgres dbname=postgres",
-                   "wal_stream": { "max_slot_lag": "64M" } } ] }
+                   "conninfo": "host=127.0.0.1 port=$PROXYPORT user=postgres dbname=postgres",
+                   "password_env": "WS_PW",
+                   "wal_stream": { "max_slot_lag": "64M", "partial_interval": "1s",
+                                   "stall_timeout": "3s" } } ] }
 JSON
 chmod 644 "$CFG"
 "$B/ballast-backup" --config "$CFG" init >/dev/null || exit 1
 [ "$(id -u)" = 0 ] && chown -R "$OWNER" "$WORK/repo/ws" "$WORK/state"
 BB() { as_owner "$B/ballast-backup" --config "$CFG" "$@"; }
-archived() { find "$WORK/repo/ws/wal/app" -type f -name '0*' ! -name '*.tmp-*' 2>/dev/null | sed 's|.*/||' | cut -c1-24 | sort -u; }
+archived() { find "$WORK/repo/ws/wal/app" -type f -name '0*' ! -name '*.tmp-*' ! -name '*.partial-*' 2>/dev/null | sed 's|.*/||' | cut -c1-24 | sort -u; }
+partials() { find "$WORK/repo/ws/wal/app" -type f -name '*.partial-*.zst' 2>/dev/null | sed 's|.*/||' | sort; }
+# writer N LABEL: N single-row commits, 20 ms apart, on the socket (not
+# through the proxy)
+writer() { for i in $(seq 1 "$1"); do q "INSERT INTO t (what) VALUES ('$2-$i')" >/dev/null; sleep 0.02; done; }
+# wait_log TEXT: up to 90 s for the streamer's log to say it
+wait_log() {
+	for _ in $(seq 1 900); do grep -qF "$1" "$WORK/stream.log" && return 0; sleep 0.1; done
+	echo "    the log never said: $1" >&2; tail -n 5 "$WORK/stream.log" >&2
+	return 1
+}
 # wait_archived SEGMENT: up to 60 s for the archive to hold it
 wait_archived() {
 	for _ in $(seq 1 600); do archived | grep -qx "$1" && return 0; sleep 0.1; done
@@ -106,6 +134,24 @@ q "INSERT INTO t (what) VALUES ('after-restart')" >/dev/null
 t_check "after the server's restart the streamer reconnects and archives" wait_archived "$(switch)"
 t_check "the streamer said it starts pg_receivewal again" contains "$(cat "$WORK/stream.log")" "starting it again in"
 
+# ---- the network cut: the proxy closes the replication connection twice
+# while rows are written ----
+RESTARTS=$(grep -c "starting it again in" "$WORK/stream.log")
+writer 150 cut & W=$!
+sleep 1; kill -USR1 "$PROXY"; sleep 1.5; kill -USR1 "$PROXY"
+wait "$W"
+t_check "a cut: the segment written across it is archived" wait_archived "$(switch)"
+t_check "a cut: pg_receivewal's exit is logged and it is started again" test "$(grep -c "starting it again in" "$WORK/stream.log")" -gt "$RESTARTS"
+
+# ---- a blackhole: the proxy stops forwarding without closing; TCP stays
+# alive, so only the stall check (3 s here) notices ----
+writer 100 hole & W=$!
+sleep 1; kill -USR2 "$PROXY"
+wait "$W"
+HOLE=$(switch)
+t_check "a blackhole: the streamer sees the silence and restarts pg_receivewal" wait_log "pg_receivewal to connect again"
+t_check "a blackhole: then the segment written through it is archived" wait_archived "$HOLE"
+
 # ---- SIGTERM: a clean stop ----
 kill -TERM "$STREAMER"; wait "$STREAMER"; RC=$?; STREAMER=
 t_check "SIGTERM: exit 0" eq "$RC" 0
@@ -117,6 +163,22 @@ t_check "no secret or conninfo password in the metrics" lacks "$(cat "$WORK/stat
 CHECK=$("$B/ballast-backup" --config "$CFG" --json check 2>/dev/null | tail -n1)
 t_check "check: a wal-stream line for app, ok, naming the slot" eq "$(printf '%s' "$CHECK" | jq -r '.checks[] | select(.check == "wal-stream app") | "\(.status) \(.detail | test("^slot ballast_app holds [0-9]+ MiB of WAL on the server \\(max_slot_lag 64 MiB\\)$"))"')" "ok true"
 
+# ---- the partial segment: rows after the last switch reach the archive
+# within partial_interval; the streamer then dies (SIGKILL: no last
+# upload) ----
+start_streamer
+BEFORE=$(partials)
+q "INSERT INTO t (what) SELECT 'tail-' || g FROM generate_series(1, 50) g" >/dev/null
+TAIL=$(q "SELECT pg_walfile_name(pg_current_wal_lsn())")
+for _ in $(seq 1 300); do [ "$(partials)" != "$BEFORE" ] && partials | grep -q "^$TAIL.partial-" && break; sleep 0.1; done
+t_check "the partial segment $TAIL is committed on the interval" contains "$(partials)" "$TAIL.partial-"
+t_check "one partial copy per segment" eq "$(partials | cut -c1-32 | uniq -d)" ""
+t_check "the finished segments' partial copies are gone" eq "$(partials | grep -vc "^$TAIL")" 0
+kill -9 "$STREAMER"; wait "$STREAMER" 2>/dev/null; STREAMER=
+t_check "$TAIL itself is not archived (only its partial copy)" eq "$(archived | grep -cx "$TAIL")" 0
+t_run 0 "$B/ballast-backup" --config "$CFG" wal-fetch "$TAIL" "$WORK/tail.seg"
+t_check "wal-fetch of $TAIL gives its partial copy, the segment's full size" eq "$(stat -c %s "$WORK/tail.seg")" 16777216
+
 t_check "verify --wal: the streamed archive has no gap" eq "$("$B/ballast-backup" --config "$CFG" verify --wal --json 2>/dev/null | tail -n1 | jq -r '"\(.ok) \(.wal[0].gap)"')" "true null"
 
 # ---- and it restores: base backup + streamed WAL ----
@@ -124,8 +186,8 @@ mkdir -p "$WORK/r"; [ "$(id -u)" = 0 ] && chown "$OWNER" "$WORK/r"
 t_run 0 "$B/ballast-backup" --config "$CFG" restore --pitr --latest --data-dir "$WORK/r/data"
 as_owner "$BINDIR/pg_ctl" -D "$WORK/r/data" -l "$WORK/r/server.log" -w \
 	-o "-c listen_addresses= -c unix_socket_directories=$WORK/r -c port=5432 -c archive_mode=off" start >/dev/null
-t_check "the restored server has every row committed before the last switch" eq \
-	"$(psql -X -At -h "$WORK/r" -p 5432 -d postgres -c "SELECT count(*) FILTER (WHERE what LIKE 'first-%'), string_agg(what, ',' ORDER BY id) FILTER (WHERE what NOT LIKE 'first-%') FROM t")" \
-	"1000|after-backup,while-down-1,while-down-2,after-restart"
+t_check "the restored server has every row committed, the ones after the last switch too" eq \
+	"$(psql -X -At -h "$WORK/r" -p 5432 -d postgres -c "SELECT count(*) FILTER (WHERE what LIKE 'first-%'), count(*) FILTER (WHERE what LIKE 'cut-%'), count(*) FILTER (WHERE what LIKE 'hole-%'), count(*) FILTER (WHERE what LIKE 'tail-%'), string_agg(what, ',' ORDER BY id) FILTER (WHERE what !~ '^(first|cut|hole|tail)-') FROM t")" \
+	"1000|150|100|50|after-backup,while-down-1,while-down-2,after-restart"
 
 t_done
