@@ -3,9 +3,11 @@
 # pgBackRest (Debian's 2.45) on the same PostgreSQL cluster, in one run.
 #
 #   bench/pitr.sh [--quick] [--rounds N] [--scale N] [--pgbr-server OPTS]
+#                 [--load-seconds N] [--rate TPS] [--partial-interval DUR]
 #                 [--out DIR] [--build DIR]
 #
-#   --quick    2 rounds and a tiny database (a smoke test; the figures mean little)
+#   --quick    2 rounds, a tiny database and a 20 s load at 100 tps (a
+#              smoke test; the figures mean little)
 #   --rounds   rounds per case (default 3); in each round both tools run
 #              once, in turn, the one going first alternating
 #   --scale    pgbench scale of the database (default 20, about 300 MB;
@@ -13,6 +15,10 @@
 #   --pgbr-server OPTS  more server options for the pgBackRest copy's
 #              start (e.g. "-c fsync=off", what ballast's temporary server
 #              runs with before its one syncfs; a variant, not the default)
+#   --load-seconds N, --rate TPS  the steady write load of the RPO case:
+#              pgbench -c 2 -R TPS for N seconds (default 60 s at 200 tps)
+#   --partial-interval DUR  wal-stream's wal_stream.partial_interval in
+#              the RPO case (default 1s)
 #   --out DIR  where the result file goes (default bench/results)
 #   --build    the build directory holding ballast-backup (default ./build)
 #
@@ -40,6 +46,25 @@
 #             restore --type=name --target=POINT --target-action=promote`
 #             then `pg_ctl -w start` on the copy, polling until
 #             pg_is_in_recovery() is false, and `pg_ctl -m fast stop`.
+#   rpo       `ballast-backup wal-stream` (partial_interval DUR) beside the
+#             archiver while pgbench writes at a fixed rate; psql samples
+#             every 0.1 s the server's WAL position (pg_current_wal_lsn) and
+#             the position its walsender has sent to pg_receivewal
+#             (pg_stat_replication.sent_lsn; pg_receivewal writes what it
+#             receives into the spool at once, while the write_lsn it
+#             reports lags by its replies). Per sample: the streaming lag is the
+#             time until a later sample shows that position sent; the
+#             repository lag the time until the first partial segment
+#             commit that read the spool after that (wal-stream -vv logs
+#             when each read its file and how long the commit took): an
+#             upper bound, the WAL may have been in an earlier one.
+#             Median and p95 of each, and of pg_stat_replication.write_lag.
+#   latest    RUNS rounds of the restore to the end of the archive: ballast
+#             `restore --pitr --latest` against `pgbackrest restore` (default
+#             target: the end of the archive) + start until promoted + stop,
+#             both on the original timeline (the restores to the point
+#             above archived the timelines they started; the newest of
+#             those branches before the load)
 #
 # The first round's restored clusters are started once more (untimed) and
 # must hold every row written before the point and none after it. Prints
@@ -50,6 +75,7 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 . "$top/bench/lib.sh"
 
 quick=0 out=$top/bench/results build=$top/build rounds=3 scale='' pgbr_server=''
+load='' rate='' partial=1s
 while [ $# -gt 0 ]; do
 	case $1 in
 	--quick) quick=1 rounds=2 ;;
@@ -58,12 +84,19 @@ while [ $# -gt 0 ]; do
 	--rounds) rounds=${2:?--rounds needs a number}; shift ;;
 	--scale) scale=${2:?--scale needs a number}; shift ;;
 	--pgbr-server) pgbr_server=${2?--pgbr-server needs server options}; shift ;;
-	-h|--help) sed -n '2,47p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
-	*) echo "bench: unknown argument '$1' (expected --quick, --rounds N, --scale N, --pgbr-server OPTS, --out DIR, --build DIR)" >&2; exit 2 ;;
+	--load-seconds) load=${2:?--load-seconds needs a number}; shift ;;
+	--rate) rate=${2:?--rate needs a number}; shift ;;
+	--partial-interval) partial=${2:?--partial-interval needs a duration}; shift ;;
+	-h|--help) sed -n '2,72p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	*) echo "bench: unknown argument '$1' (expected --quick, --rounds N, --scale N, --pgbr-server OPTS, --load-seconds N, --rate TPS, --partial-interval DUR, --out DIR, --build DIR)" >&2; exit 2 ;;
 	esac
 	shift
 done
 [ -n "$scale" ] || { [ "$quick" = 1 ] && scale=1 || scale=20; }
+[ -n "$load" ] || { [ "$quick" = 1 ] && load=20 || load=60; }
+[ -n "$rate" ] || { [ "$quick" = 1 ] && rate=100 || rate=200; }
+case $load in ''|*[!0-9]*|0) echo "bench: --load-seconds '$load' is not a positive number" >&2; exit 2 ;; esac
+case $rate in ''|*[!0-9]*|0) echo "bench: --rate '$rate' is not a positive number" >&2; exit 2 ;; esac
 case $rounds in ''|*[!0-9]*|0) echo "bench: --rounds '$rounds' is not a positive number" >&2; exit 2 ;; esac
 case $scale in ''|*[!0-9]*|0) echo "bench: --scale '$scale' is not a positive number" >&2; exit 2 ;; esac
 bin=$build/ballast-backup
@@ -78,8 +111,10 @@ out=$(cd "$out" && pwd)
 work=$(mktemp -d /tmp/ballast-bench-pitr-XXXXXX)
 chmod 755 "$work"
 PGDIR=$work/pg
+ws_pid=
 cleanup() {
 	local d
+	[ -z "$ws_pid" ] || { kill "$ws_pid" 2>/dev/null; wait "$ws_pid" 2>/dev/null; }
 	for d in "$work"/r/*/; do
 		[ -f "$d/postmaster.pid" ] && runuser -u postgres -- "$BINDIR/pg_ctl" -D "$d" -m immediate -w stop >/dev/null 2>&1
 	done
@@ -102,7 +137,8 @@ cat > "$work/ballast.json" <<JSON
   "repository": { "type": "local", "path": "$work/repo" },
   "compression": { "level": 3, "threads": 2 },
   "databases": [ { "name": "pg", "mode": "physical", "pg_bindir": "$BINDIR",
-                   "conninfo": "host=$PGDIR port=$PORT user=postgres dbname=postgres" } ] }
+                   "conninfo": "host=$PGDIR port=$PORT user=postgres dbname=postgres",
+                   "wal_stream": { "partial_interval": "$partial" } } ] }
 JSON
 cat > "$work/pgbackrest.conf" <<CONF
 [global]
@@ -266,11 +302,96 @@ fetch_all() { # TOOL: prints the wall ms of fetching every segment
 fetch_b=$(fetch_all ballast) fetch_p=$(fetch_all pgbackrest)
 nsegs=$(wc -l < "$work/segs")
 
+# ---- RPO under a steady write load: wal-stream beside the archiver
+echo "bench: wal-stream under pgbench -R $rate for $load s" >&2
+as_pg "$bin" --config "$work/ballast.json" -vv wal-stream >"$work/ws.log" 2>&1 &
+ws_pid=$!
+for _ in $(seq 1 100); do
+	[ "$(q "SELECT count(*) FROM pg_stat_replication WHERE application_name = 'pg_receivewal'")" = 1 ] && break
+	sleep 0.1
+done
+sleep 2
+printf '%s\n' "SELECT extract(epoch FROM clock_timestamp())::numeric(20,3), pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0'), coalesce(pg_wal_lsn_diff(r.sent_lsn, '0/0'), -1), coalesce(extract(epoch FROM r.write_lag), -1) FROM (SELECT 1) x LEFT JOIN pg_stat_replication r ON r.application_name = 'pg_receivewal' \\watch 0.1" |
+	timeout "$((load + 3))" "$BINDIR/psql" -X -At -F ' ' -h "$PGDIR" -p "$PORT" -U postgres -d postgres >"$work/samples" 2>/dev/null &
+sampler=$!
+quiet "$BINDIR/pgbench" -n -c 2 -j 2 -T "$load" -R "$rate" -h "$PGDIR" -p "$PORT" -U postgres bench
+tps=$(sed -n 's/^tps = \([0-9.]*\).*/\1/p' "$work/cmd.log" | head -n 1)
+wait "$sampler" || true
+sleep 3
+kill "$ws_pid"; wait "$ws_pid" || true; ws_pid=
+grep 'committed the partial segment' "$work/ws.log" | sed -n 's/.* as read at \([0-9.]*\) (\([0-9]*\) ms).*/\1 \2/p' >"$work/commits"
+# lag per sample: the streaming lag (until sent), the repository lag (until
+# the first partial commit that read the spool after it was sent)
+awk 'NR == FNR { ct[++nc] = $1; cd[nc] = $1 + $2 / 1000; next }
+     NF == 4 { t[++n] = $1; cur[n] = $2; sent[n] = $3; wl[n] = $4 }
+     END {
+	j = 1; k = 1
+	for (i = 1; i <= n; i++) {
+		if (j < i) j = i
+		while (j <= n && sent[j] < cur[i]) j++
+		if (j > n) break
+		s = t[j]; printf "stream %.3f\n", s - t[i]
+		while (k <= nc && ct[k] < s) k++
+		if (k <= nc) printf "repo %.3f\n", cd[k] - t[i]
+		if (wl[i] >= 0) printf "wlag %.3f\n", wl[i]
+	}
+     }' "$work/commits" "$work/samples" >"$work/lags"
+pct() { # KIND P: the P-th percentile (nearest rank) of the lags of KIND
+	awk -v k="$1" '$1 == k { print $2 }' "$work/lags" | sort -n |
+		awk -v p="$2" '{ v[NR] = $1 } END { if (!NR) { print "-"; exit } r = int(NR * p / 100 + 0.999999); if (r < 1) r = 1; print v[r] }'
+}
+nsamples=$(grep -c '^stream ' "$work/lags" || true)
+npartial=$(wc -l < "$work/commits")
+partial_ms=$(awk '{ print $2 }' "$work/commits" | bench_median)
+echo "bench: RPO: streaming lag median $(pct stream 50) s p95 $(pct stream 95) s; repository lag median $(pct repo 50) s p95 $(pct repo 95) s ($nsamples samples, $npartial partial commits)" >&2
+
+# ---- restores to the end of the archive
+want_hist=$(DB=bench q "SELECT count(*) FROM pgbench_history")
+wait_archived
+T[bl.w]="" T[bl.m]="" T[pl.w]="" T[pl.m]=""
+restore_latest_ballast() { # ROUND
+	local w m
+	read -r w m < <(bench_time "$work/t" "bl.$1" "${PGU[@]}" "$bin" --config "$work/ballast.json" --json \
+		restore --pitr --latest --timeline current --data-dir "$work/r/blatest-$1") || exit 1
+	T[bl.w]+=" $w"; T[bl.m]+=" $m"
+}
+restore_latest_pgbr() { # ROUND
+	local d=$work/r/platest-$1 t0 t3 w m
+	install -d -o postgres -g postgres -m 700 "$d" "$d.sock"
+	t0=$(ms)
+	read -r w m < <(bench_time "$work/t" "pl.$1" "${PGU[@]}" pgbackrest --config="$work/pgbackrest.conf" --stanza=bench \
+		restore --pg1-path="$d" --target-timeline=current) || exit 1
+	quiet as_pg "$BINDIR/pg_ctl" -D "$d" -l "$work/r/platest-$1.log" -w -t 3600 -o "$(copy_opts "$d.sock") $pgbr_server" start
+	until [ "$("$BINDIR/psql" -X -At -h "$d.sock" -p 5432 -U postgres -d postgres -c 'SELECT pg_is_in_recovery()' 2>/dev/null)" = f ]; do
+		sleep 0.05
+	done
+	quiet as_pg "$BINDIR/pg_ctl" -D "$d" -m fast -w -t 3600 stop
+	t3=$(ms)
+	T[pl.w]+=" $(awk -v a="$t0" -v b="$t3" 'BEGIN {printf "%.2f", (b - a) / 1000}')"; T[pl.m]+=" $m"
+}
+for i in $(seq 1 "$rounds"); do
+	if [ $((i % 2)) = 1 ]; then restore_latest_ballast "$i"; restore_latest_pgbr "$i"; else restore_latest_pgbr "$i"; restore_latest_ballast "$i"; fi
+	echo "bench: latest restore round $i: ballast${T[bl.w]} | pgbackrest${T[pl.w]}" >&2
+	[ "$i" = 1 ] || rm -rf "$work/r/blatest-$i"* "$work/r/platest-$i"
+done
+hist_of() { # DIR: pgbench_history's rows in the copy
+	local s=$1.chk n
+	install -d -o postgres -g postgres -m 700 "$s"
+	quiet as_pg "$BINDIR/pg_ctl" -D "$1" -l "$1.chk.log" -w -t 600 -o "$(copy_opts "$s")" start
+	n=$("$BINDIR/psql" -X -At -h "$s" -p 5432 -U postgres -d bench -c "SELECT count(*) FROM pgbench_history")
+	quiet as_pg "$BINDIR/pg_ctl" -D "$1" -m fast -w stop
+	echo "$n"
+}
+hist_b=$(hist_of "$work/r/blatest-1") hist_p=$(hist_of "$work/r/platest-1")
+[ "$hist_b" = "$want_hist" ] || { echo "bench: ballast's latest copy has $hist_b pgbench_history rows, expected $want_hist" >&2; exit 1; }
+[ "$hist_p" = "$want_hist" ] || { echo "bench: pgBackRest's latest copy has $hist_p pgbench_history rows, expected $want_hist" >&2; exit 1; }
+
 # ---- report
 stamp=$(date -u +%Y%m%dT%H%M%SZ)
 mb() { awk -v b="$1" 'BEGIN {printf "%.1f MB", b / 1e6}'; }
 bbw=$(echo "${T[bb.w]}" | median) pbw=$(echo "${T[pb.w]}" | median)
 brw=$(echo "${T[br.w]}" | median) prw=$(echo "${T[pr.w]}" | median)
+blw=$(echo "${T[bl.w]}" | median) plw=$(echo "${T[pl.w]}" | median)
 {
 	echo "# bench/pitr.sh: ballast physical backup and PITR against pgBackRest $(pgbackrest version | awk '{print $2}')"
 	echo
@@ -305,5 +426,26 @@ brw=$(echo "${T[br.w]}" | median) prw=$(echo "${T[pr.w]}" | median)
 	echo "- fetching the $nsegs segments once each, by hand (as postgres, one process per segment as restore_command runs it): ballast wal-fetch $fetch_b ms ($((fetch_b / nsegs)) ms a segment), pgbackrest archive-get $fetch_p ms ($((fetch_p / nsegs)) ms a segment)"
 	echo "- peak RSS: ballast's includes the temporary server it waits for (shared_buffers touched by replay); pgBackRest's is of \`pgbackrest restore\` alone (pg_ctl's server is not a child GNU time waits for)"
 	echo "- both copies of round 1, started afterwards: rows after the backup, rows after the point, sum of balances = '$got_b' (ballast), '$got_p' (pgBackRest), expected '$want'"
+	echo
+	echo "## RPO under a steady write load (wal-stream, partial_interval $partial)"
+	echo
+	echo "pgbench -n -c 2 -R $rate for $load s (achieved $tps tps) while \`ballast-backup wal-stream\` streams beside the archiver; $nsamples samples of 0.1 s, $npartial partial segment commits (median $partial_ms ms each)."
+	echo
+	echo "| lag of a committed transaction | median s | p95 s |"
+	echo "|---|---|---|"
+	echo "| streaming: until sent to pg_receivewal (its spool) | $(pct stream 50) | $(pct stream 95) |"
+	echo "| repository: until a partial segment commit holds it (upper bound) | $(pct repo 50) | $(pct repo 95) |"
+	echo "| pg_stat_replication.write_lag (the server's figure from pg_receivewal's replies) | $(pct wlag 50) | $(pct wlag 95) |"
+	echo
+	echo "The sampling period (0.1 s) is the resolution of the first two rows."
+	echo
+	echo "## Restore to the latest point, recovered and promoted"
+	echo
+	echo "| | wall s (runs) | median | peak RSS KiB (median) |"
+	echo "|---|---|---|---|"
+	echo "| ballast restore --pitr --latest (end to end) |${T[bl.w]} | $blw | $(echo "${T[bl.m]}" | median) |"
+	echo "| pgbackrest restore (default target) + start until promoted + stop |${T[pl.w]} | $plw | $(echo "${T[pl.m]}" | median) (restore) |"
+	echo
+	echo "ratio pgBackRest / ballast (median wall): **$(ratio "$plw" "$blw")**; both copies of round 1 hold the original's $want_hist pgbench_history rows ('$hist_b' ballast, '$hist_p' pgBackRest)"
 } | tee "$out/pitr-$stamp.md"
 echo "bench: wrote $out/pitr-$stamp.md" >&2

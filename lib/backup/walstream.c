@@ -319,10 +319,12 @@ static int commit_partial(struct stream *s, struct errbuf *e)
 {
 	struct strbuf name = STRBUF_INIT, path = STRBUF_INIT, buf = STRBUF_INIT;
 	struct stat st;
+	struct timespec read_at;
 	ssize_t n;
 	int rc = 0, fd = -1, stored = 0;
 
 	s->last_partial = time_mono_ms();
+	clock_gettime(CLOCK_REALTIME, &read_at);
 	if (!newest_partial(s, &name, &st) ||
 	    (!strcmp(name.buf, s->up_name.buf) && st.st_size == s->up_size &&
 	     mtime_ns(&st) == s->up_mtime_ns))
@@ -360,7 +362,11 @@ static int commit_partial(struct stream *s, struct errbuf *e)
 	s->up_mtime_ns = mtime_ns(&st);
 	if (stored) {
 		s->last_commit_s = (long long)time(NULL);
-		log_debug("wal-stream %s: committed the partial segment %s", s->db, name.buf);
+		/* when it was read (what it holds) and how long the commit took:
+		 * bench/pitr.sh's repository lag */
+		log_debug("wal-stream %s: committed the partial segment %s as read at %lld.%03ld "
+			  "(%lld ms)", s->db, name.buf, (long long)read_at.tv_sec,
+			  read_at.tv_nsec / 1000000, time_mono_ms() - s->last_partial);
 	}
 out:
 	if (fd >= 0)
