@@ -243,6 +243,14 @@ restore_ballast() { # ROUND
 # postgresql.auto.conf holds the archive_command of the original, which
 # would push its new timeline into both archives).
 copy_opts() { echo "-c listen_addresses= -c port=5432 -c unix_socket_directories=$1 -c archive_mode=off"; }
+# promote_copy DIR: start pgBackRest's restored copy, wait until it has
+# recovered and promoted
+promote_copy() {
+	quiet as_pg "$BINDIR/pg_ctl" -D "$1" -l "$1.log" -w -t 3600 -o "$(copy_opts "$1.sock") $pgbr_server" start
+	until [ "$("$BINDIR/psql" -X -At -h "$1.sock" -p 5432 -U postgres -d postgres -c 'SELECT pg_is_in_recovery()' 2>/dev/null)" = f ]; do
+		sleep 0.05
+	done
+}
 restore_pgbr() { # ROUND
 	local d=$work/r/pgbr-$1 t0 t1 t2 t3 w m
 	install -d -o postgres -g postgres -m 700 "$d" "$d.sock"
@@ -250,10 +258,7 @@ restore_pgbr() { # ROUND
 	read -r w m < <(bench_time "$work/t" "pr.$1" "${PGU[@]}" pgbackrest --config="$work/pgbackrest.conf" --stanza=bench \
 		restore --pg1-path="$d" --type=name --target="$point" --target-action=promote) || exit 1
 	t1=$(ms)
-	quiet as_pg "$BINDIR/pg_ctl" -D "$d" -l "$work/r/pgbr-$1.log" -w -t 3600 -o "$(copy_opts "$d.sock") $pgbr_server" start
-	until [ "$("$BINDIR/psql" -X -At -h "$d.sock" -p 5432 -U postgres -d postgres -c 'SELECT pg_is_in_recovery()' 2>/dev/null)" = f ]; do
-		sleep 0.05
-	done
+	promote_copy "$d"
 	t2=$(ms)
 	quiet as_pg "$BINDIR/pg_ctl" -D "$d" -m fast -w -t 3600 stop
 	t3=$(ms)
@@ -268,17 +273,22 @@ for i in $(seq 1 "$rounds"); do
 done
 
 # ---- both copies reached the same point (untimed)
-check_copy() { # DIR NAME
-	local s=$1.chk counts
+# copy_query DIR SQL: start a restored copy (again), print SQL's result in
+# its bench database, stop it
+copy_query() {
+	local s=$1.chk out
 	install -d -o postgres -g postgres -m 700 "$s"
 	quiet as_pg "$BINDIR/pg_ctl" -D "$1" -l "$1.chk.log" -w -t 600 -o "$(copy_opts "$s")" start
-	counts=$("$BINDIR/psql" -X -At -h "$s" -p 5432 -U postgres -d bench -c "SELECT (SELECT count(*) FROM after_backup) || ' ' || (SELECT count(*) FROM after_point) || ' ' || (SELECT sum(abalance) FROM pgbench_accounts)")
+	out=$("$BINDIR/psql" -X -At -h "$s" -p 5432 -U postgres -d bench -c "$2")
 	quiet as_pg "$BINDIR/pg_ctl" -D "$1" -m fast -w stop
-	echo "$counts"
+	echo "$out"
+}
+check_copy() { # DIR
+	copy_query "$1" "SELECT (SELECT count(*) FROM after_backup) || ' ' || (SELECT count(*) FROM after_point) || ' ' || (SELECT sum(abalance) FROM pgbench_accounts)"
 }
 want="$rows 0 $(DB=bench q "SELECT sum(abalance) FROM pgbench_accounts")"
-got_b=$(check_copy "$work/r/ballast-1" ballast)
-got_p=$(check_copy "$work/r/pgbr-1" pgbackrest)
+got_b=$(check_copy "$work/r/ballast-1")
+got_p=$(check_copy "$work/r/pgbr-1")
 [ "$got_b" = "$want" ] || { echo "bench: ballast's copy holds '$got_b' (rows after the backup, after the point, balance sum), expected '$want'" >&2; exit 1; }
 [ "$got_p" = "$want" ] || { echo "bench: pgBackRest's copy holds '$got_p', expected '$want'" >&2; exit 1; }
 
@@ -361,10 +371,7 @@ restore_latest_pgbr() { # ROUND
 	t0=$(ms)
 	read -r w m < <(bench_time "$work/t" "pl.$1" "${PGU[@]}" pgbackrest --config="$work/pgbackrest.conf" --stanza=bench \
 		restore --pg1-path="$d" --target-timeline=current) || exit 1
-	quiet as_pg "$BINDIR/pg_ctl" -D "$d" -l "$work/r/platest-$1.log" -w -t 3600 -o "$(copy_opts "$d.sock") $pgbr_server" start
-	until [ "$("$BINDIR/psql" -X -At -h "$d.sock" -p 5432 -U postgres -d postgres -c 'SELECT pg_is_in_recovery()' 2>/dev/null)" = f ]; do
-		sleep 0.05
-	done
+	promote_copy "$d"
 	quiet as_pg "$BINDIR/pg_ctl" -D "$d" -m fast -w -t 3600 stop
 	t3=$(ms)
 	T[pl.w]+=" $(awk -v a="$t0" -v b="$t3" 'BEGIN {printf "%.2f", (b - a) / 1000}')"; T[pl.m]+=" $m"
@@ -374,14 +381,7 @@ for i in $(seq 1 "$rounds"); do
 	echo "bench: latest restore round $i: ballast${T[bl.w]} | pgbackrest${T[pl.w]}" >&2
 	[ "$i" = 1 ] || rm -rf "$work/r/blatest-$i"* "$work/r/platest-$i"
 done
-hist_of() { # DIR: pgbench_history's rows in the copy
-	local s=$1.chk n
-	install -d -o postgres -g postgres -m 700 "$s"
-	quiet as_pg "$BINDIR/pg_ctl" -D "$1" -l "$1.chk.log" -w -t 600 -o "$(copy_opts "$s")" start
-	n=$("$BINDIR/psql" -X -At -h "$s" -p 5432 -U postgres -d bench -c "SELECT count(*) FROM pgbench_history")
-	quiet as_pg "$BINDIR/pg_ctl" -D "$1" -m fast -w stop
-	echo "$n"
-}
+hist_of() { copy_query "$1" "SELECT count(*) FROM pgbench_history"; }
 hist_b=$(hist_of "$work/r/blatest-1") hist_p=$(hist_of "$work/r/platest-1")
 [ "$hist_b" = "$want_hist" ] || { echo "bench: ballast's latest copy has $hist_b pgbench_history rows, expected $want_hist" >&2; exit 1; }
 [ "$hist_p" = "$want_hist" ] || { echo "bench: pgBackRest's latest copy has $hist_p pgbench_history rows, expected $want_hist" >&2; exit 1; }
