@@ -20,7 +20,7 @@ PGDIR=$WORK/pg
 BINDIR=
 for v in 17 16 15; do [ -x "/usr/lib/postgresql/$v/bin/pg_ctl" ] && { BINDIR=/usr/lib/postgresql/$v/bin; break; }; done
 [ -n "$BINDIR" ] || { echo "no PostgreSQL server binaries"; exit 1; }
-STREAMER= PROXY=
+STREAMER='' PROXY=''
 cleanup() {
 	[ -n "$STREAMER" ] && kill -9 "$STREAMER" 2>/dev/null
 	[ -n "$PROXY" ] && kill "$PROXY" 2>/dev/null
@@ -149,6 +149,13 @@ writer 100 hole & W=$!
 sleep 1; kill -USR2 "$PROXY"
 wait "$W"
 HOLE=$(switch)
+# the stall check sees WAL the server flushed between two of its looks:
+# rows keep coming (one every 0.5 s) until it has restarted pg_receivewal
+TICKS=0
+for _ in $(seq 1 180); do
+	grep -qF "pg_receivewal to connect again" "$WORK/stream.log" && break
+	TICKS=$((TICKS + 1)); q "INSERT INTO t (what) VALUES ('tick-$TICKS')" >/dev/null; sleep 0.5
+done
 t_check "a blackhole: the streamer sees the silence and restarts pg_receivewal" wait_log "pg_receivewal to connect again"
 t_check "a blackhole: then the segment written through it is archived" wait_archived "$HOLE"
 
@@ -187,7 +194,7 @@ t_run 0 "$B/ballast-backup" --config "$CFG" restore --pitr --latest --data-dir "
 as_owner "$BINDIR/pg_ctl" -D "$WORK/r/data" -l "$WORK/r/server.log" -w \
 	-o "-c listen_addresses= -c unix_socket_directories=$WORK/r -c port=5432 -c archive_mode=off" start >/dev/null
 t_check "the restored server has every row committed, the ones after the last switch too" eq \
-	"$(psql -X -At -h "$WORK/r" -p 5432 -d postgres -c "SELECT count(*) FILTER (WHERE what LIKE 'first-%'), count(*) FILTER (WHERE what LIKE 'cut-%'), count(*) FILTER (WHERE what LIKE 'hole-%'), count(*) FILTER (WHERE what LIKE 'tail-%'), string_agg(what, ',' ORDER BY id) FILTER (WHERE what !~ '^(first|cut|hole|tail)-') FROM t")" \
-	"1000|150|100|50|after-backup,while-down-1,while-down-2,after-restart"
+	"$(psql -X -At -h "$WORK/r" -p 5432 -d postgres -c "SELECT count(*) FILTER (WHERE what LIKE 'first-%'), count(*) FILTER (WHERE what LIKE 'cut-%'), count(*) FILTER (WHERE what LIKE 'hole-%'), count(*) FILTER (WHERE what LIKE 'tail-%'), count(*) FILTER (WHERE what LIKE 'tick-%'), string_agg(what, ',' ORDER BY id) FILTER (WHERE what !~ '^(first|cut|hole|tail|tick)-') FROM t")" \
+	"1000|150|100|50|$TICKS|after-backup,while-down-1,while-down-2,after-restart"
 
 t_done
