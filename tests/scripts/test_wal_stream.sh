@@ -188,6 +188,18 @@ t_check "wal-fetch of $TAIL gives its partial copy, the segment's full size" eq 
 
 t_check "verify --wal: the streamed archive has no gap" eq "$("$B/ballast-backup" --config "$CFG" verify --wal --json 2>/dev/null | tail -n1 | jq -r '"\(.ok) \(.wal[0].gap)"')" "true null"
 
+# ---- a partial copy stands in only for the last WAL of its timeline ----
+# a later segment stored (a copy of the first one's object under the next
+# name: its content hashes to its name's hash) makes it a gap
+NEXT=$(printf '%.16s%08X' "$TAIL" $((16#${TAIL:16:8} + 1)))
+OBJ=$(find "$WORK/repo/ws/wal/app" -name "$SEG-*.zst" | head -n 1)
+FAKE=$(dirname "$OBJ")/$NEXT-${OBJ##*-}
+cp "$OBJ" "$FAKE"
+t_run 4 "$B/ballast-backup" --config "$CFG" wal-fetch "$TAIL" "$WORK/tail2.seg"
+t_contains "$t_err" "wal file $TAIL is in the archive only as $TAIL.partial while later segment $NEXT of the same timeline is stored" "wal-fetch: a partial copy before a later segment is a gap (exit 4)"
+t_check "verify --wal: the partial copy before a later segment is the gap (exit 4)" eq "$("$B/ballast-backup" --config "$CFG" verify --wal --json 2>/dev/null | tail -n1 | jq -r '"\(.code) \(.result.wal[0].gap)"')" "4 $TAIL"
+rm -f "$FAKE"
+
 # ---- and it restores: base backup + streamed WAL ----
 mkdir -p "$WORK/r"; [ "$(id -u)" = 0 ] && chown "$OWNER" "$WORK/r"
 t_run 0 "$B/ballast-backup" --config "$CFG" restore --pitr --latest --data-dir "$WORK/r/data"
@@ -196,5 +208,12 @@ as_owner "$BINDIR/pg_ctl" -D "$WORK/r/data" -l "$WORK/r/server.log" -w \
 t_check "the restored server has every row committed, the ones after the last switch too" eq \
 	"$(psql -X -At -h "$WORK/r" -p 5432 -d postgres -c "SELECT count(*) FILTER (WHERE what LIKE 'first-%'), count(*) FILTER (WHERE what LIKE 'cut-%'), count(*) FILTER (WHERE what LIKE 'hole-%'), count(*) FILTER (WHERE what LIKE 'tail-%'), count(*) FILTER (WHERE what LIKE 'tick-%'), string_agg(what, ',' ORDER BY id) FILTER (WHERE what !~ '^(first|cut|hole|tail|tick)-') FROM t")" \
 	"1000|150|100|50|$TICKS|after-backup,while-down-1,while-down-2,after-restart"
+
+# ---- a later timeline's history file makes the partial copy unused ----
+# (recovery must move on to that timeline's copy)
+printf '1\t0/FF000000\tno recovery target specified\n' > "$WORK/00000009.history"
+t_run 0 "$B/ballast-backup" --config "$CFG" wal-push "$WORK/00000009.history"
+t_run 1 "$B/ballast-backup" --config "$CFG" wal-fetch "$TAIL" "$WORK/tail3.seg"
+t_contains "$t_err" "its partial copy is not used: timeline 1 superseded it" "wal-fetch: a later timeline makes the partial copy missing (exit 1)"
 
 t_done
