@@ -390,8 +390,18 @@ hist_b=$(hist_of "$work/r/blatest-1") hist_p=$(hist_of "$work/r/platest-1")
 stamp=$(date -u +%Y%m%dT%H%M%SZ)
 mb() { awk -v b="$1" 'BEGIN {printf "%.1f MB", b / 1e6}'; }
 bbw=$(echo "${T[bb.w]}" | median) pbw=$(echo "${T[pb.w]}" | median)
-brw=$(echo "${T[br.w]}" | median) prw=$(echo "${T[pr.w]}" | median)
-blw=$(echo "${T[bl.w]}" | median) plw=$(echo "${T[pl.w]}" | median)
+# restore_table BALLAST_LABEL B PGBR_LABEL P: the two tools' rows of a
+# restore case (T[B.w], T[B.m], T[P.w], T[P.m]) and the ratio, unterminated
+restore_table() {
+	local bw pw
+	bw=$(echo "${T[$2.w]}" | median) pw=$(echo "${T[$4.w]}" | median)
+	echo "| | wall s (runs) | median | peak RSS KiB (median) |"
+	echo "|---|---|---|---|"
+	echo "| $1 |${T[$2.w]} | $bw | $(echo "${T[$2.m]}" | median) |"
+	echo "| $3 |${T[$4.w]} | $pw | $(echo "${T[$4.m]}" | median) (restore) |"
+	echo
+	printf '%s' "ratio pgBackRest / ballast (median wall): **$(ratio "$pw" "$bw")**"
+}
 {
 	echo "# bench/pitr.sh: ballast physical backup and PITR against pgBackRest $(pgbackrest version | awk '{print $2}')"
 	echo
@@ -414,12 +424,8 @@ blw=$(echo "${T[bl.w]}" | median) plw=$(echo "${T[pl.w]}" | median)
 	echo
 	echo "After the last backups: $rows rows inserted, every tenth pgbench account updated, then the point, then $((rows / 4)) rows more (not to be restored); $walsegs WAL segments archived after the last base backup."
 	echo
-	echo "| | wall s (runs) | median | peak RSS KiB (median) |"
-	echo "|---|---|---|---|"
-	echo "| ballast restore --pitr --name (end to end) |${T[br.w]} | $brw | $(echo "${T[br.m]}" | median) |"
-	echo "| pgbackrest restore + start until promoted + stop |${T[pr.w]} | $prw | $(echo "${T[pr.m]}" | median) (restore) |"
+	restore_table "ballast restore --pitr --name (end to end)" br "pgbackrest restore + start until promoted + stop" pr
 	echo
-	echo "ratio pgBackRest / ballast (median wall): **$(ratio "$prw" "$brw")**"
 	echo
 	echo "- ballast's steps (median ms): extraction $(echo "${T[br.x]}" | median), pg_verifybackup $(echo "${T[br.v]}" | median), recovery until promoted $(echo "${T[br.r]}" | median); the rest is choosing the backup, the archive's gap check, the shutdown, syncfs and the swap"
 	echo "- pgBackRest's steps (median ms): restore $(echo "${T[pr.s]}" | median), start until promoted $(echo "${T[pr.c]}" | median); the rest is the fast shutdown"
@@ -441,11 +447,7 @@ blw=$(echo "${T[bl.w]}" | median) plw=$(echo "${T[pl.w]}" | median)
 	echo
 	echo "## Restore to the latest point, recovered and promoted"
 	echo
-	echo "| | wall s (runs) | median | peak RSS KiB (median) |"
-	echo "|---|---|---|---|"
-	echo "| ballast restore --pitr --latest (end to end) |${T[bl.w]} | $blw | $(echo "${T[bl.m]}" | median) |"
-	echo "| pgbackrest restore (default target) + start until promoted + stop |${T[pl.w]} | $plw | $(echo "${T[pl.m]}" | median) (restore) |"
-	echo
-	echo "ratio pgBackRest / ballast (median wall): **$(ratio "$plw" "$blw")**; both copies of round 1 hold the original's $want_hist pgbench_history rows ('$hist_b' ballast, '$hist_p' pgBackRest)"
+	restore_table "ballast restore --pitr --latest (end to end)" bl "pgbackrest restore (default target) + start until promoted + stop" pl
+	echo "; both copies of round 1 hold the original's $want_hist pgbench_history rows ('$hist_b' ballast, '$hist_p' pgBackRest)"
 } | tee "$out/pitr-$stamp.md"
 echo "bench: wrote $out/pitr-$stamp.md" >&2
