@@ -724,10 +724,13 @@ static int sock_dir(const char *want, uid_t uid, gid_t gid, struct strbuf *out, 
 
 /* Step 6 and the first part of 7: a temporary postgres on dir (its socket
  * directory already in t->sock) recovers to the target and promotes. It
- * is left running; ci is the conninfo that reached it. */
+ * is left running; ci is the conninfo that reached it. archive: the
+ * promoted server sends its new timeline's history file to the archive
+ * (a restore: it becomes the database); a drill's must not, or the next
+ * recovery to the latest timeline would follow the drill's. */
 static int recover(struct plan *p, const struct pitr_opts *o, const char *dir, uid_t uid,
-		   gid_t gid, struct temp_pg *t, struct strbuf *ci, struct pitr_result *res,
-		   struct errbuf *e)
+		   gid_t gid, int archive, struct temp_pg *t, struct strbuf *ci,
+		   struct pitr_result *res, struct errbuf *e)
 {
 	struct strbuf tmp = STRBUF_INIT, desc = STRBUF_INIT, prog = STRBUF_INIT,
 		      cmd = STRBUF_INIT, inrec = STRBUF_INIT, tli = STRBUF_INIT,
@@ -772,7 +775,7 @@ static int recover(struct plan *p, const struct pitr_opts *o, const char *dir, u
 	strvec_push(argv, "-cssl=off");
 	strvec_push(argv, "-clogging_collector=off");
 	strvec_push(argv, "-clog_destination=stderr");
-	strvec_push(argv, "-carchive_mode=on");
+	strvec_push(argv, archive ? "-carchive_mode=on" : "-carchive_mode=off");
 	strvec_push(argv, "-carchive_timeout=0");
 	{
 		const char *fetch[] = { o->self, "--config", o->config_path, "wal-fetch", "--db",
@@ -784,7 +787,8 @@ static int recover(struct plan *p, const struct pitr_opts *o, const char *dir, u
 		strvec_pushf(argv, "-crestore_command=%s %%f %%p", cmd.buf);
 		strbuf_reset(&cmd);
 		shquote_argv(&cmd, push);
-		strvec_pushf(argv, "-carchive_command=%s %%p", cmd.buf);
+		if (archive)
+			strvec_pushf(argv, "-carchive_command=%s %%p", cmd.buf);
 	}
 	strvec_pushf(argv, "-crecovery_target_timeline=%s", o->timeline ? o->timeline : "latest");
 	switch (o->target) {
@@ -1063,7 +1067,7 @@ int pitr_restore(const struct config *cfg, const struct pitr_opts *o, struct pit
 	strbuf_addf(&tmp, "%s.ballast-run-%s", dir.buf, p.c.id);
 	rc = sock_dir(tmp.buf, uid, gid, &t.sock, e);
 	if (!rc)
-		rc = recover(&p, o, newdir.buf, uid, gid, &t, &ci, res, e);
+		rc = recover(&p, o, newdir.buf, uid, gid, 1, &t, &ci, res, e);
 	if (rc)
 		goto out;
 	temp_stop(&t, SIGINT);
@@ -1282,7 +1286,7 @@ int pitr_scratch(const struct config *cfg, const struct pitr_opts *o, const char
 	strbuf_addf(&tmp, "%s/run", top.buf);
 	rc = sock_dir(tmp.buf, uid, gid, &t.sock, e);
 	if (!rc)
-		rc = recover(&p, o, data.buf, uid, gid, &t, &ci, res, e);
+		rc = recover(&p, o, data.buf, uid, gid, 0, &t, &ci, res, e);
 	if (!rc)
 		rc = superuser_conninfo(t.sock.buf, ci.buf, &sci, e);
 	if (rc)

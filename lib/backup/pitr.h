@@ -107,8 +107,11 @@ int pitr_restore(const struct config *cfg, const struct pitr_opts *o, struct pit
  * base backup chosen and the archive checked as by pitr_restore() (steps 2
  * and 3; o->data_dir and o->dry_run are not used), extracted into a fresh
  * "<parent>/ballast-drill-<db>-XXXXXX/data" (step 5), recovered by the same
- * temporary server (step 6, its socket in ".../run"), which as root runs
- * as parent's owner, or "postgres" when parent belongs to root. After
+ * temporary server (step 6, its socket in ".../run", but archive_mode off:
+ * nothing of a drill reaches the archive, not even its new timeline's
+ * history file, which would lead later recoveries to the latest timeline
+ * astray), which as root runs as parent's owner, or "postgres" when parent
+ * belongs to root. After
  * promotion check(ctx, conninfo) runs with a conninfo of the bootstrap
  * superuser on the scratch server's socket (dbname=postgres); then the
  * server is stopped (immediate) and the scratch directory removed,
