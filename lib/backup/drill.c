@@ -742,9 +742,11 @@ int drill_pitr_run(const struct config *cfg, const char *project, const struct d
 	json_object_set_new(rep, "result", json_object_get(one, "result"));
 	json_incref(json_object_get(one, "result"));
 	if (rc) {
+		const char *name = json_string_value(json_object_get(one, "name"));
+
 		json_object_set_new(rep, "error", json_string(e->msg));
-		errbuf_prefix(e, "point-in-time drill of database %s: ",
-			      json_string_value(json_object_get(one, "name")));
+		if (*name)
+			errbuf_prefix(e, "point-in-time drill of database %s: ", name);
 	}
 	json_decref(m);
 	repo_close(r);

@@ -81,6 +81,11 @@ LAST=$(switch)
 t_check "the segment with the last rows is archived" wait_archived "$LAST"
 BEFORE=$(live_state)
 
+t_run 2 as_owner "$B/ballast-backup" --config "$CFG" drill --name p1
+t_contains "$t_err" "need --pitr" "--name without --pitr: exit 2"
+t_run 2 as_owner "$B/ballast-backup" --config "$CFG" drill --pitr --name p1 --latest
+t_contains "$t_err" "at most one of" "two targets: exit 2"
+
 # ---- to the end of the archive ----
 printf 'SELECT count(*) = 175 FROM t;\n' > "$WORK/all.sql"
 chmod 644 "$WORK/all.sql"
