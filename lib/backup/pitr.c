@@ -1194,6 +1194,42 @@ static int scratch_owner(const char *parent, uid_t *uid, gid_t *gid, struct errb
 	return 0;
 }
 
+/* Scratch directories "<parent>/<prefix>*" of drills that were killed
+ * (their server died with them: setpriv --pdeathsig); one whose server
+ * still runs is left alone. */
+static int clean_scratch(const char *parent, const char *prefix, struct errbuf *e)
+{
+	struct strbuf path = STRBUF_INIT, data = STRBUF_INIT;
+	struct dirent *de;
+	size_t n = strlen(prefix);
+	DIR *d = opendir(parent);
+	int rc = 0;
+	long pid;
+
+	if (!d)
+		return errbuf_errno(e, BL_EFAIL, errno, "cannot read the scratch directory %s",
+				    parent);
+	while (!rc && (de = readdir(d))) {
+		if (strncmp(de->d_name, prefix, n))
+			continue;
+		strbuf_reset(&path);
+		strbuf_addf(&path, "%s/%s", parent, de->d_name);
+		strbuf_reset(&data);
+		strbuf_addf(&data, "%s/data", path.buf);
+		if (live_postmaster(data.buf, &pid)) {
+			log_warn("%s is left as it is: a postgres (pid %ld) still runs on it", path.buf,
+				 pid);
+			continue;
+		}
+		log_info("removing %s, left by an interrupted drill", path.buf);
+		rc = volume_remove_tree(path.buf, e);
+	}
+	closedir(d);
+	strbuf_release(&path);
+	strbuf_release(&data);
+	return rc;
+}
+
 /* The superuser initdb made (oid 10, whatever its name): the checks read
  * every table, whoever the configured (replication) role is. */
 static int superuser_conninfo(const char *sock, const char *ci, struct strbuf *out,
@@ -1258,7 +1294,12 @@ int pitr_scratch(const struct config *cfg, const struct pitr_opts *o, const char
 		goto out;
 	res->base_end_ms = p.c.meta.finished_ms;
 	interrupt_catch();
-	strbuf_addf(&top, "%s/ballast-drill-%s-XXXXXX", parent, p.db);
+	strbuf_addf(&tmp, "ballast-drill-%s-%s-", p.project, p.db);
+	rc = clean_scratch(parent, tmp.buf, e);
+	if (rc)
+		goto out;
+	strbuf_addf(&top, "%s/%sXXXXXX", parent, tmp.buf);
+	strbuf_reset(&tmp);
 	if (!mkdtemp(top.buf)) {
 		rc = errbuf_errno(e, BL_EFAIL, errno, "cannot create a scratch directory in %s",
 				  parent);

@@ -101,8 +101,26 @@ t_check "--latest: the report is stored beside the backup" test -n "$(find "$WOR
 RTO=$(printf '%s' "$REP" | jq -r '.databases[0] | "rto \(.rto_seconds)s (extract \(.extract_seconds)s, recovery \(.recovery_seconds)s), rpo \(.rpo_seconds)s"')
 echo "# drill --pitr --latest: $RTO"
 
-# ---- to the restore point ----
+# ---- SIGKILL while the scratch server recovers ----
+# (setpriv execs: $! is the drill itself; a function would stay in between)
+if [ "$(id -u)" = 0 ]; then
+	setpriv --reuid="$OWNER" --regid="$(id -g "$OWNER")" --init-groups -- \
+		"$B/ballast-backup" --config "$CFG" drill --pitr --latest --scratch-dir "$WORK/scratch" >/dev/null 2>&1 &
+else
+	"$B/ballast-backup" --config "$CFG" drill --pitr --latest --scratch-dir "$WORK/scratch" >/dev/null 2>&1 &
+fi
+KPID=$!
+for _ in $(seq 1 600); do compgen -G "$WORK/scratch/ballast-drill-dp-app-*/data/postmaster.pid" >/dev/null && break; sleep 0.05; done
+t_check "the killed drill had its scratch server running" test -n "$(compgen -G "$WORK/scratch/ballast-drill-dp-app-*/data/postmaster.pid")"
+kill -9 "$KPID"; wait "$KPID" 2>/dev/null
+for _ in $(seq 1 100); do [ "$(pgrep -fc -- "-D $WORK/scratch")" = 0 ] && break; sleep 0.1; done
+t_check "SIGKILL: the scratch server dies with the drill" eq "$(pgrep -fc -- "-D $WORK/scratch")" 0
+t_check "SIGKILL: its scratch directory is left" eq "$(find "$WORK/scratch" -mindepth 1 -maxdepth 1 | wc -l)" 1
+
+# ---- to the restore point (and the killed drill's leftovers removed) ----
 drill 0 --pitr --name p1 --scratch-dir "$WORK/scratch"
+t_contains "$t_out" "left by an interrupted drill" "the next drill removes the killed one's scratch directory"
+t_check "only the killed drill's directory was there to remove" eq "$(find "$WORK/scratch" -mindepth 1 | wc -l)" 0
 t_check "--name p1: exactly the rows before the point" eq "$(rows_t)" 150
 t_check "--name p1: no RPO for a chosen point" eq "$(printf '%s' "$REP" | jq -r '.databases[0].rpo_seconds')" null
 drill 4 --pitr --name p1 --scratch-dir "$WORK/scratch" --check-sql "app=$WORK/all.sql"
