@@ -186,7 +186,7 @@ int cmd_drill(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e)
 	if (pitr) {
 		/* the base backup as restore --pitr chooses it, or ID */
 		o.pitr.id = id;
-		rc = drill_pitr_run(ctx->cfg, project, &o, &report, e);
+		rc = drill_pitr_run(ctx->cfg, r, project, &o, &report, e);
 		id = json_string_value(json_object_get(report, "backup_id"));
 	} else {
 		rc = backupset_resolve(r, project, id ? id : "latest", latest, sizeof(latest), e);

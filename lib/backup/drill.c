@@ -717,30 +717,26 @@ static int pitr_items(const struct config *cfg, const struct drill_opts *o)
 	return o->pitr.self && strcmp(config_str(cfg, "drill.pitr", "latest"), "off");
 }
 
-int drill_pitr_run(const struct config *cfg, const char *project, const struct drill_opts *o,
-		   json_t **report, struct errbuf *e)
+int drill_pitr_run(const struct config *cfg, struct repo *r, const char *project,
+		   const struct drill_opts *o, json_t **report, struct errbuf *e)
 {
-	json_t *one = json_object(), *rep;
+	json_t *one = json_object(), *rep, *m = NULL;
 	struct manifest_head h;
 	struct errbuf le = ERRBUF_INIT;
-	struct repo *r = NULL;
-	json_t *m = NULL;
-	const char *proj2;
 	long long t0 = time_mono_ms();
 	int rc = drill_pitr_db(cfg, &o->pitr, o, one, e);
 	const char *id = json_string_value(json_object_get(one, "backup_id"));
 
 	memset(&h, 0, sizeof(h));
-	/* the backup's time, for the head: a second look at its manifest */
-	if (*id && !backupset_open(cfg, &r, &proj2, &le) && !backupset_load(r, project, id, &m, &le))
+	/* the backup's time, for the head */
+	if (*id && !backupset_load(r, project, id, &m, &le))
 		manifest_head_get(m, &h);
 	rep = report_head(project, id, h.created, o->now);
 	json_object_set_new(rep, "databases", json_pack("[o]", one));
 	json_object_set_new(rep, "volumes", json_array());
 	json_object_set_new(rep, "duration_seconds",
 			    json_real((double)(time_mono_ms() - t0) / 1000.0));
-	json_object_set_new(rep, "result", json_object_get(one, "result"));
-	json_incref(json_object_get(one, "result"));
+	json_object_set(rep, "result", json_object_get(one, "result"));
 	if (rc) {
 		const char *name = json_string_value(json_object_get(one, "name"));
 
@@ -749,7 +745,6 @@ int drill_pitr_run(const struct config *cfg, const char *project, const struct d
 			errbuf_prefix(e, "point-in-time drill of database %s: ", name);
 	}
 	json_decref(m);
-	repo_close(r);
 	*report = rep;
 	return rc;
 }

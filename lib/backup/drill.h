@@ -100,8 +100,8 @@ int drill_run(const struct config *cfg, struct repo *r, const char *project, con
  *    "tables_checked", "differences", "checks", "scratch_removed",
  *    "result", "error"?}
  * Status: as pitr_scratch(); BL_EVERIFY also for a failed check or count. */
-int drill_pitr_run(const struct config *cfg, const char *project, const struct drill_opts *o,
-		   json_t **report, struct errbuf *e);
+int drill_pitr_run(const struct config *cfg, struct repo *r, const char *project,
+		   const struct drill_opts *o, json_t **report, struct errbuf *e);
 
 int drill_save_report(struct repo *r, const char *project, json_t *report, struct errbuf *e);
 
