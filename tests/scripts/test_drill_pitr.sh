@@ -75,6 +75,8 @@ t_check "the archiver sends a finished segment through wal-push" wait_archived "
 BB run >/dev/null 2>"$WORK/run.err"
 t_check "a base backup" eq "$?" 0
 q "INSERT INTO t (what) SELECT 'after-backup-' || g FROM generate_series(1, 50) g" >/dev/null
+# a time after those 50 commits and before the next ones
+T=$(q "SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')")
 t_run 0 as_owner "$B/ballast-backup" --config "$CFG" restore-point --wait-archived 60s p1
 q "INSERT INTO t (what) SELECT 'after-point-' || g FROM generate_series(1, 25) g" >/dev/null
 LAST=$(switch)
@@ -123,6 +125,8 @@ t_contains "$t_out" "left by an interrupted drill" "the next drill removes the k
 t_check "only the killed drill's directory was there to remove" eq "$(find "$WORK/scratch" -mindepth 1 | wc -l)" 0
 t_check "--name p1: exactly the rows before the point" eq "$(rows_t)" 150
 t_check "--name p1: no RPO for a chosen point" eq "$(printf '%s' "$REP" | jq -r '.databases[0].rpo_seconds')" null
+drill 0 --pitr --time "$T" --scratch-dir "$WORK/scratch"
+t_check "--time: exactly the rows committed before it" eq "$(rows_t)" 150
 drill 4 --pitr --name p1 --scratch-dir "$WORK/scratch" --check-sql "app=$WORK/all.sql"
 t_check "--name p1 with a check that does not hold there: failed" eq "$(printf '%s' "$REP" | jq -r '.result')" failed
 t_contains "$t_err" "1 SQL check failed" "the failed check is named"
