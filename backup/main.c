@@ -65,13 +65,22 @@ static const struct cli_command commands[] = {
 	  "kept, all of it stays). --dry-run prints the plan (keep/remove and the rule\n"
 	  "that kept each) and changes nothing." },
 	{ "drill", cmd_drill, "restore a backup into scratch databases and check it",
-	  "drill [ID|PREFIX|latest|--latest] [--jobs N] [--check-sql [DB=]FILE]... [--target CONNINFO] [--json]\n\n"
+	  "drill [ID|PREFIX|latest|--latest] [--jobs N] [--check-sql [DB=]FILE]... [--target CONNINFO] [--json]\n"
+	  "drill --pitr [--db NAME] [--time T | --name RESTORE_POINT | --lsn LSN | --latest] [ID]\n"
+	  "      [--timeline latest|current|N] [--scratch-dir DIR] [--check-sql [DB=]FILE]... [--json]\n\n"
 	  "Checks the stored objects, restores each database into a scratch database\n"
 	  "ballast_drill_<db>_<time> (on its configured server or --target), compares every\n"
 	  "table's row count with the manifest, runs the SQL checks (each statement must\n"
 	  "return true or at least one row), drops the scratch database, and stores the\n"
 	  "report beside the backup (drill-<time>.json). Default: the latest good backup.\n"
-	  "Exit 4 when anything differs, 1 when the drill could not be carried out." },
+	  "A physical database's base backup is recovered in a scratch directory\n"
+	  "(--scratch-dir, drill.scratch_dir, $TMPDIR, /var/tmp) by a temporary postgres on\n"
+	  "a private socket, to the end of the WAL archive (--pitr: to the target, from the\n"
+	  "base backup restore --pitr would choose, or ID); every table is counted, the\n"
+	  "checks run, the server stops and the directory goes. RTO and RPO go to the report\n"
+	  "and the metrics. See docs/pitr.md.\n"
+	  "Exit 4 when anything differs (or a WAL segment is missing, the target is never\n"
+	  "reached), 1 when the drill could not be carried out." },
 	{ "check", cmd_check, "preflight: configuration, secrets, databases, volumes, repository",
 	  "check [--json]\n\n"
 	  "One line per check: the configuration loads; every *_env variable is set; each\n"

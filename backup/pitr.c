@@ -10,34 +10,12 @@
 #include "log.h"
 #include "pitr.h"
 
-/* --time, --name, --lsn and --latest: the recovery target, defval saying
- * which. They are counted, not just stored, so that two of them (or one
- * twice) are refused after the parse, as before. */
-struct target_opt {
-	struct pitr_opts *o;
-	int n;
-};
-
-static int opt_target(const struct option_spec *opt, const char *name, const char *arg,
-		      struct errbuf *e)
-{
-	struct target_opt *t = opt->value;
-
-	(void)name;
-	(void)e;
-	t->n++;
-	t->o->target = (enum pitr_target)opt->defval;
-	t->o->value = arg;
-	return 0;
-}
-
 int cmd_restore_pitr(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e)
 {
 	struct pitr_opts o;
 	struct pitr_result res;
-	struct target_opt tg = { &o, 0 };
+	struct pitr_target_opt tg = { &o, 0 };
 	char self[PATH_MAX], cfgpath[PATH_MAX];
-	ssize_t n;
 	int rc = 0, pitr = 0;
 	struct parseopt_rest rest;
 	const struct option_spec opts[] = {
@@ -48,13 +26,14 @@ int cmd_restore_pitr(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *
 			   "the stopped server's data directory (required)"),
 		OPT_CALLBACK_DATA(0, "time", &tg, "T",
 				  "recover to this time, with its zone (2026-12-05T18:30:00Z)",
-				  opt_target, PITR_TIME),
+				  pitr_opt_target, PITR_TIME),
 		OPT_CALLBACK_DATA(0, "name", &tg, "RESTORE_POINT",
-				  "recover to this restore point (see restore-point)", opt_target,
-				  PITR_NAME),
-		OPT_CALLBACK_DATA(0, "lsn", &tg, "LSN", "recover to this LSN", opt_target, PITR_LSN),
+				  "recover to this restore point (see restore-point)",
+				  pitr_opt_target, PITR_NAME),
+		OPT_CALLBACK_DATA(0, "lsn", &tg, "LSN", "recover to this LSN", pitr_opt_target,
+				  PITR_LSN),
 		OPT_CALLBACK_DATA(0, "latest", &tg, NULL, "recover to the end of the WAL archive",
-				  opt_target, PITR_LATEST),
+				  pitr_opt_target, PITR_LATEST),
 		OPT_STRING(0, "id", &o.id, "ID",
 			   "this base backup (default: the newest that ends before the target)"),
 		OPT_STRING(0, "timeline", &o.timeline, "latest|current|N",
@@ -92,13 +71,9 @@ int cmd_restore_pitr(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *
 		goto out;
 	/* The recovering server calls this very binary with this very
 	 * configuration, whatever its working directory and PATH. */
-	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-	if (n <= 0 || !realpath(ctx->cfg->path, cfgpath)) {
-		rc = errbuf_set(e, BL_EFAIL, "cannot resolve this program's path or %s",
-				ctx->cfg->path);
+	rc = pitr_self(ctx->cfg, self, cfgpath, e);
+	if (rc)
 		goto out;
-	}
-	self[n] = '\0';
 	o.self = self;
 	o.config_path = cfgpath;
 	rc = pitr_restore(ctx->cfg, &o, &res, e);

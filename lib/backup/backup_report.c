@@ -20,8 +20,10 @@ struct batch {
 	size_t n, alloc;
 };
 
-static void batch_add(struct batch *b, const char *name, const char *help, const char *type,
-		      const char *project, const char *item, double value, int add)
+/* A sample labelled project and, when item is set, key="item". */
+static void batch_add_key(struct batch *b, const char *name, const char *help, const char *type,
+			  const char *project, const char *key, const char *item, double value,
+			  int add)
 {
 	char pe[256], ie[256];
 	struct strbuf l = STRBUF_INIT;
@@ -35,11 +37,17 @@ static void batch_add(struct batch *b, const char *name, const char *help, const
 	strbuf_addf(&l, "project=\"%s\"", pe);
 	if (item) {
 		metrics_label_escape(item, ie, sizeof(ie));
-		strbuf_addf(&l, ",item=\"%s\"", ie);
+		strbuf_addf(&l, ",%s=\"%s\"", key, ie);
 	}
 	b->labels[b->n] = strbuf_detach(&l, NULL);
 	b->s[b->n] = (struct metric_sample){ name, help, type, b->labels[b->n], value, add };
 	b->n++;
+}
+
+static void batch_add(struct batch *b, const char *name, const char *help, const char *type,
+		      const char *project, const char *item, double value, int add)
+{
+	batch_add_key(b, name, help, type, project, "item", item, value, add);
 }
 
 static void batch_write(const struct config *cfg, struct batch *b)
@@ -211,6 +219,25 @@ void backup_report_drill_done(const struct config *cfg, int rc, const struct err
 					  "gauge", project, name.buf,
 					  json_number_value(json_object_get(it, "restore_seconds")), 0);
 				strbuf_release(&name);
+				/* point-in-time drills (drill.h): per database */
+				if (json_is_number(json_object_get(it, "rto_seconds")))
+					batch_add_key(&b, "ballast_drill_rto_seconds",
+						      "Start to a promoted, checked server in the last "
+						      "point-in-time drill that passed", "gauge", project,
+						      "database",
+						      json_string_value(json_object_get(it, "name")),
+						      json_number_value(json_object_get(it,
+											"rto_seconds")),
+						      0);
+				if (json_is_number(json_object_get(it, "rpo_seconds")))
+					batch_add_key(&b, "ballast_drill_rpo_seconds",
+						      "Drill start minus the newest commit the WAL archive "
+						      "held, in the last point-in-time drill to the latest "
+						      "point that passed", "gauge", project, "database",
+						      json_string_value(json_object_get(it, "name")),
+						      json_number_value(json_object_get(it,
+											"rpo_seconds")),
+						      0);
 			}
 		batch_add(&b, "ballast_drill_last_success_timestamp_seconds",
 			  "Unix time of the last restore drill that passed", "gauge", project, "all",

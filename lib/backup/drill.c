@@ -10,6 +10,7 @@
 #include <libpq-fe.h>
 
 #include "backup_index.h"
+#include "basebackup_item.h"
 #include "backupset.h"
 #include "config.h"
 #include "dbconn.h"
@@ -20,7 +21,9 @@
 #include "migration.h"
 #include "pg.h"
 #include "proc.h"
+#include "timeutil.h"
 #include "volume.h"
+#include "walarchive.h"
 #include "zstream.h"
 #include "interrupt.h"
 
@@ -502,6 +505,250 @@ out:
 	return rc;
 }
 
+/* --- point-in-time drills ------------------------------------------------ */
+
+struct pitr_ctx {
+	const char *name;     /* the configured database */
+	const char *checkdb;  /* where the SQL checks run */
+	json_t *checks_in;    /* drill_load_checks() */
+	json_t *tables, *diffs, *checks;
+	int checked;
+};
+
+/* Every table of one database of the recovered cluster, counted. */
+static int pitr_count_db(struct pitr_ctx *x, const char *ci, const char *dbname,
+			 struct errbuf *e)
+{
+	struct strbuf dci = STRBUF_INIT;
+	PGconn *conn = NULL;
+	PGresult *res = NULL;
+	int rc = pg_conninfo_with_db(ci, dbname, &dci, e);
+
+	if (!rc)
+		rc = pg_connect(dci.buf, NULL, &conn, e);
+	/* partitions are counted through their parent */
+	if (!rc)
+		rc = pg_execp(conn, "SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n "
+			      "ON n.oid = c.relnamespace WHERE c.relkind IN ('r', 'p') AND NOT "
+			      "c.relispartition AND n.nspname NOT IN ('pg_catalog', "
+			      "'information_schema') AND n.nspname NOT LIKE 'pg_toast%' "
+			      "ORDER BY 1, 2", 0, NULL, &res, e);
+	for (int i = 0; !rc && i < PQntuples(res); i++) {
+		const char *s = PQgetvalue(res, i, 0), *n = PQgetvalue(res, i, 1);
+		struct strbuf full = STRBUF_INIT;
+		struct errbuf qe = ERRBUF_INIT;
+		long long have = -1;
+
+		strbuf_addf(&full, "%s.%s", s, n);
+		x->checked++;
+		if (count_rows(conn, s, n, &have, &qe))
+			json_array_append_new(x->diffs, json_pack("{s:s, s:s, s:n, s:n, s:s}",
+								  "database", dbname, "table",
+								  full.buf, "backup", "restored",
+								  "error", qe.msg));
+		else
+			json_array_append_new(x->tables, json_pack("{s:s, s:s, s:I}", "database",
+								   dbname, "table", full.buf,
+								   "rows", (json_int_t)have));
+		strbuf_release(&full);
+	}
+	PQclear(res);
+	PQfinish(conn);
+	strbuf_release(&dci);
+	return rc;
+}
+
+static int pitr_checks(void *ctx, const char *ci, struct errbuf *e)
+{
+	struct pitr_ctx *x = ctx;
+	struct strbuf cci = STRBUF_INIT;
+	PGconn *conn = NULL;
+	PGresult *res = NULL;
+	int rc = pg_connect(ci, NULL, &conn, e);
+
+	if (!rc)
+		rc = pg_execp(conn, "SELECT datname FROM pg_database WHERE datallowconn AND NOT "
+			      "datistemplate ORDER BY 1", 0, NULL, &res, e);
+	for (int i = 0; !rc && i < PQntuples(res); i++)
+		rc = pitr_count_db(x, ci, PQgetvalue(res, i, 0), e);
+	PQclear(res);
+	PQfinish(conn);
+	if (rc)
+		goto out;
+	if (json_array_size(x->diffs)) {
+		json_t *d0 = json_array_get(x->diffs, 0);
+
+		rc = errbuf_set(e, BL_EVERIFY, "table %s of database %s cannot be counted: %s",
+				json_string_value(json_object_get(d0, "table")),
+				json_string_value(json_object_get(d0, "database")),
+				json_string_value(json_object_get(d0, "error")));
+		goto out;
+	}
+	rc = pg_conninfo_with_db(ci, x->checkdb, &cci, e);
+	if (!rc)
+		rc = run_checks(NULL, cci.buf, NULL, x->name, x->checks_in, x->checks, e);
+out:
+	strbuf_release(&cci);
+	return rc;
+}
+
+static const char *pitr_target_name(const struct pitr_opts *o, struct strbuf *out)
+{
+	static const char *const kinds[] = { "latest", "time", "name", "lsn" };
+
+	strbuf_reset(out);
+	strbuf_addstr(out, kinds[o->target]);
+	if (o->target != PITR_LATEST)
+		strbuf_addf(out, " %s", o->value);
+	return out->buf;
+}
+
+/* The scratch directories' parent: the option, the configuration, $TMPDIR,
+ * /var/tmp. */
+static void scratch_parent(const struct config *cfg, const char *opt, struct strbuf *out)
+{
+	const char *c = config_str(cfg, "drill.scratch_dir", NULL), *tmp = getenv("TMPDIR");
+
+	if (opt && *opt)
+		strbuf_addstr(out, opt);
+	else if (c && *c)
+		config_path(cfg, c, out);
+	else
+		strbuf_addstr(out, tmp && *tmp ? tmp : "/var/tmp");
+}
+
+/* One database's point-in-time drill into rep (an element of
+ * "databases"). */
+static int drill_pitr_db(const struct config *cfg, const struct pitr_opts *po,
+			 const struct drill_opts *o, json_t *rep, struct errbuf *e)
+{
+	struct pitr_ctx x = { NULL, "postgres", o->checks, json_array(), json_array(), json_array(),
+			      0 };
+	struct pitr_result res;
+	struct strbuf parent = STRBUF_INIT, tdesc = STRBUF_INIT;
+	json_t *spec = NULL;
+	PQconninfoOption *ci = NULL;
+	long long t0 = time_mono_ms(), start_ms = (long long)o->now * 1000;
+	double rto;
+	int rc;
+
+	pitr_result_init(&res);
+	rc = walarchive_db(cfg, po->db, &spec, e);
+	x.name = rc ? po->db : json_string_value(json_object_get(spec, "name"));
+	json_object_set_new(rep, "name", json_string(x.name ? x.name : ""));
+	json_object_set_new(rep, "mode", json_string("pitr"));
+	json_object_set_new(rep, "target", json_string(pitr_target_name(po, &tdesc)));
+	if (rc)
+		goto out;
+	ci = PQconninfoParse(json_string_value(json_object_get(spec, "conninfo")) ?
+			     json_string_value(json_object_get(spec, "conninfo")) : "", NULL);
+	for (PQconninfoOption *q = ci; q && q->keyword; q++)
+		if (!strcmp(q->keyword, "dbname") && q->val && *q->val)
+			x.checkdb = q->val;
+	scratch_parent(cfg, o->scratch_dir, &parent);
+	rc = pitr_scratch(cfg, po, parent.buf, pitr_checks, &x, &res, e);
+out:
+	rto = (double)(time_mono_ms() - t0) / 1000.0;
+	json_object_set_new(rep, "backup_id", json_string(res.id));
+	json_object_set_new(rep, "scratch_directory", res.scratch.len ?
+			    json_string(res.scratch.buf) : json_null());
+	json_object_set_new(rep, "extract_seconds", json_real((double)res.extract_ms / 1000.0));
+	json_object_set_new(rep, "recovery_seconds", json_real((double)res.recovery_ms / 1000.0));
+	json_object_set_new(rep, "checks_seconds", json_real((double)res.check_ms / 1000.0));
+	json_object_set_new(rep, "rto_seconds", json_real(rto));
+	json_object_set_new(rep, "restore_seconds", json_real(rto));
+	/* RPO: what a loss of the server at the drill's start would have cost,
+	 * as far as the archive shows: the newest commit it replays (or the
+	 * base backup's end on a quiet server). A chosen earlier point says
+	 * nothing about that. */
+	if (!rc && po->target == PITR_LATEST) {
+		long long at = res.replay_ms >= 0 ? res.replay_ms : res.base_end_ms;
+
+		json_object_set_new(rep, "rpo_seconds",
+				    json_real(at > 0 && start_ms > at ?
+					      (double)(start_ms - at) / 1000.0 : 0.0));
+	} else {
+		json_object_set_new(rep, "rpo_seconds", json_null());
+	}
+	if (res.replay_ms >= 0) {
+		char when[TIME_UTC_MAX];
+
+		time_utc_format((time_t)(res.replay_ms / 1000), when);
+		json_object_set_new(rep, "last_replayed_commit", json_string(when));
+	} else {
+		json_object_set_new(rep, "last_replayed_commit", json_null());
+	}
+	json_object_set_new(rep, "timeline", json_integer(res.timeline));
+	json_object_set_new(rep, "lsn", res.lsn.len ? json_string(res.lsn.buf) : json_null());
+	json_object_set_new(rep, "tables", x.tables);
+	json_object_set_new(rep, "tables_checked", json_integer(x.checked));
+	json_object_set_new(rep, "differences", x.diffs);
+	json_object_set_new(rep, "checks", x.checks);
+	json_object_set_new(rep, "scratch_removed", json_boolean(res.scratch_removed ||
+								!res.scratch.len));
+	json_object_set_new(rep, "result", json_string(!rc ? "passed" : rc == BL_EVERIFY ?
+						       "failed" : "error"));
+	if (rc)
+		json_object_set_new(rep, "error", json_string(e->msg));
+	PQconninfoFree(ci);
+	pitr_result_release(&res);
+	strbuf_release(&parent);
+	strbuf_release(&tdesc);
+	return rc;
+}
+
+/* The report's head, as drill_run() writes it. */
+static json_t *report_head(const char *project, const char *id, const char *created, time_t now)
+{
+	char when[TIME_UTC_MAX], host[256] = "";
+	time_t t = created ? time_utc_parse(created) : -1;
+
+	gethostname(host, sizeof(host) - 1);
+	time_utc_format(now, when);
+	return json_pack("{s:i, s:s, s:s, s:s, s:s, s:s, s:s, s:I}", "format", 1, "kind", "drill",
+			 "project", project, "backup_id", id, "backup_time", created ? created : "",
+			 "drill_time", when, "host", host,
+			 "backup_age_seconds", (json_int_t)(t >= 0 ? now - t : -1));
+}
+
+/* drill.pitr: how drill_run treats a base backup item. */
+static int pitr_items(const struct config *cfg, const struct drill_opts *o)
+{
+	return o->pitr.self && strcmp(config_str(cfg, "drill.pitr", "latest"), "off");
+}
+
+int drill_pitr_run(const struct config *cfg, struct repo *r, const char *project,
+		   const struct drill_opts *o, json_t **report, struct errbuf *e)
+{
+	json_t *one = json_object(), *rep, *m = NULL;
+	struct manifest_head h;
+	struct errbuf le = ERRBUF_INIT;
+	long long t0 = time_mono_ms();
+	int rc = drill_pitr_db(cfg, &o->pitr, o, one, e);
+	const char *id = json_string_value(json_object_get(one, "backup_id"));
+
+	memset(&h, 0, sizeof(h));
+	/* the backup's time, for the head */
+	if (*id && !backupset_load(r, project, id, &m, &le))
+		manifest_head_get(m, &h);
+	rep = report_head(project, id, h.created, o->now);
+	json_object_set_new(rep, "databases", json_pack("[o]", one));
+	json_object_set_new(rep, "volumes", json_array());
+	json_object_set_new(rep, "duration_seconds",
+			    json_real((double)(time_mono_ms() - t0) / 1000.0));
+	json_object_set(rep, "result", json_object_get(one, "result"));
+	if (rc) {
+		const char *name = json_string_value(json_object_get(one, "name"));
+
+		json_object_set_new(rep, "error", json_string(e->msg));
+		if (*name)
+			errbuf_prefix(e, "point-in-time drill of database %s: ", name);
+	}
+	json_decref(m);
+	*report = rep;
+	return rc;
+}
+
 int drill_run(const struct config *cfg, struct repo *r, const char *project, const char *id,
 	      const struct drill_opts *o, json_t **report, struct errbuf *e)
 {
@@ -509,9 +756,7 @@ int drill_run(const struct config *cfg, struct repo *r, const char *project, con
 	struct manifest_head h;
 	struct manifest_item it;
 	struct errbuf first = ERRBUF_INIT;
-	char when[32], host[256] = "";
 	long long t0 = time_mono_ms();
-	time_t created;
 	size_t i;
 	int rc, worst = 0;
 
@@ -522,14 +767,8 @@ int drill_run(const struct config *cfg, struct repo *r, const char *project, con
 		json_decref(vols);
 		return rc;
 	}
-	gethostname(host, sizeof(host) - 1);
-	time_utc_format(o->now, when);
 	manifest_head_get(m, &h);
-	created = time_utc_parse(h.created);
-	rep = json_pack("{s:i, s:s, s:s, s:s, s:s, s:s, s:s, s:I}", "format", 1, "kind", "drill",
-			"project", project, "backup_id", id, "backup_time", h.created,
-			"drill_time", when, "host", host,
-			"backup_age_seconds", (json_int_t)(created >= 0 ? o->now - created : -1));
+	rep = report_head(project, id, h.created, o->now);
 	json_object_set_new(rep, "databases", dbs);
 	json_object_set_new(rep, "volumes", vols);
 	manifest_foreach_item(m, i, it) {
@@ -546,6 +785,19 @@ int drill_run(const struct config *cfg, struct repo *r, const char *project, con
 		if (!strcmp(type, "db")) {
 			json_array_append_new(dbs, one);
 			rc = drill_db(cfg, r, &it, o, one, &ie);
+			note(&worst, &first, rc, &ie);
+		} else if (!strcmp(type, BASEBACKUP_ITEM_TYPE) && pitr_items(cfg, o)) {
+			struct pitr_opts po = o->pitr;
+
+			/* this backup, recovered to the end of the archive */
+			po.db = it.name;
+			po.id = id;
+			po.target = PITR_LATEST;
+			po.value = NULL;
+			json_array_append_new(dbs, one);
+			rc = drill_pitr_db(cfg, &po, o, one, &ie);
+			if (rc)
+				errbuf_prefix(&ie, "point-in-time drill of database %s: ", it.name);
 			note(&worst, &first, rc, &ie);
 		} else if (!strcmp(type, "volume")) {
 			json_array_append_new(vols, one);

@@ -32,6 +32,11 @@
  *   "volumes": [{"name", "checksum", "scratch_directory", "restore_seconds",
  *                "files", "bytes", "differences": [{"what", "backup",
  *                "restored"}], "scratch_removed", "result", "error"?}]
+ * A base backup item (a physical database) gets the point-in-time drill
+ * of drill_pitr_run() from this backup to the end of the archive, unless
+ * the configuration says "drill": {"pitr": "off"} or o->pitr.self is NULL
+ * (then its object is checked like an unknown item's); its entry is under
+ * "databases".
  * Status: 0 passed; BL_EVERIFY when a checksum, a row count or a check
  * differs; BL_EFAIL when the drill could not be carried out (the scratch
  * database cannot be created, the server is unreachable, a scratch
@@ -52,6 +57,7 @@
 #include <jansson.h>
 
 #include "errbuf.h"
+#include "pitr.h"
 #include "repo.h"
 
 struct config;
@@ -61,6 +67,11 @@ struct drill_opts {
 	int jobs;            /* pg_restore -j */
 	json_t *checks;      /* from drill_load_checks(), may be NULL */
 	time_t now;          /* names the scratch databases and the report */
+	/* Point-in-time drills: db, id, target, value, timeline, self and
+	 * config_path as pitr_restore() takes them. self NULL: drill_run()
+	 * only checks a base backup item's object. */
+	struct pitr_opts pitr;
+	const char *scratch_dir; /* NULL: drill.scratch_dir, else $TMPDIR, else /var/tmp */
 };
 
 /* specs: array of {"db": NAME or null, "file": PATH}; reads and splits each
@@ -70,6 +81,27 @@ int drill_load_checks(json_t *specs, json_t **checks, struct errbuf *e);
 
 int drill_run(const struct config *cfg, struct repo *r, const char *project, const char *id,
 	      const struct drill_opts *o, json_t **report, struct errbuf *e);
+
+/* A point-in-time drill of o->pitr.db: pitr_scratch() recovers it to
+ * o->pitr's target in a scratch directory under o->scratch_dir, and there
+ * every table of every database that takes connections (not templates,
+ * not the system schemas) is counted and the SQL checks run (in the
+ * database the configured conninfo names, else postgres); a table that
+ * cannot be counted is a difference. The report is drill_run()'s with one
+ * database, always set (backup_id "" when no base backup was chosen):
+ *   {"name", "mode": "pitr", "target", "backup_id", "scratch_directory",
+ *    "extract_seconds" (extraction and pg_verifybackup), "recovery_seconds"
+ *    (the temporary server's start to its promotion), "checks_seconds",
+ *    "rto_seconds" (= "restore_seconds": start to a promoted, checked
+ *    server), "rpo_seconds" (the latest target only, else null: drill
+ *    start minus the newest commit recovery replayed, or minus the base
+ *    backup's end when none was), "last_replayed_commit" (or null),
+ *    "timeline", "lsn", "tables": [{"database", "table", "rows"}],
+ *    "tables_checked", "differences", "checks", "scratch_removed",
+ *    "result", "error"?}
+ * Status: as pitr_scratch(); BL_EVERIFY also for a failed check or count. */
+int drill_pitr_run(const struct config *cfg, struct repo *r, const char *project,
+		   const struct drill_opts *o, json_t **report, struct errbuf *e);
 
 int drill_save_report(struct repo *r, const char *project, json_t *report, struct errbuf *e);
 

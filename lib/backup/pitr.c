@@ -4,6 +4,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <limits.h>
+#include <pwd.h>
 #include <libpq-fe.h>
 #include <signal.h>
 #include <stdio.h>
@@ -42,6 +44,8 @@ void pitr_result_init(struct pitr_result *res)
 	strbuf_init(&res->kept, 0);
 	strbuf_init(&res->undo, 0);
 	strbuf_init(&res->lsn, 0);
+	strbuf_init(&res->scratch, 0);
+	res->replay_ms = -1;
 }
 
 void pitr_result_release(struct pitr_result *res)
@@ -49,6 +53,7 @@ void pitr_result_release(struct pitr_result *res)
 	strbuf_release(&res->kept);
 	strbuf_release(&res->undo);
 	strbuf_release(&res->lsn);
+	strbuf_release(&res->scratch);
 }
 
 /* --- the target ---------------------------------------------------------- */
@@ -459,7 +464,10 @@ static int extract(struct repo *r, json_t *obj, const char *dir, struct errbuf *
 struct temp_pg {
 	struct child c;
 	int started;
-	struct strbuf sock, log, report;
+	struct strbuf sock, log, report, envrep;
+	/* c's argv and environment, alive as long as c */
+	struct strvec argv;
+	const char *env[2];
 };
 
 static void bin_path(const char *bindir, const char *prog, struct strbuf *out)
@@ -554,41 +562,407 @@ static int query_state(const char *conninfo, struct strbuf *inrec, struct strbuf
 	return rc;
 }
 
+/* What both a restore and a drill recover from: the database, the chosen
+ * base backup and the archive it needs. */
+struct plan {
+	json_t *spec;
+	const char *db;
+	struct repo *r;
+	const char *project;
+	struct choice c;
+	json_t *names;
+	struct strbuf bindir;
+	/* set with a failure that says the backup or its archive cannot
+	 * deliver the target (a gap, recovery ending early), as opposed to one
+	 * that says the restore could not be carried out */
+	int verdict;
+};
+
+static void plan_release(struct plan *p)
+{
+	repo_close(p->r);
+	json_decref(p->c.manifest);
+	json_decref(p->names);
+	strbuf_release(&p->bindir);
+}
+
+/* Steps 2 and 3 of the contract: the base backup, and an archive without
+ * a gap from its stop segment on. */
+static int plan_choose(const struct config *cfg, const struct pitr_opts *o, struct plan *p,
+		       struct pitr_result *res, struct errbuf *e)
+{
+	struct strbuf gap = STRBUF_INIT, history = STRBUF_INIT;
+	char stop_wal[BASEBACKUP_WAL_NAME];
+	int rc = backupset_open(cfg, &p->r, &p->project, e);
+
+	if (!rc)
+		rc = choose(p->r, p->project, p->db, o, &p->c, e);
+	if (rc)
+		goto out;
+	snprintf(res->id, sizeof(res->id), "%s", p->c.id);
+	basebackup_wal_name(p->c.meta.timeline, p->c.meta.stop_lsn, p->c.meta.wal_segment_size,
+			    stop_wal);
+	rc = walarchive_list(p->r, p->project, p->db, &p->names, e);
+	if (rc)
+		goto out;
+	{
+		/* the way recovery_target_timeline takes: latest (0), current
+		 * (the backup's own) or a number as PostgreSQL reads it */
+		const char *tw = o->timeline ? o->timeline : "latest";
+		unsigned want = !strcmp(tw, "latest") ? 0 : !strcmp(tw, "current") ?
+				p->c.meta.timeline : (unsigned)strtoul(tw, NULL, 0);
+		unsigned target = p->c.meta.timeline;
+
+		rc = walarchive_history(p->r, p->names, p->c.meta.timeline, want, &target, &history,
+					e);
+		if (rc)
+			goto out;
+		walarchive_gap(p->names, p->c.meta.timeline, stop_wal, p->c.meta.wal_segment_size,
+			       target, history.len ? history.buf : NULL, &gap);
+	}
+	if (gap.len) {
+		p->verdict = 1;
+		rc = errbuf_set(e, BL_EFAIL, "wal segment %s is missing from the archive (%s, "
+				"%s/wal/%s/): recovery from backup %s would stop there", gap.buf,
+				repo_describe(p->r), p->project, p->db, p->c.id);
+	}
+out:
+	strbuf_release(&gap);
+	strbuf_release(&history);
+	return rc;
+}
+
+/* Step 5 after the directory is made: the base backup extracted into dir
+ * (owned by uid), checked by pg_verifybackup, given recovery.signal. */
+static int stage_copy(struct plan *p, const char *dir, uid_t uid, gid_t gid, long long t_all,
+		      struct errbuf *e)
+{
+	struct strbuf prog = STRBUF_INIT, tmp = STRBUF_INIT;
+	struct strvec argv = STRVEC_INIT;
+	int rc = extract(p->r, p->c.meta.object, dir, e);
+
+	if (!rc)
+		rc = interrupt_check(e);
+	if (!rc && geteuid() == 0)
+		rc = chown_tree(dir, uid, gid, e);
+	if (!rc && chmod(dir, 0700) < 0)
+		rc = errbuf_errno(e, BL_EFAIL, errno, "cannot chmod %s", dir);
+	if (rc)
+		goto out;
+
+	/* The binaries of the backup's major version. */
+	if (json_string_value(json_object_get(p->spec, "pg_bindir")))
+		strbuf_addstr(&p->bindir, json_string_value(json_object_get(p->spec, "pg_bindir")));
+	else {
+		strbuf_addf(&p->bindir, "/usr/lib/postgresql/%s/bin", p->c.meta.pg_version);
+		if (!exists(p->bindir.buf))
+			strbuf_reset(&p->bindir);
+	}
+	/* The server's own check of the copy against its backup_manifest,
+	 * WAL included, before anything runs on it. */
+	bin_path(p->bindir.buf, "pg_verifybackup", &prog);
+	strvec_push(&argv, prog.buf);
+	strvec_push(&argv, "--quiet");
+	strvec_push(&argv, "--ignore=" PITR_MARKER);
+	strvec_push(&argv, dir);
+	log_info("database %s: base backup extracted into %s (%lld ms)", p->db, dir,
+		 time_mono_ms() - t_all);
+	rc = proc_run(strvec_argv(&argv), NULL, NULL, NULL, 0, e);
+	if (!rc)
+		log_info("database %s: pg_verifybackup passed (%lld ms)", p->db,
+			 time_mono_ms() - t_all);
+	if (rc) {
+		rc = BL_EVERIFY;
+		errbuf_prefix(e, "base backup %s does not match its backup_manifest: ", p->c.id);
+		e->code = rc;
+		goto out;
+	}
+	strbuf_addf(&tmp, "%s/recovery.signal", dir);
+	rc = write_file(tmp.buf, "", uid, gid, e);
+	/* Debian keeps postgresql.conf outside the data directory; postgres
+	 * -D needs one there. */
+	strbuf_reset(&tmp);
+	strbuf_addf(&tmp, "%s/postgresql.conf", dir);
+	if (!rc && !exists(tmp.buf))
+		rc = write_file(tmp.buf, "# written by ballast-backup restore --pitr: this "
+				"cluster's configuration lived outside its data directory\n", uid,
+				gid, e);
+out:
+	strvec_clear(&argv);
+	strbuf_release(&prog);
+	strbuf_release(&tmp);
+	return rc;
+}
+
+/* The temporary server's private socket directory: want (removed first
+ * if it is there) when the socket's path fits in sun_path, else a fresh
+ * one under $TMPDIR; owned by uid. */
+static int sock_dir(const char *want, uid_t uid, gid_t gid, struct strbuf *out, struct errbuf *e)
+{
+	if (strlen(want) + sizeof("/.s.PGSQL." TEMP_PORT) <= 100) {
+		struct errbuf ignore = ERRBUF_INIT;
+
+		volume_remove_tree(want, &ignore);
+		if (mkdir(want, 0700) < 0)
+			return errbuf_errno(e, BL_EFAIL, errno, "cannot create %s", want);
+		strbuf_addstr(out, want);
+	} else {
+		const char *tdir = getenv("TMPDIR");
+		char tmpl[4096];
+
+		snprintf(tmpl, sizeof(tmpl), "%s/ballast-pitr-XXXXXX", tdir && *tdir ? tdir : "/tmp");
+		if (!mkdtemp(tmpl))
+			return errbuf_errno(e, BL_EFAIL, errno, "cannot create a directory in %s",
+					    tdir && *tdir ? tdir : "/tmp");
+		strbuf_addstr(out, tmpl);
+	}
+	if (geteuid() == 0 && chown(out->buf, uid, gid) < 0)
+		return errbuf_errno(e, BL_EFAIL, errno, "cannot give %s to uid %u", out->buf,
+				    (unsigned)uid);
+	return 0;
+}
+
+/* Step 6 and the first part of 7: a temporary postgres on dir (its socket
+ * directory already in t->sock) recovers to the target and promotes. It
+ * is left running; ci is the conninfo that reached it. archive: the
+ * promoted server sends its new timeline's history file to the archive
+ * (a restore: it becomes the database); a drill's must not, or the next
+ * recovery to the latest timeline would follow the drill's. */
+static int recover(struct plan *p, const struct pitr_opts *o, const char *dir, uid_t uid,
+		   gid_t gid, int archive, struct temp_pg *t, struct strbuf *ci,
+		   struct pitr_result *res, struct errbuf *e)
+{
+	struct strbuf tmp = STRBUF_INIT, desc = STRBUF_INIT, prog = STRBUF_INIT,
+		      cmd = STRBUF_INIT, inrec = STRBUF_INIT, tli = STRBUF_INIT,
+		      reason = STRBUF_INIT;
+	struct strvec *argv = &t->argv;
+	struct stat st;
+	int rc, logfd;
+	long long t0;
+
+	strbuf_addf(&tmp, "%s/pg_hba.conf", t->sock.buf);
+	rc = write_file(tmp.buf, "local all all trust\n", uid, gid, e);
+	if (rc)
+		goto out;
+	strbuf_addf(&t->log, "%s/postgres.log", t->sock.buf);
+	strbuf_addf(&t->report, "%s/wal-fetch.report", t->sock.buf);
+	strbuf_addf(&t->envrep, WALARCHIVE_REPORT_ENV "=%s", t->report.buf);
+	t->env[0] = t->envrep.buf;
+
+	strvec_push(argv, "setpriv");
+	strvec_push(argv, "--pdeathsig=KILL");
+	if (geteuid() == 0) {
+		strvec_pushf(argv, "--reuid=%u", (unsigned)uid);
+		strvec_pushf(argv, "--regid=%u", (unsigned)gid);
+		strvec_push(argv, "--clear-groups");
+	}
+	strvec_push(argv, "--");
+	bin_path(p->bindir.buf, "postgres", &prog);
+	strvec_push(argv, prog.buf);
+	strvec_push(argv, "-D");
+	strvec_push(argv, dir);
+	strvec_push(argv, "-p");
+	strvec_push(argv, TEMP_PORT);
+	strvec_push(argv, "-c");
+	strvec_push(argv, "listen_addresses=");
+	strvec_pushf(argv, "-cunix_socket_directories=%s", t->sock.buf);
+	strvec_pushf(argv, "-chba_file=%s", tmp.buf);
+	/* Nothing the temporary server writes needs to be durable on its own:
+	 * a crash leaves only the sibling (removed by the next run), and the
+	 * whole tree is synced once (syncfs) before it is swapped in. Without
+	 * this, startup alone fsyncs every file of the copy one by one. */
+	strvec_push(argv, "-cfsync=off");
+	strvec_push(argv, "-cssl=off");
+	strvec_push(argv, "-clogging_collector=off");
+	strvec_push(argv, "-clog_destination=stderr");
+	strvec_push(argv, archive ? "-carchive_mode=on" : "-carchive_mode=off");
+	strvec_push(argv, "-carchive_timeout=0");
+	{
+		const char *fetch[] = { o->self, "--config", o->config_path, "wal-fetch", "--db",
+					p->db, NULL };
+		const char *push[] = { o->self, "--config", o->config_path, "wal-push", "--db",
+				       p->db, NULL };
+
+		shquote_argv(&cmd, fetch);
+		strvec_pushf(argv, "-crestore_command=%s %%f %%p", cmd.buf);
+		strbuf_reset(&cmd);
+		shquote_argv(&cmd, push);
+		if (archive)
+			strvec_pushf(argv, "-carchive_command=%s %%p", cmd.buf);
+	}
+	strvec_pushf(argv, "-crecovery_target_timeline=%s", o->timeline ? o->timeline : "latest");
+	switch (o->target) {
+	case PITR_LATEST:
+		break;
+	case PITR_TIME:
+		strbuf_reset(&cmd);
+		format_time(time_iso_parse_ms(o->value), &cmd);
+		strvec_pushf(argv, "-crecovery_target_time=%s", cmd.buf);
+		break;
+	case PITR_NAME:
+		strvec_pushf(argv, "-crecovery_target_name=%s", o->value);
+		break;
+	case PITR_LSN:
+		strvec_pushf(argv, "-crecovery_target_lsn=%s", o->value);
+		break;
+	}
+	if (o->target != PITR_LATEST)
+		strvec_push(argv, "-crecovery_target_action=promote");
+
+	logfd = open(t->log.buf, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (logfd < 0) {
+		rc = errbuf_errno(e, BL_EFAIL, errno, "cannot create %s", t->log.buf);
+		goto out;
+	}
+	t->c.argv = strvec_argv(argv);
+	t->c.env = t->env;
+	t->c.in_mode = PROC_NULL;
+	t->c.out_mode = PROC_FD;
+	t->c.out = logfd;
+	t->c.err_mode = PROC_FD;
+	t->c.err = logfd;
+	t0 = time_mono_ms();
+	rc = proc_start(&t->c, e);
+	t->c.out = t->c.err = -1;
+	close(logfd);
+	if (rc)
+		goto out;
+	t->started = 1;
+
+	/* Until promotion: the server exits when recovery cannot go on. */
+	{
+		PQconninfoOption *opts = PQconninfoParse(
+			json_string_value(json_object_get(p->spec, "conninfo")) ?
+			json_string_value(json_object_get(p->spec, "conninfo")) : "", NULL);
+		const char *u = "postgres";
+
+		for (PQconninfoOption *q = opts; q && q->keyword; q++)
+			if (!strcmp(q->keyword, "user") && q->val && *q->val)
+				u = q->val;
+		/* client_min_messages: the WARNING a backend gets when recovery
+		 * fails can arrive while connecting, before a notice processor
+		 * could be set. */
+		strbuf_addf(ci, "host='%s' port=" TEMP_PORT " dbname=template1 user='%s' "
+			    "connect_timeout=10 options='-c client_min_messages=error'", t->sock.buf,
+			    u);
+		PQconninfoFree(opts);
+	}
+	for (;;) {
+		struct errbuf qe = ERRBUF_INIT;
+
+		if (interrupt_signal) {
+			rc = interrupt_check_what(e, "restore of database %s", p->db);
+			goto out;
+		}
+		if (exited(&t->c)) {
+			log_reason(t->log.buf, &reason);
+			if (strstr(reason.buf, "recovery ended before configured recovery target")) {
+				p->verdict = 1;
+				rc = errbuf_set(e, BL_EFAIL, "recovery from backup %s ended before it "
+						"reached %s: the archived WAL does not reach it on "
+						"timeline %s%s", p->c.id, target_desc(o, &desc),
+						o->timeline ? o->timeline : "latest",
+						o->target == PITR_NAME && !o->id ? " (a restore point "
+						"made before this backup needs --id of an older one)" :
+						"");
+			} else {
+				rc = errbuf_set(e, BL_EFAIL, "the temporary postgres on %s stopped: %s",
+						dir, reason.len ? reason.buf :
+						"no FATAL line in its log");
+			}
+			goto out;
+		}
+		strbuf_reset(&inrec);
+		if (!query_state(ci->buf, &inrec, &res->lsn, &tli, &qe) && !strcmp(inrec.buf, "f"))
+			break;
+		usleep(POLL_MS * 1000);
+	}
+	res->recovery_ms = time_mono_ms() - t0;
+	res->timeline = (unsigned)strtoul(tli.buf, NULL, 16);
+	/* A WAL file that wal-fetch refused as damaged looks like the end of
+	 * the archive to the server, which then promotes early. */
+	strbuf_reset(&tmp);
+	if (!exists(t->report.buf) || (stat(t->report.buf, &st) == 0 && st.st_size == 0)) {
+		log_info("database %s: recovered to %s and promoted (timeline %u, LSN %s, %s "
+			 "databases)", p->db, target_desc(o, &desc), res->timeline, res->lsn.buf,
+			 strchr(tli.buf, '/') ? strchr(tli.buf, '/') + 1 : "?");
+	} else {
+		FILE *f = fopen(t->report.buf, "re");
+		char line[ERRBUF_MSG_MAX];
+
+		if (f && fgets(line, sizeof(line), f))
+			strbuf_addstr(&tmp, line);
+		if (f)
+			fclose(f);
+		strbuf_rtrim(&tmp);
+		rc = errbuf_set(e, BL_EVERIFY, "refusing the restore: %s", tmp.buf);
+		goto out;
+	}
+out:
+	strbuf_release(&tmp);
+	strbuf_release(&desc);
+	strbuf_release(&prog);
+	strbuf_release(&cmd);
+	strbuf_release(&inrec);
+	strbuf_release(&tli);
+	strbuf_release(&reason);
+	return rc;
+}
+
+static void temp_init(struct temp_pg *t)
+{
+	memset(t, 0, sizeof(*t));
+	t->c = (struct child)CHILD_INIT;
+	strbuf_init(&t->sock, 0);
+	strbuf_init(&t->log, 0);
+	strbuf_init(&t->report, 0);
+	strbuf_init(&t->envrep, 0);
+	t->argv = (struct strvec)STRVEC_INIT;
+}
+
+/* Stop the server if it runs, remove its socket directory (and log). */
+static void temp_release(struct temp_pg *t, int failed)
+{
+	if (t->started)
+		temp_stop(t, SIGQUIT);
+	if (t->sock.len) {
+		struct errbuf ignore = ERRBUF_INIT;
+
+		if (failed && exists(t->log.buf))
+			log_info("the temporary server's log was %s (removed)", t->log.buf);
+		volume_remove_tree(t->sock.buf, &ignore);
+	}
+	strbuf_release(&t->sock);
+	strbuf_release(&t->log);
+	strbuf_release(&t->report);
+	strbuf_release(&t->envrep);
+	strvec_clear(&t->argv);
+}
+
 int pitr_restore(const struct config *cfg, const struct pitr_opts *o, struct pitr_result *res,
 		 struct errbuf *e)
 {
 	struct strbuf dir = STRBUF_INIT, parent = STRBUF_INIT, base = STRBUF_INIT,
 		      newdir = STRBUF_INIT, olddir = STRBUF_INIT, tmp = STRBUF_INIT,
-		      gap = STRBUF_INIT, history = STRBUF_INIT, desc = STRBUF_INIT, bindir = STRBUF_INIT,
-		      prog = STRBUF_INIT, cmd = STRBUF_INIT, ci = STRBUF_INIT,
-		      inrec = STRBUF_INIT, tli = STRBUF_INIT, reason = STRBUF_INIT,
-		      envrep = STRBUF_INIT;
-	struct strvec argv = STRVEC_INIT;
-	const char *env[3] = { NULL, NULL, NULL };
+		      desc = STRBUF_INIT, cmd = STRBUF_INIT, ci = STRBUF_INIT, reason = STRBUF_INIT;
 	struct temp_pg t;
-	struct choice c;
-	struct repo *r = NULL;
-	const char *project, *db;
-	json_t *spec = NULL, *names = NULL;
+	struct plan p;
 	struct stat st;
-	char stop_wal[BASEBACKUP_WAL_NAME], path[4096];
+	char path[4096];
 	uid_t uid;
 	gid_t gid;
-	int rc, staged = 0, logfd = -1, dir_exists;
+	int rc, staged = 0, dir_exists;
 	long pid;
-	long long t0, t_all = 0;
+	long long t_all = 0;
 
-	memset(&c, 0, sizeof(c));
-	memset(&t, 0, sizeof(t));
-	t.c = (struct child)CHILD_INIT;
-	strbuf_init(&t.sock, 0);
-	strbuf_init(&t.log, 0);
-	strbuf_init(&t.report, 0);
+	memset(&p, 0, sizeof(p));
+	strbuf_init(&p.bindir, 0);
+	temp_init(&t);
 
-	rc = walarchive_db(cfg, o->db, &spec, e);
+	rc = walarchive_db(cfg, o->db, &p.spec, e);
 	if (rc)
 		goto out;
-	db = json_string_value(json_object_get(spec, "name"));
+	p.db = json_string_value(json_object_get(p.spec, "name"));
 
 	/* DIR, absolute and without trailing slashes: its siblings are named
 	 * after it. */
@@ -637,44 +1011,17 @@ int pitr_restore(const struct config *cfg, const struct pitr_opts *o, struct pit
 		goto out;
 	}
 
-	rc = backupset_open(cfg, &r, &project, e);
-	if (!rc)
-		rc = choose(r, project, db, o, &c, e);
+	rc = plan_choose(cfg, o, &p, res, e);
 	if (rc)
 		goto out;
-	snprintf(res->id, sizeof(res->id), "%s", c.id);
-	basebackup_wal_name(c.meta.timeline, c.meta.stop_lsn, c.meta.wal_segment_size, stop_wal);
-	rc = walarchive_list(r, project, db, &names, e);
-	if (rc)
-		goto out;
-	{
-		/* the way recovery_target_timeline takes: latest (0), current
-		 * (the backup's own) or a number as PostgreSQL reads it */
-		const char *tw = o->timeline ? o->timeline : "latest";
-		unsigned want = !strcmp(tw, "latest") ? 0 : !strcmp(tw, "current") ?
-				c.meta.timeline : (unsigned)strtoul(tw, NULL, 0);
-		unsigned target = c.meta.timeline;
-
-		rc = walarchive_history(r, names, c.meta.timeline, want, &target, &history, e);
-		if (rc)
-			goto out;
-		walarchive_gap(names, c.meta.timeline, stop_wal, c.meta.wal_segment_size, target,
-			       history.len ? history.buf : NULL, &gap);
-	}
-	if (gap.len) {
-		rc = errbuf_set(e, BL_EFAIL, "wal segment %s is missing from the archive (%s, "
-				"%s/wal/%s/): recovery from backup %s would stop there", gap.buf,
-				repo_describe(r), project, db, c.id);
-		goto out;
-	}
-	strbuf_addf(&newdir, "%s.ballast-new-%s", dir.buf, c.id);
-	strbuf_addf(&olddir, "%s.ballast-old-%s", dir.buf, c.id);
-	rc = dir_exists ? refuse_kept(olddir.buf, c.id, e) : 0;
+	strbuf_addf(&newdir, "%s.ballast-new-%s", dir.buf, p.c.id);
+	strbuf_addf(&olddir, "%s.ballast-old-%s", dir.buf, p.c.id);
+	rc = dir_exists ? refuse_kept(olddir.buf, p.c.id, e) : 0;
 	if (rc)
 		goto out;
 	log_info("database %s: restoring base backup %s (timeline %u, ends at LSN %s) into %s, "
-		 "then recovering to %s", db, c.id, c.meta.timeline,
-		 json_string_value(json_object_get(c.item, "stop_lsn")), dir.buf,
+		 "then recovering to %s", p.db, p.c.id, p.c.meta.timeline,
+		 json_string_value(json_object_get(p.c.item, "stop_lsn")), dir.buf,
 		 target_desc(o, &desc));
 	if (o->dry_run)
 		goto out;
@@ -686,13 +1033,12 @@ int pitr_restore(const struct config *cfg, const struct pitr_opts *o, struct pit
 		goto out;
 	/* again: cleaning may have kept the old data of an interrupted restore
 	 * of this same backup under that name */
-	rc = dir_exists ? refuse_kept(olddir.buf, c.id, e) : 0;
+	rc = dir_exists ? refuse_kept(olddir.buf, p.c.id, e) : 0;
 	if (rc)
 		goto out;
 	/* The sibling gets its name only once it holds the marker: a sibling
 	 * without one is old data (step 4), never an empty new directory. */
-	strbuf_reset(&cmd);
-	strbuf_addf(&cmd, "%s.ballast-tmp-%s", dir.buf, c.id);
+	strbuf_addf(&cmd, "%s.ballast-tmp-%s", dir.buf, p.c.id);
 	if (mkdir(cmd.buf, 0700) < 0) {
 		rc = errbuf_errno(e, BL_EFAIL, errno, "cannot create %s", cmd.buf);
 		goto out;
@@ -710,55 +1056,7 @@ int pitr_restore(const struct config *cfg, const struct pitr_opts *o, struct pit
 	}
 	staged = 1;
 	fs_fsync_parent(newdir.buf);
-	rc = extract(r, c.meta.object, newdir.buf, e);
-	if (!rc)
-		rc = interrupt_check(e);
-	if (!rc && geteuid() == 0)
-		rc = chown_tree(newdir.buf, uid, gid, e);
-	if (!rc && chmod(newdir.buf, 0700) < 0)
-		rc = errbuf_errno(e, BL_EFAIL, errno, "cannot chmod %s", newdir.buf);
-	if (rc)
-		goto out;
-
-	/* The binaries of the backup's major version. */
-	if (json_string_value(json_object_get(spec, "pg_bindir")))
-		strbuf_addstr(&bindir, json_string_value(json_object_get(spec, "pg_bindir")));
-	else {
-		strbuf_addf(&bindir, "/usr/lib/postgresql/%s/bin", c.meta.pg_version);
-		if (!exists(bindir.buf))
-			strbuf_reset(&bindir);
-	}
-	/* The server's own check of the copy against its backup_manifest,
-	 * WAL included, before anything runs on it. */
-	bin_path(bindir.buf, "pg_verifybackup", &prog);
-	strvec_push(&argv, prog.buf);
-	strvec_push(&argv, "--quiet");
-	strvec_push(&argv, "--ignore=" PITR_MARKER);
-	strvec_push(&argv, newdir.buf);
-	log_info("database %s: base backup extracted into %s (%lld ms)", db, newdir.buf,
-		 time_mono_ms() - t_all);
-	rc = proc_run(strvec_argv(&argv), NULL, NULL, NULL, 0, e);
-	strvec_clear(&argv);
-	if (!rc)
-		log_info("database %s: pg_verifybackup passed (%lld ms)", db,
-			 time_mono_ms() - t_all);
-	if (rc) {
-		rc = BL_EVERIFY;
-		errbuf_prefix(e, "base backup %s does not match its backup_manifest: ", c.id);
-		e->code = rc;
-		goto out;
-	}
-	strbuf_reset(&tmp);
-	strbuf_addf(&tmp, "%s/recovery.signal", newdir.buf);
-	rc = write_file(tmp.buf, "", uid, gid, e);
-	/* Debian keeps postgresql.conf outside the data directory; postgres
-	 * -D needs one there. */
-	strbuf_reset(&tmp);
-	strbuf_addf(&tmp, "%s/postgresql.conf", newdir.buf);
-	if (!rc && !exists(tmp.buf))
-		rc = write_file(tmp.buf, "# written by ballast-backup restore --pitr: this "
-				"cluster's configuration lived outside its data directory\n", uid,
-				gid, e);
+	rc = stage_copy(&p, newdir.buf, uid, gid, t_all, e);
 	if (rc)
 		goto out;
 
@@ -766,190 +1064,12 @@ int pitr_restore(const struct config *cfg, const struct pitr_opts *o, struct pit
 	 * DIR when the socket's path fits in sun_path (so a killed run's
 	 * leftovers go with its sibling), else under $TMPDIR. */
 	strbuf_reset(&tmp);
-	strbuf_addf(&tmp, "%s.ballast-run-%s", dir.buf, c.id);
-	if (tmp.len + sizeof("/.s.PGSQL." TEMP_PORT) <= 100) {
-		struct errbuf ignore = ERRBUF_INIT;
-
-		volume_remove_tree(tmp.buf, &ignore);
-		if (mkdir(tmp.buf, 0700) < 0) {
-			rc = errbuf_errno(e, BL_EFAIL, errno, "cannot create %s", tmp.buf);
-			goto out;
-		}
-		strbuf_addstr(&t.sock, tmp.buf);
-	} else {
-		const char *tdir = getenv("TMPDIR");
-		char tmpl[4096];
-
-		snprintf(tmpl, sizeof(tmpl), "%s/ballast-pitr-XXXXXX", tdir && *tdir ? tdir : "/tmp");
-		if (!mkdtemp(tmpl)) {
-			rc = errbuf_errno(e, BL_EFAIL, errno, "cannot create a directory in %s",
-					  tdir && *tdir ? tdir : "/tmp");
-			goto out;
-		}
-		strbuf_addstr(&t.sock, tmpl);
-	}
-	if (geteuid() == 0 && chown(t.sock.buf, uid, gid) < 0) {
-		rc = errbuf_errno(e, BL_EFAIL, errno, "cannot give %s to uid %u", t.sock.buf,
-				  (unsigned)uid);
-		goto out;
-	}
-	strbuf_reset(&tmp);
-	strbuf_addf(&tmp, "%s/pg_hba.conf", t.sock.buf);
-	rc = write_file(tmp.buf, "local all all trust\n", uid, gid, e);
+	strbuf_addf(&tmp, "%s.ballast-run-%s", dir.buf, p.c.id);
+	rc = sock_dir(tmp.buf, uid, gid, &t.sock, e);
+	if (!rc)
+		rc = recover(&p, o, newdir.buf, uid, gid, 1, &t, &ci, res, e);
 	if (rc)
 		goto out;
-	strbuf_addf(&t.log, "%s/postgres.log", t.sock.buf);
-	strbuf_addf(&t.report, "%s/wal-fetch.report", t.sock.buf);
-	strbuf_addf(&envrep, WALARCHIVE_REPORT_ENV "=%s", t.report.buf);
-	env[0] = envrep.buf;
-
-	strvec_push(&argv, "setpriv");
-	strvec_push(&argv, "--pdeathsig=KILL");
-	if (geteuid() == 0) {
-		strvec_pushf(&argv, "--reuid=%u", (unsigned)uid);
-		strvec_pushf(&argv, "--regid=%u", (unsigned)gid);
-		strvec_push(&argv, "--clear-groups");
-	}
-	strvec_push(&argv, "--");
-	bin_path(bindir.buf, "postgres", &prog);
-	strvec_push(&argv, prog.buf);
-	strvec_push(&argv, "-D");
-	strvec_push(&argv, newdir.buf);
-	strvec_push(&argv, "-p");
-	strvec_push(&argv, TEMP_PORT);
-	strvec_push(&argv, "-c");
-	strvec_push(&argv, "listen_addresses=");
-	strvec_pushf(&argv, "-cunix_socket_directories=%s", t.sock.buf);
-	strvec_pushf(&argv, "-chba_file=%s", tmp.buf);
-	/* Nothing the temporary server writes needs to be durable on its own:
-	 * a crash leaves only the sibling (removed by the next run), and the
-	 * whole tree is synced once (syncfs) before it is swapped in. Without
-	 * this, startup alone fsyncs every file of the copy one by one. */
-	strvec_push(&argv, "-cfsync=off");
-	strvec_push(&argv, "-cssl=off");
-	strvec_push(&argv, "-clogging_collector=off");
-	strvec_push(&argv, "-clog_destination=stderr");
-	strvec_push(&argv, "-carchive_mode=on");
-	strvec_push(&argv, "-carchive_timeout=0");
-	{
-		const char *fetch[] = { o->self, "--config", o->config_path, "wal-fetch", "--db", db,
-					NULL };
-		const char *push[] = { o->self, "--config", o->config_path, "wal-push", "--db", db,
-				       NULL };
-
-		strbuf_reset(&cmd);
-		shquote_argv(&cmd, fetch);
-		strvec_pushf(&argv, "-crestore_command=%s %%f %%p", cmd.buf);
-		strbuf_reset(&cmd);
-		shquote_argv(&cmd, push);
-		strvec_pushf(&argv, "-carchive_command=%s %%p", cmd.buf);
-	}
-	strvec_pushf(&argv, "-crecovery_target_timeline=%s", o->timeline ? o->timeline : "latest");
-	switch (o->target) {
-	case PITR_LATEST:
-		break;
-	case PITR_TIME:
-		strbuf_reset(&cmd);
-		format_time(time_iso_parse_ms(o->value), &cmd);
-		strvec_pushf(&argv, "-crecovery_target_time=%s", cmd.buf);
-		break;
-	case PITR_NAME:
-		strvec_pushf(&argv, "-crecovery_target_name=%s", o->value);
-		break;
-	case PITR_LSN:
-		strvec_pushf(&argv, "-crecovery_target_lsn=%s", o->value);
-		break;
-	}
-	if (o->target != PITR_LATEST)
-		strvec_push(&argv, "-crecovery_target_action=promote");
-
-	logfd = open(t.log.buf, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (logfd < 0) {
-		rc = errbuf_errno(e, BL_EFAIL, errno, "cannot create %s", t.log.buf);
-		goto out;
-	}
-	t.c.argv = strvec_argv(&argv);
-	t.c.env = env;
-	t.c.in_mode = PROC_NULL;
-	t.c.out_mode = PROC_FD;
-	t.c.out = logfd;
-	t.c.err_mode = PROC_FD;
-	t.c.err = logfd;
-	t0 = time_mono_ms();
-	rc = proc_start(&t.c, e);
-	t.c.out = t.c.err = -1;
-	close(logfd);
-	if (rc)
-		goto out;
-	t.started = 1;
-
-	/* Until promotion: the server exits when recovery cannot go on. */
-	{
-		PQconninfoOption *opts = PQconninfoParse(
-			json_string_value(json_object_get(spec, "conninfo")) ?
-			json_string_value(json_object_get(spec, "conninfo")) : "", NULL);
-		const char *u = "postgres";
-
-		for (PQconninfoOption *p = opts; p && p->keyword; p++)
-			if (!strcmp(p->keyword, "user") && p->val && *p->val)
-				u = p->val;
-		/* client_min_messages: the WARNING a backend gets when recovery
-		 * fails can arrive while connecting, before a notice processor
-		 * could be set. */
-		strbuf_addf(&ci, "host='%s' port=" TEMP_PORT " dbname=template1 user='%s' "
-			    "connect_timeout=10 options='-c client_min_messages=error'", t.sock.buf,
-			    u);
-		PQconninfoFree(opts);
-	}
-	for (;;) {
-		struct errbuf qe = ERRBUF_INIT;
-
-		if (interrupt_signal) {
-			rc = interrupt_check_what(e, "restore of database %s", db);
-			goto out;
-		}
-		if (exited(&t.c)) {
-			log_reason(t.log.buf, &reason);
-			if (strstr(reason.buf, "recovery ended before configured recovery target"))
-				rc = errbuf_set(e, BL_EFAIL, "recovery from backup %s ended before it "
-						"reached %s: the archived WAL does not reach it on "
-						"timeline %s%s", c.id, target_desc(o, &desc),
-						o->timeline ? o->timeline : "latest",
-						o->target == PITR_NAME && !o->id ? " (a restore point "
-						"made before this backup needs --id of an older one)" :
-						"");
-			else
-				rc = errbuf_set(e, BL_EFAIL, "the temporary postgres on %s stopped: %s",
-						newdir.buf, reason.len ? reason.buf :
-						"no FATAL line in its log");
-			goto out;
-		}
-		strbuf_reset(&inrec);
-		if (!query_state(ci.buf, &inrec, &res->lsn, &tli, &qe) && !strcmp(inrec.buf, "f"))
-			break;
-		usleep(POLL_MS * 1000);
-	}
-	res->recovery_ms = time_mono_ms() - t0;
-	res->timeline = (unsigned)strtoul(tli.buf, NULL, 16);
-	/* A WAL file that wal-fetch refused as damaged looks like the end of
-	 * the archive to the server, which then promotes early. */
-	strbuf_reset(&tmp);
-	if (!exists(t.report.buf) || (stat(t.report.buf, &st) == 0 && st.st_size == 0)) {
-		log_info("database %s: recovered to %s and promoted (timeline %u, LSN %s, %s "
-			 "databases)", db, target_desc(o, &desc), res->timeline, res->lsn.buf,
-			 strchr(tli.buf, '/') ? strchr(tli.buf, '/') + 1 : "?");
-	} else {
-		FILE *f = fopen(t.report.buf, "re");
-		char line[ERRBUF_MSG_MAX];
-
-		if (f && fgets(line, sizeof(line), f))
-			strbuf_addstr(&tmp, line);
-		if (f)
-			fclose(f);
-		strbuf_rtrim(&tmp);
-		rc = errbuf_set(e, BL_EVERIFY, "refusing the restore: %s", tmp.buf);
-		goto out;
-	}
 	temp_stop(&t, SIGINT);
 	if (!WIFEXITED(t.c.status) || WEXITSTATUS(t.c.status)) {
 		log_reason(t.log.buf, &reason);
@@ -1015,7 +1135,7 @@ int pitr_restore(const struct config *cfg, const struct pitr_opts *o, struct pit
 		shquote_argv(&res->undo, undo1);
 		strbuf_addch(&res->undo, ' ');
 		strbuf_reset(&tmp);
-		strbuf_addf(&tmp, "%s.ballast-undone-%s", dir.buf, c.id);
+		strbuf_addf(&tmp, "%s.ballast-undone-%s", dir.buf, p.c.id);
 		shquote_word(&res->undo, tmp.buf);
 		strbuf_addstr(&res->undo, " && ");
 		shquote_argv(&res->undo, undo2);
@@ -1029,42 +1149,242 @@ out:
 		if (volume_remove_tree(newdir.buf, &ignore))
 			log_warn("%s", ignore.msg);
 	}
-	if (t.sock.len) {
-		struct errbuf ignore = ERRBUF_INIT;
-
-		if (rc && exists(t.log.buf))
-			log_info("the temporary server's log was %s (removed)", t.log.buf);
-		volume_remove_tree(t.sock.buf, &ignore);
-	}
+	temp_release(&t, rc != 0);
 	if (rc && e->msg[0] && strncmp(e->msg, "restore", 7))
 		errbuf_prefix(e, "point-in-time restore of database %s: ",
-			      o->db ? o->db : (spec ? json_string_value(json_object_get(spec, "name")) :
+			      o->db ? o->db : (p.spec ? json_string_value(json_object_get(p.spec, "name")) :
 					       "?"));
-	repo_close(r);
-	json_decref(c.manifest);
-	json_decref(names);
-	strvec_clear(&argv);
+	plan_release(&p);
 	strbuf_release(&dir);
 	strbuf_release(&parent);
 	strbuf_release(&base);
 	strbuf_release(&newdir);
 	strbuf_release(&olddir);
 	strbuf_release(&tmp);
-	strbuf_release(&gap);
-	strbuf_release(&history);
 	strbuf_release(&desc);
-	strbuf_release(&bindir);
-	strbuf_release(&prog);
 	strbuf_release(&cmd);
 	strbuf_release(&ci);
-	strbuf_release(&inrec);
-	strbuf_release(&tli);
 	strbuf_release(&reason);
-	strbuf_release(&envrep);
-	strbuf_release(&t.sock);
-	strbuf_release(&t.log);
-	strbuf_release(&t.report);
 	return rc;
+}
+
+/* Who runs the scratch server: the caller, or as root the owner of the
+ * scratch parent when that is not root, else the "postgres" account. */
+static int scratch_owner(const char *parent, uid_t *uid, gid_t *gid, struct errbuf *e)
+{
+	struct stat st;
+	struct passwd *pw;
+
+	*uid = geteuid();
+	*gid = getegid();
+	if (*uid != 0)
+		return 0;
+	if (stat(parent, &st) == 0 && st.st_uid != 0) {
+		*uid = st.st_uid;
+		*gid = st.st_gid;
+		return 0;
+	}
+	pw = getpwnam("postgres");
+	if (!pw)
+		return errbuf_set(e, BL_EUSAGE, "%s is owned by root and there is no \"postgres\" "
+				  "user: the scratch server never runs as root (give the scratch "
+				  "directory to the database's user)", parent);
+	*uid = pw->pw_uid;
+	*gid = pw->pw_gid;
+	return 0;
+}
+
+/* Scratch directories "<parent>/<prefix>*" of drills that were killed
+ * (their server died with them: setpriv --pdeathsig); one whose server
+ * still runs is left alone. */
+static int clean_scratch(const char *parent, const char *prefix, struct errbuf *e)
+{
+	struct strbuf path = STRBUF_INIT, data = STRBUF_INIT;
+	struct dirent *de;
+	size_t n = strlen(prefix);
+	DIR *d = opendir(parent);
+	int rc = 0;
+	long pid;
+
+	if (!d)
+		return errbuf_errno(e, BL_EFAIL, errno, "cannot read the scratch directory %s",
+				    parent);
+	while (!rc && (de = readdir(d))) {
+		if (strncmp(de->d_name, prefix, n))
+			continue;
+		strbuf_reset(&path);
+		strbuf_addf(&path, "%s/%s", parent, de->d_name);
+		strbuf_reset(&data);
+		strbuf_addf(&data, "%s/data", path.buf);
+		if (live_postmaster(data.buf, &pid)) {
+			log_warn("%s is left as it is: a postgres (pid %ld) still runs on it", path.buf,
+				 pid);
+			continue;
+		}
+		log_info("removing %s, left by an interrupted drill", path.buf);
+		rc = volume_remove_tree(path.buf, e);
+	}
+	closedir(d);
+	strbuf_release(&path);
+	strbuf_release(&data);
+	return rc;
+}
+
+/* The superuser initdb made (oid 10, whatever its name): the checks read
+ * every table, whoever the configured (replication) role is. */
+static int superuser_conninfo(const char *sock, const char *ci, struct strbuf *out,
+			      struct errbuf *e)
+{
+	struct strbuf su = STRBUF_INIT;
+	PGconn *conn = NULL;
+	int rc = pg_connect(ci, NULL, &conn, e);
+
+	if (!rc)
+		rc = pg_value(conn, "SELECT rolname FROM pg_roles WHERE oid = 10", &su, e);
+	if (!rc) {
+		strbuf_addf(out, "host='%s' port=" TEMP_PORT " dbname=postgres connect_timeout=10 "
+			    "user='%s'", sock, su.buf);
+	}
+	PQfinish(conn);
+	strbuf_release(&su);
+	return rc;
+}
+
+/* pg_last_xact_replay_timestamp(): the newest commit recovery applied. */
+static void replay_time(const char *ci, struct pitr_result *res)
+{
+	struct strbuf v = STRBUF_INIT;
+	struct errbuf ignore = ERRBUF_INIT;
+	PGconn *conn = NULL;
+
+	res->replay_ms = -1;
+	if (!pg_connect(ci, NULL, &conn, &ignore) &&
+	    !pg_value(conn, "SELECT coalesce((extract(epoch FROM pg_last_xact_replay_timestamp()) "
+		      "* 1000)::bigint::text, '')", &v, &ignore) && v.len)
+		res->replay_ms = strtoll(v.buf, NULL, 10);
+	PQfinish(conn);
+	strbuf_release(&v);
+}
+
+int pitr_scratch(const struct config *cfg, const struct pitr_opts *o, const char *parent,
+		 pitr_check_fn check, void *ctx, struct pitr_result *res, struct errbuf *e)
+{
+	struct strbuf top = STRBUF_INIT, data = STRBUF_INIT, tmp = STRBUF_INIT, ci = STRBUF_INIT,
+		      sci = STRBUF_INIT;
+	struct temp_pg t;
+	struct plan p;
+	uid_t uid;
+	gid_t gid;
+	int rc, made = 0;
+	long long t_all = time_mono_ms(), t1;
+
+	memset(&p, 0, sizeof(p));
+	strbuf_init(&p.bindir, 0);
+	temp_init(&t);
+	res->replay_ms = -1;
+
+	rc = walarchive_db(cfg, o->db, &p.spec, e);
+	if (rc)
+		goto out;
+	p.db = json_string_value(json_object_get(p.spec, "name"));
+	rc = scratch_owner(parent, &uid, &gid, e);
+	if (!rc)
+		rc = plan_choose(cfg, o, &p, res, e);
+	if (rc)
+		goto out;
+	res->base_end_ms = p.c.meta.finished_ms;
+	interrupt_catch();
+	strbuf_addf(&tmp, "ballast-drill-%s-%s-", p.project, p.db);
+	rc = clean_scratch(parent, tmp.buf, e);
+	if (rc)
+		goto out;
+	strbuf_addf(&top, "%s/%sXXXXXX", parent, tmp.buf);
+	strbuf_reset(&tmp);
+	if (!mkdtemp(top.buf)) {
+		rc = errbuf_errno(e, BL_EFAIL, errno, "cannot create a scratch directory in %s",
+				  parent);
+		goto out;
+	}
+	made = 1;
+	strbuf_addstr(&res->scratch, top.buf);
+	strbuf_addf(&data, "%s/data", top.buf);
+	if (mkdir(data.buf, 0700) < 0) {
+		rc = errbuf_errno(e, BL_EFAIL, errno, "cannot create %s", data.buf);
+		goto out;
+	}
+	if (geteuid() == 0 && (chown(top.buf, uid, gid) < 0 || chown(data.buf, uid, gid) < 0)) {
+		rc = errbuf_errno(e, BL_EFAIL, errno, "cannot give %s to uid %u", top.buf,
+				  (unsigned)uid);
+		goto out;
+	}
+	log_info("database %s: drilling base backup %s (timeline %u, ends at LSN %s) in %s",
+		 p.db, p.c.id, p.c.meta.timeline,
+		 json_string_value(json_object_get(p.c.item, "stop_lsn")), top.buf);
+	rc = stage_copy(&p, data.buf, uid, gid, t_all, e);
+	res->extract_ms = time_mono_ms() - t_all;
+	if (rc)
+		goto out;
+	strbuf_addf(&tmp, "%s/run", top.buf);
+	rc = sock_dir(tmp.buf, uid, gid, &t.sock, e);
+	if (!rc)
+		rc = recover(&p, o, data.buf, uid, gid, 0, &t, &ci, res, e);
+	if (!rc)
+		rc = superuser_conninfo(t.sock.buf, ci.buf, &sci, e);
+	if (rc)
+		goto out;
+	replay_time(sci.buf, res);
+	t1 = time_mono_ms();
+	rc = check(ctx, sci.buf, e);
+	res->check_ms = time_mono_ms() - t1;
+	if (!rc)
+		rc = interrupt_check(e);
+out:
+	if (rc && p.verdict)
+		e->code = rc = BL_EVERIFY;
+	temp_release(&t, rc != 0);
+	if (made) {
+		struct errbuf re = ERRBUF_INIT;
+
+		if (volume_remove_tree(top.buf, &re)) {
+			log_error("%s", re.msg);
+			if (!rc)
+				rc = errbuf_set(e, BL_EFAIL, "cannot remove the scratch directory %s: %s",
+						top.buf, re.msg);
+		} else {
+			res->scratch_removed = 1;
+		}
+	}
+	plan_release(&p);
+	strbuf_release(&top);
+	strbuf_release(&data);
+	strbuf_release(&tmp);
+	strbuf_release(&ci);
+	strbuf_release(&sci);
+	return rc;
+}
+
+int pitr_opt_target(const struct option_spec *opt, const char *name, const char *arg,
+		    struct errbuf *e)
+{
+	struct pitr_target_opt *t = opt->value;
+
+	(void)name;
+	(void)e;
+	t->n++;
+	t->o->target = (enum pitr_target)opt->defval;
+	t->o->value = arg;
+	return 0;
+}
+
+int pitr_self(const struct config *cfg, char self[PATH_MAX], char cfgpath[PATH_MAX],
+	      struct errbuf *e)
+{
+	ssize_t n = readlink("/proc/self/exe", self, PATH_MAX - 1);
+
+	if (n <= 0 || !realpath(cfg->path, cfgpath))
+		return errbuf_set(e, BL_EFAIL, "cannot resolve this program's path or %s", cfg->path);
+	self[n] = '\0';
+	return 0;
 }
 
 /* Wait until the archive holds seg (a segment name), polling the

@@ -56,9 +56,12 @@
 #ifndef BALLAST_PITR_H
 #define BALLAST_PITR_H
 
+#include <limits.h>
+
 #include "config.h"
 #include "errbuf.h"
 #include "manifest.h"
+#include "parseopt.h"
 #include "strbuf.h"
 
 #define PITR_MARKER "ballast-restore.incomplete"
@@ -83,7 +86,14 @@ struct pitr_result {
 	struct strbuf undo;       /* shell command that puts the old data back */
 	struct strbuf lsn;        /* where the promoted server's WAL ended */
 	unsigned timeline;        /* the promoted server's timeline */
-	long long recovery_ms;
+	long long recovery_ms;    /* the temporary server's start to its promotion */
+	/* pitr_scratch() only */
+	long long extract_ms;     /* extraction and pg_verifybackup */
+	long long check_ms;       /* the check callback */
+	long long replay_ms;      /* pg_last_xact_replay_timestamp() in Unix ms, -1: none */
+	long long base_end_ms;    /* the chosen base backup's "finished_ms" */
+	struct strbuf scratch;    /* the scratch directory */
+	int scratch_removed;
 };
 
 void pitr_result_init(struct pitr_result *res);
@@ -92,6 +102,48 @@ void pitr_result_release(struct pitr_result *res);
 
 int pitr_restore(const struct config *cfg, const struct pitr_opts *o, struct pitr_result *res,
 		 struct errbuf *e);
+
+/* The same recovery for a drill, never near a live data directory: the
+ * base backup chosen and the archive checked as by pitr_restore() (steps 2
+ * and 3; o->data_dir and o->dry_run are not used), extracted into a fresh
+ * "<parent>/ballast-drill-<project>-<db>-XXXXXX/data" (step 5; such
+ * directories of killed drills, whose server is not running, are removed
+ * first: the caller keeps two drills of a project apart), recovered by the same
+ * temporary server (step 6, its socket in ".../run", but archive_mode off:
+ * nothing of a drill reaches the archive, not even its new timeline's
+ * history file, which would lead later recoveries to the latest timeline
+ * astray), which as root runs as parent's owner, or "postgres" when parent
+ * belongs to root. After
+ * promotion check(ctx, conninfo) runs with a conninfo of the bootstrap
+ * superuser on the scratch server's socket (dbname=postgres); then the
+ * server is stopped (immediate) and the scratch directory removed,
+ * whatever happened (res->scratch_removed; a directory that cannot be
+ * removed is BL_EFAIL). A failure that says the backup or the archive
+ * cannot deliver the target (a WAL gap, recovery ending before the
+ * target, a damaged WAL file, pg_verifybackup) is BL_EVERIFY; one that
+ * says the drill could not be carried out is BL_EFAIL or BL_EUSAGE; the
+ * check's own status passes through. */
+typedef int (*pitr_check_fn)(void *ctx, const char *conninfo, struct errbuf *e);
+
+int pitr_scratch(const struct config *cfg, const struct pitr_opts *o, const char *parent,
+		 pitr_check_fn check, void *ctx, struct pitr_result *res, struct errbuf *e);
+
+/* This binary and cfg's file as absolute paths, for the temporary
+ * server's restore_command and archive_command. */
+int pitr_self(const struct config *cfg, char self[PATH_MAX], char cfgpath[PATH_MAX],
+	      struct errbuf *e);
+
+/* --time, --name, --lsn and --latest as option callbacks
+ * (OPT_CALLBACK_DATA with the enum pitr_target as defval, value a struct
+ * pitr_target_opt): each sets o's target and value and counts, so that
+ * two of them (or one twice) are refused after the parse. */
+struct pitr_target_opt {
+	struct pitr_opts *o;
+	int n;
+};
+
+int pitr_opt_target(const struct option_spec *opt, const char *name, const char *arg,
+		    struct errbuf *e);
 
 /* pg_create_restore_point(name) on the database's server (a normal libpq
  * connection with its conninfo and password; the role needs EXECUTE on the

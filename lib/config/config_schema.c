@@ -23,6 +23,7 @@ static const char *const database_modes[] = { "logical", "physical", NULL };
 static const char *const on_failure_modes[] = { "rollback", "none", NULL };
 static const char *const data_restore_modes[] = { "never", "if-irreversible", "always", NULL };
 static const char *const snapshot_modes[] = { "restore-point", NULL };
+static const char *const drill_pitr_modes[] = { "latest", "off", NULL };
 
 static const struct schema repository_fields[] = {
 	ONE("type", repo_types),
@@ -242,6 +243,16 @@ static const struct schema environment_fields[] = {
 };
 static const struct schema environment_item = OBJ(NULL, environment_fields);
 
+/* ballast-backup drill (lib/backup/drill.h) */
+static const struct schema drill_fields[] = {
+	/* where point-in-time drills extract base backups */
+	F("scratch_dir", SCHEMA_STRING),
+	/* a base backup item in a plain drill: recovered to the end of the
+	 * archive, or only its object checked */
+	ONE("pitr", drill_pitr_modes),
+	END
+};
+
 static const struct schema root_fields[] = {
 	F("project", SCHEMA_STRING),
 	F("state_dir", SCHEMA_STRING),
@@ -253,6 +264,7 @@ static const struct schema root_fields[] = {
 	OBJ("retention", retention_fields),
 	OBJ("notify", notify_fields),
 	OBJ("metrics", metrics_fields),
+	OBJ("drill", drill_fields),
 	OBJ("migrations", migrations_fields),
 	MAP("images", &string_item),
 	MAP("environments", &environment_item),

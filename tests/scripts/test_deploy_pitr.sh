@@ -11,15 +11,11 @@
 . "$(dirname "$0")/deploy_lib.sh"
 
 PGDIR=$WORK/pg
-BINDIR=
-for v in 17 16 15; do [ -x "/usr/lib/postgresql/$v/bin/pg_ctl" ] && { BINDIR=/usr/lib/postgresql/$v/bin; break; }; done
-[ -n "$BINDIR" ] || { echo "no PostgreSQL server binaries"; exit 1; }
 PG_EXTRA_OPTS="-c archive_mode=on -c wal_level=replica" "$S/tests/services/pg.sh" start "$PGDIR" >/dev/null || exit 1
 trap '"$S/tests/services/pg.sh" stop "$PGDIR" >/dev/null 2>&1; rm -rf "$WORK"' EXIT
-PGPORT=$(cat "$PGDIR/port")
+PGPORT=$(cat "$PGDIR/port") BINDIR=$(cat "$PGDIR/bindir")
 export PGHOST=$PGDIR PGPORT PGUSER=postgres
 OWNER=$(stat -c %U "$PGDIR/data")
-as_owner() { if [ "$(id -u)" = 0 ]; then runuser -u "$OWNER" -- "$@"; else "$@"; fi; }
 q() { psql -X -At -v ON_ERROR_STOP=1 -d "${DB:-app}" -c "$1"; }
 psql -X -q -d postgres -c "CREATE DATABASE app" || exit 1
 
