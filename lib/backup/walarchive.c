@@ -220,9 +220,9 @@ out:
 	return rc;
 }
 
-/* Delete every copy of name but keep (a full key, or NULL for none). */
+/* Delete every copy of name. */
 static int drop_copies(struct repo *r, const char *project, const char *db, const char *name,
-		       const char *keep, struct errbuf *e)
+		       struct errbuf *e)
 {
 	struct strbuf prefix = STRBUF_INIT;
 	json_t *keys = NULL, *k;
@@ -232,7 +232,7 @@ static int drop_copies(struct repo *r, const char *project, const char *db, cons
 	name_prefix(project, db, name, &prefix);
 	rc = find_copies(r, prefix.buf, &keys, e);
 	json_array_foreach(keys, i, k)
-		if (!rc && (!keep || strcmp(keep, json_string_value(k))))
+		if (!rc)
 			rc = repo_delete(r, json_string_value(k), e);
 	json_decref(keys);
 	strbuf_release(&prefix);
@@ -279,8 +279,12 @@ int walarchive_put_partial(struct repo *r, const char *project, const char *db, 
 	if (rc)
 		goto out;
 	*stored = 1;
-	/* the new copy is committed: the older ones hold less of the same WAL */
-	rc = drop_copies(r, project, db, name, key.buf, e);
+	/* the new copy is committed: the older ones (listed before it was
+	 * written; one streamer per spool writes them) hold less of the same
+	 * WAL */
+	json_array_foreach(keys, i, k)
+		if (!rc && strcmp(key.buf, json_string_value(k)))
+			rc = repo_delete(r, json_string_value(k), e);
 out:
 	repo_writer_abort(w);
 	zstream_free(z);
@@ -295,7 +299,7 @@ int walarchive_drop_partial(struct repo *r, const char *project, const char *db,
 	char name[64];
 
 	snprintf(name, sizeof(name), "%.24s.partial", segment);
-	return drop_copies(r, project, db, name, NULL, e);
+	return drop_copies(r, project, db, name, e);
 }
 
 struct fetch_sink {
