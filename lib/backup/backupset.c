@@ -153,6 +153,10 @@ static int check_index(struct repo *r, const char *project, const char *id, json
 		*uncommitted = 1;
 	if (!rc)
 		rc = backup_index_check_manifest(r, idx, m, e);
+	/* every read of the backup's objects from now on checks their
+	 * ciphertext against the index, whichever command reads them */
+	if (!rc)
+		backup_index_expect(r, idx);
 out:
 	json_decref(idx);
 	strbuf_release(&key);
