@@ -544,9 +544,13 @@ static int delete_keys(struct repo *r, json_t *keys, struct errbuf *e)
 	json_t *k;
 	int rc = 0;
 
-	/* the commit first (the index in an encrypted repository, then the
-	 * manifest): a half-deleted backup must not look committed */
-	static const char *const first[] = { "/" BACKUP_INDEX_NAME, "/manifest.json" };
+	/* the manifest first: a half-deleted backup must not look committed,
+	 * and without its manifest it is "incomplete" on every host, which
+	 * any prune removes. Then, in an encrypted repository, the index: had
+	 * it gone first, an interrupted prune would leave a manifest without
+	 * an index, "unindexed" on a write-only host, which cannot tell it
+	 * from a backup it must keep (docs/DECISIONS.md). */
+	static const char *const first[] = { "/manifest.json", "/" BACKUP_INDEX_NAME };
 
 	for (size_t f = 0; f < 2; f++)
 		json_array_foreach(keys, i, k) {
