@@ -223,14 +223,59 @@ static const char *status_of(struct repo *er, const char *id, struct strbuf *why
 	return st;
 }
 
+/* An encrypted backup committed as backup_run commits one (objects,
+ * manifest, index), with a db item and a base backup item; labels (may be
+ * NULL) are taken. */
+static void put_enc_backup(struct repo *kr, const char *id, json_t *labels)
+{
+	struct strbuf key = STRBUF_INIT, text = STRBUF_INIT, sealed = STRBUF_INIT;
+	struct errbuf e = ERRBUF_INIT;
+	struct repo *keep = r;
+	json_t *m, *idx = NULL;
+	long long size;
+	char sha[65];
+
+	r = kr;
+	put_backup(id, 1761958800, "encrypted rows", 0);
+	r = keep;
+	m = manifest_new(id, "shop", 1761958800, NULL);
+	if (labels)
+		json_object_set_new(m, "labels", labels);
+	manifest_backup_prefix("shop", id, &key);
+	strbuf_addstr(&key, "db-app.dump.zst");
+	ck_assert(repo_crypt_stored(kr, key.buf, &size, sha));
+	ck_assert_msg(repo_get_bytes(kr, key.buf, &text, 1 << 20, &e) == 0, "%s", e.msg);
+	sha256_hex(text.buf, text.len, sha);
+	json_array_append_new(json_object_get(m, "items"), json_pack(
+		"{s:s, s:s, s:o}", "type", "db", "name", "app", "object",
+		manifest_object(key.buf, (long long)text.len, sha, 14)));
+	/* (its object: the same one, as only the index's members matter here) */
+	json_array_append_new(json_object_get(m, "items"), json_pack(
+		"{s:s, s:s, s:s, s:i, s:s, s:o}", "type", "basebackup", "name", "phys",
+		"start_wal", "000000010000000000000005", "timeline", 1, "start_lsn", "0/5000028",
+		"object", manifest_object(key.buf, (long long)text.len, sha, 14)));
+	json_object_set_new(m, "index", json_string(BACKUP_INDEX_NAME));
+	ck_assert_int_eq(manifest_seal(m, &sealed, &e), 0);
+	strbuf_reset(&key);
+	manifest_backup_prefix("shop", id, &key);
+	strbuf_addstr(&key, "manifest.json");
+	ck_assert_msg(repo_put_bytes(kr, key.buf, sealed.buf, sealed.len, &e) == 0, "%s", e.msg);
+	ck_assert_msg(backup_index_build(kr, m, key.buf, &idx, &e) == 0, "%s", e.msg);
+	ck_assert_msg(backup_index_put(kr, "shop", id, idx, &e) == 0, "%s", e.msg);
+	json_decref(idx);
+	json_decref(m);
+	strbuf_release(&key);
+	strbuf_release(&text);
+	strbuf_release(&sealed);
+}
+
 START_TEST(test_encrypted_index)
 {
 	struct config *kc = NULL, *wc = NULL;
-	struct strbuf key = STRBUF_INIT, why = STRBUF_INIT, text = STRBUF_INIT,
-		      path = STRBUF_INIT, sealed = STRBUF_INIT;
+	struct strbuf why = STRBUF_INIT, text = STRBUF_INIT, path = STRBUF_INIT;
 	struct errbuf e = ERRBUF_INIT;
-	struct repo *kr, *wr, *keep = r;
-	json_t *m = NULL, *idx = NULL;
+	struct repo *kr, *wr;
+	json_t *idx = NULL;
 	char mark[REPOMARK_ID_LEN + 1];
 	int existed = 0, adopted = 0;
 	FILE *f;
@@ -241,36 +286,7 @@ START_TEST(test_encrypted_index)
 	wr = open_enc("{\"recipients\": [\"" T_AGE_PUB "\"]}", &wc);
 	ck_assert(backup_index_wanted(kr));
 	ck_assert_msg(repomark_init(kr, "shop", mark, &existed, &adopted, &e) == 0, "%s", e.msg);
-	/* a backup as backup_run commits one: objects, manifest, index */
-	r = kr;
-	put_backup(OLD, 1761958800, "encrypted rows", 0);
-	r = keep;
-	m = manifest_new(OLD, "shop", 1761958800, NULL);
-	json_object_set_new(m, "labels", json_pack("{s:s}", "keep", "true"));
-	manifest_backup_prefix("shop", OLD, &key);
-	strbuf_addstr(&key, "db-app.dump.zst");
-	{
-		long long size;
-		char sha[65];
-
-		ck_assert(repo_crypt_stored(kr, key.buf, &size, sha));
-		/* the manifest's object describes the plaintext: read it back */
-		ck_assert_msg(repo_get_bytes(kr, key.buf, &text, 1 << 20, &e) == 0, "%s", e.msg);
-		sha256_hex(text.buf, text.len, sha);
-		json_array_append_new(json_object_get(m, "items"), json_pack(
-			"{s:s, s:s, s:o}", "type", "db", "name", "app", "object",
-			manifest_object(key.buf, (long long)text.len, sha, 14)));
-	}
-	json_object_set_new(m, "index", json_string(BACKUP_INDEX_NAME));
-	ck_assert_int_eq(manifest_seal(m, &sealed, &e), 0);
-	strbuf_reset(&key);
-	manifest_backup_prefix("shop", OLD, &key);
-	strbuf_addstr(&key, "manifest.json");
-	ck_assert_msg(repo_put_bytes(kr, key.buf, sealed.buf, sealed.len, &e) == 0, "%s", e.msg);
-	ck_assert_msg(backup_index_build(kr, m, key.buf, &idx, &e) == 0, "%s", e.msg);
-	ck_assert_msg(backup_index_put(kr, "shop", OLD, idx, &e) == 0, "%s", e.msg);
-	json_decref(idx);
-	idx = NULL;
+	put_enc_backup(kr, OLD, json_pack("{s:s}", "keep", "true"));
 
 	/* both hosts see it good; the write-only one from the index alone */
 	ck_assert_str_eq(status_of(kr, OLD, &why), "good");
@@ -320,61 +336,15 @@ START_TEST(test_encrypted_index)
 	ck_assert_str_eq(status_of(kr, OLD, &why), "incomplete");
 
 	json_decref(idx);
-	json_decref(m);
 	repo_close(kr);
 	repo_close(wr);
 	config_free(kc);
 	config_free(wc);
-	strbuf_release(&key);
 	strbuf_release(&why);
 	strbuf_release(&text);
 	strbuf_release(&path);
-	strbuf_release(&sealed);
 }
 END_TEST
-
-/* An encrypted backup committed as backup_run commits one (objects,
- * manifest, index), with a db item and a base backup item. */
-static void put_enc_backup(struct repo *kr, const char *id)
-{
-	struct strbuf key = STRBUF_INIT, text = STRBUF_INIT, sealed = STRBUF_INIT;
-	struct errbuf e = ERRBUF_INIT;
-	struct repo *keep = r;
-	json_t *m, *idx = NULL;
-	long long size;
-	char sha[65];
-
-	r = kr;
-	put_backup(id, 1761958800, "encrypted rows", 0);
-	r = keep;
-	m = manifest_new(id, "shop", 1761958800, NULL);
-	manifest_backup_prefix("shop", id, &key);
-	strbuf_addstr(&key, "db-app.dump.zst");
-	ck_assert(repo_crypt_stored(kr, key.buf, &size, sha));
-	ck_assert_msg(repo_get_bytes(kr, key.buf, &text, 1 << 20, &e) == 0, "%s", e.msg);
-	sha256_hex(text.buf, text.len, sha);
-	json_array_append_new(json_object_get(m, "items"), json_pack(
-		"{s:s, s:s, s:o}", "type", "db", "name", "app", "object",
-		manifest_object(key.buf, (long long)text.len, sha, 14)));
-	/* (its object: the same one, as only the index's members matter here) */
-	json_array_append_new(json_object_get(m, "items"), json_pack(
-		"{s:s, s:s, s:s, s:i, s:s, s:o}", "type", "basebackup", "name", "phys",
-		"start_wal", "000000010000000000000005", "timeline", 1, "start_lsn", "0/5000028",
-		"object", manifest_object(key.buf, (long long)text.len, sha, 14)));
-	json_object_set_new(m, "index", json_string(BACKUP_INDEX_NAME));
-	ck_assert_int_eq(manifest_seal(m, &sealed, &e), 0);
-	strbuf_reset(&key);
-	manifest_backup_prefix("shop", id, &key);
-	strbuf_addstr(&key, "manifest.json");
-	ck_assert_msg(repo_put_bytes(kr, key.buf, sealed.buf, sealed.len, &e) == 0, "%s", e.msg);
-	ck_assert_msg(backup_index_build(kr, m, key.buf, &idx, &e) == 0, "%s", e.msg);
-	ck_assert_msg(backup_index_put(kr, "shop", id, idx, &e) == 0, "%s", e.msg);
-	json_decref(idx);
-	json_decref(m);
-	strbuf_release(&key);
-	strbuf_release(&text);
-	strbuf_release(&sealed);
-}
 
 static int discard(void *ctx, const void *buf, size_t len, struct errbuf *e)
 {
@@ -402,7 +372,7 @@ START_TEST(test_index_read_check)
 		      &kc);
 	wr = open_enc("{\"recipients\": [\"" T_AGE_PUB "\"]}", &wc);
 	ck_assert_msg(repomark_init(kr, "shop", mark, &existed, &adopted, &e) == 0, "%s", e.msg);
-	put_enc_backup(kr, OLD);
+	put_enc_backup(kr, OLD, NULL);
 
 	/* the index records the base backup's start WAL file and timeline */
 	ck_assert_msg(backup_index_get(wr, "shop", OLD, &idx, &text, &e) == 0, "%s", e.msg);
