@@ -103,10 +103,14 @@ static int check_expected(struct repo_reader *rd, const char *sha256, struct err
 
 	if (!x)
 		return 0;
-	if (rd->size > want || (sha256 && rd->size != want))
-		return errbuf_set(e, BL_EVERIFY, "%s: object %s: stored size %s%lld, the index "
+	if (rd->size > want)
+		return errbuf_set(e, BL_EVERIFY, "%s: object %s: larger than the %lld stored "
+				  "bytes the index records (the object was replaced, or the "
+				  "plaintext index altered)", by, rd->key, want);
+	if (sha256 && rd->size != want)
+		return errbuf_set(e, BL_EVERIFY, "%s: object %s: stored size %lld, the index "
 				  "records %lld (the object was replaced, or the plaintext index "
-				  "altered)", by, rd->key, sha256 ? "" : "over ", rd->size, want);
+				  "altered)", by, rd->key, rd->size, want);
 	if (sha256 && strcmp(sha256, want_sha))
 		return errbuf_set(e, BL_EVERIFY, "%s: object %s: stored sha256 %.12s..., the "
 				  "index records %.12s... (the object was replaced, or the "

@@ -546,6 +546,7 @@ for it in json.load(open(sys.argv[1]))["items"]:
 o=$tmp/repo-phys/$bkey; cp -p "$o" "$tmp/base.keep"
 age -d -i "$tmp/key1.txt" "$tmp/base.keep" | age -r "$pub1" -o "$tmp/reenc" && cat "$tmp/reenc" >"$o"
 mkdir -p "$tmp/pitr-dir"; echo old >"$tmp/pitr-dir/marker"
+[ "$(id -u)" = 0 ] && chown -R "$OWNER" "$tmp/pitr-dir"   # postgres never runs as root
 step restore-pitr-reenc 4 "$bb" --config "$tmp/phys-key.json" restore --pitr --db main --data-dir "$tmp/pitr-dir" --latest
 t_contains "$(cat "$logs/restore-pitr-reenc.err")" "index.json: object $bkey" "restore --pitr names the replaced base backup"
 [ "$(ls "$tmp/pitr-dir")" = marker ] && [ "$(cat "$tmp/pitr-dir/marker")" = old ] && t_ok ||

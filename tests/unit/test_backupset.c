@@ -420,7 +420,7 @@ START_TEST(test_index_read_check)
 	}
 	ck_assert_int_eq(backupset_read_object(kr2, json_object_get(it, "object"), discard, NULL,
 					       &e), BL_EVERIFY);
-	ck_assert_msg(strstr(e.msg, "stored size"), "%s", e.msg);
+	ck_assert_msg(strstr(e.msg, "stored bytes the index records"), "%s", e.msg);
 	errbuf_clear(&e);
 	json_decref(m);
 	m = NULL;
