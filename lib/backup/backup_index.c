@@ -97,6 +97,16 @@ int backup_index_put(struct repo *r, const char *project, const char *id, json_t
 	return rc;
 }
 
+/* A WAL file name (24 hex digits: timeline, log, segment), or absent. */
+static int wal_name_ok(json_t *v)
+{
+	const char *n = json_string_value(v);
+
+	if (!v)
+		return 1;
+	return n && strlen(n) == 24 && strspn(n, "0123456789ABCDEF") == 24;
+}
+
 /* A stored-object entry: {"key", "stored_size", "stored_sha256"}. */
 static int stored_ok(json_t *o)
 {
@@ -142,8 +152,7 @@ int backup_index_get(struct repo *r, const char *project, const char *id, json_t
 		if (!json_is_string(json_object_get(it, "type")) ||
 		    !json_is_string(json_object_get(it, "name")) ||
 		    (json_object_get(it, "object") && !stored_ok(json_object_get(it, "object"))) ||
-		    (json_object_get(it, "start_wal") &&
-		     !json_is_string(json_object_get(it, "start_wal"))) ||
+		    !wal_name_ok(json_object_get(it, "start_wal")) ||
 		    (json_object_get(it, "timeline") &&
 		     !json_is_integer(json_object_get(it, "timeline")))) {
 			bad = "items: expected {type, name, object: {key, stored_size, "

@@ -17,11 +17,12 @@
  * repository holds it (repo_crypt_stored), and start_wal / timeline are
  * copied from an item that has them (a base backup: the WAL it needs, so
  * a write-only host's prune can keep exactly that WAL); an index written
- * before they were recorded lacks them (unknown, not "none"). It is written after the
- * manifest and is the commit point of an encrypted backup: the manifest
- * carries "index": "index.json", so a manifest without its index is a run
- * that did not finish its commit; a manifest without that member was
- * written before the index existed and stands alone.
+ * before they were recorded lacks them (unknown, not "none"). It is
+ * written after the manifest and is the commit point of an encrypted
+ * backup: the manifest carries "index": "index.json", so a manifest
+ * without its index is a run that did not finish its commit; a manifest
+ * without that member was written before the index existed and stands
+ * alone.
  *
  * Authentication: the index is plaintext, so anyone who can write the
  * repository can alter it. Wherever an identity is present every field is
@@ -32,8 +33,9 @@
  * backup_index_expect() has every later read of the backup's objects
  * (restore, drill, restore --pitr, verify) check the ciphertext as it
  * streams (repo_crypt_expect): the stored bytes must be the ones the
- * index records, not only bytes that decrypt to the manifest's. Without an identity the index is trusted as far as a
- * checksum goes: backup_index_check_objects re-reads the ciphertext.
+ * index records, not only bytes that decrypt to the manifest's. Without
+ * an identity the index is trusted as far as a checksum goes:
+ * backup_index_check_objects re-reads the ciphertext.
  *
  * Summaries: the verify and drill reports stay encrypted; beside each, in
  * an encrypted repository, a plaintext summary ("summary-verify.json",

@@ -538,6 +538,7 @@ open(p, "w").write(json.dumps(i, separators=(",", ":")))' "$f"
 step verify-phys-tamper 4 "$bb" --config "$tmp/phys-key.json" verify "$pid2"
 t_contains "$(cat "$logs/verify-phys-tamper.err")" "start_wal" "a tampered start_wal is named"
 cp "$tmp/index.keep" "$f"
+step verify-phys-again 0 "$bb" --config "$tmp/phys-key.json" verify "$pid2"   # good again
 # restore --pitr from a base backup whose stored bytes are another
 # encryption of the same tar: exit 4 naming the object, DIR unchanged
 bkey=$(python3 -c 'import json,sys

@@ -432,6 +432,14 @@ START_TEST(test_index_read_check)
 	ck_assert_int_eq(backupset_load(kr2, "shop", OLD, &m, &e), BL_EVERIFY);
 	ck_assert_msg(strstr(e.msg, "items[1].start_wal"), "%s", e.msg);
 	errbuf_clear(&e);
+	/* ... and one that is not a WAL file name is refused by its shape */
+	json_object_set_new(json_array_get(json_object_get(idx, "items"), 1), "start_wal",
+			    json_string("../x"));
+	ck_assert_int_eq(backup_index_put(kr, "shop", OLD, idx, &e), 0);
+	json_decref(idx);
+	ck_assert_int_eq(backup_index_get(wr, "shop", OLD, &idx, &text, &e), BL_EVERIFY);
+	ck_assert_msg(strstr(e.msg, "start_wal"), "%s", e.msg);
+	errbuf_clear(&e);
 
 	json_decref(idx);
 	repo_close(kr);
