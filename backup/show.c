@@ -1,12 +1,21 @@
-/* ballast-backup show ID|latest|--latest: one backup's manifest. */
+/* ballast-backup show ID|latest|--latest: one backup's manifest (its
+ * plaintext index on a host that cannot decrypt it). */
 #include <string.h>
 
+#include "backup_index.h"
 #include "backupset.h"
 #include "basebackup_item.h"
 #include "commands.h"
 #include "log.h"
 #include "manifest.h"
 #include "progress.h"
+#include "repo_crypt.h"
+
+/* What a write-only host cannot see: the manifest's members the index
+ * does not copy (docs/encryption.md). */
+#define SHOW_INDEX_UNAVAILABLE "host, sizes and sha256 of the zstd bytes, raw sizes, " \
+	"database and server versions, tables and row counts, volume paths and entries, " \
+	"LSNs"
 
 /* The members only one item type has, as that type's module writes them. */
 static void print_volume(json_t *it)
@@ -91,6 +100,69 @@ static void print_human(json_t *m)
 	}
 }
 
+static void print_index(json_t *idx)
+{
+	json_t *labels = json_object_get(idx, "labels"), *v, *it, *o;
+	const char *k;
+	size_t i;
+	char sz[32];
+
+	progress_bytes(json_integer_value(json_object_get(idx, "size")) > 0 ?
+		       json_integer_value(json_object_get(idx, "size")) : 0, sz, sizeof(sz));
+	printf("backup   %s\nproject  %s\ncreated  %s\nfinished %s\nsize     %s\n",
+	       json_string_value(json_object_get(idx, "id")),
+	       json_string_value(json_object_get(idx, "project")),
+	       json_string_value(json_object_get(idx, "created")),
+	       json_string_value(json_object_get(idx, "finished")), sz);
+	json_object_foreach(labels, k, v)
+		printf("label    %s=%s\n", k, json_string_value(v) ? json_string_value(v) : "");
+	printf("manifest encrypted (no identity here): shown from the plaintext %s; not "
+	       "available: %s\n", BACKUP_INDEX_NAME, SHOW_INDEX_UNAVAILABLE);
+	json_array_foreach(json_object_get(idx, "items"), i, it) {
+		o = json_object_get(it, "object");
+		progress_bytes(json_integer_value(json_object_get(o, "stored_size")), sz,
+			       sizeof(sz));
+		printf("\n%s %s\n", json_string_value(json_object_get(it, "type")),
+		       json_string_value(json_object_get(it, "name")));
+		if (o)
+			printf("  object   %s\n  stored   %s encrypted\n  sha256   %s (of the "
+			       "ciphertext)\n", json_string_value(json_object_get(o, "key")), sz,
+			       json_string_value(json_object_get(o, "stored_sha256")));
+		if (json_object_get(it, "start_wal"))
+			printf("  timeline %lld, WAL from %s\n",
+			       (long long)json_integer_value(json_object_get(it, "timeline")),
+			       json_string_value(json_object_get(it, "start_wal")));
+	}
+}
+
+/* A write-only host: the backup as its plaintext index tells it. */
+static int show_index(struct repo *r, const char *project, const char *id, int json,
+		      struct errbuf *e)
+{
+	struct strbuf text = STRBUF_INIT;
+	json_t *idx = NULL, *res;
+	int rc = backup_index_get(r, project, id, &idx, &text, e);
+
+	if (rc) {
+		if (rc == BL_EFAIL)
+			errbuf_prefix(e, "backup %s: no identity to read its manifest, and no "
+				      "plaintext index: ", id);
+		goto out;
+	}
+	if (json) {
+		res = json_pack("{s:s, s:n, s:O, s:s}", "event", "result", "manifest", "index",
+				idx, "unavailable", SHOW_INDEX_UNAVAILABLE);
+		log_json_result(res);
+		json_decref(res);
+	} else {
+		print_index(idx);
+	}
+out:
+	json_decref(idx);
+	strbuf_release(&text);
+	return rc;
+}
+
 int cmd_show(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e)
 {
 	struct repo *r = NULL;
@@ -120,6 +192,10 @@ int cmd_show(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e)
 	rc = backupset_open(ctx->cfg, &r, &project, e);
 	if (!rc)
 		rc = backupset_resolve(r, project, arg, id, sizeof(id), e);
+	if (!rc && !repo_crypt_can_read(r)) {
+		rc = show_index(r, project, id, ctx->json, e);
+		goto out;
+	}
 	if (!rc)
 		rc = backupset_load(r, project, id, &m, e);
 	if (rc)

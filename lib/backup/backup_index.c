@@ -9,6 +9,13 @@
 #include "repo_crypt.h"
 #include "zstream.h"
 
+/* The members of an item a write-only host's prune and show need beyond
+ * its type and name (a base backup's first WAL file and timeline: which
+ * WAL the backup needs), copied from the manifest and checked against it
+ * like every other field. */
+static const char *const item_extra[] = { "start_wal", "timeline" };
+#define N_ITEM_EXTRA (sizeof(item_extra) / sizeof(item_extra[0]))
+
 int backup_index_wanted(const struct repo *r)
 {
 	return repo_crypt_enabled(r);
@@ -51,6 +58,10 @@ int backup_index_build(struct repo *r, json_t *manifest, const char *manifest_ke
 		json_t *ent = json_pack("{s:s, s:s}", "type", it.type, "name", it.name);
 
 		json_array_append_new(items, ent);
+		for (size_t f = 0; f < N_ITEM_EXTRA; f++)
+			if (json_object_get(it.json, item_extra[f]))
+				json_object_set(ent, item_extra[f],
+						json_object_get(it.json, item_extra[f]));
 		if (!it.obj.key)
 			continue;
 		o = stored_of(r, it.obj.key, e);
@@ -84,6 +95,16 @@ int backup_index_put(struct repo *r, const char *project, const char *id, json_t
 	free(text);
 	strbuf_release(&key);
 	return rc;
+}
+
+/* A WAL file name (24 hex digits: timeline, log, segment), or absent. */
+static int wal_name_ok(json_t *v)
+{
+	const char *n = json_string_value(v);
+
+	if (!v)
+		return 1;
+	return n && strlen(n) == 24 && strspn(n, "0123456789ABCDEF") == 24;
 }
 
 /* A stored-object entry: {"key", "stored_size", "stored_sha256"}. */
@@ -130,9 +151,12 @@ int backup_index_get(struct repo *r, const char *project, const char *id, json_t
 	json_array_foreach(bad ? NULL : json_object_get(o, "items"), i, it)
 		if (!json_is_string(json_object_get(it, "type")) ||
 		    !json_is_string(json_object_get(it, "name")) ||
-		    (json_object_get(it, "object") && !stored_ok(json_object_get(it, "object")))) {
+		    (json_object_get(it, "object") && !stored_ok(json_object_get(it, "object"))) ||
+		    !wal_name_ok(json_object_get(it, "start_wal")) ||
+		    (json_object_get(it, "timeline") &&
+		     !json_is_integer(json_object_get(it, "timeline")))) {
 			bad = "items: expected {type, name, object: {key, stored_size, "
-			      "stored_sha256}}";
+			      "stored_sha256}, start_wal: a WAL file name, timeline: an integer}";
 			break;
 		}
 	if (bad) {
@@ -241,6 +265,16 @@ int backup_index_check_manifest(struct repo *r, json_t *idx, json_t *manifest,
 		snprintf(field, sizeof(field), "items[%zu].object.key", i);
 		if (differs(json_object_get(o, "key"), mkey))
 			return field_error(idx, field, json_object_get(o, "key"), mkey, e);
+		/* an index written before these members existed lacks them: a
+		 * write-only host then treats them as unknown, never as absent */
+		for (size_t f = 0; f < N_ITEM_EXTRA; f++) {
+			json_t *a = json_object_get(ent, item_extra[f]);
+			json_t *b = json_object_get(it.json, item_extra[f]);
+
+			snprintf(field, sizeof(field), "items[%zu].%s", i, item_extra[f]);
+			if (a && differs(a, b))
+				return field_error(idx, field, a, b, e);
+		}
 	}
 	/* the manifest's own entry: this process has just read (and
 	 * authenticated) it, so its ciphertext is known */
@@ -271,6 +305,43 @@ int backup_index_check_stored(struct repo *r, json_t *idx, struct errbuf *e)
 		if (!rc && json_object_get(it, "object"))
 			rc = stored_check(r, idx, json_object_get(it, "object"), 0, e);
 	return rc;
+}
+
+static void expect_one(struct repo *r, const char *by, json_t *o)
+{
+	repo_crypt_expect(r, json_string_value(json_object_get(o, "key")),
+			  json_integer_value(json_object_get(o, "stored_size")),
+			  json_string_value(json_object_get(o, "stored_sha256")), by);
+}
+
+void backup_index_expect(struct repo *r, json_t *idx)
+{
+	struct strbuf by = STRBUF_INIT;
+	json_t *it;
+	size_t i;
+
+	strbuf_addf(&by, "backup %s: " BACKUP_INDEX_NAME,
+		    json_string_value(json_object_get(idx, "id")));
+	json_array_foreach(json_object_get(idx, "items"), i, it)
+		if (json_object_get(it, "object"))
+			expect_one(r, by.buf, json_object_get(it, "object"));
+	strbuf_release(&by);
+}
+
+const char *backup_index_start_wal(json_t *idx, const char *type, const char *name,
+				   int *found)
+{
+	json_t *it;
+	size_t i;
+
+	*found = 0;
+	json_array_foreach(json_object_get(idx, "items"), i, it)
+		if (!strcmp(json_string_value(json_object_get(it, "type")), type) &&
+		    !strcmp(json_string_value(json_object_get(it, "name")), name)) {
+			*found = 1;
+			return json_string_value(json_object_get(it, "start_wal"));
+		}
+	return NULL;
 }
 
 static int raw_check(struct repo *r, json_t *o, struct errbuf *e)

@@ -11,21 +11,31 @@
  *     "labels": {k: v}, "size" (the manifest's),
  *     "manifest": {"key", "stored_size", "stored_sha256"},
  *     "items": [ {"type", "name", "object"?: {"key", "stored_size",
- *                                             "stored_sha256"}} ] }
+ *                                             "stored_sha256"},
+ *                 "start_wal"?, "timeline"?} ] }
  * where stored_size and stored_sha256 describe the ciphertext as the
- * repository holds it (repo_crypt_stored). It is written after the
- * manifest and is the commit point of an encrypted backup: the manifest
- * carries "index": "index.json", so a manifest without its index is a run
- * that did not finish its commit; a manifest without that member was
- * written before the index existed and stands alone.
+ * repository holds it (repo_crypt_stored), and start_wal / timeline are
+ * copied from an item that has them (a base backup: the WAL it needs, so
+ * a write-only host's prune can keep exactly that WAL); an index written
+ * before they were recorded lacks them (unknown, not "none"). It is
+ * written after the manifest and is the commit point of an encrypted
+ * backup: the manifest carries "index": "index.json", so a manifest
+ * without its index is a run that did not finish its commit; a manifest
+ * without that member was written before the index existed and stands
+ * alone.
  *
  * Authentication: the index is plaintext, so anyone who can write the
  * repository can alter it. Wherever an identity is present every field is
  * checked against the decrypted manifest (backup_index_check_manifest) and
  * every object's stored size and hash against the ciphertext actually read
  * (backup_index_check_stored); a difference is BL_EVERIFY naming the field
- * or object. Without an identity the index is trusted as far as a
- * checksum goes: backup_index_check_objects re-reads the ciphertext.
+ * or object. Once an index checks out against its manifest,
+ * backup_index_expect() has every later read of the backup's objects
+ * (restore, drill, restore --pitr, verify) check the ciphertext as it
+ * streams (repo_crypt_expect): the stored bytes must be the ones the
+ * index records, not only bytes that decrypt to the manifest's. Without
+ * an identity the index is trusted as far as a checksum goes:
+ * backup_index_check_objects re-reads the ciphertext.
  *
  * Summaries: the verify and drill reports stay encrypted; beside each, in
  * an encrypted repository, a plaintext summary ("summary-verify.json",
@@ -74,6 +84,18 @@ int backup_index_check_manifest(struct repo *r, json_t *idx, json_t *manifest,
  * ciphertext this process read through r (after a decrypting verify); an
  * object not read is not judged. */
 int backup_index_check_stored(struct repo *r, json_t *idx, struct errbuf *e);
+
+/* Have every later read of idx's objects through r check their stored
+ * size and SHA-256 against idx at the end of the stream (BL_EVERIFY
+ * naming the backup and the object). Call only with an idx that checked
+ * out against its manifest. */
+void backup_index_expect(struct repo *r, json_t *idx);
+
+/* The start_wal the index records for the item (type, name): NULL when
+ * the item is absent (*found = 0) or the index predates the member
+ * (*found = 1): the caller must then treat the WAL it needs as unknown. */
+const char *backup_index_start_wal(json_t *idx, const char *type, const char *name,
+				   int *found);
 
 /* Re-read every object's and the manifest's ciphertext below the
  * encryption and check its size and SHA-256 against idx (no identity

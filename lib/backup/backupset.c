@@ -153,6 +153,10 @@ static int check_index(struct repo *r, const char *project, const char *id, json
 		*uncommitted = 1;
 	if (!rc)
 		rc = backup_index_check_manifest(r, idx, m, e);
+	/* every read of the backup's objects from now on checks their
+	 * ciphertext against the index, whichever command reads them */
+	if (!rc)
+		backup_index_expect(r, idx);
 out:
 	json_decref(idx);
 	strbuf_release(&key);
@@ -540,9 +544,13 @@ static int delete_keys(struct repo *r, json_t *keys, struct errbuf *e)
 	json_t *k;
 	int rc = 0;
 
-	/* the commit first (the index in an encrypted repository, then the
-	 * manifest): a half-deleted backup must not look committed */
-	static const char *const first[] = { "/" BACKUP_INDEX_NAME, "/manifest.json" };
+	/* the manifest first: a half-deleted backup must not look committed,
+	 * and without its manifest it is "incomplete" on every host, which
+	 * any prune removes. Then, in an encrypted repository, the index: had
+	 * it gone first, an interrupted prune would leave a manifest without
+	 * an index, "unindexed" on a write-only host, which cannot tell it
+	 * from a backup it must keep (docs/DECISIONS.md). */
+	static const char *const first[] = { "/manifest.json", "/" BACKUP_INDEX_NAME };
 
 	for (size_t f = 0; f < 2; f++)
 		json_array_foreach(keys, i, k) {

@@ -84,7 +84,10 @@ int backupset_read_object(struct repo *r, json_t *obj, zstream_sink_fn sink, voi
 int backupset_record_verify(struct repo *r, const char *project, const char *id, int ok,
 			    const char *error, struct errbuf *e);
 
-/* Remove every object of a backup (a failed run's leftovers). */
+/* Remove every object of a backup (a failed run's leftovers, a pruned
+ * one): its manifest first, then its index, then the rest, so a removal
+ * that stops halfway leaves an "incomplete" backup on every host, never
+ * a committed-looking or an "unindexed" one. */
 int backupset_delete(struct repo *r, const char *project, const char *id, struct errbuf *e);
 
 /* Remove temporary objects under the project's backups (after a crash). */

@@ -230,50 +230,92 @@ int prune_apply(struct repo *r, const char *project, json_t *plan, int *removed,
 	return rc;
 }
 
+/* The first WAL file backup id's base backup of db needs, into start (""
+ * when the backup holds none). With an identity it comes from the
+ * manifest; on a write-only host from the plaintext index, which records
+ * it for that purpose. BL_EFAIL with the reason when it cannot be known
+ * (a manifest or index that does not load, an index written before it
+ * recorded start_wal). */
+static int kept_start_wal(struct repo *r, const char *project, const char *id, const char *db,
+			  struct strbuf *start, struct errbuf *e)
+{
+	struct strbuf text = STRBUF_INIT;
+	struct basebackup_meta meta;
+	json_t *m = NULL, *item;
+	const char *wal;
+	int rc, found;
+
+	strbuf_reset(start);
+	if (!repo_crypt_can_read(r)) {
+		rc = backup_index_get(r, project, id, &m, &text, e);
+		if (rc) {
+			errbuf_prefix(e, "the index of kept backup %s does not load (", id);
+			goto out;
+		}
+		wal = backup_index_start_wal(m, BASEBACKUP_ITEM_TYPE, db, &found);
+		if (found && !wal)
+			rc = errbuf_set(e, BL_EFAIL, "the index of kept backup %s does not record "
+					"its base backup's start_wal (written by an older ballast; "
+					"prune where an identity is available", id);
+		else if (wal)
+			strbuf_addstr(start, wal);
+		goto out;
+	}
+	rc = backupset_load(r, project, id, &m, e);
+	if (rc) {
+		errbuf_prefix(e, "the manifest of kept backup %s does not load (", id);
+		goto out;
+	}
+	item = manifest_find_item(m, BASEBACKUP_ITEM_TYPE, db);
+	if (item && basebackup_item_get(item, &meta, e) == 0)
+		strbuf_addstr(start, meta.start_wal);
+	errbuf_clear(e);
+out:
+	json_decref(m);
+	strbuf_release(&text);
+	return rc;
+}
+
 /* The earliest start segment (by position) of db's base backups among the
  * backups plan keeps, and the backup it is in; keep_from "" when none.
- * A kept backup whose manifest does not load (failed-verify) cannot say
- * what it needs: *unknown names it, and the whole archive is kept. */
+ * A kept backup that cannot say what it needs (its manifest, or on a
+ * write-only host its index, does not tell): *unknown names it, and the
+ * whole archive is kept. */
 static int earliest_kept_start(struct repo *r, const char *project, const char *db,
 			       json_t *plan, struct strbuf *keep_from, struct strbuf *backup,
 			       struct strbuf *unknown, struct errbuf *e)
 {
+	struct strbuf start = STRBUF_INIT;
 	json_t *p;
 	size_t i;
-	int rc = 0;
 
 	strbuf_reset(keep_from);
 	strbuf_reset(backup);
 	json_array_foreach(plan, i, p) {
 		const char *id = json_string_value(json_object_get(p, "id"));
 		const char *status = json_string_value(json_object_get(p, "status"));
-		struct basebackup_meta meta;
-		json_t *m = NULL, *item;
 
 		if (strcmp(json_string_value(json_object_get(p, "action")), "keep") ||
 		    !strcmp(status, "incomplete"))
 			continue;
-		if (backupset_load(r, project, id, &m, e)) {
+		if (kept_start_wal(r, project, id, db, &start, e)) {
 			strbuf_reset(unknown);
-			strbuf_addf(unknown, "the manifest of kept backup %s does not load (%s): "
-				    "every WAL file is kept", id, e->msg);
+			strbuf_addf(unknown, "%s): every WAL file is kept", e->msg);
 			errbuf_clear(e);
 			strbuf_reset(keep_from);
 			strbuf_reset(backup);
-			return 0;
+			break;
 		}
-		item = manifest_find_item(m, BASEBACKUP_ITEM_TYPE, db);
-		if (item && basebackup_item_get(item, &meta, e) == 0 &&
-		    (!keep_from->len || strncmp(meta.start_wal + 8, keep_from->buf + 8, 16) < 0)) {
+		if (start.len && (!keep_from->len ||
+				  strncmp(start.buf + 8, keep_from->buf + 8, 16) < 0)) {
 			strbuf_reset(keep_from);
-			strbuf_addstr(keep_from, meta.start_wal);
+			strbuf_add(keep_from, start.buf, start.len);
 			strbuf_reset(backup);
 			strbuf_addstr(backup, id);
 		}
-		errbuf_clear(e);
-		json_decref(m);
 	}
-	return rc;
+	strbuf_release(&start);
+	return 0;
 }
 
 static int cmp_key_name(const void *a, const void *b)

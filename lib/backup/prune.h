@@ -53,8 +53,12 @@ int prune_drill_passed(struct repo *r, const char *project, const char *id, int 
  * base backup the plan keeps needs, i.e. walarchive_before() the earliest
  * start segment among the kept backups' base backups of that database (the
  * earliest by position, not by time: a base backup taken after a
- * point-in-time restore may start before an older one). A database with no
- * kept base backup keeps its whole archive. *wal is a JSON array of
+ * point-in-time restore may start before an older one), read from the
+ * manifests, or on a host without an identity from the plaintext indexes
+ * (backup_index.h records start_wal). A database with no kept base backup
+ * keeps its whole archive, and so does one where a kept backup cannot say
+ * what it needs (its manifest or index does not load, or its index
+ * predates start_wal). *wal is a JSON array of
  * {"database", "action": "keep"|"remove", "files" (how many would go),
  * "stored" (how many there are), "keep_from" (segment) and "backup" (its
  * id) or null, "reason", "keys" (the objects to remove, oldest first)}. */

@@ -35,6 +35,9 @@ struct crypt_state {
 	/* key -> {"size", "sha256"} of the ciphertext of every object this
 	 * process committed or read to its end (repo_crypt_stored) */
 	json_t *stored;
+	/* key -> {"size", "sha256", "by"}: what a plaintext index says key's
+	 * ciphertext is (repo_crypt_expect), checked as it is read */
+	json_t *expect;
 };
 
 struct repo_writer {
@@ -72,14 +75,47 @@ static struct crypt_state *state_of(struct repo *r)
 	return r->state;
 }
 
-/* Remember what key holds as stored, once it is whole. */
-static void note_stored(struct repo *r, const char *key, long long size, struct zhash *h)
+/* Remember what key holds as stored, once it is whole; its hash into hex. */
+static void note_stored(struct repo *r, const char *key, long long size, struct zhash *h,
+			char hex[ZSTREAM_SHA256_HEX])
 {
-	char hex[ZSTREAM_SHA256_HEX];
-
 	zhash_final(h, hex);
 	json_object_set_new(state_of(r)->stored, key, json_pack("{s:I, s:s}", "size",
 								(json_int_t)size, "sha256", hex));
+}
+
+/* This process has just stored key: what an index said of the old bytes
+ * no longer applies (the caller records the new ones). */
+static void forget_expected(struct repo *r, const char *key)
+{
+	json_object_del(state_of(r)->expect, key);
+}
+
+/* key's ciphertext as read (size so far, or at the end with its hash)
+ * against what the index says: the stored bytes must be the ones the
+ * backup recorded, not only bytes that decrypt to the same plaintext. */
+static int check_expected(struct repo_reader *rd, const char *sha256, struct errbuf *e)
+{
+	json_t *x = json_object_get(state_of(rd->r)->expect, rd->key);
+	long long want = x ? (long long)json_integer_value(json_object_get(x, "size")) : 0;
+	const char *want_sha = json_string_value(json_object_get(x, "sha256"));
+	const char *by = json_string_value(json_object_get(x, "by"));
+
+	if (!x)
+		return 0;
+	if (rd->size > want)
+		return errbuf_set(e, BL_EVERIFY, "%s: object %s: larger than the %lld stored "
+				  "bytes the index records (the object was replaced, or the "
+				  "plaintext index altered)", by, rd->key, want);
+	if (sha256 && rd->size != want)
+		return errbuf_set(e, BL_EVERIFY, "%s: object %s: stored size %lld, the index "
+				  "records %lld (the object was replaced, or the plaintext index "
+				  "altered)", by, rd->key, rd->size, want);
+	if (sha256 && strcmp(sha256, want_sha))
+		return errbuf_set(e, BL_EVERIFY, "%s: object %s: stored sha256 %.12s..., the "
+				  "index records %.12s... (the object was replaced, or the "
+				  "plaintext index altered)", by, rd->key, sha256, want_sha);
+	return 0;
 }
 
 static int inner_sink(void *ctx, const void *buf, size_t len, struct errbuf *e)
@@ -142,14 +178,17 @@ static int crypt_writer_write(struct repo_writer *w, const void *buf, size_t len
 
 static int crypt_writer_commit(struct repo_writer *w, struct errbuf *e)
 {
+	char hex[ZSTREAM_SHA256_HEX];
 	int rc = age_enc_finish(w->enc, e);
 
 	if (rc)
 		repo_writer_abort(w->inner);
 	else
 		rc = repo_writer_commit(w->inner, e);
-	if (!rc)
-		note_stored(w->r, w->key, w->size, w->h);
+	if (!rc) {
+		note_stored(w->r, w->key, w->size, w->h, hex);
+		forget_expected(w->r, w->key);
+	}
 	writer_free(w);
 	return rc;
 }
@@ -235,6 +274,7 @@ static int crypt_reader_open(struct repo *r, const char *key, struct repo_reader
 /* Feeds one step of ciphertext to the decryptor. */
 static int fill(struct repo_reader *rd, struct errbuf *e)
 {
+	char hex[ZSTREAM_SHA256_HEX];
 	size_t got;
 	int rc = repo_reader_read(rd->inner, rd->buf, READ_STEP, &got, e);
 
@@ -243,11 +283,18 @@ static int fill(struct repo_reader *rd, struct errbuf *e)
 	if (!got) {
 		rd->eof = 1;
 		rc = age_dec_finish(rd->dec, e);
-		if (!rc)
-			note_stored(rd->r, rd->key, rd->size, rd->h);
+		if (!rc) {
+			note_stored(rd->r, rd->key, rd->size, rd->h, hex);
+			rc = check_expected(rd, hex, e);
+			if (rc)
+				return rc;   /* it names the object and the index */
+		}
 	} else {
 		zhash_update(rd->h, rd->buf, got);
 		rd->size += (long long)got;
+		/* a longer object fails at once, not after all of it is read */
+		if ((rc = check_expected(rd, NULL, e)))
+			return rc;
 		if (rd->head_len < sizeof(rd->head)) {
 			size_t n = sizeof(rd->head) - rd->head_len;
 
@@ -327,6 +374,7 @@ static void crypt_close(struct repo *r)
 	age_keys_free(s->keys);
 	json_decref(s->identity_command);
 	json_decref(s->stored);
+	json_decref(s->expect);
 	free(s);
 	free(r);
 }
@@ -504,6 +552,7 @@ int repo_crypt_wrap(struct repo *inner, json_t *spec, const char *cfgdir, struct
 	}
 	s->inner = inner;
 	s->stored = json_object();
+	s->expect = json_object();
 	r = xcalloc(1, sizeof(*r));
 	r->ops = repo_torn_writes(inner) ? &crypt_ops_torn : &crypt_ops;
 	r->state = s;
@@ -528,6 +577,7 @@ int repo_crypt_rekey(struct repo *r, const char *key, int *changed, struct errbu
 	struct strbuf head = STRBUF_INIT, want = STRBUF_INIT, nh = STRBUF_INIT;
 	unsigned char *buf = NULL;
 	struct zhash *h = NULL;
+	char hex[ZSTREAM_SHA256_HEX];
 	long long size = 0;
 	size_t hl = 0, got, i;
 	int rc;
@@ -579,8 +629,10 @@ int repo_crypt_rekey(struct repo *r, const char *key, int *changed, struct errbu
 			zhash_update(h, buf, got);
 			size += (long long)got;
 		}
-		if (!rc)
-			note_stored(r, key, size, h);
+		if (!rc) {
+			note_stored(r, key, size, h, hex);
+			forget_expected(r, key);
+		}
 		goto out;
 	}
 	rc = age_rewrap_header(s->keys, head.buf, hl, s->keys, &nh, e);
@@ -604,8 +656,10 @@ int repo_crypt_rekey(struct repo *r, const char *key, int *changed, struct errbu
 		rc = repo_writer_commit(w, e);
 		w = NULL;
 		*changed = !rc;
-		if (!rc)
-			note_stored(r, key, size, h);
+		if (!rc) {
+			note_stored(r, key, size, h, hex);
+			forget_expected(r, key);
+		}
 	}
 out:
 	zhash_free(h);
@@ -647,6 +701,16 @@ int repo_crypt_stored(struct repo *r, const char *key, long long *size,
 	*size = (long long)json_integer_value(json_object_get(o, "size"));
 	snprintf(sha256, ZSTREAM_SHA256_HEX, "%s", json_string_value(json_object_get(o, "sha256")));
 	return 1;
+}
+
+void repo_crypt_expect(struct repo *r, const char *key, long long size, const char *sha256,
+		       const char *by)
+{
+	if (!repo_crypt_enabled(r) || !key || !sha256 || size < 0)
+		return;
+	json_object_set_new(state_of(r)->expect, key, json_pack("{s:I, s:s, s:s}", "size",
+								(json_int_t)size, "sha256", sha256,
+								"by", by));
 }
 
 struct repo *repo_crypt_inner(struct repo *r)

@@ -18,7 +18,12 @@
  * - an object without an age header is refused on read (a plaintext object
  *   substituted into an encrypted repository is not trusted).
  * The ciphertext's size and SHA-256 are computed as objects are written
- * and read (repo_crypt_stored), for the plaintext index.
+ * and read (repo_crypt_stored), for the plaintext index; once a caller has
+ * said what an index records of an object (repo_crypt_expect), every read
+ * of it through r checks its ciphertext as it streams: a read past the
+ * recorded size fails at once, and the read that finds the end (and so
+ * every object reader, objread.h, at the same point as its own checks)
+ * returns BL_EVERIFY when the size or the SHA-256 differ.
  * identity_command runs once, at the first read (never on a write-only
  * run), from argv without a shell; its stdout is the identity file text.
  * When no identity opens an object the error is one line naming the
@@ -65,6 +70,15 @@ int repo_crypt_can_read(const struct repo *r);
  * without a second read of any object. */
 int repo_crypt_stored(struct repo *r, const char *key, long long *size,
 		      char sha256[ZSTREAM_SHA256_HEX]);
+
+/* From now on, every read of key through r must find a ciphertext of size
+ * bytes whose SHA-256 is sha256 (hex), else BL_EVERIFY at the end of the
+ * stream: "<by>: object <key>: stored sha256 ..., the index records ...".
+ * by names the record ("backup <id>: index.json"). Storing key through r
+ * (a write, a rekey) drops the expectation. A no-op when r does not
+ * encrypt. */
+void repo_crypt_expect(struct repo *r, const char *key, long long size, const char *sha256,
+		       const char *by);
 
 /* The driver below the encryption (r itself when r does not encrypt):
  * the plaintext index and report summaries are stored through it, and a

@@ -113,7 +113,7 @@ i = json.load(open(sys.argv[1]))
 assert set(i) <= {"format", "id", "project", "created", "finished", "status", "labels", "size",
                   "manifest", "items"}, sorted(i)
 for it in i["items"]:
-    assert set(it) <= {"type", "name", "object"}, sorted(it)
+    assert set(it) <= {"type", "name", "object", "start_wal", "timeline"}, sorted(it)
     assert set(it.get("object", {})) <= {"key", "stored_size", "stored_sha256"}
 PY
 n=$(grep -rlaF "age-encryption.org/v1" "$svc/s3/data" 2>/dev/null | wc -l)
@@ -171,6 +171,57 @@ step verify-plaintext 4 "$bb" --config "$tmp/local.json" verify "$id"
 t_contains "$(cat "$logs/verify-plaintext.err")" "not encrypted" "a plaintext object is named"
 cp "$tmp/dump.keep" "$tmp/repo/$dump"
 
+# -- restore reads check the stored bytes, on each driver: a flipped
+# byte in a dump or a volume object, or a dump replaced by another
+# encryption of the same bytes (it decrypts to exactly the manifest's
+# plaintext, but is not what the backup stored: the index says so), is
+# exit 4 naming the object, and the target database or volume is left
+# as it was --
+stored1() { # DRIVER KEY: an object of the first section's repositories
+	case $1 in
+	local) echo "$tmp/repo/$2" ;;
+	sftp) echo "$tmp/sftp-repo/$2" ;;
+	s3) echo "$svc/s3/data/$(cat "$svc/s3/bucket")/${s3pre}$2._S3rver_object" ;;
+	esac
+}
+flip() { python3 -c 'import sys
+p = sys.argv[1]; b = bytearray(open(p, "rb").read()); b[len(b) // 2] ^= 1; open(p, "wb").write(b)' "$1"; }
+for d in local sftp s3; do
+	id=$(latest "$d")
+	idx=$(stored1 $d "enc/backups/$id/index.json")
+	okey() { python3 -c 'import json,sys
+for it in json.load(open(sys.argv[1]))["items"]:
+    if it["type"] == sys.argv[2]: print(it["object"]["key"])' "$idx" "$1"; }
+	dkey=$(okey db); vkey=$(okey volume)
+	psql -X -q -d "$ci" -c "DROP DATABASE IF EXISTS enc_keep_$d" -c "CREATE DATABASE enc_keep_$d" >/dev/null 2>&1
+	psql -X -q -d "$(dbc "enc_keep_$d")" -c "CREATE TABLE keepme AS SELECT 7 AS v" >/dev/null
+	untouched() { [ "$(psql -X -At -d "$(dbc "enc_keep_$d")" -c "SELECT string_agg(tablename, ',') FROM pg_tables WHERE schemaname = 'public'")" = keepme ]; }
+	rm -rf "$tmp/vt-$d"; mkdir -p "$tmp/vt-$d"; echo old >"$tmp/vt-$d/marker"
+	f=$(stored1 $d "$dkey"); cp "$f" "$tmp/obj.keep"
+	flip "$f"
+	step "restore-flip-db-$d" 4 "$bb" --config "$tmp/$d.json" restore "$id" --db app --target "$(dbc "enc_keep_$d")" --clean --yes
+	t_contains "$(cat "$logs/restore-flip-db-$d.err")" "$dkey" "$d: a flipped dump byte: restore names the object"
+	untouched && t_ok || t_fail "$d: a refused restore changed the target database"
+	# another encryption of the same zstd bytes (as stock age writes it)
+	age -d -i "$tmp/key1.txt" "$tmp/obj.keep" | age -r "$pub1" -o "$tmp/reenc" && cp "$tmp/reenc" "$f"
+	step "restore-reenc-db-$d" 4 "$bb" --config "$tmp/$d.json" restore "$id" --db app --target "$(dbc "enc_keep_$d")" --clean --yes
+	t_contains "$(cat "$logs/restore-reenc-db-$d.err")" "backup $id: index.json: object $dkey" "$d: a replaced dump: restore names the backup, the index and the object"
+	untouched && t_ok || t_fail "$d: a refused restore changed the target database"
+	cp "$tmp/obj.keep" "$f"
+	f=$(stored1 $d "$vkey"); cp "$f" "$tmp/obj.keep"
+	flip "$f"
+	step "restore-flip-vol-$d" 4 "$bb" --config "$tmp/$d.json" restore "$id" --volume files --to "$tmp/vt-$d" --yes
+	t_contains "$(cat "$logs/restore-flip-vol-$d.err")" "$vkey" "$d: a flipped volume byte: restore names the object"
+	age -d -i "$tmp/key1.txt" "$tmp/obj.keep" | age -r "$pub1" -o "$tmp/reenc" && cp "$tmp/reenc" "$f"
+	step "restore-reenc-vol-$d" 4 "$bb" --config "$tmp/$d.json" restore "$id" --volume files --to "$tmp/vt-$d" --yes
+	t_contains "$(cat "$logs/restore-reenc-vol-$d.err")" "index.json: object $vkey" "$d: a replaced volume object: restore names it"
+	[ "$(ls "$tmp/vt-$d")" = marker ] && [ "$(cat "$tmp/vt-$d/marker")" = old ] && t_ok ||
+		t_fail "$d: a refused volume restore changed the target: $(ls "$tmp/vt-$d")"
+	cp "$tmp/obj.keep" "$f"
+	step "restore-vol-again-$d" 0 "$bb" --config "$tmp/$d.json" restore "$id" --volume files --to "$tmp/vt-$d" --yes
+	cmp -s "$tmp/vol/sub/f2.txt" "$tmp/vt-$d/sub/f2.txt" && t_ok || t_fail "$d: the volume restored after the repair differs"
+done
+
 # -- write-only host: public keys only, on each driver --
 # A key host (identity) and a write-only host (recipients only) share each
 # repository: the write-only host runs, lists, prunes (keep labels and
@@ -219,6 +270,15 @@ for d in local sftp s3; do
 	[ "$(jq_list "$p" 'b[0]["items"][0]["name"]')" = app ] && t_ok || t_fail "$d: items not listed"
 	ids=$(jq_list "$p" '" ".join(x["id"] for x in b)'); set -- $ids; id1=$1 id2=$2 id3=$3
 	step "verify-$p" 0 "$bb" -v --config "$tmp/$p.json" verify --all
+	# show without an identity: the index, saying what it lacks
+	step "show-$p" 0 "$bb" --config "$tmp/$p.json" show "$id1"
+	t_contains "$(cat "$logs/show-$p.out")" "manifest encrypted (no identity here)" "$d: write-only show says the manifest is encrypted"
+	t_contains "$(cat "$logs/show-$p.out")" "not available: host" "$d: write-only show names what is not available"
+	t_contains "$(cat "$logs/show-$p.out")" "label    tag=first" "$d: write-only show prints the labels"
+	t_contains "$(cat "$logs/show-$p.out")" "$p/backups/$id1/db-app" "$d: write-only show prints the objects"
+	"$bb" --config "$tmp/$p.json" --json show "$id1" 2>/dev/null | tail -n1 | python3 -c 'import json,sys
+r = json.load(sys.stdin); assert r["manifest"] is None and r["index"]["id"] == sys.argv[1] and r["unavailable"], r' "$id1" &&
+		t_ok || t_fail "$d: write-only show --json"
 	t_contains "$(cat "$logs/verify-$p.err")" "match the index" "$d: a write-only verify checks the ciphertext"
 	# prune without an identity: the keep label (id1), the drill (id2) and
 	# the newest (id3) all stay
@@ -267,12 +327,28 @@ open(p, "w").write(json.dumps(i, separators=(",", ":")))' "$f"
 	[ -e "$meta" ] && cp "$meta" "$tmp/meta.keep"
 	rm -f "$f" "$tmp/nometa"; [ -e "$meta" ] && mv "$meta" "$tmp/nometa"
 	[ "$(jq_list "$p" 'b[1]["status"]')" = unindexed ] && t_ok || t_fail "$d: no index lists as $(jq_list "$p" 'b[1]')"
+	# (really pruning: an unindexed backup older than the newest good one
+	# may still be the only copy of something; docs/DECISIONS.md)
 	step "prune-noindex-$p" 0 "$bb" --config "$tmp/$p.json" prune --dry-run
 	t_contains "$(cat "$logs/prune-noindex-$p.out")" "no plaintext index" "$d: prune keeps an unindexed backup"
+	step "prune-noindex-real-$p" 0 "$bb" --config "$tmp/$p.json" prune
+	[ "$(jq_list "$p" 'b[1]["id"]')" = "$id2" ] && t_ok || t_fail "$d: a write-only prune removed an unindexed backup"
+	step "show-noindex-$p" 1 "$bb" --config "$tmp/$p.json" show "$id2"
+	t_contains "$(cat "$logs/show-noindex-$p.err")" "no plaintext index" "$d: write-only show of an unindexed backup"
 	step "verify-noindex-$p" 1 "$bb" --config "$tmp/$p.json" verify "$id2"
 	[ "$(jq_list "$p-key" 'b[1]["status"]')" = incomplete ] && t_ok || t_fail "$d: the key host lists a missing index as $(jq_list "$p-key" 'b[1]')"
 	cp "$tmp/index.keep" "$f"; [ -e "$tmp/nometa" ] && mv "$tmp/nometa" "$meta"
 	[ "$(jq_list "$p-key" 'b[1]["status"]')" = good ] && t_ok || t_fail "$d: the restored index: $(jq_list "$p-key" 'b[1]')"
+	# a removal interrupted after its first step (the manifest goes first,
+	# then the index): incomplete on both hosts, and a write-only prune
+	# finishes it
+	f=$(stored $d "$p/backups/$id1/manifest.json")
+	rm -f "$f" "${f%._S3rver_object}"._S3rver_*
+	[ "$(jq_list "$p" 'b[0]["status"]')" = incomplete ] && t_ok || t_fail "$d: a half-removed backup lists as $(jq_list "$p" 'b[0]')"
+	[ "$(jq_list "$p-key" 'b[0]["status"]')" = incomplete ] && t_ok || t_fail "$d: a half-removed backup lists on the key host as $(jq_list "$p-key" 'b[0]')"
+	step "prune-half-$p" 0 "$bb" --config "$tmp/$p.json" prune
+	[ "$(jq_list "$p" '" ".join(x["id"] for x in b[:1])')" = "$id2" ] && t_ok || t_fail "$d: a write-only prune left the half-removed backup: $(jq_list "$p" '[x["id"] for x in b]')"
+	[ -z "$(ls "$(dirname "$f")" 2>/dev/null)" ] && t_ok || t_fail "$d: objects of the half-removed backup remain: $(ls "$(dirname "$f")")"
 done
 # a missing identity on a read names the key that would open the backup
 cfg wo "$repo_local" "{ \"recipients\": [\"$pub1\", \"$pub2\"] }"
@@ -380,6 +456,103 @@ step rekey-again 0 "$bb" --config "$tmp/k2.json" rekey
 t_contains "$(cat "$logs/rekey-again.out")" "rekeyed 0 of" "a second rekey rewrites nothing"
 ls "$tmp/repo/enc/rekey/"rekey-*.json >/dev/null 2>&1 && t_ok || t_fail "no rekey record in the repository"
 step rekey-plain 2 "$bb" --config "$tmp/wo.json" rekey --bogus
+
+# -- a physical database on a write-only host (local driver): the index
+# records each base backup's first WAL file, so prune removes the WAL the
+# kept base backups do not need and keeps what they do; restore --pitr
+# refuses a base backup whose stored bytes are not the index's, leaving
+# the data directory as it was --
+PGDIR=$tmp/pg
+BINDIR=
+for v in 17 16 15; do [ -x "/usr/lib/postgresql/$v/bin/pg_ctl" ] && { BINDIR=/usr/lib/postgresql/$v/bin; break; }; done
+chmod 755 "$tmp"
+PG_INITDB_OPTS="--wal-segsize=1" PG_EXTRA_OPTS="-c archive_mode=on -c wal_level=replica" \
+	"$S/tests/services/pg.sh" start "$PGDIR" >/dev/null || { t_fail "pg.sh start"; t_done; }
+trap '"$S/tests/services/pg.sh" stop "$PGDIR" >/dev/null 2>&1; rm -rf "$tmp"' EXIT
+PGPORT=$(cat "$PGDIR/port")
+OWNER=$(stat -c %U "$PGDIR/data")
+pq() { psql -X -At -v ON_ERROR_STOP=1 -h "$PGDIR" -p "$PGPORT" -U postgres -d postgres -c "$1"; }
+cfgp() { # NAME ENCRYPTION-JSON
+	cat >"$tmp/$1.json" <<JSON
+{ "project": "phys", "state_dir": "$tmp/state-phys",
+  "repository": { "type": "local", "path": "$tmp/repo-phys" },
+  "encryption": $2,
+  "retention": { "keep_last": 1 },
+  "databases": [ { "name": "main", "mode": "physical", "pg_bindir": "$BINDIR",
+                   "conninfo": "host=$PGDIR port=$PGPORT user=postgres dbname=postgres" } ] }
+JSON
+	chmod 644 "$tmp/$1.json"
+}
+cfgp phys "{ \"recipients\": [\"$pub1\"] }"
+cfgp phys-key "{ \"recipients\": [\"$pub1\"], \"identity_file\": \"$tmp/key1.txt\" }"
+mkdir -p "$tmp/repo-phys" "$tmp/state-phys"
+step init-phys 0 "$bb" --config "$tmp/phys.json" init
+[ "$(id -u)" = 0 ] && chown -R "$OWNER" "$tmp/repo-phys/phys" "$tmp/state-phys"
+pq "ALTER SYSTEM SET archive_command = '$bb --config $tmp/phys.json wal-push %p'" >/dev/null
+pq "SELECT pg_reload_conf()" >/dev/null
+# switch: write, switch segments, and wait until the archive has the last one
+switch() {
+	local seg
+	pq "CREATE TABLE IF NOT EXISTS w (v int); INSERT INTO w SELECT generate_series(1, 2000)" >/dev/null 2>&1
+	seg=$(pq "SELECT pg_walfile_name(pg_switch_wal())")
+	for _ in $(seq 1 300); do
+		[ "$(pq "SELECT last_archived_wal >= '$seg' FROM pg_stat_archiver")" = t ] && return 0
+		sleep 0.1
+	done
+	echo "    $seg not archived: $(pq "SELECT * FROM pg_stat_archiver")" >&2
+}
+walfiles() { find "$tmp/repo-phys/phys/wal/main" -type f -name '0*' ! -name '*.tmp-*' | sed 's|.*/||' | cut -c1-24 | sort -u; }
+switch; switch
+step run-phys1 0 "$bb" --config "$tmp/phys.json" run
+switch; switch; switch
+step run-phys2 0 "$bb" --config "$tmp/phys.json" run
+switch; switch
+pids=$(jq_list phys '" ".join(x["id"] for x in b)'); set -- $pids; pid1=$1 pid2=$2
+start2=$(python3 -c 'import json,sys
+for it in json.load(open(sys.argv[1]))["items"]:
+    if it["type"] == "basebackup": print(it["start_wal"], it["timeline"])' "$tmp/repo-phys/phys/backups/$pid2/index.json")
+set -- $start2; start2=$1
+[ "${#start2}" = 24 ] && [ "$2" = 1 ] && t_ok || t_fail "the index does not record the base backup's start WAL file and timeline: $start2 $2"
+before=$(walfiles | wc -l)
+older=$(walfiles | awk -v s="$start2" 'substr($0, 9) < substr(s, 9)' | wc -l)
+[ "$older" -ge 2 ] && t_ok || t_fail "only $older WAL files before $start2 to prune (of $before)"
+# show without an identity: the base backup's timeline and first WAL file
+step show-phys 0 "$bb" --config "$tmp/phys.json" show "$pid2"
+t_contains "$(cat "$logs/show-phys.out")" "timeline 1, WAL from $start2" "write-only show prints the base backup's WAL start"
+step prune-phys-dry 0 "$bb" --config "$tmp/phys.json" prune --dry-run
+t_contains "$(cat "$logs/prune-phys-dry.out")" "files before $start2 (before the earliest kept base backup" "write-only prune plans the WAL older than the kept base backup"
+step prune-phys 0 "$bb" --config "$tmp/phys.json" prune
+[ "$(jq_list phys '" ".join(x["id"] for x in b)')" = "$pid2" ] && t_ok || t_fail "write-only prune of the base backups: $(jq_list phys '[x["id"] for x in b]')"
+[ "$(walfiles | awk -v s="$start2" 'substr($0, 9) < substr(s, 9)' | wc -l)" = 0 ] && t_ok || t_fail "WAL before $start2 was kept: $(walfiles | head -3)"
+walfiles | grep -qx "$start2" && t_ok || t_fail "the kept base backup's first WAL file $start2 was removed"
+[ "$(walfiles | wc -l)" -gt 1 ] && t_ok || t_fail "the WAL after $start2 was removed: $(walfiles)"
+# the kept backup is whole: the key host verifies it and its WAL
+step verify-phys 0 "$bb" --config "$tmp/phys-key.json" verify --all
+# a tampered start_wal: the key host's verify names the field
+f=$tmp/repo-phys/phys/backups/$pid2/index.json; cp "$f" "$tmp/index.keep"
+python3 -c 'import json,sys
+p = sys.argv[1]; i = json.load(open(p))
+for it in i["items"]:
+    if it["type"] == "basebackup": it["start_wal"] = it["start_wal"][:16] + "000000FF"
+open(p, "w").write(json.dumps(i, separators=(",", ":")))' "$f"
+step verify-phys-tamper 4 "$bb" --config "$tmp/phys-key.json" verify "$pid2"
+t_contains "$(cat "$logs/verify-phys-tamper.err")" "start_wal" "a tampered start_wal is named"
+cp "$tmp/index.keep" "$f"
+step verify-phys-again 0 "$bb" --config "$tmp/phys-key.json" verify "$pid2"   # good again
+# restore --pitr from a base backup whose stored bytes are another
+# encryption of the same tar: exit 4 naming the object, DIR unchanged
+bkey=$(python3 -c 'import json,sys
+for it in json.load(open(sys.argv[1]))["items"]:
+    if it["type"] == "basebackup": print(it["object"]["key"])' "$f")
+o=$tmp/repo-phys/$bkey; cp -p "$o" "$tmp/base.keep"
+age -d -i "$tmp/key1.txt" "$tmp/base.keep" | age -r "$pub1" -o "$tmp/reenc" && cat "$tmp/reenc" >"$o"
+mkdir -p "$tmp/pitr-dir"; echo old >"$tmp/pitr-dir/marker"
+[ "$(id -u)" = 0 ] && chown -R "$OWNER" "$tmp/pitr-dir"   # postgres never runs as root
+step restore-pitr-reenc 4 "$bb" --config "$tmp/phys-key.json" restore --pitr --db main --data-dir "$tmp/pitr-dir" --latest
+t_contains "$(cat "$logs/restore-pitr-reenc.err")" "index.json: object $bkey" "restore --pitr names the replaced base backup"
+[ "$(ls "$tmp/pitr-dir")" = marker ] && [ "$(cat "$tmp/pitr-dir/marker")" = old ] && t_ok ||
+	t_fail "a refused restore --pitr changed the data directory: $(ls "$tmp/pitr-dir")"
+cp -p "$tmp/base.keep" "$o"
 
 # -- secrets never in output or the repositories --
 for secret in "$PASS" "$sec1" "$(grep '^AGE-SECRET-KEY-' "$tmp/key2.txt")"; do

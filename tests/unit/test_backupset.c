@@ -223,14 +223,59 @@ static const char *status_of(struct repo *er, const char *id, struct strbuf *why
 	return st;
 }
 
+/* An encrypted backup committed as backup_run commits one (objects,
+ * manifest, index), with a db item and a base backup item; labels (may be
+ * NULL) are taken. */
+static void put_enc_backup(struct repo *kr, const char *id, json_t *labels)
+{
+	struct strbuf key = STRBUF_INIT, text = STRBUF_INIT, sealed = STRBUF_INIT;
+	struct errbuf e = ERRBUF_INIT;
+	struct repo *keep = r;
+	json_t *m, *idx = NULL;
+	long long size;
+	char sha[65];
+
+	r = kr;
+	put_backup(id, 1761958800, "encrypted rows", 0);
+	r = keep;
+	m = manifest_new(id, "shop", 1761958800, NULL);
+	if (labels)
+		json_object_set_new(m, "labels", labels);
+	manifest_backup_prefix("shop", id, &key);
+	strbuf_addstr(&key, "db-app.dump.zst");
+	ck_assert(repo_crypt_stored(kr, key.buf, &size, sha));
+	ck_assert_msg(repo_get_bytes(kr, key.buf, &text, 1 << 20, &e) == 0, "%s", e.msg);
+	sha256_hex(text.buf, text.len, sha);
+	json_array_append_new(json_object_get(m, "items"), json_pack(
+		"{s:s, s:s, s:o}", "type", "db", "name", "app", "object",
+		manifest_object(key.buf, (long long)text.len, sha, 14)));
+	/* (its object: the same one, as only the index's members matter here) */
+	json_array_append_new(json_object_get(m, "items"), json_pack(
+		"{s:s, s:s, s:s, s:i, s:s, s:o}", "type", "basebackup", "name", "phys",
+		"start_wal", "000000010000000000000005", "timeline", 1, "start_lsn", "0/5000028",
+		"object", manifest_object(key.buf, (long long)text.len, sha, 14)));
+	json_object_set_new(m, "index", json_string(BACKUP_INDEX_NAME));
+	ck_assert_int_eq(manifest_seal(m, &sealed, &e), 0);
+	strbuf_reset(&key);
+	manifest_backup_prefix("shop", id, &key);
+	strbuf_addstr(&key, "manifest.json");
+	ck_assert_msg(repo_put_bytes(kr, key.buf, sealed.buf, sealed.len, &e) == 0, "%s", e.msg);
+	ck_assert_msg(backup_index_build(kr, m, key.buf, &idx, &e) == 0, "%s", e.msg);
+	ck_assert_msg(backup_index_put(kr, "shop", id, idx, &e) == 0, "%s", e.msg);
+	json_decref(idx);
+	json_decref(m);
+	strbuf_release(&key);
+	strbuf_release(&text);
+	strbuf_release(&sealed);
+}
+
 START_TEST(test_encrypted_index)
 {
 	struct config *kc = NULL, *wc = NULL;
-	struct strbuf key = STRBUF_INIT, why = STRBUF_INIT, text = STRBUF_INIT,
-		      path = STRBUF_INIT, sealed = STRBUF_INIT;
+	struct strbuf why = STRBUF_INIT, text = STRBUF_INIT, path = STRBUF_INIT;
 	struct errbuf e = ERRBUF_INIT;
-	struct repo *kr, *wr, *keep = r;
-	json_t *m = NULL, *idx = NULL;
+	struct repo *kr, *wr;
+	json_t *idx = NULL;
 	char mark[REPOMARK_ID_LEN + 1];
 	int existed = 0, adopted = 0;
 	FILE *f;
@@ -241,36 +286,7 @@ START_TEST(test_encrypted_index)
 	wr = open_enc("{\"recipients\": [\"" T_AGE_PUB "\"]}", &wc);
 	ck_assert(backup_index_wanted(kr));
 	ck_assert_msg(repomark_init(kr, "shop", mark, &existed, &adopted, &e) == 0, "%s", e.msg);
-	/* a backup as backup_run commits one: objects, manifest, index */
-	r = kr;
-	put_backup(OLD, 1761958800, "encrypted rows", 0);
-	r = keep;
-	m = manifest_new(OLD, "shop", 1761958800, NULL);
-	json_object_set_new(m, "labels", json_pack("{s:s}", "keep", "true"));
-	manifest_backup_prefix("shop", OLD, &key);
-	strbuf_addstr(&key, "db-app.dump.zst");
-	{
-		long long size;
-		char sha[65];
-
-		ck_assert(repo_crypt_stored(kr, key.buf, &size, sha));
-		/* the manifest's object describes the plaintext: read it back */
-		ck_assert_msg(repo_get_bytes(kr, key.buf, &text, 1 << 20, &e) == 0, "%s", e.msg);
-		sha256_hex(text.buf, text.len, sha);
-		json_array_append_new(json_object_get(m, "items"), json_pack(
-			"{s:s, s:s, s:o}", "type", "db", "name", "app", "object",
-			manifest_object(key.buf, (long long)text.len, sha, 14)));
-	}
-	json_object_set_new(m, "index", json_string(BACKUP_INDEX_NAME));
-	ck_assert_int_eq(manifest_seal(m, &sealed, &e), 0);
-	strbuf_reset(&key);
-	manifest_backup_prefix("shop", OLD, &key);
-	strbuf_addstr(&key, "manifest.json");
-	ck_assert_msg(repo_put_bytes(kr, key.buf, sealed.buf, sealed.len, &e) == 0, "%s", e.msg);
-	ck_assert_msg(backup_index_build(kr, m, key.buf, &idx, &e) == 0, "%s", e.msg);
-	ck_assert_msg(backup_index_put(kr, "shop", OLD, idx, &e) == 0, "%s", e.msg);
-	json_decref(idx);
-	idx = NULL;
+	put_enc_backup(kr, OLD, json_pack("{s:s}", "keep", "true"));
 
 	/* both hosts see it good; the write-only one from the index alone */
 	ck_assert_str_eq(status_of(kr, OLD, &why), "good");
@@ -320,16 +336,121 @@ START_TEST(test_encrypted_index)
 	ck_assert_str_eq(status_of(kr, OLD, &why), "incomplete");
 
 	json_decref(idx);
-	json_decref(m);
 	repo_close(kr);
 	repo_close(wr);
 	config_free(kc);
 	config_free(wc);
-	strbuf_release(&key);
 	strbuf_release(&why);
 	strbuf_release(&text);
 	strbuf_release(&path);
-	strbuf_release(&sealed);
+}
+END_TEST
+
+static int discard(void *ctx, const void *buf, size_t len, struct errbuf *e)
+{
+	(void)ctx, (void)buf, (void)len, (void)e;
+	return 0;
+}
+
+/* Every read of an object of a loaded encrypted backup checks its stored
+ * bytes against the index (not only that they decrypt to the manifest's
+ * plaintext); the index records what a write-only prune needs of a base
+ * backup, authenticated like the rest. */
+START_TEST(test_index_read_check)
+{
+	struct config *kc = NULL, *kc2 = NULL, *wc = NULL;
+	struct strbuf key = STRBUF_INIT, text = STRBUF_INIT, plain = STRBUF_INIT;
+	struct errbuf e = ERRBUF_INIT;
+	struct repo *kr, *kr2, *wr;
+	json_t *m = NULL, *idx = NULL, *it;
+	char mark[REPOMARK_ID_LEN + 1];
+	const char *wal;
+	int existed = 0, adopted = 0, found = 0;
+
+	setenv("BALLAST_T_AGE_ID", T_AGE_ID, 1);
+	kr = open_enc("{\"recipients\": [\"" T_AGE_PUB "\"], \"identity_env\": \"BALLAST_T_AGE_ID\"}",
+		      &kc);
+	wr = open_enc("{\"recipients\": [\"" T_AGE_PUB "\"]}", &wc);
+	ck_assert_msg(repomark_init(kr, "shop", mark, &existed, &adopted, &e) == 0, "%s", e.msg);
+	put_enc_backup(kr, OLD, NULL);
+
+	/* the index records the base backup's start WAL file and timeline */
+	ck_assert_msg(backup_index_get(wr, "shop", OLD, &idx, &text, &e) == 0, "%s", e.msg);
+	wal = backup_index_start_wal(idx, "basebackup", "phys", &found);
+	ck_assert(found);
+	ck_assert_str_eq(wal, "000000010000000000000005");
+	ck_assert_int_eq(json_integer_value(json_object_get(json_array_get(
+		json_object_get(idx, "items"), 1), "timeline")), 1);
+	ck_assert_ptr_null(backup_index_start_wal(idx, "basebackup", "other", &found));
+	ck_assert(!found);
+	ck_assert_ptr_null(strstr(text.buf, "start_lsn"));
+
+	/* a fresh key host (a restore): the stored dump replaced by another
+	 * encryption of the same zstd bytes decrypts to the manifest's
+	 * plaintext, yet is refused once the backup is loaded, naming the
+	 * backup and the object, at the end of the stream */
+	kr2 = open_enc("{\"recipients\": [\"" T_AGE_PUB "\"], \"identity_env\": "
+		       "\"BALLAST_T_AGE_ID\"}", &kc2);
+	manifest_backup_prefix("shop", OLD, &key);
+	strbuf_addstr(&key, "db-app.dump.zst");
+	ck_assert_msg(repo_get_bytes(kr2, key.buf, &plain, 1 << 20, &e) == 0, "%s", e.msg);
+	ck_assert_msg(repo_put_bytes(kr, key.buf, plain.buf, plain.len, &e) == 0, "%s", e.msg);
+	ck_assert_msg(repo_get_bytes(kr2, key.buf, &plain, 1 << 20, &e) == 0, "%s", e.msg);
+	ck_assert_msg(backupset_load(kr2, "shop", OLD, &m, &e) == 0, "%s", e.msg);
+	it = json_array_get(json_object_get(m, "items"), 0);
+	ck_assert_int_eq(backupset_read_object(kr2, json_object_get(it, "object"), discard, NULL,
+					       &e), BL_EVERIFY);
+	ck_assert_msg(strstr(e.msg, "backup " OLD) && strstr(e.msg, key.buf) &&
+		      strstr(e.msg, "index.json"), "%s", e.msg);
+	errbuf_clear(&e);
+	ck_assert_int_eq(backupset_verify_object(kr2, json_object_get(it, "object"), 0, &e),
+			 BL_EVERIFY);
+	errbuf_clear(&e);
+	/* ... and a longer object is refused before its end */
+	strbuf_addstr(&plain, "trailing");
+	{
+		struct repo *w3;
+		struct config *c3 = NULL;
+
+		w3 = open_enc("{\"recipients\": [\"" T_AGE_PUB "\"]}", &c3);
+		ck_assert_msg(repo_put_bytes(w3, key.buf, plain.buf, plain.len, &e) == 0, "%s",
+			      e.msg);
+		repo_close(w3);
+		config_free(c3);
+	}
+	ck_assert_int_eq(backupset_read_object(kr2, json_object_get(it, "object"), discard, NULL,
+					       &e), BL_EVERIFY);
+	ck_assert_msg(strstr(e.msg, "stored bytes the index records"), "%s", e.msg);
+	errbuf_clear(&e);
+	json_decref(m);
+	m = NULL;
+
+	/* a tampered start_wal: the key host names the field */
+	json_object_set_new(json_array_get(json_object_get(idx, "items"), 1), "start_wal",
+			    json_string("000000010000000000000009"));
+	ck_assert_int_eq(backup_index_put(kr, "shop", OLD, idx, &e), 0);
+	ck_assert_int_eq(backupset_load(kr2, "shop", OLD, &m, &e), BL_EVERIFY);
+	ck_assert_msg(strstr(e.msg, "items[1].start_wal"), "%s", e.msg);
+	errbuf_clear(&e);
+	/* ... and one that is not a WAL file name is refused by its shape */
+	json_object_set_new(json_array_get(json_object_get(idx, "items"), 1), "start_wal",
+			    json_string("../x"));
+	ck_assert_int_eq(backup_index_put(kr, "shop", OLD, idx, &e), 0);
+	json_decref(idx);
+	ck_assert_int_eq(backup_index_get(wr, "shop", OLD, &idx, &text, &e), BL_EVERIFY);
+	ck_assert_msg(strstr(e.msg, "start_wal"), "%s", e.msg);
+	errbuf_clear(&e);
+
+	json_decref(idx);
+	repo_close(kr);
+	repo_close(kr2);
+	repo_close(wr);
+	config_free(kc);
+	config_free(kc2);
+	config_free(wc);
+	strbuf_release(&key);
+	strbuf_release(&text);
+	strbuf_release(&plain);
 }
 END_TEST
 
@@ -343,6 +464,7 @@ int main(void)
 	tcase_add_test(tc, test_resolve);
 	tcase_add_test(tc, test_damage_and_delete);
 	tcase_add_test(tc, test_encrypted_index);
+	tcase_add_test(tc, test_index_read_check);
 	suite_add_tcase(s, tc);
 	return trun_suite(s);
 }
