@@ -202,6 +202,29 @@ static pid_t master_pid(struct openssh *s)
 	return pid;
 }
 
+/* The master runs: it exists and is not a zombie. It is not our child
+ * (ssh -f forks it off), so init reaps it, and some inits (containers) do
+ * that only every second or two: waiting for the pid to vanish cost a run
+ * that long. */
+static int master_running(pid_t pid)
+{
+	char path[64], buf[256], *p;
+	FILE *f;
+	int running = 1;
+
+	if (kill(pid, 0) != 0)
+		return 0;
+	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
+	f = fopen(path, "re");
+	if (!f)
+		return 1; /* no /proc: the pid is all there is to go by */
+	/* "pid (comm) S ...": the state follows the last ')' */
+	if (fgets(buf, sizeof(buf), f) && (p = strrchr(buf, ')')) && p[1] == ' ')
+		running = p[2] != 'Z' && p[2] != 'X';
+	fclose(f);
+	return running;
+}
+
 /* Ask the master to exit and wait until it has, so that no ssh outlives the
  * run; a master that does not go within 5 s is killed. */
 static void stop_master(struct openssh *s)
@@ -223,9 +246,9 @@ static void stop_master(struct openssh *s)
 	strvec_push(&av, s->host);
 	run_ssh(&av, -1, NULL, NULL, &c, 10000, NULL, &ignore);
 	proc_release(&c);
-	for (int i = 0; i < 500 && kill(pid, 0) == 0; i++)
+	for (int i = 0; i < 500 && master_running(pid); i++)
 		usleep(10000);
-	if (kill(pid, 0) == 0)
+	if (master_running(pid))
 		kill(pid, SIGKILL);
 out:
 	unlink(s->sock);
