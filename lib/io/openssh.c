@@ -622,18 +622,60 @@ out:
 	return rc;
 }
 
-int openssh_exec(struct openssh *s, const char *command, int stdin_fd,
-		 proc_sink_fn out_sink, void *ctx, struct strbuf *err_tail, int *exit_status,
-		 long timeout_ms, struct errbuf *e)
+/* rsh_command through the remote shell, or exec_command with one ssh. */
+static int run(struct openssh *s, const char *rsh_command, const char *exec_command,
+	       int stdin_fd, proc_sink_fn out_sink, void *ctx, struct strbuf *err_tail,
+	       int *exit_status, long timeout_ms, struct errbuf *e)
 {
 	int rc, used;
 
 	*exit_status = -1;
 	if (s->lost)
 		return errbuf_set(e, BL_EFAIL, "the connection was lost earlier");
-	rc = session_exec(s, command, stdin_fd, out_sink, ctx, err_tail, exit_status, timeout_ms,
-			  &used, e);
+	rc = session_exec(s, rsh_command, stdin_fd, out_sink, ctx, err_tail, exit_status,
+			  timeout_ms, &used, e);
 	if (used)
 		return rc;
-	return exec_once(s, command, stdin_fd, out_sink, ctx, err_tail, exit_status, timeout_ms, e);
+	return exec_once(s, exec_command, stdin_fd, out_sink, ctx, err_tail, exit_status,
+			 timeout_ms, e);
+}
+
+int openssh_exec(struct openssh *s, const char *command, int stdin_fd,
+		 proc_sink_fn out_sink, void *ctx, struct strbuf *err_tail, int *exit_status,
+		 long timeout_ms, struct errbuf *e)
+{
+	return run(s, command, command, stdin_fd, out_sink, ctx, err_tail, exit_status,
+		   timeout_ms, e);
+}
+
+int openssh_exec_script(struct openssh *s, const char *script, const char *const *args,
+			int stdin_fd, proc_sink_fn out_sink, void *ctx, struct strbuf *err_tail,
+			int *exit_status, long timeout_ms, struct errbuf *e)
+{
+	struct strvec av = STRVEC_INIT;
+	struct strbuf rsh = STRBUF_INIT, one = STRBUF_INIT;
+	int rc;
+
+	/* the remote shell is sh already and runs each command in a
+	 * subshell: no sh of its own */
+	strbuf_addstr(&rsh, "set --");
+	for (const char *const *a = args; a && *a; a++) {
+		strbuf_addch(&rsh, ' ');
+		shquote_word(&rsh, *a);
+	}
+	strbuf_addch(&rsh, '\n');
+	strbuf_addstr(&rsh, script);
+	strvec_push(&av, "sh");
+	strvec_push(&av, "-c");
+	strvec_push(&av, script);
+	strvec_push(&av, "sh");
+	for (const char *const *a = args; a && *a; a++)
+		strvec_push(&av, *a);
+	shquote_argv(&one, strvec_argv(&av));
+	rc = run(s, rsh.buf, one.buf, stdin_fd, out_sink, ctx, err_tail, exit_status, timeout_ms,
+		 e);
+	strvec_clear(&av);
+	strbuf_release(&rsh);
+	strbuf_release(&one);
+	return rc;
 }

@@ -68,5 +68,9 @@ void openssh_render(const struct openssh *s, const char *command, struct strbuf 
 int openssh_exec(struct openssh *s, const char *command, int stdin_fd,
 		 proc_sink_fn out_sink, void *ctx, struct strbuf *err_tail, int *exit_status,
 		 long timeout_ms, struct errbuf *e);
+/* openssh_exec of `sh -c script sh args...` (args NULL-terminated). */
+int openssh_exec_script(struct openssh *s, const char *script, const char *const *args,
+			int stdin_fd, proc_sink_fn out_sink, void *ctx, struct strbuf *err_tail,
+			int *exit_status, long timeout_ms, struct errbuf *e);
 
 #endif
