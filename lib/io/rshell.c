@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -326,8 +327,11 @@ int rshell_call(struct rshell *r, const char *script, int in_fd, size_t in_len,
 	struct stream so, se;
 	size_t req_off = 0, in_sent = 0, in_have = 0, in_off = 0;
 	char *inbuf = NULL;
+	struct sigaction ign, old_pipe;
 	int rc = 0;
 
+	memset(&ign, 0, sizeof(ign));
+	ign.sa_handler = SIG_IGN;
 	*status = -1;
 	if (r->broken)
 		return errbuf_set(e, BL_EFAIL, "the remote shell ended earlier");
@@ -337,6 +341,9 @@ int rshell_call(struct rshell *r, const char *script, int in_fd, size_t in_len,
 		in_len = 0;
 	if (in_len && !r->input)
 		return errbuf_set(e, BL_EUSAGE, "the remote shell cannot take input");
+	/* a far side that ended must fail the write (EPIPE), not end this
+	 * process; whatever the caller had is put back */
+	sigaction(SIGPIPE, &ign, &old_pipe);
 	randhex(nonce, NONCE_BYTES);
 	request(&req, nonce, script, in_len);
 	if (in_len)
@@ -458,6 +465,7 @@ int rshell_call(struct rshell *r, const char *script, int in_fd, size_t in_len,
 				so.sink_err.msg);
 	}
 out:
+	sigaction(SIGPIPE, &old_pipe, NULL);
 	if (err_tail)
 		strbuf_add(err_tail, err.buf ? err.buf : "", err.len);
 	strbuf_release(&req);

@@ -46,8 +46,9 @@
  * - The descriptors stay the caller's: `to` is made non-blocking, nothing
  *   is closed. diag is the far side's stderr; what arrives there outside a
  *   call (and what ssh itself says) is kept, its last PROC_ERR_TAIL bytes,
- *   for messages (rshell_diag). SIGPIPE must be ignored (interrupt_install
- *   does): a write to a far side that ended then fails with EPIPE.
+ *   for messages (rshell_diag). A write to a far side that ended fails
+ *   with EPIPE: rshell_call ignores SIGPIPE while it runs and then puts
+ *   back what the caller had.
  * - rshell_idle_ended() says, without waiting, whether the far side ended
  *   (or wrote) while no call was running, so a caller can start a new one
  *   before sending anything.

@@ -5,7 +5,6 @@
  * target's files are on this machine, so the checks read them directly. */
 #include <dirent.h>
 #include <fcntl.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -450,7 +449,6 @@ START_TEST(test_session_one_channel)
 	struct transport_stat st;
 	int status = -1, exists = 0, before;
 
-	signal(SIGPIPE, SIG_IGN);
 	before = sessions();
 	open_type(1);
 	strbuf_addf(&p, "%s/one", dir);
@@ -486,7 +484,6 @@ START_TEST(test_session_answers)
 	struct errbuf e = ERRBUF_INIT;
 	int status = -1, fd;
 
-	signal(SIGPIPE, SIG_IGN);
 	os_open();
 	/* the command's own stdout: NULs and marker-like lines, verbatim */
 	fd = mem_fd(tricky, TRICKY_LEN);
@@ -563,7 +560,6 @@ START_TEST(test_session_cap)
 	struct errbuf e = ERRBUF_INIT;
 	int exists = 0, before;
 
-	signal(SIGPIPE, SIG_IGN);
 	open_type(1);
 	strbuf_addf(&p, "%s/big", dir);
 	for (int i = 0; i < 1048576; i++)
@@ -600,7 +596,6 @@ START_TEST(test_session_timeout)
 	struct errbuf e = ERRBUF_INIT;
 	int status = -1, before;
 
-	signal(SIGPIPE, SIG_IGN);
 	os_open();
 	ck_assert_msg(os_run("true", -1, NULL, NULL, &status, 30000, &e) == 0, "%s", e.msg);
 	before = sessions();
@@ -634,7 +629,6 @@ START_TEST(test_session_killed)
 	struct errbuf e = ERRBUF_INIT;
 	int status = -1;
 
-	signal(SIGPIPE, SIG_IGN);
 	os_open();
 	ck_assert_int_eq(os_run(kill_shell, -1, NULL, NULL, &status, 30000, &e), BL_EFAIL);
 	ck_assert_msg(strstr(e.msg, "the remote shell ended"), "%s", e.msg);
