@@ -43,22 +43,6 @@ struct rshell {
 	char *buf;
 };
 
-static void tail_keep(struct strbuf *tail, const char *buf, size_t n)
-{
-	if (n >= PROC_ERR_TAIL) {
-		strbuf_reset(tail);
-		strbuf_add(tail, buf + n - PROC_ERR_TAIL, PROC_ERR_TAIL);
-		return;
-	}
-	if (tail->len + n > PROC_ERR_TAIL) {
-		size_t drop = tail->len + n - PROC_ERR_TAIL;
-
-		memmove(tail->buf, tail->buf + drop, tail->len - drop);
-		strbuf_setlen(tail, tail->len - drop);
-	}
-	strbuf_add(tail, buf, n);
-}
-
 static int left_ms(long long deadline)
 {
 	long long left;
@@ -83,7 +67,7 @@ static int drain_diag(struct rshell *r)
 	ssize_t n = read(r->diag, r->buf, PROC_CHUNK);
 
 	if (n > 0)
-		tail_keep(&r->diag_tail, r->buf, (size_t)n);
+		proc_tail_add(&r->diag_tail, r->buf, (size_t)n);
 	return n == 0 || (n < 0 && errno != EINTR && errno != EAGAIN);
 }
 
@@ -218,7 +202,7 @@ static void deliver(struct stream *s, const char *buf, size_t n)
 	if (!n)
 		return;
 	if (s->keep) {
-		tail_keep(s->keep, buf, n);
+		proc_tail_add(s->keep, buf, n);
 		return;
 	}
 	if (s->refused || !s->sink)
@@ -445,7 +429,7 @@ int rshell_call(struct rshell *r, const char *script, int in_fd, size_t in_len,
 			if ((size_t)took < (size_t)n) {
 				if (k == 2) {
 					/* stderr after the marker: not this command's */
-					tail_keep(&r->diag_tail, r->buf + took, (size_t)(n - took));
+					proc_tail_add(&r->diag_tail, r->buf + took, (size_t)(n - took));
 					continue;
 				}
 				rc = broken(r, e, "output after the answer (a background process "
