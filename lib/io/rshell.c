@@ -17,7 +17,7 @@
  * `$SHELL -c`) only has to pass a quoted word. */
 const char rshell_loop[] =
 	"_rd() { dd bs=65536 count=\"$1\" iflag=count_bytes,fullblock 2>/dev/null; }; "
-	"if [ \"$(printf abcdef | { _rd 2 >/dev/null; cat; })\" = cdef ]; "
+	"if printf abcdef | { _rd 2 >/dev/null; IFS= read -r _x; [ \"$_x\" = cdef ]; }; "
 	"then _g=input; else _g=noinput; fi; "
 	"_nl=$(printf '\\nx'); _nl=${_nl%x}; "
 	"echo \"ballast-rshell 1 $_g\"; "

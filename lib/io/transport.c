@@ -379,16 +379,18 @@ static const char os_stat_script[] =
 #define OS_MISSING 44
 static const char os_read_script[] = "[ -e \"$1\" ] || exit 44; exec cat -- \"$1\"";
 
-/* $1 path, $2 temporary sibling, $3 mode, $4 size. The size check keeps a
+/* $1 path, $2 temporary sibling, $3 mode for chmod ("": the umask $5
+ * gave the file its mode already), $4 size. The size check keeps a
  * connection that dropped mid-file (cat sees the end of its input early)
  * from renaming a short file into place. */
 static const char os_write_script[] =
-	"umask 077; "
+	"umask \"$5\"; "
 	"if [ -d \"$1\" ]; then echo \"$1: Is a directory\" >&2; exit 1; fi; "
 	"cat > \"$2\" || { rm -f -- \"$2\"; exit 1; }; "
 	"n=$(wc -c < \"$2\"); "
 	"[ $n -eq $4 ] || { rm -f -- \"$2\"; echo \"received $n of $4 bytes\" >&2; exit 1; }; "
-	"chmod -- \"$3\" \"$2\" && { sync -- \"$2\" 2>/dev/null || sync; } && mv -f -- \"$2\" \"$1\" "
+	"{ [ -z \"$3\" ] || chmod -- \"$3\" \"$2\"; } && { sync -- \"$2\" 2>/dev/null || sync; } && "
+	"mv -f -- \"$2\" \"$1\" "
 	"|| { rm -f -- \"$2\"; exit 1; }; "
 	"d=${1%/*}; [ \"$d\" = \"$1\" ] && d=.; sync -- \"${d:-/}\" 2>/dev/null; exit 0";
 
@@ -459,16 +461,24 @@ static int os_put_fd(struct transport *t, int fd, const char *path, int mode,
 {
 	struct strbuf tmp = STRBUF_INIT;
 	struct stat st;
-	char modestr[16], sizestr[32];
+	char modestr[16], sizestr[32], umaskstr[16];
 	int rc;
 
 	if (fstat(fd, &st))
 		return errbuf_errno(e, BL_EFAIL, errno, "cannot stat the data for %s", path);
 	tmp_name(t, path, &tmp);
-	snprintf(modestr, sizeof(modestr), "%o", mode & 07777);
+	/* a mode the creating umask can give (no x or special bits) saves a
+	 * chmod process */
+	if (mode & 07111) {
+		snprintf(modestr, sizeof(modestr), "%o", mode & 07777);
+		snprintf(umaskstr, sizeof(umaskstr), "077");
+	} else {
+		modestr[0] = 0;
+		snprintf(umaskstr, sizeof(umaskstr), "%03o", 0777 & ~mode);
+	}
 	snprintf(sizestr, sizeof(sizestr), "%lld", (long long)st.st_size);
 	{
-		const char *args[] = { path, tmp.buf, modestr, sizestr, NULL };
+		const char *args[] = { path, tmp.buf, modestr, sizestr, umaskstr, NULL };
 
 		rc = os_do(t, os_write_script, args, fd, "write", path, e);
 	}

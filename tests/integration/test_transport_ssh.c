@@ -447,6 +447,7 @@ START_TEST(test_session_one_channel)
 	struct strbuf p = STRBUF_INIT, got = STRBUF_INIT;
 	struct errbuf e = ERRBUF_INIT;
 	struct transport_stat st;
+	struct stat sb;
 	int status = -1, exists = 0, before;
 
 	before = sessions();
@@ -457,7 +458,13 @@ START_TEST(test_session_one_channel)
 			      "%s", e.msg);
 		ck_assert_int_eq(status, 0);
 	}
-	ck_assert_msg(transport_write_file(t, p.buf, tricky, TRICKY_LEN, 0600, &e) == 0, "%s", e.msg);
+	/* a mode with x bits (chmod), then one the umask gives */
+	ck_assert_msg(transport_write_file(t, p.buf, "#!/bin/sh\n", 10, 0750, &e) == 0, "%s", e.msg);
+	ck_assert_int_eq(stat(p.buf, &sb), 0);
+	ck_assert_int_eq(sb.st_mode & 07777, 0750);
+	ck_assert_msg(transport_write_file(t, p.buf, tricky, TRICKY_LEN, 0604, &e) == 0, "%s", e.msg);
+	ck_assert_int_eq(stat(p.buf, &sb), 0);
+	ck_assert_int_eq(sb.st_mode & 07777, 0604);
 	ck_assert_msg(transport_append_file(t, p.buf, tricky, TRICKY_LEN, &e) == 0, "%s", e.msg);
 	ck_assert_msg(transport_stat(t, p.buf, &st, &e) == 0, "%s", e.msg);
 	ck_assert_int_eq(st.size, 2 * TRICKY_LEN);
