@@ -25,8 +25,8 @@ const char rshell_loop[] =
 	"_c=; while [ \"$_s\" -gt 0 ] && IFS= read -r _l; do _c=$_c$_l$_nl; _s=$((_s - 1)); done; "
 	"[ \"$_s\" -eq 0 ] || exit 1; "
 	"if [ \"$_i\" -gt 0 ]; then "
-	"_rd \"$_i\" | { ( eval \"$_c\" ); _r=$?; cat >/dev/null; exit $_r; }; "
-	"else ( eval \"$_c\" ) </dev/null; fi; "
+	"_rd \"$_i\" | { ( _n=; eval \"$_c\" ); _r=$?; cat >/dev/null; exit $_r; }; "
+	"else ( _n=; eval \"$_c\" ) </dev/null; fi; "
 	"_r=$?; printf '%s %d\\n' \"$_n\" \"$_r\"; printf '%s\\n' \"$_n\" >&2; "
 	"done";
 

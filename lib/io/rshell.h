@@ -29,7 +29,8 @@
  *   output streams; then it writes the markers. STATUS is $?: 128+N for a
  *   signal. OUT and ERR are never escaped, so they may hold anything (NUL
  *   bytes, lines that look like a header): a marker is recognised only by
- *   the nonce, which no earlier output can know.
+ *   the nonce, which no earlier output can know and the command cannot
+ *   read (its subshell empties the loop's variable first).
  * - rshell_call() is one command: script, input from in_fd (in_len bytes
  *   from its current offset; in_fd -1 for none), OUT to sink in chunks of
  *   at most PROC_CHUNK (NULL: dropped), the last PROC_ERR_TAIL bytes of ERR

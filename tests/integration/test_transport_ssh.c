@@ -507,6 +507,10 @@ START_TEST(test_session_answers)
 	ck_assert_int_eq(status, 255);
 	ck_assert_msg(os_run("sh -c 'kill -9 $$'", -1, NULL, NULL, &status, 30000, &e) == 0, "%s", e.msg);
 	ck_assert_int_eq(status, 137);
+	/* a command cannot print the nonce that ends its answer */
+	strbuf_reset(&out);
+	ck_assert_msg(os_run("echo \"[$_n]\"", -1, &out, NULL, &status, 30000, &e) == 0, "%s", e.msg);
+	ck_assert_str_eq(out.buf, "[]\n");
 	/* the subshell keeps cd and variables from the next command */
 	ck_assert_msg(os_run("cd /; X=1; umask 0", -1, NULL, NULL, &status, 30000, &e) == 0, "%s", e.msg);
 	strbuf_reset(&out);
