@@ -189,15 +189,22 @@ void proc_kill(struct child *c, int sig)
 	}
 }
 
-static void tail_append(struct child *c, const char *buf, size_t n)
+void proc_tail_add(struct strbuf *tail, const char *buf, size_t n)
 {
-	strbuf_add(&c->err_tail, buf, n);
-	if (c->err_tail.len > PROC_ERR_TAIL) {
-		size_t drop = c->err_tail.len - PROC_ERR_TAIL;
-
-		memmove(c->err_tail.buf, c->err_tail.buf + drop, PROC_ERR_TAIL);
-		strbuf_setlen(&c->err_tail, PROC_ERR_TAIL);
+	if (!tail)
+		return;
+	if (n >= PROC_ERR_TAIL) {
+		strbuf_reset(tail);
+		strbuf_add(tail, buf + n - PROC_ERR_TAIL, PROC_ERR_TAIL);
+		return;
 	}
+	if (tail->len + n > PROC_ERR_TAIL) {
+		size_t drop = tail->len + n - PROC_ERR_TAIL;
+
+		memmove(tail->buf, tail->buf + drop, tail->len - drop);
+		strbuf_setlen(tail, tail->len - drop);
+	}
+	strbuf_add(tail, buf, n);
 }
 
 static long remaining_ms(const struct child *c)
@@ -285,7 +292,7 @@ int proc_finish(struct child *c, struct errbuf *e)
 				continue;
 			}
 			if (p[i].fd == c->err)
-				tail_append(c, buf, (size_t)n);
+				proc_tail_add(&c->err_tail, buf, (size_t)n);
 		}
 	}
 	if (c->pid > 0) {
@@ -350,7 +357,7 @@ int proc_stream(struct child *c, proc_sink_fn sink, void *ctx, struct errbuf *e)
 			if (n <= 0)
 				close_fd(&c->err);
 			else
-				tail_append(c, buf, (size_t)n);
+				proc_tail_add(&c->err_tail, buf, (size_t)n);
 		}
 		if (p[0].revents) {
 			size_t got = 0;

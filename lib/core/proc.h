@@ -82,6 +82,10 @@ int proc_capture_sink(void *ctx, const void *buf, size_t len, struct errbuf *e);
 int proc_run(const char *const *argv, const char *const *env, const char *dir,
 	     struct strbuf *out, long timeout_ms, struct errbuf *e);
 
+/* Append buf to tail (NULL: nothing), keeping only its last PROC_ERR_TAIL
+ * bytes: the stderr kept for messages, here and by the ssh transports. */
+void proc_tail_add(struct strbuf *tail, const char *buf, size_t n);
+
 /* Send sig to the child's whole process group. */
 void proc_kill(struct child *c, int sig);
 

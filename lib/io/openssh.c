@@ -7,9 +7,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "rshell.h"
 #include "shquote.h"
 #include "xalloc.h"
 
@@ -34,6 +36,12 @@ struct openssh {
 	int started;    /* a master was started and not exited since */
 	int lost;       /* the connection dropped; calls fail until reconnect */
 	char desc[512];
+	/* the remote shell carrying the commands (rshell.h), started at the
+	 * first command; sess.pid > 0 while its ssh runs */
+	struct child sess;
+	struct strvec sess_argv;
+	struct rshell *rsh;
+	int no_session; /* the far side would not run it: one ssh per command */
 };
 
 /* A path for "-o Key=Value": ssh expands %-tokens in paths, so % is
@@ -194,6 +202,29 @@ static pid_t master_pid(struct openssh *s)
 	return pid;
 }
 
+/* The master runs: it exists and is not a zombie. It is not our child
+ * (ssh -f forks it off), so init reaps it, and some inits (containers) do
+ * that only every second or two: waiting for the pid to vanish cost a run
+ * that long. */
+static int master_running(pid_t pid)
+{
+	char path[64], buf[256], *p;
+	FILE *f;
+	int running = 1;
+
+	if (kill(pid, 0) != 0)
+		return 0;
+	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
+	f = fopen(path, "re");
+	if (!f)
+		return 1; /* no /proc: the pid is all there is to go by */
+	/* "pid (comm) S ...": the state follows the last ')' */
+	if (fgets(buf, sizeof(buf), f) && (p = strrchr(buf, ')')) && p[1] == ' ')
+		running = p[2] != 'Z' && p[2] != 'X';
+	fclose(f);
+	return running;
+}
+
 /* Ask the master to exit and wait until it has, so that no ssh outlives the
  * run; a master that does not go within 5 s is killed. */
 static void stop_master(struct openssh *s)
@@ -215,13 +246,72 @@ static void stop_master(struct openssh *s)
 	strvec_push(&av, s->host);
 	run_ssh(&av, -1, NULL, NULL, &c, 10000, NULL, &ignore);
 	proc_release(&c);
-	for (int i = 0; i < 500 && kill(pid, 0) == 0; i++)
+	for (int i = 0; i < 500 && master_running(pid); i++)
 		usleep(10000);
-	if (kill(pid, 0) == 0)
+	if (master_running(pid))
 		kill(pid, SIGKILL);
 out:
 	unlink(s->sock);
 	strvec_clear(&av);
+}
+
+/* End the remote shell: EOF on its input ends the loop, and with it that
+ * ssh; one that does not go within 5 s (or at once when force: it may be
+ * in the middle of a command) is killed. */
+static void session_end(struct openssh *s, int force)
+{
+	int i;
+
+	rshell_free(s->rsh);
+	s->rsh = NULL;
+	if (s->sess.pid > 0) {
+		if (s->sess.in >= 0)
+			close(s->sess.in);
+		s->sess.in = -1;
+		if (force)
+			proc_kill(&s->sess, SIGTERM);
+		for (i = 0; i < (force ? 100 : 500); i++) {
+			if (waitpid(s->sess.pid, &s->sess.status, WNOHANG) == s->sess.pid)
+				break;
+			usleep(10000);
+		}
+		if (i == (force ? 100 : 500)) {
+			proc_kill(&s->sess, SIGKILL);
+			waitpid(s->sess.pid, &s->sess.status, 0);
+		}
+		s->sess.pid = -1;
+		proc_release(&s->sess);
+	}
+	strvec_clear(&s->sess_argv);
+}
+
+static int session_start(struct openssh *s, struct errbuf *e)
+{
+	struct child init = CHILD_INIT;
+	struct strbuf cmd = STRBUF_INIT;
+	char tag[32];
+	const char *loop[] = { "exec", "sh", "-c", rshell_loop, "ballast-rsh", tag, NULL };
+	int rc;
+
+	snprintf(tag, sizeof(tag), "%ld", (long)getpid());
+	shquote_argv(&cmd, loop);
+	base_argv(s, &s->sess_argv, "auto");
+	strvec_push(&s->sess_argv, "-T");
+	strvec_push(&s->sess_argv, s->host);
+	strvec_push(&s->sess_argv, "--");
+	strvec_push(&s->sess_argv, cmd.buf);
+	s->sess = init;
+	s->sess.argv = strvec_argv(&s->sess_argv);
+	s->sess.in_mode = PROC_PIPE;
+	s->sess.out_mode = PROC_PIPE;
+	s->sess.err_mode = PROC_PIPE;
+	rc = proc_start(&s->sess, e);
+	if (!rc)
+		rc = rshell_open(s->sess.in, s->sess.out, s->sess.err, s->timeout_ms, &s->rsh, e);
+	if (rc)
+		session_end(s, 1);
+	strbuf_release(&cmd);
+	return rc;
 }
 
 static int start_master(struct openssh *s, struct errbuf *e)
@@ -339,6 +429,7 @@ int openssh_open(const struct openssh_opts *o, struct openssh **out, struct errb
 		strvec_push(&s->options, *p);
 	s->port = o->port;
 	s->timeout_ms = o->timeout_ms > 0 ? o->timeout_ms : OPENSSH_DEFAULT_TIMEOUT_MS;
+	s->sess.pid = -1;
 	snprintf(s->desc, sizeof(s->desc), "%s", s->host);
 	if ((rc = resolve(s, e)) || (rc = make_dir(s, e)) || (rc = start_master(s, e))) {
 		openssh_close(s);
@@ -352,6 +443,7 @@ void openssh_close(struct openssh *s)
 {
 	if (!s)
 		return;
+	session_end(s, 0);
 	if (s->sock)
 		stop_master(s);
 	if (s->dir)
@@ -372,6 +464,7 @@ int openssh_reconnect(struct openssh *s, struct errbuf *e)
 {
 	/* a master that is still up (the caller only suspected a drop) goes,
 	 * so the new connection is the only one */
+	session_end(s, 1);
 	s->started = 1;
 	stop_master(s);
 	return start_master(s, e);
@@ -400,19 +493,109 @@ void openssh_render(const struct openssh *s, const char *command, struct strbuf 
 	strvec_clear(&av);
 }
 
-int openssh_exec(struct openssh *s, const char *command, int stdin_fd,
-		 proc_sink_fn out_sink, void *ctx, struct strbuf *err_tail, int *exit_status,
-		 long timeout_ms, struct errbuf *e)
+/* The connection is gone: every later call fails until reconnect. */
+static int mark_lost(struct openssh *s, const struct strbuf *ssh_err, struct errbuf *e)
+{
+	struct strbuf why = STRBUF_INIT;
+	int rc;
+
+	s->lost = 1;
+	if (ssh_err->len)
+		ssh_reason(ssh_err, &why);
+	rc = errbuf_set(e, BL_EFAIL, "connection lost: %s",
+			why.len ? why.buf : "the master connection ended");
+	strbuf_release(&why);
+	return rc;
+}
+
+/* stdin the remote shell can take: a regular file (a memfd too) of at most
+ * RSHELL_INPUT_MAX bytes from its offset. */
+static int input_size(int fd, size_t *len)
+{
+	struct stat st;
+	off_t at;
+
+	*len = 0;
+	if (fd < 0)
+		return 1;
+	if (fstat(fd, &st) || !S_ISREG(st.st_mode) || (at = lseek(fd, 0, SEEK_CUR)) < 0 ||
+	    at > st.st_size || (unsigned long long)(st.st_size - at) > RSHELL_INPUT_MAX)
+		return 0;
+	*len = (size_t)(st.st_size - at);
+	return 1;
+}
+
+/* The command through the remote shell; *used 0: run it with exec_once. */
+static int session_exec(struct openssh *s, const char *command, int stdin_fd,
+			proc_sink_fn out_sink, void *ctx, struct strbuf *err_tail,
+			int *exit_status, long timeout_ms, int *used, struct errbuf *e)
+{
+	struct strbuf diag = STRBUF_INIT;
+	size_t in_len;
+	int rc = 0;
+
+	*used = 0;
+	if (s->no_session || !input_size(stdin_fd, &in_len))
+		return 0;
+	if (s->rsh && rshell_idle_ended(s->rsh)) {
+		/* nothing was sent: a new shell is safe, unless the
+		 * connection is what ended */
+		strbuf_add(&diag, rshell_diag(s->rsh)->buf, rshell_diag(s->rsh)->len);
+		session_end(s, 1);
+		if (master_pid(s) <= 0) {
+			*used = 1;
+			rc = mark_lost(s, &diag, e);
+			goto out;
+		}
+	}
+	if (!s->rsh) {
+		struct errbuf se = ERRBUF_INIT;
+
+		if (session_start(s, &se)) {
+			if (master_pid(s) <= 0) {
+				*used = 1;
+				rc = mark_lost(s, &diag, e);
+			} else {
+				s->no_session = 1;
+			}
+			goto out;
+		}
+	}
+	if (in_len && !rshell_takes_input(s->rsh))
+		goto out;
+	*used = 1;
+	rc = rshell_call(s->rsh, command, stdin_fd, in_len, out_sink, ctx, err_tail, exit_status,
+			 timeout_ms, e);
+	if (rc && rshell_broken(s->rsh)) {
+		strbuf_add(&diag, rshell_diag(s->rsh)->buf, rshell_diag(s->rsh)->len);
+		session_end(s, 1);
+		if (master_pid(s) <= 0) {
+			rc = mark_lost(s, &diag, e);
+		} else if (diag.len) {
+			struct strbuf why = STRBUF_INIT;
+
+			ssh_reason(&diag, &why);
+			errbuf_set(e, rc, "%s (%s)", e->msg, why.buf);
+			strbuf_release(&why);
+		}
+	}
+out:
+	strbuf_release(&diag);
+	return rc;
+}
+
+
+/* One ssh for the command (the far side cannot run the remote shell, or
+ * stdin is not a file it can take). */
+static int exec_once(struct openssh *s, const char *command, int stdin_fd,
+		     proc_sink_fn out_sink, void *ctx, struct strbuf *err_tail, int *exit_status,
+		     long timeout_ms, struct errbuf *e)
 {
 	struct strvec av = STRVEC_INIT;
 	struct child c = CHILD_INIT;
 	struct errbuf ce = ERRBUF_INIT;
-	struct strbuf why = STRBUF_INIT;
 	int rc, ran;
 
-	*exit_status = -1;
-	if (s->lost)
-		return errbuf_set(e, BL_EFAIL, "the connection was lost earlier");
 	exec_argv(s, command, &av);
 	rc = run_ssh(&av, stdin_fd, out_sink, ctx, &c, timeout_ms, &ran, &ce);
 	if (err_tail)
@@ -430,15 +613,69 @@ int openssh_exec(struct openssh *s, const char *command, int stdin_fd,
 	rc = 0;
 	*exit_status = WEXITSTATUS(c.status);
 	if (*exit_status == 255 && master_pid(s) <= 0) {
-		s->lost = 1;
 		*exit_status = -1;
-		ssh_reason(&c.err_tail, &why);
-		rc = errbuf_set(e, BL_EFAIL, "connection lost: %s",
-				c.err_tail.len ? why.buf : "the master connection ended");
+		rc = mark_lost(s, &c.err_tail, e);
 	}
 out:
 	proc_release(&c);
 	strvec_clear(&av);
-	strbuf_release(&why);
+	return rc;
+}
+
+/* rsh_command through the remote shell, or exec_command with one ssh. */
+static int run(struct openssh *s, const char *rsh_command, const char *exec_command,
+	       int stdin_fd, proc_sink_fn out_sink, void *ctx, struct strbuf *err_tail,
+	       int *exit_status, long timeout_ms, struct errbuf *e)
+{
+	int rc, used;
+
+	*exit_status = -1;
+	if (s->lost)
+		return errbuf_set(e, BL_EFAIL, "the connection was lost earlier");
+	rc = session_exec(s, rsh_command, stdin_fd, out_sink, ctx, err_tail, exit_status,
+			  timeout_ms, &used, e);
+	if (used)
+		return rc;
+	return exec_once(s, exec_command, stdin_fd, out_sink, ctx, err_tail, exit_status,
+			 timeout_ms, e);
+}
+
+int openssh_exec(struct openssh *s, const char *command, int stdin_fd,
+		 proc_sink_fn out_sink, void *ctx, struct strbuf *err_tail, int *exit_status,
+		 long timeout_ms, struct errbuf *e)
+{
+	return run(s, command, command, stdin_fd, out_sink, ctx, err_tail, exit_status,
+		   timeout_ms, e);
+}
+
+int openssh_exec_script(struct openssh *s, const char *script, const char *const *args,
+			int stdin_fd, proc_sink_fn out_sink, void *ctx, struct strbuf *err_tail,
+			int *exit_status, long timeout_ms, struct errbuf *e)
+{
+	struct strvec av = STRVEC_INIT;
+	struct strbuf rsh = STRBUF_INIT, one = STRBUF_INIT;
+	int rc;
+
+	/* the remote shell is sh already and runs each command in a
+	 * subshell: no sh of its own */
+	strbuf_addstr(&rsh, "set --");
+	for (const char *const *a = args; a && *a; a++) {
+		strbuf_addch(&rsh, ' ');
+		shquote_word(&rsh, *a);
+	}
+	strbuf_addch(&rsh, '\n');
+	strbuf_addstr(&rsh, script);
+	strvec_push(&av, "sh");
+	strvec_push(&av, "-c");
+	strvec_push(&av, script);
+	strvec_push(&av, "sh");
+	for (const char *const *a = args; a && *a; a++)
+		strvec_push(&av, *a);
+	shquote_argv(&one, strvec_argv(&av));
+	rc = run(s, rsh.buf, one.buf, stdin_fd, out_sink, ctx, err_tail, exit_status, timeout_ms,
+		 e);
+	strvec_clear(&av);
+	strbuf_release(&rsh);
+	strbuf_release(&one);
 	return rc;
 }

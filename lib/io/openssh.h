@@ -12,20 +12,35 @@
  *   and authentication succeeded. Every ssh runs with BatchMode=yes: it
  *   never prompts, and what would need a prompt fails.
  * - openssh_exec() runs one command line (build it with shquote, never by
- *   pasting) through the master with ControlMaster=auto: should the master
- *   have ended while idle (ControlPersist), that ssh starts a new one. stdin
- *   is a local descriptor (-1: /dev/null). The return value is non-zero
- *   only for transport failures; a command that ran is *exit_status. ssh
- *   exits 255 both when the connection failed and when the command did, so
- *   a 255 asks the master (`ssh -O check`): alive means the command's own
- *   status; gone means the connection was lost, and every later call fails
- *   until openssh_reconnect() (the libssh2 transport's contract).
+ *   pasting). Commands go through one remote shell per connection
+ *   (rshell.h), started at the first command over the master as
+ *   `ssh -T host -- exec sh -c LOOP` and kept for the run: a command is a
+ *   round trip on its pipes, not a new ssh. stdin is a local descriptor
+ *   (-1: /dev/null); a regular file (a memfd too) of at most
+ *   RSHELL_INPUT_MAX bytes goes through the shell, anything else (a pipe, a
+ *   larger file) through one ssh of its own, as does every command when the
+ *   far side cannot run the loop (it never greets). The return value is
+ *   non-zero only for transport failures; a command that ran is
+ *   *exit_status (its own 255 too). A failed call that broke the shell
+ *   (timeout, the shell ended, garbled output) ends it (a command still
+ *   running there goes on until it finishes) and asks the master (`ssh -O
+ *   check`): alive, the next command starts a new shell, as a timed-out
+ *   command over libssh2 leaves the session; gone, the connection was lost
+ *   and every later call fails until openssh_reconnect() (the libssh2
+ *   transport's contract). The one-ssh path keeps its old rule: ssh exits
+ *   255 both when the connection failed and when the command did, so a
+ *   255 asks the master the same way.
+ * - openssh_exec_script() is openssh_exec of `sh -c script sh args...`;
+ *   through the remote shell it runs without that sh (the shell is one).
+ * - openssh_render() shows the one-ssh form of a command (what an
+ *   operator can paste), not the remote shell's framing.
  * - Nothing from the operator prompts, forwards ports or runs a local
  *   command: -T, ClearAllForwardings, PermitLocalCommand=no and
  *   RemoteCommand=none are always given; ballast's own -o values come first
  *   on the command line, so they win over the ssh config.
- * - openssh_close() ends the master (`ssh -O exit`) and removes the
- *   directory; no ssh process outlives the run.
+ * - openssh_close() ends the remote shell (end of its input; killed after
+ *   5 s), then the master (`ssh -O exit`), and removes the directory; no
+ *   ssh process and no remote shell outlives the run.
  * - Errors are one line with the last meaningful line of ssh's stderr (and
  *   the server key's SHA256 fingerprint when ssh refused it). Those of
  *   open and reconnect name "user@host:port"; those of exec leave that to
@@ -68,5 +83,9 @@ void openssh_render(const struct openssh *s, const char *command, struct strbuf 
 int openssh_exec(struct openssh *s, const char *command, int stdin_fd,
 		 proc_sink_fn out_sink, void *ctx, struct strbuf *err_tail, int *exit_status,
 		 long timeout_ms, struct errbuf *e);
+/* openssh_exec of `sh -c script sh args...` (args NULL-terminated). */
+int openssh_exec_script(struct openssh *s, const char *script, const char *const *args,
+			int stdin_fd, proc_sink_fn out_sink, void *ctx, struct strbuf *err_tail,
+			int *exit_status, long timeout_ms, struct errbuf *e);
 
 #endif

@@ -525,24 +525,6 @@ static int wait_socket(struct ssh_session *s, long long deadline)
 	return 0;
 }
 
-static void tail_add(struct strbuf *tail, const char *buf, size_t n)
-{
-	if (!tail)
-		return;
-	if (n >= PROC_ERR_TAIL) {
-		strbuf_reset(tail);
-		strbuf_add(tail, buf + n - PROC_ERR_TAIL, PROC_ERR_TAIL);
-		return;
-	}
-	if (tail->len + n > PROC_ERR_TAIL) {
-		size_t drop = tail->len + n - PROC_ERR_TAIL;
-
-		memmove(tail->buf, tail->buf + drop, tail->len - drop);
-		strbuf_setlen(tail, tail->len - drop);
-	}
-	strbuf_add(tail, buf, n);
-}
-
 /* The exec loop, in non-blocking mode. */
 static int exec_pump(struct ssh_session *s, LIBSSH2_CHANNEL *ch, const char *command,
 		     const void *stdin_data, size_t stdin_len, proc_sink_fn out_sink, void *ctx,
@@ -611,7 +593,7 @@ static int exec_pump(struct ssh_session *s, LIBSSH2_CHANNEL *ch, const char *com
 		n = libssh2_channel_read_stderr(ch, buf, PROC_CHUNK);
 		if (n > 0) {
 			progress = 1;
-			tail_add(err_tail, buf, (size_t)n);
+			proc_tail_add(err_tail, buf, (size_t)n);
 		} else if (n < 0 && n != LIBSSH2_ERROR_EAGAIN) {
 			rc = errbuf_set(e, BL_EFAIL, "ssh %s: connection lost while reading the "
 					"output of the remote command: %s", s->desc, ssh_last(s));

@@ -358,9 +358,11 @@ int transport_run(struct transport *t, const char *const *argv, const char *cons
 
 /* ---- files over the system ssh client ----
  *
- * Each file operation is one small sh script run by the remote shell, its
- * operands given as positional parameters (never pasted into the script),
- * file contents on stdin. */
+ * Each file operation is one small sh script (openssh_exec_script: run by
+ * the remote shell itself, or by `sh -c` over one ssh), its operands given
+ * as positional parameters (never pasted into the script), file contents
+ * on stdin. A directory is its path with the last part cut off by the
+ * shell (${p%/...}), not dirname: one process less per call. */
 
 /* The remote half of append: O_APPEND through the shell, then a flush (both
  * ssh transports). */
@@ -377,24 +379,27 @@ static const char os_stat_script[] =
 #define OS_MISSING 44
 static const char os_read_script[] = "[ -e \"$1\" ] || exit 44; exec cat -- \"$1\"";
 
-/* $1 path, $2 temporary sibling, $3 mode, $4 size. The size check keeps a
+/* $1 path, $2 temporary sibling, $3 mode for chmod ("": the umask $5
+ * gave the file its mode already), $4 size. The size check keeps a
  * connection that dropped mid-file (cat sees the end of its input early)
  * from renaming a short file into place. */
 static const char os_write_script[] =
-	"umask 077; "
+	"umask \"$5\"; "
 	"if [ -d \"$1\" ]; then echo \"$1: Is a directory\" >&2; exit 1; fi; "
 	"cat > \"$2\" || { rm -f -- \"$2\"; exit 1; }; "
 	"n=$(wc -c < \"$2\"); "
 	"[ $n -eq $4 ] || { rm -f -- \"$2\"; echo \"received $n of $4 bytes\" >&2; exit 1; }; "
-	"chmod -- \"$3\" \"$2\" && { sync -- \"$2\" 2>/dev/null || sync; } && mv -f -- \"$2\" \"$1\" "
+	"{ [ -z \"$3\" ] || chmod -- \"$3\" \"$2\"; } && { sync -- \"$2\" 2>/dev/null || sync; } && "
+	"mv -f -- \"$2\" \"$1\" "
 	"|| { rm -f -- \"$2\"; exit 1; }; "
-	"sync -- \"$(dirname -- \"$1\")\" 2>/dev/null; exit 0";
+	"d=${1%/*}; [ \"$d\" = \"$1\" ] && d=.; sync -- \"${d:-/}\" 2>/dev/null; exit 0";
 
 /* rename(2) semantics: a directory at the destination is an error, not a
  * place to move into. */
 static const char os_rename_script[] =
 	"if [ -d \"$2\" ] && [ ! -L \"$2\" ]; then echo \"$2: Is a directory\" >&2; exit 1; fi; "
-	"mv -f -- \"$1\" \"$2\" || exit 1; sync -- \"$(dirname -- \"$2\")\" 2>/dev/null; exit 0";
+	"mv -f -- \"$1\" \"$2\" || exit 1; "
+	"d=${2%/*}; [ \"$d\" = \"$2\" ] && d=.; sync -- \"${d:-/}\" 2>/dev/null; exit 0";
 
 static const char os_mkdir_script[] = "umask \"$2\" && mkdir -p -- \"$1\"";
 static const char os_unlink_script[] = "rm -f -- \"$1\"";
@@ -405,23 +410,13 @@ static int os_script(struct transport *t, const char *script, const char *const 
 		     int stdin_fd, struct strbuf *out, int *status, struct strbuf *err,
 		     const char *what, const char *path, struct errbuf *e)
 {
-	struct strvec av = STRVEC_INIT;
-	struct strbuf cmd = STRBUF_INIT;
 	struct proc_capture cap = { out, path };
 	int rc;
 
-	strvec_push(&av, "sh");
-	strvec_push(&av, "-c");
-	strvec_push(&av, script);
-	strvec_push(&av, "sh");
-	for (const char *const *a = args; *a; a++)
-		strvec_push(&av, *a);
-	shquote_argv(&cmd, strvec_argv(&av));
-	rc = openssh_exec(t->os, cmd.buf, stdin_fd, proc_capture_sink, &cap, err, status, 120000, e);
+	rc = openssh_exec_script(t->os, script, args, stdin_fd, proc_capture_sink, &cap, err,
+				 status, 120000, e);
 	if (rc)
 		errbuf_prefix(e, "%s: cannot %s %s: ", t->describe, what, path);
-	strbuf_release(&cmd);
-	strvec_clear(&av);
 	return rc;
 }
 
@@ -466,16 +461,24 @@ static int os_put_fd(struct transport *t, int fd, const char *path, int mode,
 {
 	struct strbuf tmp = STRBUF_INIT;
 	struct stat st;
-	char modestr[16], sizestr[32];
+	char modestr[16], sizestr[32], umaskstr[16];
 	int rc;
 
 	if (fstat(fd, &st))
 		return errbuf_errno(e, BL_EFAIL, errno, "cannot stat the data for %s", path);
 	tmp_name(t, path, &tmp);
-	snprintf(modestr, sizeof(modestr), "%o", mode & 07777);
+	/* a mode the creating umask can give (no x or special bits) saves a
+	 * chmod process */
+	if (mode & 07111) {
+		snprintf(modestr, sizeof(modestr), "%o", mode & 07777);
+		snprintf(umaskstr, sizeof(umaskstr), "077");
+	} else {
+		modestr[0] = 0;
+		snprintf(umaskstr, sizeof(umaskstr), "%03o", 0777 & ~mode);
+	}
 	snprintf(sizestr, sizeof(sizestr), "%lld", (long long)st.st_size);
 	{
-		const char *args[] = { path, tmp.buf, modestr, sizestr, NULL };
+		const char *args[] = { path, tmp.buf, modestr, sizestr, umaskstr, NULL };
 
 		rc = os_do(t, os_write_script, args, fd, "write", path, e);
 	}
@@ -502,13 +505,13 @@ static int os_read_sink(void *ctx, const void *buf, size_t len, struct errbuf *e
 static int os_read_file(struct transport *t, const char *path, struct strbuf *out, size_t max,
 			int *exists, struct errbuf *e)
 {
-	struct strbuf cmd = STRBUF_INIT, err = STRBUF_INIT;
+	struct strbuf err = STRBUF_INIT;
 	struct os_read r = { out, max, path };
-	const char *argv[] = { "sh", "-c", os_read_script, "sh", path, NULL };
+	const char *args[] = { path, NULL };
 	int rc, status = 0;
 
-	shquote_argv(&cmd, argv);
-	rc = openssh_exec(t->os, cmd.buf, -1, os_read_sink, &r, &err, &status, 120000, e);
+	rc = openssh_exec_script(t->os, os_read_script, args, -1, os_read_sink, &r, &err, &status,
+				 120000, e);
 	if (rc) {
 		errbuf_prefix(e, "%s: ", t->describe);
 	} else if (status == OS_MISSING) {
@@ -522,7 +525,6 @@ static int os_read_file(struct transport *t, const char *path, struct strbuf *ou
 	}
 	if (rc)
 		strbuf_reset(out);
-	strbuf_release(&cmd);
 	strbuf_release(&err);
 	return rc;
 }

@@ -26,6 +26,10 @@ export TMPDIR=$CTL
 # masters: the ssh processes using a socket under $CTL (none when idle)
 masters() { ps -eo pid=,args= | grep -F "$CTL/ballast-ssh-" | grep -v grep | wc -l; }
 leftovers() { echo "$(masters) $(ls -A "$CTL" | wc -l)"; }
+# remote shells (lib/io/rshell) of the ballast-deploy whose pid is $1 (the
+# remote `sh -c`, not the local ssh whose last word is the same): the
+# sshd is this machine
+rshells() { ps -ww -eo args= | grep -cE "^sh -c .* ballast-rsh $1\$"; }
 
 # --- a bastion: a second sshd, reached first; the target only through it
 BASTION=$WORK/bastion
@@ -56,6 +60,8 @@ EOF
 cat > "$WORK/seen-hook" <<EOF
 #!/bin/sh
 { ls -d "$CTL"/ballast-ssh-*/m 2>/dev/null; stat -c '%a' "$CTL"/ballast-ssh-* 2>/dev/null; } > "$WORK/seen"
+# the hook's parent is ballast-deploy, whose pid tags its remote shell
+echo "\$PPID \$(ps -ww -eo args= | grep -cE "^sh -c .* ballast-rsh \$PPID\\\$")" > "$WORK/seen-rsh"
 EOF
 chmod 755 "$WORK/seen-hook"
 
@@ -69,7 +75,10 @@ t_check "jump: a deploy through the bastion exits 0" eq "$RC $(state_release) $(
 t_check "jump: the bastion was used (one connection)" eq "$(($(grep -c "Accepted publickey" "$BASTION/sshd.log") - bastion_before))" 1
 t_check "jump: one connection to the target for the whole run" eq "$(($(grep -c "Accepted publickey" "$SSHD_DIR/sshd.log") - target_before))" 1
 sessions=$(($(grep -c "Starting session" "$SSHD_DIR/sshd.log") - sessions_before))
-t_check "jump: ... carrying many commands ($sessions)" test "$sessions" -gt 5
+t_check "jump: ... and one ssh session on it, the remote shell that ran every command" eq "$sessions" 1
+read -r deploy_pid rsh_during < "$WORK/seen-rsh" || true
+t_check "jump: the remote shell ran during the run" eq "$rsh_during" 1
+t_check "jump: no remote shell after the run" eq "$(rshells "$deploy_pid")" 0
 t_check "jump: the master socket existed during the run" eq "$(head -n 1 "$WORK/seen" 2>/dev/null | sed "s|$CTL/ballast-ssh-[A-Za-z0-9]*/m|socket|")" socket
 t_check "jump: its directory is private (0700)" eq "$(sed -n 2p "$WORK/seen" 2>/dev/null)" 700
 t_check "jump: no master and no socket directory after the run" eq "$(leftovers)" "0 0"
