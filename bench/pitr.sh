@@ -101,6 +101,8 @@ case $rounds in ''|*[!0-9]*|0) echo "bench: --rounds '$rounds' is not a positive
 case $scale in ''|*[!0-9]*|0) echo "bench: --scale '$scale' is not a positive number" >&2; exit 2 ;; esac
 bin=$build/ballast-backup
 [ -x "$bin" ] || { echo "bench: $bin not built" >&2; exit 2; }
+# the archive_command runs it from the data directory
+bin=$(cd "$build" && pwd)/ballast-backup
 [ "$(id -u)" = 0 ] || { echo "bench: run as root (the cluster belongs to user postgres)" >&2; exit 2; }
 command -v pgbackrest >/dev/null || { echo "bench: pgbackrest not installed (apt-get install pgbackrest)" >&2; exit 2; }
 [ -x /usr/lib/postgresql/15/bin/postgres ] || { echo "bench: PostgreSQL 15 not installed (apt-get install postgresql-15)" >&2; exit 2; }
