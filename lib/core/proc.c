@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -89,7 +90,7 @@ int proc_start(struct child *c, struct errbuf *e)
 	int pexec[2] = { -1, -1 };
 	int child_errno = 0;
 	ssize_t n;
-	pid_t pid;
+	pid_t pid, parent;
 	int rc = BL_EFAIL;
 
 	strbuf_init(&c->err_tail, 0);
@@ -108,6 +109,7 @@ int proc_start(struct child *c, struct errbuf *e)
 	if (c->in_mode == PROC_PIPE && c->pipe_size > 0)
 		set_pipe_size(pin[1], c->pipe_size);
 	c->started_ms = time_mono_ms();
+	parent = getpid();
 	pid = fork();
 	if (pid < 0) {
 		errbuf_errno(e, BL_EFAIL, errno, "proc: cannot fork for %s", prog_name(c));
@@ -118,6 +120,13 @@ int proc_start(struct child *c, struct errbuf *e)
 		int err;
 
 		setpgid(0, 0);
+		/* Its own process group keeps the child out of a terminal's
+		 * signals, so nothing would stop it when we die by SIGKILL or
+		 * the OOM killer: a `compose up` left running races the
+		 * rollback that follows. Ask the kernel to end it with us; a
+		 * parent already gone before the request is checked by hand. */
+		if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0 || getppid() != parent)
+			_exit(127);
 		signal(SIGPIPE, SIG_DFL);
 		signal(SIGINT, SIG_DFL);
 		signal(SIGTERM, SIG_DFL);

@@ -4,7 +4,10 @@
  * Contract: fill a `struct child` (CHILD_INIT), proc_start() it, then either
  * proc_stream() its stdout into a callback or proc_finish() it. The child
  * runs in its own process group so a timeout (or proc_kill) reaches
- * everything it started. Any failure (cannot exec, non-zero exit, signal,
+ * everything it started, and it gets SIGTERM when this process dies,
+ * however it dies (PR_SET_PDEATHSIG: nothing ballast starts outlives it;
+ * a set-user-ID program or a child that changes its credentials loses
+ * that, see setpriv in pitr.c). Any failure (cannot exec, non-zero exit, signal,
  * timeout) becomes one error line naming the program, with the last line
  * of its stderr when stderr was captured. Environment additions ("NAME=v")
  * are how secrets reach children: argv never carries them.

@@ -1039,6 +1039,7 @@ out:
 static void *proxy_main(void *arg)
 {
 	struct proxy *p = arg;
+	const struct timeval patient = { 30, 0 };
 
 	while (!p->stop) {
 		int fd = accept(p->lfd, NULL, NULL);
@@ -1047,6 +1048,10 @@ static void *proxy_main(void *arg)
 
 		if (fd < 0)
 			continue;
+		/* The accepted socket inherits the listener's 200 ms receive
+		 * timeout: a client slowed down between two sends (ASan, a
+		 * loaded machine) would be cut off as if by a fault. */
+		setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &patient, sizeof(patient));
 		c = malloc(sizeof(*c));
 		c->p = p;
 		c->fd = fd;

@@ -192,13 +192,16 @@ suite v2 "\"compose_command\": [\"$DOCKER\", \"compose\"],"
 # status while a deploy runs: the deploy of badhc sits in verify until its
 # deadline, holding the lock with a pending record; a second deploy meanwhile
 # gets exit 3; then the run is killed with SIGKILL and rolled back.
-"$DEPLOY" --config "$CFG" deploy qa --release badhc >"$WORK/bg.out" 2>"$WORK/bg.err" &
+# It waits for the verify step itself (-v prints each step as it begins): a
+# kill earlier (in up) is the next case's.
+"$DEPLOY" --config "$CFG" -v deploy qa --release badhc >"$WORK/bg.out" 2>"$WORK/bg.err" &
 bg=$!
-for _ in $(seq 1 600); do
-	[ "$(jq -r 'has("pending")' "$APP/.ballast/state.json" 2>/dev/null)" = true ] && break
+for _ in $(seq 1 1200); do
+	grep -q "verify: health checks" "$WORK/bg.err" 2>/dev/null && break
 	kill -0 "$bg" 2>/dev/null || break
 	sleep 0.1
 done
+t_check "v2: the background deploy reached verify" contains "$(cat "$WORK/bg.err")" "verify: health checks"
 run_deploy status qa
 t_check "v2: status during a deploy says it is in progress" contains "$OUT" "a deploy of badhc is in progress"
 t_check "v2: status during a deploy does not advise a rollback" lacks "$OUT" "ATTENTION"
@@ -217,6 +220,51 @@ t_check "v2: rollback after kill -9 exits 0" eq "$RC" 0
 t_check "v2: after the rollback the container runs v2" eq "$(cimage)" "$(pinned v2)"
 t_check "v2: after the rollback /health says v2" eq "$(health_release)" v2
 t_check "v2: after the rollback no pending record" eq "$(jq -r 'has("pending")' "$APP/.ballast/state.json")" false
+
+# kill -9 during up: compose runs in its own process group, so nothing but
+# the kernel stops it when the deploy dies; left running, it recreated the
+# container under the rollback's feet ("the container name ... is already
+# in use"). A wrapper holds the deploy's `up` for 3 s before it would run
+# compose; the deploy is killed meanwhile. The wrapper must die with it
+# (it never reaches compose), and the rollback must bring v2 back.
+cat > "$WORK/compose-hold" <<SH
+#!/bin/sh
+case " \$* " in
+*" up "*)
+	if rm "$WORK/hold.arm" 2>/dev/null; then
+		echo \$\$ > "$WORK/hold.pid"
+		sleep 3
+		echo "compose up ran after the deploy was killed" > "$WORK/hold.late"
+	fi ;;
+esac
+exec "\$@"
+SH
+chmod 755 "$WORK/compose-hold"
+jq --arg w "$WORK/compose-hold" --arg d "$DOCKER" '.environments.qa.compose_command = [$w, $d, "compose"]' \
+	"$CFG" > "$CFG.hold" && mv "$CFG.hold" "$CFG"
+touch "$WORK/hold.arm"
+"$DEPLOY" --config "$CFG" deploy qa --release badhc >"$WORK/bg.out" 2>"$WORK/bg.err" &
+bg=$!
+for _ in $(seq 1 1200); do
+	[ -s "$WORK/hold.pid" ] && break
+	kill -0 "$bg" 2>/dev/null || break
+	sleep 0.1
+done
+t_check "v2: the background deploy reached up" eq "$([ -s "$WORK/hold.pid" ] && echo yes)" yes
+kill -9 "$bg"
+wait "$bg" 2>/dev/null
+held=$(cat "$WORK/hold.pid" 2>/dev/null)
+for _ in $(seq 1 50); do
+	[ -n "$held" ] && kill -0 "$held" 2>/dev/null || break
+	sleep 0.1
+done
+t_check "v2: compose (the wrapper) died with the killed deploy" eq "$([ -n "$held" ] && kill -0 "$held" 2>/dev/null && echo alive)" ""
+run_deploy rollback qa
+t_check "v2: rollback after kill -9 in up exits 0" eq "$RC" 0
+sleep 3.5
+t_check "v2: the killed deploy's compose up never ran" eq "$(cat "$WORK/hold.late" 2>/dev/null)" ""
+t_check "v2: after that rollback the container runs v2" eq "$(cimage)" "$(pinned v2)"
+t_check "v2: after that rollback /health says v2" eq "$(health_release)" v2
 down "$PROJECT"
 
 if [ -n "$COMPOSE_V1" ]; then

@@ -2,6 +2,9 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "proc.h"
@@ -179,6 +182,54 @@ START_TEST(test_stdin_pipe)
 }
 END_TEST
 
+/* A parent killed with SIGKILL cannot stop its children; the kernel must
+ * (a deploy killed during `compose up` left compose running into the
+ * rollback). This process becomes the subreaper, so the orphan is ours
+ * to wait for, and its status says who ended it. */
+START_TEST(test_child_dies_with_parent)
+{
+	int pfd[2], st = 0;
+	pid_t mid, orphan = -1, got = 0;
+	const struct timespec tick = { 0, 20 * 1000 * 1000 };
+
+	ck_assert_int_eq(prctl(PR_SET_CHILD_SUBREAPER, 1), 0);
+	ck_assert_int_eq(pipe(pfd), 0);
+	mid = fork();
+	ck_assert_int_ge(mid, 0);
+	if (mid == 0) {
+		const char *argv[] = { "sleep", "300", NULL };
+		struct child c = CHILD_INIT;
+		struct errbuf e = ERRBUF_INIT;
+
+		close(pfd[0]);
+		c.argv = argv;
+		if (proc_start(&c, &e) ||
+		    write(pfd[1], &c.pid, sizeof(c.pid)) != (ssize_t)sizeof(c.pid))
+			_exit(1);
+		for (;;)
+			pause();
+	}
+	close(pfd[1]);
+	ck_assert_int_eq(read(pfd[0], &orphan, sizeof(orphan)), (ssize_t)sizeof(orphan));
+	close(pfd[0]);
+	ck_assert_int_eq(kill(mid, SIGKILL), 0);
+	ck_assert_int_eq(waitpid(mid, &st, 0), mid);
+	for (int i = 0; i < 1000 && got == 0; i++) {
+		got = waitpid(orphan, &st, WNOHANG);
+		if (got == 0)
+			nanosleep(&tick, NULL);
+	}
+	if (got == 0) {
+		kill(orphan, SIGKILL);
+		waitpid(orphan, NULL, 0);
+		ck_abort_msg("the child outlived its parent's SIGKILL by 20 s");
+	}
+	ck_assert_int_eq(got, orphan);
+	ck_assert(WIFSIGNALED(st));
+	ck_assert_int_eq(WTERMSIG(st), SIGTERM);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("proc");
@@ -193,6 +244,7 @@ int main(void)
 	tcase_add_test(tc, test_stream_bounded_chunks);
 	tcase_add_test(tc, test_sink_failure_kills_child);
 	tcase_add_test(tc, test_stdin_pipe);
+	tcase_add_test(tc, test_child_dies_with_parent);
 	suite_add_tcase(s, tc);
 	return trun_suite(s);
 }

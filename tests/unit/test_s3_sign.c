@@ -389,12 +389,19 @@ static void serve_one(int fd)
 
 static void *server_main(void *arg)
 {
+	const struct timeval patient = { 30, 0 };
+
 	(void)arg;
 	while (!srv.stop) {
 		int fd = accept(srv.lfd, NULL, NULL);
 
 		if (fd < 0)
 			continue;
+		/* The listener's 100 ms receive timeout (it lets the loop see
+		 * stop) is inherited by the accepted socket; a client slowed
+		 * down (ASan, a loaded machine) that took longer to send its
+		 * headers had its attempt dropped uncounted. Wait for it. */
+		setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &patient, sizeof(patient));
 		serve_one(fd);
 		close(fd);
 	}
