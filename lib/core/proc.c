@@ -124,8 +124,13 @@ int proc_start(struct child *c, struct errbuf *e)
 		 * signals, so nothing would stop it when we die by SIGKILL or
 		 * the OOM killer: a `compose up` left running races the
 		 * rollback that follows. Ask the kernel to end it with us; a
-		 * parent already gone before the request is checked by hand. */
-		if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0 || getppid() != parent)
+		 * parent already gone before the request is checked by hand.
+		 * The signal comes when the forking thread ends (a volume's
+		 * producer thread runs its before/after commands to their
+		 * end, so they are done by then). */
+		if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0)
+			goto fail;
+		if (getppid() != parent)
 			_exit(127);
 		signal(SIGPIPE, SIG_DFL);
 		signal(SIGINT, SIG_DFL);

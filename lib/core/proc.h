@@ -7,7 +7,9 @@
  * everything it started, and it gets SIGTERM when this process dies,
  * however it dies (PR_SET_PDEATHSIG: nothing ballast starts outlives it;
  * a set-user-ID program or a child that changes its credentials loses
- * that, see setpriv in pitr.c). Any failure (cannot exec, non-zero exit, signal,
+ * that, see setpriv in pitr.c). The kernel sends it when the thread that
+ * called proc_start() ends: a thread other than the main one must finish
+ * its children before it returns. Any failure (cannot exec, non-zero exit, signal,
  * timeout) becomes one error line naming the program, with the last line
  * of its stderr when stderr was captured. Environment additions ("NAME=v")
  * are how secrets reach children: argv never carries them.

@@ -75,7 +75,8 @@ int rshell_open(int to, int from, int diag, long timeout_ms, struct rshell **out
 		struct errbuf *e)
 {
 	struct rshell *r = xcalloc(1, sizeof(*r));
-	long long deadline = time_mono_ms() + (timeout_ms > 0 ? timeout_ms : 30000);
+	long wait_ms = timeout_ms > 0 ? timeout_ms : 30000;
+	long long deadline = time_mono_ms() + wait_ms;
 	struct strbuf line = STRBUF_INIT;
 	size_t junk = 0;
 	int rc = 0, diag_open = 1;
@@ -99,7 +100,7 @@ int rshell_open(int to, int from, int diag, long timeout_ms, struct rshell **out
 			continue;
 		if (rv == 0) {
 			rc = errbuf_set(e, BL_EFAIL, "the remote shell did not greet within %ld ms",
-					timeout_ms);
+					wait_ms);
 			goto out;
 		}
 		if (p[1].revents && drain_diag(r))
@@ -436,9 +437,17 @@ int rshell_call(struct rshell *r, const char *script, int in_fd, size_t in_len,
 					    "writing to its stdout?)");
 				goto out;
 			}
+			if (so.refused) {
+				/* Reading the rest only to drop it could mean
+				 * gigabytes (a capped read of a large file):
+				 * this shell ends here, the next command gets a
+				 * new one. */
+				r->broken = 1;
+				break;
+			}
 		}
 	}
-	if (req_off < req.len || in_sent < in_len) {
+	if (!so.refused && (req_off < req.len || in_sent < in_len)) {
 		rc = broken(r, e, "the remote shell answered before it had the whole request");
 		goto out;
 	}

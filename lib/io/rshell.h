@@ -11,7 +11,7 @@
  *   the process). It keeps nothing on disk. It greets with one line on
  *   stdout; rshell_open() skips what a login script printed before it (at
  *   most 64 KiB) and fails when the greeting does not come within
- *   timeout_ms.
+ *   timeout_ms (0: 30 s).
  * - The protocol (counts in decimal):
  *     greeting  "ballast-rshell 1 input\n" or "ballast-rshell 1 noinput\n"
  *     request   "NONCE LINES INLEN\n" SCRIPT INPUT
@@ -35,11 +35,12 @@
  *   from its current offset; in_fd -1 for none), OUT to sink in chunks of
  *   at most PROC_CHUNK (NULL: dropped), the last PROC_ERR_TAIL bytes of ERR
  *   appended to err_tail (may be NULL). Non-zero is a failure of the call:
- *   *status is -1 and e says why. A sink that refuses (output too large)
- *   fails the call, but the rest of the answer is read and dropped, so the
- *   session goes on. A timeout (timeout_ms for the whole round trip; 0 =
- *   none), the end of the far side's output, output between two answers
- *   (a background process still writing there), a malformed answer or an
+ *   *status is -1 and e says why (a sink's own error when it refuses,
+ *   e.g. output too large). A refusing sink (reading the rest of the
+ *   answer only to drop it could mean gigabytes), a timeout (timeout_ms
+ *   for the whole round trip; 0 = none), the end of the far side's
+ *   output, output between two answers (a background process still
+ *   writing there), a malformed answer or an
  *   in_fd that ends before in_len break the session: rshell_broken() is
  *   then true and every later call fails, and the caller ends the far side
  *   (a command still running there goes on until it finishes, as with a

@@ -382,11 +382,12 @@ static const char os_read_script[] = "[ -e \"$1\" ] || exit 44; exec cat -- \"$1
 /* $1 path, $2 temporary sibling, $3 mode for chmod ("": the umask $5
  * gave the file its mode already), $4 size. The size check keeps a
  * connection that dropped mid-file (cat sees the end of its input early)
- * from renaming a short file into place. */
+ * from renaming a short file into place. A leftover temporary file of a
+ * killed run is removed first: `cat >` would keep its mode. */
 static const char os_write_script[] =
 	"umask \"$5\"; "
 	"if [ -d \"$1\" ]; then echo \"$1: Is a directory\" >&2; exit 1; fi; "
-	"cat > \"$2\" || { rm -f -- \"$2\"; exit 1; }; "
+	"{ { [ ! -e \"$2\" ] && [ ! -L \"$2\" ]; } || rm -f -- \"$2\"; } && cat > \"$2\" || { rm -f -- \"$2\"; exit 1; }; "
 	"n=$(wc -c < \"$2\"); "
 	"[ $n -eq $4 ] || { rm -f -- \"$2\"; echo \"received $n of $4 bytes\" >&2; exit 1; }; "
 	"{ [ -z \"$3\" ] || chmod -- \"$3\" \"$2\"; } && { sync -- \"$2\" 2>/dev/null || sync; } && "
@@ -468,8 +469,9 @@ static int os_put_fd(struct transport *t, int fd, const char *path, int mode,
 		return errbuf_errno(e, BL_EFAIL, errno, "cannot stat the data for %s", path);
 	tmp_name(t, path, &tmp);
 	/* a mode the creating umask can give (no x or special bits) saves a
-	 * chmod process */
-	if (mode & 07111) {
+	 * chmod process; the size check reads the file, so the owner must be
+	 * able to until the chmod */
+	if ((mode & 07111) || !(mode & 0400)) {
 		snprintf(modestr, sizeof(modestr), "%o", mode & 07777);
 		snprintf(umaskstr, sizeof(umaskstr), "077");
 	} else {

@@ -5,6 +5,7 @@
  * target's files are on this machine, so the checks read them directly. */
 #include <dirent.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -462,9 +463,32 @@ START_TEST(test_session_one_channel)
 	ck_assert_msg(transport_write_file(t, p.buf, "#!/bin/sh\n", 10, 0750, &e) == 0, "%s", e.msg);
 	ck_assert_int_eq(stat(p.buf, &sb), 0);
 	ck_assert_int_eq(sb.st_mode & 07777, 0750);
+	/* a mode its owner cannot read: the size check reads it first */
+	ck_assert_msg(transport_write_file(t, p.buf, "x", 1, 0200, &e) == 0, "%s", e.msg);
+	ck_assert_int_eq(stat(p.buf, &sb), 0);
+	ck_assert_int_eq(sb.st_mode & 07777, 0200);
+	ck_assert_int_eq(sb.st_size, 1);
+	/* leftovers of a killed run under every temporary name the next
+	 * write could take: `cat >` into one would keep its mode */
+	for (int i = 1; i <= 64; i++) {
+		char left[PATH_MAX];
+		int fd;
+
+		snprintf(left, sizeof(left), "%s.tmp-%ld-%d", p.buf, (long)getpid(), i);
+		fd = open(left, O_CREAT | O_WRONLY | O_CLOEXEC, 0666);
+		ck_assert_int_ge(fd, 0);
+		ck_assert_int_eq(fchmod(fd, 0666), 0);
+		close(fd);
+	}
 	ck_assert_msg(transport_write_file(t, p.buf, tricky, TRICKY_LEN, 0604, &e) == 0, "%s", e.msg);
 	ck_assert_int_eq(stat(p.buf, &sb), 0);
 	ck_assert_int_eq(sb.st_mode & 07777, 0604);
+	for (int i = 1; i <= 64; i++) {
+		char left[PATH_MAX];
+
+		snprintf(left, sizeof(left), "%s.tmp-%ld-%d", p.buf, (long)getpid(), i);
+		unlink(left);
+	}
 	ck_assert_msg(transport_append_file(t, p.buf, tricky, TRICKY_LEN, &e) == 0, "%s", e.msg);
 	ck_assert_msg(transport_stat(t, p.buf, &st, &e) == 0, "%s", e.msg);
 	ck_assert_int_eq(st.size, 2 * TRICKY_LEN);
@@ -564,7 +588,9 @@ START_TEST(test_session_answers)
 }
 END_TEST
 
-/* Output larger than the caller takes fails that call only. */
+/* Output larger than the caller takes fails that call only; the remote
+ * shell it came through ends there (the rest is not read only to be
+ * dropped) and the next call gets a new one. */
 START_TEST(test_session_cap)
 {
 	struct strbuf p = STRBUF_INIT, got = STRBUF_INIT, data = STRBUF_INIT;
@@ -589,10 +615,10 @@ START_TEST(test_session_cap)
 	ck_assert_int_eq(memcmp(got.buf, data.buf, data.len), 0);
 	ck_assert_int_eq(transport_read_file(t, p.buf, &got, data.len - 1, &exists, &e), BL_EFAIL);
 	ck_assert_msg(strstr(e.msg, "larger than 1048575 bytes"), "%s", e.msg);
+	ck_assert_int_eq(sessions(), before + 1);
 	ck_assert_msg(transport_read_file(t, p.buf, &got, data.len, &exists, &e) == 0, "%s", e.msg);
 	ck_assert_uint_eq(got.len, data.len);
-	/* the same remote shell throughout */
-	ck_assert_int_eq(sessions(), before + 1);
+	ck_assert_int_eq(sessions(), before + 2);
 	strbuf_release(&p);
 	strbuf_release(&got);
 	strbuf_release(&data);

@@ -60,10 +60,15 @@ drill() {
 rows_t() { printf '%s' "$REP" | jq -r '.databases[0].tables[] | select(.database == "postgres" and .table == "public.t") | .rows'; }
 # what a drill must not touch: the live server's rows, its postmaster and
 # the names in its data directory (sizes and times change as it runs)
+# The data directory's own entries (what a drill that wrote there would
+# leave: recovery.signal, backup_label, a marker) and its control file's
+# identity and timeline. Not the whole tree: autovacuum of the catalogs
+# adds _fsm/_vm files whenever its naptime comes round.
 live_state() {
 	q "SELECT count(*), md5(string_agg(what, ',' ORDER BY id)) FROM t"
 	head -n1 "$PGDIR/data/postmaster.pid"
-	(cd "$PGDIR/data" && find . ! -path './pg_wal*' ! -path './pg_stat_tmp*' | sort | md5sum)
+	(cd "$PGDIR/data" && find . -mindepth 1 -maxdepth 1 | sort)
+	"$BINDIR/pg_controldata" "$PGDIR/data" | grep -E "^Database system identifier|TimeLineID"
 	ls "$PGDIR"
 }
 
@@ -103,13 +108,19 @@ t_check "--latest: the report is stored beside the backup" test -n "$(find "$WOR
 RTO=$(printf '%s' "$REP" | jq -r '.databases[0] | "rto \(.rto_seconds)s (extract \(.extract_seconds)s, recovery \(.recovery_seconds)s), rpo \(.rpo_seconds)s"')
 echo "# drill --pitr --latest: $RTO"
 
-# ---- SIGKILL while the scratch server recovers ----
+# ---- SIGKILL while the scratch server runs ----
 # (setpriv execs: $! is the drill itself; a function would stay in between)
+# Its check sleeps, so that its server is certainly up when the kill comes,
+# however fast recovery of this small database is.
+echo "SELECT pg_sleep(600) IS NOT NULL;" > "$WORK/sleep.sql"
+chmod 644 "$WORK/sleep.sql"
 if [ "$(id -u)" = 0 ]; then
 	setpriv --reuid="$OWNER" --regid="$(id -g "$OWNER")" --init-groups -- \
-		"$B/ballast-backup" --config "$CFG" drill --pitr --latest --scratch-dir "$WORK/scratch" >/dev/null 2>&1 &
+		"$B/ballast-backup" --config "$CFG" drill --pitr --latest --scratch-dir "$WORK/scratch" \
+		--check-sql "app=$WORK/sleep.sql" >/dev/null 2>&1 &
 else
-	"$B/ballast-backup" --config "$CFG" drill --pitr --latest --scratch-dir "$WORK/scratch" >/dev/null 2>&1 &
+	"$B/ballast-backup" --config "$CFG" drill --pitr --latest --scratch-dir "$WORK/scratch" \
+		--check-sql "app=$WORK/sleep.sql" >/dev/null 2>&1 &
 fi
 KPID=$!
 for _ in $(seq 1 600); do compgen -G "$WORK/scratch/ballast-drill-dp-app-*/data/postmaster.pid" >/dev/null && break; sleep 0.05; done
