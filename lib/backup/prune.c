@@ -249,21 +249,21 @@ static int kept_start_wal(struct repo *r, const char *project, const char *id, c
 	if (!repo_crypt_can_read(r)) {
 		rc = backup_index_get(r, project, id, &m, &text, e);
 		if (rc) {
-			errbuf_prefix(e, "the index of kept backup %s does not load (", id);
+			errbuf_prefix(e, "the index of kept backup %s does not load: ", id);
 			goto out;
 		}
 		wal = backup_index_start_wal(m, BASEBACKUP_ITEM_TYPE, db, &found);
 		if (found && !wal)
 			rc = errbuf_set(e, BL_EFAIL, "the index of kept backup %s does not record "
 					"its base backup's start_wal (written by an older ballast; "
-					"prune where an identity is available", id);
+					"prune where an identity is available)", id);
 		else if (wal)
 			strbuf_addstr(start, wal);
 		goto out;
 	}
 	rc = backupset_load(r, project, id, &m, e);
 	if (rc) {
-		errbuf_prefix(e, "the manifest of kept backup %s does not load (", id);
+		errbuf_prefix(e, "the manifest of kept backup %s does not load: ", id);
 		goto out;
 	}
 	item = manifest_find_item(m, BASEBACKUP_ITEM_TYPE, db);
@@ -300,7 +300,7 @@ static int earliest_kept_start(struct repo *r, const char *project, const char *
 			continue;
 		if (kept_start_wal(r, project, id, db, &start, e)) {
 			strbuf_reset(unknown);
-			strbuf_addf(unknown, "%s): every WAL file is kept", e->msg);
+			strbuf_addf(unknown, "%s; every WAL file is kept", e->msg);
 			errbuf_clear(e);
 			strbuf_reset(keep_from);
 			strbuf_reset(backup);

@@ -466,6 +466,9 @@ int openssh_reconnect(struct openssh *s, struct errbuf *e)
 	 * so the new connection is the only one */
 	session_end(s, 1);
 	s->started = 1;
+	/* a remote shell that would not start (a greeting lost to a slow
+	 * host) gets another chance on the new connection */
+	s->no_session = 0;
 	stop_master(s);
 	return start_master(s, e);
 }
