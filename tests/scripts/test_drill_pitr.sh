@@ -45,13 +45,8 @@ chmod 644 "$CFG"
 "$B/ballast-backup" --config "$CFG" init >/dev/null || exit 1
 [ "$(id -u)" = 0 ] && chown -R "$OWNER" "$WORK/repo/dp" "$WORK/state" "$WORK/scratch"
 BB() { as_owner "$B/ballast-backup" --config "$CFG" "$@"; }
-archived() { find "$WORK/repo/dp/wal/app" -type f -name '0*' ! -name '*.tmp-*' 2>/dev/null | sed 's|.*/||' | cut -c1-24 | sort -u; }
-wait_archived() { # SEGMENT: up to 60 s for the archive to hold it
-	for _ in $(seq 1 600); do archived | grep -qx "$1" && return 0; sleep 0.1; done
-	echo "    $1 not archived; have: $(archived | tr '\n' ' ')" >&2
-	return 1
-}
-switch() { q "SELECT pg_walfile_name(pg_switch_wal())"; }
+PITR_WAL=$WORK/repo/dp/wal/app
+. "$S/tests/scripts/pitr_lib.sh"
 # drill ARGS...: the --json result line's report in $REP, stderr in $t_err
 drill() {
 	t_run "$1" as_owner "$B/ballast-backup" --config "$CFG" --json drill "${@:2}"

@@ -83,13 +83,8 @@ chmod 644 "$CFG"
 # archive_command, wal-fetch and the restore's server run as the owner
 chown -R "$OWNER" "$WORK/repo/vp" "$WORK/state"
 BB() { "$B/ballast-backup" --config "$CFG" "$@"; }
-archived() { find "$WORK/repo/vp/wal/app" -type f -name '0*' ! -name '*.tmp-*' 2>/dev/null | sed 's|.*/||' | cut -c1-24 | sort -u; }
-wait_archived() { # SEGMENT: up to 60 s for the archive to hold it
-	for _ in $(seq 1 600); do archived | grep -qx "$1" && return 0; sleep 0.1; done
-	echo "    $1 not archived; have: $(archived | tr '\n' ' ')" >&2
-	return 1
-}
-switch() { q "SELECT pg_walfile_name(pg_switch_wal())"; }
+PITR_WAL=$WORK/repo/vp/wal/app
+. "$S/tests/scripts/pitr_lib.sh"
 
 q "ALTER SYSTEM SET archive_command = '$B/ballast-backup --config $CFG wal-push %p'" >/dev/null
 q "SELECT pg_reload_conf()" >/dev/null
