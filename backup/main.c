@@ -40,8 +40,9 @@ static const struct cli_command commands[] = {
 	  "server, database and backup and asks first; --yes skips that, and without a\n"
 	  "terminal it never asks. --dry-run prints the plan and changes nothing.\n"
 	  "Exit 3 when another restore of the database is running.\n\n"
-	  "restore --pitr [--db NAME] --data-dir DIR (--time T | --name RESTORE_POINT | --lsn LSN |\n"
-	  "        --latest) [--id ID] [--timeline latest|current|N] [--dry-run]\n\n"
+	  "restore --pitr [--db NAME] (--data-dir DIR | --docker-volume NAME [--scratch-dir DIR])\n"
+	  "        (--time T | --name RESTORE_POINT | --lsn LSN | --latest) [--id ID]\n"
+	  "        [--timeline latest|current|N] [--dry-run]\n\n"
 	  "A \"mode\": \"physical\" database: the newest base backup that ends before the target\n"
 	  "(or --id) is extracted into DIR.ballast-new-<id> and checked with pg_verifybackup; a\n"
 	  "temporary postgres (socket only, as DIR's owner) recovers it with wal-fetch to the\n"
@@ -49,7 +50,11 @@ static const struct cli_command commands[] = {
 	  "the old DIR is kept as DIR.ballast-old-<id> (the undo command is printed). DIR's\n"
 	  "server must be stopped (exit 2). T needs its zone (2026-12-05T18:30:00Z). A target\n"
 	  "before every backup's end, one never reached, or a WAL gap is exit 1, a damaged\n"
-	  "WAL file or base backup exit 4; DIR is untouched then. See docs/pitr.md." },
+	  "WAL file or base backup exit 4; DIR is untouched then. --docker-volume NAME: DIR\n"
+	  "is the local volume's _data (docker volume inspect; the docker on PATH, with\n"
+	  "DOCKER_HOST); a running container using it is exit 2; the recovery runs in\n"
+	  "--scratch-dir (outside Docker's data root, which the volume's owner cannot\n"
+	  "traverse) and the result is copied into _data.ballast-new-<id>. See docs/pitr.md." },
 	{ "prune", cmd_prune, "delete backups the retention policy no longer keeps",
 	  "prune [--dry-run] [--json]\n\n"
 	  "Applies \"retention\" (keep_last, keep_hourly, keep_daily, keep_weekly, keep_monthly,\n"

@@ -16,6 +16,7 @@ int cmd_restore_pitr(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *
 	struct pitr_result res;
 	struct pitr_target_opt tg = { &o, 0 };
 	char self[PATH_MAX], cfgpath[PATH_MAX];
+	const char *where;
 	int rc = 0, pitr = 0;
 	struct parseopt_rest rest;
 	const struct option_spec opts[] = {
@@ -23,7 +24,12 @@ int cmd_restore_pitr(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *
 		OPT_VALUE(PARSEOPT_FLAG, 0, "pitr", &pitr, NULL, NULL, PARSEOPT_HIDDEN, NULL),
 		OPT_STRING(0, "db", &o.db, "NAME", "the database (default: the only physical one)"),
 		OPT_STRING(0, "data-dir", &o.data_dir, "DIR",
-			   "the stopped server's data directory (required)"),
+			   "the stopped server's data directory"),
+		OPT_STRING(0, "docker-volume", &o.docker_volume, "NAME",
+			   "or this Docker named volume (local driver; its containers stopped)"),
+		OPT_STRING(0, "scratch-dir", &o.scratch_dir, "DIR",
+			   "with --docker-volume: recover here, outside Docker's data root "
+			   "(default $TMPDIR, else /var/tmp)"),
 		OPT_CALLBACK_DATA(0, "time", &tg, "T",
 				  "recover to this time, with its zone (2026-12-05T18:30:00Z)",
 				  pitr_opt_target, PITR_TIME),
@@ -58,9 +64,15 @@ int cmd_restore_pitr(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *
 				     "RESTORE_POINT, --lsn LSN or --latest");
 		goto out;
 	}
-	if (!o.data_dir || !*o.data_dir) {
-		rc = cli_usage_error(ctx, e, "--pitr needs --data-dir DIR (the stopped server's "
-				     "data directory)");
+	if (!o.data_dir == !o.docker_volume || (o.data_dir && !*o.data_dir) ||
+	    (o.docker_volume && !*o.docker_volume)) {
+		rc = cli_usage_error(ctx, e, "--pitr needs one of --data-dir DIR (the stopped "
+				     "server's data directory) or --docker-volume NAME");
+		goto out;
+	}
+	if (o.scratch_dir && !o.docker_volume) {
+		rc = cli_usage_error(ctx, e, "--scratch-dir goes with --docker-volume (a data "
+				     "directory is recovered beside itself)");
 		goto out;
 	}
 	/* The database's password is not needed: nothing connects to its server. */
@@ -79,10 +91,13 @@ int cmd_restore_pitr(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *
 	rc = pitr_restore(ctx->cfg, &o, &res, e);
 	if (rc)
 		goto out;
+	/* a volume's directory as docker named it */
+	where = o.docker_volume ? res.data_dir.buf : o.data_dir;
 	if (ctx->json) {
-		json_t *out = json_pack("{s:s, s:s, s:s, s:b, s:s, s:s?, s:s?, s:I, s:s, s:I}",
+		json_t *out = json_pack("{s:s, s:s, s:s, s:b, s:s, s:s?, s:s?, s:s?, s:I, s:s, s:I}",
 					"event", "result", "status", "ok", "backup_id", res.id,
-					"dry_run", o.dry_run, "data_dir", o.data_dir,
+					"dry_run", o.dry_run, "data_dir", where,
+					"docker_volume", o.docker_volume,
 					"kept", res.kept.len ? res.kept.buf : NULL,
 					"undo", res.undo.len ? res.undo.buf : NULL,
 					"timeline", (json_int_t)res.timeline, "lsn", res.lsn.buf,
@@ -91,11 +106,13 @@ int cmd_restore_pitr(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *
 		log_json_result(out);
 		json_decref(out);
 	} else if (o.dry_run) {
-		printf("would restore base backup %s into %s and recover it (nothing was "
-		       "changed)\n", res.id, o.data_dir);
+		printf("would restore base backup %s into %s%s%s and recover it (nothing was "
+		       "changed)\n", res.id, where, o.docker_volume ? ", docker volume " : "",
+		       o.docker_volume ? o.docker_volume : "");
 	} else {
-		printf("database restored into %s from backup %s: timeline %u, LSN %s\n",
-		       o.data_dir, res.id, res.timeline, res.lsn.buf);
+		printf("database restored into %s%s%s from backup %s: timeline %u, LSN %s\n",
+		       where, o.docker_volume ? ", docker volume " : "",
+		       o.docker_volume ? o.docker_volume : "", res.id, res.timeline, res.lsn.buf);
 		if (res.kept.len)
 			printf("  the previous data directory is kept as %s; to undo (server "
 			       "stopped):\n  %s\n", res.kept.buf, res.undo.buf);

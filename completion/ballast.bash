@@ -29,7 +29,7 @@ _ballast()
 		esac
 	done
 	case $prev in
-	--config|--to|--dir|--data-dir|--migrations|--file|-f)
+	--config|--to|--dir|--data-dir|--scratch-dir|--migrations|--file|-f)
 		COMPREPLY=($(compgen -f -- "$cur"))
 		return
 		;;

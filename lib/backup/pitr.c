@@ -1,5 +1,6 @@
 #include "pitr.h"
 
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -20,6 +21,7 @@
 #include "basebackup_item.h"
 #include "backupset.h"
 #include "config_schema.h"
+#include "dbconn.h"
 #include "dbdump.h"
 #include "fsutil.h"
 #include "interrupt.h"
@@ -41,6 +43,7 @@
 void pitr_result_init(struct pitr_result *res)
 {
 	memset(res, 0, sizeof(*res));
+	strbuf_init(&res->data_dir, 0);
 	strbuf_init(&res->kept, 0);
 	strbuf_init(&res->undo, 0);
 	strbuf_init(&res->lsn, 0);
@@ -50,6 +53,7 @@ void pitr_result_init(struct pitr_result *res)
 
 void pitr_result_release(struct pitr_result *res)
 {
+	strbuf_release(&res->data_dir);
 	strbuf_release(&res->kept);
 	strbuf_release(&res->undo);
 	strbuf_release(&res->lsn);
@@ -315,8 +319,10 @@ static int refuse_kept(const char *olddir, const char *id, struct errbuf *e)
 			  "%s): move it away first", olddir, id);
 }
 
-/* Siblings left by a restore that was killed: see the contract, step 4. */
-static int clean_siblings(const char *dir, struct errbuf *e)
+/* Siblings left by a restore that was killed: see the contract, step 4.
+ * check_live: a postmaster.pid there may name a host process (not in a
+ * volume, whose servers run in containers). */
+static int clean_siblings(const char *dir, int check_live, struct errbuf *e)
 {
 	struct strbuf parent = STRBUF_INIT, base = STRBUF_INIT, pfx = STRBUF_INIT,
 		      path = STRBUF_INIT, marker = STRBUF_INIT, old = STRBUF_INIT;
@@ -346,7 +352,7 @@ static int clean_siblings(const char *dir, struct errbuf *e)
 			continue;
 		strbuf_reset(&path);
 		strbuf_addf(&path, "%s/%s", parent.buf, de->d_name);
-		if (live_postmaster(path.buf, &pid)) {
+		if (check_live && live_postmaster(path.buf, &pid)) {
 			rc = errbuf_set(e, BL_EFAIL, "a postgres (pid %ld) still runs on %s, left by an "
 					"interrupted restore: stop it first", pid, path.buf);
 			break;
@@ -939,16 +945,204 @@ static void temp_release(struct temp_pg *t, int failed)
 	strvec_clear(&t->argv);
 }
 
+/* Scratch directories "<parent>/<prefix>*" of drills and volume restores
+ * that were killed (their server died with them: setpriv --pdeathsig); one
+ * whose server still runs is left alone. */
+static int clean_scratch(const char *parent, const char *prefix, struct errbuf *e)
+{
+	struct strbuf path = STRBUF_INIT, data = STRBUF_INIT;
+	struct dirent *de;
+	size_t n = strlen(prefix);
+	DIR *d = opendir(parent);
+	int rc = 0;
+	long pid;
+
+	if (!d)
+		return errbuf_errno(e, BL_EFAIL, errno, "cannot read the scratch directory %s",
+				    parent);
+	while (!rc && (de = readdir(d))) {
+		if (strncmp(de->d_name, prefix, n))
+			continue;
+		strbuf_reset(&path);
+		strbuf_addf(&path, "%s/%s", parent, de->d_name);
+		strbuf_reset(&data);
+		strbuf_addf(&data, "%s/data", path.buf);
+		if (live_postmaster(data.buf, &pid)) {
+			log_warn("%s is left as it is: a postgres (pid %ld) still runs on it", path.buf,
+				 pid);
+			continue;
+		}
+		log_info("removing %s, left by an interrupted drill or restore", path.buf);
+		rc = volume_remove_tree(path.buf, e);
+	}
+	closedir(d);
+	strbuf_release(&path);
+	strbuf_release(&data);
+	return rc;
+}
+
+/* A fresh "<parent>/<prefix>XXXXXX" (top) holding an empty "data" (data),
+ * both owned by uid, after the ones of killed runs are removed
+ * (clean_scratch). top is set as soon as it exists: the caller removes it. */
+static int scratch_make(const char *parent, const char *prefix, uid_t uid, gid_t gid,
+			struct strbuf *top, struct strbuf *data, struct errbuf *e)
+{
+	int rc = clean_scratch(parent, prefix, e);
+
+	if (rc)
+		return rc;
+	strbuf_addf(top, "%s/%sXXXXXX", parent, prefix);
+	if (!mkdtemp(top->buf)) {
+		rc = errbuf_errno(e, BL_EFAIL, errno, "cannot create a scratch directory in %s",
+				  parent);
+		strbuf_reset(top);
+		return rc;
+	}
+	strbuf_addf(data, "%s/data", top->buf);
+	if (mkdir(data->buf, 0700) < 0)
+		return errbuf_errno(e, BL_EFAIL, errno, "cannot create %s", data->buf);
+	if (geteuid() == 0 && (chown(top->buf, uid, gid) < 0 || chown(data->buf, uid, gid) < 0))
+		return errbuf_errno(e, BL_EFAIL, errno, "cannot give %s to uid %u", top->buf,
+				    (unsigned)uid);
+	return 0;
+}
+
+/* --- a Docker named volume ------------------------------------------------ */
+
+/* docker's own rule for volume names; it also keeps a name from reaching
+ * docker's command line as an option. */
+static int docker_volume_name_ok(const char *s)
+{
+	size_t i;
+
+	if (!isalnum((unsigned char)s[0]) || !s[1])
+		return 0;
+	for (i = 1; s[i]; i++)
+		if (!isalnum((unsigned char)s[i]) && !strchr("_.-", s[i]))
+			return 0;
+	return 1;
+}
+
+/* The directory of a local volume without mount options: one that mounts
+ * a device or a share (driver options) is a directory only while a
+ * container uses it. docker is the one on PATH, as for dbconn. */
+static int docker_volume_dir(const char *name, struct strbuf *dir, struct errbuf *e)
+{
+	const char *argv[] = { "docker", "volume", "inspect", "--format",
+			       "{{.Driver}} {{len .Options}} {{.Mountpoint}}", name, NULL };
+	struct strbuf out = STRBUF_INIT;
+	char driver[64] = "";
+	int nopts = -1, at = 0, rc;
+
+	if (!docker_volume_name_ok(name))
+		return errbuf_set(e, BL_EUSAGE, "--docker-volume %s: expected a volume name (a letter "
+				  "or digit, then letters, digits, '_', '.' or '-')", name);
+	rc = proc_run(argv, NULL, NULL, &out, DBCONN_INSPECT_TIMEOUT_MS, e);
+	if (rc) {
+		if (strcasestr(e->msg, "no such volume"))
+			rc = errbuf_set(e, BL_EUSAGE, "docker volume %s does not exist (docker volume "
+					"ls lists them)", name);
+		else
+			errbuf_prefix(e, "docker volume %s: cannot inspect it: ", name);
+		goto out;
+	}
+	strbuf_rtrim(&out);
+	if (sscanf(out.buf, "%63s %d %n", driver, &nopts, &at) < 2 || !at) {
+		rc = errbuf_set(e, BL_EFAIL, "docker volume %s: unexpected answer from docker volume "
+				"inspect: \"%s\"", name, out.buf);
+		goto out;
+	}
+	if (strcmp(driver, "local")) {
+		rc = errbuf_set(e, BL_EUSAGE, "docker volume %s has driver %s: expected the local "
+				"driver (a directory on this host)", name, driver);
+		goto out;
+	}
+	if (nopts) {
+		rc = errbuf_set(e, BL_EUSAGE, "docker volume %s mounts a device or share (driver "
+				"options): restore into that with --data-dir", name);
+		goto out;
+	}
+	if (out.buf[at] != '/') {
+		rc = errbuf_set(e, BL_EFAIL, "docker volume %s: docker volume inspect gave no "
+				"Mountpoint (\"%s\")", name, out.buf);
+		goto out;
+	}
+	strbuf_addstr(dir, out.buf + at);
+out:
+	strbuf_release(&out);
+	return rc;
+}
+
+/* Refuse while a running container uses the volume: its server owns the
+ * data (the pid in a postmaster.pid there is the container's, not one
+ * this host can look up). */
+static int docker_volume_unused(const char *name, struct errbuf *e)
+{
+	struct strbuf filter = STRBUF_INIT, out = STRBUF_INIT;
+	const char *argv[] = { "docker", "ps", "--filter", NULL, "--format", "{{.Names}}", NULL };
+	int rc;
+
+	strbuf_addf(&filter, "volume=%s", name);
+	argv[3] = filter.buf;
+	rc = proc_run(argv, NULL, NULL, &out, DBCONN_INSPECT_TIMEOUT_MS, e);
+	if (rc) {
+		errbuf_prefix(e, "docker volume %s: cannot list the containers using it: ", name);
+		goto out;
+	}
+	strbuf_rtrim(&out);
+	if (out.len) {
+		/* the first name; docker lists one a line */
+		out.buf[strcspn(out.buf, "\n")] = '\0';
+		rc = errbuf_set(e, BL_EUSAGE, "docker volume %s is used by running container %s: "
+				"stop it first (docker stop %s)", name, out.buf, out.buf);
+	}
+out:
+	strbuf_release(&filter);
+	strbuf_release(&out);
+	return rc;
+}
+
+/* The recovered tree work (the marker inside) becomes newdir, on the
+ * volume's file system: renamed when it is on the same one, else copied
+ * (owners, modes, times, links, xattrs: cp -a) into tmpdir and renamed
+ * when complete, so that a sibling named "*.ballast-new-*" is whole. */
+static int deliver(const char *work, const char *tmpdir, const char *newdir, struct errbuf *e)
+{
+	const char *cp[] = { "cp", "-a", "--", work, tmpdir, NULL };
+	long long t0 = time_mono_ms();
+	int rc;
+
+	if (rename(work, newdir) == 0)
+		return 0;
+	if (errno != EXDEV)
+		return errbuf_errno(e, BL_EFAIL, errno, "cannot move %s to %s", work, newdir);
+	log_info("%s is on another file system than %s: copying the recovered data", work,
+		 newdir);
+	rc = proc_run(cp, NULL, NULL, NULL, 0, e);
+	if (!rc && rename(tmpdir, newdir) < 0)
+		rc = errbuf_errno(e, BL_EFAIL, errno, "cannot rename %s to %s", tmpdir, newdir);
+	if (rc) {
+		struct errbuf ignore = ERRBUF_INIT;
+
+		volume_remove_tree(tmpdir, &ignore);
+		return rc;
+	}
+	log_info("copied into %s (%lld ms)", newdir, time_mono_ms() - t0);
+	return 0;
+}
+
 int pitr_restore(const struct config *cfg, const struct pitr_opts *o, struct pitr_result *res,
 		 struct errbuf *e)
 {
 	struct strbuf dir = STRBUF_INIT, parent = STRBUF_INIT, base = STRBUF_INIT,
 		      newdir = STRBUF_INIT, olddir = STRBUF_INIT, tmp = STRBUF_INIT,
-		      desc = STRBUF_INIT, cmd = STRBUF_INIT, ci = STRBUF_INIT, reason = STRBUF_INIT;
+		      desc = STRBUF_INIT, cmd = STRBUF_INIT, ci = STRBUF_INIT, reason = STRBUF_INIT,
+		      top = STRBUF_INIT, work = STRBUF_INIT;
+	const char *vol = o->docker_volume;
 	struct temp_pg t;
 	struct plan p;
 	struct stat st;
-	char path[4096];
+	char path[4096], scratch[PATH_MAX];
 	uid_t uid;
 	gid_t gid;
 	int rc, staged = 0, dir_exists;
@@ -965,12 +1159,21 @@ int pitr_restore(const struct config *cfg, const struct pitr_opts *o, struct pit
 	p.db = json_string_value(json_object_get(p.spec, "name"));
 
 	/* DIR, absolute and without trailing slashes: its siblings are named
-	 * after it. */
-	if (o->data_dir[0] != '/' && getcwd(path, sizeof(path)))
-		strbuf_addf(&dir, "%s/", path);
-	strbuf_addstr(&dir, o->data_dir);
+	 * after it. A volume's is its Mountpoint, ".../volumes/NAME/_data". */
+	if (vol) {
+		rc = docker_volume_dir(vol, &dir, e);
+		if (!rc)
+			rc = docker_volume_unused(vol, e);
+		if (rc)
+			goto out;
+	} else {
+		if (o->data_dir[0] != '/' && getcwd(path, sizeof(path)))
+			strbuf_addf(&dir, "%s/", path);
+		strbuf_addstr(&dir, o->data_dir);
+	}
 	while (dir.len > 1 && dir.buf[dir.len - 1] == '/')
 		strbuf_setlen(&dir, dir.len - 1);
+	strbuf_addstr(&res->data_dir, dir.buf);
 	split(dir.buf, &parent, &base);
 	if (!base.len || !strcmp(base.buf, ".") || !strcmp(base.buf, "..")) {
 		rc = errbuf_set(e, BL_EUSAGE, "--data-dir %s: expected a directory path", o->data_dir);
@@ -989,11 +1192,13 @@ int pitr_restore(const struct config *cfg, const struct pitr_opts *o, struct pit
 		goto out;
 	}
 	if (!dir_exists && stat(parent.buf, &st) < 0) {
-		rc = errbuf_errno(e, BL_EUSAGE, errno, "--data-dir %s: its parent %s", dir.buf,
+		rc = errbuf_errno(e, BL_EUSAGE, errno, "%s %s: its parent %s",
+				  vol ? "--docker-volume" : "--data-dir", vol ? vol : dir.buf,
 				  parent.buf);
 		goto out;
 	}
-	if (dir_exists && live_postmaster(dir.buf, &pid)) {
+	/* In a volume the pid is one of the container's: docker ps decided. */
+	if (!vol && dir_exists && live_postmaster(dir.buf, &pid)) {
 		rc = errbuf_set(e, BL_EUSAGE, "%s/postmaster.pid names pid %ld, which is running: stop "
 				"the server first", dir.buf, pid);
 		goto out;
@@ -1011,6 +1216,19 @@ int pitr_restore(const struct config *cfg, const struct pitr_opts *o, struct pit
 		goto out;
 	}
 
+	if (vol) {
+		const char *tdir = getenv("TMPDIR"), *want = o->scratch_dir ? o->scratch_dir :
+			tdir && *tdir ? tdir : "/var/tmp";
+
+		int err = !realpath(want, scratch) || stat(scratch, &st) < 0 ? errno :
+			  !S_ISDIR(st.st_mode) ? ENOTDIR : 0;
+
+		if (err) {
+			rc = errbuf_errno(e, BL_EUSAGE, err, "the scratch directory %s (--scratch-dir)",
+					  want);
+			goto out;
+		}
+	}
 	rc = plan_choose(cfg, o, &p, res, e);
 	if (rc)
 		goto out;
@@ -1019,16 +1237,16 @@ int pitr_restore(const struct config *cfg, const struct pitr_opts *o, struct pit
 	rc = dir_exists ? refuse_kept(olddir.buf, p.c.id, e) : 0;
 	if (rc)
 		goto out;
-	log_info("database %s: restoring base backup %s (timeline %u, ends at LSN %s) into %s, "
+	log_info("database %s: restoring base backup %s (timeline %u, ends at LSN %s) into %s%s%s, "
 		 "then recovering to %s", p.db, p.c.id, p.c.meta.timeline,
 		 json_string_value(json_object_get(p.c.item, "stop_lsn")), dir.buf,
-		 target_desc(o, &desc));
+		 vol ? ", docker volume " : "", vol ? vol : "", target_desc(o, &desc));
 	if (o->dry_run)
 		goto out;
 
 	interrupt_catch();
 	t_all = time_mono_ms();
-	rc = clean_siblings(dir.buf, e);
+	rc = clean_siblings(dir.buf, !vol, e);
 	if (rc)
 		goto out;
 	/* again: cleaning may have kept the old data of an interrupted restore
@@ -1036,48 +1254,73 @@ int pitr_restore(const struct config *cfg, const struct pitr_opts *o, struct pit
 	rc = dir_exists ? refuse_kept(olddir.buf, p.c.id, e) : 0;
 	if (rc)
 		goto out;
-	/* The sibling gets its name only once it holds the marker: a sibling
-	 * without one is old data (step 4), never an empty new directory. */
 	strbuf_addf(&cmd, "%s.ballast-tmp-%s", dir.buf, p.c.id);
-	if (mkdir(cmd.buf, 0700) < 0) {
+	if (vol) {
+		/* Outside Docker's data root (0710 root:root), which the server,
+		 * running as the volume's owner, cannot traverse. */
+		strbuf_addf(&tmp, "ballast-restore-%s-%s-", p.project, p.db);
+		rc = scratch_make(scratch, tmp.buf, uid, gid, &top, &work, e);
+	} else if (mkdir(cmd.buf, 0700) < 0) {
 		rc = errbuf_errno(e, BL_EFAIL, errno, "cannot create %s", cmd.buf);
-		goto out;
+	} else {
+		strbuf_addstr(&work, cmd.buf);
 	}
-	strbuf_addf(&tmp, "%s/" PITR_MARKER, cmd.buf);
-	rc = write_file(tmp.buf, "a restore by ballast-backup is writing this directory\n", uid,
-			gid, e);
-	if (!rc && rename(cmd.buf, newdir.buf) < 0)
+	/* The marker first: a sibling "DIR.ballast-new-*" without one is old
+	 * data (step 4), never an empty or unfinished new directory. */
+	strbuf_reset(&tmp);
+	strbuf_addf(&tmp, "%s/" PITR_MARKER, work.buf);
+	if (!rc)
+		rc = write_file(tmp.buf, "a restore by ballast-backup is writing this directory\n",
+				uid, gid, e);
+	if (!rc && !vol && rename(cmd.buf, newdir.buf) < 0)
 		rc = errbuf_errno(e, BL_EFAIL, errno, "cannot rename %s to %s", cmd.buf, newdir.buf);
 	if (rc) {
 		struct errbuf ignore = ERRBUF_INIT;
 
-		volume_remove_tree(cmd.buf, &ignore);
+		if (!vol && work.len)
+			volume_remove_tree(cmd.buf, &ignore);
 		goto out;
 	}
-	staged = 1;
-	fs_fsync_parent(newdir.buf);
-	rc = stage_copy(&p, newdir.buf, uid, gid, t_all, e);
+	if (!vol) {
+		staged = 1;
+		fs_fsync_parent(newdir.buf);
+		strbuf_reset(&work);
+		strbuf_addstr(&work, newdir.buf);
+	}
+	rc = stage_copy(&p, work.buf, uid, gid, t_all, e);
 	if (rc)
 		goto out;
 
 	/* A private socket directory, and a pg_hba that trusts it alone: beside
-	 * DIR when the socket's path fits in sun_path (so a killed run's
-	 * leftovers go with its sibling), else under $TMPDIR. */
+	 * the data when the socket's path fits in sun_path (so a killed run's
+	 * leftovers go with it), else under $TMPDIR. */
 	strbuf_reset(&tmp);
-	strbuf_addf(&tmp, "%s.ballast-run-%s", dir.buf, p.c.id);
+	if (vol)
+		strbuf_addf(&tmp, "%s/run", top.buf);
+	else
+		strbuf_addf(&tmp, "%s.ballast-run-%s", dir.buf, p.c.id);
 	rc = sock_dir(tmp.buf, uid, gid, &t.sock, e);
 	if (!rc)
-		rc = recover(&p, o, newdir.buf, uid, gid, 1, &t, &ci, res, e);
+		rc = recover(&p, o, work.buf, uid, gid, 1, &t, &ci, res, e);
 	if (rc)
 		goto out;
 	temp_stop(&t, SIGINT);
 	if (!WIFEXITED(t.c.status) || WEXITSTATUS(t.c.status)) {
 		log_reason(t.log.buf, &reason);
 		rc = errbuf_set(e, BL_EFAIL, "the temporary postgres on %s did not shut down "
-				"cleanly: %s", newdir.buf, reason.len ? reason.buf : "see its log");
+				"cleanly: %s", work.buf, reason.len ? reason.buf : "see its log");
 		goto out;
 	}
 	rc = interrupt_check(e);
+	if (!rc && vol) {
+		rc = deliver(work.buf, cmd.buf, newdir.buf, e);
+		staged = !rc;
+		if (!rc)
+			rc = interrupt_check(e);
+		/* a container started meanwhile would be running on the old data */
+		if (!rc)
+			rc = docker_volume_unused(vol, e);
+	}
 	if (rc)
 		goto out;
 
@@ -1150,6 +1393,12 @@ out:
 			log_warn("%s", ignore.msg);
 	}
 	temp_release(&t, rc != 0);
+	if (top.len) {
+		struct errbuf ignore = ERRBUF_INIT;
+
+		if (volume_remove_tree(top.buf, &ignore))
+			log_warn("%s", ignore.msg);
+	}
 	if (rc && e->msg[0] && strncmp(e->msg, "restore", 7))
 		errbuf_prefix(e, "point-in-time restore of database %s: ",
 			      o->db ? o->db : (p.spec ? json_string_value(json_object_get(p.spec, "name")) :
@@ -1165,8 +1414,11 @@ out:
 	strbuf_release(&cmd);
 	strbuf_release(&ci);
 	strbuf_release(&reason);
+	strbuf_release(&top);
+	strbuf_release(&work);
 	return rc;
 }
+
 
 /* Who runs the scratch server: the caller, or as root the owner of the
  * scratch parent when that is not root, else the "postgres" account. */
@@ -1192,42 +1444,6 @@ static int scratch_owner(const char *parent, uid_t *uid, gid_t *gid, struct errb
 	*uid = pw->pw_uid;
 	*gid = pw->pw_gid;
 	return 0;
-}
-
-/* Scratch directories "<parent>/<prefix>*" of drills that were killed
- * (their server died with them: setpriv --pdeathsig); one whose server
- * still runs is left alone. */
-static int clean_scratch(const char *parent, const char *prefix, struct errbuf *e)
-{
-	struct strbuf path = STRBUF_INIT, data = STRBUF_INIT;
-	struct dirent *de;
-	size_t n = strlen(prefix);
-	DIR *d = opendir(parent);
-	int rc = 0;
-	long pid;
-
-	if (!d)
-		return errbuf_errno(e, BL_EFAIL, errno, "cannot read the scratch directory %s",
-				    parent);
-	while (!rc && (de = readdir(d))) {
-		if (strncmp(de->d_name, prefix, n))
-			continue;
-		strbuf_reset(&path);
-		strbuf_addf(&path, "%s/%s", parent, de->d_name);
-		strbuf_reset(&data);
-		strbuf_addf(&data, "%s/data", path.buf);
-		if (live_postmaster(data.buf, &pid)) {
-			log_warn("%s is left as it is: a postgres (pid %ld) still runs on it", path.buf,
-				 pid);
-			continue;
-		}
-		log_info("removing %s, left by an interrupted drill", path.buf);
-		rc = volume_remove_tree(path.buf, e);
-	}
-	closedir(d);
-	strbuf_release(&path);
-	strbuf_release(&data);
-	return rc;
 }
 
 /* The superuser initdb made (oid 10, whatever its name): the checks read
@@ -1275,7 +1491,7 @@ int pitr_scratch(const struct config *cfg, const struct pitr_opts *o, const char
 	struct plan p;
 	uid_t uid;
 	gid_t gid;
-	int rc, made = 0;
+	int rc;
 	long long t_all = time_mono_ms(), t1;
 
 	memset(&p, 0, sizeof(p));
@@ -1295,28 +1511,11 @@ int pitr_scratch(const struct config *cfg, const struct pitr_opts *o, const char
 	res->base_end_ms = p.c.meta.finished_ms;
 	interrupt_catch();
 	strbuf_addf(&tmp, "ballast-drill-%s-%s-", p.project, p.db);
-	rc = clean_scratch(parent, tmp.buf, e);
+	rc = scratch_make(parent, tmp.buf, uid, gid, &top, &data, e);
+	strbuf_reset(&tmp);
+	strbuf_addstr(&res->scratch, top.buf);
 	if (rc)
 		goto out;
-	strbuf_addf(&top, "%s/%sXXXXXX", parent, tmp.buf);
-	strbuf_reset(&tmp);
-	if (!mkdtemp(top.buf)) {
-		rc = errbuf_errno(e, BL_EFAIL, errno, "cannot create a scratch directory in %s",
-				  parent);
-		goto out;
-	}
-	made = 1;
-	strbuf_addstr(&res->scratch, top.buf);
-	strbuf_addf(&data, "%s/data", top.buf);
-	if (mkdir(data.buf, 0700) < 0) {
-		rc = errbuf_errno(e, BL_EFAIL, errno, "cannot create %s", data.buf);
-		goto out;
-	}
-	if (geteuid() == 0 && (chown(top.buf, uid, gid) < 0 || chown(data.buf, uid, gid) < 0)) {
-		rc = errbuf_errno(e, BL_EFAIL, errno, "cannot give %s to uid %u", top.buf,
-				  (unsigned)uid);
-		goto out;
-	}
 	log_info("database %s: drilling base backup %s (timeline %u, ends at LSN %s) in %s",
 		 p.db, p.c.id, p.c.meta.timeline,
 		 json_string_value(json_object_get(p.c.item, "stop_lsn")), top.buf);
@@ -1342,7 +1541,7 @@ out:
 	if (rc && p.verdict)
 		e->code = rc = BL_EVERIFY;
 	temp_release(&t, rc != 0);
-	if (made) {
+	if (top.len) {
 		struct errbuf re = ERRBUF_INIT;
 
 		if (volume_remove_tree(top.buf, &re)) {

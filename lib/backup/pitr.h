@@ -52,6 +52,25 @@
  *      the restored data, so a sibling without it is never a finished
  *      restore. res->kept names the old data and res->undo is the command
  *      that swaps back.
+ *
+ * o->docker_volume NAME instead of o->data_dir: DIR is the Mountpoint
+ * ("<data root>/volumes/NAME/_data") that one `docker volume inspect`
+ * gives (docker from PATH, with the caller's DOCKER_HOST, as in dbconn);
+ * a volume that does not exist, whose driver is not "local" or that has
+ * driver options (a device or share, mounted only while a container uses
+ * it) is BL_EUSAGE. Step 1 is `docker ps --filter volume=NAME`: a running
+ * container using it is BL_EUSAGE naming the container (checked again just
+ * before the swap); a postmaster.pid in DIR or its siblings names a
+ * container's pid and decides nothing. Steps 5 to 7 run in a scratch
+ * directory outside Docker's data root, which is 0710 root:root and so
+ * closed to the server running as the volume's owner:
+ * "<o->scratch_dir>/ballast-restore-<project>-<db>-XXXXXX/data" (the
+ * marker in it from the start; killed runs' ones removed first as for
+ * drills). After the clean shutdown the tree is renamed to
+ * "DIR.ballast-new-<id>", or, when the scratch is on another file system,
+ * copied (cp -a) into "DIR.ballast-tmp-<id>" and renamed when complete;
+ * step 8 is the same, and the scratch directory is removed whatever
+ * happened.
  */
 #ifndef BALLAST_PITR_H
 #define BALLAST_PITR_H
@@ -71,6 +90,8 @@ enum pitr_target { PITR_LATEST, PITR_TIME, PITR_NAME, PITR_LSN };
 struct pitr_opts {
 	const char *db;           /* configured database name (NULL: the only physical one) */
 	const char *data_dir;     /* DIR */
+	const char *docker_volume; /* or a Docker named volume: DIR is its _data */
+	const char *scratch_dir;  /* docker_volume: where recovery runs (NULL: $TMPDIR, /var/tmp) */
 	const char *id;           /* backup id, prefix or "latest"; NULL = chosen by target */
 	enum pitr_target target;
 	const char *value;        /* the time, restore point name or LSN */
@@ -82,6 +103,7 @@ struct pitr_opts {
 
 struct pitr_result {
 	char id[MANIFEST_ID_MAX];
+	struct strbuf data_dir;   /* DIR, absolute (a volume's Mountpoint) */
 	struct strbuf kept;       /* DIR.ballast-old-<id>, "" when DIR did not exist */
 	struct strbuf undo;       /* shell command that puts the old data back */
 	struct strbuf lsn;        /* where the promoted server's WAL ended */

@@ -45,13 +45,8 @@ chmod 644 "$CFG"
 "$B/ballast-backup" --config "$CFG" init >/dev/null || exit 1
 [ "$(id -u)" = 0 ] && chown -R "$OWNER" "$WORK/repo/dp" "$WORK/state" "$WORK/scratch"
 BB() { as_owner "$B/ballast-backup" --config "$CFG" "$@"; }
-archived() { find "$WORK/repo/dp/wal/app" -type f -name '0*' ! -name '*.tmp-*' 2>/dev/null | sed 's|.*/||' | cut -c1-24 | sort -u; }
-wait_archived() { # SEGMENT: up to 60 s for the archive to hold it
-	for _ in $(seq 1 600); do archived | grep -qx "$1" && return 0; sleep 0.1; done
-	echo "    $1 not archived; have: $(archived | tr '\n' ' ')" >&2
-	return 1
-}
-switch() { q "SELECT pg_walfile_name(pg_switch_wal())"; }
+PITR_WAL=$WORK/repo/dp/wal/app
+. "$S/tests/scripts/pitr_lib.sh"
 # drill ARGS...: the --json result line's report in $REP, stderr in $t_err
 drill() {
 	t_run "$1" as_owner "$B/ballast-backup" --config "$CFG" --json drill "${@:2}"
@@ -59,11 +54,11 @@ drill() {
 }
 rows_t() { printf '%s' "$REP" | jq -r '.databases[0].tables[] | select(.database == "postgres" and .table == "public.t") | .rows'; }
 # what a drill must not touch: the live server's rows, its postmaster and
-# the names in its data directory (sizes and times change as it runs)
 # The data directory's own entries (what a drill that wrote there would
 # leave: recovery.signal, backup_label, a marker) and its control file's
-# identity and timeline. Not the whole tree: autovacuum of the catalogs
-# adds _fsm/_vm files whenever its naptime comes round.
+# identity and timeline. Not the whole tree: the server changes it as it
+# runs (autovacuum's first visit to a database writes its pg_internal.init,
+# vacuuming the catalogs adds _fsm/_vm files, once a naptime).
 live_state() {
 	q "SELECT count(*), md5(string_agg(what, ',' ORDER BY id)) FROM t"
 	head -n1 "$PGDIR/data/postmaster.pid"
