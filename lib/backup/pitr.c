@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -945,9 +946,40 @@ static void temp_release(struct temp_pg *t, int failed)
 	strvec_clear(&t->argv);
 }
 
+/* A scratch directory's run holds an flock on this file inside it for
+ * its whole life. Names alone cannot tell runs apart: prefixes are
+ * "ballast-drill-<project>-<db>-", and project "shop-a" with database "b"
+ * shares one with project "shop" and database "a-b", whose drills a
+ * per-project lock does not keep apart. */
+#define SCRATCH_LOCK ".ballast.lock"
+/* A directory without the lock file younger than this may be a run
+ * between its mkdtemp and its lock. */
+#define SCRATCH_YOUNG_S 60
+
+/* Whether top belongs to a live run (its lock is held, or it is too young
+ * to tell). */
+static int scratch_in_use(const char *top)
+{
+	struct strbuf lock = STRBUF_INIT;
+	struct stat st;
+	int fd, busy = 0;
+
+	strbuf_addf(&lock, "%s/" SCRATCH_LOCK, top);
+	fd = open(lock.buf, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd >= 0) {
+		busy = flock(fd, LOCK_EX | LOCK_NB) < 0 && errno == EWOULDBLOCK;
+		close(fd);
+	} else if (errno == ENOENT && stat(top, &st) == 0) {
+		busy = st.st_mtime > time(NULL) - SCRATCH_YOUNG_S;
+	}
+	strbuf_release(&lock);
+	return busy;
+}
+
 /* Scratch directories "<parent>/<prefix>*" of drills and volume restores
- * that were killed (their server died with them: setpriv --pdeathsig); one
- * whose server still runs is left alone. */
+ * that were killed (their server died with them: setpriv --pdeathsig).
+ * One whose run still holds its lock, or whose server still runs, is left
+ * alone. */
 static int clean_scratch(const char *parent, const char *prefix, struct errbuf *e)
 {
 	struct strbuf path = STRBUF_INIT, data = STRBUF_INIT;
@@ -965,6 +997,8 @@ static int clean_scratch(const char *parent, const char *prefix, struct errbuf *
 			continue;
 		strbuf_reset(&path);
 		strbuf_addf(&path, "%s/%s", parent, de->d_name);
+		if (scratch_in_use(path.buf))
+			continue;
 		strbuf_reset(&data);
 		strbuf_addf(&data, "%s/data", path.buf);
 		if (live_postmaster(data.buf, &pid)) {
@@ -983,10 +1017,13 @@ static int clean_scratch(const char *parent, const char *prefix, struct errbuf *
 
 /* A fresh "<parent>/<prefix>XXXXXX" (top) holding an empty "data" (data),
  * both owned by uid, after the ones of killed runs are removed
- * (clean_scratch). top is set as soon as it exists: the caller removes it. */
+ * (clean_scratch); *lock holds top's lock (SCRATCH_LOCK) until the caller
+ * closes it, after removing top. top is set as soon as it exists: the
+ * caller removes it. */
 static int scratch_make(const char *parent, const char *prefix, uid_t uid, gid_t gid,
-			struct strbuf *top, struct strbuf *data, struct errbuf *e)
+			struct strbuf *top, struct strbuf *data, int *lock, struct errbuf *e)
 {
+	struct strbuf path = STRBUF_INIT;
 	int rc = clean_scratch(parent, prefix, e);
 
 	if (rc)
@@ -998,6 +1035,13 @@ static int scratch_make(const char *parent, const char *prefix, uid_t uid, gid_t
 		strbuf_reset(top);
 		return rc;
 	}
+	strbuf_addf(&path, "%s/" SCRATCH_LOCK, top->buf);
+	*lock = open(path.buf, O_CREAT | O_EXCL | O_RDWR | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (*lock < 0 || flock(*lock, LOCK_EX | LOCK_NB) < 0)
+		rc = errbuf_errno(e, BL_EFAIL, errno, "cannot lock %s", path.buf);
+	strbuf_release(&path);
+	if (rc)
+		return rc;
 	strbuf_addf(data, "%s/data", top->buf);
 	if (mkdir(data->buf, 0700) < 0)
 		return errbuf_errno(e, BL_EFAIL, errno, "cannot create %s", data->buf);
@@ -1145,7 +1189,7 @@ int pitr_restore(const struct config *cfg, const struct pitr_opts *o, struct pit
 	char path[4096], scratch[PATH_MAX];
 	uid_t uid;
 	gid_t gid;
-	int rc, staged = 0, dir_exists;
+	int rc, staged = 0, dir_exists, scratch_lock = -1;
 	long pid;
 	long long t_all = 0;
 
@@ -1259,7 +1303,7 @@ int pitr_restore(const struct config *cfg, const struct pitr_opts *o, struct pit
 		/* Outside Docker's data root (0710 root:root), which the server,
 		 * running as the volume's owner, cannot traverse. */
 		strbuf_addf(&tmp, "ballast-restore-%s-%s-", p.project, p.db);
-		rc = scratch_make(scratch, tmp.buf, uid, gid, &top, &work, e);
+		rc = scratch_make(scratch, tmp.buf, uid, gid, &top, &work, &scratch_lock, e);
 	} else if (mkdir(cmd.buf, 0700) < 0) {
 		rc = errbuf_errno(e, BL_EFAIL, errno, "cannot create %s", cmd.buf);
 	} else {
@@ -1399,6 +1443,8 @@ out:
 		if (volume_remove_tree(top.buf, &ignore))
 			log_warn("%s", ignore.msg);
 	}
+	if (scratch_lock >= 0)
+		close(scratch_lock);
 	if (rc && e->msg[0] && strncmp(e->msg, "restore", 7))
 		errbuf_prefix(e, "point-in-time restore of database %s: ",
 			      o->db ? o->db : (p.spec ? json_string_value(json_object_get(p.spec, "name")) :
@@ -1491,7 +1537,7 @@ int pitr_scratch(const struct config *cfg, const struct pitr_opts *o, const char
 	struct plan p;
 	uid_t uid;
 	gid_t gid;
-	int rc;
+	int rc, scratch_lock = -1;
 	long long t_all = time_mono_ms(), t1;
 
 	memset(&p, 0, sizeof(p));
@@ -1511,7 +1557,7 @@ int pitr_scratch(const struct config *cfg, const struct pitr_opts *o, const char
 	res->base_end_ms = p.c.meta.finished_ms;
 	interrupt_catch();
 	strbuf_addf(&tmp, "ballast-drill-%s-%s-", p.project, p.db);
-	rc = scratch_make(parent, tmp.buf, uid, gid, &top, &data, e);
+	rc = scratch_make(parent, tmp.buf, uid, gid, &top, &data, &scratch_lock, e);
 	strbuf_reset(&tmp);
 	strbuf_addstr(&res->scratch, top.buf);
 	if (rc)
@@ -1553,6 +1599,8 @@ out:
 			res->scratch_removed = 1;
 		}
 	}
+	if (scratch_lock >= 0)
+		close(scratch_lock);
 	plan_release(&p);
 	strbuf_release(&top);
 	strbuf_release(&data);

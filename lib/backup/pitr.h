@@ -129,8 +129,9 @@ int pitr_restore(const struct config *cfg, const struct pitr_opts *o, struct pit
  * base backup chosen and the archive checked as by pitr_restore() (steps 2
  * and 3; o->data_dir and o->dry_run are not used), extracted into a fresh
  * "<parent>/ballast-drill-<project>-<db>-XXXXXX/data" (step 5; such
- * directories of killed drills, whose server is not running, are removed
- * first: the caller keeps two drills of a project apart), recovered by the same
+ * directories of killed drills, whose run's lock is free and whose
+ * server is not running, are removed first: a run holds an flock on
+ * ".ballast.lock" inside its directory), recovered by the same
  * temporary server (step 6, its socket in ".../run", but archive_mode off:
  * nothing of a drill reaches the archive, not even its new timeline's
  * history file, which would lead later recoveries to the latest timeline

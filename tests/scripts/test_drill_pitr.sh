@@ -131,7 +131,20 @@ t_contains "$t_out" "left by an interrupted drill" "the next drill removes the k
 t_check "only the killed drill's directory was there to remove" eq "$(find "$WORK/scratch" -mindepth 1 | wc -l)" 0
 t_check "--name p1: exactly the rows before the point" eq "$(rows_t)" 150
 t_check "--name p1: no RPO for a chosen point" eq "$(printf '%s' "$REP" | jq -r '.databases[0].rpo_seconds')" null
-drill 0 --pitr --time "$T" --scratch-dir "$WORK/scratch"
+# ---- a scratch directory whose run holds its lock stays ----
+# Names cannot tell runs apart (project "dp-app" with a database "x" would
+# share this prefix): only the lock says a directory is another run's. One
+# without a lock file and old is a killed run's from before the lock.
+HELD=$WORK/scratch/ballast-drill-dp-app-held00
+OLDS=$WORK/scratch/ballast-drill-dp-app-old000
+as_owner mkdir -p "$HELD/data" "$OLDS/data"
+as_owner touch -d '2 hours ago' "$OLDS"
+exec 9>"$HELD/.ballast.lock"
+flock 9
+drill 0 --pitr --time "$T" --scratch-dir "$WORK/scratch" 9>&-
+t_check "a scratch directory whose lock is held is left alone" test -d "$HELD/data"
+t_check "an old one without a lock file is removed" test ! -e "$OLDS"
+exec 9>&-
 t_check "--time: exactly the rows committed before it" eq "$(rows_t)" 150
 drill 4 --pitr --name p1 --scratch-dir "$WORK/scratch" --check-sql "app=$WORK/all.sql"
 t_check "--name p1 with a check that does not hold there: failed" eq "$(printf '%s' "$REP" | jq -r '.result')" failed

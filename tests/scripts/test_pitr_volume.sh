@@ -213,7 +213,9 @@ touch "$MP.ballast-new-zzz/ballast-restore.incomplete"
 echo 1 > "$MP.ballast-new-zzz/postmaster.pid"
 SHM=$(mktemp -d /dev/shm/ballast-pitrvol-XXXXXX)
 chmod 755 "$SHM"
+# a killed run leaves its lock file, no longer locked
 mkdir -p "$SHM/ballast-restore-vp-app-killed/data"
+touch "$SHM/ballast-restore-vp-app-killed/.ballast.lock"
 if [ "$(stat -c %d "$SHM")" = "$(stat -c %d "$VDIR")" ]; then
 	echo "# /dev/shm is on the volume's file system here: the copy is not exercised"
 fi
