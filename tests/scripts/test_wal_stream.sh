@@ -9,7 +9,8 @@
 # The replication connection goes through a TCP proxy the test controls
 # (tcpproxy.py): it cuts the connection while rows are written, then
 # blackholes it (open, silent) and the stall check must restart
-# pg_receivewal. With wal_stream.partial_interval the rows committed after
+# pg_receivewal; a stall check the server refuses (no free WAL sender) must
+# not. With wal_stream.partial_interval the rows committed after
 # the last segment switch reach the archive as the segment's partial copy,
 # and a restore to the latest point ends in it.
 . "$(dirname "$0")/lib.sh"
@@ -199,6 +200,26 @@ settled() { [ -z "$(partials | cut -c1-32 | uniq -d)" ] && [ "$(partials | grep 
 for _ in $(seq 1 300); do settled && break; sleep 0.1; done
 t_check "one partial copy per segment" eq "$(partials | cut -c1-32 | uniq -d)" ""
 t_check "the finished segments' partial copies are gone" eq "$(partials | grep -vc "^$TAIL")" 0
+
+# ---- the stall check's probe is refused by the server (every WAL sender
+# in use): an answer, not a silence; the healthy pg_receivewal streams on ----
+RESTARTS=$(grep -c "to connect again" "$WORK/stream.log")
+mkfifo "$WORK/hold"
+HOLDERS=''
+for _ in $(seq 1 "$(( $(q "SHOW max_wal_senders") - $(q "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'walsender'") ))"); do
+	psql -X -q -d "host=$PGDIR port=$PGPORT user=postgres dbname=postgres replication=database" <"$WORK/hold" >/dev/null 2>&1 &
+	HOLDERS="$HOLDERS $!"
+done
+exec 9>"$WORK/hold"
+for _ in $(seq 1 100); do [ "$(q "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'walsender'")" = "$(q "SHOW max_wal_senders")" ] && break; sleep 0.1; done
+t_check "every WAL sender is in use" eq "$(q "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'walsender'")" "$(q "SHOW max_wal_senders")"
+t_check "a refused probe is logged as the server's answer" wait_log "the stall check cannot ask the server for its WAL position: cannot connect to"
+t_check "a refused probe is not a stall: pg_receivewal is not restarted" eq "$(grep -c "to connect again" "$WORK/stream.log")" "$RESTARTS"
+sleep 7 # two more looks of the stall check (stall_timeout 3 s)
+t_check "a refused probe is not a stall: pg_receivewal is still not restarted" eq "$(grep -c "to connect again" "$WORK/stream.log")" "$RESTARTS"
+t_check "the refusal is logged once, not on every look" eq "$(grep -c "the stall check cannot ask the server" "$WORK/stream.log")" 1
+exec 9>&-
+for h in $HOLDERS; do wait "$h"; done
 kill -9 "$STREAMER"; wait "$STREAMER" 2>/dev/null; STREAMER=
 t_check "$TAIL itself is not archived (only its partial copy)" eq "$(archived | grep -cx "$TAIL")" 0
 t_run 0 "$B/ballast-backup" --config "$CFG" wal-fetch "$TAIL" "$WORK/tail.seg"
