@@ -140,18 +140,58 @@ static int read_fd(int fd, char *buf, size_t cap, size_t *got, const char *path,
 	return 0;
 }
 
+/* Compress what fd holds from its offset on into the object
+ * <prefix><hex>.zst, read CHUNK bytes at a time: committed only when what
+ * was read hashes to hex (what names the file in messages; one that
+ * changed while it was read is refused). The one path wal-push and the
+ * partial copies take into the repository. */
+static int put_fd(struct repo *r, const char *prefix, const char *hex, int fd, const char *what,
+		  int level, struct errbuf *e)
+{
+	struct strbuf key = STRBUF_INIT;
+	char again[ZSTREAM_SHA256_HEX];
+	struct repo_writer *w = NULL;
+	struct zstream *z = NULL;
+	struct zhash *h = zhash_new();
+	char *buf = xmalloc(CHUNK);
+	size_t got = 0;
+	int rc;
+
+	strbuf_addf(&key, "%s%s.zst", prefix, hex);
+	rc = repo_writer_open(r, key.buf, -1, &w, e);
+	if (!rc)
+		rc = zstream_compress_new(level, 1, repo_writer_sink, w, &z, e);
+	while (!rc && !(rc = read_fd(fd, buf, CHUNK, &got, what, e)) && got) {
+		zhash_update(h, buf, got);
+		rc = zstream_write(z, buf, got, e);
+	}
+	if (!rc)
+		rc = zstream_finish(z, e);
+	if (!rc) {
+		zhash_final(h, again);
+		if (strcmp(hex, again))
+			rc = errbuf_set(e, BL_EFAIL, "%s changed while it was archived", what);
+	}
+	if (!rc) {
+		rc = repo_writer_commit(w, e);
+		w = NULL;
+	}
+	repo_writer_abort(w);
+	zstream_free(z);
+	zhash_free(h);
+	free(buf);
+	strbuf_release(&key);
+	return rc;
+}
+
 int walarchive_push(struct repo *r, const char *project, const char *db, const char *path,
 		    int level, int *already, struct errbuf *e)
 {
 	const char *name = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
 	struct strbuf key = STRBUF_INIT;
-	char hex[ZSTREAM_SHA256_HEX], again[ZSTREAM_SHA256_HEX];
-	struct repo_writer *w = NULL;
-	struct zstream *z = NULL;
-	struct zhash *h = NULL;
+	char hex[ZSTREAM_SHA256_HEX];
 	json_t *keys = NULL, *k;
-	char *buf = xmalloc(CHUNK);
-	size_t i, got = 0;
+	size_t i;
 	int rc, fd = -1;
 
 	*already = 0;
@@ -179,44 +219,17 @@ int walarchive_push(struct repo *r, const char *project, const char *db, const c
 				"replace it", name, have, hex);
 		goto out;
 	}
-	strbuf_addf(&key, "%s.zst", hex);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
 		rc = errbuf_errno(e, BL_EFAIL, errno, "cannot open %s", path);
 		goto out;
 	}
-	rc = repo_writer_open(r, key.buf, -1, &w, e);
-	if (!rc)
-		rc = zstream_compress_new(level, 1, repo_writer_sink, w, &z, e);
-	if (rc)
-		goto out;
-	h = zhash_new();
-	while (!(rc = read_fd(fd, buf, CHUNK, &got, path, e)) && got) {
-		zhash_update(h, buf, got);
-		rc = zstream_write(z, buf, got, e);
-		if (rc)
-			goto out;
-	}
-	if (!rc)
-		rc = zstream_finish(z, e);
-	if (rc)
-		goto out;
-	zhash_final(h, again);
-	if (strcmp(hex, again)) {
-		rc = errbuf_set(e, BL_EFAIL, "%s changed while it was archived", path);
-		goto out;
-	}
-	rc = repo_writer_commit(w, e);
-	w = NULL;
+	rc = put_fd(r, key.buf, hex, fd, path, level, e);
 out:
-	repo_writer_abort(w);
-	zstream_free(z);
-	zhash_free(h);
 	if (fd >= 0)
 		close(fd);
 	json_decref(keys);
 	strbuf_release(&key);
-	free(buf);
 	return rc;
 }
 
@@ -240,12 +253,9 @@ static int drop_copies(struct repo *r, const char *project, const char *db, cons
 }
 
 int walarchive_put_partial(struct repo *r, const char *project, const char *db, const char *name,
-			   const void *buf, size_t len, int level, int *stored, struct errbuf *e)
+			   int fd, const char *hex, int level, int *stored, struct errbuf *e)
 {
-	struct strbuf key = STRBUF_INIT;
-	char hex[ZSTREAM_SHA256_HEX];
-	struct repo_writer *w = NULL;
-	struct zstream *z = NULL;
+	struct strbuf key = STRBUF_INIT, newest = STRBUF_INIT;
 	json_t *keys = NULL, *k;
 	size_t i;
 	int rc;
@@ -256,7 +266,6 @@ int walarchive_put_partial(struct repo *r, const char *project, const char *db, 
 				"(000000010000000000000002.partial)", name);
 		goto out;
 	}
-	zhash_hex(buf, len, hex);
 	name_prefix(project, db, name, &key);
 	rc = find_copies(r, key.buf, &keys, e);
 	if (rc)
@@ -264,32 +273,21 @@ int walarchive_put_partial(struct repo *r, const char *project, const char *db, 
 	json_array_foreach(keys, i, k)
 		if (!strncmp(json_string_value(k) + key.len, hex, 64) && json_array_size(keys) == 1)
 			goto out;
-	strbuf_addf(&key, "%s.zst", hex);
-	rc = repo_writer_open(r, key.buf, -1, &w, e);
-	if (!rc)
-		rc = zstream_compress_new(level, 1, repo_writer_sink, w, &z, e);
-	if (!rc)
-		rc = zstream_write(z, buf, len, e);
-	if (!rc)
-		rc = zstream_finish(z, e);
-	if (rc)
-		goto out;
-	rc = repo_writer_commit(w, e);
-	w = NULL;
+	rc = put_fd(r, key.buf, hex, fd, name, level, e);
 	if (rc)
 		goto out;
 	*stored = 1;
 	/* the new copy is committed: the older ones (listed before it was
 	 * written; one streamer per spool writes them) hold less of the same
 	 * WAL */
+	strbuf_addf(&newest, "%s%s.zst", key.buf, hex);
 	json_array_foreach(keys, i, k)
-		if (!rc && strcmp(key.buf, json_string_value(k)))
+		if (!rc && strcmp(newest.buf, json_string_value(k)))
 			rc = repo_delete(r, json_string_value(k), e);
 out:
-	repo_writer_abort(w);
-	zstream_free(z);
 	json_decref(keys);
 	strbuf_release(&key);
+	strbuf_release(&newest);
 	return rc;
 }
 
@@ -300,6 +298,31 @@ int walarchive_drop_partial(struct repo *r, const char *project, const char *db,
 
 	snprintf(name, sizeof(name), "%.24s.partial", segment);
 	return drop_copies(r, project, db, name, e);
+}
+
+int walarchive_drop_superseded(struct repo *r, const char *project, const char *db,
+			       json_t *dropped, struct errbuf *e)
+{
+	json_t *names = NULL, *v;
+	const char *name;
+	char seg[25];
+	int rc = walarchive_list(r, project, db, &names, e);
+
+	json_object_foreach(names, name, v) {
+		if (rc)
+			break;
+		if (strlen(name) != 24 + 8 || strcmp(name + 24, ".partial"))
+			continue;
+		memcpy(seg, name, 24);
+		seg[24] = '\0';
+		if (!json_object_get(names, seg))
+			continue;
+		rc = walarchive_drop_partial(r, project, db, seg, e);
+		if (!rc && dropped)
+			json_array_append_new(dropped, json_string(seg));
+	}
+	json_decref(names);
+	return rc;
 }
 
 struct fetch_sink {

@@ -36,12 +36,17 @@
  * and a history file of a later timeline makes it missing (a promotion's
  * ".partial" that recovery must not replay).
  *
- * walarchive_put_partial() stores the bytes of the partial segment name
- * (a ".partial" name) as its only copy: the same content already stored is
- * nothing (*stored 0); otherwise the new object is committed, then every
- * older copy deleted (between the two, fetch takes the larger).
+ * walarchive_put_partial() stores what fd holds from its offset on (a
+ * stable snapshot whose SHA-256 is hex; read in bounded blocks, hashed
+ * again on the way) as the only copy of the partial segment name (a
+ * ".partial" name): the same content already stored is nothing (*stored
+ * 0); otherwise the new object is committed, then every older copy deleted
+ * (between the two, fetch takes the larger).
  * walarchive_drop_partial() deletes the partial copies of a segment (once
- * the finished segment is committed).
+ * the finished segment is committed); walarchive_drop_superseded() those
+ * of every segment that is archived whole, appending each such segment's
+ * name to dropped (if not NULL): what a streamer killed between the two
+ * steps left behind.
  *
  * walarchive_list() maps every stored WAL file name to its key (a JSON
  * object); walarchive_gap() finds the first segment missing on a timeline.
@@ -76,9 +81,11 @@ void walarchive_prefix(const char *project, const char *db, struct strbuf *out);
 int walarchive_push(struct repo *r, const char *project, const char *db, const char *path,
 		    int level, int *already, struct errbuf *e);
 int walarchive_put_partial(struct repo *r, const char *project, const char *db, const char *name,
-			   const void *buf, size_t len, int level, int *stored, struct errbuf *e);
+			   int fd, const char *hex, int level, int *stored, struct errbuf *e);
 int walarchive_drop_partial(struct repo *r, const char *project, const char *db,
 			    const char *segment, struct errbuf *e);
+int walarchive_drop_superseded(struct repo *r, const char *project, const char *db,
+			       json_t *dropped, struct errbuf *e);
 int walarchive_fetch(struct repo *r, const char *project, const char *db, const char *name,
 		     const char *dest, int *missing, struct errbuf *e);
 int walarchive_list(struct repo *r, const char *project, const char *db, json_t **names,

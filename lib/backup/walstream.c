@@ -27,6 +27,7 @@
 #include "timeutil.h"
 #include "walarchive.h"
 #include "xalloc.h"
+#include "zstream.h"
 
 #define TICK_MS 1000
 #define LAG_EVERY_MS (30 * 1000)
@@ -35,7 +36,12 @@
  * next failure starts the backoff from its beginning */
 #define BACKOFF_RESET_MS (60 * 1000)
 #define PARTIAL_DEFAULT_MS (10 * 1000)
+/* the partial segment is copied this much at a time */
+#define SNAPSHOT_CHUNK (128 * 1024)
 #define STALL_DEFAULT_MS (30 * 1000)
+/* a slot-lag probe's limit, all in: connect_timeout (15 s) and two short
+ * queries */
+#define PROBE_MS (20 * 1000)
 /* after a stall is seen, how long the spool gets to show the WAL the
  * server just flushed (streaming delivers it in milliseconds) */
 #define STALL_GRACE_MS 2000
@@ -79,6 +85,8 @@ struct stream {
 	long long spool_changed;
 	int have_ref;
 	uint64_t ref_pos;
+	/* the last probe error that was the server's answer (warned once) */
+	struct strbuf probe_err;
 };
 
 /* ballast_<db>: slot names are lower-case letters, digits and '_' */
@@ -261,15 +269,16 @@ static int commit_finished(struct stream *s, struct errbuf *e)
 		s->last_commit_s = (long long)time(NULL);
 		log_info("wal-stream %s: archived %s%s", s->db, names.v[i],
 			 already ? " (already archived, same content)" : "");
-		if (s->up_name.len && !strncmp(s->up_name.buf, names.v[i], 24) &&
-		    strlen(names.v[i]) == 24) {
+		/* its partial copies, whoever committed them: left behind they
+		 * would be harmless (the segment wins in wal-fetch and the gap
+		 * check; prune takes both), and the next start removes them */
+		if (s->partial_ms && strlen(names.v[i]) == 24) {
 			struct errbuf de = ERRBUF_INIT;
 
-			/* left behind it would be harmless (the segment wins in
-			 * wal-fetch and the gap check; prune takes both) */
 			if (walarchive_drop_partial(s->r, s->project, s->db, names.v[i], &de))
 				log_warn("wal-stream %s: %s (the partial copy stays)", s->db, de.msg);
-			strbuf_reset(&s->up_name);
+			if (!strncmp(s->up_name.buf, names.v[i], 24))
+				strbuf_reset(&s->up_name);
 		}
 	}
 	strvec_clear(&names);
@@ -309,19 +318,43 @@ static long long mtime_ns(const struct stat *st)
 	return (long long)st->st_mtim.tv_sec * 1000000000LL + st->st_mtim.tv_nsec;
 }
 
+/* An unnamed file in the spool (gone when closed): O_TMPFILE, or a
+ * named one removed at once where the file system lacks it. */
+static int snapshot_file(struct stream *s, int *fd, struct errbuf *e)
+{
+	struct strbuf path = STRBUF_INIT;
+
+	*fd = open(s->spool.buf, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	if (*fd < 0 && (errno == EOPNOTSUPP || errno == EISDIR || errno == EINVAL)) {
+		strbuf_addf(&path, "%s/.snapshot-XXXXXX", s->spool.buf);
+		*fd = mkostemp(path.buf, O_CLOEXEC);
+		if (*fd >= 0)
+			unlink(path.buf);
+	}
+	if (*fd < 0)
+		errbuf_errno(e, BL_EFAIL, errno, "cannot create a temporary file in %s",
+			     s->spool.buf);
+	strbuf_release(&path);
+	return *fd < 0 ? e->code : 0;
+}
+
 /* Commit the spool's partial segment as its segment's partial copy
  * (wal_stream.partial_interval), when it changed since the last time. It
- * is read whole first: pg_receivewal keeps writing it, and the copy must
- * hash to what is stored. Any moment's content is a valid prefix of the
- * segment's WAL (it is written in order; recovery stops at the first
- * incomplete record). */
+ * is copied first, SNAPSHOT_CHUNK bytes at a time and hashed on the way,
+ * into an unnamed file in the spool: pg_receivewal keeps writing it, and
+ * the copy must hash to what is stored; memory stays bounded whatever the
+ * segment size. Any moment's content is a valid prefix of the segment's
+ * WAL (it is written in order; recovery stops at the first incomplete
+ * record). */
 static int commit_partial(struct stream *s, struct errbuf *e)
 {
-	struct strbuf name = STRBUF_INIT, path = STRBUF_INIT, buf = STRBUF_INIT;
+	struct strbuf name = STRBUF_INIT, path = STRBUF_INIT;
+	char hex[ZSTREAM_SHA256_HEX], *buf = NULL;
+	struct zhash *h = NULL;
 	struct stat st;
 	struct timespec read_at;
 	ssize_t n;
-	int rc = 0, fd = -1, stored = 0;
+	int rc = 0, fd = -1, snap = -1, stored = 0;
 
 	s->last_partial = time_mono_ms();
 	clock_gettime(CLOCK_REALTIME, &read_at);
@@ -337,10 +370,12 @@ static int commit_partial(struct stream *s, struct errbuf *e)
 			rc = errbuf_errno(e, BL_EFAIL, errno, "cannot open %s", path.buf);
 		goto out;
 	}
-	strbuf_grow(&buf, (size_t)st.st_size);
+	if ((rc = snapshot_file(s, &snap, e)))
+		goto out;
+	buf = xmalloc(SNAPSHOT_CHUNK);
+	h = zhash_new();
 	for (;;) {
-		strbuf_grow(&buf, 64 * 1024);
-		n = read(fd, buf.buf + buf.len, buf.alloc - buf.len - 1);
+		n = read(fd, buf, SNAPSHOT_CHUNK);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
@@ -349,10 +384,19 @@ static int commit_partial(struct stream *s, struct errbuf *e)
 		}
 		if (!n)
 			break;
-		buf.len += (size_t)n;
-		buf.buf[buf.len] = '\0';
+		zhash_update(h, buf, (size_t)n);
+		if (fs_write_all(snap, buf, (size_t)n) < 0) {
+			rc = errbuf_errno(e, BL_EFAIL, errno, "cannot copy %s into %s", path.buf,
+					  s->spool.buf);
+			goto out;
+		}
 	}
-	rc = walarchive_put_partial(s->r, s->project, s->db, name.buf, buf.buf, buf.len, s->level,
+	zhash_final(h, hex);
+	if (lseek(snap, 0, SEEK_SET) < 0) {
+		rc = errbuf_errno(e, BL_EFAIL, errno, "cannot read back the copy of %s", path.buf);
+		goto out;
+	}
+	rc = walarchive_put_partial(s->r, s->project, s->db, name.buf, snap, hex, s->level,
 				    &stored, e);
 	if (rc)
 		goto out;
@@ -371,44 +415,62 @@ static int commit_partial(struct stream *s, struct errbuf *e)
 out:
 	if (fd >= 0)
 		close(fd);
+	if (snap >= 0)
+		close(snap);
+	zhash_free(h);
+	free(buf);
 	strbuf_release(&name);
 	strbuf_release(&path);
-	strbuf_release(&buf);
 	return rc;
 }
 
+/* 1 when a probe's failure means the server did not answer: no SQLSTATE
+ * (refused, unreachable, timed out, the connection lost) or a
+ * connection-class one (08xxx). Any other is the server's answer. */
+static int no_answer(const char *sqlstate)
+{
+	return !*sqlstate || !strncmp(sqlstate, "08", 2);
+}
+
 /* The server's WAL position minus the slot's restart_lsn, through a
- * replication connection (the role wal-stream needs anyway). */
-static int slot_lag(struct stream *s, long long *lag, uint64_t *server, struct errbuf *e)
+ * replication connection (the role wal-stream needs anyway), within
+ * PROBE_MS in all. *silent (if not NULL): 1 when it failed because the
+ * server did not answer (no_answer), 0 for any other failure. */
+static int slot_lag(struct stream *s, long long *lag, uint64_t *server, int *silent,
+		    struct errbuf *e)
 {
 	struct strbuf ci = STRBUF_INIT, q = STRBUF_INIT;
 	PGconn *conn = NULL;
 	PGresult *res = NULL;
 	uint64_t pos = 0, restart = 0;
 	const char *pw = s->envpw.len ? s->envpw.buf + strlen("PGPASSWORD=") : NULL;
-	int rc;
+	long long deadline = time_mono_ms() + PROBE_MS;
+	char state[6] = "";
+	int rc, ours = 0;
 
 	strbuf_addf(&ci, "%s replication=true", s->ci.buf);
-	rc = pg_connect(ci.buf, pw, &conn, e);
-	if (!rc)
-		rc = pg_exec(conn, "IDENTIFY_SYSTEM", &res, e); /* simple protocol only */
-	if (!rc && basebackup_lsn_parse(PQgetvalue(res, 0, 2), &pos))
+	rc = pg_connect_until(ci.buf, pw, deadline, &conn, state, e);
+	if (!rc) /* simple protocol only */
+		rc = pg_exec_until(conn, "IDENTIFY_SYSTEM", deadline, &res, state, e);
+	if (!rc && (ours = basebackup_lsn_parse(PQgetvalue(res, 0, 2), &pos) != 0))
 		rc = errbuf_set(e, BL_EFAIL, "IDENTIFY_SYSTEM: unexpected position %s",
 				PQgetvalue(res, 0, 2));
 	PQclear(res);
 	res = NULL;
 	if (!rc) {
 		strbuf_addf(&q, "READ_REPLICATION_SLOT %s", s->slot.buf);
-		rc = pg_exec(conn, q.buf, &res, e);
+		rc = pg_exec_until(conn, q.buf, deadline, &res, state, e);
 	}
-	if (!rc && (PQgetisnull(res, 0, 1) ||
-		    basebackup_lsn_parse(PQgetvalue(res, 0, 1), &restart)))
+	if (!rc && (ours = PQgetisnull(res, 0, 1) ||
+			   basebackup_lsn_parse(PQgetvalue(res, 0, 1), &restart)))
 		rc = errbuf_set(e, BL_EFAIL, "replication slot %s does not exist or holds no WAL",
 				s->slot.buf);
 	if (!rc)
 		*lag = pos > restart ? (long long)(pos - restart) : 0;
 	if (!rc && server)
 		*server = pos;
+	if (silent)
+		*silent = rc && !ours && no_answer(state);
 	PQclear(res);
 	PQfinish(conn);
 	strbuf_release(&ci);
@@ -423,7 +485,7 @@ static void report_lag(struct stream *s)
 	char proj[256], db[256], slot[256];
 	struct strbuf labels = STRBUF_INIT;
 
-	if (slot_lag(s, &lag, NULL, &e)) {
+	if (slot_lag(s, &lag, NULL, NULL, &e)) {
 		log_warn("wal-stream %s: slot lag unknown: %s", s->db, e.msg);
 		return;
 	}
@@ -523,29 +585,44 @@ static void spool_signature(struct stream *s, struct strbuf *sig)
  * forwarding without closing keeps its TCP connection alive (keepalives
  * are answered), and pg_receivewal waits on it for ever. Once the spool
  * has not changed for stall_ms the server is asked for its WAL position
- * (a new connection, connect_timeout 15 s): no answer is a stall; an
- * answer is remembered, and the next look, stall_ms later, finds a stall
- * when the server has flushed WAL since that has not arrived within
+ * (a new connection, PROBE_MS in all): no answer (a network failure) is
+ * a stall; an error the server answered with (no free WAL sender, ...) is
+ * not, it is warned about once per message and asked again stall_ms
+ * later: a healthy pg_receivewal is not stopped for it. A position is
+ * remembered, and the next look, stall_ms later, finds a stall when the
+ * server has flushed WAL since that has not arrived within
  * STALL_GRACE_MS. So a stall under writes is noticed within 2 x stall_ms
- * + STALL_GRACE_MS (+ connect_timeout when the server does not answer);
- * an idle server is never a stall. */
+ * + STALL_GRACE_MS (+ PROBE_MS when the server does not answer); an idle
+ * server is never a stall. */
 static int stalled(struct stream *s, struct strbuf *why)
 {
 	struct strbuf sig = STRBUF_INIT;
 	struct errbuf e = ERRBUF_INIT;
 	uint64_t pos = 0;
 	long long lag, quiet = time_mono_ms() - s->spool_changed;
-	int stuck = 0;
+	int stuck = 0, silent = 0;
 
 	spool_signature(s, &sig);
 	if (strcmp(sig.buf, s->spool_sig.buf))
 		goto changed;
 	if (quiet < s->stall_ms)
 		goto out;
-	if (slot_lag(s, &lag, &pos, &e)) {
+	if (slot_lag(s, &lag, &pos, &silent, &e) && silent) {
 		strbuf_addf(why, "no WAL arrived for %lld s and the server does not answer (%s)",
 			    quiet / 1000, e.msg);
 		stuck = 1;
+		goto out;
+	}
+	if (e.code) {
+		/* the server answered (too many WAL senders, a missing slot,
+		 * ...): no stall; pg_receivewal reports its own trouble */
+		if (strcmp(e.msg, s->probe_err.buf)) {
+			log_warn("wal-stream %s: the stall check cannot ask the server for its WAL "
+				 "position: %s (not counted as a stall)", s->db, e.msg);
+			strbuf_reset(&s->probe_err);
+			strbuf_addstr(&s->probe_err, e.msg);
+		}
+		s->spool_changed = time_mono_ms();
 		goto out;
 	}
 	if (s->have_ref && pos > s->ref_pos) {
@@ -587,6 +664,24 @@ static void stop_receiver(struct child *c)
 		}
 		usleep(50 * 1000);
 	}
+}
+
+/* Not fatal: a copy left behind is harmless (the segment wins in
+ * wal-fetch and the gap check) and the next start tries again; streaming
+ * is what keeps the server's disk from filling. */
+static void drop_superseded(struct stream *s)
+{
+	struct errbuf e = ERRBUF_INIT;
+	json_t *dropped = json_array(), *v;
+	size_t i;
+
+	if (walarchive_drop_superseded(s->r, s->project, s->db, dropped, &e))
+		log_warn("wal-stream %s: removing the partial copies of archived segments: %s",
+			 s->db, e.msg);
+	json_array_foreach(dropped, i, v)
+		log_info("wal-stream %s: removed the partial copy of %s (the segment is archived)",
+			 s->db, json_string_value(v));
+	json_decref(dropped);
 }
 
 static int stream_loop(struct stream *s, struct errbuf *e)
@@ -678,6 +773,7 @@ static void stream_init(struct stream *s, const struct config *cfg, const struct
 	strbuf_init(&s->metrics, 0);
 	strbuf_init(&s->up_name, 0);
 	strbuf_init(&s->spool_sig, 0);
+	strbuf_init(&s->probe_err, 0);
 	s->cmd = (struct strvec)STRVEC_INIT;
 }
 
@@ -695,6 +791,7 @@ static void stream_release(struct stream *s)
 	strbuf_release(&s->metrics);
 	strbuf_release(&s->up_name);
 	strbuf_release(&s->spool_sig);
+	strbuf_release(&s->probe_err);
 	strvec_clear(&s->cmd);
 }
 
@@ -710,7 +807,7 @@ int walstream_lag(const struct config *cfg, const char *db, struct strbuf *slot,
 	strbuf_addstr(slot, s.slot.buf);
 	*max = s.max_lag;
 	if (!rc)
-		rc = slot_lag(&s, lag, NULL, e);
+		rc = slot_lag(&s, lag, NULL, NULL, e);
 	stream_release(&s);
 	return rc;
 }
@@ -728,17 +825,13 @@ int walstream_run(const struct config *cfg, const struct walstream_opts *o, stru
 		rc = backupset_open(s.cfg, &s.r, &s.project, e);
 	if (!rc)
 		rc = lock_spool(&s, e);
-	/* a killed streamer may have committed the spool's partial segment:
-	 * that copy goes once the segment is committed */
-	if (!rc) {
-		struct stat st;
-
-		newest_partial(&s, &s.up_name, &st);
-		s.up_size = -1;
-	}
 	/* what a killed streamer left finished in the spool goes first */
 	if (!rc)
 		rc = commit_finished(&s, e);
+	/* then the partial copies it left of segments archived since (killed
+	 * between committing a segment and deleting its copy) */
+	if (!rc)
+		drop_superseded(&s);
 	if (!rc && o->once && s.partial_ms)
 		rc = commit_partial(&s, e);
 	if (!rc && o->once) {

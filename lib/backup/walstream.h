@@ -30,6 +30,15 @@
  *   metrics textfile as ballast_wal_stream_slot_lag_bytes, with
  *   ballast_wal_stream_last_commit_timestamp_seconds; a lag over
  *   wal_stream.max_slot_lag (default 1G) is a warning each time.
+ * - Every wal_stream.partial_interval the spool's ".partial" (when it
+ *   changed) is copied in bounded blocks into an unnamed spool file and
+ *   committed from there as its segment's partial copy; a segment's commit
+ *   drops its partial copies, and every start drops those of every
+ *   segment archived whole (a killed streamer's left-overs).
+ * - The stall check (wal_stream.stall_timeout): pg_receivewal is restarted
+ *   when the server flushed WAL that does not arrive, or when the server
+ *   does not answer the probe (a network failure or SQLSTATE 08xxx, within
+ *   20 s); an error the server answers with is a warning, once per message.
  * - SIGTERM or SIGINT: pg_receivewal is stopped (it flushes), what is
  *   finished is committed, and the call returns 0.
  * - o->once: commit what the spool holds, report the lag, return (no

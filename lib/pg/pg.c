@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -92,12 +93,15 @@ static long long connect_timeout_ms(PGconn *c)
 }
 
 /* PQconnectdbParams' loop: poll until the connection is made or failed, or
- * connect_timeout passes (0 returned: timed out). */
-static int wait_connected(PGconn *c)
+ * connect_timeout or deadline (time_mono_ms; 0: none) passes (0 returned:
+ * timed out). */
+static int wait_connected(PGconn *c, long long deadline)
 {
 	PostgresPollingStatusType st = PGRES_POLLING_WRITING;
-	long long limit = connect_timeout_ms(c), deadline = time_mono_ms() + limit;
+	long long limit = connect_timeout_ms(c);
 
+	if (limit && (!deadline || time_mono_ms() + limit < deadline))
+		deadline = time_mono_ms() + limit;
 	for (;;) {
 		struct pollfd pfd = { PQsocket(c), 0, 0 };
 		int wait = -1;
@@ -105,7 +109,7 @@ static int wait_connected(PGconn *c)
 		if (st == PGRES_POLLING_OK || st == PGRES_POLLING_FAILED || pfd.fd < 0)
 			return 1;
 		pfd.events = st == PGRES_POLLING_READING ? POLLIN : POLLOUT;
-		if (limit) {
+		if (deadline) {
 			long long left = deadline - time_mono_ms();
 
 			if (left <= 0)
@@ -115,6 +119,35 @@ static int wait_connected(PGconn *c)
 		if (poll(&pfd, 1, wait) < 0 && errno != EINTR)
 			return 1;
 		st = PQconnectPoll(c);
+	}
+}
+
+/* A verbose libpq message's SQLSTATE ("FATAL:  53300: sorry, ..."; the
+ * severity is translated, the code is not) into sqlstate, taken out of
+ * msg with the LOCATION line the verbose form adds. */
+static void take_sqlstate(struct strbuf *msg, char sqlstate[6])
+{
+	char *p = msg->buf, *loc;
+	size_t i;
+
+	for (; (p = strstr(p, ":  ")); p++) {
+		for (i = 0; i < 5 && ((p[3 + i] >= '0' && p[3 + i] <= '9') ||
+				      (p[3 + i] >= 'A' && p[3 + i] <= 'Z')); i++)
+			;
+		if (i == 5 && p[8] == ':' && p[9] == ' ') {
+			memcpy(sqlstate, p + 3, 5);
+			sqlstate[5] = '\0';
+			memmove(p + 3, p + 10, strlen(p + 10) + 1);
+			msg->len -= 7;
+			break;
+		}
+	}
+	while ((loc = strstr(msg->buf, "\nLOCATION:"))) {
+		char *end = strchr(loc + 1, '\n');
+		size_t cut = end ? (size_t)(end - loc) : strlen(loc);
+
+		memmove(loc, loc + cut, strlen(loc + cut) + 1);
+		msg->len -= cut;
 	}
 }
 
@@ -137,7 +170,10 @@ static PQconninfoOption *parse_conninfo(const char *conninfo, struct errbuf *e)
 	return opts;
 }
 
-int pg_connect(const char *conninfo, const char *password, PGconn **out, struct errbuf *e)
+/* pg_connect, until deadline (0: connect_timeout only); sqlstate (if not
+ * NULL) as pg_connect_until says. */
+static int connect_until(const char *conninfo, const char *password, long long deadline,
+			 PGconn **out, char sqlstate[6], struct errbuf *e)
 {
 	const char *keys[] = { "dbname", "password", "fallback_application_name", NULL };
 	const char *vals[] = { effective_conninfo(conninfo), password, "ballast", NULL };
@@ -147,6 +183,8 @@ int pg_connect(const char *conninfo, const char *password, PGconn **out, struct 
 	int rc = 0;
 
 	*out = NULL;
+	if (sqlstate)
+		sqlstate[0] = '\0';
 	opts = parse_conninfo(vals[0], e);
 	if (!opts)
 		return e->code;
@@ -166,7 +204,11 @@ int pg_connect(const char *conninfo, const char *password, PGconn **out, struct 
 	if (!c)
 		return errbuf_set(e, BL_EFAIL, "pg: out of memory");
 	PQsetNoticeProcessor(c, log_notice, NULL);
-	if (PQstatus(c) != CONNECTION_BAD && !wait_connected(c)) {
+	/* the verbose form is the only one whose message carries the SQLSTATE
+	 * of a refused connection (libpq keeps its result to itself) */
+	if (sqlstate)
+		PQsetErrorVerbosity(c, PQERRORS_VERBOSE);
+	if (PQstatus(c) != CONNECTION_BAD && !wait_connected(c, deadline)) {
 		pg_describe_conninfo(conninfo, &who);
 		rc = errbuf_set(e, BL_EFAIL, "cannot connect to %s: timeout expired", who.buf);
 		PQfinish(c);
@@ -177,6 +219,8 @@ int pg_connect(const char *conninfo, const char *password, PGconn **out, struct 
 
 		pg_describe_conninfo(conninfo, &who);
 		strbuf_addstr(&msg, PQerrorMessage(c));
+		if (sqlstate)
+			take_sqlstate(&msg, sqlstate);
 		strbuf_rtrim(&msg);
 		for (size_t i = 0; i < msg.len; i++)
 			if (msg.buf[i] == '\n')
@@ -186,10 +230,22 @@ int pg_connect(const char *conninfo, const char *password, PGconn **out, struct 
 		PQfinish(c);
 		goto out;
 	}
+	PQsetErrorVerbosity(c, PQERRORS_DEFAULT);
 	*out = c;
 out:
 	strbuf_release(&who);
 	return rc;
+}
+
+int pg_connect(const char *conninfo, const char *password, PGconn **out, struct errbuf *e)
+{
+	return connect_until(conninfo, password, 0, out, NULL, e);
+}
+
+int pg_connect_until(const char *conninfo, const char *password, long long deadline,
+		     PGconn **out, char sqlstate[6], struct errbuf *e)
+{
+	return connect_until(conninfo, password, deadline, out, sqlstate, e);
 }
 
 static int check_result(PGconn *conn, PGresult *r, const char *sql, PGresult **res,
@@ -231,6 +287,66 @@ static int check_result(PGconn *conn, PGresult *r, const char *sql, PGresult **r
 int pg_exec(PGconn *conn, const char *sql, PGresult **res, struct errbuf *e)
 {
 	return check_result(conn, PQexec(conn, sql), sql, res, e);
+}
+
+/* 1 when conn's socket is ready (or failed: libpq then says how), 0 at
+ * deadline. */
+static int wait_socket(PGconn *conn, int out, long long deadline)
+{
+	struct pollfd pfd = { PQsocket(conn), (short)(POLLIN | (out ? POLLOUT : 0)), 0 };
+	long long left;
+	int n;
+
+	for (;;) {
+		left = deadline - time_mono_ms();
+		if (left <= 0)
+			return 0;
+		n = poll(&pfd, 1, (int)(left > 1000000 ? 1000000 : left));
+		if (n > 0 || (n < 0 && errno != EINTR))
+			return 1;
+	}
+}
+
+int pg_exec_until(PGconn *conn, const char *sql, long long deadline, PGresult **res,
+		  char sqlstate[6], struct errbuf *e)
+{
+	PGresult *r, *kept = NULL;
+	const char *st;
+	int pending;
+
+	if (sqlstate)
+		sqlstate[0] = '\0';
+	if (PQsetnonblocking(conn, 1) || !PQsendQuery(conn, sql))
+		return check_result(conn, NULL, sql, res, e);
+	for (;;) {
+		if ((pending = PQflush(conn)) < 0 || !PQconsumeInput(conn)) {
+			PQclear(kept);
+			return check_result(conn, NULL, sql, res, e);
+		}
+		if (PQisBusy(conn)) {
+			if (!wait_socket(conn, pending, deadline)) {
+				PQclear(kept);
+				return errbuf_set(e, BL_EFAIL, "query failed (%.60s%s): no answer in time",
+						  sql, strlen(sql) > 60 ? "..." : "");
+			}
+			continue;
+		}
+		if (!(r = PQgetResult(conn)))
+			break;
+		/* the first error wins over what follows it */
+		if (kept && PQresultStatus(kept) != PGRES_COMMAND_OK &&
+		    PQresultStatus(kept) != PGRES_TUPLES_OK) {
+			PQclear(r);
+			continue;
+		}
+		PQclear(kept);
+		kept = r;
+	}
+	PQsetnonblocking(conn, 0);
+	if (sqlstate && kept && (st = PQresultErrorField(kept, PG_DIAG_SQLSTATE))) {
+		snprintf(sqlstate, 6, "%.5s", st);
+	}
+	return check_result(conn, kept, sql, res, e);
 }
 
 int pg_execf(PGconn *conn, PGresult **res, struct errbuf *e, const char *fmt, ...)

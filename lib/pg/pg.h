@@ -18,6 +18,13 @@
 #include "strbuf.h"
 
 int pg_connect(const char *conninfo, const char *password, PGconn **out, struct errbuf *e);
+/* pg_connect that gives up at deadline (time_mono_ms; also at the
+ * conninfo's connect_timeout) and says why it failed: sqlstate receives
+ * the SQLSTATE of a server that refused the connection ("53300": too many
+ * connections or WAL senders, "28P01": a wrong password, ...), "" when no
+ * server answered (refused, unreachable, timed out: the network). */
+int pg_connect_until(const char *conninfo, const char *password, long long deadline,
+		     PGconn **out, char sqlstate[6], struct errbuf *e);
 
 /* "postgres@127.0.0.1:5432/app" for messages: no password. */
 void pg_describe(PGconn *conn, struct strbuf *out);
@@ -28,6 +35,13 @@ void pg_describe_conninfo(const char *conninfo, struct strbuf *out);
 int pg_exec(PGconn *conn, const char *sql, PGresult **res, struct errbuf *e);
 int pg_execf(PGconn *conn, PGresult **res, struct errbuf *e, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
+/* pg_exec that waits for the answer until deadline (time_mono_ms) only,
+ * on a non-blocking socket: a server (or a proxy in between) gone silent is
+ * BL_EFAIL "...: no answer in time", and the connection is then unusable
+ * (PQfinish it). sqlstate (may be NULL) receives the error's SQLSTATE, ""
+ * when the server sent none (no answer, the connection lost). */
+int pg_exec_until(PGconn *conn, const char *sql, long long deadline, PGresult **res,
+		  char sqlstate[6], struct errbuf *e);
 /* Parameterised. */
 int pg_execp(PGconn *conn, const char *sql, int n, const char *const *params, PGresult **res,
 	     struct errbuf *e);

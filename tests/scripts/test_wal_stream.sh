@@ -9,7 +9,8 @@
 # The replication connection goes through a TCP proxy the test controls
 # (tcpproxy.py): it cuts the connection while rows are written, then
 # blackholes it (open, silent) and the stall check must restart
-# pg_receivewal. With wal_stream.partial_interval the rows committed after
+# pg_receivewal; a stall check the server refuses (no free WAL sender) must
+# not. With wal_stream.partial_interval the rows committed after
 # the last segment switch reach the archive as the segment's partial copy,
 # and a restore to the latest point ends in it.
 . "$(dirname "$0")/lib.sh"
@@ -17,10 +18,7 @@
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/ballast-walstream-XXXXXX")
 chmod 755 "$WORK"
 PGDIR=$WORK/pg
-BINDIR=
-for v in 17 16 15; do [ -x "/usr/lib/postgresql/$v/bin/pg_ctl" ] && { BINDIR=/usr/lib/postgresql/$v/bin; break; }; done
-[ -n "$BINDIR" ] || { echo "no PostgreSQL server binaries"; exit 1; }
-STREAMER='' PROXY=''
+STREAMER='' PROXY='' BINDIR=''
 cleanup() {
 	[ -n "$STREAMER" ] && kill -9 "$STREAMER" 2>/dev/null
 	[ -n "$PROXY" ] && kill "$PROXY" 2>/dev/null
@@ -30,7 +28,7 @@ cleanup() {
 }
 trap cleanup EXIT
 "$S/tests/services/pg.sh" start "$PGDIR" >/dev/null || exit 1
-PGPORT=$(cat "$PGDIR/port")
+PGPORT=$(cat "$PGDIR/port") BINDIR=$(cat "$PGDIR/bindir")
 export PGHOST=$PGDIR PGPORT PGUSER=postgres
 OWNER=$(stat -c %U "$PGDIR/data")
 # wal-stream and the restore's wal-fetch run as the server's user, as the
@@ -164,7 +162,15 @@ kill -TERM "$STREAMER"; wait "$STREAMER"; RC=$?; STREAMER=
 t_check "SIGTERM: exit 0" eq "$RC" 0
 t_check "SIGTERM: the log says it stopped" contains "$(cat "$WORK/stream.log")" "stopped by signal 15"
 
-t_run 0 as_owner "$B/ballast-backup" --config "$CFG" wal-stream --once
+# ---- a streamer killed between committing a segment and deleting its
+# partial copy: the next start removes the copy (here one made by hand: the
+# segment's own object under its partial name, which hashes alike) ----
+OBJ=$(find "$WORK/repo/ws/wal/app" -name "$SEG-*.zst" | head -n 1)
+cp -p "$OBJ" "$(dirname "$OBJ")/$SEG.partial-${OBJ##*-}"
+t_check "a partial copy of the archived $SEG is stored" eq "$(partials | grep -c "^$SEG")" 1
+t_run 0 as_owner "$B/ballast-backup" --config "$CFG" -v wal-stream --once
+t_contains "$t_err" "removed the partial copy of $SEG (the segment is archived)" "a start says it removes the partial copy of an archived segment"
+t_check "a start removes the partial copy of an archived segment" eq "$(partials | grep -c "^$SEG")" 0
 t_check "--once: the slot's lag is in the metrics textfile" contains "$(cat "$WORK/state/ballast.prom")" 'ballast_wal_stream_slot_lag_bytes{project="ws",database="app",slot="ballast_app"}'
 t_check "no secret or conninfo password in the metrics" lacks "$(cat "$WORK/state/ballast.prom")" "password"
 CHECK=$("$B/ballast-backup" --config "$CFG" --json check 2>/dev/null | tail -n1)
@@ -174,13 +180,46 @@ t_check "check: a wal-stream line for app, ok, naming the slot" eq "$(printf '%s
 # within partial_interval; the streamer then dies (SIGKILL: no last
 # upload) ----
 start_streamer
-BEFORE=$(partials)
 q "INSERT INTO t (what) SELECT 'tail-' || g FROM generate_series(1, 50) g" >/dev/null
-TAIL=$(q "SELECT pg_walfile_name(pg_current_wal_lsn())")
-for _ in $(seq 1 300); do [ "$(partials)" != "$BEFORE" ] && partials | grep -q "^$TAIL.partial-" && break; sleep 0.1; done
-t_check "the partial segment $TAIL is committed on the interval" contains "$(partials)" "$TAIL.partial-"
+# the WAL position after the INSERT's commit, and its segment
+read -r TAIL END <<<"$(q "SELECT pg_walfile_name(l) || ' ' || l FROM (SELECT pg_current_wal_lsn() l) x")"
+# has_tail: the committed partial copy of $TAIL holds every record up to
+# $END (pg_waldump fails on the zeros where a record is still missing)
+has_tail() {
+	rm -rf "$WORK/tailw"; mkdir -p "$WORK/tailw"
+	"$B/ballast-backup" --config "$CFG" wal-fetch "$TAIL" "$WORK/tailw/$TAIL" 2>/dev/null &&
+		"$BINDIR/pg_waldump" -q -e "$END" "$WORK/tailw/$TAIL" >/dev/null 2>&1
+}
+for _ in $(seq 1 300); do has_tail && break; sleep 0.1; done
+t_check "the partial segment $TAIL is committed on the interval, up to the INSERT's commit ($END)" has_tail
+# the streamer stays live: each WAL record the idle server writes makes a
+# new copy, committed before the older one goes, and a segment's copy goes
+# after the segment is committed; the settled state has one copy per
+# segment, none of a finished segment
+settled() { [ -z "$(partials | cut -c1-32 | uniq -d)" ] && [ "$(partials | grep -vc "^$TAIL")" = 0 ]; }
+for _ in $(seq 1 300); do settled && break; sleep 0.1; done
 t_check "one partial copy per segment" eq "$(partials | cut -c1-32 | uniq -d)" ""
 t_check "the finished segments' partial copies are gone" eq "$(partials | grep -vc "^$TAIL")" 0
+
+# ---- the stall check's probe is refused by the server (every WAL sender
+# in use): an answer, not a silence; the healthy pg_receivewal streams on ----
+RESTARTS=$(grep -c "to connect again" "$WORK/stream.log")
+mkfifo "$WORK/hold"
+HOLDERS=''
+for _ in $(seq 1 "$(( $(q "SHOW max_wal_senders") - $(q "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'walsender'") ))"); do
+	psql -X -q -d "host=$PGDIR port=$PGPORT user=postgres dbname=postgres replication=database" <"$WORK/hold" >/dev/null 2>&1 &
+	HOLDERS="$HOLDERS $!"
+done
+exec 9>"$WORK/hold"
+for _ in $(seq 1 100); do [ "$(q "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'walsender'")" = "$(q "SHOW max_wal_senders")" ] && break; sleep 0.1; done
+t_check "every WAL sender is in use" eq "$(q "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'walsender'")" "$(q "SHOW max_wal_senders")"
+t_check "a refused probe is logged as the server's answer" wait_log "the stall check cannot ask the server for its WAL position: cannot connect to"
+t_check "a refused probe is not a stall: pg_receivewal is not restarted" eq "$(grep -c "to connect again" "$WORK/stream.log")" "$RESTARTS"
+sleep 7 # two more looks of the stall check (stall_timeout 3 s)
+t_check "a refused probe is not a stall: pg_receivewal is still not restarted" eq "$(grep -c "to connect again" "$WORK/stream.log")" "$RESTARTS"
+t_check "the refusal is logged once, not on every look" eq "$(grep -c "the stall check cannot ask the server" "$WORK/stream.log")" 1
+exec 9>&-
+for h in $HOLDERS; do wait "$h"; done
 kill -9 "$STREAMER"; wait "$STREAMER" 2>/dev/null; STREAMER=
 t_check "$TAIL itself is not archived (only its partial copy)" eq "$(archived | grep -cx "$TAIL")" 0
 t_run 0 "$B/ballast-backup" --config "$CFG" wal-fetch "$TAIL" "$WORK/tail.seg"
