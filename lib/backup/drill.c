@@ -625,9 +625,8 @@ static int drill_pitr_db(const struct config *cfg, const struct pitr_opts *po,
 	struct pitr_ctx x = { NULL, "postgres", o->checks, json_array(), json_array(), json_array(),
 			      0 };
 	struct pitr_result res;
-	struct strbuf parent = STRBUF_INIT, tdesc = STRBUF_INIT;
+	struct strbuf parent = STRBUF_INIT, tdesc = STRBUF_INIT, checkdb = STRBUF_INIT;
 	json_t *spec = NULL;
-	PQconninfoOption *ci = NULL;
 	long long t0 = time_mono_ms(), start_ms = (long long)o->now * 1000;
 	double rto;
 	int rc;
@@ -640,11 +639,9 @@ static int drill_pitr_db(const struct config *cfg, const struct pitr_opts *po,
 	json_object_set_new(rep, "target", json_string(pitr_target_name(po, &tdesc)));
 	if (rc)
 		goto out;
-	ci = PQconninfoParse(json_string_value(json_object_get(spec, "conninfo")) ?
-			     json_string_value(json_object_get(spec, "conninfo")) : "", NULL);
-	for (PQconninfoOption *q = ci; q && q->keyword; q++)
-		if (!strcmp(q->keyword, "dbname") && q->val && *q->val)
-			x.checkdb = q->val;
+	if (pg_conninfo_get(json_string_value(json_object_get(spec, "conninfo")), "dbname",
+			    &checkdb))
+		x.checkdb = checkdb.buf;
 	scratch_parent(cfg, o->scratch_dir, &parent);
 	rc = pitr_scratch(cfg, po, parent.buf, pitr_checks, &x, &res, e);
 out:
@@ -690,10 +687,10 @@ out:
 						       "failed" : "error"));
 	if (rc)
 		json_object_set_new(rep, "error", json_string(e->msg));
-	PQconninfoFree(ci);
 	pitr_result_release(&res);
 	strbuf_release(&parent);
 	strbuf_release(&tdesc);
+	strbuf_release(&checkdb);
 	return rc;
 }
 

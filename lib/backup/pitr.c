@@ -838,21 +838,19 @@ static int recover(struct plan *p, const struct pitr_opts *o, const char *dir, u
 
 	/* Until promotion: the server exits when recovery cannot go on. */
 	{
-		PQconninfoOption *opts = PQconninfoParse(
-			json_string_value(json_object_get(p->spec, "conninfo")) ?
-			json_string_value(json_object_get(p->spec, "conninfo")) : "", NULL);
-		const char *u = "postgres";
+		struct strbuf u = STRBUF_INIT;
 
-		for (PQconninfoOption *q = opts; q && q->keyword; q++)
-			if (!strcmp(q->keyword, "user") && q->val && *q->val)
-				u = q->val;
+		if (!pg_conninfo_get(json_string_value(json_object_get(p->spec, "conninfo")),
+				     "user", &u))
+			strbuf_addstr(&u, "postgres");
 		/* client_min_messages: the WARNING a backend gets when recovery
 		 * fails can arrive while connecting, before a notice processor
 		 * could be set. */
-		strbuf_addf(ci, "host='%s' port=" TEMP_PORT " dbname=template1 user='%s' "
-			    "connect_timeout=10 options='-c client_min_messages=error'", t->sock.buf,
-			    u);
-		PQconninfoFree(opts);
+		pg_conninfo_add(ci, "host", t->sock.buf);
+		strbuf_addstr(ci, " port=" TEMP_PORT " dbname=template1 connect_timeout=10 "
+			      "options='-c client_min_messages=error'");
+		pg_conninfo_add(ci, "user", u.buf);
+		strbuf_release(&u);
 	}
 	for (;;) {
 		struct errbuf qe = ERRBUF_INIT;
@@ -1504,8 +1502,9 @@ static int superuser_conninfo(const char *sock, const char *ci, struct strbuf *o
 	if (!rc)
 		rc = pg_value(conn, "SELECT rolname FROM pg_roles WHERE oid = 10", &su, e);
 	if (!rc) {
-		strbuf_addf(out, "host='%s' port=" TEMP_PORT " dbname=postgres connect_timeout=10 "
-			    "user='%s'", sock, su.buf);
+		pg_conninfo_add(out, "host", sock);
+		strbuf_addstr(out, " port=" TEMP_PORT " dbname=postgres connect_timeout=10");
+		pg_conninfo_add(out, "user", su.buf);
 	}
 	PQfinish(conn);
 	strbuf_release(&su);

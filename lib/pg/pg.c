@@ -424,14 +424,34 @@ int pg_conninfo_with_db(const char *conninfo, const char *dbname, struct strbuf 
 			v = dbname;
 		if (!v)
 			continue;
-		strbuf_addf(out, "%s%s='", out->len ? " " : "", o->keyword);
-		for (const char *p = v; *p; p++) {
-			if (*p == '\'' || *p == '\\')
-				strbuf_addch(out, '\\');
-			strbuf_addch(out, *p);
-		}
-		strbuf_addch(out, '\'');
+		pg_conninfo_add(out, o->keyword, v);
 	}
 	PQconninfoFree(opts);
 	return 0;
+}
+
+void pg_conninfo_add(struct strbuf *out, const char *key, const char *value)
+{
+	strbuf_addf(out, "%s%s='", out->len ? " " : "", key);
+	for (const char *p = value; *p; p++) {
+		if (*p == '\'' || *p == '\\')
+			strbuf_addch(out, '\\');
+		strbuf_addch(out, *p);
+	}
+	strbuf_addch(out, '\'');
+}
+
+int pg_conninfo_get(const char *conninfo, const char *key, struct strbuf *out)
+{
+	PQconninfoOption *opts = PQconninfoParse(conninfo ? conninfo : "", NULL);
+	int found = 0;
+
+	strbuf_reset(out);
+	for (PQconninfoOption *o = opts; o && o->keyword; o++)
+		if (!strcmp(o->keyword, key) && o->val && *o->val) {
+			strbuf_addstr(out, o->val);
+			found = 1;
+		}
+	PQconninfoFree(opts);
+	return found;
 }

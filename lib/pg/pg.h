@@ -57,4 +57,13 @@ int pg_quote_literal(PGconn *conn, const char *s, struct strbuf *out);
 int pg_conninfo_with_db(const char *conninfo, const char *dbname, struct strbuf *out,
 			struct errbuf *e);
 
+/* Append "key='value'" to out (a space first unless out is empty), value
+ * quoted as libpq reads it: a path or a role name may hold ' or \. */
+void pg_conninfo_add(struct strbuf *out, const char *key, const char *value);
+
+/* The value conninfo (as written: no $DATABASE_URL or PG* defaults) gives
+ * key, into out; 1 when set and not empty, else 0 and out empty (an
+ * unparsable conninfo too: connecting with it reports that). */
+int pg_conninfo_get(const char *conninfo, const char *key, struct strbuf *out);
+
 #endif

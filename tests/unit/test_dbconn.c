@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "dbconn.h"
+#include "pg.h"
 #include "tsupport.h"
 
 /* The value libpq parses for keyword in conninfo ("" when unset). */
@@ -134,6 +135,31 @@ START_TEST(test_resolve_without_container)
 }
 END_TEST
 
+/* Values a scratch directory or a role name may hold reach libpq intact. */
+START_TEST(test_conninfo_quoting)
+{
+	const char *odd = "/var/tmp/it's a \\dir";
+	struct strbuf ci = STRBUF_INIT, v = STRBUF_INIT;
+
+	pg_conninfo_add(&ci, "host", odd);
+	strbuf_addstr(&ci, " port=5432");
+	pg_conninfo_add(&ci, "user", "o'brien");
+	ck_assert_str_eq(ci.buf, "host='/var/tmp/it\\'s a \\\\dir' port=5432 user='o\\'brien'");
+	ck_assert_int_eq(pg_conninfo_get(ci.buf, "host", &v), 1);
+	ck_assert_str_eq(v.buf, odd);
+	ck_assert_int_eq(pg_conninfo_get(ci.buf, "user", &v), 1);
+	ck_assert_str_eq(v.buf, "o'brien");
+	ck_assert_int_eq(pg_conninfo_get(ci.buf, "dbname", &v), 0);
+	ck_assert_str_eq(v.buf, "");
+	ck_assert_int_eq(pg_conninfo_get(NULL, "user", &v), 0);
+	ck_assert_int_eq(pg_conninfo_get("postgresql://u@h/db", "dbname", &v), 1);
+	ck_assert_str_eq(v.buf, "db");
+	ck_assert_int_eq(pg_conninfo_get("host='unterminated", "host", &v), 0);
+	strbuf_release(&ci);
+	strbuf_release(&v);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("dbconn");
@@ -143,6 +169,7 @@ int main(void)
 	tcase_add_test(tc, test_hostaddr_keywords);
 	tcase_add_test(tc, test_tools);
 	tcase_add_test(tc, test_resolve_without_container);
+	tcase_add_test(tc, test_conninfo_quoting);
 	suite_add_tcase(s, tc);
 	return trun_suite(s);
 }
