@@ -594,12 +594,22 @@ out:
 
 static const char *pitr_target_name(const struct pitr_opts *o, struct strbuf *out)
 {
-	static const char *const kinds[] = { "latest", "time", "name", "lsn" };
-
 	strbuf_reset(out);
-	strbuf_addstr(out, kinds[o->target]);
-	if (o->target != PITR_LATEST)
-		strbuf_addf(out, " %s", o->value);
+	switch (o->target) {
+	case PITR_LATEST:
+		strbuf_addstr(out, "latest");
+		return out->buf;
+	case PITR_TIME:
+		strbuf_addstr(out, "time");
+		break;
+	case PITR_NAME:
+		strbuf_addstr(out, "name");
+		break;
+	case PITR_LSN:
+		strbuf_addstr(out, "lsn");
+		break;
+	}
+	strbuf_addf(out, " %s", o->value);
 	return out->buf;
 }
 
