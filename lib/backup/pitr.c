@@ -1627,7 +1627,8 @@ int pitr_self(const struct config *cfg, char self[PATH_MAX], char cfgpath[PATH_M
 {
 	ssize_t n = readlink("/proc/self/exe", self, PATH_MAX - 1);
 
-	if (n <= 0 || !realpath(cfg->path, cfgpath))
+	/* n == PATH_MAX - 1 may be a cut path */
+	if (n <= 0 || n >= PATH_MAX - 1 || !realpath(cfg->path, cfgpath))
 		return errbuf_set(e, BL_EFAIL, "cannot resolve this program's path or %s", cfg->path);
 	self[n] = '\0';
 	return 0;
