@@ -856,7 +856,7 @@ static int recover(struct plan *p, const struct pitr_opts *o, const char *dir, u
 		struct errbuf qe = ERRBUF_INIT;
 
 		if (interrupt_signal) {
-			rc = interrupt_check_what(e, "restore of database %s", p->db);
+			rc = interrupt_check_what(e, "%s of database %s", archive ? "restore" : "drill", p->db);
 			goto out;
 		}
 		if (exited(&t->c)) {
