@@ -387,7 +387,8 @@ static const char os_read_script[] = "[ -e \"$1\" ] || exit 44; exec cat -- \"$1
 static const char os_write_script[] =
 	"umask \"$5\"; "
 	"if [ -d \"$1\" ]; then echo \"$1: Is a directory\" >&2; exit 1; fi; "
-	"{ { [ ! -e \"$2\" ] && [ ! -L \"$2\" ]; } || rm -f -- \"$2\"; } && cat > \"$2\" || { rm -f -- \"$2\"; exit 1; }; "
+	"{ { [ ! -e \"$2\" ] && [ ! -L \"$2\" ]; } || rm -f -- \"$2\"; } && "
+	"cat > \"$2\" || { rm -f -- \"$2\"; exit 1; }; "
 	"n=$(wc -c < \"$2\"); "
 	"[ $n -eq $4 ] || { rm -f -- \"$2\"; echo \"received $n of $4 bytes\" >&2; exit 1; }; "
 	"{ [ -z \"$3\" ] || chmod -- \"$3\" \"$2\"; } && { sync -- \"$2\" 2>/dev/null || sync; } && "
