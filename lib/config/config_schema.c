@@ -202,6 +202,7 @@ static const struct schema hook_item = { NULL, SCHEMA_STRING_OR_STRINGS, NULL, N
 static const struct schema env_pitr_fields[] = {
 	F("database", SCHEMA_STRING),
 	F("data_dir", SCHEMA_STRING),
+	F("volume", SCHEMA_STRING),
 	F("service", SCHEMA_STRING),
 	F("stop_command", SCHEMA_STRINGS),
 	F("start_command", SCHEMA_STRINGS),

@@ -140,10 +140,12 @@ static int env_snapshot(struct deploy_env *env, struct errbuf *e)
 					  "\"snapshot\": \"restore-point\"", path, name);
 		return 0;
 	}
-	if (!json_is_string(json_object_get(p, "data_dir")))
+	if (!json_is_string(json_object_get(p, "data_dir")) ==
+	    !json_is_string(json_object_get(p, "volume")))
 		return errbuf_set(e, BL_EUSAGE, "%s: environments.%s.pitr.data_dir: required with "
 				  "\"snapshot\": \"restore-point\" (the server's data directory on the "
-				  "target, which a rollback restores)", path, name);
+				  "target, which a rollback restores), or instead pitr.volume (the Docker "
+				  "named volume holding it); not both", path, name);
 	env->pitr_stop = json_incref(json_object_get(p, "stop_command"));
 	env->pitr_start = json_incref(json_object_get(p, "start_command"));
 	env->pitr_service = node_str(p, "service", NULL);
@@ -153,7 +155,12 @@ static int env_snapshot(struct deploy_env *env, struct errbuf *e)
 				  "(the compose service running the server) or both \"stop_command\" "
 				  "and \"start_command\"", path, name);
 	env->pitr_db = node_str(p, "database", NULL);
-	env->pitr_data_dir = node_str(p, "data_dir", NULL);
+	env->pitr_into = node_str(p, "data_dir", NULL);
+	env->pitr_into_opt = "--data-dir";
+	if (!env->pitr_into) {
+		env->pitr_into = node_str(p, "volume", NULL);
+		env->pitr_into_opt = "--docker-volume";
+	}
 	{
 		struct strbuf where = STRBUF_INIT;
 
@@ -376,7 +383,7 @@ void deploy_env_close(struct deploy_env *env)
 	json_decref(env->pitr_stop);
 	json_decref(env->pitr_start);
 	free(env->pitr_db);
-	free(env->pitr_data_dir);
+	free(env->pitr_into);
 	free(env->pitr_service);
 	json_decref(env->envvars);
 	json_decref(env->raw_node);

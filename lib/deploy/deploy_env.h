@@ -61,9 +61,13 @@ struct deploy_env {
 	char *target_config;      /* the config file on the target */
 	enum deploy_snapshot snapshot;
 	/* with DEPLOY_SNAPSHOT_POINT: the physical database (NULL: the
-	 * migrations database), its data directory on the target, and how the
+	 * migrations database), where a rollback restores it, and how the
 	 * server stops and starts: a compose service, or two argv */
-	char *pitr_db, *pitr_data_dir, *pitr_service;
+	char *pitr_db, *pitr_service;
+	/* where a rollback restores: pitr_into is the value of the restore
+	 * option pitr_into_opt ("--data-dir" or "--docker-volume") */
+	const char *pitr_into_opt;
+	char *pitr_into;
 	json_t *pitr_stop, *pitr_start;
 	long long pitr_archive_wait_ms;
 	int rollback_on_failure;

@@ -152,8 +152,8 @@ int drun_restore_to_point(struct run *r, const char *name, struct errbuf *e)
 	rc = server_ctl(r, 0, e);
 	drun_step_end(r, "stop-db", t, rc, e);
 	if (!rc) {
-		const char *args[] = { "restore", "--pitr", "--name", name, "--data-dir",
-				       r->env->pitr_data_dir, "--json", db ? "--db" : NULL, db, NULL };
+		const char *args[] = { "restore", "--pitr", "--name", name, r->env->pitr_into_opt,
+				       r->env->pitr_into, "--json", db ? "--db" : NULL, db, NULL };
 
 		rc = drun_restore_step(r, args, name, e);
 	}

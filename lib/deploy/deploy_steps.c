@@ -783,7 +783,7 @@ int deploy_plan(struct deploy_env *env, const struct deploy_opts *o, json_t *pla
 			    env->snapshot == DEPLOY_SNAPSHOT_POINT) {
 				const char *pdb = drun_point_db(env);
 				const char *ra[] = { "restore", "--pitr", "--name", "<the restore point>",
-						     "--data-dir", env->pitr_data_dir, "--json",
+						     env->pitr_into_opt, env->pitr_into, "--json",
 						     pdb ? "--db" : NULL, pdb, NULL };
 
 				plan_app(env, plan, "stop", images, &nb);

@@ -56,6 +56,9 @@ timeline() { q "SELECT timeline_id FROM pg_control_checkpoint()"; }
 jq '.environments.qa.pitr |= del(.data_dir)' "$CFG" > "$WORK/bad.json"
 t_run 2 "$DEPLOY" --config "$WORK/bad.json" plan qa --release v1
 t_contains "$t_err" "environments.qa.pitr.data_dir: required with \"snapshot\": \"restore-point\"" "data_dir missing is refused"
+jq '.environments.qa.pitr.volume = "app_pgdata"' "$CFG" > "$WORK/bad.json"
+t_run 2 "$DEPLOY" --config "$WORK/bad.json" plan qa --release v1
+t_contains "$t_err" "not both" "data_dir and volume together are refused"
 jq '.environments.qa.pitr.service = "postgres"' "$CFG" > "$WORK/bad.json"
 t_run 2 "$DEPLOY" --config "$WORK/bad.json" plan qa --release v1
 t_contains "$t_err" "expected either \"service\"" "service and commands together are refused"
@@ -84,6 +87,11 @@ t_check "plan: restore point, then stop-app, stop-db, restore, start-db on a ref
 	"$(printf '%s\n' "$OUT" | grep -oE '^ *[0-9]+\. (snapshot|stop-app|stop-db|restore|start-db) ' | awk '{print $2}' | paste -sd,)" \
 	"snapshot,stop-app,stop-db,restore,start-db"
 t_check "plan: the restore recovers by name into the data directory" contains "$OUT" "restore --pitr --name '<the restore point>' --data-dir $PGDIR/data"
+# a server in compose on a named volume: the rollback restores into it
+jq '.environments.qa.pitr |= (del(.data_dir) | .volume = "app_pgdata")' "$CFG" > "$WORK/vol.json"
+t_run 0 "$DEPLOY" --config "$WORK/vol.json" plan qa --release v2 --migrations "$WORK/rel/v2"
+t_contains "$t_out" "restore --pitr --name '<the restore point>' --docker-volume app_pgdata" \
+	"pitr.volume: the rollback's restore recovers into the named volume"
 
 q "INSERT INTO orders (what) VALUES ('kept-1'), ('kept-2')" >/dev/null
 BEFORE=$(rows)
