@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <libpq-fe.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -346,6 +347,32 @@ static int snapshot_file(struct stream *s, int *fd, struct errbuf *e)
  * segment size. Any moment's content is a valid prefix of the segment's
  * WAL (it is written in order; recovery stops at the first incomplete
  * record). */
+/* Whether fd, a .partial of st's size, holds WAL yet. pg_receivewal fills
+ * a new segment file with zeros to its full size before it writes a byte
+ * of WAL into it; a copy taken meanwhile is all zeros and short, which
+ * recovery refuses ("has wrong size"). The first page's header is written
+ * with the first WAL: a zero magic says none yet, and its long header's
+ * xlp_seg_size (at byte 32, the server's byte order: a size that is no
+ * power of two from 1 MiB to 1 GiB is not trusted) must not exceed what
+ * the file holds. */
+static int partial_ready(int fd, const struct stat *st)
+{
+	unsigned char hdr[36];
+	uint16_t magic;
+	uint32_t seg;
+
+	if (pread(fd, hdr, sizeof(hdr), 0) != (ssize_t)sizeof(hdr))
+		return 0;
+	memcpy(&magic, hdr, sizeof(magic));
+	memcpy(&seg, hdr + 32, sizeof(seg));
+	if (!magic)
+		return 0;
+	if (seg >= (1u << 20) && seg <= (1u << 30) && !(seg & (seg - 1)) &&
+	    st->st_size < (off_t)seg)
+		return 0;
+	return 1;
+}
+
 static int commit_partial(struct stream *s, struct errbuf *e)
 {
 	struct strbuf name = STRBUF_INIT, path = STRBUF_INIT;
@@ -370,6 +397,8 @@ static int commit_partial(struct stream *s, struct errbuf *e)
 			rc = errbuf_errno(e, BL_EFAIL, errno, "cannot open %s", path.buf);
 		goto out;
 	}
+	if (!partial_ready(fd, &st))
+		goto out; /* still being zero-filled: the next tick */
 	if ((rc = snapshot_file(s, &snap, e)))
 		goto out;
 	buf = xmalloc(SNAPSHOT_CHUNK);
