@@ -9,3 +9,14 @@ wait_archived() { # SEGMENT: up to 60 s for the archive to hold it
 	return 1
 }
 switch() { q "SELECT pg_walfile_name(pg_switch_wal())"; }
+# pitr_config FILE PROJECT: a configuration with a local repository in
+# $WORK/repo, state in $WORK/state and one physical database "app" on the
+# suite's cluster ($PGDIR, $PGPORT, $BINDIR)
+pitr_config() {
+	cat > "$1" <<JSON
+{ "project": "$2", "state_dir": "$WORK/state",
+  "repository": { "type": "local", "path": "$WORK/repo" },
+  "databases": [ { "name": "app", "mode": "physical", "pg_bindir": "$BINDIR",
+                   "conninfo": "host=$PGDIR port=$PGPORT user=postgres dbname=postgres" } ] }
+JSON
+}

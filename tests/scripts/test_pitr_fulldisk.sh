@@ -32,16 +32,11 @@ q() { psql -X -At -v ON_ERROR_STOP=1 -d postgres -c "$1"; }
 mkdir -p "$WORK/repo" "$WORK/state"
 mount -t tmpfs -o size=16m,mode=0755 tmpfs "$WORK/repo" || { echo "cannot mount a tmpfs" >&2; exit 1; }
 CFG=$WORK/ballast.json
-cat > "$CFG" <<JSON
-{ "project": "fd", "state_dir": "$WORK/state",
-  "repository": { "type": "local", "path": "$WORK/repo" },
-  "databases": [ { "name": "app", "mode": "physical", "pg_bindir": "$BINDIR",
-                   "conninfo": "host=$PGDIR port=$PGPORT user=postgres dbname=postgres" } ] }
-JSON
+. "$S/tests/scripts/pitr_lib.sh"
+pitr_config "$CFG" fd
 BB() { "$B/ballast-backup" --config "$CFG" "$@"; }
 BB init >/dev/null || { echo "init failed" >&2; exit 1; }
 PITR_WAL=$WORK/repo/fd/wal/app
-. "$S/tests/scripts/pitr_lib.sh"
 tmps() { find "$WORK/repo" -name '*.tmp-*' | wc -l; }
 good() { BB --json list | tail -n1 | jq '[.backups[] | select(.status == "good")] | length'; }
 

@@ -72,19 +72,14 @@ q() { psql -X -At -v ON_ERROR_STOP=1 -d postgres -c "$1"; }
 
 CFG=$WORK/ballast.json
 mkdir -p "$WORK/repo" "$WORK/state" "$WORK/scratch"
-cat > "$CFG" <<JSON
-{ "project": "vp", "state_dir": "$WORK/state",
-  "repository": { "type": "local", "path": "$WORK/repo" },
-  "databases": [ { "name": "app", "mode": "physical", "pg_bindir": "$BINDIR",
-                   "conninfo": "host=$PGDIR port=$PGPORT user=postgres dbname=postgres" } ] }
-JSON
+. "$S/tests/scripts/pitr_lib.sh"
+pitr_config "$CFG" vp
 chmod 644 "$CFG"
 "$B/ballast-backup" --config "$CFG" init >/dev/null || die "init failed"
 # archive_command, wal-fetch and the restore's server run as the owner
 chown -R "$OWNER" "$WORK/repo/vp" "$WORK/state"
 BB() { "$B/ballast-backup" --config "$CFG" "$@"; }
 PITR_WAL=$WORK/repo/vp/wal/app
-. "$S/tests/scripts/pitr_lib.sh"
 
 q "ALTER SYSTEM SET archive_command = '$B/ballast-backup --config $CFG wal-push %p'" >/dev/null
 q "SELECT pg_reload_conf()" >/dev/null
