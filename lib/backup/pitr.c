@@ -259,6 +259,9 @@ out:
 
 /* --- the data directory and its siblings -------------------------------- */
 
+/* How long the children of a killed postmaster get to exit. */
+#define CWD_USER_WAIT_MS 10000
+
 /* 1 when path/postmaster.pid names a process that exists. */
 static int live_postmaster(const char *dir, long *pid)
 {
@@ -291,6 +294,52 @@ static int live_postmaster(const char *dir, long *pid)
 	}
 	strbuf_release(&p);
 	return live;
+}
+
+/* A process whose working directory is dir (*pid names it): postgres's
+ * children and the restore_command they run (wal-fetch) work in the data
+ * directory and outlive a killed postmaster for a moment, writing into it
+ * (RECOVERYXLOG, a last replayed page). Processes of other users that
+ * /proc does not show us are not seen. */
+static int cwd_user(const char *dir, long *pid)
+{
+	struct stat want, st;
+	struct dirent *de;
+	char link[64];
+	DIR *d;
+	int found = 0;
+
+	*pid = 0;
+	if (stat(dir, &want) < 0 || !(d = opendir("/proc")))
+		return 0;
+	while (!found && (de = readdir(d))) {
+		char *end;
+		long n = strtol(de->d_name, &end, 10);
+
+		if (*end || n <= 0 || n == (long)getpid())
+			continue;
+		snprintf(link, sizeof(link), "/proc/%ld/cwd", n);
+		if (stat(link, &st) == 0 && st.st_dev == want.st_dev && st.st_ino == want.st_ino) {
+			*pid = n;
+			found = 1;
+		}
+	}
+	closedir(d);
+	return found;
+}
+
+/* Waits up to timeout_ms for the processes working in dir to leave;
+ * 1 (and *pid) when one is still there. */
+static int cwd_user_wait(const char *dir, int timeout_ms, long *pid)
+{
+	for (int waited = 0; cwd_user(dir, pid); waited += 100) {
+		struct timespec ts = { 0, 100 * 1000 * 1000 };
+
+		if (waited >= timeout_ms)
+			return 1;
+		nanosleep(&ts, NULL);
+	}
+	return 0;
 }
 
 static void split(const char *path, struct strbuf *parent, struct strbuf *base)
@@ -355,6 +404,11 @@ static int clean_siblings(const char *dir, int check_live, struct errbuf *e)
 		strbuf_addf(&path, "%s/%s", parent.buf, de->d_name);
 		if (check_live && live_postmaster(path.buf, &pid)) {
 			rc = errbuf_set(e, BL_EFAIL, "a postgres (pid %ld) still runs on %s, left by an "
+					"interrupted restore: stop it first", pid, path.buf);
+			break;
+		}
+		if (check_live && cwd_user_wait(path.buf, CWD_USER_WAIT_MS, &pid)) {
+			rc = errbuf_set(e, BL_EFAIL, "process %ld still works in %s, left by an "
 					"interrupted restore: stop it first", pid, path.buf);
 			break;
 		}
@@ -1002,6 +1056,11 @@ static int clean_scratch(const char *parent, const char *prefix, struct errbuf *
 		if (live_postmaster(data.buf, &pid)) {
 			log_warn("%s is left as it is: a postgres (pid %ld) still runs on it", path.buf,
 				 pid);
+			continue;
+		}
+		/* its postmaster died with the run; its children go a moment later */
+		if (cwd_user_wait(data.buf, CWD_USER_WAIT_MS, &pid)) {
+			log_warn("%s is left as it is: process %ld still works in it", path.buf, pid);
 			continue;
 		}
 		log_info("removing %s, left by an interrupted drill or restore", path.buf);
