@@ -1,12 +1,14 @@
 #!/usr/bin/env python3
-"""bench/report.py RAW_TSV MIGRATE_OUT DEPLOY_OUT PREFIX: bench/run.sh's report.
+"""bench/report.py RAW_TSV MIGRATE_OUT DEPLOY_OUT PREFIX [STAGES_TSV]: bench/run.sh's report.
 
 Reads the measurements bench/run.sh took (one tab-separated line per run:
 pair, variant, round, wall seconds, peak RSS KiB, output bytes or -1), the
 output of bench/migrate.sh and bench/deploy.sh (or one "skipped..." line
 each), and the machine facts in BENCH_* environment variables; writes
 PREFIX.json and PREFIX.md with medians, min, max and the A/B ratios against
-the targets of docs/BENCHMARKS.md. Ratios are "other / ballast" for time
+the targets of docs/BENCHMARKS.md. STAGES_TSV (pair, variant, round, stage,
+milliseconds: the stage times of ballast's restores from their --json
+result) becomes each variant's "stages_ms", medians with min and max. Ratios are "other / ballast" for time
 (above 1: ballast is faster) and "ballast / other" for size and memory.
 """
 import json
@@ -36,6 +38,18 @@ def load_raw(path):
         pairs[pair] = {"variants": {name: {k: stats(vals) for k, vals in m.items() if vals}
                                     for name, m in variants.items()}}
     return pairs
+
+
+def load_stages(path, pairs):
+    by = {}
+    with open(path) as f:
+        for line in f:
+            pair, variant, _round, stage, ms = line.rstrip("\n").split("\t")
+            by.setdefault((pair, variant), {}).setdefault(stage, []).append(int(ms))
+    for (pair, variant), st in by.items():
+        v = pairs.get(pair, {}).get("variants", {}).get(variant)
+        if v is not None:
+            v["stages_ms"] = {k: stats(vals) for k, vals in st.items()}
 
 
 def med(pairs, pair, variant, key):
@@ -77,6 +91,8 @@ def main():
     raw, migrate_out, deploy_out, prefix = sys.argv[1:5]
     env = os.environ
     pairs = load_raw(raw)
+    if len(sys.argv) > 5:
+        load_stages(sys.argv[5], pairs)
 
     bk = "backup"
     for other in ("pg_dump_Fc", "pg_dump_zstd", "pg_dump_Fd_j"):
@@ -175,6 +191,12 @@ def main():
             by = v.get("bytes")
             cells.append(f"{by['median']:.0f}" if by else "")
             md.append(f"| {pair} | {name} | " + " | ".join(cells) + " |")
+    md += ["", "Stage times of ballast's restores (their --json `timings`), ms, median [min-max]:", "",
+           "| pair | variant | stage | ms |", "| --- | --- | --- | --- |"]
+    for pair, p in pairs.items():
+        for name, v in p.get("variants", {}).items():
+            for stage, s in v.get("stages_ms", {}).items():
+                md.append(f"| {pair} | {name} | {stage} | {s['median']:.0f} [{s['min']}-{s['max']}] |")
     md += ["", "| pair | ratio | value | target | met |", "| --- | --- | --- | --- | --- |"]
     for pair, p in pairs.items():
         targets = {t["ratio"]: t for t in p.get("targets", [])}

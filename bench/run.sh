@@ -87,6 +87,25 @@ raw=$work/raw.tsv
 # or write-back that one command caused does not land on the next one.
 settle() { sync; bpsql -d postgres -c CHECKPOINT >/dev/null; }
 m() { settle; bench_measure "$raw" "$@"; }
+# The per-stage profile of ballast's restores (#23): each one runs with
+# --json, and stages() appends its result's stage times ("timings") to
+# stages.tsv, one "PAIR VARIANT ROUND STAGE MS" line each; bench/report.py
+# puts their medians beside the wall times. What a stage covers:
+# docs/BENCHMARKS.md, "The pairs".
+stages_tsv=$work/stages.tsv
+: > "$stages_tsv"
+stages() {
+	python3 - "$1" "$2" "$3" "$4" >> "$stages_tsv" <<'PY'
+import json, sys
+pair, variant, rnd, path = sys.argv[1:5]
+for line in open(path):
+    o = json.loads(line)
+    if o.get("event") == "result":
+        for k, v in o["restored"][0]["timings"].items():
+            print(f"{pair}\t{variant}\t{rnd}\t{k}\t{v}")
+PY
+}
+bj() { printf "'%s' --config '%s' -q --json" "$bin" "$work/ballast.json"; }
 n=0   # restore target databases are fresh each time
 fresh_db() { n=$((n + 1)); d=r_$n; bpsql -d postgres -c "CREATE DATABASE $d" >/dev/null; }
 drop_db() { bpsql -d postgres -c "DROP DATABASE $d" >/dev/null; }
@@ -113,11 +132,13 @@ for r in $(seq 1 "$rounds"); do
 	# analyses and vacuums its fresh 1.3 GB while the next variant runs.
 	fresh_db; m restore pg_restore "$r" "" -- pg_restore -d "$(ci "$d")" --exit-on-error "$work/a.dump"
 	drop_db
-	fresh_db; m restore ballast "$r" "" -- "${B[@]}" restore --latest --db bench --target "$(ci "$d")"
+	fresh_db; m restore ballast "$r" "" -- sh -c "$(bj) restore --latest --db bench --target '$(ci "$d")' > '$work/r.json'"
+	stages restore ballast "$r" "$work/r.json"
 	drop_db
 	fresh_db; m restore pg_restore_j "$r" "" -- pg_restore -j "$cores" -d "$(ci "$d")" --exit-on-error "$work/a.dump"
 	drop_db
-	fresh_db; m restore ballast_jobs "$r" "" -- "${B[@]}" restore --latest --db bench --target "$(ci "$d")" --jobs "$cores"
+	fresh_db; m restore ballast_jobs "$r" "" -- sh -c "$(bj) restore --latest --db bench --target '$(ci "$d")' --jobs $cores > '$work/r.json'"
+	stages restore ballast_jobs "$r" "$work/r.json"
 	[ "$(bpsql -d "$d" -At -c 'SELECT count(*) FROM orders')" = "$rows" ] ||
 		{ echo "bench: ballast restore into $d lost rows" >&2; exit 1; }
 	drop_db
@@ -125,7 +146,8 @@ for r in $(seq 1 "$rounds"); do
 	# scratch database, counted, renamed in; beside pg_restore -d into an
 	# empty one. Its rename step alone is a row of its own ("swap_step",
 	# from the restore's --json timings), in seconds.
-	m restore ballast_swap "$r" "" -- sh -c "'$bin' --config '$work/ballast.json' -q --json restore --latest --db bench --clean --no-keep > '$work/swap.json'"
+	m restore ballast_swap "$r" "" -- sh -c "$(bj) restore --latest --db bench --clean --no-keep > '$work/swap.json'"
+	stages restore ballast_swap "$r" "$work/swap.json"
 	swap_ms=$(python3 -c 'import json,sys
 for l in open(sys.argv[1]):
     o = json.loads(l)
@@ -142,7 +164,8 @@ for l in open(sys.argv[1]):
 		"${B[@]}" run --only volume:vol
 	rm -rf "$work/x1" "$work/x2" "$work/x3"; mkdir "$work/x1" "$work/x3"
 	m volume_restore tar_x "$r" "" -- tar -I zstd -xf "$work/t.tar.zst" -C "$work/x1"
-	m volume_restore ballast "$r" "" -- "${B[@]}" restore --latest --volume vol --to "$work/x2" --no-keep
+	m volume_restore ballast "$r" "" -- sh -c "$(bj) restore --latest --volume vol --to '$work/x2' --no-keep > '$work/v.json'"
+	stages volume_restore ballast "$r" "$work/v.json"
 	m volume_restore tar_x_sync "$r" "" -- sh -c "tar -I zstd -xf '$work/t.tar.zst' -C '$work/x3' && sync"
 	[ "$(find "$work/x2" -type f | wc -l)" = "$treefiles" ] ||
 		{ echo "bench: ballast volume restore into $work/x2 is missing files" >&2; exit 1; }
@@ -191,5 +214,5 @@ BENCH_TREEFILES=$treefiles BENCH_TREEBYTES=$treebytes
 export BENCH_MODE BENCH_ROUNDS BENCH_CORES BENCH_DATE BENCH_HOST BENCH_MEM BENCH_CPU BENCH_LOAD \
 	BENCH_POSTGRES BENCH_PG_DUMP BENCH_ZSTD BENCH_TAR BENCH_BALLAST BENCH_ORDERS BENCH_DBBYTES \
 	BENCH_DB4BYTES BENCH_TREEFILES BENCH_TREEBYTES
-python3 "$top/bench/report.py" "$raw" "$work/migrate.out" "$work/deploy.out" "$out/$stamp-$host"
+python3 "$top/bench/report.py" "$raw" "$work/migrate.out" "$work/deploy.out" "$out/$stamp-$host" "$stages_tsv"
 echo "bench: wrote $out/$stamp-$host.md and .json" >&2

@@ -84,6 +84,19 @@ for pair, (variants, ratios) in expected.items():
 for v in ("pg_dump_Fc", "pg_dump_zstd", "pg_dump_Fd_j", "ballast"):
     b = pairs.get("backup", {}).get("variants", {}).get(v, {}).get("bytes", {})
     need(num(b.get("median")) and b["median"] > 0, f"backup.{v}.bytes.median positive")
+# the per-stage profile of ballast's restores, one value per round
+for pair, v, keys in (("restore", "ballast", ("verify_ms", "pg_restore_ms", "count_ms", "total_ms")),
+                      ("restore", "ballast_jobs", ("verify_ms", "scratch_ms", "pg_restore_ms", "count_ms", "total_ms")),
+                      ("restore", "ballast_swap", ("verify_ms", "pg_restore_ms", "swap_ms", "total_ms")),
+                      ("volume_restore", "ballast", ("verify_ms", "extract_ms", "sync_ms", "total_ms"))):
+    st = pairs.get(pair, {}).get("variants", {}).get(v, {}).get("stages_ms", {})
+    for k in keys:
+        s = st.get(k, {})
+        need(num(s.get("median")) and s["median"] >= 0 and len(s.get("runs", [])) == doc.get("rounds"),
+             f"{pair}.{v}.stages_ms.{k}: a number per round")
+    total = st.get("total_ms", {}).get("median", 0)
+    need(total > 0 and all(st[k]["median"] <= total for k in keys if k in st),
+         f"{pair}.{v}: no stage longer than the total")
 for pair in ("migrate", "deploy"):
     need("skipped in --quick" in pairs.get(pair, {}).get("skipped", ""), f"{pair} says it was skipped in --quick")
 if errors:
@@ -92,5 +105,6 @@ if errors:
 EOF
 	t_contains "$(cat "$md")" "| backup | ballast |" "markdown table"
 	t_contains "$(cat "$md")" "speed_pg_dump_Fc_over_ballast" "markdown ratios"
+	t_contains "$(cat "$md")" "| volume_restore | ballast | sync_ms |" "markdown stage times"
 fi
 t_done
