@@ -28,7 +28,7 @@ for i in $(seq "$runs"); do
 	start=$(date +%s)
 	if (cd build && ctest -V -R "$re") >"$log" 2>&1; then st=0; else st=$?; fi
 	seeds=$(grep -o 'seed [0-9]* (replay with BALLAST_FAULT_SEED=[0-9]*)' "$log" |
-		sed 's/.*=\([0-9]*\))/\1/' | sort -u | tr '\n' ' ')
+		sed 's/.*=\([0-9]*\))/\1/' | sort -u | tr '\n' ' ' || true)
 	if ! grep -q "tests passed, 0 tests failed\|100% tests passed" "$log" || [ "$st" != 0 ]; then
 		echo "soak: run $i/$runs FAILED (seeds: ${seeds:-none printed}); log: $log" >&2
 		grep -E "FAIL|Assertion|failed" "$log" | head -20 >&2 || true
