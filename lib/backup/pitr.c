@@ -259,8 +259,10 @@ out:
 
 /* --- the data directory and its siblings -------------------------------- */
 
-/* How long the children of a killed postmaster get to exit. */
-#define CWD_USER_WAIT_MS 10000
+/* How long the children of a killed postmaster get to exit: a wal-fetch
+ * it was running finishes its segment first (seconds for 16 MiB under
+ * load, in a sanitizer build). */
+#define CWD_USER_WAIT_MS 30000
 
 /* 1 when path/postmaster.pid names a process that exists. */
 static int live_postmaster(const char *dir, long *pid)
@@ -385,9 +387,25 @@ static int clean_siblings(const char *dir, int check_live, struct errbuf *e)
 	d = opendir(parent.buf);
 	if (!d)
 		return errbuf_errno(e, BL_EFAIL, errno, "cannot read %s", parent.buf);
-	while (!rc && (de = readdir(d))) {
+	/* A killed run's server, and its children after it, still write into
+	 * the siblings (its data directory; wal-fetch's report in the run
+	 * directory): all of them must be gone before anything is removed. */
+	while (check_live && !rc && (de = readdir(d))) {
 		long pid;
 
+		if (strncmp(de->d_name, pfx.buf, pfx.len))
+			continue;
+		strbuf_reset(&path);
+		strbuf_addf(&path, "%s/%s", parent.buf, de->d_name);
+		if (live_postmaster(path.buf, &pid))
+			rc = errbuf_set(e, BL_EFAIL, "a postgres (pid %ld) still runs on %s, left by "
+					"an interrupted restore: stop it first", pid, path.buf);
+		else if (cwd_user_wait(path.buf, CWD_USER_WAIT_MS, &pid))
+			rc = errbuf_set(e, BL_EFAIL, "process %ld still works in %s, left by an "
+					"interrupted restore: stop it first", pid, path.buf);
+	}
+	rewinddir(d);
+	while (!rc && (de = readdir(d))) {
 		/* DIR.ballast-tmp-*: a sibling killed before it got its marker;
 		 * DIR.ballast-run-*: a killed run's socket directory and log */
 		if (!strncmp(de->d_name, base.buf, base.len) &&
@@ -402,16 +420,6 @@ static int clean_siblings(const char *dir, int check_live, struct errbuf *e)
 			continue;
 		strbuf_reset(&path);
 		strbuf_addf(&path, "%s/%s", parent.buf, de->d_name);
-		if (check_live && live_postmaster(path.buf, &pid)) {
-			rc = errbuf_set(e, BL_EFAIL, "a postgres (pid %ld) still runs on %s, left by an "
-					"interrupted restore: stop it first", pid, path.buf);
-			break;
-		}
-		if (check_live && cwd_user_wait(path.buf, CWD_USER_WAIT_MS, &pid)) {
-			rc = errbuf_set(e, BL_EFAIL, "process %ld still works in %s, left by an "
-					"interrupted restore: stop it first", pid, path.buf);
-			break;
-		}
 		strbuf_reset(&marker);
 		strbuf_addf(&marker, "%s/" PITR_MARKER, path.buf);
 		if (exists(marker.buf)) {

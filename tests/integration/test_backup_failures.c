@@ -91,7 +91,9 @@ START_TEST(test_concurrent_run_locked)
 	struct child c = CHILD_INIT;
 	struct errbuf e = ERRBUF_INIT;
 	struct proj p;
-	char *w = wrapper("slow", "sleep 3", NULL), pidf[1200], logf[1200], expect[64];
+	/* the second run must meet the lock within the first's sleep, on a
+	 * loaded machine in a sanitizer build */
+	char *w = wrapper("slow", "sleep 8", NULL), pidf[1200], logf[1200], expect[64];
 	const char *argv[6];
 
 	app_proj(&p, "concurrent", w);

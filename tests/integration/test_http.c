@@ -158,21 +158,24 @@ END_TEST
 
 START_TEST(test_wait_stable_for)
 {
-	struct http_check c = check(200, NULL, 300, 100, 1500, 1000);
+	/* margins for a sanitizer build on a loaded machine: the flip may
+	 * come up to 2.8 s late, a request may take 2 s */
+	struct http_check c = check(200, NULL, 2000, 100, 4000, 3000);
 	struct errbuf e = ERRBUF_INIT;
 	long long t0 = time_mono_ms();
 	char cmd[1200];
 
-	/* healthy, then 500 after 0.5 s: never stable for 1 s before 1.5 s */
-	snprintf(cmd, sizeof(cmd), "(sleep 0.5; echo 500 > '%s/fail/r1') &", state);
+	/* healthy, then 500 after 0.2 s: never stable for 3 s before 4 s */
+	snprintf(cmd, sizeof(cmd), "(sleep 0.2; echo 500 > '%s/fail/r1') &", state);
 	ck_assert_int_eq(system(cmd), 0);
 	ck_assert_int_eq(http_wait(&c, 1, NULL, NULL, &e), BL_EVERIFY);
 	ck_assert_msg(strstr(e.msg, "deadline"), "%s", e.msg);
 	set_fail("r1", NULL);
 	/* stable: passes, but not before the window */
+	c.deadline_ms = 20000;
 	t0 = time_mono_ms();
 	ck_assert_msg(http_wait(&c, 1, NULL, NULL, &e) == 0, "%s", e.msg);
-	ck_assert_int_ge(time_mono_ms() - t0, 1000);
+	ck_assert_int_ge(time_mono_ms() - t0, 3000);
 }
 END_TEST
 
@@ -190,13 +193,15 @@ static int extra_probe(void *ctx, struct errbuf *e)
 
 START_TEST(test_wait_extra_probe)
 {
-	struct http_check c = check(200, NULL, 300, 100, 1500, 0);
+	struct http_check c = check(200, NULL, 2000, 100, 20000, 0);
 	struct errbuf e = ERRBUF_INIT;
 	int ok_after = 3;
 
 	extra_calls = 0;
 	ck_assert_msg(http_wait(&c, 1, extra_probe, &ok_after, &e) == 0, "%s", e.msg);
 	ck_assert_int_eq(extra_calls, 3);
+	/* never ready: the deadline is what ends it */
+	c.deadline_ms = 1500;
 	extra_calls = 0;
 	ok_after = 1000;
 	ck_assert_int_eq(http_wait(&c, 1, extra_probe, &ok_after, &e), BL_EVERIFY);

@@ -19,6 +19,22 @@ psql_q -c "DROP DATABASE IF EXISTS conc" -c "CREATE DATABASE conc" >/dev/null
 cconn=${ci/dbname=postgres/dbname=conc}
 psql -X -q -v ON_ERROR_STOP=1 -d "$cconn" -c "CREATE TABLE t AS SELECT g AS id FROM generate_series(1, 1000) g" >/dev/null
 
+# Who holds a lock is held there by a gate, not by a sleep: a sleep ends
+# before a contender scheduled late on a loaded machine tries the lock.
+# wait_exited N PID...: up to 120 s until N of the PIDs have exited.
+wait_exited() {
+	local n=$1 p k; shift
+	for _ in $(seq 1 1200); do
+		k=0; for p in "$@"; do kill -0 "$p" 2>/dev/null || k=$((k + 1)); done
+		[ "$k" -ge "$n" ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+# gate_wait GATE GO (in the holder's critical section): while GATE exists,
+# wait up to 120 s for GO; else a second, so that runs overlap
+gate_wait='if [ -e "$1" ]; then i=0; while [ ! -e "$2" ] && [ $i -lt 2400 ]; do sleep 0.05; i=$((i + 1)); done; else sleep 1; fi'
+
 # never_interleaved FILE WHAT: every "start" is followed by its "end".
 never_interleaved() {
 	if awk '$1 == "start" { if (open) bad = 1; open = 1 } $1 == "end" { open = 0 } END { exit bad || open }' "$1"; then
@@ -33,7 +49,9 @@ cat >"$tmp/slowdump" <<SH
 #!/bin/sh
 case "\$1" in --version) exec pg_dump --version;; esac
 echo "start \$\$" >> "$tmp/backup.events"
-sleep 1
+set -- "$tmp/gate" "$tmp/go" "\$@"
+$gate_wait
+shift 2
 pg_dump "\$@" || exit \$?
 echo "end \$\$" >> "$tmp/backup.events"
 SH
@@ -50,11 +68,14 @@ cfg=$tmp/ballast.json
 
 # Four at once without --wait: one runs, three are refused with exit 3.
 : >"$tmp/backup.events"
+touch "$tmp/gate"
 pids=()
 for i in 1 2 3 4; do
 	"$bb" --config "$cfg" run >"$tmp/run$i.out" 2>"$tmp/run$i.err" &
 	pids+=($!)
 done
+wait_exited 3 "${pids[@]}"
+touch "$tmp/go"
 ok=0; locked=0; other=""
 for i in 1 2 3 4; do
 	wait "${pids[$((i - 1))]}"; rc=$?
@@ -67,6 +88,7 @@ done
 [ "$ok" = 1 ] && [ "$locked" = 3 ] && [ -z "$other" ] && t_ok ||
 	t_fail "four runs at once: $ok ok, $locked locked (want 1 and 3)$other"
 never_interleaved "$tmp/backup.events" "four runs without --wait"
+rm -f "$tmp/gate" "$tmp/go"
 
 # Three at once with --wait: all succeed, one after the other.
 : >"$tmp/backup.events"
@@ -91,11 +113,14 @@ else
 good() { "$bb" --config "$cfg" list --json | tail -1 | python3 -c 'import json,sys; print(sum(b["status"] == "good" for b in json.load(sys.stdin)["backups"]))'; }
 # prune while a run holds the lock: refused with exit 3, the run commits
 : >"$tmp/backup.events"
+touch "$tmp/gate"
 "$bb" --config "$cfg" run >"$tmp/prun.out" 2>"$tmp/prun.err" & rp=$!
-for i in $(seq 100); do grep -q start "$tmp/backup.events" && break; sleep 0.1; done
+for i in $(seq 1200); do grep -q start "$tmp/backup.events" && break; sleep 0.1; done
 t_run 3 "$bb" --config "$cfg" prune
 t_contains "$t_err" "locked" "prune during a run"
+touch "$tmp/go"
 wait $rp && t_ok || t_fail "the run during prune failed: $(cat "$tmp/prun.err")"
+rm -f "$tmp/gate" "$tmp/go"
 [ "$(good)" = 5 ] && t_ok || t_fail "after prune during run: $(good) good backups, expected 5 (nothing pruned)"
 # two prunes at once, a few rounds: each exits 0 or 3, and the policy holds
 for round in 1 2 3; do
@@ -117,7 +142,13 @@ mkdir -p "$tmp/migrations"
 cat >"$tmp/migrations/1_slow.up.sql" <<'SQL'
 CREATE TABLE IF NOT EXISTS events (n serial, what text, at timestamptz default clock_timestamp());
 INSERT INTO events (what) VALUES ('start 1');
-SELECT pg_sleep(1.5);
+-- held until the test opens the gate (a row in mgate), 60 s at most
+DO $$ BEGIN
+	FOR i IN 1 .. 1200 LOOP
+		EXIT WHEN EXISTS (SELECT FROM mgate);
+		PERFORM pg_sleep(0.05);
+	END LOOP;
+END $$;
 CREATE TABLE m1 (id int);
 INSERT INTO events (what) VALUES ('end 1');
 SQL
@@ -131,8 +162,11 @@ SQL
 echo "DROP TABLE m2;" >"$tmp/migrations/2_next.down.sql"
 
 # lock_wait 0s: one migrator applies both, the other is refused with exit 3
+psql -X -q -v ON_ERROR_STOP=1 -d "$cconn" -c "CREATE TABLE mgate (open bool)" >/dev/null
 "$bm" --config "$cfg" up >"$tmp/m1.out" 2>"$tmp/m1.err" & p1=$!
 "$bm" --config "$cfg" up >"$tmp/m2.out" 2>"$tmp/m2.err" & p2=$!
+wait_exited 1 $p1 $p2
+psql -X -q -d "$cconn" -c "INSERT INTO mgate VALUES (true)" >/dev/null
 wait $p1; r1=$?; wait $p2; r2=$?
 if { [ $r1 = 0 ] && [ $r2 = 3 ]; } || { [ $r1 = 3 ] && [ $r2 = 0 ]; }; then
 	t_ok
@@ -176,7 +210,8 @@ for phase in pre-deploy post-verify; do
 	cat >"$tmp/hook-$phase" <<SH
 #!/bin/sh
 echo "\$( [ $phase = pre-deploy ] && echo start || echo end ) \$BALLAST_RELEASE" >> "$tmp/deploy.events"
-[ $phase = pre-deploy ] && sleep 1
+set -- "$tmp/dgate" "$tmp/dgo"
+[ $phase = pre-deploy ] && { $gate_wait; }
 exit 0
 SH
 	chmod 755 "$tmp/hook-$phase"
@@ -198,9 +233,13 @@ bd=$B/ballast-deploy
 t_run 0 "$bd" --config "$tmp/deploy.json" deploy qa --release v1
 # two at once without waiting: one deploys, the other exits 3
 : >"$tmp/deploy.events"
+touch "$tmp/dgate"
 "$bd" --config "$tmp/deploy.json" deploy qa --release v2 >"$tmp/d1.out" 2>"$tmp/d1.err" & p1=$!
 "$bd" --config "$tmp/deploy.json" deploy qa --release v3 >"$tmp/d2.out" 2>"$tmp/d2.err" & p2=$!
+wait_exited 1 $p1 $p2
+touch "$tmp/dgo"
 wait $p1; r1=$?; wait $p2; r2=$?
+rm -f "$tmp/dgate" "$tmp/dgo"
 if [ "$r1$r2" = 03 ] || [ "$r1$r2" = 30 ]; then t_ok; else
 	t_fail "two deploys exited $r1 and $r2 (want 0 and 3): $(cat "$tmp/d1.err" "$tmp/d2.err")"; fi
 never_interleaved "$tmp/deploy.events" "two deploys (refused)"

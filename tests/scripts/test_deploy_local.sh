@@ -97,7 +97,12 @@ t_check "SIGTERM: v2 deployed first" eq "$RC $(state_release)" "0 v2"
 echo hang > "$HTTP_STATE/fail/v3"
 "$DEPLOY" --config "$CFG" deploy qa --release v3 >/dev/null 2>"$WORK/stderr" &
 pid=$!
-for _ in $(seq 1 100); do grep -q "v3" "$STANDIN/current" 2>/dev/null && break; sleep 0.1; done
+for _ in $(seq 1 1200); do
+	grep -q "v3" "$STANDIN/current" 2>/dev/null && break
+	kill -0 "$pid" 2>/dev/null || break
+	sleep 0.1
+done
+t_check "SIGTERM: the deploy reached up before the signal" contains "$(cat "$STANDIN/current" 2>/dev/null)" v3
 # A run holding the lock with a pending record is in progress, not
 # something to roll back (that would only get exit 3).
 run_deploy status qa

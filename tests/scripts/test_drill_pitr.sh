@@ -130,15 +130,15 @@ t_check "SIGKILL: its scratch directory is left" eq "$(find "$WORK/scratch" -min
 # saw the removal fail, "Directory not empty"). This one stays 3 s and then
 # says whether the directory was still there: the next drill must wait.
 KDATA=$(compgen -G "$WORK/scratch/ballast-drill-dp-app-*/data")
-as_owner bash -c 'cd "$1" && sleep 3 && { [ -d "$1" ] && echo present || echo gone; }' \
+as_owner bash -c 'cd "$1" && echo ready && sleep 3 && { [ -d "$1" ] && echo present || echo gone; }' \
 	straggler "$KDATA" > "$WORK/straggler.out" &
 SPID=$!
-sleep 0.2
+for _ in $(seq 1 300); do grep -q ready "$WORK/straggler.out" && break; sleep 0.1; done
 
 # ---- to the restore point (and the killed drill's leftovers removed) ----
 drill 0 --pitr --name p1 --scratch-dir "$WORK/scratch"
 wait "$SPID"
-t_check "a process still working in the killed drill's directory is waited for" eq "$(cat "$WORK/straggler.out")" present
+t_check "a process still working in the killed drill's directory is waited for" eq "$(tail -n 1 "$WORK/straggler.out")" present
 t_contains "$t_out" "left by an interrupted drill" "the next drill removes the killed one's scratch directory"
 t_check "only the killed drill's directory was there to remove" eq "$(find "$WORK/scratch" -mindepth 1 | wc -l)" 0
 t_check "--name p1: exactly the rows before the point" eq "$(rows_t)" 150

@@ -44,7 +44,7 @@ q "ALTER SYSTEM SET wal_sender_timeout = '5s'" >/dev/null
 q "SELECT pg_reload_conf()" >/dev/null
 python3 "$S/tests/scripts/tcpproxy.py" "$PGPORT" "$WORK/proxy.port" &
 PROXY=$!
-for _ in $(seq 1 50); do [ -s "$WORK/proxy.port" ] && break; sleep 0.1; done
+for _ in $(seq 1 600); do [ -s "$WORK/proxy.port" ] && break; sleep 0.1; done
 PROXYPORT=$(cat "$WORK/proxy.port")
 export WS_PW; WS_PW=$(cat "$PGDIR/password")
 
@@ -94,7 +94,7 @@ start_streamer() { # $! must be the streamer itself: the signals below go to it
 
 q "CREATE TABLE t (id serial PRIMARY KEY, what text NOT NULL)" >/dev/null
 start_streamer
-for _ in $(seq 1 100); do [ "$(q "SELECT count(*) FROM pg_replication_slots WHERE slot_name = 'ballast_app' AND active")" = 1 ] && break; sleep 0.1; done
+for _ in $(seq 1 600); do [ "$(q "SELECT count(*) FROM pg_replication_slots WHERE slot_name = 'ballast_app' AND active")" = 1 ] && break; sleep 0.1; done
 t_check "the slot ballast_app is created and in use" eq "$(q "SELECT count(*) FROM pg_replication_slots WHERE slot_name = 'ballast_app' AND active")" 1
 q "INSERT INTO t (what) SELECT 'first-' || g FROM generate_series(1, 1000) g" >/dev/null
 SEG=$(switch)
@@ -192,6 +192,10 @@ has_tail() {
 }
 for _ in $(seq 1 300); do has_tail && break; sleep 0.1; done
 t_check "the partial segment $TAIL is committed on the interval, up to the INSERT's commit ($END)" has_tail
+if ! has_tail; then
+	echo "# the streamer's log, last lines:"; tail -n 25 "$WORK/stream.log" | sed 's/^/#   /'
+	echo "# its spool:"; ls -la "$WORK"/state/wal-spool/*/ 2>&1 | sed 's/^/#   /'
+fi
 # the streamer stays live: each WAL record the idle server writes makes a
 # new copy, committed before the older one goes, and a segment's copy goes
 # after the segment is committed; the settled state has one copy per
