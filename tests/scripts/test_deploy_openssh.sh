@@ -103,10 +103,14 @@ t_check "plan: no master left" eq "$(leftovers)" "0 0"
 ssh-keygen -q -t ed25519 -N '' -C ballast-test-ca -f "$WORK/ca" >/dev/null
 ssh-keygen -q -s "$WORK/ca" -I ballast-test-host -h -n 127.0.0.1 "$BASTION/host_ed25519.pub" 2>/dev/null
 echo "HostCertificate $BASTION/host_ed25519-cert.pub" >> "$BASTION/sshd_config"
-kill "$(cat "$BASTION/pid")"; sleep 0.2
+# the old sshd must be gone (its port free) before the new one binds it,
+# and the port must then answer from the new one
+OLDSSHD=$(cat "$BASTION/pid"); kill "$OLDSSHD"
+for _ in $(seq 1 300); do kill -0 "$OLDSSHD" 2>/dev/null || break; sleep 0.1; done
 /usr/sbin/sshd -D -f "$BASTION/sshd_config" -E "$BASTION/sshd.log" </dev/null >/dev/null 2>&1 &
 echo $! > "$BASTION/pid"
-for _ in $(seq 1 50); do (exec 3<>"/dev/tcp/127.0.0.1/$BPORT") 2>/dev/null && break; sleep 0.1; done
+for _ in $(seq 1 300); do (exec 3<>"/dev/tcp/127.0.0.1/$BPORT") 2>/dev/null && break; sleep 0.1; done
+t_check "cert: the bastion's sshd restarted with its certificate" kill -0 "$(cat "$BASTION/pid")"
 echo "@cert-authority [127.0.0.1]:$BPORT $(cut -d' ' -f1,2 "$WORK/ca.pub")" > "$WORK/ca_known_hosts"
 CERT_T="{\"type\": \"openssh\", \"host\": \"127.0.0.1\", \"port\": $BPORT, \"user\": \"$USER_NAME\", \"identity\": \"$BASTION/id_ed25519\", \"known_hosts\": \"$WORK/ca_known_hosts\", \"config_file\": \"/dev/null\", \"options\": [\"IdentitiesOnly=yes\"]}"
 new_env cert "$CERT_T"
