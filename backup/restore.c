@@ -73,7 +73,7 @@ static void vol_progress(void *ctx, const char *name, long long raw, long long s
 
 /* The stage times of a restored item, as its "timings" (-1: not run). */
 static json_t *timings_json(long long verify_ms, const struct dbrestore_times *t,
-			    long long swap_ms, long long total_ms)
+			    const struct dbswap_times *sw, long long total_ms)
 {
 	json_t *j = json_object();
 
@@ -84,8 +84,12 @@ static json_t *timings_json(long long verify_ms, const struct dbrestore_times *t
 		json_object_set_new(j, "pg_restore_ms", json_integer(t->pg_restore_ms));
 	if (t->count_ms >= 0)
 		json_object_set_new(j, "count_ms", json_integer(t->count_ms));
-	if (swap_ms >= 0)
-		json_object_set_new(j, "swap_ms", json_integer(swap_ms));
+	if (sw->prepare_ms >= 0)
+		json_object_set_new(j, "prepare_ms", json_integer(sw->prepare_ms));
+	if (sw->swap_ms >= 0)
+		json_object_set_new(j, "swap_ms", json_integer(sw->swap_ms));
+	if (sw->drop_ms >= 0)
+		json_object_set_new(j, "drop_ms", json_integer(sw->drop_ms));
 	json_object_set_new(j, "total_ms", json_integer(total_ms));
 	return j;
 }
@@ -489,7 +493,8 @@ planned:
 		const char *name = p->item.name;
 		struct dbrestore_opts one = ro;
 		struct dbrestore_times tm = { -1, -1, -1, -1, -1 };
-		long long t0 = time_mono_ms(), swap_ms = -1, cli_vms, vms;
+		struct dbswap_times sw = { -1, -1, -1 };
+		long long t0 = time_mono_ms(), cli_vms, vms;
 
 		strbuf_reset(&kept);
 		one.times = &tm;
@@ -503,10 +508,8 @@ planned:
 			so.keep_old = keep;
 			so.sessions = sessions;
 			so.ro = one;
+			so.times = &sw;
 			rc = dbswap_restore(ctx->cfg, r, p->item.json, &p->t, &so, &kept, e);
-			/* everything dbswap does around the restore itself: the
-			 * scratch database, the sessions, the renames, a drop */
-			swap_ms = time_mono_ms() - t0 - (tm.total_ms > 0 ? tm.total_ms : 0);
 		} else {
 			if (p->mode != DB_CREATE)
 				one.clean = p->mode == DB_IN_PLACE;
@@ -540,7 +543,7 @@ planned:
 						      mode_name(p->mode), "server", p->t.server.buf,
 						      "database", p->t.dbname.buf, "kept",
 						      kept.len ? kept.buf : NULL, "timings",
-						      timings_json(vms, &tm, swap_ms,
+						      timings_json(vms, &tm, &sw,
 								   cli_vms + time_mono_ms() - t0)));
 	}
 	/* Volumes last: their `after` commands restart the services that use

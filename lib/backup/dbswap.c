@@ -349,6 +349,8 @@ int dbswap_restore(const struct config *cfg, struct repo *r, json_t *item,
 	struct dbrestore_opts ro = o->ro;
 	struct errbuf ignore = ERRBUF_INIT;
 	long long wait_ms;
+	struct dbswap_times tm = { -1, -1, -1 };
+	long long t0 = time_mono_ms(), ts;
 	PGconn *maint = NULL;
 	int rc, created = 0, swapped = 0;
 
@@ -406,6 +408,7 @@ int dbswap_restore(const struct config *cfg, struct repo *r, json_t *item,
 			      scratch.buf, live);
 		goto out;
 	}
+	tm.prepare_ms = time_mono_ms() - t0;
 	ro.target = scratch_ci.buf;
 	ro.create = 0;
 	ro.clean = 0;
@@ -415,7 +418,9 @@ int dbswap_restore(const struct config *cfg, struct repo *r, json_t *item,
 	rc = interrupt_check(e);
 	if (rc)
 		goto out;
+	ts = time_mono_ms();
 	rc = swap(maint, live, scratch.buf, old.buf, !strcmp(sessions, "terminate"), wait_ms, e);
+	tm.swap_ms = time_mono_ms() - ts;
 	if (rc)
 		goto out;
 	swapped = 1;
@@ -423,14 +428,20 @@ int dbswap_restore(const struct config *cfg, struct repo *r, json_t *item,
 	if (o->keep_old) {
 		strbuf_addstr(kept, old.buf);
 		note_kept(maint, old.buf, o->id);
-	} else if (drop_db(maint, old.buf, e)) {
-		/* the restore itself succeeded: the leftover is only reported */
-		log_warn("database %s: restored, but the previous database %s could not be "
-			 "dropped: %s", live, old.buf, e->msg);
-		strbuf_addstr(kept, old.buf);
-		errbuf_clear(e);
+	} else {
+		ts = time_mono_ms();
+		if (drop_db(maint, old.buf, e)) {
+			/* the restore itself succeeded: the leftover is only reported */
+			log_warn("database %s: restored, but the previous database %s could "
+				 "not be dropped: %s", live, old.buf, e->msg);
+			strbuf_addstr(kept, old.buf);
+			errbuf_clear(e);
+		}
+		tm.drop_ms = time_mono_ms() - ts;
 	}
 out:
+	if (o->times)
+		*o->times = tm;
 	if (created && maint && drop_scratch(db, &maint, maint_ci.buf, pw, scratch.buf, &ignore))
 		log_warn("database %s: cannot drop the scratch database %s (the next restore of "
 			 "%s drops it): %s", live, scratch.buf, live, ignore.msg);

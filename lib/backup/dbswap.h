@@ -60,8 +60,18 @@ void dbswap_target_release(struct dbswap_target *t);
 int dbswap_names(const char *live, const char *id, struct strbuf *scratch, struct strbuf *old,
 		 struct errbuf *e);
 
+/* Where dbswap_restore's own time went, in milliseconds; -1 for a step
+ * that did not run. swap_ms is the window in which the live database is
+ * unavailable to the application: its sessions ended, the renames. */
+struct dbswap_times {
+	long long prepare_ms;    /* connect, lock, stale scratch dropped, scratch created */
+	long long swap_ms;       /* sessions terminated or waited for, both renames */
+	long long drop_ms;       /* the replaced database dropped (without keep_old) */
+};
+
 struct dbswap_opts {
 	const char *id;          /* the backup's id */
+	struct dbswap_times *times; /* filled when not NULL */
 	int keep_old;
 	const char *sessions;    /* "terminate" / "wait"; NULL = the database's setting */
 	struct dbrestore_opts ro; /* jobs and progress; target and modes are set here */

@@ -115,14 +115,19 @@ START_TEST(test_swap_and_undo)
 	/* where the time went: every stage of a swap restore with --jobs 1 */
 	{
 		json_t *t = json_object_get(d, "timings");
-		const char *const stages[] = { "verify_ms", "pg_restore_ms", "count_ms", "swap_ms",
-					       "total_ms" };
+		const char *const stages[] = { "verify_ms", "pg_restore_ms", "count_ms",
+					       "prepare_ms", "swap_ms", "total_ms" };
 
 		for (size_t k = 0; k < sizeof(stages) / sizeof(stages[0]); k++)
 			ck_assert_msg(json_is_integer(json_object_get(t, stages[k])) &&
 				      json_integer_value(json_object_get(t, stages[k])) >= 0,
 				      "timings.%s missing", stages[k]);
 		ck_assert_ptr_null(json_object_get(t, "scratch_ms"));
+		/* the old database is kept: nothing was dropped */
+		ck_assert_ptr_null(json_object_get(t, "drop_ms"));
+		ck_assert_int_ge(json_integer_value(json_object_get(t, "total_ms")),
+				 json_integer_value(json_object_get(t, "swap_ms")) +
+				 json_integer_value(json_object_get(t, "prepare_ms")));
 		ck_assert_int_ge(json_integer_value(json_object_get(t, "total_ms")),
 				 json_integer_value(json_object_get(t, "pg_restore_ms")));
 	}

@@ -87,7 +87,7 @@ for v in ("pg_dump_Fc", "pg_dump_zstd", "pg_dump_Fd_j", "ballast"):
 # the per-stage profile of ballast's restores, one value per round
 for pair, v, keys in (("restore", "ballast", ("verify_ms", "pg_restore_ms", "count_ms", "total_ms")),
                       ("restore", "ballast_jobs", ("verify_ms", "scratch_ms", "pg_restore_ms", "count_ms", "total_ms")),
-                      ("restore", "ballast_swap", ("verify_ms", "pg_restore_ms", "swap_ms", "total_ms")),
+                      ("restore", "ballast_swap", ("verify_ms", "pg_restore_ms", "prepare_ms", "swap_ms", "drop_ms", "total_ms")),
                       ("volume_restore", "ballast", ("verify_ms", "extract_ms", "sync_ms", "total_ms"))):
     st = pairs.get(pair, {}).get("variants", {}).get(v, {}).get("stages_ms", {})
     for k in keys:
