@@ -248,7 +248,7 @@ int cmd_restore(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e)
 	struct manifest_item it;
 	json_t *m = NULL, *done = json_array(), *plan_json = json_array(), *verify_ms = json_object();
 	int rc = 0, n = 0, nvol = 0, use_latest = 0, keep = 1, no_keep = 0, in_place = 0, yes = 0,
-	    dry_run = 0, replaces = 0;
+	    dry_run = 0, replaces = 0, single_db = 0;
 	char latest[64];
 	size_t i, np = 0;
 	struct parseopt_rest rest;
@@ -468,11 +468,15 @@ planned:
 	}
 	/* Every stored object of the restore is checked before the first one
 	 * touches anything: a bad volume object must not leave the databases
-	 * restored and the volumes not. */
+	 * restored and the volumes not. A single database needs no pass of
+	 * ours: dbdump_restore checks the object before pg_restore starts,
+	 * with --jobs in the very pass that writes its scratch file, which
+	 * ours would only repeat. */
+	single_db = n == 1 && !nvol;
 	manifest_foreach_item(m, i, it) {
 		long long t0 = time_mono_ms();
 
-		if (!wanted(&it, only_db, only_vol))
+		if (!wanted(&it, only_db, only_vol) || single_db)
 			continue;
 		rc = backupset_verify_object(r, json_object_get(it.json, "object"), 0, e);
 		if (rc) {
@@ -485,7 +489,7 @@ planned:
 	}
 	interrupt_catch();
 	progress_init(&prog);
-	ro.verified = 1; /* just above, and nothing changed since */
+	ro.verified = !single_db; /* just above, and nothing changed since */
 	ro.progress = progress_update;
 	ro.progress_ctx = &prog;
 	for (i = 0; i < np; i++) {
