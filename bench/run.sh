@@ -119,6 +119,7 @@ for r in $(seq 1 "$rounds"); do
 	echo "bench: round $r/$rounds" >&2
 	# 1. backup
 	m backup pg_dump_Fc "$r" "stat -c %s $work/a.dump" -- pg_dump -Fc -f "$work/a.dump" -d "$(ci bench)"
+	m backup pg_dump_floor "$r" "" -- sh -c "pg_dump -Fc -Z0 -d '$(ci bench)' > /dev/null"
 	m backup pg_dump_zstd "$r" "stat -c %s $work/b.dump.zst" -- \
 		sh -c "pg_dump -Fc -Z0 -d '$(ci bench)' | zstd -q -f -T0 -3 -o '$work/b.dump.zst'"
 	rm -rf "$work/c.dir"
