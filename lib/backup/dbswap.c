@@ -412,6 +412,11 @@ int dbswap_restore(const struct config *cfg, struct repo *r, json_t *item,
 	ro.target = scratch_ci.buf;
 	ro.create = 0;
 	ro.clean = 0;
+	/* No hash-only pass before pg_restore: the stream into it is hashed,
+	 * and a mismatch at its end fails the restore before the swap, which
+	 * drops the scratch database. A late refusal costs nothing here, and
+	 * the pass would cost a read of the whole object (#23). */
+	ro.verified = 1;
 	rc = dbdump_restore(cfg, r, item, &ro, e);
 	if (rc)
 		goto out;

@@ -9,10 +9,10 @@
  *      are dropped;
  *   3. CREATE DATABASE <db>__ballast_restore_<id> (template0, the live
  *      database's owner, encoding and locale; its per-database settings
- *      are copied), and pg_restore into it (dbdump_restore: the object is
- *      verified first, by the caller or else by dbdump_restore itself, and
- *      hashed again as it streams; every table's row count is compared
- *      afterwards);
+ *      are copied), and pg_restore into it (dbdump_restore, with no
+ *      hash-only pass first: the object is hashed as it streams, and a
+ *      mismatch at its end refuses the swap; every table's row count is
+ *      compared afterwards);
  *   4. the live database's sessions are terminated or waited for (the
  *      database's "restore_sessions": terminate (default) or wait, with
  *      "restore_wait", default 60s), then one transaction renames
