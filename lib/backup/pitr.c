@@ -334,10 +334,14 @@ static int cwd_user(const char *dir, long *pid)
  * 1 (and *pid) when one is still there. */
 static int cwd_user_wait(const char *dir, int timeout_ms, long *pid)
 {
-	for (int waited = 0; cwd_user(dir, pid); waited += 100) {
+	/* wall time, not a count of sleeps: each scan of /proc takes time
+	 * of its own, more on a loaded machine */
+	long long deadline = time_mono_ms() + timeout_ms;
+
+	while (cwd_user(dir, pid)) {
 		struct timespec ts = { 0, 100 * 1000 * 1000 };
 
-		if (waited >= timeout_ms)
+		if (time_mono_ms() >= deadline)
 			return 1;
 		nanosleep(&ts, NULL);
 	}
