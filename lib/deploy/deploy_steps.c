@@ -295,6 +295,10 @@ int deploy_run(struct deploy_env *env, const struct deploy_opts *o, enum deploy_
 	 * changes before migrate); pull already reads the bundle's files. */
 	deploy_bundle_init(&r.bundle, env, o->release);
 	r.have_bundle = 1;
+	/* a redeploy of the running release: its bundle, proven above under
+	 * this lock, already holds the files that have not changed */
+	if (r.have_prev_bundle && !strcmp(r.prev_bundle.dir.buf, r.bundle.dir.buf))
+		r.bundle.proven = json_incref(r.prev_bundle.files);
 	t = drun_step_begin("bundle", r.bundle.dir.buf);
 	rc = deploy_bundle_stage(env, &r.bundle, r.compose_path, e);
 	drun_step_end(&r, "bundle", t, rc, e);
