@@ -735,7 +735,7 @@ int deploy_plan(struct deploy_env *env, const struct deploy_opts *o, json_t *pla
 		plan_add(env, plan, "upload", sb.buf, NULL, NULL, NULL);
 	}
 	plan_compose(env, plan, "pull", o->release, (const char *const[]){ "pull", NULL }, images, &nb);
-	plan_compose(env, plan, "pin", "every service's image (then docker image inspect of each)",
+	plan_compose(env, plan, "pin", "every service's image (then one docker image inspect of all their images)",
 		     (const char *const[]){ "config", NULL }, images, &nb);
 	deploy_bundle_expect(env, &nb, 1);
 	plan_hooks(env, plan, "pre-up");
