@@ -772,22 +772,66 @@ int drun_pin(struct run *r, struct deploy_bundle *b, json_t *images, struct errb
 	return rc;
 }
 
+/* The first of the services (names, with the bundle's svcs) whose tag
+ * no longer resolves to its kept digest, after one inspect of their tags;
+ * an inspect's error is the first failing service's, as one inspect each
+ * in turn would have reported it. */
+static int immutable_compare(struct run *r, json_t *svcs, struct strvec *names, struct errbuf *e)
+{
+	struct strvec imgs = STRVEC_INIT;
+	json_t *res = json_array();
+	size_t i, k;
+	int rc = 0;
+
+	for (i = 0; i < names->n; i++) {
+		const char *img = json_string_value(json_object_get(json_object_get(svcs, names->v[i]),
+								    "image"));
+
+		for (k = 0; k < imgs.n && strcmp(imgs.v[k], img); k++)
+			;
+		if (k == imgs.n)
+			strvec_push(&imgs, img);
+	}
+	if (imgs.n)
+		inspect_images(r, &imgs, res);
+	for (i = 0; i < names->n && !rc; i++) {
+		json_t *svc = json_object_get(svcs, names->v[i]), *got;
+		const char *img = json_string_value(json_object_get(svc, "image"));
+		const char *was = json_string_value(json_object_get(svc, "digest"));
+		const char *is;
+
+		for (k = 0; strcmp(imgs.v[k], img); k++)
+			;
+		got = json_array_get(res, k);
+		is = json_string_value(json_object_get(got, "digest"));
+		if (json_object_get(got, "error"))
+			rc = errbuf_set(e, BL_EFAIL, "%s", json_string_value(json_object_get(got, "error")));
+		else if (!is || strcmp(is, was))
+			rc = errbuf_set(e, BL_EVERIFY,
+					"environment %s is immutable: release %s ran service %s as %s, but %s now resolves to %s; deploy it under a new release name, or give --allow-mutable",
+					r->env->name, r->release, names->v[i], was, img, is ? is : "an image without a digest");
+	}
+	json_decref(res);
+	strvec_clear(&imgs);
+	return rc;
+}
+
 int drun_check_immutable(struct run *r, struct errbuf *e)
 {
 	struct deploy_bundle old;
-	json_t *idx = NULL, *svc;
+	struct strvec names = STRVEC_INIT;
+	json_t *idx = NULL, *svcs, *svc;
 	const char *name;
 	int rc;
 
 	deploy_bundle_init(&old, r->env, r->release);
 	if ((rc = deploy_bundle_read_index(r->env, &old, &idx, e)) || !idx)
 		goto out;
-	json_object_foreach(json_object_get(idx, "services"), name, svc) {
+	svcs = json_object_get(idx, "services");
+	json_object_foreach(svcs, name, svc) {
 		const char *img = json_string_value(json_object_get(svc, "image"));
 		const char *was = json_string_value(json_object_get(svc, "digest"));
-		const char *is;
 		struct strvec argv = STRVEC_INIT;
-		json_t *now;
 
 		if (!img || !was || strstr(img, "@sha256:"))
 			continue;
@@ -796,20 +840,20 @@ int drun_check_immutable(struct run *r, struct errbuf *e)
 		drun_docker_argv(r, (const char *const[]){ "pull", "-q", img, NULL }, &argv);
 		rc = drun_target_run(r->env, &argv, NULL, NULL, NULL, (long)r->env->compose_timeout_ms, e);
 		strvec_clear(&argv);
-		if (rc)
+		if (rc) {
+			/* a service before this one that moved is the error, as
+			 * when each was inspected right after its pull */
+			struct errbuf ce = ERRBUF_INIT;
+
+			if (immutable_compare(r, svcs, &names, &ce))
+				rc = errbuf_set(e, ce.code, "%s", ce.msg);
 			goto out;
-		now = json_object();
-		rc = inspect_image(r, img, now, e);
-		is = json_string_value(json_object_get(now, "digest"));
-		if (!rc && (!is || strcmp(is, was)))
-			rc = errbuf_set(e, BL_EVERIFY,
-					"environment %s is immutable: release %s ran service %s as %s, but %s now resolves to %s; deploy it under a new release name, or give --allow-mutable",
-					r->env->name, r->release, name, was, img, is ? is : "an image without a digest");
-		json_decref(now);
-		if (rc)
-			goto out;
+		}
+		strvec_push(&names, name);
 	}
+	rc = immutable_compare(r, svcs, &names, e);
 out:
+	strvec_clear(&names);
 	json_decref(idx);
 	deploy_bundle_release(&old);
 	return rc;
