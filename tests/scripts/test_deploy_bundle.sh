@@ -155,6 +155,13 @@ t_check "immutable: --allow-mutable deploys it" eq "$RC" 0
 t_check "immutable: --allow-mutable records the new digest" ne "$(json "$(bundle v1)/bundle.json" .services.backend.digest)" "$I1"
 run_deploy deploy qa --release latest --allow-mutable
 t_check "immutable: latest with --allow-mutable is deployed" eq "$RC" 0
+# the second service's tag moved (one inspect for both): it is the one named
+run_deploy deploy qa --release v3
+I3=$(json "$(bundle v3)/bundle.json" .services.worker.digest)
+echo "sha256:$(printf 'worker bytes' | sha256sum | cut -c1-64)" > "$STANDIN/images/example_worker:v3"
+run_deploy deploy qa --release v3
+t_check "immutable: the moved second service is refused with exit 4" eq "$RC" 4
+t_check "immutable: the refusal names the worker, not the backend" contains "$ERR" "release v3 ran service worker as $I3, but example/worker:v3 now resolves to example/worker@sha256:$(printf 'worker bytes' | sha256sum | cut -c1-64)"
 
 # ---- deploy --bundle: the release's files from CI ----
 # app_sum: every name and every file's bytes in app_dir outside .ballast/
@@ -326,5 +333,24 @@ t_check "pin, no engine: every service has the engine's error" eq \
 	"$(jq -r '[.services[].unpinned] | unique | length' "$(bundle p4)/bundle.json") $(json "$(bundle p4)/bundle.json" .services.worker.unpinned)" \
 	"1 $S/tests/standin/compose exited with status 1: standin docker: image inspect: not supported here"
 rm "$STANDIN/no-inspect"
+# a redeploy of the running release: its proven files stay as they are
+# (same inode: not rewritten), a changed one is written again
+run_deploy deploy qa --release p5
+ino() { stat -c %i "$(bundle p5)/$1"; }
+i_compose=$(ino compose/docker-compose.yml); i_env=$(ino env); i_pin=$(ino pinned.yml)
+run_deploy deploy qa --release p5
+t_check "redeploy: exits 0" eq "$RC" 0
+t_check "redeploy: the unchanged files are left as they are" eq "$(ino compose/docker-compose.yml) $(ino env) $(ino pinned.yml)" "$i_compose $i_env $i_pin"
+printf 'NS=example\nDB_PASSWORD=%s\nCHANGED=1\n' "$SECRET" > "$APP/.env.qa"
+run_deploy deploy qa --release p5
+t_check "redeploy, env file changed: the bundle's copy is the new one" cmp "$APP/.env.qa" "$(bundle p5)/env"
+t_check "redeploy, env file changed: the index has its hash" eq "$(json "$(bundle p5)/bundle.json" '.files.env.sha256')" "$(sha256sum < "$APP/.env.qa" | cut -c1-64)"
+touch "$STANDIN/no-inspect"
+run_deploy deploy qa --release p5
+t_check "redeploy, nothing pinnable now: pinned.yml is removed" test ! -e "$(bundle p5)/pinned.yml"
+t_check "redeploy, nothing pinnable now: up runs without it" lacks "$(grep '"up"' "$STANDIN/calls.jsonl" | tail -n1)" pinned.yml
+rm "$STANDIN/no-inspect"
+run_deploy deploy qa --release p5
+t_check "redeploy, pinnable again: pinned.yml is back" test -f "$(bundle p5)/pinned.yml"
 
 t_done
