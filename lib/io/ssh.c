@@ -166,8 +166,9 @@ static int tcp_connect(const char *host, int port, long timeout_ms, int *out,
 			/* Every exec and SFTP request is a few small packets sent
 			 * back to back and then a wait for the answer: with Nagle
 			 * the second waits for the peer's delayed ACK of the first
-			 * (40 ms on Linux), per request. OpenSSH's client turns it
-			 * off for the same reason; without it only slower. */
+			 * (40 ms on Linux), per request. OpenSSH turns it off on
+			 * interactive sessions for the same reason; a failure
+			 * here only costs speed. */
 			(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 			break;
 		}
