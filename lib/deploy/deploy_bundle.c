@@ -43,6 +43,7 @@ void deploy_bundle_release(struct deploy_bundle *b)
 	json_decref(b->files);
 	json_decref(b->compose);
 	json_decref(b->index);
+	json_decref(b->proven);
 	memset(b, 0, sizeof(*b));
 }
 
@@ -76,13 +77,27 @@ static void note_file(struct deploy_bundle *b, const char *rel, const void *data
 						     (json_int_t)len));
 }
 
-/* Write data as rel in the bundle and record its hash. */
+/* Write data as rel in the bundle and record its hash. A file proven in
+ * this run with the same sha256 is left as it is: rewriting the same bytes
+ * costs the target an fsync and a rename, and a redeploy of the running
+ * release (the no-op) would pay it for every file. */
 static int put_file(struct deploy_env *env, struct deploy_bundle *b, const char *rel,
 		    const void *data, size_t len, int mode, struct errbuf *e)
 {
 	struct strbuf path = STRBUF_INIT;
+	json_t *was = json_object_get(b->proven, rel);
+	char hex[ZSTREAM_SHA256_HEX];
 	int rc;
 
+	if (was) {
+		zhash_hex(data, len, hex);
+		if (json_is_string(json_object_get(was, "sha256")) &&
+		    !strcmp(json_string_value(json_object_get(was, "sha256")), hex) &&
+		    json_integer_value(json_object_get(was, "size")) == (json_int_t)len) {
+			note_file(b, rel, data, len);
+			return 0;
+		}
+	}
 	bundle_path(b, rel, &path);
 	rc = transport_write_file(env->t, path.buf, data, len, mode, e);
 	if (!rc)
@@ -121,8 +136,10 @@ int deploy_bundle_stage(struct deploy_env *env, struct deploy_bundle *b, const c
 	bundle_path(b, DEPLOY_BUNDLE_INDEX, &path);
 	if ((rc = transport_unlink(env->t, path.buf, e)))
 		goto out;
+	/* a proven one stays until commit: the same digests need no rewrite */
 	bundle_path(b, DEPLOY_BUNDLE_OVERRIDE, &path);
-	if ((rc = transport_unlink(env->t, path.buf, e)))
+	if (!json_object_get(b->proven, DEPLOY_BUNDLE_OVERRIDE) &&
+	    (rc = transport_unlink(env->t, path.buf, e)))
 		goto out;
 	bundle_path(b, "compose", &path);
 	if ((rc = transport_mkdir_p(env->t, path.buf, 0700, e)))
@@ -243,6 +260,12 @@ int deploy_bundle_commit(struct deploy_env *env, struct deploy_bundle *b, json_t
 	b->pinned = n > 0;
 	if (b->pinned && (rc = put_file(env, b, DEPLOY_BUNDLE_OVERRIDE, yml.buf, yml.len, 0600, e)))
 		goto out;
+	if (!b->pinned && json_object_get(b->proven, DEPLOY_BUNDLE_OVERRIDE)) {
+		/* the one stage kept: nothing is pinned now */
+		bundle_path(b, DEPLOY_BUNDLE_OVERRIDE, &path);
+		if ((rc = transport_unlink(env->t, path.buf, e)))
+			goto out;
+	}
 	deploy_now_iso(at, sizeof(at));
 	idx = json_pack("{s:i, s:s, s:s, s:s, s:s, s:s, s:s, s:O, s:O, s:O}",
 			"format", 1, "release", b->release, "env", env->name, "created_at", at,

@@ -50,6 +50,11 @@ struct deploy_bundle {
 	int pinned;           /* pinned.yml exists and is used */
 	json_t *index;        /* bundle.json once committed or loaded */
 	char sha256[65];      /* of bundle.json */
+	json_t *proven;       /* NULL, or the files of this directory as
+	                       * deploy_bundle_load proved them in this run,
+	                       * under the lock (a redeploy of the running
+	                       * release): stage and commit leave a file with
+	                       * the same sha256 as it is */
 };
 
 /* Paths only (for plan, and before staging). */
@@ -63,7 +68,9 @@ void deploy_bundle_expect(const struct deploy_env *env, struct deploy_bundle *b,
 /* Remove bundle.json (the bundle is incomplete from here on), then copy the
  * compose file (compose_path on the target: a CI bundle's staged upload;
  * NULL: app_dir's) and the env file from app_dir into the bundle and write
- * environment.json. Reads nothing outside the target but the config. */
+ * environment.json. Reads nothing outside the target but the config. A
+ * file b->proven lists with the content's sha256 is not written again
+ * (nor is a proven pinned.yml removed: commit rewrites or removes it). */
 int deploy_bundle_stage(struct deploy_env *env, struct deploy_bundle *b, const char *compose_path,
 			struct errbuf *e);
 /* Record the sha256 of every regular file under local_dir as rel/... (the

@@ -96,6 +96,14 @@ long long drun_step_begin(const char *step, const char *what);
 void drun_step_end(struct run *r, const char *step, long long t, int rc, struct errbuf *e);
 int drun_target_run(struct deploy_env *env, struct strvec *argv, struct strvec *vars,
 		      const char *dir, struct strbuf *out, long timeout_ms, struct errbuf *e);
+/* drun_target_run in two halves, for a caller that reads the output of a
+ * command that failed: the run (non-zero only when the transport failed;
+ * the exit status in *status, stderr in err), then the error a non-zero
+ * status makes (err's last line, redacted). */
+int drun_target_exec(struct deploy_env *env, struct strvec *argv, struct strvec *vars,
+		     const char *dir, struct strbuf *out, struct strbuf *err, int *status,
+		     long timeout_ms, struct errbuf *e);
+int drun_status_error(struct strvec *argv, int status, struct strbuf *err, struct errbuf *e);
 /* docker_command followed by args (image inspect, pull, ...). */
 void drun_docker_argv(struct run *r, const char *const *args, struct strvec *out);
 int drun_compose(struct run *r, const char *const *args, json_t *images, struct strbuf *out,

@@ -137,6 +137,39 @@ static void log_command(struct deploy_env *env, struct strvec *argv, struct strv
 	strbuf_release(&sb);
 }
 
+int drun_target_exec(struct deploy_env *env, struct strvec *argv, struct strvec *vars,
+		     const char *dir, struct strbuf *out, struct strbuf *err, int *status,
+		     long timeout_ms, struct errbuf *e)
+{
+	log_command(env, argv, vars, dir);
+	return transport_run(env->t, strvec_argv(argv), vars ? strvec_argv(vars) : NULL, dir, out,
+			     err, status, timeout_ms, e);
+}
+
+int drun_status_error(struct strvec *argv, int status, struct strbuf *err, struct errbuf *e)
+{
+	struct strbuf red = STRBUF_INIT;
+	char line[600] = "";
+	size_t end, start;
+	int rc;
+
+	strbuf_rtrim(err);
+	end = err->len;
+	start = end;
+	while (start && err->buf[start - 1] != '\n')
+		start--;
+	snprintf(line, sizeof(line), "%.*s", (int)(end - start), err->buf + start);
+	log_redact_str(line, &red);
+	if (status < 0)
+		rc = errbuf_set(e, BL_EFAIL, "%s was killed%s%s", argv->v[0], red.len ? ": " : "",
+				red.buf);
+	else
+		rc = errbuf_set(e, BL_EFAIL, "%s exited with status %d%s%s", argv->v[0], status,
+				red.len ? ": " : "", red.buf);
+	strbuf_release(&red);
+	return rc;
+}
+
 /* Run a command on the target; a non-zero exit is BL_EFAIL naming the
  * command with the last line of its stderr. */
 int drun_target_run(struct deploy_env *env, struct strvec *argv, struct strvec *vars,
@@ -145,32 +178,9 @@ int drun_target_run(struct deploy_env *env, struct strvec *argv, struct strvec *
 	struct strbuf err = STRBUF_INIT;
 	int rc, status = 0;
 
-	log_command(env, argv, vars, dir);
-	rc = transport_run(env->t, strvec_argv(argv), vars ? strvec_argv(vars) : NULL, dir, out,
-			   &err, &status, timeout_ms, e);
-	if (!rc && status != 0) {
-		char line[600] = "";
-		size_t end, start;
-
-		strbuf_rtrim(&err);
-		end = err.len;
-		start = end;
-		while (start && err.buf[start - 1] != '\n')
-			start--;
-		snprintf(line, sizeof(line), "%.*s", (int)(end - start), err.buf + start);
-		{
-			struct strbuf red = STRBUF_INIT;
-
-			log_redact_str(line, &red);
-			if (status < 0)
-				rc = errbuf_set(e, BL_EFAIL, "%s was killed%s%s", argv->v[0],
-						red.len ? ": " : "", red.buf);
-			else
-				rc = errbuf_set(e, BL_EFAIL, "%s exited with status %d%s%s", argv->v[0],
-						status, red.len ? ": " : "", red.buf);
-			strbuf_release(&red);
-		}
-	}
+	rc = drun_target_exec(env, argv, vars, dir, out, &err, &status, timeout_ms, e);
+	if (!rc && status != 0)
+		rc = drun_status_error(argv, status, &err, e);
 	strbuf_release(&err);
 	return rc;
 }

@@ -295,6 +295,10 @@ int deploy_run(struct deploy_env *env, const struct deploy_opts *o, enum deploy_
 	 * changes before migrate); pull already reads the bundle's files. */
 	deploy_bundle_init(&r.bundle, env, o->release);
 	r.have_bundle = 1;
+	/* a redeploy of the running release: its bundle, proven above under
+	 * this lock, already holds the files that have not changed */
+	if (r.have_prev_bundle && !strcmp(r.prev_bundle.dir.buf, r.bundle.dir.buf))
+		r.bundle.proven = json_incref(r.prev_bundle.files);
 	t = drun_step_begin("bundle", r.bundle.dir.buf);
 	rc = deploy_bundle_stage(env, &r.bundle, r.compose_path, e);
 	drun_step_end(&r, "bundle", t, rc, e);
@@ -731,7 +735,7 @@ int deploy_plan(struct deploy_env *env, const struct deploy_opts *o, json_t *pla
 		plan_add(env, plan, "upload", sb.buf, NULL, NULL, NULL);
 	}
 	plan_compose(env, plan, "pull", o->release, (const char *const[]){ "pull", NULL }, images, &nb);
-	plan_compose(env, plan, "pin", "every service's image (then docker image inspect of each)",
+	plan_compose(env, plan, "pin", "every service's image (then one docker image inspect of all their images)",
 		     (const char *const[]){ "config", NULL }, images, &nb);
 	deploy_bundle_expect(env, &nb, 1);
 	plan_hooks(env, plan, "pre-up");

@@ -548,27 +548,26 @@ static void repo_of(const char *ref, struct strbuf *out)
 	strbuf_add(out, ref, n);
 }
 
-/* The digest reference the engine holds for image: its RepoDigests entry of
- * the same repository ("repo@sha256:..."); *digest NULL when there is none
- * (an image built on the target, never pushed) and why in reason. */
-static int inspect_image(struct run *r, const char *image, json_t *svc, struct errbuf *e)
+/* One `image inspect --format INSPECT_FORMAT` answer for image (text, len:
+ * "RepoDigests Id") into svc: "id", and "digest", the engine's RepoDigests
+ * entry of the same repository ("repo@sha256:..."), or "unpinned" and why
+ * when there is none (an image built on the target, never pushed). */
+#define INSPECT_FORMAT "{{json .RepoDigests}} {{json .Id}}"
+
+static int inspect_parse(struct run *r, const char *image, const char *text, size_t len,
+			 json_t *svc, struct errbuf *e)
 {
-	struct strvec argv = STRVEC_INIT;
-	struct strbuf out = STRBUF_INIT, want = STRBUF_INIT, have = STRBUF_INIT;
+	struct strbuf want = STRBUF_INIT, have = STRBUF_INIT, rest = STRBUF_INIT;
 	json_error_t jerr;
 	json_t *digests = NULL, *id = NULL, *v;
 	size_t i;
-	int rc;
+	int rc = 0;
 
-	drun_docker_argv(r, (const char *const[]){ "image", "inspect", "--format",
-						   "{{json .RepoDigests}} {{json .Id}}", image, NULL },
-			 &argv);
-	if ((rc = drun_target_run(r->env, &argv, NULL, r->env->app_dir, &out,
-				  (long)r->env->compose_timeout_ms, e)))
-		goto out;
-	digests = json_loadb(out.buf, out.len, JSON_DISABLE_EOF_CHECK, &jerr);
-	if (json_is_array(digests) && (size_t)jerr.position < out.len)
-		id = json_loads(out.buf + jerr.position, JSON_DECODE_ANY, NULL);
+	digests = json_loadb(text, len, JSON_DISABLE_EOF_CHECK, &jerr);
+	if (json_is_array(digests) && (size_t)jerr.position < len) {
+		strbuf_add(&rest, text + jerr.position, len - (size_t)jerr.position);
+		id = json_loads(rest.buf, JSON_DECODE_ANY, NULL);
+	}
 	if (!json_is_array(digests) || !json_is_string(id)) {
 		rc = errbuf_set(e, BL_EFAIL, "%s image inspect %s: expected RepoDigests and Id",
 				json_string_value(json_array_get(r->env->docker_command, 0)), image);
@@ -608,20 +607,105 @@ static int inspect_image(struct run *r, const char *image, json_t *svc, struct e
 out:
 	json_decref(digests);
 	json_decref(id);
-	strvec_clear(&argv);
-	strbuf_release(&out);
 	strbuf_release(&want);
 	strbuf_release(&have);
+	strbuf_release(&rest);
 	return rc;
+}
+
+static int inspect_image(struct run *r, const char *image, json_t *svc, struct errbuf *e)
+{
+	struct strvec argv = STRVEC_INIT;
+	struct strbuf out = STRBUF_INIT;
+	int rc;
+
+	drun_docker_argv(r, (const char *const[]){ "image", "inspect", "--format", INSPECT_FORMAT,
+						   image, NULL }, &argv);
+	rc = drun_target_run(r->env, &argv, NULL, r->env->app_dir, &out,
+			     (long)r->env->compose_timeout_ms, e);
+	if (!rc)
+		rc = inspect_parse(r, image, out.buf, out.len, svc, e);
+	strvec_clear(&argv);
+	strbuf_release(&out);
+	return rc;
+}
+
+/* inspect_image for every image in imgs with one `image inspect`, one
+ * remote command instead of one each: docker prints a line per image it
+ * has, in argument order, and an error on stderr per missing one. A
+ * result per image in res: its fields, or {"error": msg}, the error
+ * inspect_image would give. A failed batch whose output cannot be
+ * attributed (some images missing, the found ones' lines unlabelled) asks
+ * per image again; one that printed nothing (docker prints an empty line
+ * then) and whose stderr names none of the images (an engine down) is
+ * every image's error. */
+static void inspect_images(struct run *r, struct strvec *imgs, json_t *res)
+{
+	struct strvec argv = STRVEC_INIT;
+	struct strbuf out = STRBUF_INIT, err = STRBUF_INIT;
+	struct errbuf e = ERRBUF_INIT;
+	const char *p;
+	size_t i, lines = 0, filled = 0;
+	int rc, status = 0, named = 0, blank = 0, batch = 1;
+
+	drun_docker_argv(r, (const char *const[]){ "image", "inspect", "--format", INSPECT_FORMAT,
+						   NULL }, &argv);
+	for (i = 0; i < imgs->n; i++)
+		strvec_push(&argv, imgs->v[i]);
+	rc = drun_target_exec(r->env, &argv, NULL, r->env->app_dir, &out, &err, &status,
+			      (long)r->env->compose_timeout_ms, &e);
+	for (p = out.buf; *p;) {
+		const char *nl = strchr(p, '\n');
+		size_t len = nl ? (size_t)(nl - p) : strlen(p);
+
+		lines++;
+		if (len)
+			filled++;
+		else
+			blank = 1;
+		p += len + (nl != NULL);
+	}
+	for (i = 0; i < imgs->n; i++)
+		named |= strstr(err.buf, imgs->v[i]) != NULL;
+	if (!rc && status != 0) {
+		if (imgs->n == 1 || (!filled && !named))
+			rc = drun_status_error(&argv, status, &err, &e);
+		else
+			batch = 0;
+	} else if (!rc && imgs->n > 1 && (lines != imgs->n || blank)) {
+		batch = 0;
+	}
+	for (i = 0, p = out.buf; i < imgs->n; i++) {
+		json_t *o = json_object();
+		const char *nl = strchr(p, '\n');
+		size_t len = imgs->n == 1 ? out.len : nl ? (size_t)(nl - p) : strlen(p);
+		struct errbuf ie = ERRBUF_INIT;
+
+		if (!batch) {
+			if (inspect_image(r, imgs->v[i], o, &ie))
+				json_object_set_new(o, "error", json_string(ie.msg));
+		} else if (rc) {
+			json_object_set_new(o, "error", json_string(e.msg));
+		} else if (inspect_parse(r, imgs->v[i], p, len, o, &ie)) {
+			json_object_set_new(o, "error", json_string(ie.msg));
+		}
+		json_array_append_new(res, o);
+		p += len + (p[len] == '\n');
+	}
+	strvec_clear(&argv);
+	strbuf_release(&out);
+	strbuf_release(&err);
 }
 
 int drun_pin(struct run *r, struct deploy_bundle *b, json_t *images, struct errbuf *e)
 {
 	const char *args[] = { "config", NULL };
 	struct strbuf out = STRBUF_INIT;
+	struct strvec imgs = STRVEC_INIT;
 	struct errbuf pe = ERRBUF_INIT;
-	json_t *found = NULL, *services = json_object(), *v;
+	json_t *found = NULL, *services = json_object(), *res = json_array(), *v;
 	const char *name;
+	size_t i;
 	int rc;
 
 	/* compose's own resolution (interpolation, profiles, overrides) says
@@ -636,6 +720,19 @@ int drun_pin(struct run *r, struct deploy_bundle *b, json_t *images, struct errb
 	}
 	if (out.alloc)
 		memset(out.buf, 0, out.alloc);
+	/* every tag once, in one inspect */
+	json_object_foreach(found, name, v) {
+		const char *img = json_string_value(json_object_get(v, "image"));
+
+		if (!img || strstr(img, "@sha256:"))
+			continue;
+		for (i = 0; i < imgs.n && strcmp(imgs.v[i], img); i++)
+			;
+		if (i == imgs.n)
+			strvec_push(&imgs, img);
+	}
+	if (imgs.n)
+		inspect_images(r, &imgs, res);
 	json_object_foreach(found, name, v) {
 		const char *img = json_string_value(json_object_get(v, "image"));
 		json_t *svc = json_object();
@@ -646,8 +743,16 @@ int drun_pin(struct run *r, struct deploy_bundle *b, json_t *images, struct errb
 			json_object_set_new(svc, "image", json_string(img));
 			if (strstr(img, "@sha256:")) {
 				json_object_set_new(svc, "digest", json_string(img));
-			} else if (inspect_image(r, img, svc, &pe)) {
-				json_object_set_new(svc, "unpinned", json_string(pe.msg));
+			} else {
+				json_t *got;
+
+				for (i = 0; strcmp(imgs.v[i], img); i++)
+					;
+				got = json_array_get(res, i);
+				if (json_object_get(got, "error"))
+					json_object_set(svc, "unpinned", json_object_get(got, "error"));
+				else
+					json_object_update(svc, got);
 			}
 		}
 		if (json_is_string(json_object_get(svc, "unpinned")) && img &&
@@ -661,26 +766,72 @@ int drun_pin(struct run *r, struct deploy_bundle *b, json_t *images, struct errb
 	rc = deploy_bundle_commit(r->env, b, images, services, e);
 	json_decref(found);
 	json_decref(services);
+	json_decref(res);
+	strvec_clear(&imgs);
 	strbuf_release(&out);
+	return rc;
+}
+
+/* The first of the services (names, with the bundle's svcs) whose tag
+ * no longer resolves to its kept digest, after one inspect of their tags;
+ * an inspect's error is the first failing service's, as one inspect each
+ * in turn would have reported it. */
+static int immutable_compare(struct run *r, json_t *svcs, struct strvec *names, struct errbuf *e)
+{
+	struct strvec imgs = STRVEC_INIT;
+	json_t *res = json_array();
+	size_t i, k;
+	int rc = 0;
+
+	for (i = 0; i < names->n; i++) {
+		const char *img = json_string_value(json_object_get(json_object_get(svcs, names->v[i]),
+								    "image"));
+
+		for (k = 0; k < imgs.n && strcmp(imgs.v[k], img); k++)
+			;
+		if (k == imgs.n)
+			strvec_push(&imgs, img);
+	}
+	if (imgs.n)
+		inspect_images(r, &imgs, res);
+	for (i = 0; i < names->n && !rc; i++) {
+		json_t *svc = json_object_get(svcs, names->v[i]), *got;
+		const char *img = json_string_value(json_object_get(svc, "image"));
+		const char *was = json_string_value(json_object_get(svc, "digest"));
+		const char *is;
+
+		for (k = 0; strcmp(imgs.v[k], img); k++)
+			;
+		got = json_array_get(res, k);
+		is = json_string_value(json_object_get(got, "digest"));
+		if (json_object_get(got, "error"))
+			rc = errbuf_set(e, BL_EFAIL, "%s", json_string_value(json_object_get(got, "error")));
+		else if (!is || strcmp(is, was))
+			rc = errbuf_set(e, BL_EVERIFY,
+					"environment %s is immutable: release %s ran service %s as %s, but %s now resolves to %s; deploy it under a new release name, or give --allow-mutable",
+					r->env->name, r->release, names->v[i], was, img, is ? is : "an image without a digest");
+	}
+	json_decref(res);
+	strvec_clear(&imgs);
 	return rc;
 }
 
 int drun_check_immutable(struct run *r, struct errbuf *e)
 {
 	struct deploy_bundle old;
-	json_t *idx = NULL, *svc;
+	struct strvec names = STRVEC_INIT;
+	json_t *idx = NULL, *svcs, *svc;
 	const char *name;
 	int rc;
 
 	deploy_bundle_init(&old, r->env, r->release);
 	if ((rc = deploy_bundle_read_index(r->env, &old, &idx, e)) || !idx)
 		goto out;
-	json_object_foreach(json_object_get(idx, "services"), name, svc) {
+	svcs = json_object_get(idx, "services");
+	json_object_foreach(svcs, name, svc) {
 		const char *img = json_string_value(json_object_get(svc, "image"));
 		const char *was = json_string_value(json_object_get(svc, "digest"));
-		const char *is;
 		struct strvec argv = STRVEC_INIT;
-		json_t *now;
 
 		if (!img || !was || strstr(img, "@sha256:"))
 			continue;
@@ -689,20 +840,20 @@ int drun_check_immutable(struct run *r, struct errbuf *e)
 		drun_docker_argv(r, (const char *const[]){ "pull", "-q", img, NULL }, &argv);
 		rc = drun_target_run(r->env, &argv, NULL, NULL, NULL, (long)r->env->compose_timeout_ms, e);
 		strvec_clear(&argv);
-		if (rc)
+		if (rc) {
+			/* a service before this one that moved is the error, as
+			 * when each was inspected right after its pull */
+			struct errbuf ce = ERRBUF_INIT;
+
+			if (immutable_compare(r, svcs, &names, &ce))
+				rc = errbuf_set(e, ce.code, "%s", ce.msg);
 			goto out;
-		now = json_object();
-		rc = inspect_image(r, img, now, e);
-		is = json_string_value(json_object_get(now, "digest"));
-		if (!rc && (!is || strcmp(is, was)))
-			rc = errbuf_set(e, BL_EVERIFY,
-					"environment %s is immutable: release %s ran service %s as %s, but %s now resolves to %s; deploy it under a new release name, or give --allow-mutable",
-					r->env->name, r->release, name, was, img, is ? is : "an image without a digest");
-		json_decref(now);
-		if (rc)
-			goto out;
+		}
+		strvec_push(&names, name);
 	}
+	rc = immutable_compare(r, svcs, &names, e);
 out:
+	strvec_clear(&names);
 	json_decref(idx);
 	deploy_bundle_release(&old);
 	return rc;

@@ -9,6 +9,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
 #include <pwd.h>
@@ -158,7 +160,16 @@ static int tcp_connect(const char *host, int port, long timeout_ms, int *out,
 			err = errno;
 		}
 		if (!rc) {
+			int one = 1;
+
 			fcntl(fd, F_SETFL, flags);
+			/* Every exec and SFTP request is a few small packets sent
+			 * back to back and then a wait for the answer: with Nagle
+			 * the second waits for the peer's delayed ACK of the first
+			 * (40 ms on Linux), per request. OpenSSH turns it off on
+			 * interactive sessions for the same reason; a failure
+			 * here only costs speed. */
+			(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 			break;
 		}
 		close(fd);

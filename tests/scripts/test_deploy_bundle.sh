@@ -155,6 +155,13 @@ t_check "immutable: --allow-mutable deploys it" eq "$RC" 0
 t_check "immutable: --allow-mutable records the new digest" ne "$(json "$(bundle v1)/bundle.json" .services.backend.digest)" "$I1"
 run_deploy deploy qa --release latest --allow-mutable
 t_check "immutable: latest with --allow-mutable is deployed" eq "$RC" 0
+# the second service's tag moved (one inspect for both): it is the one named
+run_deploy deploy qa --release v3
+I3=$(json "$(bundle v3)/bundle.json" .services.worker.digest)
+echo "sha256:$(printf 'worker bytes' | sha256sum | cut -c1-64)" > "$STANDIN/images/example_worker:v3"
+run_deploy deploy qa --release v3
+t_check "immutable: the moved second service is refused with exit 4" eq "$RC" 4
+t_check "immutable: the refusal names the worker, not the backend" contains "$ERR" "release v3 ran service worker as $I3, but example/worker:v3 now resolves to example/worker@sha256:$(printf 'worker bytes' | sha256sum | cut -c1-64)"
 
 # ---- deploy --bundle: the release's files from CI ----
 # app_sum: every name and every file's bytes in app_dir outside .ballast/
@@ -286,5 +293,64 @@ run_deploy deploy qa --release c4 --bundle "$CI/bundle.tgz"
 t_check "the next deploy succeeds" eq "$RC $(state_release)" "0 c4"
 t_check "the next deploy removes the killed run's staging" contains "$ERR" "removing the staged upload $APP/.ballast/incoming/c3-"
 t_check "no staged upload is left" eq "$(incoming)" ""
+
+
+# ---- pin: every image in one `image inspect`, each answer to its service ----
+# (the stand-in engine answers like docker: a line per image it has, in
+# argument order, an error per missing one; backend and worker sorted)
+new_env pinone "$TRANSPORT"
+inspects() { grep -c '"image","inspect"' "$STANDIN/calls.jsonl"; }
+run_deploy deploy qa --release p1
+t_check "pin: both services pinned" eq "$RC $(jq -r '[.services[] | has("digest")] | join(" ")' "$(bundle p1)/bundle.json")" "0 true true"
+t_check "pin: each service has its own image's digest" eq \
+	"$(jq -r '"\(.services.backend.digest | split("@")[0]) \(.services.worker.digest | split("@")[0])"' "$(bundle p1)/bundle.json")" \
+	"example/backend example/worker"
+t_check "pin: one image inspect for both images" eq "$(inspects)" 1
+sdigest() { printf '%s@sha256:%s' "${1%:*}" "$(printf '%s' "$1" | sha256sum | cut -c1-64)"; }
+echo example/worker:p2 > "$STANDIN/gone"
+run_deploy deploy qa --release p2
+t_check "pin, second image missing: the deploy goes on by tag" eq "$RC" 0
+t_check "pin, second image missing: the warning names the worker and why" contains \
+	"$(grep 'pin: service worker (example/worker:p2): ' <<<"$ERR")" "exited with status 1: Error: No such image: example/worker:p2"
+t_check "pin, second image missing: the backend has its own digest" eq \
+	"$(json "$(bundle p2)/bundle.json" .services.backend.digest)" "$(sdigest example/backend:p2)"
+t_check "pin, second image missing: the worker is unpinned, naming its image" contains \
+	"$(json "$(bundle p2)/bundle.json" .services.worker.unpinned)" "No such image: example/worker:p2"
+t_check "pin, second image missing: the backend is not blamed" lacks "$ERR" "service backend (example/backend:p2)"
+echo example/backend:p3 > "$STANDIN/gone"
+run_deploy deploy qa --release p3
+t_check "pin, first image missing: the worker has its own digest" eq \
+	"$(json "$(bundle p3)/bundle.json" .services.worker.digest)" "$(sdigest example/worker:p3)"
+t_check "pin, first image missing: the backend is unpinned, naming its image" contains \
+	"$(json "$(bundle p3)/bundle.json" .services.backend.unpinned)" "No such image: example/backend:p3"
+t_check "pin, first image missing: the worker is not blamed" lacks "$ERR" "service worker (example/worker:p3)"
+rm "$STANDIN/gone"
+touch "$STANDIN/no-inspect"
+n0=$(inspects)
+run_deploy deploy qa --release p4
+t_check "pin, no engine: one inspect, not one per image" eq "$(( $(inspects) - n0 ))" 1
+t_check "pin, no engine: every service has the engine's error" eq \
+	"$(jq -r '[.services[].unpinned] | unique | length' "$(bundle p4)/bundle.json") $(json "$(bundle p4)/bundle.json" .services.worker.unpinned)" \
+	"1 $S/tests/standin/compose exited with status 1: standin docker: image inspect: not supported here"
+rm "$STANDIN/no-inspect"
+# a redeploy of the running release: its proven files stay as they are
+# (same inode: not rewritten), a changed one is written again
+run_deploy deploy qa --release p5
+ino() { stat -c %i "$(bundle p5)/$1"; }
+i_compose=$(ino compose/docker-compose.yml); i_env=$(ino env); i_pin=$(ino pinned.yml)
+run_deploy deploy qa --release p5
+t_check "redeploy: exits 0" eq "$RC" 0
+t_check "redeploy: the unchanged files are left as they are" eq "$(ino compose/docker-compose.yml) $(ino env) $(ino pinned.yml)" "$i_compose $i_env $i_pin"
+printf 'NS=example\nDB_PASSWORD=%s\nCHANGED=1\n' "$SECRET" > "$APP/.env.qa"
+run_deploy deploy qa --release p5
+t_check "redeploy, env file changed: the bundle's copy is the new one" cmp "$APP/.env.qa" "$(bundle p5)/env"
+t_check "redeploy, env file changed: the index has its hash" eq "$(json "$(bundle p5)/bundle.json" '.files.env.sha256')" "$(sha256sum < "$APP/.env.qa" | cut -c1-64)"
+touch "$STANDIN/no-inspect"
+run_deploy deploy qa --release p5
+t_check "redeploy, nothing pinnable now: pinned.yml is removed" test ! -e "$(bundle p5)/pinned.yml"
+t_check "redeploy, nothing pinnable now: up runs without it" lacks "$(grep '"up"' "$STANDIN/calls.jsonl" | tail -n1)" pinned.yml
+rm "$STANDIN/no-inspect"
+run_deploy deploy qa --release p5
+t_check "redeploy, pinnable again: pinned.yml is back" test -f "$(bundle p5)/pinned.yml"
 
 t_done
