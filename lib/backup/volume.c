@@ -417,6 +417,7 @@ out:
 
 struct rctx {
 	volume_source_fn src;
+	volume_borrow_fn borrow;
 	void *ctx;
 	struct errbuf *e;
 	int failed;
@@ -434,7 +435,9 @@ static la_ssize_t read_cb(struct archive *a, void *cd, const void **out)
 		return -1;
 	if (r->eof)
 		return 0;
-	if (r->src(r->ctx, r->buf, VOLUME_CHUNK, &got, r->e)) {
+	*out = r->buf;
+	if (r->borrow ? r->borrow(r->ctx, out, &got, r->e) :
+	    r->src(r->ctx, r->buf, VOLUME_CHUNK, &got, r->e)) {
 		r->failed = 1;
 		archive_set_error(a, EIO, "%s", r->e->msg);
 		return -1;
@@ -442,7 +445,6 @@ static la_ssize_t read_cb(struct archive *a, void *cd, const void **out)
 	if (!got)
 		r->eof = 1;
 	r->bytes += (long long)got;
-	*out = r->buf;
 	return (la_ssize_t)got;
 }
 
@@ -615,14 +617,14 @@ static int read_error(struct rctx *rc, struct archive *a, struct errbuf *e)
 			  archive_error_string(a) ? archive_error_string(a) : "read error");
 }
 
-int volume_extract(const char *dir, volume_source_fn src, void *src_ctx,
-		   struct volume_stats *st, struct errbuf *e)
+static int extract(const char *dir, volume_source_fn src, volume_borrow_fn borrow,
+		   void *src_ctx, struct volume_stats *st, struct errbuf *e)
 {
 	const int flags = ARCHIVE_EXTRACT_OWNER | ARCHIVE_EXTRACT_PERM | ARCHIVE_EXTRACT_TIME |
 		ARCHIVE_EXTRACT_ACL | ARCHIVE_EXTRACT_XATTR |
 		ARCHIVE_EXTRACT_SECURE_SYMLINKS | ARCHIVE_EXTRACT_SECURE_NODOTDOT |
 		ARCHIVE_EXTRACT_SECURE_NOABSOLUTEPATHS;
-	struct rctx rcx = { src, src_ctx, e, 0, 0, NULL, 0 };
+	struct rctx rcx = { src, borrow, src_ctx, e, 0, 0, NULL, 0 };
 	struct archive *rd = NULL, *dw = NULL;
 	struct archive_entry *ent;
 	char msg[512];
@@ -745,9 +747,11 @@ int volume_extract(const char *dir, volume_source_fn src, void *src_ctx,
 	/* Read the source to its end: a source that checks a checksum at EOF
 	 * must see every byte before the restored tree is trusted. */
 	while (!rcx.eof && !rcx.failed) {
+		const void *p;
 		size_t got = 0;
 
-		if (src(src_ctx, rcx.buf, VOLUME_CHUNK, &got, e)) {
+		if (borrow ? borrow(src_ctx, &p, &got, e) :
+		    src(src_ctx, rcx.buf, VOLUME_CHUNK, &got, e)) {
 			rcx.failed = 1;
 			break;
 		}
@@ -772,6 +776,12 @@ out:
 		close(cwd);
 	free(rcx.buf);
 	return rc;
+}
+
+int volume_extract(const char *dir, volume_source_fn src, void *src_ctx,
+		   struct volume_stats *st, struct errbuf *e)
+{
+	return extract(dir, src, NULL, src_ctx, st, e);
 }
 
 /* ---- removing and swapping ---- */
@@ -1023,7 +1033,7 @@ int volume_restore(const char *path_in, const struct volume_restore_opts *o,
 		goto out;
 	}
 	staged = 1;
-	rc = volume_extract(staging.buf, o->src, o->src_ctx, st, e);
+	rc = extract(staging.buf, o->src, o->borrow, o->src_ctx, st, e);
 	if (rc)
 		goto out;
 	if (interrupt_signal) {
@@ -1035,6 +1045,15 @@ int volume_restore(const char *path_in, const struct volume_restore_opts *o,
 	if (fd >= 0) {
 		syncfs(fd);
 		close(fd);
+	}
+	if (o->before_swap) {
+		rc = o->before_swap(o->swap_ctx, e);
+		if (rc)
+			goto out;
+		if (interrupt_signal) {
+			rc = interrupt_check_what(e, "volume: restore of %s", path.buf);
+			goto out;
+		}
 	}
 	if (!exists) {
 		if (rename(staging.buf, path.buf) < 0) {

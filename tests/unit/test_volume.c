@@ -102,7 +102,7 @@ static int restore_from(const char *file, const char *target, const char *id, in
 			struct errbuf *e)
 {
 	struct fsrc s = { open(file, O_RDONLY), 0, 0 };
-	struct volume_restore_opts o = { id, keep, fd_source, &s };
+	struct volume_restore_opts o = { id, keep, fd_source, &s, NULL, NULL, NULL };
 	int rc;
 
 	ck_assert_int_ge(s.fd, 0);
@@ -751,7 +751,7 @@ START_TEST(test_source_checksum_failure_at_eof_refused)
 	struct volume_restore_result res;
 	struct errbuf e = ERRBUF_INIT;
 	struct fsrc s;
-	struct volume_restore_opts o = { "C", 1, failing_at_eof, &s };
+	struct volume_restore_opts o = { "C", 1, failing_at_eof, &s, NULL, NULL, NULL };
 
 	ck_assert_int_eq(mkdir(src, 0755), 0);
 	ck_assert_int_eq(ttree_make_sample(src), 0);
@@ -850,7 +850,7 @@ static void kill_during_restore(int sig)
 	pid = fork();
 	if (pid == 0) {
 		struct fsrc s = { open(tar, O_RDONLY), 20000, 16384 };
-		struct volume_restore_opts o = { "K", 1, fd_source, &s };
+		struct volume_restore_opts o = { "K", 1, fd_source, &s, NULL, NULL, NULL };
 		struct errbuf ce = ERRBUF_INIT;
 		struct volume_stats cst = VOLUME_STATS_INIT;
 
