@@ -499,30 +499,15 @@ static void cache_drop(struct walk_cache *c)
 	strbuf_reset(&c->dir);
 }
 
-/* name's components other than "." joined by "/" into out; returns the
- * length of the parent part (that of out before its last component), or
- * -1 when the last component is "." (never served from the cache). */
-static long norm_path(const char *name, struct strbuf *out)
+/* Whether name's last component is "." ("a/." and "a/./" name a, which
+ * the walk below treats differently from "a": never served from the cache). */
+static int ends_in_dot(const char *name)
 {
-	const char *p = name;
-	long parent = -1;
+	size_t n = strlen(name);
 
-	strbuf_reset(out);
-	while (*p) {
-		size_t n = strcspn(p, "/");
-
-		parent = -1;
-		if (!(n == 1 && p[0] == '.')) {
-			parent = (long)out->len;
-			if (out->len)
-				strbuf_addch(out, '/');
-			strbuf_add(out, p, n);
-		}
-		p += n;
-		while (*p == '/')
-			p++;
-	}
-	return parent;
+	while (n && name[n - 1] == '/')
+		n--;
+	return n && name[n - 1] == '.' && (n == 1 || name[n - 2] == '/');
 }
 
 /* Before an entry called name is written: forget a cached directory that
@@ -531,7 +516,7 @@ static void cache_forget(struct walk_cache *c, const char *name, struct strbuf *
 {
 	if (c->fd < 0)
 		return;
-	norm_path(name, tmp);
+	fs_path_clean(name, tmp);
 	if (c->dir.len >= tmp->len && !memcmp(c->dir.buf, tmp->buf, tmp->len) &&
 	    (c->dir.len == tmp->len || !tmp->len || c->dir.buf[tmp->len] == '/'))
 		cache_drop(c);
@@ -544,12 +529,13 @@ static int find_symlink(const char *name, struct strbuf *bad, mode_t *final_type
 	const char *p = name;
 	int dfd = AT_FDCWD, found = 0, at_last = 0;
 	size_t parent_len = 0;
-	long plen;
+	long leaf_at;
 
 	*final_type = 0;
-	plen = c->fd >= 0 ? norm_path(name, &pre) : -1;
-	if (plen > 0 && (size_t)plen == c->dir.len && !memcmp(pre.buf, c->dir.buf, c->dir.len)) {
-		const char *leaf = pre.buf + plen + 1;
+	leaf_at = c->fd >= 0 && !ends_in_dot(name) ? fs_path_clean(name, &pre) : -1;
+	if (leaf_at > 0 && (size_t)leaf_at - 1 == c->dir.len &&
+	    !memcmp(pre.buf, c->dir.buf, c->dir.len)) {
+		const char *leaf = pre.buf + leaf_at;
 		struct stat sb;
 
 		if (fstatat(c->fd, leaf, &sb, AT_SYMLINK_NOFOLLOW) < 0) {
