@@ -362,6 +362,68 @@ START_TEST(test_restore_before_fails_no_swap)
 }
 END_TEST
 
+/* SIGTERM while the object is being extracted (a reading thread and the
+ * extracting one both busy): exit 1 naming the signal, the volume as it
+ * was, no staging directory, and the containers never stopped. The
+ * volume holds 4,000 files of 64 KiB so that the extraction lasts. */
+START_TEST(test_sigterm_during_restore)
+{
+	struct vproj v;
+	struct strbuf bin = STRBUF_INIT, log = STRBUF_INIT, a = STRBUF_INIT, b = STRBUF_INIT;
+	struct child c = CHILD_INIT;
+	struct errbuf e = ERRBUF_INIT;
+	struct stat sb;
+	char logf[2048], stg[2048], cmd[4096], *id;
+	const char *argv[8];
+	int seen = 0;
+
+	vproj_init(&v, "[]", NULL);
+	snprintf(cmd, sizeof(cmd), "mkdir '%s/big' && cd '%s/big' && "
+		 "head -c %d /dev/zero | split -b 65536 -a 4 - f", v.vol, v.vol, 4000 * 65536);
+	sh(cmd);
+	id = backup_ok(&v.p, NULL);
+	ck_assert_int_eq(unlink(v.events), 0);
+	mutate(&v);
+	listing(v.vol, &a);
+	snprintf(logf, sizeof(logf), "%s/restore.log", v.p.dir);
+	snprintf(stg, sizeof(stg), "%s/.vol.ballast-restore-%s/big", v.p.dir, id);
+	argv[0] = tbin("ballast-backup", &bin);
+	argv[1] = "--config";
+	argv[2] = v.p.cfg;
+	argv[3] = "restore";
+	argv[4] = id;
+	argv[5] = "--volume";
+	argv[6] = "data";
+	argv[7] = NULL;
+	bb_start(&c, argv, logf, NULL);
+	/* the extraction has reached the big directory */
+	for (int i = 0; i < 4000 && !seen; i++) {
+		seen = lstat(stg, &sb) == 0;
+		if (!seen)
+			usleep(2000);
+	}
+	ck_assert_msg(seen, "the restore never reached %s", stg);
+	kill(c.pid, SIGTERM);
+	ck_assert_int_eq(proc_finish(&c, &e), BL_EFAIL);
+	ck_assert(WIFEXITED(c.status));
+	ck_assert_int_eq(WEXITSTATUS(c.status), 1);
+	proc_release(&c);
+	tread_file(logf, &log);
+	ck_assert_msg(strstr(log.buf, "interrupted by signal 15"), "%s", log.buf);
+	listing(v.vol, &b);
+	same(a.buf, b.buf);
+	snprintf(stg, sizeof(stg), "%s/.vol.ballast-restore-%s", v.p.dir, id);
+	ck_assert(!exists(stg));
+	ck_assert(!exists(v.events));
+	free(id);
+	strbuf_release(&bin);
+	strbuf_release(&log);
+	strbuf_release(&a);
+	strbuf_release(&b);
+	proj_done(&v.p);
+}
+END_TEST
+
 START_TEST(test_whole_set_restore)
 {
 	struct vproj v;
@@ -517,6 +579,7 @@ int main(void)
 	tcase_add_test(tc, test_truncated_object_refused);
 	tcase_add_test(tc, test_flipped_object_refused);
 	tcase_add_test(tc, test_restore_before_fails_no_swap);
+	tcase_add_test(tc, test_sigterm_during_restore);
 	tcase_add_test(tc, test_whole_set_restore);
 	tcase_add_test(tc, test_missing_path_fails_run);
 	tcase_add_test(tc, test_before_fails_after_runs);
