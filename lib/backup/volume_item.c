@@ -4,13 +4,11 @@
 #include <string.h>
 
 #include "backupset.h"
+#include "interrupt.h"
 #include "log.h"
 #include "manifest.h"
-#include "objread.h"
 #include "proc.h"
 #include "ring.h"
-#include "interrupt.h"
-#include "xalloc.h"
 #include "zstream.h"
 
 /*
