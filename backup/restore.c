@@ -115,11 +115,10 @@ static int restore_volume(struct cli_ctx *ctx, struct repo *r, const struct mani
 	vo.id = id;
 	vo.to = to;
 	vo.keep_old = keep;
-	vo.verified = 1;
 	vo.progress = vol_progress;
 	vo.progress_ctx = &clock;
-	/* a volume's restore counts the stored bytes it reads */
-	progress_expect(prog, name, it->obj.size);
+	/* a volume's restore counts the raw bytes it extracts */
+	progress_expect(prog, name, it->obj.raw_size);
 	rc = volume_item_restore(found ? &spec : NULL, r, it->json, &vo, &where, &old, &warnings,
 				 e);
 	t1 = time_mono_ms();
@@ -248,7 +247,7 @@ int cmd_restore(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e)
 	struct manifest_item it;
 	json_t *m = NULL, *done = json_array(), *plan_json = json_array(), *verify_ms = json_object();
 	int rc = 0, n = 0, nvol = 0, use_latest = 0, keep = 1, no_keep = 0, in_place = 0, yes = 0,
-	    dry_run = 0, replaces = 0, single_db = 0;
+	    dry_run = 0, replaces = 0, single_db = 0, single_vol = 0;
 	char latest[64];
 	size_t i, np = 0;
 	struct parseopt_rest rest;
@@ -471,12 +470,14 @@ planned:
 	 * restored and the volumes not. A single database needs no pass of
 	 * ours: dbdump_restore checks the object before pg_restore starts,
 	 * with --jobs in the very pass that writes its scratch file, which
-	 * ours would only repeat. */
+	 * ours would only repeat. A single volume neither: it proves its
+	 * object while it is extracted and refuses the swap on a mismatch. */
 	single_db = n == 1 && !nvol;
+	single_vol = nvol == 1 && !n;
 	manifest_foreach_item(m, i, it) {
 		long long t0 = time_mono_ms();
 
-		if (!wanted(&it, only_db, only_vol) || single_db)
+		if (!wanted(&it, only_db, only_vol) || single_db || single_vol)
 			continue;
 		rc = backupset_verify_object(r, json_object_get(it.json, "object"), 0, e);
 		if (rc) {

@@ -417,6 +417,7 @@ out:
 
 struct rctx {
 	volume_source_fn src;
+	volume_borrow_fn borrow;
 	void *ctx;
 	struct errbuf *e;
 	int failed;
@@ -434,7 +435,9 @@ static la_ssize_t read_cb(struct archive *a, void *cd, const void **out)
 		return -1;
 	if (r->eof)
 		return 0;
-	if (r->src(r->ctx, r->buf, VOLUME_CHUNK, &got, r->e)) {
+	*out = r->buf;
+	if (r->borrow ? r->borrow(r->ctx, out, &got, r->e) :
+	    r->src(r->ctx, r->buf, VOLUME_CHUNK, &got, r->e)) {
 		r->failed = 1;
 		archive_set_error(a, EIO, "%s", r->e->msg);
 		return -1;
@@ -442,7 +445,6 @@ static la_ssize_t read_cb(struct archive *a, void *cd, const void **out)
 	if (!got)
 		r->eof = 1;
 	r->bytes += (long long)got;
-	*out = r->buf;
 	return (la_ssize_t)got;
 }
 
@@ -471,13 +473,88 @@ static int name_inside(const char *name)
  * a write through it can be refused; -1 when a component cannot be
  * examined (refused too: it cannot be shown to be safe). *final_type gets
  * the last component's type, 0 when it does not exist. */
-static int find_symlink(const char *name, struct strbuf *bad, mode_t *final_type)
+/*
+ * The directory find_symlink() last walked to as the parent of a final
+ * component: its path (components without "." joined by "/") and an
+ * O_PATH descriptor of it. Files come in directory order, so most entries'
+ * parents are this one, and the walk down to it (two system calls per
+ * component) is skipped. It is exactly as safe as the walk: the parent was
+ * shown to be reached without symlinks, and only an entry whose own name is
+ * that path or a prefix of it can change one of its components (replace a
+ * directory on the way); check_entry() forgets the cache before every such
+ * entry is written. The staging directory is ballast's own (mode 0700), so
+ * nothing else changes it meanwhile; this is the assumption the walk
+ * itself makes between checking and writing.
+ */
+struct walk_cache {
+	struct strbuf dir;
+	int fd;   /* -1: empty */
+};
+
+static void cache_drop(struct walk_cache *c)
+{
+	if (c->fd >= 0)
+		close(c->fd);
+	c->fd = -1;
+	strbuf_reset(&c->dir);
+}
+
+/* Whether name's last component is "." ("a/." and "a/./" name a, which
+ * the walk below treats differently from "a": never served from the cache). */
+static int ends_in_dot(const char *name)
+{
+	size_t n = strlen(name);
+
+	while (n && name[n - 1] == '/')
+		n--;
+	return n && name[n - 1] == '.' && (n == 1 || name[n - 2] == '/');
+}
+
+/* Before an entry called name is written: forget a cached directory that
+ * name is, or lies on the way to. */
+static void cache_forget(struct walk_cache *c, const char *name, struct strbuf *tmp)
+{
+	if (c->fd < 0)
+		return;
+	fs_path_clean(name, tmp);
+	if (c->dir.len >= tmp->len && !memcmp(c->dir.buf, tmp->buf, tmp->len) &&
+	    (c->dir.len == tmp->len || !tmp->len || c->dir.buf[tmp->len] == '/'))
+		cache_drop(c);
+}
+
+static int find_symlink(const char *name, struct strbuf *bad, mode_t *final_type,
+			struct walk_cache *c)
 {
 	struct strbuf pre = STRBUF_INIT, comp = STRBUF_INIT;
 	const char *p = name;
-	int dfd = AT_FDCWD, found = 0;
+	int dfd = AT_FDCWD, found = 0, at_last = 0;
+	size_t parent_len = 0;
+	long leaf_at;
 
 	*final_type = 0;
+	leaf_at = c->fd >= 0 && !ends_in_dot(name) ? fs_path_clean(name, &pre) : -1;
+	if (leaf_at > 0 && (size_t)leaf_at - 1 == c->dir.len &&
+	    !memcmp(pre.buf, c->dir.buf, c->dir.len)) {
+		const char *leaf = pre.buf + leaf_at;
+		struct stat sb;
+
+		if (fstatat(c->fd, leaf, &sb, AT_SYMLINK_NOFOLLOW) < 0) {
+			if (errno != ENOENT) {
+				strbuf_reset(bad);
+				strbuf_addstr(bad, pre.buf);
+				found = -1;
+			}
+		} else if (S_ISLNK(sb.st_mode)) {
+			strbuf_reset(bad);
+			strbuf_addstr(bad, pre.buf);
+			found = 1;
+		} else {
+			*final_type = sb.st_mode & S_IFMT;
+		}
+		strbuf_release(&pre);
+		return found;
+	}
+	strbuf_reset(&pre);
 	while (*p) {
 		size_t n = strcspn(p, "/");
 		struct stat sb;
@@ -491,6 +568,8 @@ static int find_symlink(const char *name, struct strbuf *bad, mode_t *final_type
 		last = !*p;
 		if (!strcmp(comp.buf, "."))
 			continue;
+		parent_len = pre.len;
+		at_last = last;
 		if (pre.len)
 			strbuf_addch(&pre, '/');
 		strbuf_addstr(&pre, comp.buf);
@@ -525,6 +604,13 @@ static int find_symlink(const char *name, struct strbuf *bad, mode_t *final_type
 			close(dfd);
 		dfd = fd;
 	}
+	/* Reached the last component: dfd is its parent, walked safely. */
+	if (at_last && !found && dfd != AT_FDCWD) {
+		cache_drop(c);
+		strbuf_add(&c->dir, pre.buf, parent_len);
+		c->fd = dfd;
+		dfd = AT_FDCWD;
+	}
 	if (dfd != AT_FDCWD)
 		close(dfd);
 	strbuf_release(&pre);
@@ -532,7 +618,7 @@ static int find_symlink(const char *name, struct strbuf *bad, mode_t *final_type
 	return found;
 }
 
-static int check_entry(struct archive_entry *ent, struct errbuf *e)
+static int check_entry(struct archive_entry *ent, struct walk_cache *c, struct errbuf *e)
 {
 	const char *name = archive_entry_pathname(ent);
 	const char *link = archive_entry_hardlink(ent);
@@ -551,7 +637,7 @@ static int check_entry(struct archive_entry *ent, struct errbuf *e)
 				type == AE_IFSOCK ? "a socket" : "a device node");
 		goto out;
 	}
-	switch (find_symlink(name, &bad, &ft)) {
+	switch (find_symlink(name, &bad, &ft, c)) {
 	case -1:
 		rc = errbuf_set(e, BL_EVERIFY, "volume: refusing archive entry '%s': cannot examine '%s'",
 				name, bad.buf);
@@ -574,7 +660,7 @@ static int check_entry(struct archive_entry *ent, struct errbuf *e)
 					name, link);
 			goto out;
 		}
-		r = find_symlink(link, &bad, &ft);
+		r = find_symlink(link, &bad, &ft, c);
 		if (r) {
 			rc = errbuf_set(e, BL_EVERIFY, r > 0 ? "volume: refusing hard link '%s' to '%s': the target is reached through the symlink '%s'" :
 					"volume: refusing hard link '%s' to '%s': cannot examine '%s'",
@@ -587,6 +673,8 @@ static int check_entry(struct archive_entry *ent, struct errbuf *e)
 			goto out;
 		}
 	}
+	/* This entry is written next: it may replace a cached component. */
+	cache_forget(c, name, &bad);
 out:
 	strbuf_release(&bad);
 	return rc;
@@ -615,14 +703,15 @@ static int read_error(struct rctx *rc, struct archive *a, struct errbuf *e)
 			  archive_error_string(a) ? archive_error_string(a) : "read error");
 }
 
-int volume_extract(const char *dir, volume_source_fn src, void *src_ctx,
-		   struct volume_stats *st, struct errbuf *e)
+static int extract(const char *dir, volume_source_fn src, volume_borrow_fn borrow,
+		   void *src_ctx, struct volume_stats *st, struct errbuf *e)
 {
 	const int flags = ARCHIVE_EXTRACT_OWNER | ARCHIVE_EXTRACT_PERM | ARCHIVE_EXTRACT_TIME |
 		ARCHIVE_EXTRACT_ACL | ARCHIVE_EXTRACT_XATTR |
 		ARCHIVE_EXTRACT_SECURE_SYMLINKS | ARCHIVE_EXTRACT_SECURE_NODOTDOT |
 		ARCHIVE_EXTRACT_SECURE_NOABSOLUTEPATHS;
-	struct rctx rcx = { src, src_ctx, e, 0, 0, NULL, 0 };
+	struct rctx rcx = { src, borrow, src_ctx, e, 0, 0, NULL, 0 };
+	struct walk_cache wc = { STRBUF_INIT, -1 };
 	struct archive *rd = NULL, *dw = NULL;
 	struct archive_entry *ent;
 	char msg[512];
@@ -674,7 +763,7 @@ int volume_extract(const char *dir, volume_source_fn src, void *src_ctx,
 			goto out;
 		}
 		name = archive_entry_pathname(ent);
-		rc = check_entry(ent, e);
+		rc = check_entry(ent, &wc, e);
 		if (rc)
 			goto out;
 		if ((!strcmp(name, ".") || !strcmp(name, "./")) && archive_entry_mtime_is_set(ent)) {
@@ -745,9 +834,11 @@ int volume_extract(const char *dir, volume_source_fn src, void *src_ctx,
 	/* Read the source to its end: a source that checks a checksum at EOF
 	 * must see every byte before the restored tree is trusted. */
 	while (!rcx.eof && !rcx.failed) {
+		const void *p;
 		size_t got = 0;
 
-		if (src(src_ctx, rcx.buf, VOLUME_CHUNK, &got, e)) {
+		if (borrow ? borrow(src_ctx, &p, &got, e) :
+		    src(src_ctx, rcx.buf, VOLUME_CHUNK, &got, e)) {
 			rcx.failed = 1;
 			break;
 		}
@@ -770,8 +861,16 @@ out:
 		rc = errbuf_errno(e, BL_EFAIL, errno, "volume: cannot return to the working directory");
 	if (cwd >= 0)
 		close(cwd);
+	cache_drop(&wc);
+	strbuf_release(&wc.dir);
 	free(rcx.buf);
 	return rc;
+}
+
+int volume_extract(const char *dir, volume_source_fn src, void *src_ctx,
+		   struct volume_stats *st, struct errbuf *e)
+{
+	return extract(dir, src, NULL, src_ctx, st, e);
 }
 
 /* ---- removing and swapping ---- */
@@ -1023,7 +1122,7 @@ int volume_restore(const char *path_in, const struct volume_restore_opts *o,
 		goto out;
 	}
 	staged = 1;
-	rc = volume_extract(staging.buf, o->src, o->src_ctx, st, e);
+	rc = extract(staging.buf, o->src, o->borrow, o->src_ctx, st, e);
 	if (rc)
 		goto out;
 	if (interrupt_signal) {
@@ -1035,6 +1134,15 @@ int volume_restore(const char *path_in, const struct volume_restore_opts *o,
 	if (fd >= 0) {
 		syncfs(fd);
 		close(fd);
+	}
+	if (o->before_swap) {
+		rc = o->before_swap(o->swap_ctx, e);
+		if (rc)
+			goto out;
+		if (interrupt_signal) {
+			rc = interrupt_check_what(e, "volume: restore of %s", path.buf);
+			goto out;
+		}
 	}
 	if (!exists) {
 		if (rename(staging.buf, path.buf) < 0) {

@@ -44,8 +44,8 @@
  * duration (as `tar -C` does) and restores it before returning; do not run
  * it concurrently with code that depends on the working directory.
  *
- * volume_restore() extracts into the sibling "<parent>/.<name>.ballast-restore-<id>"
- * and only then swaps it into place (renameat2 RENAME_EXCHANGE where the
+ * volume_restore() extracts into the sibling "<parent>/.<name>.ballast-restore-<id>",
+ * syncs it, calls before_swap (when set) and only then swaps it into place (renameat2 RENAME_EXCHANGE where the
  * filesystem supports it, else two renames with a roll-back), so a failed,
  * refused or interrupted restore leaves the old contents exactly as they
  * were. The replaced contents are kept as "<path>.ballast-old-<id>" unless
@@ -107,11 +107,21 @@ int volume_excluded(const char *const *exclude, const char *rel);
 int volume_extract(const char *dir, volume_source_fn src, void *src_ctx,
 		   struct volume_stats *st, struct errbuf *e);
 
+/* A source that lends its own buffer instead of filling the caller's:
+ * *buf stays valid until the next call; *got = 0 at the end. */
+typedef int (*volume_borrow_fn)(void *ctx, const void **buf, size_t *got, struct errbuf *e);
+
 struct volume_restore_opts {
 	const char *id;        /* backup id: names the staging and the kept directory */
 	int keep_old;          /* keep the replaced contents as <path>.ballast-old-<id> */
 	volume_source_fn src;
-	void *src_ctx;
+	void *src_ctx;         /* for src, or for borrow when that is set */
+	volume_borrow_fn borrow;  /* used instead of src when set: no copy */
+	/* Called once the staging tree is complete, read to the source's end
+	 * and synced, right before the swap (stop what writes to the volume);
+	 * a failure refuses the swap. May be NULL. */
+	int (*before_swap)(void *ctx, struct errbuf *e);
+	void *swap_ctx;
 };
 
 struct volume_restore_result {

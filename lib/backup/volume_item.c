@@ -1,15 +1,14 @@
 #include "volume_item.h"
 
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "backupset.h"
+#include "interrupt.h"
 #include "log.h"
 #include "manifest.h"
-#include "objread.h"
 #include "proc.h"
-#include "xalloc.h"
+#include "ring.h"
 #include "zstream.h"
 
 /*
@@ -22,91 +21,37 @@
  */
 #define VOLUME_RING 8
 
-struct ring {
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	char *buf[VOLUME_RING];
-	size_t len[VOLUME_RING];
-	int head, count;   /* next to read, filled slots */
-	int done;          /* producer finished (its rc is in prc) */
-	int stop;          /* consumer failed: producer must give up */
-	int prc;
-	struct errbuf pe;  /* the producer's error */
+struct snap {
 	const struct volume_spec *v;
 	struct volume_stats *st;
 };
 
-static int ring_sink(void *ctx, const void *buf, size_t len, struct errbuf *e)
+static int producer(void *arg, struct ring *q, struct errbuf *pe)
 {
-	struct ring *q = ctx;
-	int slot;
+	struct snap *s = arg;
 
-	pthread_mutex_lock(&q->mu);
-	while (q->count == VOLUME_RING && !q->stop)
-		pthread_cond_wait(&q->cv, &q->mu);
-	if (q->stop) {
-		pthread_mutex_unlock(&q->mu);
-		return errbuf_set(e, BL_EFAIL, "volume %s: stopped", q->v->name);
-	}
-	slot = (q->head + q->count) % VOLUME_RING;
-	pthread_mutex_unlock(&q->mu);
-	/* Only the producer writes into a free slot: no lock for the copy. */
-	memcpy(q->buf[slot], buf, len);
-	q->len[slot] = len;
-	pthread_mutex_lock(&q->mu);
-	q->count++;
-	pthread_cond_broadcast(&q->cv);
-	pthread_mutex_unlock(&q->mu);
-	return 0;
+	return volume_snapshot(s->v, ring_put, q, s->st, pe);
 }
 
-static void *producer(void *arg)
+/* Drain the ring into z until the producer is done. */
+static int consume(struct ring *q, struct zstream *z, const struct volume_spec *v,
+		   const struct volume_item_opts *o, struct errbuf *e)
 {
-	struct ring *q = arg;
-	int rc = volume_snapshot(q->v, ring_sink, q, q->st, &q->pe);
+	const void *buf;
+	size_t len;
 
-	pthread_mutex_lock(&q->mu);
-	q->prc = rc;
-	q->done = 1;
-	pthread_cond_broadcast(&q->cv);
-	pthread_mutex_unlock(&q->mu);
-	return NULL;
-}
+	while (ring_get(q, &buf, &len)) {
+		int rc = zstream_write(z, buf, len, e);
 
-/* Drain the ring into z until the producer is done; returns the first
- * failure, the consumer's own or the producer's. */
-static int consume(struct ring *q, struct zstream *z, const struct volume_item_opts *o,
-		   struct errbuf *e)
-{
-	int rc = 0;
-
-	for (;;) {
-		int slot;
-
-		pthread_mutex_lock(&q->mu);
-		while (!q->count && !q->done)
-			pthread_cond_wait(&q->cv, &q->mu);
-		if (!q->count) {
-			pthread_mutex_unlock(&q->mu);
-			break;
+		if (rc) {
+			ring_stop(q);
+			return rc;
 		}
-		slot = q->head;
-		pthread_mutex_unlock(&q->mu);
-		rc = zstream_write(z, q->buf[slot], q->len[slot], e);
-		if (!rc && o->progress)
-			o->progress(o->progress_ctx, q->v->name, zstream_raw_bytes(z),
+		if (o->progress)
+			o->progress(o->progress_ctx, v->name, zstream_raw_bytes(z),
 				    zstream_stored_bytes(z));
-		pthread_mutex_lock(&q->mu);
-		q->head = (q->head + 1) % VOLUME_RING;
-		q->count--;
-		if (rc)
-			q->stop = 1;
-		pthread_cond_broadcast(&q->cv);
-		pthread_mutex_unlock(&q->mu);
-		if (rc)
-			break;
 	}
-	return rc;
+	return 0;
 }
 
 int volume_item_backup(const struct volume_spec *v, struct repo *r, const char *key,
@@ -115,46 +60,38 @@ int volume_item_backup(const struct volume_spec *v, struct repo *r, const char *
 	struct volume_stats st = VOLUME_STATS_INIT;
 	struct repo_writer *w = NULL;
 	struct zstream *z = NULL;
-	struct ring q;
-	pthread_t th;
+	struct ring *q = NULL;
+	struct snap sn = { v, &st };
+	struct errbuf pe = ERRBUF_INIT;
 	json_t *ex = json_array();
 	long long t0 = time_mono_ms();
-	int rc, started = 0, crc;
+	int rc, crc, prc;
 
 	*item = NULL;
-	memset(&q, 0, sizeof(q));
-	pthread_mutex_init(&q.mu, NULL);
-	pthread_cond_init(&q.cv, NULL);
-	q.v = v;
-	q.st = &st;
 	for (const char **p = v->exclude; p && *p; p++)
 		json_array_append_new(ex, json_string(*p));
-	for (int i = 0; i < VOLUME_RING; i++)
-		q.buf[i] = xmalloc(VOLUME_CHUNK);
 	rc = repo_writer_open(r, key, -1, &w, e);
 	if (rc)
 		goto out;
 	rc = zstream_compress_new(o->level, o->threads, repo_writer_sink, w, &z, e);
 	if (rc)
 		goto out;
-	if (pthread_create(&th, NULL, producer, &q)) {
-		rc = errbuf_set(e, BL_EFAIL, "volume %s: cannot start the archive thread", v->name);
+	rc = ring_start(VOLUME_RING, VOLUME_CHUNK, producer, &sn, "volume archive", &q, e);
+	if (rc)
 		goto out;
-	}
-	started = 1;
-	crc = consume(&q, z, o, e);
-	pthread_join(th, NULL);
-	started = 0;
+	crc = consume(q, z, v, o, e);
+	prc = ring_join(q, &pe);
+	q = NULL;
 	/* The producer's failure (a missing path, `before`, a signal) is the
 	 * cause when it has one; a consumer failure makes the producer report
 	 * only "stopped". */
-	if (q.prc && !crc) {
-		*e = q.pe;
-		rc = q.prc;
+	if (prc && !crc) {
+		*e = pe;
+		rc = prc;
 	} else {
 		rc = crc;
-		if (q.prc && strstr(q.pe.msg, "after command failed"))
-			log_error("%s", q.pe.msg);
+		if (prc && strstr(pe.msg, "after command failed"))
+			log_error("%s", pe.msg);
 	}
 	if (!rc)
 		rc = zstream_finish(z, e);
@@ -178,42 +115,77 @@ int volume_item_backup(const struct volume_spec *v, struct repo *r, const char *
 	if (!*item)
 		rc = errbuf_set(e, BL_EFAIL, "volume %s: cannot build the manifest item", v->name);
 out:
-	if (started) {
-		pthread_mutex_lock(&q.mu);
-		q.stop = 1;
-		pthread_cond_broadcast(&q.cv);
-		pthread_mutex_unlock(&q.mu);
-		pthread_join(th, NULL);
-	}
+	ring_join(q, NULL);
 	if (rc && strncmp(e->msg, "volume ", 7))
 		errbuf_prefix(e, "volume %s: ", v->name);
 	repo_writer_abort(w);
 	zstream_free(z);
-	for (int i = 0; i < VOLUME_RING; i++)
-		free(q.buf[i]);
-	pthread_mutex_destroy(&q.mu);
-	pthread_cond_destroy(&q.cv);
 	json_decref(ex);
 	volume_stats_release(&st);
 	return rc;
 }
 
-/* The stored object, pulled chunk by chunk for libarchive; objread checks
- * its size and SHA-256 when it ends. */
+/*
+ * Restore runs as two stages too, like `zstd -d | tar -x`: a producer
+ * thread reads the stored object (objread: size and SHA-256 proven at its
+ * end), decompresses it and hands the tar over through a ring, while the
+ * calling thread creates the files. libarchive reads the ring's slots in
+ * place. The check at the end of the object is what allows the swap: a
+ * mismatch ends the stream with the producer's error, so the extraction
+ * fails and the staging directory goes, the volume untouched.
+ */
 struct rsource {
-	struct objread *rd;
+	struct repo *r;
+	json_t *obj;
 	const struct volume_item_restore_opts *o;
 	const char *name;
+	long long raw;
+	struct ring *q;    /* the consumer's handle */
+	struct ring *pq;   /* the same ring, as the producer got it */
+	struct volume_cmd *cmd;
+	int stopped;    /* the before command was run: after is owed */
 };
 
-static int repo_source(void *ctx, void *buf, size_t cap, size_t *got, struct errbuf *e)
+static int raw_sink(void *ctx, const void *buf, size_t len, struct errbuf *e)
 {
 	struct rsource *s = ctx;
-	int rc = objread_read(s->rd, buf, cap, got, e);
+	int rc = ring_put(s->pq, buf, len, e);
 
-	if (!rc && *got && s->o->progress)
-		s->o->progress(s->o->progress_ctx, s->name, -1, objread_bytes(s->rd));
+	s->raw += (long long)len;
+	if (!rc && s->o->progress)
+		s->o->progress(s->o->progress_ctx, s->name, s->raw, -1);
 	return rc;
+}
+
+static int read_stored(void *arg, struct ring *q, struct errbuf *pe)
+{
+	struct rsource *s = arg;
+
+	s->pq = q;
+	return backupset_read_object(s->r, s->obj, raw_sink, s, pe);
+}
+
+static int ring_source(void *ctx, const void **buf, size_t *got, struct errbuf *e)
+{
+	struct rsource *s = ctx;
+	int rc;
+
+	if (ring_get(s->q, buf, got))
+		return 0;
+	/* The end of the stream: the producer's verdict on the object. */
+	rc = ring_join(s->q, e);
+	s->q = NULL;
+	return rc;
+}
+
+/* The containers writing to the volume are stopped only for the swap:
+ * they keep running while the copy is extracted and checked. */
+static int stop_for_swap(void *ctx, struct errbuf *e)
+{
+	struct rsource *s = ctx;
+
+	s->stopped = 1;
+	return volume_cmd_before(s->cmd, e);
 }
 
 int volume_item_restore(const struct volume_spec *spec, struct repo *r, json_t *item,
@@ -225,13 +197,14 @@ int volume_item_restore(const struct volume_spec *spec, struct repo *r, json_t *
 	struct volume_stats st = VOLUME_STATS_INIT;
 	struct volume_restore_result res;
 	struct volume_cmd cmd = VOLUME_CMD_INIT(spec);
-	struct errbuf after_err = ERRBUF_INIT;
+	struct errbuf after_err = ERRBUF_INIT, pe = ERRBUF_INIT;
 	struct rsource s;
 	struct manifest_obj mo;
 	struct volume_restore_opts ro;
-	int rc, arc, hooks = 0;
+	int rc, arc;
 
 	memset(&s, 0, sizeof(s));
+	memset(&ro, 0, sizeof(ro));
 	strbuf_reset(where);
 	strbuf_reset(old_path);
 	if (warnings)
@@ -251,37 +224,43 @@ int volume_item_restore(const struct volume_spec *spec, struct repo *r, json_t *
 		rc = errbuf_set(e, BL_EVERIFY, "volume %s: the manifest item has no complete object", name);
 		goto out;
 	}
-	s.o = o;
-	s.name = name;
-	/* Never touch anything before the stored bytes are known good. */
-	rc = o->verified ? 0 : backupset_verify_object(r, obj, 0, e);
-	if (rc) {
-		errbuf_prefix(e, "refusing to restore: ");
-		goto out;
-	}
-	rc = objread_open(r, mo.key, mo.size, mo.sha256, &s.rd, e);
-	if (rc)
-		goto out;
 	rc = volume_restore_check(where->buf, o->id, o->keep_old, e);
 	if (rc)
 		goto out;
-	/* The containers writing to the volume are stopped around the swap;
-	 * a restore elsewhere (--to) leaves them alone. */
-	hooks = spec && !o->to;
-	if (hooks) {
-		rc = volume_cmd_before(&cmd, e);
-		if (rc)
-			goto after;
-	}
+	s.r = r;
+	s.obj = obj;
+	s.o = o;
+	s.name = name;
+	s.cmd = &cmd;
+	rc = ring_start(VOLUME_RING, VOLUME_CHUNK, read_stored, &s, "volume restore", &s.q, e);
+	if (rc)
+		goto out;
 	ro.id = o->id;
 	ro.keep_old = o->keep_old;
-	ro.src = repo_source;
+	ro.borrow = ring_source;
 	ro.src_ctx = &s;
+	/* A restore elsewhere (--to) leaves the containers alone. */
+	if (spec && !o->to) {
+		ro.before_swap = stop_for_swap;
+		ro.swap_ctx = &s;
+	}
 	rc = volume_restore(where->buf, &ro, &res, &st, e);
+	if (rc == BL_EVERIFY && s.q) {
+		const void *buf;
+		size_t len;
+
+		/* The archive looked wrong before the object ended: read on, so
+		 * that a damaged object is reported as such (its checksum) rather
+		 * than as whatever its damage made of the tar. */
+		while (!interrupt_signal && ring_get(s.q, &buf, &len))
+			;
+		if (ring_join(s.q, &pe) == BL_EVERIFY)
+			*e = pe;
+		s.q = NULL;
+	}
 	if (!rc && res.old_path[0])
 		strbuf_addstr(old_path, res.old_path);
-after:
-	if (hooks) {
+	if (s.stopped) {
 		arc = volume_cmd_after(&cmd, &after_err);
 		if (arc && !rc) {
 			*e = after_err;
@@ -291,11 +270,13 @@ after:
 		}
 	}
 out:
-	if (rc && strncmp(e->msg, "volume ", 7))
+	ring_join(s.q, NULL);
+	if (rc == BL_EVERIFY && strncmp(e->msg, "volume ", 7))
+		errbuf_prefix(e, "refusing to restore volume %s: ", name);
+	else if (rc && strncmp(e->msg, "volume ", 7))
 		errbuf_prefix(e, "restore of volume %s: ", name);
 	if (warnings && st.warnings && json_array_size(st.warnings))
 		*warnings = json_incref(st.warnings);
-	objread_close(s.rd);
 	volume_stats_release(&st);
 	return rc;
 }

@@ -16,12 +16,17 @@
  *    others}, "bytes": file content bytes, "exclude": [...],
  *    "warnings": [{"path", "warning"}], "timings": {"total_ms"}}
  *
- * volume_item_restore() first re-reads the whole stored object and checks
- * its size and SHA-256 against the manifest (BL_EVERIFY, nothing touched);
- * then runs `before` (only when restoring onto the configured path), and
- * extracts while hashing the stored bytes again (a difference at the end
- * fails before the swap), swaps the result into place (volume_restore) and
- * runs `after`. The target is the configured path or o->to.
+ * volume_item_restore() reads the stored object in a second thread (its
+ * size and SHA-256 proven at its end, then zstd) and hands the tar through
+ * the same kind of ring to the extraction into a staging directory; only
+ * when the object was read to its end and matched is the staging tree
+ * synced and swapped into place (volume_restore), so a damaged object
+ * fails (BL_EVERIFY, "refusing to restore volume NAME: ...") with the
+ * volume untouched and nothing left behind. When restoring onto the
+ * configured path, `before` runs only then, right before the swap, and
+ * `after` right after it (always once `before` was attempted): the
+ * containers keep running during the extraction and are never stopped for
+ * an object that turns out bad. The target is the configured path or o->to.
  */
 #ifndef BALLAST_VOLUME_ITEM_H
 #define BALLAST_VOLUME_ITEM_H
@@ -49,7 +54,6 @@ struct volume_item_restore_opts {
 	const char *id;     /* the backup id: names staging and kept directories */
 	const char *to;     /* restore into this directory instead; NULL = configured */
 	int keep_old;       /* keep replaced contents as <path>.ballast-old-<id> */
-	int verified;       /* the caller already checked the whole object */
 	volume_progress_fn progress;
 	void *progress_ctx;
 };

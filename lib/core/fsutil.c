@@ -126,3 +126,25 @@ int fs_write_all(int fd, const void *buf, size_t len)
 	}
 	return 0;
 }
+
+long fs_path_clean(const char *path, struct strbuf *out)
+{
+	const char *p = path;
+	long last = -1;
+
+	strbuf_reset(out);
+	while (*p) {
+		size_t n = strcspn(p, "/");
+
+		if (n && !(n == 1 && p[0] == '.')) {
+			if (out->len)
+				strbuf_addch(out, '/');
+			last = (long)out->len;
+			strbuf_add(out, p, n);
+		}
+		p += n;
+		while (*p == '/')
+			p++;
+	}
+	return last;
+}

@@ -14,6 +14,12 @@
  * and its path relative to dir; a non-zero return from fn stops the walk
  * and is returned. Trees deeper than 32 levels are refused (BL_EFAIL), as
  * are unreadable directories and entries, naming the path.
+ *
+ * fs_path_clean() writes a relative path's components other than "." and
+ * empty ones, joined by single slashes, into out ("./a//b/" -> "a/b"; ".."
+ * is kept: callers that must stay inside a root refuse it themselves) and
+ * returns the offset in out where the last component starts, -1 when
+ * there is none (out is then empty).
  */
 #ifndef BALLAST_FSUTIL_H
 #define BALLAST_FSUTIL_H
@@ -31,6 +37,8 @@ int fs_mkdir_p(const char *dir, mode_t mode, struct strbuf *failed);
 /* write() until all len bytes are written, retrying EINTR; -1 with errno
  * set on failure. */
 int fs_write_all(int fd, const void *buf, size_t len);
+
+long fs_path_clean(const char *path, struct strbuf *out);
 
 typedef int (*fs_walk_fn)(const char *path, const char *rel, const struct stat *st, void *arg,
 			  struct errbuf *e);

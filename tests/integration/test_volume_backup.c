@@ -4,7 +4,8 @@
  * swap it back, a whole-set restore brings back databases and volumes,
  * prune removes what restores kept once retention.kept_volumes has passed,
  * and the failure cases (missing path, failing before, SIGTERM, truncated
- * object) fail cleanly with `after` run and nothing half-done. */
+ * or flipped object, before failing at a restore's swap) fail cleanly with
+ * `after` run and nothing half-done. */
 #include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -274,6 +275,155 @@ START_TEST(test_truncated_object_refused)
 }
 END_TEST
 
+/* One byte flipped in the middle of the stored object: the restore proves
+ * the object while it extracts (no pass of its own first), so the damage
+ * shows at the object's end, before the swap. Exit 4, the volume as it
+ * was, no staging directory, and the containers never stopped: `before`
+ * runs only right before a swap, and there is none. */
+START_TEST(test_flipped_object_refused)
+{
+	struct vproj v;
+	struct strbuf out = STRBUF_INIT, err = STRBUF_INIT, a = STRBUF_INIT, b = STRBUF_INIT,
+		      ev = STRBUF_INIT, obj = STRBUF_INIT;
+	char *id, path[2048], stg[2048], to[2048], tostg[2048];
+	FILE *f;
+
+	vproj_init(&v, "[]", NULL);
+	id = backup_ok(&v.p, NULL);
+	snprintf(path, sizeof(path), "%s/shop/backups/%s/volume-data.tar.zst", v.p.repo, id);
+	tread_file(path, &obj);
+	ck_assert_uint_gt(obj.len, 64);
+	obj.buf[obj.len / 2] ^= 0x5a;
+	f = fopen(path, "wb");
+	ck_assert_ptr_nonnull(f);
+	ck_assert_uint_eq(fwrite(obj.buf, 1, obj.len, f), obj.len);
+	ck_assert_int_eq(fclose(f), 0);
+	ck_assert_int_eq(unlink(v.events), 0);
+	mutate(&v);
+	listing(v.vol, &a);
+	ck_assert_int_eq(bb(&v.p, &out, &err, "restore", id, "--volume", "data"), 4);
+	ck_assert_msg(strstr(err.buf, "refusing to restore volume data"), "%s", err.buf);
+	ck_assert_msg(strstr(err.buf, "volume-data.tar.zst"), "names the object: %s", err.buf);
+	listing(v.vol, &b);
+	same(a.buf, b.buf);
+	snprintf(stg, sizeof(stg), "%s/.vol.ballast-restore-%s", v.p.dir, id);
+	ck_assert(!exists(stg));
+	ck_assert(!exists(v.events));
+	/* --to: the target is never created either */
+	snprintf(to, sizeof(to), "%s/elsewhere", v.p.dir);
+	snprintf(tostg, sizeof(tostg), "%s/.elsewhere.ballast-restore-%s", v.p.dir, id);
+	ck_assert_int_eq(bb(&v.p, &out, &err, "restore", id, "--volume", "data", "--to", to), 4);
+	ck_assert_msg(strstr(err.buf, "refusing to restore volume data"), "%s", err.buf);
+	ck_assert(!exists(to));
+	ck_assert(!exists(tostg));
+	free(id);
+	strbuf_release(&out);
+	strbuf_release(&err);
+	strbuf_release(&a);
+	strbuf_release(&b);
+	strbuf_release(&ev);
+	strbuf_release(&obj);
+	proj_done(&v.p);
+}
+END_TEST
+
+/* `before` failing at the swap (the app would not stop): no swap, the
+ * volume as it was, no staging directory, and `after` still runs. */
+START_TEST(test_restore_before_fails_no_swap)
+{
+	struct vproj v;
+	struct strbuf out = STRBUF_INIT, err = STRBUF_INIT, a = STRBUF_INIT, b = STRBUF_INIT,
+		      ev = STRBUF_INIT;
+	char *id, stg[2048], old[2048];
+
+	vproj_init(&v, "[]", NULL);
+	id = backup_ok(&v.p, NULL);
+	ck_assert_int_eq(unlink(v.events), 0);
+	vproj_write(&v, "[]", "; echo app will not stop >&2; exit 3");
+	mutate(&v);
+	listing(v.vol, &a);
+	ck_assert_int_eq(bb(&v.p, &out, &err, "restore", id, "--volume", "data"), 1);
+	ck_assert_msg(strstr(err.buf, "before command failed"), "%s", err.buf);
+	listing(v.vol, &b);
+	same(a.buf, b.buf);
+	snprintf(stg, sizeof(stg), "%s/.vol.ballast-restore-%s", v.p.dir, id);
+	snprintf(old, sizeof(old), "%s.ballast-old-%s", v.vol, id);
+	ck_assert(!exists(stg));
+	ck_assert(!exists(old));
+	events(&v, &ev);
+	ck_assert_str_eq(ev.buf, "before\nafter\n");
+	free(id);
+	strbuf_release(&out);
+	strbuf_release(&err);
+	strbuf_release(&a);
+	strbuf_release(&b);
+	strbuf_release(&ev);
+	proj_done(&v.p);
+}
+END_TEST
+
+/* SIGTERM while the object is being extracted (a reading thread and the
+ * extracting one both busy): exit 1 naming the signal, the volume as it
+ * was, no staging directory, and the containers never stopped. The
+ * volume holds 4,000 files of 64 KiB so that the extraction lasts. */
+START_TEST(test_sigterm_during_restore)
+{
+	struct vproj v;
+	struct strbuf bin = STRBUF_INIT, log = STRBUF_INIT, a = STRBUF_INIT, b = STRBUF_INIT;
+	struct child c = CHILD_INIT;
+	struct errbuf e = ERRBUF_INIT;
+	struct stat sb;
+	char logf[2048], stg[2048], cmd[4096], *id;
+	const char *argv[8];
+	int seen = 0;
+
+	vproj_init(&v, "[]", NULL);
+	snprintf(cmd, sizeof(cmd), "mkdir '%s/big' && cd '%s/big' && "
+		 "head -c %d /dev/zero | split -b 65536 -a 4 - f", v.vol, v.vol, 4000 * 65536);
+	sh(cmd);
+	id = backup_ok(&v.p, NULL);
+	ck_assert_int_eq(unlink(v.events), 0);
+	mutate(&v);
+	listing(v.vol, &a);
+	snprintf(logf, sizeof(logf), "%s/restore.log", v.p.dir);
+	snprintf(stg, sizeof(stg), "%s/.vol.ballast-restore-%s/big", v.p.dir, id);
+	argv[0] = tbin("ballast-backup", &bin);
+	argv[1] = "--config";
+	argv[2] = v.p.cfg;
+	argv[3] = "restore";
+	argv[4] = id;
+	argv[5] = "--volume";
+	argv[6] = "data";
+	argv[7] = NULL;
+	bb_start(&c, argv, logf, NULL);
+	/* the extraction has reached the big directory */
+	for (int i = 0; i < 4000 && !seen; i++) {
+		seen = lstat(stg, &sb) == 0;
+		if (!seen)
+			usleep(2000);
+	}
+	ck_assert_msg(seen, "the restore never reached %s", stg);
+	kill(c.pid, SIGTERM);
+	ck_assert_int_eq(proc_finish(&c, &e), BL_EFAIL);
+	ck_assert(WIFEXITED(c.status));
+	ck_assert_int_eq(WEXITSTATUS(c.status), 1);
+	proc_release(&c);
+	tread_file(logf, &log);
+	ck_assert_msg(strstr(log.buf, "interrupted by signal 15"), "%s", log.buf);
+	listing(v.vol, &b);
+	same(a.buf, b.buf);
+	snprintf(stg, sizeof(stg), "%s/.vol.ballast-restore-%s", v.p.dir, id);
+	ck_assert(!exists(stg));
+	ck_assert(!exists(v.events));
+	free(id);
+	strbuf_release(&bin);
+	strbuf_release(&log);
+	strbuf_release(&a);
+	strbuf_release(&b);
+	proj_done(&v.p);
+}
+END_TEST
+
 START_TEST(test_whole_set_restore)
 {
 	struct vproj v;
@@ -427,6 +577,9 @@ int main(void)
 	tcase_add_test(tc, test_run_verify_restore_volume);
 	tcase_add_test(tc, test_prune_kept_volumes);
 	tcase_add_test(tc, test_truncated_object_refused);
+	tcase_add_test(tc, test_flipped_object_refused);
+	tcase_add_test(tc, test_restore_before_fails_no_swap);
+	tcase_add_test(tc, test_sigterm_during_restore);
 	tcase_add_test(tc, test_whole_set_restore);
 	tcase_add_test(tc, test_missing_path_fails_run);
 	tcase_add_test(tc, test_before_fails_after_runs);

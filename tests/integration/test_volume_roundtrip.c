@@ -116,7 +116,7 @@ START_TEST(test_big_tree_roundtrip)
 	fd = open(tar.buf, O_RDONLY);
 	ck_assert_int_ge(fd, 0);
 	{
-		struct volume_restore_opts o = { "20261127T021500Z-beef", 0, fd_source, &fd };
+		struct volume_restore_opts o = { "20261127T021500Z-beef", 0, fd_source, &fd, NULL, NULL, NULL };
 
 		ck_assert_msg(volume_restore(dst.buf, &o, &res, &rst, &e) == 0, "%s", e.msg);
 	}

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "fsutil.h"
 #include "tsupport.h"
 #include "ttree.h"
 #include "volume.h"
@@ -102,7 +103,7 @@ static int restore_from(const char *file, const char *target, const char *id, in
 			struct errbuf *e)
 {
 	struct fsrc s = { open(file, O_RDONLY), 0, 0 };
-	struct volume_restore_opts o = { id, keep, fd_source, &s };
+	struct volume_restore_opts o = { id, keep, fd_source, &s, NULL, NULL, NULL };
 	int rc;
 
 	ck_assert_int_ge(s.fd, 0);
@@ -621,6 +622,46 @@ START_TEST(test_refuses_replacing_symlink)
 }
 END_TEST
 
+/* The directory the checks walked last is cached: an entry that replaces
+ * it (or a directory above it) by a symlink must not let a later entry be
+ * written through the stale cache. Whatever fails, nothing lands outside. */
+START_TEST(test_cached_parent_replaced_by_symlink)
+{
+	char *outside = pathf("outside"), *tar = pathf("evil.tar"), *dst = pathf("vol");
+	char *victim = pathf("outside/g"), *victim2 = pathf("outside/h");
+	struct strbuf obefore = STRBUF_INIT, oafter = STRBUF_INIT;
+	struct volume_stats st = VOLUME_STATS_INIT;
+	struct volume_restore_result res;
+	struct errbuf e = ERRBUF_INIT;
+	const struct craft c[] = {
+		{ "d", AE_IFDIR, NULL, NULL },
+		{ "d/e", AE_IFDIR, NULL, NULL },
+		{ "d/e/f", AE_IFREG, NULL, "f\n" },
+		{ "d/e", AE_IFLNK, outside, NULL },
+		{ "d/e/g", AE_IFREG, NULL, "owned\n" },
+		{ "d", AE_IFLNK, outside, NULL },
+		{ "d/h", AE_IFREG, NULL, "owned\n" },
+		{ NULL, 0, NULL, NULL }
+	};
+
+	craft_archive(tar, c);
+	listing(outside, &obefore);
+	ck_assert_int_ne(restore_from(tar, dst, "EVIL", 1, &res, &st, &e), 0);
+	listing(outside, &oafter);
+	same_listing(obefore.buf, oafter.buf);
+	ck_assert(!exists(victim));
+	ck_assert(!exists(victim2));
+	volume_stats_release(&st);
+	strbuf_release(&obefore);
+	strbuf_release(&oafter);
+	free(outside);
+	free(tar);
+	free(dst);
+	free(victim);
+	free(victim2);
+}
+END_TEST
+
 START_TEST(test_refuses_hardlink_outside)
 {
 	char *secret = pathf("outside/secret");
@@ -751,7 +792,7 @@ START_TEST(test_source_checksum_failure_at_eof_refused)
 	struct volume_restore_result res;
 	struct errbuf e = ERRBUF_INIT;
 	struct fsrc s;
-	struct volume_restore_opts o = { "C", 1, failing_at_eof, &s };
+	struct volume_restore_opts o = { "C", 1, failing_at_eof, &s, NULL, NULL, NULL };
 
 	ck_assert_int_eq(mkdir(src, 0755), 0);
 	ck_assert_int_eq(ttree_make_sample(src), 0);
@@ -850,7 +891,7 @@ static void kill_during_restore(int sig)
 	pid = fork();
 	if (pid == 0) {
 		struct fsrc s = { open(tar, O_RDONLY), 20000, 16384 };
-		struct volume_restore_opts o = { "K", 1, fd_source, &s };
+		struct volume_restore_opts o = { "K", 1, fd_source, &s, NULL, NULL, NULL };
 		struct errbuf ce = ERRBUF_INIT;
 		struct volume_stats cst = VOLUME_STATS_INIT;
 
@@ -927,6 +968,25 @@ START_TEST(test_restore_refuses_bad_targets)
 }
 END_TEST
 
+/* The extraction's parent-directory cache compares names in this form. */
+START_TEST(test_path_clean)
+{
+	struct strbuf sb = STRBUF_INIT;
+
+	ck_assert_int_eq(fs_path_clean("a/b/c", &sb), 4);
+	ck_assert_str_eq(sb.buf, "a/b/c");
+	ck_assert_int_eq(fs_path_clean("./a//b/./c/", &sb), 4);
+	ck_assert_str_eq(sb.buf, "a/b/c");
+	ck_assert_int_eq(fs_path_clean("a", &sb), 0);
+	ck_assert_str_eq(sb.buf, "a");
+	ck_assert_int_eq(fs_path_clean("./", &sb), -1);
+	ck_assert_str_eq(sb.buf, "");
+	ck_assert_int_eq(fs_path_clean("a/../b", &sb), 5);
+	ck_assert_str_eq(sb.buf, "a/../b");
+	strbuf_release(&sb);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("volume");
@@ -936,6 +996,7 @@ int main(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, test_roundtrip_every_type);
+	tcase_add_test(tc, test_path_clean);
 	tcase_add_test(tc, test_zstd_compressed_archive_restores);
 	tcase_add_test(tc, test_restore_swaps_and_keeps_old);
 	tcase_add_test(tc, test_excludes);
@@ -956,6 +1017,7 @@ int main(void)
 	tcase_add_test(evil, test_refuses_write_through_absolute_symlink);
 	tcase_add_test(evil, test_refuses_write_through_relative_symlink);
 	tcase_add_test(evil, test_refuses_replacing_symlink);
+	tcase_add_test(evil, test_cached_parent_replaced_by_symlink);
 	tcase_add_test(evil, test_refuses_hardlink_outside);
 	tcase_add_test(evil, test_refuses_device_node);
 	tcase_add_test(evil, test_symlink_entries_themselves_are_data);
