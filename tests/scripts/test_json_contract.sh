@@ -82,9 +82,11 @@ t_check "a second backup's progress expects the first's raw size" eq \
 	"$(printf '%s\n' "$t_out" | jq -r 'select(.event == "progress" and .item == "files") | .total' | head -n1)" "$raw"
 t_check "its progress has a percentage below 100" eq \
 	"$(printf '%s\n' "$t_out" | jq -r 'select(.event == "progress" and .item == "files") | (.percent >= 0 and .percent < 100 and .eta_ms >= 0)' | head -n1)" "true"
-size=$(printf '%s\n' "$t_out" | jq -r 'select(.event == "result") | .items[0].size')
+size=$(printf '%s\n' "$t_out" | jq -r 'select(.event == "result") | .items[0].raw_size')
 contract 0 ballast-backup restore latest --volume files --to "$tmp/out2"
-t_check "a volume restore's progress expects the stored size" eq \
+# it counts the bytes it extracts, as a database's restore counts the
+# bytes it hands pg_restore
+t_check "a volume restore's progress expects the raw size" eq \
 	"$(printf '%s\n' "$t_out" | jq -r 'select(.event == "progress" and .item == "files") | "\(.total) \(.percent < 100)"' | head -n1)" "$size true"
 rm -rf "$tmp/vol/big.bin" "$tmp/out2"
 
