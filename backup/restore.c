@@ -71,25 +71,26 @@ static void vol_progress(void *ctx, const char *name, long long raw, long long s
 	progress_update(c->prog, name, raw, stored);
 }
 
-/* The stage times of a restored item, as its "timings" (-1: not run). */
+/* A stage's time under key, when the stage ran (-1: it did not). */
+static void stage_put(json_t *j, const char *key, long long ms)
+{
+	if (ms >= 0)
+		json_object_set_new(j, key, json_integer(ms));
+}
+
+/* The stage times of a restored item, as its "timings". */
 static json_t *timings_json(long long verify_ms, const struct dbrestore_times *t,
 			    const struct dbswap_times *sw, long long total_ms)
 {
 	json_t *j = json_object();
 
 	json_object_set_new(j, "verify_ms", json_integer(verify_ms));
-	if (t->scratch_ms >= 0)
-		json_object_set_new(j, "scratch_ms", json_integer(t->scratch_ms));
-	if (t->pg_restore_ms >= 0)
-		json_object_set_new(j, "pg_restore_ms", json_integer(t->pg_restore_ms));
-	if (t->count_ms >= 0)
-		json_object_set_new(j, "count_ms", json_integer(t->count_ms));
-	if (sw->prepare_ms >= 0)
-		json_object_set_new(j, "prepare_ms", json_integer(sw->prepare_ms));
-	if (sw->swap_ms >= 0)
-		json_object_set_new(j, "swap_ms", json_integer(sw->swap_ms));
-	if (sw->drop_ms >= 0)
-		json_object_set_new(j, "drop_ms", json_integer(sw->drop_ms));
+	stage_put(j, "scratch_ms", t->scratch_ms);
+	stage_put(j, "pg_restore_ms", t->pg_restore_ms);
+	stage_put(j, "count_ms", t->count_ms);
+	stage_put(j, "prepare_ms", sw->prepare_ms);
+	stage_put(j, "swap_ms", sw->swap_ms);
+	stage_put(j, "drop_ms", sw->drop_ms);
 	json_object_set_new(j, "total_ms", json_integer(total_ms));
 	return j;
 }
