@@ -108,6 +108,8 @@ int proc_start(struct child *c, struct errbuf *e)
 	}
 	if (c->in_mode == PROC_PIPE && c->pipe_size > 0)
 		set_pipe_size(pin[1], c->pipe_size);
+	if (c->out_mode == PROC_PIPE && c->pipe_size > 0)
+		set_pipe_size(pout[0], c->pipe_size);
 	c->started_ms = time_mono_ms();
 	parent = getpid();
 	pid = fork();

@@ -43,8 +43,8 @@ struct child {
 	enum proc_io in_mode, out_mode, err_mode;
 	int in, out, err;
 	long timeout_ms;          /* 0 = none; counted from proc_start */
-	int pipe_size;            /* in_mode PROC_PIPE: ask for this capacity
-				     (F_SETPIPE_SZ, at most
+	int pipe_size;            /* the PROC_PIPE stdin and stdout: ask for
+				     this capacity (F_SETPIPE_SZ, at most
 				     /proc/sys/fs/pipe-max-size); 0 = the
 				     default 64 KiB; a refusal is ignored */
 

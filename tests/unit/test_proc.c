@@ -1,3 +1,4 @@
+#include <fcntl.h>
 #include <stdio.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -184,6 +185,36 @@ START_TEST(test_stdin_pipe)
 }
 END_TEST
 
+/* pipe_size enlarges both pipes ballast streams through: pg_restore's
+ * stdin and pg_dump's stdout (the dump pump naps on a large pipe only).
+ * The kernel caps it at pipe-max-size, so expect the smaller of the two. */
+START_TEST(test_pipe_size_both_directions)
+{
+	const char *argv[] = { "cat", NULL };
+	struct child c = CHILD_INIT;
+	struct errbuf e = ERRBUF_INIT;
+	FILE *f = fopen("/proc/sys/fs/pipe-max-size", "r");
+	long max = 0, want = 1024 * 1024;
+
+	ck_assert_ptr_nonnull(f);
+	ck_assert_int_eq(fscanf(f, "%ld", &max), 1);
+	fclose(f);
+	if (max < want)
+		want = max;
+	c.argv = argv;
+	c.in_mode = PROC_PIPE;
+	c.out_mode = PROC_PIPE;
+	c.pipe_size = 1024 * 1024;
+	ck_assert_int_eq(proc_start(&c, &e), 0);
+	ck_assert_int_ge(fcntl(c.in, F_GETPIPE_SZ), want);
+	ck_assert_int_ge(fcntl(c.out, F_GETPIPE_SZ), want);
+	close(c.in);
+	c.in = -1;
+	ck_assert_int_eq(proc_finish(&c, &e), 0);
+	proc_release(&c);
+}
+END_TEST
+
 /* A parent killed with SIGKILL cannot stop its children; the kernel must
  * (a deploy killed during `compose up` left compose running into the
  * rollback). This process becomes the subreaper, so the orphan is ours
@@ -246,6 +277,7 @@ int main(void)
 	tcase_add_test(tc, test_stream_bounded_chunks);
 	tcase_add_test(tc, test_sink_failure_kills_child);
 	tcase_add_test(tc, test_stdin_pipe);
+	tcase_add_test(tc, test_pipe_size_both_directions);
 	tcase_add_test(tc, test_child_dies_with_parent);
 	suite_add_tcase(s, tc);
 	return trun_suite(s);
