@@ -31,7 +31,7 @@ mkdir -p "$work/enc"
 bench_age_setup "$work/enc" "$(ci bench)" "$bin"
 raw=$work/raw.tsv
 : > "$raw"
-settle() { sync; bpsql -d postgres -c CHECKPOINT >/dev/null; }
+settle() { bench_settle bpsql; }
 m() { settle; bench_measure "$raw" "$@"; }
 n=0
 fresh_db() { n=$((n + 1)); d=r_$n; bpsql -d postgres -c "CREATE DATABASE $d" >/dev/null; }

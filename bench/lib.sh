@@ -12,6 +12,12 @@
 #       runs CMD under /usr/bin/time with its stdout in DIR/out.NAME and
 #       stderr in DIR/err.NAME, and prints "wall_seconds peak_rss_kib"; a
 #       failing CMD prints its stderr and returns 1.
+#   bench_settle PSQL_FUNC
+#       a settled machine before a measurement: the server checkpointed,
+#       then every dirty page written out. In that order: the bench
+#       server runs with fsync=off, so a checkpoint only hands its pages
+#       to the page cache, and the sync after it writes them; the other
+#       way round, their write-back landed on the next measured command.
 #   bench_median [NUMBER...]
 #       the median (the lower middle of an even count) of the numbers given
 #       as arguments, or, without arguments, read from stdin separated by
@@ -72,6 +78,11 @@ bench_time() {
 	/usr/bin/time -f '%e %M' -o "$dir/time.$name" "$@" >"$dir/out.$name" 2>"$dir/err.$name" || {
 		cat "$dir/err.$name" >&2; echo "bench: $name failed: $*" >&2; return 1; }
 	tail -n 1 "$dir/time.$name"
+}
+
+bench_settle() {
+	"$1" -d postgres -c CHECKPOINT >/dev/null
+	sync
 }
 
 bench_median() {

@@ -83,9 +83,9 @@ latest_obj() { find "$work/repo" -name "$1" -printf '%T@ %s\n' | sort -n | tail 
 raw=$work/raw.tsv
 : > "$raw"
 # Every measurement starts from a settled machine: the previous command's
-# dirty pages written out and the server checkpointed, so a checkpoint
+# dirty pages written out and the server checkpointed (bench_settle), so a checkpoint
 # or write-back that one command caused does not land on the next one.
-settle() { sync; bpsql -d postgres -c CHECKPOINT >/dev/null; }
+settle() { bench_settle bpsql; }
 m() { settle; bench_measure "$raw" "$@"; }
 # The per-stage profile of ballast's restores (#23): each one runs with
 # --json, and stages() appends its result's stage times ("timings") to
