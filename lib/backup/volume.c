@@ -448,25 +448,6 @@ static la_ssize_t read_cb(struct archive *a, void *cd, const void **out)
 	return (la_ssize_t)got;
 }
 
-/* A name is acceptable when it is relative and has no ".." component. */
-static int name_inside(const char *name)
-{
-	const char *p = name;
-
-	if (!*name || *name == '/')
-		return 0;
-	while (*p) {
-		size_t n = strcspn(p, "/");
-
-		if (n == 2 && p[0] == '.' && p[1] == '.')
-			return 0;
-		p += n;
-		while (*p == '/')
-			p++;
-	}
-	return 1;
-}
-
 /* Walk name's components below the working directory, one directory
  * descriptor at a time (no path length limit, nothing followed). Returns 1
  * with the first component that is a symlink in *bad (a prefix of name), so
@@ -627,7 +608,8 @@ static int check_entry(struct archive_entry *ent, struct walk_cache *c, struct e
 	int type = (int)archive_entry_filetype(ent);
 	int rc = 0, r;
 
-	if (!name || !name_inside(name)) {
+	/* "" (FS_PATH_EMPTY) is refused: it names nothing to extract. */
+	if (!name || fs_path_inside(name, NULL) != FS_PATH_INSIDE) {
 		rc = errbuf_set(e, BL_EVERIFY, "volume: refusing archive entry '%s': the path leaves the target directory",
 				name ? name : "");
 		goto out;
@@ -655,7 +637,7 @@ static int check_entry(struct archive_entry *ent, struct walk_cache *c, struct e
 		goto out;
 	}
 	if (link) {
-		if (!name_inside(link)) {
+		if (fs_path_inside(link, NULL) != FS_PATH_INSIDE) {
 			rc = errbuf_set(e, BL_EVERIFY, "volume: refusing hard link '%s' to '%s': the target leaves the target directory",
 					name, link);
 			goto out;

@@ -148,3 +148,27 @@ long fs_path_clean(const char *path, struct strbuf *out)
 	}
 	return last;
 }
+
+enum fs_path_class fs_path_inside(const char *path, struct strbuf *clean)
+{
+	const char *p = path;
+
+	if (clean)
+		strbuf_reset(clean);
+	if (!*path)
+		return FS_PATH_EMPTY;
+	if (*path == '/')
+		return FS_PATH_ABSOLUTE;
+	while (*p) {
+		size_t n = strcspn(p, "/");
+
+		if (n == 2 && p[0] == '.' && p[1] == '.')
+			return FS_PATH_DOTDOT;
+		p += n;
+		while (*p == '/')
+			p++;
+	}
+	if (clean)
+		fs_path_clean(path, clean);
+	return FS_PATH_INSIDE;
+}

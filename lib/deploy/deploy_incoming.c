@@ -16,6 +16,7 @@
 #include "deploy_lock.h"
 #include "deploy_state.h"
 #include "envfile.h"
+#include "fsutil.h"
 #include "interrupt.h"
 #include "log.h"
 #include "randhex.h"
@@ -48,31 +49,20 @@ static char *bundle_name(const char *configured, const char *suffix)
 
 /* ---- the archive ---- */
 
-/* An entry's name made relative ("./a" -> "a", "./" -> ""), or an error
- * naming it when it could leave the extraction root. */
+/* An entry's name made relative ("./a" -> "a", "./" and "" -> ""), or an
+ * error naming it when it could leave the extraction root. */
 static int clean_name(const char *source, const char *name, struct strbuf *out, struct errbuf *e)
 {
-	const char *p = name;
-
-	strbuf_reset(out);
-	if (name[0] == '/')
+	switch (fs_path_inside(name, out)) {
+	case FS_PATH_ABSOLUTE:
 		return errbuf_set(e, BL_EUSAGE, "bundle %s: entry \"%s\": an absolute path; only paths inside the bundle are allowed",
 				  source, name);
-	while (*p) {
-		const char *slash = strchr(p, '/');
-		size_t n = slash ? (size_t)(slash - p) : strlen(p);
-
-		if (n == 2 && !strncmp(p, "..", 2))
-			return errbuf_set(e, BL_EUSAGE, "bundle %s: entry \"%s\": a \"..\" component; only paths inside the bundle are allowed",
-					  source, name);
-		if (n && !(n == 1 && p[0] == '.')) {
-			if (out->len)
-				strbuf_addch(out, '/');
-			strbuf_add(out, p, n);
-		}
-		p += n;
-		while (*p == '/')
-			p++;
+	case FS_PATH_DOTDOT:
+		return errbuf_set(e, BL_EUSAGE, "bundle %s: entry \"%s\": a \"..\" component; only paths inside the bundle are allowed",
+				  source, name);
+	case FS_PATH_EMPTY:  /* the root, like "./": skipped by the caller */
+	case FS_PATH_INSIDE:
+		break;
 	}
 	return 0;
 }

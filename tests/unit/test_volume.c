@@ -987,6 +987,56 @@ START_TEST(test_path_clean)
 }
 END_TEST
 
+/* The one check of a name from an archive (volume entries and hard link
+ * targets, bundle entries): its class in the order documented in fsutil.h,
+ * and the clean form only when it stays inside. */
+START_TEST(test_path_inside)
+{
+	static const struct {
+		const char *path;
+		enum fs_path_class want;
+		const char *clean;
+	} cases[] = {
+		{ "", FS_PATH_EMPTY, "" },
+		{ "/etc/passwd", FS_PATH_ABSOLUTE, "" },
+		{ "/", FS_PATH_ABSOLUTE, "" },
+		{ "//a", FS_PATH_ABSOLUTE, "" },
+		{ "/../a", FS_PATH_ABSOLUTE, "" },   /* absolute before ".." */
+		{ "..", FS_PATH_DOTDOT, "" },
+		{ "../a", FS_PATH_DOTDOT, "" },
+		{ "a/../b", FS_PATH_DOTDOT, "" },    /* stays inside, still refused */
+		{ "a/../../b", FS_PATH_DOTDOT, "" },
+		{ "a/..", FS_PATH_DOTDOT, "" },
+		{ "a/../", FS_PATH_DOTDOT, "" },
+		{ "./..", FS_PATH_DOTDOT, "" },
+		{ "a//..//b", FS_PATH_DOTDOT, "" },
+		{ "a/b", FS_PATH_INSIDE, "a/b" },
+		{ "...", FS_PATH_INSIDE, "..." },
+		{ "a/..b/c..", FS_PATH_INSIDE, "a/..b/c.." },
+		{ ".a/.", FS_PATH_INSIDE, ".a" },
+		{ ".", FS_PATH_INSIDE, "" },
+		{ "./", FS_PATH_INSIDE, "" },
+		{ "././", FS_PATH_INSIDE, "" },
+		{ "./a/./b/.", FS_PATH_INSIDE, "a/b" },
+		{ "a//b///c", FS_PATH_INSIDE, "a/b/c" },
+		{ "a/b/", FS_PATH_INSIDE, "a/b" },
+		{ "a/b//", FS_PATH_INSIDE, "a/b" },
+	};
+	struct strbuf sb = STRBUF_INIT;
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		strbuf_addstr(&sb, "stale");
+		ck_assert_msg(fs_path_inside(cases[i].path, &sb) == cases[i].want, "'%s': class %d, want %d",
+			      cases[i].path, (int)fs_path_inside(cases[i].path, NULL), (int)cases[i].want);
+		ck_assert_msg(!strcmp(sb.buf, cases[i].clean), "'%s': clean '%s', want '%s'",
+			      cases[i].path, sb.buf, cases[i].clean);
+		ck_assert_int_eq(fs_path_inside(cases[i].path, NULL), cases[i].want);
+	}
+	strbuf_release(&sb);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("volume");
@@ -997,6 +1047,7 @@ int main(void)
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, test_roundtrip_every_type);
 	tcase_add_test(tc, test_path_clean);
+	tcase_add_test(tc, test_path_inside);
 	tcase_add_test(tc, test_zstd_compressed_archive_restores);
 	tcase_add_test(tc, test_restore_swaps_and_keeps_old);
 	tcase_add_test(tc, test_excludes);
