@@ -18,6 +18,7 @@
 #include "log.h"
 #include "manifest.h"
 #include "pg.h"
+#include "ring.h"
 #include "proc.h"
 #include "zstream.h"
 #include "interrupt.h"
@@ -754,6 +755,52 @@ static int fd_sink(void *ctx, const void *buf, size_t len, struct errbuf *e)
 	return 0;
 }
 
+/* --jobs: the scratch file pg_restore -j reads. A second thread reads,
+ * hashes and decompresses the object while this one writes out what it
+ * made, so the write's copy into the page cache (about 0.4 s per GB) runs
+ * beside the decompression instead of after each block of it: 1.05 s
+ * instead of 1.19 s for the benchmark's 966 MB (medians of 3). */
+#define SCRATCH_RING 8
+#define SCRATCH_CHUNK (256 * 1024)
+
+struct scratch_src {
+	struct repo *r;
+	json_t *obj;
+};
+
+static int read_for_scratch(void *arg, struct ring *q, struct errbuf *pe)
+{
+	struct scratch_src *s = arg;
+
+	return backupset_read_object(s->r, s->obj, ring_put, q, pe);
+}
+
+/* The object's own verdict (size, SHA-256, zstd) wins over a write error
+ * it caused: a damaged object is reported as damaged. */
+static int write_scratch(struct repo *r, json_t *obj, struct pipe_sink *ps, struct errbuf *e)
+{
+	struct scratch_src s = { r, obj };
+	struct errbuf pe = ERRBUF_INIT;
+	struct ring *q;
+	const void *buf;
+	size_t len;
+	int rc, prc;
+
+	rc = ring_start(SCRATCH_RING, SCRATCH_CHUNK, read_for_scratch, &s, "scratch file", &q, e);
+	if (rc)
+		return rc;
+	while (!rc && ring_get(q, &buf, &len))
+		rc = fd_sink(ps, buf, len, e);
+	if (rc)
+		ring_stop(q);
+	prc = ring_join(q, &pe);
+	if (prc && (!rc || prc == BL_EVERIFY)) {
+		*e = pe;
+		rc = prc;
+	}
+	return rc;
+}
+
 /* --clean without --create: empty the target database, then restore into
  * it. pg_restore --clean cannot do this reliably (it fails dropping the
  * constraints of partitions, and it leaves objects the dump does not know,
@@ -942,7 +989,7 @@ int dbdump_restore(const struct config *cfg, struct repo *r, json_t *item,
 		 * A write error still fails here, and what pg_restore reads is
 		 * judged end to end: --exit-on-error, then the row counts. */
 		ts = time_mono_ms();
-		rc = backupset_read_object(r, obj, fd_sink, &ps, e);
+		rc = write_scratch(r, obj, &ps, e);
 		tm.scratch_ms = ms_since(ts);
 		if (rc) {
 			errbuf_prefix(e, "refusing to restore: ");
