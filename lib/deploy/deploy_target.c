@@ -630,24 +630,30 @@ static int inspect_image(struct run *r, const char *image, json_t *svc, struct e
 	return rc;
 }
 
-/* inspect_image for every image in imgs with one `image inspect`, one
- * remote command instead of one each: docker prints a line per image it
- * has, in argument order, and an error on stderr per missing one. A
- * result per image in res: its fields, or {"error": msg}, the error
+/* inspect_image for every tag that is a key of tags (an object: each tag
+ * once, in insertion order) with one `image inspect`, one remote command
+ * instead of one each: docker prints a line per image it has, in argument
+ * order, and an error on stderr per missing one. Each key's value becomes
+ * its result: its fields, or {"error": msg}, the error
  * inspect_image would give. A failed batch whose output cannot be
  * attributed (some images missing, the found ones' lines unlabelled) asks
  * per image again; one that printed nothing (docker prints an empty line
  * then) and whose stderr names none of the images (an engine down) is
  * every image's error. */
-static void inspect_images(struct run *r, struct strvec *imgs, json_t *res)
+static void inspect_images(struct run *r, json_t *tags)
 {
-	struct strvec argv = STRVEC_INIT;
+	struct strvec argv = STRVEC_INIT, list = STRVEC_INIT, *imgs = &list;
 	struct strbuf out = STRBUF_INIT, err = STRBUF_INIT;
 	struct errbuf e = ERRBUF_INIT;
-	const char *p;
+	const char *p, *tag;
+	json_t *v;
 	size_t i, lines = 0, filled = 0;
 	int rc, status = 0, named = 0, blank = 0, batch = 1;
 
+	json_object_foreach(tags, tag, v)
+		strvec_push(&list, tag);
+	if (!list.n)
+		return;
 	drun_docker_argv(r, (const char *const[]){ "image", "inspect", "--format", INSPECT_FORMAT,
 						   NULL }, &argv);
 	for (i = 0; i < imgs->n; i++)
@@ -689,10 +695,11 @@ static void inspect_images(struct run *r, struct strvec *imgs, json_t *res)
 		} else if (inspect_parse(r, imgs->v[i], p, len, o, &ie)) {
 			json_object_set_new(o, "error", json_string(ie.msg));
 		}
-		json_array_append_new(res, o);
+		json_object_set_new(tags, imgs->v[i], o);
 		p += len + (p[len] == '\n');
 	}
 	strvec_clear(&argv);
+	strvec_clear(&list);
 	strbuf_release(&out);
 	strbuf_release(&err);
 }
@@ -701,11 +708,9 @@ int drun_pin(struct run *r, struct deploy_bundle *b, json_t *images, struct errb
 {
 	const char *args[] = { "config", NULL };
 	struct strbuf out = STRBUF_INIT;
-	struct strvec imgs = STRVEC_INIT;
 	struct errbuf pe = ERRBUF_INIT;
-	json_t *found = NULL, *services = json_object(), *res = json_array(), *v;
+	json_t *found = NULL, *services = json_object(), *tags = json_object(), *v;
 	const char *name;
-	size_t i;
 	int rc;
 
 	/* compose's own resolution (interpolation, profiles, overrides) says
@@ -724,15 +729,10 @@ int drun_pin(struct run *r, struct deploy_bundle *b, json_t *images, struct errb
 	json_object_foreach(found, name, v) {
 		const char *img = json_string_value(json_object_get(v, "image"));
 
-		if (!img || strstr(img, "@sha256:"))
-			continue;
-		for (i = 0; i < imgs.n && strcmp(imgs.v[i], img); i++)
-			;
-		if (i == imgs.n)
-			strvec_push(&imgs, img);
+		if (img && !strstr(img, "@sha256:"))
+			json_object_set_new(tags, img, json_null());
 	}
-	if (imgs.n)
-		inspect_images(r, &imgs, res);
+	inspect_images(r, tags);
 	json_object_foreach(found, name, v) {
 		const char *img = json_string_value(json_object_get(v, "image"));
 		json_t *svc = json_object();
@@ -744,11 +744,8 @@ int drun_pin(struct run *r, struct deploy_bundle *b, json_t *images, struct errb
 			if (strstr(img, "@sha256:")) {
 				json_object_set_new(svc, "digest", json_string(img));
 			} else {
-				json_t *got;
+				json_t *got = json_object_get(tags, img);
 
-				for (i = 0; strcmp(imgs.v[i], img); i++)
-					;
-				got = json_array_get(res, i);
 				if (json_object_get(got, "error"))
 					json_object_set(svc, "unpinned", json_object_get(got, "error"));
 				else
@@ -766,8 +763,7 @@ int drun_pin(struct run *r, struct deploy_bundle *b, json_t *images, struct errb
 	rc = deploy_bundle_commit(r->env, b, images, services, e);
 	json_decref(found);
 	json_decref(services);
-	json_decref(res);
-	strvec_clear(&imgs);
+	json_decref(tags);
 	strbuf_release(&out);
 	return rc;
 }
@@ -778,31 +774,21 @@ int drun_pin(struct run *r, struct deploy_bundle *b, json_t *images, struct errb
  * in turn would have reported it. */
 static int immutable_compare(struct run *r, json_t *svcs, struct strvec *names, struct errbuf *e)
 {
-	struct strvec imgs = STRVEC_INIT;
-	json_t *res = json_array();
-	size_t i, k;
+	json_t *tags = json_object();
+	size_t i;
 	int rc = 0;
 
-	for (i = 0; i < names->n; i++) {
-		const char *img = json_string_value(json_object_get(json_object_get(svcs, names->v[i]),
-								    "image"));
-
-		for (k = 0; k < imgs.n && strcmp(imgs.v[k], img); k++)
-			;
-		if (k == imgs.n)
-			strvec_push(&imgs, img);
-	}
-	if (imgs.n)
-		inspect_images(r, &imgs, res);
+	for (i = 0; i < names->n; i++)
+		json_object_set_new(tags, json_string_value(json_object_get(
+					  json_object_get(svcs, names->v[i]), "image")), json_null());
+	inspect_images(r, tags);
 	for (i = 0; i < names->n && !rc; i++) {
 		json_t *svc = json_object_get(svcs, names->v[i]), *got;
 		const char *img = json_string_value(json_object_get(svc, "image"));
 		const char *was = json_string_value(json_object_get(svc, "digest"));
 		const char *is;
 
-		for (k = 0; strcmp(imgs.v[k], img); k++)
-			;
-		got = json_array_get(res, k);
+		got = json_object_get(tags, img);
 		is = json_string_value(json_object_get(got, "digest"));
 		if (json_object_get(got, "error"))
 			rc = errbuf_set(e, BL_EFAIL, "%s", json_string_value(json_object_get(got, "error")));
@@ -811,8 +797,7 @@ static int immutable_compare(struct run *r, json_t *svcs, struct strvec *names, 
 					"environment %s is immutable: release %s ran service %s as %s, but %s now resolves to %s; deploy it under a new release name, or give --allow-mutable",
 					r->env->name, r->release, names->v[i], was, img, is ? is : "an image without a digest");
 	}
-	json_decref(res);
-	strvec_clear(&imgs);
+	json_decref(tags);
 	return rc;
 }
 
