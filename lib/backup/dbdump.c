@@ -720,24 +720,56 @@ out:
 	return rc;
 }
 
+/* What pg_restore reads, pipe or scratch file. The archive passes through
+ * dumpcount_pass on its way, which joins pg_dump's one-chunk-per-row data
+ * into 64 KiB chunks: pg_restore then sends the server 64 KiB CopyData
+ * messages instead of one per row (docs/BENCHMARKS.md, "The restore's
+ * framing"). */
 struct pipe_sink {
 	int fd;
 	int broken;
 	const struct dbrestore_opts *o;
 	const char *name;
 	long long raw;
+	struct dumpcount *join;
 };
+
+static int fd_write(void *ctx, const void *buf, size_t len, struct errbuf *e);
+
+static void pipe_sink_init(struct pipe_sink *p, int fd, const struct dbrestore_opts *o,
+			   const char *name)
+{
+	memset(p, 0, sizeof(*p));
+	p->fd = fd;
+	p->o = o;
+	p->name = name;
+	p->join = dumpcount_new();
+	dumpcount_set_output(p->join, fd_write, p);
+}
 
 static int fd_sink(void *ctx, const void *buf, size_t len, struct errbuf *e)
 {
 	struct pipe_sink *p = ctx;
-	const char *b = buf;
+	int rc;
 
 	if (interrupt_signal)
 		return interrupt_check(e);
 	p->raw += (long long)len;
 	/* pg_restore is gone: the rest is read only to learn whether the
 	 * object was damaged (its hash, at the end), which would explain why */
+	if (p->broken)
+		return 0;
+	rc = dumpcount_pass(p->join, buf, len, e);
+	if (!rc && p->o->progress)
+		p->o->progress(p->o->progress_ctx, p->name, p->raw, -1);
+	return rc;
+}
+
+static int fd_write(void *ctx, const void *buf, size_t len, struct errbuf *e)
+{
+	struct pipe_sink *p = ctx;
+	const char *b = buf;
+
 	if (p->broken)
 		return 0;
 	while (len) {
@@ -756,8 +788,6 @@ static int fd_sink(void *ctx, const void *buf, size_t len, struct errbuf *e)
 		b += n;
 		len -= (size_t)n;
 	}
-	if (p->o->progress)
-		p->o->progress(p->o->progress_ctx, p->name, p->raw, -1);
 	return 0;
 }
 
@@ -797,6 +827,8 @@ static int write_scratch(struct repo *r, json_t *obj, struct pipe_sink *ps, stru
 		return rc;
 	while (!rc && ring_get(q, &buf, &len))
 		rc = fd_sink(ps, buf, len, e);
+	if (!rc)
+		rc = dumpcount_pass_end(ps->join, e);
 	if (rc)
 		ring_stop(q);
 	prc = ring_join(q, &pe);
@@ -927,7 +959,7 @@ int dbdump_restore(const struct config *cfg, struct repo *r, json_t *item,
 	const char *env[2] = { NULL, NULL };
 	struct strvec argv = STRVEC_INIT;
 	struct child c = CHILD_INIT;
-	struct pipe_sink ps;
+	struct pipe_sink ps = { .fd = -1 };
 	struct dbrestore_times tm = { -1, -1, -1, -1, -1 };
 	long long t0 = time_mono_ms(), ts;
 	int rc, sfd = -1, started = 0;
@@ -986,10 +1018,7 @@ int dbdump_restore(const struct config *cfg, struct repo *r, json_t *item,
 		rc = scratch_file(&scratch, &sfd, e);
 		if (rc)
 			goto out;
-		memset(&ps, 0, sizeof(ps));
-		ps.fd = sfd;
-		ps.o = o;
-		ps.name = name;
+		pipe_sink_init(&ps, sfd, o, name);
 		/* No fsync: the file is read back at once and deleted, so forcing
 		 * a gigabyte to disk buys nothing (it cost ~1.5x in the benchmark).
 		 * A write error still fails here, and what pg_restore reads is
@@ -1025,11 +1054,10 @@ int dbdump_restore(const struct config *cfg, struct repo *r, json_t *item,
 	if (o->jobs <= 1) {
 		struct errbuf fe = ERRBUF_INIT;
 
-		memset(&ps, 0, sizeof(ps));
-		ps.fd = c.in;
-		ps.o = o;
-		ps.name = name;
+		pipe_sink_init(&ps, c.in, o, name);
 		rc = backupset_read_object(r, obj, fd_sink, &ps, e);
+		if (!rc)
+			rc = dumpcount_pass_end(ps.join, e);
 		close(c.in);
 		c.in = -1;
 		if (rc && !ps.broken)
@@ -1075,6 +1103,7 @@ out:
 	}
 	if (started)
 		proc_release(&c);
+	dumpcount_free(ps.join);
 	if (sfd >= 0) {
 		close(sfd);
 		unlink(scratch.buf);

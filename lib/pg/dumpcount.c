@@ -18,6 +18,10 @@
 #define BLK_DATA 1
 #define BLK_BLOBS 3
 #define FMT_CUSTOM 1
+/* The pass's buffer: a whole join (its length, then DUMPCOUNT_JOIN bytes)
+ * always fits behind what is already there, so an open join is never cut
+ * by a flush. */
+#define OB_CAP (2 * DUMPCOUNT_JOIN + 64)
 
 enum step {
 	ST_MAGIC, ST_VMAJ, ST_VMIN, ST_VREV, ST_INTSIZE, ST_OFFSIZE, ST_FORMAT,
@@ -88,6 +92,19 @@ struct dumpcount {
 	struct tab *cur;
 	long long cur_id;
 	struct dumpcount_table *out;
+
+	/* passing on (dumpcount_set_output) */
+	dumpcount_out_fn pass;
+	void *pass_ctx;
+	struct errbuf *pass_e;
+	int pass_rc;
+	int degraded;           /* unreadable: the rest passes unchanged */
+	unsigned char *ob;
+	size_t ob_len;
+	long long jhdr;         /* where the open join's length goes in ob; -1: none */
+	size_t j_len;
+	int joining;            /* the current chunk's body goes into the join */
+	int held;               /* a chunk length is held back in acc */
 };
 
 /* Names come from the archive: a control byte in one must not break the
@@ -125,6 +142,7 @@ struct dumpcount *dumpcount_new(void)
 	dc->step = ST_MAGIC;
 	dc->mode = M_FIXED;
 	dc->need = 5;
+	dc->jhdr = -1;
 	return dc;
 }
 
@@ -139,6 +157,7 @@ void dumpcount_free(struct dumpcount *dc)
 	free(dc->tabs);
 	free(dc->ents);
 	free(dc->out);
+	free(dc->ob);
 	free(dc);
 }
 
@@ -288,6 +307,99 @@ static int expect_body(struct dumpcount *dc, enum step s, long long n)
 	return 0;
 }
 
+static void out_flush(struct dumpcount *dc)
+{
+	if (dc->ob_len && !dc->pass_rc)
+		dc->pass_rc = dc->pass(dc->pass_ctx, dc->ob, dc->ob_len, dc->pass_e);
+	dc->ob_len = 0;
+}
+
+/* Bytes that pass unchanged. Never called while a join is open: those
+ * come only between data blocks, or in a chunk too large to join. */
+static void out_raw(struct dumpcount *dc, const void *buf, size_t n)
+{
+	const unsigned char *p = buf;
+
+	if (n >= OB_CAP / 2) {
+		out_flush(dc);
+		if (!dc->pass_rc)
+			dc->pass_rc = dc->pass(dc->pass_ctx, p, n, dc->pass_e);
+		return;
+	}
+	while (n && !dc->pass_rc) {
+		size_t k = OB_CAP - dc->ob_len;
+
+		if (!k) {
+			out_flush(dc);
+			continue;
+		}
+		k = k < n ? k : n;
+		memcpy(dc->ob + dc->ob_len, p, k);
+		dc->ob_len += k;
+		p += k;
+		n -= k;
+	}
+}
+
+static void join_open(struct dumpcount *dc)
+{
+	size_t hdr = 1 + (size_t)dc->int_size;
+
+	if (OB_CAP - dc->ob_len < hdr + DUMPCOUNT_JOIN)
+		out_flush(dc);
+	dc->jhdr = (long long)dc->ob_len;
+	dc->ob_len += hdr;
+	dc->j_len = 0;
+}
+
+/* Write the open join's length: its bytes, plus more the input promised
+ * for its last chunk when the input ended inside it. */
+static void join_close(struct dumpcount *dc, long long more)
+{
+	unsigned long long v;
+	unsigned char *at;
+
+	if (dc->jhdr < 0)
+		return;
+	v = (unsigned long long)dc->j_len + (unsigned long long)more;
+	at = dc->ob + dc->jhdr;
+	at[0] = 0;
+	for (int i = 1; i <= dc->int_size; i++)
+		at[i] = i <= 8 ? (unsigned char)(v >> (8 * (i - 1))) : 0;
+	dc->jhdr = -1;
+	dc->j_len = 0;
+}
+
+/* A chunk's length, held back in acc: the chunk joins the open join (or a
+ * new one), or passes as it is with its length. An archive whose ints are
+ * narrower than 4 bytes (pg_dump's are 4) cannot say a join's length. */
+static void pass_chunk_len(struct dumpcount *dc, long long v)
+{
+	dc->held = 0;
+	dc->joining = 0;
+	if (!v || v > DUMPCOUNT_JOIN || dc->int_size < 4) {
+		join_close(dc, 0);
+		out_raw(dc, dc->acc, dc->need);
+		return;
+	}
+	if (dc->jhdr >= 0 && dc->j_len + (size_t)v > DUMPCOUNT_JOIN)
+		join_close(dc, 0);
+	if (dc->jhdr < 0)
+		join_open(dc);
+	dc->joining = 1;
+}
+
+/* Where the input cannot be read, or ends: what was joined goes out as
+ * one chunk, then what is held back, so the rest can pass unchanged. */
+static void pass_pending(struct dumpcount *dc, long long more)
+{
+	join_close(dc, more);
+	if (dc->held)
+		out_raw(dc, dc->acc, dc->have);
+	dc->held = 0;
+	dc->joining = 0;
+}
+
 /* The value the current step was waiting for is complete. */
 static int step_done(struct dumpcount *dc)
 {
@@ -433,6 +545,8 @@ static int step_done(struct dumpcount *dc)
 	case ST_CHUNK_LEN:
 		if (v < 0)
 			return fail(dc, "data chunk of %lld bytes", v);
+		if (dc->pass)
+			pass_chunk_len(dc, v);
 		if (v)
 			return expect_body(dc, ST_CHUNK, v);
 		if (dc->cur) {
@@ -499,11 +613,14 @@ static int count_lines(struct dumpcount *dc, const unsigned char *p, size_t n)
 	return 0;
 }
 
-int dumpcount_feed(struct dumpcount *dc, const void *buf, size_t len)
+/* Read up to len bytes; returns how many were read (all of them unless the
+ * archive turned unreadable or the pass's output failed). */
+static size_t consume(struct dumpcount *dc, const void *buf, size_t len)
 {
 	const unsigned char *p = buf;
+	size_t len0 = len;
 
-	while (len && !dc->failed) {
+	while (len && !dc->failed && !dc->pass_rc) {
 		size_t take, room = len;
 
 		/* never past the TOC limit, so the failure names the same byte
@@ -514,6 +631,10 @@ int dumpcount_feed(struct dumpcount *dc, const void *buf, size_t len)
 			take = dc->need - dc->have < room ? dc->need - dc->have : room;
 			memcpy(dc->acc + dc->have, p, take);
 			dc->have += take;
+			if (dc->pass && dc->step == ST_CHUNK_LEN)
+				dc->held = 1;
+			else if (dc->pass)
+				out_raw(dc, p, take);
 		} else {
 			take = (unsigned long long)dc->left < room ? (size_t)dc->left : room;
 			if (dc->mode == M_STR && dc->keep_len < KEEP - 1) {
@@ -522,8 +643,15 @@ int dumpcount_feed(struct dumpcount *dc, const void *buf, size_t len)
 				k = k < take ? k : take;
 				memcpy(dc->keep + dc->keep_len, p, k);
 				dc->keep_len += k;
-			} else if (dc->mode == M_BYTES && dc->cur) {
+			} else if (dc->mode == M_BYTES && dc->cur && !dc->pass) {
 				count_lines(dc, p, take);
+			}
+			if (dc->pass && dc->joining) {
+				memcpy(dc->ob + dc->ob_len, p, take);
+				dc->ob_len += take;
+				dc->j_len += take;
+			} else if (dc->pass) {
+				out_raw(dc, p, take);
 			}
 			dc->left -= (long long)take;
 		}
@@ -538,7 +666,47 @@ int dumpcount_feed(struct dumpcount *dc, const void *buf, size_t len)
 		while (!dc->failed && (dc->mode == M_FIXED ? dc->have == dc->need : !dc->left))
 			step_done(dc);
 	}
+	return len0 - len;
+}
+
+int dumpcount_feed(struct dumpcount *dc, const void *buf, size_t len)
+{
+	consume(dc, buf, len);
 	return dc->failed ? BL_EFAIL : 0;
+}
+
+void dumpcount_set_output(struct dumpcount *dc, dumpcount_out_fn out, void *ctx)
+{
+	dc->pass = out;
+	dc->pass_ctx = ctx;
+	if (!dc->ob)
+		dc->ob = xmalloc(OB_CAP);
+}
+
+int dumpcount_pass(struct dumpcount *dc, const void *buf, size_t len, struct errbuf *e)
+{
+	size_t used = 0;
+
+	dc->pass_e = e;
+	if (!dc->failed)
+		used = consume(dc, buf, len);
+	if (dc->failed && !dc->pass_rc) {
+		if (!dc->degraded)
+			pass_pending(dc, 0);
+		dc->degraded = 1;
+		out_raw(dc, (const char *)buf + used, len - used);
+	}
+	return dc->pass_rc;
+}
+
+int dumpcount_pass_end(struct dumpcount *dc, struct errbuf *e)
+{
+	dc->pass_e = e;
+	if (!dc->degraded)
+		pass_pending(dc, dc->joining && dc->mode == M_BYTES ? dc->left : 0);
+	dc->degraded = 1;
+	out_flush(dc);
+	return dc->pass_rc;
 }
 
 static const char *where(const struct dumpcount *dc)

@@ -1,6 +1,7 @@
 /*
  * dumpcount: exact row counts read from a pg_dump custom-format archive as
- * it streams by.
+ * it streams by; and the same reading used to pass an archive on to
+ * pg_restore in larger chunks (dumpcount_pass, below).
  *
  * With --compress=0 every TABLE DATA entry's data is COPY text, one line per
  * row (COPY escapes newlines inside values), so counting lines in the data
@@ -53,6 +54,38 @@ int dumpcount_feed(struct dumpcount *dc, const void *buf, size_t len);
  * BL_EFAIL with "unreadable archive: <reason>" otherwise. */
 int dumpcount_finish(struct dumpcount *dc, const struct dumpcount_table **tables,
 		     size_t *n, struct errbuf *e);
+
+/*
+ * Passing the archive on, re-chunked for pg_restore. pg_dump --compress=0
+ * writes every row of a table as a chunk of its own (a length, then the
+ * row), and pg_restore hands each chunk to the server as one CopyData
+ * message: a 4M-row table is 4M messages, each with its own cost in
+ * pg_restore and in the backend. With an output set, dumpcount_pass()
+ * writes the archive on byte for byte, except that the consecutive chunks
+ * of each data block are joined into chunks of up to DUMPCOUNT_JOIN bytes;
+ * a larger chunk passes as it is. The rows, their order and every byte
+ * pg_restore sends are the same; only the framing changes (pg_restore
+ * reads chunks of any size, and COPY takes its data cut anywhere).
+ *
+ * Rows are not counted while passing. Where the archive is unreadable (any
+ * reason above, e.g. --inserts or a compressed dump) or ends early, what
+ * was joined so far is written out and the rest passes unchanged: the
+ * output always reads as the input does, damage included. Memory stays
+ * bounded: about 2 * DUMPCOUNT_JOIN of buffer, whatever the chunk sizes.
+ */
+#define DUMPCOUNT_JOIN (64 * 1024)
+
+typedef int (*dumpcount_out_fn)(void *ctx, const void *buf, size_t len, struct errbuf *e);
+
+/* Before the first byte: write what is passed to out. */
+void dumpcount_set_output(struct dumpcount *dc, dumpcount_out_fn out, void *ctx);
+
+/* Pass the next len bytes on. Returns 0 or the output's error (which
+ * stops the pass); an unreadable archive is not an error here. */
+int dumpcount_pass(struct dumpcount *dc, const void *buf, size_t len, struct errbuf *e);
+
+/* The end of the input: write out whatever is held back. */
+int dumpcount_pass_end(struct dumpcount *dc, struct errbuf *e);
 
 /* The archive version read from the header ("1.14"); "" before it. */
 const char *dumpcount_version(const struct dumpcount *dc);

@@ -114,8 +114,9 @@ static void w_blobs(struct strbuf *sb, int id)
 #define T1_ROWS "1\tann\\nsmith\t\\N\n2\tbob\\\\\tx\\ty\n3\t\\.\t.\n"
 
 /* Two tables (one with escapes, one empty with pg_dump 15's end marker),
- * a table with no columns, large objects, and a schema-only entry. */
-static void sample(struct strbuf *sb, int vmin)
+ * a table with no columns, large objects, and a schema-only entry; with
+ * cut, every data block in chunks of at most cut bytes. */
+static void sample_cut(struct strbuf *sb, int vmin, size_t cut)
 {
 	w_head(sb, vmin, 1, 0);
 	w_int(sb, 5);
@@ -125,10 +126,15 @@ static void sample(struct strbuf *sb, int vmin)
 	w_entry(sb, vmin, 21, 1, "empty", "TABLE DATA", "COPY app.empty (id) FROM stdin;\n", "app");
 	w_entry(sb, vmin, 22, 1, "nocols", "TABLE DATA", "COPY app.nocols  FROM stdin;\n", "app");
 	w_entry(sb, vmin, 30, 1, "BLOBS", "BLOBS", NULL, NULL);
-	w_data(sb, 20, T1_ROWS, 7);
-	w_data(sb, 21, "\\.\n\n\n", 100);
+	w_data(sb, 20, T1_ROWS, cut ? cut : 7);
+	w_data(sb, 21, "\\.\n\n\n", cut ? cut : 100);
 	w_blobs(sb, 30);
-	w_data(sb, 22, "\n\n\n\n", 3);
+	w_data(sb, 22, "\n\n\n\n", cut ? cut : 3);
+}
+
+static void sample(struct strbuf *sb, int vmin)
+{
+	sample_cut(sb, vmin, 0);
 }
 
 /* Feed sb cut at the given offsets (ascending, ending with 0). */
@@ -433,6 +439,257 @@ START_TEST(test_bad_data)
 }
 END_TEST
 
+/* dumpcount_pass's output, collected */
+static int collect(void *ctx, const void *buf, size_t len, struct errbuf *e)
+{
+	(void)e;
+	strbuf_add(ctx, buf, len);
+	return 0;
+}
+
+/* Pass sb on, fed in pieces of step bytes (0: at once). */
+static void pass(const struct strbuf *sb, size_t step, struct strbuf *out)
+{
+	struct dumpcount *dc = dumpcount_new();
+	struct errbuf e = ERRBUF_INIT;
+
+	strbuf_reset(out);
+	dumpcount_set_output(dc, collect, out);
+	for (size_t off = 0; off < sb->len; off += step ? step : sb->len) {
+		size_t k = step && sb->len - off > step ? step : sb->len - off;
+
+		ck_assert_int_eq(dumpcount_pass(dc, sb->buf + off, k, &e), 0);
+	}
+	ck_assert_int_eq(dumpcount_pass_end(dc, &e), 0);
+	dumpcount_free(dc);
+}
+
+static void assert_same(const struct strbuf *a, const struct strbuf *b, const char *what)
+{
+	ck_assert_msg(a->len == b->len && !memcmp(a->buf, b->buf, a->len),
+		      "%s: %zu bytes, expected %zu", what, a->len, b->len);
+}
+
+/* Every data block's chunks become one; the header, the table of contents
+ * and large objects pass as they are; the same output however the input
+ * is cut. */
+START_TEST(test_pass_joins)
+{
+	static const int vmins[] = { 14, 15, 16 };
+	static const size_t steps[] = { 0, 1, 2, 5, 7, 64 };
+
+	for (int i = 0; i < 3; i++) {
+		struct strbuf in = STRBUF_INIT, want = STRBUF_INIT, out = STRBUF_INIT;
+
+		sample(&in, vmins[i]);
+		sample_cut(&want, vmins[i], 1 << 20);
+		ck_assert_uint_lt(want.len, in.len);
+		for (size_t j = 0; j < sizeof(steps) / sizeof(*steps); j++) {
+			pass(&in, steps[j], &out);
+			assert_same(&out, &want, "joined sample");
+		}
+		strbuf_release(&in);
+		strbuf_release(&want);
+		strbuf_release(&out);
+	}
+}
+END_TEST
+
+/* Chunks join up to DUMPCOUNT_JOIN bytes; a larger one passes as it is,
+ * between joins; the rows read the same from the output. */
+START_TEST(test_pass_large)
+{
+	struct strbuf in = STRBUF_INIT, out = STRBUF_INIT, text = STRBUF_INIT,
+		      got = STRBUF_INIT, big = STRBUF_INIT;
+	struct dumpcount *dc;
+	struct errbuf e = ERRBUF_INIT;
+	const struct dumpcount_table *t;
+	size_t n, prefix, pos, chunks = 0, over = 0;
+
+	w_head(&in, 15, 1, 0);
+	w_int(&in, 1);
+	w_entry(&in, 15, 20, 1, "orders", "TABLE DATA", "COPY public.orders (id) FROM stdin;\n",
+		"public");
+	prefix = in.len;
+	for (int i = 0; i < 30000; i++)
+		strbuf_addf(&text, "%d\n", i % 10);         /* 60,000 bytes in 2-byte rows */
+	for (int i = 0; i < 100000; i++)
+		strbuf_addch(&big, 'x');
+	strbuf_addch(&big, '\n');
+	w_byte(&in, 1);
+	w_int(&in, 20);
+	for (size_t off = 0; off < text.len; off += 2) {
+		w_int(&in, 2);
+		strbuf_add(&in, text.buf + off, 2);
+	}
+	w_int(&in, (long long)big.len);
+	strbuf_add(&in, big.buf, big.len);
+	for (size_t off = 0; off < text.len; off += 2) {
+		w_int(&in, 2);
+		strbuf_add(&in, text.buf + off, 2);
+	}
+	w_int(&in, 0);
+
+	pass(&in, 4096, &out);
+	ck_assert_msg(!memcmp(out.buf, in.buf, prefix), "the table of contents changed");
+	/* walk the output's chunks */
+	pos = prefix + 1 + 5;
+	for (;;) {
+		long long len = 0;
+
+		ck_assert_uint_le(pos + 5, out.len);
+		for (int i = 4; i >= 1; i--)
+			len = len * 256 + (unsigned char)out.buf[pos + (size_t)i];
+		ck_assert_int_eq(out.buf[pos], 0);
+		pos += 5;
+		if (!len)
+			break;
+		chunks++;
+		over += len > DUMPCOUNT_JOIN;
+		ck_assert(len <= DUMPCOUNT_JOIN || len == (long long)big.len);
+		strbuf_add(&got, out.buf + pos, (size_t)len);
+		pos += (size_t)len;
+	}
+	ck_assert_uint_eq(pos, out.len);
+	/* 60,000 bytes, the large chunk, 60,000 bytes: five chunks at most
+	 * 64 KiB each side cannot make fewer than three */
+	ck_assert_uint_eq(over, 1);
+	ck_assert_uint_eq(chunks, 3);
+	ck_assert_uint_eq(got.len, 2 * text.len + big.len);
+	ck_assert(!memcmp(got.buf, text.buf, text.len));
+	ck_assert(!memcmp(got.buf + text.len, big.buf, big.len));
+	ck_assert(!memcmp(got.buf + text.len + big.len, text.buf, text.len));
+
+	dc = dumpcount_new();
+	dumpcount_feed(dc, out.buf, out.len);
+	ck_assert_msg(dumpcount_finish(dc, &t, &n, &e) == 0, "%s", e.msg);
+	ck_assert_uint_eq(n, 1);
+	ck_assert_int_eq(t[0].rows, 60001);
+	dumpcount_free(dc);
+	strbuf_release(&in);
+	strbuf_release(&out);
+	strbuf_release(&text);
+	strbuf_release(&got);
+	strbuf_release(&big);
+}
+END_TEST
+
+/* An archive it cannot read passes unchanged: compressed, --inserts, an
+ * unknown version; damage inside data comes out after what was joined,
+ * the same damage; a stream that ends inside a chunk ends there still. */
+START_TEST(test_pass_unreadable)
+{
+	struct strbuf in = STRBUF_INIT, want = STRBUF_INIT, out = STRBUF_INIT,
+		      toc = STRBUF_INIT;
+
+	w_head(&in, 14, 1, 6);
+	w_int(&in, 1);
+	w_entry(&in, 14, 20, 1, "t", "TABLE DATA", "COPY public.t (id) FROM stdin;\n", "public");
+	w_data(&in, 20, "1\n2\n3\n", 2);
+	pass(&in, 3, &out);
+	assert_same(&out, &in, "compressed archive");
+
+	strbuf_reset(&in);
+	w_head(&in, 14, 1, 0);
+	w_int(&in, 1);
+	w_entry(&in, 14, 20, 1, "t", "TABLE DATA", NULL, "public");
+	w_data(&in, 20, "INSERT INTO t VALUES (1);\n", 2);
+	pass(&in, 0, &out);
+	assert_same(&out, &in, "--inserts archive");
+
+	strbuf_reset(&in);
+	w_head(&in, 13, 1, 0);
+	w_int(&in, 0);
+	pass(&in, 0, &out);
+	assert_same(&out, &in, "archive version 1.13");
+
+	/* a negative chunk length after two chunks */
+	w_head(&toc, 14, 1, 0);
+	w_int(&toc, 1);
+	w_entry(&toc, 14, 20, 1, "t", "TABLE DATA", "COPY public.t (id) FROM stdin;\n", "public");
+	strbuf_reset(&in);
+	strbuf_add(&in, toc.buf, toc.len);
+	w_byte(&in, 1);
+	w_int(&in, 20);
+	w_int(&in, 2);
+	strbuf_addstr(&in, "1\n");
+	w_int(&in, 2);
+	strbuf_addstr(&in, "2\n");
+	w_int(&in, -7);
+	strbuf_addstr(&in, "after the damage");
+	strbuf_reset(&want);
+	strbuf_add(&want, toc.buf, toc.len);
+	w_byte(&want, 1);
+	w_int(&want, 20);
+	w_int(&want, 4);
+	strbuf_addstr(&want, "1\n2\n");
+	w_int(&want, -7);
+	strbuf_addstr(&want, "after the damage");
+	for (size_t step = 0; step < 8; step++) {
+		pass(&in, step, &out);
+		assert_same(&out, &want, "damaged chunk length");
+	}
+
+	/* the end inside the second chunk, and inside the third's length */
+	strbuf_reset(&in);
+	strbuf_add(&in, toc.buf, toc.len);
+	w_byte(&in, 1);
+	w_int(&in, 20);
+	w_int(&in, 2);
+	strbuf_addstr(&in, "1\n");
+	w_int(&in, 6);
+	strbuf_addstr(&in, "22");
+	strbuf_reset(&want);
+	strbuf_add(&want, toc.buf, toc.len);
+	w_byte(&want, 1);
+	w_int(&want, 20);
+	w_int(&want, 8);
+	strbuf_addstr(&want, "1\n22");
+	pass(&in, 1, &out);
+	assert_same(&out, &want, "end inside a chunk");
+
+	strbuf_setlen(&in, in.len - 2 - 5);
+	strbuf_add(&in, "\0\2\0", 3);
+	strbuf_setlen(&want, want.len - 9);
+	w_int(&want, 2);
+	strbuf_addstr(&want, "1\n");
+	strbuf_add(&want, "\0\2\0", 3);
+	pass(&in, 0, &out);
+	assert_same(&out, &want, "end inside a chunk length");
+
+	strbuf_release(&in);
+	strbuf_release(&want);
+	strbuf_release(&out);
+	strbuf_release(&toc);
+}
+END_TEST
+
+/* The output's own error stops the pass and is returned. */
+static int refuse(void *ctx, const void *buf, size_t len, struct errbuf *e)
+{
+	(void)ctx;
+	(void)buf;
+	(void)len;
+	return errbuf_set(e, BL_EFAIL, "cannot write the decompressed dump");
+}
+
+START_TEST(test_pass_output_error)
+{
+	struct strbuf in = STRBUF_INIT;
+	struct dumpcount *dc = dumpcount_new();
+	struct errbuf e = ERRBUF_INIT;
+
+	sample(&in, 15);
+	dumpcount_set_output(dc, refuse, NULL);
+	/* the header and table of contents sit in the buffer until the end */
+	ck_assert_int_eq(dumpcount_pass(dc, in.buf, in.len, &e), 0);
+	ck_assert_int_eq(dumpcount_pass_end(dc, &e), BL_EFAIL);
+	ck_assert_str_eq(e.msg, "cannot write the decompressed dump");
+	dumpcount_free(dc);
+	strbuf_release(&in);
+}
+END_TEST
+
 /* pg_dump 15 -Fc -Z0 of a database with t (3 rows: a newline, a NULL, a tab
  * and a backslash), e (empty) and one large object. */
 START_TEST(test_real_pg15)
@@ -471,6 +728,10 @@ int main(void)
 	tcase_add_test(tc, test_bad_toc);
 	tcase_add_test(tc, test_bad_data);
 	tcase_add_test(tc, test_real_pg15);
+	tcase_add_test(tc, test_pass_joins);
+	tcase_add_test(tc, test_pass_large);
+	tcase_add_test(tc, test_pass_unreadable);
+	tcase_add_test(tc, test_pass_output_error);
 	suite_add_tcase(s, tc);
 	return trun_suite(s);
 }
