@@ -12,6 +12,7 @@
 #include "objread.h"
 #include "repo_crypt.h"
 #include "repomark.h"
+#include "ring.h"
 #include "xalloc.h"
 
 struct collect {
@@ -437,6 +438,25 @@ int backupset_resolve(struct repo *r, const char *project, const char *arg, char
 	json_decref(ids);
 	strbuf_release(&hits);
 	return rc;
+}
+
+static int reader_sink(void *ctx, const void *buf, size_t len, struct errbuf *e)
+{
+	struct backupset_reader *br = ctx;
+	int rc = ring_put(br->q, buf, len, e);
+
+	br->raw += (long long)len;
+	if (!rc && br->progress)
+		br->progress(br->progress_ctx, br->raw);
+	return rc;
+}
+
+int backupset_ring_read(void *arg, struct ring *q, struct errbuf *e)
+{
+	struct backupset_reader *br = arg;
+
+	br->q = q;
+	return backupset_read_object(br->r, br->obj, reader_sink, br, e);
 }
 
 int backupset_read_object(struct repo *r, json_t *obj, zstream_sink_fn sink, void *ctx,

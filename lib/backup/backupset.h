@@ -41,6 +41,7 @@
 #define BACKUPSET_MANIFEST_MAX (64 * 1024 * 1024)
 
 struct config;
+struct ring;
 
 /* The configured repository and project name ("project" must be set);
  * BL_EUSAGE when the project has no repository marker (repomark.h), so no
@@ -79,6 +80,23 @@ int backupset_verify_object(struct repo *r, json_t *obj, int decompress, struct 
  * when they differ. */
 int backupset_read_object(struct repo *r, json_t *obj, zstream_sink_fn sink, void *ctx,
 			  struct errbuf *e);
+
+/* The producer of a ring (lib/core/ring) that streams obj as
+ * backupset_read_object() does, for a consumer that works on the bytes
+ * while the next ones are read and decompressed: ring_start(...,
+ * backupset_ring_read, &reader, ...), the reader living until ring_join(),
+ * which returns the object's verdict. progress, when set, is called from
+ * the producer's thread with the bytes handed over so far. */
+struct backupset_reader {
+	struct repo *r;
+	json_t *obj;
+	void (*progress)(void *ctx, long long raw);
+	void *progress_ctx;
+	long long raw;
+	struct ring *q;
+};
+
+int backupset_ring_read(void *arg, struct ring *q, struct errbuf *e);
 
 /* Record a verify result beside the manifest (verify.json). */
 int backupset_record_verify(struct repo *r, const char *project, const char *id, int ok,

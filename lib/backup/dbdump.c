@@ -799,30 +799,18 @@ static int fd_write(void *ctx, const void *buf, size_t len, struct errbuf *e)
 #define SCRATCH_RING 8
 #define SCRATCH_CHUNK (256 * 1024)
 
-struct scratch_src {
-	struct repo *r;
-	json_t *obj;
-};
-
-static int read_for_scratch(void *arg, struct ring *q, struct errbuf *pe)
-{
-	struct scratch_src *s = arg;
-
-	return backupset_read_object(s->r, s->obj, ring_put, q, pe);
-}
-
 /* The object's own verdict (size, SHA-256, zstd) wins over a write error
  * it caused: a damaged object is reported as damaged. */
 static int write_scratch(struct repo *r, json_t *obj, struct pipe_sink *ps, struct errbuf *e)
 {
-	struct scratch_src s = { r, obj };
+	struct backupset_reader s = { .r = r, .obj = obj };
 	struct errbuf pe = ERRBUF_INIT;
 	struct ring *q;
 	const void *buf;
 	size_t len;
 	int rc, prc;
 
-	rc = ring_start(SCRATCH_RING, SCRATCH_CHUNK, read_for_scratch, &s, "scratch file", &q, e);
+	rc = ring_start(SCRATCH_RING, SCRATCH_CHUNK, backupset_ring_read, &s, "scratch file", &q, e);
 	if (rc)
 		return rc;
 	while (!rc && ring_get(q, &buf, &len))

@@ -135,34 +135,19 @@ out:
  * fails and the staging directory goes, the volume untouched.
  */
 struct rsource {
-	struct repo *r;
-	json_t *obj;
+	struct backupset_reader rd;
 	const struct volume_item_restore_opts *o;
 	const char *name;
-	long long raw;
 	struct ring *q;    /* the consumer's handle */
-	struct ring *pq;   /* the same ring, as the producer got it */
 	struct volume_cmd *cmd;
 	int stopped;    /* the before command was run: after is owed */
 };
 
-static int raw_sink(void *ctx, const void *buf, size_t len, struct errbuf *e)
+static void report(void *ctx, long long raw)
 {
 	struct rsource *s = ctx;
-	int rc = ring_put(s->pq, buf, len, e);
 
-	s->raw += (long long)len;
-	if (!rc && s->o->progress)
-		s->o->progress(s->o->progress_ctx, s->name, s->raw, -1);
-	return rc;
-}
-
-static int read_stored(void *arg, struct ring *q, struct errbuf *pe)
-{
-	struct rsource *s = arg;
-
-	s->pq = q;
-	return backupset_read_object(s->r, s->obj, raw_sink, s, pe);
+	s->o->progress(s->o->progress_ctx, s->name, raw, -1);
 }
 
 static int ring_source(void *ctx, const void **buf, size_t *got, struct errbuf *e)
@@ -227,12 +212,16 @@ int volume_item_restore(const struct volume_spec *spec, struct repo *r, json_t *
 	rc = volume_restore_check(where->buf, o->id, o->keep_old, e);
 	if (rc)
 		goto out;
-	s.r = r;
-	s.obj = obj;
+	s.rd.r = r;
+	s.rd.obj = obj;
+	if (o->progress) {
+		s.rd.progress = report;
+		s.rd.progress_ctx = &s;
+	}
 	s.o = o;
 	s.name = name;
 	s.cmd = &cmd;
-	rc = ring_start(VOLUME_RING, VOLUME_CHUNK, read_stored, &s, "volume restore", &s.q, e);
+	rc = ring_start(VOLUME_RING, VOLUME_CHUNK, backupset_ring_read, &s.rd, "volume restore", &s.q, e);
 	if (rc)
 		goto out;
 	ro.id = o->id;
