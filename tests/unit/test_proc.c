@@ -189,6 +189,18 @@ START_TEST(test_stdin_pipe)
 }
 END_TEST
 
+/* What the kernel lets an unprivileged pipe grow to. */
+static long pipe_max(void)
+{
+	FILE *f = fopen("/proc/sys/fs/pipe-max-size", "r");
+	long max = 0;
+
+	ck_assert_ptr_nonnull(f);
+	ck_assert_int_eq(fscanf(f, "%ld", &max), 1);
+	fclose(f);
+	return max;
+}
+
 /* pipe_size enlarges both pipes ballast streams through: pg_restore's
  * stdin and pg_dump's stdout (batch_reads naps on a large pipe only).
  * The kernel caps it at pipe-max-size, so expect the smaller of the two. */
@@ -197,14 +209,8 @@ START_TEST(test_pipe_size_both_directions)
 	const char *argv[] = { "cat", NULL };
 	struct child c = CHILD_INIT;
 	struct errbuf e = ERRBUF_INIT;
-	FILE *f = fopen("/proc/sys/fs/pipe-max-size", "r");
-	long max = 0, want = 1024 * 1024;
+	long max = pipe_max(), want = max < 1024 * 1024 ? max : 1024 * 1024;
 
-	ck_assert_ptr_nonnull(f);
-	ck_assert_int_eq(fscanf(f, "%ld", &max), 1);
-	fclose(f);
-	if (max < want)
-		want = max;
 	c.argv = argv;
 	c.in_mode = PROC_PIPE;
 	c.out_mode = PROC_PIPE;
@@ -228,9 +234,9 @@ static void assert_killed(const struct child *c)
 		      "wait status %d", c->status);
 }
 
-/* A stream of a silent child, as the dump of a database streams pg_dump
- * while it waits for a lock. */
-static void start_silent(struct child *c, const char **argv)
+/* Start argv piped as the dump of a database starts pg_dump (dbdump.c),
+ * interruptible; pipe_size, batch_reads and timeout_ms are the caller's. */
+static void start_as_dump(struct child *c, const char **argv)
 {
 	struct errbuf e = ERRBUF_INIT;
 
@@ -242,22 +248,31 @@ static void start_silent(struct child *c, const char **argv)
 	ck_assert_msg(proc_start(c, &e) == 0, "%s", e.msg);
 }
 
+/* proc_stream() a started child into out (NULL: discard) through sink, a
+ * wrapper of proc_capture_sink; release it; proc_stream's status. The
+ * child's pid and wait status stay for the caller to look at. */
+static int stream_out(struct child *c, proc_sink_fn sink, struct strbuf *out,
+		      struct errbuf *e)
+{
+	struct proc_capture cap = { out, c->argv[0] };
+	int rc = proc_stream(c, sink, &cap, e);
+
+	proc_release(c);
+	return rc;
+}
+
 START_TEST(test_interrupt_before_stream)
 {
 	const char *argv[] = { "sleep", "60", NULL };
 	struct child c = CHILD_INIT;
 	struct errbuf e = ERRBUF_INIT;
-	struct strbuf out = STRBUF_INIT;
-	struct proc_capture cap = { &out, "sleep" };
 
-	start_silent(&c, argv);
+	start_as_dump(&c, argv);
 	interrupt_signal = SIGTERM;
-	ck_assert_int_eq(proc_stream(&c, proc_capture_sink, &cap, &e), BL_EFAIL);
+	ck_assert_int_eq(stream_out(&c, proc_capture_sink, NULL, &e), BL_EFAIL);
 	interrupt_signal = 0;
 	ck_assert_str_eq(e.msg, "interrupted by signal 15");
 	assert_killed(&c);
-	proc_release(&c);
-	strbuf_release(&out);
 }
 END_TEST
 
@@ -292,19 +307,17 @@ START_TEST(test_interrupt_while_child_silent)
 	struct child c = CHILD_INIT;
 	struct errbuf e = ERRBUF_INIT;
 	struct strbuf out = STRBUF_INIT;
-	struct proc_capture cap = { &out, "sh" };
 	pthread_t th;
 
 	first_seen = 0;
-	start_silent(&c, argv);
+	start_as_dump(&c, argv);
 	ck_assert_int_eq(pthread_create(&th, NULL, raise_later, NULL), 0);
-	ck_assert_int_eq(proc_stream(&c, note_sink, &cap, &e), BL_EFAIL);
+	ck_assert_int_eq(stream_out(&c, note_sink, &out, &e), BL_EFAIL);
 	ck_assert_int_eq(pthread_join(th, NULL), 0);
 	interrupt_signal = 0;
 	ck_assert_str_eq(e.msg, "interrupted by signal 2");
 	ck_assert_str_eq(out.buf, "started\n");
 	assert_killed(&c);
-	proc_release(&c);
 	strbuf_release(&out);
 }
 END_TEST
@@ -317,17 +330,14 @@ START_TEST(test_interrupt_ignored_unless_asked)
 	struct child c = CHILD_INIT;
 	struct errbuf e = ERRBUF_INIT;
 	struct strbuf out = STRBUF_INIT;
-	struct proc_capture cap = { &out, "sh" };
 
 	c.argv = argv;
 	c.out_mode = PROC_PIPE;
-	c.err_mode = PROC_PIPE;
 	ck_assert_int_eq(proc_start(&c, &e), 0);
 	interrupt_signal = SIGTERM;
-	ck_assert_msg(proc_stream(&c, proc_capture_sink, &cap, &e) == 0, "%s", e.msg);
+	ck_assert_msg(stream_out(&c, proc_capture_sink, &out, &e) == 0, "%s", e.msg);
 	interrupt_signal = 0;
 	ck_assert_str_eq(out.buf, "kept");
-	proc_release(&c);
 	strbuf_release(&out);
 }
 END_TEST
@@ -340,13 +350,11 @@ START_TEST(test_interruptible_quiet_spell_keeps_output)
 	struct child c = CHILD_INIT;
 	struct errbuf e = ERRBUF_INIT;
 	struct strbuf out = STRBUF_INIT;
-	struct proc_capture cap = { &out, "sh" };
 
 	c.timeout_ms = 60000;
-	start_silent(&c, argv);
-	ck_assert_msg(proc_stream(&c, proc_capture_sink, &cap, &e) == 0, "%s", e.msg);
+	start_as_dump(&c, argv);
+	ck_assert_msg(stream_out(&c, proc_capture_sink, &out, &e) == 0, "%s", e.msg);
 	ck_assert_str_eq(out.buf, "late\n");
-	proc_release(&c);
 	strbuf_release(&out);
 }
 END_TEST
@@ -358,10 +366,9 @@ START_TEST(test_interruptible_still_times_out)
 	struct errbuf e = ERRBUF_INIT;
 
 	c.timeout_ms = 1500;
-	start_silent(&c, argv);
-	ck_assert_int_eq(proc_stream(&c, count_sink, &(struct count){ 0, 0, 0 }, &e), BL_EFAIL);
+	start_as_dump(&c, argv);
+	ck_assert_int_eq(stream_out(&c, proc_capture_sink, NULL, &e), BL_EFAIL);
 	ck_assert_str_eq(e.msg, "sleep: timed out after 1500ms and was killed");
-	proc_release(&c);
 }
 END_TEST
 
@@ -412,24 +419,14 @@ static void batch_case(const char *bs)
 	struct collect col = { &got, 0 };
 	struct child c = CHILD_INIT;
 	struct errbuf e = ERRBUF_INIT;
-	FILE *f = fopen("/proc/sys/fs/pipe-max-size", "r");
-	long max = 0;
 
-	ck_assert_ptr_nonnull(f);
-	ck_assert_int_eq(fscanf(f, "%ld", &max), 1);
-	fclose(f);
 	strbuf_addf(&cmd, "dd if='%s' bs=%s status=none && echo 'all written' >&2", path, bs);
 	argv[2] = cmd.buf;
-	c.argv = argv;
-	c.in_mode = PROC_NULL;
-	c.out_mode = PROC_PIPE;
-	c.err_mode = PROC_PIPE;
 	c.pipe_size = PROC_BATCH_PIPE_SIZE;
-	c.interruptible = 1;
 	c.batch_reads = 1;
-	ck_assert_int_eq(proc_start(&c, &e), 0);
+	start_as_dump(&c, argv);
 	/* otherwise this runs without the nap, and tests nothing new */
-	if (max >= PROC_BATCH_PIPE_SIZE)
+	if (pipe_max() >= PROC_BATCH_PIPE_SIZE)
 		ck_assert_int_ge(fcntl(c.out, F_GETPIPE_SZ), PROC_BATCH_PIPE_SIZE);
 	ck_assert_msg(proc_stream(&c, collect_sink, &col, &e) == 0, "%s", e.msg);
 	ck_assert_uint_eq(got.len, want.len);
@@ -467,11 +464,10 @@ START_TEST(test_sink_failure_with_options)
 
 	c.pipe_size = PROC_BATCH_PIPE_SIZE;
 	c.batch_reads = 1;
-	start_silent(&c, argv);
-	ck_assert_int_eq(proc_stream(&c, failing_sink, NULL, &e), BL_EFAIL);
+	start_as_dump(&c, argv);
+	ck_assert_int_eq(stream_out(&c, failing_sink, NULL, &e), BL_EFAIL);
 	ck_assert_str_eq(e.msg, "repo: disk full");
 	assert_killed(&c);
-	proc_release(&c);
 }
 END_TEST
 
