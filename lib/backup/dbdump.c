@@ -352,97 +352,6 @@ out:
 	return rc;
 }
 
-/* pg_dump's stdout pipe, and how the pump waits on it. pg_dump writes
- * through stdio, 4 KiB per write(); a reader blocked in poll() wakes for
- * each one, two context switches per 4 KiB (about 235,000 writes for a
- * 1 GB dump). Once a read finds the pipe nearly empty, the pump sleeps
- * PUMP_NAP_US and lets the writes pile up in a 1 MiB pipe: pg_dump (about
- * 150 MB/s) fills 300 KiB of it meanwhile and never waits for room. On a
- * 2-core machine this halved the context switches and took the benchmark's
- * backup from 8.7 to 7.7 s (docs/BENCHMARKS.md). A pipe the kernel would
- * not enlarge (pipe-max-size) gets no nap: 64 KiB fill in under 1 ms. */
-#define PUMP_PIPE_SIZE (1024 * 1024)
-#define PUMP_NAP_BELOW (64 * 1024)
-#define PUMP_NAP_US 2000
-
-/* proc_stream() with two differences: a SIGTERM/SIGINT (interrupt_signal)
- * stops the dump even while pg_dump is silent (waiting for a lock, or a
- * wrapper that sleeps), instead of when the next chunk arrives; and the
- * nap above. */
-static int pump(struct child *c, proc_sink_fn sink, void *ctx, struct errbuf *e)
-{
-	char *buf = xmalloc(PROC_CHUNK);
-	int rc = 0;
-	int nap = fcntl(c->out, F_GETPIPE_SZ) >= PUMP_PIPE_SIZE;
-
-	while (c->out >= 0) {
-		struct pollfd p[2];
-		nfds_t np = 0;
-		int rv;
-
-		if (interrupt_signal) {
-			rc = interrupt_check(e);
-			break;
-		}
-		p[np++] = (struct pollfd){ .fd = c->out, .events = POLLIN };
-		if (c->err >= 0)
-			p[np++] = (struct pollfd){ .fd = c->err, .events = POLLIN };
-		rv = poll(p, np, 500);
-		if (rv < 0 && errno == EINTR)
-			continue;
-		if (rv < 0) {
-			rc = errbuf_errno(e, BL_EFAIL, errno, "%s: poll failed", c->argv[0]);
-			break;
-		}
-		if (np > 1 && p[1].revents) {
-			ssize_t n = read(c->err, buf, 4096);
-
-			if (n <= 0) {
-				close(c->err);
-				c->err = -1;
-			} else {
-				strbuf_add(&c->err_tail, buf, (size_t)n);
-				if (c->err_tail.len > PROC_ERR_TAIL) {
-					size_t drop = c->err_tail.len - PROC_ERR_TAIL;
-
-					memmove(c->err_tail.buf, c->err_tail.buf + drop, PROC_ERR_TAIL);
-					strbuf_setlen(&c->err_tail, PROC_ERR_TAIL);
-				}
-			}
-		}
-		if (p[0].revents) {
-			ssize_t n = read(c->out, buf, PROC_CHUNK);
-
-			if (n > 0) {
-				rc = sink(ctx, buf, (size_t)n, e);
-				if (rc)
-					break;
-				if (nap && n < PUMP_NAP_BELOW)
-					usleep(PUMP_NAP_US);
-			} else if (n == 0) {
-				close(c->out);
-				c->out = -1;
-			} else if (errno != EINTR && errno != EAGAIN) {
-				rc = errbuf_errno(e, BL_EFAIL, errno, "%s: read failed", c->argv[0]);
-				break;
-			}
-		}
-	}
-	free(buf);
-	if (rc) {
-		struct errbuf ignore = ERRBUF_INIT;
-
-		proc_kill(c, SIGKILL);
-		if (c->out >= 0) {
-			close(c->out);
-			c->out = -1;
-		}
-		proc_finish(c, &ignore);
-		return rc;
-	}
-	return proc_finish(c, e);
-}
-
 int dbdump_backup(json_t *db, struct repo *r, const char *key, const struct dbdump_opts *o,
 		  json_t **item, struct errbuf *e)
 {
@@ -562,7 +471,11 @@ int dbdump_backup(json_t *db, struct repo *r, const char *key, const struct dbdu
 	c.in_mode = PROC_NULL;
 	c.out_mode = PROC_PIPE;
 	c.err_mode = PROC_PIPE;
-	c.pipe_size = PUMP_PIPE_SIZE;
+	/* a SIGTERM stops the dump while pg_dump waits for a lock; its 4 KiB
+	 * writes are read in batches (proc.c, batch_reads) */
+	c.pipe_size = PROC_BATCH_PIPE_SIZE;
+	c.interruptible = 1;
+	c.batch_reads = 1;
 	t_dump = time_mono_ms();
 	rc = proc_start(&c, e);
 	if (rc)
@@ -578,7 +491,7 @@ int dbdump_backup(json_t *db, struct repo *r, const char *key, const struct dbdu
 	sink.w = w;
 	sink.name = name;
 	sink.o = o;
-	rc = pump(&c, dump_sink_fn, &sink, e);
+	rc = proc_stream(&c, dump_sink_fn, &sink, e);
 	if (rc && lock_wait_ms > 0 && strstr(c.err_tail.buf, "Query was: LOCK TABLE")) {
 		const char *q = strstr(c.err_tail.buf, "Query was: ");
 		int ql = 0;

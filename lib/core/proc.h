@@ -13,6 +13,18 @@
  * timeout) becomes one error line naming the program, with the last line
  * of its stderr when stderr was captured. Environment additions ("NAME=v")
  * are how secrets reach children: argv never carries them.
+ *
+ * proc_stream() has two opt-in behaviours, both for the dump of a database
+ * (pg_dump's stdout): `interruptible` makes it look at interrupt_signal at
+ * least every PROC_INTERRUPT_POLL_MS, so SIGTERM/SIGINT stops the stream
+ * while the child is silent (pg_dump waiting for a table lock), not when
+ * its next chunk arrives; the child is then killed and interrupt_check()'s
+ * error returned. `batch_reads` lets a child that writes in small pieces
+ * fill the pipe between reads: after a read that found under 64 KiB the
+ * reader sleeps 2 ms, only when the stdout pipe really holds
+ * PROC_BATCH_PIPE_SIZE (set pipe_size to that; a pipe the kernel keeps
+ * smaller gets no nap). Neither changes the bytes the sink sees, their
+ * order or the errors; proc.c says why and what it measured.
  */
 #ifndef BALLAST_PROC_H
 #define BALLAST_PROC_H
@@ -35,6 +47,11 @@ enum proc_io {
 #define PROC_ERR_TAIL 4096
 /* Chunk size handed to stream callbacks. */
 #define PROC_CHUNK (128 * 1024)
+/* How long an interruptible proc_stream() may go without looking at
+ * interrupt_signal. */
+#define PROC_INTERRUPT_POLL_MS 500
+/* The stdout pipe that batch_reads needs (pipe_size) before it naps. */
+#define PROC_BATCH_PIPE_SIZE (1024 * 1024)
 
 struct child {
 	const char *const *argv;  /* argv[0] is looked up in PATH */
@@ -47,6 +64,13 @@ struct child {
 				     this capacity (F_SETPIPE_SZ, at most
 				     /proc/sys/fs/pipe-max-size); 0 = the
 				     default 64 KiB; a refusal is ignored */
+	int interruptible;        /* proc_stream: a set interrupt_signal kills
+				     the child and fails the stream, within
+				     PROC_INTERRUPT_POLL_MS; 0 = not looked at */
+	int batch_reads;          /* proc_stream: nap after a short read so
+				     the child fills the pipe (needs a stdout
+				     pipe of PROC_BATCH_PIPE_SIZE); 0 = read
+				     as soon as anything arrives */
 
 	/* filled by proc_start */
 	pid_t pid;
@@ -57,7 +81,7 @@ struct child {
 };
 
 #define CHILD_INIT { NULL, NULL, NULL, PROC_INHERIT, PROC_INHERIT, PROC_INHERIT, \
-		     -1, -1, -1, 0, 0, 0, 0, STRBUF_INIT, 0, 0 }
+		     -1, -1, -1, 0, 0, 0, 0, 0, 0, STRBUF_INIT, 0, 0 }
 
 typedef int (*proc_sink_fn)(void *ctx, const void *buf, size_t len, struct errbuf *e);
 
@@ -70,7 +94,9 @@ int proc_finish(struct child *c, struct errbuf *e);
 
 /* Feed the child's stdout (out_mode must be PROC_PIPE) to sink in chunks of
  * at most PROC_CHUNK bytes, collecting stderr meanwhile, then finish. If
- * sink fails, the child is killed and sink's error is returned. */
+ * sink fails, or reading fails, or (interruptible) a signal was caught, the
+ * child's process group is killed with SIGKILL, it is reaped, and that
+ * first error is returned (not the child's "killed by signal 9"). */
 int proc_stream(struct child *c, proc_sink_fn sink, void *ctx, struct errbuf *e);
 
 /* A proc_sink_fn that appends to out (NULL: discard), refusing to grow it

@@ -1,6 +1,8 @@
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
@@ -8,8 +10,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "interrupt.h"
 #include "proc.h"
 #include "tsupport.h"
+#include "xalloc.h"
 
 struct count {
 	size_t bytes;
@@ -185,22 +189,28 @@ START_TEST(test_stdin_pipe)
 }
 END_TEST
 
+/* What the kernel lets an unprivileged pipe grow to. */
+static long pipe_max(void)
+{
+	FILE *f = fopen("/proc/sys/fs/pipe-max-size", "r");
+	long max = 0;
+
+	ck_assert_ptr_nonnull(f);
+	ck_assert_int_eq(fscanf(f, "%ld", &max), 1);
+	fclose(f);
+	return max;
+}
+
 /* pipe_size enlarges both pipes ballast streams through: pg_restore's
- * stdin and pg_dump's stdout (the dump pump naps on a large pipe only).
+ * stdin and pg_dump's stdout (batch_reads naps on a large pipe only).
  * The kernel caps it at pipe-max-size, so expect the smaller of the two. */
 START_TEST(test_pipe_size_both_directions)
 {
 	const char *argv[] = { "cat", NULL };
 	struct child c = CHILD_INIT;
 	struct errbuf e = ERRBUF_INIT;
-	FILE *f = fopen("/proc/sys/fs/pipe-max-size", "r");
-	long max = 0, want = 1024 * 1024;
+	long max = pipe_max(), want = max < 1024 * 1024 ? max : 1024 * 1024;
 
-	ck_assert_ptr_nonnull(f);
-	ck_assert_int_eq(fscanf(f, "%ld", &max), 1);
-	fclose(f);
-	if (max < want)
-		want = max;
 	c.argv = argv;
 	c.in_mode = PROC_PIPE;
 	c.out_mode = PROC_PIPE;
@@ -212,6 +222,252 @@ START_TEST(test_pipe_size_both_directions)
 	c.in = -1;
 	ck_assert_int_eq(proc_finish(&c, &e), 0);
 	proc_release(&c);
+}
+END_TEST
+
+/* The child was ended by the stream's SIGKILL, not by finishing its sleep:
+ * the stream did not wait for it. */
+static void assert_killed(const struct child *c)
+{
+	ck_assert_int_eq(c->pid, -1);
+	ck_assert_msg(WIFSIGNALED(c->status) && WTERMSIG(c->status) == SIGKILL,
+		      "wait status %d", c->status);
+}
+
+/* Start argv piped as the dump of a database starts pg_dump (dbdump.c),
+ * interruptible; pipe_size, batch_reads and timeout_ms are the caller's. */
+static void start_as_dump(struct child *c, const char **argv)
+{
+	struct errbuf e = ERRBUF_INIT;
+
+	c->argv = argv;
+	c->in_mode = PROC_NULL;
+	c->out_mode = PROC_PIPE;
+	c->err_mode = PROC_PIPE;
+	c->interruptible = 1;
+	ck_assert_msg(proc_start(c, &e) == 0, "%s", e.msg);
+}
+
+/* proc_stream() a started child into out (NULL: discard) through sink, a
+ * wrapper of proc_capture_sink; release it; proc_stream's status. The
+ * child's pid and wait status stay for the caller to look at. */
+static int stream_out(struct child *c, proc_sink_fn sink, struct strbuf *out,
+		      struct errbuf *e)
+{
+	struct proc_capture cap = { out, c->argv[0] };
+	int rc = proc_stream(c, sink, &cap, e);
+
+	proc_release(c);
+	return rc;
+}
+
+START_TEST(test_interrupt_before_stream)
+{
+	const char *argv[] = { "sleep", "60", NULL };
+	struct child c = CHILD_INIT;
+	struct errbuf e = ERRBUF_INIT;
+
+	start_as_dump(&c, argv);
+	interrupt_signal = SIGTERM;
+	ck_assert_int_eq(stream_out(&c, proc_capture_sink, NULL, &e), BL_EFAIL);
+	interrupt_signal = 0;
+	ck_assert_str_eq(e.msg, "interrupted by signal 15");
+	assert_killed(&c);
+}
+END_TEST
+
+/* The child's first line has reached the sink; the stream is back in
+ * poll() waiting for more. */
+static int first_seen;
+
+static int note_sink(void *ctx, const void *buf, size_t len, struct errbuf *e)
+{
+	__atomic_store_n(&first_seen, 1, __ATOMIC_RELEASE);
+	return proc_capture_sink(ctx, buf, len, e);
+}
+
+static void *raise_later(void *arg)
+{
+	const struct timespec t = { 0, 300 * 1000 * 1000 };
+
+	(void)arg;
+	for (int i = 0; i < 100 && !__atomic_load_n(&first_seen, __ATOMIC_ACQUIRE); i++)
+		nanosleep(&t, NULL);
+	nanosleep(&t, NULL);
+	interrupt_signal = SIGINT;
+	return NULL;
+}
+
+/* The flag set with no signal to break poll() (the signal went to another
+ * thread, or came just before poll): the stream must still look at it
+ * while the child says nothing. */
+START_TEST(test_interrupt_while_child_silent)
+{
+	const char *argv[] = { "sh", "-c", "echo started; exec sleep 60", NULL };
+	struct child c = CHILD_INIT;
+	struct errbuf e = ERRBUF_INIT;
+	struct strbuf out = STRBUF_INIT;
+	pthread_t th;
+
+	first_seen = 0;
+	start_as_dump(&c, argv);
+	ck_assert_int_eq(pthread_create(&th, NULL, raise_later, NULL), 0);
+	ck_assert_int_eq(stream_out(&c, note_sink, &out, &e), BL_EFAIL);
+	ck_assert_int_eq(pthread_join(th, NULL), 0);
+	interrupt_signal = 0;
+	ck_assert_str_eq(e.msg, "interrupted by signal 2");
+	ck_assert_str_eq(out.buf, "started\n");
+	assert_killed(&c);
+	strbuf_release(&out);
+}
+END_TEST
+
+/* Existing callers (ssh transports, basebackup, proc_run) do not set the
+ * option: a caught signal is theirs to look at, the stream ends normally. */
+START_TEST(test_interrupt_ignored_unless_asked)
+{
+	const char *argv[] = { "sh", "-c", "printf kept", NULL };
+	struct child c = CHILD_INIT;
+	struct errbuf e = ERRBUF_INIT;
+	struct strbuf out = STRBUF_INIT;
+
+	c.argv = argv;
+	c.out_mode = PROC_PIPE;
+	ck_assert_int_eq(proc_start(&c, &e), 0);
+	interrupt_signal = SIGTERM;
+	ck_assert_msg(stream_out(&c, proc_capture_sink, &out, &e) == 0, "%s", e.msg);
+	interrupt_signal = 0;
+	ck_assert_str_eq(out.buf, "kept");
+	strbuf_release(&out);
+}
+END_TEST
+
+/* The interruptible poll wakes every 500 ms: a wake-up is neither the end
+ * of the stream (the late line must arrive) nor the timeout. */
+START_TEST(test_interruptible_quiet_spell_keeps_output)
+{
+	const char *argv[] = { "sh", "-c", "sleep 1.2; echo late", NULL };
+	struct child c = CHILD_INIT;
+	struct errbuf e = ERRBUF_INIT;
+	struct strbuf out = STRBUF_INIT;
+
+	c.timeout_ms = 60000;
+	start_as_dump(&c, argv);
+	ck_assert_msg(stream_out(&c, proc_capture_sink, &out, &e) == 0, "%s", e.msg);
+	ck_assert_str_eq(out.buf, "late\n");
+	strbuf_release(&out);
+}
+END_TEST
+
+START_TEST(test_interruptible_still_times_out)
+{
+	const char *argv[] = { "sleep", "30", NULL };
+	struct child c = CHILD_INIT;
+	struct errbuf e = ERRBUF_INIT;
+
+	c.timeout_ms = 1500;
+	start_as_dump(&c, argv);
+	ck_assert_int_eq(stream_out(&c, proc_capture_sink, NULL, &e), BL_EFAIL);
+	ck_assert_str_eq(e.msg, "sleep: timed out after 1500ms and was killed");
+}
+END_TEST
+
+/* A fixed-seed file of n bytes; the caller frees the path. */
+static char *pattern_file(const char *dir, size_t n, struct strbuf *want)
+{
+	char *path = xmalloc(strlen(dir) + 8);
+	uint32_t x = 12345;
+	FILE *f;
+
+	sprintf(path, "%s/data", dir);
+	strbuf_reset(want);
+	for (size_t i = 0; i < n; i++) {
+		x = x * 1103515245u + 12345u;
+		strbuf_addch(want, (char)(x >> 16));
+	}
+	f = fopen(path, "wb");
+	ck_assert_ptr_nonnull(f);
+	ck_assert_uint_eq(fwrite(want->buf, 1, n, f), n);
+	ck_assert_int_eq(fclose(f), 0);
+	return path;
+}
+
+struct collect {
+	struct strbuf *out;
+	size_t max_chunk;
+};
+
+static int collect_sink(void *ctx, const void *buf, size_t len, struct errbuf *e)
+{
+	struct collect *c = ctx;
+
+	if (len > c->max_chunk)
+		c->max_chunk = len;
+	strbuf_add(c->out, buf, len);
+	return 0;
+}
+
+/* batch_reads on the pipe it naps on: a writer of many small pieces (4 KiB
+ * like pg_dump, and 100 bytes) gets every byte through, in order, while
+ * its stderr is still collected. */
+static void batch_case(const char *bs)
+{
+	char *dir = ttmp_dir("proc-batch");
+	struct strbuf want = STRBUF_INIT, got = STRBUF_INIT, cmd = STRBUF_INIT;
+	char *path = pattern_file(dir, 3 * 1024 * 1024 + 1234, &want);
+	const char *argv[] = { "sh", "-c", NULL, NULL };
+	struct collect col = { &got, 0 };
+	struct child c = CHILD_INIT;
+	struct errbuf e = ERRBUF_INIT;
+
+	strbuf_addf(&cmd, "dd if='%s' bs=%s status=none && echo 'all written' >&2", path, bs);
+	argv[2] = cmd.buf;
+	c.pipe_size = PROC_BATCH_PIPE_SIZE;
+	c.batch_reads = 1;
+	start_as_dump(&c, argv);
+	/* otherwise this runs without the nap, and tests nothing new */
+	if (pipe_max() >= PROC_BATCH_PIPE_SIZE)
+		ck_assert_int_ge(fcntl(c.out, F_GETPIPE_SZ), PROC_BATCH_PIPE_SIZE);
+	ck_assert_msg(proc_stream(&c, collect_sink, &col, &e) == 0, "%s", e.msg);
+	ck_assert_uint_eq(got.len, want.len);
+	ck_assert(memcmp(got.buf, want.buf, want.len) == 0);
+	ck_assert_uint_le(col.max_chunk, PROC_CHUNK);
+	ck_assert_str_eq(c.err_tail.buf, "all written\n");
+	proc_release(&c);
+	strbuf_release(&want);
+	strbuf_release(&got);
+	strbuf_release(&cmd);
+	free(path);
+	ttmp_rm(dir);
+	free(dir);
+}
+
+START_TEST(test_batch_reads_4k_writes_intact)
+{
+	batch_case("4096");
+}
+END_TEST
+
+START_TEST(test_batch_reads_small_writes_intact)
+{
+	batch_case("100");
+}
+END_TEST
+
+/* The dump's options change nothing on a failing sink: the child is
+ * killed and reaped, and the sink's error is the one returned. */
+START_TEST(test_sink_failure_with_options)
+{
+	const char *argv[] = { "sh", "-c", "while :; do echo data; done", NULL };
+	struct child c = CHILD_INIT;
+	struct errbuf e = ERRBUF_INIT;
+
+	c.pipe_size = PROC_BATCH_PIPE_SIZE;
+	c.batch_reads = 1;
+	start_as_dump(&c, argv);
+	ck_assert_int_eq(stream_out(&c, failing_sink, NULL, &e), BL_EFAIL);
+	ck_assert_str_eq(e.msg, "repo: disk full");
+	assert_killed(&c);
 }
 END_TEST
 
@@ -279,6 +535,14 @@ int main(void)
 	tcase_add_test(tc, test_stdin_pipe);
 	tcase_add_test(tc, test_pipe_size_both_directions);
 	tcase_add_test(tc, test_child_dies_with_parent);
+	tcase_add_test(tc, test_interrupt_before_stream);
+	tcase_add_test(tc, test_interrupt_while_child_silent);
+	tcase_add_test(tc, test_interrupt_ignored_unless_asked);
+	tcase_add_test(tc, test_interruptible_quiet_spell_keeps_output);
+	tcase_add_test(tc, test_interruptible_still_times_out);
+	tcase_add_test(tc, test_batch_reads_4k_writes_intact);
+	tcase_add_test(tc, test_batch_reads_small_writes_intact);
+	tcase_add_test(tc, test_sink_failure_with_options);
 	suite_add_tcase(s, tc);
 	return trun_suite(s);
 }
