@@ -28,7 +28,10 @@
  * restore and drill check every object first, and a second hash-only pass
  * would only read it again). jobs == 1 streams the object through zstd into pg_restore's
  * stdin (hashed again on the way); jobs > 1 decompresses into a 0600
- * temporary file (checked before use) and runs pg_restore -j. Afterwards
+ * temporary file (checked before use) and runs pg_restore -j. Either way
+ * the archive passes through dumpcount_pass (lib/pg/dumpcount.h), which
+ * joins pg_dump's one-chunk-per-row data into 64 KiB chunks, so pg_restore
+ * sends the server 64 KiB CopyData messages, not one per row. Afterwards
  * every table's row count is compared with the manifest (BL_EVERIFY on any
  * difference, naming the tables).
  *
