@@ -574,6 +574,21 @@ START_TEST(test_pass_large)
 }
 END_TEST
 
+/* sb: toc, then the start of entry id's data block */
+static void data_head(struct strbuf *sb, const struct strbuf *toc, int id)
+{
+	strbuf_reset(sb);
+	strbuf_add(sb, toc->buf, toc->len);
+	w_byte(sb, 1);
+	w_int(sb, id);
+}
+
+static void w_chunk(struct strbuf *sb, const char *s)
+{
+	w_int(sb, (long long)strlen(s));
+	strbuf_addstr(sb, s);
+}
+
 /* An archive it cannot read passes unchanged: compressed, --inserts, an
  * unknown version; damage inside data comes out after what was joined,
  * the same damage; a stream that ends inside a chunk ends there still. */
@@ -607,22 +622,13 @@ START_TEST(test_pass_unreadable)
 	w_head(&toc, 14, 1, 0);
 	w_int(&toc, 1);
 	w_entry(&toc, 14, 20, 1, "t", "TABLE DATA", "COPY public.t (id) FROM stdin;\n", "public");
-	strbuf_reset(&in);
-	strbuf_add(&in, toc.buf, toc.len);
-	w_byte(&in, 1);
-	w_int(&in, 20);
-	w_int(&in, 2);
-	strbuf_addstr(&in, "1\n");
-	w_int(&in, 2);
-	strbuf_addstr(&in, "2\n");
+	data_head(&in, &toc, 20);
+	w_chunk(&in, "1\n");
+	w_chunk(&in, "2\n");
 	w_int(&in, -7);
 	strbuf_addstr(&in, "after the damage");
-	strbuf_reset(&want);
-	strbuf_add(&want, toc.buf, toc.len);
-	w_byte(&want, 1);
-	w_int(&want, 20);
-	w_int(&want, 4);
-	strbuf_addstr(&want, "1\n2\n");
+	data_head(&want, &toc, 20);
+	w_chunk(&want, "1\n2\n");
 	w_int(&want, -7);
 	strbuf_addstr(&want, "after the damage");
 	for (size_t step = 0; step < 8; step++) {
@@ -631,28 +637,21 @@ START_TEST(test_pass_unreadable)
 	}
 
 	/* the end inside the second chunk, and inside the third's length */
-	strbuf_reset(&in);
-	strbuf_add(&in, toc.buf, toc.len);
-	w_byte(&in, 1);
-	w_int(&in, 20);
-	w_int(&in, 2);
-	strbuf_addstr(&in, "1\n");
+	data_head(&in, &toc, 20);
+	w_chunk(&in, "1\n");
 	w_int(&in, 6);
 	strbuf_addstr(&in, "22");
-	strbuf_reset(&want);
-	strbuf_add(&want, toc.buf, toc.len);
-	w_byte(&want, 1);
-	w_int(&want, 20);
+	data_head(&want, &toc, 20);
 	w_int(&want, 8);
 	strbuf_addstr(&want, "1\n22");
 	pass(&in, 1, &out);
 	assert_same(&out, &want, "end inside a chunk");
 
-	strbuf_setlen(&in, in.len - 2 - 5);
+	data_head(&in, &toc, 20);
+	w_chunk(&in, "1\n");
 	strbuf_add(&in, "\0\2\0", 3);
-	strbuf_setlen(&want, want.len - 9);
-	w_int(&want, 2);
-	strbuf_addstr(&want, "1\n");
+	data_head(&want, &toc, 20);
+	w_chunk(&want, "1\n");
 	strbuf_add(&want, "\0\2\0", 3);
 	pass(&in, 0, &out);
 	assert_same(&out, &want, "end inside a chunk length");
