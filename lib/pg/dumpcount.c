@@ -613,6 +613,37 @@ static int count_lines(struct dumpcount *dc, const unsigned char *p, size_t n)
 	return 0;
 }
 
+/* The common case of a pass, row after row of one data block: chunk
+ * lengths and whole bodies in buf, joined the way pass_chunk_len() would,
+ * without a turn of the step machine per row (it cost the --jobs scratch
+ * pass 0.4 s per 4M rows). It stops before anything else (a chunk it
+ * would not join, one not whole in buf, pg_dump's ints not being 4
+ * bytes), which the machine then reads. Returns the bytes it took. */
+static size_t join_run(struct dumpcount *dc, const unsigned char *p, size_t len)
+{
+	size_t used = 0;
+
+	if (dc->int_size != 4)
+		return 0;
+	while (len - used >= 5) {
+		const unsigned char *q = p + used;
+		uint32_t v = (uint32_t)q[1] | (uint32_t)q[2] << 8 | (uint32_t)q[3] << 16 |
+			     (uint32_t)q[4] << 24;
+
+		if (q[0] || !v || v > DUMPCOUNT_JOIN || len - used - 5 < v)
+			break;
+		if (dc->jhdr >= 0 && dc->j_len + v > DUMPCOUNT_JOIN)
+			join_close(dc, 0);
+		if (dc->jhdr < 0)
+			join_open(dc);
+		memcpy(dc->ob + dc->ob_len, q + 5, v);
+		dc->ob_len += v;
+		dc->j_len += v;
+		used += 5 + v;
+	}
+	return used;
+}
+
 /* Read up to len bytes; returns how many were read (all of them unless the
  * archive turned unreadable or the pass's output failed). */
 static size_t consume(struct dumpcount *dc, const void *buf, size_t len)
@@ -621,7 +652,17 @@ static size_t consume(struct dumpcount *dc, const void *buf, size_t len)
 	size_t len0 = len;
 
 	while (len && !dc->failed && !dc->pass_rc) {
-		size_t take, room = len;
+		size_t take, room;
+
+		if (dc->pass && dc->step == ST_CHUNK_LEN && !dc->have) {
+			take = join_run(dc, p, len);
+			p += take;
+			len -= take;
+			dc->pos += (long long)take;
+			if (!len)
+				break;
+		}
+		room = len;
 
 		/* never past the TOC limit, so the failure names the same byte
 		 * however the stream is cut */
