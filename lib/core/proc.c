@@ -407,12 +407,16 @@ int proc_stream(struct child *c, proc_sink_fn sink, void *ctx, struct errbuf *e)
 			ssize_t n;
 
 			/* Fill the chunk as far as the pipe allows, so the sink sees
-			 * large blocks rather than 64 KiB pipe-sized ones. */
+			 * large blocks rather than 64 KiB pipe-sized ones. Not when
+			 * batching: a writer that keeps pace would be read 4 KiB
+			 * at a time, a poll() and a read() each, and the nap below
+			 * would not come (the benchmark's backup: 8.3 s instead of
+			 * 7.8 s). One read per wake-up, as much as is there. */
 			do {
 				n = read(c->out, buf + got, PROC_CHUNK - got);
 				if (n > 0)
 					got += (size_t)n;
-			} while (n > 0 && got < PROC_CHUNK && got % 4096 == 0 &&
+			} while (!nap && n > 0 && got < PROC_CHUNK && got % 4096 == 0 &&
 				 poll(p, 1, 0) > 0);
 			if (got) {
 				rc = sink(ctx, buf, got, e);
