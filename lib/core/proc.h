@@ -20,8 +20,9 @@
  * while the child is silent (pg_dump waiting for a table lock), not when
  * its next chunk arrives; the child is then killed and interrupt_check()'s
  * error returned. `batch_reads` lets a child that writes in small pieces
- * fill the pipe between reads: after a read that found under 64 KiB the
- * reader sleeps 2 ms, only when the stdout pipe really holds
+ * fill the pipe between reads: one read per wake-up, and after a read that
+ * found under 64 KiB the reader sleeps 2 ms, only when the stdout pipe
+ * really holds
  * PROC_BATCH_PIPE_SIZE (set pipe_size to that; a pipe the kernel keeps
  * smaller gets no nap). Neither changes the bytes the sink sees, their
  * order or the errors; proc.c says why and what it measured.
