@@ -22,9 +22,8 @@
  * error returned. `batch_reads` lets a child that writes in small pieces
  * fill the pipe between reads: one read per wake-up, and after a read that
  * found under 64 KiB the reader sleeps 2 ms, only when the stdout pipe
- * really holds
- * PROC_BATCH_PIPE_SIZE (set pipe_size to that; a pipe the kernel keeps
- * smaller gets no nap). Neither changes the bytes the sink sees, their
+ * really holds PROC_BATCH_PIPE_SIZE (set pipe_size to that; a pipe the
+ * kernel keeps smaller gets no nap). Neither changes the bytes the sink sees, their
  * order or the errors; proc.c says why and what it measured.
  */
 #ifndef BALLAST_PROC_H
