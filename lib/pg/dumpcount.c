@@ -370,6 +370,16 @@ static void join_close(struct dumpcount *dc, long long more)
 	dc->j_len = 0;
 }
 
+/* An open join with room for a chunk of v bytes (v <= DUMPCOUNT_JOIN):
+ * the current one, or a new one after it is closed. */
+static void join_room(struct dumpcount *dc, size_t v)
+{
+	if (dc->jhdr >= 0 && dc->j_len + v > DUMPCOUNT_JOIN)
+		join_close(dc, 0);
+	if (dc->jhdr < 0)
+		join_open(dc);
+}
+
 /* A chunk's length, held back in acc: the chunk joins the open join (or a
  * new one), or passes as it is with its length. An archive whose ints are
  * narrower than 4 bytes (pg_dump's are 4) cannot say a join's length. */
@@ -382,10 +392,7 @@ static void pass_chunk_len(struct dumpcount *dc, long long v)
 		out_raw(dc, dc->acc, dc->need);
 		return;
 	}
-	if (dc->jhdr >= 0 && dc->j_len + (size_t)v > DUMPCOUNT_JOIN)
-		join_close(dc, 0);
-	if (dc->jhdr < 0)
-		join_open(dc);
+	join_room(dc, (size_t)v);
 	dc->joining = 1;
 }
 
@@ -632,10 +639,7 @@ static size_t join_run(struct dumpcount *dc, const unsigned char *p, size_t len)
 
 		if (q[0] || !v || v > DUMPCOUNT_JOIN || len - used - 5 < v)
 			break;
-		if (dc->jhdr >= 0 && dc->j_len + v > DUMPCOUNT_JOIN)
-			join_close(dc, 0);
-		if (dc->jhdr < 0)
-			join_open(dc);
+		join_room(dc, v);
 		memcpy(dc->ob + dc->ob_len, q + 5, v);
 		dc->ob_len += v;
 		dc->j_len += v;
