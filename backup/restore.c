@@ -87,6 +87,7 @@ static json_t *timings_json(long long verify_ms, const struct dbrestore_times *t
 	json_object_set_new(j, "verify_ms", json_integer(verify_ms));
 	stage_put(j, "scratch_ms", t->scratch_ms);
 	stage_put(j, "pg_restore_ms", t->pg_restore_ms);
+	stage_put(j, "post_data_ms", t->post_data_ms);
 	stage_put(j, "count_ms", t->count_ms);
 	stage_put(j, "prepare_ms", sw->prepare_ms);
 	stage_put(j, "swap_ms", sw->swap_ms);
@@ -271,7 +272,10 @@ int cmd_restore(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e)
 		  .help = "at the swap: terminate the live database's sessions, or wait" },
 		OPT_FLAG(0, "yes", &yes, "do not ask on a terminal"),
 		OPT_FLAG(0, "dry-run", &dry_run, "print the plan; change nothing"),
-		OPT_INT(0, "jobs", &ro.jobs, "N", "pg_restore -j N (default 1)", 1, 256),
+		OPT_INT(0, "jobs", &ro.jobs, "N",
+			"build indexes and constraints in N sessions (default 1)", 1, 256),
+		OPT_FLAG(0, "parallel-data", &ro.parallel_data,
+			 "with --jobs: load tables in parallel too, from a scratch copy of the dump"),
 		OPT_FLAG(0, "no-keep", &no_keep, "drop the replaced database or volume"),
 		OPT_END()
 	};
@@ -498,7 +502,7 @@ planned:
 		struct db_plan *p = &plans[i];
 		const char *name = p->item.name;
 		struct dbrestore_opts one = ro;
-		struct dbrestore_times tm = { -1, -1, -1, -1, -1 };
+		struct dbrestore_times tm = { -1, -1, -1, -1, -1, -1 };
 		struct dbswap_times sw = { -1, -1, -1 };
 		long long t0 = time_mono_ms(), cli_vms, vms;
 

@@ -14,6 +14,7 @@
 #include "config.h"
 #include "dbconn.h"
 #include "dumpcount.h"
+#include "fsutil.h"
 #include "log.h"
 #include "manifest.h"
 #include "pg.h"
@@ -644,6 +645,12 @@ struct pipe_sink {
 	const char *name;
 	long long raw;
 	struct dumpcount *join;
+	/* --jobs: the archive's header and table of contents are also
+	 * written to toc_fd (toc_path), for the post-data step */
+	int toc_fd;
+	const char *toc_path;
+	long long toc_len;
+	int toc_state;          /* 0 writing, 1 complete, -1 unreadable */
 };
 
 static int fd_write(void *ctx, const void *buf, size_t len, struct errbuf *e);
@@ -656,7 +663,30 @@ static void pipe_sink_init(struct pipe_sink *p, int fd, const struct dbrestore_o
 	p->o = o;
 	p->name = name;
 	p->join = dumpcount_new();
+	p->toc_fd = -1;
 	dumpcount_set_output(p->join, fd_write, p);
+}
+
+/* The input's first dumpcount_data_start() bytes, once the parser has
+ * passed them: until then every byte, since it cannot know yet. */
+static int toc_tee(struct pipe_sink *p, const void *buf, size_t len, struct errbuf *e)
+{
+	long long end = dumpcount_data_start(p->join);
+	size_t n = len;
+
+	if (end == -2) {
+		p->toc_state = -1;
+		return 0;
+	}
+	if (end >= 0) {
+		n = end - p->toc_len < (long long)len ? (size_t)(end - p->toc_len) : len;
+		p->toc_state = 1;
+	}
+	if (n && fs_write_all(p->toc_fd, buf, n))
+		return errbuf_errno(e, BL_EFAIL, errno, "cannot write the table of contents to %s",
+				    p->toc_path);
+	p->toc_len += (long long)n;
+	return 0;
 }
 
 static int fd_sink(void *ctx, const void *buf, size_t len, struct errbuf *e)
@@ -672,6 +702,8 @@ static int fd_sink(void *ctx, const void *buf, size_t len, struct errbuf *e)
 	if (p->broken)
 		return 0;
 	rc = dumpcount_pass(p->join, buf, len, e);
+	if (!rc && p->toc_fd >= 0 && !p->toc_state)
+		rc = toc_tee(p, buf, len, e);
 	if (!rc && p->o->progress)
 		p->o->progress(p->o->progress_ctx, p->name, p->raw, -1);
 	return rc;
@@ -846,6 +878,101 @@ static void restore_errors(const struct child *c, struct errbuf *e)
 	strbuf_release(&msg);
 }
 
+/* pg_restore and the options every run of it takes. */
+static void restore_argv(struct strvec *argv, json_t *db, int has_pw)
+{
+	dbconn_push_tool(argv, db, "restore_command", "pg_restore", has_pw);
+	strvec_push(argv, "--no-password");
+	strvec_push(argv, "--exit-on-error");
+}
+
+/* One run of pg_restore. With ps, it reads the object on stdin, passed on
+ * through ps (whose fd is set here); without, the file argv names. A
+ * pg_restore --section=post-data reads no data (stops_early): its exit
+ * before the object's last byte is not an error. */
+static int run_pg_restore(struct strvec *argv, const char **env, struct repo *r, json_t *obj,
+			  struct pipe_sink *ps, int stops_early, const char *name,
+			  struct errbuf *e)
+{
+	struct child c = CHILD_INIT;
+	int rc;
+
+	c.argv = strvec_argv(argv);
+	c.env = env;
+	c.in_mode = ps ? PROC_PIPE : PROC_NULL;
+	/* zstd hands over 128 KiB at a time: into a 64 KiB pipe that is two
+	 * wakeups of pg_restore per buffer */
+	c.pipe_size = 1024 * 1024;
+	c.out_mode = PROC_NULL;
+	c.err_mode = PROC_PIPE;
+	rc = proc_start(&c, e);
+	if (rc)
+		return rc;
+	if (ps) {
+		struct errbuf fe = ERRBUF_INIT;
+
+		ps->fd = c.in;
+		rc = backupset_read_object(r, obj, fd_sink, ps, e);
+		if (!rc)
+			rc = dumpcount_pass_end(ps->join, e);
+		close(c.in);
+		c.in = -1;
+		if (rc && !ps->broken)
+			proc_kill(&c, SIGTERM);
+		/* the stream's own failure (a damaged object, an interrupt, the
+		 * repository) stands: it explains whatever pg_restore said; else
+		 * pg_restore's error says more than the broken pipe does */
+		if (proc_finish(&c, &fe) && !rc) {
+			restore_errors(&c, &fe);
+			rc = fe.code;
+			memcpy(e->msg, fe.msg, sizeof(e->msg));
+			e->code = fe.code;
+		} else if (!rc && ps->broken && !stops_early) {
+			rc = errbuf_set(e, BL_EFAIL, "pg_restore exited 0 before it read the whole "
+					"dump of %s", name);
+		}
+	} else {
+		rc = proc_finish(&c, e);
+		if (rc)
+			restore_errors(&c, e);
+	}
+	proc_release(&c);
+	return rc;
+}
+
+/* --jobs, second step: indexes, constraints, triggers and what follows them
+ * (post-data) with pg_restore -j, from the header and table of contents the
+ * first step kept in toc_path. Where the parser could not read them (a
+ * dump_command's own archive), pg_restore reads them from the object once
+ * more, in one session. */
+static int restore_post_data(json_t *db, const char *conninfo, const char **env, int has_pw,
+			     struct repo *r, json_t *obj, const struct pipe_sink *first,
+			     const struct dbrestore_opts *o, const char *name, struct errbuf *e)
+{
+	struct strvec argv = STRVEC_INIT;
+	struct dbrestore_opts quiet = *o;
+	struct pipe_sink again;
+	int rc;
+
+	restore_argv(&argv, db, has_pw);
+	strvec_push(&argv, "--section=post-data");
+	strvec_pushf(&argv, "--dbname=%s", conninfo);
+	if (first->toc_state == 1) {
+		strvec_pushf(&argv, "--jobs=%d", o->jobs);
+		strvec_push(&argv, first->toc_path);
+		rc = run_pg_restore(&argv, env, r, obj, NULL, 0, name, e);
+	} else {
+		log_info("database %s: the dump's table of contents could not be read apart: "
+			 "its indexes and constraints are restored in one session", name);
+		quiet.progress = NULL;
+		pipe_sink_init(&again, -1, &quiet, name);
+		rc = run_pg_restore(&argv, env, r, obj, &again, 1, name, e);
+		dumpcount_free(again.join);
+	}
+	strvec_clear(&argv);
+	return rc;
+}
+
 int dbdump_restore(const struct config *cfg, struct repo *r, json_t *item,
 		   const struct dbrestore_opts *o, struct errbuf *e)
 {
@@ -855,14 +982,19 @@ int dbdump_restore(const struct config *cfg, struct repo *r, json_t *item,
 	json_t *db = cfg ? dbdump_find_db(cfg, name) : NULL;
 	const char *target = o->target;
 	struct strbuf pw = STRBUF_INIT, envpw = STRBUF_INIT, ci = STRBUF_INIT,
-		      scratch = STRBUF_INIT, check = STRBUF_INIT;
+		      scratch = STRBUF_INIT, check = STRBUF_INIT, postci = STRBUF_INIT;
 	const char *env[2] = { NULL, NULL };
 	struct strvec argv = STRVEC_INIT;
-	struct child c = CHILD_INIT;
-	struct pipe_sink ps = { .fd = -1 };
-	struct dbrestore_times tm = { -1, -1, -1, -1, -1 };
+	struct pipe_sink ps = { .fd = -1, .toc_fd = -1 };
+	struct dbrestore_times tm = { .verify_ms = -1, .scratch_ms = -1, .pg_restore_ms = -1,
+				      .post_data_ms = -1, .count_ms = -1, .total_ms = -1 };
+	/* --jobs: data in one stream, post-data in o->jobs sessions; or, with
+	 * parallel_data, the whole archive decompressed into a scratch file
+	 * for one pg_restore -j (docs/DECISIONS.md, "--jobs streams") */
+	int two_step = o->jobs > 1 && !o->parallel_data;
+	int whole_file = o->jobs > 1 && o->parallel_data;
 	long long t0 = time_mono_ms(), ts;
-	int rc, sfd = -1, started = 0;
+	int rc, sfd = -1;
 
 	if (!target) {
 		if (!db) {
@@ -889,12 +1021,11 @@ int dbdump_restore(const struct config *cfg, struct repo *r, json_t *item,
 		goto out;
 	}
 
-	/* Never touch the target before the stored bytes are known good. With
-	 * --jobs the pass that writes the scratch file checks them (size and
-	 * SHA-256) before pg_restore starts, and a caller that has just
-	 * checked them says so: another pass would only read the object
-	 * again. */
-	if (o->jobs <= 1 && !o->verified) {
+	/* Never touch the target before the stored bytes are known good. The
+	 * pass that writes a whole scratch file checks them (size and SHA-256)
+	 * before pg_restore starts, and a caller that has just checked them
+	 * says so: another pass would only read the object again. */
+	if (!whole_file && !o->verified) {
 		ts = time_mono_ms();
 		rc = backupset_verify_object(r, obj, 0, e);
 		tm.verify_ms = ms_since(ts);
@@ -904,20 +1035,24 @@ int dbdump_restore(const struct config *cfg, struct repo *r, json_t *item,
 		goto out;
 	}
 
-	dbconn_push_tool(&argv, db, "restore_command", "pg_restore", pw.len > 0);
-	strvec_push(&argv, "--no-password");
-	strvec_push(&argv, "--exit-on-error");
+	restore_argv(&argv, db, pw.len > 0);
 	if (o->clean && o->create) {
 		strvec_push(&argv, "--clean");
 		strvec_push(&argv, "--if-exists");
 	}
 	if (o->create)
 		strvec_push(&argv, "--create");
+	if (two_step) {
+		strvec_push(&argv, "--section=pre-data");
+		strvec_push(&argv, "--section=data");
+	}
 	strvec_pushf(&argv, "--dbname=%s", ci.buf);
 	if (o->jobs > 1) {
 		rc = scratch_file(&scratch, &sfd, e);
 		if (rc)
 			goto out;
+	}
+	if (whole_file) {
 		pipe_sink_init(&ps, sfd, o, name);
 		/* No fsync: the file is read back at once and deleted, so forcing
 		 * a gigabyte to disk buys nothing (it cost ~1.5x in the benchmark).
@@ -938,59 +1073,41 @@ int dbdump_restore(const struct config *cfg, struct repo *r, json_t *item,
 		if (rc)
 			goto out;
 	}
-	c.argv = strvec_argv(&argv);
-	c.env = env;
-	c.in_mode = o->jobs > 1 ? PROC_NULL : PROC_PIPE;
-	/* zstd hands over 128 KiB at a time: into a 64 KiB pipe that is two
-	 * wakeups of pg_restore per buffer */
-	c.pipe_size = 1024 * 1024;
-	c.out_mode = PROC_NULL;
-	c.err_mode = PROC_PIPE;
 	ts = time_mono_ms();
-	rc = proc_start(&c, e);
-	if (rc)
-		goto out;
-	started = 1;
-	if (o->jobs <= 1) {
-		struct errbuf fe = ERRBUF_INIT;
-
-		pipe_sink_init(&ps, c.in, o, name);
-		rc = backupset_read_object(r, obj, fd_sink, &ps, e);
-		if (!rc)
-			rc = dumpcount_pass_end(ps.join, e);
-		close(c.in);
-		c.in = -1;
-		if (rc && !ps.broken)
-			proc_kill(&c, SIGTERM);
-		/* the stream's own failure (a damaged object, an interrupt, the
-		 * repository) stands: it explains whatever pg_restore said; else
-		 * pg_restore's error says more than the broken pipe does */
-		if (proc_finish(&c, &fe) && !rc) {
-			restore_errors(&c, &fe);
-			rc = fe.code;
-			memcpy(e->msg, fe.msg, sizeof(e->msg));
-			e->code = fe.code;
-		} else if (!rc && ps.broken) {
-			rc = errbuf_set(e, BL_EFAIL, "pg_restore exited 0 before it read the whole "
-					"dump of %s", name);
-		}
+	if (whole_file) {
+		rc = run_pg_restore(&argv, env, r, obj, NULL, 0, name, e);
 	} else {
-		rc = proc_finish(&c, e);
-		if (rc)
-			restore_errors(&c, e);
+		pipe_sink_init(&ps, -1, o, name);
+		if (two_step) {
+			ps.toc_fd = sfd;
+			ps.toc_path = scratch.buf;
+		}
+		rc = run_pg_restore(&argv, env, r, obj, &ps, 0, name, e);
 	}
 	tm.pg_restore_ms = ms_since(ts);
 	if (rc)
 		goto out;
-	if (!json_string_value(json_object_get(item, "row_counts")) ||
-	    strcmp(json_string_value(json_object_get(item, "row_counts")), "exact"))
-		goto out; /* estimates cannot be compared exactly */
 	if (o->create) {
 		rc = pg_conninfo_with_db(target, dbname, &check, e);
 		if (rc)
 			goto out;
 		target = check.buf;
 	}
+	if (two_step) {
+		if (o->create)
+			rc = pg_conninfo_with_db(ci.buf, dbname, &postci, e);
+		else
+			strbuf_addstr(&postci, ci.buf);
+		ts = time_mono_ms();
+		if (!rc)
+			rc = restore_post_data(db, postci.buf, env, pw.len > 0, r, obj, &ps, o, name, e);
+		tm.post_data_ms = ms_since(ts);
+		if (rc)
+			goto out;
+	}
+	if (!json_string_value(json_object_get(item, "row_counts")) ||
+	    strcmp(json_string_value(json_object_get(item, "row_counts")), "exact"))
+		goto out; /* estimates cannot be compared exactly */
 	ts = time_mono_ms();
 	rc = dbdump_check_rows(db, target, pw.len ? pw.buf : NULL, item, e);
 	tm.count_ms = ms_since(ts);
@@ -1001,8 +1118,6 @@ out:
 		tm.total_ms = ms_since(t0);
 		*o->times = tm;
 	}
-	if (started)
-		proc_release(&c);
 	dumpcount_free(ps.join);
 	if (sfd >= 0) {
 		close(sfd);
@@ -1014,5 +1129,6 @@ out:
 	strbuf_release(&ci);
 	strbuf_release(&scratch);
 	strbuf_release(&check);
+	strbuf_release(&postci);
 	return rc;
 }

@@ -27,8 +27,14 @@
  * started: here, or by the caller just before when it says so (verified:
  * restore and drill check every object first, and a second hash-only pass
  * would only read it again). jobs == 1 streams the object through zstd into pg_restore's
- * stdin (hashed again on the way); jobs > 1 decompresses into a 0600
- * temporary file (checked before use) and runs pg_restore -j. Either way
+ * stdin (hashed again on the way). jobs > 1 streams the same way into
+ * pg_restore --section=pre-data --section=data, keeping the archive's
+ * header and table of contents (a few KB to MB) in a 0600 temporary file
+ * as they pass, then runs pg_restore --section=post-data -j on that file:
+ * indexes and constraints are built in parallel, and no copy of the dump
+ * lands on disk. With parallel_data, jobs > 1 instead decompresses the
+ * whole archive into a 0600 temporary file (checked before use) and runs
+ * one pg_restore -j on it, which also loads tables in parallel. Either way
  * the archive passes through dumpcount_pass (lib/pg/dumpcount.h), which
  * joins pg_dump's one-chunk-per-row data into 64 KiB chunks, so pg_restore
  * sends the server 64 KiB CopyData messages, not one per row. Afterwards
@@ -70,8 +76,11 @@ int dbdump_backup(json_t *db, struct repo *r, const char *key, const struct dbdu
  * that did not run. */
 struct dbrestore_times {
 	long long verify_ms;     /* its own pass over the object before pg_restore */
-	long long scratch_ms;    /* jobs > 1: decompressing into the scratch file */
-	long long pg_restore_ms; /* pg_restore: fed the stream (jobs 1), or its run */
+	long long scratch_ms;    /* parallel_data: decompressing into the scratch file */
+	long long pg_restore_ms; /* pg_restore fed the stream (with jobs > 1 its
+				    pre-data and data), or its run on the scratch file */
+	long long post_data_ms;  /* jobs > 1 without parallel_data: pg_restore -j
+				    of the post-data section */
 	long long count_ms;      /* the row counts compared afterwards */
 	long long total_ms;
 };
@@ -80,7 +89,8 @@ struct dbrestore_opts {
 	const char *target;   /* conninfo; NULL = the configured database's */
 	int create;           /* pg_restore --create (target names the maintenance db) */
 	int clean;            /* pg_restore --clean --if-exists */
-	int jobs;
+	int jobs;             /* > 1: post-data in this many sessions */
+	int parallel_data;    /* with jobs > 1: the data too, from a scratch file */
 	int verified;         /* the caller proved the object's size and SHA-256
 				 just before: no hash-only pass here (the stream
 				 or the scratch pass still hashes, and a mismatch

@@ -76,6 +76,7 @@ struct dumpcount {
 	char version[16];
 	int in_toc;
 	long long toc_bytes, toc_left;
+	long long data_start;   /* -1 until the table of contents is read */
 
 	/* the TOC entry being read */
 	long long e_id;
@@ -143,6 +144,7 @@ struct dumpcount *dumpcount_new(void)
 	dc->mode = M_FIXED;
 	dc->need = 5;
 	dc->jhdr = -1;
+	dc->data_start = -1;
 	return dc;
 }
 
@@ -159,6 +161,13 @@ void dumpcount_free(struct dumpcount *dc)
 	free(dc->out);
 	free(dc->ob);
 	free(dc);
+}
+
+long long dumpcount_data_start(const struct dumpcount *dc)
+{
+	if (dc->data_start >= 0)
+		return dc->data_start;
+	return dc->failed ? -2 : -1;
 }
 
 const char *dumpcount_version(const struct dumpcount *dc)
@@ -275,6 +284,7 @@ static int end_entry(struct dumpcount *dc)
 	for (size_t i = 1; i < dc->nents; i++)
 		if (dc->ents[i].id == dc->ents[i - 1].id) 
 			return fail(dc, "entry %lld appears twice in the table of contents", dc->ents[i].id);
+	dc->data_start = dc->pos;
 	return expect_bytes(dc, ST_BLOCK, 1);
 }
 

@@ -87,6 +87,15 @@ int dumpcount_pass(struct dumpcount *dc, const void *buf, size_t len, struct err
 /* The end of the input: write out whatever is held back. */
 int dumpcount_pass_end(struct dumpcount *dc, struct errbuf *e);
 
+/* The length of the header and the table of contents, which is where the
+ * data blocks begin, once both were read (with or without an output);
+ * -1 while they are still being read, -2 when the archive turned unreadable
+ * before their end. These bytes pass unchanged, so they are the same in
+ * the input and the output. They are all a `pg_restore --section=post-data`
+ * reads: dbdump's --jobs restore gives them to pg_restore -j as a file of
+ * their own. */
+long long dumpcount_data_start(const struct dumpcount *dc);
+
 /* The archive version read from the header ("1.14"); "" before it. */
 const char *dumpcount_version(const struct dumpcount *dc);
 

@@ -117,9 +117,36 @@ START_TEST(test_restore_jobs)
 	ck_assert_msg(bb(&p, &out, &err, "restore", id, "--target", target, "--jobs", "2",
 			 "--json") == 0, "restore --jobs 2: %s", err.buf);
 	assert_same_rows("pagila", "restored_j");
-	/* --jobs times its scratch pass, which checks the object: one
-	 * database alone gets no hash-only pass before it, neither the CLI's
-	 * nor dbdump's (verify_ms 0) */
+	/* the post-data step (pg_restore -j of the kept table of contents)
+	 * built every index, constraint and trigger */
+	schema_of("pagila", &s1);
+	schema_of("restored_j", &s2);
+	ck_assert_msg(!strcmp(s1.buf, s2.buf), "schema differs after restore --jobs 2");
+	/* --jobs streams the data, so a database alone gets its own
+	 * hash-only pass first, as with --jobs 1; no scratch copy */
+	{
+		json_t *res = last_json(&out);
+		json_t *t = json_object_get(json_array_get(json_object_get(res, "restored"), 0),
+					    "timings");
+
+		ck_assert_ptr_null(json_object_get(t, "scratch_ms"));
+		ck_assert_msg(json_is_integer(json_object_get(t, "verify_ms")) &&
+			      json_integer_value(json_object_get(t, "verify_ms")) >= 0, "%s", out.buf);
+		ck_assert_msg(json_is_integer(json_object_get(t, "pg_restore_ms")), "%s", out.buf);
+		ck_assert_msg(json_is_integer(json_object_get(t, "post_data_ms")), "%s", out.buf);
+		ck_assert_msg(json_is_integer(json_object_get(t, "count_ms")), "%s", out.buf);
+		ck_assert_ptr_null(json_object_get(t, "swap_ms"));
+		json_decref(res);
+	}
+	/* --parallel-data: one pg_restore -j over a scratch copy, whose pass
+	 * checks the object: no hash-only pass before it (verify_ms 0) */
+	sql("postgres", "DROP DATABASE restored_j");
+	sql("postgres", "CREATE DATABASE restored_j");
+	ck_assert_msg(bb(&p, &out, &err, "restore", id, "--target", target, "--jobs", "2",
+			 "--parallel-data", "--json") == 0, "restore --parallel-data: %s", err.buf);
+	assert_same_rows("pagila", "restored_j");
+	schema_of("restored_j", &s2);
+	ck_assert_msg(!strcmp(s1.buf, s2.buf), "schema differs after restore --parallel-data");
 	{
 		json_t *res = last_json(&out);
 		json_t *t = json_object_get(json_array_get(json_object_get(res, "restored"), 0),
@@ -128,9 +155,7 @@ START_TEST(test_restore_jobs)
 		ck_assert_msg(json_is_integer(json_object_get(t, "scratch_ms")), "%s", out.buf);
 		ck_assert_msg(json_is_integer(json_object_get(t, "verify_ms")) &&
 			      json_integer_value(json_object_get(t, "verify_ms")) == 0, "%s", out.buf);
-		ck_assert_msg(json_is_integer(json_object_get(t, "pg_restore_ms")), "%s", out.buf);
-		ck_assert_msg(json_is_integer(json_object_get(t, "count_ms")), "%s", out.buf);
-		ck_assert_ptr_null(json_object_get(t, "swap_ms"));
+		ck_assert_ptr_null(json_object_get(t, "post_data_ms"));
 		json_decref(res);
 	}
 	/* --clean restores in place over existing objects */
@@ -172,6 +197,14 @@ START_TEST(test_restore_create)
 	ck_assert_msg(bb(&p, &out, &err, "restore", id, "--target", maint, "--create") == 0,
 		      "restore --create: %s", err.buf);
 	ck_assert_int_eq(sql_int("small", "SELECT count(*) FROM t"), 1234);
+	/* --create with --jobs: the post-data step connects to the database
+	 * the first step created */
+	sql("postgres", "DROP DATABASE small");
+	ck_assert_msg(bb(&p, &out, &err, "restore", id, "--target", maint, "--create",
+			 "--jobs", "2") == 0, "restore --create --jobs 2: %s", err.buf);
+	ck_assert_int_eq(sql_int("small", "SELECT count(*) FROM t"), 1234);
+	ck_assert_int_eq(sql_int("small", "SELECT count(*) FROM pg_constraint "
+				 "WHERE conname = 't_pkey'"), 1);
 	free(id);
 	free(ci);
 	free(maint);
