@@ -126,7 +126,7 @@ int cmd_drill(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e)
 		OPT_STRING(0, "scratch-dir", &o.scratch_dir, "DIR",
 			   "where point-in-time drills extract (default: drill.scratch_dir, "
 			   "$TMPDIR, /var/tmp)"),
-		OPT_INT(0, "jobs", &o.jobs, "N", "pg_restore -j N for each database (default 1)",
+		OPT_INT(0, "jobs", &o.jobs, "N", "indexes and constraints in N sessions (default 1)",
 			1, 256),
 		OPT_CALLBACK(0, "check-sql", specs, "[DB=]FILE",
 			     "run these SQL checks (repeatable; DB=FILE: in database DB only)",

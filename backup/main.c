@@ -26,7 +26,7 @@ static const struct cli_command commands[] = {
 	{ "restore", cmd_restore, "restore databases and volumes from a backup",
 	  "restore ID|PREFIX|latest|--latest [--db NAME] [--volume NAME] [--target CONNINFO] [--to DIR]\n"
 	  "        [--clean [--in-place] | --create] [--sessions terminate|wait] [--yes] [--dry-run]\n"
-	  "        [--jobs N] [--no-keep]\n\n"
+	  "        [--jobs N [--parallel-data]] [--no-keep]\n\n"
 	  "Into an empty database the backup is restored directly. A database that is\n"
 	  "not empty is refused (exit 2) unless --clean: then the backup is restored\n"
 	  "beside it into <db>__ballast_restore_<id>, every table's row count is checked,\n"
@@ -39,6 +39,9 @@ static const struct cli_command commands[] = {
 	  "copy, nothing kept). On a terminal a restore that replaces anything names the\n"
 	  "server, database and backup and asks first; --yes skips that, and without a\n"
 	  "terminal it never asks. --dry-run prints the plan and changes nothing.\n"
+	  "--jobs N streams the data in one session, then builds indexes and constraints\n"
+	  "with pg_restore -j N; --parallel-data loads the tables in parallel too, from a\n"
+	  "scratch copy of the dump in $TMPDIR (it needs the dump's raw size free).\n"
 	  "Exit 3 when another restore of the database is running.\n\n"
 	  "restore --pitr [--db NAME] (--data-dir DIR | --docker-volume NAME [--scratch-dir DIR])\n"
 	  "        (--time T | --name RESTORE_POINT | --lsn LSN | --latest) [--id ID]\n"

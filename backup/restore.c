@@ -474,8 +474,8 @@ planned:
 	 * touches anything: a bad volume object must not leave the databases
 	 * restored and the volumes not. A single database needs no pass of
 	 * ours: dbdump_restore checks the object before pg_restore starts,
-	 * with --jobs in the very pass that writes its scratch file, which
-	 * ours would only repeat. A single volume neither: it proves its
+	 * with --parallel-data in the very pass that writes its scratch file,
+	 * which ours would only repeat. A single volume neither: it proves its
 	 * object while it is extracted and refuses the swap on a mismatch. */
 	single_db = n == 1 && !nvol;
 	single_vol = nvol == 1 && !n;

@@ -962,8 +962,9 @@ static int restore_post_data(json_t *db, const char *conninfo, const char **env,
 		strvec_push(&argv, first->toc_path);
 		rc = run_pg_restore(&argv, env, r, obj, NULL, 0, name, e);
 	} else {
-		log_info("database %s: the dump's table of contents could not be read apart: "
-			 "its indexes and constraints are restored in one session", name);
+		log_warn("database %s: the dump's table of contents could not be read apart: "
+			 "its indexes and constraints are restored in one session, not %d", name,
+			 o->jobs);
 		quiet.progress = NULL;
 		pipe_sink_init(&again, -1, &quiet, name);
 		rc = run_pg_restore(&argv, env, r, obj, &again, 1, name, e);

@@ -177,6 +177,54 @@ START_TEST(test_restore_jobs)
 }
 END_TEST
 
+/* --jobs on an archive the parser cannot read apart (here pg_dump
+ * --inserts: its table data is not COPY text): the post-data step has no
+ * table of contents of its own, so pg_restore reads it from the object once
+ * more, in one session, and the restore is still whole. */
+START_TEST(test_restore_jobs_unreadable)
+{
+	struct strbuf out = STRBUF_INIT, err = STRBUF_INIT;
+	struct proj p;
+	char *ci, *target, dbs[4096], path[1100];
+	char *id;
+
+	sql("postgres", "DROP DATABASE IF EXISTS ins");
+	sql("postgres", "CREATE DATABASE ins");
+	sql("ins", "CREATE TABLE a (id int primary key); "
+	    "CREATE TABLE b (id int primary key, a_id int REFERENCES a, v text); "
+	    "CREATE INDEX b_v ON b (v); "
+	    "INSERT INTO a SELECT g FROM generate_series(1, 50) g; "
+	    "INSERT INTO b SELECT g, g %% 50 + 1, 'v' || g FROM generate_series(1, 500) g");
+	ci = tpg_conninfo("ins");
+	proj_init(&p, "inserts", "[]");
+	snprintf(path, sizeof(path), "%s/dump-inserts", p.dir);
+	write_script(path, "#!/bin/sh\ncase \"$1\" in --version) exec pg_dump --version;; esac\n"
+		     "exec pg_dump --inserts \"$@\"\n");
+	snprintf(dbs, sizeof(dbs), "[ { \"name\": \"ins\", \"conninfo\": \"%s\", "
+		 "\"dump_command\": [\"%s\"] } ]", ci, path);
+	proj_write_cfg(&p, p.cfg, dbs);
+	id = backup_ok(&p, NULL);
+	sql("postgres", "DROP DATABASE IF EXISTS ins_r");
+	sql("postgres", "CREATE DATABASE ins_r");
+	target = tpg_conninfo("ins_r");
+	ck_assert_msg(bb(&p, &out, &err, "restore", id, "--target", target, "--jobs", "2") == 0,
+		      "restore --jobs 2: %s", err.buf);
+	ck_assert_msg(strstr(err.buf, "could not be read apart"), "stderr: %s", err.buf);
+	assert_same_rows("ins", "ins_r");
+	ck_assert_int_eq(sql_int("ins_r", "SELECT count(*) FROM pg_constraint WHERE connamespace = "
+				 "'public'::regnamespace AND contype IN "
+				 "('p', 'f')"), 3);
+	ck_assert_int_eq(sql_int("ins_r", "SELECT count(*) FROM pg_indexes WHERE indexname = "
+				 "'b_v'"), 1);
+	free(id);
+	free(ci);
+	free(target);
+	strbuf_release(&out);
+	strbuf_release(&err);
+	proj_done(&p);
+}
+END_TEST
+
 START_TEST(test_restore_create)
 {
 	struct strbuf out = STRBUF_INIT, err = STRBUF_INIT;
@@ -403,6 +451,7 @@ int main(void)
 	tcase_set_timeout(tc, 300);
 	tcase_add_test(tc, test_pagila_roundtrip);
 	tcase_add_test(tc, test_restore_jobs);
+	tcase_add_test(tc, test_restore_jobs_unreadable);
 	tcase_add_test(tc, test_restore_create);
 	tcase_add_test(tc, test_counts_in_dump_snapshot);
 	tcase_add_test(tc, test_restore_row_mismatch);

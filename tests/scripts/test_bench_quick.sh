@@ -86,7 +86,7 @@ for v in ("pg_dump_Fc", "pg_dump_zstd", "pg_dump_Fd_j", "ballast"):
     need(num(b.get("median")) and b["median"] > 0, f"backup.{v}.bytes.median positive")
 # the per-stage profile of ballast's restores, one value per round
 for pair, v, keys in (("restore", "ballast", ("verify_ms", "pg_restore_ms", "count_ms", "total_ms")),
-                      ("restore", "ballast_jobs", ("verify_ms", "scratch_ms", "pg_restore_ms", "count_ms", "total_ms")),
+                      ("restore", "ballast_jobs", ("verify_ms", "pg_restore_ms", "post_data_ms", "count_ms", "total_ms")),
                       ("restore", "ballast_swap", ("verify_ms", "pg_restore_ms", "prepare_ms", "swap_ms", "drop_ms", "total_ms")),
                       ("volume_restore", "ballast", ("verify_ms", "extract_ms", "sync_ms", "total_ms"))):
     st = pairs.get(pair, {}).get("variants", {}).get(v, {}).get("stages_ms", {})

@@ -116,7 +116,8 @@ static void w_blobs(struct strbuf *sb, int id)
 /* Two tables (one with escapes, one empty with pg_dump 15's end marker),
  * a table with no columns, large objects, and a schema-only entry; with
  * cut, every data block in chunks of at most cut bytes. */
-static void sample_cut(struct strbuf *sb, int vmin, size_t cut)
+/* The sample's header and table of contents. */
+static void sample_toc(struct strbuf *sb, int vmin)
 {
 	w_head(sb, vmin, 1, 0);
 	w_int(sb, 5);
@@ -126,6 +127,11 @@ static void sample_cut(struct strbuf *sb, int vmin, size_t cut)
 	w_entry(sb, vmin, 21, 1, "empty", "TABLE DATA", "COPY app.empty (id) FROM stdin;\n", "app");
 	w_entry(sb, vmin, 22, 1, "nocols", "TABLE DATA", "COPY app.nocols  FROM stdin;\n", "app");
 	w_entry(sb, vmin, 30, 1, "BLOBS", "BLOBS", NULL, NULL);
+}
+
+static void sample_cut(struct strbuf *sb, int vmin, size_t cut)
+{
+	sample_toc(sb, vmin);
 	w_data(sb, 20, T1_ROWS, cut ? cut : 7);
 	w_data(sb, 21, "\\.\n\n\n", cut ? cut : 100);
 	w_blobs(sb, 30);
@@ -691,6 +697,62 @@ END_TEST
 
 /* pg_dump 15 -Fc -Z0 of a database with t (3 rows: a newline, a NULL, a tab
  * and a backslash), e (empty) and one large object. */
+/* dumpcount_data_start: -1 until the last byte of the table of contents,
+ * then its length (the first data block's offset), whether counting or
+ * passing; -2 for a table of contents it cannot read. */
+START_TEST(test_data_start)
+{
+	struct strbuf toc = STRBUF_INIT, sb = STRBUF_INIT, out = STRBUF_INIT;
+	const int vmins[] = { 14, 15, 16 };
+
+	for (size_t v = 0; v < sizeof(vmins) / sizeof(vmins[0]); v++) {
+		for (int passing = 0; passing <= 1; passing++) {
+			struct dumpcount *dc = dumpcount_new();
+			struct errbuf e = ERRBUF_INIT;
+
+			strbuf_reset(&toc);
+			strbuf_reset(&sb);
+			strbuf_reset(&out);
+			sample_toc(&toc, vmins[v]);
+			sample(&sb, vmins[v]);
+			ck_assert_mem_eq(sb.buf, toc.buf, toc.len);
+			if (passing)
+				dumpcount_set_output(dc, collect, &out);
+			for (size_t i = 0; i < sb.len; i++) {
+				ck_assert_int_eq(dumpcount_data_start(dc), i < toc.len ? -1 :
+						 (long long)toc.len);
+				if (passing)
+					ck_assert_int_eq(dumpcount_pass(dc, sb.buf + i, 1, &e), 0);
+				else
+					ck_assert_int_eq(dumpcount_feed(dc, sb.buf + i, 1), 0);
+			}
+			ck_assert_int_eq(dumpcount_data_start(dc), (long long)toc.len);
+			if (passing) {
+				ck_assert_int_eq(dumpcount_pass_end(dc, &e), 0);
+				ck_assert_uint_ge(out.len, toc.len);
+				ck_assert_mem_eq(out.buf, toc.buf, toc.len);
+			}
+			dumpcount_free(dc);
+		}
+	}
+	/* a TABLE DATA entry that is not COPY text (pg_dump --inserts) */
+	{
+		struct dumpcount *dc = dumpcount_new();
+
+		strbuf_reset(&sb);
+		w_head(&sb, 14, 1, 0);
+		w_int(&sb, 1);
+		w_entry(&sb, 14, 20, 1, "orders", "TABLE DATA", NULL, "public");
+		dumpcount_feed(dc, sb.buf, sb.len);
+		ck_assert_int_eq(dumpcount_data_start(dc), -2);
+		dumpcount_free(dc);
+	}
+	strbuf_release(&toc);
+	strbuf_release(&sb);
+	strbuf_release(&out);
+}
+END_TEST
+
 START_TEST(test_real_pg15)
 {
 	struct strbuf sb = STRBUF_INIT;
@@ -731,6 +793,7 @@ int main(void)
 	tcase_add_test(tc, test_pass_large);
 	tcase_add_test(tc, test_pass_unreadable);
 	tcase_add_test(tc, test_pass_output_error);
+	tcase_add_test(tc, test_data_start);
 	suite_add_tcase(s, tc);
 	return trun_suite(s);
 }
