@@ -954,6 +954,9 @@ static int restore_post_data(json_t *db, const char *conninfo, const char **env,
 	struct pipe_sink again;
 	int rc;
 
+	/* a signal that came as the first step ended starts nothing more */
+	if (interrupt_signal)
+		return interrupt_check(e);
 	restore_argv(&argv, db, has_pw);
 	strvec_push(&argv, "--section=post-data");
 	strvec_pushf(&argv, "--dbname=%s", conninfo);
