@@ -306,6 +306,10 @@ int cmd_restore(int argc, char **argv, struct cli_ctx *ctx, struct errbuf *e)
 		rc = cli_usage_error(ctx, e, "--in-place and --create exclude each other");
 		goto out;
 	}
+	if (ro.parallel_data && ro.jobs < 2) {
+		rc = cli_usage_error(ctx, e, "--parallel-data needs --jobs N above 1");
+		goto out;
+	}
 	rc = cli_config(ctx, e);
 	if (!rc && !ro.target)
 		rc = config_check_env(ctx->cfg, NULL, e);

@@ -138,6 +138,10 @@ START_TEST(test_restore_jobs)
 		ck_assert_ptr_null(json_object_get(t, "swap_ms"));
 		json_decref(res);
 	}
+	/* --parallel-data without --jobs is a usage error, before anything */
+	ck_assert_int_eq(bb(&p, &out, &err, "restore", id, "--target", target,
+			    "--parallel-data"), 2);
+	ck_assert_msg(strstr(err.buf, "--parallel-data needs --jobs"), "%s", err.buf);
 	/* --parallel-data: one pg_restore -j over a scratch copy, whose pass
 	 * checks the object: no hash-only pass before it (verify_ms 0) */
 	sql("postgres", "DROP DATABASE restored_j");
