@@ -98,17 +98,9 @@ int dbdump_conninfo_nopw(const char *conninfo, struct strbuf *out, struct errbuf
 		PQfreemem(err);
 		return rc;
 	}
-	for (PQconninfoOption *o = opts; o->keyword; o++) {
-		if (!o->val || !strcmp(o->keyword, "password"))
-			continue;
-		strbuf_addf(out, "%s%s='", out->len ? " " : "", o->keyword);
-		for (const char *p = o->val; *p; p++) {
-			if (*p == '\'' || *p == '\\')
-				strbuf_addch(out, '\\');
-			strbuf_addch(out, *p);
-		}
-		strbuf_addch(out, '\'');
-	}
+	for (PQconninfoOption *o = opts; o->keyword; o++)
+		if (o->val && strcmp(o->keyword, "password"))
+			pg_conninfo_add(out, o->keyword, o->val);
 	PQconninfoFree(opts);
 	return 0;
 }
