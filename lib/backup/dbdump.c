@@ -978,7 +978,7 @@ int dbdump_restore(const struct config *cfg, struct repo *r, json_t *item,
 	json_t *db = cfg ? dbdump_find_db(cfg, name) : NULL;
 	const char *target = o->target;
 	struct strbuf pw = STRBUF_INIT, envpw = STRBUF_INIT, ci = STRBUF_INIT,
-		      scratch = STRBUF_INIT, check = STRBUF_INIT, postci = STRBUF_INIT;
+		      scratch = STRBUF_INIT, check = STRBUF_INIT;
 	const char *env[2] = { NULL, NULL };
 	struct strvec argv = STRVEC_INIT;
 	struct pipe_sink ps = { .fd = -1, .toc_fd = -1 };
@@ -1083,20 +1083,18 @@ int dbdump_restore(const struct config *cfg, struct repo *r, json_t *item,
 	tm.pg_restore_ms = ms_since(ts);
 	if (rc)
 		goto out;
+	/* what follows connects to the database pg_restore created, by the
+	 * password-free string (the password goes beside it) */
 	if (o->create) {
-		rc = pg_conninfo_with_db(target, dbname, &check, e);
+		rc = pg_conninfo_with_db(ci.buf, dbname, &check, e);
 		if (rc)
 			goto out;
 		target = check.buf;
 	}
 	if (two_step) {
-		if (o->create)
-			rc = pg_conninfo_with_db(ci.buf, dbname, &postci, e);
-		else
-			strbuf_addstr(&postci, ci.buf);
 		ts = time_mono_ms();
-		if (!rc)
-			rc = restore_post_data(db, postci.buf, env, pw.len > 0, r, obj, &ps, o, name, e);
+		rc = restore_post_data(db, o->create ? check.buf : ci.buf, env, pw.len > 0, r, obj,
+				       &ps, o, name, e);
 		tm.post_data_ms = ms_since(ts);
 		if (rc)
 			goto out;
@@ -1125,6 +1123,5 @@ out:
 	strbuf_release(&ci);
 	strbuf_release(&scratch);
 	strbuf_release(&check);
-	strbuf_release(&postci);
 	return rc;
 }

@@ -233,7 +233,7 @@ START_TEST(test_restore_create)
 {
 	struct strbuf out = STRBUF_INIT, err = STRBUF_INIT;
 	struct proj p;
-	char *ci, *maint, dbs[2048];
+	char *ci, *maint, *tcp, *pw, dbs[2048], target[1024];
 	char *id;
 
 	sql("postgres", "DROP DATABASE IF EXISTS small");
@@ -257,9 +257,26 @@ START_TEST(test_restore_create)
 	ck_assert_int_eq(sql_int("small", "SELECT count(*) FROM t"), 1234);
 	ck_assert_int_eq(sql_int("small", "SELECT count(*) FROM pg_constraint "
 				 "WHERE conname = 't_pkey'"), 1);
+	/* over TCP, where the server asks for the password and only --target
+	 * has it: the post-data step and the counts connect to the created
+	 * database by the password-free string, the password given beside */
+	sql("postgres", "DROP DATABASE small");
+	tcp = tsvc_read("pg", "conninfo_tcp");
+	pw = tsvc_read("pg", "password");
+	ck_assert_ptr_nonnull(tcp);
+	ck_assert_ptr_nonnull(pw);
+	snprintf(target, sizeof(target), "%s password=%s", tcp, pw);
+	ck_assert_msg(bb(&p, &out, &err, "restore", id, "--target", target, "--create",
+			 "--jobs", "2") == 0, "restore --create --jobs 2 over TCP: %s", err.buf);
+	ck_assert_int_eq(sql_int("small", "SELECT count(*) FROM t"), 1234);
+	ck_assert_int_eq(sql_int("small", "SELECT count(*) FROM pg_constraint "
+				 "WHERE conname = 't_pkey'"), 1);
+	ck_assert_ptr_null(strstr(err.buf, pw));
 	free(id);
 	free(ci);
 	free(maint);
+	free(tcp);
+	free(pw);
 	strbuf_release(&out);
 	strbuf_release(&err);
 	proj_done(&p);
