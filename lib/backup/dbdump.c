@@ -344,6 +344,46 @@ out:
 	return rc;
 }
 
+/* docker exec: killing the client leaves the pg_dump it started in the
+ * container running (the engine sends it no signal), still waiting for its
+ * locks or holding its snapshot. The default dump command's session gets a
+ * name of this process's own, so that a dump that fails or is interrupted
+ * can end it on the server. An application_name the conninfo sets is the
+ * operator's, and kept: such a session is not ended. */
+static void container_dump_tag(json_t *db, struct strbuf *ci, struct strbuf *tag)
+{
+	struct strbuf have = STRBUF_INIT;
+
+	if (dbconn_container(db) && !json_array_size(json_object_get(db, "dump_command")) &&
+	    !pg_conninfo_get(ci->buf, "application_name", &have)) {
+		strbuf_addf(tag, "ballast-backup pg_dump %ld", (long)getpid());
+		pg_conninfo_add(ci, "application_name", tag->buf);
+	}
+	strbuf_release(&have);
+}
+
+/* Ends the session of a pg_dump left in a container (container_dump_tag):
+ * with its connection gone, pg_dump exits there. */
+static void end_container_dump(PGconn *conn, json_t *db, const char *tag, const char *name)
+{
+	const char *params[] = { tag };
+	struct errbuf te = ERRBUF_INIT;
+	PGresult *res = NULL;
+
+	/* an exact dump's transaction is still open, maybe aborted */
+	if (PQtransactionStatus(conn) != PQTRANS_IDLE && pg_exec(conn, "ROLLBACK", NULL, &te))
+		errbuf_clear(&te);
+	if (pg_execp(conn, "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) FROM "
+		     "pg_stat_activity WHERE application_name = $1 AND pid <> pg_backend_pid()",
+		     1, params, &res, &te))
+		log_warn("database %s: could not end the session of pg_dump in container %s: %s",
+			 name, dbconn_container(db), te.msg);
+	else if (strcmp(PQgetvalue(res, 0, 0), "0"))
+		log_warn("database %s: pg_dump ran on in container %s after its docker exec "
+			 "was stopped: its session was ended", name, dbconn_container(db));
+	PQclear(res);
+}
+
 int dbdump_backup(json_t *db, struct repo *r, const char *key, const struct dbdump_opts *o,
 		  json_t **item, struct errbuf *e)
 {
@@ -356,7 +396,7 @@ int dbdump_backup(json_t *db, struct repo *r, const char *key, const struct dbdu
 		      arg_snap = STRBUF_INIT, version = STRBUF_INIT, server = STRBUF_INIT,
 		      dbname = STRBUF_INIT, dbsize = STRBUF_INIT, count_sql = STRBUF_INIT,
 		      envpw = STRBUF_INIT, why = STRBUF_INIT, lci = STRBUF_INIT,
-		      addr = STRBUF_INIT;
+		      addr = STRBUF_INIT, tag = STRBUF_INIT;
 	struct strvec argv = STRVEC_INIT;
 	const char *env[2] = { NULL, NULL };
 	struct child c = CHILD_INIT;
@@ -388,6 +428,7 @@ int dbdump_backup(json_t *db, struct repo *r, const char *key, const struct dbdu
 	rc = dbdump_conninfo_nopw(conninfo, &ci, e);
 	if (rc)
 		goto out;
+	container_dump_tag(db, &ci, &tag);
 	/* A container that is stopped or gone is named before its docker
 	 * exec fails less clearly. */
 	rc = dbconn_resolve(db, NULL, &lci, &addr, e);
@@ -546,6 +587,8 @@ out:
 		errbuf_prefix(e, "backup of database %s: ", name);
 	if (started)
 		proc_release(&c);
+	if (rc && started && tag.len)
+		end_container_dump(conn, db, tag.buf, name);
 	repo_writer_abort(w);
 	zstream_free(z);
 	dumpcount_free(dc);
@@ -564,6 +607,7 @@ out:
 	strbuf_release(&why);
 	strbuf_release(&lci);
 	strbuf_release(&addr);
+	strbuf_release(&tag);
 	return rc;
 }
 

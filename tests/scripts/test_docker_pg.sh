@@ -7,7 +7,8 @@
 #     restore after rows changed (per-table row hashes back), a drill,
 #     check naming the container and its address, a stopped or missing
 #     container (one line naming it, exit 1), the password never on a
-#     command line;
+#     command line, a dump interrupted while pg_dump waits for a lock
+#     (no pg_dump left in the container, nor its session on the server);
 #   - the volume postgres_data snapshotted with the service stopped before
 #     and started after, a table dropped, restore --volume: every row back
 #     and the service running.
@@ -173,6 +174,53 @@ t_run 0 bb drill "$ID1" --json
 t_check "drill passes" eq "$(printf '%s\n' "$t_out" | jq -r 'select(.event == "result") | [.. | objects | select(has("tables_checked"))][0].result')" passed
 t_check "drill: its scratch database is gone" eq \
 	"$(psql_in -Atc "select count(*) from pg_database where datname like 'ballast\_drill\_%'")" 0
+
+# ---- an interrupted dump leaves no pg_dump behind in the container. A
+# session holds accounts in ACCESS EXCLUSIVE, so pg_dump waits for its
+# share lock; then ballast gets SIGTERM. Killing the docker exec client
+# does not stop what it started in the container (the engine sends it no
+# signal): ballast must end pg_dump's session itself.
+lock_waiters() {
+	psql_in -Atc "select count(*) from pg_stat_activity where wait_event_type = 'Lock'
+		and query like 'LOCK TABLE%'"
+}
+dumps_in_container() {
+	"$DOCKER" exec "$CT" sh -c 'cat /proc/[0-9]*/comm 2>/dev/null' | grep -c '^pg_dump$'
+}
+printf 'BEGIN;\nLOCK TABLE accounts IN ACCESS EXCLUSIVE MODE;\nSELECT pg_sleep(300);\n' |
+	psql_in >/dev/null 2>&1 &
+LOCKER=$!
+for _ in $(seq 1 300); do
+	[ "$(psql_in -Atc "select count(*) from pg_locks l join pg_class c on c.oid = l.relation
+		where c.relname = 'accounts' and l.mode = 'AccessExclusiveLock' and l.granted")" = 1 ] && break
+	sleep 0.2
+done
+# not through bb(): $! must be ballast's own pid, not a subshell's
+"$BB" --config "$CFG" run --only db:app >"$WORK/held.out" 2>"$WORK/held.err" &
+BPID=$!
+for _ in $(seq 1 300); do
+	[ "$(lock_waiters)" = 1 ] && break
+	sleep 0.2
+done
+t_check "held: pg_dump waits for the lock in the container" eq "$(lock_waiters)" 1
+t_check "held: its process runs in the container" eq "$(dumps_in_container)" 1
+kill -TERM "$BPID"
+wait "$BPID"
+t_check "held: the interrupted run fails" ne "$?" 0
+ERR=$(cat "$WORK/held.err")
+t_check "held: the run says it was interrupted" contains "$ERR" "interrupted by signal 15"
+t_check "held: it says it ended the session in the container" contains "$ERR" \
+	"pg_dump ran on in container $CT after its docker exec was stopped: its session was ended"
+for _ in $(seq 1 100); do
+	[ "$(lock_waiters)" = 0 ] && [ "$(dumps_in_container)" = 0 ] && break
+	sleep 0.2
+done
+t_check "held: no pg_dump session left waiting on the server" eq "$(lock_waiters)" 0
+t_check "held: no pg_dump process left in the container" eq "$(dumps_in_container)" 0
+psql_in -Atc "select pg_terminate_backend(pid) from pg_stat_activity
+	where query like '%pg_sleep(300)%' and pid <> pg_backend_pid()" >/dev/null
+wait "$LOCKER" 2>/dev/null || true
+ERR=
 
 # ---- --jobs 2 cannot hand pg_restore in the container a file of this host
 t_run 2 bb restore "$ID1" --db app --clean --yes --no-keep --jobs 2
