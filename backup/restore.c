@@ -506,7 +506,7 @@ planned:
 		struct db_plan *p = &plans[i];
 		const char *name = p->item.name;
 		struct dbrestore_opts one = ro;
-		struct dbrestore_times tm = { -1, -1, -1, -1, -1, -1 };
+		struct dbrestore_times tm = DBRESTORE_TIMES_INIT;
 		struct dbswap_times sw = { -1, -1, -1 };
 		long long t0 = time_mono_ms(), cli_vms, vms;
 

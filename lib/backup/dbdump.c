@@ -1026,8 +1026,7 @@ int dbdump_restore(const struct config *cfg, struct repo *r, json_t *item,
 	const char *env[2] = { NULL, NULL };
 	struct strvec argv = STRVEC_INIT;
 	struct pipe_sink ps = { .fd = -1, .toc_fd = -1 };
-	struct dbrestore_times tm = { .verify_ms = -1, .scratch_ms = -1, .pg_restore_ms = -1,
-				      .post_data_ms = -1, .count_ms = -1, .total_ms = -1 };
+	struct dbrestore_times tm = DBRESTORE_TIMES_INIT;
 	/* --jobs: data in one stream, post-data in o->jobs sessions; or, with
 	 * parallel_data, the whole archive decompressed into a scratch file
 	 * for one pg_restore -j (docs/DECISIONS.md, "--jobs streams") */

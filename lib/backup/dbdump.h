@@ -84,6 +84,9 @@ struct dbrestore_times {
 	long long count_ms;      /* the row counts compared afterwards */
 	long long total_ms;
 };
+/* every stage "did not run" */
+#define DBRESTORE_TIMES_INIT { .verify_ms = -1, .scratch_ms = -1, .pg_restore_ms = -1, \
+			       .post_data_ms = -1, .count_ms = -1, .total_ms = -1 }
 
 struct dbrestore_opts {
 	const char *target;   /* conninfo; NULL = the configured database's */

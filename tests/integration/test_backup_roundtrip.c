@@ -111,9 +111,7 @@ START_TEST(test_restore_jobs)
 
 	pagila_proj(&p, "jobs");
 	id = backup_ok(&p, NULL);
-	sql("postgres", "DROP DATABASE IF EXISTS restored_j");
-	sql("postgres", "CREATE DATABASE restored_j");
-	target = tpg_conninfo("restored_j");
+	target = tpg_fresh_db("restored_j");
 	ck_assert_msg(bb(&p, &out, &err, "restore", id, "--target", target, "--jobs", "2",
 			 "--json") == 0, "restore --jobs 2: %s", err.buf);
 	assert_same_rows("pagila", "restored_j");
@@ -192,14 +190,12 @@ START_TEST(test_restore_jobs_unreadable)
 	char *ci, *target, dbs[4096], path[1100];
 	char *id;
 
-	sql("postgres", "DROP DATABASE IF EXISTS ins");
-	sql("postgres", "CREATE DATABASE ins");
+	ci = tpg_fresh_db("ins");
 	sql("ins", "CREATE TABLE a (id int primary key); "
 	    "CREATE TABLE b (id int primary key, a_id int REFERENCES a, v text); "
 	    "CREATE INDEX b_v ON b (v); "
 	    "INSERT INTO a SELECT g FROM generate_series(1, 50) g; "
 	    "INSERT INTO b SELECT g, g %% 50 + 1, 'v' || g FROM generate_series(1, 500) g");
-	ci = tpg_conninfo("ins");
 	proj_init(&p, "inserts", "[]");
 	snprintf(path, sizeof(path), "%s/dump-inserts", p.dir);
 	write_script(path, "#!/bin/sh\ncase \"$1\" in --version) exec pg_dump --version;; esac\n"
@@ -208,9 +204,7 @@ START_TEST(test_restore_jobs_unreadable)
 		 "\"dump_command\": [\"%s\"] } ]", ci, path);
 	proj_write_cfg(&p, p.cfg, dbs);
 	id = backup_ok(&p, NULL);
-	sql("postgres", "DROP DATABASE IF EXISTS ins_r");
-	sql("postgres", "CREATE DATABASE ins_r");
-	target = tpg_conninfo("ins_r");
+	target = tpg_fresh_db("ins_r");
 	ck_assert_msg(bb(&p, &out, &err, "restore", id, "--target", target, "--jobs", "2") == 0,
 		      "restore --jobs 2: %s", err.buf);
 	ck_assert_msg(strstr(err.buf, "could not be read apart"), "stderr: %s", err.buf);
